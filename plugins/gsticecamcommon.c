@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What icecamsink and icecamsrc share: the ICE properties, bus messages, stats structures. */
+
+#include "gsticecamcommon.h"
+
+GType
+gst_icecam_ice_transport_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { ICECAM_ICE_POLICY_ALL, "Use every candidate type", "all" },
+    { ICECAM_ICE_POLICY_RELAY, "Use only relayed (TURN) candidates", "relay" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstIcecamIceTransportPolicy", values);
+
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+void
+gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
+{
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+
+  g_object_class_install_property (klass, GST_ICECAM_PROP_SERVER,
+      g_param_spec_string ("server", "Server",
+          "The icecam rendezvous, ws://HOST:PORT or wss://HOST:PORT", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_CAMERA_ID,
+      g_param_spec_string ("camera-id", "Camera id",
+          "The camera's id at the rendezvous: 1..64 characters of A-Z a-z 0-9 . _ -", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_STUN_SERVER,
+      g_param_spec_string ("stun-server", "STUN server",
+          "STUN server, stun:HOST[:PORT] or stun://HOST:PORT; overrides the one the "
+          "rendezvous advertises (default: the rendezvous's own)", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_TURN_SERVER,
+      g_param_spec_string ("turn-server", "TURN server",
+          "A TURN relay, turn(s)://USER:PASSWORD@HOST:PORT[?transport=udp|tcp]; when set, "
+          "relays advertised by the rendezvous are not used", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_TURN_SERVERS,
+      g_param_spec_boxed ("turn-servers", "TURN servers",
+          "More TURN relays, in the form of turn-server (at most 8 in all)", G_TYPE_STRV, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_ICE_TRANSPORT_POLICY,
+      g_param_spec_enum ("ice-transport-policy", "ICE transport policy",
+          "Which candidates may carry media: all, or relay (only TURN)",
+          GST_TYPE_ICECAM_ICE_TRANSPORT_POLICY, ICECAM_ICE_POLICY_ALL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_ICE_TCP,
+      g_param_spec_boolean ("ice-tcp", "ICE-TCP",
+          "Also gather and try TCP candidates (RFC 6544); off by default because each one "
+          "adds pairs to check", FALSE, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
+
+void
+gst_icecam_settings_clear (GstIcecamSettings *settings)
+{
+  g_clear_pointer (&settings->server, g_free);
+  g_clear_pointer (&settings->camera_id, g_free);
+  g_clear_pointer (&settings->stun_server, g_free);
+  g_clear_pointer (&settings->turn_server, g_free);
+  g_clear_pointer (&settings->turn_servers, g_strfreev);
+}
+
+gboolean
+gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
+                                  const GValue *value)
+{
+  switch (prop_id) {
+    case GST_ICECAM_PROP_SERVER:
+      g_free (settings->server);
+      settings->server = g_value_dup_string (value);
+      return TRUE;
+    case GST_ICECAM_PROP_CAMERA_ID:
+      g_free (settings->camera_id);
+      settings->camera_id = g_value_dup_string (value);
+      return TRUE;
+    case GST_ICECAM_PROP_STUN_SERVER:
+      g_free (settings->stun_server);
+      settings->stun_server = g_value_dup_string (value);
+      return TRUE;
+    case GST_ICECAM_PROP_TURN_SERVER:
+      g_free (settings->turn_server);
+      settings->turn_server = g_value_dup_string (value);
+      return TRUE;
+    case GST_ICECAM_PROP_TURN_SERVERS:
+      g_strfreev (settings->turn_servers);
+      settings->turn_servers = g_value_dup_boxed (value);
+      return TRUE;
+    case GST_ICECAM_PROP_ICE_TRANSPORT_POLICY:
+      settings->policy = g_value_get_enum (value);
+      return TRUE;
+    case GST_ICECAM_PROP_ICE_TCP:
+      settings->ice_tcp = g_value_get_boolean (value);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+gboolean
+gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GValue *value)
+{
+  switch (prop_id) {
+    case GST_ICECAM_PROP_SERVER:
+      g_value_set_string (value, settings->server);
+      return TRUE;
+    case GST_ICECAM_PROP_CAMERA_ID:
+      g_value_set_string (value, settings->camera_id);
+      return TRUE;
+    case GST_ICECAM_PROP_STUN_SERVER:
+      g_value_set_string (value, settings->stun_server);
+      return TRUE;
+    case GST_ICECAM_PROP_TURN_SERVER:
+      g_value_set_string (value, settings->turn_server);
+      return TRUE;
+    case GST_ICECAM_PROP_TURN_SERVERS:
+      g_value_set_boxed (value, settings->turn_servers);
+      return TRUE;
+    case GST_ICECAM_PROP_ICE_TRANSPORT_POLICY:
+      g_value_set_enum (value, settings->policy);
+      return TRUE;
+    case GST_ICECAM_PROP_ICE_TCP:
+      g_value_set_boolean (value, settings->ice_tcp);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/**
+ * gst_icecam_settings_to_ice_config:
+ *
+ * Returns: (transfer full) (nullable): the ICE configuration the properties describe
+ */
+IcecamIceConfig *
+gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **error)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+
+  config->policy = settings->policy;
+  config->ice_tcp = settings->ice_tcp;
+  if (settings->stun_server != NULL &&
+      !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
+    return NULL;
+  if (settings->turn_server != NULL &&
+      !icecam_ice_config_add_url (config, settings->turn_server, NULL, NULL, error))
+    return NULL;
+  for (guint i = 0; settings->turn_servers && settings->turn_servers[i]; i++) {
+    if (!icecam_ice_config_add_url (config, settings->turn_servers[i], NULL, NULL, error))
+      return NULL;
+  }
+  return g_steal_pointer (&config);
+}
+
+void
+gst_icecam_set_pair_fields (GstStructure *s, const IcecamPairInfo *info)
+{
+  gst_structure_set (s,
+      "local-type", G_TYPE_STRING, info->local_type,
+      "remote-type", G_TYPE_STRING, info->remote_type,
+      "transport", G_TYPE_STRING, info->transport,
+      "local-address", G_TYPE_STRING, info->local_address,
+      "remote-address", G_TYPE_STRING, info->remote_address,
+      NULL);
+}
+
+/**
+ * gst_icecam_pair_message_new:
+ *
+ * Returns: (transfer full): the "icecam-pair-selected" element message
+ */
+GstMessage *
+gst_icecam_pair_message_new (GstObject *src, const gchar *session, const IcecamPairInfo *info)
+{
+  GstStructure *s = gst_structure_new ("icecam-pair-selected",
+      "session", G_TYPE_STRING, session, NULL);
+
+  gst_icecam_set_pair_fields (s, info);
+  return gst_message_new_element (src, s);
+}

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecamsink: the camera side; RTP in, sent to every viewer over its own ICE session. */
+
+/**
+ * SECTION:element-icecamsink
+ * @title: icecamsink
+ *
+ * Registers a camera with an icecam rendezvous and serves every viewer that asks for it,
+ * each over its own ICE session (host, server-reflexive, peer-reflexive or relayed pair).
+ * Packets are sent to all viewers as they are: one encoder serves every viewer. When a
+ * viewer's path comes up, and when a viewer asks (RTCP PLI/FIR), the element sends an
+ * upstream force-key-unit event so that the viewer's first frame does not wait for the
+ * next scheduled keyframe.
+ *
+ * Element messages on the bus: "icecam-session-started" (session, viewer),
+ * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
+ * remote-address) and "icecam-session-ended" (session, reason).
+ *
+ * ## Example launch line (pipelines/camera-test.sh)
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
+ *   ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
+ *   ! rtph264pay config-interval=-1 aggregate-mode=zero-latency \
+ *   ! icecamsink server=ws://127.0.0.1:8080 camera-id=frontdoor
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsticecamsink.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <string.h>
+
+#include "gsticecamcommon.h"
+#include "icecam-camera-endpoint.h"
+#include "icecam-worker.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_icecam_sink_debug);
+#define GST_CAT_DEFAULT gst_icecam_sink_debug
+
+#define DEFAULT_MAX_VIEWERS 16
+#define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
+#define MAX_BUFFERS_PER_PACKET 16
+
+enum {
+  PROP_MAX_VIEWERS = GST_ICECAM_PROP_LAST,
+};
+
+struct _GstIcecamSink {
+  GstBaseSink parent;
+
+  GstIcecamSettings settings; /* object lock */
+  guint max_viewers;
+
+  IcecamWorker *worker;
+  IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
+  gboolean registered;            /* worker thread only */
+  guint keyframe_count;
+
+  GMutex close_lock;
+  GCond close_cond;
+  gboolean closed;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+
+#define gst_icecam_sink_parent_class parent_class
+G_DEFINE_TYPE (GstIcecamSink, gst_icecam_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (icecamsink, "icecamsink", GST_RANK_NONE,
+    GST_TYPE_ICECAM_SINK,
+    GST_DEBUG_CATEGORY_INIT (gst_icecam_sink_debug, "icecamsink", 0, "icecam camera sink"));
+
+static void
+on_endpoint_session_started (IcecamCameraEndpoint *endpoint, const gchar *session,
+                             const gchar *viewer, GstIcecamSink *sink)
+{
+  gst_element_post_message (GST_ELEMENT (sink),
+      gst_message_new_element (GST_OBJECT (sink),
+          gst_structure_new ("icecam-session-started", "session", G_TYPE_STRING, session,
+                             "viewer", G_TYPE_STRING, viewer, NULL)));
+}
+
+static void
+on_endpoint_pair_selected (IcecamCameraEndpoint *endpoint, const gchar *session,
+                           IcecamPairInfo *info, GstIcecamSink *sink)
+{
+  GST_INFO_OBJECT (sink, "session %s: %s/%s pair %s ↔ %s", session, info->local_type,
+                   info->remote_type, info->local_address, info->remote_address);
+  gst_element_post_message (GST_ELEMENT (sink),
+                            gst_icecam_pair_message_new (GST_OBJECT (sink), session, info));
+}
+
+static void
+on_endpoint_session_ended (IcecamCameraEndpoint *endpoint, const gchar *session,
+                           const gchar *reason, GstIcecamSink *sink)
+{
+  gst_element_post_message (GST_ELEMENT (sink),
+      gst_message_new_element (GST_OBJECT (sink),
+          gst_structure_new ("icecam-session-ended", "session", G_TYPE_STRING, session,
+                             "reason", G_TYPE_STRING, reason, NULL)));
+}
+
+static void
+on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *sink)
+{
+  GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+                                                                 ++sink->keyframe_count);
+
+  GST_DEBUG_OBJECT (sink, "asking upstream for a keyframe");
+  gst_pad_push_event (GST_BASE_SINK_PAD (sink), event);
+}
+
+static void
+on_client_state_changed (IcecamSignallingClient *client, guint state, GstIcecamSink *sink)
+{
+  const GError *error = icecam_signalling_client_get_error (client);
+
+  if (state == ICECAM_SIGNALLING_STATE_READY) {
+    sink->registered = TRUE;
+    return;
+  }
+  if (state != ICECAM_SIGNALLING_STATE_CLOSED || error == NULL)
+    return;
+  if (!sink->registered)
+    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE,
+                       ("Could not register with the icecam rendezvous."), ("%s", error->message));
+  else
+    GST_ELEMENT_WARNING (sink, RESOURCE, READ,
+                         ("Lost the icecam rendezvous; viewers already connected keep playing."),
+                         ("%s", error->message));
+}
+
+static gboolean
+start_in_worker (gpointer data)
+{
+  GstIcecamSink *sink = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamIceConfig) config = NULL;
+  g_autofree gchar *server = NULL;
+  g_autofree gchar *camera_id = NULL;
+  IcecamCameraEndpoint *endpoint;
+
+  GST_OBJECT_LOCK (sink);
+  server = g_strdup (sink->settings.server);
+  camera_id = g_strdup (sink->settings.camera_id);
+  config = gst_icecam_settings_to_ice_config (&sink->settings, &error);
+  GST_OBJECT_UNLOCK (sink);
+
+  if (config == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Bad ICE server setting."), ("%s",
+                       error->message));
+    return G_SOURCE_REMOVE;
+  }
+  if (server == NULL || camera_id == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Both server and camera-id must be set."),
+                       (NULL));
+    return G_SOURCE_REMOVE;
+  }
+  endpoint = icecam_camera_endpoint_new (server, camera_id, config, &error);
+  if (endpoint == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
+    return G_SOURCE_REMOVE;
+  }
+  GST_OBJECT_LOCK (sink);
+  sink->endpoint = endpoint;
+  icecam_camera_endpoint_set_max_viewers (endpoint, sink->max_viewers);
+  GST_OBJECT_UNLOCK (sink);
+  g_signal_connect (sink->endpoint, "session-started",
+                    G_CALLBACK (on_endpoint_session_started), sink);
+  g_signal_connect (sink->endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected),
+                    sink);
+  g_signal_connect (sink->endpoint, "session-ended", G_CALLBACK (on_endpoint_session_ended),
+                    sink);
+  g_signal_connect (sink->endpoint, "keyframe-requested",
+                    G_CALLBACK (on_endpoint_keyframe_requested), sink);
+  g_signal_connect (icecam_camera_endpoint_get_client (sink->endpoint), "state-changed",
+                    G_CALLBACK (on_client_state_changed), sink);
+  sink->registered = FALSE;
+  icecam_camera_endpoint_start (sink->endpoint);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+gst_icecam_sink_start (GstBaseSink *bsink)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
+
+  sink->worker = icecam_worker_new ("icecamsink");
+  sink->closed = FALSE;
+  icecam_worker_call (sink->worker, start_in_worker, sink);
+  if (sink->endpoint == NULL) {
+    g_clear_pointer (&sink->worker, icecam_worker_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+endpoint_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GstIcecamSink *sink = user_data;
+
+  g_mutex_lock (&sink->close_lock);
+  sink->closed = TRUE;
+  g_cond_signal (&sink->close_cond);
+  g_mutex_unlock (&sink->close_lock);
+}
+
+static gboolean
+close_in_worker (gpointer data)
+{
+  GstIcecamSink *sink = data;
+
+  g_signal_handlers_disconnect_by_data (icecam_camera_endpoint_get_client (sink->endpoint), sink);
+  g_signal_handlers_disconnect_by_data (sink->endpoint, sink);
+  icecam_camera_endpoint_close_async (sink->endpoint, endpoint_closed_cb, sink);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+unref_in_worker (gpointer data)
+{
+  GstIcecamSink *sink = data;
+  IcecamCameraEndpoint *endpoint;
+
+  GST_OBJECT_LOCK (sink);
+  endpoint = g_steal_pointer (&sink->endpoint);
+  GST_OBJECT_UNLOCK (sink);
+  g_clear_object (&endpoint);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+gst_icecam_sink_stop (GstBaseSink *bsink)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
+  gint64 deadline = g_get_monotonic_time () + CLOSE_TIMEOUT_US;
+
+  if (sink->worker == NULL)
+    return TRUE;
+  icecam_worker_call (sink->worker, close_in_worker, sink);
+  g_mutex_lock (&sink->close_lock);
+  while (!sink->closed) {
+    if (!g_cond_wait_until (&sink->close_cond, &sink->close_lock, deadline)) {
+      GST_WARNING_OBJECT (sink, "ICE sessions did not close in time");
+      break;
+    }
+  }
+  g_mutex_unlock (&sink->close_lock);
+  icecam_worker_call (sink->worker, unref_in_worker, sink);
+  g_clear_pointer (&sink->worker, icecam_worker_free);
+  return TRUE;
+}
+
+static gboolean
+gst_icecam_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
+  GstSDPMedia *media = NULL;
+  const gchar *rtpmap, *fmtp;
+  guint pt;
+  gboolean ok = FALSE;
+
+  gst_sdp_media_new (&media);
+  if (gst_sdp_media_set_media_from_caps (caps, media) != GST_SDP_OK) {
+    GST_ELEMENT_ERROR (sink, STREAM, FORMAT, ("Cannot describe these caps in SDP."),
+                       ("caps %" GST_PTR_FORMAT, caps));
+    goto done;
+  }
+  pt = (guint) g_ascii_strtoull (gst_sdp_media_get_format (media, 0), NULL, 10);
+  rtpmap = gst_sdp_media_get_attribute_val (media, "rtpmap");
+  fmtp = gst_sdp_media_get_attribute_val (media, "fmtp");
+  /* Both are "<pt> <value>"; the endpoint wants the value. */
+  rtpmap = rtpmap ? strchr (rtpmap, ' ') : NULL;
+  fmtp = fmtp ? strchr (fmtp, ' ') : NULL;
+  if (rtpmap == NULL) {
+    GST_ELEMENT_ERROR (sink, STREAM, FORMAT, ("Caps lack encoding-name or clock-rate."),
+                       ("caps %" GST_PTR_FORMAT, caps));
+    goto done;
+  }
+  icecam_camera_endpoint_set_media (sink->endpoint, gst_sdp_media_get_media (media), pt,
+                                    rtpmap + 1, fmtp ? fmtp + 1 : NULL);
+  ok = TRUE;
+done:
+  gst_sdp_media_free (media);
+  return ok;
+}
+
+/* Maps the memories of @buf into @vec without copying. Returns the number used, 0 if the
+ * buffer has more memories than fit. */
+static guint
+map_buffer (GstBuffer *buf, GstMapInfo *maps, GOutputVector *vec, guint max)
+{
+  guint n = gst_buffer_n_memory (buf);
+
+  if (n == 0 || n > max)
+    return 0;
+  for (guint i = 0; i < n; i++) {
+    if (!gst_memory_map (gst_buffer_peek_memory (buf, i), &maps[i], GST_MAP_READ)) {
+      for (guint j = 0; j < i; j++)
+        gst_memory_unmap (maps[j].memory, &maps[j]);
+      return 0;
+    }
+    vec[i].buffer = maps[i].data;
+    vec[i].size = maps[i].size;
+  }
+  return n;
+}
+
+static void
+unmap_buffer (GstMapInfo *maps, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    gst_memory_unmap (maps[i].memory, &maps[i]);
+}
+
+static GstFlowReturn
+gst_icecam_sink_render_list (GstBaseSink *bsink, GstBufferList *list)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
+  guint n = gst_buffer_list_length (list);
+  g_autofree NiceOutputMessage *messages = g_new0 (NiceOutputMessage, n);
+  g_autofree GOutputVector *vecs = g_new0 (GOutputVector, n * MAX_BUFFERS_PER_PACKET);
+  g_autofree GstMapInfo *maps = g_new0 (GstMapInfo, n * MAX_BUFFERS_PER_PACKET);
+  g_autofree guint *n_mapped = g_new0 (guint, n);
+  guint used = 0;
+
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_list_get (list, i);
+    guint k = map_buffer (buf, maps + i * MAX_BUFFERS_PER_PACKET,
+                          vecs + i * MAX_BUFFERS_PER_PACKET, MAX_BUFFERS_PER_PACKET);
+
+    if (k == 0) {
+      GST_WARNING_OBJECT (sink, "packet %u of the list cannot be mapped; dropped", i);
+      continue;
+    }
+    n_mapped[i] = k;
+    messages[used].buffers = vecs + i * MAX_BUFFERS_PER_PACKET;
+    messages[used].n_buffers = (gint) k;
+    used++;
+  }
+  if (used > 0)
+    icecam_camera_endpoint_send (sink->endpoint, messages, used);
+  for (guint i = 0; i < n; i++)
+    unmap_buffer (maps + i * MAX_BUFFERS_PER_PACKET, n_mapped[i]);
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_icecam_sink_render (GstBaseSink *bsink, GstBuffer *buf)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
+  GstMapInfo maps[MAX_BUFFERS_PER_PACKET];
+  GOutputVector vecs[MAX_BUFFERS_PER_PACKET];
+  NiceOutputMessage message;
+  guint k = map_buffer (buf, maps, vecs, MAX_BUFFERS_PER_PACKET);
+
+  if (k == 0) {
+    GST_WARNING_OBJECT (sink, "packet cannot be mapped; dropped");
+    return GST_FLOW_OK;
+  }
+  message.buffers = vecs;
+  message.n_buffers = (gint) k;
+  icecam_camera_endpoint_send (sink->endpoint, &message, 1);
+  unmap_buffer (maps, k);
+  return GST_FLOW_OK;
+}
+
+static GstStructure *
+build_stats (GstIcecamSink *sink)
+{
+  GstStructure *stats = gst_structure_new_empty ("application/x-icecam-sink-stats");
+  GValue sessions = G_VALUE_INIT;
+  g_autoptr (GPtrArray) all = NULL;
+  guint n_viewers = 0;
+
+  g_value_init (&sessions, GST_TYPE_LIST);
+  GST_OBJECT_LOCK (sink);
+  if (sink->endpoint != NULL) {
+    all = icecam_camera_endpoint_get_stats (sink->endpoint);
+    n_viewers = icecam_camera_endpoint_get_n_viewers (sink->endpoint);
+  }
+  GST_OBJECT_UNLOCK (sink);
+
+  for (guint i = 0; all != NULL && i < all->len; i++) {
+    const IcecamSessionStats *ss = g_ptr_array_index (all, i);
+    GstStructure *s = gst_structure_new ("session",
+        "session", G_TYPE_STRING, ss->session,
+        "viewer", G_TYPE_STRING, ss->viewer,
+        "state", G_TYPE_STRING, icecam_ice_state_to_string (ss->state),
+        "packets-sent", G_TYPE_UINT64, ss->ice.packets_sent,
+        "bytes-sent", G_TYPE_UINT64, ss->ice.bytes_sent,
+        "packets-dropped", G_TYPE_UINT64, ss->ice.packets_dropped,
+        "packets-received", G_TYPE_UINT64, ss->ice.packets_received, NULL);
+    GValue v = G_VALUE_INIT;
+
+    if (ss->pair != NULL)
+      gst_icecam_set_pair_fields (s, ss->pair);
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, s);
+    gst_value_list_append_and_take_value (&sessions, &v);
+  }
+  gst_structure_set (stats, "viewers", G_TYPE_UINT, n_viewers, NULL);
+  gst_structure_take_value (stats, "sessions", &sessions);
+  return stats;
+}
+
+static void
+gst_icecam_sink_set_property (GObject *object, guint prop_id, const GValue *value,
+                              GParamSpec *pspec)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (object);
+
+  GST_OBJECT_LOCK (sink);
+  if (prop_id == PROP_MAX_VIEWERS)
+    sink->max_viewers = g_value_get_uint (value);
+  else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (sink);
+}
+
+static void
+gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
+                              GParamSpec *pspec)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (object);
+
+  if (prop_id == GST_ICECAM_PROP_STATS) {
+    g_value_take_boxed (value, build_stats (sink));
+    return;
+  }
+  GST_OBJECT_LOCK (sink);
+  if (prop_id == PROP_MAX_VIEWERS)
+    g_value_set_uint (value, sink->max_viewers);
+  else if (!gst_icecam_settings_get_property (&sink->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (sink);
+}
+
+static void
+gst_icecam_sink_finalize (GObject *object)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (object);
+
+  gst_icecam_settings_clear (&sink->settings);
+  g_mutex_clear (&sink->close_lock);
+  g_cond_clear (&sink->close_cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_icecam_sink_set_property;
+  gobject_class->get_property = gst_icecam_sink_get_property;
+  gobject_class->finalize = gst_icecam_sink_finalize;
+
+  gst_icecam_install_properties (gobject_class,
+      "Per-session statistics: \"viewers\" (uint, viewers with a selected pair) and "
+      "\"sessions\", a list of structures with session, viewer, state, packets-sent, "
+      "bytes-sent, packets-dropped, packets-received and, once selected, the pair's "
+      "local-type, remote-type, transport, local-address, remote-address");
+  g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
+      g_param_spec_uint ("max-viewers", "Maximum viewers",
+          "Viewers served at once; further ones are refused", 1, 1024, DEFAULT_MAX_VIEWERS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "icecam camera sink",
+      "Sink/Network/RTP", "Serves RTP to icecam viewers over ICE, through a rendezvous",
+      "icecam developers");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_icecam_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_icecam_sink_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_icecam_sink_set_caps);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_icecam_sink_render);
+  basesink_class->render_list = GST_DEBUG_FUNCPTR (gst_icecam_sink_render_list);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ICECAM_ICE_TRANSPORT_POLICY, 0);
+}
+
+static void
+gst_icecam_sink_init (GstIcecamSink *sink)
+{
+  sink->max_viewers = DEFAULT_MAX_VIEWERS;
+  g_mutex_init (&sink->close_lock);
+  g_cond_init (&sink->close_cond);
+  /* Live RTP: send as it comes, never wait for a clock or preroll. */
+  gst_base_sink_set_sync (GST_BASE_SINK (sink), FALSE);
+  gst_base_sink_set_async_enabled (GST_BASE_SINK (sink), FALSE);
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (sink), FALSE);
+}

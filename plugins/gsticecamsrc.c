@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecamsrc: the viewer side; asks the rendezvous for one camera and outputs its RTP. */
+
+/**
+ * SECTION:element-icecamsrc
+ * @title: icecamsrc
+ *
+ * Connects to an icecam rendezvous, asks for one camera, negotiates an ICE session with it
+ * and outputs the camera's RTP packets, timestamped on arrival. The caps come from the
+ * camera's offer. Upstream force-key-unit events (for example from a depayloader with
+ * request-keyframe=true) are sent to the camera as RTCP PLI over the media path.
+ *
+ * When the pair is selected an "icecam-pair-selected" element message is posted (session,
+ * local-type, remote-type, transport, local-address, remote-address). An unknown camera, an
+ * unreachable rendezvous or an ICE failure is an error on the bus whose debug string says
+ * which candidate types each side had.
+ *
+ * ## Example launch line (pipelines/view-screen.sh)
+ * |[
+ * gst-launch-1.0 icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor \
+ *   ! rtph264depay request-keyframe=true ! avdec_h264 ! videoconvert ! autovideosink sync=false
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gsticecamsrc.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+
+#include "gsticecamcommon.h"
+#include "icecam-viewer-endpoint.h"
+#include "icecam-worker.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_icecam_src_debug);
+#define GST_CAT_DEFAULT gst_icecam_src_debug
+
+#define MAX_QUEUED_PACKETS 2048
+#define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
+
+struct _GstIcecamSrc {
+  GstPushSrc parent;
+
+  GstIcecamSettings settings; /* object lock */
+
+  IcecamWorker *worker;
+  IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
+
+  GMutex lock;                    /* protects the fields below */
+  GCond cond;
+  GQueue packets;
+  GstCaps *pending_caps;
+  gboolean flushing;
+  GError *error;                  /* the endpoint closed with this */
+  IcecamViewerError error_code;
+  guint64 packets_queue_dropped;
+
+  gboolean closed;                /* close_async finished */
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+
+#define gst_icecam_src_parent_class parent_class
+G_DEFINE_TYPE (GstIcecamSrc, gst_icecam_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (icecamsrc, "icecamsrc", GST_RANK_NONE,
+    GST_TYPE_ICECAM_SRC,
+    GST_DEBUG_CATEGORY_INIT (gst_icecam_src_debug, "icecamsrc", 0, "icecam viewer source"));
+
+static void
+on_endpoint_receive (const guint8 *data, gsize length, gpointer user_data)
+{
+  GstIcecamSrc *src = user_data;
+  GstBuffer *buf = gst_buffer_new_memdup (data, length);
+
+  g_mutex_lock (&src->lock);
+  if (src->packets.length >= MAX_QUEUED_PACKETS) {
+    gst_buffer_unref (g_queue_pop_head (&src->packets));
+    src->packets_queue_dropped++;
+  }
+  g_queue_push_tail (&src->packets, buf);
+  g_cond_signal (&src->cond);
+  g_mutex_unlock (&src->lock);
+}
+
+static void
+on_endpoint_media (IcecamViewerEndpoint *endpoint, const gchar *media_type, guint pt,
+                   const gchar *rtpmap, const gchar *fmtp, GstIcecamSrc *src)
+{
+  GstSDPMedia *media = NULL;
+  g_autofree gchar *format = g_strdup_printf ("%u", pt);
+  g_autofree gchar *rtpmap_attr = g_strdup_printf ("%u %s", pt, rtpmap);
+  g_autofree gchar *fmtp_attr = fmtp ? g_strdup_printf ("%u %s", pt, fmtp) : NULL;
+  GstCaps *caps;
+
+  gst_sdp_media_new (&media);
+  gst_sdp_media_set_media (media, media_type);
+  gst_sdp_media_add_format (media, format);
+  gst_sdp_media_add_attribute (media, "rtpmap", rtpmap_attr);
+  if (fmtp_attr != NULL)
+    gst_sdp_media_add_attribute (media, "fmtp", fmtp_attr);
+  caps = gst_sdp_media_get_caps_from_media (media, (gint) pt);
+  gst_sdp_media_free (media);
+  if (caps == NULL) {
+    GST_WARNING_OBJECT (src, "no caps for rtpmap '%s'", rtpmap);
+    return;
+  }
+  gst_structure_set_name (gst_caps_get_structure (caps, 0), "application/x-rtp");
+  GST_INFO_OBJECT (src, "caps from the camera's offer: %" GST_PTR_FORMAT, caps);
+
+  g_mutex_lock (&src->lock);
+  gst_caps_replace (&src->pending_caps, caps);
+  g_mutex_unlock (&src->lock);
+  gst_caps_unref (caps);
+}
+
+static void
+on_endpoint_pair_selected (IcecamViewerEndpoint *endpoint, IcecamPairInfo *info,
+                           GstIcecamSrc *src)
+{
+  GST_INFO_OBJECT (src, "%s/%s pair %s ↔ %s", info->local_type, info->remote_type,
+                   info->local_address, info->remote_address);
+  gst_element_post_message (GST_ELEMENT (src),
+      gst_icecam_pair_message_new (GST_OBJECT (src),
+                                   icecam_viewer_endpoint_get_session_id (endpoint), info));
+}
+
+static void
+on_endpoint_state_changed (IcecamViewerEndpoint *endpoint, guint state, GstIcecamSrc *src)
+{
+  const GError *error = icecam_viewer_endpoint_get_error (endpoint);
+
+  if (state != ICECAM_VIEWER_STATE_CLOSED)
+    return;
+  g_mutex_lock (&src->lock);
+  if (src->error == NULL)
+    src->error = error ? g_error_copy (error)
+                       : g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                                      "the session ended");
+  g_cond_signal (&src->cond);
+  g_mutex_unlock (&src->lock);
+}
+
+static gboolean
+start_in_worker (gpointer data)
+{
+  GstIcecamSrc *src = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamIceConfig) config = NULL;
+  g_autofree gchar *server = NULL;
+  g_autofree gchar *camera_id = NULL;
+  IcecamViewerEndpoint *endpoint;
+
+  GST_OBJECT_LOCK (src);
+  server = g_strdup (src->settings.server);
+  camera_id = g_strdup (src->settings.camera_id);
+  config = gst_icecam_settings_to_ice_config (&src->settings, &error);
+  GST_OBJECT_UNLOCK (src);
+
+  if (config == NULL) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad ICE server setting."), ("%s",
+                       error->message));
+    return G_SOURCE_REMOVE;
+  }
+  if (server == NULL || camera_id == NULL) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Both server and camera-id must be set."),
+                       (NULL));
+    return G_SOURCE_REMOVE;
+  }
+  endpoint = icecam_viewer_endpoint_new (server, camera_id, config, &error);
+  if (endpoint == NULL) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
+    return G_SOURCE_REMOVE;
+  }
+  icecam_viewer_endpoint_set_receive_func (endpoint, on_endpoint_receive, src, NULL);
+  g_signal_connect (endpoint, "media", G_CALLBACK (on_endpoint_media), src);
+  g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), src);
+  g_signal_connect (endpoint, "state-changed", G_CALLBACK (on_endpoint_state_changed), src);
+  GST_OBJECT_LOCK (src);
+  src->endpoint = endpoint;
+  GST_OBJECT_UNLOCK (src);
+  icecam_viewer_endpoint_start (endpoint);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+gst_icecam_src_start (GstBaseSrc *bsrc)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
+
+  g_mutex_lock (&src->lock);
+  src->flushing = FALSE;
+  src->closed = FALSE;
+  g_clear_error (&src->error);
+  g_mutex_unlock (&src->lock);
+
+  src->worker = icecam_worker_new ("icecamsrc");
+  icecam_worker_call (src->worker, start_in_worker, src);
+  if (src->endpoint == NULL) {
+    g_clear_pointer (&src->worker, icecam_worker_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+endpoint_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GstIcecamSrc *src = user_data;
+
+  g_mutex_lock (&src->lock);
+  src->closed = TRUE;
+  g_cond_broadcast (&src->cond);
+  g_mutex_unlock (&src->lock);
+}
+
+static gboolean
+close_in_worker (gpointer data)
+{
+  GstIcecamSrc *src = data;
+
+  g_signal_handlers_disconnect_by_data (src->endpoint, src);
+  icecam_viewer_endpoint_set_receive_func (src->endpoint, NULL, NULL, NULL);
+  icecam_viewer_endpoint_close_async (src->endpoint, endpoint_closed_cb, src);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+unref_in_worker (gpointer data)
+{
+  GstIcecamSrc *src = data;
+  IcecamViewerEndpoint *endpoint;
+
+  GST_OBJECT_LOCK (src);
+  endpoint = g_steal_pointer (&src->endpoint);
+  GST_OBJECT_UNLOCK (src);
+  g_clear_object (&endpoint);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+gst_icecam_src_stop (GstBaseSrc *bsrc)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
+  gint64 deadline = g_get_monotonic_time () + CLOSE_TIMEOUT_US;
+
+  if (src->worker == NULL)
+    return TRUE;
+  icecam_worker_call (src->worker, close_in_worker, src);
+  g_mutex_lock (&src->lock);
+  while (!src->closed) {
+    if (!g_cond_wait_until (&src->cond, &src->lock, deadline)) {
+      GST_WARNING_OBJECT (src, "ICE session did not close in time");
+      break;
+    }
+  }
+  g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
+  gst_caps_replace (&src->pending_caps, NULL);
+  g_mutex_unlock (&src->lock);
+  icecam_worker_call (src->worker, unref_in_worker, src);
+  g_clear_pointer (&src->worker, icecam_worker_free);
+  return TRUE;
+}
+
+static void
+post_error (GstIcecamSrc *src, const GError *error)
+{
+  if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA))
+    GST_ELEMENT_ERROR (src, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
+  else if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_SIGNALLING))
+    GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message), (NULL));
+  else if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED))
+    GST_ELEMENT_ERROR (src, RESOURCE, READ, ("%s", error->message), (NULL));
+  else
+    GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("%s", error->message), (NULL));
+}
+
+static GstFlowReturn
+gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (psrc);
+  GstCaps *caps = NULL;
+  GstBuffer *buf = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_mutex_lock (&src->lock);
+  while (!src->flushing && src->error == NULL && src->packets.length == 0)
+    g_cond_wait (&src->cond, &src->lock);
+  if (src->flushing) {
+    g_mutex_unlock (&src->lock);
+    return GST_FLOW_FLUSHING;
+  }
+  if (src->packets.length == 0) {
+    error = g_error_copy (src->error);
+    g_mutex_unlock (&src->lock);
+    post_error (src, error);
+    return GST_FLOW_ERROR;
+  }
+  buf = g_queue_pop_head (&src->packets);
+  caps = g_steal_pointer (&src->pending_caps);
+  g_mutex_unlock (&src->lock);
+
+  if (caps != NULL) {
+    gboolean ok = gst_base_src_set_caps (GST_BASE_SRC (src), caps);
+
+    gst_caps_unref (caps);
+    if (!ok) {
+      gst_buffer_unref (buf);
+      return GST_FLOW_NOT_NEGOTIATED;
+    }
+  }
+  *outbuf = buf;
+  return GST_FLOW_OK;
+}
+
+/* Caps are set from the camera's offer in create(), before the first packet. */
+static gboolean
+gst_icecam_src_negotiate (GstBaseSrc *bsrc)
+{
+  return TRUE;
+}
+
+static gboolean
+gst_icecam_src_event (GstBaseSrc *bsrc, GstEvent *event)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
+
+  if (gst_video_event_is_force_key_unit (event)) {
+    GST_OBJECT_LOCK (src);
+    if (src->endpoint != NULL)
+      icecam_viewer_endpoint_request_keyframe (src->endpoint);
+    GST_OBJECT_UNLOCK (src);
+    GST_DEBUG_OBJECT (src, "keyframe request sent to the camera");
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
+}
+
+static gboolean
+gst_icecam_src_unlock (GstBaseSrc *bsrc)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
+
+  g_mutex_lock (&src->lock);
+  src->flushing = TRUE;
+  g_cond_broadcast (&src->cond);
+  g_mutex_unlock (&src->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_icecam_src_unlock_stop (GstBaseSrc *bsrc)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
+
+  g_mutex_lock (&src->lock);
+  src->flushing = FALSE;
+  g_mutex_unlock (&src->lock);
+  return TRUE;
+}
+
+static GstStructure *
+build_stats (GstIcecamSrc *src)
+{
+  GstStructure *stats = gst_structure_new_empty ("application/x-icecam-src-stats");
+  IcecamIceStats ice = { 0 };
+  g_autoptr (IcecamPairInfo) pair = NULL;
+  const gchar *session = NULL;
+
+  GST_OBJECT_LOCK (src);
+  if (src->endpoint != NULL) {
+    icecam_viewer_endpoint_get_stats (src->endpoint, &ice);
+    pair = icecam_viewer_endpoint_get_pair_info (src->endpoint);
+    session = icecam_viewer_endpoint_get_session_id (src->endpoint);
+    gst_structure_set (stats, "session", G_TYPE_STRING, session, NULL);
+  }
+  GST_OBJECT_UNLOCK (src);
+  g_mutex_lock (&src->lock);
+  gst_structure_set (stats, "packets-queue-dropped", G_TYPE_UINT64, src->packets_queue_dropped,
+                     NULL);
+  g_mutex_unlock (&src->lock);
+  gst_structure_set (stats,
+      "packets-received", G_TYPE_UINT64, ice.packets_received,
+      "bytes-received", G_TYPE_UINT64, ice.bytes_received,
+      "packets-sent", G_TYPE_UINT64, ice.packets_sent, NULL);
+  if (pair != NULL)
+    gst_icecam_set_pair_fields (stats, pair);
+  return stats;
+}
+
+static void
+gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value,
+                             GParamSpec *pspec)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (object);
+
+  GST_OBJECT_LOCK (src);
+  if (!gst_icecam_settings_set_property (&src->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (src);
+}
+
+static void
+gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (object);
+
+  if (prop_id == GST_ICECAM_PROP_STATS) {
+    g_value_take_boxed (value, build_stats (src));
+    return;
+  }
+  GST_OBJECT_LOCK (src);
+  if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  GST_OBJECT_UNLOCK (src);
+}
+
+static void
+gst_icecam_src_finalize (GObject *object)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (object);
+
+  gst_icecam_settings_clear (&src->settings);
+  g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
+  gst_caps_replace (&src->pending_caps, NULL);
+  g_clear_error (&src->error);
+  g_mutex_clear (&src->lock);
+  g_cond_clear (&src->cond);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_icecam_src_class_init (GstIcecamSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_icecam_src_set_property;
+  gobject_class->get_property = gst_icecam_src_get_property;
+  gobject_class->finalize = gst_icecam_src_finalize;
+
+  gst_icecam_install_properties (gobject_class,
+      "Session statistics: session, packets-received, bytes-received, packets-sent "
+      "(keyframe requests), packets-queue-dropped and, once selected, the pair's local-type, "
+      "remote-type, transport, local-address, remote-address");
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "icecam viewer source",
+      "Source/Network/RTP", "Receives a camera's RTP over ICE, through an icecam rendezvous",
+      "icecam developers");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_icecam_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_icecam_src_stop);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_icecam_src_negotiate);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_icecam_src_event);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_icecam_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_icecam_src_unlock_stop);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_icecam_src_create);
+}
+
+static void
+gst_icecam_src_init (GstIcecamSrc *src)
+{
+  g_mutex_init (&src->lock);
+  g_cond_init (&src->cond);
+  g_queue_init (&src->packets);
+  gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);
+  gst_base_src_set_do_timestamp (GST_BASE_SRC (src), TRUE);
+}

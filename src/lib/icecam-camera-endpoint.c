@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The camera side of icecam: one signalling client, one ICE session per viewer, one fan-out. */
+
+#include "icecam-camera-endpoint.h"
+
+#include "icecam-rtcp.h"
+#include "icecam-sdp.h"
+
+#define DEFAULT_MAX_VIEWERS 16
+/* Keyframe requests closer together than this are merged into one, deferred, never lost:
+ * with one shared encoder a request serves every viewer. */
+#define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
+
+/**
+ * IcecamCameraEndpoint:
+ *
+ * Registers a camera with the rendezvous and serves every viewer that asks for it, each
+ * over its own #IcecamIceSession (the camera is the controlling agent and sends the offer).
+ * Packets handed to icecam_camera_endpoint_send() go to every viewer whose pair is
+ * selected: encode once, fan out.
+ *
+ * Signals are emitted, and all functions except _set_media(), _send(), _get_stats() and
+ * _get_n_viewers() (which are thread-safe) must be called, in the GMainContext that was
+ * thread-default when the endpoint was created.
+ */
+struct _IcecamCameraEndpoint {
+  GObject parent;
+
+  gchar *camera_id;
+  IcecamIceConfig *user_config;
+  IcecamIceConfig *config; /* user_config plus the servers of `welcome` */
+  IcecamSignallingClient *client;
+  GMainContext *context;
+  guint max_viewers;
+
+  GMutex lock;        /* protects the fields below */
+  GHashTable *sessions; /* id → ViewerSession */
+  GPtrArray *active;  /* IcecamIceSession refs with a selected pair; replaced, never edited */
+  IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
+
+  gint64 last_keyframe_request;
+  guint keyframe_source_id;
+  guint pending_closes;
+  GTask *close_task;
+};
+
+typedef struct {
+  IcecamCameraEndpoint *endpoint; /* not a reference: the endpoint owns the session */
+  gchar *id;
+  gchar *viewer;
+  IcecamIceSession *ice;
+  gboolean offered;
+  gboolean active;
+} ViewerSession;
+
+G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_SESSION_STARTED,
+  SIGNAL_PAIR_SELECTED,
+  SIGNAL_SESSION_ENDED,
+  SIGNAL_KEYFRAME_REQUESTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void session_close_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+void
+icecam_session_stats_free (IcecamSessionStats *stats)
+{
+  if (stats == NULL)
+    return;
+  g_free (stats->session);
+  g_free (stats->viewer);
+  icecam_pair_info_free (stats->pair);
+  g_free (stats);
+}
+
+static void
+viewer_session_free (ViewerSession *vs)
+{
+  g_free (vs->id);
+  g_free (vs->viewer);
+  g_clear_object (&vs->ice);
+  g_free (vs);
+}
+
+/* Called with the lock held. */
+static void
+rebuild_active (IcecamCameraEndpoint *self)
+{
+  GPtrArray *active = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  ViewerSession *vs;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    if (vs->active)
+      g_ptr_array_add (active, g_object_ref (vs->ice));
+  }
+  g_ptr_array_unref (self->active);
+  self->active = active;
+}
+
+static gboolean
+emit_keyframe_request (gpointer data)
+{
+  IcecamCameraEndpoint *self = data;
+
+  self->keyframe_source_id = 0;
+  self->last_keyframe_request = g_get_monotonic_time ();
+  g_debug ("camera %s: keyframe requested", self->camera_id);
+  g_signal_emit (self, signals[SIGNAL_KEYFRAME_REQUESTED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+request_keyframe (IcecamCameraEndpoint *self)
+{
+  gint64 since = g_get_monotonic_time () - self->last_keyframe_request;
+  GSource *source;
+
+  if (self->keyframe_source_id != 0)
+    return; /* one is already scheduled */
+  if (since >= KEYFRAME_MIN_INTERVAL_US) {
+    emit_keyframe_request (self);
+    return;
+  }
+  source = g_timeout_source_new ((guint) ((KEYFRAME_MIN_INTERVAL_US - since) / 1000) + 1);
+  g_source_set_callback (source, emit_keyframe_request, self, NULL);
+  self->keyframe_source_id = g_source_attach (source, self->context);
+  g_source_unref (source);
+}
+
+static void
+remove_session (IcecamCameraEndpoint *self, const gchar *id, const gchar *reason,
+                gboolean send_bye)
+{
+  ViewerSession *vs;
+  g_autofree gchar *session_id = g_strdup (id);
+
+  g_mutex_lock (&self->lock);
+  vs = g_hash_table_lookup (self->sessions, id);
+  if (vs == NULL) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  g_hash_table_steal (self->sessions, id);
+  if (vs->active)
+    rebuild_active (self);
+  g_mutex_unlock (&self->lock);
+
+  g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
+  if (send_bye) {
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (id, reason);
+
+    icecam_signalling_client_send (self->client, bye);
+  }
+  g_signal_handlers_disconnect_by_data (vs->ice, vs);
+  self->pending_closes++;
+  icecam_ice_session_close_async (vs->ice, session_close_cb, g_object_ref (self));
+  viewer_session_free (vs);
+  g_signal_emit (self, signals[SIGNAL_SESSION_ENDED], 0, session_id, reason);
+}
+
+static void
+on_ice_local_candidate (IcecamIceSession *ice, const gchar *candidate, ViewerSession *vs)
+{
+  g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
+
+  icecam_signalling_client_send (vs->endpoint->client, msg);
+}
+
+static void
+on_ice_gathering_done (IcecamIceSession *ice, ViewerSession *vs)
+{
+  g_autoptr (IcecamMessage) msg = icecam_message_new_end_of_candidates (vs->id);
+
+  icecam_signalling_client_send (vs->endpoint->client, msg);
+}
+
+static void
+on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, ViewerSession *vs)
+{
+  IcecamCameraEndpoint *self = vs->endpoint;
+  gboolean was_active = vs->active;
+
+  if (!was_active) {
+    g_mutex_lock (&self->lock);
+    vs->active = TRUE;
+    rebuild_active (self);
+    g_mutex_unlock (&self->lock);
+    /* A joining viewer can decode nothing before a keyframe: ask for one now. */
+    request_keyframe (self);
+  }
+  g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
+}
+
+static void
+on_ice_state_changed (IcecamIceSession *ice, guint state, ViewerSession *vs)
+{
+  g_autofree gchar *reason = NULL;
+  g_autofree gchar *candidates = NULL;
+
+  if (state != ICECAM_ICE_STATE_FAILED)
+    return;
+  candidates = icecam_ice_session_describe_candidates (ice);
+  reason = g_strdup_printf (vs->active ? "connection to the viewer lost (%s)"
+                                       : "no ICE candidate pair works (%s)", candidates);
+  remove_session (vs->endpoint, vs->id, reason, TRUE);
+}
+
+static void
+on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  if (icecam_rtcp_has_keyframe_request (data, length))
+    request_keyframe (vs->endpoint);
+}
+
+static void
+send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
+{
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
+  g_autoptr (IcecamMessage) offer = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = NULL;
+
+  g_mutex_lock (&self->lock);
+  sdp->media = g_strdup (self->media->media);
+  sdp->payload_type = self->media->payload_type;
+  sdp->rtpmap = g_strdup (self->media->rtpmap);
+  sdp->fmtp = g_strdup (self->media->fmtp);
+  g_mutex_unlock (&self->lock);
+  sdp->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  icecam_ice_session_get_local_credentials (vs->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
+
+  text = icecam_sdp_to_string (sdp, g_random_int ());
+  offer = icecam_message_new_offer (vs->id, text);
+  icecam_signalling_client_send (self->client, offer);
+  vs->offered = TRUE;
+
+  /* Candidates trickle after the offer, so the viewer always has the credentials first. */
+  if (!icecam_ice_session_gather (vs->ice, &error))
+    remove_session (self, vs->id, error->message, TRUE);
+}
+
+static gboolean
+send_pending_offers (gpointer data)
+{
+  IcecamCameraEndpoint *self = data;
+  g_autoptr (GPtrArray) pending = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  ViewerSession *vs;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    if (!vs->offered)
+      g_ptr_array_add (pending, g_strdup (vs->id));
+  }
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < pending->len; i++) {
+    vs = g_hash_table_lookup (self->sessions, g_ptr_array_index (pending, i));
+    if (vs != NULL && !vs->offered)
+      send_offer (self, vs);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  ViewerSession *vs;
+  IcecamIceSession *ice;
+  gboolean have_media;
+
+  if (g_hash_table_size (self->sessions) >= self->max_viewers) {
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, "camera is full");
+
+    g_message ("camera %s: refusing %s: already %u viewers", self->camera_id, msg->peer,
+               self->max_viewers);
+    icecam_signalling_client_send (self->client, bye);
+    return;
+  }
+  if (g_hash_table_contains (self->sessions, msg->session))
+    return;
+  ice = icecam_ice_session_new (self->config, TRUE, &error);
+  if (ice == NULL) {
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, error->message);
+
+    g_warning ("camera %s: cannot start an ICE session: %s", self->camera_id, error->message);
+    icecam_signalling_client_send (self->client, bye);
+    return;
+  }
+  vs = g_new0 (ViewerSession, 1);
+  vs->endpoint = self;
+  vs->id = g_strdup (msg->session);
+  vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
+  vs->ice = ice;
+  g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), vs);
+  g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), vs);
+  g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), vs);
+  g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), vs);
+  icecam_ice_session_set_receive_func (ice, on_ice_receive, vs, NULL);
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_insert (self->sessions, vs->id, vs);
+  have_media = self->media != NULL;
+  g_mutex_unlock (&self->lock);
+
+  g_info ("camera %s: session %s for %s", self->camera_id, vs->id, vs->viewer);
+  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, vs->id, vs->viewer);
+  if (have_media)
+    send_offer (self, vs);
+}
+
+static void
+handle_answer (IcecamCameraEndpoint *self, ViewerSession *vs, const gchar *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (text, &error);
+
+  if (sdp == NULL || !icecam_ice_session_set_remote_credentials (vs->ice, sdp->ice_ufrag,
+                                                                 sdp->ice_pwd, &error)) {
+    g_autofree gchar *reason = g_strdup_printf ("unusable answer: %s", error->message);
+
+    remove_session (self, vs->id, reason, TRUE);
+    return;
+  }
+  for (guint i = 0; i < sdp->candidates->len; i++) {
+    g_clear_error (&error);
+    if (!icecam_ice_session_add_remote_candidate (vs->ice, g_ptr_array_index (sdp->candidates, i),
+                                                  &error))
+      g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
+  }
+}
+
+static void
+on_welcome (IcecamCameraEndpoint *self, const IcecamMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+
+  icecam_ice_config_free (self->config);
+  self->config = icecam_ice_config_copy (self->user_config);
+  if (!icecam_ice_config_add_servers (self->config, msg->ice_servers, &error))
+    g_warning ("camera %s: ignoring ICE servers from the rendezvous: %s", self->camera_id,
+               error->message);
+  /* Everything on one machine: loopback is the path, and libnice skips it by default. */
+  if (self->config->local_addresses == NULL &&
+      icecam_signalling_client_server_is_loopback (self->client)) {
+    const gchar *loopback[] = { "127.0.0.1", NULL };
+
+    self->config->local_addresses = g_strdupv ((gchar **) loopback);
+  }
+  g_info ("camera %s: registered with the rendezvous (seen at %s)", self->camera_id,
+          msg->address);
+}
+
+static void
+on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
+                   IcecamCameraEndpoint *self)
+{
+  ViewerSession *vs = msg->session ? g_hash_table_lookup (self->sessions, msg->session) : NULL;
+  g_autoptr (GError) error = NULL;
+
+  switch (msg->type) {
+    case ICECAM_MESSAGE_WELCOME:
+      on_welcome (self, msg);
+      break;
+    case ICECAM_MESSAGE_SESSION:
+      start_session (self, msg);
+      break;
+    case ICECAM_MESSAGE_ANSWER:
+      if (vs != NULL)
+        handle_answer (self, vs, msg->sdp);
+      break;
+    case ICECAM_MESSAGE_CANDIDATE:
+      if (vs != NULL && !icecam_ice_session_add_remote_candidate (vs->ice, msg->candidate, &error))
+        g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
+      break;
+    case ICECAM_MESSAGE_BYE:
+      remove_session (self, msg->session, msg->reason ? msg->reason : "viewer left", FALSE);
+      break;
+    case ICECAM_MESSAGE_ERROR:
+      g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
+                 icecam_error_code_to_string (msg->error_code), msg->text);
+      if (msg->session != NULL)
+        remove_session (self, msg->session, msg->text, FALSE);
+      break;
+    case ICECAM_MESSAGE_END_OF_CANDIDATES: /* libnice 0.1.21 does nothing with it */
+    case ICECAM_MESSAGE_PRESENCE:
+    default:
+      break;
+  }
+}
+
+/**
+ * icecam_camera_endpoint_new:
+ * @server_url: the rendezvous, "ws://HOST:PORT"
+ * @camera_id: the id viewers ask for
+ * @config: ICE settings chosen by the user; the rendezvous's servers are added to them
+ *
+ * Returns: (transfer full) (nullable): the endpoint, or %NULL with @error set
+ */
+IcecamCameraEndpoint *
+icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
+                            const IcecamIceConfig *config, GError **error)
+{
+  IcecamSignallingClient *client;
+  IcecamCameraEndpoint *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  if (!icecam_protocol_id_is_valid (camera_id)) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                 "camera id '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -",
+                 camera_id ? camera_id : "", ICECAM_PROTOCOL_MAX_ID_LENGTH);
+    return NULL;
+  }
+  client = icecam_signalling_client_new (server_url, ICECAM_ROLE_CAMERA, camera_id, error);
+  if (client == NULL)
+    return NULL;
+  self = g_object_new (ICECAM_TYPE_CAMERA_ENDPOINT, NULL);
+  self->camera_id = g_strdup (camera_id);
+  self->user_config = icecam_ice_config_copy (config);
+  self->config = icecam_ice_config_copy (config);
+  self->client = client;
+  g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
+  return self;
+}
+
+/**
+ * icecam_camera_endpoint_get_client:
+ *
+ * Returns: (transfer none): the signalling client, to watch its "state-changed"
+ */
+IcecamSignallingClient *
+icecam_camera_endpoint_get_client (IcecamCameraEndpoint *self)
+{
+  return self->client;
+}
+
+void
+icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_viewers)
+{
+  self->max_viewers = max_viewers;
+}
+
+/**
+ * icecam_camera_endpoint_set_media:
+ * @media: "video" or "audio"
+ * @payload_type: RTP payload type
+ * @rtpmap: e.g. "H264/90000"
+ * @fmtp: (nullable): format parameters
+ *
+ * Describes the RTP stream; sessions waiting for it get their offer. Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
+                                  guint payload_type, const gchar *rtpmap, const gchar *fmtp)
+{
+  IcecamSdp *sdp = icecam_sdp_new ();
+
+  sdp->media = g_strdup (media);
+  sdp->payload_type = payload_type;
+  sdp->rtpmap = g_strdup (rtpmap);
+  sdp->fmtp = g_strdup (fmtp);
+
+  g_mutex_lock (&self->lock);
+  icecam_sdp_free (self->media);
+  self->media = sdp;
+  g_mutex_unlock (&self->lock);
+
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_pending_offers,
+                              g_object_ref (self), g_object_unref);
+}
+
+void
+icecam_camera_endpoint_start (IcecamCameraEndpoint *self)
+{
+  icecam_signalling_client_start (self->client);
+}
+
+/**
+ * icecam_camera_endpoint_send:
+ * @messages: (array length=n_messages): RTP packets
+ *
+ * Sends the packets to every viewer whose pair is selected. Thread-safe; never blocks.
+ *
+ * Returns: the number of viewers the packets were handed to
+ */
+guint
+icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
+                             guint n_messages)
+{
+  GPtrArray *active;
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  active = g_ptr_array_ref (self->active);
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < active->len; i++)
+    icecam_ice_session_send_messages (g_ptr_array_index (active, i), messages, n_messages);
+  n = active->len;
+  g_ptr_array_unref (active);
+  return n;
+}
+
+/**
+ * icecam_camera_endpoint_get_stats:
+ *
+ * Thread-safe.
+ *
+ * Returns: (transfer container) (element-type IcecamSessionStats): one entry per session
+ */
+GPtrArray *
+icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
+{
+  GPtrArray *all = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_session_stats_free);
+  GHashTableIter iter;
+  ViewerSession *vs;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    IcecamSessionStats *stats = g_new0 (IcecamSessionStats, 1);
+
+    stats->session = g_strdup (vs->id);
+    stats->viewer = g_strdup (vs->viewer);
+    stats->state = icecam_ice_session_get_state (vs->ice);
+    stats->pair = icecam_ice_session_get_pair_info (vs->ice);
+    icecam_ice_session_get_stats (vs->ice, &stats->ice);
+    g_ptr_array_add (all, stats);
+  }
+  g_mutex_unlock (&self->lock);
+  return all;
+}
+
+guint
+icecam_camera_endpoint_get_n_viewers (IcecamCameraEndpoint *self)
+{
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->active->len;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+static void
+maybe_finish_close (IcecamCameraEndpoint *self)
+{
+  GTask *task;
+
+  if (self->pending_closes > 0 || self->close_task == NULL)
+    return;
+  task = g_steal_pointer (&self->close_task);
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
+session_close_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  IcecamCameraEndpoint *self = user_data;
+
+  self->pending_closes--;
+  maybe_finish_close (self);
+  g_object_unref (self);
+}
+
+/**
+ * icecam_camera_endpoint_close_async:
+ *
+ * Says bye to every viewer, closes every ICE session (releasing TURN allocations) and the
+ * signalling connection. @callback runs once libnice has closed every agent.
+ */
+void
+icecam_camera_endpoint_close_async (IcecamCameraEndpoint *self, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+  g_autoptr (GList) ids = NULL;
+
+  g_return_if_fail (self->close_task == NULL);
+
+  self->close_task = g_task_new (self, NULL, callback, user_data);
+  ids = g_hash_table_get_keys (self->sessions);
+  for (GList *l = ids; l != NULL; l = l->next) {
+    g_autofree gchar *id = g_strdup (l->data);
+
+    remove_session (self, id, "camera stopped", TRUE);
+  }
+  g_clear_handle_id (&self->keyframe_source_id, g_source_remove);
+  icecam_signalling_client_stop (self->client);
+  maybe_finish_close (self);
+}
+
+gboolean
+icecam_camera_endpoint_close_finish (IcecamCameraEndpoint *self, GAsyncResult *result,
+                                     GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+icecam_camera_endpoint_dispose (GObject *object)
+{
+  IcecamCameraEndpoint *self = ICECAM_CAMERA_ENDPOINT (object);
+
+  if (self->client != NULL)
+    g_signal_handlers_disconnect_by_data (self->client, self);
+  g_clear_object (&self->client);
+  if (self->keyframe_source_id != 0) {
+    GSource *source = g_main_context_find_source_by_id (self->context, self->keyframe_source_id);
+
+    if (source != NULL)
+      g_source_destroy (source);
+    self->keyframe_source_id = 0;
+  }
+  G_OBJECT_CLASS (icecam_camera_endpoint_parent_class)->dispose (object);
+}
+
+static void
+icecam_camera_endpoint_finalize (GObject *object)
+{
+  IcecamCameraEndpoint *self = ICECAM_CAMERA_ENDPOINT (object);
+
+  g_hash_table_unref (self->sessions);
+  g_ptr_array_unref (self->active);
+  icecam_sdp_free (self->media);
+  icecam_ice_config_free (self->user_config);
+  icecam_ice_config_free (self->config);
+  g_free (self->camera_id);
+  g_main_context_unref (self->context);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (icecam_camera_endpoint_parent_class)->finalize (object);
+}
+
+static void
+icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = icecam_camera_endpoint_dispose;
+  object_class->finalize = icecam_camera_endpoint_finalize;
+
+  /**
+   * IcecamCameraEndpoint::session-started:
+   * @session: the session id
+   * @viewer: the viewer's id
+   */
+  signals[SIGNAL_SESSION_STARTED] =
+    g_signal_new ("session-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * IcecamCameraEndpoint::pair-selected:
+   * @session: the session id
+   * @info: the selected #IcecamPairInfo
+   */
+  signals[SIGNAL_PAIR_SELECTED] =
+    g_signal_new ("pair-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, ICECAM_TYPE_PAIR_INFO);
+  /**
+   * IcecamCameraEndpoint::session-ended:
+   * @session: the session id
+   * @reason: why
+   */
+  signals[SIGNAL_SESSION_ENDED] =
+    g_signal_new ("session-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * IcecamCameraEndpoint::keyframe-requested:
+   *
+   * A viewer joined or asked for a keyframe; merged so that at most one is emitted per
+   * 200 ms, and none is lost.
+   */
+  signals[SIGNAL_KEYFRAME_REQUESTED] =
+    g_signal_new ("keyframe-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
+{
+  g_mutex_init (&self->lock);
+  self->context = g_main_context_ref_thread_default ();
+  self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
+  self->active = g_ptr_array_new_with_free_func (g_object_unref);
+  self->max_viewers = DEFAULT_MAX_VIEWERS;
+  self->last_keyframe_request = G_MININT64 / 2;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The camera side: registers with the rendezvous and serves each viewer over its own ICE session. */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "icecam-ice-config.h"
+#include "icecam-ice-session.h"
+#include "icecam-signalling-client.h"
+
+G_BEGIN_DECLS
+
+/**
+ * IcecamSessionStats:
+ * @session: the session id
+ * @viewer: the viewer's id
+ * @state: the ICE state
+ * @pair: (nullable): the selected pair
+ * @ice: packet counters
+ */
+typedef struct {
+  gchar *session;
+  gchar *viewer;
+  IcecamIceState state;
+  IcecamPairInfo *pair;
+  IcecamIceStats ice;
+} IcecamSessionStats;
+
+void icecam_session_stats_free (IcecamSessionStats *stats);
+
+#define ICECAM_TYPE_CAMERA_ENDPOINT (icecam_camera_endpoint_get_type ())
+G_DECLARE_FINAL_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, ICECAM, CAMERA_ENDPOINT,
+                      GObject)
+
+IcecamCameraEndpoint *icecam_camera_endpoint_new (const gchar *server_url,
+                                                  const gchar *camera_id,
+                                                  const IcecamIceConfig *config,
+                                                  GError **error);
+IcecamSignallingClient *icecam_camera_endpoint_get_client (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_viewers);
+void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
+                                       guint payload_type, const gchar *rtpmap,
+                                       const gchar *fmtp);
+void icecam_camera_endpoint_start (IcecamCameraEndpoint *self);
+guint icecam_camera_endpoint_send (IcecamCameraEndpoint *self,
+                                   const NiceOutputMessage *messages, guint n_messages);
+GPtrArray *icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self);
+guint icecam_camera_endpoint_get_n_viewers (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_close_async (IcecamCameraEndpoint *self,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean icecam_camera_endpoint_close_finish (IcecamCameraEndpoint *self,
+                                              GAsyncResult *result, GError **error);
+
+G_END_DECLS

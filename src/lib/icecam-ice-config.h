@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What an ICE session is told: STUN/TURN servers, transport policy, ICE-TCP, local addresses. */
+
+#pragma once
+
+#include <glib-object.h>
+
+#include "icecam-protocol.h"
+
+G_BEGIN_DECLS
+
+#define ICECAM_ICE_CONFIG_ERROR (icecam_ice_config_error_quark ())
+GQuark icecam_ice_config_error_quark (void);
+
+typedef enum {
+  ICECAM_ICE_CONFIG_ERROR_BAD_URL,      /* not a stun:/turn:/turns: URL icecam understands */
+  ICECAM_ICE_CONFIG_ERROR_RESOLVE,      /* the host name does not resolve */
+  ICECAM_ICE_CONFIG_ERROR_TOO_MANY,     /* more relays than libnice takes */
+} IcecamIceConfigError;
+
+/**
+ * IcecamIcePolicy:
+ * @ICECAM_ICE_POLICY_ALL: every candidate type may be used
+ * @ICECAM_ICE_POLICY_RELAY: only relayed candidates (like RTCIceTransportPolicy "relay")
+ */
+typedef enum {
+  ICECAM_ICE_POLICY_ALL,
+  ICECAM_ICE_POLICY_RELAY,
+} IcecamIcePolicy;
+
+typedef enum {
+  ICECAM_TURN_TRANSPORT_UDP,
+  ICECAM_TURN_TRANSPORT_TCP,
+  ICECAM_TURN_TRANSPORT_TLS,
+} IcecamTurnTransport;
+
+/**
+ * IcecamIceServerAddress:
+ * @host: the numeric IP address (resolved when the URL named a host)
+ * @port: UDP/TCP port
+ * @username: (nullable): TURN username
+ * @password: (nullable): TURN password
+ * @transport: TURN client↔relay transport
+ */
+typedef struct {
+  gchar *host;
+  guint16 port;
+  gchar *username;
+  gchar *password;
+  IcecamTurnTransport transport;
+} IcecamIceServerAddress;
+
+/**
+ * IcecamIceConfig:
+ * @stun: (nullable): the STUN server (only the first one is used: libnice takes one)
+ * @turn: (element-type IcecamIceServerAddress): TURN relays, at most 8
+ * @policy: which candidates may be used
+ * @ice_tcp: whether to gather and use ICE-TCP candidates (RFC 6544)
+ * @local_addresses: (nullable) (array zero-terminated=1): if set, gather only on these
+ *   addresses instead of every interface
+ */
+typedef struct {
+  IcecamIceServerAddress *stun;
+  GPtrArray *turn;
+  IcecamIcePolicy policy;
+  gboolean ice_tcp;
+  gchar **local_addresses;
+} IcecamIceConfig;
+
+IcecamIceConfig *icecam_ice_config_new (void);
+IcecamIceConfig *icecam_ice_config_copy (const IcecamIceConfig *config);
+void icecam_ice_config_free (IcecamIceConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceConfig, icecam_ice_config_free)
+
+/**
+ * icecam_ice_config_add_url:
+ * @config: a configuration
+ * @url: "stun:HOST[:PORT]", "turn:HOST[:PORT][?transport=udp|tcp]", "turns:HOST[:PORT]"
+ *   (RFC 7064/7065), or the GStreamer forms "stun://HOST:PORT", "turn(s)://USER:PASS@HOST:PORT"
+ * @username: (nullable): TURN username, unless the URL carries one
+ * @credential: (nullable): TURN password, unless the URL carries one
+ * @error: an %ICECAM_ICE_CONFIG_ERROR
+ *
+ * Adds one server. A host name is resolved here, blocking; numeric addresses never block.
+ * A STUN URL replaces an earlier STUN server.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url,
+                                    const gchar *username, const gchar *credential,
+                                    GError **error);
+
+/**
+ * icecam_ice_config_add_servers:
+ * @config: a configuration
+ * @servers: (element-type IcecamIceServer): servers from a `welcome` message
+ * @error: an %ICECAM_ICE_CONFIG_ERROR
+ *
+ * Adds every URL of @servers, skipping STUN when @config already has a STUN server and
+ * TURN relays already present, so that servers set by the user win over advertised ones.
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean icecam_ice_config_add_servers (IcecamIceConfig *config, GPtrArray *servers,
+                                        GError **error);
+
+const gchar *icecam_ice_policy_to_string (IcecamIcePolicy policy);
+gboolean icecam_ice_policy_from_string (const gchar *s, IcecamIcePolicy *policy);
+
+G_END_DECLS

@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One ICE session over libnice with icecam's chosen defaults (see LIBNICE-NOTES.md). */
+
+#include "icecam-ice-session.h"
+
+#include <string.h>
+
+#define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
+#define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
+
+/**
+ * IcecamIceSession:
+ *
+ * One NiceAgent with one stream of one component. Signals ("local-candidate",
+ * "gathering-done", "state-changed", "pair-selected") and the receive function run in the
+ * GMainContext that was thread-default when the session was created; that context must be
+ * iterated. icecam_ice_session_send(), _send_messages(), _get_stats(), _get_pair_info()
+ * and _get_state() may be called from any thread.
+ */
+struct _IcecamIceSession {
+  GObject parent;
+
+  NiceAgent *agent;
+  guint stream_id;
+  gboolean controlling;
+  GMainContext *context;
+
+  gboolean have_remote_credentials;
+  GPtrArray *pending_candidates;
+
+  IcecamIceReceiveFunc receive_func;
+  gpointer receive_data;
+  GDestroyNotify receive_notify;
+
+  GMutex lock; /* protects state and pair */
+  IcecamIceState state;
+  IcecamPairInfo *pair;
+  gint closed; /* atomic */
+
+  guint local_types;  /* bit per NiceCandidateType gathered */
+  guint remote_types; /* bit per NiceCandidateType received */
+
+  guint64 packets_sent, bytes_sent, packets_dropped, packets_received, bytes_received;
+};
+
+G_DEFINE_TYPE (IcecamIceSession, icecam_ice_session, G_TYPE_OBJECT)
+G_DEFINE_BOXED_TYPE (IcecamPairInfo, icecam_pair_info, icecam_pair_info_copy,
+                     icecam_pair_info_free)
+G_DEFINE_QUARK (icecam-ice-session-error-quark, icecam_ice_session_error)
+
+enum {
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_GATHERING_DONE,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_PAIR_SELECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+#define COUNT(field, n) __atomic_fetch_add (&self->field, (n), __ATOMIC_RELAXED)
+
+IcecamPairInfo *
+icecam_pair_info_copy (const IcecamPairInfo *info)
+{
+  IcecamPairInfo *copy = g_new0 (IcecamPairInfo, 1);
+
+  copy->local_type = g_strdup (info->local_type);
+  copy->remote_type = g_strdup (info->remote_type);
+  copy->transport = g_strdup (info->transport);
+  copy->local_address = g_strdup (info->local_address);
+  copy->remote_address = g_strdup (info->remote_address);
+  return copy;
+}
+
+void
+icecam_pair_info_free (IcecamPairInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->local_type);
+  g_free (info->remote_type);
+  g_free (info->transport);
+  g_free (info->local_address);
+  g_free (info->remote_address);
+  g_free (info);
+}
+
+const gchar *
+icecam_ice_state_to_string (IcecamIceState state)
+{
+  switch (state) {
+    case ICECAM_ICE_STATE_NEW:
+      return "new";
+    case ICECAM_ICE_STATE_CHECKING:
+      return "checking";
+    case ICECAM_ICE_STATE_CONNECTED:
+      return "connected";
+    case ICECAM_ICE_STATE_FAILED:
+      return "failed";
+    case ICECAM_ICE_STATE_CLOSED:
+      return "closed";
+    default:
+      return "unknown";
+  }
+}
+
+static const gchar *
+candidate_type_name (NiceCandidateType type)
+{
+  switch (type) {
+    case NICE_CANDIDATE_TYPE_HOST:
+      return "host";
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE:
+      return "srflx";
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:
+      return "prflx";
+    case NICE_CANDIDATE_TYPE_RELAYED:
+      return "relay";
+    default:
+      return "unknown";
+  }
+}
+
+static gchar *
+address_to_string (const NiceAddress *addr)
+{
+  gchar ip[NICE_ADDRESS_STRING_LEN];
+
+  nice_address_to_string (addr, ip);
+  if (nice_address_ip_version (addr) == 6)
+    return g_strdup_printf ("[%s]:%u", ip, nice_address_get_port (addr));
+  return g_strdup_printf ("%s:%u", ip, nice_address_get_port (addr));
+}
+
+static void
+set_state (IcecamIceSession *self, IcecamIceState state)
+{
+  IcecamIceState old;
+
+  g_mutex_lock (&self->lock);
+  old = self->state;
+  if (old == state || old == ICECAM_ICE_STATE_CLOSED) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  self->state = state;
+  g_mutex_unlock (&self->lock);
+
+  g_debug ("ice-session %p: %s → %s", self, icecam_ice_state_to_string (old),
+           icecam_ice_state_to_string (state));
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
+}
+
+static void
+on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSession *self)
+{
+  g_autofree gchar *sdp = NULL;
+
+  if (candidate->stream_id != self->stream_id || candidate->component_id != COMPONENT_ID)
+    return;
+  self->local_types |= 1u << candidate->type;
+  sdp = nice_agent_generate_local_candidate_sdp (agent, candidate);
+  if (sdp == NULL || !g_str_has_prefix (sdp, "a="))
+    return;
+  g_debug ("ice-session %p: local %s", self, sdp + 2);
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, sdp + 2);
+}
+
+static void
+on_agent_gathering_done (NiceAgent *agent, guint stream_id, IcecamIceSession *self)
+{
+  if (stream_id != self->stream_id)
+    return;
+  g_debug ("ice-session %p: gathering done", self);
+  g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+}
+
+static void
+on_agent_component_state_changed (NiceAgent *agent, guint stream_id, guint component_id,
+                                  guint state, IcecamIceSession *self)
+{
+  if (stream_id != self->stream_id || component_id != COMPONENT_ID)
+    return;
+  switch (state) {
+    case NICE_COMPONENT_STATE_GATHERING:
+    case NICE_COMPONENT_STATE_CONNECTING:
+      set_state (self, ICECAM_ICE_STATE_CHECKING);
+      break;
+    case NICE_COMPONENT_STATE_CONNECTED:
+    case NICE_COMPONENT_STATE_READY:
+      set_state (self, ICECAM_ICE_STATE_CONNECTED);
+      break;
+    case NICE_COMPONENT_STATE_FAILED:
+      set_state (self, ICECAM_ICE_STATE_FAILED);
+      break;
+    default:
+      break;
+  }
+}
+
+static void
+on_agent_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_id,
+                            NiceCandidate *lcand, NiceCandidate *rcand,
+                            IcecamIceSession *self)
+{
+  IcecamPairInfo *info;
+
+  if (stream_id != self->stream_id || component_id != COMPONENT_ID)
+    return;
+  info = g_new0 (IcecamPairInfo, 1);
+  info->local_type = g_strdup (candidate_type_name (lcand->type));
+  info->remote_type = g_strdup (candidate_type_name (rcand->type));
+  info->transport = g_strdup (lcand->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp");
+  info->local_address = address_to_string (&lcand->addr);
+  info->remote_address = address_to_string (&rcand->addr);
+
+  g_mutex_lock (&self->lock);
+  icecam_pair_info_free (self->pair);
+  self->pair = icecam_pair_info_copy (info);
+  g_mutex_unlock (&self->lock);
+
+  g_debug ("ice-session %p: selected %s %s ↔ %s %s (%s)", self, info->local_type,
+           info->local_address, info->remote_type, info->remote_address, info->transport);
+  g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
+  icecam_pair_info_free (info);
+  /* libnice can send on a selected pair before READY; so can we. */
+  set_state (self, ICECAM_ICE_STATE_CONNECTED);
+}
+
+static void
+agent_recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf,
+               gpointer user_data)
+{
+  IcecamIceSession *self = user_data;
+
+  COUNT (packets_received, 1);
+  COUNT (bytes_received, len);
+  if (self->receive_func != NULL)
+    self->receive_func ((const guint8 *) buf, len, self->receive_data);
+}
+
+static gboolean
+configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError **error)
+{
+  g_object_set (self->agent,
+                "upnp", FALSE,                    /* saves ~200 ms per gathering */
+                "controlling-mode", self->controlling,
+                "ice-tcp", config->ice_tcp,
+                "ice-udp", TRUE,
+                "force-relay", config->policy == ICECAM_ICE_POLICY_RELAY,
+                NULL);
+  /* With TURN configured the srflx comes from the allocation, and a STUN server beside it
+   * only delays gathering (LIBNICE-NOTES.md). */
+  if (config->stun != NULL && config->turn->len == 0)
+    g_object_set (self->agent, "stun-server", config->stun->host,
+                  "stun-server-port", (guint) config->stun->port, NULL);
+
+  for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++) {
+    NiceAddress addr;
+
+    if (!nice_address_set_from_string (&addr, config->local_addresses[i]) ||
+        !nice_agent_add_local_address (self->agent, &addr)) {
+      g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                   "cannot use local address '%s'", config->local_addresses[i]);
+      return FALSE;
+    }
+  }
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  if (self->stream_id == 0) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                 "libnice could not add a stream");
+    return FALSE;
+  }
+  nice_agent_set_stream_name (self->agent, self->stream_id, "video");
+
+  for (guint i = 0; i < config->turn->len; i++) {
+    const IcecamIceServerAddress *turn = g_ptr_array_index (config->turn, i);
+    NiceRelayType type = turn->transport == ICECAM_TURN_TRANSPORT_UDP ? NICE_RELAY_TYPE_TURN_UDP
+                         : turn->transport == ICECAM_TURN_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
+                         : NICE_RELAY_TYPE_TURN_TLS;
+
+    if (!nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, turn->host,
+                                    turn->port, turn->username, turn->password, type)) {
+      g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                   "libnice refused TURN server %s:%u", turn->host, turn->port);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/**
+ * icecam_ice_session_new:
+ * @config: servers, policy and addresses
+ * @controlling: whether this side is the controlling agent (the camera is)
+ * @error: an %ICECAM_ICE_SESSION_ERROR
+ *
+ * Creates the agent in the thread-default GMainContext. Nothing is sent until
+ * icecam_ice_session_gather().
+ *
+ * Returns: (transfer full) (nullable): the session
+ */
+IcecamIceSession *
+icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GError **error)
+{
+  g_autoptr (IcecamIceSession) self = g_object_new (ICECAM_TYPE_ICE_SESSION, NULL);
+
+  self->controlling = controlling;
+  self->context = g_main_context_ref_thread_default ();
+  /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
+   * indications never do. Aggressive nomination: the first working pair is used at once. */
+  self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245,
+                                     NICE_AGENT_OPTION_ICE_TRICKLE |
+                                     NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+  if (!configure_agent (self, config, error))
+    return NULL;
+
+  g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_agent_new_candidate), self);
+  g_signal_connect (self->agent, "candidate-gathering-done",
+                    G_CALLBACK (on_agent_gathering_done), self);
+  g_signal_connect (self->agent, "component-state-changed",
+                    G_CALLBACK (on_agent_component_state_changed), self);
+  g_signal_connect (self->agent, "new-selected-pair-full",
+                    G_CALLBACK (on_agent_new_selected_pair), self);
+  /* A receiver must be attached on both sides or connectivity checks go unanswered. */
+  nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context,
+                          agent_recv_cb, self);
+  return g_steal_pointer (&self);
+}
+
+gboolean
+icecam_ice_session_gather (IcecamIceSession *self, GError **error)
+{
+  g_return_val_if_fail (ICECAM_IS_ICE_SESSION (self), FALSE);
+
+  set_state (self, ICECAM_ICE_STATE_CHECKING);
+  if (!nice_agent_gather_candidates (self->agent, self->stream_id)) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                 "libnice could not gather candidates (no usable interface?)");
+    set_state (self, ICECAM_ICE_STATE_FAILED);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+icecam_ice_session_get_local_credentials (IcecamIceSession *self, gchar **ufrag, gchar **pwd)
+{
+  g_return_if_fail (ICECAM_IS_ICE_SESSION (self));
+
+  nice_agent_get_local_credentials (self->agent, self->stream_id, ufrag, pwd);
+}
+
+static gboolean
+add_candidate_now (IcecamIceSession *self, const gchar *candidate, GError **error)
+{
+  g_autofree gchar *attr = g_strconcat ("a=", candidate, NULL);
+  NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, attr);
+  GSList list = { 0 };
+  gint added;
+
+  if (cand == NULL) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE,
+                 "cannot parse remote candidate '%s'", candidate);
+    return FALSE;
+  }
+  if (cand->component_id != COMPONENT_ID) {
+    nice_candidate_free (cand); /* RTCP is muxed: component 2 candidates are not needed */
+    return TRUE;
+  }
+  self->remote_types |= 1u << cand->type;
+  list.data = cand;
+  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, COMPONENT_ID, &list);
+  nice_candidate_free (cand);
+  if (added < 0) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE,
+                 "libnice refused remote candidate '%s'", candidate);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+icecam_ice_session_set_remote_credentials (IcecamIceSession *self, const gchar *ufrag,
+                                           const gchar *pwd, GError **error)
+{
+  g_return_val_if_fail (ICECAM_IS_ICE_SESSION (self), FALSE);
+
+  if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, ufrag, pwd)) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                 "libnice refused the remote ICE credentials");
+    return FALSE;
+  }
+  self->have_remote_credentials = TRUE;
+  for (guint i = 0; i < self->pending_candidates->len; i++) {
+    g_autoptr (GError) local_error = NULL;
+
+    if (!add_candidate_now (self, g_ptr_array_index (self->pending_candidates, i), &local_error))
+      g_debug ("ice-session %p: %s", self, local_error->message);
+  }
+  g_ptr_array_set_size (self->pending_candidates, 0);
+  return TRUE;
+}
+
+/**
+ * icecam_ice_session_add_remote_candidate:
+ * @candidate: a "candidate:..." attribute value
+ *
+ * Adds a trickled candidate; before the remote credentials are known it is held (up to
+ * 64) and added with them.
+ *
+ * Returns: %TRUE, or %FALSE with @error set when the candidate is unusable
+ */
+gboolean
+icecam_ice_session_add_remote_candidate (IcecamIceSession *self, const gchar *candidate,
+                                         GError **error)
+{
+  g_return_val_if_fail (ICECAM_IS_ICE_SESSION (self), FALSE);
+  g_return_val_if_fail (candidate != NULL, FALSE);
+
+  if (!g_str_has_prefix (candidate, "candidate:")) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE,
+                 "'%s' does not start with 'candidate:'", candidate);
+    return FALSE;
+  }
+  if (self->have_remote_credentials)
+    return add_candidate_now (self, candidate, error);
+  if (self->pending_candidates->len >= MAX_PENDING_CANDIDATES) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE,
+                 "more than %d candidates before the remote credentials", MAX_PENDING_CANDIDATES);
+    return FALSE;
+  }
+  g_ptr_array_add (self->pending_candidates, g_strdup (candidate));
+  return TRUE;
+}
+
+/**
+ * icecam_ice_session_set_receive_func:
+ * @func: (nullable): called in the session's context for every packet received
+ *
+ * Must be set from the session's context.
+ */
+void
+icecam_ice_session_set_receive_func (IcecamIceSession *self, IcecamIceReceiveFunc func,
+                                     gpointer user_data, GDestroyNotify notify)
+{
+  g_return_if_fail (ICECAM_IS_ICE_SESSION (self));
+
+  if (self->receive_notify != NULL)
+    self->receive_notify (self->receive_data);
+  self->receive_func = func;
+  self->receive_data = user_data;
+  self->receive_notify = notify;
+}
+
+/**
+ * icecam_ice_session_send_messages:
+ * @messages: (array length=n_messages): packets, each of one or more buffers
+ *
+ * Sends without blocking, from any thread. Packets that cannot be sent now are counted as
+ * dropped, never queued.
+ *
+ * Returns: the number of packets sent
+ */
+gint
+icecam_ice_session_send_messages (IcecamIceSession *self, const NiceOutputMessage *messages,
+                                  guint n_messages)
+{
+  gint sent;
+  gsize bytes = 0;
+
+  if (g_atomic_int_get (&self->closed)) {
+    COUNT (packets_dropped, n_messages);
+    return 0;
+  }
+  sent = nice_agent_send_messages_nonblocking (self->agent, self->stream_id, COMPONENT_ID,
+                                               messages, n_messages, NULL, NULL);
+  if (sent < 0)
+    sent = 0;
+  for (gint i = 0; i < sent; i++) {
+    for (gint b = 0; b < messages[i].n_buffers; b++)
+      bytes += messages[i].buffers[b].size;
+  }
+  COUNT (packets_sent, (guint64) sent);
+  COUNT (bytes_sent, bytes);
+  COUNT (packets_dropped, n_messages - (guint) sent);
+  return sent;
+}
+
+gint
+icecam_ice_session_send (IcecamIceSession *self, const guint8 *data, gsize length)
+{
+  GOutputVector vec = { data, length };
+  NiceOutputMessage msg = { &vec, 1 };
+
+  return icecam_ice_session_send_messages (self, &msg, 1);
+}
+
+IcecamIceState
+icecam_ice_session_get_state (IcecamIceSession *self)
+{
+  IcecamIceState state;
+
+  g_mutex_lock (&self->lock);
+  state = self->state;
+  g_mutex_unlock (&self->lock);
+  return state;
+}
+
+/**
+ * icecam_ice_session_get_pair_info:
+ *
+ * Returns: (transfer full) (nullable): the selected pair, or %NULL before one is selected
+ */
+IcecamPairInfo *
+icecam_ice_session_get_pair_info (IcecamIceSession *self)
+{
+  IcecamPairInfo *info = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->pair != NULL)
+    info = icecam_pair_info_copy (self->pair);
+  g_mutex_unlock (&self->lock);
+  return info;
+}
+
+void
+icecam_ice_session_get_stats (IcecamIceSession *self, IcecamIceStats *stats)
+{
+  stats->packets_sent = __atomic_load_n (&self->packets_sent, __ATOMIC_RELAXED);
+  stats->bytes_sent = __atomic_load_n (&self->bytes_sent, __ATOMIC_RELAXED);
+  stats->packets_dropped = __atomic_load_n (&self->packets_dropped, __ATOMIC_RELAXED);
+  stats->packets_received = __atomic_load_n (&self->packets_received, __ATOMIC_RELAXED);
+  stats->bytes_received = __atomic_load_n (&self->bytes_received, __ATOMIC_RELAXED);
+}
+
+static gchar *
+describe_types (guint mask)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint t = NICE_CANDIDATE_TYPE_HOST; t <= NICE_CANDIDATE_TYPE_RELAYED; t++) {
+    if (mask & (1u << t))
+      g_string_append_printf (s, "%s%s", s->len ? "," : "", candidate_type_name (t));
+  }
+  if (s->len == 0)
+    g_string_append (s, "none");
+  return g_string_free (s, FALSE);
+}
+
+/**
+ * icecam_ice_session_describe_candidates:
+ *
+ * Returns: (transfer full): e.g. "local=host,srflx remote=host", for failure reports
+ */
+gchar *
+icecam_ice_session_describe_candidates (IcecamIceSession *self)
+{
+  g_autofree gchar *local = describe_types (self->local_types);
+  g_autofree gchar *remote = describe_types (self->remote_types);
+
+  return g_strdup_printf ("local=%s remote=%s", local, remote);
+}
+
+static void
+agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+  g_object_unref (source); /* the reference taken in icecam_ice_session_close_async() */
+}
+
+/**
+ * icecam_ice_session_close_async:
+ * @callback: (nullable): called in the session's context once libnice has closed
+ *
+ * Stops the session: no more signals or packets; TURN allocations are released. The
+ * session's context must keep being iterated until @callback runs.
+ */
+void
+icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (ICECAM_IS_ICE_SESSION (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, icecam_ice_session_close_async);
+  if (!g_atomic_int_compare_and_exchange (&self->closed, 0, 1)) {
+    g_task_return_boolean (task, TRUE);
+    g_object_unref (task);
+    return;
+  }
+  set_state (self, ICECAM_ICE_STATE_CLOSED);
+  g_signal_handlers_disconnect_by_data (self->agent, self);
+  nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context, NULL, NULL);
+  g_object_ref (self->agent);
+  nice_agent_close_async (self->agent, agent_closed_cb, task);
+}
+
+gboolean
+icecam_ice_session_close_finish (IcecamIceSession *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * icecam_ice_session_close:
+ *
+ * icecam_ice_session_close_async() without waiting for the end.
+ */
+void
+icecam_ice_session_close (IcecamIceSession *self)
+{
+  icecam_ice_session_close_async (self, NULL, NULL);
+}
+
+static void
+icecam_ice_session_dispose (GObject *object)
+{
+  IcecamIceSession *self = ICECAM_ICE_SESSION (object);
+
+  if (self->agent != NULL)
+    icecam_ice_session_close (self);
+  icecam_ice_session_set_receive_func (self, NULL, NULL, NULL);
+  g_clear_object (&self->agent);
+  G_OBJECT_CLASS (icecam_ice_session_parent_class)->dispose (object);
+}
+
+static void
+icecam_ice_session_finalize (GObject *object)
+{
+  IcecamIceSession *self = ICECAM_ICE_SESSION (object);
+
+  g_ptr_array_unref (self->pending_candidates);
+  icecam_pair_info_free (self->pair);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (icecam_ice_session_parent_class)->finalize (object);
+}
+
+static void
+icecam_ice_session_class_init (IcecamIceSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = icecam_ice_session_dispose;
+  object_class->finalize = icecam_ice_session_finalize;
+
+  /**
+   * IcecamIceSession::local-candidate:
+   * @candidate: a "candidate:..." attribute value to trickle to the peer
+   */
+  signals[SIGNAL_LOCAL_CANDIDATE] =
+    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_GATHERING_DONE] =
+    g_signal_new ("gathering-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * IcecamIceSession::state-changed:
+   * @state: the new #IcecamIceState
+   */
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * IcecamIceSession::pair-selected:
+   * @info: the #IcecamPairInfo of the pair now carrying media
+   */
+  signals[SIGNAL_PAIR_SELECTED] =
+    g_signal_new ("pair-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, ICECAM_TYPE_PAIR_INFO);
+}
+
+static void
+icecam_ice_session_init (IcecamIceSession *self)
+{
+  g_mutex_init (&self->lock);
+  self->pending_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->state = ICECAM_ICE_STATE_NEW;
+}

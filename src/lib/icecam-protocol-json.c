@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The JSON wire form of the icecam signalling messages: a table-driven parser and builder. */
+
+#include "icecam-protocol-private.h"
+
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+/* Our messages nest at most four levels (welcome → ice_servers → server → urls); anything much
+ * deeper is refused before json-glib's recursive parser sees it. */
+#define MAX_NESTING_DEPTH 16
+
+/* Values quoted back in error texts are cut to this many characters so an error message about
+ * a peer's input always fits in ICECAM_PROTOCOL_MAX_TEXT_LENGTH. */
+#define MAX_QUOTED_CHARS 64
+
+#define MAX_URLS_PER_ICE_SERVER 8
+
+/* How a field is checked and stored. The string kinds live at FieldSpec.offset in the
+ * struct; the others have their own struct member. */
+typedef enum {
+  FIELD_ID,
+  FIELD_SDP,
+  FIELD_CANDIDATE,
+  FIELD_TEXT,
+  FIELD_VERSION,
+  FIELD_ROLE,
+  FIELD_CODE,
+  FIELD_ICE_SERVERS,
+  FIELD_CAMERAS,
+} FieldKind;
+
+typedef struct {
+  const gchar *name;
+  FieldKind kind;
+  gboolean required;
+  gsize offset;
+} FieldSpec;
+
+#define STRING_FIELD(name, kind, required, member) \
+  { name, kind, required, G_STRUCT_OFFSET (IcecamMessage, member) }
+#define OTHER_FIELD(name, kind, required) { name, kind, required, 0 }
+
+/* The fields of each message, in the order they are checked: the version comes first so that
+ * a peer speaking another version gets "version" rather than a complaint about its fields. */
+static const FieldSpec message_fields[][6] = {
+  [ICECAM_MESSAGE_HELLO] = {
+    OTHER_FIELD ("version", FIELD_VERSION, TRUE),
+    OTHER_FIELD ("role", FIELD_ROLE, TRUE),
+    STRING_FIELD ("id", FIELD_ID, FALSE, id),
+  },
+  [ICECAM_MESSAGE_WELCOME] = {
+    OTHER_FIELD ("version", FIELD_VERSION, TRUE),
+    STRING_FIELD ("id", FIELD_ID, TRUE, id),
+    STRING_FIELD ("address", FIELD_TEXT, TRUE, address),
+    OTHER_FIELD ("ice_servers", FIELD_ICE_SERVERS, TRUE),
+  },
+  [ICECAM_MESSAGE_PRESENCE] = {
+    OTHER_FIELD ("cameras", FIELD_CAMERAS, TRUE),
+  },
+  [ICECAM_MESSAGE_WATCH] = {
+    STRING_FIELD ("camera", FIELD_ID, TRUE, camera),
+  },
+  [ICECAM_MESSAGE_SESSION] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("camera", FIELD_ID, TRUE, camera),
+    OTHER_FIELD ("role", FIELD_ROLE, TRUE),
+    STRING_FIELD ("peer", FIELD_ID, FALSE, peer),
+  },
+  [ICECAM_MESSAGE_OFFER] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("sdp", FIELD_SDP, TRUE, sdp),
+  },
+  [ICECAM_MESSAGE_ANSWER] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("sdp", FIELD_SDP, TRUE, sdp),
+  },
+  [ICECAM_MESSAGE_CANDIDATE] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("candidate", FIELD_CANDIDATE, TRUE, candidate),
+  },
+  [ICECAM_MESSAGE_END_OF_CANDIDATES] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+  },
+  [ICECAM_MESSAGE_BYE] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("reason", FIELD_TEXT, FALSE, reason),
+  },
+  [ICECAM_MESSAGE_ERROR] = {
+    OTHER_FIELD ("code", FIELD_CODE, TRUE),
+    STRING_FIELD ("message", FIELD_TEXT, TRUE, text),
+    STRING_FIELD ("session", FIELD_ID, FALSE, session),
+  },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
+
+/* ---- Parsing -------------------------------------------------------------------------- */
+
+/* @value cut to @max_chars characters (not bytes, so UTF-8 stays valid). */
+static gchar *
+truncate_utf8 (const gchar *value, glong max_chars)
+{
+  g_autofree gchar *head = NULL;
+
+  if (g_utf8_strlen (value, -1) <= max_chars)
+    return g_strdup (value);
+  head = g_utf8_substring (value, 0, max_chars);
+  return g_strconcat (head, "...", NULL);
+}
+
+/* A peer's value, cut short, for quoting in an error text. */
+static gchar *
+quote_value (const gchar *value)
+{
+  return truncate_utf8 (value, MAX_QUOTED_CHARS);
+}
+
+/* What json-glib does not check, done on the raw bytes: no NUL (raw or escaped as \u0000,
+ * which json-glib would silently cut a string at), bounded nesting, valid UTF-8. */
+static gboolean
+check_raw_text (const gchar *text, gsize length, GError **error)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < length; i++) {
+    gchar c = text[i];
+
+    if (c == '\0') {
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                   "message contains a NUL byte at offset %" G_GSIZE_FORMAT, i);
+      return FALSE;
+    }
+    if (in_string) {
+      if (c == '\\') {
+        if (length - i >= 6 && memcmp (text + i + 1, "u0000", 5) == 0) {
+          g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                       "message contains an escaped NUL character (\\u0000) at offset %"
+                       G_GSIZE_FORMAT, i);
+          return FALSE;
+        }
+        i++;
+      } else if (c == '"') {
+        in_string = FALSE;
+      }
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '{' || c == '[') {
+      if (++depth > MAX_NESTING_DEPTH) {
+        g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                     "message nests deeper than %d levels", MAX_NESTING_DEPTH);
+        return FALSE;
+      }
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      depth--;
+    }
+  }
+
+  if (!g_utf8_validate_len (text, length, NULL)) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid UTF-8");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+node_is_string (JsonNode *node)
+{
+  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING;
+}
+
+static const gchar *
+json_kind_name (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return "an object";
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    return "an array";
+  if (JSON_NODE_HOLDS_NULL (node))
+    return "null";
+  switch (json_node_get_value_type (node)) {
+  case G_TYPE_STRING:
+    return "a string";
+  case G_TYPE_BOOLEAN:
+    return "a boolean";
+  default:
+    return "a number";
+  }
+}
+
+static gboolean
+wrong_kind (const gchar *where, const gchar *field, const gchar *expected, JsonNode *node,
+            GError **error)
+{
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+               "field '%s' in '%s' must be %s, not %s", field, where, expected,
+               json_kind_name (node));
+  return FALSE;
+}
+
+static gboolean
+check_length (const gchar *where, const gchar *field, const gchar *value, gsize limit,
+              GError **error)
+{
+  gsize len = strlen (value);
+
+  if (len <= limit)
+    return TRUE;
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+               "field '%s' in '%s' is %" G_GSIZE_FORMAT " bytes, the limit is %" G_GSIZE_FORMAT,
+               field, where, len, limit);
+  return FALSE;
+}
+
+static gboolean
+check_id (const gchar *where, const gchar *field, const gchar *value, GError **error)
+{
+  g_autofree gchar *quoted = NULL;
+
+  if (!check_length (where, field, value, ICECAM_PROTOCOL_MAX_ID_LENGTH, error))
+    return FALSE;
+  if (icecam_protocol_id_is_valid (value))
+    return TRUE;
+  quoted = quote_value (value);
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+               "field '%s' in '%s' is not a valid id: '%s' (1 to %d characters of "
+               "A-Z a-z 0-9 . _ -)", field, where, quoted, ICECAM_PROTOCOL_MAX_ID_LENGTH);
+  return FALSE;
+}
+
+static gboolean
+check_candidate (const gchar *where, const gchar *field, const gchar *value, GError **error)
+{
+  if (!check_length (where, field, value, ICECAM_PROTOCOL_MAX_CANDIDATE_LENGTH, error))
+    return FALSE;
+  if (!g_str_has_prefix (value, "candidate:")) {
+    g_autofree gchar *quoted = quote_value (value);
+
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                 "field '%s' in '%s' must start with 'candidate:', got '%s'",
+                 field, where, quoted);
+    return FALSE;
+  }
+  /* A line break would let the value smuggle extra lines into an SDP it is pasted into. */
+  for (const gchar *p = value; *p != '\0'; p++) {
+    if (g_ascii_iscntrl (*p)) {
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                   "field '%s' in '%s' contains a control character", field, where);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+check_string (const gchar *where, const FieldSpec *spec, const gchar *value, GError **error)
+{
+  switch (spec->kind) {
+  case FIELD_ID:
+    return check_id (where, spec->name, value, error);
+  case FIELD_CANDIDATE:
+    return check_candidate (where, spec->name, value, error);
+  case FIELD_SDP:
+    if (!check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_SDP_LENGTH, error))
+      return FALSE;
+    if (*value == '\0') {
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                   "field '%s' in '%s' is empty", spec->name, where);
+      return FALSE;
+    }
+    return TRUE;
+  default:
+    return check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_TEXT_LENGTH, error);
+  }
+}
+
+static gboolean
+parse_version (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
+{
+  gint64 version;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return wrong_kind (where, "version", "an integer", node, error);
+  version = json_node_get_int (node);
+  if (version != ICECAM_PROTOCOL_VERSION) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_VERSION,
+                 "protocol version %" G_GINT64_FORMAT " is not supported, this build speaks "
+                 "version %d", version, ICECAM_PROTOCOL_VERSION);
+    return FALSE;
+  }
+  msg->version = (guint) version;
+  return TRUE;
+}
+
+static gboolean
+unknown_value (const gchar *where, const gchar *field, const gchar *value, GError **error)
+{
+  g_autofree gchar *quoted = quote_value (value);
+
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+               "field '%s' in '%s' has an unknown value '%s'", field, where, quoted);
+  return FALSE;
+}
+
+static gboolean
+parse_url (const gchar *where, JsonNode *node, GError **error)
+{
+  static const gchar * const schemes[] = { "stun:", "stuns:", "turn:", "turns:" };
+  const gchar *url;
+
+  if (!node_is_string (node))
+    return wrong_kind (where, "urls", "an array of strings", node, error);
+  url = json_node_get_string (node);
+  if (!check_length (where, "urls", url, ICECAM_PROTOCOL_MAX_TEXT_LENGTH, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (schemes); i++) {
+    if (g_str_has_prefix (url, schemes[i]) && url[strlen (schemes[i])] != '\0')
+      return TRUE;
+  }
+  {
+    g_autofree gchar *quoted = quote_value (url);
+
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                 "field 'urls' in '%s' has '%s', not a stun:, stuns:, turn: or turns: URL",
+                 where, quoted);
+  }
+  return FALSE;
+}
+
+static gboolean
+parse_optional_text (JsonObject *object, const gchar *where, const gchar *field, gchar **out,
+                     GError **error)
+{
+  JsonNode *node = json_object_get_member (object, field);
+  const gchar *value;
+
+  if (node == NULL)
+    return TRUE;
+  if (!node_is_string (node))
+    return wrong_kind (where, field, "a string", node, error);
+  value = json_node_get_string (node);
+  if (!check_length (where, field, value, ICECAM_PROTOCOL_MAX_TEXT_LENGTH, error))
+    return FALSE;
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+static IcecamIceServer *
+parse_ice_server (JsonNode *node, GError **error)
+{
+  const gchar *where = "ice_servers";
+  g_autoptr (GPtrArray) urls = NULL;
+  g_autofree gchar *username = NULL;
+  g_autofree gchar *credential = NULL;
+  JsonObject *object;
+  JsonNode *urls_node;
+  JsonArray *array;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node)) {
+    wrong_kind ("welcome", where, "an array of objects", node, error);
+    return NULL;
+  }
+  object = json_node_get_object (node);
+  urls_node = json_object_get_member (object, "urls");
+  if (urls_node == NULL) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                 "field 'urls' is missing in '%s'", where);
+    return NULL;
+  }
+  if (!JSON_NODE_HOLDS_ARRAY (urls_node)) {
+    wrong_kind (where, "urls", "an array of strings", urls_node, error);
+    return NULL;
+  }
+  array = json_node_get_array (urls_node);
+  if (json_array_get_length (array) == 0 || json_array_get_length (array) > MAX_URLS_PER_ICE_SERVER) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR,
+                 json_array_get_length (array) == 0 ? ICECAM_PROTOCOL_ERROR_INVALID_FIELD
+                                                    : ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "field 'urls' in '%s' has %u entries, it must have 1 to %d",
+                 where, json_array_get_length (array), MAX_URLS_PER_ICE_SERVER);
+    return NULL;
+  }
+  urls = g_ptr_array_new ();
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    JsonNode *url = json_array_get_element (array, i);
+
+    if (!parse_url (where, url, error))
+      return NULL;
+    g_ptr_array_add (urls, (gpointer) json_node_get_string (url));
+  }
+  g_ptr_array_add (urls, NULL);
+  if (!parse_optional_text (object, where, "username", &username, error) ||
+      !parse_optional_text (object, where, "credential", &credential, error))
+    return NULL;
+  return icecam_ice_server_new ((const gchar * const *) urls->pdata, username, credential);
+}
+
+static gboolean
+parse_ice_servers (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
+{
+  g_autoptr (GPtrArray) servers = NULL;
+  JsonArray *array;
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return wrong_kind (where, "ice_servers", "an array", node, error);
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if (n > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "field 'ice_servers' in '%s' has %u entries, the limit is %d",
+                 where, n, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
+    return FALSE;
+  }
+  servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  for (guint i = 0; i < n; i++) {
+    IcecamIceServer *server = parse_ice_server (json_array_get_element (array, i), error);
+
+    if (server == NULL)
+      return FALSE;
+    g_ptr_array_add (servers, server);
+  }
+  msg->ice_servers = g_steal_pointer (&servers);
+  return TRUE;
+}
+
+static gboolean
+parse_cameras (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
+{
+  g_autoptr (GStrvBuilder) builder = NULL;
+  JsonArray *array;
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return wrong_kind (where, "cameras", "an array", node, error);
+  array = json_node_get_array (node);
+  n = json_array_get_length (array);
+  if (n > ICECAM_PROTOCOL_MAX_LIST_LENGTH) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "field 'cameras' in '%s' has %u entries, the limit is %d",
+                 where, n, ICECAM_PROTOCOL_MAX_LIST_LENGTH);
+    return FALSE;
+  }
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < n; i++) {
+    JsonNode *element = json_array_get_element (array, i);
+    JsonNode *id;
+
+    if (!JSON_NODE_HOLDS_OBJECT (element))
+      return wrong_kind (where, "cameras", "an array of objects", element, error);
+    id = json_object_get_member (json_node_get_object (element), "id");
+    if (id == NULL) {
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                   "field 'id' is missing in an entry of 'cameras' in '%s'", where);
+      return FALSE;
+    }
+    if (!node_is_string (id))
+      return wrong_kind ("cameras", "id", "a string", id, error);
+    if (!check_id ("cameras", "id", json_node_get_string (id), error))
+      return FALSE;
+    g_strv_builder_add (builder, json_node_get_string (id));
+  }
+  msg->cameras = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gboolean
+parse_field (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMessage *msg,
+             GError **error)
+{
+  switch (spec->kind) {
+  case FIELD_VERSION:
+    return parse_version (where, node, msg, error);
+  case FIELD_ROLE:
+    if (!node_is_string (node))
+      return wrong_kind (where, spec->name, "a string", node, error);
+    if (!icecam_role_from_string (json_node_get_string (node), &msg->role))
+      return unknown_value (where, spec->name, json_node_get_string (node), error);
+    return TRUE;
+  case FIELD_CODE:
+    if (!node_is_string (node))
+      return wrong_kind (where, spec->name, "a string", node, error);
+    if (!icecam_error_code_from_string (json_node_get_string (node), &msg->error_code))
+      return unknown_value (where, spec->name, json_node_get_string (node), error);
+    return TRUE;
+  case FIELD_ICE_SERVERS:
+    return parse_ice_servers (where, node, msg, error);
+  case FIELD_CAMERAS:
+    return parse_cameras (where, node, msg, error);
+  default:
+    if (!node_is_string (node))
+      return wrong_kind (where, spec->name, "a string", node, error);
+    if (!check_string (where, spec, json_node_get_string (node), error))
+      return FALSE;
+    G_STRUCT_MEMBER (gchar *, msg, spec->offset) = g_strdup (json_node_get_string (node));
+    return TRUE;
+  }
+}
+
+static gboolean
+parse_fields (JsonObject *object, IcecamMessage *msg, GError **error)
+{
+  const gchar *where = icecam_message_type_to_string (msg->type);
+  const FieldSpec *fields = message_fields[msg->type];
+
+  for (guint i = 0; i < G_N_ELEMENTS (message_fields[0]) && fields[i].name != NULL; i++) {
+    JsonNode *node = json_object_get_member (object, fields[i].name);
+
+    if (node == NULL) {
+      if (!fields[i].required)
+        continue;
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                   "field '%s' is missing in '%s'", fields[i].name, where);
+      return FALSE;
+    }
+    if (!parse_field (where, &fields[i], node, msg, error))
+      return FALSE;
+  }
+
+  /* The one rule the table cannot say: a camera is known by its id, a viewer need not be. */
+  if (msg->type == ICECAM_MESSAGE_HELLO && msg->role == ICECAM_ROLE_CAMERA && msg->id == NULL) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                 "field 'id' is missing in 'hello' (a camera must give its id)");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_type (JsonObject *object, IcecamMessageType *type, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, "type");
+  g_autofree gchar *quoted = NULL;
+
+  if (node == NULL) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                 "field 'type' is missing");
+    return FALSE;
+  }
+  if (!node_is_string (node)) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "field 'type' must be a string, not %s", json_kind_name (node));
+    return FALSE;
+  }
+  if (icecam_message_type_from_string (json_node_get_string (node), type))
+    return TRUE;
+  quoted = quote_value (json_node_get_string (node));
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_UNKNOWN_TYPE,
+               "unknown message type '%s'", quoted);
+  return FALSE;
+}
+
+static JsonObject *
+parse_object (const gchar *text, gsize length, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) json_error = NULL;
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, text, length, &json_error)) {
+    /* json-glib's text can quote the peer's input; keep it short like our own quotes. */
+    g_autofree gchar *head = truncate_utf8 (json_error->message, 4 * MAX_QUOTED_CHARS);
+
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid JSON: %s", head);
+    return NULL;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is %s, not a JSON object",
+                 root == NULL ? "empty" : json_kind_name (root));
+    return NULL;
+  }
+  return json_object_ref (json_node_get_object (root));
+}
+
+IcecamMessage *
+icecam_message_parse (const gchar *text, gsize length, GError **error)
+{
+  g_autoptr (JsonObject) object = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+  IcecamMessageType type;
+
+  g_return_val_if_fail (text != NULL || length == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length > ICECAM_PROTOCOL_MAX_MESSAGE_SIZE) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "message is %" G_GSIZE_FORMAT " bytes, the limit is %d",
+                 length, ICECAM_PROTOCOL_MAX_MESSAGE_SIZE);
+    return NULL;
+  }
+  if (length == 0) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is empty, not a JSON object");
+    return NULL;
+  }
+  if (!check_raw_text (text, length, error))
+    return NULL;
+  object = parse_object (text, length, error);
+  if (object == NULL || !parse_type (object, &type, error))
+    return NULL;
+
+  msg = g_new0 (IcecamMessage, 1);
+  msg->type = type;
+  if (!parse_fields (object, msg, error))
+    return NULL;
+  return g_steal_pointer (&msg);
+}
+
+/* ---- Building ------------------------------------------------------------------------- */
+
+static void
+build_ice_servers (JsonBuilder *builder, GPtrArray *servers)
+{
+  json_builder_begin_array (builder);
+  for (guint i = 0; servers != NULL && i < servers->len; i++) {
+    const IcecamIceServer *server = g_ptr_array_index (servers, i);
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "urls");
+    json_builder_begin_array (builder);
+    for (guint j = 0; server->urls != NULL && server->urls[j] != NULL; j++)
+      json_builder_add_string_value (builder, server->urls[j]);
+    json_builder_end_array (builder);
+    if (server->username != NULL) {
+      json_builder_set_member_name (builder, "username");
+      json_builder_add_string_value (builder, server->username);
+    }
+    if (server->credential != NULL) {
+      json_builder_set_member_name (builder, "credential");
+      json_builder_add_string_value (builder, server->credential);
+    }
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+}
+
+static void
+build_cameras (JsonBuilder *builder, gchar **cameras)
+{
+  json_builder_begin_array (builder);
+  for (guint i = 0; cameras != NULL && cameras[i] != NULL; i++) {
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "id");
+    json_builder_add_string_value (builder, cameras[i]);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+}
+
+static void
+build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *msg)
+{
+  const gchar *value;
+
+  switch (spec->kind) {
+  case FIELD_VERSION:
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_int_value (builder, msg->version);
+    break;
+  case FIELD_ROLE:
+    if (msg->role != ICECAM_ROLE_CAMERA && msg->role != ICECAM_ROLE_VIEWER)
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_string_value (builder, icecam_role_to_string (msg->role));
+    break;
+  case FIELD_CODE:
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_string_value (builder, icecam_error_code_to_string (msg->error_code));
+    break;
+  case FIELD_ICE_SERVERS:
+    json_builder_set_member_name (builder, spec->name);
+    build_ice_servers (builder, msg->ice_servers);
+    break;
+  case FIELD_CAMERAS:
+    json_builder_set_member_name (builder, spec->name);
+    build_cameras (builder, msg->cameras);
+    break;
+  default:
+    value = G_STRUCT_MEMBER (const gchar *, msg, spec->offset);
+    if (value == NULL)
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_string_value (builder, value);
+    break;
+  }
+}
+
+gchar *
+icecam_message_to_json (const IcecamMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autoptr (JsonGenerator) generator = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  const FieldSpec *fields;
+
+  g_return_val_if_fail (msg != NULL, NULL);
+  g_return_val_if_fail ((guint) msg->type < ICECAM_N_MESSAGE_TYPES, NULL);
+
+  builder = json_builder_new_immutable ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, icecam_message_type_to_string (msg->type));
+  fields = message_fields[msg->type];
+  for (guint i = 0; i < G_N_ELEMENTS (message_fields[0]) && fields[i].name != NULL; i++)
+    build_field (builder, &fields[i], msg);
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  generator = json_generator_new ();
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}

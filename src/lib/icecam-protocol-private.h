@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the two halves of the protocol code (values, JSON form) share and nobody else needs. */
+
+#pragma once
+
+#include "icecam-protocol.h"
+
+G_BEGIN_DECLS
+
+#define ICECAM_N_MESSAGE_TYPES (ICECAM_MESSAGE_ERROR + 1)
+
+gboolean icecam_message_type_from_string (const gchar *name, IcecamMessageType *type);
+gboolean icecam_role_from_string (const gchar *name, IcecamRole *role);
+gboolean icecam_error_code_from_string (const gchar *name, IcecamErrorCode *code);
+
+G_END_DECLS

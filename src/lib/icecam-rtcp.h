@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The few RTP/RTCP facts icecam reads and writes on the media path (RFC 3550, 4585, 5104, 5761). */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define ICECAM_RTCP_PLI_SIZE 12
+
+gboolean icecam_rtp_is_rtcp (const guint8 *data, gsize length);
+gboolean icecam_rtp_get_ssrc (const guint8 *data, gsize length, guint32 *ssrc);
+gboolean icecam_rtcp_has_keyframe_request (const guint8 *data, gsize length);
+void icecam_rtcp_build_pli (guint8 out[ICECAM_RTCP_PLI_SIZE], guint32 sender_ssrc,
+                            guint32 media_ssrc);
+
+G_END_DECLS

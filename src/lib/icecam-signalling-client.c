@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The signalling client: a libsoup WebSocket to the rendezvous speaking icecam-protocol. */
+
+#include "icecam-signalling-client.h"
+
+#include <libsoup/soup.h>
+
+#define MAX_INCOMING_PAYLOAD (1024 * 1024)
+#define KEEPALIVE_INTERVAL_S 15
+
+/**
+ * IcecamSignallingClient:
+ *
+ * Connects to the rendezvous, sends `hello` and waits for `welcome`. Its signals
+ * ("state-changed", "message") are emitted in the GMainContext that was thread-default when
+ * the client was created; all its functions must be called from that context.
+ */
+struct _IcecamSignallingClient {
+  GObject parent;
+
+  GUri *uri;
+  IcecamRole role;
+  gchar *id;
+
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GCancellable *cancellable;
+  IcecamSignallingState state;
+  IcecamMessage *welcome;
+  GError *error;
+};
+
+G_DEFINE_TYPE (IcecamSignallingClient, icecam_signalling_client, G_TYPE_OBJECT)
+G_DEFINE_QUARK (icecam-signalling-error-quark, icecam_signalling_error)
+
+enum {
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_MESSAGE,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+const gchar *
+icecam_signalling_state_to_string (IcecamSignallingState state)
+{
+  switch (state) {
+    case ICECAM_SIGNALLING_STATE_IDLE:
+      return "idle";
+    case ICECAM_SIGNALLING_STATE_CONNECTING:
+      return "connecting";
+    case ICECAM_SIGNALLING_STATE_READY:
+      return "ready";
+    case ICECAM_SIGNALLING_STATE_CLOSED:
+      return "closed";
+    default:
+      return "unknown";
+  }
+}
+
+static void
+set_state (IcecamSignallingClient *self, IcecamSignallingState state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("signalling %s: %s → %s", g_uri_get_host (self->uri),
+           icecam_signalling_state_to_string (self->state),
+           icecam_signalling_state_to_string (state));
+  self->state = state;
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
+}
+
+/* Records the first error only: it is the cause, later ones are consequences. */
+static void
+fail (IcecamSignallingClient *self, GError *error)
+{
+  if (self->error == NULL)
+    self->error = error;
+  else
+    g_error_free (error);
+  if (self->ws != NULL &&
+      soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
+}
+
+static void
+handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
+{
+  if (self->state == ICECAM_SIGNALLING_STATE_CONNECTING) {
+    if (msg->type == ICECAM_MESSAGE_ERROR) {
+      fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_REFUSED,
+                               "the rendezvous refused us (%s): %s",
+                               icecam_error_code_to_string (msg->error_code), msg->text));
+      return;
+    }
+    if (msg->type != ICECAM_MESSAGE_WELCOME) {
+      g_warning ("signalling: '%s' before welcome, ignored",
+                 icecam_message_type_to_string (msg->type));
+      return;
+    }
+    icecam_message_free (self->welcome);
+    self->welcome = icecam_message_copy (msg);
+    set_state (self, ICECAM_SIGNALLING_STATE_READY);
+  }
+  g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
+}
+
+static void
+on_ws_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes,
+               IcecamSignallingClient *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+  gsize len;
+  const gchar *data = g_bytes_get_data (bytes, &len);
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    g_warning ("signalling: binary frame from the server ignored");
+    return;
+  }
+  msg = icecam_message_parse (data, len, &error);
+  if (msg == NULL) {
+    g_warning ("signalling: bad message from the server ignored: %s", error->message);
+    return;
+  }
+  handle_message (self, msg);
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws, IcecamSignallingClient *self)
+{
+  const gchar *reason = soup_websocket_connection_get_close_data (ws);
+
+  fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CLOSED,
+                           "the rendezvous closed the connection (code %u%s%s)",
+                           soup_websocket_connection_get_close_code (ws),
+                           reason && *reason ? ": " : "", reason ? reason : ""));
+}
+
+static void
+websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  IcecamSignallingClient *self = user_data;
+  g_autoptr (GError) error = NULL;
+  SoupWebsocketConnection *ws;
+  g_autoptr (IcecamMessage) hello = NULL;
+
+  ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (ws == NULL) {
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_autofree gchar *url = g_uri_to_string (self->uri);
+
+      fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CONNECT,
+                               "cannot reach the rendezvous at %s: %s", url, error->message));
+    }
+    g_object_unref (self);
+    return;
+  }
+  self->ws = ws;
+  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD);
+  soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_S);
+  g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
+
+  hello = icecam_message_new_hello (self->role, self->id);
+  icecam_signalling_client_send (self, hello);
+  g_object_unref (self);
+}
+
+/* ws://host:port means ws://host:port/ws: users type the server, not the endpoint. */
+static GUri *
+normalize_url (const gchar *url, GError **error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  const gchar *scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  const gchar *path;
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL ||
+      (g_strcmp0 (scheme, "ws") != 0 && g_strcmp0 (scheme, "wss") != 0)) {
+    g_set_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL,
+                 "'%s' is not a ws:// or wss:// URL", url);
+    return NULL;
+  }
+  path = g_uri_get_path (uri);
+  if (path[0] == '\0' || g_str_equal (path, "/"))
+    return g_uri_build (G_URI_FLAGS_NONE, scheme, NULL, g_uri_get_host (uri),
+                        g_uri_get_port (uri), "/ws", g_uri_get_query (uri), NULL);
+  return g_steal_pointer (&uri);
+}
+
+/**
+ * icecam_signalling_client_new:
+ * @url: "ws://HOST:PORT" or "wss://HOST:PORT" (path defaults to /ws)
+ * @role: camera or viewer
+ * @id: (nullable): the camera id, or a viewer's name
+ * @error: an %ICECAM_SIGNALLING_ERROR_BAD_URL
+ *
+ * Returns: (transfer full) (nullable): a client, not yet connected
+ */
+IcecamSignallingClient *
+icecam_signalling_client_new (const gchar *url, IcecamRole role, const gchar *id,
+                              GError **error)
+{
+  IcecamSignallingClient *self;
+  GUri *uri;
+
+  g_return_val_if_fail (url != NULL, NULL);
+
+  uri = normalize_url (url, error);
+  if (uri == NULL)
+    return NULL;
+  self = g_object_new (ICECAM_TYPE_SIGNALLING_CLIENT, NULL);
+  self->uri = uri;
+  self->role = role;
+  self->id = g_strdup (id);
+  return self;
+}
+
+void
+icecam_signalling_client_start (IcecamSignallingClient *self)
+{
+  g_autoptr (SoupMessage) msg = NULL;
+
+  g_return_if_fail (self->state == ICECAM_SIGNALLING_STATE_IDLE);
+
+  set_state (self, ICECAM_SIGNALLING_STATE_CONNECTING);
+  msg = soup_message_new_from_uri (SOUP_METHOD_GET, self->uri);
+  soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        self->cancellable, websocket_connect_cb,
+                                        g_object_ref (self));
+}
+
+/**
+ * icecam_signalling_client_send:
+ *
+ * Sends @msg if the connection is open; otherwise drops it with a debug message (a closed
+ * client has already reported why).
+ */
+void
+icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg)
+{
+  g_autofree gchar *text = NULL;
+
+  if (self->ws == NULL ||
+      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN) {
+    g_debug ("signalling: not connected, '%s' dropped",
+             icecam_message_type_to_string (msg->type));
+    return;
+  }
+  text = icecam_message_to_json (msg);
+  soup_websocket_connection_send_text (self->ws, text);
+}
+
+void
+icecam_signalling_client_stop (IcecamSignallingClient *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  if (self->ws != NULL) {
+    g_signal_handlers_disconnect_by_data (self->ws, self);
+    if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  }
+  if (self->state != ICECAM_SIGNALLING_STATE_IDLE)
+    set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
+}
+
+IcecamSignallingState
+icecam_signalling_client_get_state (IcecamSignallingClient *self)
+{
+  return self->state;
+}
+
+/**
+ * icecam_signalling_client_get_welcome:
+ *
+ * Returns: (transfer none) (nullable): the server's `welcome`, once READY
+ */
+const IcecamMessage *
+icecam_signalling_client_get_welcome (IcecamSignallingClient *self)
+{
+  return self->welcome;
+}
+
+/**
+ * icecam_signalling_client_get_error:
+ *
+ * Returns: (transfer none) (nullable): why the client is CLOSED, if it did not stop itself
+ */
+const GError *
+icecam_signalling_client_get_error (IcecamSignallingClient *self)
+{
+  return self->error;
+}
+
+/**
+ * icecam_signalling_client_server_is_loopback:
+ *
+ * Returns: whether the server URL names a loopback address (then so are its peers)
+ */
+gboolean
+icecam_signalling_client_server_is_loopback (IcecamSignallingClient *self)
+{
+  const gchar *host = g_uri_get_host (self->uri);
+  g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (host);
+
+  if (addr != NULL)
+    return g_inet_address_get_is_loopback (addr);
+  return g_ascii_strcasecmp (host, "localhost") == 0;
+}
+
+static void
+icecam_signalling_client_dispose (GObject *object)
+{
+  IcecamSignallingClient *self = ICECAM_SIGNALLING_CLIENT (object);
+
+  if (self->ws != NULL) {
+    g_signal_handlers_disconnect_by_data (self->ws, self);
+    if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  }
+  g_clear_object (&self->ws);
+  g_clear_object (&self->session);
+  G_OBJECT_CLASS (icecam_signalling_client_parent_class)->dispose (object);
+}
+
+static void
+icecam_signalling_client_finalize (GObject *object)
+{
+  IcecamSignallingClient *self = ICECAM_SIGNALLING_CLIENT (object);
+
+  g_clear_pointer (&self->uri, g_uri_unref);
+  g_free (self->id);
+  g_clear_object (&self->cancellable);
+  icecam_message_free (self->welcome);
+  g_clear_error (&self->error);
+  G_OBJECT_CLASS (icecam_signalling_client_parent_class)->finalize (object);
+}
+
+static void
+icecam_signalling_client_class_init (IcecamSignallingClientClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = icecam_signalling_client_dispose;
+  object_class->finalize = icecam_signalling_client_finalize;
+
+  /**
+   * IcecamSignallingClient::state-changed:
+   * @state: the new #IcecamSignallingState
+   */
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * IcecamSignallingClient::message:
+   * @msg: (transfer none): a message from the server, `welcome` included
+   */
+  signals[SIGNAL_MESSAGE] =
+    g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, ICECAM_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+icecam_signalling_client_init (IcecamSignallingClient *self)
+{
+  self->session = soup_session_new_with_options ("timeout", 10, "idle-timeout", 0, NULL);
+  self->cancellable = g_cancellable_new ();
+  self->state = ICECAM_SIGNALLING_STATE_IDLE;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One WebSocket connection to the rendezvous: hello/welcome, then typed messages both ways. */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "icecam-protocol.h"
+
+G_BEGIN_DECLS
+
+#define ICECAM_SIGNALLING_ERROR (icecam_signalling_error_quark ())
+GQuark icecam_signalling_error_quark (void);
+
+typedef enum {
+  ICECAM_SIGNALLING_ERROR_BAD_URL,    /* not a ws:// or wss:// URL */
+  ICECAM_SIGNALLING_ERROR_CONNECT,    /* the server could not be reached */
+  ICECAM_SIGNALLING_ERROR_CLOSED,     /* the server closed the connection */
+  ICECAM_SIGNALLING_ERROR_REFUSED,    /* the server answered hello with an error */
+} IcecamSignallingError;
+
+/**
+ * IcecamSignallingState:
+ * @ICECAM_SIGNALLING_STATE_IDLE: not started
+ * @ICECAM_SIGNALLING_STATE_CONNECTING: WebSocket handshake or hello under way
+ * @ICECAM_SIGNALLING_STATE_READY: welcome received; messages may be sent
+ * @ICECAM_SIGNALLING_STATE_CLOSED: connection over (see icecam_signalling_client_get_error())
+ */
+typedef enum {
+  ICECAM_SIGNALLING_STATE_IDLE,
+  ICECAM_SIGNALLING_STATE_CONNECTING,
+  ICECAM_SIGNALLING_STATE_READY,
+  ICECAM_SIGNALLING_STATE_CLOSED,
+} IcecamSignallingState;
+
+#define ICECAM_TYPE_SIGNALLING_CLIENT (icecam_signalling_client_get_type ())
+G_DECLARE_FINAL_TYPE (IcecamSignallingClient, icecam_signalling_client, ICECAM,
+                      SIGNALLING_CLIENT, GObject)
+
+IcecamSignallingClient *icecam_signalling_client_new (const gchar *url, IcecamRole role,
+                                                      const gchar *id, GError **error);
+void icecam_signalling_client_start (IcecamSignallingClient *self);
+void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);
+void icecam_signalling_client_stop (IcecamSignallingClient *self);
+IcecamSignallingState icecam_signalling_client_get_state (IcecamSignallingClient *self);
+const IcecamMessage *icecam_signalling_client_get_welcome (IcecamSignallingClient *self);
+const GError *icecam_signalling_client_get_error (IcecamSignallingClient *self);
+gboolean icecam_signalling_client_server_is_loopback (IcecamSignallingClient *self);
+const gchar *icecam_signalling_state_to_string (IcecamSignallingState state);
+
+G_END_DECLS

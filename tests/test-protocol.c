@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for the signalling protocol: round trips of every message and every way to fail. */
+
+#include "icecam-protocol.h"
+
+#include <string.h>
+
+static const gchar *test_sdp =
+  "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+  "m=video 9 UDP/AVP 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 H264/90000\r\n"
+  "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\na=ice-options:trickle\r\n"
+  "a=rtcp-mux\r\na=sendonly\r\n";
+
+static const gchar *test_candidate =
+  "candidate:1 1 UDP 2013266431 192.0.2.10 50000 typ host";
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+static void
+assert_ice_servers_equal (GPtrArray *a, GPtrArray *b)
+{
+  guint len_a = a != NULL ? a->len : 0;
+  guint len_b = b != NULL ? b->len : 0;
+
+  g_assert_cmpuint (len_a, ==, len_b);
+  for (guint i = 0; i < len_a; i++) {
+    const IcecamIceServer *sa = g_ptr_array_index (a, i);
+    const IcecamIceServer *sb = g_ptr_array_index (b, i);
+
+    g_assert_true (g_strv_equal ((const gchar * const *) sa->urls,
+                                 (const gchar * const *) sb->urls));
+    g_assert_cmpstr (sa->username, ==, sb->username);
+    g_assert_cmpstr (sa->credential, ==, sb->credential);
+  }
+}
+
+static void
+assert_strv_equal (gchar **a, gchar **b)
+{
+  guint len_a = a != NULL ? g_strv_length (a) : 0;
+  guint len_b = b != NULL ? g_strv_length (b) : 0;
+
+  g_assert_cmpuint (len_a, ==, len_b);
+  for (guint i = 0; i < len_a; i++)
+    g_assert_cmpstr (a[i], ==, b[i]);
+}
+
+static void
+assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
+{
+  g_assert_cmpint (a->type, ==, b->type);
+  g_assert_cmpuint (a->version, ==, b->version);
+  g_assert_cmpint (a->role, ==, b->role);
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpstr (a->camera, ==, b->camera);
+  g_assert_cmpstr (a->peer, ==, b->peer);
+  g_assert_cmpstr (a->session, ==, b->session);
+  g_assert_cmpstr (a->sdp, ==, b->sdp);
+  g_assert_cmpstr (a->candidate, ==, b->candidate);
+  g_assert_cmpstr (a->reason, ==, b->reason);
+  g_assert_cmpint (a->error_code, ==, b->error_code);
+  g_assert_cmpstr (a->text, ==, b->text);
+  g_assert_cmpstr (a->address, ==, b->address);
+  assert_ice_servers_equal (a->ice_servers, b->ice_servers);
+  assert_strv_equal (a->cameras, b->cameras);
+}
+
+/* Build → JSON → parse → compare every field, and the JSON of the result is the same text. */
+static void
+assert_roundtrip (IcecamMessage *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) parsed = NULL;
+  g_autoptr (IcecamMessage) copy = NULL;
+  g_autofree gchar *json = icecam_message_to_json (msg);
+  g_autofree gchar *json2 = NULL;
+
+  g_assert_nonnull (json);
+  g_test_message ("%s", json);
+  parsed = icecam_message_parse (json, strlen (json), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (parsed);
+  assert_messages_equal (msg, parsed);
+
+  json2 = icecam_message_to_json (parsed);
+  g_assert_cmpstr (json, ==, json2);
+
+  copy = g_boxed_copy (ICECAM_TYPE_MESSAGE, parsed);
+  assert_messages_equal (msg, copy);
+  icecam_message_free (msg);
+}
+
+/* Parsing @text fails with @code and an error message containing @needle. */
+static void
+assert_parse_fails_len (const gchar *text, gsize length, IcecamProtocolError code,
+                        const gchar *needle)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = icecam_message_parse (text, length, &error);
+
+  g_assert_null (msg);
+  g_assert_error (error, ICECAM_PROTOCOL_ERROR, (gint) code);
+  g_test_message ("error: %s", error->message);
+  /* Error texts go back to peers in `error` messages, which have a length limit. */
+  g_assert_cmpuint (strlen (error->message), <=, ICECAM_PROTOCOL_MAX_TEXT_LENGTH);
+  if (strstr (error->message, needle) == NULL)
+    g_error ("error message '%s' does not contain '%s'", error->message, needle);
+}
+
+static void
+assert_parse_fails (const gchar *text, IcecamProtocolError code, const gchar *needle)
+{
+  assert_parse_fails_len (text, strlen (text), code, needle);
+}
+
+static IcecamMessage *
+parse_ok (const gchar *text)
+{
+  g_autoptr (GError) error = NULL;
+  IcecamMessage *msg = icecam_message_parse (text, strlen (text), &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (msg);
+  return msg;
+}
+
+/* ---- round trips ---------------------------------------------------------------------- */
+
+static void
+test_roundtrip_hello (void)
+{
+  assert_roundtrip (icecam_message_new_hello (ICECAM_ROLE_CAMERA, "front-door.cam_1"));
+  assert_roundtrip (icecam_message_new_hello (ICECAM_ROLE_VIEWER, "alice"));
+  assert_roundtrip (icecam_message_new_hello (ICECAM_ROLE_VIEWER, NULL));
+}
+
+static void
+test_roundtrip_welcome (void)
+{
+  const gchar *stun_urls[] = { "stun:127.0.0.1:8080", NULL };
+  const gchar *turn_urls[] = { "turn:turn.example.org:3478?transport=udp",
+                               "turns:turn.example.org:5349?transport=tcp", NULL };
+  g_autoptr (GPtrArray) servers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  IcecamMessage *msg;
+
+  g_ptr_array_add (servers, icecam_ice_server_new (stun_urls, NULL, NULL));
+  g_ptr_array_add (servers, icecam_ice_server_new (turn_urls, "1700000000:cam", "c2VjcmV0"));
+  msg = icecam_message_new_welcome ("cam1", "192.0.2.7:40123", servers);
+  g_assert_cmpuint (msg->version, ==, ICECAM_PROTOCOL_VERSION);
+  assert_roundtrip (msg);
+
+  assert_roundtrip (icecam_message_new_welcome ("viewer-1", "[2001:db8::1]:5000", NULL));
+}
+
+static void
+test_roundtrip_presence (void)
+{
+  const gchar *cameras[] = { "cam1", "cam2", "garage", NULL };
+
+  assert_roundtrip (icecam_message_new_presence (cameras));
+  assert_roundtrip (icecam_message_new_presence (NULL));
+}
+
+static void
+test_roundtrip_watch (void)
+{
+  assert_roundtrip (icecam_message_new_watch ("cam1"));
+}
+
+static void
+test_roundtrip_session (void)
+{
+  assert_roundtrip (icecam_message_new_session ("0123456789abcdef", "cam1", "viewer-1",
+                                                ICECAM_ROLE_CAMERA));
+  assert_roundtrip (icecam_message_new_session ("0123456789abcdef", "cam1", NULL,
+                                                ICECAM_ROLE_VIEWER));
+}
+
+static void
+test_roundtrip_offer (void)
+{
+  assert_roundtrip (icecam_message_new_offer ("s1", test_sdp));
+}
+
+static void
+test_roundtrip_answer (void)
+{
+  assert_roundtrip (icecam_message_new_answer ("s1", test_sdp));
+}
+
+static void
+test_roundtrip_candidate (void)
+{
+  assert_roundtrip (icecam_message_new_candidate ("s1", test_candidate));
+}
+
+static void
+test_roundtrip_end_of_candidates (void)
+{
+  assert_roundtrip (icecam_message_new_end_of_candidates ("s1"));
+}
+
+static void
+test_roundtrip_bye (void)
+{
+  assert_roundtrip (icecam_message_new_bye ("s1", "peer-left"));
+  assert_roundtrip (icecam_message_new_bye ("s1", NULL));
+}
+
+static void
+test_roundtrip_error (void)
+{
+  for (guint code = ICECAM_ERROR_CODE_MALFORMED; code <= ICECAM_ERROR_CODE_INTERNAL; code++) {
+    assert_roundtrip (icecam_message_new_error (code, NULL, "something went wrong"));
+    assert_roundtrip (icecam_message_new_error (code, "s1", "unknown session 's1'"));
+  }
+}
+
+static void
+test_roundtrip_unicode (void)
+{
+  /* Escapes and non-ASCII survive; the free-text fields take any Unicode. */
+  assert_roundtrip (icecam_message_new_bye ("s1", "caméra \"éteinte\"\n\t\\ ✓"));
+}
+
+/* ---- parsing: what is accepted -------------------------------------------------------- */
+
+static void
+test_parse_fields (void)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+
+  msg = parse_ok ("{\"type\":\"session\",\"session\":\"abc\",\"camera\":\"cam1\","
+                  "\"peer\":\"viewer-3\",\"role\":\"camera\"}");
+  g_assert_cmpint (msg->type, ==, ICECAM_MESSAGE_SESSION);
+  g_assert_cmpstr (msg->session, ==, "abc");
+  g_assert_cmpstr (msg->camera, ==, "cam1");
+  g_assert_cmpstr (msg->peer, ==, "viewer-3");
+  g_assert_cmpint (msg->role, ==, ICECAM_ROLE_CAMERA);
+  g_assert_null (msg->sdp);
+
+  welcome = parse_ok ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"1.2.3.4:5\","
+                      "\"ice_servers\":[{\"urls\":[\"stun:1.2.3.4:3478\"]}]}");
+  g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
+  g_assert_cmpstr (((IcecamIceServer *) welcome->ice_servers->pdata[0])->urls[0], ==,
+                   "stun:1.2.3.4:3478");
+  g_assert_null (((IcecamIceServer *) welcome->ice_servers->pdata[0])->username);
+}
+
+static void
+test_parse_unknown_fields (void)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  /* Later versions may add fields, to messages and to presence entries. */
+  msg = parse_ok ("{\"type\":\"presence\",\"extra\":{\"a\":[1,2]},"
+                  "\"cameras\":[{\"id\":\"cam1\",\"name\":\"Front door\"}]}");
+  g_assert_cmpuint (g_strv_length (msg->cameras), ==, 1);
+  g_assert_cmpstr (msg->cameras[0], ==, "cam1");
+}
+
+static void
+test_parse_not_nul_terminated (void)
+{
+  const gchar *text = "{\"type\":\"watch\",\"camera\":\"cam1\"}GARBAGE";
+  gsize length = strlen ("{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = icecam_message_parse (text, length, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (msg->camera, ==, "cam1");
+}
+
+static void
+test_parse_viewer_without_id (void)
+{
+  g_autoptr (IcecamMessage) msg = parse_ok ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+
+  g_assert_cmpint (msg->role, ==, ICECAM_ROLE_VIEWER);
+  g_assert_null (msg->id);
+}
+
+/* ---- parsing: what is refused --------------------------------------------------------- */
+
+static void
+test_parse_malformed (void)
+{
+  g_autofree gchar *junk = g_strnfill (2000, 'x');
+  g_autofree gchar *long_token = g_strdup_printf ("{\"type\":\"watch\",\"camera\":%s}", junk);
+
+  assert_parse_fails (long_token, ICECAM_PROTOCOL_ERROR_MALFORMED, "not valid JSON");
+  assert_parse_fails ("", ICECAM_PROTOCOL_ERROR_MALFORMED, "empty");
+  assert_parse_fails ("hello", ICECAM_PROTOCOL_ERROR_MALFORMED, "not valid JSON");
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":\"ca", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "not valid JSON");
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":\"cam1\"", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "not valid JSON");
+  assert_parse_fails ("[{\"type\":\"watch\"}]", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "an array, not a JSON object");
+  assert_parse_fails ("\"watch\"", ICECAM_PROTOCOL_ERROR_MALFORMED, "not a JSON object");
+  assert_parse_fails ("42", ICECAM_PROTOCOL_ERROR_MALFORMED, "not a JSON object");
+  assert_parse_fails ("{\"type\":7}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'type' must be a string, not a number");
+  assert_parse_fails ("{\"type\":null}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'type' must be a string, not null");
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":12}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'camera' in 'watch' must be a string, not a number");
+  assert_parse_fails ("{\"type\":\"offer\",\"session\":\"s\",\"sdp\":[\"v=0\"]}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'sdp' in 'offer' must be a string, not an array");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":\"1\",\"role\":\"camera\",\"id\":\"c\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'version' in 'hello' must be an integer, not a string");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1.0,\"role\":\"camera\",\"id\":\"c\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'version' in 'hello' must be an integer, not a number");
+  assert_parse_fails ("{\"type\":\"presence\",\"cameras\":{\"id\":\"c\"}}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'cameras' in 'presence' must be an array, not an object");
+  assert_parse_fails ("{\"type\":\"presence\",\"cameras\":[\"cam1\"]}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'cameras' in 'presence' must be an array of objects, not a string");
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[{\"urls\":\"stun:a\"}]}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'urls' in 'ice_servers' must be an array of strings");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":false}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'reason' in 'bye' must be a string, not a boolean");
+}
+
+static void
+test_parse_invalid_utf8_and_nul (void)
+{
+  const gchar raw_nul[] = "{\"type\":\"watch\",\"camera\":\"ca\0m\"}";
+
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\xff\xfe\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "not valid UTF-8");
+  assert_parse_fails_len (raw_nul, sizeof raw_nul - 1, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                          "NUL byte at offset 28");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"a\\u0000b\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "escaped NUL");
+  /* An escaped backslash followed by "u0000" is text, not a NUL. */
+  g_autoptr (IcecamMessage) msg =
+    parse_ok ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"a\\\\u0000b\"}");
+  g_assert_cmpstr (msg->reason, ==, "a\\u0000b");
+}
+
+static void
+test_parse_deep_nesting (void)
+{
+  g_autoptr (GString) text = g_string_new ("{\"type\":\"watch\",\"camera\":\"c\",\"x\":");
+
+  for (guint i = 0; i < 20000; i++)
+    g_string_append_c (text, '[');
+  for (guint i = 0; i < 20000; i++)
+    g_string_append_c (text, ']');
+  g_string_append_c (text, '}');
+  assert_parse_fails (text->str, ICECAM_PROTOCOL_ERROR_MALFORMED, "nests deeper than");
+}
+
+static void
+test_parse_oversized (void)
+{
+  g_autoptr (GString) text = NULL;
+  g_autofree gchar *big = g_malloc (70000);
+  g_autofree gchar *sdp = NULL;
+  g_autoptr (IcecamMessage) at_limit = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Refused on its length alone, before any JSON parsing: this is not even JSON. */
+  memset (big, 'x', 70000);
+  assert_parse_fails_len (big, 70000, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                          "message is 70000 bytes, the limit is 65536");
+
+  /* Exactly at the limit is fine (padding in an unknown field). */
+  text = g_string_new ("{\"type\":\"watch\",\"camera\":\"cam1\",\"pad\":\"");
+  while (text->len < ICECAM_PROTOCOL_MAX_MESSAGE_SIZE - 2)
+    g_string_append_c (text, 'p');
+  g_string_append (text, "\"}");
+  g_assert_cmpuint (text->len, ==, ICECAM_PROTOCOL_MAX_MESSAGE_SIZE);
+  at_limit = icecam_message_parse (text->str, text->len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (at_limit->camera, ==, "cam1");
+
+  /* One byte more is not. */
+  g_string_insert_c (text, text->len - 2, 'p');
+  assert_parse_fails (text->str, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "message is 65537 bytes, the limit is 65536");
+
+  /* Fields have their own limits. */
+  sdp = g_strnfill (ICECAM_PROTOCOL_MAX_SDP_LENGTH + 1, 'a');
+  g_string_printf (text, "{\"type\":\"offer\",\"session\":\"s\",\"sdp\":\"%s\"}", sdp);
+  assert_parse_fails (text->str, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'sdp' in 'offer' is 32769 bytes, the limit is 32768");
+}
+
+static void
+test_parse_field_limits (void)
+{
+  g_autofree gchar *long_id = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH + 1, 'a');
+  g_autofree gchar *max_id = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH, 'a');
+  g_autofree gchar *long_text = g_strnfill (ICECAM_PROTOCOL_MAX_TEXT_LENGTH + 1, 't');
+  g_autofree gchar *long_cand = g_strnfill (ICECAM_PROTOCOL_MAX_CANDIDATE_LENGTH, 'c');
+  g_autofree gchar *text = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  text = g_strdup_printf ("{\"type\":\"watch\",\"camera\":\"%s\"}", long_id);
+  assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'camera' in 'watch' is 65 bytes, the limit is 64");
+  g_free (text);
+  text = g_strdup_printf ("{\"type\":\"watch\",\"camera\":\"%s\"}", max_id);
+  msg = parse_ok (text);
+  g_assert_cmpstr (msg->camera, ==, max_id);
+  g_free (text);
+  text = g_strdup_printf ("{\"type\":\"error\",\"code\":\"internal\",\"message\":\"%s\"}",
+                          long_text);
+  assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'message' in 'error' is 513 bytes, the limit is 512");
+  g_free (text);
+  text = g_strdup_printf ("{\"type\":\"candidate\",\"session\":\"s\","
+                          "\"candidate\":\"candidate:%s\"}", long_cand);
+  assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'candidate' in 'candidate' is 522 bytes, the limit is 512");
+}
+
+static void
+test_parse_huge_arrays (void)
+{
+  g_autoptr (GString) text = g_string_new ("{\"type\":\"presence\",\"cameras\":[");
+  g_autoptr (GString) servers = NULL;
+
+  for (guint i = 0; i <= ICECAM_PROTOCOL_MAX_LIST_LENGTH; i++)
+    g_string_append_printf (text, "%s{\"id\":\"c\"}", i > 0 ? "," : "");
+  g_string_append (text, "]}");
+  g_assert_cmpuint (text->len, <=, ICECAM_PROTOCOL_MAX_MESSAGE_SIZE);
+  assert_parse_fails (text->str, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'cameras' in 'presence' has 4097 entries, the limit is 4096");
+
+  servers = g_string_new ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                          "\"ice_servers\":[");
+  for (guint i = 0; i <= ICECAM_PROTOCOL_MAX_ICE_SERVERS; i++)
+    g_string_append_printf (servers, "%s{\"urls\":[\"stun:a\"]}", i > 0 ? "," : "");
+  g_string_append (servers, "]}");
+  assert_parse_fails (servers->str, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'ice_servers' in 'welcome' has 9 entries, the limit is 8");
+
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[{\"urls\":[\"stun:1\",\"stun:2\",\"stun:3\",\"stun:4\","
+                      "\"stun:5\",\"stun:6\",\"stun:7\",\"stun:8\",\"stun:9\"]}]}",
+                      ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'urls' in 'ice_servers' has 9 entries, it must have 1 to 8");
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[{\"urls\":[]}]}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'urls' in 'ice_servers' has 0 entries, it must have 1 to 8");
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[{\"urls\":[\"http://example.org\"]}]}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "'http://example.org', not a stun:");
+}
+
+static void
+test_parse_unknown_type (void)
+{
+  g_autofree gchar *long_type = g_strnfill (1000, 'z');
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  assert_parse_fails ("{\"type\":\"foo\"}", ICECAM_PROTOCOL_ERROR_UNKNOWN_TYPE,
+                      "unknown message type 'foo'");
+  assert_parse_fails ("{\"type\":\"HELLO\",\"version\":1,\"role\":\"viewer\"}",
+                      ICECAM_PROTOCOL_ERROR_UNKNOWN_TYPE, "unknown message type 'HELLO'");
+  assert_parse_fails ("{\"camera\":\"cam1\"}", ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                      "field 'type' is missing");
+
+  /* A long value is quoted cut short, so the error text stays within the protocol's limit. */
+  text = g_strdup_printf ("{\"type\":\"%s\"}", long_type);
+  msg = icecam_message_parse (text, strlen (text), &error);
+  g_assert_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_UNKNOWN_TYPE);
+  g_assert_cmpuint (strlen (error->message), <=, ICECAM_PROTOCOL_MAX_TEXT_LENGTH);
+}
+
+static void
+test_parse_missing_field (void)
+{
+  static const struct {
+    const gchar *text;
+    const gchar *needle;
+  } cases[] = {
+    { "{\"type\":\"hello\",\"role\":\"camera\",\"id\":\"c\"}", "field 'version' is missing in 'hello'" },
+    { "{\"type\":\"hello\",\"version\":1,\"id\":\"c\"}", "field 'role' is missing in 'hello'" },
+    { "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\"}", "field 'id' is missing in 'hello'" },
+    { "{\"type\":\"welcome\",\"version\":1,\"address\":\"a\",\"ice_servers\":[]}",
+      "field 'id' is missing in 'welcome'" },
+    { "{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"ice_servers\":[]}",
+      "field 'address' is missing in 'welcome'" },
+    { "{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\"}",
+      "field 'ice_servers' is missing in 'welcome'" },
+    { "{\"type\":\"presence\"}", "field 'cameras' is missing in 'presence'" },
+    { "{\"type\":\"presence\",\"cameras\":[{\"name\":\"x\"}]}", "field 'id' is missing" },
+    { "{\"type\":\"watch\"}", "field 'camera' is missing in 'watch'" },
+    { "{\"type\":\"session\",\"camera\":\"c\",\"role\":\"viewer\"}",
+      "field 'session' is missing in 'session'" },
+    { "{\"type\":\"session\",\"session\":\"s\",\"role\":\"viewer\"}",
+      "field 'camera' is missing in 'session'" },
+    { "{\"type\":\"session\",\"session\":\"s\",\"camera\":\"c\"}",
+      "field 'role' is missing in 'session'" },
+    { "{\"type\":\"offer\",\"session\":\"s\"}", "field 'sdp' is missing in 'offer'" },
+    { "{\"type\":\"offer\",\"sdp\":\"v=0\"}", "field 'session' is missing in 'offer'" },
+    { "{\"type\":\"answer\",\"session\":\"s\"}", "field 'sdp' is missing in 'answer'" },
+    { "{\"type\":\"candidate\",\"session\":\"s\"}", "field 'candidate' is missing in 'candidate'" },
+    { "{\"type\":\"candidate\",\"candidate\":\"candidate:1\"}",
+      "field 'session' is missing in 'candidate'" },
+    { "{\"type\":\"end-of-candidates\"}", "field 'session' is missing in 'end-of-candidates'" },
+    { "{\"type\":\"bye\"}", "field 'session' is missing in 'bye'" },
+    { "{\"type\":\"error\",\"message\":\"m\"}", "field 'code' is missing in 'error'" },
+    { "{\"type\":\"error\",\"code\":\"internal\"}", "field 'message' is missing in 'error'" },
+    { "{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+      "\"ice_servers\":[{\"username\":\"u\"}]}", "field 'urls' is missing in 'ice_servers'" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    assert_parse_fails (cases[i].text, ICECAM_PROTOCOL_ERROR_MISSING_FIELD, cases[i].needle);
+}
+
+static void
+test_parse_bad_id (void)
+{
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":\"\"}", ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'camera' in 'watch' is not a valid id: ''");
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":\"my cam\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'camera' in 'watch' is not a valid id: 'my cam'");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"../etc\\/x\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'id' in 'hello' is not a valid id");
+  assert_parse_fails ("{\"type\":\"offer\",\"session\":\"s\\u00e9\",\"sdp\":\"v=0\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'session' in 'offer' is not a valid id");
+  assert_parse_fails ("{\"type\":\"session\",\"session\":\"s\",\"camera\":\"c\",\"role\":\"viewer\","
+                      "\"peer\":\"a:b\"}", ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'peer' in 'session' is not a valid id: 'a:b'");
+  assert_parse_fails ("{\"type\":\"presence\",\"cameras\":[{\"id\":\"ok\"},{\"id\":\"not ok\"}]}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'id' in 'cameras' is not a valid id: 'not ok'");
+}
+
+static void
+test_parse_bad_values (void)
+{
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"robot\",\"id\":\"c\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'role' in 'hello' has an unknown value 'robot'");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"none\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'role' in 'hello' has an unknown value 'none'");
+  assert_parse_fails ("{\"type\":\"error\",\"code\":\"teapot\",\"message\":\"m\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'code' in 'error' has an unknown value 'teapot'");
+  assert_parse_fails ("{\"type\":\"offer\",\"session\":\"s\",\"sdp\":\"\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "field 'sdp' in 'offer' is empty");
+}
+
+static void
+test_parse_candidate (void)
+{
+  assert_parse_fails ("{\"type\":\"candidate\",\"session\":\"s\",\"candidate\":\"\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'candidate' in 'candidate' must start with 'candidate:', got ''");
+  assert_parse_fails ("{\"type\":\"candidate\",\"session\":\"s\","
+                      "\"candidate\":\"a=candidate:1 1 UDP 1 1.2.3.4 5 typ host\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "must start with 'candidate:'");
+  assert_parse_fails ("{\"type\":\"candidate\",\"session\":\"s\","
+                      "\"candidate\":\"candidate:1 1 UDP 1 1.2.3.4 5 typ host\\r\\na=x\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "contains a control character");
+}
+
+static void
+test_parse_version (void)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":2,\"role\":\"camera\",\"id\":\"c\"}",
+                      ICECAM_PROTOCOL_ERROR_VERSION,
+                      "protocol version 2 is not supported, this build speaks version 1");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":0,\"role\":\"viewer\"}",
+                      ICECAM_PROTOCOL_ERROR_VERSION, "protocol version 0 is not supported");
+  /* The version is checked first: a later version may have different fields. */
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":3,\"kind\":\"cam\"}",
+                      ICECAM_PROTOCOL_ERROR_VERSION, "protocol version 3");
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":2,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[]}", ICECAM_PROTOCOL_ERROR_VERSION,
+                      "protocol version 2");
+  msg = parse_ok ("{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"c\"}");
+  g_assert_cmpuint (msg->version, ==, ICECAM_PROTOCOL_VERSION);
+}
+
+/* ---- the rest of the API -------------------------------------------------------------- */
+
+static void
+test_error_code_mapping (void)
+{
+  static const struct {
+    IcecamProtocolError protocol;
+    IcecamErrorCode wire;
+    const gchar *name;
+  } map[] = {
+    { ICECAM_PROTOCOL_ERROR_MALFORMED, ICECAM_ERROR_CODE_MALFORMED, "malformed" },
+    { ICECAM_PROTOCOL_ERROR_TOO_LARGE, ICECAM_ERROR_CODE_TOO_LARGE, "too-large" },
+    { ICECAM_PROTOCOL_ERROR_UNKNOWN_TYPE, ICECAM_ERROR_CODE_UNKNOWN_TYPE, "unknown-type" },
+    { ICECAM_PROTOCOL_ERROR_MISSING_FIELD, ICECAM_ERROR_CODE_MISSING_FIELD, "missing-field" },
+    { ICECAM_PROTOCOL_ERROR_INVALID_FIELD, ICECAM_ERROR_CODE_INVALID_FIELD, "invalid-field" },
+    { ICECAM_PROTOCOL_ERROR_VERSION, ICECAM_ERROR_CODE_VERSION, "version" },
+  };
+  g_autoptr (GError) other = g_error_new_literal (G_FILE_ERROR, G_FILE_ERROR_FAILED, "x");
+
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++) {
+    g_autoptr (GError) error = g_error_new_literal (ICECAM_PROTOCOL_ERROR, map[i].protocol, "x");
+
+    g_assert_cmpint (icecam_error_code_from_protocol_error (error), ==, map[i].wire);
+    g_assert_cmpstr (icecam_error_code_to_string (map[i].wire), ==, map[i].name);
+  }
+  g_assert_cmpint (icecam_error_code_from_protocol_error (other), ==, ICECAM_ERROR_CODE_INTERNAL);
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_NOT_READY), ==, "not-ready");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_UNKNOWN_CAMERA), ==,
+                   "unknown-camera");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_UNKNOWN_SESSION), ==,
+                   "unknown-session");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_ID_IN_USE), ==, "id-in-use");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_NOT_ALLOWED), ==, "not-allowed");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_INTERNAL), ==, "internal");
+}
+
+static void
+test_wire_names (void)
+{
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_END_OF_CANDIDATES), ==,
+                   "end-of-candidates");
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_HELLO), ==, "hello");
+  g_assert_cmpstr (icecam_role_to_string (ICECAM_ROLE_CAMERA), ==, "camera");
+  g_assert_cmpstr (icecam_role_to_string (ICECAM_ROLE_VIEWER), ==, "viewer");
+}
+
+static void
+test_id_is_valid (void)
+{
+  g_autofree gchar *max_id = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH, 'a');
+  g_autofree gchar *long_id = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH + 1, 'a');
+
+  g_assert_true (icecam_protocol_id_is_valid ("Cam-1.front_door"));
+  g_assert_true (icecam_protocol_id_is_valid (max_id));
+  g_assert_false (icecam_protocol_id_is_valid (long_id));
+  g_assert_false (icecam_protocol_id_is_valid (NULL));
+  g_assert_false (icecam_protocol_id_is_valid (""));
+  g_assert_false (icecam_protocol_id_is_valid ("a b"));
+  g_assert_false (icecam_protocol_id_is_valid ("a/b"));
+  g_assert_false (icecam_protocol_id_is_valid ("caméra"));
+}
+
+static void
+test_boxed (void)
+{
+  g_autoptr (IcecamMessage) msg = icecam_message_new_candidate ("s1", test_candidate);
+  IcecamMessage *copy;
+
+  g_assert_true (G_TYPE_IS_BOXED (ICECAM_TYPE_MESSAGE));
+  copy = g_boxed_copy (ICECAM_TYPE_MESSAGE, msg);
+  g_assert_true (copy != msg);
+  g_assert_true (copy->candidate != msg->candidate);
+  assert_messages_equal (msg, copy);
+  g_boxed_free (ICECAM_TYPE_MESSAGE, copy);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/protocol/roundtrip/hello", test_roundtrip_hello);
+  g_test_add_func ("/protocol/roundtrip/welcome", test_roundtrip_welcome);
+  g_test_add_func ("/protocol/roundtrip/presence", test_roundtrip_presence);
+  g_test_add_func ("/protocol/roundtrip/watch", test_roundtrip_watch);
+  g_test_add_func ("/protocol/roundtrip/session", test_roundtrip_session);
+  g_test_add_func ("/protocol/roundtrip/offer", test_roundtrip_offer);
+  g_test_add_func ("/protocol/roundtrip/answer", test_roundtrip_answer);
+  g_test_add_func ("/protocol/roundtrip/candidate", test_roundtrip_candidate);
+  g_test_add_func ("/protocol/roundtrip/end-of-candidates", test_roundtrip_end_of_candidates);
+  g_test_add_func ("/protocol/roundtrip/bye", test_roundtrip_bye);
+  g_test_add_func ("/protocol/roundtrip/error", test_roundtrip_error);
+  g_test_add_func ("/protocol/roundtrip/unicode", test_roundtrip_unicode);
+  g_test_add_func ("/protocol/parse/fields", test_parse_fields);
+  g_test_add_func ("/protocol/parse/unknown-fields", test_parse_unknown_fields);
+  g_test_add_func ("/protocol/parse/not-nul-terminated", test_parse_not_nul_terminated);
+  g_test_add_func ("/protocol/parse/viewer-without-id", test_parse_viewer_without_id);
+  g_test_add_func ("/protocol/parse/malformed", test_parse_malformed);
+  g_test_add_func ("/protocol/parse/utf8-and-nul", test_parse_invalid_utf8_and_nul);
+  g_test_add_func ("/protocol/parse/deep-nesting", test_parse_deep_nesting);
+  g_test_add_func ("/protocol/parse/oversized", test_parse_oversized);
+  g_test_add_func ("/protocol/parse/field-limits", test_parse_field_limits);
+  g_test_add_func ("/protocol/parse/huge-arrays", test_parse_huge_arrays);
+  g_test_add_func ("/protocol/parse/unknown-type", test_parse_unknown_type);
+  g_test_add_func ("/protocol/parse/missing-field", test_parse_missing_field);
+  g_test_add_func ("/protocol/parse/bad-id", test_parse_bad_id);
+  g_test_add_func ("/protocol/parse/bad-values", test_parse_bad_values);
+  g_test_add_func ("/protocol/parse/candidate", test_parse_candidate);
+  g_test_add_func ("/protocol/parse/version", test_parse_version);
+  g_test_add_func ("/protocol/error-codes", test_error_code_mapping);
+  g_test_add_func ("/protocol/wire-names", test_wire_names);
+  g_test_add_func ("/protocol/id-is-valid", test_id_is_valid);
+  g_test_add_func ("/protocol/boxed", test_boxed);
+
+  return g_test_run ();
+}

@@ -89,7 +89,7 @@ static void
 on_endpoint_pair_selected (IcecamCameraEndpoint *endpoint, const gchar *session,
                            IcecamPairInfo *info, GstIcecamSink *sink)
 {
-  GST_INFO_OBJECT (sink, "session %s: %s/%s pair %s ↔ %s", session, info->local_type,
+  GST_INFO_OBJECT (sink, "session %s: %s/%s pair %s <-> %s", session, info->local_type,
                    info->remote_type, info->local_address, info->remote_address);
   gst_element_post_message (GST_ELEMENT (sink),
                             gst_icecam_pair_message_new (GST_OBJECT (sink), session, info));

@@ -121,7 +121,7 @@ static void
 on_endpoint_pair_selected (IcecamViewerEndpoint *endpoint, IcecamPairInfo *info,
                            GstIcecamSrc *src)
 {
-  GST_INFO_OBJECT (src, "%s/%s pair %s ↔ %s", info->local_type, info->remote_type,
+  GST_INFO_OBJECT (src, "%s/%s pair %s <-> %s", info->local_type, info->remote_type,
                    info->local_address, info->remote_address);
   gst_element_post_message (GST_ELEMENT (src),
       gst_icecam_pair_message_new (GST_OBJECT (src),

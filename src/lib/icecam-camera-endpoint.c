@@ -34,7 +34,7 @@ struct _IcecamCameraEndpoint {
   guint max_viewers;
 
   GMutex lock;        /* protects the fields below */
-  GHashTable *sessions; /* id → ViewerSession */
+  GHashTable *sessions; /* id -> ViewerSession */
   GPtrArray *active;  /* IcecamIceSession refs with a selected pair; replaced, never edited */
   IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
 

@@ -147,7 +147,7 @@ set_state (IcecamIceSession *self, IcecamIceState state)
   self->state = state;
   g_mutex_unlock (&self->lock);
 
-  g_debug ("ice-session %p: %s → %s", self, icecam_ice_state_to_string (old),
+  g_debug ("ice-session %p: %s -> %s", self, icecam_ice_state_to_string (old),
            icecam_ice_state_to_string (state));
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
@@ -220,7 +220,7 @@ on_agent_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_i
   self->pair = icecam_pair_info_copy (info);
   g_mutex_unlock (&self->lock);
 
-  g_debug ("ice-session %p: selected %s %s ↔ %s %s (%s)", self, info->local_type,
+  g_debug ("ice-session %p: selected %s %s <-> %s %s (%s)", self, info->local_type,
            info->local_address, info->remote_type, info->remote_address, info->transport);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
   icecam_pair_info_free (info);

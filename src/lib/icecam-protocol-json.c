@@ -6,7 +6,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
-/* Our messages nest at most four levels (welcome → ice_servers → server → urls); anything much
+/* Our messages nest at most four levels (welcome -> ice_servers -> server -> urls); anything much
  * deeper is refused before json-glib's recursive parser sees it. */
 #define MAX_NESTING_DEPTH 16
 

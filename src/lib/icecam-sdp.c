@@ -58,7 +58,7 @@ is_printable (const gchar *s)
   return TRUE;
 }
 
-/* "96 H264/90000" → payload type 96, value "H264/90000" */
+/* "96 H264/90000" -> payload type 96, value "H264/90000" */
 static gboolean
 split_payload_attribute (const gchar *value, guint *pt, const gchar **rest)
 {

@@ -63,7 +63,7 @@ set_state (IcecamSignallingClient *self, IcecamSignallingState state)
 {
   if (self->state == state)
     return;
-  g_debug ("signalling %s: %s → %s", g_uri_get_host (self->uri),
+  g_debug ("signalling %s: %s -> %s", g_uri_get_host (self->uri),
            icecam_signalling_state_to_string (self->state),
            icecam_signalling_state_to_string (state));
   self->state = state;

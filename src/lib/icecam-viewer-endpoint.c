@@ -64,7 +64,7 @@ set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
 {
   if (self->state == state || self->state == ICECAM_VIEWER_STATE_CLOSED)
     return;
-  g_debug ("viewer %s: %s → %s", self->camera_id, icecam_viewer_state_to_string (self->state),
+  g_debug ("viewer %s: %s -> %s", self->camera_id, icecam_viewer_state_to_string (self->state),
            icecam_viewer_state_to_string (state));
   self->state = state;
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);

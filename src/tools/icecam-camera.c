@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecam-camera: stream a camera (or a test pattern) to icecam viewers until stopped. */
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <stdio.h>
+
+#include "icecam-tool.h"
+
+typedef struct {
+  gchar *server;
+  gchar *id;
+  gchar *source;
+  gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
+  IcecamToolIceOptions ice;
+
+  GMainLoop *loop;
+  GstElement *pipeline;
+  gint exit_code;
+  guint sessions_started, sessions_ended;
+} CameraApp;
+
+/* First /dev/videoN that exists; v4l2src checks that it captures. */
+static gchar *
+find_v4l2_device (void)
+{
+  for (guint i = 0; i < 10; i++) {
+    g_autofree gchar *path = g_strdup_printf ("/dev/video%u", i);
+
+    if (g_file_test (path, G_FILE_TEST_EXISTS))
+      return g_steal_pointer (&path);
+  }
+  return NULL;
+}
+
+static gchar *
+build_source_description (CameraApp *app, GError **error)
+{
+  g_autofree gchar *device = NULL;
+
+  if (g_str_equal (app->source, "test"))
+    return g_strdup_printf ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,"
+                            "height=%d,framerate=%d/1", app->width, app->height, app->fps);
+  if (g_str_has_prefix (app->source, "v4l2:"))
+    device = g_strdup (app->source + 5);
+  else if (g_str_equal (app->source, "auto"))
+    device = find_v4l2_device ();
+  else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--source must be auto, test or v4l2:/dev/videoN, not '%s'", app->source);
+    return NULL;
+  }
+  if (device == NULL) {
+    g_print ("icecam-camera: no camera device found, streaming a test pattern\n");
+    g_free (app->source);
+    app->source = g_strdup ("test");
+    return build_source_description (app, error);
+  }
+  return g_strdup_printf ("v4l2src device=%s ! videoconvert ! videoscale ! videorate ! "
+                          "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1",
+                          device, app->width, app->height, app->fps);
+}
+
+static GstElement *
+build_pipeline (CameraApp *app, GError **error)
+{
+  g_autofree gchar *source = build_source_description (app, error);
+  g_autofree gchar *description = NULL;
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstElement) sink = NULL;
+
+  if (source == NULL)
+    return NULL;
+  /* Low latency: no B-frames or lookahead, one keyframe per interval (viewers get one on
+   * join anyway), SPS/PPS with every IDR, one RTP packet per NAL as soon as it exists. */
+  description = g_strdup_printf (
+      "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert "
+      "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%d "
+      "! video/x-h264,profile=constrained-baseline "
+      "! rtph264pay pt=96 mtu=1200 config-interval=-1 aggregate-mode=zero-latency "
+      "! icecamsink name=sink",
+      source, app->bitrate_kbps, app->fps * app->keyframe_interval_s);
+  pipeline = gst_parse_launch (description, error);
+  if (pipeline == NULL)
+    return NULL;
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  g_object_set (sink, "server", app->server, "camera-id", app->id, "max-viewers",
+                (guint) app->max_viewers, NULL);
+  if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
+    return NULL;
+  return g_steal_pointer (&pipeline);
+}
+
+static void
+on_element_message (CameraApp *app, const GstStructure *s)
+{
+  if (gst_structure_has_name (s, "icecam-session-started")) {
+    app->sessions_started++;
+    g_print ("icecam-camera: session %s for %s\n", gst_structure_get_string (s, "session"),
+             gst_structure_get_string (s, "viewer"));
+  } else if (gst_structure_has_name (s, "icecam-pair-selected")) {
+    g_print ("icecam-camera: session %s pair=%s/%s transport=%s remote=%s\n",
+             gst_structure_get_string (s, "session"), gst_structure_get_string (s, "local-type"),
+             gst_structure_get_string (s, "remote-type"), gst_structure_get_string (s, "transport"),
+             gst_structure_get_string (s, "remote-address"));
+  } else if (gst_structure_has_name (s, "icecam-session-ended")) {
+    app->sessions_ended++;
+    g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),
+             gst_structure_get_string (s, "reason"));
+  }
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  CameraApp *app = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:
+      on_element_message (app, gst_message_get_structure (msg));
+      break;
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &error, &debug);
+      g_printerr ("icecam-camera: error: %s%s%s\n", error->message, debug ? " — " : "",
+                  debug ? debug : "");
+      app->exit_code = 1;
+      g_main_loop_quit (app->loop);
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning (msg, &error, &debug);
+      g_printerr ("icecam-camera: warning: %s%s%s\n", error->message, debug ? " — " : "",
+                  debug ? debug : "");
+      break;
+    case GST_MESSAGE_EOS:
+      g_main_loop_quit (app->loop);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  CameraApp *app = data;
+
+  g_print ("icecam-camera: stopping\n");
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
+{
+  GOptionEntry entries[] = {
+    { "server", 's', 0, G_OPTION_ARG_STRING, &app->server,
+      "The rendezvous (required)", "ws://HOST:PORT" },
+    { "id", 'i', 0, G_OPTION_ARG_STRING, &app->id, "This camera's id (required)", "NAME" },
+    { "source", 0, 0, G_OPTION_ARG_STRING, &app->source,
+      "auto (a camera if there is one, else a test pattern), test, or v4l2:/dev/videoN",
+      "SOURCE" },
+    { "width", 0, 0, G_OPTION_ARG_INT, &app->width, "Width (default 640)", "PIXELS" },
+    { "height", 0, 0, G_OPTION_ARG_INT, &app->height, "Height (default 480)", "PIXELS" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &app->fps, "Frames per second (default 30)", "N" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &app->bitrate_kbps,
+      "Encoder bitrate (default 1500)", "KBIT/S" },
+    { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->keyframe_interval_s,
+      "Seconds between scheduled keyframes (default 10; joining viewers get one at once)",
+      "SECONDS" },
+    { "max-viewers", 0, 0, G_OPTION_ARG_INT, &app->max_viewers,
+      "Viewers served at once (default 16)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- stream a camera to icecam viewers");
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, icecam_tool_ice_option_group (&app->ice));
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (app->server == NULL || app->id == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--server and --id are required");
+    return FALSE;
+  }
+  if (app->width < 16 || app->height < 16 || app->fps < 1 || app->fps > 120 ||
+      app->bitrate_kbps < 16 || app->keyframe_interval_s < 1 || app->max_viewers < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "size, fps, bitrate, keyframe interval or max viewers out of range");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  CameraApp app = { .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1500,
+                    .keyframe_interval_s = 10, .max_viewers = 16 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstBus) bus = NULL;
+
+  app.source = g_strdup ("auto");
+  if (!parse_options (&app, &argc, &argv, &error)) {
+    g_printerr ("icecam-camera: %s\n", error->message);
+    return 2;
+  }
+  icecam_tool_setup_logging (app.ice.verbose);
+  if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
+    g_printerr ("icecam-camera: %s\n", error->message);
+    return 2;
+  }
+  app.loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (app.pipeline);
+  gst_bus_add_watch (bus, on_bus_message, &app);
+  g_unix_signal_add (SIGINT, on_signal, &app);
+  g_unix_signal_add (SIGTERM, on_signal, &app);
+
+  if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_printerr ("icecam-camera: the pipeline does not start (run with --verbose)\n");
+    app.exit_code = 1;
+  } else {
+    g_print ("icecam-camera: camera '%s' streaming %s to %s\n", app.id, app.source, app.server);
+    g_main_loop_run (app.loop);
+  }
+  /* NULL closes every session: viewers get a bye, TURN allocations are released. */
+  gst_element_set_state (app.pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  g_print ("icecam-camera: stopped sessions=%u\n", app.sessions_started);
+  gst_object_unref (app.pipeline);
+  g_main_loop_unref (app.loop);
+  g_free (app.server);
+  g_free (app.id);
+  g_free (app.source);
+  icecam_tool_ice_options_clear (&app.ice);
+  return app.exit_code;
+}

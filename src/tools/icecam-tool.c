@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What icecam-camera and icecam-view share: ICE options, logging, plugin check. */
+
+#include "icecam-tool.h"
+
+GOptionGroup *
+icecam_tool_ice_option_group (IcecamToolIceOptions *options)
+{
+  GOptionEntry entries[] = {
+    { "stun-server", 0, 0, G_OPTION_ARG_STRING, &options->stun_server,
+      "STUN server (default: the one the rendezvous advertises)", "stun:HOST:PORT" },
+    { "turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options->turn_servers,
+      "TURN relay (repeatable; default: those the rendezvous advertises)",
+      "turn://USER:PASS@HOST:PORT[?transport=udp|tcp]" },
+    { "ice-transport-policy", 0, 0, G_OPTION_ARG_STRING, &options->policy,
+      "all (default) or relay (TURN only)", "POLICY" },
+    { "ice-tcp", 0, 0, G_OPTION_ARG_NONE, &options->ice_tcp,
+      "Also use ICE-TCP candidates (RFC 6544)", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose,
+      "Log what icecam does (same as G_MESSAGES_DEBUG=icecam)", NULL },
+    { NULL }
+  };
+  GOptionGroup *group = g_option_group_new ("ice", "ICE and logging options:",
+                                            "Show ICE and logging options", NULL, NULL);
+
+  g_option_group_add_entries (group, entries);
+  return group;
+}
+
+gboolean
+icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *element,
+                               GError **error)
+{
+  if (options->policy != NULL) {
+    if (g_strcmp0 (options->policy, "all") != 0 && g_strcmp0 (options->policy, "relay") != 0) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--ice-transport-policy must be 'all' or 'relay', not '%s'", options->policy);
+      return FALSE;
+    }
+    gst_util_set_object_arg (G_OBJECT (element), "ice-transport-policy", options->policy);
+  }
+  if (options->stun_server != NULL)
+    g_object_set (element, "stun-server", options->stun_server, NULL);
+  if (options->turn_servers != NULL)
+    g_object_set (element, "turn-servers", options->turn_servers, NULL);
+  g_object_set (element, "ice-tcp", options->ice_tcp, NULL);
+  return TRUE;
+}
+
+void
+icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
+{
+  g_clear_pointer (&options->stun_server, g_free);
+  g_clear_pointer (&options->turn_servers, g_strfreev);
+  g_clear_pointer (&options->policy, g_free);
+}
+
+void
+icecam_tool_setup_logging (gboolean verbose)
+{
+  if (verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "icecam icecam-camera icecam-view", FALSE);
+}
+
+/* A missing element is the commonest installation problem: say which, not "no element". */
+gboolean
+icecam_tool_check_plugin (GError **error)
+{
+  const gchar *needed[] = { "icecamsink", "icecamsrc", "x264enc", "rtph264pay", "rtph264depay",
+                            "avdec_h264", "videotestsrc", NULL };
+  g_autoptr (GstElementFactory) ours = gst_element_factory_find ("icecamsink");
+
+  /* Run from a build tree, the plugin sits next to the tools. */
+  if (ours == NULL)
+    gst_registry_scan_path (gst_registry_get (), ICECAM_PLUGIN_BUILD_DIR);
+
+  for (guint i = 0; needed[i] != NULL; i++) {
+    g_autoptr (GstElementFactory) factory = gst_element_factory_find (needed[i]);
+
+    if (factory == NULL) {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                   "GStreamer element '%s' is missing; run scripts/setup.sh, and for a build "
+                   "tree set GST_PLUGIN_PATH to its plugins/ directory", needed[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}

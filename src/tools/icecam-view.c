@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecam-view: watch one camera through a rendezvous, in a window or headless. */
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <stdio.h>
+
+#include "icecam-tool.h"
+
+typedef struct {
+  gchar *server;
+  gchar *camera;
+  gboolean headless;
+  gint frames_wanted;
+  gint timeout_s;
+  IcecamToolIceOptions ice;
+
+  gint64 start_us;
+  GMainLoop *loop;
+  GstElement *pipeline;
+  gint frames;            /* atomic: counted in the streaming thread */
+  gint64 first_frame_us;  /* atomic */
+  gchar *pair;
+  gchar *transport;
+  gchar *session;
+  gchar *error;
+  gint exit_code;
+} ViewApp;
+
+static GstPadProbeReturn
+on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ViewApp *app = data;
+
+  if (g_atomic_int_add (&app->frames, 1) == 0)
+    __atomic_store_n (&app->first_frame_us, g_get_monotonic_time (), __ATOMIC_RELEASE);
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+check_frames (gpointer data)
+{
+  ViewApp *app = data;
+
+  if (app->frames_wanted > 0 && g_atomic_int_get (&app->frames) >= app->frames_wanted) {
+    g_main_loop_quit (app->loop);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  ViewApp *app = data;
+
+  if (g_atomic_int_get (&app->frames) == 0) {
+    app->error = g_strdup_printf ("no video from camera '%s' within %d s", app->camera,
+                                  app->timeout_s);
+    app->exit_code = 1;
+    g_main_loop_quit (app->loop);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  ViewApp *app = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+  const GstStructure *s;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:
+      s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "icecam-pair-selected")) {
+        g_free (app->pair);
+        g_free (app->transport);
+        g_free (app->session);
+        app->pair = g_strdup_printf ("%s/%s", gst_structure_get_string (s, "local-type"),
+                                     gst_structure_get_string (s, "remote-type"));
+        app->transport = g_strdup (gst_structure_get_string (s, "transport"));
+        app->session = g_strdup (gst_structure_get_string (s, "session"));
+      }
+      break;
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &error, &debug);
+      app->error = g_strdup (error->message);
+      if (debug != NULL && app->ice.verbose)
+        g_printerr ("icecam-view: %s\n", debug);
+      app->exit_code = 1;
+      g_main_loop_quit (app->loop);
+      break;
+    case GST_MESSAGE_EOS:
+      g_main_loop_quit (app->loop);
+      break;
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  ViewApp *app = data;
+
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static GstElement *
+build_pipeline (ViewApp *app, GError **error)
+{
+  g_autofree gchar *description = NULL;
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstElement) src = NULL;
+  g_autoptr (GstElement) dec = NULL;
+  g_autoptr (GstPad) pad = NULL;
+
+  /* request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
+   * sync=false: show each frame as soon as it is decoded (lowest latency). */
+  description = g_strdup_printf (
+      "icecamsrc name=src ! rtph264depay request-keyframe=true ! avdec_h264 name=dec ! %s",
+      app->headless ? "fakesink sync=false"
+                    : "videoconvert ! autovideosink sync=false");
+  pipeline = gst_parse_launch (description, error);
+  if (pipeline == NULL)
+    return NULL;
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_object_set (src, "server", app->server, "camera-id", app->camera, NULL);
+  if (!icecam_tool_apply_ice_options (&app->ice, src, error))
+    return NULL;
+  dec = gst_bin_get_by_name (GST_BIN (pipeline), "dec");
+  pad = gst_element_get_static_pad (dec, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
+  return g_steal_pointer (&pipeline);
+}
+
+static void
+print_summary (ViewApp *app)
+{
+  gint64 first = __atomic_load_n (&app->first_frame_us, __ATOMIC_ACQUIRE);
+  g_autofree gchar *ttff = first ? g_strdup_printf ("%.1f", (first - app->start_us) / 1000.0)
+                                 : g_strdup ("none");
+
+  if (app->error != NULL)
+    g_printerr ("icecam-view: error: %s\n", app->error);
+  g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
+           "elapsed_ms=%.0f session=%s\n",
+           app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
+           app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
+           (g_get_monotonic_time () - app->start_us) / 1000.0,
+           app->session ? app->session : "none");
+  fflush (stdout);
+}
+
+static gboolean
+parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
+{
+  GOptionEntry entries[] = {
+    { "server", 's', 0, G_OPTION_ARG_STRING, &app->server,
+      "The rendezvous (required)", "ws://HOST:PORT" },
+    { "camera", 'c', 0, G_OPTION_ARG_STRING, &app->camera, "The camera's id (required)", "NAME" },
+    { "headless", 0, 0, G_OPTION_ARG_NONE, &app->headless,
+      "Decode without a display (automatic when there is none)", NULL },
+    { "frames", 'n', 0, G_OPTION_ARG_INT, &app->frames_wanted,
+      "Exit 0 after decoding N frames (default: run until stopped)", "N" },
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
+      "Give up when no frame arrived after this long (default 20)", "SECONDS" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- watch an icecam camera");
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, icecam_tool_ice_option_group (&app->ice));
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (app->server == NULL || app->camera == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "--server and --camera are required");
+    return FALSE;
+  }
+  if (app->frames_wanted < 0 || app->timeout_s < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--frames must be >= 0 and --timeout >= 1");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  ViewApp app = { .timeout_s = 20 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstBus) bus = NULL;
+
+  app.start_us = g_get_monotonic_time ();
+  if (!parse_options (&app, &argc, &argv, &error)) {
+    g_printerr ("icecam-view: %s\n", error->message);
+    return 2;
+  }
+  icecam_tool_setup_logging (app.ice.verbose);
+  if (!app.headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
+    g_printerr ("icecam-view: no display, decoding headless\n");
+    app.headless = TRUE;
+  }
+  if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
+    g_printerr ("icecam-view: %s\n", error->message);
+    return 2;
+  }
+  app.loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (app.pipeline);
+  gst_bus_add_watch (bus, on_bus_message, &app);
+  g_unix_signal_add (SIGINT, on_signal, &app);
+  g_unix_signal_add (SIGTERM, on_signal, &app);
+  g_timeout_add (10, check_frames, &app);
+  g_timeout_add_seconds (app.timeout_s, on_timeout, &app);
+
+  if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    app.error = g_strdup ("the pipeline does not start (run with --verbose)");
+    app.exit_code = 1;
+  } else {
+    g_main_loop_run (app.loop);
+  }
+  print_summary (&app);
+  gst_element_set_state (app.pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  gst_object_unref (app.pipeline);
+  g_main_loop_unref (app.loop);
+  g_free (app.server);
+  g_free (app.camera);
+  g_free (app.pair);
+  g_free (app.transport);
+  g_free (app.session);
+  g_free (app.error);
+  icecam_tool_ice_options_clear (&app.ice);
+  return app.exit_code;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Test helpers shared by the icecam test programs. */
+
+#pragma once
+
+#include <glib.h>
+
+static inline gboolean
+icecam_test_tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the thread-default main context until @cond holds or @seconds pass, and is
+ * whether it holds. A 5 ms tick wakes the loop to re-check conditions set by other
+ * threads; nothing sleeps blindly. */
+#define WAIT_UNTIL_FOR(cond, seconds)                                                      \
+  ({                                                                                       \
+    gint64 _deadline = g_get_monotonic_time () + (gint64) ((seconds) * G_TIME_SPAN_SECOND); \
+    GMainContext *_ctx = g_main_context_get_thread_default ();                             \
+    GSource *_tick = g_timeout_source_new (5);                                             \
+    g_source_set_callback (_tick, icecam_test_tick, NULL, NULL);                           \
+    g_source_attach (_tick, _ctx);                                                         \
+    while (!(cond) && g_get_monotonic_time () < _deadline)                                 \
+      g_main_context_iteration (_ctx, TRUE);                                               \
+    g_source_destroy (_tick);                                                              \
+    g_source_unref (_tick);                                                                \
+    (cond);                                                                                \
+  })
+
+#define WAIT_UNTIL(cond) WAIT_UNTIL_FOR (cond, 10)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The commands as a user runs them: icecam-rendezvous, icecam-camera --source test and
+# icecam-view --headless on loopback, the error exits, and the gst-launch scripts.
+set -u
+build=${ICECAM_BUILD_DIR:?}
+src=${ICECAM_SOURCE_DIR:?}
+tmp=$(mktemp -d)
+pids=()
+failures=0
+cleanup() {
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+pass() { echo "ok - $*"; }
+
+# Waits until file $1 matches regex $2, for at most $3 seconds (polling the file the
+# process writes; there is no event to wait on across processes).
+wait_for_line() {
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+healthz_cameras() {
+  local body
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  body=$(cat <&3)
+  exec 3<&-
+  echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
+}
+
+wait_for_cameras() {
+  local deadline=$((SECONDS + 10))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(healthz_cameras "$1")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+"$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 >"$tmp/rendezvous.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/rendezvous.log" 'listening on ws://' 10 || { cat "$tmp/rendezvous.log"; exit 1; }
+url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/rendezvous.log" | head -1)
+port=${url##*:}
+echo "# rendezvous at $url"
+
+"$build/src/tools/icecam-camera" --server "$url" --id frontdoor --source test \
+  --keyframe-interval 10 >"$tmp/camera.log" 2>&1 &
+camera=$!
+pids+=($camera)
+if wait_for_cameras "$port" 1; then pass "camera registered"; else fail "camera registered"; cat "$tmp/camera.log"; fi
+
+# The main job: 30 frames over a host pair, first frame long before the 10 s keyframe.
+out=$("$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 30 2>&1)
+rc=$?
+echo "# $out" | tail -1
+summary=$(echo "$out" | grep '^icecam-view: result=')
+[ $rc -eq 0 ] && pass "icecam-view exits 0" || fail "icecam-view exits 0 (rc=$rc): $out"
+echo "$summary" | grep -qE 'frames=(3[0-9]|[4-9][0-9]|[0-9]{3,}) ' && pass "30 frames decoded" || fail "30 frames decoded: $summary"
+echo "$summary" | grep -q 'pair=host/host ' && pass "host pair" || fail "host pair: $summary"
+ttff=$(echo "$summary" | grep -oE 'ttff_ms=[0-9.]+' | cut -d= -f2)
+[ -n "$ttff" ] && awk "BEGIN { exit !($ttff < 5000) }" && pass "ttff_ms=$ttff (GOP is 10 s)" || fail "ttff_ms=$ttff"
+
+# A second viewer while the camera keeps running (the camera served the first and is still up).
+out=$("$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 30 2>&1)
+[ $? -eq 0 ] && pass "a second viewer plays" || fail "a second viewer plays: $out"
+grep -q 'pair=host/host' "$tmp/camera.log" && pass "camera reports the pair" || fail "camera reports the pair"
+
+# Unknown camera: non-zero and a message naming it.
+out=$("$build/src/tools/icecam-view" --server "$url" --camera backyard --headless --frames 1 2>&1)
+rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "backyard" && echo "$out" | grep -q "result=error" \
+  && pass "unknown camera refused" || fail "unknown camera refused (rc=$rc): $out"
+
+# Unreachable server.
+out=$("$build/src/tools/icecam-view" --server ws://127.0.0.1:1 --camera frontdoor --headless --frames 1 2>&1)
+rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "cannot reach the rendezvous" \
+  && pass "unreachable server reported" || fail "unreachable server reported (rc=$rc): $out"
+
+# Bad option: exit 2 with the reason.
+out=$("$build/src/tools/icecam-view" --server "$url" 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--camera" && pass "missing option" || fail "missing option: $out"
+
+# Ctrl-C stops the camera cleanly and it leaves the presence list.
+kill -INT "$camera"
+wait "$camera"; rc=$?
+[ $rc -eq 0 ] && pass "camera stops on SIGINT" || fail "camera stops on SIGINT (rc=$rc)"
+wait_for_cameras "$port" 0 && pass "camera left the rendezvous" || fail "camera left the rendezvous"
+
+# The gst-launch scripts: a test-pattern camera and a headless viewer.
+export ICECAM_SERVER="$url" ICECAM_CAMERA=scripted ICECAM_BUILD_DIR="$build"
+"$src/pipelines/camera-test.sh" -q >"$tmp/camera-script.log" 2>&1 &
+pids+=($!)
+wait_for_cameras "$port" 1 && pass "camera-test.sh registers" || fail "camera-test.sh registers: $(cat "$tmp/camera-script.log")"
+out=$(ICECAM_FRAMES=30 timeout 30 "$src/pipelines/view-headless.sh" -q 2>&1)
+rc=$?
+[ $rc -eq 0 ] && pass "view-headless.sh plays 30 frames" || fail "view-headless.sh (rc=$rc): $out"
+out=$(ICECAM_FRAMES=60 ICECAM_OUTPUT="$tmp/camera.mp4" timeout 30 "$src/pipelines/view-file.sh" -q 2>&1)
+rc=$?
+size=$(stat -c %s "$tmp/camera.mp4" 2>/dev/null || echo 0)
+[ $rc -eq 0 ] && [ "$size" -gt 1000 ] && pass "view-file.sh records ($size bytes)" || fail "view-file.sh (rc=$rc, $size bytes): $out"
+
+echo "# $failures failure(s)"
+[ $failures -eq 0 ]

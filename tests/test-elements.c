@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecamsink and icecamsrc end to end on loopback, through an in-process rendezvous. */
+
+#include <gst/gst.h>
+#include <string.h>
+
+#include "icecam-rendezvous.h"
+#include "icecam-test-util.h"
+
+#define GOP_SECONDS 10
+#define FPS 30
+
+/* One pipeline and what was seen in it; fields written by streaming threads are guarded. */
+typedef struct {
+  GstElement *pipeline;
+  GMutex lock;
+  gint frames;
+  gint64 first_frame_us;
+  GPtrArray *keyframe_times_us; /* camera: when the encoder produced each keyframe */
+  gchar *local_type, *remote_type;
+  guint pairs;
+  GError *error;
+  gchar *error_debug;
+} Run;
+
+typedef struct {
+  IcecamRendezvous *rendezvous;
+  gchar *url;
+  Run camera;
+  Run viewers[2];
+} Fixture;
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Run *run = data;
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  g_mutex_lock (&run->lock);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && run->error == NULL) {
+    gst_message_parse_error (msg, &run->error, &run->error_debug);
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+             gst_structure_has_name (s, "icecam-pair-selected")) {
+    g_free (run->local_type);
+    g_free (run->remote_type);
+    run->local_type = g_strdup (gst_structure_get_string (s, "local-type"));
+    run->remote_type = g_strdup (gst_structure_get_string (s, "remote-type"));
+    run->pairs++;
+  }
+  g_mutex_unlock (&run->lock);
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn
+on_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Run *run = data;
+
+  g_mutex_lock (&run->lock);
+  if (run->frames++ == 0)
+    run->first_frame_us = g_get_monotonic_time ();
+  g_mutex_unlock (&run->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_encoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Run *run = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (!GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+    g_mutex_lock (&run->lock);
+    g_ptr_array_add (run->keyframe_times_us, g_memdup2 (&(gint64) { g_get_monotonic_time () },
+                                                        sizeof (gint64)));
+    g_mutex_unlock (&run->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+run_start (Run *run, const gchar *description, const gchar *probe_element,
+           GstPadProbeCallback probe)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstElement) element = NULL;
+  g_autoptr (GstPad) pad = NULL;
+
+  g_mutex_init (&run->lock);
+  run->keyframe_times_us = g_ptr_array_new_with_free_func (g_free);
+  run->pipeline = gst_parse_launch (description, &error);
+  g_assert_no_error (error);
+  bus = gst_element_get_bus (run->pipeline);
+  gst_bus_add_watch (bus, on_bus_message, run);
+  element = gst_bin_get_by_name (GST_BIN (run->pipeline), probe_element);
+  pad = gst_element_get_static_pad (element, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, probe, run, NULL);
+  g_assert_cmpint (gst_element_set_state (run->pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+}
+
+static void
+run_stop (Run *run)
+{
+  g_autoptr (GstBus) bus = NULL;
+
+  if (run->pipeline == NULL)
+    return;
+  bus = gst_element_get_bus (run->pipeline);
+  gst_element_set_state (run->pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  gst_bus_set_flushing (bus, TRUE);
+  g_assert_finalize_object (run->pipeline);
+  g_ptr_array_unref (run->keyframe_times_us);
+  g_free (run->local_type);
+  g_free (run->remote_type);
+  g_clear_error (&run->error);
+  g_free (run->error_debug);
+  g_mutex_clear (&run->lock);
+}
+
+static gint
+run_frames (Run *run)
+{
+  gint frames;
+
+  g_mutex_lock (&run->lock);
+  frames = run->frames;
+  g_mutex_unlock (&run->lock);
+  return frames;
+}
+
+static gboolean
+run_failed (Run *run)
+{
+  gboolean failed;
+
+  g_mutex_lock (&run->lock);
+  failed = run->error != NULL;
+  g_mutex_unlock (&run->lock);
+  return failed;
+}
+
+static guint
+camera_count (Fixture *f)
+{
+  IcecamRegistryStats stats;
+
+  icecam_registry_get_stats (icecam_rendezvous_get_registry (f->rendezvous), &stats);
+  return stats.cameras;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *camera = NULL;
+
+  f->rendezvous = icecam_rendezvous_new ();
+  g_assert_true (icecam_rendezvous_listen (f->rendezvous, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  f->url = g_strdup_printf ("ws://127.0.0.1:%u", icecam_rendezvous_get_port (f->rendezvous));
+
+  camera = g_strdup_printf (
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=%d/1 "
+      "! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
+      "! rtph264pay config-interval=-1 aggregate-mode=zero-latency "
+      "! icecamsink name=sink server=%s camera-id=frontdoor", FPS, FPS * GOP_SECONDS, f->url);
+  run_start (&f->camera, camera, "enc", on_encoded);
+  g_assert_true (WAIT_UNTIL (camera_count (f) == 1 || run_failed (&f->camera)));
+  g_assert_false (run_failed (&f->camera));
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  run_stop (&f->viewers[1]);
+  run_stop (&f->viewers[0]);
+  run_stop (&f->camera);
+  g_assert_true (WAIT_UNTIL (camera_count (f) == 0));
+  g_assert_finalize_object (f->rendezvous);
+  g_free (f->url);
+}
+
+static void
+start_viewer (Fixture *f, Run *run, const gchar *camera_id)
+{
+  g_autofree gchar *viewer = g_strdup_printf (
+      "icecamsrc server=%s camera-id=%s ! rtph264depay request-keyframe=true "
+      "! avdec_h264 name=dec ! fakesink sync=false", f->url, camera_id);
+
+  run_start (run, viewer, "dec", on_decoded);
+}
+
+static guint
+keyframes_between (Run *camera, gint64 from_us, gint64 to_us)
+{
+  guint n = 0;
+
+  g_mutex_lock (&camera->lock);
+  for (guint i = 0; i < camera->keyframe_times_us->len; i++) {
+    gint64 t = *(gint64 *) g_ptr_array_index (camera->keyframe_times_us, i);
+
+    if (t >= from_us && t <= to_us)
+      n++;
+  }
+  g_mutex_unlock (&camera->lock);
+  return n;
+}
+
+/* Two viewers join at different times; each decodes, each has a host pair, and the late one
+ * does not wait for the next scheduled keyframe (10 s away) because the sink forces one. */
+static void
+test_two_viewers (Fixture *f, gconstpointer data)
+{
+  gint64 camera_start = g_get_monotonic_time ();
+  gint64 join_us, first_us;
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstStructure) stats = NULL;
+  guint viewers = 0;
+
+  start_viewer (f, &f->viewers[0], "frontdoor");
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[0]) >= 30 || run_failed (&f->viewers[0])));
+  g_assert_false (run_failed (&f->viewers[0]));
+  g_assert_cmpstr (f->viewers[0].local_type, ==, "host");
+  g_assert_cmpstr (f->viewers[0].remote_type, ==, "host");
+
+  /* The second viewer joins mid-GOP, after the first one's 30 frames. */
+  join_us = g_get_monotonic_time ();
+  start_viewer (f, &f->viewers[1], "frontdoor");
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[1]) >= 30 || run_failed (&f->viewers[1])));
+  g_assert_false (run_failed (&f->viewers[1]));
+  g_assert_cmpstr (f->viewers[1].local_type, ==, "host");
+  g_assert_cmpstr (f->viewers[1].remote_type, ==, "host");
+
+  first_us = f->viewers[1].first_frame_us;
+  g_test_message ("late viewer: first frame %.1f ms after it started, %.1f s into the GOP",
+                  (first_us - join_us) / 1000.0, (join_us - camera_start) / 1e6);
+  /* The next scheduled keyframe is GOP_SECONDS after the camera's first; the late viewer's
+   * first frame must come from a keyframe forced for it, long before that. */
+  g_assert_cmpint (first_us - join_us, <, 3 * G_TIME_SPAN_SECOND);
+  g_assert_cmpint (first_us - camera_start, <, (GOP_SECONDS - 2) * G_TIME_SPAN_SECOND);
+  g_assert_cmpuint (keyframes_between (&f->camera, join_us, first_us), >=, 1);
+
+  /* Both viewers are counted in the sink's stats, with their pair types. */
+  sink = gst_bin_get_by_name (GST_BIN (f->camera.pipeline), "sink");
+  g_object_get (sink, "stats", &stats, NULL);
+  g_assert_true (gst_structure_get_uint (stats, "viewers", &viewers));
+  g_assert_cmpuint (viewers, ==, 2);
+  g_assert_cmpuint (gst_value_list_get_size (gst_structure_get_value (stats, "sessions")), ==, 2);
+}
+
+static void
+test_unknown_camera (Fixture *f, gconstpointer data)
+{
+  start_viewer (f, &f->viewers[0], "backyard");
+  g_assert_true (WAIT_UNTIL (run_failed (&f->viewers[0])));
+  g_assert_error (f->viewers[0].error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (f->viewers[0].error->message, "backyard"));
+  g_assert_cmpint (run_frames (&f->viewers[0]), ==, 0);
+}
+
+static void
+test_server_unreachable (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *description = NULL;
+  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+
+  /* A port that was free a moment ago and is closed now: nothing listens there. */
+  g_socket_listener_close (listener);
+  description = g_strdup_printf ("icecamsrc server=ws://127.0.0.1:%u camera-id=frontdoor "
+                                 "! rtph264depay ! avdec_h264 name=dec ! fakesink", port);
+  run_start (&f->viewers[0], description, "dec", on_decoded);
+  g_assert_true (WAIT_UNTIL (run_failed (&f->viewers[0])));
+  g_assert_error (f->viewers[0].error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
+  g_assert_nonnull (strstr (f->viewers[0].error->message, "cannot reach the rendezvous"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_log_writer_default_set_use_stderr (TRUE);
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/elements/e2e/two-viewers", Fixture, NULL, fixture_setup, test_two_viewers,
+              fixture_teardown);
+  g_test_add ("/elements/error/unknown-camera", Fixture, NULL, fixture_setup,
+              test_unknown_camera, fixture_teardown);
+  g_test_add ("/elements/error/server-unreachable", Fixture, NULL, fixture_setup,
+              test_server_unreachable, fixture_teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of the SDP subset, the RTCP helpers and ICE server URLs: pure code, strings in. */
+
+#include "icecam-ice-config.h"
+#include "icecam-rtcp.h"
+#include "icecam-sdp.h"
+
+#include <string.h>
+
+static const gchar *offer_text =
+  "v=0\r\n"
+  "o=- 42 1 IN IP4 0.0.0.0\r\n"
+  "s=icecam\r\n"
+  "t=0 0\r\n"
+  "a=ice-options:trickle\r\n"
+  "m=video 9 RTP/AVPF 96 97\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=ice-ufrag:abcd\r\n"
+  "a=ice-pwd:0123456789abcdefghijklmn\r\n"
+  "a=sendonly\r\n"
+  "a=rtpmap:97 VP8/90000\r\n"
+  "a=rtpmap:96 H264/90000\r\n"
+  "a=fmtp:96 packetization-mode=1;profile-level-id=42c01f\r\n"
+  "a=candidate:1 1 UDP 2013266431 127.0.0.1 5000 typ host\r\n"
+  "a=end-of-candidates\r\n"
+  "m=audio 9 RTP/AVP 0\r\n"
+  "a=rtpmap:0 PCMU/8000\r\n";
+
+static void
+test_sdp_parse_offer (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (offer_text, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (sdp->media, ==, "video");
+  g_assert_cmpuint (sdp->payload_type, ==, 96);
+  g_assert_cmpstr (sdp->rtpmap, ==, "H264/90000");
+  g_assert_cmpstr (sdp->fmtp, ==, "packetization-mode=1;profile-level-id=42c01f");
+  g_assert_cmpint (sdp->direction, ==, ICECAM_SDP_DIRECTION_SENDONLY);
+  g_assert_cmpstr (sdp->ice_ufrag, ==, "abcd");
+  g_assert_cmpstr (sdp->ice_pwd, ==, "0123456789abcdefghijklmn");
+  g_assert_cmpuint (sdp->candidates->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (sdp->candidates, 0), ==,
+                   "candidate:1 1 UDP 2013266431 127.0.0.1 5000 typ host");
+  g_assert_true (sdp->end_of_candidates);
+}
+
+static void
+test_sdp_roundtrip (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
+  g_autoptr (IcecamSdp) back = NULL;
+  g_autofree gchar *text = NULL;
+
+  sdp->media = g_strdup ("video");
+  sdp->payload_type = 96;
+  sdp->rtpmap = g_strdup ("H264/90000");
+  sdp->fmtp = g_strdup ("packetization-mode=1");
+  sdp->direction = ICECAM_SDP_DIRECTION_RECVONLY;
+  sdp->ice_ufrag = g_strdup ("ufrag+/1");
+  sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
+  g_ptr_array_add (sdp->candidates, g_strdup ("candidate:2 1 UDP 1 198.51.100.7 4000 typ srflx"));
+  text = icecam_sdp_to_string (sdp, 7);
+  g_assert_true (g_str_has_suffix (text, "\r\n"));
+  back = icecam_sdp_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->media, ==, "video");
+  g_assert_cmpuint (back->payload_type, ==, 96);
+  g_assert_cmpstr (back->rtpmap, ==, sdp->rtpmap);
+  g_assert_cmpstr (back->fmtp, ==, sdp->fmtp);
+  g_assert_cmpint (back->direction, ==, ICECAM_SDP_DIRECTION_RECVONLY);
+  g_assert_cmpstr (back->ice_ufrag, ==, sdp->ice_ufrag);
+  g_assert_cmpstr (back->ice_pwd, ==, sdp->ice_pwd);
+  g_assert_cmpuint (back->candidates->len, ==, 1);
+  g_assert_false (back->end_of_candidates);
+}
+
+static void
+expect_sdp_error (const gchar *text, gint code, const gchar *fragment)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (text, &error);
+
+  g_assert_null (sdp);
+  g_assert_error (error, ICECAM_SDP_ERROR, code);
+  g_assert_nonnull (strstr (error->message, fragment));
+}
+
+static void
+test_sdp_parse_bad (void)
+{
+  expect_sdp_error ("", ICECAM_SDP_ERROR_MISSING, "m=");
+  expect_sdp_error ("v=0\r\nthis is not sdp\r\n", ICECAM_SDP_ERROR_MALFORMED, "line 2");
+  expect_sdp_error ("m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+                    ICECAM_SDP_ERROR_MISSING, "ice-ufrag");
+  expect_sdp_error ("m=video 9 RTP/AVP 96\r\na=ice-ufrag:abcd\r\n"
+                    "a=ice-pwd:0123456789abcdefghijklmn\r\n",
+                    ICECAM_SDP_ERROR_MISSING, "rtpmap");
+  expect_sdp_error ("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+                    ICECAM_SDP_ERROR_UNSUPPORTED, "application");
+  expect_sdp_error ("m=video 9 RTP/AVP 300\r\n", ICECAM_SDP_ERROR_MALFORMED, "payload type");
+  expect_sdp_error ("m=video 9 RTP/AVP 96\r\na=ice-ufrag:ab\r\n", ICECAM_SDP_ERROR_MALFORMED,
+                    "ice-ufrag");
+  expect_sdp_error ("m=video 9 RTP/AVP 96\r\na=rtpmap:x\r\n", ICECAM_SDP_ERROR_MALFORMED,
+                    "rtpmap");
+  expect_sdp_error ("v=0\r\na=ice-ufrag:ab\x01" "cd\r\n", ICECAM_SDP_ERROR_MALFORMED, "line 2");
+}
+
+static void
+test_sdp_too_many_lines (void)
+{
+  GString *s = g_string_new ("m=video 9 RTP/AVP 96\r\n");
+
+  for (guint i = 0; i < 1000; i++)
+    g_string_append (s, "a=x\r\n");
+  expect_sdp_error (s->str, ICECAM_SDP_ERROR_UNSUPPORTED, "lines");
+  g_string_free (s, TRUE);
+}
+
+static void
+test_rtcp_pli (void)
+{
+  guint8 pli[ICECAM_RTCP_PLI_SIZE];
+  guint8 rr_then_pli[8 + ICECAM_RTCP_PLI_SIZE] = { 0x80, 201, 0, 1, 1, 2, 3, 4 };
+  guint8 rtp[12] = { 0x80, 96, 0, 1, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef };
+  guint32 ssrc = 0;
+
+  icecam_rtcp_build_pli (pli, 0x01020304, 0xdeadbeef);
+  g_assert_true (icecam_rtp_is_rtcp (pli, sizeof pli));
+  g_assert_true (icecam_rtcp_has_keyframe_request (pli, sizeof pli));
+  g_assert_cmpuint (pli[11], ==, 0xef);
+
+  memcpy (rr_then_pli + 8, pli, sizeof pli);
+  g_assert_true (icecam_rtcp_has_keyframe_request (rr_then_pli, sizeof rr_then_pli));
+  /* A receiver report alone asks for nothing; a truncated compound packet is ignored. */
+  g_assert_false (icecam_rtcp_has_keyframe_request (rr_then_pli, 8));
+  g_assert_false (icecam_rtcp_has_keyframe_request (rr_then_pli, 8 + 6));
+
+  g_assert_false (icecam_rtp_is_rtcp (rtp, sizeof rtp));
+  g_assert_true (icecam_rtp_get_ssrc (rtp, sizeof rtp, &ssrc));
+  g_assert_cmphex (ssrc, ==, 0xdeadbeef);
+  g_assert_false (icecam_rtp_get_ssrc (rtp, 11, &ssrc));
+  g_assert_false (icecam_rtcp_has_keyframe_request (rtp, sizeof rtp));
+}
+
+static void
+test_ice_config_urls (void)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+  g_autoptr (GError) error = NULL;
+  const IcecamIceServerAddress *turn;
+
+  g_assert_true (icecam_ice_config_add_url (config, "stun:198.51.100.1", NULL, NULL, &error));
+  g_assert_cmpstr (config->stun->host, ==, "198.51.100.1");
+  g_assert_cmpuint (config->stun->port, ==, 3478);
+  g_assert_true (icecam_ice_config_add_url (config, "stun://203.0.113.9:19302", NULL, NULL,
+                                            &error));
+  g_assert_cmpstr (config->stun->host, ==, "203.0.113.9");
+  g_assert_cmpuint (config->stun->port, ==, 19302);
+
+  g_assert_true (icecam_ice_config_add_url (config, "turn://al%40ice:s3cret@198.51.100.2:3479",
+                                            NULL, NULL, &error));
+  g_assert_true (icecam_ice_config_add_url (config, "turn:[2001:db8::1]:3478?transport=tcp",
+                                            "1700000000:cam", "pw", &error));
+  g_assert_true (icecam_ice_config_add_url (config, "turns:198.51.100.3", "u", "p", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->turn->len, ==, 3);
+  turn = g_ptr_array_index (config->turn, 0);
+  g_assert_cmpstr (turn->username, ==, "al@ice");
+  g_assert_cmpstr (turn->password, ==, "s3cret");
+  g_assert_cmpuint (turn->port, ==, 3479);
+  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_UDP);
+  turn = g_ptr_array_index (config->turn, 1);
+  g_assert_cmpstr (turn->host, ==, "2001:db8::1");
+  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_TCP);
+  turn = g_ptr_array_index (config->turn, 2);
+  g_assert_cmpuint (turn->port, ==, 5349);
+  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_TLS);
+}
+
+static void
+expect_url_error (const gchar *url, gint code)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (icecam_ice_config_add_url (config, url, NULL, NULL, &error));
+  g_assert_error (error, ICECAM_ICE_CONFIG_ERROR, code);
+  g_assert_nonnull (strstr (error->message, url));
+}
+
+static void
+test_ice_config_bad_urls (void)
+{
+  expect_url_error ("http://198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
+  expect_url_error ("stun:", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
+  expect_url_error ("stun:198.51.100.1:99999", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
+  expect_url_error ("turn:198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL); /* no credentials */
+  expect_url_error ("turn://u:p@198.51.100.1?transport=sctp", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
+  expect_url_error ("turn://nopassword@198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
+}
+
+static void
+test_ice_config_welcome_servers (void)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+  g_autoptr (GPtrArray) servers = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) icecam_ice_server_free);
+  const gchar *stun_urls[] = { "stun:198.51.100.1:3478", NULL };
+  const gchar *turn_urls[] = { "turn:198.51.100.2:3478?transport=udp",
+                               "turn:198.51.100.2:3478?transport=tcp", NULL };
+  g_autoptr (GError) error = NULL;
+
+  /* The user's STUN server wins over the advertised one; advertised relays are added. */
+  g_assert_true (icecam_ice_config_add_url (config, "stun:203.0.113.5", NULL, NULL, &error));
+  g_ptr_array_add (servers, icecam_ice_server_new (stun_urls, NULL, NULL));
+  g_ptr_array_add (servers, icecam_ice_server_new (turn_urls, "123:cam", "pw"));
+  g_assert_true (icecam_ice_config_add_servers (config, servers, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->stun->host, ==, "203.0.113.5");
+  g_assert_cmpuint (config->turn->len, ==, 2);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/sdp/parse/offer", test_sdp_parse_offer);
+  g_test_add_func ("/sdp/roundtrip", test_sdp_roundtrip);
+  g_test_add_func ("/sdp/parse/bad", test_sdp_parse_bad);
+  g_test_add_func ("/sdp/parse/too-many-lines", test_sdp_too_many_lines);
+  g_test_add_func ("/rtcp/pli", test_rtcp_pli);
+  g_test_add_func ("/ice-config/urls", test_ice_config_urls);
+  g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);
+  g_test_add_func ("/ice-config/welcome-servers", test_ice_config_welcome_servers);
+  return g_test_run ();
+}

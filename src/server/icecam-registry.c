@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous's routing logic: who is connected, which sessions exist, where messages go. */
+
+#include "icecam-registry.h"
+
+#include <string.h>
+
+/**
+ * SECTION:icecam-registry
+ * @title: IcecamRegistry
+ * @short_description: presence and session routing for the rendezvous, without I/O
+ *
+ * The registry knows the connected peers (identified by ids the caller allocates), which of
+ * them are cameras and viewers, and the sessions between them. The caller feeds it the text of
+ * every frame a peer sends (icecam_registry_handle_text()); the registry answers through two
+ * signals: #IcecamRegistry::send, a message for one peer, and #IcecamRegistry::close, a request
+ * to close a peer's connection. It does no I/O and owns no sources, so it is tested with strings.
+ *
+ * Threading: the registry is not thread-safe. It emits its signals synchronously, in the
+ * thread that called the function that caused them (add, remove, handle, send-error), after
+ * its own state is updated and in the order the messages were produced. Handlers may call back
+ * into the registry, e.g. remove a peer whose connection failed.
+ *
+ * Bad input from a peer never changes anything but that peer's error counter: it is answered
+ * with an `error` message and every other peer and session carries on.
+ */
+
+typedef enum {
+  PEER_STATE_CONNECTED, /* no hello yet */
+  PEER_STATE_READY,     /* welcomed: a camera online or a viewer */
+  PEER_STATE_CLOSING,   /* close requested: whatever it still sends is dropped */
+} PeerState;
+
+typedef struct _Session Session;
+
+typedef struct {
+  guint64 id;
+  PeerState state;
+  IcecamRole role;
+  gchar *name;           /* the camera id or viewer id, once welcomed */
+  gchar *label;          /* for logs */
+  gchar *address;
+  GPtrArray *ice_servers;
+  GHashTable *sessions;  /* session id → Session, both borrowed from registry->sessions */
+} Peer;
+
+struct _Session {
+  gchar *id;
+  Peer *camera;
+  Peer *viewer;
+};
+
+/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it. */
+typedef struct {
+  guint64 peer_id;
+  IcecamMessage *msg;
+  gchar *close_reason;
+} Outgoing;
+
+struct _IcecamRegistry {
+  GObject parent_instance;
+
+  GHashTable *peers;     /* &Peer.id → Peer (owned) */
+  GHashTable *cameras;   /* camera id → Peer (borrowed) */
+  GHashTable *viewers;   /* viewer id → Peer (borrowed) */
+  GHashTable *sessions;  /* session id → Session (owned) */
+  GPtrArray *ice_servers;
+  guint max_sessions_per_viewer;
+  guint64 next_viewer_number;
+  guint64 messages_relayed;
+  guint64 errors_sent;
+  GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
+};
+
+enum {
+  SIGNAL_SEND,
+  SIGNAL_CLOSE,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (IcecamRegistry, icecam_registry, G_TYPE_OBJECT)
+
+/* ---- peers and sessions ----------------------------------------------------------------- */
+
+static Peer *
+peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
+{
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->id = id;
+  peer->state = PEER_STATE_CONNECTED;
+  peer->label = g_strdup_printf ("peer %" G_GUINT64_FORMAT, id);
+  peer->address = g_strdup (address);
+  peer->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  for (guint i = 0; ice_servers != NULL && i < ice_servers->len; i++)
+    g_ptr_array_add (peer->ice_servers, icecam_ice_server_copy (ice_servers->pdata[i]));
+  peer->sessions = g_hash_table_new (g_str_hash, g_str_equal);
+  return peer;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  g_hash_table_unref (peer->sessions);
+  g_ptr_array_unref (peer->ice_servers);
+  g_free (peer->name);
+  g_free (peer->label);
+  g_free (peer->address);
+  g_free (peer);
+}
+
+static const gchar *
+peer_state_to_string (PeerState state)
+{
+  switch (state) {
+  case PEER_STATE_CONNECTED:
+    return "connected";
+  case PEER_STATE_READY:
+    return "ready";
+  case PEER_STATE_CLOSING:
+    return "closing";
+  default:
+    return "invalid";
+  }
+}
+
+static void
+peer_set_state (Peer *peer, PeerState state)
+{
+  /* Peers only move forward: connected → ready → closing, or straight to closing. */
+  g_return_if_fail (state > peer->state);
+
+  g_debug ("%s: %s → %s", peer->label, peer_state_to_string (peer->state),
+           peer_state_to_string (state));
+  peer->state = state;
+}
+
+static void
+peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
+{
+  peer->role = role;
+  g_free (peer->name);
+  peer->name = name;
+  g_free (peer->label);
+  peer->label = g_strdup_printf ("%s '%s' (peer %" G_GUINT64_FORMAT ")",
+                                 icecam_role_to_string (role), name, peer->id);
+}
+
+static void
+session_free (Session *session)
+{
+  g_free (session->id);
+  g_free (session);
+}
+
+static Peer *
+session_other_end (Session *session, Peer *peer)
+{
+  return session->camera == peer ? session->viewer : session->camera;
+}
+
+static Session *
+session_create (IcecamRegistry *self, Peer *camera, Peer *viewer)
+{
+  Session *session = g_new0 (Session, 1);
+
+  /* Random so that a client cannot guess another client's sessions. */
+  do {
+    g_free (session->id);
+    session->id = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+  } while (g_hash_table_contains (self->sessions, session->id));
+  session->camera = camera;
+  session->viewer = viewer;
+  g_hash_table_insert (self->sessions, session->id, session);
+  g_hash_table_insert (camera->sessions, session->id, session);
+  g_hash_table_insert (viewer->sessions, session->id, session);
+  return session;
+}
+
+static void
+session_destroy (IcecamRegistry *self, Session *session)
+{
+  g_info ("session %s between %s and %s is over", session->id, session->camera->label,
+          session->viewer->label);
+  g_hash_table_remove (session->camera->sessions, session->id);
+  g_hash_table_remove (session->viewer->sessions, session->id);
+  g_hash_table_remove (self->sessions, session->id);
+}
+
+/* ---- the outbox ------------------------------------------------------------------------- */
+
+static void
+outgoing_free (Outgoing *out)
+{
+  icecam_message_free (out->msg);
+  g_free (out->close_reason);
+  g_free (out);
+}
+
+static void
+queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
+{
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  out->peer_id = peer->id;
+  out->msg = msg;
+  g_queue_push_tail (&self->outbox, out);
+}
+
+static void
+queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
+{
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  g_info ("%s: closing: %s", peer->label, reason);
+  peer_set_state (peer, PEER_STATE_CLOSING);
+  out->peer_id = peer->id;
+  out->close_reason = g_strdup (reason);
+  g_queue_push_tail (&self->outbox, out);
+}
+
+static void G_GNUC_PRINTF (5, 6)
+queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code, const gchar *session,
+             const gchar *format, ...)
+{
+  g_autofree gchar *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  /* The protocol caps error texts; cut at a character boundary, never inside one. */
+  if (strlen (text) > ICECAM_PROTOCOL_MAX_TEXT_LENGTH)
+    *g_utf8_find_prev_char (text, text + ICECAM_PROTOCOL_MAX_TEXT_LENGTH + 1) = '\0';
+
+  g_debug ("%s: error %s: %s", peer->label, icecam_error_code_to_string (code), text);
+  self->errors_sent++;
+  queue_send (self, peer, icecam_message_new_error (code, session, text));
+}
+
+/* Emits what the last operation produced. Handlers may re-enter the registry: whatever they
+ * cause is appended to the same queue and emitted in order by the innermost flush. */
+static void
+flush_outbox (IcecamRegistry *self)
+{
+  g_autoptr (IcecamRegistry) hold = g_object_ref (self);
+  Outgoing *out;
+
+  while ((out = g_queue_pop_head (&self->outbox)) != NULL) {
+    if (out->msg != NULL)
+      g_signal_emit (self, signals[SIGNAL_SEND], 0, out->peer_id, out->msg);
+    else
+      g_signal_emit (self, signals[SIGNAL_CLOSE], 0, out->peer_id, out->close_reason);
+    outgoing_free (out);
+  }
+}
+
+/* ---- presence ----------------------------------------------------------------------------- */
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* The sorted ids of the cameras online, as many as fit in one protocol message. */
+static gchar **
+online_cameras (IcecamRegistry *self)
+{
+  g_autofree gpointer *keys = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  gsize size = 64;  /* {"type":"presence","cameras":[]} and some slack */
+  guint n = 0;
+
+  keys = g_hash_table_get_keys_as_array (self->cameras, &n);
+  qsort (keys, n, sizeof (gpointer), compare_strings);
+  for (guint i = 0; i < n; i++) {
+    size += strlen (keys[i]) + sizeof ("{\"id\":\"\"},");
+    if (i >= ICECAM_PROTOCOL_MAX_LIST_LENGTH || size > ICECAM_PROTOCOL_MAX_MESSAGE_SIZE) {
+      g_warning ("%u cameras online, presence lists only the first %u", n, i);
+      break;
+    }
+    g_strv_builder_add (builder, keys[i]);
+  }
+  return g_strv_builder_end (builder);
+}
+
+static void
+queue_presence (IcecamRegistry *self, Peer *viewer)
+{
+  g_auto (GStrv) cameras = online_cameras (self);
+
+  queue_send (self, viewer, icecam_message_new_presence ((const gchar * const *) cameras));
+}
+
+static void
+queue_presence_to_viewers (IcecamRegistry *self)
+{
+  g_auto (GStrv) cameras = online_cameras (self);
+  GHashTableIter iter;
+  gpointer viewer;
+
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &viewer))
+    queue_send (self, viewer, icecam_message_new_presence ((const gchar * const *) cameras));
+}
+
+/* ---- hello ------------------------------------------------------------------------------ */
+
+static void
+queue_welcome (IcecamRegistry *self, Peer *peer)
+{
+  g_autoptr (GPtrArray) servers = g_ptr_array_new ();
+
+  /* The peer's own servers (the STUN responder as it reached us) come first. */
+  for (guint i = 0; i < peer->ice_servers->len; i++)
+    g_ptr_array_add (servers, peer->ice_servers->pdata[i]);
+  for (guint i = 0; i < self->ice_servers->len; i++)
+    g_ptr_array_add (servers, self->ice_servers->pdata[i]);
+  if (servers->len > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
+    g_warning ("%u ICE servers configured, welcome lists only the first %d", servers->len,
+               ICECAM_PROTOCOL_MAX_ICE_SERVERS);
+    g_ptr_array_set_size (servers, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
+  }
+  queue_send (self, peer, icecam_message_new_welcome (peer->name, peer->address, servers));
+}
+
+/* @wanted if no other viewer has it, else @wanted-2, -3, ...; viewer-<n> without a wish. */
+static gchar *
+unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
+{
+  gchar *name = NULL;
+
+  if (wanted == NULL) {
+    do {
+      g_free (name);
+      name = g_strdup_printf ("viewer-%" G_GUINT64_FORMAT, ++self->next_viewer_number);
+    } while (g_hash_table_contains (self->viewers, name));
+    return name;
+  }
+  if (!g_hash_table_contains (self->viewers, wanted))
+    return g_strdup (wanted);
+  for (guint n = 2;; n++) {
+    g_autofree gchar *suffix = g_strdup_printf ("-%u", n);
+    gint keep = MIN (strlen (wanted), ICECAM_PROTOCOL_MAX_ID_LENGTH - strlen (suffix));
+
+    name = g_strdup_printf ("%.*s%s", keep, wanted, suffix);
+    if (!g_hash_table_contains (self->viewers, name))
+      return name;
+    g_free (name);
+  }
+}
+
+static void
+register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  if (g_hash_table_contains (self->cameras, hello->id)) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
+                 "camera id '%s' is already online", hello->id);
+    queue_close (self, peer, "camera id already online");
+    return;
+  }
+  peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
+  g_hash_table_insert (self->cameras, peer->name, peer);
+  peer_set_state (peer, PEER_STATE_READY);
+  g_info ("%s: online from %s", peer->label, peer->address);
+  queue_welcome (self, peer);
+  queue_presence_to_viewers (self);
+}
+
+static void
+register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  peer_set_identity (peer, ICECAM_ROLE_VIEWER, unique_viewer_name (self, hello->id));
+  g_hash_table_insert (self->viewers, peer->name, peer);
+  peer_set_state (peer, PEER_STATE_READY);
+  g_info ("%s: joined from %s", peer->label, peer->address);
+  queue_welcome (self, peer);
+  queue_presence (self, peer);
+}
+
+static void
+handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  if (peer->state != PEER_STATE_CONNECTED) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+                 "'hello' was already sent on this connection");
+    return;
+  }
+  if (hello->role == ICECAM_ROLE_CAMERA)
+    register_camera (self, peer, hello);
+  else
+    register_viewer (self, peer, hello);
+}
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+static void
+handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
+{
+  Peer *camera = g_hash_table_lookup (self->cameras, watch->camera);
+  Session *session;
+
+  if (viewer->role != ICECAM_ROLE_VIEWER) {
+    queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+                 "a camera may not send 'watch'");
+    return;
+  }
+  if (camera == NULL) {
+    queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
+                 "camera '%s' is not online", watch->camera);
+    return;
+  }
+  if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
+    queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+                 "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
+                 g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
+    return;
+  }
+
+  session = session_create (self, camera, viewer);
+  g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
+  queue_send (self, camera, icecam_message_new_session (session->id, camera->name, viewer->name,
+                                                        ICECAM_ROLE_CAMERA));
+  queue_send (self, viewer, icecam_message_new_session (session->id, camera->name, NULL,
+                                                        ICECAM_ROLE_VIEWER));
+}
+
+/* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
+static Session *
+lookup_own_session (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+
+  if (session == NULL)
+    queue_error (self, peer, ICECAM_ERROR_CODE_UNKNOWN_SESSION, msg->session,
+                 "unknown session '%s'", msg->session);
+  return session;
+}
+
+/* Forwards @msg to the other end of its session; @from_role is who may send it (NONE: both). */
+static void
+relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole from_role)
+{
+  Session *session;
+
+  if (from_role != ICECAM_ROLE_NONE && peer->role != from_role) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                 "a %s may not send '%s'", icecam_role_to_string (peer->role),
+                 icecam_message_type_to_string (msg->type));
+    return;
+  }
+  session = lookup_own_session (self, peer, msg);
+  if (session == NULL)
+    return;
+
+  self->messages_relayed++;
+  queue_send (self, session_other_end (session, peer), icecam_message_copy (msg));
+  if (msg->type == ICECAM_MESSAGE_BYE)
+    session_destroy (self, session);
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static void
+dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  const gchar *type = icecam_message_type_to_string (msg->type);
+
+  g_debug ("%s: received '%s'", peer->label, type);
+  if (msg->type == ICECAM_MESSAGE_HELLO) {
+    handle_hello (self, peer, msg);
+    return;
+  }
+  if (peer->state != PEER_STATE_READY) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
+                 "send 'hello' first, not '%s'", type);
+    return;
+  }
+
+  switch (msg->type) {
+  case ICECAM_MESSAGE_WATCH:
+    handle_watch (self, peer, msg);
+    break;
+  case ICECAM_MESSAGE_OFFER:
+    relay (self, peer, msg, ICECAM_ROLE_CAMERA);
+    break;
+  case ICECAM_MESSAGE_ANSWER:
+    relay (self, peer, msg, ICECAM_ROLE_VIEWER);
+    break;
+  case ICECAM_MESSAGE_CANDIDATE:
+  case ICECAM_MESSAGE_END_OF_CANDIDATES:
+  case ICECAM_MESSAGE_BYE:
+    relay (self, peer, msg, ICECAM_ROLE_NONE);
+    break;
+  case ICECAM_MESSAGE_ERROR:
+    /* Answering would risk an error loop; the log is where it can help. */
+    g_info ("%s: reports error %s: %s", peer->label,
+            icecam_error_code_to_string (msg->error_code), msg->text);
+    break;
+  case ICECAM_MESSAGE_WELCOME:
+  case ICECAM_MESSAGE_PRESENCE:
+  case ICECAM_MESSAGE_SESSION:
+  default:
+    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                 "'%s' is sent by the server, not by clients", type);
+    break;
+  }
+}
+
+static void
+handle_parse_error (IcecamRegistry *self, Peer *peer, const GError *error)
+{
+  IcecamErrorCode code = icecam_error_code_from_protocol_error (error);
+
+  queue_error (self, peer, code, NULL, "%s", error->message);
+  /* A client that speaks another version cannot understand anything else we would say. */
+  if (code == ICECAM_ERROR_CODE_VERSION && peer->state == PEER_STATE_CONNECTED)
+    queue_close (self, peer, "unsupported protocol version");
+}
+
+/* ---- public API ------------------------------------------------------------------------- */
+
+/**
+ * icecam_registry_new:
+ *
+ * Returns: (transfer full): a registry with no peers, no ICE servers to advertise and
+ *   %ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER
+ */
+IcecamRegistry *
+icecam_registry_new (void)
+{
+  return g_object_new (ICECAM_TYPE_REGISTRY, NULL);
+}
+
+/**
+ * icecam_registry_set_ice_servers:
+ * @self: a registry
+ * @ice_servers: (nullable) (element-type IcecamIceServer): servers every `welcome` lists after
+ *   the peer's own; copied
+ *
+ * Sets the STUN/TURN servers advertised to clients that say hello from now on.
+ */
+void
+icecam_registry_set_ice_servers (IcecamRegistry *self, GPtrArray *ice_servers)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  g_ptr_array_set_size (self->ice_servers, 0);
+  for (guint i = 0; ice_servers != NULL && i < ice_servers->len; i++)
+    g_ptr_array_add (self->ice_servers, icecam_ice_server_copy (ice_servers->pdata[i]));
+}
+
+/**
+ * icecam_registry_set_max_sessions_per_viewer:
+ * @self: a registry
+ * @max_sessions: how many sessions one viewer may have open; a `watch` beyond that is
+ *   answered with `not-allowed`
+ */
+void
+icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  self->max_sessions_per_viewer = max_sessions;
+}
+
+/**
+ * icecam_registry_add_peer:
+ * @self: a registry
+ * @peer_id: an id for the new connection, not used by any peer currently added
+ * @remote_address: the peer's address as "ip:port", told to it in `welcome`
+ * @peer_ice_servers: (nullable) (element-type IcecamIceServer): servers to list first in this
+ *   peer's `welcome`, e.g. the STUN responder at the address this peer connected to; copied
+ *
+ * Starts tracking a new connection. Nothing is sent until it says hello.
+ */
+void
+icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *remote_address,
+                          GPtrArray *peer_ice_servers)
+{
+  Peer *peer;
+
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (remote_address != NULL);
+  g_return_if_fail (!g_hash_table_contains (self->peers, &peer_id));
+
+  peer = peer_new (peer_id, remote_address, peer_ice_servers);
+  g_hash_table_insert (self->peers, &peer->id, peer);
+  g_debug ("%s: connected from %s", peer->label, remote_address);
+}
+
+/**
+ * icecam_registry_remove_peer:
+ * @self: a registry
+ * @peer_id: a peer's id; unknown ids are ignored
+ *
+ * Forgets a connection that is gone. The other end of each of its sessions gets a `bye` with
+ * reason "peer-left"; if it was a camera, viewers get a new `presence`.
+ */
+void
+icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
+{
+  Peer *peer;
+  GList *sessions;
+
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  peer = g_hash_table_lookup (self->peers, &peer_id);
+  if (peer == NULL)
+    return;
+  g_info ("%s: gone", peer->label);
+
+  sessions = g_hash_table_get_values (peer->sessions);
+  for (GList *l = sessions; l != NULL; l = l->next) {
+    Session *session = l->data;
+
+    queue_send (self, session_other_end (session, peer),
+                icecam_message_new_bye (session->id, "peer-left"));
+    session_destroy (self, session);
+  }
+  g_list_free (sessions);
+
+  if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
+      g_hash_table_lookup (self->cameras, peer->name) == peer) {
+    g_hash_table_remove (self->cameras, peer->name);
+    queue_presence_to_viewers (self);
+  } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER) {
+    g_hash_table_remove (self->viewers, peer->name);
+  }
+  g_hash_table_remove (self->peers, &peer_id);
+  flush_outbox (self);
+}
+
+/**
+ * icecam_registry_handle_text:
+ * @self: a registry
+ * @peer_id: the id of the peer that sent the frame
+ * @text: (array length=length): the frame's payload, untrusted; need not be NUL-terminated
+ * @length: its length in bytes
+ *
+ * Parses one message from a peer and acts on it: answers, relays it, or answers an `error`
+ * whose code and text say what was wrong (and, for a protocol version mismatch or a camera id
+ * already online, asks for the connection to be closed). Frames from a peer being closed are
+ * dropped.
+ */
+void
+icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar *text,
+                             gsize length)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+  g_autoptr (GError) error = NULL;
+  Peer *peer;
+
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (text != NULL || length == 0);
+
+  peer = g_hash_table_lookup (self->peers, &peer_id);
+  g_return_if_fail (peer != NULL);
+  if (peer->state == PEER_STATE_CLOSING) {
+    g_debug ("%s: dropping a message received while closing", peer->label);
+    return;
+  }
+
+  msg = icecam_message_parse (text, length, &error);
+  if (msg == NULL)
+    handle_parse_error (self, peer, error);
+  else
+    dispatch (self, peer, msg);
+  flush_outbox (self);
+}
+
+/**
+ * icecam_registry_send_error:
+ * @self: a registry
+ * @peer_id: the peer to tell
+ * @code: the error code
+ * @session: (nullable): the session the error is about
+ * @text: what was wrong; cut to %ICECAM_PROTOCOL_MAX_TEXT_LENGTH bytes
+ *
+ * Sends an `error` that the transport detected itself (e.g. a binary frame), counted like the
+ * registry's own.
+ */
+void
+icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCode code,
+                            const gchar *session, const gchar *text)
+{
+  Peer *peer;
+
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (text != NULL);
+
+  peer = g_hash_table_lookup (self->peers, &peer_id);
+  if (peer == NULL || peer->state == PEER_STATE_CLOSING)
+    return;
+  queue_error (self, peer, code, session, "%s", text);
+  flush_outbox (self);
+}
+
+/**
+ * icecam_registry_get_stats:
+ * @self: a registry
+ * @stats: (out caller-allocates): filled with the current counters
+ */
+void
+icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (stats != NULL);
+
+  stats->peers = g_hash_table_size (self->peers);
+  stats->cameras = g_hash_table_size (self->cameras);
+  stats->viewers = g_hash_table_size (self->viewers);
+  stats->sessions = g_hash_table_size (self->sessions);
+  stats->messages_relayed = self->messages_relayed;
+  stats->errors_sent = self->errors_sent;
+}
+
+/* ---- GObject ---------------------------------------------------------------------------- */
+
+static void
+icecam_registry_finalize (GObject *object)
+{
+  IcecamRegistry *self = ICECAM_REGISTRY (object);
+
+  g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_free);
+  /* Sessions reference peers: drop them first. */
+  g_hash_table_unref (self->sessions);
+  g_hash_table_unref (self->cameras);
+  g_hash_table_unref (self->viewers);
+  g_hash_table_unref (self->peers);
+  g_ptr_array_unref (self->ice_servers);
+
+  G_OBJECT_CLASS (icecam_registry_parent_class)->finalize (object);
+}
+
+static void
+icecam_registry_class_init (IcecamRegistryClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = icecam_registry_finalize;
+
+  /**
+   * IcecamRegistry::send:
+   * @registry: the registry
+   * @peer_id: the peer to send to
+   * @message: the message; valid only during the emission, copy it to keep it
+   *
+   * Asks the caller to send @message to a peer. Emitted synchronously, see the threading
+   * note of #IcecamRegistry.
+   */
+  signals[SIGNAL_SEND] =
+    g_signal_new ("send", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT64,
+                  ICECAM_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * IcecamRegistry::close:
+   * @registry: the registry
+   * @peer_id: the peer whose connection to close
+   * @reason: why, for the WebSocket close frame and logs
+   *
+   * Asks the caller to close a peer's connection, after sending what was queued for it. The
+   * caller still calls icecam_registry_remove_peer() once the connection is gone.
+   */
+  signals[SIGNAL_CLOSE] =
+    g_signal_new ("close", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+}
+
+static void
+icecam_registry_init (IcecamRegistry *self)
+{
+  self->peers = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                       (GDestroyNotify) peer_free);
+  self->cameras = g_hash_table_new (g_str_hash, g_str_equal);
+  self->viewers = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify) session_free);
+  self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
+  g_queue_init (&self->outbox);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous's routing logic: who is connected, which sessions exist, where messages go. */
+
+#pragma once
+
+#include <glib-object.h>
+
+#include "icecam-protocol.h"
+
+G_BEGIN_DECLS
+
+/**
+ * ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER:
+ *
+ * How many sessions one viewer may have open at once unless configured otherwise.
+ */
+#define ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER 16
+
+/**
+ * IcecamRegistryStats:
+ * @peers: connections the registry knows, including those that have not said hello yet
+ * @cameras: cameras online
+ * @viewers: viewers that said hello
+ * @sessions: sessions open
+ * @messages_relayed: messages forwarded from one end of a session to the other, since start
+ * @errors_sent: `error` messages sent, since start
+ *
+ * Counters for health and metrics endpoints.
+ */
+typedef struct {
+  guint peers;
+  guint cameras;
+  guint viewers;
+  guint sessions;
+  guint64 messages_relayed;
+  guint64 errors_sent;
+} IcecamRegistryStats;
+
+#define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())
+G_DECLARE_FINAL_TYPE (IcecamRegistry, icecam_registry, ICECAM, REGISTRY, GObject)
+
+IcecamRegistry *icecam_registry_new (void);
+
+void icecam_registry_set_ice_servers (IcecamRegistry *self, GPtrArray *ice_servers);
+void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
+
+void icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id,
+                               const gchar *remote_address, GPtrArray *peer_ice_servers);
+void icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id);
+void icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar *text,
+                                  gsize length);
+void icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCode code,
+                                 const gchar *session, const gchar *text);
+
+void icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats);
+
+G_END_DECLS

@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous service: WebSocket signalling, health endpoints and the STUN responder. */
+
+#include "icecam-rendezvous.h"
+
+#include <string.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "icecam-stun-responder.h"
+
+/**
+ * SECTION:icecam-rendezvous
+ * @title: IcecamRendezvous
+ * @short_description: the signalling server cameras and viewers meet at
+ *
+ * An HTTP server (libsoup) with the signalling WebSocket at `/ws` (docs/protocol.md), `/healthz`
+ * (200 and a small JSON object of counters) and `/metrics` (the same counters for Prometheus),
+ * plus an #IcecamStunResponder so that clients learn their public address from the same host.
+ * Each WebSocket connection is one peer of an #IcecamRegistry, which does all the routing.
+ *
+ * By default the STUN responder listens on UDP on the same host and port number as the
+ * WebSocket's TCP listener; when that UDP port is taken and the WebSocket port was chosen by the
+ * system (port 0), it falls back to a port the system chooses. Each client's `welcome` lists
+ * "stun:HOST:PORT" with HOST the address that client reached the server at, so the same server
+ * works on 127.0.0.1, on a LAN address or on 0.0.0.0.
+ *
+ * Threading: create and use the object in one thread. Its sockets, callbacks and the registry's
+ * signals run in the #GMainContext that was thread-default when the object was created, which
+ * must be iterated for it to serve.
+ */
+
+/* Frames over the protocol's 64 KiB limit still reach the registry, which answers them with a
+ * too-large error on an open connection; only frames past this are cut off by libsoup. */
+#define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
+
+/* Pings keep NAT mappings and proxies from dropping idle signalling connections. */
+#define KEEPALIVE_INTERVAL_SECONDS 20
+
+typedef struct {
+  IcecamRendezvous *self;   /* borrowed: connections never outlive the rendezvous */
+  guint64 id;               /* the registry's peer id */
+  SoupWebsocketConnection *ws;
+  gulong message_handler;
+  gulong closed_handler;
+} Connection;
+
+struct _IcecamRendezvous {
+  GObject parent_instance;
+
+  GMainContext *context;
+  SoupServer *server;
+  IcecamRegistry *registry;
+  GHashTable *connections;          /* &Connection.id → Connection (owned) */
+  guint64 next_peer_id;
+
+  GInetAddress *listen_address;     /* NULL until listening */
+  guint port;
+
+  gboolean stun_enabled;
+  GInetSocketAddress *stun_address; /* as configured; NULL: the WebSocket's host and port */
+  IcecamStunResponder *stun;        /* NULL unless listening */
+  GInetAddress *stun_host;          /* the host the responder is bound to */
+};
+
+G_DEFINE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, G_TYPE_OBJECT)
+
+/* ---- addresses ------------------------------------------------------------------------ */
+
+/* @address as a URL host: IPv4-mapped IPv6 as plain IPv4, other IPv6 in brackets. */
+static gchar *
+host_to_string (GInetAddress *address)
+{
+  static const guint8 v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  g_autofree gchar *text = NULL;
+
+  if (g_inet_address_get_family (address) != G_SOCKET_FAMILY_IPV6)
+    return g_inet_address_to_string (address);
+  if (memcmp (g_inet_address_to_bytes (address), v4_mapped_prefix, 12) == 0) {
+    g_autoptr (GInetAddress) v4 =
+      g_inet_address_new_from_bytes (g_inet_address_to_bytes (address) + 12,
+                                     G_SOCKET_FAMILY_IPV4);
+
+    return g_inet_address_to_string (v4);
+  }
+  text = g_inet_address_to_string (address);
+  return g_strdup_printf ("[%s]", text);
+}
+
+static gchar *
+host_port_to_string (GInetAddress *address, guint port)
+{
+  g_autofree gchar *host = host_to_string (address);
+
+  return g_strdup_printf ("%s:%u", host, port);
+}
+
+static gchar *
+socket_address_to_string (GSocketAddress *address)
+{
+  GInetSocketAddress *inet;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("unknown");
+  inet = G_INET_SOCKET_ADDRESS (address);
+  return host_port_to_string (g_inet_socket_address_get_address (inet),
+                              g_inet_socket_address_get_port (inet));
+}
+
+/* The STUN server as a client that reached us at @local sees it, listed first in its welcome. */
+static GPtrArray *
+peer_ice_servers (IcecamRendezvous *self, GSocketAddress *local)
+{
+  GPtrArray *servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  GInetAddress *host = self->stun_host;
+  g_autofree gchar *host_port = NULL;
+  g_autofree gchar *url = NULL;
+  const gchar *urls[2] = { NULL, NULL };
+
+  if (self->stun == NULL)
+    return servers;
+  /* Bound to the wildcard: the responder answers on whatever address the client used. */
+  if (g_inet_address_get_is_any (host) && G_IS_INET_SOCKET_ADDRESS (local))
+    host = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+  host_port = host_port_to_string (host, icecam_stun_responder_get_port (self->stun));
+  url = g_strconcat ("stun:", host_port, NULL);
+  urls[0] = url;
+  g_ptr_array_add (servers, icecam_ice_server_new (urls, NULL, NULL));
+  return servers;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static void
+connection_free (Connection *conn)
+{
+  g_clear_signal_handler (&conn->message_handler, conn->ws);
+  g_clear_signal_handler (&conn->closed_handler, conn->ws);
+  g_object_unref (conn->ws);
+  g_free (conn);
+}
+
+static void
+on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, Connection *conn)
+{
+  gsize size = 0;
+  const gchar *data = g_bytes_get_data (message, &size);
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    icecam_registry_send_error (conn->self->registry, conn->id, ICECAM_ERROR_CODE_MALFORMED,
+                                NULL, "binary frames are not accepted, send JSON text frames");
+    return;
+  }
+  /* conn may be freed from here on: closing handlers can run inside the registry's signals. */
+  icecam_registry_handle_text (conn->self->registry, conn->id, data, size);
+}
+
+static void
+on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
+{
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
+
+  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket closed (code %u)", id,
+           soup_websocket_connection_get_close_code (ws));
+  g_hash_table_remove (self->connections, &id);
+  icecam_registry_remove_peer (self->registry, id);
+}
+
+static void
+on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
+                     SoupWebsocketConnection *ws, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  Connection *conn = g_new0 (Connection, 1);
+  g_autofree gchar *remote = socket_address_to_string (
+    soup_server_message_get_remote_address (msg));
+  g_autoptr (GPtrArray) servers =
+    peer_ice_servers (self, soup_server_message_get_local_address (msg));
+
+  conn->self = self;
+  conn->id = ++self->next_peer_id;
+  conn->ws = g_object_ref (ws);
+  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
+  soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_SECONDS);
+  conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
+                                            conn);
+  conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
+  g_hash_table_insert (self->connections, &conn->id, conn);
+
+  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
+  icecam_registry_add_peer (self->registry, conn->id, remote, servers);
+}
+
+static SoupWebsocketConnection *
+lookup_open_websocket (IcecamRendezvous *self, guint64 peer_id)
+{
+  Connection *conn = g_hash_table_lookup (self->connections, &peer_id);
+
+  if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return NULL;
+  return conn->ws;
+}
+
+static void
+on_registry_send (IcecamRegistry *registry, guint64 peer_id, IcecamMessage *msg,
+                  IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+  g_autofree gchar *json = NULL;
+
+  if (ws == NULL) {
+    g_debug ("peer %" G_GUINT64_FORMAT ": not open, dropping '%s'", peer_id,
+             icecam_message_type_to_string (msg->type));
+    return;
+  }
+  json = icecam_message_to_json (msg);
+  soup_websocket_connection_send_text (ws, json);
+}
+
+static void
+on_registry_close (IcecamRegistry *registry, guint64 peer_id, const gchar *reason,
+                   IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+
+  /* Queued after what was sent before, so the peer reads the error first. */
+  if (ws != NULL)
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+/* ---- health and metrics --------------------------------------------------------------- */
+
+/* Every plain HTTP answer closes its connection: probes connect once per request anyway, and
+ * libsoup 3.2 leaks the socket (and its fd) of a keep-alive connection the client closes. */
+static void
+respond (SoupServerMessage *msg, guint status, const gchar *content_type, gchar *body)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "Connection", "close");
+  soup_server_message_set_status (msg, status, NULL);
+  if (body != NULL)
+    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, body, strlen (body));
+}
+
+static gboolean
+check_get (SoupServerMessage *msg)
+{
+  const gchar *method = soup_server_message_get_method (msg);
+
+  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                "GET, HEAD");
+  respond (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL, NULL);
+  return FALSE;
+}
+
+static void
+on_server_not_found (SoupServer *server, SoupServerMessage *msg, const char *path,
+                     GHashTable *query, gpointer user_data)
+{
+  respond (msg, SOUP_STATUS_NOT_FOUND, NULL, NULL);
+}
+
+/* @stun: (nullable): the STUN responder's counters, if it runs */
+static gchar *
+stats_to_json (const IcecamRegistryStats *stats, const IcecamStunResponderStats *stun)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, "ok");
+  json_builder_set_member_name (builder, "peers");
+  json_builder_add_int_value (builder, stats->peers);
+  json_builder_set_member_name (builder, "cameras");
+  json_builder_add_int_value (builder, stats->cameras);
+  json_builder_set_member_name (builder, "viewers");
+  json_builder_add_int_value (builder, stats->viewers);
+  json_builder_set_member_name (builder, "sessions");
+  json_builder_add_int_value (builder, stats->sessions);
+  json_builder_set_member_name (builder, "messages_relayed");
+  json_builder_add_int_value (builder, stats->messages_relayed);
+  json_builder_set_member_name (builder, "errors_sent");
+  json_builder_add_int_value (builder, stats->errors_sent);
+  if (stun != NULL) {
+    json_builder_set_member_name (builder, "stun");
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "packets_received");
+    json_builder_add_int_value (builder, stun->packets_received);
+    json_builder_set_member_name (builder, "requests_answered");
+    json_builder_add_int_value (builder, stun->requests_answered);
+    json_builder_set_member_name (builder, "errors_answered");
+    json_builder_add_int_value (builder, stun->errors_answered);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
+}
+
+static void
+on_server_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
+                   GHashTable *query, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  IcecamRegistryStats stats;
+  IcecamStunResponderStats stun_stats;
+  gchar *body;
+
+  if (!check_get (msg))
+    return;
+  icecam_registry_get_stats (self->registry, &stats);
+  if (self->stun != NULL)
+    icecam_stun_responder_get_stats (self->stun, &stun_stats);
+  body = stats_to_json (&stats, self->stun != NULL ? &stun_stats : NULL);
+  respond (msg, SOUP_STATUS_OK, "application/json", body);
+}
+
+static void
+append_metric (GString *text, const gchar *name, const gchar *type, const gchar *help,
+               guint64 value)
+{
+  g_string_append_printf (text, "# HELP icecam_rendezvous_%s %s\n", name, help);
+  g_string_append_printf (text, "# TYPE icecam_rendezvous_%s %s\n", name, type);
+  g_string_append_printf (text, "icecam_rendezvous_%s %" G_GUINT64_FORMAT "\n", name, value);
+}
+
+/* The counters in the Prometheus text exposition format. */
+static void
+on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
+                   GHashTable *query, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  GString *text = g_string_new (NULL);
+  IcecamRegistryStats stats;
+
+  if (!check_get (msg)) {
+    g_string_free (text, TRUE);
+    return;
+  }
+  icecam_registry_get_stats (self->registry, &stats);
+  append_metric (text, "peers", "gauge", "WebSocket connections open.", stats.peers);
+  append_metric (text, "cameras", "gauge", "Cameras online.", stats.cameras);
+  append_metric (text, "viewers", "gauge", "Viewers connected.", stats.viewers);
+  append_metric (text, "sessions", "gauge", "Sessions open.", stats.sessions);
+  append_metric (text, "messages_relayed_total", "counter",
+                 "Messages relayed between the ends of sessions.", stats.messages_relayed);
+  append_metric (text, "errors_sent_total", "counter", "Error messages sent to clients.",
+                 stats.errors_sent);
+  if (self->stun != NULL) {
+    IcecamStunResponderStats stun;
+
+    icecam_stun_responder_get_stats (self->stun, &stun);
+    append_metric (text, "stun_requests_answered_total", "counter",
+                   "STUN Binding requests answered.", stun.requests_answered);
+  }
+  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", g_string_free (text, FALSE));
+}
+
+/* ---- listening ------------------------------------------------------------------------ */
+
+static gboolean
+listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GError **error)
+{
+  g_autoptr (GSocketAddress) requested = g_inet_socket_address_new (address, port);
+  g_autoptr (GSocketAddress) bound = NULL;
+  GSList *listeners;
+
+  if (!soup_server_listen (self->server, requested, 0, error))
+    return FALSE;
+  listeners = soup_server_get_listeners (self->server);
+  bound = g_socket_get_local_address (listeners->data, error);
+  g_slist_free (listeners);
+  if (bound == NULL)
+    return FALSE;
+  self->listen_address = g_object_ref (address);
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return TRUE;
+}
+
+static gboolean
+try_listen_stun (IcecamRendezvous *self, GInetSocketAddress *address, GError **error)
+{
+  g_autoptr (IcecamStunResponder) stun = icecam_stun_responder_new ();
+
+  if (!icecam_stun_responder_listen (stun, address, error))
+    return FALSE;
+  self->stun = g_steal_pointer (&stun);
+  self->stun_host = g_object_ref (g_inet_socket_address_get_address (address));
+  return TRUE;
+}
+
+/* The STUN responder's address rule; see the class documentation. */
+static gboolean
+listen_stun (IcecamRendezvous *self, gboolean ws_port_was_ephemeral, GError **error)
+{
+  g_autoptr (GSocketAddress) same_port = NULL;
+  g_autoptr (GSocketAddress) any_port = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (self->stun_address != NULL) {
+    if (try_listen_stun (self, self->stun_address, error))
+      return TRUE;
+    g_prefix_error (error, "STUN responder: ");
+    return FALSE;
+  }
+
+  same_port = g_inet_socket_address_new (self->listen_address, self->port);
+  if (try_listen_stun (self, G_INET_SOCKET_ADDRESS (same_port), &local_error))
+    return TRUE;
+  if (!ws_port_was_ephemeral) {
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                "STUN responder on UDP port %u: ", self->port);
+    return FALSE;
+  }
+  g_debug ("UDP port %u is not free (%s), STUN responder on a port the system chooses",
+           self->port, local_error->message);
+  any_port = g_inet_socket_address_new (self->listen_address, 0);
+  if (try_listen_stun (self, G_INET_SOCKET_ADDRESS (any_port), error))
+    return TRUE;
+  g_prefix_error (error, "STUN responder: ");
+  return FALSE;
+}
+
+static gboolean
+listen_all (IcecamRendezvous *self, GInetAddress *address, guint port, GError **error)
+{
+  if (!listen_websocket (self, address, port, error))
+    return FALSE;
+  if (self->stun_enabled && !listen_stun (self, port == 0, error)) {
+    soup_server_disconnect (self->server);
+    g_clear_object (&self->listen_address);
+    self->port = 0;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- public API ----------------------------------------------------------------------- */
+
+/**
+ * icecam_rendezvous_new:
+ *
+ * Returns: (transfer full): a rendezvous, not listening yet, with the STUN responder enabled;
+ *   it serves in the thread-default #GMainContext of the caller
+ */
+IcecamRendezvous *
+icecam_rendezvous_new (void)
+{
+  return g_object_new (ICECAM_TYPE_RENDEZVOUS, NULL);
+}
+
+/**
+ * icecam_rendezvous_set_ice_servers:
+ * @self: a rendezvous
+ * @ice_servers: (nullable) (element-type IcecamIceServer): STUN/TURN servers every `welcome`
+ *   lists after the built-in STUN responder; copied
+ */
+void
+icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_servers)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+
+  icecam_registry_set_ice_servers (self->registry, ice_servers);
+}
+
+/**
+ * icecam_rendezvous_set_stun_enabled:
+ * @self: a rendezvous, not listening yet
+ * @enabled: whether to run the STUN responder (default %TRUE)
+ */
+void
+icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (self->listen_address == NULL);
+
+  self->stun_enabled = enabled;
+}
+
+/**
+ * icecam_rendezvous_set_stun_address:
+ * @self: a rendezvous, not listening yet
+ * @address: (nullable): where the STUN responder listens; %NULL (the default) for the host and
+ *   port number of the WebSocket listener
+ *
+ * With an explicit address there is no fallback: if it is taken, listening fails.
+ */
+void
+icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (address == NULL || G_IS_INET_SOCKET_ADDRESS (address));
+  g_return_if_fail (self->listen_address == NULL);
+
+  g_set_object (&self->stun_address, address);
+}
+
+/**
+ * icecam_rendezvous_listen:
+ * @self: a rendezvous, not listening yet
+ * @host: an IP address to listen on, e.g. "127.0.0.1", "0.0.0.0" or "::"
+ * @port: the TCP port; 0 lets the system choose (see icecam_rendezvous_get_port())
+ * @error: return location for a #GError
+ *
+ * Starts serving: the HTTP/WebSocket listener, then the STUN responder unless disabled. If
+ * either fails, nothing is left listening.
+ *
+ * Returns: %TRUE if listening, %FALSE with @error set
+ */
+gboolean
+icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port, GError **error)
+{
+  g_autoptr (GInetAddress) address = NULL;
+  GMainContext *current;
+  gboolean pushed;
+  gboolean ok;
+
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), FALSE);
+  g_return_val_if_fail (host != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (self->listen_address == NULL, FALSE);
+
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "'%s' is not an IP address", host);
+    return FALSE;
+  }
+  if (port > G_MAXUINT16) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "port %u is not a TCP port", port);
+    return FALSE;
+  }
+
+  /* Sockets attach to the thread-default context: make that the one we were created in. */
+  current = g_main_context_ref_thread_default ();
+  pushed = current != self->context;
+  g_main_context_unref (current);
+  if (pushed)
+    g_main_context_push_thread_default (self->context);
+  ok = listen_all (self, address, port, error);
+  if (pushed)
+    g_main_context_pop_thread_default (self->context);
+  if (ok)
+    g_info ("listening on port %u", self->port);
+  return ok;
+}
+
+/**
+ * icecam_rendezvous_get_uri:
+ * @self: a rendezvous
+ *
+ * Returns: (transfer full) (nullable): the signalling URL, "ws://HOST:PORT/ws" with the port
+ *   actually bound, or %NULL if not listening
+ */
+gchar *
+icecam_rendezvous_get_uri (IcecamRendezvous *self)
+{
+  g_autofree gchar *host_port = NULL;
+
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), NULL);
+
+  if (self->listen_address == NULL)
+    return NULL;
+  host_port = host_port_to_string (self->listen_address, self->port);
+  return g_strdup_printf ("ws://%s/ws", host_port);
+}
+
+/**
+ * icecam_rendezvous_get_port:
+ * @self: a rendezvous
+ *
+ * Returns: the TCP port the WebSocket listener is bound to, or 0 if not listening
+ */
+guint
+icecam_rendezvous_get_port (IcecamRendezvous *self)
+{
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), 0);
+
+  return self->port;
+}
+
+/**
+ * icecam_rendezvous_get_stun_host_port:
+ * @self: a rendezvous
+ *
+ * Returns: (transfer full) (nullable): where the STUN responder is bound, "HOST:PORT", or
+ *   %NULL if it is disabled or not listening
+ */
+gchar *
+icecam_rendezvous_get_stun_host_port (IcecamRendezvous *self)
+{
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), NULL);
+
+  if (self->stun == NULL)
+    return NULL;
+  return host_port_to_string (self->stun_host, icecam_stun_responder_get_port (self->stun));
+}
+
+/**
+ * icecam_rendezvous_get_stun_port:
+ * @self: a rendezvous
+ *
+ * Returns: the UDP port of the STUN responder, or 0 if it is disabled or not listening
+ */
+guint
+icecam_rendezvous_get_stun_port (IcecamRendezvous *self)
+{
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), 0);
+
+  return self->stun != NULL ? icecam_stun_responder_get_port (self->stun) : 0;
+}
+
+/**
+ * icecam_rendezvous_get_registry:
+ * @self: a rendezvous
+ *
+ * Returns: (transfer none): the registry behind the WebSocket endpoint, e.g. for its counters
+ */
+IcecamRegistry *
+icecam_rendezvous_get_registry (IcecamRendezvous *self)
+{
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), NULL);
+
+  return self->registry;
+}
+
+/* ---- GObject -------------------------------------------------------------------------- */
+
+static void
+icecam_rendezvous_dispose (GObject *object)
+{
+  IcecamRendezvous *self = ICECAM_RENDEZVOUS (object);
+  GHashTableIter iter;
+  Connection *conn;
+
+  if (self->registry != NULL)
+    g_signal_handlers_disconnect_by_data (self->registry, self);
+  if (self->connections != NULL) {
+    g_hash_table_iter_init (&iter, self->connections);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn)) {
+      g_clear_signal_handler (&conn->closed_handler, conn->ws);
+      if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "shutdown");
+    }
+    g_clear_pointer (&self->connections, g_hash_table_unref);
+  }
+  if (self->server != NULL)
+    soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+  g_clear_object (&self->stun);
+  g_clear_object (&self->registry);
+
+  G_OBJECT_CLASS (icecam_rendezvous_parent_class)->dispose (object);
+}
+
+static void
+icecam_rendezvous_finalize (GObject *object)
+{
+  IcecamRendezvous *self = ICECAM_RENDEZVOUS (object);
+
+  g_clear_object (&self->listen_address);
+  g_clear_object (&self->stun_address);
+  g_clear_object (&self->stun_host);
+  g_main_context_unref (self->context);
+
+  G_OBJECT_CLASS (icecam_rendezvous_parent_class)->finalize (object);
+}
+
+static void
+icecam_rendezvous_class_init (IcecamRendezvousClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = icecam_rendezvous_dispose;
+  object_class->finalize = icecam_rendezvous_finalize;
+}
+
+static void
+icecam_rendezvous_init (IcecamRendezvous *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+  self->stun_enabled = TRUE;
+  self->registry = icecam_registry_new ();
+  self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                             (GDestroyNotify) connection_free);
+  g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
+  g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
+
+  self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
+  soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket, self,
+                                     NULL);
+  soup_server_add_handler (self->server, "/healthz", on_server_healthz, self, NULL);
+  soup_server_add_handler (self->server, "/metrics", on_server_metrics, self, NULL);
+  soup_server_add_handler (self->server, NULL, on_server_not_found, self, NULL);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous service: WebSocket signalling, health endpoints and the STUN responder. */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "icecam-registry.h"
+
+G_BEGIN_DECLS
+
+#define ICECAM_TYPE_RENDEZVOUS (icecam_rendezvous_get_type ())
+G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, GObject)
+
+IcecamRendezvous *icecam_rendezvous_new (void);
+
+void icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_servers);
+void icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled);
+void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address);
+
+gboolean icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
+                                   GError **error);
+
+gchar *icecam_rendezvous_get_uri (IcecamRendezvous *self);
+guint icecam_rendezvous_get_port (IcecamRendezvous *self);
+gchar *icecam_rendezvous_get_stun_host_port (IcecamRendezvous *self);
+guint icecam_rendezvous_get_stun_port (IcecamRendezvous *self);
+IcecamRegistry *icecam_rendezvous_get_registry (IcecamRendezvous *self);
+
+G_END_DECLS

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The icecam-rendezvous command: options, one IcecamRendezvous, the main loop, clean exit. */
+
+#include <stdio.h>
+#include <glib-unix.h>
+
+#include "icecam-rendezvous.h"
+
+/* Loopback unless told otherwise: exposing the service is a decision for whoever runs it. */
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_PORT 8080
+#define DEFAULT_STUN_PORT 3478
+
+#define EXIT_USAGE 2
+
+typedef struct {
+  gchar *listen;
+  gchar *stun_listen;
+  gboolean verbose;
+
+  gchar *host;
+  guint16 port;
+  GInetSocketAddress *stun_address;
+  gboolean stun_off;
+
+  GMainLoop *loop;
+  IcecamRendezvous *rendezvous;
+} App;
+
+static void
+app_clear (App *app)
+{
+  g_clear_object (&app->rendezvous);
+  g_clear_pointer (&app->loop, g_main_loop_unref);
+  g_clear_object (&app->stun_address);
+  g_free (app->host);
+  g_free (app->listen);
+  g_free (app->stun_listen);
+}
+
+/* "HOST:PORT" or "[IPV6]:PORT" with HOST an IP address; the port may be left out. */
+static gboolean
+parse_host_port (const gchar *option, const gchar *value, guint16 default_port, gchar **host,
+                 guint16 *port, GError **error)
+{
+  g_autoptr (GSocketConnectable) parsed = NULL;
+  g_autoptr (GError) local_error = NULL;
+  const gchar *hostname;
+
+  parsed = g_network_address_parse (value, default_port, &local_error);
+  if (parsed == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "%s: '%s' is not HOST:PORT (%s)", option, value, local_error->message);
+    return FALSE;
+  }
+  hostname = g_network_address_get_hostname (G_NETWORK_ADDRESS (parsed));
+  if (!g_hostname_is_ip_address (hostname)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "%s: '%s' is not an IP address", option, hostname);
+    return FALSE;
+  }
+  *host = g_strdup (hostname);
+  *port = g_network_address_get_port (G_NETWORK_ADDRESS (parsed));
+  return TRUE;
+}
+
+static gboolean
+app_check_options (App *app, GError **error)
+{
+  g_autofree gchar *stun_host = NULL;
+  guint16 stun_port = 0;
+
+  if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
+                        DEFAULT_PORT, &app->host, &app->port, error))
+    return FALSE;
+  if (app->stun_listen == NULL)
+    return TRUE;
+  if (g_strcmp0 (app->stun_listen, "none") == 0) {
+    app->stun_off = TRUE;
+    return TRUE;
+  }
+  if (!parse_host_port ("--stun-listen", app->stun_listen, DEFAULT_STUN_PORT, &stun_host,
+                        &stun_port, error))
+    return FALSE;
+  app->stun_address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string (stun_host,
+                                                                                      stun_port));
+  return TRUE;
+}
+
+static gboolean
+app_parse_options (App *app, int *argc, char ***argv, GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &app->listen,
+      "Where to serve WebSocket signalling (TCP), default " DEFAULT_LISTEN, "HOST:PORT" },
+    { "stun-listen", 0, 0, G_OPTION_ARG_STRING, &app->stun_listen,
+      "Where the STUN responder listens (UDP; port 3478 if left out), or 'none'; "
+      "default: the --listen host and port",
+      "HOST:PORT|none" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
+      "Log what the server does (on stderr)", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+
+  g_option_context_set_summary (context,
+    "The icecam rendezvous: cameras and viewers meet here to set up their ICE sessions.\n"
+    "Prints one line once listening: icecam-rendezvous: listening on ws://HOST:PORT/ws (...)");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
+                 (*argv)[1]);
+    return FALSE;
+  }
+  return app_check_options (app, error);
+}
+
+/* Debug and info logs of the icecam domains, on top of whatever G_MESSAGES_DEBUG holds. */
+static void
+enable_debug_logs (void)
+{
+  const gchar *current = g_getenv ("G_MESSAGES_DEBUG");
+  g_autofree gchar *domains = NULL;
+
+  if (current != NULL && *current != '\0')
+    domains = g_strconcat (current, " icecam icecam-rendezvous", NULL);
+  else
+    domains = g_strdup ("icecam icecam-rendezvous");
+  g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+}
+
+static gboolean
+on_unix_signal (gpointer user_data)
+{
+  App *app = user_data;
+
+  g_info ("signal received, stopping");
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+print_listening (App *app)
+{
+  g_autofree gchar *uri = icecam_rendezvous_get_uri (app->rendezvous);
+  g_autofree gchar *stun = icecam_rendezvous_get_stun_host_port (app->rendezvous);
+
+  if (stun != NULL)
+    printf ("icecam-rendezvous: listening on %s (stun udp %s)\n", uri, stun);
+  else
+    printf ("icecam-rendezvous: listening on %s (stun off)\n", uri);
+  /* Scripts and tests read this line to learn the ports: do not leave it in a buffer. */
+  fflush (stdout);
+}
+
+static int
+app_run (App *app)
+{
+  g_autoptr (GError) error = NULL;
+  guint sigint_id;
+  guint sigterm_id;
+
+  app->rendezvous = icecam_rendezvous_new ();
+  icecam_rendezvous_set_stun_enabled (app->rendezvous, !app->stun_off);
+  icecam_rendezvous_set_stun_address (app->rendezvous, app->stun_address);
+  if (!icecam_rendezvous_listen (app->rendezvous, app->host, app->port, &error)) {
+    g_printerr ("icecam-rendezvous: cannot listen on %s: %s\n",
+                app->listen != NULL ? app->listen : DEFAULT_LISTEN, error->message);
+    return EXIT_FAILURE;
+  }
+  print_listening (app);
+
+  app->loop = g_main_loop_new (NULL, FALSE);
+  sigint_id = g_unix_signal_add (SIGINT, on_unix_signal, app);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_unix_signal, app);
+  g_main_loop_run (app->loop);
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  return EXIT_SUCCESS;
+}
+
+int
+main (int argc, char **argv)
+{
+  App app = { 0 };
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  /* stdout carries the one "listening" line; every log goes to stderr. */
+  g_log_writer_default_set_use_stderr (TRUE);
+
+  if (!app_parse_options (&app, &argc, &argv, &error)) {
+    g_printerr ("icecam-rendezvous: %s\nRun 'icecam-rendezvous --help' for the options.\n",
+                error->message);
+    app_clear (&app);
+    return EXIT_USAGE;
+  }
+  if (app.verbose)
+    enable_debug_logs ();
+
+  status = app_run (&app);
+  app_clear (&app);
+  return status;
+}

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for the rendezvous registry: JSON in, the messages it asks to send out. */
+
+#include "icecam-registry.h"
+
+#include <string.h>
+
+#define CAMERA_1 1
+#define CAMERA_2 2
+#define VIEWER_1 11
+#define VIEWER_2 12
+#define STRANGER 99
+
+static const gchar *test_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                               "m=video 9 UDP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
+/* What the registry asked for: a message for a peer, or (msg NULL) to close it. */
+typedef struct {
+  guint64 peer;
+  IcecamMessage *msg;
+  gchar *close_reason;
+} Sent;
+
+typedef struct {
+  IcecamRegistry *registry;
+  GQueue sent;
+  guint64 remove_on_send;  /* a peer whose "socket" fails when something is sent to it */
+} Fixture;
+
+static void
+sent_free (Sent *sent)
+{
+  icecam_message_free (sent->msg);
+  g_free (sent->close_reason);
+  g_free (sent);
+}
+
+static void
+on_registry_send (IcecamRegistry *registry, guint64 peer, IcecamMessage *msg, Fixture *f)
+{
+  Sent *sent = g_new0 (Sent, 1);
+  g_autofree gchar *json = icecam_message_to_json (msg);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) reparsed = icecam_message_parse (json, strlen (json), &error);
+
+  /* Whatever the registry sends must be valid on the wire. */
+  g_assert_no_error (error);
+  g_assert_nonnull (reparsed);
+  g_test_message ("→ %" G_GUINT64_FORMAT ": %s", peer, json);
+  sent->peer = peer;
+  sent->msg = icecam_message_copy (msg);
+  g_queue_push_tail (&f->sent, sent);
+
+  if (peer == f->remove_on_send) {
+    f->remove_on_send = 0;
+    icecam_registry_remove_peer (registry, peer);
+  }
+}
+
+static void
+on_registry_close (IcecamRegistry *registry, guint64 peer, const gchar *reason, Fixture *f)
+{
+  Sent *sent = g_new0 (Sent, 1);
+
+  g_test_message ("→ %" G_GUINT64_FORMAT ": close (%s)", peer, reason);
+  sent->peer = peer;
+  sent->close_reason = g_strdup (reason);
+  g_queue_push_tail (&f->sent, sent);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->registry = icecam_registry_new ();
+  g_queue_init (&f->sent);
+  g_signal_connect (f->registry, "send", G_CALLBACK (on_registry_send), f);
+  g_signal_connect (f->registry, "close", G_CALLBACK (on_registry_close), f);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_assert_finalize_object (f->registry);
+  g_queue_clear_full (&f->sent, (GDestroyNotify) sent_free);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static void
+feed (Fixture *f, guint64 peer, const gchar *json)
+{
+  icecam_registry_handle_text (f->registry, peer, json, strlen (json));
+}
+
+static void G_GNUC_PRINTF (3, 4)
+feedf (Fixture *f, guint64 peer, const gchar *format, ...)
+{
+  g_autofree gchar *json = NULL;
+  va_list args;
+
+  va_start (args, format);
+  json = g_strdup_vprintf (format, args);
+  va_end (args);
+  feed (f, peer, json);
+}
+
+/* The next thing sent is @type for @peer; returns it. */
+static IcecamMessage *
+expect_msg (Fixture *f, guint64 peer, IcecamMessageType type)
+{
+  Sent *sent = g_queue_pop_head (&f->sent);
+  IcecamMessage *msg;
+
+  g_assert_nonnull (sent);
+  g_assert_nonnull (sent->msg);
+  g_assert_cmpuint (sent->peer, ==, peer);
+  g_assert_cmpstr (icecam_message_type_to_string (sent->msg->type), ==,
+                   icecam_message_type_to_string (type));
+  msg = g_steal_pointer (&sent->msg);
+  sent_free (sent);
+  return msg;
+}
+
+static void
+expect_error (Fixture *f, guint64 peer, IcecamErrorCode code, const gchar *needle)
+{
+  g_autoptr (IcecamMessage) msg = expect_msg (f, peer, ICECAM_MESSAGE_ERROR);
+
+  g_assert_cmpstr (icecam_error_code_to_string (msg->error_code), ==,
+                   icecam_error_code_to_string (code));
+  if (strstr (msg->text, needle) == NULL)
+    g_error ("error text '%s' does not contain '%s'", msg->text, needle);
+}
+
+static void
+expect_close (Fixture *f, guint64 peer)
+{
+  Sent *sent = g_queue_pop_head (&f->sent);
+
+  g_assert_nonnull (sent);
+  g_assert_null (sent->msg);
+  g_assert_cmpuint (sent->peer, ==, peer);
+  g_assert_nonnull (sent->close_reason);
+  sent_free (sent);
+}
+
+static void
+expect_nothing (Fixture *f)
+{
+  g_assert_cmpuint (g_queue_get_length (&f->sent), ==, 0);
+}
+
+static void
+expect_presence (Fixture *f, guint64 viewer, const gchar * const *cameras)
+{
+  g_autoptr (IcecamMessage) msg = expect_msg (f, viewer, ICECAM_MESSAGE_PRESENCE);
+
+  g_assert_true (g_strv_equal ((const gchar * const *) msg->cameras, cameras));
+}
+
+/* The next two messages are the same presence for @viewer_a and @viewer_b, in either order. */
+static void
+expect_presence_to_viewers (Fixture *f, guint64 viewer_a, guint64 viewer_b,
+                            const gchar * const *cameras)
+{
+  Sent *first = g_queue_peek_head (&f->sent);
+  guint64 other;
+
+  g_assert_nonnull (first);
+  g_assert_true (first->peer == viewer_a || first->peer == viewer_b);
+  other = first->peer == viewer_a ? viewer_b : viewer_a;
+  expect_presence (f, first->peer, cameras);
+  expect_presence (f, other, cameras);
+}
+
+static void
+add_peer (Fixture *f, guint64 peer)
+{
+  g_autofree gchar *address = g_strdup_printf ("192.0.2.%u:40000", (guint) peer);
+
+  icecam_registry_add_peer (f->registry, peer, address, NULL);
+}
+
+/* A camera says hello; returns its welcome. Presence updates to viewers are left queued. */
+static IcecamMessage *
+connect_camera (Fixture *f, guint64 peer, const gchar *id)
+{
+  add_peer (f, peer);
+  feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\"}", id);
+  return expect_msg (f, peer, ICECAM_MESSAGE_WELCOME);
+}
+
+/* A viewer says hello (with @name if not NULL); returns the id it was given. */
+static gchar *
+connect_viewer (Fixture *f, guint64 peer, const gchar *name)
+{
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+
+  add_peer (f, peer);
+  if (name != NULL)
+    feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"id\":\"%s\"}", name);
+  else
+    feed (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  welcome = expect_msg (f, peer, ICECAM_MESSAGE_WELCOME);
+  presence = expect_msg (f, peer, ICECAM_MESSAGE_PRESENCE);
+  return g_strdup (welcome->id);
+}
+
+/* The viewer watches the camera; checks both `session` messages; returns the session id. */
+static gchar *
+open_session (Fixture *f, guint64 camera, const gchar *camera_id, guint64 viewer,
+              const gchar *viewer_id)
+{
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+
+  feedf (f, viewer, "{\"type\":\"watch\",\"camera\":\"%s\"}", camera_id);
+  to_camera = expect_msg (f, camera, ICECAM_MESSAGE_SESSION);
+  to_viewer = expect_msg (f, viewer, ICECAM_MESSAGE_SESSION);
+  g_assert_cmpstr (to_camera->session, ==, to_viewer->session);
+  g_assert_cmpint (to_camera->role, ==, ICECAM_ROLE_CAMERA);
+  g_assert_cmpstr (to_camera->camera, ==, camera_id);
+  g_assert_cmpstr (to_camera->peer, ==, viewer_id);
+  g_assert_cmpint (to_viewer->role, ==, ICECAM_ROLE_VIEWER);
+  g_assert_cmpstr (to_viewer->camera, ==, camera_id);
+  return g_strdup (to_camera->session);
+}
+
+/* A candidate from @from in @session arrives unchanged at @to. */
+static void
+assert_relays_candidate (Fixture *f, const gchar *session, guint64 from, guint64 to)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+  g_autofree gchar *candidate =
+    g_strdup_printf ("candidate:%u 1 UDP 2013266431 192.0.2.1 5000 typ host", g_random_int ());
+
+  feedf (f, from, "{\"type\":\"candidate\",\"session\":\"%s\",\"candidate\":\"%s\"}", session,
+         candidate);
+  msg = expect_msg (f, to, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (msg->session, ==, session);
+  g_assert_cmpstr (msg->candidate, ==, candidate);
+  expect_nothing (f);
+}
+
+/* One camera, one viewer and a session between them. */
+static gchar *
+setup_pair (Fixture *f)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
+
+  return open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+}
+
+/* ---- hello and presence --------------------------------------------------------------- */
+
+static void
+test_hello_camera (Fixture *f, gconstpointer data)
+{
+  const gchar *stun[] = { "stun:203.0.113.1:8080", NULL };
+  const gchar *turn[] = { "turn:turn.example.org:3478", NULL };
+  g_autoptr (GPtrArray) configured =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  g_autoptr (GPtrArray) own =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  g_autoptr (IcecamMessage) welcome = NULL;
+  IcecamIceServer *server;
+
+  g_ptr_array_add (configured, icecam_ice_server_new (turn, "user", "pass"));
+  g_ptr_array_add (own, icecam_ice_server_new (stun, NULL, NULL));
+  icecam_registry_set_ice_servers (f->registry, configured);
+
+  icecam_registry_add_peer (f->registry, CAMERA_1, "198.51.100.7:51000", own);
+  expect_nothing (f);
+  feed (f, CAMERA_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"front-door\"}");
+  welcome = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpuint (welcome->version, ==, ICECAM_PROTOCOL_VERSION);
+  g_assert_cmpstr (welcome->id, ==, "front-door");
+  g_assert_cmpstr (welcome->address, ==, "198.51.100.7:51000");
+  g_assert_cmpuint (welcome->ice_servers->len, ==, 2);
+  server = welcome->ice_servers->pdata[0];
+  g_assert_cmpstr (server->urls[0], ==, "stun:203.0.113.1:8080");
+  server = welcome->ice_servers->pdata[1];
+  g_assert_cmpstr (server->urls[0], ==, "turn:turn.example.org:3478");
+  g_assert_cmpstr (server->username, ==, "user");
+  g_assert_cmpstr (server->credential, ==, "pass");
+  /* No viewers: nobody to tell. */
+  expect_nothing (f);
+}
+
+static void
+test_hello_viewer_names (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *long_name = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH, 'v');
+  g_autofree gchar *anonymous_1 = connect_viewer (f, 1, NULL);
+  g_autofree gchar *anonymous_2 = connect_viewer (f, 2, NULL);
+  g_autofree gchar *alice_1 = connect_viewer (f, 3, "alice");
+  g_autofree gchar *alice_2 = connect_viewer (f, 4, "alice");
+  g_autofree gchar *alice_3 = connect_viewer (f, 5, "alice");
+  g_autofree gchar *long_1 = connect_viewer (f, 6, long_name);
+  g_autofree gchar *long_2 = connect_viewer (f, 7, long_name);
+  g_autofree gchar *alice_again = NULL;
+
+  g_assert_cmpstr (anonymous_1, ==, "viewer-1");
+  g_assert_cmpstr (anonymous_2, ==, "viewer-2");
+  g_assert_cmpstr (alice_1, ==, "alice");
+  g_assert_cmpstr (alice_2, ==, "alice-2");
+  g_assert_cmpstr (alice_3, ==, "alice-3");
+  g_assert_cmpstr (long_1, ==, long_name);
+  g_assert_cmpuint (strlen (long_2), ==, ICECAM_PROTOCOL_MAX_ID_LENGTH);
+  g_assert_true (g_str_has_suffix (long_2, "v-2"));
+
+  /* A name is free again once its viewer has left. */
+  icecam_registry_remove_peer (f->registry, 3);
+  alice_again = connect_viewer (f, 8, "alice");
+  g_assert_cmpstr (alice_again, ==, "alice");
+  expect_nothing (f);
+}
+
+static void
+test_presence (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *only_zulu[] = { "zulu", NULL };
+  const gchar *both[] = { "alpha", "zulu", NULL };
+  const gchar *only_alpha[] = { "alpha", NULL };
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) welcome2 = NULL;
+  g_autoptr (IcecamMessage) late_welcome = NULL;
+
+  add_peer (f, VIEWER_1);
+  feed (f, VIEWER_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
+  expect_presence (f, VIEWER_1, none);
+
+  g_clear_pointer (&welcome, icecam_message_free);
+  welcome = connect_camera (f, CAMERA_1, "zulu");
+  expect_presence (f, VIEWER_1, only_zulu);
+  expect_nothing (f);
+
+  welcome2 = connect_camera (f, CAMERA_2, "alpha");
+  expect_presence (f, VIEWER_1, both);
+  expect_nothing (f);
+
+  /* A viewer arriving later gets the current list right after its welcome. */
+  add_peer (f, VIEWER_2);
+  feed (f, VIEWER_2, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  late_welcome = expect_msg (f, VIEWER_2, ICECAM_MESSAGE_WELCOME);
+  expect_presence (f, VIEWER_2, both);
+  expect_nothing (f);
+
+  /* A camera leaving is pushed to every viewer, in no particular order. */
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  expect_presence_to_viewers (f, VIEWER_1, VIEWER_2, only_alpha);
+  expect_nothing (f);
+}
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+static void
+test_session_setup (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  IcecamRegistryStats stats;
+
+  g_assert_cmpuint (strlen (session), ==, 16);
+  for (const gchar *p = session; *p != '\0'; p++)
+    g_assert_true (g_ascii_isxdigit (*p));
+  expect_nothing (f);
+
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.peers, ==, 2);
+  g_assert_cmpuint (stats.cameras, ==, 1);
+  g_assert_cmpuint (stats.viewers, ==, 1);
+  g_assert_cmpuint (stats.sessions, ==, 1);
+}
+
+static void
+test_session_relay (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  g_autoptr (IcecamMessage) offer = NULL;
+  g_autoptr (IcecamMessage) answer = NULL;
+  g_autoptr (IcecamMessage) eoc1 = NULL;
+  g_autoptr (IcecamMessage) eoc2 = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+  g_autofree gchar *offer_json = NULL;
+  IcecamRegistryStats stats;
+
+  msg = icecam_message_new_offer (session, test_sdp);
+  offer_json = icecam_message_to_json (msg);
+  feed (f, CAMERA_1, offer_json);
+  offer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_OFFER);
+  g_assert_cmpstr (offer->session, ==, session);
+  g_assert_cmpstr (offer->sdp, ==, test_sdp);
+
+  feedf (f, VIEWER_1, "{\"type\":\"answer\",\"session\":\"%s\",\"sdp\":\"v=0\\r\\nanswer\"}",
+         session);
+  answer = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_ANSWER);
+  g_assert_cmpstr (answer->sdp, ==, "v=0\r\nanswer");
+
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_1);
+
+  feedf (f, CAMERA_1, "{\"type\":\"end-of-candidates\",\"session\":\"%s\"}", session);
+  eoc1 = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_END_OF_CANDIDATES);
+  g_assert_cmpstr (eoc1->session, ==, session);
+  feedf (f, VIEWER_1, "{\"type\":\"end-of-candidates\",\"session\":\"%s\"}", session);
+  eoc2 = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_END_OF_CANDIDATES);
+
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.messages_relayed, ==, 6);
+  g_assert_cmpuint (stats.errors_sent, ==, 0);
+
+  /* bye is relayed, then the session is gone for both ends. */
+  feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\",\"reason\":\"closed the app\"}",
+         session);
+  bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye->session, ==, session);
+  g_assert_cmpstr (bye->reason, ==, "closed the app");
+  expect_nothing (f);
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 0);
+
+  feedf (f, CAMERA_1, "{\"type\":\"candidate\",\"session\":\"%s\","
+         "\"candidate\":\"candidate:1 1 UDP 1 192.0.2.1 5 typ host\"}", session);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
+  expect_nothing (f);
+}
+
+static void
+test_session_many_viewers (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *v1 = connect_viewer (f, VIEWER_1, NULL);
+  g_autofree gchar *v2 = connect_viewer (f, VIEWER_2, NULL);
+  g_autofree gchar *s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, v1);
+  g_autofree gchar *s2 = open_session (f, CAMERA_1, "cam1", VIEWER_2, v2);
+
+  /* Each viewer is its own session; the camera's messages go to the right one. */
+  g_assert_cmpstr (s1, !=, s2);
+  assert_relays_candidate (f, s2, CAMERA_1, VIEWER_2);
+  assert_relays_candidate (f, s1, CAMERA_1, VIEWER_1);
+
+  /* A viewer cannot use another viewer's session. */
+  feedf (f, VIEWER_1, "{\"type\":\"answer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", s2);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, s2);
+  expect_nothing (f);
+}
+
+static void
+test_session_peer_left (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  g_autofree gchar *s1 = setup_pair (f);
+  g_autofree gchar *v2 = connect_viewer (f, VIEWER_2, "bob");
+  g_autofree gchar *s2 = open_session (f, CAMERA_1, "cam1", VIEWER_2, "bob");
+  g_autoptr (IcecamMessage) bye1 = NULL;
+  g_autoptr (IcecamMessage) bye2 = NULL;
+  IcecamRegistryStats stats;
+
+  /* A viewer leaving: its camera is told, nobody else. */
+  icecam_registry_remove_peer (f->registry, VIEWER_1);
+  bye1 = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye1->session, ==, s1);
+  g_assert_cmpstr (bye1->reason, ==, "peer-left");
+  expect_nothing (f);
+
+  /* A camera leaving: its viewer gets bye, then the new presence. */
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  bye2 = expect_msg (f, VIEWER_2, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye2->session, ==, s2);
+  g_assert_cmpstr (bye2->reason, ==, "peer-left");
+  expect_presence (f, VIEWER_2, none);
+  expect_nothing (f);
+
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 0);
+  g_assert_cmpuint (stats.cameras, ==, 0);
+  g_assert_cmpuint (stats.peers, ==, 1);
+
+  /* Removing an unknown or already removed peer does nothing. */
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  icecam_registry_remove_peer (f->registry, STRANGER);
+  expect_nothing (f);
+}
+
+static void
+test_session_send_failure_reentrancy (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  g_autoptr (IcecamMessage) offer = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+
+  /* The viewer's socket fails while the offer is being sent to it: the handler removes the
+   * peer from inside the emission, and the camera is told after the offer. */
+  f->remove_on_send = VIEWER_1;
+  feedf (f, CAMERA_1, "{\"type\":\"offer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", session);
+  offer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_OFFER);
+  bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye->reason, ==, "peer-left");
+  expect_nothing (f);
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void
+test_error_not_ready (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = NULL;
+
+  add_peer (f, VIEWER_1);
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_READY, "send 'hello' first, not 'watch'");
+  expect_nothing (f);
+
+  /* Nothing changed: hello still works. */
+  feed (f, VIEWER_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam1\"}");
+  welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpstr (welcome->id, ==, "cam1");
+  expect_nothing (f);
+}
+
+static void
+test_error_unknown_camera (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  IcecamRegistryStats stats;
+
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"back-yard\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, "camera 'back-yard' is not online");
+  expect_nothing (f);
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 1);
+  g_assert_cmpuint (stats.errors_sent, ==, 1);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+}
+
+static void
+test_error_unknown_session (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  g_autoptr (IcecamMessage) error = NULL;
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_2, "cam2");
+  const gchar *both[] = { "cam1", "cam2", NULL };
+
+  expect_presence (f, VIEWER_1, both);
+  feed (f, VIEWER_1, "{\"type\":\"candidate\",\"session\":\"0000000000000000\","
+        "\"candidate\":\"candidate:1 1 UDP 1 192.0.2.1 5 typ host\"}");
+  error = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_UNKNOWN_SESSION);
+  g_assert_cmpstr (error->session, ==, "0000000000000000");
+  g_assert_cmpstr (error->text, ==, "unknown session '0000000000000000'");
+
+  /* A camera that is not part of the session cannot inject into it. */
+  feedf (f, CAMERA_2, "{\"type\":\"offer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", session);
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
+  feedf (f, CAMERA_2, "{\"type\":\"bye\",\"session\":\"%s\"}", session);
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
+  expect_nothing (f);
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_1);
+}
+
+static void
+test_error_not_allowed (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+
+  feed (f, CAMERA_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "a camera may not send 'watch'");
+  feedf (f, VIEWER_1, "{\"type\":\"offer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", session);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "a viewer may not send 'offer'");
+  feedf (f, CAMERA_1, "{\"type\":\"answer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", session);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "a camera may not send 'answer'");
+  feed (f, VIEWER_1, "{\"type\":\"welcome\",\"version\":1,\"id\":\"x\",\"address\":\"a\","
+        "\"ice_servers\":[]}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED,
+                "'welcome' is sent by the server, not by clients");
+  feed (f, VIEWER_1, "{\"type\":\"presence\",\"cameras\":[]}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "'presence' is sent by the server");
+  feedf (f, CAMERA_1, "{\"type\":\"session\",\"session\":\"%s\",\"camera\":\"cam1\","
+         "\"role\":\"viewer\"}", session);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "'session' is sent by the server");
+  feed (f, VIEWER_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "'hello' was already sent");
+  expect_nothing (f);
+
+  /* An error from a client is logged, not answered. */
+  feed (f, VIEWER_1, "{\"type\":\"error\",\"code\":\"internal\",\"message\":\"oops\"}");
+  expect_nothing (f);
+
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+}
+
+static void
+test_error_session_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *s1 = NULL;
+  g_autofree gchar *s2 = NULL;
+  g_autofree gchar *s3 = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+
+  icecam_registry_set_max_sessions_per_viewer (f->registry, 2);
+  s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
+  s2 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED,
+                "viewer 'alice' has 2 sessions open, the limit is 2");
+  expect_nothing (f);
+
+  /* Closing one makes room again. */
+  feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\"}", s1);
+  bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  s3 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
+  expect_nothing (f);
+}
+
+static void
+test_error_id_in_use (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+  g_autofree gchar *viewer2 = NULL;
+  IcecamRegistryStats stats;
+
+  add_peer (f, CAMERA_2);
+  feed (f, CAMERA_2, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam1\"}");
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_ID_IN_USE, "camera id 'cam1' is already online");
+  expect_close (f, CAMERA_2);
+  expect_nothing (f);
+
+  /* What the refused peer sends before its socket is closed is dropped. */
+  feed (f, CAMERA_2, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam9\"}");
+  expect_nothing (f);
+
+  /* Its leaving does not take the real cam1 offline. */
+  icecam_registry_remove_peer (f->registry, CAMERA_2);
+  expect_nothing (f);
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.cameras, ==, 1);
+  viewer2 = connect_viewer (f, VIEWER_2, NULL);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+}
+
+static void
+test_error_version (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+
+  add_peer (f, CAMERA_2);
+  feed (f, CAMERA_2, "{\"type\":\"hello\",\"version\":2,\"role\":\"camera\",\"id\":\"cam2\"}");
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_VERSION, "protocol version 2 is not supported");
+  expect_close (f, CAMERA_2);
+  expect_nothing (f);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+}
+
+/* Bad input from a peer in a session: error to it, and its session still relays. */
+static void
+test_error_bad_input (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const gchar *text;
+    IcecamErrorCode code;
+    const gchar *needle;
+  } cases[] = {
+    { "this is not json", ICECAM_ERROR_CODE_MALFORMED, "not valid JSON" },
+    { "[1,2,3]", ICECAM_ERROR_CODE_MALFORMED, "not a JSON object" },
+    { "{\"type\":\"offer\",\"session\":", ICECAM_ERROR_CODE_MALFORMED, "not valid JSON" },
+    { "{\"type\":\"watch\",\"camera\":42}", ICECAM_ERROR_CODE_MALFORMED,
+      "field 'camera' in 'watch' must be a string" },
+    { "{\"type\":\"subscribe\"}", ICECAM_ERROR_CODE_UNKNOWN_TYPE,
+      "unknown message type 'subscribe'" },
+    { "{\"type\":\"offer\",\"session\":\"abc\"}", ICECAM_ERROR_CODE_MISSING_FIELD,
+      "field 'sdp' is missing in 'offer'" },
+    { "{\"type\":\"watch\",\"camera\":\"no such/camera\"}", ICECAM_ERROR_CODE_INVALID_FIELD,
+      "field 'camera' in 'watch' is not a valid id" },
+    { "{\"type\":\"candidate\",\"session\":\"abc\",\"candidate\":\"\"}",
+      ICECAM_ERROR_CODE_INVALID_FIELD, "must start with 'candidate:'" },
+  };
+  g_autofree gchar *session = setup_pair (f);
+  g_autofree gchar *oversized = g_strnfill (ICECAM_PROTOCOL_MAX_MESSAGE_SIZE + 1, ' ');
+  IcecamRegistryStats stats;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    feed (f, VIEWER_1, cases[i].text);
+    expect_error (f, VIEWER_1, cases[i].code, cases[i].needle);
+    expect_nothing (f);
+    assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+  }
+
+  feed (f, CAMERA_1, oversized);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_TOO_LARGE, "message is 65537 bytes, the limit is 65536");
+  expect_nothing (f);
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_1);
+
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.errors_sent, ==, G_N_ELEMENTS (cases) + 1);
+  g_assert_cmpuint (stats.sessions, ==, 1);
+}
+
+static void
+test_send_error (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *long_text = g_strnfill (2000, 'e');
+  g_autoptr (IcecamMessage) error = NULL;
+
+  add_peer (f, VIEWER_1);
+  icecam_registry_send_error (f->registry, VIEWER_1, ICECAM_ERROR_CODE_MALFORMED, NULL,
+                              "binary frames are not accepted");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_MALFORMED, "binary frames are not accepted");
+
+  /* Texts over the protocol limit are cut so the message stays valid (checked in the handler). */
+  icecam_registry_send_error (f->registry, VIEWER_1, ICECAM_ERROR_CODE_INTERNAL, NULL, long_text);
+  error = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpuint (strlen (error->text), ==, ICECAM_PROTOCOL_MAX_TEXT_LENGTH);
+
+  icecam_registry_send_error (f->registry, STRANGER, ICECAM_ERROR_CODE_INTERNAL, NULL, "x");
+  expect_nothing (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/registry/hello/camera", test_hello_camera);
+  ADD ("/registry/hello/viewer-names", test_hello_viewer_names);
+  ADD ("/registry/presence/updates", test_presence);
+  ADD ("/registry/session/setup", test_session_setup);
+  ADD ("/registry/session/relay", test_session_relay);
+  ADD ("/registry/session/many-viewers", test_session_many_viewers);
+  ADD ("/registry/session/peer-left", test_session_peer_left);
+  ADD ("/registry/session/send-failure", test_session_send_failure_reentrancy);
+  ADD ("/registry/error/not-ready", test_error_not_ready);
+  ADD ("/registry/error/unknown-camera", test_error_unknown_camera);
+  ADD ("/registry/error/unknown-session", test_error_unknown_session);
+  ADD ("/registry/error/not-allowed", test_error_not_allowed);
+  ADD ("/registry/error/session-limit", test_error_session_limit);
+  ADD ("/registry/error/id-in-use", test_error_id_in_use);
+  ADD ("/registry/error/version", test_error_version);
+  ADD ("/registry/error/bad-input", test_error_bad_input);
+  ADD ("/registry/error/send-error", test_send_error);
+
+#undef ADD
+  return g_test_run ();
+}

@@ -203,6 +203,7 @@ main (int argc, char **argv)
   g_autoptr (GstBus) bus = NULL;
 
   app.source = g_strdup ("auto");
+  icecam_tool_use_build_tree_plugin ();
   if (!parse_options (&app, &argc, &argv, &error)) {
     g_printerr ("icecam-camera: %s\n", error->message);
     return 2;

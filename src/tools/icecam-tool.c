@@ -55,6 +55,16 @@ icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
   g_clear_pointer (&options->policy, g_free);
 }
 
+/* Run from a build tree, the plugin sits next to the tools. Set before gst_init() so the
+ * registry caches it instead of loading it anew at every start. */
+void
+icecam_tool_use_build_tree_plugin (void)
+{
+  if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL && g_getenv ("GST_PLUGIN_PATH") == NULL &&
+      g_file_test (ICECAM_PLUGIN_BUILD_DIR, G_FILE_TEST_IS_DIR))
+    g_setenv ("GST_PLUGIN_PATH_1_0", ICECAM_PLUGIN_BUILD_DIR, TRUE);
+}
+
 void
 icecam_tool_setup_logging (gboolean verbose)
 {
@@ -68,11 +78,6 @@ icecam_tool_check_plugin (GError **error)
 {
   const gchar *needed[] = { "icecamsink", "icecamsrc", "x264enc", "rtph264pay", "rtph264depay",
                             "avdec_h264", "videotestsrc", NULL };
-  g_autoptr (GstElementFactory) ours = gst_element_factory_find ("icecamsink");
-
-  /* Run from a build tree, the plugin sits next to the tools. */
-  if (ours == NULL)
-    gst_registry_scan_path (gst_registry_get (), ICECAM_PLUGIN_BUILD_DIR);
 
   for (guint i = 0; needed[i] != NULL; i++) {
     g_autoptr (GstElementFactory) factory = gst_element_factory_find (needed[i]);

@@ -24,6 +24,7 @@ GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);
 gboolean icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *element,
                                         GError **error);
 void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
+void icecam_tool_use_build_tree_plugin (void);
 void icecam_tool_setup_logging (gboolean verbose);
 gboolean icecam_tool_check_plugin (GError **error);
 

@@ -2,6 +2,7 @@
 /* icecamsink and icecamsrc end to end on loopback, through an in-process rendezvous. */
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <string.h>
 
 #include "icecam-rendezvous.h"
@@ -187,7 +188,7 @@ static void
 start_viewer (Fixture *f, Run *run, const gchar *camera_id)
 {
   g_autofree gchar *viewer = g_strdup_printf (
-      "icecamsrc server=%s camera-id=%s ! rtph264depay request-keyframe=true "
+      "icecamsrc server=%s camera-id=%s ! rtph264depay name=depay request-keyframe=true "
       "! avdec_h264 name=dec ! fakesink sync=false", f->url, camera_id);
 
   run_start (run, viewer, "dec", on_decoded);
@@ -251,6 +252,37 @@ test_two_viewers (Fixture *f, gconstpointer data)
   g_assert_cmpuint (gst_value_list_get_size (gst_structure_get_value (stats, "sessions")), ==, 2);
 }
 
+/* A force-key-unit event sent upstream in the viewer's pipeline (what a depayloader does
+ * after loss) travels to the camera as RTCP PLI and makes its encoder produce a keyframe. */
+static void
+test_viewer_keyframe_request (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GstElement) depay = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  gint64 asked_us;
+  guint before;
+
+  start_viewer (f, &f->viewers[0], "frontdoor");
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[0]) >= 10 || run_failed (&f->viewers[0])));
+  g_assert_false (run_failed (&f->viewers[0]));
+  /* The join keyframe is behind us; the next scheduled one is seconds away. Ask twice with a
+   * pause between so that the camera's 200 ms merging of requests cannot hide the second. */
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[0]) >= 20));
+  asked_us = g_get_monotonic_time ();
+  before = keyframes_between (&f->camera, asked_us, G_MAXINT64);
+  g_assert_cmpuint (before, ==, 0);
+
+  depay = gst_bin_get_by_name (GST_BIN (f->viewers[0].pipeline), "depay");
+  pad = gst_element_get_static_pad (depay, "src");
+  g_assert_true (gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (
+                                                GST_CLOCK_TIME_NONE, TRUE, 1)));
+  g_assert_true (WAIT_UNTIL_FOR (keyframes_between (&f->camera, asked_us, G_MAXINT64) >= 1, 3));
+  g_test_message ("keyframe %.1f ms after the viewer asked",
+                  (*(gint64 *) g_ptr_array_index (f->camera.keyframe_times_us,
+                                                  f->camera.keyframe_times_us->len - 1) -
+                   asked_us) / 1000.0);
+}
+
 static void
 test_unknown_camera (Fixture *f, gconstpointer data)
 {
@@ -288,6 +320,8 @@ main (int argc, char **argv)
 
   g_test_add ("/elements/e2e/two-viewers", Fixture, NULL, fixture_setup, test_two_viewers,
               fixture_teardown);
+  g_test_add ("/elements/keyframe/viewer-request", Fixture, NULL, fixture_setup,
+              test_viewer_keyframe_request, fixture_teardown);
   g_test_add ("/elements/error/unknown-camera", Fixture, NULL, fixture_setup,
               test_unknown_camera, fixture_teardown);
   g_test_add ("/elements/error/server-unreachable", Fixture, NULL, fixture_setup,

@@ -190,6 +190,47 @@ test_bad_candidates (Fixture *f, gconstpointer data)
   g_assert_cmpstr (described, ==, "local=none remote=none");
 }
 
+static void
+on_state_a (IcecamIceSession *ice, guint state, Fixture *f)
+{
+  if (state == ICECAM_ICE_STATE_FAILED)
+    f->closed += 100; /* counted apart from closes */
+}
+
+/* A relay-only side without a TURN server has no candidate at all: once both sides said they
+ * are done, the session fails at once and says why (libnice alone would wait forever). */
+static void
+test_no_candidates_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *ufrag = NULL, *pwd = NULL, *described = NULL;
+  const gchar *loopback[] = { "127.0.0.1", NULL };
+  IcecamIceSession *relay_only;
+
+  config->local_addresses = g_strdupv ((gchar **) loopback);
+  config->policy = ICECAM_ICE_POLICY_RELAY;
+  relay_only = icecam_ice_session_new (config, TRUE, &error);
+  g_assert_no_error (error);
+  g_signal_connect (relay_only, "state-changed", G_CALLBACK (on_state_a), f);
+  g_signal_connect (relay_only, "gathering-done", G_CALLBACK (on_gathered_a), f);
+  icecam_ice_session_get_local_credentials (f->b, &ufrag, &pwd);
+  g_assert_true (icecam_ice_session_set_remote_credentials (relay_only, ufrag, pwd, &error));
+  g_assert_true (icecam_ice_session_gather (relay_only, &error));
+  g_assert_true (WAIT_UNTIL (f->gathered_a));
+  g_assert_cmpint (icecam_ice_session_get_state (relay_only), ==, ICECAM_ICE_STATE_CHECKING);
+
+  icecam_ice_session_set_remote_gathering_done (relay_only);
+  g_assert_cmpint (icecam_ice_session_get_state (relay_only), ==, ICECAM_ICE_STATE_FAILED);
+  g_assert_cmpuint (f->closed, ==, 100);
+  described = icecam_ice_session_describe_candidates (relay_only);
+  g_assert_nonnull (strstr (described, "local=none"));
+  g_assert_nonnull (strstr (described, "no TURN server configured"));
+  icecam_ice_session_close (relay_only);
+  g_object_unref (relay_only);
+  f->closed = 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -205,5 +246,7 @@ main (int argc, char **argv)
               test_send_before_pair_is_dropped, fixture_teardown);
   g_test_add ("/ice-session/candidate/bad", Fixture, NULL, fixture_setup, test_bad_candidates,
               fixture_teardown);
+  g_test_add ("/ice-session/fail/no-candidates", Fixture, NULL, fixture_setup,
+              test_no_candidates_fails, fixture_teardown);
   return g_test_run ();
 }

@@ -12,7 +12,7 @@ static const gchar *test_sdp =
   "a=rtcp-mux\r\na=sendonly\r\n";
 
 static const gchar *test_candidate =
-  "candidate:1 1 UDP 2013266431 192.0.2.10 50000 typ host";
+  "candidate:1 1 UDP 2013266431 203.0.113.10 50000 typ host";
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -146,7 +146,7 @@ test_roundtrip_welcome (void)
 
   g_ptr_array_add (servers, icecam_ice_server_new (stun_urls, NULL, NULL));
   g_ptr_array_add (servers, icecam_ice_server_new (turn_urls, "1700000000:cam", "c2VjcmV0"));
-  msg = icecam_message_new_welcome ("cam1", "192.0.2.7:40123", servers);
+  msg = icecam_message_new_welcome ("cam1", "203.0.113.7:40123", servers);
   g_assert_cmpuint (msg->version, ==, ICECAM_PROTOCOL_VERSION);
   assert_roundtrip (msg);
 
@@ -173,8 +173,19 @@ test_roundtrip_session (void)
 {
   assert_roundtrip (icecam_message_new_session ("0123456789abcdef", "cam1", "viewer-1",
                                                 ICECAM_ROLE_CAMERA));
+  IcecamMessage *with_turn = icecam_message_new_session ("0123456789abcdef", "cam1", NULL,
+                                                         ICECAM_ROLE_VIEWER);
+  const gchar *urls[] = { "turn:198.51.100.3:3478?transport=udp", NULL };
+  g_autofree gchar *json = NULL;
+
   assert_roundtrip (icecam_message_new_session ("0123456789abcdef", "cam1", NULL,
                                                 ICECAM_ROLE_VIEWER));
+  /* Fresh TURN credentials ride along when the rendezvous has relays; absent otherwise. */
+  json = icecam_message_to_json (with_turn);
+  g_assert_null (strstr (json, "ice_servers"));
+  with_turn->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  g_ptr_array_add (with_turn->ice_servers, icecam_ice_server_new (urls, "1700000000:v", "pw"));
+  assert_roundtrip (with_turn);
 }
 
 static void
@@ -241,11 +252,11 @@ test_parse_fields (void)
   g_assert_cmpint (msg->role, ==, ICECAM_ROLE_CAMERA);
   g_assert_null (msg->sdp);
 
-  welcome = parse_ok ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"1.2.3.4:5\","
-                      "\"ice_servers\":[{\"urls\":[\"stun:1.2.3.4:3478\"]}]}");
+  welcome = parse_ok ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"198.51.100.4:5\","
+                      "\"ice_servers\":[{\"urls\":[\"stun:198.51.100.4:3478\"]}]}");
   g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
   g_assert_cmpstr (((IcecamIceServer *) welcome->ice_servers->pdata[0])->urls[0], ==,
-                   "stun:1.2.3.4:3478");
+                   "stun:198.51.100.4:3478");
   g_assert_null (((IcecamIceServer *) welcome->ice_servers->pdata[0])->username);
 }
 
@@ -571,10 +582,10 @@ test_parse_candidate (void)
                       ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
                       "field 'candidate' in 'candidate' must start with 'candidate:', got ''");
   assert_parse_fails ("{\"type\":\"candidate\",\"session\":\"s\","
-                      "\"candidate\":\"a=candidate:1 1 UDP 1 1.2.3.4 5 typ host\"}",
+                      "\"candidate\":\"a=candidate:1 1 UDP 1 198.51.100.4 5 typ host\"}",
                       ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "must start with 'candidate:'");
   assert_parse_fails ("{\"type\":\"candidate\",\"session\":\"s\","
-                      "\"candidate\":\"candidate:1 1 UDP 1 1.2.3.4 5 typ host\\r\\na=x\"}",
+                      "\"candidate\":\"candidate:1 1 UDP 1 198.51.100.4 5 typ host\\r\\na=x\"}",
                       ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "contains a control character");
 }
 

@@ -2,6 +2,7 @@
 /* Unit tests for the rendezvous registry: JSON in, the messages it asks to send out. */
 
 #include "icecam-registry.h"
+#include "icecam-turn-credentials.h"
 
 #include <string.h>
 
@@ -176,7 +177,7 @@ expect_presence_to_viewers (Fixture *f, guint64 viewer_a, guint64 viewer_b,
 static void
 add_peer (Fixture *f, guint64 peer)
 {
-  g_autofree gchar *address = g_strdup_printf ("192.0.2.%u:40000", (guint) peer);
+  g_autofree gchar *address = g_strdup_printf ("203.0.113.%u:40000", (guint) peer);
 
   icecam_registry_add_peer (f->registry, peer, address, NULL);
 }
@@ -233,7 +234,7 @@ assert_relays_candidate (Fixture *f, const gchar *session, guint64 from, guint64
 {
   g_autoptr (IcecamMessage) msg = NULL;
   g_autofree gchar *candidate =
-    g_strdup_printf ("candidate:%u 1 UDP 2013266431 192.0.2.1 5000 typ host", g_random_int ());
+    g_strdup_printf ("candidate:%u 1 UDP 2013266431 203.0.113.1 5000 typ host", g_random_int ());
 
   feedf (f, from, "{\"type\":\"candidate\",\"session\":\"%s\",\"candidate\":\"%s\"}", session,
          candidate);
@@ -251,6 +252,49 @@ setup_pair (Fixture *f)
   g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
 
   return open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+}
+
+/* ---- TURN credentials ------------------------------------------------------------------- */
+
+static void
+assert_turn_credentials (const IcecamIceServer *server, const gchar *user)
+{
+  g_autofree gchar *suffix = g_strconcat (":", user, NULL);
+  g_autofree gchar *expected = NULL;
+  gint64 expiry = g_ascii_strtoll (server->username, NULL, 10);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  g_assert_cmpstr (server->urls[0], ==, "turn:198.51.100.3:3478?transport=udp");
+  g_assert_true (g_str_has_suffix (server->username, suffix));
+  g_assert_cmpint (expiry, >=, now + 600 - 5);
+  g_assert_cmpint (expiry, <=, now + 600 + 5);
+  expected = icecam_turn_credentials_password ("north-wind", server->username);
+  g_assert_cmpstr (server->credential, ==, expected);
+}
+
+/* welcome and every session carry credentials minted for that client. */
+static void
+test_turn_credentials (Fixture *f, gconstpointer data)
+{
+  const gchar *urls[] = { "turn:198.51.100.3:3478?transport=udp", NULL };
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+  g_autofree gchar *viewer = NULL;
+
+  icecam_registry_set_turn (f->registry, urls, "north-wind", 600);
+  welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
+  assert_turn_credentials (g_ptr_array_index (welcome->ice_servers, 0), "cam1");
+
+  viewer = connect_viewer (f, VIEWER_1, "alice");
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  to_camera = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_SESSION);
+  to_viewer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_SESSION);
+  g_assert_nonnull (to_camera->ice_servers);
+  g_assert_nonnull (to_viewer->ice_servers);
+  assert_turn_credentials (g_ptr_array_index (to_camera->ice_servers, 0), "cam1");
+  assert_turn_credentials (g_ptr_array_index (to_viewer->ice_servers, 0), "alice");
 }
 
 /* ---- hello and presence --------------------------------------------------------------- */
@@ -425,7 +469,7 @@ test_session_relay (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats.sessions, ==, 0);
 
   feedf (f, CAMERA_1, "{\"type\":\"candidate\",\"session\":\"%s\","
-         "\"candidate\":\"candidate:1 1 UDP 1 192.0.2.1 5 typ host\"}", session);
+         "\"candidate\":\"candidate:1 1 UDP 1 203.0.113.1 5 typ host\"}", session);
   expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
   expect_nothing (f);
 }
@@ -548,7 +592,7 @@ test_error_unknown_session (Fixture *f, gconstpointer data)
 
   expect_presence (f, VIEWER_1, both);
   feed (f, VIEWER_1, "{\"type\":\"candidate\",\"session\":\"0000000000000000\","
-        "\"candidate\":\"candidate:1 1 UDP 1 192.0.2.1 5 typ host\"}");
+        "\"candidate\":\"candidate:1 1 UDP 1 203.0.113.1 5 typ host\"}");
   error = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_ERROR);
   g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_UNKNOWN_SESSION);
   g_assert_cmpstr (error->session, ==, "0000000000000000");
@@ -739,6 +783,7 @@ main (int argc, char **argv)
   ADD ("/registry/session/many-viewers", test_session_many_viewers);
   ADD ("/registry/session/peer-left", test_session_peer_left);
   ADD ("/registry/session/send-failure", test_session_send_failure_reentrancy);
+  ADD ("/registry/turn/credentials", test_turn_credentials);
   ADD ("/registry/error/not-ready", test_error_not_ready);
   ADD ("/registry/error/unknown-camera", test_error_unknown_camera);
   ADD ("/registry/error/unknown-session", test_error_unknown_session);

@@ -4,6 +4,7 @@
 #include "icecam-ice-config.h"
 #include "icecam-rtcp.h"
 #include "icecam-sdp.h"
+#include "icecam-turn-credentials.h"
 
 #include <string.h>
 
@@ -223,6 +224,23 @@ test_ice_config_welcome_servers (void)
   g_assert_cmpuint (config->turn->len, ==, 2);
 }
 
+/* Vectors computed independently: base64 (HMAC-SHA1 (key, message)) with Python's hmac. */
+static void
+test_turn_credentials_vectors (void)
+{
+  const gchar *urls[] = { "turn:198.51.100.3:3478", NULL };
+  g_autofree gchar *password = icecam_turn_credentials_password ("north-wind",
+                                                                 "1700003600:frontdoor");
+  g_autoptr (IcecamIceServer) server = icecam_turn_credentials_mint (urls, "north-wind",
+                                                                     "frontdoor", 1700000000,
+                                                                     3600);
+
+  g_assert_cmpstr (password, ==, "sRh7YF1/KOHBaWHg9+oVM/8BcTo=");
+  g_assert_cmpstr (server->username, ==, "1700003600:frontdoor");
+  g_assert_cmpstr (server->credential, ==, "sRh7YF1/KOHBaWHg9+oVM/8BcTo=");
+  g_assert_cmpstr (server->urls[0], ==, "turn:198.51.100.3:3478");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -237,5 +255,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ice-config/urls", test_ice_config_urls);
   g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);
   g_test_add_func ("/ice-config/welcome-servers", test_ice_config_welcome_servers);
+  g_test_add_func ("/turn-credentials/vectors", test_turn_credentials_vectors);
   return g_test_run ();
 }

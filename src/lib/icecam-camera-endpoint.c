@@ -28,7 +28,7 @@ struct _IcecamCameraEndpoint {
 
   gchar *camera_id;
   IcecamIceConfig *user_config;
-  IcecamIceConfig *config; /* user_config plus the servers of `welcome` */
+  GPtrArray *welcome_servers; /* IcecamIceServer from `welcome` */
   IcecamSignallingClient *client;
   GMainContext *context;
   guint max_viewers;
@@ -276,6 +276,7 @@ static void
 start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamIceConfig) config = NULL;
   ViewerSession *vs;
   IcecamIceSession *ice;
   gboolean have_media;
@@ -290,7 +291,10 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   }
   if (g_hash_table_contains (self->sessions, msg->session))
     return;
-  ice = icecam_ice_session_new (self->config, TRUE, &error);
+  config = icecam_ice_config_for_session (self->user_config, msg->ice_servers,
+                                          self->welcome_servers,
+                                          icecam_signalling_client_server_is_loopback (self->client));
+  ice = icecam_ice_session_new (config, TRUE, &error);
   if (ice == NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, error->message);
 
@@ -344,20 +348,10 @@ handle_answer (IcecamCameraEndpoint *self, ViewerSession *vs, const gchar *text)
 static void
 on_welcome (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
-  g_autoptr (GError) error = NULL;
-
-  icecam_ice_config_free (self->config);
-  self->config = icecam_ice_config_copy (self->user_config);
-  if (!icecam_ice_config_add_servers (self->config, msg->ice_servers, &error))
-    g_warning ("camera %s: ignoring ICE servers from the rendezvous: %s", self->camera_id,
-               error->message);
-  /* Everything on one machine: loopback is the path, and libnice skips it by default. */
-  if (self->config->local_addresses == NULL &&
-      icecam_signalling_client_server_is_loopback (self->client)) {
-    const gchar *loopback[] = { "127.0.0.1", NULL };
-
-    self->config->local_addresses = g_strdupv ((gchar **) loopback);
-  }
+  g_ptr_array_set_size (self->welcome_servers, 0);
+  for (guint i = 0; msg->ice_servers != NULL && i < msg->ice_servers->len; i++)
+    g_ptr_array_add (self->welcome_servers,
+                     icecam_ice_server_copy (g_ptr_array_index (msg->ice_servers, i)));
   g_info ("camera %s: registered with the rendezvous (seen at %s)", self->camera_id,
           msg->address);
 }
@@ -393,7 +387,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (msg->session != NULL)
         remove_session (self, msg->session, msg->text, FALSE);
       break;
-    case ICECAM_MESSAGE_END_OF_CANDIDATES: /* libnice 0.1.21 does nothing with it */
+    case ICECAM_MESSAGE_END_OF_CANDIDATES:
+      if (vs != NULL)
+        icecam_ice_session_set_remote_gathering_done (vs->ice);
+      break;
     case ICECAM_MESSAGE_PRESENCE:
     default:
       break;
@@ -429,7 +426,6 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self = g_object_new (ICECAM_TYPE_CAMERA_ENDPOINT, NULL);
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
-  self->config = icecam_ice_config_copy (config);
   self->client = client;
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
   return self;
@@ -636,7 +632,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_ptr_array_unref (self->active);
   icecam_sdp_free (self->media);
   icecam_ice_config_free (self->user_config);
-  icecam_ice_config_free (self->config);
+  g_ptr_array_unref (self->welcome_servers);
   g_free (self->camera_id);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
@@ -693,6 +689,7 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->context = g_main_context_ref_thread_default ();
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
   self->active = g_ptr_array_new_with_free_func (g_object_unref);
+  self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;
 }

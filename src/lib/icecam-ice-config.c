@@ -265,6 +265,41 @@ icecam_ice_config_add_servers (IcecamIceConfig *config, GPtrArray *servers, GErr
   return TRUE;
 }
 
+/**
+ * icecam_ice_config_for_session:
+ * @user: what the user configured; wins over anything advertised
+ * @session_servers: (nullable) (element-type IcecamIceServer): from the `session` message
+ *   (freshly minted TURN credentials)
+ * @welcome_servers: (nullable) (element-type IcecamIceServer): from `welcome`
+ * @server_is_loopback: whether the rendezvous was reached over loopback
+ *
+ * An advertised server that cannot be used is logged and skipped: the session can still
+ * work without it. With a loopback rendezvous, and no addresses chosen by the user, only
+ * 127.0.0.1 is gathered: everything is on this machine, and libnice skips loopback.
+ *
+ * Returns: (transfer full): the configuration for one session
+ */
+IcecamIceConfig *
+icecam_ice_config_for_session (const IcecamIceConfig *user, GPtrArray *session_servers,
+                               GPtrArray *welcome_servers, gboolean server_is_loopback)
+{
+  IcecamIceConfig *config = icecam_ice_config_copy (user);
+  GPtrArray *advertised[] = { session_servers, welcome_servers };
+
+  for (guint i = 0; i < G_N_ELEMENTS (advertised); i++) {
+    g_autoptr (GError) error = NULL;
+
+    if (!icecam_ice_config_add_servers (config, advertised[i], &error))
+      g_warning ("ignoring an ICE server from the rendezvous: %s", error->message);
+  }
+  if (config->local_addresses == NULL && server_is_loopback) {
+    const gchar *loopback[] = { "127.0.0.1", NULL };
+
+    config->local_addresses = g_strdupv ((gchar **) loopback);
+  }
+  return config;
+}
+
 const gchar *
 icecam_ice_policy_to_string (IcecamIcePolicy policy)
 {

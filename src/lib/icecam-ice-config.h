@@ -104,6 +104,11 @@ gboolean icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url,
 gboolean icecam_ice_config_add_servers (IcecamIceConfig *config, GPtrArray *servers,
                                         GError **error);
 
+IcecamIceConfig *icecam_ice_config_for_session (const IcecamIceConfig *user,
+                                                GPtrArray *session_servers,
+                                                GPtrArray *welcome_servers,
+                                                gboolean server_is_loopback);
+
 const gchar *icecam_ice_policy_to_string (IcecamIcePolicy policy);
 gboolean icecam_ice_policy_from_string (const gchar *s, IcecamIcePolicy *policy);
 

@@ -7,6 +7,9 @@
 
 #define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
 #define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
+/* Both sides have gathered everything and no pair works yet: libnice gives a pair that never
+ * answers ~7 s (LIBNICE-NOTES.md), so after this long nothing will. */
+#define NO_PAIR_TIMEOUT_S 12
 
 /**
  * IcecamIceSession:
@@ -39,6 +42,10 @@ struct _IcecamIceSession {
 
   guint local_types;  /* bit per NiceCandidateType gathered */
   guint remote_types; /* bit per NiceCandidateType received */
+  gboolean local_done, remote_done;
+  gboolean relay_only;
+  gboolean have_turn;
+  GSource *no_pair_source;
 
   guint64 packets_sent, bytes_sent, packets_dropped, packets_received, bytes_received;
 };
@@ -167,13 +174,64 @@ on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSes
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, sdp + 2);
 }
 
+static gboolean
+on_no_pair_timeout (gpointer data)
+{
+  IcecamIceSession *self = data;
+
+  g_clear_pointer (&self->no_pair_source, g_source_unref);
+  if (icecam_ice_session_get_state (self) == ICECAM_ICE_STATE_CHECKING) {
+    g_debug ("ice-session %p: no pair %d s after both sides gathered", self, NO_PAIR_TIMEOUT_S);
+    set_state (self, ICECAM_ICE_STATE_FAILED);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* libnice 0.1.21 in trickle mode never fails a component that has no pair at all (one side
+ * has no candidate: a relay-only agent whose TURN allocation was refused, say). Once both
+ * sides have said they are done, decide here. */
+static void
+check_hopeless (IcecamIceSession *self)
+{
+  if (!self->local_done || !self->remote_done ||
+      icecam_ice_session_get_state (self) != ICECAM_ICE_STATE_CHECKING)
+    return;
+  if (self->local_types == 0 || self->remote_types == 0) {
+    g_debug ("ice-session %p: a side has no candidates, nothing to check", self);
+    set_state (self, ICECAM_ICE_STATE_FAILED);
+    return;
+  }
+  if (self->no_pair_source == NULL) {
+    self->no_pair_source = g_timeout_source_new_seconds (NO_PAIR_TIMEOUT_S);
+    g_source_set_callback (self->no_pair_source, on_no_pair_timeout, self, NULL);
+    g_source_attach (self->no_pair_source, self->context);
+  }
+}
+
 static void
 on_agent_gathering_done (NiceAgent *agent, guint stream_id, IcecamIceSession *self)
 {
   if (stream_id != self->stream_id)
     return;
   g_debug ("ice-session %p: gathering done", self);
+  self->local_done = TRUE;
   g_signal_emit (self, signals[SIGNAL_GATHERING_DONE], 0);
+  check_hopeless (self);
+}
+
+/**
+ * icecam_ice_session_set_remote_gathering_done:
+ *
+ * The peer sent end-of-candidates: with nothing more to come, a session whose sides have no
+ * pair to check fails now instead of waiting forever.
+ */
+void
+icecam_ice_session_set_remote_gathering_done (IcecamIceSession *self)
+{
+  g_return_if_fail (ICECAM_IS_ICE_SESSION (self));
+
+  self->remote_done = TRUE;
+  check_hopeless (self);
 }
 
 static void
@@ -308,6 +366,8 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
   g_autoptr (IcecamIceSession) self = g_object_new (ICECAM_TYPE_ICE_SESSION, NULL);
 
   self->controlling = controlling;
+  self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
+  self->have_turn = config->turn->len > 0;
   self->context = g_main_context_ref_thread_default ();
   /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
    * indications never do. Aggressive nomination: the first working pair is used at once. */
@@ -561,6 +621,11 @@ icecam_ice_session_describe_candidates (IcecamIceSession *self)
   g_autofree gchar *local = describe_types (self->local_types);
   g_autofree gchar *remote = describe_types (self->remote_types);
 
+  if (self->local_types == 0 && self->relay_only)
+    return g_strdup_printf ("local=%s remote=%s; %s", local, remote,
+                            self->have_turn ? "no TURN allocation succeeded: check the TURN "
+                                              "server and its credentials"
+                                            : "relay-only policy but no TURN server configured");
   return g_strdup_printf ("local=%s remote=%s", local, remote);
 }
 
@@ -597,6 +662,10 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
     return;
   }
   set_state (self, ICECAM_ICE_STATE_CLOSED);
+  if (self->no_pair_source != NULL) {
+    g_source_destroy (self->no_pair_source);
+    g_clear_pointer (&self->no_pair_source, g_source_unref);
+  }
   g_signal_handlers_disconnect_by_data (self->agent, self);
   nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context, NULL, NULL);
   g_object_ref (self->agent);

@@ -92,6 +92,7 @@ gboolean icecam_ice_session_set_remote_credentials (IcecamIceSession *self, cons
                                                     const gchar *pwd, GError **error);
 gboolean icecam_ice_session_add_remote_candidate (IcecamIceSession *self,
                                                   const gchar *candidate, GError **error);
+void icecam_ice_session_set_remote_gathering_done (IcecamIceSession *self);
 void icecam_ice_session_set_receive_func (IcecamIceSession *self, IcecamIceReceiveFunc func,
                                           gpointer user_data, GDestroyNotify notify);
 gint icecam_ice_session_send (IcecamIceSession *self, const guint8 *data, gsize length);

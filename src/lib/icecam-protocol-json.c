@@ -66,6 +66,7 @@ static const FieldSpec message_fields[][6] = {
     STRING_FIELD ("camera", FIELD_ID, TRUE, camera),
     OTHER_FIELD ("role", FIELD_ROLE, TRUE),
     STRING_FIELD ("peer", FIELD_ID, FALSE, peer),
+    OTHER_FIELD ("ice_servers", FIELD_ICE_SERVERS, FALSE),
   },
   [ICECAM_MESSAGE_OFFER] = {
     STRING_FIELD ("session", FIELD_ID, TRUE, session),
@@ -672,6 +673,8 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
     json_builder_add_string_value (builder, icecam_error_code_to_string (msg->error_code));
     break;
   case FIELD_ICE_SERVERS:
+    if (!spec->required && msg->ice_servers == NULL)
+      break;
     json_builder_set_member_name (builder, spec->name);
     build_ice_servers (builder, msg->ice_servers);
     break;

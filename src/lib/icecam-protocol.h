@@ -117,6 +117,7 @@ IcecamIceServer *icecam_ice_server_new (const gchar * const *urls, const gchar *
                                         const gchar *credential);
 IcecamIceServer *icecam_ice_server_copy (const IcecamIceServer *server);
 void icecam_ice_server_free (IcecamIceServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
 
 /**
  * IcecamMessage:

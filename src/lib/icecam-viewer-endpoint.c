@@ -20,7 +20,9 @@ struct _IcecamViewerEndpoint {
   GObject parent;
 
   gchar *camera_id;
-  IcecamIceConfig *config;
+  IcecamIceConfig *user_config;
+  IcecamMessage *welcome;  /* its ice_servers */
+  IcecamMessage *session;  /* its ice_servers: fresh TURN credentials */
   IcecamSignallingClient *client;
   IcecamViewerState state;
   GError *error;
@@ -175,7 +177,11 @@ build_answer (IcecamViewerEndpoint *self, const IcecamSdp *offer)
 static gboolean
 start_ice (IcecamViewerEndpoint *self, const IcecamSdp *offer, GError **error)
 {
-  IcecamIceSession *ice = icecam_ice_session_new (self->config, FALSE, error);
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
+    self->user_config, self->session ? self->session->ice_servers : NULL,
+    self->welcome ? self->welcome->ice_servers : NULL,
+    icecam_signalling_client_server_is_loopback (self->client));
+  IcecamIceSession *ice = icecam_ice_session_new (config, FALSE, error);
 
   if (ice == NULL)
     return FALSE;
@@ -236,19 +242,10 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 static void
 on_welcome (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamMessage) watch = NULL;
+  g_autoptr (IcecamMessage) watch = icecam_message_new_watch (self->camera_id);
 
-  if (!icecam_ice_config_add_servers (self->config, msg->ice_servers, &error))
-    g_warning ("viewer %s: ignoring ICE servers from the rendezvous: %s", self->camera_id,
-               error->message);
-  if (self->config->local_addresses == NULL &&
-      icecam_signalling_client_server_is_loopback (self->client)) {
-    const gchar *loopback[] = { "127.0.0.1", NULL };
-
-    self->config->local_addresses = g_strdupv ((gchar **) loopback);
-  }
-  watch = icecam_message_new_watch (self->camera_id);
+  icecam_message_free (self->welcome);
+  self->welcome = icecam_message_copy (msg);
   icecam_signalling_client_send (self->client, watch);
   set_state (self, ICECAM_VIEWER_STATE_WAITING);
 }
@@ -283,8 +280,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       on_welcome (self, msg);
       break;
     case ICECAM_MESSAGE_SESSION:
-      if (self->session_id == NULL && g_strcmp0 (msg->camera, self->camera_id) == 0)
+      if (self->session_id == NULL && g_strcmp0 (msg->camera, self->camera_id) == 0) {
         self->session_id = g_strdup (msg->session);
+        self->session = icecam_message_copy (msg);
+      }
       break;
     case ICECAM_MESSAGE_OFFER:
       if (ours)
@@ -305,8 +304,11 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
     case ICECAM_MESSAGE_ERROR:
       handle_error (self, msg);
       break;
+    case ICECAM_MESSAGE_END_OF_CANDIDATES:
+      if (ours && self->ice != NULL)
+        icecam_ice_session_set_remote_gathering_done (self->ice);
+      break;
     case ICECAM_MESSAGE_PRESENCE:
-    case ICECAM_MESSAGE_END_OF_CANDIDATES: /* libnice 0.1.21 does nothing with it */
     default:
       break;
   }
@@ -356,7 +358,7 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
     return NULL;
   self = g_object_new (ICECAM_TYPE_VIEWER_ENDPOINT, NULL);
   self->camera_id = g_strdup (camera_id);
-  self->config = icecam_ice_config_copy (config);
+  self->user_config = icecam_ice_config_copy (config);
   self->client = client;
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
   g_signal_connect (client, "state-changed", G_CALLBACK (on_client_state_changed), self);
@@ -540,7 +542,9 @@ icecam_viewer_endpoint_finalize (GObject *object)
 
   g_free (self->camera_id);
   g_free (self->session_id);
-  icecam_ice_config_free (self->config);
+  icecam_ice_config_free (self->user_config);
+  icecam_message_free (self->welcome);
+  icecam_message_free (self->session);
   g_clear_error (&self->error);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (icecam_viewer_endpoint_parent_class)->finalize (object);

@@ -3,6 +3,8 @@
 
 #include "icecam-registry.h"
 
+#include "icecam-turn-credentials.h"
+
 #include <string.h>
 
 /**
@@ -65,6 +67,9 @@ struct _IcecamRegistry {
   GHashTable *viewers;   /* viewer id → Peer (borrowed) */
   GHashTable *sessions;  /* session id → Session (owned) */
   GPtrArray *ice_servers;
+  gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
+  gchar *turn_secret;
+  guint turn_ttl;
   guint max_sessions_per_viewer;
   guint64 next_viewer_number;
   guint64 messages_relayed;
@@ -310,14 +315,25 @@ queue_presence_to_viewers (IcecamRegistry *self)
 
 /* ---- hello ------------------------------------------------------------------------------ */
 
+static IcecamIceServer *
+mint_turn (IcecamRegistry *self, Peer *peer)
+{
+  return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
+                                       peer->name, g_get_real_time () / G_USEC_PER_SEC,
+                                       self->turn_ttl);
+}
+
 static void
 queue_welcome (IcecamRegistry *self, Peer *peer)
 {
   g_autoptr (GPtrArray) servers = g_ptr_array_new ();
+  g_autoptr (IcecamIceServer) turn = self->turn_urls ? mint_turn (self, peer) : NULL;
 
   /* The peer's own servers (the STUN responder as it reached us) come first. */
   for (guint i = 0; i < peer->ice_servers->len; i++)
     g_ptr_array_add (servers, peer->ice_servers->pdata[i]);
+  if (turn != NULL)
+    g_ptr_array_add (servers, turn);
   for (guint i = 0; i < self->ice_servers->len; i++)
     g_ptr_array_add (servers, self->ice_servers->pdata[i]);
   if (servers->len > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
@@ -398,6 +414,23 @@ handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 
 /* ---- sessions --------------------------------------------------------------------------- */
 
+/* Fresh TURN credentials for every session: a camera stays connected for months, far longer
+ * than the credentials of its welcome live. */
+static IcecamMessage *
+session_message (IcecamRegistry *self, Session *session, Peer *to, IcecamRole role)
+{
+  IcecamMessage *msg = icecam_message_new_session (session->id, session->camera->name,
+                                                   role == ICECAM_ROLE_CAMERA
+                                                     ? session->viewer->name : NULL,
+                                                   role);
+
+  if (self->turn_urls != NULL) {
+    msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+    g_ptr_array_add (msg->ice_servers, mint_turn (self, to));
+  }
+  return msg;
+}
+
 static void
 handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
 {
@@ -423,10 +456,8 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
 
   session = session_create (self, camera, viewer);
   g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
-  queue_send (self, camera, icecam_message_new_session (session->id, camera->name, viewer->name,
-                                                        ICECAM_ROLE_CAMERA));
-  queue_send (self, viewer, icecam_message_new_session (session->id, camera->name, NULL,
-                                                        ICECAM_ROLE_VIEWER));
+  queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
+  queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
 }
 
 /* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
@@ -534,6 +565,33 @@ IcecamRegistry *
 icecam_registry_new (void)
 {
   return g_object_new (ICECAM_TYPE_REGISTRY, NULL);
+}
+
+/**
+ * icecam_registry_set_turn:
+ * @urls: (nullable) (array zero-terminated=1): "turn:HOST:PORT?transport=udp|tcp" relays, or
+ *   %NULL for none
+ * @secret: the secret shared with the relays (coturn's static-auth-secret)
+ * @ttl_seconds: how long minted credentials stay valid
+ *
+ * Every `welcome` and every `session` then carries TURN credentials of the REST scheme
+ * (username "<expiry>:<client id>", password base64 (HMAC-SHA1 (secret, username))) minted
+ * for that client, so no client needs a static TURN password.
+ */
+void
+icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls, const gchar *secret,
+                          guint ttl_seconds)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (urls == NULL || secret != NULL);
+
+  g_clear_pointer (&self->turn_urls, g_strfreev);
+  g_clear_pointer (&self->turn_secret, g_free);
+  if (urls == NULL || urls[0] == NULL)
+    return;
+  self->turn_urls = g_strdupv ((gchar **) urls);
+  self->turn_secret = g_strdup (secret);
+  self->turn_ttl = ttl_seconds;
 }
 
 /**
@@ -733,6 +791,8 @@ icecam_registry_finalize (GObject *object)
   g_hash_table_unref (self->viewers);
   g_hash_table_unref (self->peers);
   g_ptr_array_unref (self->ice_servers);
+  g_strfreev (self->turn_urls);
+  g_free (self->turn_secret);
 
   G_OBJECT_CLASS (icecam_registry_parent_class)->finalize (object);
 }

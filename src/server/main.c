@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <glib-unix.h>
 
+#include "icecam-ice-config.h"
 #include "icecam-rendezvous.h"
 
 /* Loopback unless told otherwise: exposing the service is a decision for whoever runs it. */
@@ -12,10 +13,15 @@
 #define DEFAULT_STUN_PORT 3478
 
 #define EXIT_USAGE 2
+#define DEFAULT_TURN_TTL (24 * 3600)
 
 typedef struct {
   gchar *listen;
   gchar *stun_listen;
+  gchar **turn_servers;
+  gchar *turn_secret;
+  gchar *turn_secret_file;
+  gint turn_ttl;
   gboolean verbose;
 
   gchar *host;
@@ -36,6 +42,9 @@ app_clear (App *app)
   g_free (app->host);
   g_free (app->listen);
   g_free (app->stun_listen);
+  g_strfreev (app->turn_servers);
+  g_free (app->turn_secret);
+  g_free (app->turn_secret_file);
 }
 
 /* "HOST:PORT" or "[IPV6]:PORT" with HOST an IP address; the port may be left out. */
@@ -64,6 +73,47 @@ parse_host_port (const gchar *option, const gchar *value, guint16 default_port, 
   return TRUE;
 }
 
+/* The URLs must be ones clients understand; the secret comes from a file (not visible in
+ * the process list) or the command line. */
+static gboolean
+app_check_turn_options (App *app, GError **error)
+{
+  g_autoptr (IcecamIceConfig) check = icecam_ice_config_new ();
+
+  if (app->turn_servers == NULL)
+    return TRUE;
+  for (guint i = 0; app->turn_servers[i] != NULL; i++) {
+    if (!g_str_has_prefix (app->turn_servers[i], "turn") ||
+        !icecam_ice_config_add_url (check, app->turn_servers[i], "user", "password", error)) {
+      g_prefix_error (error, "--turn-server: ");
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--turn-server: '%s' is not a turn: or turns: URL", app->turn_servers[i]);
+      return FALSE;
+    }
+  }
+  if (app->turn_secret_file != NULL) {
+    g_autofree gchar *contents = NULL;
+
+    if (!g_file_get_contents (app->turn_secret_file, &contents, NULL, error))
+      return FALSE;
+    g_free (app->turn_secret);
+    app->turn_secret = g_strdup (g_strstrip (contents));
+  }
+  if (app->turn_secret == NULL || *app->turn_secret == '\0') {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "--turn-server needs --turn-secret or --turn-secret-file (coturn's "
+                 "static-auth-secret)");
+    return FALSE;
+  }
+  if (app->turn_ttl < 60) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--turn-ttl must be at least 60 seconds");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 app_check_options (App *app, GError **error)
 {
@@ -71,7 +121,8 @@ app_check_options (App *app, GError **error)
   guint16 stun_port = 0;
 
   if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
-                        DEFAULT_PORT, &app->host, &app->port, error))
+                        DEFAULT_PORT, &app->host, &app->port, error) ||
+      !app_check_turn_options (app, error))
     return FALSE;
   if (app->stun_listen == NULL)
     return TRUE;
@@ -97,6 +148,16 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "Where the STUN responder listens (UDP; port 3478 if left out), or 'none'; "
       "default: the --listen host and port",
       "HOST:PORT|none" },
+    { "turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app->turn_servers,
+      "A coturn relay to hand out, with credentials minted per client and per session "
+      "(repeatable)", "turn:HOST:PORT?transport=udp|tcp" },
+    { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &app->turn_secret,
+      "The relays' shared secret (coturn use-auth-secret/static-auth-secret)", "SECRET" },
+    { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->turn_secret_file,
+      "Read the shared secret from this file instead (keeps it out of the process list)",
+      "PATH" },
+    { "turn-ttl", 0, 0, G_OPTION_ARG_INT, &app->turn_ttl,
+      "How long minted TURN credentials stay valid, default 86400", "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -165,6 +226,9 @@ app_run (App *app)
   app->rendezvous = icecam_rendezvous_new ();
   icecam_rendezvous_set_stun_enabled (app->rendezvous, !app->stun_off);
   icecam_rendezvous_set_stun_address (app->rendezvous, app->stun_address);
+  icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
+                            (const gchar * const *) app->turn_servers, app->turn_secret,
+                            (guint) app->turn_ttl);
   if (!icecam_rendezvous_listen (app->rendezvous, app->host, app->port, &error)) {
     g_printerr ("icecam-rendezvous: cannot listen on %s: %s\n",
                 app->listen != NULL ? app->listen : DEFAULT_LISTEN, error->message);
@@ -184,7 +248,7 @@ app_run (App *app)
 int
 main (int argc, char **argv)
 {
-  App app = { 0 };
+  App app = { .turn_ttl = DEFAULT_TURN_TTL };
   g_autoptr (GError) error = NULL;
   int status;
 

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# TURN end to end on loopback with Debian's coturn: the rendezvous mints REST credentials,
+# coturn accepts them, and with ice-transport-policy=relay the video flows through the relay
+# over TURN-UDP and TURN-TCP. A wrong secret fails with a message naming candidate types.
+set -u
+build=${ICECAM_BUILD_DIR:?}
+command -v turnserver >/dev/null || { echo "turnserver missing: run scripts/setup.sh"; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+failures=0
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "${KEEP_LOG:-}" ] && cp "$tmp/coturn.log" /tmp/coturn-test.log
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+pass() { echo "ok - $*"; }
+
+wait_for_line() {
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# coturn cannot bind port 0 and say which it got: ask the kernel for one free on UDP and TCP.
+free_port() {
+  python3 -c 'import socket
+for _ in range(50):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    p = u.getsockname()[1]
+    t = socket.socket(); 
+    try:
+        t.bind(("127.0.0.1", p)); print(p); break
+    except OSError: pass
+    finally: t.close(); u.close()'
+}
+
+secret=icecam-test-$RANDOM$RANDOM
+turn_port=$(free_port)
+cat >"$tmp/turnserver.conf" <<CONF
+listening-ip=127.0.0.1
+relay-ip=127.0.0.1
+listening-port=$turn_port
+min-port=40000
+max-port=60000
+use-auth-secret
+static-auth-secret=$secret
+realm=icecam.test
+fingerprint
+no-cli
+no-tls
+no-dtls
+allow-loopback-peers
+userdb=$tmp/turndb
+pidfile=$tmp/turnserver.pid
+log-file=stdout
+verbose
+CONF
+turnserver -c "$tmp/turnserver.conf" >"$tmp/coturn.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/coturn.log" "Total General servers|IPv4. UDP listener opened" 10 \
+  || { cat "$tmp/coturn.log"; echo "coturn did not start"; exit 1; }
+
+# $1: name, $2: rendezvous secret, $3: transport; echoes the viewer's output, returns its rc.
+run_case() {
+  local log="$tmp/$1" url rc
+  "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
+    --turn-server "turn:127.0.0.1:$turn_port?transport=$3" --turn-secret "$2" >"$log.rv" 2>&1 &
+  local rv=$!
+  wait_for_line "$log.rv" 'listening on ws://' 10 || { cat "$log.rv"; return 99; }
+  url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$log.rv" | head -1)
+  "$build/src/tools/icecam-camera" --server "$url" --id cam --source test \
+    --ice-transport-policy relay >"$log.cam" 2>&1 &
+  local cam=$!
+  wait_for_line "$log.cam" 'streaming' 10
+  "$build/src/tools/icecam-view" --server "$url" --camera cam --headless --frames 30 \
+    --timeout 15 --ice-transport-policy relay >"$log.view" 2>&1
+  rc=$?
+  kill -INT "$cam"; wait "$cam" 2>/dev/null
+  kill -INT "$rv"; wait "$rv" 2>/dev/null
+  cat "$log.view"
+  return $rc
+}
+
+for transport in udp tcp; do
+  out=$(run_case "relay-$transport" "$secret" "$transport"); rc=$?
+  echo "# $(echo "$out" | tail -1)"
+  summary=$(echo "$out" | grep '^icecam-view: result=')
+  [ $rc -eq 0 ] && echo "$summary" | grep -q 'pair=relay/relay ' \
+    && pass "relay over TURN-$transport with minted credentials" \
+    || fail "relay over TURN-$transport (rc=$rc): $out"
+done
+
+# Each side of each case allocated at coturn with the credentials the rendezvous minted.
+allocations=$(grep -c "ALLOCATE processed, success" "$tmp/coturn.log")
+[ "$allocations" -ge 4 ] && pass "coturn accepted $allocations allocations" \
+  || fail "coturn accepted $allocations allocations, expected 4"
+
+out=$(run_case wrong-secret "not-the-secret" udp); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -qE "no ICE candidate pair .*local=.* remote=" \
+  && pass "a wrong TURN secret fails, naming the candidate types" \
+  || fail "wrong secret (rc=$rc): $out"
+grep -q "error 401" "$tmp/coturn.log" && pass "coturn refused the wrong credentials" \
+  || fail "coturn did not refuse the wrong credentials"
+
+echo "# $failures failure(s)"
+[ $failures -eq 0 ]

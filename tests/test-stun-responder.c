@@ -15,19 +15,6 @@
 #define ATTR_OTHER_ADDRESS ((StunAttribute) 0x802C)
 #define ATTR_UNASSIGNED_MANDATORY ((StunAttribute) 0x7F01)
 
-/* RFC 5769 section 2.1 "Sample Request" (Copyright (c) 2010 IETF Trust and the persons
- * identified as the document authors; Simplified BSD License): a Binding request with
- * SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME, MESSAGE-INTEGRITY and FINGERPRINT. */
-static const guint8 rfc5769_sample_request[] = {
-  0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
-  0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x10, 0x53, 0x54, 0x55, 0x4e, 0x20, 0x74, 0x65, 0x73,
-  0x74, 0x20, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x00, 0x24, 0x00, 0x04, 0x6e, 0x00, 0x01, 0xff,
-  0x80, 0x29, 0x00, 0x08, 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36, 0x00, 0x06, 0x00, 0x09,
-  0x65, 0x76, 0x74, 0x6a, 0x3a, 0x68, 0x36, 0x76, 0x59, 0x20, 0x20, 0x20, 0x00, 0x08, 0x00, 0x14,
-  0x9a, 0xea, 0xa7, 0x0c, 0xbf, 0xd8, 0xcb, 0x56, 0x78, 0x1e, 0xf2, 0xb5, 0xb2, 0xd3, 0xf2, 0x49,
-  0xc1, 0xb5, 0x71, 0xa2, 0x80, 0x28, 0x00, 0x04, 0xe5, 0x7a, 0x3b, 0xcf,
-};
-
 typedef struct {
   GBytes *data;
   GSocketAddress *from;
@@ -406,45 +393,6 @@ test_bind_dual_stack (Fixture *f, gconstpointer data)
   g_assert_cmpstr (mapped, ==, client_address);
 }
 
-/* Our FINGERPRINT check against the published vector; the same bytes with one changed are
- * dropped, and a good request is still answered after them. */
-static void
-test_bind_rfc5769_vector (Fixture *f, gconstpointer data)
-{
-  guint8 corrupted[sizeof rfc5769_sample_request];
-  g_autoptr(Reply) reply = NULL;
-  g_autoptr(Reply) second = NULL;
-  StunMessage response = { 0 };
-  gsize length;
-  const guint8 *bytes;
-  g_autofree gchar *mapped = NULL;
-  g_autofree gchar *client_address = NULL;
-
-  fixture_listen (f, "127.0.0.1");
-  fixture_open_client (f, "127.0.0.1");
-
-  fixture_send (f, rfc5769_sample_request, sizeof rfc5769_sample_request);
-  reply = fixture_wait_reply (f);
-  bytes = g_bytes_get_data (reply->data, &length);
-  g_assert_cmpint (stun_message_validate_buffer_length (bytes, length, TRUE), ==, (int) length);
-  response.buffer = (uint8_t *) bytes;
-  response.buffer_len = length;
-  g_assert_cmpint (stun_message_get_class (&response), ==, STUN_RESPONSE);
-  g_assert_cmpmem (bytes + 4, 16, rfc5769_sample_request + 4, 16);
-  mapped = find_address (&response, STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS, TRUE);
-  client_address = fixture_client_address (f);
-  g_assert_cmpstr (mapped, ==, client_address);
-
-  memcpy (corrupted, rfc5769_sample_request, sizeof corrupted);
-  corrupted[30] ^= 0x01;
-  fixture_send (f, corrupted, sizeof corrupted);
-  fixture_send (f, rfc5769_sample_request, sizeof rfc5769_sample_request);
-  second = fixture_wait_reply (f);
-  g_assert_true (g_bytes_equal (second->data, reply->data));
-  g_assert_cmpuint (fixture_stats (f).packets_ignored, ==, 1);
-  g_assert_cmpuint (fixture_stats (f).requests_answered, ==, 2);
-}
-
 /* ---- what is not answered -------------------------------------------------------------- */
 
 static GBytes *
@@ -454,23 +402,6 @@ modified_request (const Client *c, gsize offset, guint8 value)
 
   g_byte_array_append (bytes, c->buffer, c->length);
   bytes->data[offset] = value;
-  return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
-}
-
-/* A request of @length bytes whose length field says @length_field. */
-static GBytes *
-framed_request (const Client *c, gsize length, guint16 length_field)
-{
-  g_autoptr(GByteArray) bytes = g_byte_array_new ();
-
-  g_byte_array_append (bytes, c->buffer, MIN (length, c->length));
-  g_byte_array_set_size (bytes, length);
-  if (length > c->length)
-    memset (bytes->data + c->length, 0, length - c->length);
-  if (length >= 4) {
-    bytes->data[2] = length_field >> 8;
-    bytes->data[3] = length_field & 0xff;
-  }
   return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
 }
 
@@ -488,37 +419,20 @@ header_with_attributes (guint16 type, const guint8 *attributes, gsize attributes
   return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
 }
 
+/* One datagram for each way of being ignored; test-stun-message covers the codec's cases. */
 static GPtrArray *
 bad_packets (const Client *good)
 {
   GPtrArray *packets = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  static const guint8 overrun[] = { 0x80, 0x22, 0x00, 0x64, 'i', 'c', 'e', 'c' };
-  static const guint8 after_fingerprint[] = { 0x80, 0x28, 0x00, 0x04, 0, 0, 0, 0,
-                                              0x80, 0x22, 0x00, 0x04, 'i', 'c', 'e', 'c' };
-  static const guint8 short_fingerprint[] = { 0x80, 0x28, 0x00, 0x02, 0, 0, 0, 0 };
   g_autofree guint8 *oversized = g_malloc0 (2000);
 
   g_ptr_array_add (packets, g_bytes_new_static ("GET / HTTP/1.1\r\n\r\n", 18));
   g_ptr_array_add (packets, g_bytes_new_static ("", 0));
-  g_ptr_array_add (packets, framed_request (good, 19, good->length - 20));
-  g_ptr_array_add (packets, framed_request (good, good->length, good->length - 20 + 4));
-  g_ptr_array_add (packets, framed_request (good, good->length, 0));
-  g_ptr_array_add (packets, framed_request (good, good->length + 3, good->length - 20 + 3));
-  g_ptr_array_add (packets, framed_request (good, good->length - 4, good->length - 20));
-  g_ptr_array_add (packets, modified_request (good, 0, 0xC0));
-  /* Well-formed but not Binding requests: success and error responses, an indication, an
-   * Allocate request. */
+  /* A Binding success response. */
   g_ptr_array_add (packets, header_with_attributes (0x0101, NULL, 0));
-  g_ptr_array_add (packets, header_with_attributes (0x0111, NULL, 0));
-  g_ptr_array_add (packets, header_with_attributes (0x0011, NULL, 0));
-  g_ptr_array_add (packets, header_with_attributes (0x0003, NULL, 0));
   g_ptr_array_add (packets, modified_request (good, good->length - 1,
                                               good->buffer[good->length - 1] ^ 0xff));
-  g_ptr_array_add (packets, header_with_attributes (0x0001, overrun, sizeof overrun));
-  g_ptr_array_add (packets, header_with_attributes (0x0001, after_fingerprint,
-                                                    sizeof after_fingerprint));
-  g_ptr_array_add (packets, header_with_attributes (0x0001, short_fingerprint,
-                                                    sizeof short_fingerprint));
+  /* Well-formed but larger than the receive buffer. */
   g_ptr_array_add (packets, header_with_attributes (0x0001, oversized, 2000));
   return packets;
 }
@@ -945,7 +859,6 @@ main (int argc, char **argv)
   ADD ("/stun-responder/bind/rfc5389-ipv6", test_bind_rfc5389_ipv6);
   ADD ("/stun-responder/bind/rfc3489", test_bind_rfc3489);
   ADD ("/stun-responder/bind/dual-stack", test_bind_dual_stack);
-  ADD ("/stun-responder/bind/rfc5769-vector", test_bind_rfc5769_vector);
   ADD ("/stun-responder/ignore/malformed", test_ignore_malformed);
   ADD ("/stun-responder/ignore/random", test_ignore_random);
   ADD ("/stun-responder/error/unknown-attribute", test_error_unknown_attribute);

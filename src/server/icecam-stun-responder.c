@@ -1,73 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A STUN Binding responder on one UDP socket, or four for RFC 5780, with its own small codec. */
+/* A STUN Binding responder on one UDP socket, or four for RFC 5780 (codec: icecam-stun-message). */
 
 #include "icecam-stun-responder.h"
 
+#include "icecam-stun-message.h"
+
 #include <string.h>
-
-/*
- * The codec is written here rather than taken from libnice's stun/ library: a public responder
- * needs exactly one message (Binding) in two forms (RFC 8489 with the magic cookie, RFC 3489
- * without, which libnice 0.1.21 itself sends), and every decision about hostile input should be
- * visible in one place. libnice's stun_agent_validate() rejects cookie-less requests in RFC 5389
- * mode (so two agents would be needed), either requires FINGERPRINT or never checks it, turns
- * MESSAGE-INTEGRITY without credentials into UNAUTHORIZED, and knows neither RESPONSE-ORIGIN
- * nor OTHER-ADDRESS. The tests drive this codec with libnice's client side, so two independent
- * implementations check each other.
- */
-
-/* ---- wire format: RFC 8489 sections 5, 6 and 14, RFC 3489 section 11, RFC 5780 section 7 -- */
-
-#define STUN_HEADER_LENGTH 20
-#define STUN_ATTRIBUTE_HEADER_LENGTH 4
-#define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_FINGERPRINT_XOR 0x5354554Eu
-#define STUN_METHOD_BINDING 0x001
-
-#define STUN_FAMILY_IPV4 0x01
-#define STUN_FAMILY_IPV6 0x02
-
-#define STUN_CHANGE_IP 0x04
-#define STUN_CHANGE_PORT 0x02
-
-typedef enum {
-  STUN_CLASS_REQUEST = 0,
-  STUN_CLASS_INDICATION = 1,
-  STUN_CLASS_SUCCESS = 2,
-  STUN_CLASS_ERROR = 3,
-} StunClass;
-
-typedef enum {
-  STUN_ATTR_MAPPED_ADDRESS = 0x0001,
-  STUN_ATTR_CHANGE_REQUEST = 0x0003,
-  STUN_ATTR_SOURCE_ADDRESS = 0x0004,
-  STUN_ATTR_CHANGED_ADDRESS = 0x0005,
-  STUN_ATTR_USERNAME = 0x0006,
-  STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
-  STUN_ATTR_ERROR_CODE = 0x0009,
-  STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
-  STUN_ATTR_REFLECTED_FROM = 0x000B,
-  STUN_ATTR_REALM = 0x0014,
-  STUN_ATTR_NONCE = 0x0015,
-  STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C,
-  STUN_ATTR_PASSWORD_ALGORITHM = 0x001D,
-  STUN_ATTR_USERHASH = 0x001E,
-  STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
-  STUN_ATTR_PRIORITY = 0x0024,
-  STUN_ATTR_USE_CANDIDATE = 0x0025,
-  STUN_ATTR_SOFTWARE = 0x8022,
-  STUN_ATTR_FINGERPRINT = 0x8028,
-  STUN_ATTR_RESPONSE_ORIGIN = 0x802B,
-  STUN_ATTR_OTHER_ADDRESS = 0x802C,
-} StunAttributeType;
-
-#define SOFTWARE "icecam"
 
 /* One more than the largest datagram accepted, so a truncated read is recognisable. */
 #define RECEIVE_BUFFER_SIZE 1536
-/* Our largest answer (IPv6, RFC 5780) is 112 bytes, a 420 with 16 unknowns 104. */
-#define RESPONSE_BUFFER_SIZE 256
-#define MAX_UNKNOWN_ATTRIBUTES 16
 /* Bounds the time one busy socket holds the main context. */
 #define MAX_PACKETS_PER_DISPATCH 32
 /* Ephemeral ports chosen for one RFC 5780 socket can be taken on the other address. */
@@ -77,427 +18,6 @@ typedef enum {
 #define ENDPOINT_CHANGE_PORT 1u
 #define ENDPOINT_CHANGE_IP 2u
 #define N_ENDPOINTS 4
-
-typedef struct {
-  guint8 family;
-  guint16 port;
-  guint8 address[16];
-  gsize address_length;
-} StunAddress;
-
-typedef enum {
-  STUN_VERDICT_IGNORE,
-  STUN_VERDICT_SUCCESS,
-  STUN_VERDICT_BAD_REQUEST,
-  STUN_VERDICT_UNKNOWN_ATTRIBUTES,
-} StunVerdict;
-
-typedef struct {
-  const guint8 *header;
-  gboolean has_cookie;
-  gboolean has_change_request;
-  guint32 change_flags;
-  gboolean malformed;
-  guint16 unknown[MAX_UNKNOWN_ATTRIBUTES];
-  guint n_unknown;
-  const gchar *reason;
-} StunRequest;
-
-typedef struct {
-  guint8 data[RESPONSE_BUFFER_SIZE];
-  gsize length;
-  gboolean overflow;
-} StunWriter;
-
-static guint16
-read_u16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
-static guint32
-read_u32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static void
-write_u16 (guint8 *p, guint16 value)
-{
-  p[0] = value >> 8;
-  p[1] = value & 0xff;
-}
-
-static void
-write_u32 (guint8 *p, guint32 value)
-{
-  write_u16 (p, value >> 16);
-  write_u16 (p + 2, value & 0xffff);
-}
-
-static gsize
-pad4 (gsize length)
-{
-  return (length + 3) & ~(gsize) 3;
-}
-
-/* The CRC-32 of ISO/IEC 13239 (zlib's), bit by bit: messages are small and this avoids a
- * table or another dependency. */
-static guint32
-stun_crc32 (const guint8 *data, gsize length)
-{
-  guint32 crc = 0xFFFFFFFFu;
-
-  for (gsize i = 0; i < length; i++) {
-    crc ^= data[i];
-    for (guint bit = 0; bit < 8; bit++)
-      crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-static guint16
-stun_message_type (guint16 method, StunClass klass)
-{
-  return (method & 0x000F) | ((method & 0x0070) << 1) | ((method & 0x0F80) << 2) |
-         ((klass & 1) << 4) | ((klass & 2) << 7);
-}
-
-static guint16
-stun_type_method (guint16 type)
-{
-  return (type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2);
-}
-
-static StunClass
-stun_type_class (guint16 type)
-{
-  return ((type & 0x0010) >> 4) | ((type & 0x0100) >> 7);
-}
-
-/* Maps IPv4-mapped IPv6 sources (from dual-stack sockets) back to IPv4: the client sent IPv4. */
-static gboolean
-stun_address_from_socket_address (GInetSocketAddress *socket_address, StunAddress *out)
-{
-  static const guint8 v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-  GInetAddress *ip = g_inet_socket_address_get_address (socket_address);
-  const guint8 *bytes = g_inet_address_to_bytes (ip);
-  gsize size = g_inet_address_get_native_size (ip);
-
-  out->port = g_inet_socket_address_get_port (socket_address);
-  if (size == 4 || (size == 16 && memcmp (bytes, v4_mapped_prefix, 12) == 0)) {
-    out->family = STUN_FAMILY_IPV4;
-    out->address_length = 4;
-    memcpy (out->address, bytes + size - 4, 4);
-    return TRUE;
-  }
-  if (size == 16) {
-    out->family = STUN_FAMILY_IPV6;
-    out->address_length = 16;
-    memcpy (out->address, bytes, 16);
-    return TRUE;
-  }
-  return FALSE;
-}
-
-/* ---- parsing: no I/O, every length checked against the datagram ------------------------ */
-
-static StunVerdict
-refuse (StunRequest *request, StunVerdict verdict, const gchar *reason)
-{
-  request->reason = reason;
-  return verdict;
-}
-
-static StunVerdict
-parse_header (const guint8 *data, gsize length, StunRequest *request)
-{
-  guint16 type;
-  guint16 message_length;
-
-  if (length < STUN_HEADER_LENGTH)
-    return refuse (request, STUN_VERDICT_IGNORE, "shorter than a STUN header");
-  type = read_u16 (data);
-  message_length = read_u16 (data + 2);
-  if ((type & 0xC000) != 0)
-    return refuse (request, STUN_VERDICT_IGNORE, "not STUN");
-  if (message_length % 4 != 0 || (gsize) message_length + STUN_HEADER_LENGTH != length)
-    return refuse (request, STUN_VERDICT_IGNORE, "length field does not match the datagram");
-  if (stun_type_class (type) != STUN_CLASS_REQUEST)
-    return refuse (request, STUN_VERDICT_IGNORE, "not a request");
-  if (stun_type_method (type) != STUN_METHOD_BINDING)
-    return refuse (request, STUN_VERDICT_IGNORE, "not a Binding request");
-
-  request->header = data;
-  request->has_cookie = read_u32 (data + 4) == STUN_MAGIC_COOKIE;
-  return STUN_VERDICT_SUCCESS;
-}
-
-/* Comprehension-required attributes (below 0x8000) a Binding request may carry that we accept
- * and ignore: we do not authenticate, and response-only attributes mean nothing here. */
-static gboolean
-attribute_is_understood (guint16 type)
-{
-  static const guint16 understood[] = {
-    STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_SOURCE_ADDRESS, STUN_ATTR_CHANGED_ADDRESS,
-    STUN_ATTR_USERNAME, STUN_ATTR_MESSAGE_INTEGRITY, STUN_ATTR_ERROR_CODE,
-    STUN_ATTR_UNKNOWN_ATTRIBUTES, STUN_ATTR_REFLECTED_FROM, STUN_ATTR_REALM, STUN_ATTR_NONCE,
-    STUN_ATTR_MESSAGE_INTEGRITY_SHA256, STUN_ATTR_PASSWORD_ALGORITHM, STUN_ATTR_USERHASH,
-    STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_PRIORITY, STUN_ATTR_USE_CANDIDATE,
-  };
-
-  if (type >= 0x8000)
-    return TRUE;
-  for (gsize i = 0; i < G_N_ELEMENTS (understood); i++) {
-    if (understood[i] == type)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-static void
-note_attribute (guint16 type, const guint8 *value, guint16 value_length,
-                gboolean change_request_supported, StunRequest *request)
-{
-  if (type == STUN_ATTR_CHANGE_REQUEST && change_request_supported) {
-    /* Only the first occurrence counts (RFC 8489 section 14). */
-    if (request->has_change_request || request->malformed)
-      return;
-    if (value_length != 4) {
-      request->malformed = TRUE;
-      request->reason = "CHANGE-REQUEST is not 4 bytes long";
-      return;
-    }
-    request->has_change_request = TRUE;
-    request->change_flags = read_u32 (value);
-    return;
-  }
-
-  if (!attribute_is_understood (type) && request->n_unknown < MAX_UNKNOWN_ATTRIBUTES)
-    request->unknown[request->n_unknown++] = type;
-}
-
-/* FINGERPRINT must be the last attribute and hold the CRC of everything before it. */
-static StunVerdict
-check_fingerprint (const guint8 *data, gsize length, gsize offset, guint16 value_length,
-                   StunRequest *request)
-{
-  guint32 expected;
-
-  if (value_length != 4 || offset + STUN_ATTRIBUTE_HEADER_LENGTH + 4 != length)
-    return refuse (request, STUN_VERDICT_IGNORE, "FINGERPRINT malformed or not the last attribute");
-  expected = stun_crc32 (data, offset) ^ STUN_FINGERPRINT_XOR;
-  if (read_u32 (data + offset + STUN_ATTRIBUTE_HEADER_LENGTH) != expected)
-    return refuse (request, STUN_VERDICT_IGNORE, "FINGERPRINT does not match");
-  return STUN_VERDICT_SUCCESS;
-}
-
-static StunVerdict
-walk_attributes (const guint8 *data, gsize length, gboolean change_request_supported,
-                 StunRequest *request)
-{
-  gsize offset = STUN_HEADER_LENGTH;
-  gboolean after_integrity = FALSE;
-
-  while (offset < length) {
-    guint16 type;
-    guint16 value_length;
-
-    if (length - offset < STUN_ATTRIBUTE_HEADER_LENGTH)
-      return refuse (request, STUN_VERDICT_IGNORE, "truncated attribute header");
-    type = read_u16 (data + offset);
-    value_length = read_u16 (data + offset + 2);
-    if (pad4 (value_length) > length - offset - STUN_ATTRIBUTE_HEADER_LENGTH)
-      return refuse (request, STUN_VERDICT_IGNORE, "attribute longer than the message");
-
-    if (type == STUN_ATTR_FINGERPRINT)
-      return check_fingerprint (data, length, offset, value_length, request);
-
-    /* Only FINGERPRINT counts after MESSAGE-INTEGRITY (RFC 8489 section 14.5). */
-    if (!after_integrity)
-      note_attribute (type, data + offset + STUN_ATTRIBUTE_HEADER_LENGTH, value_length,
-                      change_request_supported, request);
-    if (type == STUN_ATTR_MESSAGE_INTEGRITY || type == STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
-      after_integrity = TRUE;
-
-    offset += STUN_ATTRIBUTE_HEADER_LENGTH + pad4 (value_length);
-  }
-  return STUN_VERDICT_SUCCESS;
-}
-
-/* Decides what a datagram deserves. Ignored: anything that is not a well-formed Binding
- * request with a correct FINGERPRINT (if it has one). 400: a malformed CHANGE-REQUEST.
- * 420: unknown comprehension-required attributes, CHANGE-REQUEST included unless
- * @change_request_supported, which is how RFC 5780 clients learn we do not do it. */
-static StunVerdict
-parse_request (const guint8 *data, gsize length, gboolean change_request_supported,
-               StunRequest *request)
-{
-  StunVerdict verdict;
-
-  verdict = parse_header (data, length, request);
-  if (verdict != STUN_VERDICT_SUCCESS)
-    return verdict;
-  verdict = walk_attributes (data, length, change_request_supported, request);
-  if (verdict != STUN_VERDICT_SUCCESS)
-    return verdict;
-  if (request->malformed)
-    return STUN_VERDICT_BAD_REQUEST;
-  if (request->n_unknown > 0)
-    return refuse (request, STUN_VERDICT_UNKNOWN_ATTRIBUTES, "unknown mandatory attributes");
-  return STUN_VERDICT_SUCCESS;
-}
-
-/* ---- building answers: no I/O, bounded by the writer's buffer ---------------------------- */
-
-static void
-writer_begin (StunWriter *writer, StunClass klass, const StunRequest *request)
-{
-  writer->length = STUN_HEADER_LENGTH;
-  writer->overflow = FALSE;
-  write_u16 (writer->data, stun_message_type (STUN_METHOD_BINDING, klass));
-  write_u16 (writer->data + 2, 0);
-  /* The magic cookie and 96-bit transaction ID, or RFC 3489's 128-bit transaction ID. */
-  memcpy (writer->data + 4, request->header + 4, 16);
-}
-
-/* Returns where the value goes, zeroed including its padding, or NULL if it does not fit. */
-static guint8 *
-writer_append (StunWriter *writer, guint16 type, gsize value_length)
-{
-  guint8 *attribute;
-
-  if (writer->overflow ||
-      STUN_ATTRIBUTE_HEADER_LENGTH + pad4 (value_length) > sizeof writer->data - writer->length) {
-    writer->overflow = TRUE;
-    return NULL;
-  }
-  attribute = writer->data + writer->length;
-  write_u16 (attribute, type);
-  write_u16 (attribute + 2, value_length);
-  memset (attribute + STUN_ATTRIBUTE_HEADER_LENGTH, 0, pad4 (value_length));
-  writer->length += STUN_ATTRIBUTE_HEADER_LENGTH + pad4 (value_length);
-  write_u16 (writer->data + 2, writer->length - STUN_HEADER_LENGTH);
-  return attribute + STUN_ATTRIBUTE_HEADER_LENGTH;
-}
-
-/* XOR-MAPPED-ADDRESS xors the port with the cookie's top half and the address with the cookie
- * followed by the transaction ID, which are the header's bytes 4 to 19. */
-static void
-writer_append_address (StunWriter *writer, guint16 type, const StunAddress *address,
-                       gboolean xored)
-{
-  guint8 *value = writer_append (writer, type, 4 + address->address_length);
-  guint16 port = address->port;
-
-  if (value == NULL)
-    return;
-  value[1] = address->family;
-  memcpy (value + 4, address->address, address->address_length);
-  if (xored) {
-    port ^= STUN_MAGIC_COOKIE >> 16;
-    for (gsize i = 0; i < address->address_length; i++)
-      value[4 + i] ^= writer->data[4 + i];
-  }
-  write_u16 (value + 2, port);
-}
-
-static void
-writer_append_software (StunWriter *writer)
-{
-  guint8 *value = writer_append (writer, STUN_ATTR_SOFTWARE, strlen (SOFTWARE));
-
-  if (value != NULL)
-    memcpy (value, SOFTWARE, strlen (SOFTWARE));
-}
-
-/* RFC 3489 has no attribute padding, so there the reason phrase is padded with spaces. */
-static void
-writer_append_error_code (StunWriter *writer, guint code, const gchar *reason, gboolean rfc3489)
-{
-  gsize value_length = 4 + strlen (reason);
-  guint8 *value;
-
-  if (rfc3489)
-    value_length = pad4 (value_length);
-  value = writer_append (writer, STUN_ATTR_ERROR_CODE, value_length);
-  if (value == NULL)
-    return;
-  value[2] = code / 100;
-  value[3] = code % 100;
-  memset (value + 4, ' ', value_length - 4);
-  memcpy (value + 4, reason, strlen (reason));
-}
-
-/* RFC 3489 asks for an odd list to be made even by repeating an entry. */
-static void
-writer_append_unknown_attributes (StunWriter *writer, const StunRequest *request)
-{
-  guint count = request->n_unknown;
-  guint8 *value;
-
-  if (!request->has_cookie && count % 2 == 1)
-    count++;
-  value = writer_append (writer, STUN_ATTR_UNKNOWN_ATTRIBUTES, 2 * count);
-  if (value == NULL)
-    return;
-  for (guint i = 0; i < count; i++)
-    write_u16 (value + 2 * i, request->unknown[i < request->n_unknown ? i : 0]);
-}
-
-static void
-writer_finish (StunWriter *writer, gboolean with_fingerprint)
-{
-  guint8 *value;
-
-  if (!with_fingerprint)
-    return;
-  /* Appending first makes the header's length include FINGERPRINT, as the CRC requires. */
-  value = writer_append (writer, STUN_ATTR_FINGERPRINT, 4);
-  if (value != NULL)
-    write_u32 (value, stun_crc32 (writer->data, writer->length - 8) ^ STUN_FINGERPRINT_XOR);
-}
-
-/* @origin and @other are NULL unless RFC 5780 is on. RFC 3489 clients get its names for the
- * same two addresses: SOURCE-ADDRESS and CHANGED-ADDRESS. */
-static void
-build_success (StunWriter *writer, const StunRequest *request, const StunAddress *mapped,
-               const StunAddress *origin, const StunAddress *other)
-{
-  writer_begin (writer, STUN_CLASS_SUCCESS, request);
-  if (request->has_cookie) {
-    writer_append_address (writer, STUN_ATTR_XOR_MAPPED_ADDRESS, mapped, TRUE);
-    if (origin != NULL && other != NULL) {
-      writer_append_address (writer, STUN_ATTR_RESPONSE_ORIGIN, origin, FALSE);
-      writer_append_address (writer, STUN_ATTR_OTHER_ADDRESS, other, FALSE);
-    }
-    writer_append_software (writer);
-  } else {
-    writer_append_address (writer, STUN_ATTR_MAPPED_ADDRESS, mapped, FALSE);
-    if (origin != NULL && other != NULL) {
-      writer_append_address (writer, STUN_ATTR_SOURCE_ADDRESS, origin, FALSE);
-      writer_append_address (writer, STUN_ATTR_CHANGED_ADDRESS, other, FALSE);
-    }
-  }
-  writer_finish (writer, request->has_cookie);
-}
-
-static void
-build_error (StunWriter *writer, const StunRequest *request, StunVerdict verdict)
-{
-  gboolean unknown = verdict == STUN_VERDICT_UNKNOWN_ATTRIBUTES;
-
-  writer_begin (writer, STUN_CLASS_ERROR, request);
-  writer_append_error_code (writer, unknown ? 420 : 400,
-                            unknown ? "Unknown Attribute" : "Bad Request", !request->has_cookie);
-  if (unknown)
-    writer_append_unknown_attributes (writer, request);
-  if (request->has_cookie)
-    writer_append_software (writer);
-  writer_finish (writer, request->has_cookie);
-}
-
-/* ---- the object ---------------------------------------------------------------------------- */
 
 typedef enum {
   STATE_NEW,
@@ -518,7 +38,7 @@ typedef struct {
   GSocket *socket;
   GSource *source;
   GInetSocketAddress *local_address;
-  StunAddress wire_address;
+  IcecamStunAddress wire_address;
 } Endpoint;
 
 /**
@@ -611,32 +131,35 @@ log_packet (IcecamStunResponder *self, Endpoint *endpoint, GSocketAddress *from,
 }
 
 static Endpoint *
-reply_endpoint (IcecamStunResponder *self, Endpoint *received_on, const StunRequest *request)
+reply_endpoint (IcecamStunResponder *self, Endpoint *received_on,
+                const IcecamStunRequest *request)
 {
   guint index = received_on->index;
 
   if (self->n_endpoints != N_ENDPOINTS || !request->has_change_request)
     return received_on;
-  if (request->change_flags & STUN_CHANGE_IP)
+  if (request->change_flags & ICECAM_STUN_CHANGE_IP)
     index ^= ENDPOINT_CHANGE_IP;
-  if (request->change_flags & STUN_CHANGE_PORT)
+  if (request->change_flags & ICECAM_STUN_CHANGE_PORT)
     index ^= ENDPOINT_CHANGE_PORT;
   return &self->endpoints[index];
 }
 
+/* @length is 0, with @write_error set, when the answer could not be written. */
 static void
 send_answer (IcecamStunResponder *self, Endpoint *endpoint, GSocketAddress *to,
-             const StunWriter *writer, Outcome outcome)
+             const guint8 *answer, gsize length, const GError *write_error, Outcome outcome)
 {
   g_autoptr(GError) error = NULL;
 
-  if (writer->overflow) {
-    g_warning ("%s: answer does not fit in %zu bytes", self->log_id, sizeof writer->data);
+  if (length == 0) {
+    g_warning ("%s: answer not written: %s", self->log_id,
+               write_error != NULL ? write_error->message : "invalid request");
     count_outcome (self, OUTCOME_SEND_FAILED);
     return;
   }
-  if (g_socket_send_to (endpoint->socket, to, (const gchar *) writer->data, writer->length,
-                        NULL, &error) < 0) {
+  if (g_socket_send_to (endpoint->socket, to, (const gchar *) answer, length, NULL,
+                        &error) < 0) {
     log_packet (self, endpoint, to, "answer not sent", error->message);
     count_outcome (self, OUTCOME_SEND_FAILED);
     return;
@@ -646,52 +169,61 @@ send_answer (IcecamStunResponder *self, Endpoint *endpoint, GSocketAddress *to,
 
 static void
 answer_request (IcecamStunResponder *self, Endpoint *received_on, GSocketAddress *from,
-                const StunAddress *mapped, const StunRequest *request, StunVerdict verdict)
+                const IcecamStunAddress *mapped, const IcecamStunRequest *request)
 {
-  StunWriter writer;
+  guint8 answer[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
+  g_autoptr(GError) error = NULL;
   Endpoint *reply_from;
+  Endpoint *other;
+  gsize length;
 
-  if (verdict != STUN_VERDICT_SUCCESS) {
-    log_packet (self, received_on, from, "request refused", request->reason);
-    build_error (&writer, request, verdict);
-    send_answer (self, received_on, from, &writer, OUTCOME_ERROR_ANSWERED);
+  if (request->error_code != 0) {
+    log_packet (self, received_on, from, "request refused", request->error_reason);
+    length = icecam_stun_message_write_error (request, answer, sizeof answer, &error);
+    send_answer (self, received_on, from, answer, length, error, OUTCOME_ERROR_ANSWERED);
     return;
   }
 
   reply_from = reply_endpoint (self, received_on, request);
-  /* OTHER-ADDRESS is where "change IP and port" would answer from: relative to the socket the
-   * request reached, whatever this request asked for (RFC 5780 section 7.4). */
-  if (self->n_endpoints == N_ENDPOINTS)
-    build_success (&writer, request, mapped, &reply_from->wire_address,
-                   &self->endpoints[received_on->index ^ (ENDPOINT_CHANGE_IP |
-                                                         ENDPOINT_CHANGE_PORT)].wire_address);
-  else
-    build_success (&writer, request, mapped, NULL, NULL);
-  send_answer (self, reply_from, from, &writer, OUTCOME_ANSWERED);
+  if (self->n_endpoints == N_ENDPOINTS) {
+    /* OTHER-ADDRESS is where "change IP and port" would answer from: relative to the socket
+     * the request reached, whatever this request asked for (RFC 5780 section 7.4). */
+    other = &self->endpoints[received_on->index ^ (ENDPOINT_CHANGE_IP | ENDPOINT_CHANGE_PORT)];
+    length = icecam_stun_message_write_success (request, mapped, &reply_from->wire_address,
+                                                &other->wire_address, answer, sizeof answer,
+                                                &error);
+  } else {
+    length = icecam_stun_message_write_success (request, mapped, NULL, NULL, answer,
+                                                sizeof answer, &error);
+  }
+  send_answer (self, reply_from, from, answer, length, error, OUTCOME_ANSWERED);
 }
 
 static void
 handle_datagram (IcecamStunResponder *self, Endpoint *endpoint, GSocketAddress *from,
                  gsize length)
 {
-  StunRequest request = { 0 };
-  StunAddress mapped = { 0 };
-  StunVerdict verdict;
+  IcecamStunRequest request;
+  IcecamStunAddress mapped;
+  g_autoptr(GError) error = NULL;
+  const gchar *reason = NULL;
 
   if (length >= sizeof self->buffer)
-    verdict = refuse (&request, STUN_VERDICT_IGNORE, "datagram too large");
+    reason = "datagram too large";
   else if (!G_IS_INET_SOCKET_ADDRESS (from) ||
-           !stun_address_from_socket_address (G_INET_SOCKET_ADDRESS (from), &mapped))
-    verdict = refuse (&request, STUN_VERDICT_IGNORE, "source is not an IP address");
-  else
-    verdict = parse_request (self->buffer, length, self->n_endpoints == N_ENDPOINTS, &request);
+           !icecam_stun_address_from_socket_address (G_INET_SOCKET_ADDRESS (from), &mapped))
+    reason = "source is not an IP address";
+  else if (!icecam_stun_message_parse_request (self->buffer, length,
+                                               self->n_endpoints == N_ENDPOINTS, &request,
+                                               &error))
+    reason = error->message;
 
-  if (verdict == STUN_VERDICT_IGNORE) {
-    log_packet (self, endpoint, from, "datagram ignored", request.reason);
+  if (reason != NULL) {
+    log_packet (self, endpoint, from, "datagram ignored", reason);
     count_outcome (self, OUTCOME_IGNORED);
     return;
   }
-  answer_request (self, endpoint, from, &mapped, &request, verdict);
+  answer_request (self, endpoint, from, &mapped, &request);
 }
 
 /* Returns FALSE when there is nothing more to read for now. */
@@ -770,8 +302,8 @@ endpoint_open (IcecamStunResponder *self, guint index, GInetAddress *ip, guint16
   local = g_socket_get_local_address (socket, error);
   if (local == NULL)
     return FALSE;
-  if (!stun_address_from_socket_address (G_INET_SOCKET_ADDRESS (local),
-                                         &endpoint->wire_address)) {
+  if (!icecam_stun_address_from_socket_address (G_INET_SOCKET_ADDRESS (local),
+                                                &endpoint->wire_address)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "Not an IP socket");
     return FALSE;
   }

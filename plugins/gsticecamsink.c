@@ -115,24 +115,34 @@ on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *s
   gst_pad_push_event (GST_BASE_SINK_PAD (sink), event);
 }
 
+/* The camera keeps trying to reach its rendezvous; viewers already connected keep playing
+ * meanwhile. Only a final refusal (bad URL, another protocol version) is an error. */
 static void
 on_client_state_changed (IcecamSignallingClient *client, guint state, GstIcecamSink *sink)
 {
   const GError *error = icecam_signalling_client_get_error (client);
 
-  if (state == ICECAM_SIGNALLING_STATE_READY) {
-    sink->registered = TRUE;
-    return;
+  switch (state) {
+    case ICECAM_SIGNALLING_STATE_READY:
+      sink->registered = TRUE;
+      GST_INFO_OBJECT (sink, "registered with the rendezvous");
+      break;
+    case ICECAM_SIGNALLING_STATE_RETRYING:
+      GST_ELEMENT_WARNING (sink, RESOURCE, OPEN_READ_WRITE,
+                           ("%s; retrying.", sink->registered
+                              ? "Lost the icecam rendezvous, viewers already connected keep playing"
+                              : "Cannot register with the icecam rendezvous"),
+                           ("%s", error ? error->message : "unknown"));
+      sink->registered = FALSE;
+      break;
+    case ICECAM_SIGNALLING_STATE_CLOSED:
+      if (error != NULL)
+        GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE,
+                           ("The icecam rendezvous refused this camera."), ("%s", error->message));
+      break;
+    default:
+      break;
   }
-  if (state != ICECAM_SIGNALLING_STATE_CLOSED || error == NULL)
-    return;
-  if (!sink->registered)
-    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE,
-                       ("Could not register with the icecam rendezvous."), ("%s", error->message));
-  else
-    GST_ELEMENT_WARNING (sink, RESOURCE, READ,
-                         ("Lost the icecam rendezvous; viewers already connected keep playing."),
-                         ("%s", error->message));
 }
 
 static gboolean

@@ -379,6 +379,13 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
       break;
     case ICECAM_MESSAGE_BYE:
+      /* The viewer lost its signalling, not necessarily its path: consent freshness ends the
+       * session within ~10 s if the viewer is really gone. */
+      if (vs != NULL && vs->active && g_strcmp0 (msg->reason, ICECAM_BYE_REASON_PEER_LEFT) == 0) {
+        g_info ("camera %s: session %s: viewer left the rendezvous, media continues",
+                self->camera_id, vs->id);
+        break;
+      }
       remove_session (self, msg->session, msg->reason ? msg->reason : "viewer left", FALSE);
       break;
     case ICECAM_MESSAGE_ERROR:
@@ -427,6 +434,8 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
+  /* A camera waits for its rendezvous, however long it takes. */
+  icecam_signalling_client_set_reconnect (client, TRUE);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
   return self;
 }

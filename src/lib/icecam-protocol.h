@@ -23,6 +23,9 @@ G_BEGIN_DECLS
 #define ICECAM_PROTOCOL_MAX_LIST_LENGTH 4096
 #define ICECAM_PROTOCOL_MAX_ICE_SERVERS 8
 
+/* The `bye` reason the server sends when the other end's signalling connection closed. */
+#define ICECAM_BYE_REASON_PEER_LEFT "peer-left"
+
 #define ICECAM_PROTOCOL_ERROR (icecam_protocol_error_quark ())
 GQuark icecam_protocol_error_quark (void);
 

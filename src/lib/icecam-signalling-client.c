@@ -7,6 +7,10 @@
 
 #define MAX_INCOMING_PAYLOAD (1024 * 1024)
 #define KEEPALIVE_INTERVAL_S 15
+/* Reconnect backoff: 250 ms doubling to 30 s, each delay spread by ±25 % so that cameras
+ * that lost the same rendezvous do not come back in one wave. */
+#define RETRY_FIRST_MS 250
+#define RETRY_MAX_MS (30 * 1000)
 
 /**
  * IcecamSignallingClient:
@@ -26,6 +30,9 @@ struct _IcecamSignallingClient {
   SoupWebsocketConnection *ws;
   GCancellable *cancellable;
   IcecamSignallingState state;
+  gboolean reconnect;
+  guint attempt;
+  GSource *retry_source;
   IcecamMessage *welcome;
   GError *error;
 };
@@ -51,6 +58,8 @@ icecam_signalling_state_to_string (IcecamSignallingState state)
       return "connecting";
     case ICECAM_SIGNALLING_STATE_READY:
       return "ready";
+    case ICECAM_SIGNALLING_STATE_RETRYING:
+      return "retrying";
     case ICECAM_SIGNALLING_STATE_CLOSED:
       return "closed";
     default:
@@ -70,18 +79,60 @@ set_state (IcecamSignallingClient *self, IcecamSignallingState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
-/* Records the first error only: it is the cause, later ones are consequences. */
-static void
-fail (IcecamSignallingClient *self, GError *error)
+static void connect_now (IcecamSignallingClient *self);
+
+static gboolean
+on_retry (gpointer data)
 {
-  if (self->error == NULL)
-    self->error = error;
-  else
-    g_error_free (error);
-  if (self->ws != NULL &&
-      soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+  IcecamSignallingClient *self = data;
+
+  g_clear_pointer (&self->retry_source, g_source_unref);
+  connect_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static guint
+retry_delay_ms (guint attempt)
+{
+  guint delay = RETRY_MAX_MS;
+
+  if (attempt < 8)
+    delay = MIN (RETRY_FIRST_MS << attempt, RETRY_MAX_MS);
+  return (guint) g_random_int_range ((gint32) (delay * 3 / 4), (gint32) (delay * 5 / 4) + 1);
+}
+
+static void
+drop_websocket (IcecamSignallingClient *self)
+{
+  if (self->ws == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->ws, self);
+  if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
-  set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
+  g_clear_object (&self->ws);
+}
+
+/* Ends this connection because of @error (taken). With reconnect on and a cause that may
+ * pass (@retryable), tries again later; otherwise the client is CLOSED. The latest error is
+ * kept: it is the one a user needs to see. */
+static void
+fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
+{
+  guint delay;
+
+  g_clear_error (&self->error);
+  self->error = error;
+  drop_websocket (self);
+  if (!self->reconnect || !retryable) {
+    set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
+    return;
+  }
+  delay = retry_delay_ms (self->attempt++);
+  g_message ("signalling: %s; retrying in %u ms", error->message, delay);
+  self->retry_source = g_timeout_source_new (delay);
+  g_source_set_callback (self->retry_source, on_retry, self, NULL);
+  g_source_attach (self->retry_source, g_main_context_get_thread_default ());
+  set_state (self, ICECAM_SIGNALLING_STATE_RETRYING);
 }
 
 static void
@@ -89,9 +140,11 @@ handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
 {
   if (self->state == ICECAM_SIGNALLING_STATE_CONNECTING) {
     if (msg->type == ICECAM_MESSAGE_ERROR) {
+      /* An id still held by our own dead connection frees itself when the server notices. */
       fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_REFUSED,
                                "the rendezvous refused us (%s): %s",
-                               icecam_error_code_to_string (msg->error_code), msg->text));
+                               icecam_error_code_to_string (msg->error_code), msg->text),
+            msg->error_code == ICECAM_ERROR_CODE_ID_IN_USE);
       return;
     }
     if (msg->type != ICECAM_MESSAGE_WELCOME) {
@@ -101,6 +154,7 @@ handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
     }
     icecam_message_free (self->welcome);
     self->welcome = icecam_message_copy (msg);
+    self->attempt = 0;
     set_state (self, ICECAM_SIGNALLING_STATE_READY);
   }
   g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
@@ -135,7 +189,8 @@ on_ws_closed (SoupWebsocketConnection *ws, IcecamSignallingClient *self)
   fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CLOSED,
                            "the rendezvous closed the connection (code %u%s%s)",
                            soup_websocket_connection_get_close_code (ws),
-                           reason && *reason ? ": " : "", reason ? reason : ""));
+                           reason && *reason ? ": " : "", reason ? reason : ""),
+        TRUE);
 }
 
 static void
@@ -152,7 +207,8 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree gchar *url = g_uri_to_string (self->uri);
 
       fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CONNECT,
-                               "cannot reach the rendezvous at %s: %s", url, error->message));
+                               "cannot reach the rendezvous at %s: %s", url, error->message),
+            TRUE);
     }
     g_object_unref (self);
     return;
@@ -217,18 +273,36 @@ icecam_signalling_client_new (const gchar *url, IcecamRole role, const gchar *id
   return self;
 }
 
-void
-icecam_signalling_client_start (IcecamSignallingClient *self)
+static void
+connect_now (IcecamSignallingClient *self)
 {
-  g_autoptr (SoupMessage) msg = NULL;
-
-  g_return_if_fail (self->state == ICECAM_SIGNALLING_STATE_IDLE);
+  g_autoptr (SoupMessage) msg = soup_message_new_from_uri (SOUP_METHOD_GET, self->uri);
 
   set_state (self, ICECAM_SIGNALLING_STATE_CONNECTING);
-  msg = soup_message_new_from_uri (SOUP_METHOD_GET, self->uri);
   soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
                                         self->cancellable, websocket_connect_cb,
                                         g_object_ref (self));
+}
+
+/**
+ * icecam_signalling_client_set_reconnect:
+ * @reconnect: whether to connect again, with backoff and jitter, after the connection is
+ *   lost, cannot be made, or our camera id is still held by our previous connection
+ *
+ * May be changed at any time; off by default. A refusal (bad version) is always final.
+ */
+void
+icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect)
+{
+  self->reconnect = reconnect;
+}
+
+void
+icecam_signalling_client_start (IcecamSignallingClient *self)
+{
+  g_return_if_fail (self->state == ICECAM_SIGNALLING_STATE_IDLE);
+
+  connect_now (self);
 }
 
 /**
@@ -256,6 +330,11 @@ void
 icecam_signalling_client_stop (IcecamSignallingClient *self)
 {
   g_cancellable_cancel (self->cancellable);
+  self->reconnect = FALSE;
+  if (self->retry_source != NULL) {
+    g_source_destroy (self->retry_source);
+    g_clear_pointer (&self->retry_source, g_source_unref);
+  }
   if (self->ws != NULL) {
     g_signal_handlers_disconnect_by_data (self->ws, self);
     if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -314,6 +393,10 @@ icecam_signalling_client_dispose (GObject *object)
 {
   IcecamSignallingClient *self = ICECAM_SIGNALLING_CLIENT (object);
 
+  if (self->retry_source != NULL) {
+    g_source_destroy (self->retry_source);
+    g_clear_pointer (&self->retry_source, g_source_unref);
+  }
   if (self->ws != NULL) {
     g_signal_handlers_disconnect_by_data (self->ws, self);
     if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)

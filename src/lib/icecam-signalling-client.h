@@ -24,12 +24,15 @@ typedef enum {
  * @ICECAM_SIGNALLING_STATE_IDLE: not started
  * @ICECAM_SIGNALLING_STATE_CONNECTING: WebSocket handshake or hello under way
  * @ICECAM_SIGNALLING_STATE_READY: welcome received; messages may be sent
+ * @ICECAM_SIGNALLING_STATE_RETRYING: connection lost or refused for now; a new attempt is
+ *   scheduled (only with reconnect on; icecam_signalling_client_get_error() says why)
  * @ICECAM_SIGNALLING_STATE_CLOSED: connection over (see icecam_signalling_client_get_error())
  */
 typedef enum {
   ICECAM_SIGNALLING_STATE_IDLE,
   ICECAM_SIGNALLING_STATE_CONNECTING,
   ICECAM_SIGNALLING_STATE_READY,
+  ICECAM_SIGNALLING_STATE_RETRYING,
   ICECAM_SIGNALLING_STATE_CLOSED,
 } IcecamSignallingState;
 
@@ -39,6 +42,7 @@ G_DECLARE_FINAL_TYPE (IcecamSignallingClient, icecam_signalling_client, ICECAM,
 
 IcecamSignallingClient *icecam_signalling_client_new (const gchar *url, IcecamRole role,
                                                       const gchar *id, GError **error);
+void icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect);
 void icecam_signalling_client_start (IcecamSignallingClient *self);
 void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);
 void icecam_signalling_client_stop (IcecamSignallingClient *self);

@@ -128,6 +128,8 @@ on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamViewerE
 {
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
   set_state (self, ICECAM_VIEWER_STATE_PLAYING);
+  /* From now on the rendezvous is not needed for the media; stay reachable through it. */
+  icecam_signalling_client_set_reconnect (self->client, TRUE);
 }
 
 static void
@@ -246,6 +248,10 @@ on_welcome (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 
   icecam_message_free (self->welcome);
   self->welcome = icecam_message_copy (msg);
+  if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
+    g_info ("viewer %s: back at the rendezvous, media never stopped", self->camera_id);
+    return;
+  }
   icecam_signalling_client_send (self->client, watch);
   set_state (self, ICECAM_VIEWER_STATE_WAITING);
 }
@@ -295,6 +301,13 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         g_debug ("viewer %s: %s", self->camera_id, error->message);
       break;
     case ICECAM_MESSAGE_BYE:
+      /* The camera lost its signalling, not necessarily its path: consent freshness ends the
+       * session within ~10 s if the camera is really gone. */
+      if (ours && self->state == ICECAM_VIEWER_STATE_PLAYING &&
+          g_strcmp0 (msg->reason, ICECAM_BYE_REASON_PEER_LEFT) == 0) {
+        g_info ("viewer %s: camera left the rendezvous, media continues", self->camera_id);
+        break;
+      }
       if (ours)
         fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
                                  "camera '%s' ended the session: %s", self->camera_id,
@@ -320,11 +333,12 @@ on_client_state_changed (IcecamSignallingClient *client, guint state,
 {
   const GError *error = icecam_signalling_client_get_error (client);
 
-  if (state != ICECAM_SIGNALLING_STATE_CLOSED || error == NULL)
+  if ((state != ICECAM_SIGNALLING_STATE_CLOSED && state != ICECAM_SIGNALLING_STATE_RETRYING) ||
+      error == NULL)
     return;
   /* Once media flows, the rendezvous is not needed (DESIGN.md decision 3). */
   if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
-    g_warning ("viewer %s: lost the rendezvous, media continues: %s", self->camera_id,
+    g_message ("viewer %s: lost the rendezvous, media continues: %s", self->camera_id,
                error->message);
     return;
   }

@@ -13,6 +13,7 @@ typedef struct {
   gboolean headless;
   gint frames_wanted;
   gint timeout_s;
+  gint stats_interval_s;
   IcecamToolIceOptions ice;
 
   gint64 start_us;
@@ -46,6 +47,17 @@ check_frames (gpointer data)
     g_main_loop_quit (app->loop);
     return G_SOURCE_REMOVE;
   }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+print_progress (gpointer data)
+{
+  ViewApp *app = data;
+
+  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f\n", g_atomic_int_get (&app->frames),
+           (g_get_monotonic_time () - app->start_us) / 1000.0);
+  fflush (stdout);
   return G_SOURCE_CONTINUE;
 }
 
@@ -128,7 +140,9 @@ build_pipeline (ViewApp *app, GError **error)
     return NULL;
   }
   gst_bin_add (GST_BIN (pipeline), src);
-  if (gst_element_set_state (src, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+  /* The pipeline (the source alone in it) goes to PAUSED: the source starts, and the rest
+   * joins the running pipeline, which never goes through NULL -> READY again. */
+  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
                  "icecamsrc does not start (run with --verbose)");
     return NULL;
@@ -145,7 +159,7 @@ build_pipeline (ViewApp *app, GError **error)
   if (rest == NULL)
     return NULL;
   gst_bin_add (GST_BIN (pipeline), rest);
-  if (!gst_element_link (src, rest)) {
+  if (!gst_element_link (src, rest) || !gst_element_sync_state_with_parent (rest)) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
                  "cannot link icecamsrc to the decoder");
     return NULL;
@@ -187,6 +201,8 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Exit 0 after decoding N frames (default: run until stopped)", "N" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
       "Give up when no frame arrived after this long (default 20)", "SECONDS" },
+    { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
+      "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- watch an icecam camera");
@@ -201,7 +217,7 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
                  "--server and --camera are required");
     return FALSE;
   }
-  if (app->frames_wanted < 0 || app->timeout_s < 1) {
+  if (app->frames_wanted < 0 || app->timeout_s < 1 || app->stats_interval_s < 0) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--frames must be >= 0 and --timeout >= 1");
     return FALSE;
@@ -238,6 +254,8 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_signal, &app);
   g_timeout_add (10, check_frames, &app);
   g_timeout_add_seconds (app.timeout_s, on_timeout, &app);
+  if (app.stats_interval_s > 0)
+    g_timeout_add_seconds (app.stats_interval_s, print_progress, &app);
 
   if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     app.error = g_strdup ("the pipeline does not start (run with --verbose)");

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Staying up, on loopback with the real commands: the rendezvous dies mid-stream and the viewer
+# keeps decoding; it comes back on the same port and the camera registers again by itself; a
+# viewer is killed and the camera frees its session (consent freshness). Prints the figures.
+set -u
+build=${ICECAM_BUILD_DIR:?}
+tmp=$(mktemp -d)
+pids=()
+failures=0
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -n "${KEEP_LOG:-}" ] && cp "$tmp/cam.log" "$tmp/view.log" /tmp/
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+pass() { echo "ok - $*"; }
+now_ms() { date +%s%3N; }
+
+wait_for_line() {
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+healthz_cameras() {
+  local body
+  exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  body=$(cat <&3)
+  exec 3<&-
+  echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
+}
+
+frames() { grep -oE 'progress frames=[0-9]+' "$tmp/view.log" | tail -1 | grep -oE '[0-9]+$' || echo 0; }
+
+# Waits until the viewer's progress shows at least $1 frames, for at most $2 seconds.
+wait_for_frames() {
+  local deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(frames)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_rendezvous() {
+  "$build/src/server/icecam-rendezvous" --listen "127.0.0.1:$1" >"$tmp/rv.log" 2>&1 &
+  rv=$!
+  pids+=($rv)
+  wait_for_line "$tmp/rv.log" 'listening on ws://' 10
+}
+
+: >"$tmp/rv.log"
+start_rendezvous 0 || { cat "$tmp/rv.log"; exit 1; }
+url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/rv.log" | head -1)
+port=${url##*:}
+
+"$build/src/tools/icecam-camera" --server "$url" --id shelf --source test >"$tmp/cam.log" 2>&1 &
+camera=$!
+pids+=($camera)
+wait_for_line "$tmp/cam.log" 'streaming' 10
+"$build/src/tools/icecam-view" --server "$url" --camera shelf --headless --stats-interval 1 ${VIEW_ARGS:-} \
+  >"$tmp/view.log" 2>&1 &
+viewer=$!
+pids+=($viewer)
+wait_for_frames 30 15 && pass "viewer decodes" || { fail "viewer decodes"; cat "$tmp/view.log"; exit 1; }
+
+# 1. The rendezvous dies (SIGKILL: no goodbyes). Media does not need it.
+kill -9 "$rv"; wait "$rv" 2>/dev/null
+at_kill=$(frames)
+killed_ms=$(now_ms)
+if wait_for_frames $((at_kill + 90)) 10; then
+  pass "viewer decoded $(( $(frames) - at_kill )) frames with the rendezvous down"
+else
+  fail "viewer stalled with the rendezvous down (frames $at_kill -> $(frames))"
+fi
+
+# 2. It comes back on the same port; the camera registers again by itself.
+restart_ms=$(now_ms)
+start_rendezvous "$port" || fail "rendezvous restarts on port $port"
+deadline=$((SECONDS + 20))
+while [ $SECONDS -lt $deadline ] && [ "$(healthz_cameras "$port")" != "1" ]; do sleep 0.05; done
+if [ "$(healthz_cameras "$port")" = "1" ]; then
+  pass "camera listed again $(( $(now_ms) - restart_ms )) ms after the restart (outage $(( restart_ms - killed_ms )) ms)"
+else
+  fail "camera not listed again within 20 s"
+fi
+before=$(frames)
+wait_for_frames $((before + 30)) 10 && pass "viewer still decoding after the restart" \
+  || fail "viewer stopped after the restart"
+kill -0 "$viewer" 2>/dev/null && pass "viewer never gave up" || fail "viewer exited"
+
+# 3. The viewer dies without a word; consent freshness tells the camera.
+ended_before=$(grep -c 'ended: ' "$tmp/cam.log")
+[ "$ended_before" -eq 0 ] && pass "no session ended so far" || fail "sessions ended early: $(grep 'ended: ' "$tmp/cam.log")"
+kill -9 "$viewer"; wait "$viewer" 2>/dev/null
+dead_ms=$(now_ms)
+if wait_for_line "$tmp/cam.log" 'ended: ' 30; then
+  echo "# $(grep 'ended: ' "$tmp/cam.log")"
+  pass "camera freed the dead viewer's session $(( $(now_ms) - dead_ms )) ms after it died"
+else
+  fail "camera did not free the dead viewer's session within 30 s"
+fi
+kill -0 "$camera" 2>/dev/null && pass "camera keeps running" || fail "camera exited"
+
+kill -INT "$camera"; wait "$camera"; rc=$?
+[ $rc -eq 0 ] && pass "camera stops cleanly" || fail "camera exit $rc"
+echo "# $failures failure(s)"
+[ $failures -eq 0 ]

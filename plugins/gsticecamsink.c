@@ -14,7 +14,8 @@
  *
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
- * remote-address) and "icecam-session-ended" (session, reason).
+ * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
+ * the same session) and "icecam-session-ended" (session, reason).
  *
  * ## Example launch line (pipelines/camera-test.sh)
  * |[
@@ -106,6 +107,16 @@ on_endpoint_session_ended (IcecamCameraEndpoint *endpoint, const gchar *session,
 }
 
 static void
+on_endpoint_session_restarted (IcecamCameraEndpoint *endpoint, const gchar *session,
+                               GstIcecamSink *sink)
+{
+  gst_element_post_message (GST_ELEMENT (sink),
+      gst_message_new_element (GST_OBJECT (sink),
+          gst_structure_new ("icecam-session-restarted", "session", G_TYPE_STRING, session,
+                             NULL)));
+}
+
+static void
 on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *sink)
 {
   GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
@@ -186,6 +197,8 @@ start_in_worker (gpointer data)
                     sink);
   g_signal_connect (sink->endpoint, "session-ended", G_CALLBACK (on_endpoint_session_ended),
                     sink);
+  g_signal_connect (sink->endpoint, "session-restarted",
+                    G_CALLBACK (on_endpoint_session_restarted), sink);
   g_signal_connect (sink->endpoint, "keyframe-requested",
                     G_CALLBACK (on_endpoint_keyframe_requested), sink);
   g_signal_connect (icecam_camera_endpoint_get_client (sink->endpoint), "state-changed",

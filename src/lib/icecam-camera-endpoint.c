@@ -10,6 +10,10 @@
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
  * with one shared encoder a request serves every viewer. */
 #define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
+/* A session (or a restart of it) whose pair is not selected by then is given up. */
+#define CONNECT_TIMEOUT_S 30
+/* ICE restarts in a row without ever getting a pair back. */
+#define MAX_RESTARTS 3
 
 /**
  * IcecamCameraEndpoint:
@@ -49,6 +53,9 @@ typedef struct {
   gchar *id;
   gchar *viewer;
   IcecamIceSession *ice;
+  GPtrArray *ice_servers; /* from the `session` message, kept for restarts */
+  GSource *connect_timeout;
+  guint restarts;         /* in a row, since the last selected pair */
   gboolean offered;
   gboolean active;
 } ViewerSession;
@@ -59,6 +66,7 @@ enum {
   SIGNAL_SESSION_STARTED,
   SIGNAL_PAIR_SELECTED,
   SIGNAL_SESSION_ENDED,
+  SIGNAL_SESSION_RESTARTED,
   SIGNAL_KEYFRAME_REQUESTED,
   N_SIGNALS
 };
@@ -79,8 +87,20 @@ icecam_session_stats_free (IcecamSessionStats *stats)
 }
 
 static void
+cancel_connect_timeout (ViewerSession *vs)
+{
+  if (vs->connect_timeout == NULL)
+    return;
+  g_source_destroy (vs->connect_timeout);
+  g_clear_pointer (&vs->connect_timeout, g_source_unref);
+}
+
+static void
 viewer_session_free (ViewerSession *vs)
 {
+  cancel_connect_timeout (vs);
+  if (vs->ice_servers != NULL)
+    g_ptr_array_unref (vs->ice_servers);
   g_free (vs->id);
   g_free (vs->viewer);
   g_clear_object (&vs->ice);
@@ -187,6 +207,8 @@ on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, ViewerSession
   IcecamCameraEndpoint *self = vs->endpoint;
   gboolean was_active = vs->active;
 
+  cancel_connect_timeout (vs);
+  vs->restarts = 0;
   if (!was_active) {
     g_mutex_lock (&self->lock);
     vs->active = TRUE;
@@ -198,6 +220,8 @@ on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, ViewerSession
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
 }
 
+static void restart_session (IcecamCameraEndpoint *self, ViewerSession *vs);
+
 static void
 on_ice_state_changed (IcecamIceSession *ice, guint state, ViewerSession *vs)
 {
@@ -206,6 +230,12 @@ on_ice_state_changed (IcecamIceSession *ice, guint state, ViewerSession *vs)
 
   if (state != ICECAM_ICE_STATE_FAILED)
     return;
+  /* A path that worked and died (a NAT forgot the mapping, an interface went away) may work
+   * again on another pair: restart ICE within the same session. */
+  if (vs->active && vs->restarts < MAX_RESTARTS) {
+    restart_session (vs->endpoint, vs);
+    return;
+  }
   candidates = icecam_ice_session_describe_candidates (ice);
   reason = g_strdup_printf (vs->active ? "connection to the viewer lost (%s)"
                                        : "no ICE candidate pair works (%s)", candidates);
@@ -272,13 +302,74 @@ send_pending_offers (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_connect_timeout (gpointer data)
+{
+  ViewerSession *vs = data;
+
+  g_clear_pointer (&vs->connect_timeout, g_source_unref);
+  remove_session (vs->endpoint, vs->id, "no ICE pair within " G_STRINGIFY (CONNECT_TIMEOUT_S)
+                  " s", TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* A new ICE transport for @vs: fresh credentials, fresh gathering, a deadline. */
+static IcecamIceSession *
+create_ice (IcecamCameraEndpoint *self, ViewerSession *vs, GError **error)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
+    self->user_config, vs->ice_servers, self->welcome_servers,
+    icecam_signalling_client_server_is_loopback (self->client));
+  IcecamIceSession *ice = icecam_ice_session_new (config, TRUE, error);
+
+  if (ice == NULL)
+    return NULL;
+  g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), vs);
+  g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), vs);
+  g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), vs);
+  g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), vs);
+  icecam_ice_session_set_receive_func (ice, on_ice_receive, vs, NULL);
+  cancel_connect_timeout (vs);
+  vs->connect_timeout = g_timeout_source_new_seconds (CONNECT_TIMEOUT_S);
+  g_source_set_callback (vs->connect_timeout, on_connect_timeout, vs, NULL);
+  g_source_attach (vs->connect_timeout, self->context);
+  return ice;
+}
+
+static void
+restart_session (IcecamCameraEndpoint *self, ViewerSession *vs)
+{
+  g_autoptr (GError) error = NULL;
+  IcecamIceSession *old = vs->ice;
+  IcecamIceSession *ice = create_ice (self, vs, &error);
+
+  if (ice == NULL) {
+    remove_session (self, vs->id, error->message, TRUE);
+    return;
+  }
+  vs->restarts++;
+  g_message ("camera %s: session %s: path to %s lost, ICE restart %u", self->camera_id, vs->id,
+             vs->viewer, vs->restarts);
+  g_mutex_lock (&self->lock);
+  vs->ice = ice;
+  vs->active = FALSE;
+  vs->offered = FALSE;
+  rebuild_active (self);
+  g_mutex_unlock (&self->lock);
+
+  g_signal_handlers_disconnect_by_data (old, vs);
+  self->pending_closes++;
+  icecam_ice_session_close_async (old, session_close_cb, g_object_ref (self));
+  g_object_unref (old);
+  g_signal_emit (self, signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
+  send_offer (self, vs);
+}
+
 static void
 start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamIceConfig) config = NULL;
   ViewerSession *vs;
-  IcecamIceSession *ice;
   gboolean have_media;
 
   if (g_hash_table_size (self->sessions) >= self->max_viewers) {
@@ -291,27 +382,21 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   }
   if (g_hash_table_contains (self->sessions, msg->session))
     return;
-  config = icecam_ice_config_for_session (self->user_config, msg->ice_servers,
-                                          self->welcome_servers,
-                                          icecam_signalling_client_server_is_loopback (self->client));
-  ice = icecam_ice_session_new (config, TRUE, &error);
-  if (ice == NULL) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, error->message);
-
-    g_warning ("camera %s: cannot start an ICE session: %s", self->camera_id, error->message);
-    icecam_signalling_client_send (self->client, bye);
-    return;
-  }
   vs = g_new0 (ViewerSession, 1);
   vs->endpoint = self;
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
-  vs->ice = ice;
-  g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), vs);
-  g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), vs);
-  g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), vs);
-  g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), vs);
-  icecam_ice_session_set_receive_func (ice, on_ice_receive, vs, NULL);
+  if (msg->ice_servers != NULL)
+    vs->ice_servers = g_ptr_array_ref (msg->ice_servers);
+  vs->ice = create_ice (self, vs, &error);
+  if (vs->ice == NULL) {
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, error->message);
+
+    g_warning ("camera %s: cannot start an ICE session: %s", self->camera_id, error->message);
+    icecam_signalling_client_send (self->client, bye);
+    viewer_session_free (vs);
+    return;
+  }
 
   g_mutex_lock (&self->lock);
   g_hash_table_insert (self->sessions, vs->id, vs);
@@ -392,7 +477,11 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
                  icecam_error_code_to_string (msg->error_code), msg->text);
       if (msg->session != NULL)
-        remove_session (self, msg->session, msg->text, FALSE);
+        remove_session (self, msg->session,
+                        msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION
+                          ? "the viewer is gone (the rendezvous no longer knows the session)"
+                          : msg->text,
+                        FALSE);
       break;
     case ICECAM_MESSAGE_END_OF_CANDIDATES:
       if (vs != NULL)
@@ -680,6 +769,16 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
   signals[SIGNAL_SESSION_ENDED] =
     g_signal_new ("session-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * IcecamCameraEndpoint::session-restarted:
+   * @session: the session id
+   *
+   * The session's path died; a new ICE negotiation (new credentials, new candidates) runs
+   * within the same session.
+   */
+  signals[SIGNAL_SESSION_RESTARTED] =
+    g_signal_new ("session-restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   /**
    * IcecamCameraEndpoint::keyframe-requested:
    *

@@ -5,6 +5,9 @@
 
 #include "icecam-rtcp.h"
 
+/* After its path died, how long a viewer waits for the camera's ICE restart. */
+#define RECOVERY_TIMEOUT_S 30
+
 /**
  * IcecamViewerEndpoint:
  *
@@ -36,6 +39,8 @@ struct _IcecamViewerEndpoint {
   IcecamIceSession *ice;
   guint32 own_ssrc;
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
+  gchar *remote_ufrag;   /* of the offer in use: a new one means an ICE restart */
+  GSource *recovery_timeout;
 
   GTask *close_task;
 };
@@ -87,6 +92,15 @@ close_ice (IcecamViewerEndpoint *self)
   g_object_unref (ice);
 }
 
+static void
+cancel_recovery (IcecamViewerEndpoint *self)
+{
+  if (self->recovery_timeout == NULL)
+    return;
+  g_source_destroy (self->recovery_timeout);
+  g_clear_pointer (&self->recovery_timeout, g_source_unref);
+}
+
 /* Ends the endpoint with @error (taken) as the reason; says bye if a session exists. */
 static void
 fail (IcecamViewerEndpoint *self, GError *error, gboolean send_bye)
@@ -96,6 +110,7 @@ fail (IcecamViewerEndpoint *self, GError *error, gboolean send_bye)
     return;
   }
   g_message ("viewer %s: %s", self->camera_id, error->message);
+  cancel_recovery (self);
   self->error = error;
   if (send_bye && self->session_id != NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, error->message);
@@ -126,10 +141,24 @@ on_ice_gathering_done (IcecamIceSession *ice, IcecamViewerEndpoint *self)
 static void
 on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamViewerEndpoint *self)
 {
+  cancel_recovery (self);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
   set_state (self, ICECAM_VIEWER_STATE_PLAYING);
   /* From now on the rendezvous is not needed for the media; stay reachable through it. */
   icecam_signalling_client_set_reconnect (self->client, TRUE);
+}
+
+static gboolean
+on_recovery_timeout (gpointer data)
+{
+  IcecamViewerEndpoint *self = data;
+
+  g_clear_pointer (&self->recovery_timeout, g_source_unref);
+  fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED,
+                           "the path to camera '%s' died and did not recover within %d s",
+                           self->camera_id, RECOVERY_TIMEOUT_S),
+        TRUE);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -140,10 +169,19 @@ on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamViewerEndpoint *
   if (state != ICECAM_ICE_STATE_FAILED)
     return;
   candidates = icecam_ice_session_describe_candidates (ice);
+  /* A path that worked and died: the camera (controlling) restarts ICE with a new offer. */
+  if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
+    g_message ("viewer %s: the path died (%s); waiting for the camera's ICE restart",
+               self->camera_id, candidates);
+    close_ice (self);
+    set_state (self, ICECAM_VIEWER_STATE_CHECKING);
+    self->recovery_timeout = g_timeout_source_new_seconds (RECOVERY_TIMEOUT_S);
+    g_source_set_callback (self->recovery_timeout, on_recovery_timeout, self, NULL);
+    g_source_attach (self->recovery_timeout, g_main_context_get_thread_default ());
+    return;
+  }
   fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED,
-                           self->state == ICECAM_VIEWER_STATE_PLAYING
-                             ? "the path to camera '%s' died (%s)"
-                             : "no ICE candidate pair to camera '%s' works (%s)",
+                           "no ICE candidate pair to camera '%s' works (%s)",
                            self->camera_id, candidates),
         TRUE);
 }
@@ -216,11 +254,20 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_autoptr (IcecamMessage) answer = NULL;
   g_autofree gchar *text = NULL;
 
-  if (self->ice != NULL) {
-    g_debug ("viewer %s: second offer ignored", self->camera_id);
-    return;
-  }
   offer = icecam_sdp_parse (msg->sdp, &error);
+  if (offer != NULL && self->ice != NULL) {
+    if (g_strcmp0 (offer->ice_ufrag, self->remote_ufrag) == 0) {
+      g_debug ("viewer %s: repeated offer ignored", self->camera_id);
+      return;
+    }
+    /* New credentials in the same session: the camera restarts ICE. */
+    g_message ("viewer %s: the camera restarts ICE", self->camera_id);
+    close_ice (self);
+  }
+  if (offer != NULL) {
+    g_free (self->remote_ufrag);
+    self->remote_ufrag = g_strdup (offer->ice_ufrag);
+  }
   if (offer == NULL || !start_ice (self, offer, &error)) {
     fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
                              "unusable offer from camera '%s': %s", self->camera_id,
@@ -543,6 +590,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
 
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
+  cancel_recovery (self);
   close_ice (self);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);
@@ -556,6 +604,7 @@ icecam_viewer_endpoint_finalize (GObject *object)
 
   g_free (self->camera_id);
   g_free (self->session_id);
+  g_free (self->remote_ufrag);
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);
   icecam_message_free (self->session);

@@ -103,6 +103,9 @@ on_element_message (CameraApp *app, const GstStructure *s)
              gst_structure_get_string (s, "session"), gst_structure_get_string (s, "local-type"),
              gst_structure_get_string (s, "remote-type"), gst_structure_get_string (s, "transport"),
              gst_structure_get_string (s, "remote-address"));
+  } else if (gst_structure_has_name (s, "icecam-session-restarted")) {
+    g_print ("icecam-camera: session %s path lost, restarting ICE\n",
+             gst_structure_get_string (s, "session"));
   } else if (gst_structure_has_name (s, "icecam-session-ended")) {
     app->sessions_ended++;
     g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),

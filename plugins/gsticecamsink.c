@@ -49,6 +49,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_sink_debug);
 
 enum {
   PROP_MAX_VIEWERS = GST_ICECAM_PROP_LAST,
+  PROP_SECRET_FILE,
 };
 
 struct _GstIcecamSink {
@@ -56,6 +57,7 @@ struct _GstIcecamSink {
 
   GstIcecamSettings settings; /* object lock */
   guint max_viewers;
+  gchar *secret_file;
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -164,9 +166,12 @@ start_in_worker (gpointer data)
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
+  g_autofree gchar *secret_file = NULL;
+  g_autofree gchar *secret = NULL;
   IcecamCameraEndpoint *endpoint;
 
   GST_OBJECT_LOCK (sink);
+  secret_file = g_strdup (sink->secret_file);
   server = g_strdup (sink->settings.server);
   camera_id = g_strdup (sink->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&sink->settings, &error);
@@ -182,11 +187,19 @@ start_in_worker (gpointer data)
                        (NULL));
     return G_SOURCE_REMOVE;
   }
+  if (secret_file != NULL && !g_file_get_contents (secret_file, &secret, NULL, &error)) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot read the camera's secret."),
+                       ("%s", error->message));
+    return G_SOURCE_REMOVE;
+  }
   endpoint = icecam_camera_endpoint_new (server, camera_id, config, &error);
   if (endpoint == NULL) {
     GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
     return G_SOURCE_REMOVE;
   }
+  if (secret != NULL)
+    icecam_signalling_client_set_credentials (icecam_camera_endpoint_get_client (endpoint),
+                                              g_strstrip (secret), NULL);
   GST_OBJECT_LOCK (sink);
   sink->endpoint = endpoint;
   icecam_camera_endpoint_set_max_viewers (endpoint, sink->max_viewers);
@@ -440,9 +453,12 @@ gst_icecam_sink_set_property (GObject *object, guint prop_id, const GValue *valu
   GstIcecamSink *sink = GST_ICECAM_SINK (object);
 
   GST_OBJECT_LOCK (sink);
-  if (prop_id == PROP_MAX_VIEWERS)
+  if (prop_id == PROP_MAX_VIEWERS) {
     sink->max_viewers = g_value_get_uint (value);
-  else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
+  } else if (prop_id == PROP_SECRET_FILE) {
+    g_free (sink->secret_file);
+    sink->secret_file = g_value_dup_string (value);
+  } else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
 }
@@ -460,6 +476,8 @@ gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GST_OBJECT_LOCK (sink);
   if (prop_id == PROP_MAX_VIEWERS)
     g_value_set_uint (value, sink->max_viewers);
+  else if (prop_id == PROP_SECRET_FILE)
+    g_value_set_string (value, sink->secret_file);
   else if (!gst_icecam_settings_get_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -471,6 +489,7 @@ gst_icecam_sink_finalize (GObject *object)
   GstIcecamSink *sink = GST_ICECAM_SINK (object);
 
   gst_icecam_settings_clear (&sink->settings);
+  g_free (sink->secret_file);
   g_mutex_clear (&sink->close_lock);
   g_cond_clear (&sink->close_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -495,6 +514,13 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
   g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
       g_param_spec_uint ("max-viewers", "Maximum viewers",
           "Viewers served at once; further ones are refused", 1, 1024, DEFAULT_MAX_VIEWERS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_SECRET_FILE,
+      g_param_spec_string ("secret-file", "Secret file",
+          "File holding this camera's secret, provisioned on the rendezvous "
+          "(icecam-rendezvous --camera-secrets); only an HMAC of it over the server's "
+          "challenge is sent. Unset: register without proof", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);

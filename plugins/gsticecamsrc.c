@@ -39,12 +39,17 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_src_debug);
 #define GST_CAT_DEFAULT gst_icecam_src_debug
 
 #define MAX_QUEUED_PACKETS 2048
+
+enum {
+  PROP_TOKEN = GST_ICECAM_PROP_LAST,
+};
 #define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
 
 struct _GstIcecamSrc {
   GstPushSrc parent;
 
   GstIcecamSettings settings; /* object lock */
+  gchar *token;
 
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
@@ -152,9 +157,11 @@ start_in_worker (gpointer data)
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
+  g_autofree gchar *token = NULL;
   IcecamViewerEndpoint *endpoint;
 
   GST_OBJECT_LOCK (src);
+  token = g_strdup (src->token);
   server = g_strdup (src->settings.server);
   camera_id = g_strdup (src->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&src->settings, &error);
@@ -175,6 +182,7 @@ start_in_worker (gpointer data)
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
     return G_SOURCE_REMOVE;
   }
+  icecam_viewer_endpoint_set_token (endpoint, token);
   icecam_viewer_endpoint_set_receive_func (endpoint, on_endpoint_receive, src, NULL);
   g_signal_connect (endpoint, "media", G_CALLBACK (on_endpoint_media), src);
   g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), src);
@@ -398,8 +406,12 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
   GstIcecamSrc *src = GST_ICECAM_SRC (object);
 
   GST_OBJECT_LOCK (src);
-  if (!gst_icecam_settings_set_property (&src->settings, prop_id, value))
+  if (prop_id == PROP_TOKEN) {
+    g_free (src->token);
+    src->token = g_value_dup_string (value);
+  } else if (!gst_icecam_settings_set_property (&src->settings, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
   GST_OBJECT_UNLOCK (src);
 }
 
@@ -413,7 +425,9 @@ gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
     return;
   }
   GST_OBJECT_LOCK (src);
-  if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
+  if (prop_id == PROP_TOKEN)
+    g_value_set_string (value, src->token);
+  else if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (src);
 }
@@ -424,6 +438,7 @@ gst_icecam_src_finalize (GObject *object)
   GstIcecamSrc *src = GST_ICECAM_SRC (object);
 
   gst_icecam_settings_clear (&src->settings);
+  g_free (src->token);
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
   g_clear_error (&src->error);
@@ -448,6 +463,12 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
       "Session statistics: session, packets-received, bytes-received, packets-sent "
       "(keyframe requests), packets-queue-dropped and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
+
+  g_object_class_install_property (gobject_class, PROP_TOKEN,
+      g_param_spec_string ("token", "Token",
+          "The grant to present to a rendezvous that requires one "
+          "(icecam-rendezvous token --camera NAME --ttl 1h)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "icecam viewer source",

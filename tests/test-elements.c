@@ -3,9 +3,12 @@
 
 #include <gst/gst.h>
 #include <gst/video/video.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "icecam-rendezvous.h"
+#include "icecam-token.h"
 #include "icecam-test-util.h"
 
 #define GOP_SECONDS 10
@@ -311,6 +314,156 @@ test_server_unreachable (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (f->viewers[0].error->message, "cannot reach the rendezvous"));
 }
 
+/* ---- access control ----------------------------------------------------------------------- */
+
+typedef struct {
+  IcecamRendezvous *rendezvous;
+  gchar *url;
+  gchar *secret_path;
+  Run camera;
+  Run viewer;
+} AuthFixture;
+
+static void
+auth_setup (AuthFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree gchar *camera = NULL;
+  gint fd;
+
+  f->rendezvous = icecam_rendezvous_new ();
+  g_hash_table_insert (secrets, g_strdup ("frontdoor"), g_strdup ("door-secret"));
+  icecam_registry_set_camera_secrets (icecam_rendezvous_get_registry (f->rendezvous), secrets);
+  icecam_registry_set_token_key (icecam_rendezvous_get_registry (f->rendezvous), "token-key");
+  g_assert_true (icecam_rendezvous_listen (f->rendezvous, "127.0.0.1", 0, &error));
+  f->url = g_strdup_printf ("ws://127.0.0.1:%u", icecam_rendezvous_get_port (f->rendezvous));
+
+  fd = g_file_open_tmp ("icecam-secret-XXXXXX", &f->secret_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fd, "door-secret\n", 12), ==, 12);
+  close (fd);
+  camera = g_strdup_printf (
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 "
+      "! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=300 "
+      "! rtph264pay config-interval=-1 ! icecamsink name=sink server=%s camera-id=frontdoor "
+      "secret-file=%s", f->url, f->secret_path);
+  run_start (&f->camera, camera, "enc", on_encoded);
+}
+
+static void
+auth_teardown (AuthFixture *f, gconstpointer data)
+{
+  run_stop (&f->viewer);
+  run_stop (&f->camera);
+  g_assert_finalize_object (f->rendezvous);
+  g_unlink (f->secret_path);
+  g_free (f->secret_path);
+  g_free (f->url);
+}
+
+static guint
+auth_cameras (AuthFixture *f)
+{
+  IcecamRegistryStats stats;
+
+  icecam_registry_get_stats (icecam_rendezvous_get_registry (f->rendezvous), &stats);
+  return stats.cameras;
+}
+
+static guint
+sink_sessions (Run *camera)
+{
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (camera->pipeline), "sink");
+  g_autoptr (GstStructure) stats = NULL;
+
+  g_object_get (sink, "stats", &stats, NULL);
+  return gst_value_list_get_size (gst_structure_get_value (stats, "sessions"));
+}
+
+static void
+start_viewer_with_token (AuthFixture *f, const gchar *token)
+{
+  g_autofree gchar *with_token = token ? g_strdup_printf ("token=%s", token) : g_strdup ("");
+  g_autofree gchar *viewer = g_strdup_printf (
+      "icecamsrc server=%s camera-id=frontdoor %s ! rtph264depay "
+      "! avdec_h264 name=dec ! fakesink sync=false", f->url, with_token);
+
+  run_start (&f->viewer, viewer, "dec", on_decoded);
+}
+
+/* A viewer whose token is @case_data: refused, no frames, and the camera saw no session. */
+static void
+test_auth_refused (AuthFixture *f, gconstpointer data)
+{
+  const gchar *which = data;
+  const gchar *door[] = { "frontdoor", NULL };
+  const gchar *garage[] = { "garage", NULL };
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autofree gchar *token = NULL;
+  const gchar *expected;
+
+  if (g_str_equal (which, "none")) {
+    expected = "needs a token";
+  } else if (g_str_equal (which, "forged")) {
+    token = icecam_token_mint ("guessed-key", door, now + 600);
+    expected = "signature";
+  } else if (g_str_equal (which, "expired")) {
+    token = icecam_token_mint ("token-key", door, now - 1);
+    expected = "expired";
+  } else {
+    token = icecam_token_mint ("token-key", garage, now + 600);
+    expected = "does not grant camera 'frontdoor'";
+  }
+  g_assert_true (WAIT_UNTIL (auth_cameras (f) == 1 || run_failed (&f->camera)));
+  g_assert_false (run_failed (&f->camera));
+  start_viewer_with_token (f, token);
+  g_assert_true (WAIT_UNTIL (run_failed (&f->viewer)));
+  g_test_message ("refused: %s", f->viewer.error->message);
+  g_assert_nonnull (strstr (f->viewer.error->message, "unauthorized"));
+  g_assert_nonnull (strstr (f->viewer.error->message, expected));
+  g_assert_cmpint (run_frames (&f->viewer), ==, 0);
+  g_assert_cmpuint (sink_sessions (&f->camera), ==, 0);
+}
+
+static void
+test_auth_granted (AuthFixture *f, gconstpointer data)
+{
+  const gchar *door[] = { "frontdoor", NULL };
+  g_autofree gchar *token = icecam_token_mint ("token-key", door,
+                                               g_get_real_time () / G_USEC_PER_SEC + 600);
+
+  g_assert_true (WAIT_UNTIL (auth_cameras (f) == 1 || run_failed (&f->camera)));
+  start_viewer_with_token (f, token);
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewer) >= 10 || run_failed (&f->viewer)));
+  g_assert_false (run_failed (&f->viewer));
+}
+
+/* A camera with the wrong secret is refused and stays unlisted. */
+static void
+test_auth_camera_wrong_secret (AuthFixture *f, gconstpointer data)
+{
+  Run impostor = { 0 };
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *pipeline = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (WAIT_UNTIL (auth_cameras (f) == 1));
+  run_stop (&f->camera);
+  memset (&f->camera, 0, sizeof f->camera);
+  g_assert_true (WAIT_UNTIL (auth_cameras (f) == 0));
+
+  g_assert_true (g_file_set_contents (f->secret_path, "not-the-secret", -1, &error));
+  pipeline = g_strdup_printf ("videotestsrc is-live=true ! x264enc name=enc tune=zerolatency "
+                              "! rtph264pay ! icecamsink server=%s camera-id=frontdoor "
+                              "secret-file=%s", f->url, f->secret_path);
+  run_start (&impostor, pipeline, "enc", on_encoded);
+  g_assert_true (WAIT_UNTIL (run_failed (&impostor)));
+  g_assert_nonnull (strstr (impostor.error_debug, "did not prove its identity"));
+  g_assert_cmpuint (auth_cameras (f), ==, 0);
+  run_stop (&impostor);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -326,5 +479,17 @@ main (int argc, char **argv)
               test_unknown_camera, fixture_teardown);
   g_test_add ("/elements/error/server-unreachable", Fixture, NULL, fixture_setup,
               test_server_unreachable, fixture_teardown);
+  g_test_add ("/elements/auth/no-token", AuthFixture, "none", auth_setup, test_auth_refused,
+              auth_teardown);
+  g_test_add ("/elements/auth/forged-token", AuthFixture, "forged", auth_setup,
+              test_auth_refused, auth_teardown);
+  g_test_add ("/elements/auth/expired-token", AuthFixture, "expired", auth_setup,
+              test_auth_refused, auth_teardown);
+  g_test_add ("/elements/auth/other-camera-token", AuthFixture, "garage", auth_setup,
+              test_auth_refused, auth_teardown);
+  g_test_add ("/elements/auth/granted", AuthFixture, NULL, auth_setup, test_auth_granted,
+              auth_teardown);
+  g_test_add ("/elements/auth/camera-wrong-secret", AuthFixture, NULL, auth_setup,
+              test_auth_camera_wrong_secret, auth_teardown);
   return g_test_run ();
 }

@@ -63,6 +63,9 @@ assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
   g_assert_cmpstr (a->address, ==, b->address);
   assert_ice_servers_equal (a->ice_servers, b->ice_servers);
   assert_strv_equal (a->cameras, b->cameras);
+  g_assert_cmpstr (a->nonce, ==, b->nonce);
+  g_assert_cmpstr (a->proof, ==, b->proof);
+  g_assert_cmpstr (a->token, ==, b->token);
 }
 
 /* Build → JSON → parse → compare every field, and the JSON of the result is the same text. */
@@ -186,6 +189,19 @@ test_roundtrip_session (void)
   with_turn->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   g_ptr_array_add (with_turn->ice_servers, icecam_ice_server_new (urls, "1700000000:v", "pw"));
   assert_roundtrip (with_turn);
+}
+
+static void
+test_roundtrip_challenge (void)
+{
+  IcecamMessage *hello = icecam_message_new_hello (ICECAM_ROLE_CAMERA, "cam1");
+  IcecamMessage *viewer = icecam_message_new_hello (ICECAM_ROLE_VIEWER, NULL);
+
+  assert_roundtrip (icecam_message_new_challenge ("00112233445566778899aabbccddeeff"));
+  hello->proof = g_strdup ("m5yQ0Fw1dyLFVNvOPxA9rYyf3aQzN9MbcqHp9x5MeeQ");
+  assert_roundtrip (hello);
+  viewer->token = g_strdup ("v1.eyJjYW1lcmFzIjpbImNhbTEiXSwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln");
+  assert_roundtrip (viewer);
 }
 
 static void
@@ -696,6 +712,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/presence", test_roundtrip_presence);
   g_test_add_func ("/protocol/roundtrip/watch", test_roundtrip_watch);
   g_test_add_func ("/protocol/roundtrip/session", test_roundtrip_session);
+  g_test_add_func ("/protocol/roundtrip/challenge", test_roundtrip_challenge);
   g_test_add_func ("/protocol/roundtrip/offer", test_roundtrip_offer);
   g_test_add_func ("/protocol/roundtrip/answer", test_roundtrip_answer);
   g_test_add_func ("/protocol/roundtrip/candidate", test_roundtrip_candidate);

@@ -2,6 +2,7 @@
 /* Unit tests for the rendezvous registry: JSON in, the messages it asks to send out. */
 
 #include "icecam-registry.h"
+#include "icecam-token.h"
 #include "icecam-turn-credentials.h"
 
 #include <string.h>
@@ -174,12 +175,23 @@ expect_presence_to_viewers (Fixture *f, guint64 viewer_a, guint64 viewer_b,
   expect_presence (f, other, cameras);
 }
 
+/* A new connection gets a challenge first; returns its nonce. */
+static gchar *
+add_peer_nonce (Fixture *f, guint64 peer)
+{
+  g_autofree gchar *address = g_strdup_printf ("203.0.113.%u:40000", (guint) peer);
+  g_autoptr (IcecamMessage) challenge = NULL;
+
+  icecam_registry_add_peer (f->registry, peer, address, NULL);
+  challenge = expect_msg (f, peer, ICECAM_MESSAGE_CHALLENGE);
+  g_assert_cmpuint (strlen (challenge->nonce), ==, 32);
+  return g_strdup (challenge->nonce);
+}
+
 static void
 add_peer (Fixture *f, guint64 peer)
 {
-  g_autofree gchar *address = g_strdup_printf ("203.0.113.%u:40000", (guint) peer);
-
-  icecam_registry_add_peer (f->registry, peer, address, NULL);
+  g_free (add_peer_nonce (f, peer));
 }
 
 /* A camera says hello; returns its welcome. Presence updates to viewers are left queued. */
@@ -297,6 +309,138 @@ test_turn_credentials (Fixture *f, gconstpointer data)
   assert_turn_credentials (g_ptr_array_index (to_viewer->ice_servers, 0), "alice");
 }
 
+/* ---- access control --------------------------------------------------------------------- */
+
+static void
+provision (Fixture *f)
+{
+  g_autoptr (GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  g_hash_table_insert (secrets, g_strdup ("cam1"), g_strdup ("s3cret-cam1"));
+  g_hash_table_insert (secrets, g_strdup ("cam2"), g_strdup ("s3cret-cam2"));
+  icecam_registry_set_camera_secrets (f->registry, secrets);
+}
+
+static void
+camera_hello_with_proof (Fixture *f, guint64 peer, const gchar *id, const gchar *secret)
+{
+  g_autofree gchar *nonce = add_peer_nonce (f, peer);
+  g_autofree gchar *proof = secret ? icecam_camera_proof (secret, id, nonce) : NULL;
+
+  if (proof != NULL)
+    feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\","
+           "\"proof\":\"%s\"}", id, proof);
+  else
+    feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\"}", id);
+}
+
+static void
+expect_refused (Fixture *f, guint64 peer, const gchar *needle)
+{
+  IcecamRegistryStats stats;
+
+  expect_error (f, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, needle);
+  expect_close (f, peer);
+  expect_nothing (f);
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.cameras, ==, 0);
+}
+
+/* Only a camera proving its provisioned secret over this connection's nonce registers. */
+static void
+test_auth_camera (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autofree gchar *old_nonce = NULL;
+  g_autofree gchar *replayed = NULL;
+
+  provision (f);
+  camera_hello_with_proof (f, CAMERA_1, "cam1", NULL);
+  expect_refused (f, CAMERA_1, "did not prove");
+  camera_hello_with_proof (f, CAMERA_2, "cam1", "s3cret-cam2");
+  expect_refused (f, CAMERA_2, "did not prove");
+  camera_hello_with_proof (f, 3, "cam9", "anything");
+  expect_refused (f, 3, "not provisioned");
+
+  /* A proof made for another connection's nonce is worthless here. */
+  old_nonce = add_peer_nonce (f, 4);
+  replayed = icecam_camera_proof ("s3cret-cam1", "cam1", "0123456789abcdef0123456789abcdef");
+  feedf (f, 4, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam1\","
+         "\"proof\":\"%s\"}", replayed);
+  expect_refused (f, 4, "did not prove");
+
+  camera_hello_with_proof (f, 5, "cam1", "s3cret-cam1");
+  welcome = expect_msg (f, 5, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpstr (welcome->id, ==, "cam1");
+}
+
+static gchar *
+token_for (const gchar *camera, gint64 ttl)
+{
+  const gchar *cameras[] = { camera, NULL };
+
+  return icecam_token_mint ("token-key", cameras, g_get_real_time () / G_USEC_PER_SEC + ttl);
+}
+
+static void
+viewer_hello_with_token (Fixture *f, guint64 peer, const gchar *token)
+{
+  add_peer (f, peer);
+  if (token != NULL)
+    feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"token\":\"%s\"}",
+           token);
+  else
+    feed (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+}
+
+/* No token, a forged one, an expired one: refused at hello. A token for another camera:
+ * presence shows only what it grants, and watching anything else is refused (before the
+ * camera hears of the viewer), whether that camera is online or not. */
+static void
+test_auth_viewer (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *good = token_for ("cam1", 600);
+  g_autofree gchar *expired = token_for ("cam1", -5);
+  g_autofree gchar *forged = NULL;
+  g_autoptr (IcecamMessage) welcome1 = NULL;
+  g_autoptr (IcecamMessage) welcome2 = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+  const gchar *all[] = { "*", NULL };
+
+  icecam_registry_set_token_key (f->registry, "token-key");
+  forged = icecam_token_mint ("not-the-key", all, g_get_real_time () / G_USEC_PER_SEC + 600);
+  welcome1 = connect_camera (f, CAMERA_1, "cam1");
+  welcome2 = connect_camera (f, CAMERA_2, "cam2");
+
+  viewer_hello_with_token (f, VIEWER_1, NULL);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNAUTHORIZED, "needs a token");
+  expect_close (f, VIEWER_1);
+  viewer_hello_with_token (f, 21, forged);
+  expect_error (f, 21, ICECAM_ERROR_CODE_UNAUTHORIZED, "signature");
+  expect_close (f, 21);
+  viewer_hello_with_token (f, 22, expired);
+  expect_error (f, 22, ICECAM_ERROR_CODE_UNAUTHORIZED, "expired");
+  expect_close (f, 22);
+  viewer_hello_with_token (f, 23, "v1.garbage");
+  expect_error (f, 23, ICECAM_ERROR_CODE_UNAUTHORIZED, "not an icecam token");
+  expect_close (f, 23);
+  expect_nothing (f);
+
+  viewer_hello_with_token (f, VIEWER_2, good);
+  icecam_message_free (expect_msg (f, VIEWER_2, ICECAM_MESSAGE_WELCOME));
+  presence = expect_msg (f, VIEWER_2, ICECAM_MESSAGE_PRESENCE);
+  g_assert_cmpuint (g_strv_length (presence->cameras), ==, 1);
+  g_assert_cmpstr (presence->cameras[0], ==, "cam1");
+
+  feed (f, VIEWER_2, "{\"type\":\"watch\",\"camera\":\"cam2\"}");
+  expect_error (f, VIEWER_2, ICECAM_ERROR_CODE_UNAUTHORIZED, "does not grant camera 'cam2'");
+  feed (f, VIEWER_2, "{\"type\":\"watch\",\"camera\":\"cam7\"}");
+  expect_error (f, VIEWER_2, ICECAM_ERROR_CODE_UNAUTHORIZED, "does not grant camera 'cam7'");
+  expect_nothing (f); /* neither camera heard of it */
+
+  g_free (open_session (f, CAMERA_1, "cam1", VIEWER_2, "viewer-1"));
+}
+
 /* ---- hello and presence --------------------------------------------------------------- */
 
 static void
@@ -316,6 +460,7 @@ test_hello_camera (Fixture *f, gconstpointer data)
   icecam_registry_set_ice_servers (f->registry, configured);
 
   icecam_registry_add_peer (f->registry, CAMERA_1, "198.51.100.7:51000", own);
+  icecam_message_free (expect_msg (f, CAMERA_1, ICECAM_MESSAGE_CHALLENGE));
   expect_nothing (f);
   feed (f, CAMERA_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"front-door\"}");
   welcome = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_WELCOME);
@@ -784,6 +929,8 @@ main (int argc, char **argv)
   ADD ("/registry/session/peer-left", test_session_peer_left);
   ADD ("/registry/session/send-failure", test_session_send_failure_reentrancy);
   ADD ("/registry/turn/credentials", test_turn_credentials);
+  ADD ("/registry/auth/camera", test_auth_camera);
+  ADD ("/registry/auth/viewer", test_auth_viewer);
   ADD ("/registry/error/not-ready", test_error_not_ready);
   ADD ("/registry/error/unknown-camera", test_error_unknown_camera);
   ADD ("/registry/error/unknown-session", test_error_unknown_session);

@@ -61,6 +61,8 @@ client_free (Client *client)
   g_free (client);
 }
 
+static IcecamMessage *client_expect (Client *client, IcecamMessageType type);
+
 static void
 store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -84,6 +86,8 @@ client_connect_to (Fixture *f, const gchar *uri)
   g_signal_connect (client->ws, "message", G_CALLBACK (on_client_message), client);
   g_signal_connect (client->ws, "closed", G_CALLBACK (on_client_closed), client);
   g_ptr_array_add (f->clients, client);
+  /* Every connection starts with the server's challenge. */
+  icecam_message_free (client_expect (client, ICECAM_MESSAGE_CHALLENGE));
   return client;
 }
 

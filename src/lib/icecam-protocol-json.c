@@ -23,6 +23,7 @@ typedef enum {
   FIELD_SDP,
   FIELD_CANDIDATE,
   FIELD_TEXT,
+  FIELD_TOKEN,
   FIELD_VERSION,
   FIELD_ROLE,
   FIELD_CODE,
@@ -48,6 +49,8 @@ static const FieldSpec message_fields[][6] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),
     OTHER_FIELD ("role", FIELD_ROLE, TRUE),
     STRING_FIELD ("id", FIELD_ID, FALSE, id),
+    STRING_FIELD ("proof", FIELD_TEXT, FALSE, proof),
+    STRING_FIELD ("token", FIELD_TOKEN, FALSE, token),
   },
   [ICECAM_MESSAGE_WELCOME] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),
@@ -91,6 +94,9 @@ static const FieldSpec message_fields[][6] = {
     OTHER_FIELD ("code", FIELD_CODE, TRUE),
     STRING_FIELD ("message", FIELD_TEXT, TRUE, text),
     STRING_FIELD ("session", FIELD_ID, FALSE, session),
+  },
+  [ICECAM_MESSAGE_CHALLENGE] = {
+    STRING_FIELD ("nonce", FIELD_TEXT, TRUE, nonce),
   },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
@@ -271,6 +277,8 @@ check_string (const gchar *where, const FieldSpec *spec, const gchar *value, GEr
       return FALSE;
     }
     return TRUE;
+  case FIELD_TOKEN:
+    return check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_TOKEN_LENGTH, error);
   default:
     return check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_TEXT_LENGTH, error);
   }

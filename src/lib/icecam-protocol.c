@@ -21,6 +21,7 @@ static const gchar * const message_type_names[] = {
   [ICECAM_MESSAGE_END_OF_CANDIDATES] = "end-of-candidates",
   [ICECAM_MESSAGE_BYE] = "bye",
   [ICECAM_MESSAGE_ERROR] = "error",
+  [ICECAM_MESSAGE_CHALLENGE] = "challenge",
 };
 
 static const gchar * const role_names[] = {
@@ -42,10 +43,11 @@ static const gchar * const error_code_names[] = {
   [ICECAM_ERROR_CODE_ID_IN_USE] = "id-in-use",
   [ICECAM_ERROR_CODE_NOT_ALLOWED] = "not-allowed",
   [ICECAM_ERROR_CODE_INTERNAL] = "internal",
+  [ICECAM_ERROR_CODE_UNAUTHORIZED] = "unauthorized",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
-G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_ERROR_CODE_INTERNAL + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
 /* ---- ICE servers ---------------------------------------------------------------------- */
 
@@ -164,6 +166,9 @@ icecam_message_copy (const IcecamMessage *msg)
   if (msg->ice_servers != NULL)
     copy->ice_servers = ice_server_array_copy (msg->ice_servers);
   copy->cameras = g_strdupv (msg->cameras);
+  copy->nonce = g_strdup (msg->nonce);
+  copy->proof = g_strdup (msg->proof);
+  copy->token = g_strdup (msg->token);
   return copy;
 }
 
@@ -187,6 +192,9 @@ icecam_message_free (IcecamMessage *msg)
   g_free (msg->reason);
   g_free (msg->text);
   g_free (msg->address);
+  g_free (msg->nonce);
+  g_free (msg->proof);
+  g_free (msg->token);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
   g_strfreev (msg->cameras);
   g_free (msg);
@@ -277,6 +285,21 @@ icecam_message_new_session (const gchar *session, const gchar *camera, const gch
   msg->camera = g_strdup (camera);
   msg->peer = g_strdup (peer);
   msg->role = role;
+  return msg;
+}
+
+/**
+ * icecam_message_new_challenge:
+ * @nonce: fresh random text, unique to this connection
+ *
+ * Returns: (transfer full): a `challenge` message
+ */
+IcecamMessage *
+icecam_message_new_challenge (const gchar *nonce)
+{
+  IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_CHALLENGE);
+
+  msg->nonce = g_strdup (nonce);
   return msg;
 }
 

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 #define ICECAM_PROTOCOL_MAX_SDP_LENGTH (32 * 1024)
 #define ICECAM_PROTOCOL_MAX_CANDIDATE_LENGTH 512
 #define ICECAM_PROTOCOL_MAX_TEXT_LENGTH 512
+#define ICECAM_PROTOCOL_MAX_TOKEN_LENGTH 4096
 #define ICECAM_PROTOCOL_MAX_LIST_LENGTH 4096
 #define ICECAM_PROTOCOL_MAX_ICE_SERVERS 8
 
@@ -67,6 +68,7 @@ typedef enum {
   ICECAM_MESSAGE_END_OF_CANDIDATES, /* "end-of-candidates": either way (relayed) */
   ICECAM_MESSAGE_BYE,               /* "bye": either way (relayed, or from the server), session over */
   ICECAM_MESSAGE_ERROR,             /* "error": server → client (or client → server) */
+  ICECAM_MESSAGE_CHALLENGE,         /* "challenge": server → client, first, a nonce to prove with */
 } IcecamMessageType;
 
 /**
@@ -85,7 +87,7 @@ typedef enum {
  *
  * The `code` of an `error` message. Wire names: "malformed", "too-large", "unknown-type",
  * "missing-field", "invalid-field", "version", "not-ready", "unknown-camera",
- * "unknown-session", "id-in-use", "not-allowed", "internal".
+ * "unknown-session", "id-in-use", "not-allowed", "internal", "unauthorized".
  */
 typedef enum {
   ICECAM_ERROR_CODE_MALFORMED,
@@ -100,6 +102,7 @@ typedef enum {
   ICECAM_ERROR_CODE_ID_IN_USE,      /* hello from a camera whose id is already online */
   ICECAM_ERROR_CODE_NOT_ALLOWED,    /* the role may not send this message */
   ICECAM_ERROR_CODE_INTERNAL,
+  ICECAM_ERROR_CODE_UNAUTHORIZED,   /* missing, forged or expired camera proof or viewer token */
 } IcecamErrorCode;
 
 /**
@@ -140,6 +143,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  * @address: welcome: "ip:port" the server sees the client at
  * @ice_servers: (element-type IcecamIceServer): welcome: servers to use
  * @cameras: (array zero-terminated=1): presence: ids of the cameras online for this viewer
+ * @nonce: challenge: random text the camera's proof covers
+ * @proof: hello (camera): icecam_camera_proof() of its secret over the challenge's nonce
+ * @token: hello (viewer): a grant minted by the rendezvous (icecam_token_mint())
  *
  * A signalling message. One flat struct: parse fills, and build reads, only the fields
  * of @type; the others stay NULL/0.
@@ -160,6 +166,9 @@ typedef struct {
   gchar *address;
   GPtrArray *ice_servers;
   gchar **cameras;
+  gchar *nonce;
+  gchar *proof;
+  gchar *token;
 } IcecamMessage;
 
 #define ICECAM_TYPE_MESSAGE (icecam_message_get_type ())
@@ -185,6 +194,7 @@ IcecamMessage *icecam_message_new_end_of_candidates (const gchar *session);
 IcecamMessage *icecam_message_new_bye (const gchar *session, const gchar *reason);
 IcecamMessage *icecam_message_new_error (IcecamErrorCode code, const gchar *session,
                                          const gchar *text);
+IcecamMessage *icecam_message_new_challenge (const gchar *nonce);
 
 /**
  * icecam_message_parse:

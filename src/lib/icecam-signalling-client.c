@@ -3,7 +3,10 @@
 
 #include "icecam-signalling-client.h"
 
+#include "icecam-token.h"
+
 #include <libsoup/soup.h>
+#include <string.h>
 
 #define MAX_INCOMING_PAYLOAD (1024 * 1024)
 #define KEEPALIVE_INTERVAL_S 15
@@ -25,6 +28,9 @@ struct _IcecamSignallingClient {
   GUri *uri;
   IcecamRole role;
   gchar *id;
+  gchar *secret;   /* camera: proves its id against the challenge */
+  gchar *token;    /* viewer: its grant */
+  gboolean hello_sent;
 
   SoupSession *session;
   SoupWebsocketConnection *ws;
@@ -136,8 +142,25 @@ fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
 }
 
 static void
+send_hello (IcecamSignallingClient *self, const gchar *nonce)
+{
+  g_autoptr (IcecamMessage) hello = icecam_message_new_hello (self->role, self->id);
+
+  if (self->secret != NULL && nonce != NULL)
+    hello->proof = icecam_camera_proof (self->secret, self->id, nonce);
+  hello->token = g_strdup (self->token);
+  self->hello_sent = TRUE;
+  icecam_signalling_client_send (self, hello);
+}
+
+static void
 handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
 {
+  if (msg->type == ICECAM_MESSAGE_CHALLENGE) {
+    if (!self->hello_sent)
+      send_hello (self, msg->nonce);
+    return;
+  }
   if (self->state == ICECAM_SIGNALLING_STATE_CONNECTING) {
     if (msg->type == ICECAM_MESSAGE_ERROR) {
       /* An id still held by our own dead connection frees itself when the server notices. */
@@ -199,7 +222,6 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   IcecamSignallingClient *self = user_data;
   g_autoptr (GError) error = NULL;
   SoupWebsocketConnection *ws;
-  g_autoptr (IcecamMessage) hello = NULL;
 
   ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
   if (ws == NULL) {
@@ -219,8 +241,10 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
 
-  hello = icecam_message_new_hello (self->role, self->id);
-  icecam_signalling_client_send (self, hello);
+  /* A camera with a secret answers the server's challenge; others need not wait for it. */
+  self->hello_sent = FALSE;
+  if (self->secret == NULL)
+    send_hello (self, NULL);
   g_object_unref (self);
 }
 
@@ -282,6 +306,25 @@ connect_now (IcecamSignallingClient *self)
   soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
                                         self->cancellable, websocket_connect_cb,
                                         g_object_ref (self));
+}
+
+/**
+ * icecam_signalling_client_set_credentials:
+ * @secret: (nullable): a camera's provisioned secret; it never leaves this process, only an
+ *   HMAC over the server's challenge does
+ * @token: (nullable): a viewer's token
+ *
+ * Must be called before icecam_signalling_client_start().
+ */
+void
+icecam_signalling_client_set_credentials (IcecamSignallingClient *self, const gchar *secret,
+                                          const gchar *token)
+{
+  g_free (self->secret);
+  g_free (self->token);
+  /* An empty property or file is no credential at all. */
+  self->secret = secret != NULL && *secret != '\0' ? g_strdup (secret) : NULL;
+  self->token = token != NULL && *token != '\0' ? g_strdup (token) : NULL;
 }
 
 /**
@@ -414,6 +457,10 @@ icecam_signalling_client_finalize (GObject *object)
 
   g_clear_pointer (&self->uri, g_uri_unref);
   g_free (self->id);
+  g_free (self->token);
+  if (self->secret != NULL)
+    memset (self->secret, 0, strlen (self->secret));
+  g_free (self->secret);
   g_clear_object (&self->cancellable);
   icecam_message_free (self->welcome);
   g_clear_error (&self->error);

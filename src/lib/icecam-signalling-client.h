@@ -42,6 +42,8 @@ G_DECLARE_FINAL_TYPE (IcecamSignallingClient, icecam_signalling_client, ICECAM,
 
 IcecamSignallingClient *icecam_signalling_client_new (const gchar *url, IcecamRole role,
                                                       const gchar *id, GError **error);
+void icecam_signalling_client_set_credentials (IcecamSignallingClient *self,
+                                               const gchar *secret, const gchar *token);
 void icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect);
 void icecam_signalling_client_start (IcecamSignallingClient *self);
 void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);

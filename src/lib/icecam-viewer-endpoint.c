@@ -427,6 +427,18 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
 }
 
 /**
+ * icecam_viewer_endpoint_set_token:
+ * @token: (nullable): the grant to present to a rendezvous that requires one
+ *
+ * Must be called before icecam_viewer_endpoint_start().
+ */
+void
+icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token)
+{
+  icecam_signalling_client_set_credentials (self->client, NULL, token);
+}
+
+/**
  * icecam_viewer_endpoint_set_receive_func:
  * @func: (nullable): called in the endpoint's context with every RTP packet
  */

@@ -3,6 +3,7 @@
 
 #include "icecam-registry.h"
 
+#include "icecam-token.h"
 #include "icecam-turn-credentials.h"
 
 #include <string.h>
@@ -44,6 +45,9 @@ typedef struct {
   gchar *address;
   GPtrArray *ice_servers;
   GHashTable *sessions;  /* session id → Session, both borrowed from registry->sessions */
+  gchar *nonce;          /* of this connection's challenge */
+  gchar **granted;       /* viewer with a token: the cameras it may watch */
+  gint64 grant_expiry;
 } Peer;
 
 struct _Session {
@@ -70,6 +74,8 @@ struct _IcecamRegistry {
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
   gchar *turn_secret;
   guint turn_ttl;
+  GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
+  gchar *token_key;           /* NULL: viewers need no token */
   guint max_sessions_per_viewer;
   guint64 next_viewer_number;
   guint64 messages_relayed;
@@ -102,6 +108,7 @@ peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
   for (guint i = 0; ice_servers != NULL && i < ice_servers->len; i++)
     g_ptr_array_add (peer->ice_servers, icecam_ice_server_copy (ice_servers->pdata[i]));
   peer->sessions = g_hash_table_new (g_str_hash, g_str_equal);
+  peer->nonce = icecam_random_hex (16);
   return peer;
 }
 
@@ -110,6 +117,8 @@ peer_free (Peer *peer)
 {
   g_hash_table_unref (peer->sessions);
   g_ptr_array_unref (peer->ice_servers);
+  g_free (peer->nonce);
+  g_strfreev (peer->granted);
   g_free (peer->name);
   g_free (peer->label);
   g_free (peer->address);
@@ -174,7 +183,7 @@ session_create (IcecamRegistry *self, Peer *camera, Peer *viewer)
   /* Random so that a client cannot guess another client's sessions. */
   do {
     g_free (session->id);
-    session->id = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+    session->id = icecam_random_hex (8);
   } while (g_hash_table_contains (self->sessions, session->id));
   session->camera = camera;
   session->viewer = viewer;
@@ -293,12 +302,30 @@ online_cameras (IcecamRegistry *self)
   return g_strv_builder_end (builder);
 }
 
+/* A viewer with a token sees only the cameras it may watch. */
+static IcecamMessage *
+presence_for (IcecamRegistry *self, Peer *viewer, gchar **online)
+{
+  g_autoptr (GStrvBuilder) builder = NULL;
+  g_auto (GStrv) visible = NULL;
+
+  if (self->token_key == NULL)
+    return icecam_message_new_presence ((const gchar * const *) online);
+  builder = g_strv_builder_new ();
+  for (guint i = 0; online[i] != NULL; i++) {
+    if (icecam_token_grants ((const gchar * const *) viewer->granted, online[i]))
+      g_strv_builder_add (builder, online[i]);
+  }
+  visible = g_strv_builder_end (builder);
+  return icecam_message_new_presence ((const gchar * const *) visible);
+}
+
 static void
 queue_presence (IcecamRegistry *self, Peer *viewer)
 {
   g_auto (GStrv) cameras = online_cameras (self);
 
-  queue_send (self, viewer, icecam_message_new_presence ((const gchar * const *) cameras));
+  queue_send (self, viewer, presence_for (self, viewer, cameras));
 }
 
 static void
@@ -310,7 +337,7 @@ queue_presence_to_viewers (IcecamRegistry *self)
 
   g_hash_table_iter_init (&iter, self->viewers);
   while (g_hash_table_iter_next (&iter, NULL, &viewer))
-    queue_send (self, viewer, icecam_message_new_presence ((const gchar * const *) cameras));
+    queue_send (self, viewer, presence_for (self, viewer, cameras));
 }
 
 /* ---- hello ------------------------------------------------------------------------------ */
@@ -370,6 +397,51 @@ unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
   }
 }
 
+/* With provisioned secrets, a camera proves it holds its id's secret by an HMAC over this
+ * connection's nonce: the secret never crosses the wire, and a proof cannot be replayed. */
+static gboolean
+camera_proves_identity (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  const gchar *secret;
+
+  if (self->camera_secrets == NULL)
+    return TRUE;
+  secret = g_hash_table_lookup (self->camera_secrets, hello->id);
+  if (secret != NULL && icecam_camera_proof_check (secret, hello->id, peer->nonce, hello->proof))
+    return TRUE;
+  g_message ("%s: camera '%s' refused: %s", peer->label, hello->id,
+             secret == NULL ? "not provisioned" : hello->proof ? "wrong proof" : "no proof");
+  queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
+               secret == NULL ? "camera '%s' is not provisioned on this rendezvous"
+                              : "camera '%s' did not prove its identity (wrong or missing secret)",
+               hello->id);
+  queue_close (self, peer, "unauthorized");
+  return FALSE;
+}
+
+static gboolean
+viewer_token_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->token_key == NULL)
+    return TRUE;
+  if (hello->token == NULL) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
+                 "this rendezvous needs a token to watch cameras");
+  } else if (!icecam_token_verify (self->token_key, hello->token,
+                                   g_get_real_time () / G_USEC_PER_SEC, &peer->granted,
+                                   &peer->grant_expiry, &error)) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL, "token refused: %s",
+                 error->message);
+  } else {
+    return TRUE;
+  }
+  g_message ("%s: viewer refused: %s", peer->label, error ? error->message : "no token");
+  queue_close (self, peer, "unauthorized");
+  return FALSE;
+}
+
 static void
 register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
@@ -379,6 +451,8 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
     queue_close (self, peer, "camera id already online");
     return;
   }
+  if (!camera_proves_identity (self, peer, hello))
+    return;
   peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
   g_hash_table_insert (self->cameras, peer->name, peer);
   peer_set_state (peer, PEER_STATE_READY);
@@ -390,6 +464,8 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 static void
 register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
+  if (!viewer_token_valid (self, peer, hello))
+    return;
   peer_set_identity (peer, ICECAM_ROLE_VIEWER, unique_viewer_name (self, hello->id));
   g_hash_table_insert (self->viewers, peer->name, peer);
   peer_set_state (peer, PEER_STATE_READY);
@@ -440,6 +516,16 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
   if (viewer->role != ICECAM_ROLE_VIEWER) {
     queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
                  "a camera may not send 'watch'");
+    return;
+  }
+  /* Checked before whether the camera is online, so a token cannot probe for cameras. */
+  if (self->token_key != NULL &&
+      (viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC ||
+       !icecam_token_grants ((const gchar * const *) viewer->granted, watch->camera))) {
+    queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
+                 viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
+                   ? "your token expired" : "your token does not grant camera '%s'",
+                 watch->camera);
     return;
   }
   if (camera == NULL) {
@@ -568,6 +654,36 @@ icecam_registry_new (void)
 }
 
 /**
+ * icecam_registry_set_camera_secrets:
+ * @secrets: (nullable) (element-type utf8 utf8): camera id → its provisioned secret; %NULL
+ *   lets any camera register under any free id
+ *
+ * With secrets, a camera's `hello` must carry icecam_camera_proof() of its secret over the
+ * connection's challenge; others are refused with `unauthorized` and closed.
+ */
+void
+icecam_registry_set_camera_secrets (IcecamRegistry *self, GHashTable *secrets)
+{
+  g_clear_pointer (&self->camera_secrets, g_hash_table_unref);
+  if (secrets != NULL)
+    self->camera_secrets = g_hash_table_ref (secrets);
+}
+
+/**
+ * icecam_registry_set_token_key:
+ * @key: (nullable): the key viewer tokens are signed with; %NULL: viewers need no token
+ *
+ * With a key, a viewer's `hello` must carry a token (icecam_token_mint()) that is valid and
+ * unexpired; it sees and may watch only the cameras the token grants, until it expires.
+ */
+void
+icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key)
+{
+  g_free (self->token_key);
+  self->token_key = g_strdup (key);
+}
+
+/**
  * icecam_registry_set_turn:
  * @urls: (nullable) (array zero-terminated=1): "turn:HOST:PORT?transport=udp|tcp" relays, or
  *   %NULL for none
@@ -649,6 +765,8 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   peer = peer_new (peer_id, remote_address, peer_ice_servers);
   g_hash_table_insert (self->peers, &peer->id, peer);
   g_debug ("%s: connected from %s", peer->label, remote_address);
+  queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
+  flush_outbox (self);
 }
 
 /**
@@ -793,6 +911,8 @@ icecam_registry_finalize (GObject *object)
   g_ptr_array_unref (self->ice_servers);
   g_strfreev (self->turn_urls);
   g_free (self->turn_secret);
+  g_clear_pointer (&self->camera_secrets, g_hash_table_unref);
+  g_free (self->token_key);
 
   G_OBJECT_CLASS (icecam_registry_parent_class)->finalize (object);
 }

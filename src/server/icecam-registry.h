@@ -42,6 +42,8 @@ G_DECLARE_FINAL_TYPE (IcecamRegistry, icecam_registry, ICECAM, REGISTRY, GObject
 IcecamRegistry *icecam_registry_new (void);
 
 void icecam_registry_set_ice_servers (IcecamRegistry *self, GPtrArray *ice_servers);
+void icecam_registry_set_camera_secrets (IcecamRegistry *self, GHashTable *secrets);
+void icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key);
 void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);

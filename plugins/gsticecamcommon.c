@@ -51,6 +51,14 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
       g_param_spec_boolean ("ice-tcp", "ICE-TCP",
           "Also gather and try TCP candidates (RFC 6544); off by default because each one "
           "adds pairs to check", FALSE, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_CA_FILE,
+      g_param_spec_string ("ca-file", "CA file",
+          "PEM file of the certificate authorities to trust for a wss:// server (default: the "
+          "system's)", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_INSECURE_TLS,
+      g_param_spec_boolean ("insecure-tls", "Insecure TLS",
+          "Accept any certificate from a wss:// server. For tests only: anyone on the path "
+          "can then impersonate the rendezvous", FALSE, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -64,6 +72,7 @@ gst_icecam_settings_clear (GstIcecamSettings *settings)
   g_clear_pointer (&settings->stun_server, g_free);
   g_clear_pointer (&settings->turn_server, g_free);
   g_clear_pointer (&settings->turn_servers, g_strfreev);
+  g_clear_pointer (&settings->ca_file, g_free);
 }
 
 gboolean
@@ -97,6 +106,13 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_ICE_TCP:
       settings->ice_tcp = g_value_get_boolean (value);
       return TRUE;
+    case GST_ICECAM_PROP_CA_FILE:
+      g_free (settings->ca_file);
+      settings->ca_file = g_value_dup_string (value);
+      return TRUE;
+    case GST_ICECAM_PROP_INSECURE_TLS:
+      settings->insecure_tls = g_value_get_boolean (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -127,6 +143,12 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_ICE_TCP:
       g_value_set_boolean (value, settings->ice_tcp);
       return TRUE;
+    case GST_ICECAM_PROP_CA_FILE:
+      g_value_set_string (value, settings->ca_file);
+      return TRUE;
+    case GST_ICECAM_PROP_INSECURE_TLS:
+      g_value_set_boolean (value, settings->insecure_tls);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -155,6 +177,14 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
       return NULL;
   }
   return g_steal_pointer (&config);
+}
+
+gboolean
+gst_icecam_settings_apply_tls (const GstIcecamSettings *settings,
+                               IcecamSignallingClient *client, GError **error)
+{
+  return icecam_signalling_client_set_tls (client, settings->ca_file, settings->insecure_tls,
+                                           error);
 }
 
 void

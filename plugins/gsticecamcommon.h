@@ -7,6 +7,7 @@
 
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
+#include "icecam-signalling-client.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,8 @@ typedef enum {
   GST_ICECAM_PROP_ICE_TRANSPORT_POLICY,
   GST_ICECAM_PROP_ICE_TCP,
   GST_ICECAM_PROP_STATS,
+  GST_ICECAM_PROP_CA_FILE,
+  GST_ICECAM_PROP_INSECURE_TLS,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -39,6 +42,8 @@ typedef struct {
   gchar **turn_servers;
   IcecamIcePolicy policy;
   gboolean ice_tcp;
+  gchar *ca_file;
+  gboolean insecure_tls;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);
@@ -49,6 +54,8 @@ gboolean gst_icecam_settings_get_property (GstIcecamSettings *settings, guint pr
                                            GValue *value);
 IcecamIceConfig *gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings,
                                                     GError **error);
+gboolean gst_icecam_settings_apply_tls (const GstIcecamSettings *settings,
+                                        IcecamSignallingClient *client, GError **error);
 GstMessage *gst_icecam_pair_message_new (GstObject *src, const gchar *session,
                                          const IcecamPairInfo *info);
 void gst_icecam_set_pair_fields (GstStructure *s, const IcecamPairInfo *info);

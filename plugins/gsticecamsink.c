@@ -166,11 +166,17 @@ start_in_worker (gpointer data)
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
+  GstIcecamSettings tls = { 0 };
+  g_autofree gchar *ca_file = NULL;
+  gboolean ok;
   g_autofree gchar *secret_file = NULL;
   g_autofree gchar *secret = NULL;
   IcecamCameraEndpoint *endpoint;
 
   GST_OBJECT_LOCK (sink);
+  ca_file = g_strdup (sink->settings.ca_file);
+  tls.ca_file = ca_file;
+  tls.insecure_tls = sink->settings.insecure_tls;
   secret_file = g_strdup (sink->secret_file);
   server = g_strdup (sink->settings.server);
   camera_id = g_strdup (sink->settings.camera_id);
@@ -200,6 +206,12 @@ start_in_worker (gpointer data)
   if (secret != NULL)
     icecam_signalling_client_set_credentials (icecam_camera_endpoint_get_client (endpoint),
                                               g_strstrip (secret), NULL);
+  ok = gst_icecam_settings_apply_tls (&tls, icecam_camera_endpoint_get_client (endpoint), &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
+    g_object_unref (endpoint);
+    return G_SOURCE_REMOVE;
+  }
   GST_OBJECT_LOCK (sink);
   sink->endpoint = endpoint;
   icecam_camera_endpoint_set_max_viewers (endpoint, sink->max_viewers);

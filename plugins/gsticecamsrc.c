@@ -157,10 +157,16 @@ start_in_worker (gpointer data)
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
+  GstIcecamSettings tls = { 0 };
+  g_autofree gchar *ca_file = NULL;
+  gboolean ok;
   g_autofree gchar *token = NULL;
   IcecamViewerEndpoint *endpoint;
 
   GST_OBJECT_LOCK (src);
+  ca_file = g_strdup (src->settings.ca_file);
+  tls.ca_file = ca_file;
+  tls.insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
   server = g_strdup (src->settings.server);
   camera_id = g_strdup (src->settings.camera_id);
@@ -183,6 +189,12 @@ start_in_worker (gpointer data)
     return G_SOURCE_REMOVE;
   }
   icecam_viewer_endpoint_set_token (endpoint, token);
+  ok = gst_icecam_settings_apply_tls (&tls, icecam_viewer_endpoint_get_client (endpoint), &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
+    g_object_unref (endpoint);
+    return G_SOURCE_REMOVE;
+  }
   icecam_viewer_endpoint_set_receive_func (endpoint, on_endpoint_receive, src, NULL);
   g_signal_connect (endpoint, "media", G_CALLBACK (on_endpoint_media), src);
   g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), src);

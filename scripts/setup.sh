@@ -10,7 +10,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   gstreamer1.0-x
-  coturn nftables iproute2 conntrack
+  coturn nftables iproute2 conntrack openssl
 )
 
 missing=()

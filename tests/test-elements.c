@@ -464,6 +464,82 @@ test_auth_camera_wrong_secret (AuthFixture *f, gconstpointer data)
   run_stop (&impostor);
 }
 
+/* ---- wss:// -------------------------------------------------------------------------------- */
+
+/* A self-signed certificate for 127.0.0.1 that also serves as its own CA. */
+static gchar *
+make_certificate (const gchar *dir)
+{
+  g_autofree gchar *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree gchar *key = g_build_filename (dir, "key.pem", NULL);
+  const gchar *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                          "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                          "subjectAltName=IP:127.0.0.1", NULL };
+  g_autoptr (GError) error = NULL;
+  gint status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
+                               G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                               NULL, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return g_steal_pointer (&cert);
+}
+
+static void
+test_wss (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("icecam-tls-XXXXXX", NULL);
+  g_autofree gchar *cert = make_certificate (dir);
+  g_autofree gchar *key = g_build_filename (dir, "key.pem", NULL);
+  g_autoptr (IcecamRendezvous) rendezvous = icecam_rendezvous_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *camera = NULL;
+  const gchar *variants[] = { "", "ca-file=", "insecure-tls=true" };
+  Run cam = { 0 };
+  IcecamRegistryStats stats = { 0 };
+
+  g_assert_true (icecam_rendezvous_set_tls_files (rendezvous, cert, key, &error));
+  g_assert_true (icecam_rendezvous_listen (rendezvous, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  url = g_strdup_printf ("wss://127.0.0.1:%u", icecam_rendezvous_get_port (rendezvous));
+  camera = g_strdup_printf ("videotestsrc is-live=true ! x264enc name=enc tune=zerolatency "
+                            "key-int-max=300 ! rtph264pay config-interval=-1 "
+                            "! icecamsink server=%s camera-id=frontdoor ca-file=%s", url, cert);
+  run_start (&cam, camera, "enc", on_encoded);
+  g_assert_true (WAIT_UNTIL ((icecam_registry_get_stats (icecam_rendezvous_get_registry (
+                                rendezvous), &stats), stats.cameras == 1) || run_failed (&cam)));
+  g_assert_false (run_failed (&cam));
+
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++) {
+    Run viewer = { 0 };
+    g_autofree gchar *option = i == 1 ? g_strconcat (variants[i], cert, NULL)
+                                      : g_strdup (variants[i]);
+    g_autofree gchar *description = g_strdup_printf (
+        "icecamsrc server=%s camera-id=frontdoor %s ! rtph264depay ! avdec_h264 name=dec "
+        "! fakesink sync=false", url, option);
+
+    run_start (&viewer, description, "dec", on_decoded);
+    if (i == 0) {
+      /* The system does not trust this certificate: refused, nothing decoded. */
+      g_assert_true (WAIT_UNTIL (run_failed (&viewer)));
+      g_test_message ("without the CA: %s", viewer.error->message);
+      g_assert_error (viewer.error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
+      g_assert_cmpint (run_frames (&viewer), ==, 0);
+    } else {
+      g_assert_true (WAIT_UNTIL (run_frames (&viewer) >= 10 || run_failed (&viewer)));
+      g_assert_false (run_failed (&viewer));
+    }
+    run_stop (&viewer);
+  }
+  run_stop (&cam);
+  g_unlink (cert);
+  g_unlink (key);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -479,6 +555,7 @@ main (int argc, char **argv)
               test_unknown_camera, fixture_teardown);
   g_test_add ("/elements/error/server-unreachable", Fixture, NULL, fixture_setup,
               test_server_unreachable, fixture_teardown);
+  g_test_add_func ("/elements/tls/wss", test_wss);
   g_test_add ("/elements/auth/no-token", AuthFixture, "none", auth_setup, test_auth_refused,
               auth_teardown);
   g_test_add ("/elements/auth/forged-token", AuthFixture, "forged", auth_setup,

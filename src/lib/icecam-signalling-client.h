@@ -44,6 +44,8 @@ IcecamSignallingClient *icecam_signalling_client_new (const gchar *url, IcecamRo
                                                       const gchar *id, GError **error);
 void icecam_signalling_client_set_credentials (IcecamSignallingClient *self,
                                                const gchar *secret, const gchar *token);
+gboolean icecam_signalling_client_set_tls (IcecamSignallingClient *self, const gchar *ca_file,
+                                           gboolean accept_invalid, GError **error);
 void icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect);
 void icecam_signalling_client_start (IcecamSignallingClient *self);
 void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);

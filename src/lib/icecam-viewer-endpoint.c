@@ -439,6 +439,17 @@ icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token
 }
 
 /**
+ * icecam_viewer_endpoint_get_client:
+ *
+ * Returns: (transfer none): the signalling client, to configure before starting
+ */
+IcecamSignallingClient *
+icecam_viewer_endpoint_get_client (IcecamViewerEndpoint *self)
+{
+  return self->client;
+}
+
+/**
  * icecam_viewer_endpoint_set_receive_func:
  * @func: (nullable): called in the endpoint's context with every RTP packet
  */

@@ -41,6 +41,7 @@ IcecamViewerEndpoint *icecam_viewer_endpoint_new (const gchar *server_url,
                                                   const gchar *camera_id,
                                                   const IcecamIceConfig *config,
                                                   GError **error);
+IcecamSignallingClient *icecam_viewer_endpoint_get_client (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token);
 void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
                                               IcecamIceReceiveFunc func, gpointer user_data,

@@ -61,6 +61,7 @@ struct _IcecamRendezvous {
   GInetSocketAddress *stun_address; /* as configured; NULL: the WebSocket's host and port */
   IcecamStunResponder *stun;        /* NULL unless listening */
   GInetAddress *stun_host;          /* the host the responder is bound to */
+  gboolean tls;             /* serve wss:// with the server's tls-certificate */
 };
 
 G_DEFINE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, G_TYPE_OBJECT)
@@ -373,7 +374,8 @@ listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GEr
   g_autoptr (GSocketAddress) bound = NULL;
   GSList *listeners;
 
-  if (!soup_server_listen (self->server, requested, 0, error))
+  if (!soup_server_listen (self->server, requested,
+                           self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
     return FALSE;
   listeners = soup_server_get_listeners (self->server);
   bound = g_socket_get_local_address (listeners->data, error);
@@ -515,6 +517,30 @@ icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *
  *
  * Returns: %TRUE if listening, %FALSE with @error set
  */
+/**
+ * icecam_rendezvous_set_tls_files:
+ * @certificate_file: PEM certificate (chain) for wss://
+ * @key_file: its PEM private key
+ * @error: a #GTlsError or #GFileError
+ *
+ * Serve wss:// instead of ws://. Call before icecam_rendezvous_listen().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
+                                 const gchar *key_file, GError **error)
+{
+  g_autoptr (GTlsCertificate) certificate =
+    g_tls_certificate_new_from_files (certificate_file, key_file, error);
+
+  if (certificate == NULL)
+    return FALSE;
+  g_object_set (self->server, "tls-certificate", certificate, NULL);
+  self->tls = TRUE;
+  return TRUE;
+}
+
 gboolean
 icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port, GError **error)
 {
@@ -571,7 +597,7 @@ icecam_rendezvous_get_uri (IcecamRendezvous *self)
   if (self->listen_address == NULL)
     return NULL;
   host_port = host_port_to_string (self->listen_address, self->port);
-  return g_strdup_printf ("ws://%s/ws", host_port);
+  return g_strdup_printf ("%s://%s/ws", self->tls ? "wss" : "ws", host_port);
 }
 
 /**

@@ -18,6 +18,8 @@ void icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_s
 void icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled);
 void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address);
 
+gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
+                                          const gchar *key_file, GError **error);
 gboolean icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
                                    GError **error);
 

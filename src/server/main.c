@@ -6,6 +6,8 @@
 
 #include "icecam-ice-config.h"
 #include "icecam-rendezvous.h"
+#include "icecam-token.h"
+#include "token-command.h"
 
 /* Loopback unless told otherwise: exposing the service is a decision for whoever runs it. */
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -22,6 +24,12 @@ typedef struct {
   gchar *turn_secret;
   gchar *turn_secret_file;
   gint turn_ttl;
+  gchar *tls_certificate;
+  gchar *tls_key;
+  gchar *camera_secrets_file;
+  gchar *token_key_file;
+  GHashTable *camera_secrets;
+  gchar *token_key;
   gboolean verbose;
 
   gchar *host;
@@ -45,6 +53,12 @@ app_clear (App *app)
   g_strfreev (app->turn_servers);
   g_free (app->turn_secret);
   g_free (app->turn_secret_file);
+  g_free (app->tls_certificate);
+  g_free (app->tls_key);
+  g_free (app->camera_secrets_file);
+  g_free (app->token_key_file);
+  g_clear_pointer (&app->camera_secrets, g_hash_table_unref);
+  g_free (app->token_key);
 }
 
 /* "HOST:PORT" or "[IPV6]:PORT" with HOST an IP address; the port may be left out. */
@@ -114,6 +128,52 @@ app_check_turn_options (App *app, GError **error)
   return TRUE;
 }
 
+/* "camera-id secret" per line; blank lines and lines starting with '#' are skipped. */
+static GHashTable *
+load_camera_secrets (const gchar *path, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return NULL;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_auto (GStrv) fields = NULL;
+    gchar *line = g_strstrip (lines[i]);
+
+    if (*line == '\0' || *line == '#')
+      continue;
+    fields = g_strsplit_set (line, " \t", 2);
+    if (g_strv_length (fields) != 2 || !icecam_protocol_id_is_valid (fields[0]) ||
+        *g_strstrip (fields[1]) == '\0') {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--camera-secrets: line %u of %s is not 'camera-id secret'", i + 1, path);
+      return NULL;
+    }
+    g_hash_table_insert (secrets, g_strdup (fields[0]), g_strdup (fields[1]));
+  }
+  return g_steal_pointer (&secrets);
+}
+
+static gboolean
+app_check_access_options (App *app, GError **error)
+{
+  if ((app->tls_certificate == NULL) != (app->tls_key == NULL)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "--tls-certificate and --tls-key go together");
+    return FALSE;
+  }
+  if (app->camera_secrets_file != NULL &&
+      !(app->camera_secrets = load_camera_secrets (app->camera_secrets_file, error)))
+    return FALSE;
+  if (app->token_key_file != NULL &&
+      !(app->token_key = icecam_token_command_read_key (app->token_key_file, error)))
+    return FALSE;
+  return TRUE;
+}
+
 static gboolean
 app_check_options (App *app, GError **error)
 {
@@ -122,7 +182,7 @@ app_check_options (App *app, GError **error)
 
   if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
                         DEFAULT_PORT, &app->host, &app->port, error) ||
-      !app_check_turn_options (app, error))
+      !app_check_turn_options (app, error) || !app_check_access_options (app, error))
     return FALSE;
   if (app->stun_listen == NULL)
     return TRUE;
@@ -158,6 +218,16 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "PATH" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_INT, &app->turn_ttl,
       "How long minted TURN credentials stay valid, default 86400", "SECONDS" },
+    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &app->tls_certificate,
+      "Serve wss:// with this PEM certificate (chain)", "PATH" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &app->tls_key,
+      "The certificate's PEM private key", "PATH" },
+    { "camera-secrets", 0, 0, G_OPTION_ARG_FILENAME, &app->camera_secrets_file,
+      "Only these cameras may register, each proving its secret: 'camera-id secret' per line",
+      "PATH" },
+    { "token-key-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_key_file,
+      "Viewers need a token signed with this key (see 'icecam-rendezvous token --help')",
+      "PATH" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -166,6 +236,7 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
 
   g_option_context_set_summary (context,
     "The icecam rendezvous: cameras and viewers meet here to set up their ICE sessions.\n"
+    "'icecam-rendezvous token --help' mints viewer tokens.\n"
     "Prints one line once listening: icecam-rendezvous: listening on ws://HOST:PORT/ws (...)");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, error))
@@ -229,6 +300,16 @@ app_run (App *app)
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
+  icecam_registry_set_camera_secrets (icecam_rendezvous_get_registry (app->rendezvous),
+                                      app->camera_secrets);
+  icecam_registry_set_token_key (icecam_rendezvous_get_registry (app->rendezvous),
+                                 app->token_key);
+  if (app->tls_certificate != NULL &&
+      !icecam_rendezvous_set_tls_files (app->rendezvous, app->tls_certificate, app->tls_key,
+                                        &error)) {
+    g_printerr ("icecam-rendezvous: cannot use the TLS certificate: %s\n", error->message);
+    return EXIT_FAILURE;
+  }
   if (!icecam_rendezvous_listen (app->rendezvous, app->host, app->port, &error)) {
     g_printerr ("icecam-rendezvous: cannot listen on %s: %s\n",
                 app->listen != NULL ? app->listen : DEFAULT_LISTEN, error->message);
@@ -254,6 +335,8 @@ main (int argc, char **argv)
 
   /* stdout carries the one "listening" line; every log goes to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);
+  if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
+    return icecam_token_command (argc - 1, argv + 1);
 
   if (!app_parse_options (&app, &argc, &argv, &error)) {
     g_printerr ("icecam-rendezvous: %s\nRun 'icecam-rendezvous --help' for the options.\n",

@@ -12,6 +12,7 @@ typedef struct {
   gchar *id;
   gchar *source;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
+  gchar *secret_file;
   IcecamToolIceOptions ice;
 
   GMainLoop *loop;
@@ -85,7 +86,7 @@ build_pipeline (CameraApp *app, GError **error)
     return NULL;
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (sink, "server", app->server, "camera-id", app->id, "max-viewers",
-                (guint) app->max_viewers, NULL);
+                (guint) app->max_viewers, "secret-file", app->secret_file, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
     return NULL;
   return g_steal_pointer (&pipeline);
@@ -175,6 +176,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "SECONDS" },
     { "max-viewers", 0, 0, G_OPTION_ARG_INT, &app->max_viewers,
       "Viewers served at once (default 16)", "N" },
+    { "secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->secret_file,
+      "This camera's secret, as provisioned on the rendezvous (--camera-secrets)", "PATH" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- stream a camera to icecam viewers");
@@ -238,6 +241,7 @@ main (int argc, char **argv)
   g_free (app.server);
   g_free (app.id);
   g_free (app.source);
+  g_free (app.secret_file);
   icecam_tool_ice_options_clear (&app.ice);
   return app.exit_code;
 }

@@ -16,12 +16,16 @@ icecam_tool_ice_option_group (IcecamToolIceOptions *options)
       "all (default) or relay (TURN only)", "POLICY" },
     { "ice-tcp", 0, 0, G_OPTION_ARG_NONE, &options->ice_tcp,
       "Also use ICE-TCP candidates (RFC 6544)", NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &options->ca_file,
+      "Trust these CAs (PEM) for a wss:// rendezvous (default: the system's)", "PATH" },
+    { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &options->insecure_tls,
+      "Accept any wss:// certificate (tests only: anyone can impersonate the rendezvous)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose,
       "Log what icecam does (same as G_MESSAGES_DEBUG=icecam)", NULL },
     { NULL }
   };
-  GOptionGroup *group = g_option_group_new ("ice", "ICE and logging options:",
-                                            "Show ICE and logging options", NULL, NULL);
+  GOptionGroup *group = g_option_group_new ("ice", "ICE, TLS and logging options:",
+                                            "Show ICE, TLS and logging options", NULL, NULL);
 
   g_option_group_add_entries (group, entries);
   return group;
@@ -43,7 +47,8 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
     g_object_set (element, "stun-server", options->stun_server, NULL);
   if (options->turn_servers != NULL)
     g_object_set (element, "turn-servers", options->turn_servers, NULL);
-  g_object_set (element, "ice-tcp", options->ice_tcp, NULL);
+  g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
+                "insecure-tls", options->insecure_tls, NULL);
   return TRUE;
 }
 
@@ -53,6 +58,7 @@ icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
   g_clear_pointer (&options->stun_server, g_free);
   g_clear_pointer (&options->turn_servers, g_strfreev);
   g_clear_pointer (&options->policy, g_free);
+  g_clear_pointer (&options->ca_file, g_free);
 }
 
 /* Run from a build tree, the plugin sits next to the tools. Set before gst_init() so the

@@ -17,6 +17,8 @@ typedef struct {
   gchar **turn_servers;
   gchar *policy;
   gboolean ice_tcp;
+  gchar *ca_file;
+  gboolean insecure_tls;
   gboolean verbose;
 } IcecamToolIceOptions;
 

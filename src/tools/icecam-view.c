@@ -14,6 +14,8 @@ typedef struct {
   gint frames_wanted;
   gint timeout_s;
   gint stats_interval_s;
+  gchar *token;
+  gchar *token_file;
   IcecamToolIceOptions ice;
 
   gint64 start_us;
@@ -134,7 +136,7 @@ build_pipeline (ViewApp *app, GError **error)
   g_autoptr (GstPad) pad = NULL;
 
   src = gst_element_factory_make ("icecamsrc", "src");
-  g_object_set (src, "server", app->server, "camera-id", app->camera, NULL);
+  g_object_set (src, "server", app->server, "camera-id", app->camera, "token", app->token, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, src, error)) {
     gst_object_unref (src);
     return NULL;
@@ -201,6 +203,10 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Exit 0 after decoding N frames (default: run until stopped)", "N" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
       "Give up when no frame arrived after this long (default 20)", "SECONDS" },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &app->token,
+      "The grant to show a rendezvous that requires one", "TOKEN" },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_file,
+      "Read the token from this file (keeps it out of the process list)", "PATH" },
     { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
       "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
     { NULL }
@@ -216,6 +222,14 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  "--server and --camera are required");
     return FALSE;
+  }
+  if (app->token_file != NULL) {
+    g_autofree gchar *contents = NULL;
+
+    if (!g_file_get_contents (app->token_file, &contents, NULL, error))
+      return FALSE;
+    g_free (app->token);
+    app->token = g_strdup (g_strstrip (contents));
   }
   if (app->frames_wanted < 0 || app->timeout_s < 1 || app->stats_interval_s < 0) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -273,6 +287,8 @@ main (int argc, char **argv)
   g_free (app.pair);
   g_free (app.transport);
   g_free (app.session);
+  g_free (app.token);
+  g_free (app.token_file);
   g_free (app.error);
   icecam_tool_ice_options_clear (&app.ice);
   return app.exit_code;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Access control and TLS with the real commands on loopback: a wss:// rendezvous with a
+# self-signed certificate, provisioned camera secrets and a token key. Every refusal is
+# checked for its message and for the camera having served nothing.
+set -u
+build=${ICECAM_BUILD_DIR:?}
+tmp=$(mktemp -d)
+pids=()
+failures=0
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+pass() { echo "ok - $*"; }
+wait_for_line() {
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 || { echo "openssl failed"; exit 1; }
+head -c 32 /dev/urandom | base64 >"$tmp/token.key"
+head -c 32 /dev/urandom | base64 >"$tmp/other.key"
+echo "door-$RANDOM$RANDOM" >"$tmp/door.secret"
+printf '# provisioned cameras\nfrontdoor %s\n' "$(cat "$tmp/door.secret")" >"$tmp/secrets"
+echo "guessed" >"$tmp/wrong.secret"
+
+"$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
+  --tls-certificate "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
+  --camera-secrets "$tmp/secrets" --token-key-file "$tmp/token.key" >"$tmp/rv.out" 2>"$tmp/rv.log" &
+pids+=($!)
+wait_for_line "$tmp/rv.out" 'listening on wss://' 10 || { cat "$tmp/rv.out" "$tmp/rv.log"; exit 1; }
+url=$(grep -oE 'wss://[0-9.]+:[0-9]+' "$tmp/rv.out" | head -1)
+echo "# rendezvous at $url"
+
+# An impostor with the wrong secret is refused and exits.
+out=$(timeout 20 "$build/src/tools/icecam-camera" --server "$url" --id frontdoor --source test \
+  --ca-file "$tmp/cert.pem" --secret-file "$tmp/wrong.secret" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "did not prove its identity" \
+  && pass "camera with a wrong secret refused" || fail "impostor camera (rc=$rc): $out"
+
+"$build/src/tools/icecam-camera" --server "$url" --id frontdoor --source test \
+  --ca-file "$tmp/cert.pem" --secret-file "$tmp/door.secret" >"$tmp/cam.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/rv.log" "camera 'frontdoor'.*online" 10 && pass "provisioned camera registers" \
+  || fail "provisioned camera registers: $(cat "$tmp/cam.log")"
+
+view() {
+  timeout 30 "$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless \
+    --frames 30 --timeout 15 "$@" 2>&1
+}
+token() {
+  "$build/src/server/icecam-rendezvous" token --token-key-file "$1" --camera "$2" --ttl "$3"
+}
+
+refused() { # $1: what, $2: expected text, then icecam-view arguments
+  local what=$1 expected=$2 out rc
+  shift 2
+  out=$(view "$@"); rc=$?
+  if [ $rc -ne 0 ] && echo "$out" | grep -q "$expected" && echo "$out" | grep -q "frames=0 "; then
+    pass "$what refused ($expected)"
+  else
+    fail "$what (rc=$rc): $out"
+  fi
+}
+
+refused "no token" "needs a token" --ca-file "$tmp/cert.pem"
+refused "forged token" "signature" --ca-file "$tmp/cert.pem" --token "$(token "$tmp/other.key" frontdoor 1h)"
+refused "token for another camera" "does not grant camera 'frontdoor'" --ca-file "$tmp/cert.pem" \
+  --token "$(token "$tmp/token.key" garage 1h)"
+short=$(token "$tmp/token.key" frontdoor 1s)
+expires=$((SECONDS + 2))
+while [ $SECONDS -lt $expires ]; do sleep 0.1; done
+refused "expired token" "expired" --ca-file "$tmp/cert.pem" --token "$short"
+token "$tmp/token.key" frontdoor 1h >"$tmp/good.token"
+refused "self-signed server without the CA" "Unacceptable TLS certificate" --token-file "$tmp/good.token"
+
+sessions=$(grep -c "session .* for " "$tmp/cam.log")
+[ "$sessions" -eq 0 ] && pass "the camera served no refused viewer" || fail "camera saw $sessions sessions"
+
+out=$(view --ca-file "$tmp/cert.pem" --token-file "$tmp/good.token"); rc=$?
+echo "# $(echo "$out" | tail -1)"
+[ $rc -eq 0 ] && echo "$out" | grep -q "frames=30 " && pass "granted viewer plays over wss" \
+  || fail "granted viewer (rc=$rc): $out"
+
+echo "# $failures failure(s)"
+[ $failures -eq 0 ]

@@ -120,6 +120,109 @@ test_sdp_too_many_lines (void)
   g_string_free (s, TRUE);
 }
 
+#define FP_SHA256 "sha-256 0B:1C:2D:3E:4F:50:61:72:83:94:A5:B6:C7:D8:E9:FA:" \
+                  "0B:1C:2D:3E:4F:50:61:72:83:94:A5:B6:C7:D8:E9:FA"
+#define FP_SHA1 "sha-1 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33"
+
+static IcecamSdp *
+new_media_sdp (void)
+{
+  IcecamSdp *sdp = icecam_sdp_new ();
+
+  sdp->media = g_strdup ("video");
+  sdp->payload_type = 96;
+  sdp->rtpmap = g_strdup ("H264/90000");
+  sdp->ice_ufrag = g_strdup ("ufrag");
+  sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
+  return sdp;
+}
+
+static void
+test_sdp_dtls_roundtrip (void)
+{
+  g_autoptr (IcecamSdp) sdp = new_media_sdp ();
+  g_autoptr (IcecamSdp) back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = NULL;
+
+  sdp->fingerprint = g_strdup (FP_SHA256);
+  sdp->setup = g_strdup ("actpass");
+  text = icecam_sdp_to_string (sdp, 7);
+  g_assert_nonnull (strstr (text, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
+  g_assert_nonnull (strstr (text, "a=fingerprint:" FP_SHA256 "\r\n"));
+  g_assert_nonnull (strstr (text, "a=setup:actpass\r\n"));
+  back = icecam_sdp_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->fingerprint, ==, FP_SHA256);
+  g_assert_cmpstr (back->setup, ==, "actpass");
+}
+
+static void
+test_sdp_dtls_plain (void)
+{
+  g_autoptr (IcecamSdp) sdp = new_media_sdp ();
+  g_autoptr (IcecamSdp) back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = icecam_sdp_to_string (sdp, 7);
+
+  g_assert_nonnull (strstr (text, "m=video 9 RTP/AVPF 96\r\n"));
+  g_assert_null (strstr (text, "a=fingerprint"));
+  g_assert_null (strstr (text, "a=setup"));
+  back = icecam_sdp_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_null (back->fingerprint);
+  g_assert_null (back->setup);
+}
+
+static void
+test_sdp_dtls_precedence (void)
+{
+  const gchar *head = "v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijklmn\r\n";
+  const gchar *media = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n";
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *session_level = g_strconcat (head, "a=fingerprint:" FP_SHA256 "\r\n"
+                                                 "a=setup:passive\r\n", media, NULL);
+  g_autofree gchar *both = g_strconcat (head, "a=fingerprint:" FP_SHA256 "\r\n"
+                                        "a=setup:passive\r\n", media,
+                                        "a=fingerprint:" FP_SHA1 "\r\na=setup:active\r\n", NULL);
+  g_autofree gchar *two_hashes = g_strconcat (head, media, "a=fingerprint:" FP_SHA1 "\r\n"
+                                              "a=fingerprint:" FP_SHA256 "\r\n", NULL);
+  g_autoptr (IcecamSdp) a = icecam_sdp_parse (session_level, &error);
+  g_autoptr (IcecamSdp) b = NULL;
+  g_autoptr (IcecamSdp) c = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (a->fingerprint, ==, FP_SHA256);
+  g_assert_cmpstr (a->setup, ==, "passive");
+  /* Media-level setup wins; a sha-256 fingerprint wins over a sha-1 one at any level. */
+  b = icecam_sdp_parse (both, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (b->fingerprint, ==, FP_SHA256);
+  g_assert_cmpstr (b->setup, ==, "active");
+  c = icecam_sdp_parse (two_hashes, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (c->fingerprint, ==, FP_SHA256);
+}
+
+static void
+test_sdp_dtls_bad (void)
+{
+  const gchar *head = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:abcd\r\n"
+                      "a=ice-pwd:0123456789abcdefghijklmn\r\na=rtpmap:96 H264/90000\r\n";
+  g_autofree gchar *no_fp = g_strdup (head);
+  g_autofree gchar *bad_hex = g_strconcat (head, "a=fingerprint:sha-256 0B:1C:ZZ\r\n", NULL);
+  g_autofree gchar *no_hash = g_strconcat (head, "a=fingerprint:0B:1C\r\n", NULL);
+  g_autofree gchar *short_fp = g_strconcat (head, "a=fingerprint:sha-256 0B:1C:2D\r\n", NULL);
+  g_autofree gchar *holdconn = g_strconcat (head, "a=fingerprint:" FP_SHA256 "\r\n"
+                                            "a=setup:holdconn\r\n", NULL);
+
+  expect_sdp_error (no_fp, ICECAM_SDP_ERROR_MISSING, "fingerprint");
+  expect_sdp_error (bad_hex, ICECAM_SDP_ERROR_MALFORMED, "fingerprint");
+  expect_sdp_error (no_hash, ICECAM_SDP_ERROR_MALFORMED, "fingerprint");
+  expect_sdp_error (short_fp, ICECAM_SDP_ERROR_MALFORMED, "fingerprint");
+  expect_sdp_error (holdconn, ICECAM_SDP_ERROR_UNSUPPORTED, "holdconn");
+}
+
 static void
 test_rtcp_pli (void)
 {
@@ -251,6 +354,10 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/roundtrip", test_sdp_roundtrip);
   g_test_add_func ("/sdp/parse/bad", test_sdp_parse_bad);
   g_test_add_func ("/sdp/parse/too-many-lines", test_sdp_too_many_lines);
+  g_test_add_func ("/sdp/dtls/roundtrip", test_sdp_dtls_roundtrip);
+  g_test_add_func ("/sdp/dtls/plain", test_sdp_dtls_plain);
+  g_test_add_func ("/sdp/dtls/precedence", test_sdp_dtls_precedence);
+  g_test_add_func ("/sdp/dtls/bad", test_sdp_dtls_bad);
   g_test_add_func ("/rtcp/pli", test_rtcp_pli);
   g_test_add_func ("/ice-config/urls", test_ice_config_urls);
   g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);

@@ -29,6 +29,8 @@ icecam_sdp_free (IcecamSdp *sdp)
   g_free (sdp->fmtp);
   g_free (sdp->ice_ufrag);
   g_free (sdp->ice_pwd);
+  g_free (sdp->fingerprint);
+  g_free (sdp->setup);
   g_ptr_array_unref (sdp->candidates);
   g_free (sdp);
 }
@@ -76,7 +78,7 @@ split_payload_attribute (const gchar *value, guint *pt, const gchar **rest)
 }
 
 static gboolean
-parse_media_line (IcecamSdp *sdp, const gchar *value, GError **error)
+parse_media_line (IcecamSdp *sdp, const gchar *value, gboolean *secure, GError **error)
 {
   g_auto (GStrv) parts = g_strsplit (value, " ", 5);
   guint64 pt;
@@ -105,11 +107,77 @@ parse_media_line (IcecamSdp *sdp, const gchar *value, GError **error)
   }
   sdp->media = g_strdup (parts[0]);
   sdp->payload_type = (guint) pt;
+  *secure = strstr (parts[2], "SAVP") != NULL;
+  return TRUE;
+}
+
+/* RFC 8122: hash-func SP 2HEX *(":" 2HEX); 16..64 bytes covers md5 to sha-512. */
+static gboolean
+is_fingerprint (const gchar *value)
+{
+  const gchar *p = value;
+  guint n_bytes = 0;
+
+  while (g_ascii_isalnum (*p) || *p == '-')
+    p++;
+  if (p == value || p - value > 16 || *p != ' ')
+    return FALSE;
+  p++;
+  for (;;) {
+    if (!g_ascii_isxdigit (p[0]) || !g_ascii_isxdigit (p[1]))
+      return FALSE;
+    n_bytes++;
+    p += 2;
+    if (*p == '\0')
+      break;
+    if (*p != ':')
+      return FALSE;
+    p++;
+  }
+  return n_bytes >= 16 && n_bytes <= 64;
+}
+
+/* Which a=fingerprint to keep when there are several: media-level over session-level,
+ * sha-256 (the one icecam checks) over other hashes. */
+static gint
+fingerprint_rank (const gchar *value, gboolean in_media)
+{
+  return (g_ascii_strncasecmp (value, "sha-256 ", 8) == 0 ? 2 : 0) + (in_media ? 1 : 0);
+}
+
+static gboolean
+parse_dtls_attribute (IcecamSdp *sdp, const gchar *name, const gchar *value, gboolean in_media,
+                      gint *rank, GError **error)
+{
+  if (g_str_equal (name, "setup")) {
+    if (!g_str_equal (value, "actpass") && !g_str_equal (value, "active") &&
+        !g_str_equal (value, "passive")) {
+      g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
+                   "a=setup:%s is not actpass, active or passive", value);
+      return FALSE;
+    }
+    if (in_media || sdp->setup == NULL) {
+      g_free (sdp->setup);
+      sdp->setup = g_strdup (value);
+    }
+    return TRUE;
+  }
+  if (!is_fingerprint (value)) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+                 "a=fingerprint:%s is not '<hash> <hex bytes separated by colons>'", value);
+    return FALSE;
+  }
+  if (fingerprint_rank (value, in_media) > *rank) {
+    *rank = fingerprint_rank (value, in_media);
+    g_free (sdp->fingerprint);
+    sdp->fingerprint = g_strdup (value);
+  }
   return TRUE;
 }
 
 static gboolean
-parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, GError **error)
+parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, gint *rank,
+                 GError **error)
 {
   const gchar *colon = strchr (attr, ':');
   g_autofree gchar *name = colon ? g_strndup (attr, colon - attr) : g_strdup (attr);
@@ -132,6 +200,8 @@ parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, GError **
       sdp->ice_pwd = g_strdup (value);
     return TRUE;
   }
+  if (g_str_equal (name, "fingerprint") || g_str_equal (name, "setup"))
+    return parse_dtls_attribute (sdp, name, value, in_media, rank, error);
   if (!in_media)
     return TRUE;
 
@@ -172,6 +242,8 @@ icecam_sdp_parse (const gchar *text, GError **error)
   g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
   g_auto (GStrv) lines = NULL;
   gboolean in_media = FALSE;
+  gboolean secure = FALSE;
+  gint rank = -1;
   guint n_lines;
 
   g_return_val_if_fail (text != NULL, NULL);
@@ -197,11 +269,11 @@ icecam_sdp_parse (const gchar *text, GError **error)
     if (line[0] == 'm') {
       if (in_media)
         break; /* only the first media section is ours */
-      if (!parse_media_line (sdp, line + 2, error))
+      if (!parse_media_line (sdp, line + 2, &secure, error))
         return NULL;
       in_media = TRUE;
     } else if (line[0] == 'a') {
-      if (!parse_attribute (sdp, line + 2, in_media, error))
+      if (!parse_attribute (sdp, line + 2, in_media, &rank, error))
         return NULL;
     }
   }
@@ -218,6 +290,11 @@ icecam_sdp_parse (const gchar *text, GError **error)
   if (sdp->rtpmap == NULL) {
     g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
                  "no a=rtpmap for payload type %u", sdp->payload_type);
+    return NULL;
+  }
+  if (secure && sdp->fingerprint == NULL) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
+                 "no a=fingerprint for a secure (SAVP) media section");
     return NULL;
   }
   return g_steal_pointer (&sdp);
@@ -250,15 +327,21 @@ icecam_sdp_to_string (const IcecamSdp *sdp, guint64 session_id)
       "s=icecam\r\n"
       "t=0 0\r\n"
       "a=ice-options:trickle\r\n"
-      "m=%s 9 RTP/AVPF %u\r\n"
+      "m=%s 9 %s %u\r\n"
       "c=IN IP4 0.0.0.0\r\n"
       "a=mid:0\r\n"
       "a=ice-ufrag:%s\r\n"
-      "a=ice-pwd:%s\r\n"
+      "a=ice-pwd:%s\r\n",
+      session_id, sdp->media, sdp->fingerprint ? "UDP/TLS/RTP/SAVPF" : "RTP/AVPF",
+      sdp->payload_type, sdp->ice_ufrag, sdp->ice_pwd);
+  if (sdp->fingerprint != NULL)
+    g_string_append_printf (s, "a=fingerprint:%s\r\n", sdp->fingerprint);
+  if (sdp->setup != NULL)
+    g_string_append_printf (s, "a=setup:%s\r\n", sdp->setup);
+  g_string_append_printf (s,
       "a=rtcp-mux\r\n"
       "a=%s\r\n"
       "a=rtpmap:%u %s\r\n",
-      session_id, sdp->media, sdp->payload_type, sdp->ice_ufrag, sdp->ice_pwd,
       direction_to_string (sdp->direction), sdp->payload_type, sdp->rtpmap);
   if (sdp->fmtp != NULL)
     g_string_append_printf (s, "a=fmtp:%u %s\r\n", sdp->payload_type, sdp->fmtp);

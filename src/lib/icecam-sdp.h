@@ -33,6 +33,10 @@ typedef enum {
  * @ice_pwd: a=ice-pwd
  * @candidates: (element-type utf8): "candidate:..." values present in the SDP
  * @end_of_candidates: whether a=end-of-candidates was present
+ * @fingerprint: (nullable): a=fingerprint (RFC 8122), e.g. "sha-256 AB:CD:..": media-level
+ *   over session-level, sha-256 over other hashes. When set, the m= line's profile is
+ *   UDP/TLS/RTP/SAVPF (DTLS-SRTP, RFC 5764), else RTP/AVPF
+ * @setup: (nullable): a=setup (RFC 4145): "actpass", "active" or "passive"
  *
  * One media section with the ICE attributes of RFC 8839. Parse and build are pure.
  */
@@ -46,6 +50,8 @@ typedef struct {
   gchar *ice_pwd;
   GPtrArray *candidates;
   gboolean end_of_candidates;
+  gchar *fingerprint;
+  gchar *setup;
 } IcecamSdp;
 
 IcecamSdp *icecam_sdp_new (void);
@@ -58,7 +64,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamSdp, icecam_sdp_free)
  * @error: an %ICECAM_SDP_ERROR naming the offending line
  *
  * Reads the first media section; later media sections are ignored. Requires m=, ICE
- * credentials and an rtpmap for the media section's first payload type.
+ * credentials and an rtpmap for the media section's first payload type, and a=fingerprint
+ * when the m= profile is secure (SAVP/SAVPF).
  *
  * Returns: (transfer full) (nullable): the description, or %NULL with @error set
  */

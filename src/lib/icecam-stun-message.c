@@ -50,6 +50,7 @@ typedef enum {
   ATTR_XOR_MAPPED_ADDRESS = 0x0020,
   ATTR_PRIORITY = 0x0024,
   ATTR_USE_CANDIDATE = 0x0025,
+  ATTR_RESPONSE_PORT = 0x0027,
   ATTR_SOFTWARE = 0x8022,
   ATTR_FINGERPRINT = 0x8028,
   ATTR_RESPONSE_ORIGIN = 0x802B,
@@ -326,6 +327,7 @@ typedef struct {
   IcecamStunRequest *request;
   gboolean change_request_supported;
   gboolean bad_change_request;
+  gboolean bad_response_port;
 } RequestReader;
 
 static gboolean
@@ -348,6 +350,19 @@ read_request_attribute (const guint8 *header, guint16 type, const guint8 *value,
     return TRUE;
   }
 
+  /* RESPONSE-PORT (RFC 5780 section 7.5): a port, then two bytes of padding. */
+  if (type == ATTR_RESPONSE_PORT && reader->change_request_supported) {
+    if (request->has_response_port || reader->bad_response_port)
+      return TRUE;
+    if (value_length != 4 || read_u16 (value) == 0) {
+      reader->bad_response_port = TRUE;
+      return TRUE;
+    }
+    request->has_response_port = TRUE;
+    request->response_port = read_u16 (value);
+    return TRUE;
+  }
+
   if (!attribute_is_understood (type) &&
       request->n_unknown_attributes < ICECAM_STUN_MAX_UNKNOWN_ATTRIBUTES)
     request->unknown_attributes[request->n_unknown_attributes++] = type;
@@ -358,16 +373,16 @@ read_request_attribute (const guint8 *header, guint16 type, const guint8 *value,
  * icecam_stun_message_parse_request:
  * @data: (array length=length): a datagram
  * @length: its size in bytes
- * @change_request_supported: whether CHANGE-REQUEST is understood (an RFC 5780 server). If not
- *   it is an unknown comprehension-required attribute, answered with 420: that is how RFC 5780
- *   clients learn a server does not do it.
+ * @change_request_supported: whether CHANGE-REQUEST and RESPONSE-PORT are understood (an
+ *   RFC 5780 server). If not they are unknown comprehension-required attributes, answered with
+ *   420: that is how RFC 5780 clients learn a server does not do them.
  * @request: (out caller-allocates): what the request asks for
  * @error: return location for an #IcecamStunMessageError
  *
  * Decides what a datagram deserves. Anything that is not a well-formed Binding request with a
  * correct FINGERPRINT (if it has one) is refused with @error and deserves no answer. Otherwise
  * @request->error_code says whether the answer is a success (0) or a 400 (a malformed
- * CHANGE-REQUEST) or 420 (unknown comprehension-required attributes) error.
+ * CHANGE-REQUEST or RESPONSE-PORT) or 420 (unknown comprehension-required attributes) error.
  * MESSAGE-INTEGRITY is not checked: the answer would reveal nothing that the source address
  * does not already know.
  *
@@ -397,6 +412,9 @@ icecam_stun_message_parse_request (const guint8 *data, gsize length,
   if (reader.bad_change_request) {
     request->error_code = 400;
     request->error_reason = "CHANGE-REQUEST is not 4 bytes long";
+  } else if (reader.bad_response_port) {
+    request->error_code = 400;
+    request->error_reason = "RESPONSE-PORT is not 4 bytes long or names port 0";
   } else if (request->n_unknown_attributes > 0) {
     request->error_code = 420;
     request->error_reason = "unknown mandatory attributes";
@@ -812,6 +830,22 @@ icecam_stun_message_write_error (const IcecamStunRequest *request, guint8 *buffe
   return writer_finish (&writer, !rfc3489, error);
 }
 
+static gsize
+write_binding_request (const guint8 *transaction_id, gboolean change_request,
+                       guint32 change_flags, guint16 response_port, guint8 *buffer, gsize size,
+                       GError **error)
+{
+  Writer writer;
+
+  writer_begin (&writer, buffer, size, CLASS_REQUEST, ICECAM_STUN_MAGIC_COOKIE, transaction_id);
+  if (change_request)
+    writer_append_u32 (&writer, ATTR_CHANGE_REQUEST, change_flags);
+  if (response_port != 0)
+    writer_append_u32 (&writer, ATTR_RESPONSE_PORT, (guint32) response_port << 16);
+  writer_append_software (&writer);
+  return writer_finish (&writer, TRUE, error);
+}
+
 /**
  * icecam_stun_message_write_binding_request:
  * @transaction_id: (array fixed-size=12): the transaction ID, random (RFC 8489 section 6)
@@ -832,15 +866,38 @@ icecam_stun_message_write_binding_request (
   const guint8 transaction_id[ICECAM_STUN_TRANSACTION_ID_LENGTH], gboolean change_request,
   guint32 change_flags, guint8 *buffer, gsize size, GError **error)
 {
-  Writer writer;
-
   g_return_val_if_fail (transaction_id != NULL, 0);
   g_return_val_if_fail (buffer != NULL || size == 0, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  writer_begin (&writer, buffer, size, CLASS_REQUEST, ICECAM_STUN_MAGIC_COOKIE, transaction_id);
-  if (change_request)
-    writer_append_u32 (&writer, ATTR_CHANGE_REQUEST, change_flags);
-  writer_append_software (&writer);
-  return writer_finish (&writer, TRUE, error);
+  return write_binding_request (transaction_id, change_request, change_flags, 0, buffer, size,
+                                error);
+}
+
+/**
+ * icecam_stun_message_write_response_port_request:
+ * @transaction_id: (array fixed-size=12): the transaction ID, random (RFC 8489 section 6)
+ * @response_port: the RESPONSE-PORT (RFC 5780 section 7.5), not 0: the port of the request's
+ *   source IP address the answer is to be sent to
+ * @buffer: (out caller-allocates) (array length=size): where to write the request;
+ *   %ICECAM_STUN_MESSAGE_BUFFER_SIZE bytes are always enough
+ * @size: the size of @buffer
+ * @error: return location for %ICECAM_STUN_MESSAGE_ERROR_NO_SPACE
+ *
+ * Writes an RFC 8489 Binding request with RESPONSE-PORT, SOFTWARE and FINGERPRINT, as RFC 5780
+ * binding lifetime discovery sends from a second socket to test the first one's mapping.
+ *
+ * Returns: the request's length in bytes, or 0 with @error set if it does not fit
+ */
+gsize
+icecam_stun_message_write_response_port_request (
+  const guint8 transaction_id[ICECAM_STUN_TRANSACTION_ID_LENGTH], guint16 response_port,
+  guint8 *buffer, gsize size, GError **error)
+{
+  g_return_val_if_fail (transaction_id != NULL, 0);
+  g_return_val_if_fail (response_port != 0, 0);
+  g_return_val_if_fail (buffer != NULL || size == 0, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  return write_binding_request (transaction_id, FALSE, 0, response_port, buffer, size, error);
 }

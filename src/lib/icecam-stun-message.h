@@ -108,11 +108,14 @@ typedef struct {
  * @transaction_id: the rest of the transaction ID, echoed in the answer
  * @has_change_request: a CHANGE-REQUEST was honoured (only with change_request_supported)
  * @change_flags: its %ICECAM_STUN_CHANGE_IP and %ICECAM_STUN_CHANGE_PORT bits
- * @error_code: 0 if the request deserves a success answer; 400 (a malformed CHANGE-REQUEST)
- *   or 420 (unknown comprehension-required attributes) if it deserves that error answer
+ * @error_code: 0 if the request deserves a success answer; 400 (a malformed CHANGE-REQUEST
+ *   or RESPONSE-PORT) or 420 (unknown comprehension-required attributes) if it deserves that
+ *   error answer
  * @error_reason: (nullable): why, in words for logs, when @error_code is not 0; static
  * @unknown_attributes: the types answered in UNKNOWN-ATTRIBUTES with a 420, in message order
  * @n_unknown_attributes: how many of @unknown_attributes are used
+ * @has_response_port: a RESPONSE-PORT was understood (only with change_request_supported)
+ * @response_port: its port: the answer goes to the request's source IP at this port
  *
  * What a STUN responder reads from a Binding request.
  */
@@ -125,6 +128,8 @@ typedef struct {
   const gchar *error_reason;
   guint16 unknown_attributes[ICECAM_STUN_MAX_UNKNOWN_ATTRIBUTES];
   guint n_unknown_attributes;
+  gboolean has_response_port;
+  guint16 response_port;
 } IcecamStunRequest;
 
 /**
@@ -178,6 +183,9 @@ gsize icecam_stun_message_write_error (const IcecamStunRequest *request, guint8 
 gsize icecam_stun_message_write_binding_request (
   const guint8 transaction_id[ICECAM_STUN_TRANSACTION_ID_LENGTH], gboolean change_request,
   guint32 change_flags, guint8 *buffer, gsize size, GError **error);
+gsize icecam_stun_message_write_response_port_request (
+  const guint8 transaction_id[ICECAM_STUN_TRANSACTION_ID_LENGTH], guint16 response_port,
+  guint8 *buffer, gsize size, GError **error);
 gboolean icecam_stun_message_parse_response (const guint8 *data, gsize length,
                                              IcecamStunResponse *response, GError **error);
 

@@ -24,6 +24,8 @@
  * system (port 0), it falls back to a port the system chooses. Each client's `welcome` lists
  * "stun:HOST:PORT" with HOST the address that client reached the server at, so the same server
  * works on 127.0.0.1, on a LAN address or on 0.0.0.0.
+ * Given a second IP address of the host (icecam_rendezvous_set_stun_alternate()), the responder
+ * also serves RFC 5780 NAT behaviour discovery, which icecam-natprobe uses.
  *
  * Threading: create and use the object in one thread. Its sockets, callbacks and the registry's
  * signals run in the #GMainContext that was thread-default when the object was created, which
@@ -59,6 +61,7 @@ struct _IcecamRendezvous {
 
   gboolean stun_enabled;
   GInetSocketAddress *stun_address; /* as configured; NULL: the WebSocket's host and port */
+  GInetAddress *stun_alternate;     /* RFC 5780's second IP, or NULL */
   IcecamStunResponder *stun;        /* NULL unless listening */
   GInetAddress *stun_host;          /* the host the responder is bound to */
   gboolean tls;             /* serve wss:// with the server's tls-certificate */
@@ -392,8 +395,15 @@ try_listen_stun (IcecamRendezvous *self, GInetSocketAddress *address, GError **e
 {
   g_autoptr (IcecamStunResponder) stun = icecam_stun_responder_new ();
 
-  if (!icecam_stun_responder_listen (stun, address, error))
+  if (self->stun_alternate != NULL) {
+    g_autoptr (GSocketAddress) alternate = g_inet_socket_address_new (self->stun_alternate, 0);
+
+    if (!icecam_stun_responder_listen_rfc5780 (stun, address,
+                                               G_INET_SOCKET_ADDRESS (alternate), error))
+      return FALSE;
+  } else if (!icecam_stun_responder_listen (stun, address, error)) {
     return FALSE;
+  }
   self->stun = g_steal_pointer (&stun);
   self->stun_host = g_object_ref (g_inet_socket_address_get_address (address));
   return TRUE;
@@ -503,6 +513,50 @@ icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *
   g_return_if_fail (self->listen_address == NULL);
 
   g_set_object (&self->stun_address, address);
+}
+
+/**
+ * icecam_rendezvous_set_stun_alternate:
+ * @self: a rendezvous, not listening yet
+ * @alternate: (nullable): a second IP address of this host, of the STUN address's family;
+ *   %NULL (the default) for a plain responder
+ *
+ * With a second address the STUN responder also serves RFC 5780 NAT behaviour discovery
+ * (icecam-natprobe): it listens on both addresses, each on the primary port and on an
+ * alternate port the system picks, and honours CHANGE-REQUEST. The STUN address must then be
+ * a specific one, not a wildcard, or listening fails.
+ */
+void
+icecam_rendezvous_set_stun_alternate (IcecamRendezvous *self, GInetAddress *alternate)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (alternate == NULL || G_IS_INET_ADDRESS (alternate));
+  g_return_if_fail (self->listen_address == NULL);
+
+  g_set_object (&self->stun_alternate, alternate);
+}
+
+/**
+ * icecam_rendezvous_get_stun_alternate:
+ * @self: a rendezvous
+ *
+ * Returns: (transfer full) (nullable): the RFC 5780 alternate address and port of the STUN
+ *   responder ("HOST:PORT", the OTHER-ADDRESS clients are given), or %NULL when the responder
+ *   is not listening or plain
+ */
+gchar *
+icecam_rendezvous_get_stun_alternate (IcecamRendezvous *self)
+{
+  g_autoptr (GInetSocketAddress) other = NULL;
+
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), NULL);
+
+  if (self->stun == NULL || self->stun_alternate == NULL)
+    return NULL;
+  other = icecam_stun_responder_get_local_address (self->stun, TRUE, TRUE);
+  if (other == NULL)
+    return NULL;
+  return socket_address_to_string (G_SOCKET_ADDRESS (other));
 }
 
 /**
@@ -695,6 +749,7 @@ icecam_rendezvous_finalize (GObject *object)
 
   g_clear_object (&self->listen_address);
   g_clear_object (&self->stun_address);
+  g_clear_object (&self->stun_alternate);
   g_clear_object (&self->stun_host);
   g_main_context_unref (self->context);
 

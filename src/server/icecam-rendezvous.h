@@ -17,6 +17,7 @@ IcecamRendezvous *icecam_rendezvous_new (void);
 void icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_servers);
 void icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled);
 void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address);
+void icecam_rendezvous_set_stun_alternate (IcecamRendezvous *self, GInetAddress *alternate);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
                                           const gchar *key_file, GError **error);
@@ -27,6 +28,7 @@ gchar *icecam_rendezvous_get_uri (IcecamRendezvous *self);
 guint icecam_rendezvous_get_port (IcecamRendezvous *self);
 gchar *icecam_rendezvous_get_stun_host_port (IcecamRendezvous *self);
 guint icecam_rendezvous_get_stun_port (IcecamRendezvous *self);
+gchar *icecam_rendezvous_get_stun_alternate (IcecamRendezvous *self);
 IcecamRegistry *icecam_rendezvous_get_registry (IcecamRendezvous *self);
 
 G_END_DECLS

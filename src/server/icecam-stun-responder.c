@@ -48,7 +48,8 @@ typedef struct {
  * server-reflexive candidates: RFC 8489 requests get XOR-MAPPED-ADDRESS, SOFTWARE and
  * FINGERPRINT; RFC 3489 requests (no magic cookie, as libnice 0.1.21 sends) get
  * MAPPED-ADDRESS. With icecam_stun_responder_listen_rfc5780() it also serves RFC 5780 NAT
- * behaviour discovery: CHANGE-REQUEST, RESPONSE-ORIGIN and OTHER-ADDRESS.
+ * behaviour discovery: CHANGE-REQUEST, RESPONSE-ORIGIN, OTHER-ADDRESS and RESPONSE-PORT (the
+ * answer goes to the requester's IP address at that port, for binding lifetime discovery).
  *
  * Everything else is dropped and counted: datagrams that are not STUN, malformed or oversized
  * (1536 bytes and more), with a wrong FINGERPRINT, responses, indications and methods other
@@ -173,6 +174,7 @@ answer_request (IcecamStunResponder *self, Endpoint *received_on, GSocketAddress
 {
   guint8 answer[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) to = NULL;
   Endpoint *reply_from;
   Endpoint *other;
   gsize length;
@@ -185,6 +187,15 @@ answer_request (IcecamStunResponder *self, Endpoint *received_on, GSocketAddress
   }
 
   reply_from = reply_endpoint (self, received_on, request);
+  /* RESPONSE-PORT (understood only with RFC 5780): the same host, the port it names. That
+   * host could already send to any port of its own, so this reflects nothing new to it. */
+  if (request->has_response_port) {
+    GInetAddress *host = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from));
+
+    to = g_inet_socket_address_new (host, request->response_port);
+  } else {
+    to = g_object_ref (from);
+  }
   if (self->n_endpoints == N_ENDPOINTS) {
     /* OTHER-ADDRESS is where "change IP and port" would answer from: relative to the socket
      * the request reached, whatever this request asked for (RFC 5780 section 7.4). */
@@ -196,7 +207,7 @@ answer_request (IcecamStunResponder *self, Endpoint *received_on, GSocketAddress
     length = icecam_stun_message_write_success (request, mapped, NULL, NULL, answer,
                                                 sizeof answer, &error);
   }
-  send_answer (self, reply_from, from, answer, length, error, OUTCOME_ANSWERED);
+  send_answer (self, reply_from, to, answer, length, error, OUTCOME_ANSWERED);
 }
 
 static void
@@ -458,8 +469,9 @@ open_rfc5780_endpoints (IcecamStunResponder *self, GInetSocketAddress *primary,
  * {primary port, alternate port}, and answers on all of them. A CHANGE-REQUEST is honoured
  * by answering from the socket that differs in IP and/or port from the one that received the
  * request; answers carry RESPONSE-ORIGIN (the socket answering) and OTHER-ADDRESS (the socket
- * differing in both from the receiving one). Both addresses must be specific (not wildcards)
- * and different. On failure the responder is left as it was.
+ * differing in both from the receiving one), and go to the port a RESPONSE-PORT names. Both
+ * addresses must be specific (not wildcards) and different. On failure the responder is left
+ * as it was.
  *
  * Returns: %TRUE if listening, %FALSE with @error set otherwise
  */

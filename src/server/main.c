@@ -20,6 +20,7 @@
 typedef struct {
   gchar *listen;
   gchar *stun_listen;
+  gchar *stun_alternate;
   gchar **turn_servers;
   gchar *turn_secret;
   gchar *turn_secret_file;
@@ -35,6 +36,7 @@ typedef struct {
   gchar *host;
   guint16 port;
   GInetSocketAddress *stun_address;
+  GInetAddress *stun_alternate_address;
   gboolean stun_off;
 
   GMainLoop *loop;
@@ -47,9 +49,11 @@ app_clear (App *app)
   g_clear_object (&app->rendezvous);
   g_clear_pointer (&app->loop, g_main_loop_unref);
   g_clear_object (&app->stun_address);
+  g_clear_object (&app->stun_alternate_address);
   g_free (app->host);
   g_free (app->listen);
   g_free (app->stun_listen);
+  g_free (app->stun_alternate);
   g_strfreev (app->turn_servers);
   g_free (app->turn_secret);
   g_free (app->turn_secret_file);
@@ -174,6 +178,40 @@ app_check_access_options (App *app, GError **error)
   return TRUE;
 }
 
+/* RFC 5780 needs a second address of the same family and a specific STUN address. */
+static gboolean
+app_check_stun_alternate (App *app, GError **error)
+{
+  g_autoptr (GInetAddress) host = NULL;
+
+  if (app->stun_alternate == NULL)
+    return TRUE;
+  app->stun_alternate_address = g_inet_address_new_from_string (app->stun_alternate);
+  if (app->stun_alternate_address == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--stun-alternate: '%s' is not an IP address", app->stun_alternate);
+    return FALSE;
+  }
+  if (app->stun_off) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--stun-alternate needs the STUN responder, not --stun-listen none");
+    return FALSE;
+  }
+  if (app->stun_address != NULL)
+    host = g_object_ref (g_inet_socket_address_get_address (app->stun_address));
+  else
+    host = g_inet_address_new_from_string (app->host);
+  if (g_inet_address_get_is_any (host) ||
+      g_inet_address_get_family (host) != g_inet_address_get_family (app->stun_alternate_address) ||
+      g_inet_address_equal (host, app->stun_alternate_address)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--stun-alternate needs a STUN address that is a specific IP (not a wildcard) "
+                 "of the same family as '%s' and different from it", app->stun_alternate);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 app_check_options (App *app, GError **error)
 {
@@ -185,17 +223,17 @@ app_check_options (App *app, GError **error)
       !app_check_turn_options (app, error) || !app_check_access_options (app, error))
     return FALSE;
   if (app->stun_listen == NULL)
-    return TRUE;
+    return app_check_stun_alternate (app, error);
   if (g_strcmp0 (app->stun_listen, "none") == 0) {
     app->stun_off = TRUE;
-    return TRUE;
+    return app_check_stun_alternate (app, error);
   }
   if (!parse_host_port ("--stun-listen", app->stun_listen, DEFAULT_STUN_PORT, &stun_host,
                         &stun_port, error))
     return FALSE;
   app->stun_address = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string (stun_host,
                                                                                       stun_port));
-  return TRUE;
+  return app_check_stun_alternate (app, error);
 }
 
 static gboolean
@@ -208,6 +246,9 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "Where the STUN responder listens (UDP; port 3478 if left out), or 'none'; "
       "default: the --listen host and port",
       "HOST:PORT|none" },
+    { "stun-alternate", 0, 0, G_OPTION_ARG_STRING, &app->stun_alternate,
+      "A second IP address of this host: the STUN responder then also serves RFC 5780 NAT "
+      "discovery (icecam-natprobe); needs a specific, not wildcard, STUN address", "IP" },
     { "turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app->turn_servers,
       "A coturn relay to hand out, with credentials minted per client and per session "
       "(repeatable)", "turn:HOST:PORT?transport=udp|tcp" },
@@ -278,8 +319,12 @@ print_listening (App *app)
 {
   g_autofree gchar *uri = icecam_rendezvous_get_uri (app->rendezvous);
   g_autofree gchar *stun = icecam_rendezvous_get_stun_host_port (app->rendezvous);
+  g_autofree gchar *alternate = icecam_rendezvous_get_stun_alternate (app->rendezvous);
 
-  if (stun != NULL)
+  if (stun != NULL && alternate != NULL)
+    printf ("icecam-rendezvous: listening on %s (stun udp %s, rfc5780 other address %s)\n", uri,
+            stun, alternate);
+  else if (stun != NULL)
     printf ("icecam-rendezvous: listening on %s (stun udp %s)\n", uri, stun);
   else
     printf ("icecam-rendezvous: listening on %s (stun off)\n", uri);
@@ -297,6 +342,7 @@ app_run (App *app)
   app->rendezvous = icecam_rendezvous_new ();
   icecam_rendezvous_set_stun_enabled (app->rendezvous, !app->stun_off);
   icecam_rendezvous_set_stun_address (app->rendezvous, app->stun_address);
+  icecam_rendezvous_set_stun_alternate (app->rendezvous, app->stun_alternate_address);
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);

@@ -14,6 +14,7 @@ typedef struct {
   gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
   gchar *secret_file;
   IcecamToolIceOptions ice;
+  gboolean nat_probe;
 
   GMainLoop *loop;
   GstElement *pipeline;
@@ -178,6 +179,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "Viewers served at once (default 16)", "N" },
     { "secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->secret_file,
       "This camera's secret, as provisioned on the rendezvous (--camera-secrets)", "PATH" },
+    { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
+      "First print which NAT this host is behind, as icecam-natprobe finds it", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- stream a camera to icecam viewers");
@@ -215,6 +218,13 @@ main (int argc, char **argv)
     return 2;
   }
   icecam_tool_setup_logging (app.ice.verbose);
+  if (app.nat_probe) {
+    g_autofree gchar *nat_type = NULL;
+    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app.server,
+                                                   app.ice.stun_server, &nat_type);
+
+    g_print ("icecam-camera: %s\n", nat);
+  }
   if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
     g_printerr ("icecam-camera: %s\n", error->message);
     return 2;

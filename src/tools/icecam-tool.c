@@ -3,6 +3,8 @@
 
 #include "icecam-tool.h"
 
+#include "icecam-nat-probe.h"
+
 GOptionGroup *
 icecam_tool_ice_option_group (IcecamToolIceOptions *options)
 {
@@ -96,4 +98,62 @@ icecam_tool_check_plugin (GError **error)
     }
   }
   return TRUE;
+}
+
+static void
+nat_probe_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+/* Runs the probe to its end in the default main context, before the tool's own loop runs. */
+static IcecamNatVerdict *
+run_nat_probe (const gchar *url, GError **error)
+{
+  g_autoptr (GSocketConnectable) server = icecam_nat_probe_parse_server (url, error);
+  g_autoptr (IcecamNatProbe) probe = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+
+  if (server == NULL)
+    return NULL;
+  probe = icecam_nat_probe_new (server);
+  icecam_nat_probe_run_async (probe, NULL, nat_probe_done_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return icecam_nat_probe_run_finish (probe, result, error);
+}
+
+/**
+ * icecam_tool_probe_nat:
+ * @tool: the command's name, for the warning when the probe cannot run
+ * @rendezvous: the rendezvous URL (its STUN service answers on the same port number)
+ * @stun_server: (nullable): the --stun-server option, probed instead when given
+ * @nat_type: (out) (transfer full): the classic NAT type, "unknown" if the probe failed
+ *
+ * Tells what NAT this host is behind (icecam-natprobe's verdict, a few seconds at most), so a
+ * session that fails can be explained.
+ *
+ * Returns: (transfer full): "nat=TYPE mapping=BEHAVIOUR filtering=BEHAVIOUR"
+ */
+gchar *
+icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *stun_server,
+                       gchar **nat_type)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamNatVerdict) verdict = run_nat_probe (stun_server != NULL ? stun_server :
+                                                        rendezvous, &error);
+  IcecamNatType type;
+
+  if (verdict == NULL) {
+    g_printerr ("%s: NAT probe failed: %s\n", tool, error->message);
+    *nat_type = g_strdup ("unknown");
+    return g_strdup ("nat=unknown mapping=unknown filtering=unknown");
+  }
+  type = icecam_nat_verdict_get_nat_type (verdict);
+  *nat_type = g_strdup (icecam_nat_type_to_string (type));
+  return g_strdup_printf ("nat=%s mapping=%s filtering=%s", *nat_type,
+                          icecam_nat_behaviour_to_string (verdict->mapping),
+                          icecam_nat_behaviour_to_string (verdict->filtering));
 }

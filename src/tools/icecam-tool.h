@@ -29,5 +29,7 @@ void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
 void icecam_tool_use_build_tree_plugin (void);
 void icecam_tool_setup_logging (gboolean verbose);
 gboolean icecam_tool_check_plugin (GError **error);
+gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
+                              const gchar *stun_server, gchar **nat_type);
 
 G_END_DECLS

@@ -17,6 +17,8 @@ typedef struct {
   gchar *token;
   gchar *token_file;
   IcecamToolIceOptions ice;
+  gboolean nat_probe;
+  gchar *nat_type;        /* set when probed */
 
   gint64 start_us;
   GMainLoop *loop;
@@ -182,11 +184,12 @@ print_summary (ViewApp *app)
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
   g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f session=%s\n",
+           "elapsed_ms=%.0f session=%s%s%s\n",
            app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
            (g_get_monotonic_time () - app->start_us) / 1000.0,
-           app->session ? app->session : "none");
+           app->session ? app->session : "none", app->nat_type ? " nat=" : "",
+           app->nat_type ? app->nat_type : "");
   fflush (stdout);
 }
 
@@ -209,6 +212,9 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Read the token from this file (keeps it out of the process list)", "PATH" },
     { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
       "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
+    { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
+      "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
+      NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- watch an icecam camera");
@@ -257,6 +263,14 @@ main (int argc, char **argv)
     g_printerr ("icecam-view: no display, decoding headless\n");
     app.headless = TRUE;
   }
+  if (app.nat_probe) {
+    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-view", app.server,
+                                                   app.ice.stun_server, &app.nat_type);
+
+    g_print ("icecam-view: %s\n", nat);
+    /* ttff_ms and elapsed_ms measure the session, not the probe before it. */
+    app.start_us = g_get_monotonic_time ();
+  }
   if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
     g_printerr ("icecam-view: %s\n", error->message);
     return 2;
@@ -290,6 +304,7 @@ main (int argc, char **argv)
   g_free (app.token);
   g_free (app.token_file);
   g_free (app.error);
+  g_free (app.nat_type);
   icecam_tool_ice_options_clear (&app.ice);
   return app.exit_code;
 }

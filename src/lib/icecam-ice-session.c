@@ -292,6 +292,8 @@ agent_recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len,
 {
   IcecamIceSession *self = user_data;
 
+  if (g_atomic_int_get (&self->closed))
+    return; /* still attached while closing, for the TURN answers; media is not wanted */
   COUNT (packets_received, 1);
   COUNT (bytes_received, len);
   if (self->receive_func != NULL)
@@ -633,7 +635,10 @@ static void
 agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
+  IcecamIceSession *self = g_task_get_source_object (task); /* alive: the task holds it */
 
+  nice_agent_attach_recv (NICE_AGENT (source), self->stream_id, COMPONENT_ID, self->context,
+                          NULL, NULL);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
   g_object_unref (source); /* the reference taken in icecam_ice_session_close_async() */
@@ -667,7 +672,9 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
     g_clear_pointer (&self->no_pair_source, g_source_unref);
   }
   g_signal_handlers_disconnect_by_data (self->agent, self);
-  nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context, NULL, NULL);
+  /* The receiver stays attached until libnice has closed: without one libnice reads nothing,
+   * so the answers to its TURN deallocations (Refresh, lifetime 0) were never seen and it
+   * retransmitted them until it gave up, seconds later. agent_recv_cb() drops media now. */
   g_object_ref (self->agent);
   nice_agent_close_async (self->agent, agent_closed_cb, task);
 }

@@ -7,7 +7,10 @@
  *
  * Registers a camera with an icecam rendezvous and serves every viewer that asks for it,
  * each over its own ICE session (host, server-reflexive, peer-reflexive or relayed pair).
- * Packets are sent to all viewers as they are: one encoder serves every viewer. When a
+ * Media is private: each viewer runs a DTLS-SRTP handshake with the camera, which proves
+ * the certificate whose fingerprint is in the camera's offer (and in the read-only
+ * #GstIcecamSink:fingerprint, for viewers to pin). One encoder serves every viewer; each
+ * packet is encrypted once per viewer with that viewer's keys. When a
  * viewer's path comes up, and when a viewer asks (RTCP PLI/FIR), the element sends an
  * upstream force-key-unit event so that the viewer's first frame does not wait for the
  * next scheduled keyframe.
@@ -50,6 +53,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_sink_debug);
 enum {
   PROP_MAX_VIEWERS = GST_ICECAM_PROP_LAST,
   PROP_SECRET_FILE,
+  PROP_CERTIFICATE,
+  PROP_FINGERPRINT,
 };
 
 struct _GstIcecamSink {
@@ -58,6 +63,8 @@ struct _GstIcecamSink {
   GstIcecamSettings settings; /* object lock */
   guint max_viewers;
   gchar *secret_file;
+  gchar *certificate;             /* path; NULL: the default under the user data dir */
+  gchar *fingerprint;             /* of the loaded certificate */
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -171,6 +178,8 @@ start_in_worker (gpointer data)
   gboolean ok;
   g_autofree gchar *secret_file = NULL;
   g_autofree gchar *secret = NULL;
+  g_autofree gchar *certificate_path = NULL;
+  g_autoptr (IcecamCertificate) certificate = NULL;
   IcecamCameraEndpoint *endpoint;
 
   GST_OBJECT_LOCK (sink);
@@ -178,6 +187,7 @@ start_in_worker (gpointer data)
   tls.ca_file = ca_file;
   tls.insecure_tls = sink->settings.insecure_tls;
   secret_file = g_strdup (sink->secret_file);
+  certificate_path = g_strdup (sink->certificate);
   server = g_strdup (sink->settings.server);
   camera_id = g_strdup (sink->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&sink->settings, &error);
@@ -203,6 +213,18 @@ start_in_worker (gpointer data)
     GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
     return G_SOURCE_REMOVE;
   }
+  if (certificate_path == NULL)
+    certificate_path = g_strdup_printf ("%s/icecam/%s.pem", g_get_user_data_dir (), camera_id);
+  certificate = icecam_certificate_load_or_create (certificate_path, &error);
+  if (certificate == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE, ("Cannot load the camera's certificate."),
+                       ("%s", error->message));
+    g_object_unref (endpoint);
+    return G_SOURCE_REMOVE;
+  }
+  icecam_camera_endpoint_set_certificate (endpoint, certificate);
+  GST_INFO_OBJECT (sink, "certificate %s, fingerprint %s", certificate_path,
+                   icecam_certificate_get_fingerprint (certificate));
   if (secret != NULL)
     icecam_signalling_client_set_credentials (icecam_camera_endpoint_get_client (endpoint),
                                               g_strstrip (secret), NULL);
@@ -215,7 +237,10 @@ start_in_worker (gpointer data)
   GST_OBJECT_LOCK (sink);
   sink->endpoint = endpoint;
   icecam_camera_endpoint_set_max_viewers (endpoint, sink->max_viewers);
+  g_free (sink->fingerprint);
+  sink->fingerprint = g_strdup (icecam_certificate_get_fingerprint (certificate));
   GST_OBJECT_UNLOCK (sink);
+  g_object_notify (G_OBJECT (sink), "fingerprint");
   g_signal_connect (sink->endpoint, "session-started",
                     G_CALLBACK (on_endpoint_session_started), sink);
   g_signal_connect (sink->endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected),
@@ -229,7 +254,8 @@ start_in_worker (gpointer data)
   g_signal_connect (icecam_camera_endpoint_get_client (sink->endpoint), "state-changed",
                     G_CALLBACK (on_client_state_changed), sink);
   sink->registered = FALSE;
-  icecam_camera_endpoint_start (sink->endpoint);
+  /* Cannot fail: the certificate is set. */
+  icecam_camera_endpoint_start (sink->endpoint, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -470,6 +496,9 @@ gst_icecam_sink_set_property (GObject *object, guint prop_id, const GValue *valu
   } else if (prop_id == PROP_SECRET_FILE) {
     g_free (sink->secret_file);
     sink->secret_file = g_value_dup_string (value);
+  } else if (prop_id == PROP_CERTIFICATE) {
+    g_free (sink->certificate);
+    sink->certificate = g_value_dup_string (value);
   } else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -490,6 +519,10 @@ gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_set_uint (value, sink->max_viewers);
   else if (prop_id == PROP_SECRET_FILE)
     g_value_set_string (value, sink->secret_file);
+  else if (prop_id == PROP_CERTIFICATE)
+    g_value_set_string (value, sink->certificate);
+  else if (prop_id == PROP_FINGERPRINT)
+    g_value_set_string (value, sink->fingerprint);
   else if (!gst_icecam_settings_get_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -502,6 +535,8 @@ gst_icecam_sink_finalize (GObject *object)
 
   gst_icecam_settings_clear (&sink->settings);
   g_free (sink->secret_file);
+  g_free (sink->certificate);
+  g_free (sink->fingerprint);
   g_mutex_clear (&sink->close_lock);
   g_cond_clear (&sink->close_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -534,6 +569,20 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
           "(icecam-rendezvous --camera-secrets); only an HMAC of it over the server's "
           "challenge is sent. Unset: register without proof", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_CERTIFICATE,
+      g_param_spec_string ("certificate", "Certificate",
+          "PEM file with the camera's DTLS key and self-signed certificate, created (mode "
+          "0600) if missing, so the fingerprint viewers pin survives restarts. Unset: "
+          "$XDG_DATA_HOME/icecam/<camera-id>.pem", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_FINGERPRINT,
+      g_param_spec_string ("fingerprint", "Fingerprint",
+          "SHA-256 fingerprint of the camera's certificate, \"sha-256 AB:CD:..\", as viewers "
+          "see it in the offer and pin it (icecamsrc camera-fingerprint); known once the "
+          "element has started (NULL before)", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "icecam camera sink",

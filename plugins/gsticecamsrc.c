@@ -42,6 +42,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_src_debug);
 
 enum {
   PROP_TOKEN = GST_ICECAM_PROP_LAST,
+  PROP_CAMERA_FINGERPRINT,
 };
 #define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
 
@@ -50,6 +51,7 @@ struct _GstIcecamSrc {
 
   GstIcecamSettings settings; /* object lock */
   gchar *token;
+  gchar *camera_fingerprint;
 
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
@@ -161,6 +163,7 @@ start_in_worker (gpointer data)
   g_autofree gchar *ca_file = NULL;
   gboolean ok;
   g_autofree gchar *token = NULL;
+  g_autofree gchar *camera_fingerprint = NULL;
   IcecamViewerEndpoint *endpoint;
 
   GST_OBJECT_LOCK (src);
@@ -168,6 +171,7 @@ start_in_worker (gpointer data)
   tls.ca_file = ca_file;
   tls.insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
+  camera_fingerprint = g_strdup (src->camera_fingerprint);
   server = g_strdup (src->settings.server);
   camera_id = g_strdup (src->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&src->settings, &error);
@@ -189,6 +193,12 @@ start_in_worker (gpointer data)
     return G_SOURCE_REMOVE;
   }
   icecam_viewer_endpoint_set_token (endpoint, token);
+  if (!icecam_viewer_endpoint_set_camera_fingerprint (endpoint, camera_fingerprint, &error)) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad camera-fingerprint."), ("%s",
+                       error->message));
+    g_object_unref (endpoint);
+    return G_SOURCE_REMOVE;
+  }
   ok = gst_icecam_settings_apply_tls (&tls, icecam_viewer_endpoint_get_client (endpoint), &error);
   if (!ok) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
@@ -294,6 +304,8 @@ post_error (GstIcecamSrc *src, const GError *error)
     GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ, ("%s", error->message), (NULL));
   else if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED))
     GST_ELEMENT_ERROR (src, RESOURCE, READ, ("%s", error->message), (NULL));
+  else if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS))
+    GST_ELEMENT_ERROR (src, RESOURCE, NOT_AUTHORIZED, ("%s", error->message), (NULL));
   else
     GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("%s", error->message), (NULL));
 }
@@ -421,6 +433,9 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
   if (prop_id == PROP_TOKEN) {
     g_free (src->token);
     src->token = g_value_dup_string (value);
+  } else if (prop_id == PROP_CAMERA_FINGERPRINT) {
+    g_free (src->camera_fingerprint);
+    src->camera_fingerprint = g_value_dup_string (value);
   } else if (!gst_icecam_settings_set_property (&src->settings, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -439,6 +454,8 @@ gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
   GST_OBJECT_LOCK (src);
   if (prop_id == PROP_TOKEN)
     g_value_set_string (value, src->token);
+  else if (prop_id == PROP_CAMERA_FINGERPRINT)
+    g_value_set_string (value, src->camera_fingerprint);
   else if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (src);
@@ -451,6 +468,7 @@ gst_icecam_src_finalize (GObject *object)
 
   gst_icecam_settings_clear (&src->settings);
   g_free (src->token);
+  g_free (src->camera_fingerprint);
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
   g_clear_error (&src->error);
@@ -480,6 +498,14 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
       g_param_spec_string ("token", "Token",
           "The grant to present to a rendezvous that requires one "
           "(icecam-rendezvous token --camera NAME --ttl 1h)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_CAMERA_FINGERPRINT,
+      g_param_spec_string ("camera-fingerprint", "Camera fingerprint",
+          "Pins the camera's certificate: \"sha-256 AB:CD:..\" as icecam-camera prints it "
+          "(icecamsink fingerprint). A camera presenting another one is refused "
+          "(RESOURCE NOT_AUTHORIZED) before any media. Unset: trust the fingerprint in the "
+          "camera's offer (media is still encrypted)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

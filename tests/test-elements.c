@@ -4,7 +4,14 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
+#include <errno.h>
+#include <glib-unix.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "icecam-rendezvous.h"
@@ -540,9 +547,282 @@ test_wss (void)
   g_rmdir (dir);
 }
 
+/* The camera's fingerprint, known once its sink has started. */
+static gchar *
+camera_fingerprint (Run *camera)
+{
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (camera->pipeline), "sink");
+  gchar *fingerprint = NULL;
+
+  g_object_get (sink, "fingerprint", &fingerprint, NULL);
+  return fingerprint;
+}
+
+static void
+start_pinned_viewer (Fixture *f, Run *run, const gchar *fingerprint)
+{
+  g_autofree gchar *viewer = g_strdup_printf (
+      "icecamsrc server=%s camera-id=frontdoor camera-fingerprint=\"%s\" "
+      "! rtph264depay request-keyframe=true ! avdec_h264 name=dec ! fakesink sync=false",
+      f->url, fingerprint);
+
+  run_start (run, viewer, "dec", on_decoded);
+}
+
+/* A viewer that pins the camera's real fingerprint (in another spelling) plays. */
+static void
+test_pinned_fingerprint (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *fingerprint = camera_fingerprint (&f->camera);
+  g_autofree gchar *lower = NULL;
+
+  g_assert_nonnull (fingerprint);
+  g_assert_true (g_str_has_prefix (fingerprint, "sha-256 "));
+  lower = g_ascii_strdown (fingerprint, -1);
+  start_pinned_viewer (f, &f->viewers[0], lower);
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[0]) >= 10 || run_failed (&f->viewers[0])));
+  g_assert_false (run_failed (&f->viewers[0]));
+}
+
+/* A viewer pinning another certificate is refused before any media, and says which
+ * fingerprint it got and which it expected. */
+static void
+test_wrong_fingerprint (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *fingerprint = camera_fingerprint (&f->camera);
+  GString *wrong = g_string_new ("sha-256 ");
+
+  for (guint i = 0; i < 32; i++)
+    g_string_append (wrong, i == 0 ? "AB" : ":AB");
+  start_pinned_viewer (f, &f->viewers[0], wrong->str);
+  g_assert_true (WAIT_UNTIL (run_failed (&f->viewers[0])));
+  g_assert_error (f->viewers[0].error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED);
+  g_assert_nonnull (strstr (f->viewers[0].error->message, fingerprint));
+  g_assert_nonnull (strstr (f->viewers[0].error->message, wrong->str));
+  g_assert_cmpint (run_frames (&f->viewers[0]), ==, 0);
+  g_string_free (wrong, TRUE);
+}
+
+static gchar *
+run_camera_once (Fixture *f, const gchar *certificate)
+{
+  g_autofree gchar *description = g_strdup_printf (
+      "videotestsrc is-live=true ! x264enc name=enc tune=zerolatency ! rtph264pay "
+      "! icecamsink name=sink server=%s camera-id=porch certificate=%s", f->url, certificate);
+  Run run = { 0 };
+  gchar *fingerprint;
+
+  run_start (&run, description, "enc", on_encoded);
+  fingerprint = camera_fingerprint (&run);
+  /* Stop only once registered: a half-open WebSocket would only test the rendezvous. */
+  g_assert_true (WAIT_UNTIL (camera_count (f) == 2 || run_failed (&run)));
+  g_assert_false (run_failed (&run));
+  run_stop (&run);
+  g_assert_true (WAIT_UNTIL (camera_count (f) == 1));
+  return fingerprint;
+}
+
+/* The certificate on disk survives a restart, so a pinned fingerprint stays valid. */
+static void
+test_certificate_persists (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("icecam-cert-XXXXXX", &error);
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *second = NULL;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, "porch.pem", NULL);
+  first = run_camera_once (f, path);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  second = run_camera_once (f, path);
+  g_assert_nonnull (first);
+  g_assert_cmpstr (first, ==, second);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* What crossed loopback in UDP, captured by an AF_PACKET socket (root only). */
+typedef struct {
+  GPtrArray *datagrams; /* GBytes: UDP payloads between 127.0.0.1 ports */
+  GPtrArray *plaintext; /* GBytes: 16 payload bytes of RTP packets entering the sink */
+  GMutex lock;          /* plaintext is written by the camera's streaming thread */
+} Capture;
+
+static gboolean
+on_capture_readable (gint fd, GIOCondition condition, gpointer data)
+{
+  Capture *capture = data;
+  guint8 packet[65536];
+  gssize n;
+
+  while ((n = recv (fd, packet, sizeof packet, MSG_DONTWAIT)) > 0) {
+    gsize ihl = (packet[0] & 0x0f) * 4;
+
+    if (n < 28 || (packet[0] >> 4) != 4 || packet[9] != IPPROTO_UDP || (gsize) n < ihl + 8)
+      continue;
+    g_ptr_array_add (capture->datagrams, g_bytes_new (packet + ihl + 8, n - ihl - 8));
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+record_rtp (Capture *capture, GstBuffer *buf)
+{
+  GstMapInfo map;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return;
+  if (map.size >= 12) {
+    gsize offset = 12 + 4 * (map.data[0] & 0x0f);
+
+    if ((map.data[0] & 0x10) && map.size >= offset + 4)
+      offset += 4 + 4 * ((map.data[offset + 2] << 8) | map.data[offset + 3]);
+    g_mutex_lock (&capture->lock);
+    if (map.size >= offset + 16 && capture->plaintext->len < 300)
+      g_ptr_array_add (capture->plaintext, g_bytes_new (map.data + offset, 16));
+    g_mutex_unlock (&capture->lock);
+  }
+  gst_buffer_unmap (buf, &map);
+}
+
+static GstPadProbeReturn
+on_sink_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Capture *capture = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      record_rtp (capture, gst_buffer_list_get (list, i));
+  } else {
+    record_rtp (capture, GST_PAD_PROBE_INFO_BUFFER (info));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+contains (const guint8 *haystack, gsize size, const guint8 *needle, gsize needle_size)
+{
+  for (gsize i = 0; i + needle_size <= size; i++) {
+    if (memcmp (haystack + i, needle, needle_size) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static guint
+count_first_bytes (Capture *capture, guint8 low, guint8 high)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < capture->datagrams->len; i++) {
+    gsize size;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (capture->datagrams, i), &size);
+
+    if (size > 0 && d[0] >= low && d[0] <= high)
+      n++;
+  }
+  return n;
+}
+
+/* Nothing the encoder produced crosses the wire in the clear: the UDP datagrams between
+ * camera and viewer are DTLS records and SRTP packets, and none contains a plaintext
+ * payload sequence seen entering icecamsink. */
+static void
+test_wire_encrypted (Fixture *f, gconstpointer data)
+{
+  Capture capture = { g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref),
+                      g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  struct sockaddr_ll address = { 0 };
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  gulong probe;
+  guint source;
+  guint leaks = 0;
+  gint fd;
+
+  fd = socket (AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons (ETH_P_IP));
+  if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+    g_test_skip ("capturing on loopback needs CAP_NET_RAW");
+    g_ptr_array_unref (capture.datagrams);
+    g_ptr_array_unref (capture.plaintext);
+    return;
+  }
+  g_assert_cmpint (fd, >=, 0);
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons (ETH_P_IP);
+  address.sll_ifindex = (gint) if_nametoindex ("lo");
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  g_mutex_init (&capture.lock);
+  source = g_unix_fd_add (fd, G_IO_IN, on_capture_readable, &capture);
+
+  sink = gst_bin_get_by_name (GST_BIN (f->camera.pipeline), "sink");
+  pad = gst_element_get_static_pad (sink, "sink");
+  probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                             on_sink_rtp, &capture, NULL);
+  start_viewer (f, &f->viewers[0], "frontdoor");
+  g_assert_true (WAIT_UNTIL (run_frames (&f->viewers[0]) >= 30 || run_failed (&f->viewers[0])));
+  g_assert_false (run_failed (&f->viewers[0]));
+  gst_pad_remove_probe (pad, probe);
+  on_capture_readable (fd, G_IO_IN, &capture);
+  g_source_remove (source);
+  close (fd);
+
+  g_mutex_lock (&capture.lock);
+  g_assert_cmpuint (capture.plaintext->len, >=, 30);
+  for (guint i = 0; i < capture.datagrams->len; i++) {
+    gsize size;
+    const guint8 *d = g_bytes_get_data (g_ptr_array_index (capture.datagrams, i), &size);
+
+    for (guint j = 0; j < capture.plaintext->len; j++) {
+      gsize needle_size;
+      const guint8 *needle = g_bytes_get_data (g_ptr_array_index (capture.plaintext, j),
+                                               &needle_size);
+
+      if (contains (d, size, needle, needle_size))
+        leaks++;
+    }
+  }
+  g_mutex_unlock (&capture.lock);
+  g_test_message ("%u UDP datagrams captured, %u plaintext sequences recorded",
+                  capture.datagrams->len, capture.plaintext->len);
+  g_assert_cmpuint (leaks, ==, 0);
+  g_assert_cmpuint (count_first_bytes (&capture, 20, 63), >=, 2);   /* DTLS */
+  g_assert_cmpuint (count_first_bytes (&capture, 128, 191), >=, 30); /* SRTP */
+  g_mutex_clear (&capture.lock);
+  g_ptr_array_unref (capture.datagrams);
+  g_ptr_array_unref (capture.plaintext);
+}
+
+/* Camera certificates default to $XDG_DATA_HOME/icecam: keep them out of the real one. */
+static void
+remove_data_home (const gchar *data_home)
+{
+  g_autofree gchar *icecam = g_build_filename (data_home, "icecam", NULL);
+  GDir *dir = g_dir_open (icecam, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL) {
+    g_autofree gchar *path = g_build_filename (icecam, name, NULL);
+
+    g_unlink (path);
+  }
+  g_clear_pointer (&dir, g_dir_close);
+  g_rmdir (icecam);
+  g_rmdir (data_home);
+}
+
 int
 main (int argc, char **argv)
 {
+  g_autofree gchar *data_home = g_dir_make_tmp ("icecam-test-data-XXXXXX", NULL);
+  int status;
+
+  g_assert_nonnull (data_home);
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_log_writer_default_set_use_stderr (TRUE);
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
@@ -555,6 +835,14 @@ main (int argc, char **argv)
               test_unknown_camera, fixture_teardown);
   g_test_add ("/elements/error/server-unreachable", Fixture, NULL, fixture_setup,
               test_server_unreachable, fixture_teardown);
+  g_test_add ("/elements/dtls/pinned-fingerprint", Fixture, NULL, fixture_setup,
+              test_pinned_fingerprint, fixture_teardown);
+  g_test_add ("/elements/dtls/wrong-fingerprint", Fixture, NULL, fixture_setup,
+              test_wrong_fingerprint, fixture_teardown);
+  g_test_add ("/elements/dtls/certificate-persists", Fixture, NULL, fixture_setup,
+              test_certificate_persists, fixture_teardown);
+  g_test_add ("/elements/dtls/wire-encrypted", Fixture, NULL, fixture_setup,
+              test_wire_encrypted, fixture_teardown);
   g_test_add_func ("/elements/tls/wss", test_wss);
   g_test_add ("/elements/auth/no-token", AuthFixture, "none", auth_setup, test_auth_refused,
               auth_teardown);
@@ -568,5 +856,7 @@ main (int argc, char **argv)
               auth_teardown);
   g_test_add ("/elements/auth/camera-wrong-secret", AuthFixture, NULL, auth_setup,
               test_auth_camera_wrong_secret, auth_teardown);
-  return g_test_run ();
+  status = g_test_run ();
+  remove_data_home (data_home);
+  return status;
 }

@@ -3,8 +3,11 @@
 
 #include "icecam-camera-endpoint.h"
 
+#include "icecam-dtls-srtp.h"
 #include "icecam-rtcp.h"
 #include "icecam-sdp.h"
+
+#include <string.h>
 
 #define DEFAULT_MAX_VIEWERS 16
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
@@ -14,6 +17,8 @@
 #define CONNECT_TIMEOUT_S 30
 /* ICE restarts in a row without ever getting a pair back. */
 #define MAX_RESTARTS 3
+/* Room for one datagram from a viewer (RTCP or DTLS records; media never flows this way). */
+#define RECEIVE_BUFFER_SIZE 2048
 
 /**
  * IcecamCameraEndpoint:
@@ -21,7 +26,8 @@
  * Registers a camera with the rendezvous and serves every viewer that asks for it, each
  * over its own #IcecamIceSession (the camera is the controlling agent and sends the offer).
  * Packets handed to icecam_camera_endpoint_send() go to every viewer whose pair is
- * selected: encode once, fan out.
+ * selected and whose DTLS-SRTP handshake (the camera is the DTLS server) has proved the
+ * fingerprint from its answer: encode once, protect per viewer, fan out.
  *
  * Signals are emitted, and all functions except _set_media(), _send(), _get_stats() and
  * _get_n_viewers() (which are thread-safe) must be called, in the GMainContext that was
@@ -36,10 +42,12 @@ struct _IcecamCameraEndpoint {
   IcecamSignallingClient *client;
   GMainContext *context;
   guint max_viewers;
+  IcecamCertificate *certificate; /* the camera's DTLS identity */
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
-  GPtrArray *active;  /* IcecamIceSession refs with a selected pair; replaced, never edited */
+  GPtrArray *active;  /* ActiveViewer of the sessions with a selected pair and DTLS
+                       * connected; replaced, never edited */
   IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
 
   gint64 last_keyframe_request;
@@ -53,12 +61,21 @@ typedef struct {
   gchar *id;
   gchar *viewer;
   IcecamIceSession *ice;
+  IcecamDtlsSrtp *dtls;   /* from the first answer on; kept across ICE restarts */
+  gchar *remote_fingerprint; /* normalised, from the first answer */
   GPtrArray *ice_servers; /* from the `session` message, kept for restarts */
   GSource *connect_timeout;
   guint restarts;         /* in a row, since the last selected pair */
   gboolean offered;
-  gboolean active;
+  gboolean selected;      /* the current ICE transport has a selected pair */
+  gboolean active;        /* selected and DTLS connected: in the fan-out */
 } ViewerSession;
+
+/* One entry of the fan-out snapshot, usable from the streaming thread. */
+typedef struct {
+  IcecamIceSession *ice;
+  IcecamDtlsSrtp *dtls;
+} ActiveViewer;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
 
@@ -87,6 +104,14 @@ icecam_session_stats_free (IcecamSessionStats *stats)
 }
 
 static void
+active_viewer_free (ActiveViewer *av)
+{
+  g_object_unref (av->ice);
+  g_object_unref (av->dtls);
+  g_free (av);
+}
+
+static void
 cancel_connect_timeout (ViewerSession *vs)
 {
   if (vs->connect_timeout == NULL)
@@ -103,7 +128,9 @@ viewer_session_free (ViewerSession *vs)
     g_ptr_array_unref (vs->ice_servers);
   g_free (vs->id);
   g_free (vs->viewer);
+  g_free (vs->remote_fingerprint);
   g_clear_object (&vs->ice);
+  g_clear_object (&vs->dtls);
   g_free (vs);
 }
 
@@ -111,14 +138,20 @@ viewer_session_free (ViewerSession *vs)
 static void
 rebuild_active (IcecamCameraEndpoint *self)
 {
-  GPtrArray *active = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *active = g_ptr_array_new_with_free_func ((GDestroyNotify) active_viewer_free);
   GHashTableIter iter;
   ViewerSession *vs;
 
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
-    if (vs->active)
-      g_ptr_array_add (active, g_object_ref (vs->ice));
+    ActiveViewer *av;
+
+    if (!vs->active)
+      continue;
+    av = g_new (ActiveViewer, 1);
+    av->ice = g_object_ref (vs->ice);
+    av->dtls = g_object_ref (vs->dtls);
+    g_ptr_array_add (active, av);
   }
   g_ptr_array_unref (self->active);
   self->active = active;
@@ -178,6 +211,12 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, const gchar *reason
 
     icecam_signalling_client_send (self->client, bye);
   }
+  if (vs->dtls != NULL) {
+    /* close_notify goes out over the current transport before it closes. */
+    g_signal_handlers_disconnect_by_data (vs->dtls, vs);
+    icecam_dtls_srtp_close (vs->dtls);
+    icecam_dtls_srtp_set_send_func (vs->dtls, NULL, NULL, NULL);
+  }
   g_signal_handlers_disconnect_by_data (vs->ice, vs);
   self->pending_closes++;
   icecam_ice_session_close_async (vs->ice, session_close_cb, g_object_ref (self));
@@ -201,23 +240,60 @@ on_ice_gathering_done (IcecamIceSession *ice, ViewerSession *vs)
   icecam_signalling_client_send (vs->endpoint->client, msg);
 }
 
+/* A viewer gets media once its pair is selected and DTLS has proved its fingerprint. */
+static void
+update_active (IcecamCameraEndpoint *self, ViewerSession *vs)
+{
+  gboolean active = vs->selected && vs->dtls != NULL &&
+                    icecam_dtls_srtp_get_state (vs->dtls) == ICECAM_DTLS_STATE_CONNECTED;
+
+  if (active == vs->active)
+    return;
+  g_mutex_lock (&self->lock);
+  vs->active = active;
+  rebuild_active (self);
+  g_mutex_unlock (&self->lock);
+  /* A joining viewer can decode nothing before a keyframe: ask for one now. */
+  if (active)
+    request_keyframe (self);
+}
+
 static void
 on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, ViewerSession *vs)
 {
   IcecamCameraEndpoint *self = vs->endpoint;
-  gboolean was_active = vs->active;
 
   cancel_connect_timeout (vs);
   vs->restarts = 0;
-  if (!was_active) {
-    g_mutex_lock (&self->lock);
-    vs->active = TRUE;
-    rebuild_active (self);
-    g_mutex_unlock (&self->lock);
-    /* A joining viewer can decode nothing before a keyframe: ask for one now. */
-    request_keyframe (self);
-  }
+  vs->selected = TRUE;
+  update_active (self, vs);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
+}
+
+static void
+on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, ViewerSession *vs)
+{
+  IcecamCameraEndpoint *self = vs->endpoint;
+  const GError *error = icecam_dtls_srtp_get_error (dtls);
+  g_autofree gchar *reason = NULL;
+
+  switch (state) {
+    case ICECAM_DTLS_STATE_CONNECTED:
+      g_info ("camera %s: session %s: DTLS-SRTP with %s connected", self->camera_id, vs->id,
+              vs->viewer);
+      update_active (self, vs);
+      break;
+    case ICECAM_DTLS_STATE_FAILED:
+      reason = g_strdup_printf ("DTLS-SRTP with the viewer failed: %s",
+                                error != NULL ? error->message : "unknown error");
+      remove_session (self, vs->id, reason, TRUE);
+      break;
+    case ICECAM_DTLS_STATE_CLOSED:
+      remove_session (self, vs->id, "the viewer closed DTLS", TRUE);
+      break;
+    default:
+      break;
+  }
 }
 
 static void restart_session (IcecamCameraEndpoint *self, ViewerSession *vs);
@@ -246,9 +322,36 @@ static void
 on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   ViewerSession *vs = user_data;
+  guint8 plain[RECEIVE_BUFFER_SIZE];
+  gsize plain_length = sizeof plain;
+  g_autoptr (GError) error = NULL;
 
-  if (icecam_rtcp_has_keyframe_request (data, length))
-    request_keyframe (vs->endpoint);
+  /* Nothing is trusted before the answer named the viewer's fingerprint. */
+  if (vs->dtls == NULL || length > sizeof plain)
+    return;
+  switch (icecam_dtls_srtp_handle_incoming (vs->dtls, data, length, plain, &plain_length,
+                                            &error)) {
+    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
+      if (icecam_rtcp_has_keyframe_request (plain, plain_length))
+        request_keyframe (vs->endpoint);
+      break;
+    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
+      g_debug ("camera %s: session %s: dropped a packet: %s", vs->endpoint->camera_id, vs->id,
+               error != NULL ? error->message : "unknown");
+      break;
+    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
+    default:
+      break;
+  }
+}
+
+/* DTLS records go out over whichever ICE transport the session has now. Worker thread. */
+static void
+dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_ice_session_send (vs->ice, data, length);
 }
 
 static void
@@ -266,6 +369,8 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
   sdp->fmtp = g_strdup (self->media->fmtp);
   g_mutex_unlock (&self->lock);
   sdp->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  sdp->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
+  sdp->setup = g_strdup ("actpass");
   icecam_ice_session_get_local_credentials (vs->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
 
   text = icecam_sdp_to_string (sdp, g_random_int ());
@@ -353,6 +458,7 @@ restart_session (IcecamCameraEndpoint *self, ViewerSession *vs)
   g_mutex_lock (&self->lock);
   vs->ice = ice;
   vs->active = FALSE;
+  vs->selected = FALSE;
   vs->offered = FALSE;
   rebuild_active (self);
   g_mutex_unlock (&self->lock);
@@ -409,13 +515,50 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     send_offer (self, vs);
 }
 
+/* The DTLS association of @vs, created from the first answer; a restart's answer must name
+ * the same certificate. */
+static gboolean
+setup_dtls (IcecamCameraEndpoint *self, ViewerSession *vs, const IcecamSdp *sdp,
+            GError **error)
+{
+  g_autofree gchar *fingerprint = NULL;
+
+  if (sdp->fingerprint == NULL || g_strcmp0 (sdp->setup, "active") != 0) {
+    g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_FINGERPRINT,
+                 "the answer must carry a=fingerprint and a=setup:active (got %s, setup %s)",
+                 sdp->fingerprint ? sdp->fingerprint : "no fingerprint",
+                 sdp->setup ? sdp->setup : "none");
+    return FALSE;
+  }
+  fingerprint = icecam_fingerprint_normalize (sdp->fingerprint, error);
+  if (fingerprint == NULL)
+    return FALSE;
+  if (vs->dtls != NULL) {
+    if (g_strcmp0 (fingerprint, vs->remote_fingerprint) == 0)
+      return TRUE;
+    g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_FINGERPRINT,
+                 "the viewer's fingerprint changed from %s to %s", vs->remote_fingerprint,
+                 fingerprint);
+    return FALSE;
+  }
+  vs->dtls = icecam_dtls_srtp_new (self->certificate, FALSE, fingerprint, error);
+  if (vs->dtls == NULL)
+    return FALSE;
+  vs->remote_fingerprint = g_steal_pointer (&fingerprint);
+  icecam_dtls_srtp_set_send_func (vs->dtls, dtls_send_cb, vs, NULL);
+  g_signal_connect (vs->dtls, "state-changed", G_CALLBACK (on_dtls_state_changed), vs);
+  icecam_dtls_srtp_start (vs->dtls);
+  return TRUE;
+}
+
 static void
 handle_answer (IcecamCameraEndpoint *self, ViewerSession *vs, const gchar *text)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (text, &error);
 
-  if (sdp == NULL || !icecam_ice_session_set_remote_credentials (vs->ice, sdp->ice_ufrag,
+  if (sdp == NULL || !setup_dtls (self, vs, sdp, &error) ||
+      !icecam_ice_session_set_remote_credentials (vs->ice, sdp->ice_ufrag,
                                                                  sdp->ice_pwd, &error)) {
     g_autofree gchar *reason = g_strdup_printf ("unusable answer: %s", error->message);
 
@@ -575,10 +718,51 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
                               g_object_ref (self), g_object_unref);
 }
 
+/**
+ * icecam_camera_endpoint_set_certificate:
+ * @certificate: the camera's DTLS identity, e.g. from icecam_certificate_load_or_create()
+ *
+ * Its fingerprint goes in every offer, so viewers can pin it. Without one the endpoint
+ * makes an ephemeral certificate when it starts. Call before icecam_camera_endpoint_start().
+ */
 void
-icecam_camera_endpoint_start (IcecamCameraEndpoint *self)
+icecam_camera_endpoint_set_certificate (IcecamCameraEndpoint *self,
+                                        IcecamCertificate *certificate)
 {
+  g_return_if_fail (ICECAM_IS_CERTIFICATE (certificate));
+
+  g_set_object (&self->certificate, certificate);
+}
+
+/**
+ * icecam_camera_endpoint_get_certificate:
+ *
+ * Returns: (transfer none) (nullable): the camera's DTLS identity
+ */
+IcecamCertificate *
+icecam_camera_endpoint_get_certificate (IcecamCameraEndpoint *self)
+{
+  return self->certificate;
+}
+
+/**
+ * icecam_camera_endpoint_start:
+ * @error: an %ICECAM_CERTIFICATE_ERROR
+ *
+ * Registers with the rendezvous.
+ *
+ * Returns: %FALSE if no certificate was set and none could be made
+ */
+gboolean
+icecam_camera_endpoint_start (IcecamCameraEndpoint *self, GError **error)
+{
+  if (self->certificate == NULL) {
+    self->certificate = icecam_certificate_new_ephemeral (error);
+    if (self->certificate == NULL)
+      return FALSE;
+  }
   icecam_signalling_client_start (self->client);
+  return TRUE;
 }
 
 /**
@@ -589,22 +773,105 @@ icecam_camera_endpoint_start (IcecamCameraEndpoint *self)
  *
  * Returns: the number of viewers the packets were handed to
  */
+static gsize
+message_length (const NiceOutputMessage *message)
+{
+  gsize length = 0;
+
+  for (gint j = 0; message->n_buffers < 0 ? message->buffers[j].buffer != NULL
+                                          : j < message->n_buffers; j++)
+    length += message->buffers[j].size;
+  return length;
+}
+
+/* Gathers each message into one contiguous packet: SRTP protects whole packets. */
+static const guint8 **
+flatten_messages (const NiceOutputMessage *messages, guint n_messages, gsize *lengths,
+                  guint8 **storage)
+{
+  const guint8 **packets = g_new (const guint8 *, n_messages);
+  gsize total = 0;
+  guint8 *at;
+
+  for (guint i = 0; i < n_messages; i++) {
+    lengths[i] = message_length (&messages[i]);
+    if (messages[i].n_buffers != 1)
+      total += lengths[i];
+  }
+  *storage = at = total > 0 ? g_malloc (total) : NULL;
+  for (guint i = 0; i < n_messages; i++) {
+    if (messages[i].n_buffers == 1) {
+      packets[i] = messages[i].buffers[0].buffer;
+      continue;
+    }
+    packets[i] = at;
+    for (gint j = 0; messages[i].n_buffers < 0 ? messages[i].buffers[j].buffer != NULL
+                                               : j < messages[i].n_buffers; j++) {
+      memcpy (at, messages[i].buffers[j].buffer, messages[i].buffers[j].size);
+      at += messages[i].buffers[j].size;
+    }
+  }
+  return packets;
+}
+
+/**
+ * icecam_camera_endpoint_send:
+ * @messages: (array length=n_messages): RTP packets
+ *
+ * Protects the packets with each viewer's SRTP keys and sends them to every viewer whose
+ * pair is selected and whose DTLS is connected. Thread-safe; never blocks.
+ *
+ * Returns: the number of viewers the packets were handed to
+ */
 guint
 icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
                              guint n_messages)
 {
-  GPtrArray *active;
-  guint n;
+  g_autoptr (GPtrArray) active = NULL;
+  g_autofree gsize *lengths = NULL;
+  g_autofree const guint8 **packets = NULL;
+  g_autofree guint8 *flat = NULL;
+  g_autofree guint8 *scratch = NULL;
+  g_autofree GOutputVector *vectors = NULL;
+  g_autofree NiceOutputMessage *out = NULL;
+  gsize room = 0;
 
   g_mutex_lock (&self->lock);
   active = g_ptr_array_ref (self->active);
   g_mutex_unlock (&self->lock);
+  if (active->len == 0 || n_messages == 0)
+    return active->len;
 
-  for (guint i = 0; i < active->len; i++)
-    icecam_ice_session_send_messages (g_ptr_array_index (active, i), messages, n_messages);
-  n = active->len;
-  g_ptr_array_unref (active);
-  return n;
+  lengths = g_new (gsize, n_messages);
+  packets = flatten_messages (messages, n_messages, lengths, &flat);
+  for (guint i = 0; i < n_messages; i++)
+    room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
+  scratch = g_malloc (room * n_messages);
+  vectors = g_new (GOutputVector, n_messages);
+  out = g_new (NiceOutputMessage, n_messages);
+
+  /* Encoded once; the ciphertext differs per viewer (each has its own keys). */
+  for (guint v = 0; v < active->len; v++) {
+    ActiveViewer *av = g_ptr_array_index (active, v);
+    guint n_out = 0;
+
+    for (guint i = 0; i < n_messages; i++) {
+      guint8 *cipher = scratch + (gsize) n_out * room;
+      gsize cipher_length = room;
+
+      if (!icecam_dtls_srtp_protect_rtp (av->dtls, packets[i], lengths[i], cipher,
+                                         &cipher_length))
+        continue;
+      vectors[n_out].buffer = cipher;
+      vectors[n_out].size = cipher_length;
+      out[n_out].buffers = &vectors[n_out];
+      out[n_out].n_buffers = 1;
+      n_out++;
+    }
+    if (n_out > 0)
+      icecam_ice_session_send_messages (av->ice, out, n_out);
+  }
+  return active->len;
 }
 
 /**
@@ -729,6 +996,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   g_ptr_array_unref (self->active);
   icecam_sdp_free (self->media);
+  g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   g_ptr_array_unref (self->welcome_servers);
   g_free (self->camera_id);
@@ -796,7 +1064,7 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   g_mutex_init (&self->lock);
   self->context = g_main_context_ref_thread_default ();
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
-  self->active = g_ptr_array_new_with_free_func (g_object_unref);
+  self->active = g_ptr_array_new_with_free_func ((GDestroyNotify) active_viewer_free);
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;

@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include "icecam-certificate.h"
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
 #include "icecam-signalling-client.h"
@@ -42,7 +43,10 @@ void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint m
 void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
                                        guint payload_type, const gchar *rtpmap,
                                        const gchar *fmtp);
-void icecam_camera_endpoint_start (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_certificate (IcecamCameraEndpoint *self,
+                                             IcecamCertificate *certificate);
+IcecamCertificate *icecam_camera_endpoint_get_certificate (IcecamCameraEndpoint *self);
+gboolean icecam_camera_endpoint_start (IcecamCameraEndpoint *self, GError **error);
 guint icecam_camera_endpoint_send (IcecamCameraEndpoint *self,
                                    const NiceOutputMessage *messages, guint n_messages);
 GPtrArray *icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self);

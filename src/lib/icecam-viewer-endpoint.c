@@ -3,16 +3,21 @@
 
 #include "icecam-viewer-endpoint.h"
 
+#include "icecam-dtls-srtp.h"
 #include "icecam-rtcp.h"
 
 /* After its path died, how long a viewer waits for the camera's ICE restart. */
 #define RECOVERY_TIMEOUT_S 30
+/* Room for one datagram from the camera: an MTU-sized SRTP packet or DTLS flight. */
+#define RECEIVE_BUFFER_SIZE 2048
 
 /**
  * IcecamViewerEndpoint:
  *
  * Connects to the rendezvous, asks for one camera, answers the camera's offer as the
- * controlled ICE agent and hands every RTP packet to the receive function.
+ * controlled ICE agent, proves the camera's certificate fingerprint (from the offer, or
+ * pinned with icecam_viewer_endpoint_set_camera_fingerprint()) in a DTLS-SRTP handshake as
+ * the DTLS client, and hands every decrypted RTP packet to the receive function.
  *
  * Signals ("state-changed", "media", "pair-selected") and the receive function run in the
  * GMainContext that was thread-default when the endpoint was created, where all functions
@@ -35,8 +40,13 @@ struct _IcecamViewerEndpoint {
   gpointer receive_data;
   GDestroyNotify receive_notify;
 
-  GMutex lock;           /* protects ice against _request_keyframe() from other threads */
+  IcecamCertificate *certificate; /* ephemeral: the camera learns it from each answer */
+  gchar *pinned_fingerprint;      /* normalised; NULL: trust the offer's */
+  gchar *camera_fingerprint;      /* normalised, the one the DTLS session expects */
+
+  GMutex lock;           /* protects ice and dtls against _request_keyframe() */
   IcecamIceSession *ice;
+  IcecamDtlsSrtp *dtls;  /* from the first offer on; kept across ICE restarts */
   guint32 own_ssrc;
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
   gchar *remote_ufrag;   /* of the offer in use: a new one means an ICE restart */
@@ -93,6 +103,22 @@ close_ice (IcecamViewerEndpoint *self)
 }
 
 static void
+close_dtls (IcecamViewerEndpoint *self)
+{
+  IcecamDtlsSrtp *dtls;
+
+  g_mutex_lock (&self->lock);
+  dtls = g_steal_pointer (&self->dtls);
+  g_mutex_unlock (&self->lock);
+  if (dtls == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (dtls, self);
+  icecam_dtls_srtp_close (dtls);
+  icecam_dtls_srtp_set_send_func (dtls, NULL, NULL, NULL);
+  g_object_unref (dtls);
+}
+
+static void
 cancel_recovery (IcecamViewerEndpoint *self)
 {
   if (self->recovery_timeout == NULL)
@@ -117,6 +143,7 @@ fail (IcecamViewerEndpoint *self, GError *error, gboolean send_bye)
 
     icecam_signalling_client_send (self->client, bye);
   }
+  close_dtls (self);
   close_ice (self);
   set_state (self, ICECAM_VIEWER_STATE_CLOSED);
 }
@@ -138,14 +165,78 @@ on_ice_gathering_done (IcecamIceSession *ice, IcecamViewerEndpoint *self)
   icecam_signalling_client_send (self->client, msg);
 }
 
+static gboolean
+dtls_is_connected (IcecamViewerEndpoint *self)
+{
+  return self->dtls != NULL &&
+         icecam_dtls_srtp_get_state (self->dtls) == ICECAM_DTLS_STATE_CONNECTED;
+}
+
+static void
+become_playing (IcecamViewerEndpoint *self)
+{
+  set_state (self, ICECAM_VIEWER_STATE_PLAYING);
+  /* From now on the rendezvous is not needed for the media; stay reachable through it. */
+  icecam_signalling_client_set_reconnect (self->client, TRUE);
+}
+
 static void
 on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamViewerEndpoint *self)
 {
   cancel_recovery (self);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
-  set_state (self, ICECAM_VIEWER_STATE_PLAYING);
-  /* From now on the rendezvous is not needed for the media; stay reachable through it. */
-  icecam_signalling_client_set_reconnect (self->client, TRUE);
+  if (self->dtls == NULL)
+    return;
+  /* The DTLS client speaks first, once a path exists; after an ICE restart the association
+   * is already connected and media resumes on the new path at once. */
+  icecam_dtls_srtp_start (self->dtls);
+  if (dtls_is_connected (self))
+    become_playing (self);
+}
+
+static void
+on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamViewerEndpoint *self)
+{
+  const GError *error = icecam_dtls_srtp_get_error (dtls);
+
+  switch (state) {
+    case ICECAM_DTLS_STATE_CONNECTED:
+      g_info ("viewer %s: DTLS-SRTP connected, camera proved %s", self->camera_id,
+              self->camera_fingerprint);
+      become_playing (self);
+      break;
+    case ICECAM_DTLS_STATE_FAILED:
+      fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                               "secure connection to camera '%s' failed: %s", self->camera_id,
+                               error != NULL ? error->message : "unknown error"),
+            TRUE);
+      break;
+    case ICECAM_DTLS_STATE_CLOSED:
+      fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                               "camera '%s' ended the session (it closed DTLS)",
+                               self->camera_id),
+            FALSE);
+      break;
+    default:
+      break;
+  }
+}
+
+/* DTLS records go out over the current ICE transport. Runs in the endpoint's context. */
+static void
+dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
+{
+  IcecamViewerEndpoint *self = user_data;
+  IcecamIceSession *ice = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->ice != NULL)
+    ice = g_object_ref (self->ice);
+  g_mutex_unlock (&self->lock);
+  if (ice == NULL)
+    return;
+  icecam_ice_session_send (ice, data, length);
+  g_object_unref (ice);
 }
 
 static gboolean
@@ -190,8 +281,28 @@ static void
 on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   IcecamViewerEndpoint *self = user_data;
+  guint8 buffer[RECEIVE_BUFFER_SIZE];
+  gsize plain_length = sizeof buffer;
+  const guint8 *plain = buffer;
+  g_autoptr (GError) error = NULL;
   guint32 ssrc;
 
+  if (self->dtls == NULL || length > sizeof buffer)
+    return;
+  switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, buffer, &plain_length,
+                                            &error)) {
+    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
+      break;
+    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
+      g_debug ("viewer %s: dropped a packet: %s", self->camera_id,
+               error != NULL ? error->message : "unknown");
+      return;
+    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
+    default:
+      return;
+  }
+  data = plain;
+  length = plain_length;
   if (icecam_rtp_is_rtcp (data, length))
     return; /* the camera's sender reports carry nothing the viewer needs yet */
   if (icecam_rtp_get_ssrc (data, length, &ssrc))
@@ -210,6 +321,8 @@ build_answer (IcecamViewerEndpoint *self, const IcecamSdp *offer)
   answer->rtpmap = g_strdup (offer->rtpmap);
   answer->fmtp = g_strdup (offer->fmtp);
   answer->direction = ICECAM_SDP_DIRECTION_RECVONLY;
+  answer->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
+  answer->setup = g_strdup ("active");
   icecam_ice_session_get_local_credentials (self->ice, &answer->ice_ufrag, &answer->ice_pwd);
   return icecam_sdp_to_string (answer, g_random_int ());
 }
@@ -246,6 +359,60 @@ start_ice (IcecamViewerEndpoint *self, const IcecamSdp *offer, GError **error)
   return TRUE;
 }
 
+/* Checks the offer's fingerprint against the pin and, on a restart, against the one the
+ * DTLS session proved; creates the DTLS session for the first offer. */
+static gboolean
+check_fingerprint (IcecamViewerEndpoint *self, const IcecamSdp *offer, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree gchar *offered = NULL;
+  const gchar *expected;
+  IcecamDtlsSrtp *dtls;
+
+  if (offer->fingerprint == NULL) {
+    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
+                 "camera '%s' offers no a=fingerprint: refusing unencrypted media",
+                 self->camera_id);
+    return FALSE;
+  }
+  offered = icecam_fingerprint_normalize (offer->fingerprint, &local_error);
+  if (offered == NULL) {
+    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
+                 "unusable offer from camera '%s': %s", self->camera_id, local_error->message);
+    return FALSE;
+  }
+  if (self->pinned_fingerprint != NULL && g_strcmp0 (offered, self->pinned_fingerprint) != 0) {
+    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                 "camera '%s' presents fingerprint %s, but %s is pinned", self->camera_id,
+                 offered, self->pinned_fingerprint);
+    return FALSE;
+  }
+  if (self->dtls != NULL) {
+    if (g_strcmp0 (offered, self->camera_fingerprint) == 0)
+      return TRUE;
+    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                 "camera '%s' changed its fingerprint from %s to %s during the session",
+                 self->camera_id, self->camera_fingerprint, offered);
+    return FALSE;
+  }
+  expected = self->pinned_fingerprint != NULL ? self->pinned_fingerprint : offered;
+  dtls = icecam_dtls_srtp_new (self->certificate, TRUE, expected, &local_error);
+  if (dtls == NULL) {
+    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                 "cannot set up DTLS with camera '%s': %s", self->camera_id,
+                 local_error->message);
+    return FALSE;
+  }
+  icecam_dtls_srtp_set_send_func (dtls, dtls_send_cb, self, NULL);
+  g_signal_connect (dtls, "state-changed", G_CALLBACK (on_dtls_state_changed), self);
+  g_free (self->camera_fingerprint);
+  self->camera_fingerprint = g_strdup (expected);
+  g_mutex_lock (&self->lock);
+  self->dtls = dtls;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
 static void
 handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
@@ -255,11 +422,16 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_autofree gchar *text = NULL;
 
   offer = icecam_sdp_parse (msg->sdp, &error);
+  if (offer != NULL && self->ice != NULL &&
+      g_strcmp0 (offer->ice_ufrag, self->remote_ufrag) == 0) {
+    g_debug ("viewer %s: repeated offer ignored", self->camera_id);
+    return;
+  }
+  if (offer != NULL && !check_fingerprint (self, offer, &error)) {
+    fail (self, g_steal_pointer (&error), TRUE);
+    return;
+  }
   if (offer != NULL && self->ice != NULL) {
-    if (g_strcmp0 (offer->ice_ufrag, self->remote_ufrag) == 0) {
-      g_debug ("viewer %s: repeated offer ignored", self->camera_id);
-      return;
-    }
     /* New credentials in the same session: the camera restarts ICE. */
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
     close_ice (self);
@@ -405,6 +577,7 @@ IcecamViewerEndpoint *
 icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
                             const IcecamIceConfig *config, GError **error)
 {
+  g_autoptr (IcecamCertificate) certificate = NULL;
   IcecamSignallingClient *client;
   IcecamViewerEndpoint *self;
 
@@ -414,10 +587,14 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
                  camera_id ? camera_id : "", ICECAM_PROTOCOL_MAX_ID_LENGTH);
     return NULL;
   }
+  certificate = icecam_certificate_new_ephemeral (error);
+  if (certificate == NULL)
+    return NULL;
   client = icecam_signalling_client_new (server_url, ICECAM_ROLE_VIEWER, NULL, error);
   if (client == NULL)
     return NULL;
   self = g_object_new (ICECAM_TYPE_VIEWER_ENDPOINT, NULL);
+  self->certificate = g_steal_pointer (&certificate);
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
@@ -436,6 +613,34 @@ void
 icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token)
 {
   icecam_signalling_client_set_credentials (self->client, NULL, token);
+}
+
+/**
+ * icecam_viewer_endpoint_set_camera_fingerprint:
+ * @fingerprint: (nullable): the camera's "sha-256 AB:CD:.." (any case, with or without
+ *   colons), as icecam-camera prints it; %NULL trusts the fingerprint in the offer
+ * @error: an %ICECAM_CERTIFICATE_ERROR
+ *
+ * Pins the camera's certificate: an offer with another fingerprint is refused with
+ * %ICECAM_VIEWER_ERROR_DTLS, so a rendezvous that rewrites offers cannot see the media.
+ * Must be called before icecam_viewer_endpoint_start().
+ *
+ * Returns: %FALSE if @fingerprint is not a SHA-256 fingerprint
+ */
+gboolean
+icecam_viewer_endpoint_set_camera_fingerprint (IcecamViewerEndpoint *self,
+                                               const gchar *fingerprint, GError **error)
+{
+  gchar *normalized = NULL;
+
+  if (fingerprint != NULL) {
+    normalized = icecam_fingerprint_normalize (fingerprint, error);
+    if (normalized == NULL)
+      return FALSE;
+  }
+  g_free (self->pinned_fingerprint);
+  self->pinned_fingerprint = normalized;
+  return TRUE;
 }
 
 /**
@@ -482,19 +687,26 @@ void
 icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self)
 {
   guint8 pli[ICECAM_RTCP_PLI_SIZE];
+  guint8 srtcp[ICECAM_RTCP_PLI_SIZE + ICECAM_SRTP_MAX_OVERHEAD];
+  gsize srtcp_length = sizeof srtcp;
   guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
   IcecamIceSession *ice = NULL;
+  IcecamDtlsSrtp *dtls = NULL;
 
   if (media_ssrc == 0)
     return;
   g_mutex_lock (&self->lock);
-  if (self->ice != NULL)
+  if (self->ice != NULL && self->dtls != NULL) {
     ice = g_object_ref (self->ice);
+    dtls = g_object_ref (self->dtls);
+  }
   g_mutex_unlock (&self->lock);
   if (ice == NULL)
     return;
   icecam_rtcp_build_pli (pli, self->own_ssrc, media_ssrc);
-  icecam_ice_session_send (ice, pli, sizeof pli);
+  if (icecam_dtls_srtp_protect_rtcp (dtls, pli, sizeof pli, srtcp, &srtcp_length))
+    icecam_ice_session_send (ice, srtcp, srtcp_length);
+  g_object_unref (dtls);
   g_object_unref (ice);
 }
 
@@ -581,6 +793,8 @@ icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallb
   }
   g_signal_handlers_disconnect_by_data (self->client, self);
   icecam_signalling_client_stop (self->client);
+  /* close_notify first, while the path exists: the camera stops sending at once. */
+  close_dtls (self);
 
   g_mutex_lock (&self->lock);
   ice = g_steal_pointer (&self->ice);
@@ -614,6 +828,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
   cancel_recovery (self);
+  close_dtls (self);
   close_ice (self);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);
@@ -628,6 +843,9 @@ icecam_viewer_endpoint_finalize (GObject *object)
   g_free (self->camera_id);
   g_free (self->session_id);
   g_free (self->remote_ufrag);
+  g_free (self->pinned_fingerprint);
+  g_free (self->camera_fingerprint);
+  g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);
   icecam_message_free (self->session);

@@ -22,6 +22,7 @@ typedef enum {
   ICECAM_VIEWER_ERROR_BAD_OFFER,     /* the camera's offer is unusable */
   ICECAM_VIEWER_ERROR_ICE_FAILED,    /* no candidate pair works, or the path died */
   ICECAM_VIEWER_ERROR_ENDED,         /* the camera ended the session */
+  ICECAM_VIEWER_ERROR_DTLS,          /* the camera is not the pinned one, or DTLS failed */
 } IcecamViewerError;
 
 typedef enum {
@@ -29,7 +30,7 @@ typedef enum {
   ICECAM_VIEWER_STATE_CONNECTING,  /* signalling */
   ICECAM_VIEWER_STATE_WAITING,     /* watch sent, waiting for the session and the offer */
   ICECAM_VIEWER_STATE_CHECKING,    /* answer sent, ICE checks under way */
-  ICECAM_VIEWER_STATE_PLAYING,     /* pair selected, media flows */
+  ICECAM_VIEWER_STATE_PLAYING,     /* pair selected, DTLS connected, media flows */
   ICECAM_VIEWER_STATE_CLOSED,      /* over; icecam_viewer_endpoint_get_error() says why */
 } IcecamViewerState;
 
@@ -43,6 +44,9 @@ IcecamViewerEndpoint *icecam_viewer_endpoint_new (const gchar *server_url,
                                                   GError **error);
 IcecamSignallingClient *icecam_viewer_endpoint_get_client (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token);
+gboolean icecam_viewer_endpoint_set_camera_fingerprint (IcecamViewerEndpoint *self,
+                                                        const gchar *fingerprint,
+                                                        GError **error);
 void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
                                               IcecamIceReceiveFunc func, gpointer user_data,
                                               GDestroyNotify notify);

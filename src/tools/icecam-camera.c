@@ -13,6 +13,7 @@ typedef struct {
   gchar *source;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
   gchar *secret_file;
+  gchar *certificate;
   IcecamToolIceOptions ice;
   gboolean nat_probe;
 
@@ -88,6 +89,8 @@ build_pipeline (CameraApp *app, GError **error)
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (sink, "server", app->server, "camera-id", app->id, "max-viewers",
                 (guint) app->max_viewers, "secret-file", app->secret_file, NULL);
+  if (app->certificate != NULL)
+    g_object_set (sink, "certificate", app->certificate, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
     return NULL;
   return g_steal_pointer (&pipeline);
@@ -179,6 +182,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "Viewers served at once (default 16)", "N" },
     { "secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->secret_file,
       "This camera's secret, as provisioned on the rendezvous (--camera-secrets)", "PATH" },
+    { "certificate", 0, 0, G_OPTION_ARG_FILENAME, &app->certificate,
+      "The camera's DTLS key and certificate, created if missing (default "
+      "$XDG_DATA_HOME/icecam/ID.pem); viewers pin its fingerprint", "PATH" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First print which NAT this host is behind, as icecam-natprobe finds it", NULL },
     { NULL }
@@ -239,6 +245,11 @@ main (int argc, char **argv)
     g_printerr ("icecam-camera: the pipeline does not start (run with --verbose)\n");
     app.exit_code = 1;
   } else {
+    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app.pipeline), "sink");
+    g_autofree gchar *fingerprint = NULL;
+
+    g_object_get (sink, "fingerprint", &fingerprint, NULL);
+    g_print ("icecam-camera: fingerprint %s\n", fingerprint);
     g_print ("icecam-camera: camera '%s' streaming %s to %s\n", app.id, app.source, app.server);
     g_main_loop_run (app.loop);
   }
@@ -252,6 +263,7 @@ main (int argc, char **argv)
   g_free (app.id);
   g_free (app.source);
   g_free (app.secret_file);
+  g_free (app.certificate);
   icecam_tool_ice_options_clear (&app.ice);
   return app.exit_code;
 }

@@ -16,6 +16,7 @@ typedef struct {
   gint stats_interval_s;
   gchar *token;
   gchar *token_file;
+  gchar *camera_fingerprint;
   IcecamToolIceOptions ice;
   gboolean nat_probe;
   gchar *nat_type;        /* set when probed */
@@ -138,7 +139,8 @@ build_pipeline (ViewApp *app, GError **error)
   g_autoptr (GstPad) pad = NULL;
 
   src = gst_element_factory_make ("icecamsrc", "src");
-  g_object_set (src, "server", app->server, "camera-id", app->camera, "token", app->token, NULL);
+  g_object_set (src, "server", app->server, "camera-id", app->camera, "token", app->token,
+                "camera-fingerprint", app->camera_fingerprint, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, src, error)) {
     gst_object_unref (src);
     return NULL;
@@ -210,6 +212,9 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "The grant to show a rendezvous that requires one", "TOKEN" },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_file,
       "Read the token from this file (keeps it out of the process list)", "PATH" },
+    { "camera-fingerprint", 0, 0, G_OPTION_ARG_STRING, &app->camera_fingerprint,
+      "Refuse a camera whose certificate is not this one, as icecam-camera prints it",
+      "\"sha-256 AB:CD:..\"" },
     { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
       "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
@@ -303,6 +308,7 @@ main (int argc, char **argv)
   g_free (app.session);
   g_free (app.token);
   g_free (app.token_file);
+  g_free (app.camera_fingerprint);
   g_free (app.error);
   g_free (app.nat_type);
   icecam_tool_ice_options_clear (&app.ice);

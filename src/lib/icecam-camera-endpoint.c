@@ -617,8 +617,14 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       remove_session (self, msg->session, msg->reason ? msg->reason : "viewer left", FALSE);
       break;
     case ICECAM_MESSAGE_ERROR:
-      g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
+      /* A message about a session the rendezvous already closed (a trickled candidate
+       * racing the viewer's bye) is routine, not a warning. */
+      if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION)
+        g_debug ("camera %s: rendezvous says %s: %s", self->camera_id,
                  icecam_error_code_to_string (msg->error_code), msg->text);
+      else
+        g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
+                   icecam_error_code_to_string (msg->error_code), msg->text);
       if (msg->session != NULL)
         remove_session (self, msg->session,
                         msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION

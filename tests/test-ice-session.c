@@ -186,8 +186,22 @@ test_bad_candidates (Fixture *f, gconstpointer data)
   g_assert_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE);
   g_assert_nonnull (strstr (error->message, "candidate:garbage"));
 
+  /* Found by fuzz/fuzz-ice-candidate.c: libnice hits a GLib critical (fatal in these tests)
+   * on TCP candidates without a valid tcptype. */
+  g_clear_error (&error);
+  g_assert_false (icecam_ice_session_add_remote_candidate (
+      f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 9 typ host", &error));
+  g_assert_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE);
+  g_clear_error (&error);
+  g_assert_false (icecam_ice_session_add_remote_candidate (
+      f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 tcptype x 9 typ host", &error));
+  g_clear_error (&error);
+  g_assert_true (icecam_ice_session_add_remote_candidate (
+      f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 9 typ host tcptype active", &error));
+  g_assert_no_error (error);
+
   described = icecam_ice_session_describe_candidates (f->a);
-  g_assert_cmpstr (described, ==, "local=none remote=none");
+  g_assert_cmpstr (described, ==, "local=none remote=host");
 }
 
 static void

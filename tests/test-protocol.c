@@ -701,6 +701,30 @@ test_boxed (void)
   g_boxed_free (ICECAM_TYPE_MESSAGE, copy);
 }
 
+/* Found by fuzz/fuzz-protocol.c: json-glib turns an escaped lone surrogate into bytes that
+ * are not UTF-8, and its error texts can cut a UTF-8 sequence. Neither may be accepted or be
+ * echoed in an error text (which goes back on the wire). */
+static void
+test_parse_invalid_utf8 (void)
+{
+  const gchar *inputs[] = {
+    "{\"type\":\"bye\",\"session\":\"9f2c4e7a01b3d5c6\",\"reason\":\"\\ud800 peer left\"}",
+    "{\"type\":\"\\ude00 hello\"}",
+    "{\"type\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyy\\u00e9yyyy\":1}",
+    "{\"type\":\"bye\",\"session\":\"9f2c4e7a01b3d5c6\",\"reason\":\"\\ud83d\\u0041\"}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (IcecamMessage) msg = icecam_message_parse (inputs[i], strlen (inputs[i]), &error);
+
+    g_assert_null (msg);
+    g_assert_nonnull (error);
+    g_test_message ("%s -> %s", inputs[i], error->message);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -713,6 +737,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/watch", test_roundtrip_watch);
   g_test_add_func ("/protocol/roundtrip/session", test_roundtrip_session);
   g_test_add_func ("/protocol/roundtrip/challenge", test_roundtrip_challenge);
+  g_test_add_func ("/protocol/parse/invalid-utf8", test_parse_invalid_utf8);
   g_test_add_func ("/protocol/roundtrip/offer", test_roundtrip_offer);
   g_test_add_func ("/protocol/roundtrip/answer", test_roundtrip_answer);
   g_test_add_func ("/protocol/roundtrip/candidate", test_roundtrip_candidate);

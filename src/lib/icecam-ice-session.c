@@ -415,14 +415,34 @@ icecam_ice_session_get_local_credentials (IcecamIceSession *self, gchar **ufrag,
   nice_agent_get_local_credentials (self->agent, self->stream_id, ufrag, pwd);
 }
 
+/* libnice 0.1.21 hits a GLib critical on a TCP candidate without a valid "tcptype"
+ * (RFC 6544): refuse those before it sees them (found by fuzz/fuzz-ice-candidate.c). */
+static gboolean
+candidate_is_safe_for_libnice (const gchar *candidate)
+{
+  g_auto (GStrv) fields = g_strsplit (candidate, " ", 64);
+  guint n = g_strv_length (fields);
+
+  if (n < 8 || g_ascii_strcasecmp (fields[2], "tcp") != 0)
+    return n >= 8;
+  for (guint i = 8; i + 1 < n; i++) {
+    if (g_str_equal (fields[i], "tcptype"))
+      return g_str_equal (fields[i + 1], "active") || g_str_equal (fields[i + 1], "passive") ||
+             g_str_equal (fields[i + 1], "so");
+  }
+  return FALSE;
+}
+
 static gboolean
 add_candidate_now (IcecamIceSession *self, const gchar *candidate, GError **error)
 {
   g_autofree gchar *attr = g_strconcat ("a=", candidate, NULL);
-  NiceCandidate *cand = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, attr);
+  NiceCandidate *cand = NULL;
   GSList list = { 0 };
   gint added;
 
+  if (candidate_is_safe_for_libnice (candidate))
+    cand = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, attr);
   if (cand == NULL) {
     g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_CANDIDATE,
                  "cannot parse remote candidate '%s'", candidate);

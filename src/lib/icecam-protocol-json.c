@@ -107,11 +107,14 @@ G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
 static gchar *
 truncate_utf8 (const gchar *value, glong max_chars)
 {
+  /* Peers' bytes (and json-glib's messages quoting them) may not be UTF-8: an error text we
+   * send back must be. */
+  g_autofree gchar *valid = g_utf8_make_valid (value, -1);
   g_autofree gchar *head = NULL;
 
-  if (g_utf8_strlen (value, -1) <= max_chars)
-    return g_strdup (value);
-  head = g_utf8_substring (value, 0, max_chars);
+  if (g_utf8_strlen (valid, -1) <= max_chars)
+    return g_steal_pointer (&valid);
+  head = g_utf8_substring (valid, 0, max_chars);
   return g_strconcat (head, "...", NULL);
 }
 
@@ -585,6 +588,35 @@ parse_object (const gchar *text, gsize length, GError **error)
   return json_object_ref (json_node_get_object (root));
 }
 
+/* json-glib decodes an escaped lone surrogate (e.g. "\ud800") into bytes that are not UTF-8;
+ * such a string must not be accepted, logged or relayed. */
+static gboolean
+message_strings_valid (const IcecamMessage *msg, GError **error)
+{
+  const gchar *fields[] = { msg->id, msg->camera, msg->peer, msg->session, msg->sdp,
+                            msg->candidate, msg->reason, msg->text, msg->address, msg->nonce,
+                            msg->proof, msg->token };
+  gboolean valid = TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    valid = valid && (fields[i] == NULL || g_utf8_validate (fields[i], -1, NULL));
+  for (guint i = 0; valid && msg->cameras != NULL && msg->cameras[i] != NULL; i++)
+    valid = g_utf8_validate (msg->cameras[i], -1, NULL);
+  for (guint i = 0; valid && msg->ice_servers != NULL && i < msg->ice_servers->len; i++) {
+    const IcecamIceServer *server = g_ptr_array_index (msg->ice_servers, i);
+
+    valid = (server->username == NULL || g_utf8_validate (server->username, -1, NULL)) &&
+            (server->credential == NULL || g_utf8_validate (server->credential, -1, NULL));
+    for (guint j = 0; valid && server->urls != NULL && server->urls[j] != NULL; j++)
+      valid = g_utf8_validate (server->urls[j], -1, NULL);
+  }
+  if (!valid)
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "a string in '%s' is not valid UTF-8 (a lone surrogate escape?)",
+                 icecam_message_type_to_string (msg->type));
+  return valid;
+}
+
 IcecamMessage *
 icecam_message_parse (const gchar *text, gsize length, GError **error)
 {
@@ -614,7 +646,7 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
 
   msg = g_new0 (IcecamMessage, 1);
   msg->type = type;
-  if (!parse_fields (object, msg, error))
+  if (!parse_fields (object, msg, error) || !message_strings_valid (msg, error))
     return NULL;
   return g_steal_pointer (&msg);
 }
@@ -725,3 +757,5 @@ icecam_message_to_json (const IcecamMessage *msg)
   json_generator_set_root (generator, root);
   return json_generator_to_data (generator, NULL);
 }
+
+

@@ -11,6 +11,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   gstreamer1.0-x
   coturn nftables iproute2 conntrack openssl
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

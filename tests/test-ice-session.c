@@ -196,6 +196,9 @@ test_bad_candidates (Fixture *f, gconstpointer data)
   g_assert_false (icecam_ice_session_add_remote_candidate (
       f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 tcptype x 9 typ host", &error));
   g_clear_error (&error);
+  g_assert_false (icecam_ice_session_add_remote_candidate (
+      f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 9 typ host x tcptype active y", &error));
+  g_clear_error (&error);
   g_assert_true (icecam_ice_session_add_remote_candidate (
       f->a, "candidate:1 1 TCP 2105524479 203.0.113.1 9 typ host tcptype active", &error));
   g_assert_no_error (error);

@@ -425,7 +425,9 @@ candidate_is_safe_for_libnice (const gchar *candidate)
 
   if (n < 8 || g_ascii_strcasecmp (fields[2], "tcp") != 0)
     return n >= 8;
-  for (guint i = 8; i + 1 < n; i++) {
+  /* Extensions are key/value pairs after "candidate:F C TRANSPORT PRIO ADDR PORT", read as
+   * libnice reads them: "typ host" is one of them. */
+  for (guint i = 6; i + 1 < n; i += 2) {
     if (g_str_equal (fields[i], "tcptype"))
       return g_str_equal (fields[i + 1], "active") || g_str_equal (fields[i + 1], "passive") ||
              g_str_equal (fields[i + 1], "so");

@@ -375,6 +375,39 @@ test_parse_invalid_utf8_and_nul (void)
   g_assert_cmpstr (msg->reason, ==, "a\\u0000b");
 }
 
+/* json-glib takes several top-level values in one text and leaks all but the last, and it
+ * decodes broken escapes into bytes that are not UTF-8: both are refused before it parses. */
+static void
+test_parse_one_object_strict_escapes (void)
+{
+  g_autoptr (IcecamMessage) pair = NULL;
+
+  assert_parse_fails ("{\"type\":\"watch\",\"camera\":\"a\"}{\"type\":\"watch\",\"camera\":\"b\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "text after the object at offset 29");
+  assert_parse_fails ("{}{}{}{}", ICECAM_PROTOCOL_ERROR_MALFORMED, "text after the object");
+  assert_parse_fails ("2{\"type\":\"watch\",\"camera\":\"a\"}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "not valid JSON");
+  assert_parse_fails (" true ", ICECAM_PROTOCOL_ERROR_MALFORMED, "a boolean, not a JSON object");
+  assert_parse_fails ("null", ICECAM_PROTOCOL_ERROR_MALFORMED, "null, not a JSON object");
+  assert_parse_fails (" \r\n\t", ICECAM_PROTOCOL_ERROR_MALFORMED, "empty");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud83d\\u0041\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "unpaired UTF-16 surrogate at offset 38");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud800 left\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "unpaired UTF-16 surrogate");
+  assert_parse_fails ("{\"type\":\"\\ude00 hello\"}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "unpaired UTF-16 surrogate");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\u12\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "bad escape at offset 38");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\x41\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "bad escape");
+  assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "ends inside an escape");
+
+  /* A whole pair, other escapes and whitespace around the object are fine. */
+  pair = parse_ok (" {\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud83d\\ude00 \\u00e9\\n\\/\"}\r\n");
+  g_assert_cmpstr (pair->reason, ==, "\xf0\x9f\x98\x80 \xc3\xa9\n/");
+}
+
 static void
 test_parse_deep_nesting (void)
 {
@@ -751,6 +784,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/parse/viewer-without-id", test_parse_viewer_without_id);
   g_test_add_func ("/protocol/parse/malformed", test_parse_malformed);
   g_test_add_func ("/protocol/parse/utf8-and-nul", test_parse_invalid_utf8_and_nul);
+  g_test_add_func ("/protocol/parse/one-object-strict-escapes", test_parse_one_object_strict_escapes);
   g_test_add_func ("/protocol/parse/deep-nesting", test_parse_deep_nesting);
   g_test_add_func ("/protocol/parse/oversized", test_parse_oversized);
   g_test_add_func ("/protocol/parse/field-limits", test_parse_field_limits);

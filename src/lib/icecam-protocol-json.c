@@ -125,31 +125,153 @@ quote_value (const gchar *value)
   return truncate_utf8 (value, MAX_QUOTED_CHARS);
 }
 
-/* What json-glib does not check, done on the raw bytes: no NUL (raw or escaped as \u0000,
- * which json-glib would silently cut a string at), bounded nesting, valid UTF-8. */
+/* JSON's insignificant whitespace (RFC 8259, section 2). */
+static gboolean
+is_json_space (gchar c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Whether @text (@length bytes, not NUL-terminated) has only the characters of a number. */
+static gboolean
+is_json_number_text (const gchar *text, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isdigit (text[i]) && strchr ("-+.eE", text[i]) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* The \uXXXX escape at @text (which starts at the 'u'), as a code unit, or -1 if it is not
+ * four hex digits within @length. */
+static gint
+unicode_escape_value (const gchar *text, gsize length)
+{
+  gint value = 0;
+
+  if (length < 5 || text[0] != 'u')
+    return -1;
+  for (guint i = 1; i < 5; i++) {
+    gint digit = g_ascii_xdigit_value (text[i]);
+
+    if (digit < 0)
+      return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/* A message that is not one object: refused here, because json-glib would either accept
+ * several top-level values (and leak all but the last) or parse a value we refuse anyway. */
+static void
+set_not_an_object_error (const gchar *text, gsize length, gsize start, GError **error)
+{
+  gsize end = length;
+  const gchar *kind = NULL;
+
+  while (end > start && is_json_space (text[end - 1]))
+    end--;
+  /* Only named when the whole text looks like that one value: "2{...}" is just not JSON. */
+  if (text[start] == '[' && text[end - 1] == ']')
+    kind = "an array";
+  else if (text[start] == '"' && end - start >= 2 && text[end - 1] == '"')
+    kind = "a string";
+  else if ((text[start] == '-' || g_ascii_isdigit (text[start])) &&
+           is_json_number_text (text + start, end - start))
+    kind = "a number";
+  else if ((end - start == 4 && memcmp (text + start, "true", 4) == 0) ||
+           (end - start == 5 && memcmp (text + start, "false", 5) == 0))
+    kind = "a boolean";
+  else if (end - start == 4 && memcmp (text + start, "null", 4) == 0)
+    kind = "null";
+  if (kind != NULL)
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is %s, not a JSON object", kind);
+  else
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid JSON: unexpected character at offset %" G_GSIZE_FORMAT,
+                 start);
+}
+
+/* Checks the escape at @text[@i] (a backslash inside a string) and returns how many bytes
+ * it spans, or 0 with @error set. Strict as RFC 8259 is: json-glib accepts "\u12" and
+ * decodes a broken surrogate pair into bytes that are not UTF-8 (leaking memory). */
+static gsize
+check_escape (const gchar *text, gsize length, gsize i, GError **error)
+{
+  gint unit, low;
+
+  if (length - i < 2) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid JSON: it ends inside an escape");
+    return 0;
+  }
+  if (strchr ("\"\\/bfnrt", text[i + 1]) != NULL)
+    return 2;
+  unit = unicode_escape_value (text + i + 1, length - i - 1);
+  if (unit < 0) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid JSON: bad escape at offset %" G_GSIZE_FORMAT, i);
+    return 0;
+  }
+  if (unit == 0) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message contains an escaped NUL character (\\u0000) at offset %"
+                 G_GSIZE_FORMAT, i);
+    return 0;
+  }
+  if (unit < 0xD800 || unit > 0xDFFF)
+    return 6;
+  /* A high surrogate must be followed at once by an escaped low one. */
+  low = unit <= 0xDBFF && length - i >= 12 && text[i + 6] == '\\'
+        ? unicode_escape_value (text + i + 7, length - i - 7) : -1;
+  if (low < 0xDC00 || low > 0xDFFF) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is not valid JSON: unpaired UTF-16 surrogate at offset %"
+                 G_GSIZE_FORMAT, i);
+    return 0;
+  }
+  return 12;
+}
+
+/* What json-glib does not check, done on the raw bytes: exactly one top-level object, no NUL
+ * (raw or escaped as \u0000, which json-glib would silently cut a string at), escapes as
+ * RFC 8259 has them, bounded nesting, valid UTF-8. */
 static gboolean
 check_raw_text (const gchar *text, gsize length, GError **error)
 {
   gboolean in_string = FALSE;
   guint depth = 0;
+  gsize i = 0;
 
-  for (gsize i = 0; i < length; i++) {
+  if (memchr (text, '\0', length) != NULL) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message contains a NUL byte at offset %" G_GSIZE_FORMAT,
+                 (gsize) ((const gchar *) memchr (text, '\0', length) - text));
+    return FALSE;
+  }
+  while (i < length && is_json_space (text[i]))
+    i++;
+  if (i == length) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "message is empty, not a JSON object");
+    return FALSE;
+  }
+  if (text[i] != '{') {
+    set_not_an_object_error (text, length, i, error);
+    return FALSE;
+  }
+
+  for (; i < length; i++) {
     gchar c = text[i];
 
-    if (c == '\0') {
-      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
-                   "message contains a NUL byte at offset %" G_GSIZE_FORMAT, i);
-      return FALSE;
-    }
     if (in_string) {
       if (c == '\\') {
-        if (length - i >= 6 && memcmp (text + i + 1, "u0000", 5) == 0) {
-          g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
-                       "message contains an escaped NUL character (\\u0000) at offset %"
-                       G_GSIZE_FORMAT, i);
+        gsize span = check_escape (text, length, i, error);
+
+        if (span == 0)
           return FALSE;
-        }
-        i++;
+        i += span - 1;
       } else if (c == '"') {
         in_string = FALSE;
       }
@@ -162,7 +284,17 @@ check_raw_text (const gchar *text, gsize length, GError **error)
         return FALSE;
       }
     } else if ((c == '}' || c == ']') && depth > 0) {
-      depth--;
+      if (--depth == 0)
+        break;
+    }
+  }
+  /* After the object closes, only whitespace. */
+  for (i++; i < length; i++) {
+    if (!is_json_space (text[i])) {
+      g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                   "message is not valid JSON: text after the object at offset %"
+                   G_GSIZE_FORMAT, i);
+      return FALSE;
     }
   }
 

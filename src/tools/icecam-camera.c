@@ -209,61 +209,76 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
   return TRUE;
 }
 
+static void
+camera_app_clear (CameraApp *app)
+{
+  g_clear_pointer (&app->loop, g_main_loop_unref);
+  gst_clear_object (&app->pipeline);
+  g_free (app->server);
+  g_free (app->id);
+  g_free (app->source);
+  g_free (app->secret_file);
+  g_free (app->certificate);
+  icecam_tool_ice_options_clear (&app->ice);
+}
+
+static int
+run (CameraApp *app, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstBus) bus = NULL;
+
+  icecam_tool_use_build_tree_plugin ();
+  if (!parse_options (app, &argc, &argv, &error)) {
+    g_printerr ("icecam-camera: %s\n", error->message);
+    return 2;
+  }
+  if (app->source == NULL)
+    app->source = g_strdup ("auto");
+  icecam_tool_setup_logging (app->ice.verbose);
+  if (app->nat_probe) {
+    g_autofree gchar *nat_type = NULL;
+    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app->server,
+                                                   app->ice.stun_server, &nat_type);
+
+    g_print ("icecam-camera: %s\n", nat);
+  }
+  if (!icecam_tool_check_plugin (&error) || !(app->pipeline = build_pipeline (app, &error))) {
+    g_printerr ("icecam-camera: %s\n", error->message);
+    return 2;
+  }
+  app->loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (app->pipeline);
+  gst_bus_add_watch (bus, on_bus_message, app);
+  g_unix_signal_add (SIGINT, on_signal, app);
+  g_unix_signal_add (SIGTERM, on_signal, app);
+
+  if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_printerr ("icecam-camera: the pipeline does not start (run with --verbose)\n");
+    app->exit_code = 1;
+  } else {
+    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app->pipeline), "sink");
+    g_autofree gchar *fingerprint = NULL;
+
+    g_object_get (sink, "fingerprint", &fingerprint, NULL);
+    g_print ("icecam-camera: fingerprint %s\n", fingerprint);
+    g_print ("icecam-camera: camera '%s' streaming %s to %s\n", app->id, app->source, app->server);
+    g_main_loop_run (app->loop);
+  }
+  /* NULL closes every session: viewers get a bye, TURN allocations are released. */
+  gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  g_print ("icecam-camera: stopped sessions=%u\n", app->sessions_started);
+  return app->exit_code;
+}
+
 int
 main (int argc, char **argv)
 {
   CameraApp app = { .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1500,
                     .keyframe_interval_s = 10, .max_viewers = 16 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstBus) bus = NULL;
+  int exit_code = run (&app, argc, argv);
 
-  app.source = g_strdup ("auto");
-  icecam_tool_use_build_tree_plugin ();
-  if (!parse_options (&app, &argc, &argv, &error)) {
-    g_printerr ("icecam-camera: %s\n", error->message);
-    return 2;
-  }
-  icecam_tool_setup_logging (app.ice.verbose);
-  if (app.nat_probe) {
-    g_autofree gchar *nat_type = NULL;
-    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app.server,
-                                                   app.ice.stun_server, &nat_type);
-
-    g_print ("icecam-camera: %s\n", nat);
-  }
-  if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
-    g_printerr ("icecam-camera: %s\n", error->message);
-    return 2;
-  }
-  app.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (app.pipeline);
-  gst_bus_add_watch (bus, on_bus_message, &app);
-  g_unix_signal_add (SIGINT, on_signal, &app);
-  g_unix_signal_add (SIGTERM, on_signal, &app);
-
-  if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_printerr ("icecam-camera: the pipeline does not start (run with --verbose)\n");
-    app.exit_code = 1;
-  } else {
-    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app.pipeline), "sink");
-    g_autofree gchar *fingerprint = NULL;
-
-    g_object_get (sink, "fingerprint", &fingerprint, NULL);
-    g_print ("icecam-camera: fingerprint %s\n", fingerprint);
-    g_print ("icecam-camera: camera '%s' streaming %s to %s\n", app.id, app.source, app.server);
-    g_main_loop_run (app.loop);
-  }
-  /* NULL closes every session: viewers get a bye, TURN allocations are released. */
-  gst_element_set_state (app.pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
-  g_print ("icecam-camera: stopped sessions=%u\n", app.sessions_started);
-  gst_object_unref (app.pipeline);
-  g_main_loop_unref (app.loop);
-  g_free (app.server);
-  g_free (app.id);
-  g_free (app.source);
-  g_free (app.secret_file);
-  g_free (app.certificate);
-  icecam_tool_ice_options_clear (&app.ice);
-  return app.exit_code;
+  camera_app_clear (&app);
+  return exit_code;
 }

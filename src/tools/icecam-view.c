@@ -250,67 +250,81 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
   return TRUE;
 }
 
+static void
+view_app_clear (ViewApp *app)
+{
+  g_clear_pointer (&app->loop, g_main_loop_unref);
+  gst_clear_object (&app->pipeline);
+  g_free (app->server);
+  g_free (app->camera);
+  g_free (app->pair);
+  g_free (app->transport);
+  g_free (app->session);
+  g_free (app->token);
+  g_free (app->token_file);
+  g_free (app->camera_fingerprint);
+  g_free (app->error);
+  g_free (app->nat_type);
+  icecam_tool_ice_options_clear (&app->ice);
+}
+
+static int
+run (ViewApp *app, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstBus) bus = NULL;
+
+  app->start_us = g_get_monotonic_time ();
+  icecam_tool_use_build_tree_plugin ();
+  if (!parse_options (app, &argc, &argv, &error)) {
+    g_printerr ("icecam-view: %s\n", error->message);
+    return 2;
+  }
+  icecam_tool_setup_logging (app->ice.verbose);
+  if (!app->headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
+    g_printerr ("icecam-view: no display, decoding headless\n");
+    app->headless = TRUE;
+  }
+  if (app->nat_probe) {
+    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-view", app->server,
+                                                   app->ice.stun_server, &app->nat_type);
+
+    g_print ("icecam-view: %s\n", nat);
+    /* ttff_ms and elapsed_ms measure the session, not the probe before it. */
+    app->start_us = g_get_monotonic_time ();
+  }
+  if (!icecam_tool_check_plugin (&error) || !(app->pipeline = build_pipeline (app, &error))) {
+    g_printerr ("icecam-view: %s\n", error->message);
+    return 2;
+  }
+  app->loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (app->pipeline); /* messages posted meanwhile wait on the bus */
+  gst_bus_add_watch (bus, on_bus_message, app);
+  g_unix_signal_add (SIGINT, on_signal, app);
+  g_unix_signal_add (SIGTERM, on_signal, app);
+  g_timeout_add (10, check_frames, app);
+  g_timeout_add_seconds (app->timeout_s, on_timeout, app);
+  if (app->stats_interval_s > 0)
+    g_timeout_add_seconds (app->stats_interval_s, print_progress, app);
+
+  if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    app->error = g_strdup ("the pipeline does not start (run with --verbose)");
+    app->exit_code = 1;
+  } else {
+    g_main_loop_run (app->loop);
+  }
+  print_summary (app);
+  gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch (bus);
+  return app->exit_code;
+}
+
 int
 main (int argc, char **argv)
 {
   ViewApp app = { .timeout_s = 20 };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstBus) bus = NULL;
+  int exit_code = run (&app, argc, argv);
 
-  app.start_us = g_get_monotonic_time ();
-  icecam_tool_use_build_tree_plugin ();
-  if (!parse_options (&app, &argc, &argv, &error)) {
-    g_printerr ("icecam-view: %s\n", error->message);
-    return 2;
-  }
-  icecam_tool_setup_logging (app.ice.verbose);
-  if (!app.headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
-    g_printerr ("icecam-view: no display, decoding headless\n");
-    app.headless = TRUE;
-  }
-  if (app.nat_probe) {
-    g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-view", app.server,
-                                                   app.ice.stun_server, &app.nat_type);
-
-    g_print ("icecam-view: %s\n", nat);
-    /* ttff_ms and elapsed_ms measure the session, not the probe before it. */
-    app.start_us = g_get_monotonic_time ();
-  }
-  if (!icecam_tool_check_plugin (&error) || !(app.pipeline = build_pipeline (&app, &error))) {
-    g_printerr ("icecam-view: %s\n", error->message);
-    return 2;
-  }
-  app.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (app.pipeline); /* messages posted meanwhile wait on the bus */
-  gst_bus_add_watch (bus, on_bus_message, &app);
-  g_unix_signal_add (SIGINT, on_signal, &app);
-  g_unix_signal_add (SIGTERM, on_signal, &app);
-  g_timeout_add (10, check_frames, &app);
-  g_timeout_add_seconds (app.timeout_s, on_timeout, &app);
-  if (app.stats_interval_s > 0)
-    g_timeout_add_seconds (app.stats_interval_s, print_progress, &app);
-
-  if (gst_element_set_state (app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    app.error = g_strdup ("the pipeline does not start (run with --verbose)");
-    app.exit_code = 1;
-  } else {
-    g_main_loop_run (app.loop);
-  }
-  print_summary (&app);
-  gst_element_set_state (app.pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch (bus);
-  gst_object_unref (app.pipeline);
-  g_main_loop_unref (app.loop);
-  g_free (app.server);
-  g_free (app.camera);
-  g_free (app.pair);
-  g_free (app.transport);
-  g_free (app.session);
-  g_free (app.token);
-  g_free (app.token_file);
-  g_free (app.camera_fingerprint);
-  g_free (app.error);
-  g_free (app.nat_type);
-  icecam_tool_ice_options_clear (&app.ice);
-  return app.exit_code;
+  view_app_clear (&app);
+  return exit_code;
 }

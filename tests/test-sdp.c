@@ -223,6 +223,66 @@ test_sdp_dtls_bad (void)
   expect_sdp_error (holdconn, ICECAM_SDP_ERROR_UNSUPPORTED, "holdconn");
 }
 
+/* RTP header (version 2, PT 96) followed by @payload. */
+static gsize
+make_rtp (guint8 *out, guint8 first_byte, const guint8 *payload, gsize length)
+{
+  const guint8 header[12] = { first_byte, 96, 0, 1, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef };
+
+  memcpy (out, header, 12);
+  memcpy (out + 12, payload, length);
+  return 12 + length;
+}
+
+/* A camera starts a new viewer's stream where a decoder can start: an SPS or an IDR start. */
+static void
+test_rtp_h264_keyframe_start (void)
+{
+  const guint8 sps[] = { 0x67, 0x42, 0xc0, 0x1f };
+  const guint8 pps[] = { 0x68, 0xce, 0x3c, 0x80 };
+  const guint8 idr[] = { 0x65, 0x88, 0x84 };
+  const guint8 p_slice[] = { 0x41, 0x9a, 0x02 };
+  const guint8 stap_sps_pps[] = { 0x78, 0, 4, 0x67, 0x42, 0xc0, 0x1f, 0, 4, 0x68, 0xce, 0x3c,
+                                  0x80 };
+  const guint8 stap_pps_only[] = { 0x78, 0, 4, 0x68, 0xce, 0x3c, 0x80 };
+  const guint8 stap_cut[] = { 0x78, 0, 9, 0x67, 0x42 };
+  const guint8 fu_idr_start[] = { 0x7c, 0x85, 0xaa };
+  const guint8 fu_idr_middle[] = { 0x7c, 0x05, 0xaa };
+  const guint8 fu_p_start[] = { 0x5c, 0x81, 0xaa };
+  /* With one CSRC and a one-word header extension before the payload. */
+  const guint8 ext_then_idr[] = { 0, 0, 0, 1, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 0x65, 0x88 };
+  /* Padding: the last byte says 2 bytes are padding, so the payload is only the FU
+   * indicator; what looks like an IDR start is padding. */
+  const guint8 padded_fu[] = { 0x7c, 0x85, 2 };
+  guint8 packet[64];
+
+  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, sps, 4)));
+  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, idr, 3)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, pps, 4)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, p_slice, 3)));
+  g_assert_true (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0x80, stap_sps_pps, sizeof stap_sps_pps)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0x80, stap_pps_only, sizeof stap_pps_only)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0x80, stap_cut, sizeof stap_cut)));
+  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, fu_idr_start, 3)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet,
+                                                   make_rtp (packet, 0x80, fu_idr_middle, 3)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x80, fu_p_start, 3)));
+  g_assert_true (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0x91, ext_then_idr, sizeof ext_then_idr)));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0x91, ext_then_idr, 8))); /* ends inside the extension */
+  g_assert_false (icecam_rtp_h264_starts_keyframe (
+      packet, make_rtp (packet, 0xa0, padded_fu, sizeof padded_fu)));
+  /* Not RTP at all: too short, RTCP, version 0. */
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, 11));
+  icecam_rtcp_build_pli (packet, 1, 2);
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, ICECAM_RTCP_PLI_SIZE));
+  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x00, sps, 4)));
+}
+
 static void
 test_rtcp_pli (void)
 {
@@ -359,6 +419,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/dtls/precedence", test_sdp_dtls_precedence);
   g_test_add_func ("/sdp/dtls/bad", test_sdp_dtls_bad);
   g_test_add_func ("/rtcp/pli", test_rtcp_pli);
+  g_test_add_func ("/rtp/h264-keyframe-start", test_rtp_h264_keyframe_start);
   g_test_add_func ("/ice-config/urls", test_ice_config_urls);
   g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);
   g_test_add_func ("/ice-config/welcome-servers", test_ice_config_welcome_servers);

@@ -49,6 +49,8 @@ struct _IcecamCameraEndpoint {
   GPtrArray *active;  /* ActiveViewer of the sessions with a selected pair and DTLS
                        * connected; replaced, never edited */
   IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
+  gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
+                               * keyframe (icecam_rtp_h264_starts_keyframe()) */
 
   gint64 last_keyframe_request;
   guint keyframe_source_id;
@@ -69,12 +71,15 @@ typedef struct {
   gboolean offered;
   gboolean selected;      /* the current ICE transport has a selected pair */
   gboolean active;        /* selected and DTLS connected: in the fan-out */
+  gint *started;          /* atomic rc box, shared with ActiveViewer: whether this viewer's
+                           * stream has reached a keyframe since it became active */
 } ViewerSession;
 
 /* One entry of the fan-out snapshot, usable from the streaming thread. */
 typedef struct {
   IcecamIceSession *ice;
   IcecamDtlsSrtp *dtls;
+  gint *started;  /* ViewerSession.started; written by the streaming thread only */
 } ActiveViewer;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
@@ -108,6 +113,7 @@ active_viewer_free (ActiveViewer *av)
 {
   g_object_unref (av->ice);
   g_object_unref (av->dtls);
+  g_atomic_rc_box_release (av->started);
   g_free (av);
 }
 
@@ -131,6 +137,7 @@ viewer_session_free (ViewerSession *vs)
   g_free (vs->remote_fingerprint);
   g_clear_object (&vs->ice);
   g_clear_object (&vs->dtls);
+  g_atomic_rc_box_release (vs->started);
   g_free (vs);
 }
 
@@ -151,6 +158,7 @@ rebuild_active (IcecamCameraEndpoint *self)
     av = g_new (ActiveViewer, 1);
     av->ice = g_object_ref (vs->ice);
     av->dtls = g_object_ref (vs->dtls);
+    av->started = g_atomic_rc_box_acquire (vs->started);
     g_ptr_array_add (active, av);
   }
   g_ptr_array_unref (self->active);
@@ -251,6 +259,10 @@ update_active (IcecamCameraEndpoint *self, ViewerSession *vs)
     return;
   g_mutex_lock (&self->lock);
   vs->active = active;
+  /* Packets already on their way hold only the end of a frame or frames that depend on ones
+   * this viewer never got: its stream starts at the next keyframe. */
+  if (active)
+    g_atomic_int_set (vs->started, !self->start_on_keyframe);
   rebuild_active (self);
   g_mutex_unlock (&self->lock);
   /* A joining viewer can decode nothing before a keyframe: ask for one now. */
@@ -490,6 +502,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     return;
   vs = g_new0 (ViewerSession, 1);
   vs->endpoint = self;
+  vs->started = g_atomic_rc_box_new0 (gint);
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
   if (msg->ice_servers != NULL)
@@ -718,6 +731,7 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
   g_mutex_lock (&self->lock);
   icecam_sdp_free (self->media);
   self->media = sdp;
+  self->start_on_keyframe = g_ascii_strncasecmp (rtpmap, "H264/", 5) == 0;
   g_mutex_unlock (&self->lock);
 
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_pending_offers,
@@ -865,6 +879,11 @@ icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage
       guint8 *cipher = scratch + (gsize) n_out * room;
       gsize cipher_length = room;
 
+      if (!g_atomic_int_get (av->started)) {
+        if (!icecam_rtp_h264_starts_keyframe (packets[i], lengths[i]))
+          continue;
+        g_atomic_int_set (av->started, TRUE);
+      }
       if (!icecam_dtls_srtp_protect_rtp (av->dtls, packets[i], lengths[i], cipher,
                                          &cipher_length))
         continue;

@@ -30,6 +30,68 @@ icecam_rtp_get_ssrc (const guint8 *data, gsize length, guint32 *ssrc)
   return TRUE;
 }
 
+#define H264_NAL_IDR 5
+#define H264_NAL_SPS 7
+#define H264_STAP_A 24
+#define H264_FU_A 28
+
+static gboolean
+h264_nal_starts_keyframe (guint8 header)
+{
+  guint type = header & 0x1f;
+
+  return type == H264_NAL_IDR || type == H264_NAL_SPS;
+}
+
+/**
+ * icecam_rtp_h264_starts_keyframe:
+ *
+ * Reads an H.264 RTP packet (RFC 6184), bounds-checked: single NAL unit, STAP-A or FU-A.
+ *
+ * Returns: whether a decoder could start here: the packet carries a sequence parameter set
+ *   or the start of an IDR slice
+ */
+gboolean
+icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
+{
+  gsize offset = 12, end = length;
+  const guint8 *payload;
+
+  if (length < 12 || (data[0] >> 6) != 2 || icecam_rtp_is_rtcp (data, length))
+    return FALSE;
+  offset += (gsize) (data[0] & 0x0f) * 4;
+  if (data[0] & 0x10) { /* header extension */
+    if (offset + 4 > length)
+      return FALSE;
+    offset += 4 + (((gsize) data[offset + 2] << 8) | data[offset + 3]) * 4;
+  }
+  if (data[0] & 0x20) /* padding: its length is the last byte */
+    end = data[length - 1] <= length ? length - data[length - 1] : 0;
+  if (offset >= end)
+    return FALSE;
+  payload = data + offset;
+  end -= offset;
+
+  switch (payload[0] & 0x1f) {
+  case H264_STAP_A:
+    for (gsize i = 1; i + 2 < end;) {
+      gsize size = ((gsize) payload[i] << 8) | payload[i + 1];
+
+      i += 2;
+      if (size == 0 || i + size > end)
+        return FALSE;
+      if (h264_nal_starts_keyframe (payload[i]))
+        return TRUE;
+      i += size;
+    }
+    return FALSE;
+  case H264_FU_A:
+    return end >= 2 && (payload[1] & 0x80) != 0 && (payload[1] & 0x1f) == H264_NAL_IDR;
+  default:
+    return h264_nal_starts_keyframe (payload[0]);
+  }
+}
+
 /**
  * icecam_rtcp_has_keyframe_request:
  *

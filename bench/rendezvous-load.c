@@ -677,8 +677,11 @@ start_server (App *app, GError **error)
 
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  /* Every client comes from 127.0.0.1 and relays as fast as asked: no per-client limits. */
   app->server = g_subprocess_launcher_spawn (launcher, error, app->rendezvous, "--listen",
-                                             "127.0.0.1:0", "--stun-listen", "none", NULL);
+                                             "127.0.0.1:0", "--stun-listen", "none",
+                                             "--max-connections-per-address", "0",
+                                             "--message-rate", "0", NULL);
   if (app->server == NULL)
     return FALSE;
   app->server_pid = atoi (g_subprocess_get_identifier (app->server));

@@ -692,6 +692,8 @@ test_error_code_mapping (void)
   g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_ID_IN_USE), ==, "id-in-use");
   g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_NOT_ALLOWED), ==, "not-allowed");
   g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_INTERNAL), ==, "internal");
+  g_assert_cmpstr (icecam_error_code_to_string (ICECAM_ERROR_CODE_LIMIT_EXCEEDED), ==,
+                   "limit-exceeded");
 }
 
 static void

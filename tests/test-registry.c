@@ -797,7 +797,7 @@ test_error_session_limit (Fixture *f, gconstpointer data)
   s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
   s2 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
   feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
-  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED,
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
                 "viewer 'alice' has 2 sessions open, the limit is 2");
   expect_nothing (f);
 
@@ -805,6 +805,32 @@ test_error_session_limit (Fixture *f, gconstpointer data)
   feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\"}", s1);
   bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
   s3 = open_session (f, CAMERA_1, "cam1", VIEWER_1, viewer);
+  expect_nothing (f);
+}
+
+/* A camera at its session limit hears nothing of the watch that is refused. */
+static void
+test_error_camera_session_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *alice = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *bob = connect_viewer (f, VIEWER_2, "bob");
+  g_autofree gchar *s1 = NULL;
+  g_autofree gchar *s2 = NULL;
+  g_autofree gchar *s3 = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+
+  icecam_registry_set_max_sessions_per_camera (f->registry, 2);
+  s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, alice);
+  s2 = open_session (f, CAMERA_1, "cam1", VIEWER_2, bob);
+  feed (f, VIEWER_2, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, VIEWER_2, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                "camera 'cam1' has 2 sessions open, the limit is 2");
+  expect_nothing (f);
+
+  feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\"}", s1);
+  bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  s3 = open_session (f, CAMERA_1, "cam1", VIEWER_2, bob);
   expect_nothing (f);
 }
 
@@ -936,6 +962,7 @@ main (int argc, char **argv)
   ADD ("/registry/error/unknown-session", test_error_unknown_session);
   ADD ("/registry/error/not-allowed", test_error_not_allowed);
   ADD ("/registry/error/session-limit", test_error_session_limit);
+  ADD ("/registry/error/camera-session-limit", test_error_camera_session_limit);
   ADD ("/registry/error/id-in-use", test_error_id_in_use);
   ADD ("/registry/error/version", test_error_version);
   ADD ("/registry/error/bad-input", test_error_bad_input);

@@ -69,8 +69,9 @@ store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+/* A WebSocket to the server, before anything is read from it. */
 static Client *
-client_connect_to (Fixture *f, const gchar *uri)
+client_open (Fixture *f, const gchar *uri)
 {
   g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, uri);
   g_autoptr (GAsyncResult) result = NULL;
@@ -86,6 +87,14 @@ client_connect_to (Fixture *f, const gchar *uri)
   g_signal_connect (client->ws, "message", G_CALLBACK (on_client_message), client);
   g_signal_connect (client->ws, "closed", G_CALLBACK (on_client_closed), client);
   g_ptr_array_add (f->clients, client);
+  return client;
+}
+
+static Client *
+client_connect_to (Fixture *f, const gchar *uri)
+{
+  Client *client = client_open (f, uri);
+
   /* Every connection starts with the server's challenge. */
   icecam_message_free (client_expect (client, ICECAM_MESSAGE_CHALLENGE));
   return client;
@@ -436,6 +445,107 @@ test_id_in_use_closes (Fixture *f, gconstpointer data)
   g_assert_true (WAIT_UNTIL (get_stats (f).peers == 1));
   viewer = connect_viewer (f, NULL);
   session = watch (viewer, camera, "cam1");
+}
+
+static gchar *http_get (Fixture *f, const gchar *method, const gchar *path, guint *status,
+                        const gchar **content_type);
+
+/* Drops what @client got until an error with @code, which must come before it is closed. */
+static void
+client_expect_error_among (Client *client, IcecamErrorCode code, const gchar *needle)
+{
+  for (;;) {
+    g_autoptr (IcecamMessage) msg = NULL;
+
+    g_assert_true (WAIT_UNTIL (!g_queue_is_empty (&client->received) || client->closed));
+    msg = g_queue_pop_head (&client->received);
+    g_assert_nonnull (msg);
+    if (msg->type == ICECAM_MESSAGE_ERROR && msg->error_code == code) {
+      if (strstr (msg->text, needle) == NULL)
+        g_error ("error text '%s' does not contain '%s'", msg->text, needle);
+      return;
+    }
+  }
+}
+
+/* A connection over the per-address limit is told so and closed before it is a peer; the
+ * connections already open keep working, and a closed one makes room again. */
+static void
+test_connections_per_address (Fixture *f, gconstpointer data)
+{
+  Client *camera = NULL;
+  Client *viewer = NULL;
+  Client *extra = NULL;
+  Client *again = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *metrics = NULL;
+  guint status = 0;
+
+  icecam_rendezvous_set_max_connections_per_address (f->rendezvous, 2);
+  camera = connect_camera (f, "cam1");
+  viewer = connect_viewer (f, NULL);
+  extra = client_open (f, f->uri);
+  client_expect_error (extra, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                       "127.0.0.1 already has 2 signalling connections open");
+  g_assert_true (WAIT_UNTIL (extra->closed));
+  g_assert_cmpint (soup_websocket_connection_get_close_code (extra->ws), ==,
+                   SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_assert_true (g_queue_is_empty (&extra->received));
+  g_assert_cmpuint (get_stats (f).peers, ==, 2);
+
+  session = watch (viewer, camera, "cam1");
+  assert_relays_candidate (camera, viewer, session);
+  metrics = http_get (f, SOUP_METHOD_GET, "/metrics", &status, NULL);
+  g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_connections_refused_total 1\n"));
+
+  client_close (viewer);
+  g_assert_true (WAIT_UNTIL (get_stats (f).peers == 1));
+  again = client_connect (f);
+  g_assert_false (again->closed);
+}
+
+/* A client sending faster than the rate is told so and closed, its session ends, and the
+ * camera's other session is undisturbed; a client under the rate is never cut off. */
+static void
+test_message_rate (Fixture *f, gconstpointer data)
+{
+  Client *camera = NULL;
+  Client *viewer = NULL;
+  Client *flooder = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *flood_session = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+  g_autofree gchar *metrics = NULL;
+  guint status = 0;
+
+  icecam_rendezvous_set_message_rate (f->rendezvous, 20, 10);
+  camera = connect_camera (f, "cam1");
+  viewer = connect_viewer (f, NULL);
+  flooder = connect_viewer (f, NULL);
+  session = watch (viewer, camera, "cam1");
+  flood_session = watch (flooder, camera, "cam1");
+
+  /* 15 messages at 10 a second: more than the burst, less than the rate. */
+  for (guint i = 0; i < 15; i++) {
+    assert_relays_candidate (camera, viewer, session);
+    g_usleep (100 * 1000);
+  }
+  g_assert_false (camera->closed);
+
+  for (guint i = 0; i < 40; i++)
+    client_sendf (flooder, "{\"type\":\"bye\",\"session\":\"nope%u\"}", i);
+  client_expect_error_among (flooder, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                             "more than 20 messages a second (burst 10)");
+  g_assert_true (WAIT_UNTIL (flooder->closed));
+  g_assert_cmpint (soup_websocket_connection_get_close_code (flooder->ws), ==,
+                   SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+
+  bye = client_expect (camera, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye->session, ==, flood_session);
+  assert_relays_candidate (viewer, camera, session);
+  assert_relays_candidate (camera, viewer, session);
+  metrics = http_get (f, SOUP_METHOD_GET, "/metrics", &status, NULL);
+  g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_rate_limited_total 1\n"));
 }
 
 /* One request the way a health probe makes it: a new client and connection each time. */
@@ -807,6 +917,8 @@ main (int argc, char **argv)
   ADD ("/rendezvous/error/version-closes", test_version_closes);
   ADD ("/rendezvous/error/id-in-use-closes", test_id_in_use_closes);
   ADD ("/rendezvous/http/healthz", test_healthz);
+  ADD ("/rendezvous/limits/connections-per-address", test_connections_per_address);
+  ADD ("/rendezvous/limits/message-rate", test_message_rate);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
   ADD ("/rendezvous/stun/answers", test_stun_answers);
   ADD_NOT_LISTENING ("/rendezvous/stun/disabled", test_stun_disabled);

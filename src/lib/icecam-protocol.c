@@ -44,6 +44,7 @@ static const gchar * const error_code_names[] = {
   [ICECAM_ERROR_CODE_NOT_ALLOWED] = "not-allowed",
   [ICECAM_ERROR_CODE_INTERNAL] = "internal",
   [ICECAM_ERROR_CODE_UNAUTHORIZED] = "unauthorized",
+  [ICECAM_ERROR_CODE_LIMIT_EXCEEDED] = "limit-exceeded",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);

@@ -87,7 +87,7 @@ typedef enum {
  *
  * The `code` of an `error` message. Wire names: "malformed", "too-large", "unknown-type",
  * "missing-field", "invalid-field", "version", "not-ready", "unknown-camera",
- * "unknown-session", "id-in-use", "not-allowed", "internal", "unauthorized".
+ * "unknown-session", "id-in-use", "not-allowed", "internal", "unauthorized", "limit-exceeded".
  */
 typedef enum {
   ICECAM_ERROR_CODE_MALFORMED,
@@ -103,6 +103,7 @@ typedef enum {
   ICECAM_ERROR_CODE_NOT_ALLOWED,    /* the role may not send this message */
   ICECAM_ERROR_CODE_INTERNAL,
   ICECAM_ERROR_CODE_UNAUTHORIZED,   /* missing, forged or expired camera proof or viewer token */
+  ICECAM_ERROR_CODE_LIMIT_EXCEEDED, /* over a server limit: sessions, message rate, connections */
 } IcecamErrorCode;
 
 /**

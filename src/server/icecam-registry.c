@@ -77,6 +77,7 @@ struct _IcecamRegistry {
   GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
   gchar *token_key;           /* NULL: viewers need no token */
   guint max_sessions_per_viewer;
+  guint max_sessions_per_camera;
   guint64 next_viewer_number;
   guint64 messages_relayed;
   guint64 errors_sent;
@@ -534,9 +535,15 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
     return;
   }
   if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
                  "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
                  g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
+    return;
+  }
+  if (g_hash_table_size (camera->sessions) >= self->max_sessions_per_camera) {
+    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
+                 "camera '%s' has %u sessions open, the limit is %u", watch->camera,
+                 g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
     return;
   }
 
@@ -732,7 +739,7 @@ icecam_registry_set_ice_servers (IcecamRegistry *self, GPtrArray *ice_servers)
  * icecam_registry_set_max_sessions_per_viewer:
  * @self: a registry
  * @max_sessions: how many sessions one viewer may have open; a `watch` beyond that is
- *   answered with `not-allowed`
+ *   answered with `limit-exceeded`
  */
 void
 icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions)
@@ -740,6 +747,20 @@ icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_ses
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
   self->max_sessions_per_viewer = max_sessions;
+}
+
+/**
+ * icecam_registry_set_max_sessions_per_camera:
+ * @self: a registry
+ * @max_sessions: how many sessions one camera may have open; a `watch` of a camera at its
+ *   limit is answered with `limit-exceeded` and the camera hears nothing of it
+ */
+void
+icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  self->max_sessions_per_camera = max_sessions;
 }
 
 /**
@@ -963,5 +984,6 @@ icecam_registry_init (IcecamRegistry *self)
                                           (GDestroyNotify) session_free);
   self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
+  self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;
   g_queue_init (&self->outbox);
 }

@@ -17,6 +17,15 @@ G_BEGIN_DECLS
 #define ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER 16
 
 /**
+ * ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA:
+ *
+ * How many sessions one camera may have open at once unless configured otherwise: four times
+ * what icecam-camera serves by default (--max-viewers 16), so that the camera, not the server,
+ * is what turns viewers away in normal use.
+ */
+#define ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA 64
+
+/**
  * IcecamRegistryStats:
  * @peers: connections the registry knows, including those that have not said hello yet
  * @cameras: cameras online
@@ -47,6 +56,7 @@ void icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key);
 void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
+void icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions);
 
 void icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id,
                                const gchar *remote_address, GPtrArray *peer_ice_servers);

@@ -39,12 +39,19 @@
 /* Pings keep NAT mappings and proxies from dropping idle signalling connections. */
 #define KEEPALIVE_INTERVAL_SECONDS 20
 
+/* For the message rate, each further this many bytes of a message count as one message. */
+#define RATE_BYTES_PER_MESSAGE 4096
+
 typedef struct {
   IcecamRendezvous *self;   /* borrowed: connections never outlive the rendezvous */
   guint64 id;               /* the registry's peer id */
   SoupWebsocketConnection *ws;
   gulong message_handler;
   gulong closed_handler;
+  gchar *host;              /* the client's IP address, the key of per_host */
+  gboolean refused;         /* over a limit: closing, never a registry peer again */
+  gdouble tokens;           /* token bucket of the message rate */
+  gint64 refilled_us;
 } Connection;
 
 struct _IcecamRendezvous {
@@ -55,6 +62,13 @@ struct _IcecamRendezvous {
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   guint64 next_peer_id;
+  GHashTable *per_host;             /* IP address → open connections from it (GUINT) */
+
+  guint max_connections_per_address; /* 0: no limit */
+  guint message_rate;                /* per second and connection; 0: no limit */
+  guint message_burst;
+  guint64 connections_refused;
+  guint64 rate_limited;
 
   GInetAddress *listen_address;     /* NULL until listening */
   guint port;
@@ -141,7 +155,64 @@ connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_object_unref (conn->ws);
+  g_free (conn->host);
   g_free (conn);
+}
+
+static guint
+host_connections (IcecamRendezvous *self, const gchar *host)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->per_host, host));
+}
+
+static void
+count_host_connection (IcecamRendezvous *self, const gchar *host, gint delta)
+{
+  guint count = host_connections (self, host) + delta;
+
+  if (count == 0)
+    g_hash_table_remove (self->per_host, host);
+  else
+    g_hash_table_insert (self->per_host, g_strdup (host), GUINT_TO_POINTER (count));
+}
+
+/* Tells the client which limit it went over, then closes; it is no registry peer from here
+ * on and what it still sends is dropped. */
+static void
+refuse_connection (Connection *conn, const gchar *reason, const gchar *format, ...)
+{
+  g_autoptr (IcecamMessage) error = NULL;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *json = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
+  conn->refused = TRUE;
+  error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
+  json = icecam_message_to_json (error);
+  soup_websocket_connection_send_text (conn->ws, json);
+  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+/* The token bucket: @cost tokens, refilled at message_rate per second up to message_burst. */
+static gboolean
+take_rate_tokens (Connection *conn, gdouble cost)
+{
+  IcecamRendezvous *self = conn->self;
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->message_rate == 0)
+    return TRUE;
+  conn->tokens = MIN ((gdouble) self->message_burst,
+                      conn->tokens + (now - conn->refilled_us) * self->message_rate / 1e6);
+  conn->refilled_us = now;
+  if (conn->tokens < cost)
+    return FALSE;
+  conn->tokens -= cost;
+  return TRUE;
 }
 
 static void
@@ -150,6 +221,20 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
   gsize size = 0;
   const gchar *data = g_bytes_get_data (message, &size);
 
+  if (conn->refused)
+    return;
+  if (!take_rate_tokens (conn, 1 + (gdouble) (size / RATE_BYTES_PER_MESSAGE))) {
+    IcecamRendezvous *self = conn->self;
+    guint64 id = conn->id;
+
+    self->rate_limited++;
+    refuse_connection (conn, "message rate",
+                       "more than %u messages a second (burst %u): closing the connection",
+                       self->message_rate, self->message_burst);
+    /* Its sessions end now, not when the close handshake is done. */
+    icecam_registry_remove_peer (self->registry, id);
+    return;
+  }
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
     icecam_registry_send_error (conn->self->registry, conn->id, ICECAM_ERROR_CODE_MALFORMED,
                                 NULL, "binary frames are not accepted, send JSON text frames");
@@ -167,6 +252,7 @@ on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket closed (code %u)", id,
            soup_websocket_connection_get_close_code (ws));
+  count_host_connection (self, conn->host, -1);
   g_hash_table_remove (self->connections, &id);
   icecam_registry_remove_peer (self->registry, id);
 }
@@ -177,22 +263,36 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
 {
   IcecamRendezvous *self = user_data;
   Connection *conn = g_new0 (Connection, 1);
-  g_autofree gchar *remote = socket_address_to_string (
-    soup_server_message_get_remote_address (msg));
+  GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
+  g_autofree gchar *remote = socket_address_to_string (remote_address);
   g_autoptr (GPtrArray) servers =
     peer_ice_servers (self, soup_server_message_get_local_address (msg));
 
   conn->self = self;
   conn->id = ++self->next_peer_id;
   conn->ws = g_object_ref (ws);
+  conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
+    ? host_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
+    : g_strdup ("unknown");
+  conn->tokens = self->message_burst;
+  conn->refilled_us = g_get_monotonic_time ();
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
   soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_SECONDS);
   conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
                                             conn);
   conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
   g_hash_table_insert (self->connections, &conn->id, conn);
+  count_host_connection (self, conn->host, +1);
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
+  if (self->max_connections_per_address > 0 &&
+      host_connections (self, conn->host) > self->max_connections_per_address) {
+    self->connections_refused++;
+    refuse_connection (conn, "connections per address",
+                       "%s already has %u signalling connections open, the limit",
+                       conn->host, self->max_connections_per_address);
+    return;
+  }
   icecam_registry_add_peer (self->registry, conn->id, remote, servers);
 }
 
@@ -270,7 +370,8 @@ on_server_not_found (SoupServer *server, SoupServerMessage *msg, const char *pat
 
 /* @stun: (nullable): the STUN responder's counters, if it runs */
 static gchar *
-stats_to_json (const IcecamRegistryStats *stats, const IcecamStunResponderStats *stun)
+stats_to_json (IcecamRendezvous *self, const IcecamRegistryStats *stats,
+               const IcecamStunResponderStats *stun)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr (JsonGenerator) generator = json_generator_new ();
@@ -291,6 +392,10 @@ stats_to_json (const IcecamRegistryStats *stats, const IcecamStunResponderStats 
   json_builder_add_int_value (builder, stats->messages_relayed);
   json_builder_set_member_name (builder, "errors_sent");
   json_builder_add_int_value (builder, stats->errors_sent);
+  json_builder_set_member_name (builder, "connections_refused");
+  json_builder_add_int_value (builder, self->connections_refused);
+  json_builder_set_member_name (builder, "rate_limited");
+  json_builder_add_int_value (builder, self->rate_limited);
   if (stun != NULL) {
     json_builder_set_member_name (builder, "stun");
     json_builder_begin_object (builder);
@@ -323,7 +428,7 @@ on_server_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
   icecam_registry_get_stats (self->registry, &stats);
   if (self->stun != NULL)
     icecam_stun_responder_get_stats (self->stun, &stun_stats);
-  body = stats_to_json (&stats, self->stun != NULL ? &stun_stats : NULL);
+  body = stats_to_json (self, &stats, self->stun != NULL ? &stun_stats : NULL);
   respond (msg, SOUP_STATUS_OK, "application/json", body);
 }
 
@@ -358,6 +463,11 @@ on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
                  "Messages relayed between the ends of sessions.", stats.messages_relayed);
   append_metric (text, "errors_sent_total", "counter", "Error messages sent to clients.",
                  stats.errors_sent);
+  append_metric (text, "connections_refused_total", "counter",
+                 "Connections closed at once: too many from their address.",
+                 self->connections_refused);
+  append_metric (text, "rate_limited_total", "counter",
+                 "Connections closed for sending messages too fast.", self->rate_limited);
   if (self->stun != NULL) {
     IcecamStunResponderStats stun;
 
@@ -635,6 +745,44 @@ icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
 }
 
 /**
+ * icecam_rendezvous_set_max_connections_per_address:
+ * @self: a rendezvous
+ * @max: how many signalling connections one IP address may hold open; 0 for no limit
+ *
+ * A connection over the limit gets an `error` with code `limit-exceeded` and is closed before
+ * it is a peer: nothing it sends is read. Default:
+ * %ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.
+ */
+void
+icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+
+  self->max_connections_per_address = max;
+}
+
+/**
+ * icecam_rendezvous_set_message_rate:
+ * @self: a rendezvous
+ * @per_second: messages one connection may send per second, sustained; 0 for no limit
+ * @burst: how many it may send at once (at least 1)
+ *
+ * A token bucket per connection; each further 4 KiB of a message costs one more message.
+ * A connection over its rate gets an `error` with code `limit-exceeded` and is closed: its
+ * sessions end as if it had left. Defaults: %ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE,
+ * %ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST. Applies to connections opened afterwards.
+ */
+void
+icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (burst >= 1);
+
+  self->message_rate = per_second;
+  self->message_burst = burst;
+}
+
+/**
  * icecam_rendezvous_get_uri:
  * @self: a rendezvous
  *
@@ -751,6 +899,7 @@ icecam_rendezvous_finalize (GObject *object)
   g_clear_object (&self->stun_address);
   g_clear_object (&self->stun_alternate);
   g_clear_object (&self->stun_host);
+  g_clear_pointer (&self->per_host, g_hash_table_unref);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (icecam_rendezvous_parent_class)->finalize (object);
@@ -773,6 +922,10 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->registry = icecam_registry_new ();
   self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                              (GDestroyNotify) connection_free);
+  self->per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  self->message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE;
+  self->message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST;
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
 

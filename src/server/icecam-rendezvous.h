@@ -9,6 +9,30 @@
 
 G_BEGIN_DECLS
 
+/**
+ * ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS:
+ *
+ * How many signalling connections one IP address may hold open unless configured otherwise:
+ * room for a household's cameras and viewers behind one NAT, not for a flood.
+ */
+#define ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
+
+/**
+ * ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE:
+ *
+ * Messages per second one connection may send, sustained, unless configured otherwise; every
+ * further 4 KiB of a message counts as one more message.
+ */
+#define ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE 100
+
+/**
+ * ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST:
+ *
+ * How many messages one connection may send at once above the sustained rate: a camera that
+ * 16 viewers join at the same moment sends about 16 x 12 (offer, candidates, end).
+ */
+#define ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST 400
+
 #define ICECAM_TYPE_RENDEZVOUS (icecam_rendezvous_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, GObject)
 
@@ -18,6 +42,8 @@ void icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_s
 void icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled);
 void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address);
 void icecam_rendezvous_set_stun_alternate (IcecamRendezvous *self, GInetAddress *alternate);
+void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max);
+void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
                                           const gchar *key_file, GError **error);

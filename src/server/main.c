@@ -29,6 +29,11 @@ typedef struct {
   gchar *tls_key;
   gchar *camera_secrets_file;
   gchar *token_key_file;
+  gint max_connections_per_address;
+  gint message_rate;
+  gint message_burst;
+  gint max_sessions_per_camera;
+  gint max_sessions_per_viewer;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -213,11 +218,26 @@ app_check_stun_alternate (App *app, GError **error)
 }
 
 static gboolean
+app_check_limits (App *app, GError **error)
+{
+  if (app->max_connections_per_address < 0 || app->message_rate < 0 || app->message_burst < 1 ||
+      app->max_sessions_per_camera < 1 || app->max_sessions_per_viewer < 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--max-connections-per-address and --message-rate must be >= 0 (0: no "
+                 "limit); --message-burst and --max-sessions-per-camera/-viewer >= 1");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
 app_check_options (App *app, GError **error)
 {
   g_autofree gchar *stun_host = NULL;
   guint16 stun_port = 0;
 
+  if (!app_check_limits (app, error))
+    return FALSE;
   if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
                         DEFAULT_PORT, &app->host, &app->port, error) ||
       !app_check_turn_options (app, error) || !app_check_access_options (app, error))
@@ -269,6 +289,22 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     { "token-key-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_key_file,
       "Viewers need a token signed with this key (see 'icecam-rendezvous token --help')",
       "PATH" },
+    { "max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &app->max_connections_per_address,
+      "Signalling connections one IP address may hold open, 0 for no limit, default "
+      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), "N" },
+    { "message-rate", 0, 0, G_OPTION_ARG_INT, &app->message_rate,
+      "Messages a second one connection may send, sustained (each further 4 KiB of a message "
+      "counts as one more), 0 for no limit, default "
+      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE), "N" },
+    { "message-burst", 0, 0, G_OPTION_ARG_INT, &app->message_burst,
+      "Messages one connection may send at once above that rate, default "
+      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST), "N" },
+    { "max-sessions-per-camera", 0, 0, G_OPTION_ARG_INT, &app->max_sessions_per_camera,
+      "Sessions one camera may have open at once, default "
+      G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA), "N" },
+    { "max-sessions-per-viewer", 0, 0, G_OPTION_ARG_INT, &app->max_sessions_per_viewer,
+      "Sessions one viewer may have open at once, default "
+      G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER), "N" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -343,6 +379,14 @@ app_run (App *app)
   icecam_rendezvous_set_stun_enabled (app->rendezvous, !app->stun_off);
   icecam_rendezvous_set_stun_address (app->rendezvous, app->stun_address);
   icecam_rendezvous_set_stun_alternate (app->rendezvous, app->stun_alternate_address);
+  icecam_rendezvous_set_max_connections_per_address (app->rendezvous,
+                                                     (guint) app->max_connections_per_address);
+  icecam_rendezvous_set_message_rate (app->rendezvous, (guint) app->message_rate,
+                                      (guint) app->message_burst);
+  icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
+                                               (guint) app->max_sessions_per_camera);
+  icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
+                                               (guint) app->max_sessions_per_viewer);
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
@@ -375,7 +419,14 @@ app_run (App *app)
 int
 main (int argc, char **argv)
 {
-  App app = { .turn_ttl = DEFAULT_TURN_TTL };
+  App app = {
+    .turn_ttl = DEFAULT_TURN_TTL,
+    .max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    .message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE,
+    .message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST,
+    .max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA,
+    .max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER,
+  };
   g_autoptr (GError) error = NULL;
   int status;
 

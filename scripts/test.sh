@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Installs what icecam needs, builds it and runs every test suite. Exit status is meson's.
+# Installs what icecam needs, builds it and runs every test suite. Run without arguments (as CI
+# does), it then fuzzes each parser for a while (scripts/fuzz.sh) and runs the unit, integration
+# and plugin suites again under ASan and UBSan (scripts/sanitize.sh); see docs/hardening.md.
+# Exit status: non-zero if anything failed.
 # Usage: scripts/test.sh [meson test arguments, e.g. --suite unit]
+#   ICECAM_FUZZ_SECONDS: seconds per fuzz target in the full run (default 20; 0 skips fuzzing)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ICECAM_BUILD_DIR:-$top/build}
+export ICECAM_FUZZ_BUILD_DIR=${ICECAM_FUZZ_BUILD_DIR:-$top/build-fuzz}
+export ICECAM_ASAN_BUILD_DIR=${ICECAM_ASAN_BUILD_DIR:-$top/build-asan}
 
 bash "$top/scripts/setup.sh" || exit 1
 if [ ! -f "$build/build.ninja" ]; then
@@ -15,18 +21,56 @@ ninja -C "$build" || exit 1
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
 rc=$?
 
-# One closing line CI can read, from meson's own log of what ran.
-python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, sys
-passed = failed = skipped = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r == "OK" or r == "EXPECTEDFAIL":
-        passed += 1
-    elif r == "SKIP":
-        skipped += 1
-    else:
-        failed += 1
-print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+# The hardening runs, only in the full run: their results are counted below, so a stale log
+# of an earlier run must not be.
+fuzz_rc=
+sanitize_rc=
+if [ $# -eq 0 ]; then
+  if [ "${ICECAM_FUZZ_SECONDS:-20}" != 0 ]; then
+    bash "$top/scripts/fuzz.sh" "${ICECAM_FUZZ_SECONDS:-20}"
+    fuzz_rc=$?
+  fi
+  rm -f "$ICECAM_ASAN_BUILD_DIR/meson-logs/testlog.json"
+  bash "$top/scripts/sanitize.sh"
+  sanitize_rc=$?
+  [ "${fuzz_rc:-0}" -eq 0 ] && [ $sanitize_rc -eq 0 ] || rc=1
+fi
+
+# One closing line CI can read, from meson's own logs of what ran: the suites, plus in the full
+# run their sanitized run and the fuzz targets (one line each before it says how those went).
+python3 - "$build/meson-logs/testlog.json" "$ICECAM_ASAN_BUILD_DIR/meson-logs/testlog.json" \
+  "$sanitize_rc" "$ICECAM_FUZZ_BUILD_DIR/fuzz-run/results" "$fuzz_rc" <<'PY'
+import json, os, sys
+
+main_log, asan_log, sanitize_rc, fuzz_results, fuzz_rc = sys.argv[1:]
+
+def meson_counts(path):
+    passed = failed = skipped = 0
+    for line in open(path):
+        r = json.loads(line)["result"]
+        if r == "OK" or r == "EXPECTEDFAIL":
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+    return [passed, failed, skipped]
+
+total = meson_counts(main_log)
+if fuzz_rc != "":
+    lines = open(fuzz_results).read().split() if os.path.exists(fuzz_results) else []
+    fuzz = [lines[1::2].count("ok"), lines[1::2].count("failed"), 0]
+    if fuzz_rc != "0" and fuzz[1] == 0:
+        fuzz[1] = 1  # it failed before running a target (the build)
+    print(f"fuzz: {fuzz[0]} passed, {fuzz[1]} failed (targets, build-fuzz)")
+    total = [a + b for a, b in zip(total, fuzz)]
+if sanitize_rc != "":
+    asan = meson_counts(asan_log) if os.path.exists(asan_log) else [0, 0, 0]
+    if sanitize_rc != "0" and asan[1] == 0:
+        asan[1] = 1  # it failed before running a test (the build)
+    print(f"sanitize: {asan[0]} passed, {asan[1]} failed, {asan[2]} skipped "
+          "(ASan+UBSan, build-asan)")
+    total = [a + b for a, b in zip(total, asan)]
+print(f"tests: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
 PY
 exit $rc

@@ -101,6 +101,12 @@ done
 allocations=$(grep -c "ALLOCATE processed, success" "$tmp/coturn.log")
 [ "$allocations" -ge 4 ] && pass "coturn accepted $allocations allocations" \
   || fail "coturn accepted $allocations allocations, expected 4"
+# Each was released when its end stopped (the camera on Ctrl-C, the viewer when it had its
+# frames): a REFRESH with lifetime 0, not coturn's timeout minutes later.
+released=$(grep -cE "refreshed, .*lifetime=0$" "$tmp/coturn.log")
+[ "$released" -ge 4 ] && [ "$released" -ge "$allocations" ] \
+  && pass "every allocation ($released of $allocations) released at shutdown" \
+  || fail "$released of $allocations allocations released at shutdown"
 
 out=$(run_case wrong-secret "not-the-secret" udp); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -qE "no ICE candidate pair .*local=.* remote=" \

@@ -548,6 +548,80 @@ test_message_rate (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_rate_limited_total 1\n"));
 }
 
+/* A client that opens the WebSocket by hand, says @json in one frame and then reads nothing
+ * and answers no ping, as a dead or stuck client does. */
+static GSocket *
+open_deaf_client (Fixture *f, const gchar *json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketAddress) address =
+    g_inet_socket_address_new_from_string ("127.0.0.1", icecam_rendezvous_get_port (f->rendezvous));
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                             G_SOCKET_PROTOCOL_TCP, &error);
+  g_autofree gchar *request = g_strdup_printf (
+    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  g_autoptr (GByteArray) frame = g_byte_array_new ();
+  const guint8 header[2] = { 0x81, 0x80 | strlen (json) }; /* FIN, text, masked, short length */
+  const guint8 mask[4] = { 0, 0, 0, 0 }; /* a zero mask leaves the payload as it is */
+  gchar response[4096];
+  gssize got;
+
+  g_assert_cmpuint (strlen (json), <, 126);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_connect (socket, address, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                   strlen (request));
+  g_socket_set_blocking (socket, FALSE);
+  g_assert_true (WAIT_UNTIL (g_socket_condition_check (socket, G_IO_IN) & G_IO_IN));
+  got = g_socket_receive (socket, response, sizeof response - 1, NULL, &error);
+  g_assert_no_error (error);
+  response[MAX (got, 0)] = '\0';
+  g_assert_true (g_str_has_prefix (response, "HTTP/1.1 101"));
+
+  g_byte_array_append (frame, header, sizeof header);
+  g_byte_array_append (frame, mask, sizeof mask);
+  g_byte_array_append (frame, (const guint8 *) json, strlen (json));
+  g_socket_set_blocking (socket, TRUE);
+  g_assert_cmpint (g_socket_send (socket, (const gchar *) frame->data, frame->len, NULL, &error),
+                   ==, frame->len);
+  return g_steal_pointer (&socket);
+}
+
+/* A camera that stops answering (power cut, or it reads nothing) is taken offline once it
+ * has been silent past the limit; a client that answers the pings stays however idle. */
+static void
+test_silent_client_closed (Fixture *f, gconstpointer data)
+{
+  Client *viewer = NULL;
+  g_autoptr (GSocket) deaf = NULL;
+  g_autofree gchar *metrics = NULL;
+  const gchar *none[] = { NULL };
+  gint64 since;
+  guint status = 0;
+
+  icecam_rendezvous_set_keepalive (f->rendezvous, 1, 3);
+  viewer = connect_viewer (f, NULL);
+  deaf = open_deaf_client (
+    f, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"deafcam\"}");
+  g_assert_true (WAIT_UNTIL (get_stats (f).cameras == 1));
+  icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_PRESENCE));
+
+  since = g_get_monotonic_time ();
+  g_assert_true (WAIT_UNTIL (get_stats (f).cameras == 0));
+  g_test_message ("silent camera offline after %.1f s",
+                  (g_get_monotonic_time () - since) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - since, >=, 2 * G_USEC_PER_SEC);
+  client_expect_presence (viewer, none);
+
+  /* The viewer said nothing all along but answered every ping. */
+  g_assert_false (viewer->closed);
+  g_assert_cmpuint (get_stats (f).peers, ==, 1);
+  metrics = http_get (f, SOUP_METHOD_GET, "/metrics", &status, NULL);
+  g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_silent_closed_total 1\n"));
+}
+
 /* One request the way a health probe makes it: a new client and connection each time. */
 static gchar *
 http_get (Fixture *f, const gchar *method, const gchar *path, guint *status,
@@ -919,6 +993,7 @@ main (int argc, char **argv)
   ADD ("/rendezvous/http/healthz", test_healthz);
   ADD ("/rendezvous/limits/connections-per-address", test_connections_per_address);
   ADD ("/rendezvous/limits/message-rate", test_message_rate);
+  ADD ("/rendezvous/limits/silent-client-closed", test_silent_client_closed);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
   ADD ("/rendezvous/stun/answers", test_stun_answers);
   ADD_NOT_LISTENING ("/rendezvous/stun/disabled", test_stun_disabled);

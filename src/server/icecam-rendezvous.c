@@ -36,8 +36,11 @@
  * too-large error on an open connection; only frames past this are cut off by libsoup. */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
 
-/* Pings keep NAT mappings and proxies from dropping idle signalling connections. */
-#define KEEPALIVE_INTERVAL_SECONDS 20
+/* Pings keep NAT mappings and proxies from dropping idle signalling connections; a client
+ * that answers neither them nor anything else for DEFAULT_SILENCE_LIMIT_SECONDS is gone (power
+ * cut, cable pulled) or not reading what it is sent, which would otherwise pile up here. */
+#define DEFAULT_KEEPALIVE_INTERVAL_SECONDS 20
+#define DEFAULT_SILENCE_LIMIT_SECONDS 60
 
 /* For the message rate, each further this many bytes of a message count as one message. */
 #define RATE_BYTES_PER_MESSAGE 4096
@@ -52,6 +55,8 @@ typedef struct {
   gboolean refused;         /* over a limit: closing, never a registry peer again */
   gdouble tokens;           /* token bucket of the message rate */
   gint64 refilled_us;
+  gint64 heard_us;          /* when the client last sent a message or answered a ping */
+  gulong pong_handler;
 } Connection;
 
 struct _IcecamRendezvous {
@@ -69,6 +74,10 @@ struct _IcecamRendezvous {
   guint message_burst;
   guint64 connections_refused;
   guint64 rate_limited;
+  guint64 silent_closed;
+  guint keepalive_interval_s;
+  guint silence_limit_s;
+  GSource *silence_check;
 
   GInetAddress *listen_address;     /* NULL until listening */
   guint port;
@@ -154,6 +163,7 @@ connection_free (Connection *conn)
 {
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
+  g_clear_signal_handler (&conn->pong_handler, conn->ws);
   g_object_unref (conn->ws);
   g_free (conn->host);
   g_free (conn);
@@ -223,6 +233,7 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
 
   if (conn->refused)
     return;
+  conn->heard_us = g_get_monotonic_time ();
   if (!take_rate_tokens (conn, 1 + (gdouble) (size / RATE_BYTES_PER_MESSAGE))) {
     IcecamRendezvous *self = conn->self;
     guint64 id = conn->id;
@@ -242,6 +253,45 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
   }
   /* conn may be freed from here on: closing handlers can run inside the registry's signals. */
   icecam_registry_handle_text (conn->self->registry, conn->id, data, size);
+}
+
+static void
+on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
+{
+  conn->heard_us = g_get_monotonic_time ();
+}
+
+/* Closes the connections that have been silent for longer than the limit; runs every
+ * keepalive interval, so a dead client goes within limit + interval. */
+static gboolean
+check_silence (gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  gint64 oldest = g_get_monotonic_time () - (gint64) self->silence_limit_s * G_USEC_PER_SEC;
+  g_autoptr (GArray) silent = g_array_new (FALSE, FALSE, sizeof (guint64));
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
+    if (!conn->refused && conn->heard_us < oldest)
+      g_array_append_val (silent, conn->id);
+  /* Closing can run the registry's signals; look each one up again. */
+  for (guint i = 0; i < silent->len; i++) {
+    guint64 id = g_array_index (silent, guint64, i);
+
+    conn = g_hash_table_lookup (self->connections, &id);
+    if (conn == NULL || conn->refused)
+      continue;
+    g_info ("peer %" G_GUINT64_FORMAT " (%s): silent for over %u s, closing", id, conn->host,
+            self->silence_limit_s);
+    self->silent_closed++;
+    conn->refused = TRUE;
+    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                     "no answer to pings");
+    icecam_registry_remove_peer (self->registry, id);
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -277,7 +327,9 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   conn->tokens = self->message_burst;
   conn->refilled_us = g_get_monotonic_time ();
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
-  soup_websocket_connection_set_keepalive_interval (ws, KEEPALIVE_INTERVAL_SECONDS);
+  soup_websocket_connection_set_keepalive_interval (ws, self->keepalive_interval_s);
+  conn->heard_us = g_get_monotonic_time ();
+  conn->pong_handler = g_signal_connect (ws, "pong", G_CALLBACK (on_websocket_pong), conn);
   conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
                                             conn);
   conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
@@ -396,6 +448,8 @@ stats_to_json (IcecamRendezvous *self, const IcecamRegistryStats *stats,
   json_builder_add_int_value (builder, self->connections_refused);
   json_builder_set_member_name (builder, "rate_limited");
   json_builder_add_int_value (builder, self->rate_limited);
+  json_builder_set_member_name (builder, "silent_closed");
+  json_builder_add_int_value (builder, self->silent_closed);
   if (stun != NULL) {
     json_builder_set_member_name (builder, "stun");
     json_builder_begin_object (builder);
@@ -468,6 +522,8 @@ on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
                  self->connections_refused);
   append_metric (text, "rate_limited_total", "counter",
                  "Connections closed for sending messages too fast.", self->rate_limited);
+  append_metric (text, "silent_closed_total", "counter",
+                 "Connections closed for answering no ping for too long.", self->silent_closed);
   if (self->stun != NULL) {
     IcecamStunResponderStats stun;
 
@@ -782,6 +838,39 @@ icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, gu
   self->message_burst = burst;
 }
 
+static void
+start_silence_check (IcecamRendezvous *self)
+{
+  if (self->silence_check != NULL) {
+    g_source_destroy (self->silence_check);
+    g_source_unref (self->silence_check);
+  }
+  self->silence_check = g_timeout_source_new_seconds (self->keepalive_interval_s);
+  g_source_set_callback (self->silence_check, check_silence, self, NULL);
+  g_source_attach (self->silence_check, self->context);
+}
+
+/**
+ * icecam_rendezvous_set_keepalive:
+ * @self: a rendezvous
+ * @interval_s: seconds between the pings sent on every signalling connection (at least 1)
+ * @silence_limit_s: a connection that neither sent a message nor answered a ping for this
+ *   long is closed and its peer removed (more than @interval_s)
+ *
+ * Defaults: a ping every 20 s, closed after 60 s of silence. Applies to connections opened
+ * afterwards.
+ */
+void
+icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint silence_limit_s)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (interval_s >= 1 && silence_limit_s > interval_s);
+
+  self->keepalive_interval_s = interval_s;
+  self->silence_limit_s = silence_limit_s;
+  start_silence_check (self);
+}
+
 /**
  * icecam_rendezvous_get_uri:
  * @self: a rendezvous
@@ -885,6 +974,10 @@ icecam_rendezvous_dispose (GObject *object)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_clear_object (&self->stun);
+  if (self->silence_check != NULL) {
+    g_source_destroy (self->silence_check);
+    g_clear_pointer (&self->silence_check, g_source_unref);
+  }
   g_clear_object (&self->registry);
 
   G_OBJECT_CLASS (icecam_rendezvous_parent_class)->dispose (object);
@@ -926,6 +1019,9 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   self->message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE;
   self->message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST;
+  self->keepalive_interval_s = DEFAULT_KEEPALIVE_INTERVAL_SECONDS;
+  self->silence_limit_s = DEFAULT_SILENCE_LIMIT_SECONDS;
+  start_silence_check (self);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
 

@@ -44,6 +44,8 @@ void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddr
 void icecam_rendezvous_set_stun_alternate (IcecamRendezvous *self, GInetAddress *alternate);
 void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max);
 void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
+void icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s,
+                                      guint silence_limit_s);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
                                           const gchar *key_file, GError **error);

@@ -49,7 +49,7 @@ typedef struct {
 
 /* One frame's worth of packets, as rtph264pay pushes a fragmented NAL: one buffer list. Every
  * packet has its own sequence number (SRTP refuses to protect one twice); the payload is a
- * copy of one zeroed template. */
+ * copy of one template, zero but for an IDR NAL header. */
 static GstBufferList *
 make_frame (App *app, guint n)
 {
@@ -155,6 +155,9 @@ start_sending (gpointer data)
   app->template = g_malloc0 (app->size);
   app->template[0] = 0x80;                                   /* RTP version 2 */
   memcpy (app->template + 8, "\x12\x34\x56\x78", 4);        /* SSRC */
+  /* An H.264 IDR NAL header: the camera starts a viewer's stream at a keyframe, and every
+   * packet here looks like one, so none is held back. */
+  app->template[12] = 0x65;
   app->start_us = g_get_monotonic_time ();
   app->cpu_start = bench_self_cpu_seconds ();
   send_tick (app);

@@ -947,6 +947,9 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--stun-listen", "127.0.0.1:70000", NULL }, "--stun-listen: '127.0.0.1:70000'" },
     { { "--no-such-option", NULL, NULL }, "--no-such-option" },
     { { "stray", NULL, NULL }, "unexpected argument 'stray'" },
+    { { "--message-rate", "-1", NULL }, "--message-rate must be >= 0" },
+    { { "--message-burst", "0", NULL }, "--message-burst and --max-sessions-per-camera" },
+    { { "--max-sessions-per-camera", "0", NULL }, "--max-sessions-per-camera/-viewer >= 1" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Staying up, on loopback with the real commands: the rendezvous dies mid-stream and the viewer
 # keeps decoding; it comes back on the same port and the camera registers again by itself; a
-# viewer is killed and the camera frees its session (consent freshness). Prints the figures.
+# viewer is killed and the camera frees its session (consent freshness); the camera vanishes and
+# a viewer says so and keeps trying until it is back (or exits, with --no-retry). Prints the
+# figures.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 tmp=$(mktemp -d)
@@ -37,13 +39,15 @@ healthz_cameras() {
   echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
 }
 
-frames() { grep -oE 'progress frames=[0-9]+' "$tmp/view.log" | tail -1 | grep -oE '[0-9]+$' || echo 0; }
+# The frames the viewer logging to $1 (default view.log) decoded so far, from its progress lines.
+frames() { grep -oE 'progress frames=[0-9]+' "${1:-$tmp/view.log}" | tail -1 | grep -oE '[0-9]+$' || echo 0; }
 
-# Waits until the viewer's progress shows at least $1 frames, for at most $2 seconds.
+# Waits until the viewer's progress (log $3, default view.log) shows at least $1 frames, for at
+# most $2 seconds.
 wait_for_frames() {
   local deadline=$((SECONDS + $2))
   while [ $SECONDS -lt $deadline ]; do
-    [ "$(frames)" -ge "$1" ] && return 0
+    [ "$(frames "${3:-}")" -ge "$1" ] && return 0
     sleep 0.1
   done
   return 1
@@ -111,5 +115,57 @@ kill -0 "$camera" 2>/dev/null && pass "camera keeps running" || fail "camera exi
 
 kill -INT "$camera"; wait "$camera"; rc=$?
 [ $rc -eq 0 ] && pass "camera stops cleanly" || fail "camera exit $rc"
+
+# 4. The camera vanishes (SIGKILL). A viewer says so and tries again until it is back; one
+#    told --no-retry exits with the reason.
+"$build/src/tools/icecam-camera" --server "$url" --id shelf --source test >"$tmp/cam2.log" 2>&1 &
+camera=$!
+pids+=($camera)
+wait_for_line "$tmp/cam2.log" 'streaming' 10
+"$build/src/tools/icecam-view" --server "$url" --camera shelf --headless --stats-interval 1 \
+  >"$tmp/view.log" 2>&1 &
+viewer=$!
+pids+=($viewer)
+"$build/src/tools/icecam-view" --server "$url" --camera shelf --headless --no-retry \
+  --stats-interval 1 >"$tmp/view-once.log" 2>&1 &
+once=$!
+pids+=($once)
+# Both were watching: a viewer that never decoded a frame gives up whatever it was told.
+wait_for_frames 30 15 && wait_for_frames 30 15 "$tmp/view-once.log" \
+  && pass "two viewers decode, one with --no-retry" || fail "two viewers decode"
+kill -9 "$camera"; wait "$camera" 2>/dev/null
+gone_ms=$(now_ms)
+if wait_for_line "$tmp/view.log" "^icecam-view: lost camera 'shelf'" 30; then
+  pass "viewer said the camera is gone $(( $(now_ms) - gone_ms )) ms after it died: $(grep -m1 "^icecam-view: lost camera 'shelf'" "$tmp/view.log")"
+else
+  fail "viewer did not say the camera is gone within 30 s"
+fi
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ] && kill -0 "$once" 2>/dev/null; do sleep 0.1; done
+if ! kill -0 "$once" 2>/dev/null; then
+  wait "$once"; rc=$?
+  [ $rc -eq 1 ] && grep -q "result=error" "$tmp/view-once.log" \
+    && pass "--no-retry viewer exited 1: $(grep -m1 'error:' "$tmp/view-once.log")" \
+    || fail "--no-retry viewer exit $rc: $(tail -2 "$tmp/view-once.log")"
+else
+  fail "--no-retry viewer still running 30 s after the camera died"
+fi
+sleep 2 # the viewer retries meanwhile: the camera is unknown for a while
+kill -0 "$viewer" 2>/dev/null && pass "retrying viewer still running" || fail "retrying viewer exited"
+"$build/src/tools/icecam-camera" --server "$url" --id shelf --source test >"$tmp/cam3.log" 2>&1 &
+camera=$!
+pids+=($camera)
+back_ms=$(now_ms)
+before=$(frames)
+if wait_for_line "$tmp/view.log" "watching camera 'shelf' again" 40 && wait_for_frames $((before + 30)) 15; then
+  pass "viewer decodes again $(( $(now_ms) - back_ms )) ms after the camera came back ($(grep -c 'retrying camera' "$tmp/view.log") retries)"
+else
+  fail "viewer did not decode again after the camera came back: $(tail -3 "$tmp/view.log")"
+fi
+kill -INT "$viewer"; wait "$viewer"; rc=$?
+summary=$(grep '^icecam-view: result=' "$tmp/view.log")
+[ $rc -eq 0 ] && echo "$summary" | grep -qE 'retries=[1-9]' \
+  && pass "viewer stops cleanly: $summary" || fail "viewer exit $rc: $summary"
+kill -INT "$camera"; wait "$camera"
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -51,6 +51,8 @@ struct _IcecamViewerEndpoint {
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
   gchar *remote_ufrag;   /* of the offer in use: a new one means an ICE restart */
   GSource *recovery_timeout;
+  gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
+                          * send the offer of an ICE restart */
 
   GTask *close_task;
 };
@@ -260,7 +262,15 @@ on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamViewerEndpoint *
   if (state != ICECAM_ICE_STATE_FAILED)
     return;
   candidates = icecam_ice_session_describe_candidates (ice);
-  /* A path that worked and died: the camera (controlling) restarts ICE with a new offer. */
+  /* A path that worked and died: the camera (controlling) restarts ICE with a new offer,
+   * unless it has left the rendezvous too, i.e. it is gone. */
+  if (self->state == ICECAM_VIEWER_STATE_PLAYING && self->camera_left) {
+    fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                             "camera '%s' is gone: it left the rendezvous and its path died",
+                             self->camera_id),
+          FALSE);
+    return;
+  }
   if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
     g_message ("viewer %s: the path died (%s); waiting for the camera's ICE restart",
                self->camera_id, candidates);
@@ -427,6 +437,7 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
     g_debug ("viewer %s: repeated offer ignored", self->camera_id);
     return;
   }
+  self->camera_left = FALSE; /* it is in touch again */
   if (offer != NULL && !check_fingerprint (self, offer, &error)) {
     fail (self, g_steal_pointer (&error), TRUE);
     return;
@@ -525,6 +536,7 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (ours && self->state == ICECAM_VIEWER_STATE_PLAYING &&
           g_strcmp0 (msg->reason, ICECAM_BYE_REASON_PEER_LEFT) == 0) {
         g_info ("viewer %s: camera left the rendezvous, media continues", self->camera_id);
+        self->camera_left = TRUE;
         break;
       }
       if (ours)

@@ -20,6 +20,7 @@ typedef struct {
   IcecamToolIceOptions ice;
   gboolean nat_probe;
   gchar *nat_type;        /* set when probed */
+  gboolean no_retry;
 
   gint64 start_us;
   GMainLoop *loop;
@@ -31,7 +32,13 @@ typedef struct {
   gchar *session;
   gchar *error;
   gint exit_code;
+  guint retries;          /* times the source was started again after the camera went */
+  guint retry_delay_s;    /* the next one's wait: 1 s doubling to RETRY_MAX_DELAY_S */
+  guint retry_source_id;
 } ViewApp;
+
+/* After the camera went away, the viewer tries again after 1 s, 2 s, 4 s ... up to this. */
+#define RETRY_MAX_DELAY_S 30
 
 static GstPadProbeReturn
 on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -81,6 +88,39 @@ on_timeout (gpointer data)
 }
 
 static gboolean
+retry_source (gpointer data)
+{
+  ViewApp *app = data;
+
+  app->retry_source_id = 0;
+  app->retries++;
+  g_printerr ("icecam-view: retrying camera '%s' (attempt %u)\n", app->camera, app->retries);
+  if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    app->error = g_strdup ("the pipeline does not start again (run with --verbose)");
+    app->exit_code = 1;
+    g_main_loop_quit (app->loop);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* A viewer that was watching and lost the camera (it went offline, ended the session, its
+ * path died for good, the rendezvous is unreachable) says so and tries again, unless told
+ * not to; a camera that is not the pinned one is never retried. */
+static gboolean
+maybe_retry (ViewApp *app, const GError *error)
+{
+  if (app->no_retry || g_atomic_int_get (&app->frames) == 0 ||
+      g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED))
+    return FALSE;
+  g_printerr ("icecam-view: lost camera '%s': %s; retrying in %u s\n", app->camera,
+              error->message, app->retry_delay_s);
+  gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  app->retry_source_id = g_timeout_add_seconds (app->retry_delay_s, retry_source, app);
+  app->retry_delay_s = MIN (app->retry_delay_s * 2, RETRY_MAX_DELAY_S);
+  return TRUE;
+}
+
+static gboolean
 on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
 {
   ViewApp *app = data;
@@ -99,13 +139,20 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
                                      gst_structure_get_string (s, "remote-type"));
         app->transport = g_strdup (gst_structure_get_string (s, "transport"));
         app->session = g_strdup (gst_structure_get_string (s, "session"));
+        if (app->retries > 0)
+          g_printerr ("icecam-view: watching camera '%s' again (session %s, pair %s)\n",
+                      app->camera, app->session, app->pair);
+        app->retry_delay_s = 1;
       }
       break;
     case GST_MESSAGE_ERROR:
       gst_message_parse_error (msg, &error, &debug);
-      app->error = g_strdup (error->message);
       if (debug != NULL && app->ice.verbose)
         g_printerr ("icecam-view: %s\n", debug);
+      /* After the first error the pipeline is going down: one decision per stop. */
+      if (app->retry_source_id != 0 || maybe_retry (app, error))
+        break;
+      app->error = g_strdup (error->message);
       app->exit_code = 1;
       g_main_loop_quit (app->loop);
       break;
@@ -186,11 +233,11 @@ print_summary (ViewApp *app)
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
   g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f session=%s%s%s\n",
+           "elapsed_ms=%.0f session=%s retries=%u%s%s\n",
            app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
            (g_get_monotonic_time () - app->start_us) / 1000.0,
-           app->session ? app->session : "none", app->nat_type ? " nat=" : "",
+           app->session ? app->session : "none", app->retries, app->nat_type ? " nat=" : "",
            app->nat_type ? app->nat_type : "");
   fflush (stdout);
 }
@@ -217,6 +264,9 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "\"sha-256 AB:CD:..\"" },
     { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
       "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
+    { "no-retry", 0, 0, G_OPTION_ARG_NONE, &app->no_retry,
+      "Exit when the camera goes away while watching (default: say so and try again, "
+      "after 1 s, 2 s, 4 s ... up to 30 s)", NULL },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
       NULL },
@@ -322,7 +372,7 @@ run (ViewApp *app, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  ViewApp app = { .timeout_s = 20 };
+  ViewApp app = { .timeout_s = 20, .retry_delay_s = 1 };
   int exit_code = run (&app, argc, argv);
 
   view_app_clear (&app);

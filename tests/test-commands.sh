@@ -5,47 +5,9 @@
 set -u
 build=${ICECAM_BUILD_DIR:?}
 src=${ICECAM_SOURCE_DIR:?}
-tmp=$(mktemp -d)
-pids=()
-failures=0
-cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "not ok - $*"; failures=$((failures + 1)); }
-pass() { echo "ok - $*"; }
-
-# Waits until file $1 matches regex $2, for at most $3 seconds (polling the file the
-# process writes; there is no event to wait on across processes).
-wait_for_line() {
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-healthz_cameras() {
-  local body
-  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  body=$(cat <&3)
-  exec 3<&-
-  echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
-}
-
-wait_for_cameras() {
-  local deadline=$((SECONDS + 10))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(healthz_cameras "$1")" = "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+TEST_KILL_SIGNAL=INT
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 >"$tmp/rendezvous.log" 2>&1 &
 pids+=($!)

@@ -7,37 +7,10 @@
 # figures.
 set -u
 build=${ICECAM_BUILD_DIR:?}
-tmp=$(mktemp -d)
-pids=()
-failures=0
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  [ -n "${KEEP_LOG:-}" ] && cp "$tmp/cam.log" "$tmp/view.log" /tmp/
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "not ok - $*"; failures=$((failures + 1)); }
-pass() { echo "ok - $*"; }
-now_ms() { date +%s%3N; }
-
-wait_for_line() {
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-healthz_cameras() {
-  local body
-  exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
-  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
-  body=$(cat <&3)
-  exec 3<&-
-  echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
-}
+TEST_KILL_SIGNAL=KILL
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_keep_logs() { cp "$tmp/cam.log" "$tmp/view.log" /tmp/; }
 
 # The frames the viewer logging to $1 (default view.log) decoded so far, from its progress lines.
 frames() { grep -oE 'progress frames=[0-9]+' "${1:-$tmp/view.log}" | tail -1 | grep -oE '[0-9]+$' || echo 0; }

@@ -6,27 +6,9 @@
 set -u
 build=${ICECAM_BUILD_DIR:?}
 command -v turnserver >/dev/null || { echo "turnserver missing: run scripts/setup.sh"; exit 1; }
-tmp=$(mktemp -d)
-pids=()
-failures=0
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [ -n "${KEEP_LOG:-}" ] && cp "$tmp/coturn.log" /tmp/coturn-test.log
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "not ok - $*"; failures=$((failures + 1)); }
-pass() { echo "ok - $*"; }
-
-wait_for_line() {
-  local deadline=$((SECONDS + $3))
-  while [ $SECONDS -lt $deadline ]; do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_keep_logs() { cp "$tmp/coturn.log" /tmp/coturn-test.log; }
 
 # coturn cannot bind port 0 and say which it got: ask the kernel for one free on UDP and TCP.
 free_port() {

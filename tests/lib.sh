@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# What the loopback test scripts share; sourced, not run. It makes $tmp, kills every pid in
+# $pids when the script exits (with $TEST_KILL_SIGNAL, default TERM, after test_keep_logs if
+# the script defines it) and counts failures for pass/fail, which print TAP-like lines.
+# shellcheck shell=bash
+
+tmp=$(mktemp -d)
+pids=()
+failures=0
+
+test_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "-${TEST_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "${KEEP_LOG:-}" ] && declare -F test_keep_logs >/dev/null && test_keep_logs
+  rm -rf "$tmp"
+}
+trap test_cleanup EXIT
+
+fail() { echo "not ok - $*"; failures=$((failures + 1)); }
+pass() { echo "ok - $*"; }
+now_ms() { date +%s%3N; }
+
+# Waits until file $1 matches regex $2, for at most $3 seconds (polling the file the
+# process writes; there is no event to wait on across processes).
+wait_for_line() {
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# The cameras online at the rendezvous on 127.0.0.1 port $1, from its /healthz.
+healthz_cameras() {
+  local body
+  exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  body=$(cat <&3)
+  exec 3<&-
+  echo "$body" | grep -oE '"cameras" *: *[0-9]+' | grep -oE '[0-9]+$'
+}
+
+# Waits until the rendezvous on port $1 has $2 cameras online, for at most $3 (10) seconds.
+wait_for_cameras() {
+  local deadline=$((SECONDS + ${3:-10}))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(healthz_cameras "$1")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}

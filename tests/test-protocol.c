@@ -404,7 +404,8 @@ test_parse_one_object_strict_escapes (void)
                       ICECAM_PROTOCOL_ERROR_MALFORMED, "ends inside an escape");
 
   /* A whole pair, other escapes and whitespace around the object are fine. */
-  pair = parse_ok (" {\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud83d\\ude00 \\u00e9\\n\\/\"}\r\n");
+  pair = parse_ok (" {\"type\":\"bye\",\"session\":\"s\","
+                   "\"reason\":\"\\ud83d\\ude00 \\u00e9\\n\\/\"}\r\n");
   g_assert_cmpstr (pair->reason, ==, "\xf0\x9f\x98\x80 \xc3\xa9\n/");
 }
 
@@ -786,7 +787,8 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/parse/viewer-without-id", test_parse_viewer_without_id);
   g_test_add_func ("/protocol/parse/malformed", test_parse_malformed);
   g_test_add_func ("/protocol/parse/utf8-and-nul", test_parse_invalid_utf8_and_nul);
-  g_test_add_func ("/protocol/parse/one-object-strict-escapes", test_parse_one_object_strict_escapes);
+  g_test_add_func ("/protocol/parse/one-object-strict-escapes",
+                   test_parse_one_object_strict_escapes);
   g_test_add_func ("/protocol/parse/deep-nesting", test_parse_deep_nesting);
   g_test_add_func ("/protocol/parse/oversized", test_parse_oversized);
   g_test_add_func ("/protocol/parse/field-limits", test_parse_field_limits);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench-util.h"
+#include "bench-gst.h"
 
 #define RTP_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define SETTLE_MS 500        /* after the pair is selected, before the window starts */
@@ -168,8 +169,9 @@ static GstPadProbeReturn
 on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   App *app = data;
+  guint n = bench_probe_packets (info);
 
-  if (__atomic_fetch_add (&app->packets_received, 1, __ATOMIC_RELAXED) == 0) {
+  if (__atomic_fetch_add (&app->packets_received, n, __ATOMIC_RELAXED) == 0) {
     app->cpu_at_first = bench_self_cpu_seconds ();
     g_atomic_int_set (&app->first_seen, 1);
   }
@@ -354,7 +356,8 @@ main (int argc, char **argv)
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app.pipeline), "sink");
     g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
 
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_packet, &app, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_packet,
+                       &app, NULL);
     g_timeout_add (50, recv_tick, &app);
   }
   g_timeout_add_seconds (DEADLINE_S, on_deadline, &app);

@@ -7,6 +7,8 @@
 #include <gst/gst.h>
 #include <stdio.h>
 
+#include "bench-gst.h"
+
 #define RTP_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 
 typedef struct {
@@ -34,7 +36,8 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   Probe *probe = data;
 
-  __atomic_fetch_add (&probe->app->packets[probe->index], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&probe->app->packets[probe->index], bench_probe_packets (info),
+                      __ATOMIC_RELAXED);
   return GST_PAD_PROBE_OK;
 }
 
@@ -112,7 +115,8 @@ make_viewer (App *app, guint index, GError **error)
   probe = g_new0 (Probe, 1);
   probe->app = app;
   probe->index = index;
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_packet, probe, g_free);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_packet,
+                     probe, g_free);
   bus = gst_element_get_bus (pipeline);
   gst_bus_add_watch (bus, on_bus_message, app);
   return pipeline;

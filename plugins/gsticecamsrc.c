@@ -58,7 +58,9 @@ struct _GstIcecamSrc {
 
   GMutex lock;                    /* protects the fields below */
   GCond cond;
-  GQueue packets;
+  GQueue packets;                 /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
+  gboolean waiting;               /* create() sleeps on cond until a packet comes */
+  gboolean wake_pending;          /* wake_create() is attached to the worker's context */
   GstCaps *pending_caps;
   gboolean flushing;
   GError *error;                  /* the endpoint closed with this */
@@ -77,19 +79,48 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (icecamsrc, "icecamsrc", GST_RANK_NONE,
     GST_TYPE_ICECAM_SRC,
     GST_DEBUG_CATEGORY_INIT (gst_icecam_src_debug, "icecamsrc", 0, "icecam viewer source"));
 
+static gboolean
+wake_create (gpointer data)
+{
+  GstIcecamSrc *src = data;
+
+  g_mutex_lock (&src->lock);
+  src->wake_pending = FALSE;
+  if (src->waiting) {
+    src->waiting = FALSE;
+    g_cond_signal (&src->cond);
+  }
+  g_mutex_unlock (&src->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* The worker thread, for every packet: queue it with its arrival time. Wakes create() only
+ * when it sleeps: a futex call per packet was most of the receiver's cost. */
 static void
 on_endpoint_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   GstIcecamSrc *src = user_data;
   GstBuffer *buf = gst_buffer_new_memdup (data, length);
 
+  GST_BUFFER_OFFSET (buf) = (guint64) g_get_monotonic_time ();
   g_mutex_lock (&src->lock);
   if (src->packets.length >= MAX_QUEUED_PACKETS) {
     gst_buffer_unref (g_queue_pop_head (&src->packets));
     src->packets_queue_dropped++;
   }
   g_queue_push_tail (&src->packets, buf);
-  g_cond_signal (&src->cond);
+  /* create() is woken once the worker has read everything that is there now, so that a burst
+   * (a video frame) goes downstream as one list: waking it for every packet made the two
+   * threads take turns, a context switch per packet. */
+  if (src->waiting && !src->wake_pending) {
+    GSource *wake = g_idle_source_new ();
+
+    src->wake_pending = TRUE;
+    g_source_set_priority (wake, G_PRIORITY_DEFAULT);
+    g_source_set_callback (wake, wake_create, src, NULL);
+    g_source_attach (wake, g_main_context_get_thread_default ());
+    g_source_unref (wake);
+  }
   g_mutex_unlock (&src->lock);
 }
 
@@ -292,6 +323,10 @@ gst_icecam_src_stop (GstBaseSrc *bsrc)
   g_mutex_unlock (&src->lock);
   icecam_worker_call (src->worker, unref_in_worker, src);
   g_clear_pointer (&src->worker, icecam_worker_free);
+  /* A wake_create() still attached went with the worker's context. */
+  g_mutex_lock (&src->lock);
+  src->wake_pending = FALSE;
+  g_mutex_unlock (&src->lock);
   return TRUE;
 }
 
@@ -310,17 +345,67 @@ post_error (GstIcecamSrc *src, const GError *error)
     GST_ELEMENT_ERROR (src, RESOURCE, FAILED, ("%s", error->message), (NULL));
 }
 
+/* Timestamps @buf with the running time at which it arrived (what do-timestamp would give
+ * it, had it been pushed then), from the monotonic time on_endpoint_receive() noted. */
+static void
+stamp_arrival (GstBuffer *buf, GstClockTime now, gint64 now_us, GstClockTime base_time)
+{
+  GstClockTime waited = (GstClockTime) MAX (now_us - (gint64) GST_BUFFER_OFFSET (buf), 0) *
+                        GST_USECOND;
+  GstClockTime arrived = now - MIN (now, waited);
+
+  GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
+  if (arrived >= base_time)
+    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = arrived - base_time;
+}
+
+/* Everything queued, timestamped on arrival: one buffer, or a list of them. */
+static GstFlowReturn
+take_packets (GstIcecamSrc *src, GQueue *packets, GstBuffer **outbuf)
+{
+  g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (src));
+  GstClockTime base_time = gst_element_get_base_time (GST_ELEMENT (src));
+  GstClockTime now = clock != NULL ? gst_clock_get_time (clock) : GST_CLOCK_TIME_NONE;
+  gint64 now_us = g_get_monotonic_time ();
+  GstBufferList *list;
+  GstBuffer *buf;
+
+  if (packets->length == 1) {
+    buf = g_queue_pop_head (packets);
+    if (clock != NULL)
+      stamp_arrival (buf, now, now_us, base_time);
+    else
+      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
+    *outbuf = buf;
+    return GST_FLOW_OK;
+  }
+  list = gst_buffer_list_new_sized (packets->length);
+  while ((buf = g_queue_pop_head (packets)) != NULL) {
+    if (clock != NULL)
+      stamp_arrival (buf, now, now_us, base_time);
+    else
+      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
+    gst_buffer_list_add (list, buf);
+  }
+  gst_base_src_submit_buffer_list (GST_BASE_SRC (src), list);
+  *outbuf = NULL;
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
   GstIcecamSrc *src = GST_ICECAM_SRC (psrc);
   GstCaps *caps = NULL;
-  GstBuffer *buf = NULL;
+  GQueue packets = G_QUEUE_INIT;
   g_autoptr (GError) error = NULL;
 
   g_mutex_lock (&src->lock);
-  while (!src->flushing && src->error == NULL && src->packets.length == 0)
+  while (!src->flushing && src->error == NULL && src->packets.length == 0) {
+    src->waiting = TRUE;
     g_cond_wait (&src->cond, &src->lock);
+  }
+  src->waiting = FALSE;
   if (src->flushing) {
     g_mutex_unlock (&src->lock);
     return GST_FLOW_FLUSHING;
@@ -331,7 +416,8 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     post_error (src, error);
     return GST_FLOW_ERROR;
   }
-  buf = g_queue_pop_head (&src->packets);
+  packets = src->packets;
+  g_queue_init (&src->packets);
   caps = g_steal_pointer (&src->pending_caps);
   g_mutex_unlock (&src->lock);
 
@@ -340,12 +426,11 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 
     gst_caps_unref (caps);
     if (!ok) {
-      gst_buffer_unref (buf);
+      g_queue_clear_full (&packets, (GDestroyNotify) gst_buffer_unref);
       return GST_FLOW_NOT_NEGOTIATED;
     }
   }
-  *outbuf = buf;
-  return GST_FLOW_OK;
+  return take_packets (src, &packets, outbuf);
 }
 
 /* Caps are set from the camera's offer in create(), before the first packet. */

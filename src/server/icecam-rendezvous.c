@@ -3,6 +3,7 @@
 
 #include "icecam-rendezvous.h"
 
+#include <netinet/in.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -41,6 +42,10 @@
  * cut, cable pulled) or not reading what it is sent, which would otherwise pile up here. */
 #define DEFAULT_KEEPALIVE_INTERVAL_SECONDS 20
 #define DEFAULT_SILENCE_LIMIT_SECONDS 60
+
+/* Connections the kernel queues for accept(): GLib's default of 10 dropped SYNs when a few
+ * hundred devices reconnected at once (docs/benchmarks.md, section 4). */
+#define LISTEN_BACKLOG 1024
 
 /* For the message rate, each further this many bytes of a message count as one message. */
 #define RATE_BYTES_PER_MESSAGE 4096
@@ -541,14 +546,20 @@ listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GEr
 {
   g_autoptr (GSocketAddress) requested = g_inet_socket_address_new (address, port);
   g_autoptr (GSocketAddress) bound = NULL;
-  GSList *listeners;
+  g_autoptr (GSocket) socket = g_socket_new (g_inet_address_get_family (address),
+                                             G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
 
-  if (!soup_server_listen (self->server, requested,
-                           self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+  /* Our own socket, for its backlog; soup_server_listen() would make one with GLib's 10. */
+  if (socket == NULL)
     return FALSE;
-  listeners = soup_server_get_listeners (self->server);
-  bound = g_socket_get_local_address (listeners->data, error);
-  g_slist_free (listeners);
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, requested, TRUE, error) || !g_socket_listen (socket, error) ||
+      !soup_server_listen_socket (self->server, socket,
+                                  self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+    return FALSE;
+  bound = g_socket_get_local_address (socket, error);
   if (bound == NULL)
     return FALSE;
   self->listen_address = g_object_ref (address);

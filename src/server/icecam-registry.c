@@ -68,6 +68,7 @@ struct _IcecamRegistry {
 
   GHashTable *peers;     /* &Peer.id → Peer (owned) */
   GHashTable *cameras;   /* camera id → Peer (borrowed) */
+  gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
   GHashTable *viewers;   /* viewer id → Peer (borrowed) */
   GHashTable *sessions;  /* session id → Session (owned) */
   GPtrArray *ice_servers;
@@ -281,15 +282,20 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
-/* The sorted ids of the cameras online, as many as fit in one protocol message. */
-static gchar **
+/* The sorted ids of the cameras online, as many as fit in one protocol message. Built once
+ * per change of the cameras online, not per viewer: with thousands of cameras the sort was a
+ * tenth of the server's time. */
+static const gchar * const *
 online_cameras (IcecamRegistry *self)
 {
   g_autofree gpointer *keys = NULL;
-  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) builder = NULL;
   gsize size = 64;  /* {"type":"presence","cameras":[]} and some slack */
   guint n = 0;
 
+  if (self->online != NULL)
+    return (const gchar * const *) self->online;
+  builder = g_strv_builder_new ();
   keys = g_hash_table_get_keys_as_array (self->cameras, &n);
   qsort (keys, n, sizeof (gpointer), compare_strings);
   for (guint i = 0; i < n; i++) {
@@ -300,18 +306,25 @@ online_cameras (IcecamRegistry *self)
     }
     g_strv_builder_add (builder, keys[i]);
   }
-  return g_strv_builder_end (builder);
+  self->online = g_strv_builder_end (builder);
+  return (const gchar * const *) self->online;
+}
+
+static void
+cameras_changed (IcecamRegistry *self)
+{
+  g_clear_pointer (&self->online, g_strfreev);
 }
 
 /* A viewer with a token sees only the cameras it may watch. */
 static IcecamMessage *
-presence_for (IcecamRegistry *self, Peer *viewer, gchar **online)
+presence_for (IcecamRegistry *self, Peer *viewer, const gchar * const *online)
 {
   g_autoptr (GStrvBuilder) builder = NULL;
   g_auto (GStrv) visible = NULL;
 
   if (self->token_key == NULL)
-    return icecam_message_new_presence ((const gchar * const *) online);
+    return icecam_message_new_presence (online);
   builder = g_strv_builder_new ();
   for (guint i = 0; online[i] != NULL; i++) {
     if (icecam_token_grants ((const gchar * const *) viewer->granted, online[i]))
@@ -324,18 +337,19 @@ presence_for (IcecamRegistry *self, Peer *viewer, gchar **online)
 static void
 queue_presence (IcecamRegistry *self, Peer *viewer)
 {
-  g_auto (GStrv) cameras = online_cameras (self);
-
-  queue_send (self, viewer, presence_for (self, viewer, cameras));
+  queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
 }
 
 static void
 queue_presence_to_viewers (IcecamRegistry *self)
 {
-  g_auto (GStrv) cameras = online_cameras (self);
+  const gchar * const *cameras;
   GHashTableIter iter;
   gpointer viewer;
 
+  if (g_hash_table_size (self->viewers) == 0)
+    return;
+  cameras = online_cameras (self);
   g_hash_table_iter_init (&iter, self->viewers);
   while (g_hash_table_iter_next (&iter, NULL, &viewer))
     queue_send (self, viewer, presence_for (self, viewer, cameras));
@@ -456,6 +470,7 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
     return;
   peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
   g_hash_table_insert (self->cameras, peer->name, peer);
+  cameras_changed (self);
   peer_set_state (peer, PEER_STATE_READY);
   g_info ("%s: online from %s", peer->label, peer->address);
   queue_welcome (self, peer);
@@ -824,6 +839,7 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
     g_hash_table_remove (self->cameras, peer->name);
+    cameras_changed (self);
     queue_presence_to_viewers (self);
   } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER) {
     g_hash_table_remove (self->viewers, peer->name);
@@ -927,6 +943,7 @@ icecam_registry_finalize (GObject *object)
   /* Sessions reference peers: drop them first. */
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->cameras);
+  g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
   g_hash_table_unref (self->peers);
   g_ptr_array_unref (self->ice_servers);

@@ -73,6 +73,8 @@ struct _IcecamRendezvous {
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   guint64 next_peer_id;
   GHashTable *per_host;             /* IP address → open connections from it (GUINT) */
+  gchar **presence_cameras;         /* the last presence list sent, and its JSON text */
+  gchar *presence_json;
 
   guint max_connections_per_address; /* 0: no limit */
   guint message_rate;                /* per second and connection; 0: no limit */
@@ -363,6 +365,22 @@ lookup_open_websocket (IcecamRendezvous *self, guint64 peer_id)
   return conn->ws;
 }
 
+/* A camera coming or going sends every viewer the same list: written once, not per viewer
+ * (with thousands of cameras the JSON of one list takes milliseconds). */
+static const gchar *
+presence_to_json (IcecamRendezvous *self, const IcecamMessage *msg)
+{
+  if (self->presence_json == NULL ||
+      !g_strv_equal ((const gchar * const *) self->presence_cameras,
+                     (const gchar * const *) msg->cameras)) {
+    g_strfreev (self->presence_cameras);
+    g_free (self->presence_json);
+    self->presence_cameras = g_strdupv (msg->cameras);
+    self->presence_json = icecam_message_to_json (msg);
+  }
+  return self->presence_json;
+}
+
 static void
 on_registry_send (IcecamRegistry *registry, guint64 peer_id, IcecamMessage *msg,
                   IcecamRendezvous *self)
@@ -373,6 +391,10 @@ on_registry_send (IcecamRegistry *registry, guint64 peer_id, IcecamMessage *msg,
   if (ws == NULL) {
     g_debug ("peer %" G_GUINT64_FORMAT ": not open, dropping '%s'", peer_id,
              icecam_message_type_to_string (msg->type));
+    return;
+  }
+  if (msg->type == ICECAM_MESSAGE_PRESENCE) {
+    soup_websocket_connection_send_text (ws, presence_to_json (self, msg));
     return;
   }
   json = icecam_message_to_json (msg);
@@ -1004,6 +1026,8 @@ icecam_rendezvous_finalize (GObject *object)
   g_clear_object (&self->stun_alternate);
   g_clear_object (&self->stun_host);
   g_clear_pointer (&self->per_host, g_hash_table_unref);
+  g_strfreev (self->presence_cameras);
+  g_free (self->presence_json);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (icecam_rendezvous_parent_class)->finalize (object);

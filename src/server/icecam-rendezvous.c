@@ -447,6 +447,13 @@ on_server_not_found (SoupServer *server, SoupServerMessage *msg, const char *pat
   respond (msg, SOUP_STATUS_NOT_FOUND, NULL, NULL);
 }
 
+static void
+add_count (JsonBuilder *builder, const gchar *name, guint64 value)
+{
+  json_builder_set_member_name (builder, name);
+  json_builder_add_int_value (builder, (gint64) value);
+}
+
 /* @stun: (nullable): the STUN responder's counters, if it runs */
 static gchar *
 stats_to_json (IcecamRendezvous *self, const IcecamRegistryStats *stats,
@@ -459,33 +466,21 @@ stats_to_json (IcecamRendezvous *self, const IcecamRegistryStats *stats,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "status");
   json_builder_add_string_value (builder, "ok");
-  json_builder_set_member_name (builder, "peers");
-  json_builder_add_int_value (builder, stats->peers);
-  json_builder_set_member_name (builder, "cameras");
-  json_builder_add_int_value (builder, stats->cameras);
-  json_builder_set_member_name (builder, "viewers");
-  json_builder_add_int_value (builder, stats->viewers);
-  json_builder_set_member_name (builder, "sessions");
-  json_builder_add_int_value (builder, stats->sessions);
-  json_builder_set_member_name (builder, "messages_relayed");
-  json_builder_add_int_value (builder, stats->messages_relayed);
-  json_builder_set_member_name (builder, "errors_sent");
-  json_builder_add_int_value (builder, stats->errors_sent);
-  json_builder_set_member_name (builder, "connections_refused");
-  json_builder_add_int_value (builder, self->connections_refused);
-  json_builder_set_member_name (builder, "rate_limited");
-  json_builder_add_int_value (builder, self->rate_limited);
-  json_builder_set_member_name (builder, "silent_closed");
-  json_builder_add_int_value (builder, self->silent_closed);
+  add_count (builder, "peers", stats->peers);
+  add_count (builder, "cameras", stats->cameras);
+  add_count (builder, "viewers", stats->viewers);
+  add_count (builder, "sessions", stats->sessions);
+  add_count (builder, "messages_relayed", stats->messages_relayed);
+  add_count (builder, "errors_sent", stats->errors_sent);
+  add_count (builder, "connections_refused", self->connections_refused);
+  add_count (builder, "rate_limited", self->rate_limited);
+  add_count (builder, "silent_closed", self->silent_closed);
   if (stun != NULL) {
     json_builder_set_member_name (builder, "stun");
     json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "packets_received");
-    json_builder_add_int_value (builder, stun->packets_received);
-    json_builder_set_member_name (builder, "requests_answered");
-    json_builder_add_int_value (builder, stun->requests_answered);
-    json_builder_set_member_name (builder, "errors_answered");
-    json_builder_add_int_value (builder, stun->errors_answered);
+    add_count (builder, "packets_received", stun->packets_received);
+    add_count (builder, "requests_answered", stun->requests_answered);
+    add_count (builder, "errors_answered", stun->errors_answered);
     json_builder_end_object (builder);
   }
   json_builder_end_object (builder);

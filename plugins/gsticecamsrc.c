@@ -59,6 +59,7 @@ struct _GstIcecamSrc {
   GMutex lock;                    /* protects the fields below */
   GCond cond;
   GQueue packets;                 /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
+  GQueue ready;                   /* taken from packets by create(); streaming thread only */
   gboolean waiting;               /* create() sleeps on cond until a packet comes */
   gboolean wake_pending;          /* wake_create() is attached to the worker's context */
   GstCaps *pending_caps;
@@ -321,6 +322,7 @@ gst_icecam_src_stop (GstBaseSrc *bsrc)
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
   g_mutex_unlock (&src->lock);
+  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
   icecam_worker_call (src->worker, unref_in_worker, src);
   g_clear_pointer (&src->worker, icecam_worker_free);
   /* A wake_create() still attached went with the worker's context. */
@@ -359,49 +361,36 @@ stamp_arrival (GstBuffer *buf, GstClockTime now, gint64 now_us, GstClockTime bas
     GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = arrived - base_time;
 }
 
-/* Everything queued, timestamped on arrival: one buffer, or a list of them. */
-static GstFlowReturn
-take_packets (GstIcecamSrc *src, GQueue *packets, GstBuffer **outbuf)
+/* Timestamps what create() took from the queue, all at once. */
+static void
+stamp_ready (GstIcecamSrc *src)
 {
   g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (src));
   GstClockTime base_time = gst_element_get_base_time (GST_ELEMENT (src));
   GstClockTime now = clock != NULL ? gst_clock_get_time (clock) : GST_CLOCK_TIME_NONE;
   gint64 now_us = g_get_monotonic_time ();
-  GstBufferList *list;
-  GstBuffer *buf;
 
-  if (packets->length == 1) {
-    buf = g_queue_pop_head (packets);
+  for (GList *l = src->ready.head; l != NULL; l = l->next) {
     if (clock != NULL)
-      stamp_arrival (buf, now, now_us, base_time);
+      stamp_arrival (l->data, now, now_us, base_time);
     else
-      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
-    *outbuf = buf;
-    return GST_FLOW_OK;
+      GST_BUFFER_OFFSET (l->data) = GST_BUFFER_OFFSET_NONE;
   }
-  list = gst_buffer_list_new_sized (packets->length);
-  while ((buf = g_queue_pop_head (packets)) != NULL) {
-    if (clock != NULL)
-      stamp_arrival (buf, now, now_us, base_time);
-    else
-      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
-    gst_buffer_list_add (list, buf);
-  }
-  gst_base_src_submit_buffer_list (GST_BASE_SRC (src), list);
-  *outbuf = NULL;
-  return GST_FLOW_OK;
 }
 
+/* One packet per call, from what the last wake-up took from the queue: the lock is taken and
+ * the thread sleeps once per burst, not once per packet. */
 static GstFlowReturn
 gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 {
   GstIcecamSrc *src = GST_ICECAM_SRC (psrc);
   GstCaps *caps = NULL;
-  GQueue packets = G_QUEUE_INIT;
+  gboolean took = FALSE;
   g_autoptr (GError) error = NULL;
 
   g_mutex_lock (&src->lock);
-  while (!src->flushing && src->error == NULL && src->packets.length == 0) {
+  while (src->ready.length == 0 && !src->flushing && src->error == NULL &&
+         src->packets.length == 0) {
     src->waiting = TRUE;
     g_cond_wait (&src->cond, &src->lock);
   }
@@ -410,27 +399,31 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     g_mutex_unlock (&src->lock);
     return GST_FLOW_FLUSHING;
   }
-  if (src->packets.length == 0) {
+  if (src->ready.length == 0 && src->packets.length == 0) {
     error = g_error_copy (src->error);
     g_mutex_unlock (&src->lock);
     post_error (src, error);
     return GST_FLOW_ERROR;
   }
-  packets = src->packets;
-  g_queue_init (&src->packets);
+  if (src->ready.length == 0) {
+    src->ready = src->packets;
+    g_queue_init (&src->packets);
+    took = TRUE;
+  }
   caps = g_steal_pointer (&src->pending_caps);
   g_mutex_unlock (&src->lock);
 
+  if (took)
+    stamp_ready (src);
   if (caps != NULL) {
     gboolean ok = gst_base_src_set_caps (GST_BASE_SRC (src), caps);
 
     gst_caps_unref (caps);
-    if (!ok) {
-      g_queue_clear_full (&packets, (GDestroyNotify) gst_buffer_unref);
+    if (!ok)
       return GST_FLOW_NOT_NEGOTIATED;
-    }
   }
-  return take_packets (src, &packets, outbuf);
+  *outbuf = g_queue_pop_head (&src->ready);
+  return GST_FLOW_OK;
 }
 
 /* Caps are set from the camera's offer in create(), before the first packet. */
@@ -476,6 +469,8 @@ gst_icecam_src_unlock_stop (GstBaseSrc *bsrc)
   g_mutex_lock (&src->lock);
   src->flushing = FALSE;
   g_mutex_unlock (&src->lock);
+  /* The streaming thread is stopped: what it had taken goes with the flush. */
+  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
   return TRUE;
 }
 
@@ -555,6 +550,7 @@ gst_icecam_src_finalize (GObject *object)
   g_free (src->token);
   g_free (src->camera_fingerprint);
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
+  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
   g_clear_error (&src->error);
   g_mutex_clear (&src->lock);
@@ -613,6 +609,7 @@ gst_icecam_src_init (GstIcecamSrc *src)
   g_mutex_init (&src->lock);
   g_cond_init (&src->cond);
   g_queue_init (&src->packets);
+  g_queue_init (&src->ready);
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (src), TRUE);

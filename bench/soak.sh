@@ -6,7 +6,8 @@
 #   SOAK_WRAPPER="valgrind --leak-check=full --error-exitcode=3" bench/soak.sh 300   (leaks)
 #   ICECAM_BUILD_DIR=... to use another build tree (an ASan one, say; set ASAN_OPTIONS etc. as
 #     scripts/sanitize.sh does)
-#   SOAK_LOG_DIR=DIR keeps the camera's and the rendezvous's logs (leak stacks) in DIR
+#   SOAK_LOG_DIR=DIR keeps the camera's and the rendezvous's logs (leak stacks) in DIR, and those
+#     of the viewers that failed (DIR/viewers/N.log)
 # At the end the camera, then the rendezvous, get SIGINT and stop cleanly, so that the wrapper or
 # LeakSanitizer reports at exit; their summaries are printed as '#' lines.
 # Exit status: 0 when the camera ran to the end and exited 0 (a wrapper's or LeakSanitizer's
@@ -85,6 +86,15 @@ fi
 cam_pid=$(pgrep -P "$camera" -f icecam-camera | head -1)
 [ -n "$cam_pid" ] && [ -d "/proc/$cam_pid" ] || cam_pid=$camera
 
+# A viewer's log is kept only when it failed (exit status other than 0).
+mkdir -p "$logs/viewers"
+declare -A viewer_log=()
+reap_viewer() {
+  if wait "$1"; then rm -f "${viewer_log[$1]}"
+  else failed=$((failed + 1)); fi
+  unset "viewer_log[$1]"
+}
+
 # Growth per hour from two samples: $1 KiB more over $2 seconds.
 per_hour() { [ "$2" -gt 0 ] && echo $(( $1 * 3600 / $2 )) || echo n/a; }
 
@@ -109,7 +119,7 @@ while :; do
   alive=()
   for v in "${viewers[@]}"; do
     if kill -0 "$v" 2>/dev/null; then alive+=("$v")
-    else wait "$v" || failed=$((failed + 1)); fi
+    else reap_viewer "$v"; fi
   done
   viewers=("${alive[@]}")
   if [ "$t" -ge "$duration" ]; then
@@ -117,10 +127,11 @@ while :; do
     next_sample=$t
   else
     while [ ${#viewers[@]} -lt "$parallel" ]; do
-      "$build/src/tools/icecam-view" --server "$url" --camera soak --headless \
-        --frames $((60 + RANDOM % 120)) --timeout 20 >/dev/null 2>&1 &
-      viewers+=($!)
       joined=$((joined + 1))
+      "$build/src/tools/icecam-view" --server "$url" --camera soak --headless \
+        --frames $((60 + RANDOM % 120)) --timeout 20 >"$logs/viewers/$joined.log" 2>&1 &
+      viewers+=($!)
+      viewer_log[$!]=$logs/viewers/$joined.log
     done
   fi
   if [ "$t" -ge "$next_sample" ]; then
@@ -138,7 +149,7 @@ while :; do
   [ "$t" -ge "$duration" ] && break
   sleep 0.5
 done
-for v in "${viewers[@]}"; do wait "$v" || failed=$((failed + 1)); done
+for v in "${viewers[@]}"; do reap_viewer "$v"; done
 viewers=()
 idle_rss=$(rss_kib "$cam_pid")
 stop_process "$camera" 600

@@ -5,7 +5,8 @@
 # Usage: bench/soak.sh [SECONDS (default 1800)] [VIEWERS AT ONCE (default 3)]
 #   SOAK_WRAPPER="valgrind --leak-check=full --error-exitcode=3" bench/soak.sh 300   (leaks)
 #   ICECAM_BUILD_DIR=... to use another build tree (an ASan one, say; set ASAN_OPTIONS etc. as
-#     scripts/sanitize.sh does)
+#     scripts/sanitize.sh does, with LSAN_OPTIONS=...:print_suppressions=1 to see what the
+#     suppressions matched; docs/benchmarks.md, 6. Soak, has the commands)
 #   SOAK_LOG_DIR=DIR keeps the camera's and the rendezvous's logs (leak stacks) in DIR, and those
 #     of the viewers that failed (DIR/viewers/N.log)
 # At the end the camera, then the rendezvous, get SIGINT and stop cleanly, so that the wrapper or
@@ -56,10 +57,16 @@ stop_process() {
   fi
 }
 
-# The summary lines of valgrind's and LeakSanitizer's reports in log $1, prefixed with $2.
+# The summary lines of valgrind's and LeakSanitizer's reports in log $1, prefixed with $2, and
+# LeakSanitizer's table of suppressed leaks (LSAN_OPTIONS=print_suppressions=1).
 leak_summary() {
-  grep -E "definitely lost|indirectly lost|possibly lost|ERROR SUMMARY|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|ERROR: (Address|Leak)Sanitizer|runtime error" "$1" |
-    sed "s/^/# $2: /"
+  awk -v who="$2" '
+    /definitely lost|indirectly lost|possibly lost|ERROR SUMMARY/ ||
+    /SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|ERROR: (Address|Leak)Sanitizer/ ||
+    /runtime error/ { print "# " who ": " $0; next }
+    /^Suppressions used:/ { table = 1; next }
+    table && /^ *[0-9]+ +[0-9]+ / { print "# " who ": suppressed: " $0; next }
+    table && !/^ *count/ { table = 0 }' "$1"
 }
 
 "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 >"$logs/rendezvous.log" 2>&1 &

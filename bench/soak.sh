@@ -89,6 +89,19 @@ if ! grep -q 'streaming' "$logs/camera.log"; then
   tail -20 "$logs/camera.log" >&2
   exit 1
 fi
+# "streaming" is printed once the pipeline plays; the camera registers with the rendezvous after
+# that (seconds later under valgrind), and a viewer that came first would be refused.
+health=${url/ws:/http:}
+health=${health%/ws}/healthz
+for _ in $(seq 600); do
+  curl -s "$health" | grep -qE '"cameras" *: *[1-9]' && break
+  sleep 0.1
+done
+if ! curl -s "$health" | grep -qE '"cameras" *: *[1-9]'; then
+  echo "soak: the camera did not register with the rendezvous within 60 s:" >&2
+  tail -20 "$logs/camera.log" >&2
+  exit 1
+fi
 # With a wrapper that forks, the camera is the wrapper's child: measure the real process.
 cam_pid=$(pgrep -P "$camera" -f icecam-camera | head -1)
 [ -n "$cam_pid" ] && [ -d "/proc/$cam_pid" ] || cam_pid=$camera

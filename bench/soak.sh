@@ -36,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Open file descriptors and threads: a leaked socket or agent shows here before it shows in RSS.
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+thread_count() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 # Sends SIGINT to $1 and waits up to $2 s (a leak check at exit under valgrind takes a while),
 # then SIGKILL. Sets stop_rc to the exit status, or "killed". Not in $(...): only this shell
@@ -122,8 +125,9 @@ start=$SECONDS
 joined=0
 failed=0
 camera_died=0
-echo "time_s camera_rss_kib rendezvous_rss_kib viewers_joined viewer_failures"
-warm_rss="" warm_rv_rss="" warm_t=""
+echo "time_s camera_rss_kib rendezvous_rss_kib viewers_joined viewer_failures" \
+     "camera_fds camera_threads rendezvous_fds"
+warm_rss="" warm_rv_rss="" warm_t="" warm_fds="" warm_threads="" warm_rv_fds=""
 rss="" rv_rss="" t=0
 next_sample=0
 samples=$logs/samples.txt
@@ -157,12 +161,14 @@ while :; do
   if [ "$t" -ge "$next_sample" ]; then
     rss=$(rss_kib "$cam_pid")
     rv_rss=$(rss_kib "$rendezvous")
+    fds=$(fd_count "$cam_pid") threads=$(thread_count "$cam_pid") rv_fds=$(fd_count "$rendezvous")
     # The first sample after 30 s of joins and leaves is the baseline: caches, the encoder
     # and GStreamer's pools are warm by then.
     if [ -z "$warm_rss" ] && [ "$t" -ge 30 ]; then
       warm_rss=$rss warm_rv_rss=$rv_rss warm_t=$t
+      warm_fds=$fds warm_threads=$threads warm_rv_fds=$rv_fds
     fi
-    echo "$t $rss $rv_rss $joined $failed"
+    echo "$t $rss $rv_rss $joined $failed $fds $threads $rv_fds"
     [ -n "$warm_t" ] && echo "$t $rss $rv_rss" >>"$samples"
     next_sample=$((next_sample + 30))
   fi
@@ -194,11 +200,12 @@ echo "# duration_s=$t viewers_at_once=$parallel viewers_joined=$joined viewer_fa
 echo "# camera: rss_after_warmup_kib=${warm_rss:-n/a} (t=${warm_t:-n/a}) rss_end_kib=$rss" \
      "rss_idle_end_kib=$idle_rss growth_kib=$(( rss - ${warm_rss:-$rss} ))" \
      "growth_kib_per_h=$(per_hour $(( rss - ${warm_rss:-$rss} )) "$elapsed")" \
-     "slope_kib_per_h=$(slope 2)"
+     "slope_kib_per_h=$(slope 2)" \
+     "fds=${warm_fds:-n/a}->$fds threads=${warm_threads:-n/a}->$threads"
 echo "# rendezvous: rss_after_warmup_kib=${warm_rv_rss:-n/a} rss_end_kib=$rv_rss" \
      "growth_kib=$(( rv_rss - ${warm_rv_rss:-$rv_rss} ))" \
      "growth_kib_per_h=$(per_hour $(( rv_rss - ${warm_rv_rss:-$rv_rss} )) "$elapsed")" \
-     "slope_kib_per_h=$(slope 3)"
+     "slope_kib_per_h=$(slope 3) fds=${warm_rv_fds:-n/a}->$rv_fds"
 leak_summary "$logs/camera.log" camera
 leak_summary "$logs/rendezvous.log" rendezvous
 [ "$keep_logs" = 1 ] && echo "# logs: $logs"

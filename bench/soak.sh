@@ -146,18 +146,15 @@ while :; do
     else reap_viewer "$v"; fi
   done
   viewers=("${alive[@]}")
-  if [ "$t" -ge "$duration" ]; then
-    # The last sample is taken as the others are, with viewers watching.
-    next_sample=$t
-  else
-    while [ ${#viewers[@]} -lt "$parallel" ]; do
-      joined=$((joined + 1))
-      "$build/src/tools/icecam-view" --server "$url" --camera soak --headless \
-        --frames $((60 + RANDOM % 120)) --timeout 20 >"$logs/viewers/$joined.log" 2>&1 &
-      viewers+=($!)
-      viewer_log[$!]=$logs/viewers/$joined.log
-    done
-  fi
+  while [ ${#viewers[@]} -lt "$parallel" ]; do
+    joined=$((joined + 1))
+    "$build/src/tools/icecam-view" --server "$url" --camera soak --headless \
+      --frames $((60 + RANDOM % 120)) --timeout 20 >"$logs/viewers/$joined.log" 2>&1 &
+    viewers+=($!)
+    viewer_log[$!]=$logs/viewers/$joined.log
+  done
+  # The last sample is taken as the others are, just after the viewers were topped up.
+  [ "$t" -ge "$duration" ] && next_sample=$t
   if [ "$t" -ge "$next_sample" ]; then
     rss=$(rss_kib "$cam_pid")
     rv_rss=$(rss_kib "$rendezvous")

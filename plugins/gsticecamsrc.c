@@ -110,9 +110,9 @@ on_endpoint_receive (const guint8 *data, gsize length, gpointer user_data)
     src->packets_queue_dropped++;
   }
   g_queue_push_tail (&src->packets, buf);
-  /* create() is woken once the worker has read everything that is there now, so that a burst
-   * (a video frame) goes downstream as one list: waking it for every packet made the two
-   * threads take turns, a context switch per packet. */
+  /* create() is woken once the worker has read everything that is there now, and takes the
+   * whole burst (a video frame) at once: waking it for every packet made the two threads take
+   * turns, a context switch per packet. */
   if (src->waiting && !src->wake_pending) {
     GSource *wake = g_idle_source_new ();
 

@@ -74,6 +74,12 @@ struct _GstIcecamSink {
   GMutex close_lock;
   GCond close_cond;
   gboolean closed;
+
+  /* render_list() scratch, reused (basesink serializes its calls): NiceOutputMessage,
+   * GOutputVector and GstMapInfo */
+  GArray *messages;
+  GArray *vecs;
+  GArray *maps;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -398,30 +404,33 @@ gst_icecam_sink_render_list (GstBaseSink *bsink, GstBufferList *list)
 {
   GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
   guint n = gst_buffer_list_length (list);
-  g_autofree NiceOutputMessage *messages = g_new0 (NiceOutputMessage, n);
-  g_autofree GOutputVector *vecs = g_new0 (GOutputVector, n * MAX_BUFFERS_PER_PACKET);
-  g_autofree GstMapInfo *maps = g_new0 (GstMapInfo, n * MAX_BUFFERS_PER_PACKET);
-  g_autofree guint *n_mapped = g_new0 (guint, n);
-  guint used = 0;
+  guint n_memories = 0, at = 0, used = 0;
+  NiceOutputMessage *messages;
+  GOutputVector *vecs;
+  GstMapInfo *maps;
 
+  for (guint i = 0; i < n; i++)
+    n_memories += gst_buffer_n_memory (gst_buffer_list_get (list, i));
+  /* Sized for this list, never cleared: every entry used is written first. */
+  messages = (NiceOutputMessage *) g_array_set_size (sink->messages, n)->data;
+  vecs = (GOutputVector *) g_array_set_size (sink->vecs, n_memories)->data;
+  maps = (GstMapInfo *) g_array_set_size (sink->maps, n_memories)->data;
   for (guint i = 0; i < n; i++) {
-    GstBuffer *buf = gst_buffer_list_get (list, i);
-    guint k = map_buffer (buf, maps + i * MAX_BUFFERS_PER_PACKET,
-                          vecs + i * MAX_BUFFERS_PER_PACKET, MAX_BUFFERS_PER_PACKET);
+    guint k = map_buffer (gst_buffer_list_get (list, i), maps + at, vecs + at,
+                          MAX_BUFFERS_PER_PACKET);
 
     if (k == 0) {
       GST_WARNING_OBJECT (sink, "packet %u of the list cannot be mapped; dropped", i);
       continue;
     }
-    n_mapped[i] = k;
-    messages[used].buffers = vecs + i * MAX_BUFFERS_PER_PACKET;
+    messages[used].buffers = vecs + at;
     messages[used].n_buffers = (gint) k;
     used++;
+    at += k;
   }
   if (used > 0)
     icecam_camera_endpoint_send (sink->endpoint, messages, used);
-  for (guint i = 0; i < n; i++)
-    unmap_buffer (maps + i * MAX_BUFFERS_PER_PACKET, n_mapped[i]);
+  unmap_buffer (maps, at);
   return GST_FLOW_OK;
 }
 
@@ -539,6 +548,9 @@ gst_icecam_sink_finalize (GObject *object)
   g_free (sink->fingerprint);
   g_mutex_clear (&sink->close_lock);
   g_cond_clear (&sink->close_cond);
+  g_array_unref (sink->messages);
+  g_array_unref (sink->vecs);
+  g_array_unref (sink->maps);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -604,6 +616,9 @@ gst_icecam_sink_init (GstIcecamSink *sink)
   sink->max_viewers = DEFAULT_MAX_VIEWERS;
   g_mutex_init (&sink->close_lock);
   g_cond_init (&sink->close_cond);
+  sink->messages = g_array_new (FALSE, FALSE, sizeof (NiceOutputMessage));
+  sink->vecs = g_array_new (FALSE, FALSE, sizeof (GOutputVector));
+  sink->maps = g_array_new (FALSE, FALSE, sizeof (GstMapInfo));
   /* Live RTP: send as it comes, never wait for a clock or preroll. */
   gst_base_sink_set_sync (GST_BASE_SINK (sink), FALSE);
   gst_base_sink_set_async_enabled (GST_BASE_SINK (sink), FALSE);

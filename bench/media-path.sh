@@ -53,6 +53,10 @@ for rep in $(seq "$REPS"); do
   order="icecam udp"; [ $((rep % 2)) = 0 ] && order="udp icecam"
   for via in $order; do
     read -r sent recvd qdrop s_us r_us _ <<<"$(run "$via" "$CPU_RATE")"
+    if [ "$sent" -eq 0 ] || [ "$recvd" -eq 0 ]; then
+      echo "  run $rep $via: failed, not counted: $(cat "$WORK/send.err" "$WORK/recv.err" | tail -2)" >&2
+      continue
+    fi
     echo "$s_us" >>"$WORK/send-$via"; echo "$r_us" >>"$WORK/recv-$via"
     echo "$s_us + $r_us" | bc -l >>"$WORK/total-$via"
     echo "  run $rep $via: sent=$sent received=$recvd queue_dropped=$qdrop send=$s_us recv=$r_us" >&2
@@ -84,6 +88,12 @@ for rate in $RATES; do
   row="| $rate |"
   for via in icecam udp; do
     read -r sent recvd _ _ _ achieved <<<"$(run "$via" "$rate" "$SWEEP_FPS")"
+    if [ "$sent" -eq 0 ]; then
+      # a run that did not happen is no loss figure (it printed "sent=0 lost=-N" before)
+      echo "  $via at $rate pkt/s failed: $(cat "$WORK/send.err" "$WORK/recv.err" | tail -2)" >&2
+      row="$row $sent | failed |"
+      continue
+    fi
     lost=$((sent - recvd))
     row="$row $sent | $lost |"
     # loss-free, and the sender kept up with the rate asked for

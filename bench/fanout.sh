@@ -20,8 +20,8 @@ MP=$BUILD/bench/bench-media-path
 ENCODE="videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1
   ! queue max-size-buffers=2 leaky=downstream ! videoconvert
   ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=1500 key-int-max=300
-  ! video/x-h264,profile=constrained-baseline
-  ! rtph264pay pt=96 mtu=1200 config-interval=-1 aggregate-mode=zero-latency"
+  ! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au
+  ! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency"
 
 bench_machine
 bench_start_rendezvous

@@ -7,5 +7,6 @@ ICECAM_DEVICE=${ICECAM_DEVICE:-/dev/video0}
 exec gst-launch-1.0 "$@" v4l2src device="$ICECAM_DEVICE" ! videoconvert ! videoscale ! videorate \
   ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 \
   ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
-  ! rtph264pay config-interval=-1 aggregate-mode=zero-latency \
+  ! video/x-h264,stream-format=byte-stream,alignment=au \
+  ! rtph264pay aggregate-mode=zero-latency \
   ! icecamsink server="$ICECAM_SERVER" camera-id="$ICECAM_CAMERA"

@@ -24,7 +24,8 @@
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
  *   ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
- *   ! rtph264pay config-interval=-1 aggregate-mode=zero-latency \
+ *   ! video/x-h264,stream-format=byte-stream,alignment=au \
+ *   ! rtph264pay aggregate-mode=zero-latency \
  *   ! icecamsink server=ws://127.0.0.1:8080 camera-id=frontdoor
  * ]|
  */

@@ -75,12 +75,15 @@ build_pipeline (CameraApp *app, GError **error)
   if (source == NULL)
     return NULL;
   /* Low latency: no B-frames or lookahead, one keyframe per interval (viewers get one on
-   * join anyway), SPS/PPS with every IDR, one RTP packet per NAL as soon as it exists. */
+   * join anyway), one RTP packet per NAL as soon as it exists. x264 writes SPS/PPS before
+   * every IDR of a byte-stream; rtph264pay config-interval=-1 would also put a copy before
+   * each of the IDR's slices (x264's sliced threads make several), between the slices of one
+   * picture, which OpenH264 and other strict decoders refuse. */
   description = g_strdup_printf (
       "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert "
       "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%d "
-      "! video/x-h264,profile=constrained-baseline "
-      "! rtph264pay pt=96 mtu=1200 config-interval=-1 aggregate-mode=zero-latency "
+      "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au "
+      "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
       "! icecamsink name=sink",
       source, app->bitrate_kbps, app->fps * app->keyframe_interval_s);
   pipeline = gst_parse_launch (description, error);

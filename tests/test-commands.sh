@@ -30,6 +30,8 @@ summary=$(echo "$out" | grep '^icecam-view: result=')
 [ $rc -eq 0 ] && pass "icecam-view exits 0" || fail "icecam-view exits 0 (rc=$rc): $out"
 echo "$summary" | grep -qE 'frames=(3[0-9]|[4-9][0-9]|[0-9]{3,}) ' && pass "30 frames decoded" || fail "30 frames decoded: $summary"
 echo "$summary" | grep -q 'pair=host/host ' && pass "host pair" || fail "host pair: $summary"
+echo "$summary" | grep -q 'decoder=openh264dec' && pass "decoded with openh264dec (auto)" \
+  || fail "decoded with openh264dec (auto): $summary"
 ttff=$(echo "$summary" | grep -oE 'ttff_ms=[0-9.]+' | cut -d= -f2)
 [ -n "$ttff" ] && awk "BEGIN { exit !($ttff < 5000) }" && pass "ttff_ms=$ttff (GOP is 10 s)" || fail "ttff_ms=$ttff"
 
@@ -72,6 +74,24 @@ out=$(ICECAM_FRAMES=60 ICECAM_OUTPUT="$tmp/camera.mp4" timeout 30 "$src/pipeline
 rc=$?
 size=$(stat -c %s "$tmp/camera.mp4" 2>/dev/null || echo 0)
 [ $rc -eq 0 ] && [ "$size" -gt 1000 ] && pass "view-file.sh records ($size bytes)" || fail "view-file.sh (rc=$rc, $size bytes): $out"
+
+# A camera whose stream OpenH264 refuses: rtph264pay config-interval=-1 puts SPS/PPS between
+# the slices of x264's sliced-thread IDRs. The automatic decoder switches to avdec_h264.
+gst-launch-1.0 -q videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
+  ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
+  ! rtph264pay config-interval=-1 aggregate-mode=zero-latency \
+  ! icecamsink server="$url" camera-id=sliced >"$tmp/sliced.log" 2>&1 &
+pids+=($!)
+wait_for_cameras "$port" 2 && pass "sliced camera registers" || fail "sliced camera registers: $(cat "$tmp/sliced.log")"
+out=$("$build/src/tools/icecam-view" --server "$url" --camera sliced --headless --frames 10 2>&1)
+rc=$?
+summary=$(echo "$out" | grep '^icecam-view: result=')
+[ $rc -eq 0 ] && echo "$summary" | grep -q 'decoder=avdec_h264' \
+  && echo "$out" | grep -q "openh264dec cannot decode camera 'sliced'; decoding with avdec_h264" \
+  && pass "falls back to avdec_h264" || fail "falls back to avdec_h264 (rc=$rc): $out"
+out=$("$build/src/tools/icecam-view" --server "$url" --camera sliced --headless --frames 1 --decoder nosuchdec 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q "no GStreamer element 'nosuchdec'" && pass "unknown --decoder refused" \
+  || fail "unknown --decoder refused: $out"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -85,7 +85,7 @@ gboolean
 icecam_tool_check_plugin (GError **error)
 {
   const gchar *needed[] = { "icecamsink", "icecamsrc", "x264enc", "rtph264pay", "rtph264depay",
-                            "avdec_h264", "videotestsrc", NULL };
+                            "videotestsrc", NULL };
 
   for (guint i = 0; needed[i] != NULL; i++) {
     g_autoptr (GstElementFactory) factory = gst_element_factory_find (needed[i]);

@@ -3,6 +3,7 @@
 
 #include <glib-unix.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <stdio.h>
 
 #include "icecam-tool.h"
@@ -21,10 +22,14 @@ typedef struct {
   gboolean nat_probe;
   gchar *nat_type;        /* set when probed */
   gboolean no_retry;
+  gchar *decoder;         /* --decoder: auto or an element name */
+  gboolean decoder_auto;  /* chosen by us, so ours to change when it cannot decode */
 
   gint64 start_us;
   GMainLoop *loop;
   GstElement *pipeline;
+  GstElement *src;
+  GstElement *chain;      /* depayloader ! decoder ! sink, after src */
   gint frames;            /* atomic: counted in the streaming thread */
   gint64 first_frame_us;  /* atomic */
   gchar *pair;
@@ -48,6 +53,116 @@ on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (g_atomic_int_add (&app->frames, 1) == 0)
     __atomic_store_n (&app->first_frame_us, g_get_monotonic_time (), __ATOMIC_RELEASE);
   return GST_PAD_PROBE_OK;
+}
+
+/* The decoder "auto" picks: openh264dec loads in ~10 ms, avdec_h264 (libav and the ~100
+ * libraries gst-libav links) in 100-250 ms, which was most of a viewer's time to first frame.
+ * OpenH264 decodes baseline, main and high progressive streams; anything it drops makes the
+ * viewer switch to avdec_h264 (switch_to_fallback_decoder()). */
+#define FAST_DECODER "openh264dec"
+#define FALLBACK_DECODER "avdec_h264"
+
+static gboolean
+decoder_installed (const gchar *name)
+{
+  g_autoptr (GstElementFactory) factory = gst_element_factory_find (name);
+
+  return factory != NULL;
+}
+
+static gboolean
+choose_decoder (ViewApp *app, GError **error)
+{
+  if (app->decoder == NULL || g_str_equal (app->decoder, "auto")) {
+    g_free (app->decoder);
+    app->decoder = g_strdup (decoder_installed (FAST_DECODER) ? FAST_DECODER : FALLBACK_DECODER);
+    app->decoder_auto = g_str_equal (app->decoder, FAST_DECODER);
+  }
+  if (!decoder_installed (app->decoder)) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                 "no GStreamer element '%s' (--decoder wants an H.264 decoder such as "
+                 FALLBACK_DECODER " or " FAST_DECODER ")", app->decoder);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
+ * avdec_h264 with slice threads only: frame threads hold frames back. Other decoders take
+ * byte-stream access units, which h264parse makes. sync=false: show each frame as soon as it
+ * is decoded. */
+static GstElement *
+make_chain (ViewApp *app, GError **error)
+{
+  g_autofree gchar *description = NULL;
+  g_autoptr (GstElement) dec = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  GstElement *chain;
+
+  description = g_strdup_printf (
+      "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s",
+      g_str_equal (app->decoder, "avdec_h264") ? "" : "h264parse ! ", app->decoder,
+      g_str_equal (app->decoder, "avdec_h264") ? " thread-type=slice" : "",
+      app->headless ? "fakesink sync=false" : "videoconvert ! autovideosink sync=false");
+  chain = gst_parse_bin_from_description (description, TRUE, error);
+  if (chain == NULL)
+    return NULL;
+  dec = gst_bin_get_by_name (GST_BIN (chain), "dec");
+  pad = gst_element_get_static_pad (dec, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
+  return chain;
+}
+
+static gboolean
+add_chain (ViewApp *app, GError **error)
+{
+  app->chain = make_chain (app, error);
+  if (app->chain == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (app->pipeline), app->chain);
+  if (!gst_element_link (app->src, app->chain) || !gst_element_sync_state_with_parent (app->chain)) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                 "cannot link icecamsrc to %s", app->decoder);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Runs in the streaming thread once icecamsrc's pad is idle: the old chain goes, the new one
+ * comes, and asks the camera for a keyframe to start from. */
+static GstPadProbeReturn
+replace_chain (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ViewApp *app = data;
+  g_autoptr (GError) error = NULL;
+  GstElement *old = app->chain;
+
+  gst_element_unlink (app->src, old);
+  gst_element_set_state (old, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (app->pipeline), old);
+  if (!add_chain (app, &error)) {
+    GST_ELEMENT_ERROR (app->src, CORE, NEGOTIATION, ("%s", error->message), (NULL));
+    return GST_PAD_PROBE_REMOVE;
+  }
+  gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (
+                               GST_CLOCK_TIME_NONE, TRUE, 0));
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* The automatic decoder dropped a frame before it decoded any (GstVideoDecoder posts QoS for
+ * each drop): the stream has something OpenH264 refuses, such as parameter sets between the
+ * slices of a picture (rtph264pay config-interval=-1 with x264's sliced threads). */
+static void
+switch_to_fallback_decoder (ViewApp *app)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (app->src, "src");
+
+  app->decoder_auto = FALSE;
+  g_printerr ("icecam-view: %s cannot decode camera '%s'; decoding with %s instead\n",
+              app->decoder, app->camera, FALLBACK_DECODER);
+  g_free (app->decoder);
+  app->decoder = g_strdup (FALLBACK_DECODER);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, replace_chain, app, NULL);
 }
 
 static gboolean
@@ -159,6 +274,12 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
     case GST_MESSAGE_EOS:
       g_main_loop_quit (app->loop);
       break;
+    case GST_MESSAGE_QOS:
+      if (app->decoder_auto && g_atomic_int_get (&app->frames) == 0 &&
+          g_str_equal (GST_MESSAGE_SRC_NAME (msg), "dec") &&
+          GST_OBJECT_PARENT (GST_MESSAGE_SRC (msg)) == GST_OBJECT (app->chain))
+        switch_to_fallback_decoder (app);
+      break;
     default:
       break;
   }
@@ -175,52 +296,25 @@ on_signal (gpointer data)
 }
 
 /* The source starts first, on its own: signalling and ICE run while the decoder's plugins
- * load (libav alone takes ~80 ms), so they overlap instead of adding up. */
-static GstElement *
+ * load, so they overlap instead of adding up. */
+static gboolean
 build_pipeline (ViewApp *app, GError **error)
 {
-  g_autoptr (GstElement) pipeline = gst_pipeline_new ("icecam-view");
-  g_autofree gchar *description = NULL;
-  GstElement *src, *rest;
-  g_autoptr (GstElement) dec = NULL;
-  g_autoptr (GstPad) pad = NULL;
-
-  src = gst_element_factory_make ("icecamsrc", "src");
-  g_object_set (src, "server", app->server, "camera-id", app->camera, "token", app->token,
+  app->pipeline = gst_pipeline_new ("icecam-view");
+  app->src = gst_element_factory_make ("icecamsrc", "src");
+  g_object_set (app->src, "server", app->server, "camera-id", app->camera, "token", app->token,
                 "camera-fingerprint", app->camera_fingerprint, NULL);
-  if (!icecam_tool_apply_ice_options (&app->ice, src, error)) {
-    gst_object_unref (src);
-    return NULL;
-  }
-  gst_bin_add (GST_BIN (pipeline), src);
+  gst_bin_add (GST_BIN (app->pipeline), app->src);
+  if (!icecam_tool_apply_ice_options (&app->ice, app->src, error) || !choose_decoder (app, error))
+    return FALSE;
   /* The pipeline (the source alone in it) goes to PAUSED: the source starts, and the rest
    * joins the running pipeline, which never goes through NULL -> READY again. */
-  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+  if (gst_element_set_state (app->pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
                  "icecamsrc does not start (run with --verbose)");
-    return NULL;
+    return FALSE;
   }
-
-  /* request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
-   * Slice threads only: frame threads hold frames back. sync=false: show each frame as soon
-   * as it is decoded. */
-  description = g_strdup_printf (
-      "rtph264depay request-keyframe=true ! avdec_h264 name=dec thread-type=slice ! %s",
-      app->headless ? "fakesink sync=false"
-                    : "videoconvert ! autovideosink sync=false");
-  rest = gst_parse_bin_from_description (description, TRUE, error);
-  if (rest == NULL)
-    return NULL;
-  gst_bin_add (GST_BIN (pipeline), rest);
-  if (!gst_element_link (src, rest) || !gst_element_sync_state_with_parent (rest)) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-                 "cannot link icecamsrc to the decoder");
-    return NULL;
-  }
-  dec = gst_bin_get_by_name (GST_BIN (rest), "dec");
-  pad = gst_element_get_static_pad (dec, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
-  return g_steal_pointer (&pipeline);
+  return add_chain (app, error);
 }
 
 static void
@@ -233,11 +327,11 @@ print_summary (ViewApp *app)
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
   g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f session=%s retries=%u%s%s\n",
+           "elapsed_ms=%.0f session=%s retries=%u decoder=%s%s%s\n",
            app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
            (g_get_monotonic_time () - app->start_us) / 1000.0,
-           app->session ? app->session : "none", app->retries, app->nat_type ? " nat=" : "",
+           app->session ? app->session : "none", app->retries, app->decoder, app->nat_type ? " nat=" : "",
            app->nat_type ? app->nat_type : "");
   fflush (stdout);
 }
@@ -267,6 +361,10 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     { "no-retry", 0, 0, G_OPTION_ARG_NONE, &app->no_retry,
       "Exit when the camera goes away while watching (default: say so and try again, "
       "after 1 s, 2 s, 4 s ... up to 30 s)", NULL },
+    { "decoder", 0, 0, G_OPTION_ARG_STRING, &app->decoder,
+      "The H.264 decoder element (default auto: " FAST_DECODER " when installed, which starts "
+      "faster, else " FALLBACK_DECODER "; auto switches to " FALLBACK_DECODER " for a stream "
+      FAST_DECODER " cannot decode)", "auto|NAME" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
       NULL },
@@ -304,6 +402,8 @@ static void
 view_app_clear (ViewApp *app)
 {
   g_clear_pointer (&app->loop, g_main_loop_unref);
+  if (app->pipeline != NULL)
+    gst_element_set_state (app->pipeline, GST_STATE_NULL);
   gst_clear_object (&app->pipeline);
   g_free (app->server);
   g_free (app->camera);
@@ -315,6 +415,7 @@ view_app_clear (ViewApp *app)
   g_free (app->camera_fingerprint);
   g_free (app->error);
   g_free (app->nat_type);
+  g_free (app->decoder);
   icecam_tool_ice_options_clear (&app->ice);
 }
 
@@ -343,7 +444,7 @@ run (ViewApp *app, int argc, char **argv)
     /* ttff_ms and elapsed_ms measure the session, not the probe before it. */
     app->start_us = g_get_monotonic_time ();
   }
-  if (!icecam_tool_check_plugin (&error) || !(app->pipeline = build_pipeline (app, &error))) {
+  if (!icecam_tool_check_plugin (&error) || !build_pipeline (app, &error)) {
     g_printerr ("icecam-view: %s\n", error->message);
     return 2;
   }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential meson ninja-build pkg-config
-  libglib2.0-dev libnice-dev libsoup-3.0-dev libjson-glib-dev libssl-dev libsrtp2-dev
+  libglib2.0-dev libnice-dev libsoup-3.0-dev libjson-glib-dev libssl-dev libsrtp2-dev libnss3-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice

@@ -5,6 +5,7 @@
 
 #include "icecam-dtls-srtp.h"
 #include "icecam-rtcp.h"
+#include "icecam-srtp.h"
 #include "icecam-sdp.h"
 
 #include <string.h>
@@ -681,6 +682,7 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   client = icecam_signalling_client_new (server_url, ICECAM_ROLE_CAMERA, camera_id, error);
   if (client == NULL)
     return NULL;
+  icecam_srtp_prepare (); /* in a thread, done before the first session needs it */
   self = g_object_new (ICECAM_TYPE_CAMERA_ENDPOINT, NULL);
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);

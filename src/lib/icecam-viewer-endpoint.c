@@ -5,6 +5,7 @@
 
 #include "icecam-dtls-srtp.h"
 #include "icecam-rtcp.h"
+#include "icecam-srtp.h"
 
 /* After its path died, how long a viewer waits for the camera's ICE restart. */
 #define RECOVERY_TIMEOUT_S 30
@@ -605,6 +606,7 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   client = icecam_signalling_client_new (server_url, ICECAM_ROLE_VIEWER, NULL, error);
   if (client == NULL)
     return NULL;
+  icecam_srtp_prepare (); /* in a thread, done before the first session needs it */
   self = g_object_new (ICECAM_TYPE_VIEWER_ENDPOINT, NULL);
   self->certificate = g_steal_pointer (&certificate);
   self->camera_id = g_strdup (camera_id);

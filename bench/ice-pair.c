@@ -177,7 +177,7 @@ setup_side (Pair *pair, guint index)
                                        NICE_AGENT_OPTION_ICE_TRICKLE |
                                        NICE_AGENT_OPTION_CONSENT_FRESHNESS);
     g_object_set (side->agent, "upnp", FALSE, "controlling-mode", index == 0, "ice-tcp", FALSE,
-                  "ice-udp", TRUE, NULL);
+                  "ice-udp", TRUE, "stun-pacing-timer", 5u, NULL); /* as icecam-ice-session.c */
   } else {
     side->agent = nice_agent_new (context, NICE_COMPATIBILITY_RFC5245);
     if (pair->variant == VARIANT_UPNP_OFF)

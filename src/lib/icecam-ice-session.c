@@ -300,11 +300,18 @@ agent_recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len,
     self->receive_func ((const guint8 *) buf, len, self->receive_data);
 }
 
+/* Ta, the pacing of STUN transactions (RFC 8445 14.2): libnice's default is 20 ms, and the
+ * first check and the first STUN binding of gathering both wait one Ta. A camera session
+ * has a handful of pairs, so 5 ms (the lowest RFC 8445 allows) costs no extra traffic worth
+ * counting and takes ~15 ms off every session's setup. */
+#define ICE_TA_MS 5u
+
 static gboolean
 configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError **error)
 {
   g_object_set (self->agent,
                 "upnp", FALSE,                    /* saves ~200 ms per gathering */
+                "stun-pacing-timer", ICE_TA_MS,
                 "controlling-mode", self->controlling,
                 "ice-tcp", config->ice_tcp,
                 "ice-udp", TRUE,

@@ -45,13 +45,27 @@ typedef struct {
 /* After the camera went away, the viewer tries again after 1 s, 2 s, 4 s ... up to this. */
 #define RETRY_MAX_DELAY_S 30
 
+/* SIGINT, SIGTERM, and the frames asked for decoded. */
+static gboolean
+quit_loop (gpointer data)
+{
+  ViewApp *app = data;
+
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread. The main loop hears of it once, when the frames asked for are there. */
 static GstPadProbeReturn
 on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   ViewApp *app = data;
+  gint before = g_atomic_int_add (&app->frames, 1);
 
-  if (g_atomic_int_add (&app->frames, 1) == 0)
+  if (before == 0)
     __atomic_store_n (&app->first_frame_us, g_get_monotonic_time (), __ATOMIC_RELEASE);
+  if (before + 1 == app->frames_wanted)
+    g_idle_add (quit_loop, app);
   return GST_PAD_PROBE_OK;
 }
 
@@ -166,18 +180,6 @@ switch_to_fallback_decoder (ViewApp *app)
 }
 
 static gboolean
-check_frames (gpointer data)
-{
-  ViewApp *app = data;
-
-  if (app->frames_wanted > 0 && g_atomic_int_get (&app->frames) >= app->frames_wanted) {
-    g_main_loop_quit (app->loop);
-    return G_SOURCE_REMOVE;
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 print_progress (gpointer data)
 {
   ViewApp *app = data;
@@ -284,15 +286,6 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
       break;
   }
   return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_signal (gpointer data)
-{
-  ViewApp *app = data;
-
-  g_main_loop_quit (app->loop);
-  return G_SOURCE_REMOVE;
 }
 
 /* The source starts first, on its own: signalling and ICE run while the decoder's plugins
@@ -451,9 +444,8 @@ run (ViewApp *app, int argc, char **argv)
   app->loop = g_main_loop_new (NULL, FALSE);
   bus = gst_element_get_bus (app->pipeline); /* messages posted meanwhile wait on the bus */
   gst_bus_add_watch (bus, on_bus_message, app);
-  g_unix_signal_add (SIGINT, on_signal, app);
-  g_unix_signal_add (SIGTERM, on_signal, app);
-  g_timeout_add (10, check_frames, app);
+  g_unix_signal_add (SIGINT, quit_loop, app);
+  g_unix_signal_add (SIGTERM, quit_loop, app);
   g_timeout_add_seconds (app->timeout_s, on_timeout, app);
   if (app->stats_interval_s > 0)
     g_timeout_add_seconds (app->stats_interval_s, print_progress, app);

@@ -11,7 +11,7 @@
 #include "bench-gst.h"
 
 #define RTP_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
-#define SETTLE_MS 500        /* after the pair is selected, before the window starts */
+#define SETTLE_MS 500        /* default --settle-ms */
 #define DEADLINE_S 60
 
 typedef struct {
@@ -26,6 +26,7 @@ typedef struct {
   gint size;
   gint fps;
   gint idle_ms;
+  gint settle_ms;
 
   GMainLoop *loop;
   GstElement *pipeline;
@@ -253,7 +254,7 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
              (s = gst_message_get_structure (msg)) != NULL &&
              gst_structure_has_name (s, "icecam-pair-selected")) {
     app->start_us = -1; /* once */
-    g_timeout_add (SETTLE_MS, start_sending, app);
+    g_timeout_add (app->settle_ms, start_sending, app);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -300,6 +301,9 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
     { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &app->seconds, "How long to send", "S" },
     { "size", 0, 0, G_OPTION_ARG_INT, &app->size, "Packet size in bytes (1200)", "BYTES" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &app->fps, "Frames (bursts) per second (30)", "N" },
+    { "settle-ms", 0, 0, G_OPTION_ARG_INT, &app->settle_ms, "Sender: wait this long after the "
+      "pair is selected (or the start, for udp) before the window (500; libnice's check timer "
+      "ticks every Ta for ~5 s after the checks end, so 6000 measures the steady state)", "MS" },
     { "idle-ms", 0, 0, G_OPTION_ARG_INT, &app->idle_ms, "Receiver: end after this long "
       "without packets (500)", "MS" },
     { NULL }
@@ -330,7 +334,8 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
 int
 main (int argc, char **argv)
 {
-  App app = { .rate = 5000, .seconds = 3, .size = 1200, .fps = 30, .idle_ms = 500 };
+  App app = { .rate = 5000, .seconds = 3, .size = 1200, .fps = 30, .idle_ms = 500,
+              .settle_ms = SETTLE_MS };
   g_autoptr (GError) error = NULL;
   g_autofree gchar *description = NULL;
   g_autoptr (GstBus) bus = NULL;
@@ -351,7 +356,7 @@ main (int argc, char **argv)
   if (app.send) {
     app.appsrc = gst_bin_get_by_name (GST_BIN (app.pipeline), "app");
     if (!app.icecam)
-      g_timeout_add (SETTLE_MS, start_sending, &app);
+      g_timeout_add (app.settle_ms, start_sending, &app);
   } else {
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app.pipeline), "sink");
     g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");

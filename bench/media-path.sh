@@ -12,6 +12,7 @@ CPU_RATE=${2:-2000}
 shift $(($# < 2 ? $# : 2))
 RATES=${*:-2000 5000 10000 20000 40000 80000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+SETTLE_MS=${SETTLE_MS:-500} # sender: after the pair, before the window (6000: after libnice's check timer stopped)
 SWEEP_FPS=${SWEEP_FPS:-1000}  # bursts per second in the rate sweep: 1 ms apart, nearly smooth
 MP=$BUILD/bench/bench-media-path
 
@@ -25,7 +26,7 @@ run () {
   local via=$1 rate=$2 fps=${3:-30} cam="mp$((n += 1))"
   if [ "$via" = icecam ]; then
     "$MP" send --via icecam --server "$URL" --camera "$cam" --rate "$rate" --fps "$fps" \
-      --seconds "$SECONDS_PER_RUN" >"$WORK/send" 2>"$WORK/send.err" &
+      --seconds "$SECONDS_PER_RUN" --settle-ms "$SETTLE_MS" >"$WORK/send" 2>"$WORK/send.err" &
     local sender=$!
     bench_wait_health cameras 1 || return
     "$MP" recv --via icecam --server "$URL" --camera "$cam" >"$WORK/recv" 2>"$WORK/recv.err"
@@ -35,7 +36,7 @@ run () {
     local receiver=$!
     sleep 0.2
     "$MP" send --via udp --port "$PORT" --rate "$rate" --fps "$fps" --seconds "$SECONDS_PER_RUN" \
-      >"$WORK/send" 2>"$WORK/send.err"
+      --settle-ms "$SETTLE_MS" >"$WORK/send" 2>"$WORK/send.err"
     wait "$receiver"
   fi
   awk '/^media-path: send/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); s[kv[1]] = kv[2] } }

@@ -8,7 +8,8 @@
 # Output: connect1 ready1 connect ready offer gathered pair dtls rtp decoded ttff playing
 # (connect1/ready1: a first signalling session that icecam-view threw away when its pipeline
 # restarted icecamsrc, as it did before commit eaf0867; -1 if absent. playing: the fakesink,
-# last of the decoder chain, reached PLAYING, i.e. the decoder's plugins were loaded.)
+# last of the decoder chain, reached PLAYING; in a live pipeline a sink commits that state on
+# its first buffer, so this is the first frame, not when the decoder's plugins were loaded.)
 
 function wall_ms(s,  t) { split(s, t, ":"); return (t[1] * 3600 + t[2] * 60 + t[3]) * 1000 }
 function gst_ms(s,  t) { split(s, t, ":"); return (t[1] * 3600 + t[2] * 60 + t[3]) * 1000 }

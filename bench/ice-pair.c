@@ -12,11 +12,13 @@
 typedef enum {
   VARIANT_DEFAULTS, /* nice_agent_new() as it comes; candidates sent once gathering is done */
   VARIANT_UPNP_OFF, /* the same with upnp=FALSE: what the UPnP probe alone costs */
+  VARIANT_TA20,     /* icecam's settings and trickle, but libnice's own Ta of 20 ms */
   VARIANT_ICECAM,   /* icecam's settings and trickle, as IcecamIceSession configures */
   N_VARIANTS
 } Variant;
 
-static const gchar *const variant_names[N_VARIANTS] = { "defaults", "upnp-off", "icecam" };
+static const gchar *const variant_names[N_VARIANTS] = { "defaults", "upnp-off", "icecam-ta20",
+                                                                "icecam" };
 
 typedef struct _App App;
 typedef struct _Pair Pair;
@@ -133,7 +135,7 @@ static void
 on_gathering_done (NiceAgent *agent, guint stream, Side *side)
 {
   side->gathered = TRUE;
-  if (side->pair->variant != VARIANT_ICECAM && other_side (side)->gathered)
+  if (side->pair->variant < VARIANT_TA20 && other_side (side)->gathered)
     exchange_everything (side->pair);
 }
 
@@ -144,7 +146,7 @@ on_new_candidate (NiceAgent *agent, NiceCandidate *candidate, Side *side)
   Side *to = other_side (side);
   GSList list = { candidate, NULL };
 
-  if (side->pair->variant == VARIANT_ICECAM)
+  if (side->pair->variant >= VARIANT_TA20)
     nice_agent_set_remote_candidates (to->agent, to->stream, 1, &list);
 }
 
@@ -172,12 +174,14 @@ setup_side (Pair *pair, guint index)
   NiceAddress loopback;
 
   side->pair = pair;
-  if (pair->variant == VARIANT_ICECAM) {
+  if (pair->variant >= VARIANT_TA20) {
     side->agent = nice_agent_new_full (context, NICE_COMPATIBILITY_RFC5245,
                                        NICE_AGENT_OPTION_ICE_TRICKLE |
                                        NICE_AGENT_OPTION_CONSENT_FRESHNESS);
     g_object_set (side->agent, "upnp", FALSE, "controlling-mode", index == 0, "ice-tcp", FALSE,
-                  "ice-udp", TRUE, "stun-pacing-timer", 5u, NULL); /* as icecam-ice-session.c */
+                  "ice-udp", TRUE, NULL);
+    if (pair->variant == VARIANT_ICECAM) /* as icecam-ice-session.c */
+      g_object_set (side->agent, "stun-pacing-timer", 5u, NULL);
   } else {
     side->agent = nice_agent_new (context, NICE_COMPATIBILITY_RFC5245);
     if (pair->variant == VARIANT_UPNP_OFF)
@@ -205,7 +209,7 @@ start_pair (App *app, Variant variant)
   app->pairs_open++;
   setup_side (pair, 0);
   setup_side (pair, 1);
-  if (variant == VARIANT_ICECAM) {
+  if (variant >= VARIANT_TA20) {
     /* icecam sends the offer (credentials) before the candidates trickle. */
     for (guint i = 0; i < 2; i++) {
       Side *from = &pair->sides[i], *to = other_side (from);

@@ -134,7 +134,8 @@ add_chain (ViewApp *app, GError **error)
   if (app->chain == NULL)
     return FALSE;
   gst_bin_add (GST_BIN (app->pipeline), app->chain);
-  if (!gst_element_link (app->src, app->chain) || !gst_element_sync_state_with_parent (app->chain)) {
+  if (!gst_element_link (app->src, app->chain) ||
+      !gst_element_sync_state_with_parent (app->chain)) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
                  "cannot link icecamsrc to %s", app->decoder);
     return FALSE;
@@ -324,8 +325,8 @@ print_summary (ViewApp *app)
            app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
            (g_get_monotonic_time () - app->start_us) / 1000.0,
-           app->session ? app->session : "none", app->retries, app->decoder, app->nat_type ? " nat=" : "",
-           app->nat_type ? app->nat_type : "");
+           app->session ? app->session : "none", app->retries, app->decoder,
+           app->nat_type ? " nat=" : "", app->nat_type ? app->nat_type : "");
   fflush (stdout);
 }
 

@@ -549,9 +549,10 @@ test_message_rate (Fixture *f, gconstpointer data)
 }
 
 /* A client that opens the WebSocket by hand, says @json in one frame and then reads nothing
- * and answers no ping, as a dead or stuck client does. */
+ * and answers no ping, as a dead or stuck client does. @pipelined: the frame goes in the same
+ * write as the HTTP request, before the 101 came back. */
 static GSocket *
-open_deaf_client (Fixture *f, const gchar *json)
+open_raw_client (Fixture *f, const gchar *json, gboolean pipelined)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocketAddress) address =
@@ -571,22 +572,45 @@ open_deaf_client (Fixture *f, const gchar *json)
   g_assert_no_error (error);
   g_assert_true (g_socket_connect (socket, address, NULL, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
-                   strlen (request));
+  if (pipelined)
+    g_byte_array_append (frame, (const guint8 *) request, strlen (request));
+  g_byte_array_append (frame, header, sizeof header);
+  g_byte_array_append (frame, mask, sizeof mask);
+  g_byte_array_append (frame, (const guint8 *) json, strlen (json));
+  if (!pipelined)
+    g_assert_cmpint (g_socket_send (socket, request, strlen (request), NULL, &error), ==,
+                     strlen (request));
+  else
+    g_assert_cmpint (g_socket_send (socket, (const gchar *) frame->data, frame->len, NULL,
+                                    &error), ==, frame->len);
   g_socket_set_blocking (socket, FALSE);
   g_assert_true (WAIT_UNTIL (g_socket_condition_check (socket, G_IO_IN) & G_IO_IN));
   got = g_socket_receive (socket, response, sizeof response - 1, NULL, &error);
   g_assert_no_error (error);
   response[MAX (got, 0)] = '\0';
   g_assert_true (g_str_has_prefix (response, "HTTP/1.1 101"));
-
-  g_byte_array_append (frame, header, sizeof header);
-  g_byte_array_append (frame, mask, sizeof mask);
-  g_byte_array_append (frame, (const guint8 *) json, strlen (json));
   g_socket_set_blocking (socket, TRUE);
-  g_assert_cmpint (g_socket_send (socket, (const gchar *) frame->data, frame->len, NULL, &error),
-                   ==, frame->len);
+  if (!pipelined)
+    g_assert_cmpint (g_socket_send (socket, (const gchar *) frame->data, frame->len, NULL,
+                                    &error), ==, frame->len);
   return g_steal_pointer (&socket);
+}
+
+static GSocket *
+open_deaf_client (Fixture *f, const gchar *json)
+{
+  return open_raw_client (f, json, FALSE);
+}
+
+/* A frame that came in the same read as the HTTP request waits in libsoup's buffer, not in
+ * the socket: the server must still read it (icecam-ws-stream.c). */
+static void
+test_pipelined_frame (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSocket) early = open_raw_client (
+    f, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"early\"}", TRUE);
+
+  g_assert_true (WAIT_UNTIL (get_stats (f).cameras == 1));
 }
 
 /* A camera that stops answering (power cut, or it reads nothing) is taken offline once it
@@ -714,6 +738,31 @@ test_http_no_fd_leak (Fixture *f, gconstpointer data)
     g_free (http_get (f, SOUP_METHOD_GET, i % 2 ? "/healthz" : "/no-such-page", &status, NULL));
     g_assert_cmpuint (status, ==, i % 2 ? SOUP_STATUS_OK : SOUP_STATUS_NOT_FOUND);
   }
+  g_assert_true (WAIT_UNTIL (count_open_fds () <= before));
+}
+
+/* Closed WebSockets give their descriptors back, whichever side closes. */
+static void
+test_websocket_no_fd_leak (Fixture *f, gconstpointer data)
+{
+  guint before;
+
+  if (!g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR)) {
+    g_test_skip ("no /proc/self/fd");
+    return;
+  }
+  before = count_open_fds ();
+  for (guint i = 0; i < 10; i++) {
+    g_autofree gchar *id = g_strdup_printf ("cam%u", i);
+    Client *camera = connect_camera (f, id);
+    Client *closed_by_server = client_connect (f);
+
+    soup_websocket_connection_close (camera->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    client_send (closed_by_server, "{\"type\":\"hello\",\"version\":7,\"role\":\"viewer\"}");
+    g_assert_true (WAIT_UNTIL (camera->closed && closed_by_server->closed));
+  }
+  g_assert_true (WAIT_UNTIL (get_stats (f).peers == 0));
+  g_ptr_array_set_size (f->clients, 0);
   g_assert_true (WAIT_UNTIL (count_open_fds () <= before));
 }
 
@@ -998,6 +1047,8 @@ main (int argc, char **argv)
   ADD ("/rendezvous/limits/message-rate", test_message_rate);
   ADD ("/rendezvous/limits/silent-client-closed", test_silent_client_closed);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
+  ADD ("/rendezvous/websocket/pipelined-frame", test_pipelined_frame);
+  ADD ("/rendezvous/websocket/no-fd-leak", test_websocket_no_fd_leak);
   ADD ("/rendezvous/stun/answers", test_stun_answers);
   ADD_NOT_LISTENING ("/rendezvous/stun/disabled", test_stun_disabled);
   ADD_NOT_LISTENING ("/rendezvous/stun/wildcard", test_stun_wildcard);

@@ -9,6 +9,7 @@
 #include <libsoup/soup.h>
 
 #include "icecam-stun-responder.h"
+#include "icecam-ws-stream.h"
 
 /**
  * SECTION:icecam-rendezvous
@@ -69,6 +70,7 @@ struct _IcecamRendezvous {
 
   GMainContext *context;
   SoupServer *server;
+  GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   guint64 next_peer_id;
@@ -353,6 +355,54 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
     return;
   }
   icecam_registry_add_peer (self->registry, conn->id, remote, servers);
+}
+
+static void
+free_extensions (gpointer list)
+{
+  g_list_free_full (list, g_object_unref);
+}
+
+/* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
+ * (soup-server.c, complete_websocket_upgrade()), except that a plain TCP connection's stream is
+ * wrapped in an IcecamWsStream, whose input sources cost O(1) instead of O(connections). */
+static void
+on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
+{
+  g_autoptr (SoupServerMessage) hold = g_object_ref (msg);
+  g_autoptr (GSocket) socket = g_object_ref (soup_server_message_get_socket (msg));
+  GList *extensions = g_object_steal_data (G_OBJECT (msg), "icecam-websocket-extensions");
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+  g_autoptr (GIOStream) wrapped = NULL;
+  g_autoptr (SoupWebsocketConnection) ws = NULL;
+
+  wrapped = self->tls ? g_object_ref (stream) : G_IO_STREAM (icecam_ws_stream_new (stream, socket));
+  ws = soup_websocket_connection_new (
+      wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
+      soup_message_headers_get_one (request, "Origin"),
+      soup_message_headers_get_one (response, "Sec-WebSocket-Protocol"),
+      extensions);
+  on_server_websocket (self->server, msg, g_uri_get_path (uri), ws, self);
+}
+
+static void
+on_server_websocket_request (SoupServer *server, SoupServerMessage *msg, const char *path,
+                             GHashTable *query, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  GList *extensions = NULL;
+
+  /* On failure the handshake has set 400 and its reason. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, self->websocket_extension_types,
+                                                &extensions))
+    return;
+  g_object_set_data_full (G_OBJECT (msg), "icecam-websocket-extensions", extensions,
+                          free_extensions);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_websocket_upgraded), self,
+                           0);
 }
 
 static SoupWebsocketConnection *
@@ -1021,6 +1071,7 @@ icecam_rendezvous_finalize (GObject *object)
   g_clear_object (&self->stun_alternate);
   g_clear_object (&self->stun_host);
   g_clear_pointer (&self->per_host, g_hash_table_unref);
+  g_clear_pointer (&self->websocket_extension_types, g_ptr_array_unref);
   g_strfreev (self->presence_cameras);
   g_free (self->presence_json);
   g_main_context_unref (self->context);
@@ -1056,8 +1107,10 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
 
   self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
-  soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket, self,
-                                     NULL);
+  self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
+  g_ptr_array_add (self->websocket_extension_types,
+                   g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+  soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
   soup_server_add_handler (self->server, "/healthz", on_server_healthz, self, NULL);
   soup_server_add_handler (self->server, "/metrics", on_server_metrics, self, NULL);
   soup_server_add_handler (self->server, NULL, on_server_not_found, self, NULL);

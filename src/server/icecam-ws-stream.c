@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The stream under a WebSocket the rendezvous accepted, with input sources that cost O(1). */
+
+#include "icecam-ws-stream.h"
+
+#include <glib-unix.h>
+
+/*
+ * libsoup 3.2's SoupWebsocketConnection destroys its input source before every read and makes
+ * and attaches a new one after it (soup_websocket_connection_read()). A GSocket source carries
+ * the socket's descriptor, and GLib adds and removes a descriptor by walking the main context's
+ * list of all descriptors, sorted by number: with 10,000 connections, two walks of up to
+ * 10,000 entries for every message received (docs/benchmarks.md, section 4).
+ *
+ * IcecamWsStream watches the descriptor with one source (the "watch") for as long as the
+ * connection is open, and hands libsoup input sources without a descriptor of their own:
+ * attaching and destroying those is O(1). One is ready when the watch's descriptor polled
+ * readable in the same main-loop iteration (its check() asks the watch), or at once when the
+ * stream already holds data (bytes libsoup read past the HTTP request).
+ *
+ * Everything runs in the thread of the main context the stream was made in.
+ */
+
+#define WATCHED (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
+
+#define ICECAM_TYPE_WS_INPUT (icecam_ws_input_get_type ())
+G_DECLARE_FINAL_TYPE (IcecamWsInput, icecam_ws_input, ICECAM, WS_INPUT, GInputStream)
+
+struct _IcecamWsInput {
+  GInputStream parent;
+  GPollableInputStream *base; /* the base stream's input */
+  IcecamWsStream *owner;      /* not a reference: the owner holds this stream */
+};
+
+struct _IcecamWsStream {
+  GIOStream parent;
+  GIOStream *base;
+  IcecamWsInput *input;
+  gint fd;
+  GSource *watch;  /* attached for the stream's life, until it is closed */
+  gpointer tag;    /* the descriptor in the watch; NULL while nobody reads */
+  GSource *reader; /* libsoup's input source of the moment, not a reference */
+};
+
+typedef struct {
+  GSource source;
+  IcecamWsStream *stream; /* not a reference: the stream destroys its watch first */
+} WatchSource;
+
+typedef struct {
+  GSource source;
+  IcecamWsStream *stream; /* a reference */
+} ReaderSource;
+
+static void icecam_ws_input_pollable_init (GPollableInputStreamInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (IcecamWsInput, icecam_ws_input, G_TYPE_INPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                icecam_ws_input_pollable_init))
+G_DEFINE_TYPE (IcecamWsStream, icecam_ws_stream, G_TYPE_IO_STREAM)
+
+static gboolean
+reader_alive (IcecamWsStream *self)
+{
+  return self->reader != NULL && !g_source_is_destroyed (self->reader);
+}
+
+/* The watch itself does nothing when its descriptor is readable: the reader's check() sees
+ * it. With no reader (libsoup stopped reading: the connection closes) it stops watching, or
+ * a readable or hung-up descriptor would wake the loop for ever. */
+static gboolean
+watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  IcecamWsStream *self = ((WatchSource *) source)->stream;
+
+  if (!reader_alive (self) && self->tag != NULL) {
+    g_source_remove_unix_fd (source, self->tag);
+    self->tag = NULL;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs watch_funcs = { .dispatch = watch_dispatch };
+
+static gboolean
+reader_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+reader_check (GSource *source)
+{
+  IcecamWsStream *self = ((ReaderSource *) source)->stream;
+
+  return self->tag != NULL && self->watch != NULL &&
+         (g_source_query_unix_fd (self->watch, self->tag) & WATCHED) != 0;
+}
+
+static gboolean
+reader_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  IcecamWsStream *self = ((ReaderSource *) source)->stream;
+  GPollableSourceFunc func = (GPollableSourceFunc) (void (*) (void)) callback;
+
+  g_source_set_ready_time (source, -1);
+  return func != NULL ? func (G_OBJECT (self->input), user_data) : G_SOURCE_REMOVE;
+}
+
+static void
+reader_finalize (GSource *source)
+{
+  ReaderSource *reader = (ReaderSource *) source;
+
+  if (reader->stream->reader == source)
+    reader->stream->reader = NULL;
+  g_object_unref (reader->stream);
+}
+
+static GSourceFuncs reader_funcs = {
+  .prepare = reader_prepare,
+  .check = reader_check,
+  .dispatch = reader_dispatch,
+  .finalize = reader_finalize,
+};
+
+static GSource *
+icecam_ws_input_create_source (GPollableInputStream *pollable, GCancellable *cancellable)
+{
+  IcecamWsInput *input = ICECAM_WS_INPUT (pollable);
+  IcecamWsStream *self = input->owner;
+  GSource *source;
+
+  /* A cancellable, or a closed stream: GLib's own source (libsoup passes neither). */
+  if (cancellable != NULL || self->watch == NULL)
+    return g_pollable_input_stream_create_source (input->base, cancellable);
+  source = g_source_new (&reader_funcs, sizeof (ReaderSource));
+  ((ReaderSource *) source)->stream = g_object_ref (self);
+  g_source_set_static_name (source, "icecam-ws-input");
+  if (self->tag == NULL)
+    self->tag = g_source_add_unix_fd (self->watch, self->fd, WATCHED);
+  self->reader = source;
+  /* Bytes the base stream holds already (read with the HTTP request) never make the
+   * descriptor readable again. */
+  if (g_pollable_input_stream_is_readable (input->base))
+    g_source_set_ready_time (source, 0);
+  return source;
+}
+
+static gboolean
+icecam_ws_input_can_poll (GPollableInputStream *pollable)
+{
+  return TRUE;
+}
+
+static gboolean
+icecam_ws_input_is_readable (GPollableInputStream *pollable)
+{
+  return g_pollable_input_stream_is_readable (ICECAM_WS_INPUT (pollable)->base);
+}
+
+static gssize
+icecam_ws_input_read_nonblocking (GPollableInputStream *pollable, void *buffer, gsize count,
+                                  GError **error)
+{
+  return g_pollable_input_stream_read_nonblocking (ICECAM_WS_INPUT (pollable)->base, buffer,
+                                                   count, NULL, error);
+}
+
+static void
+icecam_ws_input_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = icecam_ws_input_can_poll;
+  iface->is_readable = icecam_ws_input_is_readable;
+  iface->create_source = icecam_ws_input_create_source;
+  iface->read_nonblocking = icecam_ws_input_read_nonblocking;
+}
+
+static gssize
+icecam_ws_input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+                      GError **error)
+{
+  return g_input_stream_read (G_INPUT_STREAM (ICECAM_WS_INPUT (stream)->base), buffer, count,
+                              cancellable, error);
+}
+
+/* The base stream is closed with the IcecamWsStream, not here. */
+static gboolean
+icecam_ws_input_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  return TRUE;
+}
+
+static void
+icecam_ws_input_finalize (GObject *object)
+{
+  g_object_unref (ICECAM_WS_INPUT (object)->base);
+  G_OBJECT_CLASS (icecam_ws_input_parent_class)->finalize (object);
+}
+
+static void
+icecam_ws_input_class_init (IcecamWsInputClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = icecam_ws_input_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = icecam_ws_input_read;
+  G_INPUT_STREAM_CLASS (klass)->close_fn = icecam_ws_input_close;
+}
+
+static void
+icecam_ws_input_init (IcecamWsInput *input)
+{
+}
+
+/* Before the descriptor is closed: a closed descriptor left in the poll list would poll as
+ * invalid on every iteration, and its number is soon another connection's. */
+static void
+stop_watching (IcecamWsStream *self)
+{
+  if (self->watch == NULL)
+    return;
+  g_source_destroy (self->watch);
+  g_clear_pointer (&self->watch, g_source_unref);
+  self->tag = NULL;
+}
+
+static GInputStream *
+icecam_ws_stream_get_input_stream (GIOStream *stream)
+{
+  return G_INPUT_STREAM (ICECAM_WS_STREAM (stream)->input);
+}
+
+static GOutputStream *
+icecam_ws_stream_get_output_stream (GIOStream *stream)
+{
+  return g_io_stream_get_output_stream (ICECAM_WS_STREAM (stream)->base);
+}
+
+static gboolean
+icecam_ws_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
+{
+  IcecamWsStream *self = ICECAM_WS_STREAM (stream);
+
+  stop_watching (self);
+  return g_io_stream_close (self->base, cancellable, error);
+}
+
+static void
+base_closed_cb (GObject *base, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  GError *error = NULL;
+
+  if (g_io_stream_close_finish (G_IO_STREAM (base), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+icecam_ws_stream_close_async (GIOStream *stream, int io_priority, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  IcecamWsStream *self = ICECAM_WS_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  stop_watching (self);
+  g_io_stream_close_async (self->base, io_priority, cancellable, base_closed_cb, task);
+}
+
+static gboolean
+icecam_ws_stream_close_finish (GIOStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+icecam_ws_stream_dispose (GObject *object)
+{
+  stop_watching (ICECAM_WS_STREAM (object));
+  G_OBJECT_CLASS (icecam_ws_stream_parent_class)->dispose (object);
+}
+
+static void
+icecam_ws_stream_finalize (GObject *object)
+{
+  IcecamWsStream *self = ICECAM_WS_STREAM (object);
+
+  g_object_unref (self->input);
+  g_object_unref (self->base);
+  G_OBJECT_CLASS (icecam_ws_stream_parent_class)->finalize (object);
+}
+
+static void
+icecam_ws_stream_class_init (IcecamWsStreamClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GIOStreamClass *stream_class = G_IO_STREAM_CLASS (klass);
+
+  object_class->dispose = icecam_ws_stream_dispose;
+  object_class->finalize = icecam_ws_stream_finalize;
+  stream_class->get_input_stream = icecam_ws_stream_get_input_stream;
+  stream_class->get_output_stream = icecam_ws_stream_get_output_stream;
+  stream_class->close_fn = icecam_ws_stream_close;
+  stream_class->close_async = icecam_ws_stream_close_async;
+  stream_class->close_finish = icecam_ws_stream_close_finish;
+}
+
+static void
+icecam_ws_stream_init (IcecamWsStream *self)
+{
+}
+
+/**
+ * icecam_ws_stream_new:
+ * @base: the connection a WebSocket upgrade took over; its input must be pollable
+ * @socket: @base's socket
+ *
+ * Watches @socket in the thread-default main context until the stream is closed.
+ *
+ * Returns: (transfer full): the stream to give soup_websocket_connection_new()
+ */
+IcecamWsStream *
+icecam_ws_stream_new (GIOStream *base, GSocket *socket)
+{
+  IcecamWsStream *self = g_object_new (ICECAM_TYPE_WS_STREAM, NULL);
+  GInputStream *base_input = g_io_stream_get_input_stream (base);
+
+  g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (base_input), NULL);
+  self->base = g_object_ref (base);
+  self->input = g_object_new (ICECAM_TYPE_WS_INPUT, NULL);
+  self->input->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base_input));
+  self->input->owner = self;
+  self->fd = g_socket_get_fd (socket);
+  self->watch = g_source_new (&watch_funcs, sizeof (WatchSource));
+  ((WatchSource *) self->watch)->stream = self;
+  g_source_set_static_name (self->watch, "icecam-ws-watch");
+  g_source_attach (self->watch, g_main_context_get_thread_default ());
+  return self;
+}

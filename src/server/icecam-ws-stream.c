@@ -14,7 +14,7 @@
  *
  * IcecamWsStream watches the descriptor with one source (the "watch") for as long as the
  * connection is open, and hands libsoup input sources without a descriptor of their own:
- * attaching and destroying those is O(1). One is ready when the watch's descriptor polled
+ * attaching, dispatching and destroying those is O(1). One is ready when the watch's descriptor polled
  * readable in the same main-loop iteration (its check() asks the watch), or at once when the
  * stream already holds data (bytes libsoup read past the HTTP request).
  *
@@ -335,6 +335,10 @@ icecam_ws_stream_new (GIOStream *base, GSocket *socket)
   self->watch = g_source_new (&watch_funcs, sizeof (WatchSource));
   ((WatchSource *) self->watch)->stream = self;
   g_source_set_static_name (self->watch, "icecam-ws-watch");
+  /* GLib "blocks" a source while dispatching it by taking its descriptors out of the context
+   * and putting them back after: two more walks of the whole list. The watch's dispatch does
+   * nothing that could recurse, so it need not be blocked. */
+  g_source_set_can_recurse (self->watch, TRUE);
   g_source_attach (self->watch, g_main_context_get_thread_default ());
   return self;
 }

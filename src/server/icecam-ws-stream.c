@@ -3,25 +3,33 @@
 
 #include "icecam-ws-stream.h"
 
+#include <errno.h>
 #include <glib-unix.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 /*
  * libsoup 3.2's SoupWebsocketConnection destroys its input source before every read and makes
  * and attaches a new one after it (soup_websocket_connection_read()). A GSocket source carries
  * the socket's descriptor, and GLib adds and removes a descriptor by walking the main context's
- * list of all descriptors, sorted by number: with 10,000 connections, two walks of up to
- * 10,000 entries for every message received (docs/benchmarks.md, section 4).
+ * list of all descriptors, sorted by number; it also takes a source's descriptors out and puts
+ * them back around each dispatch; and poll() looks at every descriptor on every iteration.
+ * With 10,000 connections that was O(connections) several times for every message received
+ * (docs/benchmarks.md, section 4).
  *
- * IcecamWsStream watches the descriptor with one source (the "watch") for as long as the
- * connection is open, and hands libsoup input sources without a descriptor of their own:
- * attaching, dispatching and destroying those is O(1). One is ready when the watch's descriptor polled
- * readable in the same main-loop iteration (its check() asks the watch), or at once when the
- * stream already holds data (bytes libsoup read past the HTTP request).
+ * Here the connections' sockets are not in GLib's poll at all: they are in one epoll set per
+ * thread (the "poller"), whose descriptor is the only one GLib polls for them. libsoup gets
+ * input sources without a descriptor of their own, so attaching, dispatching and destroying
+ * one is O(1). In the check phase of each main-loop iteration the poller, attached before any
+ * input source, reads which sockets are readable (epoll_wait() without waiting); an input
+ * source is ready when its socket was among them, or at once when the stream already holds
+ * data (bytes libsoup read past the HTTP request).
  *
- * Everything runs in the thread of the main context the stream was made in.
+ * Everything runs in the thread that iterates the main context the stream was made in.
  */
 
-#define WATCHED (G_IO_IN | G_IO_HUP | G_IO_ERR | G_IO_NVAL)
+#define READABLE (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)
+#define MAX_EVENTS 256
 
 #define ICECAM_TYPE_WS_INPUT (icecam_ws_input_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamWsInput, icecam_ws_input, ICECAM, WS_INPUT, GInputStream)
@@ -37,20 +45,30 @@ struct _IcecamWsStream {
   GIOStream *base;
   IcecamWsInput *input;
   gint fd;
-  GSource *watch;  /* attached for the stream's life, until it is closed */
-  gpointer tag;    /* the descriptor in the watch; NULL while nobody reads */
-  GSource *reader; /* libsoup's input source of the moment, not a reference */
+  gboolean watched;  /* the socket is in the poller's epoll set with READABLE */
+  gboolean closed;   /* out of the set for good */
+  guint64 readable;  /* the poller's round in which the socket was last readable */
+  GSource *reader;   /* libsoup's input source of the moment, not a reference */
+  struct _Poller *poller;
 };
 
-typedef struct {
+/* One per main context: the epoll set of its WebSockets, as a source attached to it, alive
+ * while it has streams. */
+typedef struct _Poller {
   GSource source;
-  IcecamWsStream *stream; /* not a reference: the stream destroys its watch first */
-} WatchSource;
+  GMainContext *context; /* the key in pollers */
+  gint epfd;
+  guint64 round;         /* epoll_wait() calls so far */
+  guint streams;         /* protected by pollers_lock */
+} Poller;
 
 typedef struct {
   GSource source;
   IcecamWsStream *stream; /* a reference */
 } ReaderSource;
+
+static GMutex pollers_lock;
+static GHashTable *pollers; /* GMainContext * -> Poller *, under pollers_lock */
 
 static void icecam_ws_input_pollable_init (GPollableInputStreamInterface *iface);
 
@@ -65,22 +83,97 @@ reader_alive (IcecamWsStream *self)
   return self->reader != NULL && !g_source_is_destroyed (self->reader);
 }
 
-/* The watch itself does nothing when its descriptor is readable: the reader's check() sees
- * it. With no reader (libsoup stopped reading: the connection closes) it stops watching, or
- * a readable or hung-up descriptor would wake the loop for ever. */
-static gboolean
-watch_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+static void
+set_watched (IcecamWsStream *self, gboolean watched)
 {
-  IcecamWsStream *self = ((WatchSource *) source)->stream;
+  struct epoll_event event = { .events = watched ? READABLE : 0, .data.ptr = self };
 
-  if (!reader_alive (self) && self->tag != NULL) {
-    g_source_remove_unix_fd (source, self->tag);
-    self->tag = NULL;
+  if (self->watched == watched || self->closed)
+    return;
+  if (epoll_ctl (self->poller->epfd, EPOLL_CTL_MOD, self->fd, &event) != 0)
+    g_warning ("ws-stream: epoll_ctl MOD %d: %s", self->fd, g_strerror (errno));
+  self->watched = watched;
+}
+
+/* The poller's descriptor polled readable: which sockets are? Runs in the check phase,
+ * before the input sources' checks (it was attached before any of them). A readable socket
+ * without an input source (libsoup stopped reading: the connection closes) leaves the set
+ * until one comes, or level-triggered epoll would wake the loop for ever. */
+static gboolean
+poller_check (GSource *source)
+{
+  Poller *poller = (Poller *) source;
+  struct epoll_event events[MAX_EVENTS];
+  gint n;
+
+  poller->round++;
+  n = epoll_wait (poller->epfd, events, MAX_EVENTS, 0);
+  for (gint i = 0; i < n; i++) {
+    IcecamWsStream *stream = events[i].data.ptr;
+
+    if (events[i].events & READABLE)
+      stream->readable = poller->round;
+    if (!reader_alive (stream))
+      set_watched (stream, FALSE);
   }
+  return FALSE;
+}
+
+static gboolean
+poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
   return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs watch_funcs = { .dispatch = watch_dispatch };
+static void
+poller_finalize (GSource *source)
+{
+  close (((Poller *) source)->epfd);
+}
+
+static GSourceFuncs poller_funcs = {
+  .check = poller_check,
+  .dispatch = poller_dispatch,
+  .finalize = poller_finalize,
+};
+
+static Poller *
+poller_ref (GMainContext *context)
+{
+  Poller *poller;
+  gint epfd;
+
+  g_mutex_lock (&pollers_lock);
+  if (pollers == NULL)
+    pollers = g_hash_table_new (NULL, NULL);
+  poller = g_hash_table_lookup (pollers, context);
+  if (poller == NULL && (epfd = epoll_create1 (EPOLL_CLOEXEC)) >= 0) {
+    poller = (Poller *) g_source_new (&poller_funcs, sizeof (Poller));
+    poller->context = context;
+    poller->epfd = epfd;
+    g_source_set_static_name (&poller->source, "icecam-ws-poller");
+    g_source_add_unix_fd (&poller->source, epfd, G_IO_IN);
+    g_source_set_can_recurse (&poller->source, TRUE);
+    g_source_attach (&poller->source, context);
+    g_hash_table_insert (pollers, context, poller);
+  }
+  if (poller != NULL)
+    poller->streams++;
+  g_mutex_unlock (&pollers_lock);
+  return poller;
+}
+
+static void
+poller_unref (Poller *poller)
+{
+  g_mutex_lock (&pollers_lock);
+  if (--poller->streams == 0) {
+    g_hash_table_remove (pollers, poller->context);
+    g_source_destroy (&poller->source);
+    g_source_unref (&poller->source);
+  }
+  g_mutex_unlock (&pollers_lock);
+}
 
 static gboolean
 reader_prepare (GSource *source, gint *timeout)
@@ -94,8 +187,7 @@ reader_check (GSource *source)
 {
   IcecamWsStream *self = ((ReaderSource *) source)->stream;
 
-  return self->tag != NULL && self->watch != NULL &&
-         (g_source_query_unix_fd (self->watch, self->tag) & WATCHED) != 0;
+  return !self->closed && self->readable == self->poller->round;
 }
 
 static gboolean
@@ -133,13 +225,12 @@ icecam_ws_input_create_source (GPollableInputStream *pollable, GCancellable *can
   GSource *source;
 
   /* A cancellable, or a closed stream: GLib's own source (libsoup passes neither). */
-  if (cancellable != NULL || self->watch == NULL)
+  if (cancellable != NULL || self->closed)
     return g_pollable_input_stream_create_source (input->base, cancellable);
   source = g_source_new (&reader_funcs, sizeof (ReaderSource));
   ((ReaderSource *) source)->stream = g_object_ref (self);
   g_source_set_static_name (source, "icecam-ws-input");
-  if (self->tag == NULL)
-    self->tag = g_source_add_unix_fd (self->watch, self->fd, WATCHED);
+  set_watched (self, TRUE);
   self->reader = source;
   /* Bytes the base stream holds already (read with the HTTP request) never make the
    * descriptor readable again. */
@@ -212,16 +303,17 @@ icecam_ws_input_init (IcecamWsInput *input)
 {
 }
 
-/* Before the descriptor is closed: a closed descriptor left in the poll list would poll as
- * invalid on every iteration, and its number is soon another connection's. */
+/* Before the descriptor is closed: epoll forgets a closed descriptor by itself only once no
+ * other descriptor refers to the same socket. */
 static void
 stop_watching (IcecamWsStream *self)
 {
-  if (self->watch == NULL)
+  if (self->closed)
     return;
-  g_source_destroy (self->watch);
-  g_clear_pointer (&self->watch, g_source_unref);
-  self->tag = NULL;
+  self->closed = TRUE;
+  self->watched = FALSE;
+  epoll_ctl (self->poller->epfd, EPOLL_CTL_DEL, self->fd, NULL);
+  g_clear_pointer (&self->poller, poller_unref);
 }
 
 static GInputStream *
@@ -332,13 +424,15 @@ icecam_ws_stream_new (GIOStream *base, GSocket *socket)
   self->input->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base_input));
   self->input->owner = self;
   self->fd = g_socket_get_fd (socket);
-  self->watch = g_source_new (&watch_funcs, sizeof (WatchSource));
-  ((WatchSource *) self->watch)->stream = self;
-  g_source_set_static_name (self->watch, "icecam-ws-watch");
-  /* GLib "blocks" a source while dispatching it by taking its descriptors out of the context
-   * and putting them back after: two more walks of the whole list. The watch's dispatch does
-   * nothing that could recurse, so it need not be blocked. */
-  g_source_set_can_recurse (self->watch, TRUE);
-  g_source_attach (self->watch, g_main_context_get_thread_default ());
+  self->closed = TRUE; /* until it is in the set; if it cannot be: GLib's own sources */
+  self->poller = poller_ref (g_main_context_get_thread_default ());
+  if (self->poller != NULL) {
+    struct epoll_event event = { .events = 0, .data.ptr = self };
+
+    if (epoll_ctl (self->poller->epfd, EPOLL_CTL_ADD, self->fd, &event) == 0)
+      self->closed = FALSE;
+    else
+      g_clear_pointer (&self->poller, poller_unref);
+  }
   return self;
 }

@@ -999,6 +999,8 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--message-rate", "-1", NULL }, "--message-rate must be >= 0" },
     { { "--message-burst", "0", NULL }, "--message-burst and --max-sessions-per-camera" },
     { { "--max-sessions-per-camera", "0", NULL }, "--max-sessions-per-camera/-viewer >= 1" },
+    { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1" },
+    { { "--silence-limit", "20", NULL }, "--silence-limit longer than it" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -38,11 +38,6 @@
  * too-large error on an open connection; only frames past this are cut off by libsoup. */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
 
-/* Pings keep NAT mappings and proxies from dropping idle signalling connections; a client
- * that answers neither them nor anything else for DEFAULT_SILENCE_LIMIT_SECONDS is gone (power
- * cut, cable pulled) or not reading what it is sent, which would otherwise pile up here. */
-#define DEFAULT_KEEPALIVE_INTERVAL_SECONDS 20
-#define DEFAULT_SILENCE_LIMIT_SECONDS 60
 
 /* Connections the kernel queues for accept(): GLib's default of 10 dropped SYNs when a few
  * hundred devices reconnected at once (docs/benchmarks.md, section 4). */
@@ -1100,8 +1095,8 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   self->message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE;
   self->message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST;
-  self->keepalive_interval_s = DEFAULT_KEEPALIVE_INTERVAL_SECONDS;
-  self->silence_limit_s = DEFAULT_SILENCE_LIMIT_SECONDS;
+  self->keepalive_interval_s = ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S;
+  self->silence_limit_s = ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S;
   start_silence_check (self);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);

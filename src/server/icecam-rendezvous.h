@@ -33,6 +33,22 @@ G_BEGIN_DECLS
  */
 #define ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST 400
 
+/**
+ * ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S:
+ *
+ * Seconds between the pings sent on every connection: they keep NAT mappings and proxies from
+ * dropping idle signalling connections.
+ */
+#define ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S 20
+
+/**
+ * ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S:
+ *
+ * A client that answers neither the pings nor anything else for this long is gone (power cut,
+ * cable pulled) or not reading what it is sent, which would otherwise pile up in the server.
+ */
+#define ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S 60
+
 #define ICECAM_TYPE_RENDEZVOUS (icecam_rendezvous_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, GObject)
 

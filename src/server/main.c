@@ -34,6 +34,8 @@ typedef struct {
   gint message_burst;
   gint max_sessions_per_camera;
   gint max_sessions_per_viewer;
+  gint keepalive_interval_s;
+  gint silence_limit_s;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -227,6 +229,11 @@ app_check_limits (App *app, GError **error)
                  "limit); --message-burst and --max-sessions-per-camera/-viewer >= 1");
     return FALSE;
   }
+  if (app->keepalive_interval_s < 1 || app->silence_limit_s <= app->keepalive_interval_s) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--keepalive-interval must be >= 1 and --silence-limit longer than it");
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -305,6 +312,12 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     { "max-sessions-per-viewer", 0, 0, G_OPTION_ARG_INT, &app->max_sessions_per_viewer,
       "Sessions one viewer may have open at once, default "
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER), "N" },
+    { "keepalive-interval", 0, 0, G_OPTION_ARG_INT, &app->keepalive_interval_s,
+      "Ping every connection this often, default "
+      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S), "SECONDS" },
+    { "silence-limit", 0, 0, G_OPTION_ARG_INT, &app->silence_limit_s,
+      "Close a connection that sent nothing and answered no ping for this long, default "
+      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -383,6 +396,8 @@ app_run (App *app)
                                                      (guint) app->max_connections_per_address);
   icecam_rendezvous_set_message_rate (app->rendezvous, (guint) app->message_rate,
                                       (guint) app->message_burst);
+  icecam_rendezvous_set_keepalive (app->rendezvous, (guint) app->keepalive_interval_s,
+                                   (guint) app->silence_limit_s);
   icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
@@ -426,6 +441,8 @@ main (int argc, char **argv)
     .message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST,
     .max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA,
     .max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER,
+    .keepalive_interval_s = ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S,
+    .silence_limit_s = ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S,
   };
   g_autoptr (GError) error = NULL;
   int status;

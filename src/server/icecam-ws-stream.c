@@ -4,7 +4,6 @@
 #include "icecam-ws-stream.h"
 
 #include <errno.h>
-#include <glib-unix.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -18,7 +17,7 @@
  * (docs/benchmarks.md, section 4).
  *
  * Here the connections' sockets are not in GLib's poll at all: they are in one epoll set per
- * thread (the "poller"), whose descriptor is the only one GLib polls for them. libsoup gets
+ * main context (the "poller"), whose descriptor is the only one GLib polls for them. libsoup gets
  * input sources without a descriptor of their own, so attaching, dispatching and destroying
  * one is O(1). In the check phase of each main-loop iteration the poller, attached before any
  * input source, reads which sockets are readable (epoll_wait() without waiting); an input

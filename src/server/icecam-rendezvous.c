@@ -38,7 +38,6 @@
  * too-large error on an open connection; only frames past this are cut off by libsoup. */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
 
-
 /* Connections the kernel queues for accept(): GLib's default of 10 dropped SYNs when a few
  * hundred devices reconnected at once (docs/benchmarks.md, section 4). */
 #define LISTEN_BACKLOG 1024
@@ -365,7 +364,7 @@ static void
 on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
 {
   g_autoptr (SoupServerMessage) hold = g_object_ref (msg);
-  g_autoptr (GSocket) socket = g_object_ref (soup_server_message_get_socket (msg));
+  GSocket *socket = soup_server_message_get_socket (msg); /* the stream below holds it */
   GList *extensions = g_object_steal_data (G_OBJECT (msg), "icecam-websocket-extensions");
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
@@ -374,7 +373,10 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   g_autoptr (GIOStream) wrapped = NULL;
   g_autoptr (SoupWebsocketConnection) ws = NULL;
 
-  wrapped = self->tls ? g_object_ref (stream) : G_IO_STREAM (icecam_ws_stream_new (stream, socket));
+  if (self->tls || socket == NULL)
+    wrapped = g_object_ref (stream);
+  else
+    wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
   ws = soup_websocket_connection_new (
       wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
       soup_message_headers_get_one (request, "Origin"),

@@ -46,6 +46,7 @@ struct _IcecamWsStream {
   gint fd;
   gboolean watched;  /* the socket is in the poller's epoll set with READABLE */
   gboolean closed;   /* out of the set for good */
+  gboolean asked_buffer; /* whether the base stream already held bytes, for the first reader */
   guint64 readable;  /* the poller's round in which the socket was last readable */
   GSource *reader;   /* libsoup's input source of the moment, not a reference */
   struct _Poller *poller;
@@ -232,9 +233,14 @@ icecam_ws_input_create_source (GPollableInputStream *pollable, GCancellable *can
   set_watched (self, TRUE);
   self->reader = source;
   /* Bytes the base stream holds already (read with the HTTP request) never make the
-   * descriptor readable again. */
-  if (g_pollable_input_stream_is_readable (input->base))
-    g_source_set_ready_time (source, 0);
+   * descriptor readable again. Only the first reader can find any: libsoup reads until the
+   * socket would block, which empties that buffer, and nothing fills it again. Asking later
+   * would cost a poll() per message. */
+  if (!self->asked_buffer) {
+    self->asked_buffer = TRUE;
+    if (g_pollable_input_stream_is_readable (input->base))
+      g_source_set_ready_time (source, 0);
+  }
   return source;
 }
 
@@ -414,10 +420,11 @@ icecam_ws_stream_init (IcecamWsStream *self)
 IcecamWsStream *
 icecam_ws_stream_new (GIOStream *base, GSocket *socket)
 {
-  IcecamWsStream *self = g_object_new (ICECAM_TYPE_WS_STREAM, NULL);
   GInputStream *base_input = g_io_stream_get_input_stream (base);
+  IcecamWsStream *self;
 
   g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (base_input), NULL);
+  self = g_object_new (ICECAM_TYPE_WS_STREAM, NULL);
   self->base = g_object_ref (base);
   self->input = g_object_new (ICECAM_TYPE_WS_INPUT, NULL);
   self->input->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base_input));

@@ -59,6 +59,7 @@ assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
   g_assert_cmpstr (a->candidate, ==, b->candidate);
   g_assert_cmpstr (a->reason, ==, b->reason);
   g_assert_cmpint (a->error_code, ==, b->error_code);
+  g_assert_cmpint (a->bye_code, ==, b->bye_code);
   g_assert_cmpstr (a->text, ==, b->text);
   g_assert_cmpstr (a->address, ==, b->address);
   assert_ice_servers_equal (a->ice_servers, b->ice_servers);
@@ -231,8 +232,52 @@ test_roundtrip_end_of_candidates (void)
 static void
 test_roundtrip_bye (void)
 {
-  assert_roundtrip (icecam_message_new_bye ("s1", "peer-left"));
-  assert_roundtrip (icecam_message_new_bye ("s1", NULL));
+  assert_roundtrip (icecam_message_new_bye ("s1", ICECAM_BYE_CODE_PEER_LEFT, "peer-left"));
+  assert_roundtrip (icecam_message_new_bye ("s1", ICECAM_BYE_CODE_NONE, NULL));
+  for (guint code = ICECAM_BYE_CODE_NONE; code <= ICECAM_BYE_CODE_REFUSED; code++)
+    assert_roundtrip (icecam_message_new_bye ("s1", code, "why, for people"));
+}
+
+/* The code decides, the reason is for people: a reason that looks like a code means nothing,
+ * and a code from a later version ends the session like no code at all. */
+static void
+test_parse_bye_code (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) text_only = NULL;
+  g_autoptr (IcecamMessage) coded = NULL;
+  g_autoptr (IcecamMessage) future = NULL;
+  g_autoptr (IcecamMessage) bad = NULL;
+  g_autofree gchar *json = NULL;
+  const gchar *input;
+
+  input = "{\"type\":\"bye\",\"session\":\"s1\",\"reason\":\"peer-left\"}";
+  text_only = icecam_message_parse (input, strlen (input), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (text_only->bye_code, ==, ICECAM_BYE_CODE_NONE);
+
+  input = "{\"type\":\"bye\",\"session\":\"s1\",\"code\":\"peer-left\",\"reason\":\"x\"}";
+  coded = icecam_message_parse (input, strlen (input), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (coded->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  g_assert_cmpstr (coded->reason, ==, "x");
+
+  input = "{\"type\":\"bye\",\"session\":\"s1\",\"code\":\"moved-to-mars\"}";
+  future = icecam_message_parse (input, strlen (input), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (future->bye_code, ==, ICECAM_BYE_CODE_NONE);
+
+  input = "{\"type\":\"bye\",\"session\":\"s1\",\"code\":7}";
+  bad = icecam_message_parse (input, strlen (input), &error);
+  g_assert_null (bad);
+  g_assert_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED);
+
+  /* NONE is never written, so "none" never reaches the wire. */
+  g_clear_pointer (&coded, icecam_message_free);
+  coded = icecam_message_new_bye ("s1", ICECAM_BYE_CODE_NONE, "bye");
+  json = icecam_message_to_json (coded);
+  g_assert_null (strstr (json, "code"));
+  g_assert_cmpstr (icecam_bye_code_to_string (ICECAM_BYE_CODE_FULL), ==, "full");
 }
 
 static void
@@ -248,7 +293,7 @@ static void
 test_roundtrip_unicode (void)
 {
   /* Escapes and non-ASCII survive; the free-text fields take any Unicode. */
-  assert_roundtrip (icecam_message_new_bye ("s1", "caméra \"éteinte\"\n\t\\ ✓"));
+  assert_roundtrip (icecam_message_new_bye ("s1", ICECAM_BYE_CODE_CLOSED, "caméra \"éteinte\"\n\t\\ ✓"));
 }
 
 /* ---- parsing: what is accepted -------------------------------------------------------- */
@@ -779,6 +824,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/candidate", test_roundtrip_candidate);
   g_test_add_func ("/protocol/roundtrip/end-of-candidates", test_roundtrip_end_of_candidates);
   g_test_add_func ("/protocol/roundtrip/bye", test_roundtrip_bye);
+  g_test_add_func ("/protocol/parse/bye-code", test_parse_bye_code);
   g_test_add_func ("/protocol/roundtrip/error", test_roundtrip_error);
   g_test_add_func ("/protocol/roundtrip/unicode", test_roundtrip_unicode);
   g_test_add_func ("/protocol/parse/fields", test_parse_fields);

@@ -216,7 +216,7 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, const gchar *reason
 
   g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
   if (send_bye) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (id, reason);
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (id, ICECAM_BYE_CODE_FAILED, reason);
 
     icecam_signalling_client_send (self->client, bye);
   }
@@ -492,7 +492,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   gboolean have_media;
 
   if (g_hash_table_size (self->sessions) >= self->max_viewers) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, "camera is full");
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FULL,
+                                                             "camera is full");
 
     g_message ("camera %s: refusing %s: already %u viewers", self->camera_id, msg->peer,
                self->max_viewers);
@@ -510,7 +511,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     vs->ice_servers = g_ptr_array_ref (msg->ice_servers);
   vs->ice = create_ice (self, vs, &error);
   if (vs->ice == NULL) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, error->message);
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FAILED,
+                                                             error->message);
 
     g_warning ("camera %s: cannot start an ICE session: %s", self->camera_id, error->message);
     icecam_signalling_client_send (self->client, bye);
@@ -623,7 +625,7 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
     case ICECAM_MESSAGE_BYE:
       /* The viewer lost its signalling, not necessarily its path: consent freshness ends the
        * session within ~10 s if the viewer is really gone. */
-      if (vs != NULL && vs->active && g_strcmp0 (msg->reason, ICECAM_BYE_REASON_PEER_LEFT) == 0) {
+      if (vs != NULL && vs->active && msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
         g_info ("camera %s: session %s: viewer left the rendezvous, media continues",
                 self->camera_id, vs->id);
         break;

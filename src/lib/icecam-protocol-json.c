@@ -27,6 +27,7 @@ typedef enum {
   FIELD_VERSION,
   FIELD_ROLE,
   FIELD_CODE,
+  FIELD_BYE_CODE,
   FIELD_ICE_SERVERS,
   FIELD_CAMERAS,
 } FieldKind;
@@ -88,6 +89,7 @@ static const FieldSpec message_fields[][6] = {
   },
   [ICECAM_MESSAGE_BYE] = {
     STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    OTHER_FIELD ("code", FIELD_BYE_CODE, FALSE),
     STRING_FIELD ("reason", FIELD_TEXT, FALSE, reason),
   },
   [ICECAM_MESSAGE_ERROR] = {
@@ -628,6 +630,13 @@ parse_field (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMe
     if (!icecam_error_code_from_string (json_node_get_string (node), &msg->error_code))
       return unknown_value (where, spec->name, json_node_get_string (node), error);
     return TRUE;
+  case FIELD_BYE_CODE:
+    if (!node_is_string (node))
+      return wrong_kind (where, spec->name, "a string", node, error);
+    if (!check_string (where, spec, json_node_get_string (node), error))
+      return FALSE;
+    msg->bye_code = icecam_bye_code_from_string (json_node_get_string (node));
+    return TRUE;
   case FIELD_ICE_SERVERS:
     return parse_ice_servers (where, node, msg, error);
   case FIELD_CAMERAS:
@@ -843,6 +852,12 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
   case FIELD_CODE:
     json_builder_set_member_name (builder, spec->name);
     json_builder_add_string_value (builder, icecam_error_code_to_string (msg->error_code));
+    break;
+  case FIELD_BYE_CODE:
+    if (msg->bye_code == ICECAM_BYE_CODE_NONE)
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_string_value (builder, icecam_bye_code_to_string (msg->bye_code));
     break;
   case FIELD_ICE_SERVERS:
     if (!spec->required && msg->ice_servers == NULL)

@@ -13,5 +13,6 @@ G_BEGIN_DECLS
 gboolean icecam_message_type_from_string (const gchar *name, IcecamMessageType *type);
 gboolean icecam_role_from_string (const gchar *name, IcecamRole *role);
 gboolean icecam_error_code_from_string (const gchar *name, IcecamErrorCode *code);
+IcecamByeCode icecam_bye_code_from_string (const gchar *name);
 
 G_END_DECLS

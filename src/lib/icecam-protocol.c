@@ -47,6 +47,15 @@ static const gchar * const error_code_names[] = {
   [ICECAM_ERROR_CODE_LIMIT_EXCEEDED] = "limit-exceeded",
 };
 
+static const gchar * const bye_code_names[] = {
+  [ICECAM_BYE_CODE_NONE] = "none",
+  [ICECAM_BYE_CODE_PEER_LEFT] = "peer-left",
+  [ICECAM_BYE_CODE_CLOSED] = "closed",
+  [ICECAM_BYE_CODE_FULL] = "full",
+  [ICECAM_BYE_CODE_FAILED] = "failed",
+  [ICECAM_BYE_CODE_REFUSED] = "refused",
+};
+
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
 G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
@@ -162,6 +171,7 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->candidate = g_strdup (msg->candidate);
   copy->reason = g_strdup (msg->reason);
   copy->error_code = msg->error_code;
+  copy->bye_code = msg->bye_code;
   copy->text = g_strdup (msg->text);
   copy->address = g_strdup (msg->address);
   if (msg->ice_servers != NULL)
@@ -375,16 +385,18 @@ icecam_message_new_end_of_candidates (const gchar *session)
 /**
  * icecam_message_new_bye:
  * @session: the session id
- * @reason: (nullable): why the session ends
+ * @code: what the end means, for the other end's code (%ICECAM_BYE_CODE_NONE: not sent)
+ * @reason: (nullable): why the session ends, for people
  *
  * Returns: (transfer full): a `bye` message
  */
 IcecamMessage *
-icecam_message_new_bye (const gchar *session, const gchar *reason)
+icecam_message_new_bye (const gchar *session, IcecamByeCode code, const gchar *reason)
 {
   IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_BYE);
 
   msg->session = g_strdup (session);
+  msg->bye_code = code;
   msg->reason = g_strdup (reason);
   return msg;
 }
@@ -484,6 +496,31 @@ icecam_role_from_string (const gchar *name, IcecamRole *role)
     return FALSE;
   *role = value;
   return TRUE;
+}
+
+/**
+ * icecam_bye_code_to_string:
+ *
+ * Returns: the wire name of @code ("none" for %ICECAM_BYE_CODE_NONE, which is never sent)
+ */
+const gchar *
+icecam_bye_code_to_string (IcecamByeCode code)
+{
+  g_return_val_if_fail ((guint) code < G_N_ELEMENTS (bye_code_names), NULL);
+  return bye_code_names[code];
+}
+
+/* A code this version does not know is %ICECAM_BYE_CODE_NONE: later versions may add codes,
+ * and an older peer must still end the session. */
+IcecamByeCode
+icecam_bye_code_from_string (const gchar *name)
+{
+  guint value;
+
+  if (!name_lookup (bye_code_names, G_N_ELEMENTS (bye_code_names), ICECAM_BYE_CODE_PEER_LEFT,
+                    name, &value))
+    return ICECAM_BYE_CODE_NONE;
+  return value;
 }
 
 gboolean

@@ -27,6 +27,28 @@ G_BEGIN_DECLS
 /* The `bye` reason the server sends when the other end's signalling connection closed. */
 #define ICECAM_BYE_REASON_PEER_LEFT "peer-left"
 
+/**
+ * IcecamByeCode:
+ * @ICECAM_BYE_CODE_NONE: no code, or one this version does not know (decide on nothing)
+ * @ICECAM_BYE_CODE_PEER_LEFT: "peer-left": the server says the other end's signalling
+ *   connection closed; its media path may still work
+ * @ICECAM_BYE_CODE_CLOSED: "closed": the other end ended the session on purpose
+ * @ICECAM_BYE_CODE_FULL: "full": the camera serves as many viewers as it will
+ * @ICECAM_BYE_CODE_FAILED: "failed": no ICE pair, DTLS failed, a restart gave up
+ * @ICECAM_BYE_CODE_REFUSED: "refused": the other end refused this one's description
+ *   (unusable SDP, a fingerprint other than the pinned one)
+ *
+ * What a `bye` means, for code to decide on; `reason` stays free text for people.
+ */
+typedef enum {
+  ICECAM_BYE_CODE_NONE,
+  ICECAM_BYE_CODE_PEER_LEFT,
+  ICECAM_BYE_CODE_CLOSED,
+  ICECAM_BYE_CODE_FULL,
+  ICECAM_BYE_CODE_FAILED,
+  ICECAM_BYE_CODE_REFUSED,
+} IcecamByeCode;
+
 #define ICECAM_PROTOCOL_ERROR (icecam_protocol_error_quark ())
 GQuark icecam_protocol_error_quark (void);
 
@@ -163,6 +185,7 @@ typedef struct {
   gchar *candidate;
   gchar *reason;
   IcecamErrorCode error_code;
+  IcecamByeCode bye_code;
   gchar *text;
   gchar *address;
   GPtrArray *ice_servers;
@@ -192,7 +215,8 @@ IcecamMessage *icecam_message_new_offer (const gchar *session, const gchar *sdp)
 IcecamMessage *icecam_message_new_answer (const gchar *session, const gchar *sdp);
 IcecamMessage *icecam_message_new_candidate (const gchar *session, const gchar *candidate);
 IcecamMessage *icecam_message_new_end_of_candidates (const gchar *session);
-IcecamMessage *icecam_message_new_bye (const gchar *session, const gchar *reason);
+IcecamMessage *icecam_message_new_bye (const gchar *session, IcecamByeCode code,
+                                       const gchar *reason);
 IcecamMessage *icecam_message_new_error (IcecamErrorCode code, const gchar *session,
                                          const gchar *text);
 IcecamMessage *icecam_message_new_challenge (const gchar *nonce);
@@ -222,6 +246,7 @@ gchar *icecam_message_to_json (const IcecamMessage *msg);
 const gchar *icecam_message_type_to_string (IcecamMessageType type);
 const gchar *icecam_role_to_string (IcecamRole role);
 const gchar *icecam_error_code_to_string (IcecamErrorCode code);
+const gchar *icecam_bye_code_to_string (IcecamByeCode code);
 
 /**
  * icecam_error_code_from_protocol_error:

@@ -142,7 +142,8 @@ fail (IcecamViewerEndpoint *self, GError *error, gboolean send_bye)
   cancel_recovery (self);
   self->error = error;
   if (send_bye && self->session_id != NULL) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, error->message);
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, ICECAM_BYE_CODE_FAILED,
+                                                             error->message);
 
     icecam_signalling_client_send (self->client, bye);
   }
@@ -535,7 +536,7 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       /* The camera lost its signalling, not necessarily its path: consent freshness ends the
        * session within ~10 s if the camera is really gone. */
       if (ours && self->state == ICECAM_VIEWER_STATE_PLAYING &&
-          g_strcmp0 (msg->reason, ICECAM_BYE_REASON_PEER_LEFT) == 0) {
+          msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
         g_info ("viewer %s: camera left the rendezvous, media continues", self->camera_id);
         self->camera_left = TRUE;
         break;
@@ -801,7 +802,8 @@ icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallb
   IcecamIceSession *ice;
 
   if (self->session_id != NULL && self->state != ICECAM_VIEWER_STATE_CLOSED) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, "viewer left");
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, ICECAM_BYE_CODE_CLOSED,
+                                                             "viewer left");
 
     icecam_signalling_client_send (self->client, bye);
   }

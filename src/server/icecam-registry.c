@@ -831,7 +831,8 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
     Session *session = l->data;
 
     queue_send (self, session_other_end (session, peer),
-                icecam_message_new_bye (session->id, ICECAM_BYE_REASON_PEER_LEFT));
+                icecam_message_new_bye (session->id, ICECAM_BYE_CODE_PEER_LEFT,
+                                                        ICECAM_BYE_REASON_PEER_LEFT));
     session_destroy (self, session);
   }
   g_list_free (sessions);

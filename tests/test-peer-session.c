@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Two IcecamPeerSessions back to back in one process: no rendezvous, no GStreamer. */
+
+#include <string.h>
+
+#include "icecam-peer-session.h"
+#include "icecam-rtcp.h"
+#include "icecam-srtp.h"
+#include "icecam-test-util.h"
+
+/* The answerer lives in a context of its own, so that a test can make it vanish by no longer
+ * iterating it: it then answers nothing, as a peer whose power was cut. */
+typedef struct {
+  GMainContext *context_b;
+  gboolean b_alive;
+  IcecamCertificate *cert_a, *cert_b;
+  IcecamPeerSession *a, *b; /* a offers (the camera), b answers (the viewer) */
+  IcecamSdp *media;
+  guint rtp_to_b, rtcp_to_a;
+  guint16 last_seq_b;
+  guint negotiation_a, negotiation_b;
+  gboolean hold_candidates;   /* drop trickled candidates instead of passing them on */
+  gchar *tamper_fingerprint;  /* replaces a=fingerprint in a's offers */
+  guint closed;
+} Fixture;
+
+/* Iterates a's context (blocking, with a tick) and b's (if alive) until @cond or timeout. */
+#define PUMP_UNTIL(f, cond, seconds)                                                        \
+  ({                                                                                        \
+    gint64 _deadline = g_get_monotonic_time () + (gint64) ((seconds) * G_TIME_SPAN_SECOND);  \
+    GSource *_tick = g_timeout_source_new (2);                                              \
+    g_source_set_callback (_tick, icecam_test_tick, NULL, NULL);                            \
+    g_source_attach (_tick, NULL);                                                          \
+    while (!(cond) && g_get_monotonic_time () < _deadline) {                                \
+      g_main_context_iteration (NULL, TRUE);                                                \
+      while ((f)->b_alive && g_main_context_iteration ((f)->context_b, FALSE))              \
+        ;                                                                                   \
+    }                                                                                       \
+    g_source_destroy (_tick);                                                               \
+    g_source_unref (_tick);                                                                 \
+    (cond);                                                                                 \
+  })
+
+static void
+on_candidate_a (IcecamPeerSession *a, const gchar *candidate, Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (f->hold_candidates)
+    return;
+  g_assert_true (icecam_peer_session_add_remote_candidate (f->b, candidate, &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_candidate_b (IcecamPeerSession *b, const gchar *candidate, Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (f->hold_candidates)
+    return;
+  g_assert_true (icecam_peer_session_add_remote_candidate (f->a, candidate, &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_gathered_a (IcecamPeerSession *a, Fixture *f)
+{
+  if (!f->hold_candidates)
+    icecam_peer_session_set_remote_gathering_done (f->b);
+}
+
+static void
+on_gathered_b (IcecamPeerSession *b, Fixture *f)
+{
+  if (!f->hold_candidates)
+    icecam_peer_session_set_remote_gathering_done (f->a);
+}
+
+static void
+on_negotiation_needed_a (IcecamPeerSession *a, Fixture *f)
+{
+  f->negotiation_a++;
+}
+
+static void
+on_negotiation_needed_b (IcecamPeerSession *b, Fixture *f)
+{
+  f->negotiation_b++;
+}
+
+static void
+receive_b (const guint8 *data, gsize length, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_false (icecam_rtp_is_rtcp (data, length));
+  f->rtp_to_b++;
+  f->last_seq_b = (guint16) (data[2] << 8 | data[3]);
+}
+
+static void
+receive_a (const guint8 *data, gsize length, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (icecam_rtcp_has_keyframe_request (data, length));
+  f->rtcp_to_a++;
+}
+
+static IcecamIceConfig *
+loopback_config (void)
+{
+  IcecamIceConfig *config = icecam_ice_config_new ();
+  const gchar *loopback[] = { "127.0.0.1", NULL };
+
+  config->local_addresses = g_strdupv ((gchar **) loopback);
+  return config;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamIceConfig) config = loopback_config ();
+  g_autoptr (GError) error = NULL;
+
+  f->cert_a = icecam_certificate_new_ephemeral (&error);
+  g_assert_no_error (error);
+  f->cert_b = icecam_certificate_new_ephemeral (&error);
+  g_assert_no_error (error);
+  f->a = icecam_peer_session_new ("s1", ICECAM_PEER_ROLE_OFFERER, f->cert_a, config, &error);
+  g_assert_no_error (error);
+  f->context_b = g_main_context_new ();
+  f->b_alive = TRUE;
+  g_main_context_push_thread_default (f->context_b);
+  f->b = icecam_peer_session_new ("s1", ICECAM_PEER_ROLE_ANSWERER, f->cert_b, config, &error);
+  g_main_context_pop_thread_default (f->context_b);
+  g_assert_no_error (error);
+
+  g_signal_connect (f->a, "local-candidate", G_CALLBACK (on_candidate_a), f);
+  g_signal_connect (f->b, "local-candidate", G_CALLBACK (on_candidate_b), f);
+  g_signal_connect (f->a, "gathering-done", G_CALLBACK (on_gathered_a), f);
+  g_signal_connect (f->b, "gathering-done", G_CALLBACK (on_gathered_b), f);
+  g_signal_connect (f->a, "negotiation-needed", G_CALLBACK (on_negotiation_needed_a), f);
+  g_signal_connect (f->b, "negotiation-needed", G_CALLBACK (on_negotiation_needed_b), f);
+  icecam_peer_session_set_receive_func (f->a, receive_a, f, NULL);
+  icecam_peer_session_set_receive_func (f->b, receive_b, f, NULL);
+
+  f->media = icecam_sdp_new ();
+  f->media->media = g_strdup ("video");
+  f->media->payload_type = 96;
+  f->media->rtpmap = g_strdup ("H264/90000");
+  f->media->fmtp = g_strdup ("packetization-mode=1");
+}
+
+static void
+close_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_true (icecam_peer_session_close_finish (ICECAM_PEER_SESSION (source), result, NULL));
+  f->closed++;
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  f->b_alive = TRUE;
+  icecam_peer_session_close_async (f->a, close_cb, f);
+  g_main_context_push_thread_default (f->context_b);
+  icecam_peer_session_close_async (f->b, close_cb, f);
+  g_main_context_pop_thread_default (f->context_b);
+  g_assert_true (PUMP_UNTIL (f, f->closed == 2, 10));
+  /* FAILED stays FAILED: both are final. */
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), >=, ICECAM_PEER_STATE_CLOSED);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), >=, ICECAM_PEER_STATE_CLOSED);
+  g_assert_finalize_object (f->a);
+  g_assert_finalize_object (f->b);
+  /* Nothing the sessions had (transports, DTLS) is left in b's context. */
+  while (g_main_context_iteration (f->context_b, FALSE))
+    ;
+  g_main_context_unref (f->context_b);
+  g_assert_finalize_object (f->cert_a);
+  g_assert_finalize_object (f->cert_b);
+  icecam_sdp_free (f->media);
+  g_free (f->tamper_fingerprint);
+}
+
+static gchar *
+tamper (Fixture *f, const gchar *offer)
+{
+  g_auto (GStrv) lines = g_strsplit (offer, "\r\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (g_str_has_prefix (lines[i], "a=fingerprint:")) {
+      g_free (lines[i]);
+      lines[i] = g_strdup_printf ("a=fingerprint:%s", f->tamper_fingerprint);
+    }
+  }
+  return g_strjoinv ("\r\n", lines);
+}
+
+/* One offer/answer round as the endpoints do it: description out, then gather. */
+static gboolean
+negotiate (Fixture *f, GError **error_b)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *offer = NULL;
+  g_autofree gchar *answer = NULL;
+  gboolean ok;
+
+  offer = icecam_peer_session_create_offer (f->a, f->media, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (offer);
+  if (f->tamper_fingerprint != NULL) {
+    gchar *tampered = tamper (f, offer);
+
+    g_free (offer);
+    offer = tampered;
+  }
+  g_main_context_push_thread_default (f->context_b);
+  ok = icecam_peer_session_apply_remote_description (f->b, offer, &answer, error_b);
+  g_main_context_pop_thread_default (f->context_b);
+  if (!ok)
+    return FALSE;
+  g_assert_nonnull (answer);
+  /* Signalling keeps order: each side's description reaches the other before its
+   * candidates. */
+  g_assert_true (icecam_peer_session_gather (f->a, &error));
+  g_assert_no_error (error);
+  g_assert_true (icecam_peer_session_apply_remote_description (f->a, answer, NULL, &error));
+  g_assert_no_error (error);
+  g_main_context_push_thread_default (f->context_b);
+  g_assert_true (icecam_peer_session_gather (f->b, &error));
+  g_main_context_pop_thread_default (f->context_b);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+static gboolean
+both_connected (Fixture *f)
+{
+  return icecam_peer_session_get_state (f->a) == ICECAM_PEER_STATE_CONNECTED &&
+         icecam_peer_session_get_state (f->b) == ICECAM_PEER_STATE_CONNECTED;
+}
+
+static void
+send_rtp (Fixture *f, guint16 seq)
+{
+  guint8 rtp[200] = { 0x80, 96 };
+  guint8 scratch[sizeof rtp + ICECAM_SRTP_MAX_OVERHEAD];
+  const guint8 *packets[] = { rtp };
+  gsize lengths[] = { sizeof rtp };
+
+  rtp[2] = seq >> 8;
+  rtp[3] = seq & 0xff;
+  rtp[8] = 0x12; /* SSRC */
+  icecam_peer_session_send_rtp (f->a, packets, lengths, 1, scratch, sizeof scratch);
+}
+
+static void
+connect_and_check_media (Fixture *f)
+{
+  guint8 pli[ICECAM_RTCP_PLI_SIZE];
+  IcecamIceStats ice_a, ice_b;
+  g_autoptr (IcecamPairInfo) pair = NULL;
+  guint16 seq = 1;
+
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
+  pair = icecam_peer_session_get_pair_info (f->a);
+  g_assert_nonnull (pair);
+  g_assert_cmpstr (pair->local_type, ==, "host");
+  g_assert_cmpstr (pair->remote_type, ==, "host");
+
+  /* Media from the camera, a keyframe request back. */
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= 5), 5));
+  icecam_rtcp_build_pli (pli, 0x34, 0x12);
+  g_assert_true (PUMP_UNTIL (f, (icecam_peer_session_send_rtcp (f->b, pli, sizeof pli),
+                                 f->rtcp_to_a >= 1), 5));
+
+  /* The DTLS flight answered before a side had selected its pair waited for the pair
+   * instead of being lost: nothing was dropped for want of a pair. */
+  icecam_peer_session_get_stats (f->a, &ice_a, NULL);
+  icecam_peer_session_get_stats (f->b, &ice_b, NULL);
+  g_assert_cmpuint (ice_a.packets_dropped, ==, 0);
+  g_assert_cmpuint (ice_b.packets_dropped, ==, 0);
+}
+
+static void
+test_media_both_ways (Fixture *f, gconstpointer data)
+{
+  connect_and_check_media (f);
+  g_assert_cmpstr (icecam_peer_session_get_remote_fingerprint (f->b), ==,
+                   icecam_certificate_get_fingerprint (f->cert_a));
+  g_assert_cmpuint (f->negotiation_a + f->negotiation_b, ==, 0);
+}
+
+/* A pinned fingerprint that the offer does not name: refused before a DTLS packet. */
+static void
+test_pinned_fingerprint_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  IcecamCertificate *other = icecam_certificate_new_ephemeral (&error);
+
+  g_assert_no_error (error);
+  g_assert_true (icecam_peer_session_set_pinned_fingerprint (
+    f->b, icecam_certificate_get_fingerprint (other), &error));
+  g_assert_false (negotiate (f, &error));
+  g_assert_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_FINGERPRINT);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), ==, ICECAM_PEER_STATE_FAILED);
+  g_assert_error (icecam_peer_session_get_error (f->b), ICECAM_PEER_SESSION_ERROR,
+                  ICECAM_PEER_SESSION_ERROR_FINGERPRINT);
+  g_assert_cmpuint (f->rtp_to_b, ==, 0);
+  g_assert_finalize_object (other);
+}
+
+/* An offer rewritten on the way to name another certificate than the one the camera holds:
+ * the handshake proves the named one, fails, and no packet is ever decrypted. */
+static void
+test_wrong_fingerprint_no_media (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  IcecamCertificate *other = icecam_certificate_new_ephemeral (&error);
+  guint16 seq = 1;
+
+  g_assert_no_error (error);
+  f->tamper_fingerprint = g_strdup (icecam_certificate_get_fingerprint (other));
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, icecam_peer_session_get_state (f->b) ==
+                                  ICECAM_PEER_STATE_FAILED, 10));
+  g_assert_error (icecam_peer_session_get_error (f->b), ICECAM_PEER_SESSION_ERROR,
+                  ICECAM_PEER_SESSION_ERROR_FINGERPRINT);
+  /* The camera never considered it connected, so it sent nothing; had it, nothing could
+   * have been decrypted. */
+  PUMP_UNTIL (f, (send_rtp (f, seq++), FALSE), 0.2);
+  g_assert_cmpuint (f->rtp_to_b, ==, 0);
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), !=, ICECAM_PEER_STATE_CONNECTED);
+  g_assert_finalize_object (other);
+}
+
+/* A restart asked of the camera: new credentials, new transport, the same DTLS association
+ * (no second handshake) and media again. */
+static void
+test_restart_keeps_dtls (Fixture *f, gconstpointer data)
+{
+  IcecamDtlsSrtpStats before_a, before_b, after_a, after_b;
+  g_autoptr (GError) error = NULL;
+  guint received;
+  guint16 seq = 100;
+
+  connect_and_check_media (f);
+  icecam_peer_session_get_stats (f->a, NULL, &before_a);
+  icecam_peer_session_get_stats (f->b, NULL, &before_b);
+
+  g_assert_true (icecam_peer_session_restart (f->a, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (f->negotiation_a, ==, 1);
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), ==, ICECAM_PEER_STATE_RESTARTING);
+  /* Asked twice before the offer went out: one restart. */
+  g_assert_true (icecam_peer_session_restart (f->a, &error));
+  g_assert_cmpuint (f->negotiation_a, ==, 1);
+
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
+  received = f->rtp_to_b;
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= received + 5), 5));
+  g_assert_cmpuint (f->last_seq_b, >=, 100);
+
+  icecam_peer_session_get_stats (f->a, NULL, &after_a);
+  icecam_peer_session_get_stats (f->b, NULL, &after_b);
+  g_assert_cmpuint (after_a.dtls_sent, ==, before_a.dtls_sent);
+  g_assert_cmpuint (after_b.dtls_sent, ==, before_b.dtls_sent);
+  g_assert_cmpuint (icecam_peer_session_get_restarts (f->a), ==, 0);
+}
+
+/* An offer that repeats the one in use (same credentials) changes nothing. */
+static void
+test_repeated_offer_ignored (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *offer = NULL;
+  g_autofree gchar *answer = NULL;
+
+  connect_and_check_media (f);
+  offer = icecam_peer_session_create_offer (f->a, f->media, &error);
+  g_assert_no_error (error);
+  g_main_context_push_thread_default (f->context_b);
+  g_assert_true (icecam_peer_session_apply_remote_description (f->b, offer, &answer, &error));
+  g_main_context_pop_thread_default (f->context_b);
+  g_assert_no_error (error);
+  g_assert_null (answer);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), ==, ICECAM_PEER_STATE_CONNECTED);
+}
+
+/* The viewer vanishes (power cut): consent freshness tells the camera within about 10 s. */
+static void
+test_peer_vanishes (Fixture *f, gconstpointer data)
+{
+  IcecamPeerPolicy policy = { 30, 0, 0 };
+  gint64 vanished;
+  gdouble seconds;
+
+  icecam_peer_session_set_policy (f->a, &policy);
+  connect_and_check_media (f);
+  f->b_alive = FALSE;
+  vanished = g_get_monotonic_time ();
+  g_assert_true (PUMP_UNTIL (f, icecam_peer_session_get_state (f->a) ==
+                                  ICECAM_PEER_STATE_FAILED, 20));
+  seconds = (g_get_monotonic_time () - vanished) / (gdouble) G_TIME_SPAN_SECOND;
+  g_test_message ("consent lost after %.1f s", seconds);
+  g_assert_cmpfloat (seconds, <, 12.0);
+  g_assert_error (icecam_peer_session_get_error (f->a), ICECAM_PEER_SESSION_ERROR,
+                  ICECAM_PEER_SESSION_ERROR_ICE);
+  g_assert_nonnull (strstr (icecam_peer_session_get_error (f->a)->message, "lost"));
+}
+
+/* The same with a policy that restarts: the camera asks for a new offer instead of failing,
+ * and gives up after the recovery time without one. */
+static void
+test_path_death_restarts (Fixture *f, gconstpointer data)
+{
+  IcecamPeerPolicy policy = { 30, 3, 1 };
+
+  icecam_peer_session_set_policy (f->a, &policy);
+  connect_and_check_media (f);
+  f->b_alive = FALSE;
+  g_assert_true (PUMP_UNTIL (f, f->negotiation_a == 1, 20));
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), ==, ICECAM_PEER_STATE_RESTARTING);
+  g_assert_cmpint (icecam_peer_session_get_ice_state (f->a), ==, ICECAM_ICE_STATE_CLOSED);
+  g_assert_true (PUMP_UNTIL (f, icecam_peer_session_get_state (f->a) ==
+                                  ICECAM_PEER_STATE_FAILED, 5));
+  g_assert_nonnull (strstr (icecam_peer_session_get_error (f->a)->message, "no new one"));
+}
+
+/* No pair within the connect timeout (candidates never reach the other side). */
+static void
+test_connect_timeout (Fixture *f, gconstpointer data)
+{
+  IcecamPeerPolicy policy = { 1, 3, 0 };
+
+  icecam_peer_session_set_policy (f->a, &policy);
+  f->hold_candidates = TRUE;
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, icecam_peer_session_get_state (f->a) ==
+                                  ICECAM_PEER_STATE_FAILED, 5));
+  g_assert_cmpstr (icecam_peer_session_get_error (f->a)->message, ==, "no ICE pair within 1 s");
+}
+
+/* Descriptions that cannot be used fail the session with a reason, and nothing else. */
+static void
+test_bad_descriptions (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *answer = NULL;
+  g_autofree gchar *offer = NULL;
+
+  /* An answerer cannot offer. */
+  g_assert_null (icecam_peer_session_create_offer (f->b, f->media, &error));
+  g_assert_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE);
+  g_clear_error (&error);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), ==, ICECAM_PEER_STATE_NEW);
+
+  /* Garbage. */
+  g_main_context_push_thread_default (f->context_b);
+  g_assert_false (icecam_peer_session_apply_remote_description (f->b, "v=0\r\nnonsense", &answer,
+                                                                &error));
+  g_main_context_pop_thread_default (f->context_b);
+  g_assert_nonnull (error);
+  g_assert_null (answer);
+  g_assert_true (g_str_has_prefix (error->message, "unusable offer: "));
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), ==, ICECAM_PEER_STATE_FAILED);
+  g_clear_error (&error);
+
+  /* An answer that claims to be the DTLS server too. */
+  offer = icecam_peer_session_create_offer (f->a, f->media, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree gchar *passive = NULL;
+    GString *s = g_string_new (offer);
+
+    g_string_replace (s, "a=setup:actpass", "a=setup:passive", 0);
+    passive = g_string_free (s, FALSE);
+    g_assert_false (icecam_peer_session_apply_remote_description (f->a, passive, NULL, &error));
+  }
+  g_assert_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DESCRIPTION);
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), ==, ICECAM_PEER_STATE_FAILED);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_writer_default_set_use_stderr (TRUE);
+
+#define ADD(path, func) \
+  g_test_add ("/peer-session/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("connect/media-both-ways", test_media_both_ways);
+  ADD ("fingerprint/pinned-refused", test_pinned_fingerprint_refused);
+  ADD ("fingerprint/wrong-no-media", test_wrong_fingerprint_no_media);
+  ADD ("restart/keeps-dtls", test_restart_keeps_dtls);
+  ADD ("restart/repeated-offer-ignored", test_repeated_offer_ignored);
+  ADD ("consent/peer-vanishes", test_peer_vanishes);
+  ADD ("consent/path-death-restarts", test_path_death_restarts);
+  ADD ("timeout/connect", test_connect_timeout);
+  ADD ("bad-input/descriptions", test_bad_descriptions);
+#undef ADD
+  return g_test_run ();
+}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The camera side of icecam: one signalling client, one ICE session per viewer, one fan-out. */
+/* The camera side of icecam: one signalling client, one peer session per viewer, one fan-out. */
 
 #include "icecam-camera-endpoint.h"
 
-#include "icecam-dtls-srtp.h"
+#include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 #include "icecam-sdp.h"
@@ -14,21 +14,24 @@
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
  * with one shared encoder a request serves every viewer. */
 #define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
-/* A session (or a restart of it) whose pair is not selected by then is given up. */
-#define CONNECT_TIMEOUT_S 30
-/* ICE restarts in a row without ever getting a pair back. */
-#define MAX_RESTARTS 3
-/* Room for one datagram from a viewer (RTCP or DTLS records; media never flows this way). */
-#define RECEIVE_BUFFER_SIZE 2048
+
+/* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
+ * given up, so is a path that three restarts in a row could not bring back, or one that is
+ * still dead a minute later (signalling may be down meanwhile: the restart waits for it). */
+static const IcecamPeerPolicy camera_policy = {
+  .connect_timeout_s = 30,
+  .max_restarts = 3,
+  .recovery_timeout_s = 60,
+};
 
 /**
  * IcecamCameraEndpoint:
  *
  * Registers a camera with the rendezvous and serves every viewer that asks for it, each
- * over its own #IcecamIceSession (the camera is the controlling agent and sends the offer).
- * Packets handed to icecam_camera_endpoint_send() go to every viewer whose pair is
- * selected and whose DTLS-SRTP handshake (the camera is the DTLS server) has proved the
- * fingerprint from its answer: encode once, protect per viewer, fan out.
+ * over its own #IcecamPeerSession (the camera offers, controls ICE and is the DTLS server).
+ * Packets handed to icecam_camera_endpoint_send() go to every viewer whose session is
+ * CONNECTED (pair selected, fingerprint proved): encode once, protect per viewer, fan out.
+ * Keyframe requests of all viewers are merged into "keyframe-requested".
  *
  * Signals are emitted, and all functions except _set_media(), _send(), _get_stats() and
  * _get_n_viewers() (which are thread-safe) must be called, in the GMainContext that was
@@ -47,14 +50,13 @@ struct _IcecamCameraEndpoint {
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
-  GPtrArray *active;  /* ActiveViewer of the sessions with a selected pair and DTLS
-                       * connected; replaced, never edited */
+  GPtrArray *active;  /* ActiveViewer of the CONNECTED sessions; replaced, never edited */
   IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
 
   gint64 last_keyframe_request;
-  guint keyframe_source_id;
+  GSource *keyframe_source;
   guint pending_closes;
   GTask *close_task;
 };
@@ -63,23 +65,16 @@ typedef struct {
   IcecamCameraEndpoint *endpoint; /* not a reference: the endpoint owns the session */
   gchar *id;
   gchar *viewer;
-  IcecamIceSession *ice;
-  IcecamDtlsSrtp *dtls;   /* from the first answer on; kept across ICE restarts */
-  gchar *remote_fingerprint; /* normalised, from the first answer */
-  GPtrArray *ice_servers; /* from the `session` message, kept for restarts */
-  GSource *connect_timeout;
-  guint restarts;         /* in a row, since the last selected pair */
-  gboolean offered;
-  gboolean selected;      /* the current ICE transport has a selected pair */
-  gboolean active;        /* selected and DTLS connected: in the fan-out */
+  IcecamPeerSession *peer;
+  gboolean offer_due;     /* an offer must go out as soon as media and signalling allow */
+  gboolean active;        /* in the fan-out */
   gint *started;          /* atomic rc box, shared with ActiveViewer: whether this viewer's
                            * stream has reached a keyframe since it became active */
 } ViewerSession;
 
 /* One entry of the fan-out snapshot, usable from the streaming thread. */
 typedef struct {
-  IcecamIceSession *ice;
-  IcecamDtlsSrtp *dtls;
+  IcecamPeerSession *peer;
   gint *started;  /* ViewerSession.started; written by the streaming thread only */
 } ActiveViewer;
 
@@ -91,6 +86,7 @@ enum {
   SIGNAL_SESSION_ENDED,
   SIGNAL_SESSION_RESTARTED,
   SIGNAL_KEYFRAME_REQUESTED,
+  SIGNAL_SIGNALLING_STATE_CHANGED,
   N_SIGNALS
 };
 
@@ -112,32 +108,17 @@ icecam_session_stats_free (IcecamSessionStats *stats)
 static void
 active_viewer_free (ActiveViewer *av)
 {
-  g_object_unref (av->ice);
-  g_object_unref (av->dtls);
+  g_object_unref (av->peer);
   g_atomic_rc_box_release (av->started);
   g_free (av);
 }
 
 static void
-cancel_connect_timeout (ViewerSession *vs)
-{
-  if (vs->connect_timeout == NULL)
-    return;
-  g_source_destroy (vs->connect_timeout);
-  g_clear_pointer (&vs->connect_timeout, g_source_unref);
-}
-
-static void
 viewer_session_free (ViewerSession *vs)
 {
-  cancel_connect_timeout (vs);
-  if (vs->ice_servers != NULL)
-    g_ptr_array_unref (vs->ice_servers);
   g_free (vs->id);
   g_free (vs->viewer);
-  g_free (vs->remote_fingerprint);
-  g_clear_object (&vs->ice);
-  g_clear_object (&vs->dtls);
+  g_clear_object (&vs->peer);
   g_atomic_rc_box_release (vs->started);
   g_free (vs);
 }
@@ -157,8 +138,7 @@ rebuild_active (IcecamCameraEndpoint *self)
     if (!vs->active)
       continue;
     av = g_new (ActiveViewer, 1);
-    av->ice = g_object_ref (vs->ice);
-    av->dtls = g_object_ref (vs->dtls);
+    av->peer = g_object_ref (vs->peer);
     av->started = g_atomic_rc_box_acquire (vs->started);
     g_ptr_array_add (active, av);
   }
@@ -171,7 +151,7 @@ emit_keyframe_request (gpointer data)
 {
   IcecamCameraEndpoint *self = data;
 
-  self->keyframe_source_id = 0;
+  g_clear_pointer (&self->keyframe_source, g_source_unref);
   self->last_keyframe_request = g_get_monotonic_time ();
   g_debug ("camera %s: keyframe requested", self->camera_id);
   g_signal_emit (self, signals[SIGNAL_KEYFRAME_REQUESTED], 0);
@@ -179,26 +159,54 @@ emit_keyframe_request (gpointer data)
 }
 
 static void
+cancel_keyframe_request (IcecamCameraEndpoint *self)
+{
+  if (self->keyframe_source == NULL)
+    return;
+  /* Destroyed where it was attached (the endpoint's context), not looked up by id in
+   * whatever context is the default where this runs. */
+  g_source_destroy (self->keyframe_source);
+  g_clear_pointer (&self->keyframe_source, g_source_unref);
+}
+
+static void
 request_keyframe (IcecamCameraEndpoint *self)
 {
   gint64 since = g_get_monotonic_time () - self->last_keyframe_request;
-  GSource *source;
 
-  if (self->keyframe_source_id != 0)
+  if (self->keyframe_source != NULL)
     return; /* one is already scheduled */
   if (since >= KEYFRAME_MIN_INTERVAL_US) {
     emit_keyframe_request (self);
     return;
   }
-  source = g_timeout_source_new ((guint) ((KEYFRAME_MIN_INTERVAL_US - since) / 1000) + 1);
-  g_source_set_callback (source, emit_keyframe_request, self, NULL);
-  self->keyframe_source_id = g_source_attach (source, self->context);
-  g_source_unref (source);
+  self->keyframe_source =
+    g_timeout_source_new ((guint) ((KEYFRAME_MIN_INTERVAL_US - since) / 1000) + 1);
+  g_source_set_callback (self->keyframe_source, emit_keyframe_request, self, NULL);
+  g_source_attach (self->keyframe_source, self->context);
 }
 
 static void
-remove_session (IcecamCameraEndpoint *self, const gchar *id, const gchar *reason,
-                gboolean send_bye)
+set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
+{
+  if (active == vs->active)
+    return;
+  g_mutex_lock (&self->lock);
+  vs->active = active;
+  /* Packets already on their way hold only the end of a frame or frames that depend on ones
+   * this viewer never got: its stream starts at the next keyframe. */
+  if (active)
+    g_atomic_int_set (vs->started, !self->start_on_keyframe);
+  rebuild_active (self);
+  g_mutex_unlock (&self->lock);
+  /* A joining viewer can decode nothing before a keyframe: ask for one now. */
+  if (active)
+    request_keyframe (self);
+}
+
+static void
+remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
+                const gchar *reason, gboolean send_bye)
 {
   ViewerSession *vs;
   g_autofree gchar *session_id = g_strdup (id);
@@ -216,25 +224,32 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, const gchar *reason
 
   g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
   if (send_bye) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (id, ICECAM_BYE_CODE_FAILED, reason);
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (id, code, reason);
 
     icecam_signalling_client_send (self->client, bye);
   }
-  if (vs->dtls != NULL) {
-    /* close_notify goes out over the current transport before it closes. */
-    g_signal_handlers_disconnect_by_data (vs->dtls, vs);
-    icecam_dtls_srtp_close (vs->dtls);
-    icecam_dtls_srtp_set_send_func (vs->dtls, NULL, NULL, NULL);
-  }
-  g_signal_handlers_disconnect_by_data (vs->ice, vs);
+  g_signal_handlers_disconnect_by_data (vs->peer, vs);
+  icecam_peer_session_set_receive_func (vs->peer, NULL, NULL, NULL);
   self->pending_closes++;
-  icecam_ice_session_close_async (vs->ice, session_close_cb, g_object_ref (self));
+  icecam_peer_session_close_async (vs->peer, session_close_cb, g_object_ref (self));
   viewer_session_free (vs);
   g_signal_emit (self, signals[SIGNAL_SESSION_ENDED], 0, session_id, reason);
 }
 
+/* What a failed session's bye tells the viewer's code. */
+static IcecamByeCode
+bye_code_for (const GError *error)
+{
+  if (g_error_matches (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_FINGERPRINT) ||
+      g_error_matches (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DESCRIPTION))
+    return ICECAM_BYE_CODE_REFUSED;
+  if (g_error_matches (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_CLOSED))
+    return ICECAM_BYE_CODE_CLOSED;
+  return ICECAM_BYE_CODE_FAILED;
+}
+
 static void
-on_ice_local_candidate (IcecamIceSession *ice, const gchar *candidate, ViewerSession *vs)
+on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
 
@@ -242,254 +257,135 @@ on_ice_local_candidate (IcecamIceSession *ice, const gchar *candidate, ViewerSes
 }
 
 static void
-on_ice_gathering_done (IcecamIceSession *ice, ViewerSession *vs)
+on_peer_gathering_done (IcecamPeerSession *peer, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_end_of_candidates (vs->id);
 
   icecam_signalling_client_send (vs->endpoint->client, msg);
 }
 
-/* A viewer gets media once its pair is selected and DTLS has proved its fingerprint. */
 static void
-update_active (IcecamCameraEndpoint *self, ViewerSession *vs)
+on_peer_pair_selected (IcecamPeerSession *peer, IcecamPairInfo *info, ViewerSession *vs)
 {
-  gboolean active = vs->selected && vs->dtls != NULL &&
-                    icecam_dtls_srtp_get_state (vs->dtls) == ICECAM_DTLS_STATE_CONNECTED;
-
-  if (active == vs->active)
-    return;
-  g_mutex_lock (&self->lock);
-  vs->active = active;
-  /* Packets already on their way hold only the end of a frame or frames that depend on ones
-   * this viewer never got: its stream starts at the next keyframe. */
-  if (active)
-    g_atomic_int_set (vs->started, !self->start_on_keyframe);
-  rebuild_active (self);
-  g_mutex_unlock (&self->lock);
-  /* A joining viewer can decode nothing before a keyframe: ask for one now. */
-  if (active)
-    request_keyframe (self);
+  g_signal_emit (vs->endpoint, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
 }
 
 static void
-on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, ViewerSession *vs)
+on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
 {
   IcecamCameraEndpoint *self = vs->endpoint;
-
-  cancel_connect_timeout (vs);
-  vs->restarts = 0;
-  vs->selected = TRUE;
-  update_active (self, vs);
-  g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
-}
-
-static void
-on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, ViewerSession *vs)
-{
-  IcecamCameraEndpoint *self = vs->endpoint;
-  const GError *error = icecam_dtls_srtp_get_error (dtls);
+  const GError *error = icecam_peer_session_get_error (peer);
   g_autofree gchar *reason = NULL;
 
   switch (state) {
-    case ICECAM_DTLS_STATE_CONNECTED:
-      g_info ("camera %s: session %s: DTLS-SRTP with %s connected", self->camera_id, vs->id,
-              vs->viewer);
-      update_active (self, vs);
+    case ICECAM_PEER_STATE_CONNECTED:
+      g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
+      set_active (self, vs, TRUE);
       break;
-    case ICECAM_DTLS_STATE_FAILED:
-      reason = g_strdup_printf ("DTLS-SRTP with the viewer failed: %s",
-                                error != NULL ? error->message : "unknown error");
-      remove_session (self, vs->id, reason, TRUE);
-      break;
-    case ICECAM_DTLS_STATE_CLOSED:
-      remove_session (self, vs->id, "the viewer closed DTLS", TRUE);
+    case ICECAM_PEER_STATE_FAILED:
+      reason = g_strdup (error != NULL ? error->message : "the session failed");
+      remove_session (self, vs->id, bye_code_for (error), reason,
+                      !g_error_matches (error, ICECAM_PEER_SESSION_ERROR,
+                                        ICECAM_PEER_SESSION_ERROR_CLOSED));
       break;
     default:
+      set_active (self, vs, FALSE);
       break;
   }
 }
 
-static void restart_session (IcecamCameraEndpoint *self, ViewerSession *vs);
-
 static void
-on_ice_state_changed (IcecamIceSession *ice, guint state, ViewerSession *vs)
-{
-  g_autofree gchar *reason = NULL;
-  g_autofree gchar *candidates = NULL;
-
-  if (state != ICECAM_ICE_STATE_FAILED)
-    return;
-  /* A path that worked and died (a NAT forgot the mapping, an interface went away) may work
-   * again on another pair: restart ICE within the same session. */
-  if (vs->active && vs->restarts < MAX_RESTARTS) {
-    restart_session (vs->endpoint, vs);
-    return;
-  }
-  candidates = icecam_ice_session_describe_candidates (ice);
-  reason = g_strdup_printf (vs->active ? "connection to the viewer lost (%s)"
-                                       : "no ICE candidate pair works (%s)", candidates);
-  remove_session (vs->endpoint, vs->id, reason, TRUE);
-}
-
-static void
-on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
-{
-  ViewerSession *vs = user_data;
-  guint8 plain[RECEIVE_BUFFER_SIZE];
-  gsize plain_length = sizeof plain;
-  g_autoptr (GError) error = NULL;
-
-  /* Nothing is trusted before the answer named the viewer's fingerprint. */
-  if (vs->dtls == NULL || length > sizeof plain)
-    return;
-  switch (icecam_dtls_srtp_handle_incoming (vs->dtls, data, length, plain, &plain_length,
-                                            &error)) {
-    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
-      if (icecam_rtcp_has_keyframe_request (plain, plain_length))
-        request_keyframe (vs->endpoint);
-      break;
-    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
-      g_debug ("camera %s: session %s: dropped a packet: %s", vs->endpoint->camera_id, vs->id,
-               error != NULL ? error->message : "unknown");
-      break;
-    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
-    default:
-      break;
-  }
-}
-
-/* DTLS records go out over whichever ICE transport the session has now. Worker thread. */
-static void
-dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
+on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   ViewerSession *vs = user_data;
 
-  icecam_ice_session_send (vs->ice, data, length);
+  if (icecam_rtcp_has_keyframe_request (data, length))
+    request_keyframe (vs->endpoint);
 }
 
+/* Sends the offer @vs is due, if the media is known and the rendezvous reachable; otherwise
+ * it stays due and goes out when they are. */
 static void
 send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
 {
-  g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
+  g_autoptr (IcecamSdp) media = NULL;
   g_autoptr (IcecamMessage) offer = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *text = NULL;
+  g_autofree gchar *id = g_strdup (vs->id);
 
+  if (!vs->offer_due ||
+      icecam_signalling_client_get_state (self->client) != ICECAM_SIGNALLING_STATE_READY)
+    return;
   g_mutex_lock (&self->lock);
-  sdp->media = g_strdup (self->media->media);
-  sdp->payload_type = self->media->payload_type;
-  sdp->rtpmap = g_strdup (self->media->rtpmap);
-  sdp->fmtp = g_strdup (self->media->fmtp);
+  if (self->media != NULL) {
+    media = icecam_sdp_new ();
+    media->media = g_strdup (self->media->media);
+    media->payload_type = self->media->payload_type;
+    media->rtpmap = g_strdup (self->media->rtpmap);
+    media->fmtp = g_strdup (self->media->fmtp);
+  }
   g_mutex_unlock (&self->lock);
-  sdp->direction = ICECAM_SDP_DIRECTION_SENDONLY;
-  sdp->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
-  sdp->setup = g_strdup ("actpass");
-  icecam_ice_session_get_local_credentials (vs->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
+  if (media == NULL)
+    return;
 
-  text = icecam_sdp_to_string (sdp, g_random_int ());
+  text = icecam_peer_session_create_offer (vs->peer, media, &error);
+  if (text == NULL) {
+    remove_session (self, id, ICECAM_BYE_CODE_FAILED, error->message, TRUE);
+    return;
+  }
+  vs->offer_due = FALSE;
   offer = icecam_message_new_offer (vs->id, text);
   icecam_signalling_client_send (self->client, offer);
-  vs->offered = TRUE;
-
-  /* Candidates trickle after the offer, so the viewer always has the credentials first. */
-  if (!icecam_ice_session_gather (vs->ice, &error))
-    remove_session (self, vs->id, error->message, TRUE);
+  /* Candidates trickle after the offer, so the viewer always has the credentials first. A
+   * failure fails the session, which removes it. */
+  icecam_peer_session_gather (vs->peer, NULL);
 }
 
-static gboolean
-send_pending_offers (gpointer data)
+static void
+on_peer_negotiation_needed (IcecamPeerSession *peer, ViewerSession *vs)
 {
-  IcecamCameraEndpoint *self = data;
-  g_autoptr (GPtrArray) pending = g_ptr_array_new_with_free_func (g_free);
+  vs->offer_due = TRUE;
+  g_signal_emit (vs->endpoint, signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
+  send_offer (vs->endpoint, vs);
+}
+
+static void
+send_due_offers (IcecamCameraEndpoint *self)
+{
+  g_autoptr (GPtrArray) due = g_ptr_array_new_with_free_func (g_free);
   GHashTableIter iter;
   ViewerSession *vs;
 
   g_mutex_lock (&self->lock);
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
-    if (!vs->offered)
-      g_ptr_array_add (pending, g_strdup (vs->id));
+    if (vs->offer_due)
+      g_ptr_array_add (due, g_strdup (vs->id));
   }
   g_mutex_unlock (&self->lock);
 
-  for (guint i = 0; i < pending->len; i++) {
-    vs = g_hash_table_lookup (self->sessions, g_ptr_array_index (pending, i));
-    if (vs != NULL && !vs->offered)
+  /* Sending may end a session: look each up again. */
+  for (guint i = 0; i < due->len; i++) {
+    vs = g_hash_table_lookup (self->sessions, g_ptr_array_index (due, i));
+    if (vs != NULL)
       send_offer (self, vs);
   }
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
-on_connect_timeout (gpointer data)
+send_due_offers_cb (gpointer data)
 {
-  ViewerSession *vs = data;
-
-  g_clear_pointer (&vs->connect_timeout, g_source_unref);
-  remove_session (vs->endpoint, vs->id, "no ICE pair within " G_STRINGIFY (CONNECT_TIMEOUT_S)
-                  " s", TRUE);
+  send_due_offers (data);
   return G_SOURCE_REMOVE;
-}
-
-/* A new ICE transport for @vs: fresh credentials, fresh gathering, a deadline. */
-static IcecamIceSession *
-create_ice (IcecamCameraEndpoint *self, ViewerSession *vs, GError **error)
-{
-  g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
-    self->user_config, vs->ice_servers, self->welcome_servers,
-    icecam_signalling_client_server_is_loopback (self->client));
-  IcecamIceSession *ice = icecam_ice_session_new (config, TRUE, error);
-
-  if (ice == NULL)
-    return NULL;
-  g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), vs);
-  g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), vs);
-  g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), vs);
-  g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), vs);
-  icecam_ice_session_set_receive_func (ice, on_ice_receive, vs, NULL);
-  cancel_connect_timeout (vs);
-  vs->connect_timeout = g_timeout_source_new_seconds (CONNECT_TIMEOUT_S);
-  g_source_set_callback (vs->connect_timeout, on_connect_timeout, vs, NULL);
-  g_source_attach (vs->connect_timeout, self->context);
-  return ice;
-}
-
-static void
-restart_session (IcecamCameraEndpoint *self, ViewerSession *vs)
-{
-  g_autoptr (GError) error = NULL;
-  IcecamIceSession *old = vs->ice;
-  IcecamIceSession *ice = create_ice (self, vs, &error);
-
-  if (ice == NULL) {
-    remove_session (self, vs->id, error->message, TRUE);
-    return;
-  }
-  vs->restarts++;
-  g_message ("camera %s: session %s: path to %s lost, ICE restart %u", self->camera_id, vs->id,
-             vs->viewer, vs->restarts);
-  g_mutex_lock (&self->lock);
-  vs->ice = ice;
-  vs->active = FALSE;
-  vs->selected = FALSE;
-  vs->offered = FALSE;
-  rebuild_active (self);
-  g_mutex_unlock (&self->lock);
-
-  g_signal_handlers_disconnect_by_data (old, vs);
-  self->pending_closes++;
-  icecam_ice_session_close_async (old, session_close_cb, g_object_ref (self));
-  g_object_unref (old);
-  g_signal_emit (self, signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
-  send_offer (self, vs);
 }
 
 static void
 start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamIceConfig) config = NULL;
   ViewerSession *vs;
-  gboolean have_media;
 
   if (g_hash_table_size (self->sessions) >= self->max_viewers) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FULL,
@@ -502,91 +398,42 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   }
   if (g_hash_table_contains (self->sessions, msg->session))
     return;
+  config = icecam_ice_config_for_session (self->user_config, msg->ice_servers,
+                                          self->welcome_servers,
+                                          icecam_signalling_client_server_is_loopback (
+                                            self->client));
   vs = g_new0 (ViewerSession, 1);
   vs->endpoint = self;
   vs->started = g_atomic_rc_box_new0 (gint);
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
-  if (msg->ice_servers != NULL)
-    vs->ice_servers = g_ptr_array_ref (msg->ice_servers);
-  vs->ice = create_ice (self, vs, &error);
-  if (vs->ice == NULL) {
+  vs->peer = icecam_peer_session_new (vs->id, ICECAM_PEER_ROLE_OFFERER, self->certificate,
+                                      config, &error);
+  if (vs->peer == NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FAILED,
                                                              error->message);
 
-    g_warning ("camera %s: cannot start an ICE session: %s", self->camera_id, error->message);
+    g_warning ("camera %s: cannot start a session: %s", self->camera_id, error->message);
     icecam_signalling_client_send (self->client, bye);
     viewer_session_free (vs);
     return;
   }
+  icecam_peer_session_set_policy (vs->peer, &camera_policy);
+  g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
+  g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
+  g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
+  g_signal_connect (vs->peer, "state-changed", G_CALLBACK (on_peer_state_changed), vs);
+  g_signal_connect (vs->peer, "negotiation-needed", G_CALLBACK (on_peer_negotiation_needed), vs);
+  icecam_peer_session_set_receive_func (vs->peer, on_peer_receive, vs, NULL);
+  vs->offer_due = TRUE;
 
   g_mutex_lock (&self->lock);
   g_hash_table_insert (self->sessions, vs->id, vs);
-  have_media = self->media != NULL;
   g_mutex_unlock (&self->lock);
 
   g_info ("camera %s: session %s for %s", self->camera_id, vs->id, vs->viewer);
   g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, vs->id, vs->viewer);
-  if (have_media)
-    send_offer (self, vs);
-}
-
-/* The DTLS association of @vs, created from the first answer; a restart's answer must name
- * the same certificate. */
-static gboolean
-setup_dtls (IcecamCameraEndpoint *self, ViewerSession *vs, const IcecamSdp *sdp,
-            GError **error)
-{
-  g_autofree gchar *fingerprint = NULL;
-
-  if (sdp->fingerprint == NULL || g_strcmp0 (sdp->setup, "active") != 0) {
-    g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_FINGERPRINT,
-                 "the answer must carry a=fingerprint and a=setup:active (got %s, setup %s)",
-                 sdp->fingerprint ? sdp->fingerprint : "no fingerprint",
-                 sdp->setup ? sdp->setup : "none");
-    return FALSE;
-  }
-  fingerprint = icecam_fingerprint_normalize (sdp->fingerprint, error);
-  if (fingerprint == NULL)
-    return FALSE;
-  if (vs->dtls != NULL) {
-    if (g_strcmp0 (fingerprint, vs->remote_fingerprint) == 0)
-      return TRUE;
-    g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_FINGERPRINT,
-                 "the viewer's fingerprint changed from %s to %s", vs->remote_fingerprint,
-                 fingerprint);
-    return FALSE;
-  }
-  vs->dtls = icecam_dtls_srtp_new (self->certificate, FALSE, fingerprint, error);
-  if (vs->dtls == NULL)
-    return FALSE;
-  vs->remote_fingerprint = g_steal_pointer (&fingerprint);
-  icecam_dtls_srtp_set_send_func (vs->dtls, dtls_send_cb, vs, NULL);
-  g_signal_connect (vs->dtls, "state-changed", G_CALLBACK (on_dtls_state_changed), vs);
-  icecam_dtls_srtp_start (vs->dtls);
-  return TRUE;
-}
-
-static void
-handle_answer (IcecamCameraEndpoint *self, ViewerSession *vs, const gchar *text)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (text, &error);
-
-  if (sdp == NULL || !setup_dtls (self, vs, sdp, &error) ||
-      !icecam_ice_session_set_remote_credentials (vs->ice, sdp->ice_ufrag,
-                                                                 sdp->ice_pwd, &error)) {
-    g_autofree gchar *reason = g_strdup_printf ("unusable answer: %s", error->message);
-
-    remove_session (self, vs->id, reason, TRUE);
-    return;
-  }
-  for (guint i = 0; i < sdp->candidates->len; i++) {
-    g_clear_error (&error);
-    if (!icecam_ice_session_add_remote_candidate (vs->ice, g_ptr_array_index (sdp->candidates, i),
-                                                  &error))
-      g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
-  }
+  send_offer (self, vs);
 }
 
 static void
@@ -598,6 +445,41 @@ on_welcome (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                      icecam_ice_server_copy (g_ptr_array_index (msg->ice_servers, i)));
   g_info ("camera %s: registered with the rendezvous (seen at %s)", self->camera_id,
           msg->address);
+  /* Restarts that waited for the rendezvous go out now. */
+  send_due_offers (self);
+}
+
+static void
+on_bye (IcecamCameraEndpoint *self, ViewerSession *vs, const IcecamMessage *msg)
+{
+  /* The viewer lost its signalling, not necessarily its path: consent freshness ends the
+   * session within ~10 s if the viewer is really gone. */
+  if (vs != NULL && vs->active && msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
+    g_info ("camera %s: session %s: viewer left the rendezvous, media continues",
+            self->camera_id, vs->id);
+    return;
+  }
+  remove_session (self, msg->session, ICECAM_BYE_CODE_NONE,
+                  msg->reason ? msg->reason : "viewer left", FALSE);
+}
+
+static void
+on_error (IcecamCameraEndpoint *self, const IcecamMessage *msg)
+{
+  /* A message about a session the rendezvous already closed (a trickled candidate racing
+   * the viewer's bye) is routine, not a warning. */
+  if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION)
+    g_debug ("camera %s: rendezvous says %s: %s", self->camera_id,
+             icecam_error_code_to_string (msg->error_code), msg->text);
+  else
+    g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
+               icecam_error_code_to_string (msg->error_code), msg->text);
+  if (msg->session != NULL)
+    remove_session (self, msg->session, ICECAM_BYE_CODE_NONE,
+                    msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION
+                      ? "the viewer is gone (the rendezvous no longer knows the session)"
+                      : msg->text,
+                    FALSE);
 }
 
 static void
@@ -615,47 +497,36 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       start_session (self, msg);
       break;
     case ICECAM_MESSAGE_ANSWER:
+      /* An unusable answer fails the session, which removes it with a bye. */
       if (vs != NULL)
-        handle_answer (self, vs, msg->sdp);
+        icecam_peer_session_apply_remote_description (vs->peer, msg->sdp, NULL, NULL);
       break;
     case ICECAM_MESSAGE_CANDIDATE:
-      if (vs != NULL && !icecam_ice_session_add_remote_candidate (vs->ice, msg->candidate, &error))
+      if (vs != NULL && !icecam_peer_session_add_remote_candidate (vs->peer, msg->candidate,
+                                                                   &error))
         g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
-      break;
-    case ICECAM_MESSAGE_BYE:
-      /* The viewer lost its signalling, not necessarily its path: consent freshness ends the
-       * session within ~10 s if the viewer is really gone. */
-      if (vs != NULL && vs->active && msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
-        g_info ("camera %s: session %s: viewer left the rendezvous, media continues",
-                self->camera_id, vs->id);
-        break;
-      }
-      remove_session (self, msg->session, msg->reason ? msg->reason : "viewer left", FALSE);
-      break;
-    case ICECAM_MESSAGE_ERROR:
-      /* A message about a session the rendezvous already closed (a trickled candidate
-       * racing the viewer's bye) is routine, not a warning. */
-      if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION)
-        g_debug ("camera %s: rendezvous says %s: %s", self->camera_id,
-                 icecam_error_code_to_string (msg->error_code), msg->text);
-      else
-        g_warning ("camera %s: rendezvous says %s: %s", self->camera_id,
-                   icecam_error_code_to_string (msg->error_code), msg->text);
-      if (msg->session != NULL)
-        remove_session (self, msg->session,
-                        msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_SESSION
-                          ? "the viewer is gone (the rendezvous no longer knows the session)"
-                          : msg->text,
-                        FALSE);
       break;
     case ICECAM_MESSAGE_END_OF_CANDIDATES:
       if (vs != NULL)
-        icecam_ice_session_set_remote_gathering_done (vs->ice);
+        icecam_peer_session_set_remote_gathering_done (vs->peer);
+      break;
+    case ICECAM_MESSAGE_BYE:
+      on_bye (self, vs, msg);
+      break;
+    case ICECAM_MESSAGE_ERROR:
+      on_error (self, msg);
       break;
     case ICECAM_MESSAGE_PRESENCE:
     default:
       break;
   }
+}
+
+static void
+on_client_state_changed (IcecamSignallingClient *client, guint state,
+                         IcecamCameraEndpoint *self)
+{
+  g_signal_emit (self, signals[SIGNAL_SIGNALLING_STATE_CHANGED], 0, state);
 }
 
 /**
@@ -692,7 +563,63 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   /* A camera waits for its rendezvous, however long it takes. */
   icecam_signalling_client_set_reconnect (client, TRUE);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
+  g_signal_connect (client, "state-changed", G_CALLBACK (on_client_state_changed), self);
   return self;
+}
+
+/**
+ * icecam_camera_endpoint_set_secret:
+ * @secret: (nullable): the camera's provisioned secret, proved to a rendezvous that requires
+ *   one (leading and trailing white space is ignored)
+ *
+ * Call before icecam_camera_endpoint_start().
+ */
+void
+icecam_camera_endpoint_set_secret (IcecamCameraEndpoint *self, const gchar *secret)
+{
+  g_autofree gchar *stripped = g_strstrip (g_strdup (secret != NULL ? secret : ""));
+
+  icecam_signalling_client_set_credentials (self->client, *stripped ? stripped : NULL, NULL);
+}
+
+/**
+ * icecam_camera_endpoint_set_tls:
+ * @ca_file: (nullable): PEM file of the authorities a wss:// rendezvous is checked against;
+ *   %NULL: the system's trust store
+ * @accept_invalid: accept any certificate (tests only)
+ * @error: why @ca_file cannot be used
+ *
+ * Call before icecam_camera_endpoint_start().
+ *
+ * Returns: %FALSE with @error set if @ca_file cannot be loaded
+ */
+gboolean
+icecam_camera_endpoint_set_tls (IcecamCameraEndpoint *self, const gchar *ca_file,
+                                gboolean accept_invalid, GError **error)
+{
+  return icecam_signalling_client_set_tls (self->client, ca_file, accept_invalid, error);
+}
+
+/**
+ * icecam_camera_endpoint_get_signalling_state:
+ *
+ * Returns: the state of the connection to the rendezvous
+ */
+IcecamSignallingState
+icecam_camera_endpoint_get_signalling_state (IcecamCameraEndpoint *self)
+{
+  return icecam_signalling_client_get_state (self->client);
+}
+
+/**
+ * icecam_camera_endpoint_get_signalling_error:
+ *
+ * Returns: (transfer none) (nullable): why the rendezvous connection is RETRYING or CLOSED
+ */
+const GError *
+icecam_camera_endpoint_get_signalling_error (IcecamCameraEndpoint *self)
+{
+  return icecam_signalling_client_get_error (self->client);
 }
 
 /**
@@ -738,7 +665,7 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
   self->start_on_keyframe = g_ascii_strncasecmp (rtpmap, "H264/", 5) == 0;
   g_mutex_unlock (&self->lock);
 
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_pending_offers,
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
                               g_object_ref (self), g_object_unref);
 }
 
@@ -856,8 +783,6 @@ icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage
   g_autofree const guint8 **packets = NULL;
   g_autofree guint8 *flat = NULL;
   g_autofree guint8 *scratch = NULL;
-  g_autofree GOutputVector *vectors = NULL;
-  g_autofree NiceOutputMessage *out = NULL;
   gsize room = 0;
 
   g_mutex_lock (&self->lock);
@@ -871,34 +796,23 @@ icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage
   for (guint i = 0; i < n_messages; i++)
     room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
   scratch = g_malloc (room * n_messages);
-  vectors = g_new (GOutputVector, n_messages);
-  out = g_new (NiceOutputMessage, n_messages);
 
   /* Encoded once; the ciphertext differs per viewer (each has its own keys). */
   for (guint v = 0; v < active->len; v++) {
     ActiveViewer *av = g_ptr_array_index (active, v);
-    guint n_out = 0;
+    guint first = 0;
 
-    for (guint i = 0; i < n_messages; i++) {
-      guint8 *cipher = scratch + (gsize) n_out * room;
-      gsize cipher_length = room;
-
-      if (!g_atomic_int_get (av->started)) {
-        if (!icecam_rtp_h264_starts_keyframe (packets[i], lengths[i]))
-          continue;
-        g_atomic_int_set (av->started, TRUE);
-      }
-      if (!icecam_dtls_srtp_protect_rtp (av->dtls, packets[i], lengths[i], cipher,
-                                         &cipher_length))
+    /* A viewer that has not reached a keyframe yet starts at the first packet of one. */
+    if (!g_atomic_int_get (av->started)) {
+      while (first < n_messages && !icecam_rtp_h264_starts_keyframe (packets[first],
+                                                                      lengths[first]))
+        first++;
+      if (first == n_messages)
         continue;
-      vectors[n_out].buffer = cipher;
-      vectors[n_out].size = cipher_length;
-      out[n_out].buffers = &vectors[n_out];
-      out[n_out].n_buffers = 1;
-      n_out++;
+      g_atomic_int_set (av->started, TRUE);
     }
-    if (n_out > 0)
-      icecam_ice_session_send_messages (av->ice, out, n_out);
+    icecam_peer_session_send_rtp (av->peer, packets + first, lengths + first,
+                                  n_messages - first, scratch, room);
   }
   return active->len;
 }
@@ -924,9 +838,9 @@ icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
 
     stats->session = g_strdup (vs->id);
     stats->viewer = g_strdup (vs->viewer);
-    stats->state = icecam_ice_session_get_state (vs->ice);
-    stats->pair = icecam_ice_session_get_pair_info (vs->ice);
-    icecam_ice_session_get_stats (vs->ice, &stats->ice);
+    stats->state = icecam_peer_session_get_ice_state (vs->peer);
+    stats->pair = icecam_peer_session_get_pair_info (vs->peer);
+    icecam_peer_session_get_stats (vs->peer, &stats->ice, NULL);
     g_ptr_array_add (all, stats);
   }
   g_mutex_unlock (&self->lock);
@@ -985,9 +899,9 @@ icecam_camera_endpoint_close_async (IcecamCameraEndpoint *self, GAsyncReadyCallb
   for (GList *l = ids; l != NULL; l = l->next) {
     g_autofree gchar *id = g_strdup (l->data);
 
-    remove_session (self, id, "camera stopped", TRUE);
+    remove_session (self, id, ICECAM_BYE_CODE_CLOSED, "camera stopped", TRUE);
   }
-  g_clear_handle_id (&self->keyframe_source_id, g_source_remove);
+  cancel_keyframe_request (self);
   icecam_signalling_client_stop (self->client);
   maybe_finish_close (self);
 }
@@ -1004,16 +918,24 @@ icecam_camera_endpoint_dispose (GObject *object)
 {
   IcecamCameraEndpoint *self = ICECAM_CAMERA_ENDPOINT (object);
 
+  GHashTableIter iter;
+  ViewerSession *vs;
+
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
-  if (self->keyframe_source_id != 0) {
-    GSource *source = g_main_context_find_source_by_id (self->context, self->keyframe_source_id);
-
-    if (source != NULL)
-      g_source_destroy (source);
-    self->keyframe_source_id = 0;
+  cancel_keyframe_request (self);
+  /* Not closed first: the peer sessions close their transports as they go. */
+  g_mutex_lock (&self->lock);
+  g_ptr_array_set_size (self->active, 0);
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    g_signal_handlers_disconnect_by_data (vs->peer, vs);
+    icecam_peer_session_set_receive_func (vs->peer, NULL, NULL, NULL);
+    g_hash_table_iter_steal (&iter);
+    viewer_session_free (vs);
   }
+  g_mutex_unlock (&self->lock);
   G_OBJECT_CLASS (icecam_camera_endpoint_parent_class)->dispose (object);
 }
 
@@ -1085,6 +1007,15 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
   signals[SIGNAL_KEYFRAME_REQUESTED] =
     g_signal_new ("keyframe-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * IcecamCameraEndpoint::signalling-state-changed:
+   * @state: the #IcecamSignallingState of the rendezvous connection
+   *
+   * icecam_camera_endpoint_get_signalling_error() says why it is RETRYING or CLOSED.
+   */
+  signals[SIGNAL_SIGNALLING_STATE_CHANGED] =
+    g_signal_new ("signalling-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void

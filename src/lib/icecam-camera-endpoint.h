@@ -39,6 +39,11 @@ IcecamCameraEndpoint *icecam_camera_endpoint_new (const gchar *server_url,
                                                   const IcecamIceConfig *config,
                                                   GError **error);
 IcecamSignallingClient *icecam_camera_endpoint_get_client (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_secret (IcecamCameraEndpoint *self, const gchar *secret);
+gboolean icecam_camera_endpoint_set_tls (IcecamCameraEndpoint *self, const gchar *ca_file,
+                                         gboolean accept_invalid, GError **error);
+IcecamSignallingState icecam_camera_endpoint_get_signalling_state (IcecamCameraEndpoint *self);
+const GError *icecam_camera_endpoint_get_signalling_error (IcecamCameraEndpoint *self);
 void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_viewers);
 void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
                                        guint payload_type, const gchar *rtpmap,

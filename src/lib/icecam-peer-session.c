@@ -262,6 +262,7 @@ flush_pending_dtls (IcecamPeerSession *self)
 static void
 on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *self)
 {
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   const GError *error = icecam_dtls_srtp_get_error (dtls);
 
   switch (state) {
@@ -280,8 +281,8 @@ on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *sel
                                error != NULL ? error->message : "unknown error"));
       break;
     case ICECAM_DTLS_STATE_CLOSED:
-      fail (self, g_error_new_literal (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DTLS,
-                                       "the peer closed DTLS"));
+      fail (self, g_error_new_literal (ICECAM_PEER_SESSION_ERROR,
+                                       ICECAM_PEER_SESSION_ERROR_CLOSED, "the peer closed DTLS"));
       break;
     default:
       break;
@@ -370,6 +371,7 @@ on_ice_gathering_done (IcecamIceSession *ice, IcecamPeerSession *self)
 static void
 on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamPeerSession *self)
 {
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   clear_source (&self->connect_timeout);
   g_mutex_lock (&self->lock);
   self->selected = TRUE;
@@ -389,6 +391,7 @@ static gboolean
 on_recovery_timeout (gpointer data)
 {
   IcecamPeerSession *self = data;
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
 
   g_clear_pointer (&self->recovery_timeout, g_source_unref);
   fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
@@ -414,6 +417,7 @@ begin_restart (IcecamPeerSession *self)
 static void
 on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamPeerSession *self)
 {
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   g_autofree gchar *candidates = NULL;
   gboolean had_media = dtls_connected (self);
 
@@ -472,6 +476,7 @@ static gboolean
 on_connect_timeout (gpointer data)
 {
   IcecamPeerSession *self = data;
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
 
   g_clear_pointer (&self->connect_timeout, g_source_unref);
   fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
@@ -652,11 +657,13 @@ gchar *
 icecam_peer_session_create_offer (IcecamPeerSession *self, const IcecamSdp *media,
                                   GError **error)
 {
+  g_autoptr (IcecamPeerSession) hold = NULL;
   IcecamPeerState state;
 
   g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), NULL);
   g_return_val_if_fail (media != NULL, NULL);
 
+  hold = g_object_ref (self);
   state = icecam_peer_session_get_state (self);
   if (self->role != ICECAM_PEER_ROLE_OFFERER || state_is_final (state)) {
     g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE,
@@ -769,6 +776,7 @@ gboolean
 icecam_peer_session_apply_remote_description (IcecamPeerSession *self, const gchar *sdp,
                                               gchar **answer, GError **error)
 {
+  g_autoptr (IcecamPeerSession) hold = NULL;
   g_autoptr (IcecamSdp) parsed = NULL;
   g_autoptr (GError) local_error = NULL;
   gchar *local_answer = NULL;
@@ -777,6 +785,8 @@ icecam_peer_session_apply_remote_description (IcecamPeerSession *self, const gch
   g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), FALSE);
   g_return_val_if_fail (sdp != NULL, FALSE);
 
+  /* A handler of the signals emitted on the way may drop the caller's reference. */
+  hold = g_object_ref (self);
   if (answer != NULL)
     *answer = NULL;
   if (state_is_final (icecam_peer_session_get_state (self))) {
@@ -820,9 +830,11 @@ gboolean
 icecam_peer_session_gather (IcecamPeerSession *self, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
+  g_autoptr (IcecamPeerSession) hold = NULL;
 
   g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), FALSE);
 
+  hold = g_object_ref (self);
   if (self->ice == NULL) {
     g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE,
                  "session %s has no ICE transport to gather on", self->id);
@@ -886,10 +898,12 @@ icecam_peer_session_set_remote_gathering_done (IcecamPeerSession *self)
 gboolean
 icecam_peer_session_restart (IcecamPeerSession *self, GError **error)
 {
+  g_autoptr (IcecamPeerSession) hold = NULL;
   IcecamPeerState state;
 
   g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), FALSE);
 
+  hold = g_object_ref (self);
   state = icecam_peer_session_get_state (self);
   if (state == ICECAM_PEER_STATE_RESTARTING && self->ice == NULL)
     return TRUE;
@@ -919,8 +933,12 @@ guint
 icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *packets,
                               const gsize *lengths, guint n_packets, guint8 *scratch, gsize room)
 {
-  g_autofree GOutputVector *vectors = NULL;
-  g_autofree NiceOutputMessage *out = NULL;
+  GOutputVector vectors_on_stack[64];
+  NiceOutputMessage out_on_stack[64];
+  g_autofree GOutputVector *vectors_on_heap = NULL;
+  g_autofree NiceOutputMessage *out_on_heap = NULL;
+  GOutputVector *vectors = vectors_on_stack;
+  NiceOutputMessage *out = out_on_stack;
   IcecamIceSession *ice = NULL;
   IcecamDtlsSrtp *dtls = NULL;
   guint n_out = 0;
@@ -934,8 +952,11 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
   if (ice == NULL || n_packets == 0)
     goto out;
 
-  vectors = g_new (GOutputVector, n_packets);
-  out = g_new (NiceOutputMessage, n_packets);
+  /* A frame's packets fit on the stack: no allocation per viewer and frame. */
+  if (n_packets > G_N_ELEMENTS (out_on_stack)) {
+    vectors = vectors_on_heap = g_new (GOutputVector, n_packets);
+    out = out_on_heap = g_new (NiceOutputMessage, n_packets);
+  }
   for (guint i = 0; i < n_packets; i++) {
     guint8 *cipher = scratch + (gsize) n_out * room;
     gsize cipher_length = room;

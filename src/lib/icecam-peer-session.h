@@ -20,7 +20,8 @@ typedef enum {
   ICECAM_PEER_SESSION_ERROR_DESCRIPTION, /* the remote SDP is unusable */
   ICECAM_PEER_SESSION_ERROR_FINGERPRINT, /* not the pinned certificate, or it changed */
   ICECAM_PEER_SESSION_ERROR_ICE,         /* no pair works, or the path died for good */
-  ICECAM_PEER_SESSION_ERROR_DTLS,        /* the DTLS handshake failed or the peer closed it */
+  ICECAM_PEER_SESSION_ERROR_DTLS,        /* the DTLS handshake failed */
+  ICECAM_PEER_SESSION_ERROR_CLOSED,      /* the peer ended the session (DTLS close_notify) */
   ICECAM_PEER_SESSION_ERROR_STATE,       /* the call does not fit the session's state or role */
 } IcecamPeerSessionError;
 

@@ -3,22 +3,25 @@
 
 #include "icecam-viewer-endpoint.h"
 
-#include "icecam-dtls-srtp.h"
+#include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 
-/* After its path died, how long a viewer waits for the camera's ICE restart. */
-#define RECOVERY_TIMEOUT_S 30
-/* Room for one datagram from the camera: an MTU-sized SRTP packet or DTLS flight. */
-#define RECEIVE_BUFFER_SIZE 2048
+/* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
+ * decides), and after its path died, 30 s for the camera's ICE restart. */
+static const IcecamPeerPolicy viewer_policy = {
+  .connect_timeout_s = 0,
+  .max_restarts = 0,
+  .recovery_timeout_s = 30,
+};
 
 /**
  * IcecamViewerEndpoint:
  *
- * Connects to the rendezvous, asks for one camera, answers the camera's offer as the
- * controlled ICE agent, proves the camera's certificate fingerprint (from the offer, or
- * pinned with icecam_viewer_endpoint_set_camera_fingerprint()) in a DTLS-SRTP handshake as
- * the DTLS client, and hands every decrypted RTP packet to the receive function.
+ * Connects to the rendezvous, asks for one camera and runs one #IcecamPeerSession with it
+ * as the answerer: controlled ICE agent, DTLS client proving the camera's certificate
+ * fingerprint (from the offer, or pinned with icecam_viewer_endpoint_set_camera_fingerprint()).
+ * Every decrypted RTP packet goes to the receive function.
  *
  * Signals ("state-changed", "media", "pair-selected") and the receive function run in the
  * GMainContext that was thread-default when the endpoint was created, where all functions
@@ -31,7 +34,6 @@ struct _IcecamViewerEndpoint {
   gchar *camera_id;
   IcecamIceConfig *user_config;
   IcecamMessage *welcome;  /* its ice_servers */
-  IcecamMessage *session;  /* its ice_servers: fresh TURN credentials */
   IcecamSignallingClient *client;
   IcecamViewerState state;
   GError *error;
@@ -42,20 +44,14 @@ struct _IcecamViewerEndpoint {
   GDestroyNotify receive_notify;
 
   IcecamCertificate *certificate; /* ephemeral: the camera learns it from each answer */
-  gchar *pinned_fingerprint;      /* normalised; NULL: trust the offer's */
-  gchar *camera_fingerprint;      /* normalised, the one the DTLS session expects */
-
-  GMutex lock;           /* protects ice and dtls against _request_keyframe() */
-  IcecamIceSession *ice;
-  IcecamDtlsSrtp *dtls;  /* from the first offer on; kept across ICE restarts */
+  gchar *pinned_fingerprint;      /* as the user gave it; NULL: trust the offer's */
   guint32 own_ssrc;
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
-  gchar *remote_ufrag;   /* of the offer in use: a new one means an ICE restart */
-  GSource *recovery_timeout;
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
 
-  GTask *close_task;
+  GMutex lock;           /* protects peer against the thread-safe functions */
+  IcecamPeerSession *peer;
 };
 
 G_DEFINE_TYPE (IcecamViewerEndpoint, icecam_viewer_endpoint, G_TYPE_OBJECT)
@@ -90,71 +86,50 @@ set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
+/* Takes the peer session out of the endpoint and closes it; @callback runs once its
+ * transports are closed. */
 static void
-close_ice (IcecamViewerEndpoint *self)
+close_peer (IcecamViewerEndpoint *self, GAsyncReadyCallback callback, gpointer user_data)
 {
-  IcecamIceSession *ice;
+  IcecamPeerSession *peer;
 
   g_mutex_lock (&self->lock);
-  ice = g_steal_pointer (&self->ice);
+  peer = g_steal_pointer (&self->peer);
   g_mutex_unlock (&self->lock);
-  if (ice == NULL)
+  if (peer == NULL) {
+    if (callback != NULL)
+      callback (NULL, NULL, user_data);
     return;
-  g_signal_handlers_disconnect_by_data (ice, self);
-  icecam_ice_session_close (ice);
-  g_object_unref (ice);
+  }
+  g_signal_handlers_disconnect_by_data (peer, self);
+  icecam_peer_session_set_receive_func (peer, NULL, NULL, NULL);
+  icecam_peer_session_close_async (peer, callback, user_data);
+  g_object_unref (peer);
 }
 
+/* Ends the endpoint with @error (taken) as the reason; says bye with @code unless NONE. */
 static void
-close_dtls (IcecamViewerEndpoint *self)
-{
-  IcecamDtlsSrtp *dtls;
-
-  g_mutex_lock (&self->lock);
-  dtls = g_steal_pointer (&self->dtls);
-  g_mutex_unlock (&self->lock);
-  if (dtls == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (dtls, self);
-  icecam_dtls_srtp_close (dtls);
-  icecam_dtls_srtp_set_send_func (dtls, NULL, NULL, NULL);
-  g_object_unref (dtls);
-}
-
-static void
-cancel_recovery (IcecamViewerEndpoint *self)
-{
-  if (self->recovery_timeout == NULL)
-    return;
-  g_source_destroy (self->recovery_timeout);
-  g_clear_pointer (&self->recovery_timeout, g_source_unref);
-}
-
-/* Ends the endpoint with @error (taken) as the reason; says bye if a session exists. */
-static void
-fail (IcecamViewerEndpoint *self, GError *error, gboolean send_bye)
+fail (IcecamViewerEndpoint *self, GError *error, IcecamByeCode code)
 {
   if (self->state == ICECAM_VIEWER_STATE_CLOSED) {
     g_error_free (error);
     return;
   }
   g_message ("viewer %s: %s", self->camera_id, error->message);
-  cancel_recovery (self);
   self->error = error;
-  if (send_bye && self->session_id != NULL) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, ICECAM_BYE_CODE_FAILED,
+  if (code != ICECAM_BYE_CODE_NONE && self->session_id != NULL) {
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, code,
                                                              error->message);
 
     icecam_signalling_client_send (self->client, bye);
   }
-  close_dtls (self);
-  close_ice (self);
+  close_peer (self, NULL, NULL);
   set_state (self, ICECAM_VIEWER_STATE_CLOSED);
 }
 
 static void
-on_ice_local_candidate (IcecamIceSession *ice, const gchar *candidate,
-                        IcecamViewerEndpoint *self)
+on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate,
+                         IcecamViewerEndpoint *self)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (self->session_id, candidate);
 
@@ -162,159 +137,96 @@ on_ice_local_candidate (IcecamIceSession *ice, const gchar *candidate,
 }
 
 static void
-on_ice_gathering_done (IcecamIceSession *ice, IcecamViewerEndpoint *self)
+on_peer_gathering_done (IcecamPeerSession *peer, IcecamViewerEndpoint *self)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_end_of_candidates (self->session_id);
 
   icecam_signalling_client_send (self->client, msg);
 }
 
-static gboolean
-dtls_is_connected (IcecamViewerEndpoint *self)
-{
-  return self->dtls != NULL &&
-         icecam_dtls_srtp_get_state (self->dtls) == ICECAM_DTLS_STATE_CONNECTED;
-}
-
 static void
-become_playing (IcecamViewerEndpoint *self)
+on_peer_pair_selected (IcecamPeerSession *peer, IcecamPairInfo *info, IcecamViewerEndpoint *self)
 {
-  set_state (self, ICECAM_VIEWER_STATE_PLAYING);
-  /* From now on the rendezvous is not needed for the media; stay reachable through it. */
-  icecam_signalling_client_set_reconnect (self->client, TRUE);
-}
-
-static void
-on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamViewerEndpoint *self)
-{
-  cancel_recovery (self);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
-  if (self->dtls == NULL)
-    return;
-  /* The DTLS client speaks first, once a path exists; after an ICE restart the association
-   * is already connected and media resumes on the new path at once. */
-  icecam_dtls_srtp_start (self->dtls);
-  if (dtls_is_connected (self))
-    become_playing (self);
+}
+
+/* The viewer's error for a failed session, and the bye that tells the camera. */
+static GError *
+viewer_error_for (IcecamViewerEndpoint *self, const GError *error, IcecamByeCode *code)
+{
+  const gchar *why = error != NULL ? error->message : "unknown error";
+
+  *code = ICECAM_BYE_CODE_FAILED;
+  if (error == NULL || error->domain != ICECAM_PEER_SESSION_ERROR)
+    return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED, "camera '%s': %s",
+                        self->camera_id, why);
+  switch ((IcecamPeerSessionError) error->code) {
+    case ICECAM_PEER_SESSION_ERROR_DESCRIPTION:
+      *code = ICECAM_BYE_CODE_REFUSED;
+      return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
+                          "unusable offer from camera '%s': %s", self->camera_id, why);
+    case ICECAM_PEER_SESSION_ERROR_FINGERPRINT:
+      *code = ICECAM_BYE_CODE_REFUSED;
+      return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                          "camera '%s' is not the one expected: %s", self->camera_id, why);
+    case ICECAM_PEER_SESSION_ERROR_DTLS:
+      return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
+                          "secure connection to camera '%s' failed: %s", self->camera_id, why);
+    case ICECAM_PEER_SESSION_ERROR_CLOSED:
+      *code = ICECAM_BYE_CODE_NONE;
+      return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                          "camera '%s' ended the session (it closed DTLS)", self->camera_id);
+    case ICECAM_PEER_SESSION_ERROR_ICE:
+    case ICECAM_PEER_SESSION_ERROR_STATE:
+    default:
+      return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED,
+                          "camera '%s': %s", self->camera_id, why);
+  }
 }
 
 static void
-on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamViewerEndpoint *self)
+on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoint *self)
 {
-  const GError *error = icecam_dtls_srtp_get_error (dtls);
+  IcecamByeCode code;
+  GError *error;
 
   switch (state) {
-    case ICECAM_DTLS_STATE_CONNECTED:
+    case ICECAM_PEER_STATE_CONNECTED:
       g_info ("viewer %s: DTLS-SRTP connected, camera proved %s", self->camera_id,
-              self->camera_fingerprint);
-      become_playing (self);
+              icecam_peer_session_get_remote_fingerprint (peer));
+      set_state (self, ICECAM_VIEWER_STATE_PLAYING);
+      /* From now on the rendezvous is not needed for the media; stay reachable through it. */
+      icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;
-    case ICECAM_DTLS_STATE_FAILED:
-      fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
-                               "secure connection to camera '%s' failed: %s", self->camera_id,
-                               error != NULL ? error->message : "unknown error"),
-            TRUE);
+    case ICECAM_PEER_STATE_RESTARTING:
+      /* A path that worked and died: the camera (controlling) restarts ICE with a new offer,
+       * unless it has left the rendezvous too, i.e. it is gone. */
+      if (self->camera_left) {
+        fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                                 "camera '%s' is gone: it left the rendezvous and its path died",
+                                 self->camera_id),
+              ICECAM_BYE_CODE_NONE);
+        break;
+      }
+      g_message ("viewer %s: the path died; waiting for the camera's ICE restart",
+                 self->camera_id);
+      set_state (self, ICECAM_VIEWER_STATE_CHECKING);
       break;
-    case ICECAM_DTLS_STATE_CLOSED:
-      fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
-                               "camera '%s' ended the session (it closed DTLS)",
-                               self->camera_id),
-            FALSE);
+    case ICECAM_PEER_STATE_FAILED:
+      error = viewer_error_for (self, icecam_peer_session_get_error (peer), &code);
+      fail (self, error, code);
       break;
     default:
       break;
   }
 }
 
-/* DTLS records go out over the current ICE transport. Runs in the endpoint's context. */
 static void
-dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
+on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   IcecamViewerEndpoint *self = user_data;
-  IcecamIceSession *ice = NULL;
-
-  g_mutex_lock (&self->lock);
-  if (self->ice != NULL)
-    ice = g_object_ref (self->ice);
-  g_mutex_unlock (&self->lock);
-  if (ice == NULL)
-    return;
-  icecam_ice_session_send (ice, data, length);
-  g_object_unref (ice);
-}
-
-static gboolean
-on_recovery_timeout (gpointer data)
-{
-  IcecamViewerEndpoint *self = data;
-
-  g_clear_pointer (&self->recovery_timeout, g_source_unref);
-  fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED,
-                           "the path to camera '%s' died and did not recover within %d s",
-                           self->camera_id, RECOVERY_TIMEOUT_S),
-        TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamViewerEndpoint *self)
-{
-  g_autofree gchar *candidates = NULL;
-
-  if (state != ICECAM_ICE_STATE_FAILED)
-    return;
-  candidates = icecam_ice_session_describe_candidates (ice);
-  /* A path that worked and died: the camera (controlling) restarts ICE with a new offer,
-   * unless it has left the rendezvous too, i.e. it is gone. */
-  if (self->state == ICECAM_VIEWER_STATE_PLAYING && self->camera_left) {
-    fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
-                             "camera '%s' is gone: it left the rendezvous and its path died",
-                             self->camera_id),
-          FALSE);
-    return;
-  }
-  if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
-    g_message ("viewer %s: the path died (%s); waiting for the camera's ICE restart",
-               self->camera_id, candidates);
-    close_ice (self);
-    set_state (self, ICECAM_VIEWER_STATE_CHECKING);
-    self->recovery_timeout = g_timeout_source_new_seconds (RECOVERY_TIMEOUT_S);
-    g_source_set_callback (self->recovery_timeout, on_recovery_timeout, self, NULL);
-    g_source_attach (self->recovery_timeout, g_main_context_get_thread_default ());
-    return;
-  }
-  fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED,
-                           "no ICE candidate pair to camera '%s' works (%s)",
-                           self->camera_id, candidates),
-        TRUE);
-}
-
-static void
-on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
-{
-  IcecamViewerEndpoint *self = user_data;
-  guint8 buffer[RECEIVE_BUFFER_SIZE];
-  gsize plain_length = sizeof buffer;
-  const guint8 *plain = buffer;
-  g_autoptr (GError) error = NULL;
   guint32 ssrc;
 
-  if (self->dtls == NULL || length > sizeof buffer)
-    return;
-  switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, buffer, &plain_length,
-                                            &error)) {
-    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
-      break;
-    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
-      g_debug ("viewer %s: dropped a packet: %s", self->camera_id,
-               error != NULL ? error->message : "unknown");
-      return;
-    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
-    default:
-      return;
-  }
-  data = plain;
-  length = plain_length;
   if (icecam_rtp_is_rtcp (data, length))
     return; /* the camera's sender reports carry nothing the viewer needs yet */
   if (icecam_rtp_get_ssrc (data, length, &ssrc))
@@ -323,154 +235,64 @@ on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
     self->receive_func (data, length, self->receive_data);
 }
 
-static gchar *
-build_answer (IcecamViewerEndpoint *self, const IcecamSdp *offer)
-{
-  g_autoptr (IcecamSdp) answer = icecam_sdp_new ();
-
-  answer->media = g_strdup (offer->media);
-  answer->payload_type = offer->payload_type;
-  answer->rtpmap = g_strdup (offer->rtpmap);
-  answer->fmtp = g_strdup (offer->fmtp);
-  answer->direction = ICECAM_SDP_DIRECTION_RECVONLY;
-  answer->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
-  answer->setup = g_strdup ("active");
-  icecam_ice_session_get_local_credentials (self->ice, &answer->ice_ufrag, &answer->ice_pwd);
-  return icecam_sdp_to_string (answer, g_random_int ());
-}
-
-static gboolean
-start_ice (IcecamViewerEndpoint *self, const IcecamSdp *offer, GError **error)
+/* The session exists at the rendezvous: make its peer session, so that candidates can
+ * arrive even before the offer. */
+static void
+start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
-    self->user_config, self->session ? self->session->ice_servers : NULL,
-    self->welcome ? self->welcome->ice_servers : NULL,
+    self->user_config, msg->ice_servers, self->welcome ? self->welcome->ice_servers : NULL,
     icecam_signalling_client_server_is_loopback (self->client));
-  IcecamIceSession *ice = icecam_ice_session_new (config, FALSE, error);
+  g_autoptr (GError) error = NULL;
+  IcecamPeerSession *peer;
 
-  if (ice == NULL)
-    return FALSE;
-  g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), self);
-  g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), self);
-  g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), self);
-  g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), self);
-  icecam_ice_session_set_receive_func (ice, on_ice_receive, self, NULL);
+  self->session_id = g_strdup (msg->session);
+  peer = icecam_peer_session_new (msg->session, ICECAM_PEER_ROLE_ANSWERER, self->certificate,
+                                  config, &error);
+  if (peer == NULL || !icecam_peer_session_set_pinned_fingerprint (peer,
+                                                                   self->pinned_fingerprint,
+                                                                   &error)) {
+    g_clear_object (&peer);
+    fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED, "%s",
+                             error->message), ICECAM_BYE_CODE_FAILED);
+    return;
+  }
+  icecam_peer_session_set_policy (peer, &viewer_policy);
+  g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), self);
+  g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
+  g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);
+  g_signal_connect (peer, "state-changed", G_CALLBACK (on_peer_state_changed), self);
+  icecam_peer_session_set_receive_func (peer, on_peer_receive, self, NULL);
   g_mutex_lock (&self->lock);
-  self->ice = ice;
+  self->peer = peer;
   g_mutex_unlock (&self->lock);
-
-  if (!icecam_ice_session_set_remote_credentials (ice, offer->ice_ufrag, offer->ice_pwd, error))
-    return FALSE;
-  for (guint i = 0; i < offer->candidates->len; i++) {
-    g_autoptr (GError) local_error = NULL;
-
-    if (!icecam_ice_session_add_remote_candidate (ice, g_ptr_array_index (offer->candidates, i),
-                                                  &local_error))
-      g_debug ("viewer %s: %s", self->camera_id, local_error->message);
-  }
-  return TRUE;
-}
-
-/* Checks the offer's fingerprint against the pin and, on a restart, against the one the
- * DTLS session proved; creates the DTLS session for the first offer. */
-static gboolean
-check_fingerprint (IcecamViewerEndpoint *self, const IcecamSdp *offer, GError **error)
-{
-  g_autoptr (GError) local_error = NULL;
-  g_autofree gchar *offered = NULL;
-  const gchar *expected;
-  IcecamDtlsSrtp *dtls;
-
-  if (offer->fingerprint == NULL) {
-    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
-                 "camera '%s' offers no a=fingerprint: refusing unencrypted media",
-                 self->camera_id);
-    return FALSE;
-  }
-  offered = icecam_fingerprint_normalize (offer->fingerprint, &local_error);
-  if (offered == NULL) {
-    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
-                 "unusable offer from camera '%s': %s", self->camera_id, local_error->message);
-    return FALSE;
-  }
-  if (self->pinned_fingerprint != NULL && g_strcmp0 (offered, self->pinned_fingerprint) != 0) {
-    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
-                 "camera '%s' presents fingerprint %s, but %s is pinned", self->camera_id,
-                 offered, self->pinned_fingerprint);
-    return FALSE;
-  }
-  if (self->dtls != NULL) {
-    if (g_strcmp0 (offered, self->camera_fingerprint) == 0)
-      return TRUE;
-    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
-                 "camera '%s' changed its fingerprint from %s to %s during the session",
-                 self->camera_id, self->camera_fingerprint, offered);
-    return FALSE;
-  }
-  expected = self->pinned_fingerprint != NULL ? self->pinned_fingerprint : offered;
-  dtls = icecam_dtls_srtp_new (self->certificate, TRUE, expected, &local_error);
-  if (dtls == NULL) {
-    g_set_error (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS,
-                 "cannot set up DTLS with camera '%s': %s", self->camera_id,
-                 local_error->message);
-    return FALSE;
-  }
-  icecam_dtls_srtp_set_send_func (dtls, dtls_send_cb, self, NULL);
-  g_signal_connect (dtls, "state-changed", G_CALLBACK (on_dtls_state_changed), self);
-  g_free (self->camera_fingerprint);
-  self->camera_fingerprint = g_strdup (expected);
-  g_mutex_lock (&self->lock);
-  self->dtls = dtls;
-  g_mutex_unlock (&self->lock);
-  return TRUE;
 }
 
 static void
 handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamSdp) offer = NULL;
-  g_autoptr (IcecamMessage) answer = NULL;
-  g_autofree gchar *text = NULL;
+  g_autoptr (IcecamSdp) offer = icecam_sdp_parse (msg->sdp, NULL);
+  g_autoptr (IcecamMessage) reply = NULL;
+  g_autofree gchar *answer = NULL;
+  gboolean restart = self->state == ICECAM_VIEWER_STATE_PLAYING ||
+                     self->state == ICECAM_VIEWER_STATE_CHECKING;
 
-  offer = icecam_sdp_parse (msg->sdp, &error);
-  if (offer != NULL && self->ice != NULL &&
-      g_strcmp0 (offer->ice_ufrag, self->remote_ufrag) == 0) {
-    g_debug ("viewer %s: repeated offer ignored", self->camera_id);
+  /* An unusable offer fails the session: the state-changed handler says why and ends. */
+  if (!icecam_peer_session_apply_remote_description (self->peer, msg->sdp, &answer, NULL))
     return;
-  }
+  if (answer == NULL)
+    return; /* a repeat */
   self->camera_left = FALSE; /* it is in touch again */
-  if (offer != NULL && !check_fingerprint (self, offer, &error)) {
-    fail (self, g_steal_pointer (&error), TRUE);
-    return;
-  }
-  if (offer != NULL && self->ice != NULL) {
-    /* New credentials in the same session: the camera restarts ICE. */
+  if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
-    close_ice (self);
-  }
-  if (offer != NULL) {
-    g_free (self->remote_ufrag);
-    self->remote_ufrag = g_strdup (offer->ice_ufrag);
-  }
-  if (offer == NULL || !start_ice (self, offer, &error)) {
-    fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER,
-                             "unusable offer from camera '%s': %s", self->camera_id,
-                             error->message),
-          TRUE);
-    return;
-  }
   /* The caps must be known before the first packet is handed on. */
   g_signal_emit (self, signals[SIGNAL_MEDIA], 0, offer->media, offer->payload_type,
                  offer->rtpmap, offer->fmtp);
-
-  text = build_answer (self, offer);
-  answer = icecam_message_new_answer (self->session_id, text);
-  icecam_signalling_client_send (self->client, answer);
+  reply = icecam_message_new_answer (self->session_id, answer);
+  icecam_signalling_client_send (self->client, reply);
   set_state (self, ICECAM_VIEWER_STATE_CHECKING);
-  if (!icecam_ice_session_gather (self->ice, &error))
-    fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ICE_FAILED, "%s",
-                             error->message), TRUE);
+  /* A failure fails the session, which ends the endpoint. */
+  icecam_peer_session_gather (self->peer, NULL);
 }
 
 static void
@@ -503,7 +325,24 @@ handle_error (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   }
   fail (self, g_error_new (ICECAM_VIEWER_ERROR, code, "rendezvous refused (%s): %s",
                            icecam_error_code_to_string (msg->error_code), msg->text),
-        FALSE);
+        ICECAM_BYE_CODE_NONE);
+}
+
+static void
+handle_bye (IcecamViewerEndpoint *self, const IcecamMessage *msg)
+{
+  /* The camera lost its signalling, not necessarily its path: consent freshness ends the
+   * session within ~10 s if the camera is really gone. */
+  if (self->state == ICECAM_VIEWER_STATE_PLAYING &&
+      msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
+    g_info ("viewer %s: camera left the rendezvous, media continues", self->camera_id);
+    self->camera_left = TRUE;
+    return;
+  }
+  fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                           "camera '%s' ended the session: %s", self->camera_id,
+                           msg->reason ? msg->reason : "no reason given"),
+        ICECAM_BYE_CODE_NONE);
 }
 
 static void
@@ -511,48 +350,35 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
                    IcecamViewerEndpoint *self)
 {
   g_autoptr (GError) error = NULL;
-  gboolean ours = msg->session != NULL && g_strcmp0 (msg->session, self->session_id) == 0;
+  gboolean ours = msg->session != NULL && self->peer != NULL &&
+                  g_strcmp0 (msg->session, self->session_id) == 0;
 
   switch (msg->type) {
     case ICECAM_MESSAGE_WELCOME:
       on_welcome (self, msg);
       break;
     case ICECAM_MESSAGE_SESSION:
-      if (self->session_id == NULL && g_strcmp0 (msg->camera, self->camera_id) == 0) {
-        self->session_id = g_strdup (msg->session);
-        self->session = icecam_message_copy (msg);
-      }
+      if (self->session_id == NULL && g_strcmp0 (msg->camera, self->camera_id) == 0)
+        start_session (self, msg);
       break;
     case ICECAM_MESSAGE_OFFER:
       if (ours)
         handle_offer (self, msg);
       break;
     case ICECAM_MESSAGE_CANDIDATE:
-      if (ours && self->ice != NULL &&
-          !icecam_ice_session_add_remote_candidate (self->ice, msg->candidate, &error))
+      if (ours && !icecam_peer_session_add_remote_candidate (self->peer, msg->candidate, &error))
         g_debug ("viewer %s: %s", self->camera_id, error->message);
       break;
     case ICECAM_MESSAGE_BYE:
-      /* The camera lost its signalling, not necessarily its path: consent freshness ends the
-       * session within ~10 s if the camera is really gone. */
-      if (ours && self->state == ICECAM_VIEWER_STATE_PLAYING &&
-          msg->bye_code == ICECAM_BYE_CODE_PEER_LEFT) {
-        g_info ("viewer %s: camera left the rendezvous, media continues", self->camera_id);
-        self->camera_left = TRUE;
-        break;
-      }
       if (ours)
-        fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
-                                 "camera '%s' ended the session: %s", self->camera_id,
-                                 msg->reason ? msg->reason : "no reason given"),
-              FALSE);
+        handle_bye (self, msg);
       break;
     case ICECAM_MESSAGE_ERROR:
       handle_error (self, msg);
       break;
     case ICECAM_MESSAGE_END_OF_CANDIDATES:
-      if (ours && self->ice != NULL)
-        icecam_ice_session_set_remote_gathering_done (self->ice);
+      if (ours)
+        icecam_peer_session_set_remote_gathering_done (self->peer);
       break;
     case ICECAM_MESSAGE_PRESENCE:
     default:
@@ -576,7 +402,7 @@ on_client_state_changed (IcecamSignallingClient *client, guint state,
     return;
   }
   fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_SIGNALLING, "%s",
-                           error->message), FALSE);
+                           error->message), ICECAM_BYE_CODE_NONE);
 }
 
 /**
@@ -702,27 +528,20 @@ void
 icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self)
 {
   guint8 pli[ICECAM_RTCP_PLI_SIZE];
-  guint8 srtcp[ICECAM_RTCP_PLI_SIZE + ICECAM_SRTP_MAX_OVERHEAD];
-  gsize srtcp_length = sizeof srtcp;
   guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
-  IcecamIceSession *ice = NULL;
-  IcecamDtlsSrtp *dtls = NULL;
+  IcecamPeerSession *peer = NULL;
 
   if (media_ssrc == 0)
     return;
   g_mutex_lock (&self->lock);
-  if (self->ice != NULL && self->dtls != NULL) {
-    ice = g_object_ref (self->ice);
-    dtls = g_object_ref (self->dtls);
-  }
+  if (self->peer != NULL)
+    peer = g_object_ref (self->peer);
   g_mutex_unlock (&self->lock);
-  if (ice == NULL)
+  if (peer == NULL)
     return;
   icecam_rtcp_build_pli (pli, self->own_ssrc, media_ssrc);
-  if (icecam_dtls_srtp_protect_rtcp (dtls, pli, sizeof pli, srtcp, &srtcp_length))
-    icecam_ice_session_send (ice, srtcp, srtcp_length);
-  g_object_unref (dtls);
-  g_object_unref (ice);
+  icecam_peer_session_send_rtcp (peer, pli, sizeof pli);
+  g_object_unref (peer);
 }
 
 IcecamViewerState
@@ -759,8 +578,8 @@ icecam_viewer_endpoint_get_pair_info (IcecamViewerEndpoint *self)
   IcecamPairInfo *info = NULL;
 
   g_mutex_lock (&self->lock);
-  if (self->ice != NULL)
-    info = icecam_ice_session_get_pair_info (self->ice);
+  if (self->peer != NULL)
+    info = icecam_peer_session_get_pair_info (self->peer);
   g_mutex_unlock (&self->lock);
   return info;
 }
@@ -771,8 +590,8 @@ icecam_viewer_endpoint_get_stats (IcecamViewerEndpoint *self, IcecamIceStats *st
   gboolean have = FALSE;
 
   g_mutex_lock (&self->lock);
-  if (self->ice != NULL) {
-    icecam_ice_session_get_stats (self->ice, stats);
+  if (self->peer != NULL) {
+    icecam_peer_session_get_stats (self->peer, stats, NULL);
     have = TRUE;
   }
   g_mutex_unlock (&self->lock);
@@ -780,7 +599,7 @@ icecam_viewer_endpoint_get_stats (IcecamViewerEndpoint *self, IcecamIceStats *st
 }
 
 static void
-ice_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+peer_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
 
@@ -791,42 +610,30 @@ ice_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 /**
  * icecam_viewer_endpoint_close_async:
  *
- * Says bye, closes the ICE session (releasing TURN allocations) and the signalling
- * connection; @callback runs once libnice has closed.
+ * Says bye, closes the peer session (DTLS close_notify first, so the camera stops sending
+ * at once; TURN allocations released) and the signalling connection; @callback runs once
+ * libnice has closed.
  */
 void
 icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallback callback,
                                     gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
-  IcecamIceSession *ice;
 
   if (self->session_id != NULL && self->state != ICECAM_VIEWER_STATE_CLOSED) {
-    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, ICECAM_BYE_CODE_CLOSED,
+    g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id,
+                                                             ICECAM_BYE_CODE_CLOSED,
                                                              "viewer left");
 
     icecam_signalling_client_send (self->client, bye);
   }
   g_signal_handlers_disconnect_by_data (self->client, self);
   icecam_signalling_client_stop (self->client);
-  /* close_notify first, while the path exists: the camera stops sending at once. */
-  close_dtls (self);
-
-  g_mutex_lock (&self->lock);
-  ice = g_steal_pointer (&self->ice);
-  g_mutex_unlock (&self->lock);
   if (self->state != ICECAM_VIEWER_STATE_CLOSED) {
     self->state = ICECAM_VIEWER_STATE_CLOSED;
     g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) self->state);
   }
-  if (ice == NULL) {
-    g_task_return_boolean (task, TRUE);
-    g_object_unref (task);
-    return;
-  }
-  g_signal_handlers_disconnect_by_data (ice, self);
-  icecam_ice_session_close_async (ice, ice_closed_cb, task);
-  g_object_unref (ice);
+  close_peer (self, peer_closed_cb, task);
 }
 
 gboolean
@@ -843,9 +650,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
 
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
-  cancel_recovery (self);
-  close_dtls (self);
-  close_ice (self);
+  close_peer (self, NULL, NULL);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (icecam_viewer_endpoint_parent_class)->dispose (object);
@@ -858,13 +663,10 @@ icecam_viewer_endpoint_finalize (GObject *object)
 
   g_free (self->camera_id);
   g_free (self->session_id);
-  g_free (self->remote_ufrag);
   g_free (self->pinned_fingerprint);
-  g_free (self->camera_fingerprint);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);
-  icecam_message_free (self->session);
   g_clear_error (&self->error);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (icecam_viewer_endpoint_parent_class)->finalize (object);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Time to first frame of two builds side by side in one run, taking turns: each build's
+# icecam-camera (10 s GOP) on one rendezvous, each build's icecam-view against its own camera,
+# logged, so that the DTLS phase (pair selected -> DTLS connected: the viewer sends its
+# ClientHello first, and a camera that drops its answer waits for the 400 ms retransmission)
+# shows beside the whole time to first frame.
+# Usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]   (default 20; BUILD as in common.sh)
+#   e.g. git worktree add ../before COMMIT && meson setup ../before/build-bench ../before \
+#          -Dbuildtype=debugoptimized && ninja -C ../before/build-bench
+#        bench/ttff-compare.sh ../before/build-bench 20
+set -u
+. "$(dirname "$0")/common.sh"
+OTHER=$(cd "${1:?usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]}" && pwd)
+RUNS=${2:-20}
+PAUSE=${PAUSE:-0.6}   # between viewers: more than the camera's 200 ms keyframe-request merge
+
+# in_build BUILD COMMAND...: runs a program of BUILD with BUILD's plugin.
+in_build () {
+  local build=$1
+  shift
+  GST_PLUGIN_PATH_1_0=$build/plugins GST_REGISTRY_1_0=$build/bench-registry.bin "$@"
+}
+
+bench_machine
+echo "this build: $BUILD; other build: $OTHER"
+bench_start_rendezvous
+bench_start_camera this --keyframe-interval 10
+CAMERA=$OTHER/src/tools/icecam-camera in_build "$OTHER" bench_start_camera other --keyframe-interval 10
+sleep 1
+
+logged () { # build camera-id
+  G_MESSAGES_DEBUG=icecam GST_DEBUG_NO_COLOR=1 GST_DEBUG=icecamsrc:4,basesrc:4,videodecoder:4,GST_STATES:4 \
+    in_build "$1" "$1/src/tools/icecam-view" --server "$URL" --camera "$2" --headless --frames 1 \
+    >"$WORK/log" 2>&1
+  awk -f "$(dirname "$0")/ttff-phases.awk" "$WORK/log" >>"$WORK/phases-$2" || cp "$WORK/log" "$WORK/bad.log"
+}
+
+for i in $(seq "$RUNS"); do
+  if [ $((i % 2)) = 1 ]; then
+    logged "$BUILD" this; sleep "$PAUSE"; logged "$OTHER" other
+  else
+    logged "$OTHER" other; sleep "$PAUSE"; logged "$BUILD" this
+  fi
+  sleep "$PAUSE"
+done
+
+# Columns of ttff-phases.awk: 7 pair, 8 dtls, 11 ttff.
+column () { # camera-id, end column, start column (0: the value itself)
+  awk -v e="$2" -v s="$3" '$1 != "incomplete" && $e >= 0 && (s == 0 || $s >= 0) { print $e - (s ? $s : 0) }' \
+    "$WORK/phases-$1" >"$WORK/col"
+  bench_stats "$WORK/col" | sed 's/ / | /g'
+}
+echo
+echo "## time to first frame, $RUNS runs each, taking turns (ms; median | p90 | min | max | n)"
+echo "| build | time to first frame | DTLS connected, from the selected pair |"
+echo "|---|---|---|"
+echo "| this ($BUILD) | $(column this 11 0) | $(column this 8 7) |"
+echo "| other ($OTHER) | $(column other 11 0) | $(column other 8 7) |"
+[ -f "$WORK/bad.log" ] && echo "(some logged runs were incomplete)"
+exit 0

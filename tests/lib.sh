@@ -9,11 +9,21 @@ pids=()
 failures=0
 
 test_cleanup() {
-  local p
+  local rc=$? p criticals
   for p in "${pids[@]}"; do kill "-${TEST_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  # A GLib or GStreamer critical in any program the script ran fails the script, even one
+  # printed at shutdown after every check passed (G_DEBUG=fatal-criticals also aborts it).
+  criticals=$(grep -rlE -- '-CRITICAL \*\*' "$tmp" 2>/dev/null)
+  if [ -n "$criticals" ]; then
+    for p in $criticals; do
+      echo "not ok - a critical in ${p#"$tmp"/}: $(grep -m1 -E -- '-CRITICAL \*\*' "$p")"
+    done
+    rc=1
+  fi
   [ -n "${KEEP_LOG:-}" ] && declare -F test_keep_logs >/dev/null && test_keep_logs
   rm -rf "$tmp"
+  exit $rc
 }
 trap test_cleanup EXIT
 

@@ -19,6 +19,7 @@ typedef struct {
   guint rtp_to_b, rtcp_to_a;
   guint16 last_seq_b;
   guint negotiation_a, negotiation_b;
+  guint stalled_a, stalled_b;
   gboolean hold_candidates;   /* drop trickled candidates instead of passing them on */
   gchar *tamper_fingerprint;  /* replaces a=fingerprint in a's offers */
   guint closed;
@@ -90,6 +91,18 @@ on_negotiation_needed_b (IcecamPeerSession *b, Fixture *f)
 }
 
 static void
+on_stalled_a (IcecamPeerSession *a, Fixture *f)
+{
+  f->stalled_a++;
+}
+
+static void
+on_stalled_b (IcecamPeerSession *b, Fixture *f)
+{
+  f->stalled_b++;
+}
+
+static void
 receive_b (const guint8 *data, gsize length, gpointer user_data)
 {
   Fixture *f = user_data;
@@ -143,6 +156,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_signal_connect (f->b, "gathering-done", G_CALLBACK (on_gathered_b), f);
   g_signal_connect (f->a, "negotiation-needed", G_CALLBACK (on_negotiation_needed_a), f);
   g_signal_connect (f->b, "negotiation-needed", G_CALLBACK (on_negotiation_needed_b), f);
+  g_signal_connect (f->a, "media-stalled", G_CALLBACK (on_stalled_a), f);
+  g_signal_connect (f->b, "media-stalled", G_CALLBACK (on_stalled_b), f);
   icecam_peer_session_set_receive_func (f->a, receive_a, f, NULL);
   icecam_peer_session_set_receive_func (f->b, receive_b, f, NULL);
 
@@ -397,7 +412,7 @@ test_repeated_offer_ignored (Fixture *f, gconstpointer data)
 static void
 test_peer_vanishes (Fixture *f, gconstpointer data)
 {
-  IcecamPeerPolicy policy = { 30, 0, 0 };
+  IcecamPeerPolicy policy = { 30, 0, 0, 0 };
   gint64 vanished;
   gdouble seconds;
 
@@ -420,7 +435,7 @@ test_peer_vanishes (Fixture *f, gconstpointer data)
 static void
 test_path_death_restarts (Fixture *f, gconstpointer data)
 {
-  IcecamPeerPolicy policy = { 30, 3, 1 };
+  IcecamPeerPolicy policy = { 30, 3, 1, 0 };
 
   icecam_peer_session_set_policy (f->a, &policy);
   connect_and_check_media (f);
@@ -433,11 +448,37 @@ test_path_death_restarts (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (icecam_peer_session_get_error (f->a)->message, "no new one"));
 }
 
+/* Media that stops while ICE still looks fine (a NAT that forgot its mapping) is noticed
+ * after the media timeout, once per silence; a peer that never sent anything never stalls. */
+static void
+test_media_stalled (Fixture *f, gconstpointer data)
+{
+  IcecamPeerPolicy policy = { 0, 0, 30, 300 };
+  guint16 seq = 1;
+  guint received;
+
+  icecam_peer_session_set_policy (f->a, &policy);
+  g_main_context_push_thread_default (f->context_b);
+  icecam_peer_session_set_policy (f->b, &policy);
+  g_main_context_pop_thread_default (f->context_b);
+  connect_and_check_media (f);
+  /* b has sent one PLI: a counts silence from it; b from the camera's last packet. */
+  g_assert_true (PUMP_UNTIL (f, f->stalled_b == 1, 5));
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), ==, ICECAM_PEER_STATE_CONNECTED);
+  PUMP_UNTIL (f, FALSE, 0.6);
+  g_assert_cmpuint (f->stalled_b, ==, 1);
+  /* Media again, then silence again: a second stall. */
+  received = f->rtp_to_b;
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b > received), 5));
+  g_assert_true (PUMP_UNTIL (f, f->stalled_b == 2, 5));
+  g_assert_cmpuint (f->stalled_a, ==, 1);
+}
+
 /* No pair within the connect timeout (candidates never reach the other side). */
 static void
 test_connect_timeout (Fixture *f, gconstpointer data)
 {
-  IcecamPeerPolicy policy = { 1, 3, 0 };
+  IcecamPeerPolicy policy = { 1, 3, 0, 0 };
 
   icecam_peer_session_set_policy (f->a, &policy);
   f->hold_candidates = TRUE;
@@ -503,6 +544,7 @@ main (int argc, char **argv)
   ADD ("consent/peer-vanishes", test_peer_vanishes);
   ADD ("consent/path-death-restarts", test_path_death_restarts);
   ADD ("timeout/connect", test_connect_timeout);
+  ADD ("timeout/media-stalled", test_media_stalled);
   ADD ("bad-input/descriptions", test_bad_descriptions);
 #undef ADD
   return g_test_run ();

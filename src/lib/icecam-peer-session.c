@@ -9,6 +9,8 @@
 #define RECEIVE_BUFFER_SIZE 2048
 /* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
 #define MAX_PENDING_DTLS 16
+/* How often a CONNECTED session with a media timeout looks at the time of its last packet. */
+#define STALL_CHECK_INTERVAL_MS 250
 
 /**
  * IcecamPeerSession:
@@ -53,6 +55,10 @@ struct _IcecamPeerSession {
   gboolean transport_needed;      /* offerer: the next offer makes a new ICE transport */
   GSource *connect_timeout;
   GSource *recovery_timeout;
+  GSource *stall_check;           /* while CONNECTED with a media timeout */
+  gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
+                                   * since the session last became CONNECTED */
+  gboolean stalled;               /* "media-stalled" was emitted for the current silence */
 
   IcecamPeerReceiveFunc receive_func;
   gpointer receive_data;
@@ -78,6 +84,7 @@ enum {
   SIGNAL_PAIR_SELECTED,
   SIGNAL_STATE_CHANGED,
   SIGNAL_NEGOTIATION_NEEDED,
+  SIGNAL_MEDIA_STALLED,
   N_SIGNALS
 };
 
@@ -100,6 +107,15 @@ state_is_final (IcecamPeerState state)
   return state == ICECAM_PEER_STATE_CLOSED || state == ICECAM_PEER_STATE_FAILED;
 }
 
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 /* The one place the state changes: lock, compare, set, unlock, then log and emit. */
 static void
 set_state (IcecamPeerSession *self, IcecamPeerState state)
@@ -115,18 +131,11 @@ set_state (IcecamPeerSession *self, IcecamPeerState state)
   self->state = state;
   g_mutex_unlock (&self->lock);
 
+  if (state != ICECAM_PEER_STATE_CONNECTED)
+    clear_source (&self->stall_check);
   g_debug ("peer-session %s: %s -> %s", self->id, icecam_peer_state_to_string (old),
            icecam_peer_state_to_string (state));
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
 }
 
 static GSource *
@@ -201,6 +210,24 @@ dtls_connected (IcecamPeerSession *self)
          icecam_dtls_srtp_get_state (self->dtls) == ICECAM_DTLS_STATE_CONNECTED;
 }
 
+static gboolean
+on_stall_check (gpointer data)
+{
+  IcecamPeerSession *self = data;
+  gint64 silence;
+
+  if (self->last_receive == 0 || self->stalled)
+    return G_SOURCE_CONTINUE;
+  silence = g_get_monotonic_time () - self->last_receive;
+  if (silence < (gint64) self->policy.media_timeout_ms * G_TIME_SPAN_MILLISECOND)
+    return G_SOURCE_CONTINUE;
+  self->stalled = TRUE;
+  g_message ("peer-session %s: nothing from the peer for %" G_GINT64_FORMAT " ms", self->id,
+             silence / G_TIME_SPAN_MILLISECOND);
+  g_signal_emit (self, signals[SIGNAL_MEDIA_STALLED], 0);
+  return G_SOURCE_CONTINUE;
+}
+
 /* CONNECTED exactly when the current transport has a pair and DTLS has proved the peer. */
 static void
 update_connected (IcecamPeerSession *self)
@@ -209,6 +236,15 @@ update_connected (IcecamPeerSession *self)
     return;
   self->restarts = 0;
   clear_source (&self->recovery_timeout);
+  /* Silence counts only after the peer has sent something on this path: a peer that never
+   * sends (a viewer without RTCP) is not stalled. */
+  self->last_receive = 0;
+  self->stalled = FALSE;
+  if (self->stall_check == NULL && self->policy.media_timeout_ms > 0) {
+    self->stall_check = g_timeout_source_new (STALL_CHECK_INTERVAL_MS);
+    g_source_set_callback (self->stall_check, on_stall_check, self, NULL);
+    g_source_attach (self->stall_check, self->context);
+  }
   set_state (self, ICECAM_PEER_STATE_CONNECTED);
 }
 
@@ -459,6 +495,8 @@ on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
   switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, plain, &plain_length,
                                             &error)) {
     case ICECAM_DTLS_SRTP_RESULT_MEDIA:
+      self->last_receive = g_get_monotonic_time ();
+      self->stalled = FALSE;
       if (self->receive_func != NULL)
         self->receive_func (plain, plain_length, self->receive_data);
       break;
@@ -1206,6 +1244,7 @@ icecam_peer_session_dispose (GObject *object)
 
   clear_source (&self->connect_timeout);
   clear_source (&self->recovery_timeout);
+  clear_source (&self->stall_check);
   close_dtls (self);
   if (self->ice != NULL) {
     g_signal_handlers_disconnect_by_data (self->ice, self);
@@ -1281,6 +1320,17 @@ icecam_peer_session_class_init (IcecamPeerSessionClass *klass)
    */
   signals[SIGNAL_NEGOTIATION_NEEDED] =
     g_signal_new ("negotiation-needed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * IcecamPeerSession::media-stalled:
+   *
+   * CONNECTED, but nothing came from the peer for #IcecamPeerPolicy.media_timeout_ms after
+   * something had: the path may be dead before ICE can tell (a rebooted NAT). Emitted once
+   * per silence. icecam_peer_session_restart() is one answer; checking the signalling
+   * connection another.
+   */
+  signals[SIGNAL_MEDIA_STALLED] =
+    g_signal_new ("media-stalled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
 }
 

@@ -65,8 +65,12 @@ typedef enum {
  *   fails the session (0: no deadline; ICE's own failure still counts)
  * @max_restarts: offerer: ICE restarts in a row, without a pair in between, before the
  *   session fails
- * @recovery_timeout_s: answerer: after its path died, how long it waits for the offerer's
- *   restart before the session fails (0: fail at once)
+ * @recovery_timeout_s: after a path died, how long the session waits for a new one (the
+ *   offerer for the rendezvous to carry its new offer, the answerer for that offer) before it
+ *   fails (0: the answerer fails at once)
+ * @media_timeout_ms: a CONNECTED session that has received packets from the peer and then
+ *   none for this long emits "media-stalled", once per stall (0: never); ICE's consent
+ *   freshness notices a dead path only after about 10 s
  *
  * Timeouts and restart policy; each side keeps its own numbers.
  */
@@ -74,6 +78,7 @@ typedef struct {
   guint connect_timeout_s;
   guint max_restarts;
   guint recovery_timeout_s;
+  guint media_timeout_ms;
 } IcecamPeerPolicy;
 
 /**

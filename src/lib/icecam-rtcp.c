@@ -133,3 +133,22 @@ icecam_rtcp_build_pli (guint8 out[ICECAM_RTCP_PLI_SIZE], guint32 sender_ssrc,
     out[8 + i] = (guint8) (media_ssrc >> (24 - 8 * i));
   }
 }
+
+/**
+ * icecam_rtcp_build_empty_rr:
+ * @out: room for the packet
+ * @sender_ssrc: the receiver's own SSRC
+ *
+ * A receiver report without report blocks (RFC 3550 6.4.2: RC=0): "this receiver is alive",
+ * sent so that the sender sees a path that stopped carrying anything back.
+ */
+void
+icecam_rtcp_build_empty_rr (guint8 out[ICECAM_RTCP_EMPTY_RR_SIZE], guint32 sender_ssrc)
+{
+  out[0] = 0x80; /* V=2, P=0, RC=0 */
+  out[1] = 201;  /* RR */
+  out[2] = 0;
+  out[3] = 1;    /* length in 32-bit words minus one */
+  for (guint i = 0; i < 4; i++)
+    out[4 + i] = (guint8) (sender_ssrc >> (24 - 8 * i));
+}

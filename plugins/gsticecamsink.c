@@ -15,6 +15,12 @@
  * upstream force-key-unit event so that the viewer's first frame does not wait for the
  * next scheduled keyframe.
  *
+ * The event does not ask for headers (all-headers is FALSE): each IDR access unit must carry
+ * its SPS and PPS itself. x264enc writes them before every IDR. With an encoder that writes
+ * them only once (many hardware encoders), put `h264parse config-interval=-1` before
+ * rtph264pay; not `rtph264pay config-interval=-1`, which in GStreamer 1.22 repeats them before
+ * every slice of an IDR, between the slices of one picture.
+ *
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
  * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
@@ -132,10 +138,18 @@ on_endpoint_session_restarted (IcecamCameraEndpoint *endpoint, const gchar *sess
                              NULL)));
 }
 
+/* all-headers is FALSE on purpose. With it, rtph264pay (GStreamer 1.22, aggregate-mode
+ * zero-latency or max-stap) sends its stored SPS/PPS ahead of the keyframe, before x264's
+ * access unit delimiter, which closes them into an aggregate of their own with the RTP marker
+ * set: an access unit with no picture (RFC 6184 allows the marker only on an access unit's
+ * last packet). Browsers fail to decode it and ask for another keyframe, for as long as they
+ * watch. x264enc writes SPS/PPS into every IDR access unit by itself; for an encoder that does
+ * not, the documented pipeline puts h264parse config-interval=-1 before the payloader, which
+ * inserts them once per IDR, inside its access unit. */
 static void
 on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *sink)
 {
-  GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+  GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, FALSE,
                                                                  ++sink->keyframe_count);
 
   GST_DEBUG_OBJECT (sink, "asking upstream for a keyframe");

@@ -60,7 +60,7 @@ typedef struct {
 
 /* A viewer: an IcecamViewerEndpoint whose RTP is depacketized into access units (RFC 6184:
  * one RTP timestamp, ended by the marker bit) and each access unit decoded by avdec_h264, the
- * FFmpeg decoder browsers use. Everything runs in the test's main context. */
+ * FFmpeg decoder Chromium uses. Everything runs in the test's main context. */
 typedef struct {
   IcecamViewerEndpoint *endpoint;
   GstHarness *decoder;

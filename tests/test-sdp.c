@@ -283,6 +283,17 @@ test_rtp_h264_keyframe_start (void)
   g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x00, sps, 4)));
 }
 
+/* Whether an RTP packet of @payload with the marker set starts a keyframe. */
+static gboolean
+marked_starts_keyframe (const guint8 *payload, gsize length)
+{
+  guint8 packet[64];
+  gsize n = make_rtp (packet, 0x80, payload, length);
+
+  packet[1] |= 0x80;
+  return icecam_rtp_h264_starts_keyframe (packet, n);
+}
+
 /* A packet of parameter sets with the RTP marker set is an access unit without a picture:
  * a new viewer starts at the IDR's access unit after it, never there. */
 static void
@@ -316,23 +327,14 @@ test_rtp_h264_keyframe_start_marker (void)
 
   n = make_rtp (packet, 0x80, stap_aud_sps_pps_idr, sizeof stap_aud_sps_pps_idr);
   g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
-  packet[1] |= 0x80; /* a whole IDR access unit in one packet */
-  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
-
-  n = make_rtp (packet, 0x80, sps, sizeof sps);
-  packet[1] |= 0x80;
-  g_assert_false (icecam_rtp_h264_starts_keyframe (packet, n));
-  n = make_rtp (packet, 0x80, idr, sizeof idr);
-  packet[1] |= 0x80;
-  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
-  n = make_rtp (packet, 0x80, fu_idr_start, sizeof fu_idr_start);
-  packet[1] |= 0x80;
-  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
-  /* Parameter sets before a non-IDR slice (an encoder's intra-refresh recovery point) with
-   * the marker: a picture, so a start as before. */
-  n = make_rtp (packet, 0x80, stap_sps_pps_p, sizeof stap_sps_pps_p);
-  packet[1] |= 0x80;
-  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
+  /* With the marker: a whole IDR access unit in one packet. */
+  g_assert_true (marked_starts_keyframe (stap_aud_sps_pps_idr, sizeof stap_aud_sps_pps_idr));
+  g_assert_false (marked_starts_keyframe (sps, sizeof sps));
+  g_assert_true (marked_starts_keyframe (idr, sizeof idr));
+  g_assert_true (marked_starts_keyframe (fu_idr_start, sizeof fu_idr_start));
+  /* Parameter sets before a non-IDR slice (an encoder's intra-refresh recovery point): a
+   * picture, so a start as before. */
+  g_assert_true (marked_starts_keyframe (stap_sps_pps_p, sizeof stap_sps_pps_p));
 }
 
 static void

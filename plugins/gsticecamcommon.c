@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What icecamsink and icecamsrc share: the ICE properties, bus messages, stats structures. */
+/* What icecamsink and icecamsrc share: the ICE properties, bus messages, stats structures and
+ * the way they stop. */
 
 #include "gsticecamcommon.h"
+
+/* How long stop() waits for the endpoint to close (sessions ended, peers told). */
+#define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
 
 GType
 gst_icecam_ice_transport_policy_get_type (void)
@@ -212,4 +216,103 @@ gst_icecam_pair_message_new (GstObject *src, const gchar *session, const IcecamP
 
   gst_icecam_set_pair_fields (s, info);
   return gst_message_new_element (src, s);
+}
+
+/* Shared by gst_icecam_stop_endpoint() and the close callback, which holds a reference of its
+ * own: it may come after the wait has given up. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean closed;
+} CloseWait;
+
+static void
+close_wait_clear (gpointer data)
+{
+  CloseWait *wait = data;
+
+  g_mutex_clear (&wait->lock);
+  g_cond_clear (&wait->cond);
+}
+
+static void
+endpoint_close_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CloseWait *wait = user_data;
+
+  g_mutex_lock (&wait->lock);
+  wait->closed = TRUE;
+  g_cond_signal (&wait->cond);
+  g_mutex_unlock (&wait->lock);
+  g_atomic_rc_box_release_full (wait, close_wait_clear);
+}
+
+typedef struct {
+  GstElement *element;
+  gpointer *endpoint;
+  GstIcecamCloseFunc close;
+  CloseWait *wait;
+} StopCall;
+
+static gboolean
+close_in_worker (gpointer data)
+{
+  StopCall *call = data;
+
+  call->close (call->element, *call->endpoint, endpoint_close_cb,
+               g_atomic_rc_box_acquire (call->wait));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+unref_in_worker (gpointer data)
+{
+  StopCall *call = data;
+  gpointer endpoint;
+
+  GST_OBJECT_LOCK (call->element);
+  endpoint = g_steal_pointer (call->endpoint);
+  GST_OBJECT_UNLOCK (call->element);
+  g_clear_object (&endpoint);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gst_icecam_stop_endpoint:
+ * @element: the element; its object lock guards *@endpoint, which other threads read
+ * @worker: (inout) (transfer full) (nullable): the worker the endpoint lives in; freed and set
+ *   to %NULL. Nothing is done if it is %NULL (the element never started).
+ * @endpoint: (inout) (transfer full): the element's endpoint; unreffed in the worker, set to
+ *   %NULL
+ * @close: detaches @element from the endpoint and starts closing it, in the worker
+ *
+ * An element's stop(): closes its endpoint in the worker (so that peers learn their sessions
+ * ended), waits for that at most 2 s, unrefs the endpoint in the worker and frees the worker.
+ *
+ * Returns: %FALSE if the endpoint did not close in time
+ */
+gboolean
+gst_icecam_stop_endpoint (GstElement *element, IcecamWorker **worker, gpointer *endpoint,
+                          GstIcecamCloseFunc close)
+{
+  StopCall call = { element, endpoint, close, NULL };
+  gint64 deadline = g_get_monotonic_time () + CLOSE_TIMEOUT_US;
+  gboolean closed;
+
+  if (*worker == NULL)
+    return TRUE;
+  call.wait = g_atomic_rc_box_new0 (CloseWait);
+  g_mutex_init (&call.wait->lock);
+  g_cond_init (&call.wait->cond);
+  icecam_worker_call (*worker, close_in_worker, &call);
+  g_mutex_lock (&call.wait->lock);
+  while (!call.wait->closed &&
+         g_cond_wait_until (&call.wait->cond, &call.wait->lock, deadline))
+    ;
+  closed = call.wait->closed;
+  g_mutex_unlock (&call.wait->lock);
+  g_atomic_rc_box_release_full (call.wait, close_wait_clear);
+  icecam_worker_call (*worker, unref_in_worker, &call);
+  g_clear_pointer (worker, icecam_worker_free);
+  return closed;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What icecamsink and icecamsrc share: the ICE properties, bus messages, stats structures. */
+/* What icecamsink and icecamsrc share: the ICE properties, bus messages, stats structures and
+ * the way they stop. */
 
 #pragma once
 
@@ -8,6 +9,7 @@
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
 #include "icecam-signalling-client.h"
+#include "icecam-worker.h"
 
 G_BEGIN_DECLS
 
@@ -59,5 +61,20 @@ gboolean gst_icecam_settings_apply_tls (const GstIcecamSettings *settings,
 GstMessage *gst_icecam_pair_message_new (GstObject *src, const gchar *session,
                                          const IcecamPairInfo *info);
 void gst_icecam_set_pair_fields (GstStructure *s, const IcecamPairInfo *info);
+
+/**
+ * GstIcecamCloseFunc:
+ * @element: the element that stops
+ * @endpoint: its endpoint (an IcecamCameraEndpoint or IcecamViewerEndpoint)
+ * @callback: for the endpoint's close_async()
+ * @user_data: for the endpoint's close_async()
+ *
+ * Called in the element's worker: disconnects @element from @endpoint and starts closing it.
+ */
+typedef void (*GstIcecamCloseFunc) (GstElement *element, gpointer endpoint,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+
+gboolean gst_icecam_stop_endpoint (GstElement *element, IcecamWorker **worker, gpointer *endpoint,
+                                   GstIcecamCloseFunc close);
 
 G_END_DECLS

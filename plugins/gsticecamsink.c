@@ -15,6 +15,12 @@
  * upstream force-key-unit event so that the viewer's first frame does not wait for the
  * next scheduled keyframe.
  *
+ * The event does not ask for headers (all-headers is FALSE): each IDR access unit must carry
+ * its SPS and PPS itself. x264enc writes them before every IDR. With an encoder that writes
+ * them only once (many hardware encoders), put `h264parse config-interval=-1` before
+ * rtph264pay; not `rtph264pay config-interval=-1`, which in GStreamer 1.22 repeats them before
+ * every slice of an IDR, between the slices of one picture.
+ *
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
  * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
@@ -48,7 +54,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_sink_debug);
 #define GST_CAT_DEFAULT gst_icecam_sink_debug
 
 #define DEFAULT_MAX_VIEWERS 16
-#define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
 #define MAX_BUFFERS_PER_PACKET 16
 
 enum {
@@ -71,10 +76,6 @@ struct _GstIcecamSink {
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
   gboolean registered;            /* worker thread only */
   guint keyframe_count;
-
-  GMutex close_lock;
-  GCond close_cond;
-  gboolean closed;
 
   /* render_list() scratch, reused (basesink serializes its calls): NiceOutputMessage,
    * GOutputVector and GstMapInfo */
@@ -132,10 +133,18 @@ on_endpoint_session_restarted (IcecamCameraEndpoint *endpoint, const gchar *sess
                              NULL)));
 }
 
+/* all-headers is FALSE on purpose. With it, rtph264pay (GStreamer 1.22, aggregate-mode
+ * zero-latency or max-stap) sends its stored SPS/PPS ahead of the keyframe, before x264's
+ * access unit delimiter, which closes them into an aggregate of their own with the RTP marker
+ * set: an access unit with no picture (RFC 6184 allows the marker only on an access unit's
+ * last packet). Browsers fail to decode it and ask for another keyframe, for as long as they
+ * watch. x264enc writes SPS/PPS into every IDR access unit by itself; for an encoder that does
+ * not, the documented pipeline puts h264parse config-interval=-1 before the payloader, which
+ * inserts them once per IDR, inside its access unit. */
 static void
 on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *sink)
 {
-  GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, TRUE,
+  GstEvent *event = gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, FALSE,
                                                                  ++sink->keyframe_count);
 
   GST_DEBUG_OBJECT (sink, "asking upstream for a keyframe");
@@ -272,7 +281,6 @@ gst_icecam_sink_start (GstBaseSink *bsink)
   GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
 
   sink->worker = icecam_worker_new ("icecamsink");
-  sink->closed = FALSE;
   icecam_worker_call (sink->worker, start_in_worker, sink);
   if (sink->endpoint == NULL) {
     g_clear_pointer (&sink->worker, icecam_worker_free);
@@ -282,59 +290,22 @@ gst_icecam_sink_start (GstBaseSink *bsink)
 }
 
 static void
-endpoint_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+close_endpoint (GstElement *element, gpointer endpoint, GAsyncReadyCallback callback,
+                gpointer user_data)
 {
-  GstIcecamSink *sink = user_data;
-
-  g_mutex_lock (&sink->close_lock);
-  sink->closed = TRUE;
-  g_cond_signal (&sink->close_cond);
-  g_mutex_unlock (&sink->close_lock);
-}
-
-static gboolean
-close_in_worker (gpointer data)
-{
-  GstIcecamSink *sink = data;
-
-  g_signal_handlers_disconnect_by_data (icecam_camera_endpoint_get_client (sink->endpoint), sink);
-  g_signal_handlers_disconnect_by_data (sink->endpoint, sink);
-  icecam_camera_endpoint_close_async (sink->endpoint, endpoint_closed_cb, sink);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-unref_in_worker (gpointer data)
-{
-  GstIcecamSink *sink = data;
-  IcecamCameraEndpoint *endpoint;
-
-  GST_OBJECT_LOCK (sink);
-  endpoint = g_steal_pointer (&sink->endpoint);
-  GST_OBJECT_UNLOCK (sink);
-  g_clear_object (&endpoint);
-  return G_SOURCE_REMOVE;
+  g_signal_handlers_disconnect_by_data (icecam_camera_endpoint_get_client (endpoint), element);
+  g_signal_handlers_disconnect_by_data (endpoint, element);
+  icecam_camera_endpoint_close_async (endpoint, callback, user_data);
 }
 
 static gboolean
 gst_icecam_sink_stop (GstBaseSink *bsink)
 {
   GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
-  gint64 deadline = g_get_monotonic_time () + CLOSE_TIMEOUT_US;
 
-  if (sink->worker == NULL)
-    return TRUE;
-  icecam_worker_call (sink->worker, close_in_worker, sink);
-  g_mutex_lock (&sink->close_lock);
-  while (!sink->closed) {
-    if (!g_cond_wait_until (&sink->close_cond, &sink->close_lock, deadline)) {
-      GST_WARNING_OBJECT (sink, "ICE sessions did not close in time");
-      break;
-    }
-  }
-  g_mutex_unlock (&sink->close_lock);
-  icecam_worker_call (sink->worker, unref_in_worker, sink);
-  g_clear_pointer (&sink->worker, icecam_worker_free);
+  if (!gst_icecam_stop_endpoint (GST_ELEMENT (sink), &sink->worker,
+                                 (gpointer *) &sink->endpoint, close_endpoint))
+    GST_WARNING_OBJECT (sink, "ICE sessions did not close in time");
   return TRUE;
 }
 
@@ -547,8 +518,6 @@ gst_icecam_sink_finalize (GObject *object)
   g_free (sink->secret_file);
   g_free (sink->certificate);
   g_free (sink->fingerprint);
-  g_mutex_clear (&sink->close_lock);
-  g_cond_clear (&sink->close_cond);
   g_array_unref (sink->messages);
   g_array_unref (sink->vecs);
   g_array_unref (sink->maps);
@@ -615,8 +584,6 @@ static void
 gst_icecam_sink_init (GstIcecamSink *sink)
 {
   sink->max_viewers = DEFAULT_MAX_VIEWERS;
-  g_mutex_init (&sink->close_lock);
-  g_cond_init (&sink->close_cond);
   sink->messages = g_array_new (FALSE, FALSE, sizeof (NiceOutputMessage));
   sink->vecs = g_array_new (FALSE, FALSE, sizeof (GOutputVector));
   sink->maps = g_array_new (FALSE, FALSE, sizeof (GstMapInfo));

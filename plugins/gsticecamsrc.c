@@ -44,7 +44,6 @@ enum {
   PROP_TOKEN = GST_ICECAM_PROP_LAST,
   PROP_CAMERA_FINGERPRINT,
 };
-#define CLOSE_TIMEOUT_US (2 * G_TIME_SPAN_SECOND)
 
 struct _GstIcecamSrc {
   GstPushSrc parent;
@@ -67,8 +66,6 @@ struct _GstIcecamSrc {
   GError *error;                  /* the endpoint closed with this */
   IcecamViewerError error_code;
   guint64 packets_queue_dropped;
-
-  gboolean closed;                /* close_async finished */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
@@ -255,7 +252,6 @@ gst_icecam_src_start (GstBaseSrc *bsrc)
 
   g_mutex_lock (&src->lock);
   src->flushing = FALSE;
-  src->closed = FALSE;
   g_clear_error (&src->error);
   g_mutex_unlock (&src->lock);
 
@@ -269,66 +265,29 @@ gst_icecam_src_start (GstBaseSrc *bsrc)
 }
 
 static void
-endpoint_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+close_endpoint (GstElement *element, gpointer endpoint, GAsyncReadyCallback callback,
+                gpointer user_data)
 {
-  GstIcecamSrc *src = user_data;
-
-  g_mutex_lock (&src->lock);
-  src->closed = TRUE;
-  g_cond_broadcast (&src->cond);
-  g_mutex_unlock (&src->lock);
-}
-
-static gboolean
-close_in_worker (gpointer data)
-{
-  GstIcecamSrc *src = data;
-
-  g_signal_handlers_disconnect_by_data (src->endpoint, src);
-  icecam_viewer_endpoint_set_receive_func (src->endpoint, NULL, NULL, NULL);
-  icecam_viewer_endpoint_close_async (src->endpoint, endpoint_closed_cb, src);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-unref_in_worker (gpointer data)
-{
-  GstIcecamSrc *src = data;
-  IcecamViewerEndpoint *endpoint;
-
-  GST_OBJECT_LOCK (src);
-  endpoint = g_steal_pointer (&src->endpoint);
-  GST_OBJECT_UNLOCK (src);
-  g_clear_object (&endpoint);
-  return G_SOURCE_REMOVE;
+  g_signal_handlers_disconnect_by_data (endpoint, element);
+  icecam_viewer_endpoint_set_receive_func (endpoint, NULL, NULL, NULL);
+  icecam_viewer_endpoint_close_async (endpoint, callback, user_data);
 }
 
 static gboolean
 gst_icecam_src_stop (GstBaseSrc *bsrc)
 {
   GstIcecamSrc *src = GST_ICECAM_SRC (bsrc);
-  gint64 deadline = g_get_monotonic_time () + CLOSE_TIMEOUT_US;
 
-  if (src->worker == NULL)
-    return TRUE;
-  icecam_worker_call (src->worker, close_in_worker, src);
+  if (!gst_icecam_stop_endpoint (GST_ELEMENT (src), &src->worker, (gpointer *) &src->endpoint,
+                                 close_endpoint))
+    GST_WARNING_OBJECT (src, "ICE session did not close in time");
   g_mutex_lock (&src->lock);
-  while (!src->closed) {
-    if (!g_cond_wait_until (&src->cond, &src->lock, deadline)) {
-      GST_WARNING_OBJECT (src, "ICE session did not close in time");
-      break;
-    }
-  }
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
-  g_mutex_unlock (&src->lock);
-  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
-  icecam_worker_call (src->worker, unref_in_worker, src);
-  g_clear_pointer (&src->worker, icecam_worker_free);
   /* A wake_create() still attached went with the worker's context. */
-  g_mutex_lock (&src->lock);
   src->wake_pending = FALSE;
   g_mutex_unlock (&src->lock);
+  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
   return TRUE;
 }
 

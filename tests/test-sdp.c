@@ -283,6 +283,60 @@ test_rtp_h264_keyframe_start (void)
   g_assert_false (icecam_rtp_h264_starts_keyframe (packet, make_rtp (packet, 0x00, sps, 4)));
 }
 
+/* Whether an RTP packet of @payload with the marker set starts a keyframe. */
+static gboolean
+marked_starts_keyframe (const guint8 *payload, gsize length)
+{
+  guint8 packet[64];
+  gsize n = make_rtp (packet, 0x80, payload, length);
+
+  packet[1] |= 0x80;
+  return icecam_rtp_h264_starts_keyframe (packet, n);
+}
+
+/* A packet of parameter sets with the RTP marker set is an access unit without a picture:
+ * a new viewer starts at the IDR's access unit after it, never there. */
+static void
+test_rtp_h264_keyframe_start_marker (void)
+{
+  /* rtph264pay (GStreamer 1.22, aggregate-mode=zero-latency) after a force-key-unit event
+   * with all-headers, ahead of x264's IDR access unit of the same timestamp: STAP-A of SPS
+   * (27 bytes) and PPS (4 bytes), marker set. */
+  const guint8 stray[] = {
+    0x80, 0xe0, 0x5e, 0xfa, 0x05, 0x70, 0xcf, 0xd8, 0x98, 0xff, 0xba, 0xe2, 0x78, 0x00, 0x1b,
+    0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xf6, 0xc0, 0x5a, 0x83, 0x03, 0x03, 0x52, 0x80,
+    0x00, 0x00, 0x03, 0x00, 0x80, 0x00, 0x00, 0x1e, 0x47, 0x8b, 0x17, 0x50, 0x00, 0x04, 0x68,
+    0xce, 0x3c, 0x80,
+  };
+  /* The IDR access unit's first packet: STAP-A of AUD, SPS, PPS and a (short) IDR slice. */
+  const guint8 stap_aud_sps_pps_idr[] = { 0x78, 0, 2, 0x09, 0xf0, 0, 4, 0x67, 0x42, 0xc0, 0x1e,
+                                          0, 4, 0x68, 0xce, 0x3c, 0x80, 0, 3, 0x65, 0x88, 0x84 };
+  const guint8 stap_sps_pps_p[] = { 0x78, 0, 4, 0x67, 0x42, 0xc0, 0x1e, 0, 4, 0x68, 0xce, 0x3c,
+                                    0x80, 0, 3, 0x41, 0x9a, 0x02 };
+  const guint8 sps[] = { 0x67, 0x42, 0xc0, 0x1f };
+  const guint8 idr[] = { 0x65, 0x88, 0x84 };
+  const guint8 fu_idr_start[] = { 0x7c, 0x85, 0xaa };
+  guint8 packet[64];
+  gsize n;
+
+  g_assert_false (icecam_rtp_h264_starts_keyframe (stray, sizeof stray));
+  /* The same parameter sets without the marker belong to the access unit that follows. */
+  memcpy (packet, stray, sizeof stray);
+  packet[1] &= 0x7f;
+  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, sizeof stray));
+
+  n = make_rtp (packet, 0x80, stap_aud_sps_pps_idr, sizeof stap_aud_sps_pps_idr);
+  g_assert_true (icecam_rtp_h264_starts_keyframe (packet, n));
+  /* With the marker: a whole IDR access unit in one packet. */
+  g_assert_true (marked_starts_keyframe (stap_aud_sps_pps_idr, sizeof stap_aud_sps_pps_idr));
+  g_assert_false (marked_starts_keyframe (sps, sizeof sps));
+  g_assert_true (marked_starts_keyframe (idr, sizeof idr));
+  g_assert_true (marked_starts_keyframe (fu_idr_start, sizeof fu_idr_start));
+  /* Parameter sets before a non-IDR slice (an encoder's intra-refresh recovery point): a
+   * picture, so a start as before. */
+  g_assert_true (marked_starts_keyframe (stap_sps_pps_p, sizeof stap_sps_pps_p));
+}
+
 static void
 test_rtcp_pli (void)
 {
@@ -420,6 +474,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/dtls/bad", test_sdp_dtls_bad);
   g_test_add_func ("/rtcp/pli", test_rtcp_pli);
   g_test_add_func ("/rtp/h264-keyframe-start", test_rtp_h264_keyframe_start);
+  g_test_add_func ("/rtp/h264-keyframe-start/marker", test_rtp_h264_keyframe_start_marker);
   g_test_add_func ("/ice-config/urls", test_ice_config_urls);
   g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);
   g_test_add_func ("/ice-config/welcome-servers", test_ice_config_welcome_servers);

@@ -30,17 +30,56 @@ icecam_rtp_get_ssrc (const guint8 *data, gsize length, guint32 *ssrc)
   return TRUE;
 }
 
+#define H264_NAL_SLICE 1
 #define H264_NAL_IDR 5
 #define H264_NAL_SPS 7
 #define H264_STAP_A 24
 #define H264_FU_A 28
 
-static gboolean
-h264_nal_starts_keyframe (guint8 header)
-{
-  guint type = header & 0x1f;
+/* What the NAL units of one packet hold, as far as where a decoder may start matters. */
+typedef struct {
+  gboolean sps;       /* a sequence parameter set (or the first fragment of one) */
+  gboolean idr_start; /* an IDR slice, or the first fragment of one */
+  gboolean slice;     /* any coded slice (NAL 1..5), or a fragment of one */
+} H264Contents;
 
-  return type == H264_NAL_IDR || type == H264_NAL_SPS;
+/* @starts: the NAL unit begins in this packet (always, except for FU-A middle and end). */
+static void
+h264_note_nal (H264Contents *contents, guint type, gboolean starts)
+{
+  if (type >= H264_NAL_SLICE && type <= H264_NAL_IDR)
+    contents->slice = TRUE;
+  if (starts && type == H264_NAL_IDR)
+    contents->idr_start = TRUE;
+  if (starts && type == H264_NAL_SPS)
+    contents->sps = TRUE;
+}
+
+/* Reads the payload's NAL units into @contents; FALSE if the payload is malformed. */
+static gboolean
+h264_read_payload (const guint8 *payload, gsize end, H264Contents *contents)
+{
+  switch (payload[0] & 0x1f) {
+  case H264_STAP_A:
+    for (gsize i = 1; i + 2 < end;) {
+      gsize size = ((gsize) payload[i] << 8) | payload[i + 1];
+
+      i += 2;
+      if (size == 0 || i + size > end)
+        return FALSE;
+      h264_note_nal (contents, payload[i] & 0x1f, TRUE);
+      i += size;
+    }
+    return TRUE;
+  case H264_FU_A:
+    if (end < 2)
+      return FALSE;
+    h264_note_nal (contents, payload[1] & 0x1f, (payload[1] & 0x80) != 0);
+    return TRUE;
+  default:
+    h264_note_nal (contents, payload[0] & 0x1f, TRUE);
+    return TRUE;
+  }
 }
 
 /**
@@ -48,17 +87,25 @@ h264_nal_starts_keyframe (guint8 header)
  *
  * Reads an H.264 RTP packet (RFC 6184), bounds-checked: single NAL unit, STAP-A or FU-A.
  *
+ * A packet of parameter sets with the RTP marker set is an access unit of its own with no
+ * picture (what rtph264pay makes of a force-key-unit event with all-headers, see
+ * gsticecamsink.c): a receiver that starts there is handed a frame it cannot decode, and
+ * browsers answer that with another keyframe request. So such a packet is not a start; the
+ * access unit of the IDR that follows it is.
+ *
  * Returns: whether a decoder could start here: the packet carries a sequence parameter set
- *   or the start of an IDR slice
+ *   or the start of an IDR slice, and does not end its access unit without a slice
  */
 gboolean
 icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
 {
   gsize offset = 12, end = length;
-  const guint8 *payload;
+  H264Contents contents = { FALSE, FALSE, FALSE };
+  gboolean marker;
 
   if (length < 12 || (data[0] >> 6) != 2 || icecam_rtp_is_rtcp (data, length))
     return FALSE;
+  marker = (data[1] & 0x80) != 0;
   offset += (gsize) (data[0] & 0x0f) * 4;
   if (data[0] & 0x10) { /* header extension */
     if (offset + 4 > length)
@@ -69,27 +116,9 @@ icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
     end = data[length - 1] <= length ? length - data[length - 1] : 0;
   if (offset >= end)
     return FALSE;
-  payload = data + offset;
-  end -= offset;
-
-  switch (payload[0] & 0x1f) {
-  case H264_STAP_A:
-    for (gsize i = 1; i + 2 < end;) {
-      gsize size = ((gsize) payload[i] << 8) | payload[i + 1];
-
-      i += 2;
-      if (size == 0 || i + size > end)
-        return FALSE;
-      if (h264_nal_starts_keyframe (payload[i]))
-        return TRUE;
-      i += size;
-    }
+  if (!h264_read_payload (data + offset, end - offset, &contents))
     return FALSE;
-  case H264_FU_A:
-    return end >= 2 && (payload[1] & 0x80) != 0 && (payload[1] & 0x1f) == H264_NAL_IDR;
-  default:
-    return h264_nal_starts_keyframe (payload[0]);
-  }
+  return (contents.sps || contents.idr_start) && (!marker || contents.slice);
 }
 
 /**

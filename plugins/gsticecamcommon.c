@@ -183,14 +183,6 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
   return g_steal_pointer (&config);
 }
 
-gboolean
-gst_icecam_settings_apply_tls (const GstIcecamSettings *settings,
-                               IcecamSignallingClient *client, GError **error)
-{
-  return icecam_signalling_client_set_tls (client, settings->ca_file, settings->insecure_tls,
-                                           error);
-}
-
 void
 gst_icecam_set_pair_fields (GstStructure *s, const IcecamPairInfo *info)
 {

@@ -56,8 +56,6 @@ gboolean gst_icecam_settings_get_property (GstIcecamSettings *settings, guint pr
                                            GValue *value);
 IcecamIceConfig *gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings,
                                                     GError **error);
-gboolean gst_icecam_settings_apply_tls (const GstIcecamSettings *settings,
-                                        IcecamSignallingClient *client, GError **error);
 GstMessage *gst_icecam_pair_message_new (GstObject *src, const gchar *session,
                                          const IcecamPairInfo *info);
 void gst_icecam_set_pair_fields (GstStructure *s, const IcecamPairInfo *info);

@@ -154,9 +154,10 @@ on_endpoint_keyframe_requested (IcecamCameraEndpoint *endpoint, GstIcecamSink *s
 /* The camera keeps trying to reach its rendezvous; viewers already connected keep playing
  * meanwhile. Only a final refusal (bad URL, another protocol version) is an error. */
 static void
-on_client_state_changed (IcecamSignallingClient *client, guint state, GstIcecamSink *sink)
+on_endpoint_signalling_state_changed (IcecamCameraEndpoint *endpoint, guint state,
+                                      GstIcecamSink *sink)
 {
-  const GError *error = icecam_signalling_client_get_error (client);
+  const GError *error = icecam_camera_endpoint_get_signalling_error (endpoint);
 
   switch (state) {
     case ICECAM_SIGNALLING_STATE_READY:
@@ -181,97 +182,133 @@ on_client_state_changed (IcecamSignallingClient *client, guint state, GstIcecamS
   }
 }
 
+/* The properties start() needs, copied under the object lock. */
+typedef struct {
+  IcecamIceConfig *config;
+  gchar *server;
+  gchar *camera_id;
+  gchar *ca_file;
+  gboolean insecure_tls;
+  gchar *secret_file;
+  gchar *certificate_path;
+  guint max_viewers;
+} SinkStart;
+
+static void
+sink_start_clear (SinkStart *start)
+{
+  icecam_ice_config_free (start->config);
+  g_free (start->server);
+  g_free (start->camera_id);
+  g_free (start->ca_file);
+  g_free (start->secret_file);
+  g_free (start->certificate_path);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SinkStart, sink_start_clear)
+
+/* Copies the settings; posts the error and returns FALSE if they cannot work. */
+static gboolean
+copy_settings (GstIcecamSink *sink, SinkStart *start)
+{
+  g_autoptr (GError) error = NULL;
+
+  GST_OBJECT_LOCK (sink);
+  start->config = gst_icecam_settings_to_ice_config (&sink->settings, &error);
+  start->server = g_strdup (sink->settings.server);
+  start->camera_id = g_strdup (sink->settings.camera_id);
+  start->ca_file = g_strdup (sink->settings.ca_file);
+  start->insecure_tls = sink->settings.insecure_tls;
+  start->secret_file = g_strdup (sink->secret_file);
+  start->certificate_path = g_strdup (sink->certificate);
+  start->max_viewers = sink->max_viewers;
+  GST_OBJECT_UNLOCK (sink);
+
+  if (start->config == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Bad ICE server setting."), ("%s",
+                       error->message));
+    return FALSE;
+  }
+  if (start->server == NULL || start->camera_id == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Both server and camera-id must be set."),
+                       (NULL));
+    return FALSE;
+  }
+  if (start->certificate_path == NULL)
+    start->certificate_path = g_strdup_printf ("%s/icecam/%s.pem", g_get_user_data_dir (),
+                                               start->camera_id);
+  return TRUE;
+}
+
+/* The endpoint, told everything it needs (secret, TLS, certificate); errors are posted. */
+static IcecamCameraEndpoint *
+create_endpoint (GstIcecamSink *sink, const SinkStart *start)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamCameraEndpoint) endpoint = NULL;
+  g_autoptr (IcecamCertificate) certificate = NULL;
+  g_autofree gchar *secret = NULL;
+
+  if (start->secret_file != NULL &&
+      !g_file_get_contents (start->secret_file, &secret, NULL, &error)) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot read the camera's secret."),
+                       ("%s", error->message));
+    return NULL;
+  }
+  endpoint = icecam_camera_endpoint_new (start->server, start->camera_id, start->config, &error);
+  if (endpoint == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
+    return NULL;
+  }
+  if (!icecam_camera_endpoint_set_tls (endpoint, start->ca_file, start->insecure_tls, &error)) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
+    return NULL;
+  }
+  certificate = icecam_certificate_load_or_create (start->certificate_path, &error);
+  if (certificate == NULL) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE, ("Cannot load the camera's certificate."),
+                       ("%s", error->message));
+    return NULL;
+  }
+  GST_INFO_OBJECT (sink, "certificate %s, fingerprint %s", start->certificate_path,
+                   icecam_certificate_get_fingerprint (certificate));
+  icecam_camera_endpoint_set_certificate (endpoint, certificate);
+  icecam_camera_endpoint_set_secret (endpoint, secret);
+  icecam_camera_endpoint_set_max_viewers (endpoint, start->max_viewers);
+  return g_steal_pointer (&endpoint);
+}
+
 static gboolean
 start_in_worker (gpointer data)
 {
   GstIcecamSink *sink = data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamIceConfig) config = NULL;
-  g_autofree gchar *server = NULL;
-  g_autofree gchar *camera_id = NULL;
-  GstIcecamSettings tls = { 0 };
-  g_autofree gchar *ca_file = NULL;
-  gboolean ok;
-  g_autofree gchar *secret_file = NULL;
-  g_autofree gchar *secret = NULL;
-  g_autofree gchar *certificate_path = NULL;
-  g_autoptr (IcecamCertificate) certificate = NULL;
+  g_auto (SinkStart) start = { 0 };
   IcecamCameraEndpoint *endpoint;
 
-  GST_OBJECT_LOCK (sink);
-  ca_file = g_strdup (sink->settings.ca_file);
-  tls.ca_file = ca_file;
-  tls.insecure_tls = sink->settings.insecure_tls;
-  secret_file = g_strdup (sink->secret_file);
-  certificate_path = g_strdup (sink->certificate);
-  server = g_strdup (sink->settings.server);
-  camera_id = g_strdup (sink->settings.camera_id);
-  config = gst_icecam_settings_to_ice_config (&sink->settings, &error);
-  GST_OBJECT_UNLOCK (sink);
-
-  if (config == NULL) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Bad ICE server setting."), ("%s",
-                       error->message));
+  if (!copy_settings (sink, &start))
     return G_SOURCE_REMOVE;
-  }
-  if (server == NULL || camera_id == NULL) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Both server and camera-id must be set."),
-                       (NULL));
+  endpoint = create_endpoint (sink, &start);
+  if (endpoint == NULL)
     return G_SOURCE_REMOVE;
-  }
-  if (secret_file != NULL && !g_file_get_contents (secret_file, &secret, NULL, &error)) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot read the camera's secret."),
-                       ("%s", error->message));
-    return G_SOURCE_REMOVE;
-  }
-  endpoint = icecam_camera_endpoint_new (server, camera_id, config, &error);
-  if (endpoint == NULL) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
-    return G_SOURCE_REMOVE;
-  }
-  if (certificate_path == NULL)
-    certificate_path = g_strdup_printf ("%s/icecam/%s.pem", g_get_user_data_dir (), camera_id);
-  certificate = icecam_certificate_load_or_create (certificate_path, &error);
-  if (certificate == NULL) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, OPEN_READ_WRITE, ("Cannot load the camera's certificate."),
-                       ("%s", error->message));
-    g_object_unref (endpoint);
-    return G_SOURCE_REMOVE;
-  }
-  icecam_camera_endpoint_set_certificate (endpoint, certificate);
-  GST_INFO_OBJECT (sink, "certificate %s, fingerprint %s", certificate_path,
-                   icecam_certificate_get_fingerprint (certificate));
-  if (secret != NULL)
-    icecam_signalling_client_set_credentials (icecam_camera_endpoint_get_client (endpoint),
-                                              g_strstrip (secret), NULL);
-  ok = gst_icecam_settings_apply_tls (&tls, icecam_camera_endpoint_get_client (endpoint), &error);
-  if (!ok) {
-    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
-    g_object_unref (endpoint);
-    return G_SOURCE_REMOVE;
-  }
+  g_signal_connect (endpoint, "session-started", G_CALLBACK (on_endpoint_session_started), sink);
+  g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), sink);
+  g_signal_connect (endpoint, "session-ended", G_CALLBACK (on_endpoint_session_ended), sink);
+  g_signal_connect (endpoint, "session-restarted", G_CALLBACK (on_endpoint_session_restarted),
+                    sink);
+  g_signal_connect (endpoint, "keyframe-requested", G_CALLBACK (on_endpoint_keyframe_requested),
+                    sink);
+  g_signal_connect (endpoint, "signalling-state-changed",
+                    G_CALLBACK (on_endpoint_signalling_state_changed), sink);
   GST_OBJECT_LOCK (sink);
   sink->endpoint = endpoint;
-  icecam_camera_endpoint_set_max_viewers (endpoint, sink->max_viewers);
   g_free (sink->fingerprint);
-  sink->fingerprint = g_strdup (icecam_certificate_get_fingerprint (certificate));
+  sink->fingerprint = g_strdup (icecam_certificate_get_fingerprint (
+    icecam_camera_endpoint_get_certificate (endpoint)));
   GST_OBJECT_UNLOCK (sink);
   g_object_notify (G_OBJECT (sink), "fingerprint");
-  g_signal_connect (sink->endpoint, "session-started",
-                    G_CALLBACK (on_endpoint_session_started), sink);
-  g_signal_connect (sink->endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected),
-                    sink);
-  g_signal_connect (sink->endpoint, "session-ended", G_CALLBACK (on_endpoint_session_ended),
-                    sink);
-  g_signal_connect (sink->endpoint, "session-restarted",
-                    G_CALLBACK (on_endpoint_session_restarted), sink);
-  g_signal_connect (sink->endpoint, "keyframe-requested",
-                    G_CALLBACK (on_endpoint_keyframe_requested), sink);
-  g_signal_connect (icecam_camera_endpoint_get_client (sink->endpoint), "state-changed",
-                    G_CALLBACK (on_client_state_changed), sink);
   sink->registered = FALSE;
   /* Cannot fail: the certificate is set. */
-  icecam_camera_endpoint_start (sink->endpoint, NULL);
+  icecam_camera_endpoint_start (endpoint, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -293,7 +330,6 @@ static void
 close_endpoint (GstElement *element, gpointer endpoint, GAsyncReadyCallback callback,
                 gpointer user_data)
 {
-  g_signal_handlers_disconnect_by_data (icecam_camera_endpoint_get_client (endpoint), element);
   g_signal_handlers_disconnect_by_data (endpoint, element);
   icecam_camera_endpoint_close_async (endpoint, callback, user_data);
 }

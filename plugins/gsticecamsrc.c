@@ -188,17 +188,15 @@ start_in_worker (gpointer data)
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
-  GstIcecamSettings tls = { 0 };
   g_autofree gchar *ca_file = NULL;
-  gboolean ok;
+  gboolean insecure_tls;
   g_autofree gchar *token = NULL;
   g_autofree gchar *camera_fingerprint = NULL;
   IcecamViewerEndpoint *endpoint;
 
   GST_OBJECT_LOCK (src);
   ca_file = g_strdup (src->settings.ca_file);
-  tls.ca_file = ca_file;
-  tls.insecure_tls = src->settings.insecure_tls;
+  insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
   camera_fingerprint = g_strdup (src->camera_fingerprint);
   server = g_strdup (src->settings.server);
@@ -228,8 +226,7 @@ start_in_worker (gpointer data)
     g_object_unref (endpoint);
     return G_SOURCE_REMOVE;
   }
-  ok = gst_icecam_settings_apply_tls (&tls, icecam_viewer_endpoint_get_client (endpoint), &error);
-  if (!ok) {
+  if (!icecam_viewer_endpoint_set_tls (endpoint, ca_file, insecure_tls, &error)) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
     g_object_unref (endpoint);
     return G_SOURCE_REMOVE;

@@ -457,6 +457,24 @@ icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token
 }
 
 /**
+ * icecam_viewer_endpoint_set_tls:
+ * @ca_file: (nullable): PEM file of the authorities a wss:// rendezvous is checked against;
+ *   %NULL: the system's trust store
+ * @accept_invalid: accept any certificate (tests only)
+ * @error: why @ca_file cannot be used
+ *
+ * Call before icecam_viewer_endpoint_start().
+ *
+ * Returns: %FALSE with @error set if @ca_file cannot be loaded
+ */
+gboolean
+icecam_viewer_endpoint_set_tls (IcecamViewerEndpoint *self, const gchar *ca_file,
+                                gboolean accept_invalid, GError **error)
+{
+  return icecam_signalling_client_set_tls (self->client, ca_file, accept_invalid, error);
+}
+
+/**
  * icecam_viewer_endpoint_set_camera_fingerprint:
  * @fingerprint: (nullable): the camera's "sha-256 AB:CD:.." (any case, with or without
  *   colons), as icecam-camera prints it; %NULL trusts the fingerprint in the offer

@@ -17,11 +17,14 @@
 
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is
- * still dead a minute later (signalling may be down meanwhile: the restart waits for it). */
+ * still dead a minute later (signalling may be down meanwhile: the restart waits for it). A
+ * viewer that sends receiver reports (one a second) and then nothing for 3.5 s has lost its
+ * path back, long before consent freshness (~10 s) would say so. */
 static const IcecamPeerPolicy camera_policy = {
   .connect_timeout_s = 30,
   .max_restarts = 3,
   .recovery_timeout_s = 60,
+  .media_timeout_ms = 3500,
 };
 
 /**
@@ -68,6 +71,7 @@ typedef struct {
   IcecamPeerSession *peer;
   gboolean offer_due;     /* an offer must go out as soon as media and signalling allow */
   gboolean active;        /* in the fan-out */
+  gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
   gint *started;          /* atomic rc box, shared with ActiveViewer: whether this viewer's
                            * stream has reached a keyframe since it became active */
 } ViewerSession;
@@ -299,8 +303,22 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   ViewerSession *vs = user_data;
 
+  if (icecam_rtcp_starts_with_report (data, length))
+    vs->reports = TRUE;
   if (icecam_rtcp_has_keyframe_request (data, length))
     request_keyframe (vs->endpoint);
+}
+
+/* A viewer that reported regularly fell silent: its path (or ours) probably died with a NAT
+ * that forgot its mappings. Restart ICE now rather than after consent freshness. */
+static void
+on_peer_media_stalled (IcecamPeerSession *peer, ViewerSession *vs)
+{
+  if (!vs->reports)
+    return; /* a viewer that never reports is silent by nature */
+  g_message ("camera %s: session %s: %s went silent, restarting ICE", vs->endpoint->camera_id,
+             vs->id, vs->viewer);
+  icecam_peer_session_restart (peer, NULL);
 }
 
 /* Sends the offer @vs is due, if the media is known and the rendezvous reachable; otherwise
@@ -424,6 +442,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
   g_signal_connect (vs->peer, "state-changed", G_CALLBACK (on_peer_state_changed), vs);
   g_signal_connect (vs->peer, "negotiation-needed", G_CALLBACK (on_peer_negotiation_needed), vs);
+  g_signal_connect (vs->peer, "media-stalled", G_CALLBACK (on_peer_media_stalled), vs);
   icecam_peer_session_set_receive_func (vs->peer, on_peer_receive, vs, NULL);
   vs->offer_due = TRUE;
 

@@ -181,3 +181,15 @@ icecam_rtcp_build_empty_rr (guint8 out[ICECAM_RTCP_EMPTY_RR_SIZE], guint32 sende
   for (guint i = 0; i < 4; i++)
     out[4 + i] = (guint8) (sender_ssrc >> (24 - 8 * i));
 }
+
+/**
+ * icecam_rtcp_starts_with_report:
+ *
+ * Returns: whether @data is an RTCP packet that begins with a sender or receiver report, as
+ *   every regular compound packet does (RFC 3550 6.1); a lone feedback message does not
+ */
+gboolean
+icecam_rtcp_starts_with_report (const guint8 *data, gsize length)
+{
+  return length >= 8 && (data[0] >> 6) == 2 && (data[1] == 200 || data[1] == 201);
+}

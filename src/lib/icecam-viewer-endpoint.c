@@ -8,12 +8,17 @@
 #include "icecam-srtp.h"
 
 /* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
- * decides), and after its path died, 30 s for the camera's ICE restart. */
+ * decides); after its path died, 30 s for the camera's ICE restart; a camera whose packets
+ * (30 a second, at least one a second) stop for 1.5 s is a path that may have died. */
 static const IcecamPeerPolicy viewer_policy = {
   .connect_timeout_s = 0,
   .max_restarts = 0,
   .recovery_timeout_s = 30,
+  .media_timeout_ms = 1500,
 };
+/* A receiver report this often tells the camera the path back works (RFC 3550 allows a
+ * receiver this much at the bandwidth of a video stream). */
+#define RECEIVER_REPORT_INTERVAL_MS 1000
 
 /**
  * IcecamViewerEndpoint:
@@ -50,6 +55,9 @@ struct _IcecamViewerEndpoint {
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
 
+  GMainContext *context;
+  GSource *report_source; /* receiver reports while PLAYING */
+
   GMutex lock;           /* protects peer against the thread-safe functions */
   IcecamPeerSession *peer;
 };
@@ -75,11 +83,32 @@ icecam_viewer_state_to_string (IcecamViewerState state)
   return state < G_N_ELEMENTS (names) ? names[state] : "unknown";
 }
 
+static gboolean
+send_receiver_report (gpointer data)
+{
+  IcecamViewerEndpoint *self = data;
+  guint8 rr[ICECAM_RTCP_EMPTY_RR_SIZE];
+
+  icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
+  if (self->peer != NULL)
+    icecam_peer_session_send_rtcp (self->peer, rr, sizeof rr);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
 {
   if (self->state == state || self->state == ICECAM_VIEWER_STATE_CLOSED)
     return;
+  if (state == ICECAM_VIEWER_STATE_PLAYING && self->report_source == NULL) {
+    self->report_source = g_timeout_source_new (RECEIVER_REPORT_INTERVAL_MS);
+    g_source_set_callback (self->report_source, send_receiver_report, self, NULL);
+    g_source_attach (self->report_source, self->context);
+    send_receiver_report (self);
+  } else if (state != ICECAM_VIEWER_STATE_PLAYING && self->report_source != NULL) {
+    g_source_destroy (self->report_source);
+    g_clear_pointer (&self->report_source, g_source_unref);
+  }
   g_debug ("viewer %s: %s -> %s", self->camera_id, icecam_viewer_state_to_string (self->state),
            icecam_viewer_state_to_string (state));
   self->state = state;
@@ -647,10 +676,7 @@ icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallb
   }
   g_signal_handlers_disconnect_by_data (self->client, self);
   icecam_signalling_client_stop (self->client);
-  if (self->state != ICECAM_VIEWER_STATE_CLOSED) {
-    self->state = ICECAM_VIEWER_STATE_CLOSED;
-    g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) self->state);
-  }
+  set_state (self, ICECAM_VIEWER_STATE_CLOSED);
   close_peer (self, peer_closed_cb, task);
 }
 
@@ -668,6 +694,10 @@ icecam_viewer_endpoint_dispose (GObject *object)
 
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
+  if (self->report_source != NULL) {
+    g_source_destroy (self->report_source);
+    g_clear_pointer (&self->report_source, g_source_unref);
+  }
   close_peer (self, NULL, NULL);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);
@@ -686,6 +716,7 @@ icecam_viewer_endpoint_finalize (GObject *object)
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);
   g_clear_error (&self->error);
+  g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (icecam_viewer_endpoint_parent_class)->finalize (object);
 }
@@ -730,6 +761,7 @@ static void
 icecam_viewer_endpoint_init (IcecamViewerEndpoint *self)
 {
   g_mutex_init (&self->lock);
+  self->context = g_main_context_ref_thread_default ();
   self->state = ICECAM_VIEWER_STATE_IDLE;
   self->own_ssrc = g_random_int ();
 }

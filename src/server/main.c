@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <glib-unix.h>
 
+#include "icecam-admission.h"
 #include "icecam-ice-config.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
@@ -298,14 +299,14 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "PATH" },
     { "max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &app->max_connections_per_address,
       "Signalling connections one IP address may hold open, 0 for no limit, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), "N" },
     { "message-rate", 0, 0, G_OPTION_ARG_INT, &app->message_rate,
       "Messages a second one connection may send, sustained (each further 4 KiB of a message "
       "counts as one more), 0 for no limit, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE), "N" },
     { "message-burst", 0, 0, G_OPTION_ARG_INT, &app->message_burst,
       "Messages one connection may send at once above that rate, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST), "N" },
     { "max-sessions-per-camera", 0, 0, G_OPTION_ARG_INT, &app->max_sessions_per_camera,
       "Sessions one camera may have open at once, default "
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA), "N" },
@@ -314,10 +315,10 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER), "N" },
     { "keepalive-interval", 0, 0, G_OPTION_ARG_INT, &app->keepalive_interval_s,
       "Ping every connection this often, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S), "SECONDS" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S), "SECONDS" },
     { "silence-limit", 0, 0, G_OPTION_ARG_INT, &app->silence_limit_s,
       "Close a connection that sent nothing and answered no ping for this long, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -436,13 +437,13 @@ main (int argc, char **argv)
 {
   App app = {
     .turn_ttl = DEFAULT_TURN_TTL,
-    .max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-    .message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE,
-    .message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST,
+    .max_connections_per_address = ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    .message_rate = ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
+    .message_burst = ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST,
     .max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA,
     .max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER,
-    .keepalive_interval_s = ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S,
-    .silence_limit_s = ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S,
+    .keepalive_interval_s = ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S,
+    .silence_limit_s = ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S,
   };
   g_autoptr (GError) error = NULL;
   int status;

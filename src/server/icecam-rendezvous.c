@@ -5,10 +5,10 @@
 
 #include <netinet/in.h>
 #include <string.h>
-#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "icecam-admission.h"
+#include "icecam-http-endpoints.h"
 #include "icecam-stun-responder.h"
 #include "icecam-ws-stream.h"
 
@@ -18,8 +18,9 @@
  * @short_description: the signalling server cameras and viewers meet at
  *
  * An HTTP server (libsoup) with the signalling WebSocket at `/ws` (docs/protocol.md), `/healthz`
- * (200 and a small JSON object of counters) and `/metrics` (the same counters for Prometheus),
- * plus an #IcecamStunResponder so that clients learn their public address from the same host.
+ * (200 and a small JSON object of counters) and `/metrics` (the same counters for Prometheus;
+ * both in icecam-http-endpoints.c), plus an #IcecamStunResponder so that clients learn their
+ * public address from the same host.
  * Each WebSocket connection is one peer of an #IcecamRegistry, which does all the routing;
  * an #IcecamAdmission decides which connections it keeps (limits, rate, silence).
  *
@@ -400,151 +401,16 @@ on_registry_close (IcecamRegistry *registry, guint64 peer_id, const gchar *reaso
 
 /* ---- health and metrics --------------------------------------------------------------- */
 
-/* Every plain HTTP answer closes its connection: probes connect once per request anyway, and
- * libsoup 3.2 leaks the socket (and its fd) of a keep-alive connection the client closes. */
 static void
-respond (SoupServerMessage *msg, guint status, const gchar *content_type, gchar *body)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Connection", "close");
-  soup_server_message_set_status (msg, status, NULL);
-  if (body != NULL)
-    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, body, strlen (body));
-}
-
-static gboolean
-check_get (SoupServerMessage *msg)
-{
-  const gchar *method = soup_server_message_get_method (msg);
-
-  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
-    return TRUE;
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
-                                "GET, HEAD");
-  respond (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL, NULL);
-  return FALSE;
-}
-
-static void
-on_server_not_found (SoupServer *server, SoupServerMessage *msg, const char *path,
-                     GHashTable *query, gpointer user_data)
-{
-  respond (msg, SOUP_STATUS_NOT_FOUND, NULL, NULL);
-}
-
-static void
-add_count (JsonBuilder *builder, const gchar *name, guint64 value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_int_value (builder, (gint64) value);
-}
-
-/* @stun: (nullable): the STUN responder's counters, if it runs */
-static gchar *
-stats_to_json (const IcecamRegistryStats *stats, const IcecamAdmissionStats *admission,
-               const IcecamStunResponderStats *stun)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, "ok");
-  add_count (builder, "peers", stats->peers);
-  add_count (builder, "cameras", stats->cameras);
-  add_count (builder, "viewers", stats->viewers);
-  add_count (builder, "sessions", stats->sessions);
-  add_count (builder, "messages_relayed", stats->messages_relayed);
-  add_count (builder, "errors_sent", stats->errors_sent);
-  add_count (builder, "connections_refused", admission->connections_refused);
-  add_count (builder, "rate_limited", admission->rate_limited);
-  add_count (builder, "silent_closed", admission->silent_closed);
-  if (stun != NULL) {
-    json_builder_set_member_name (builder, "stun");
-    json_builder_begin_object (builder);
-    add_count (builder, "packets_received", stun->packets_received);
-    add_count (builder, "requests_answered", stun->requests_answered);
-    add_count (builder, "errors_answered", stun->errors_answered);
-    json_builder_end_object (builder);
-  }
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
-}
-
-static void
-on_server_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
+get_http_stats (IcecamHttpEndpointsStats *stats, gpointer user_data)
 {
   IcecamRendezvous *self = user_data;
-  IcecamRegistryStats stats;
-  IcecamAdmissionStats admission;
-  IcecamStunResponderStats stun_stats;
-  gchar *body;
 
-  if (!check_get (msg))
-    return;
-  icecam_registry_get_stats (self->registry, &stats);
-  icecam_admission_get_stats (self->admission, &admission);
+  icecam_registry_get_stats (self->registry, &stats->registry);
+  icecam_admission_get_stats (self->admission, &stats->admission);
+  stats->stun_running = self->stun != NULL;
   if (self->stun != NULL)
-    icecam_stun_responder_get_stats (self->stun, &stun_stats);
-  body = stats_to_json (&stats, &admission, self->stun != NULL ? &stun_stats : NULL);
-  respond (msg, SOUP_STATUS_OK, "application/json", body);
-}
-
-static void
-append_metric (GString *text, const gchar *name, const gchar *type, const gchar *help,
-               guint64 value)
-{
-  g_string_append_printf (text, "# HELP icecam_rendezvous_%s %s\n", name, help);
-  g_string_append_printf (text, "# TYPE icecam_rendezvous_%s %s\n", name, type);
-  g_string_append_printf (text, "icecam_rendezvous_%s %" G_GUINT64_FORMAT "\n", name, value);
-}
-
-/* The counters in the Prometheus text exposition format. */
-static void
-on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  GString *text = g_string_new (NULL);
-  IcecamRegistryStats stats;
-  IcecamAdmissionStats admission;
-
-  if (!check_get (msg)) {
-    g_string_free (text, TRUE);
-    return;
-  }
-  icecam_registry_get_stats (self->registry, &stats);
-  icecam_admission_get_stats (self->admission, &admission);
-  append_metric (text, "peers", "gauge", "WebSocket connections open.", stats.peers);
-  append_metric (text, "cameras", "gauge", "Cameras online.", stats.cameras);
-  append_metric (text, "viewers", "gauge", "Viewers connected.", stats.viewers);
-  append_metric (text, "sessions", "gauge", "Sessions open.", stats.sessions);
-  append_metric (text, "messages_relayed_total", "counter",
-                 "Messages relayed between the ends of sessions.", stats.messages_relayed);
-  append_metric (text, "errors_sent_total", "counter", "Error messages sent to clients.",
-                 stats.errors_sent);
-  append_metric (text, "connections_refused_total", "counter",
-                 "Connections closed at once: too many from their address.",
-                 admission.connections_refused);
-  append_metric (text, "rate_limited_total", "counter",
-                 "Connections closed for sending messages too fast.", admission.rate_limited);
-  append_metric (text, "silent_closed_total", "counter",
-                 "Connections closed for answering no ping for too long.",
-                 admission.silent_closed);
-  if (self->stun != NULL) {
-    IcecamStunResponderStats stun;
-
-    icecam_stun_responder_get_stats (self->stun, &stun);
-    append_metric (text, "stun_requests_answered_total", "counter",
-                   "STUN Binding requests answered.", stun.requests_answered);
-  }
-  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", g_string_free (text, FALSE));
+    icecam_stun_responder_get_stats (self->stun, &stats->stun);
 }
 
 /* ---- listening ------------------------------------------------------------------------ */
@@ -1046,7 +912,5 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   g_ptr_array_add (self->websocket_extension_types,
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
   soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
-  soup_server_add_handler (self->server, "/healthz", on_server_healthz, self, NULL);
-  soup_server_add_handler (self->server, "/metrics", on_server_metrics, self, NULL);
-  soup_server_add_handler (self->server, NULL, on_server_not_found, self, NULL);
+  icecam_http_endpoints_add (self->server, get_http_stats, self);
 }

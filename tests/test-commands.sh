@@ -93,5 +93,44 @@ out=$("$build/src/tools/icecam-view" --server "$url" --camera sliced --headless 
 [ $? -eq 2 ] && echo "$out" | grep -q "no GStreamer element 'nosuchdec'" && pass "unknown --decoder refused" \
   || fail "unknown --decoder refused: $out"
 
+# libsoup's own WebSocket stream (--ws-stream libsoup, or ICECAM_WS_STREAM; the option wins):
+# what bisecting a libsoup upgrade runs on. A camera and a viewer play through it.
+ICECAM_WS_STREAM=epoll "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
+  --ws-stream libsoup >"$tmp/rv-libsoup.out" 2>"$tmp/rv-libsoup.log" &
+pids+=($!)
+if wait_for_line "$tmp/rv-libsoup.out" 'listening on ws://' 10; then
+  soup_url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/rv-libsoup.out" | head -1)
+  grep -q 'WebSocket stream: libsoup' "$tmp/rv-libsoup.log" \
+    && pass "--ws-stream libsoup, over ICECAM_WS_STREAM=epoll" || fail "--ws-stream libsoup: $(cat "$tmp/rv-libsoup.log")"
+  "$build/src/tools/icecam-camera" --server "$soup_url" --id soupcam --source test \
+    --keyframe-interval 10 >"$tmp/camera-libsoup.log" 2>&1 &
+  pids+=($!)
+  wait_for_cameras "${soup_url##*:}" 1 && pass "camera registers on the libsoup stream" \
+    || fail "camera registers on the libsoup stream: $(cat "$tmp/camera-libsoup.log")"
+  out=$("$build/src/tools/icecam-view" --server "$soup_url" --camera soupcam --headless --frames 30 2>&1)
+  rc=$?
+  summary=$(echo "$out" | grep '^icecam-view: result=')
+  [ $rc -eq 0 ] && echo "$summary" | grep -qE 'frames=(3[0-9]|[4-9][0-9]|[0-9]{3,}) ' \
+    && pass "30 frames through the libsoup stream" || fail "30 frames through the libsoup stream (rc=$rc): $out"
+else
+  fail "rendezvous --ws-stream libsoup starts: $(cat "$tmp/rv-libsoup.out" "$tmp/rv-libsoup.log")"
+fi
+ICECAM_WS_STREAM=libsoup "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
+  >"$tmp/rv-env.out" 2>"$tmp/rv-env.log" &
+env_rendezvous=$!
+pids+=($env_rendezvous)
+wait_for_line "$tmp/rv-env.out" 'listening on ws://' 10 && grep -q 'WebSocket stream: libsoup' "$tmp/rv-env.log" \
+  && pass "ICECAM_WS_STREAM=libsoup" || fail "ICECAM_WS_STREAM=libsoup: $(cat "$tmp/rv-env.out" "$tmp/rv-env.log")"
+kill "$env_rendezvous"
+# A wrong value, from the option or the environment: one line, exit 2.
+out=$("$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --ws-stream bogus 2>&1)
+rc=$?
+[ $rc -eq 2 ] && [ "$out" = "icecam-rendezvous: --ws-stream must be 'epoll' or 'libsoup', not 'bogus'" ] \
+  && pass "--ws-stream bogus refused" || fail "--ws-stream bogus refused (rc=$rc): $out"
+out=$(ICECAM_WS_STREAM=bogus "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 2>&1)
+rc=$?
+[ $rc -eq 2 ] && [ "$out" = "icecam-rendezvous: ICECAM_WS_STREAM must be 'epoll' or 'libsoup', not 'bogus'" ] \
+  && pass "ICECAM_WS_STREAM=bogus refused" || fail "ICECAM_WS_STREAM=bogus refused (rc=$rc): $out"
+
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -61,6 +61,7 @@ struct _IcecamRendezvous {
   GMainContext *context;
   SoupServer *server;
   GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
+  IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   guint64 next_peer_id;
@@ -340,6 +341,23 @@ on_server_websocket_request (SoupServer *server, SoupServerMessage *msg, const c
                           free_extensions);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_websocket_upgraded), self,
                            0);
+}
+
+/* The /ws handler for the chosen stream: our own upgrade, or libsoup's whole WebSocket path. */
+static void
+add_websocket_handler (IcecamRendezvous *self)
+{
+  if (self->ws_stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP)
+    soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket,
+                                       self, NULL);
+  else
+    soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
+}
+
+static const gchar *
+ws_stream_to_string (IcecamRendezvousWsStream stream)
+{
+  return stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP ? "libsoup" : "epoll";
 }
 
 static SoupWebsocketConnection *
@@ -681,7 +699,8 @@ icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
   if (pushed)
     g_main_context_pop_thread_default (self->context);
   if (ok)
-    g_info ("listening on port %u", self->port);
+    g_info ("listening on port %u, WebSocket stream: %s", self->port,
+            ws_stream_to_string (self->ws_stream));
   return ok;
 }
 
@@ -753,6 +772,30 @@ icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint
 
   icecam_admission_set_keepalive (self->admission, interval_s, silence_limit_s);
   start_silence_check (self);
+}
+
+/**
+ * icecam_rendezvous_set_ws_stream:
+ * @self: a rendezvous, not listening yet
+ * @stream: the stream under the signalling WebSockets; default
+ *   %ICECAM_RENDEZVOUS_WS_STREAM_EPOLL
+ *
+ * %ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP is for bisecting libsoup upgrades: it costs
+ * O(connections) per message (docs/design.md, Threads).
+ */
+void
+icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStream stream)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (stream == ICECAM_RENDEZVOUS_WS_STREAM_EPOLL ||
+                    stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP);
+  g_return_if_fail (self->listen_address == NULL);
+
+  if (stream == self->ws_stream)
+    return;
+  self->ws_stream = stream;
+  soup_server_remove_handler (self->server, "/ws");
+  add_websocket_handler (self);
 }
 
 /**
@@ -911,6 +954,6 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
   g_ptr_array_add (self->websocket_extension_types,
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
-  soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
+  add_websocket_handler (self);
   icecam_http_endpoints_add (self->server, get_http_stats, self);
 }

@@ -9,6 +9,23 @@
 
 G_BEGIN_DECLS
 
+/**
+ * IcecamRendezvousWsStream:
+ * @ICECAM_RENDEZVOUS_WS_STREAM_EPOLL: the rendezvous upgrades WebSocket requests itself and
+ *   puts each ws:// connection's socket in the main context's epoll set (#IcecamWsStream):
+ *   O(1) per message however many connections are open. wss:// keeps libsoup's stream.
+ *   The default.
+ * @ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP: libsoup's own WebSocket handler and stream, as before
+ *   #IcecamWsStream existed: to tell whether a change of behaviour after a libsoup upgrade is
+ *   libsoup's or icecam's.
+ *
+ * The stream under the signalling WebSockets.
+ */
+typedef enum {
+  ICECAM_RENDEZVOUS_WS_STREAM_EPOLL,
+  ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP,
+} IcecamRendezvousWsStream;
+
 #define ICECAM_TYPE_RENDEZVOUS (icecam_rendezvous_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, GObject)
 
@@ -22,6 +39,7 @@ void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, 
 void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
 void icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s,
                                       guint silence_limit_s);
+void icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStream stream);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
                                           const gchar *key_file, GError **error);

@@ -37,6 +37,8 @@ typedef struct {
   gint max_sessions_per_viewer;
   gint keepalive_interval_s;
   gint silence_limit_s;
+  gchar *ws_stream_name;
+  IcecamRendezvousWsStream ws_stream;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -69,6 +71,7 @@ app_clear (App *app)
   g_free (app->tls_key);
   g_free (app->camera_secrets_file);
   g_free (app->token_key_file);
+  g_free (app->ws_stream_name);
   g_clear_pointer (&app->camera_secrets, g_hash_table_unref);
   g_free (app->token_key);
 }
@@ -319,6 +322,9 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     { "silence-limit", 0, 0, G_OPTION_ARG_INT, &app->silence_limit_s,
       "Close a connection that sent nothing and answered no ping for this long, default "
       G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
+    { "ws-stream", 0, 0, G_OPTION_ARG_STRING, &app->ws_stream_name,
+      "The stream under ws:// connections: epoll (default), or libsoup's own to bisect a "
+      "libsoup upgrade; overrides ICECAM_WS_STREAM", "epoll|libsoup" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -338,6 +344,29 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     return FALSE;
   }
   return app_check_options (app, error);
+}
+
+/* --ws-stream, else ICECAM_WS_STREAM (empty counts as unset), else epoll. */
+static gboolean
+app_choose_ws_stream (App *app, GError **error)
+{
+  const gchar *source = "--ws-stream";
+  const gchar *name = app->ws_stream_name;
+
+  if (name == NULL) {
+    source = "ICECAM_WS_STREAM";
+    name = g_getenv (source);
+  }
+  if (name == NULL || *name == '\0' || g_strcmp0 (name, "epoll") == 0) {
+    app->ws_stream = ICECAM_RENDEZVOUS_WS_STREAM_EPOLL;
+  } else if (g_strcmp0 (name, "libsoup") == 0) {
+    app->ws_stream = ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP;
+  } else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "%s must be 'epoll' or 'libsoup', not '%s'", source, name);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* Debug and info logs of the icecam domains, on top of whatever G_MESSAGES_DEBUG holds. */
@@ -399,6 +428,7 @@ app_run (App *app)
                                       (guint) app->message_burst);
   icecam_rendezvous_set_keepalive (app->rendezvous, (guint) app->keepalive_interval_s,
                                    (guint) app->silence_limit_s);
+  icecam_rendezvous_set_ws_stream (app->rendezvous, app->ws_stream);
   icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
@@ -456,6 +486,12 @@ main (int argc, char **argv)
   if (!app_parse_options (&app, &argc, &argv, &error)) {
     g_printerr ("icecam-rendezvous: %s\nRun 'icecam-rendezvous --help' for the options.\n",
                 error->message);
+    app_clear (&app);
+    return EXIT_USAGE;
+  }
+  /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading. */
+  if (!app_choose_ws_stream (&app, &error)) {
+    g_printerr ("icecam-rendezvous: %s\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;
   }

@@ -6,6 +6,7 @@
 
 #include "icecam-admission.h"
 #include "icecam-ice-config.h"
+#include "icecam-log.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "token-command.h"
@@ -369,20 +370,6 @@ app_choose_ws_stream (App *app, GError **error)
   return TRUE;
 }
 
-/* Debug and info logs of the icecam domains, on top of whatever G_MESSAGES_DEBUG holds. */
-static void
-enable_debug_logs (void)
-{
-  const gchar *current = g_getenv ("G_MESSAGES_DEBUG");
-  g_autofree gchar *domains = NULL;
-
-  if (current != NULL && *current != '\0')
-    domains = g_strconcat (current, " icecam icecam-rendezvous", NULL);
-  else
-    domains = g_strdup ("icecam icecam-rendezvous");
-  g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
-}
-
 static gboolean
 on_unix_signal (gpointer user_data)
 {
@@ -495,8 +482,7 @@ main (int argc, char **argv)
     app_clear (&app);
     return EXIT_USAGE;
   }
-  if (app.verbose)
-    enable_debug_logs ();
+  icecam_log_set_verbose (app.verbose);
 
   status = app_run (&app);
   app_clear (&app);

@@ -2,7 +2,7 @@
 # Sourced by the bench scripts: where the build is, starting/stopping the rendezvous and a
 # camera, and order statistics. Everything runs on 127.0.0.1.
 
-BUILD=${BUILD:-/work/main/build-bench}
+BUILD=${BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-bench}
 export GST_PLUGIN_PATH_1_0=$BUILD/plugins
 export GST_REGISTRY_1_0=$BUILD/bench-registry.bin
 RENDEZVOUS=$BUILD/src/server/icecam-rendezvous

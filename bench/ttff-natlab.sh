@@ -7,7 +7,7 @@
 # (from the viewer's start) and the pairs the viewer ended on. Needs root.
 # Usage: bench/ttff-natlab.sh [RUNS]   (default 10); BUILD as for the other benchmarks.
 set -u
-BUILD=${BUILD:-/work/main/build-bench}
+BUILD=${BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build-bench}
 RUNS=${1:-10}
 PAUSE=${PAUSE:-0.6}   # between viewers: more than the camera's 200 ms keyframe-request merge
 export ICECAM_BUILD_DIR=$BUILD

@@ -18,10 +18,15 @@
  * Threading: the handlers run in the #GMainContext the #SoupServer serves in.
  */
 
+typedef gchar *(*FormatStatsFunc) (const IcecamHttpEndpointsStats *stats);
+
+/* One page of counters: where they come from and how they are written. */
 typedef struct {
   IcecamHttpEndpointsStatsFunc get_stats;
   gpointer user_data;
-} Endpoints;
+  const gchar *content_type;
+  FormatStatsFunc format;
+} StatsPage;
 
 /* Every plain HTTP answer closes its connection: probes connect once per request anyway, and
  * libsoup 3.2 leaks the socket (and its fd) of a keep-alive connection the client closes. */
@@ -99,19 +104,6 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
   return json_generator_to_data (generator, NULL);
 }
 
-static void
-on_server_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
-{
-  Endpoints *endpoints = user_data;
-  IcecamHttpEndpointsStats stats = { 0 };
-
-  if (!check_get (msg))
-    return;
-  endpoints->get_stats (&stats, endpoints->user_data);
-  respond (msg, SOUP_STATUS_OK, "application/json", stats_to_json (&stats));
-}
-
 /* ---- /metrics ------------------------------------------------------------------------- */
 
 static void
@@ -153,17 +145,33 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
   return g_string_free (text, FALSE);
 }
 
+/* ---- the pages ------------------------------------------------------------------------ */
+
 static void
-on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
+on_server_stats_page (SoupServer *server, SoupServerMessage *msg, const char *path,
+                      GHashTable *query, gpointer user_data)
 {
-  Endpoints *endpoints = user_data;
+  const StatsPage *page = user_data;
   IcecamHttpEndpointsStats stats = { 0 };
 
   if (!check_get (msg))
     return;
-  endpoints->get_stats (&stats, endpoints->user_data);
-  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", stats_to_metrics (&stats));
+  page->get_stats (&stats, page->user_data);
+  respond (msg, SOUP_STATUS_OK, page->content_type, page->format (&stats));
+}
+
+static void
+add_stats_page (SoupServer *server, const gchar *path, const gchar *content_type,
+                FormatStatsFunc format, IcecamHttpEndpointsStatsFunc get_stats,
+                gpointer user_data)
+{
+  StatsPage *page = g_new0 (StatsPage, 1);
+
+  page->get_stats = get_stats;
+  page->user_data = user_data;
+  page->content_type = content_type;
+  page->format = format;
+  soup_server_add_handler (server, path, on_server_stats_page, page, g_free);
 }
 
 /* ---- public API ----------------------------------------------------------------------- */
@@ -180,18 +188,11 @@ void
 icecam_http_endpoints_add (SoupServer *server, IcecamHttpEndpointsStatsFunc get_stats,
                            gpointer user_data)
 {
-  Endpoints *endpoints;
-
   g_return_if_fail (SOUP_IS_SERVER (server));
   g_return_if_fail (get_stats != NULL);
 
-  endpoints = g_rc_box_new0 (Endpoints);
-  endpoints->get_stats = get_stats;
-  endpoints->user_data = user_data;
-  /* Each handler holds a reference on the same block: the last one removed frees it. */
-  soup_server_add_handler (server, "/healthz", on_server_healthz, g_rc_box_acquire (endpoints),
-                           (GDestroyNotify) g_rc_box_release);
-  soup_server_add_handler (server, "/metrics", on_server_metrics, endpoints,
-                           (GDestroyNotify) g_rc_box_release);
+  add_stats_page (server, "/healthz", "application/json", stats_to_json, get_stats, user_data);
+  add_stats_page (server, "/metrics", "text/plain; version=0.0.4", stats_to_metrics, get_stats,
+                  user_data);
   soup_server_add_handler (server, NULL, on_server_not_found, NULL, NULL);
 }

@@ -40,6 +40,13 @@ out=$("$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headle
 [ $? -eq 0 ] && pass "a second viewer plays" || fail "a second viewer plays: $out"
 grep -q 'pair=host/host' "$tmp/camera.log" && pass "camera reports the pair" || fail "camera reports the pair"
 
+# --verbose, the same in every command: icecam's debug logs on stderr ($2), none on stdout ($1).
+# (The other three commands are checked on the libsoup stream below.)
+verbose_ok() { grep -qE 'icecam[a-z-]*-DEBUG' "$2" && ! grep -qE -- '-(DEBUG|INFO)' "$1"; }
+"$build/src/tools/icecam-natprobe" --rendezvous "$url" --verbose >"$tmp/natprobe.out" 2>"$tmp/natprobe.err"
+verbose_ok "$tmp/natprobe.out" "$tmp/natprobe.err" && pass "icecam-natprobe --verbose" \
+  || fail "icecam-natprobe --verbose: $(cat "$tmp/natprobe.out" "$tmp/natprobe.err")"
+
 # Unknown camera: non-zero and a message naming it.
 out=$("$build/src/tools/icecam-view" --server "$url" --camera backyard --headless --frames 1 2>&1)
 rc=$?
@@ -92,6 +99,54 @@ summary=$(echo "$out" | grep '^icecam-view: result=')
 out=$("$build/src/tools/icecam-view" --server "$url" --camera sliced --headless --frames 1 --decoder nosuchdec 2>&1)
 [ $? -eq 2 ] && echo "$out" | grep -q "no GStreamer element 'nosuchdec'" && pass "unknown --decoder refused" \
   || fail "unknown --decoder refused: $out"
+
+# libsoup's own WebSocket stream (--ws-stream libsoup, or ICECAM_WS_STREAM; the option wins):
+# what bisecting a libsoup upgrade runs on. A camera and a viewer play through it, every
+# command with --verbose.
+ICECAM_WS_STREAM=epoll "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
+  --ws-stream libsoup >"$tmp/rv-libsoup.out" 2>"$tmp/rv-libsoup.log" &
+pids+=($!)
+if wait_for_line "$tmp/rv-libsoup.out" 'listening on ws://' 10; then
+  soup_url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/rv-libsoup.out" | head -1)
+  grep -q 'WebSocket stream: libsoup' "$tmp/rv-libsoup.log" \
+    && pass "--ws-stream libsoup, over ICECAM_WS_STREAM=epoll" || fail "--ws-stream libsoup: $(cat "$tmp/rv-libsoup.log")"
+  "$build/src/tools/icecam-camera" --server "$soup_url" --id soupcam --source test \
+    --keyframe-interval 10 --verbose >"$tmp/camera-libsoup.out" 2>"$tmp/camera-libsoup.log" &
+  pids+=($!)
+  wait_for_cameras "${soup_url##*:}" 1 && pass "camera registers on the libsoup stream" \
+    || fail "camera registers on the libsoup stream: $(cat "$tmp/camera-libsoup.out" "$tmp/camera-libsoup.log")"
+  verbose_ok "$tmp/camera-libsoup.out" "$tmp/camera-libsoup.log" && pass "icecam-camera --verbose" \
+    || fail "icecam-camera --verbose: $(cat "$tmp/camera-libsoup.out")"
+  "$build/src/tools/icecam-view" --server "$soup_url" --camera soupcam --headless --frames 30 \
+    --verbose >"$tmp/view-libsoup.out" 2>"$tmp/view-libsoup.log"
+  rc=$?
+  out=$(cat "$tmp/view-libsoup.out")
+  summary=$(echo "$out" | grep '^icecam-view: result=')
+  [ $rc -eq 0 ] && echo "$summary" | grep -qE 'frames=(3[0-9]|[4-9][0-9]|[0-9]{3,}) ' \
+    && pass "30 frames through the libsoup stream" || fail "30 frames through the libsoup stream (rc=$rc): $out"
+  verbose_ok "$tmp/view-libsoup.out" "$tmp/view-libsoup.log" && pass "icecam-view --verbose" \
+    || fail "icecam-view --verbose: $out"
+  verbose_ok "$tmp/rv-libsoup.out" "$tmp/rv-libsoup.log" && pass "icecam-rendezvous --verbose" \
+    || fail "icecam-rendezvous --verbose: $(cat "$tmp/rv-libsoup.out")"
+else
+  fail "rendezvous --ws-stream libsoup starts: $(cat "$tmp/rv-libsoup.out" "$tmp/rv-libsoup.log")"
+fi
+ICECAM_WS_STREAM=libsoup "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
+  >"$tmp/rv-env.out" 2>"$tmp/rv-env.log" &
+env_rendezvous=$!
+pids+=($env_rendezvous)
+wait_for_line "$tmp/rv-env.out" 'listening on ws://' 10 && grep -q 'WebSocket stream: libsoup' "$tmp/rv-env.log" \
+  && pass "ICECAM_WS_STREAM=libsoup" || fail "ICECAM_WS_STREAM=libsoup: $(cat "$tmp/rv-env.out" "$tmp/rv-env.log")"
+kill "$env_rendezvous"
+# A wrong value, from the option or the environment: one line, exit 2.
+out=$("$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --ws-stream bogus 2>&1)
+rc=$?
+[ $rc -eq 2 ] && [ "$out" = "icecam-rendezvous: --ws-stream must be 'epoll' or 'libsoup', not 'bogus'" ] \
+  && pass "--ws-stream bogus refused" || fail "--ws-stream bogus refused (rc=$rc): $out"
+out=$(ICECAM_WS_STREAM=bogus "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 2>&1)
+rc=$?
+[ $rc -eq 2 ] && [ "$out" = "icecam-rendezvous: ICECAM_WS_STREAM must be 'epoll' or 'libsoup', not 'bogus'" ] \
+  && pass "ICECAM_WS_STREAM=bogus refused" || fail "ICECAM_WS_STREAM=bogus refused (rc=$rc): $out"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -5,9 +5,10 @@
 
 #include <netinet/in.h>
 #include <string.h>
-#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "icecam-admission.h"
+#include "icecam-http-endpoints.h"
 #include "icecam-stun-responder.h"
 #include "icecam-ws-stream.h"
 
@@ -17,9 +18,11 @@
  * @short_description: the signalling server cameras and viewers meet at
  *
  * An HTTP server (libsoup) with the signalling WebSocket at `/ws` (docs/protocol.md), `/healthz`
- * (200 and a small JSON object of counters) and `/metrics` (the same counters for Prometheus),
- * plus an #IcecamStunResponder so that clients learn their public address from the same host.
- * Each WebSocket connection is one peer of an #IcecamRegistry, which does all the routing.
+ * (200 and a small JSON object of counters) and `/metrics` (the same counters for Prometheus;
+ * both in icecam-http-endpoints.c), plus an #IcecamStunResponder so that clients learn their
+ * public address from the same host.
+ * Each WebSocket connection is one peer of an #IcecamRegistry, which does all the routing;
+ * an #IcecamAdmission decides which connections it keeps (limits, rate, silence).
  *
  * By default the STUN responder listens on UDP on the same host and port number as the
  * WebSocket's TCP listener; when that UDP port is taken and the WebSocket port was chosen by the
@@ -42,20 +45,13 @@
  * hundred devices reconnected at once (docs/benchmarks.md, section 4). */
 #define LISTEN_BACKLOG 1024
 
-/* For the message rate, each further this many bytes of a message count as one message. */
-#define RATE_BYTES_PER_MESSAGE 4096
-
 typedef struct {
   IcecamRendezvous *self;   /* borrowed: connections never outlive the rendezvous */
   guint64 id;               /* the registry's peer id */
   SoupWebsocketConnection *ws;
   gulong message_handler;
   gulong closed_handler;
-  gchar *host;              /* the client's IP address, the key of per_host */
-  gboolean refused;         /* over a limit: closing, never a registry peer again */
-  gdouble tokens;           /* token bucket of the message rate */
-  gint64 refilled_us;
-  gint64 heard_us;          /* when the client last sent a message or answered a ping */
+  gchar *host;              /* the client's IP address, as the admission counts it */
   gulong pong_handler;
 } Connection;
 
@@ -65,21 +61,14 @@ struct _IcecamRendezvous {
   GMainContext *context;
   SoupServer *server;
   GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
+  IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   guint64 next_peer_id;
-  GHashTable *per_host;             /* IP address → open connections from it (GUINT) */
+  IcecamAdmission *admission;
   gchar **presence_cameras;         /* the last presence list sent, and its JSON text */
   gchar *presence_json;
 
-  guint max_connections_per_address; /* 0: no limit */
-  guint message_rate;                /* per second and connection; 0: no limit */
-  guint message_burst;
-  guint64 connections_refused;
-  guint64 rate_limited;
-  guint64 silent_closed;
-  guint keepalive_interval_s;
-  guint silence_limit_s;
   GSource *silence_check;
 
   GInetAddress *listen_address;     /* NULL until listening */
@@ -172,96 +161,55 @@ connection_free (Connection *conn)
   g_free (conn);
 }
 
-static guint
-host_connections (IcecamRendezvous *self, const gchar *host)
-{
-  return GPOINTER_TO_UINT (g_hash_table_lookup (self->per_host, host));
-}
-
+/* Tells the client which limit it went over (@text), then closes; the admission refused it,
+ * so it is no registry peer from here on and what it still sends is dropped. */
 static void
-count_host_connection (IcecamRendezvous *self, const gchar *host, gint delta)
-{
-  guint count = host_connections (self, host) + delta;
-
-  if (count == 0)
-    g_hash_table_remove (self->per_host, host);
-  else
-    g_hash_table_insert (self->per_host, g_strdup (host), GUINT_TO_POINTER (count));
-}
-
-/* Tells the client which limit it went over, then closes; it is no registry peer from here
- * on and what it still sends is dropped. */
-static void
-refuse_connection (Connection *conn, const gchar *reason, const gchar *format, ...)
+refuse_connection (Connection *conn, const gchar *reason, const gchar *text)
 {
   g_autoptr (IcecamMessage) error = NULL;
-  g_autofree gchar *text = NULL;
   g_autofree gchar *json = NULL;
-  va_list args;
 
-  va_start (args, format);
-  text = g_strdup_vprintf (format, args);
-  va_end (args);
   g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
-  conn->refused = TRUE;
   error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
   json = icecam_message_to_json (error);
   soup_websocket_connection_send_text (conn->ws, json);
   soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
 }
 
-/* The token bucket: @cost tokens, refilled at message_rate per second up to message_burst. */
-static gboolean
-take_rate_tokens (Connection *conn, gdouble cost)
-{
-  IcecamRendezvous *self = conn->self;
-  gint64 now = g_get_monotonic_time ();
-
-  if (self->message_rate == 0)
-    return TRUE;
-  conn->tokens = MIN ((gdouble) self->message_burst,
-                      conn->tokens + (now - conn->refilled_us) * self->message_rate / 1e6);
-  conn->refilled_us = now;
-  if (conn->tokens < cost)
-    return FALSE;
-  conn->tokens -= cost;
-  return TRUE;
-}
-
 static void
 on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, Connection *conn)
 {
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
   gsize size = 0;
   const gchar *data = g_bytes_get_data (message, &size);
+  g_autofree gchar *refusal = NULL;
 
-  if (conn->refused)
-    return;
-  conn->heard_us = g_get_monotonic_time ();
-  if (!take_rate_tokens (conn, 1 + (gdouble) (size / RATE_BYTES_PER_MESSAGE))) {
-    IcecamRendezvous *self = conn->self;
-    guint64 id = conn->id;
-
-    self->rate_limited++;
-    refuse_connection (conn, "message rate",
-                       "more than %u messages a second (burst %u): closing the connection",
-                       self->message_rate, self->message_burst);
+  switch (icecam_admission_message (self->admission, id, size, g_get_monotonic_time (),
+                                    &refusal)) {
+  case ICECAM_ADMISSION_ALLOW:
+    break;
+  case ICECAM_ADMISSION_OVER_RATE:
+    refuse_connection (conn, "message rate", refusal);
     /* Its sessions end now, not when the close handshake is done. */
     icecam_registry_remove_peer (self->registry, id);
     return;
+  default: /* refused before: dropped */
+    return;
   }
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
-    icecam_registry_send_error (conn->self->registry, conn->id, ICECAM_ERROR_CODE_MALFORMED,
-                                NULL, "binary frames are not accepted, send JSON text frames");
+    icecam_registry_send_error (self->registry, id, ICECAM_ERROR_CODE_MALFORMED, NULL,
+                                "binary frames are not accepted, send JSON text frames");
     return;
   }
   /* conn may be freed from here on: closing handlers can run inside the registry's signals. */
-  icecam_registry_handle_text (conn->self->registry, conn->id, data, size);
+  icecam_registry_handle_text (self->registry, id, data, size);
 }
 
 static void
 on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
 {
-  conn->heard_us = g_get_monotonic_time ();
+  icecam_admission_heard (conn->self->admission, conn->id, g_get_monotonic_time ());
 }
 
 /* Closes the connections that have been silent for longer than the limit; runs every
@@ -270,26 +218,18 @@ static gboolean
 check_silence (gpointer user_data)
 {
   IcecamRendezvous *self = user_data;
-  gint64 oldest = g_get_monotonic_time () - (gint64) self->silence_limit_s * G_USEC_PER_SEC;
-  g_autoptr (GArray) silent = g_array_new (FALSE, FALSE, sizeof (guint64));
-  GHashTableIter iter;
-  Connection *conn;
+  g_autoptr (GArray) silent = icecam_admission_take_silent (self->admission,
+                                                            g_get_monotonic_time ());
 
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
-    if (!conn->refused && conn->heard_us < oldest)
-      g_array_append_val (silent, conn->id);
   /* Closing can run the registry's signals; look each one up again. */
   for (guint i = 0; i < silent->len; i++) {
     guint64 id = g_array_index (silent, guint64, i);
+    Connection *conn = g_hash_table_lookup (self->connections, &id);
 
-    conn = g_hash_table_lookup (self->connections, &id);
-    if (conn == NULL || conn->refused)
+    if (conn == NULL)
       continue;
     g_info ("peer %" G_GUINT64_FORMAT " (%s): silent for over %u s, closing", id, conn->host,
-            self->silence_limit_s);
-    self->silent_closed++;
-    conn->refused = TRUE;
+            icecam_admission_get_silence_limit (self->admission));
     soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                      "no answer to pings");
     icecam_registry_remove_peer (self->registry, id);
@@ -305,7 +245,7 @@ on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket closed (code %u)", id,
            soup_websocket_connection_get_close_code (ws));
-  count_host_connection (self, conn->host, -1);
+  icecam_admission_close (self->admission, id);
   g_hash_table_remove (self->connections, &id);
   icecam_registry_remove_peer (self->registry, id);
 }
@@ -320,6 +260,7 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   g_autofree gchar *remote = socket_address_to_string (remote_address);
   g_autoptr (GPtrArray) servers =
     peer_ice_servers (self, soup_server_message_get_local_address (msg));
+  g_autofree gchar *refusal = NULL;
 
   conn->self = self;
   conn->id = ++self->next_peer_id;
@@ -327,28 +268,28 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
     ? host_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
     : g_strdup ("unknown");
-  conn->tokens = self->message_burst;
-  conn->refilled_us = g_get_monotonic_time ();
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
-  soup_websocket_connection_set_keepalive_interval (ws, self->keepalive_interval_s);
-  conn->heard_us = g_get_monotonic_time ();
+  soup_websocket_connection_set_keepalive_interval (
+    ws, icecam_admission_get_keepalive_interval (self->admission));
   conn->pong_handler = g_signal_connect (ws, "pong", G_CALLBACK (on_websocket_pong), conn);
   conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
                                             conn);
   conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
   g_hash_table_insert (self->connections, &conn->id, conn);
-  count_host_connection (self, conn->host, +1);
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
-  if (self->max_connections_per_address > 0 &&
-      host_connections (self, conn->host) > self->max_connections_per_address) {
-    self->connections_refused++;
-    refuse_connection (conn, "connections per address",
-                       "%s already has %u signalling connections open, the limit",
-                       conn->host, self->max_connections_per_address);
-    return;
+  switch (icecam_admission_open (self->admission, conn->id, conn->host,
+                                 g_get_monotonic_time (), &refusal)) {
+  case ICECAM_ADMISSION_ALLOW:
+    icecam_registry_add_peer (self->registry, conn->id, remote, servers);
+    break;
+  case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
+    refuse_connection (conn, "connections per address", refusal);
+    break;
+  default: /* peer ids are unique and the host never empty: not reached */
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+    break;
   }
-  icecam_registry_add_peer (self->registry, conn->id, remote, servers);
 }
 
 static void
@@ -400,6 +341,23 @@ on_server_websocket_request (SoupServer *server, SoupServerMessage *msg, const c
                           free_extensions);
   g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_websocket_upgraded), self,
                            0);
+}
+
+/* The /ws handler for the chosen stream: our own upgrade, or libsoup's whole WebSocket path. */
+static void
+add_websocket_handler (IcecamRendezvous *self)
+{
+  if (self->ws_stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP)
+    soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket,
+                                       self, NULL);
+  else
+    soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
+}
+
+static const gchar *
+ws_stream_to_string (IcecamRendezvousWsStream stream)
+{
+  return stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP ? "libsoup" : "epoll";
 }
 
 static SoupWebsocketConnection *
@@ -461,146 +419,16 @@ on_registry_close (IcecamRegistry *registry, guint64 peer_id, const gchar *reaso
 
 /* ---- health and metrics --------------------------------------------------------------- */
 
-/* Every plain HTTP answer closes its connection: probes connect once per request anyway, and
- * libsoup 3.2 leaks the socket (and its fd) of a keep-alive connection the client closes. */
 static void
-respond (SoupServerMessage *msg, guint status, const gchar *content_type, gchar *body)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-
-  soup_message_headers_replace (headers, "Connection", "close");
-  soup_server_message_set_status (msg, status, NULL);
-  if (body != NULL)
-    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, body, strlen (body));
-}
-
-static gboolean
-check_get (SoupServerMessage *msg)
-{
-  const gchar *method = soup_server_message_get_method (msg);
-
-  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
-    return TRUE;
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
-                                "GET, HEAD");
-  respond (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL, NULL);
-  return FALSE;
-}
-
-static void
-on_server_not_found (SoupServer *server, SoupServerMessage *msg, const char *path,
-                     GHashTable *query, gpointer user_data)
-{
-  respond (msg, SOUP_STATUS_NOT_FOUND, NULL, NULL);
-}
-
-static void
-add_count (JsonBuilder *builder, const gchar *name, guint64 value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_int_value (builder, (gint64) value);
-}
-
-/* @stun: (nullable): the STUN responder's counters, if it runs */
-static gchar *
-stats_to_json (IcecamRendezvous *self, const IcecamRegistryStats *stats,
-               const IcecamStunResponderStats *stun)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, "ok");
-  add_count (builder, "peers", stats->peers);
-  add_count (builder, "cameras", stats->cameras);
-  add_count (builder, "viewers", stats->viewers);
-  add_count (builder, "sessions", stats->sessions);
-  add_count (builder, "messages_relayed", stats->messages_relayed);
-  add_count (builder, "errors_sent", stats->errors_sent);
-  add_count (builder, "connections_refused", self->connections_refused);
-  add_count (builder, "rate_limited", self->rate_limited);
-  add_count (builder, "silent_closed", self->silent_closed);
-  if (stun != NULL) {
-    json_builder_set_member_name (builder, "stun");
-    json_builder_begin_object (builder);
-    add_count (builder, "packets_received", stun->packets_received);
-    add_count (builder, "requests_answered", stun->requests_answered);
-    add_count (builder, "errors_answered", stun->errors_answered);
-    json_builder_end_object (builder);
-  }
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
-}
-
-static void
-on_server_healthz (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
+get_http_stats (IcecamHttpEndpointsStats *stats, gpointer user_data)
 {
   IcecamRendezvous *self = user_data;
-  IcecamRegistryStats stats;
-  IcecamStunResponderStats stun_stats;
-  gchar *body;
 
-  if (!check_get (msg))
-    return;
-  icecam_registry_get_stats (self->registry, &stats);
+  icecam_registry_get_stats (self->registry, &stats->registry);
+  icecam_admission_get_stats (self->admission, &stats->admission);
+  stats->stun_running = self->stun != NULL;
   if (self->stun != NULL)
-    icecam_stun_responder_get_stats (self->stun, &stun_stats);
-  body = stats_to_json (self, &stats, self->stun != NULL ? &stun_stats : NULL);
-  respond (msg, SOUP_STATUS_OK, "application/json", body);
-}
-
-static void
-append_metric (GString *text, const gchar *name, const gchar *type, const gchar *help,
-               guint64 value)
-{
-  g_string_append_printf (text, "# HELP icecam_rendezvous_%s %s\n", name, help);
-  g_string_append_printf (text, "# TYPE icecam_rendezvous_%s %s\n", name, type);
-  g_string_append_printf (text, "icecam_rendezvous_%s %" G_GUINT64_FORMAT "\n", name, value);
-}
-
-/* The counters in the Prometheus text exposition format. */
-static void
-on_server_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  GString *text = g_string_new (NULL);
-  IcecamRegistryStats stats;
-
-  if (!check_get (msg)) {
-    g_string_free (text, TRUE);
-    return;
-  }
-  icecam_registry_get_stats (self->registry, &stats);
-  append_metric (text, "peers", "gauge", "WebSocket connections open.", stats.peers);
-  append_metric (text, "cameras", "gauge", "Cameras online.", stats.cameras);
-  append_metric (text, "viewers", "gauge", "Viewers connected.", stats.viewers);
-  append_metric (text, "sessions", "gauge", "Sessions open.", stats.sessions);
-  append_metric (text, "messages_relayed_total", "counter",
-                 "Messages relayed between the ends of sessions.", stats.messages_relayed);
-  append_metric (text, "errors_sent_total", "counter", "Error messages sent to clients.",
-                 stats.errors_sent);
-  append_metric (text, "connections_refused_total", "counter",
-                 "Connections closed at once: too many from their address.",
-                 self->connections_refused);
-  append_metric (text, "rate_limited_total", "counter",
-                 "Connections closed for sending messages too fast.", self->rate_limited);
-  append_metric (text, "silent_closed_total", "counter",
-                 "Connections closed for answering no ping for too long.", self->silent_closed);
-  if (self->stun != NULL) {
-    IcecamStunResponderStats stun;
-
-    icecam_stun_responder_get_stats (self->stun, &stun);
-    append_metric (text, "stun_requests_answered_total", "counter",
-                   "STUN Binding requests answered.", stun.requests_answered);
-  }
-  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", g_string_free (text, FALSE));
+    icecam_stun_responder_get_stats (self->stun, &stats->stun);
 }
 
 /* ---- listening ------------------------------------------------------------------------ */
@@ -871,7 +699,8 @@ icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
   if (pushed)
     g_main_context_pop_thread_default (self->context);
   if (ok)
-    g_info ("listening on port %u", self->port);
+    g_info ("listening on port %u, WebSocket stream: %s", self->port,
+            ws_stream_to_string (self->ws_stream));
   return ok;
 }
 
@@ -882,14 +711,14 @@ icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
  *
  * A connection over the limit gets an `error` with code `limit-exceeded` and is closed before
  * it is a peer: nothing it sends is read. Default:
- * %ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.
+ * %ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.
  */
 void
 icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max)
 {
   g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
 
-  self->max_connections_per_address = max;
+  icecam_admission_set_max_connections_per_address (self->admission, max);
 }
 
 /**
@@ -900,8 +729,8 @@ icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint
  *
  * A token bucket per connection; each further 4 KiB of a message costs one more message.
  * A connection over its rate gets an `error` with code `limit-exceeded` and is closed: its
- * sessions end as if it had left. Defaults: %ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE,
- * %ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST. Applies to connections opened afterwards.
+ * sessions end as if it had left. Defaults: %ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
+ * %ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST. Applies to connections opened afterwards.
  */
 void
 icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst)
@@ -909,8 +738,7 @@ icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, gu
   g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
   g_return_if_fail (burst >= 1);
 
-  self->message_rate = per_second;
-  self->message_burst = burst;
+  icecam_admission_set_message_rate (self->admission, per_second, burst);
 }
 
 static void
@@ -920,7 +748,8 @@ start_silence_check (IcecamRendezvous *self)
     g_source_destroy (self->silence_check);
     g_source_unref (self->silence_check);
   }
-  self->silence_check = g_timeout_source_new_seconds (self->keepalive_interval_s);
+  self->silence_check =
+    g_timeout_source_new_seconds (icecam_admission_get_keepalive_interval (self->admission));
   g_source_set_callback (self->silence_check, check_silence, self, NULL);
   g_source_attach (self->silence_check, self->context);
 }
@@ -941,9 +770,32 @@ icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint
   g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
   g_return_if_fail (interval_s >= 1 && silence_limit_s > interval_s);
 
-  self->keepalive_interval_s = interval_s;
-  self->silence_limit_s = silence_limit_s;
+  icecam_admission_set_keepalive (self->admission, interval_s, silence_limit_s);
   start_silence_check (self);
+}
+
+/**
+ * icecam_rendezvous_set_ws_stream:
+ * @self: a rendezvous, not listening yet
+ * @stream: the stream under the signalling WebSockets; default
+ *   %ICECAM_RENDEZVOUS_WS_STREAM_EPOLL
+ *
+ * %ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP is for bisecting libsoup upgrades: it costs
+ * O(connections) per message (docs/design.md, Threads).
+ */
+void
+icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStream stream)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (stream == ICECAM_RENDEZVOUS_WS_STREAM_EPOLL ||
+                    stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP);
+  g_return_if_fail (self->listen_address == NULL);
+
+  if (stream == self->ws_stream)
+    return;
+  self->ws_stream = stream;
+  soup_server_remove_handler (self->server, "/ws");
+  add_websocket_handler (self);
 }
 
 /**
@@ -1054,6 +906,7 @@ icecam_rendezvous_dispose (GObject *object)
     g_clear_pointer (&self->silence_check, g_source_unref);
   }
   g_clear_object (&self->registry);
+  g_clear_object (&self->admission);
 
   G_OBJECT_CLASS (icecam_rendezvous_parent_class)->dispose (object);
 }
@@ -1067,7 +920,6 @@ icecam_rendezvous_finalize (GObject *object)
   g_clear_object (&self->stun_address);
   g_clear_object (&self->stun_alternate);
   g_clear_object (&self->stun_host);
-  g_clear_pointer (&self->per_host, g_hash_table_unref);
   g_clear_pointer (&self->websocket_extension_types, g_ptr_array_unref);
   g_strfreev (self->presence_cameras);
   g_free (self->presence_json);
@@ -1093,12 +945,7 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->registry = icecam_registry_new ();
   self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                              (GDestroyNotify) connection_free);
-  self->per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
-  self->message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE;
-  self->message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST;
-  self->keepalive_interval_s = ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S;
-  self->silence_limit_s = ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S;
+  self->admission = icecam_admission_new ();
   start_silence_check (self);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
@@ -1107,8 +954,6 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
   g_ptr_array_add (self->websocket_extension_types,
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
-  soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
-  soup_server_add_handler (self->server, "/healthz", on_server_healthz, self, NULL);
-  soup_server_add_handler (self->server, "/metrics", on_server_metrics, self, NULL);
-  soup_server_add_handler (self->server, NULL, on_server_not_found, self, NULL);
+  add_websocket_handler (self);
+  icecam_http_endpoints_add (self->server, get_http_stats, self);
 }

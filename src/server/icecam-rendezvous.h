@@ -10,44 +10,21 @@
 G_BEGIN_DECLS
 
 /**
- * ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS:
+ * IcecamRendezvousWsStream:
+ * @ICECAM_RENDEZVOUS_WS_STREAM_EPOLL: the rendezvous upgrades WebSocket requests itself and
+ *   puts each ws:// connection's socket in the main context's epoll set (#IcecamWsStream):
+ *   O(1) per message however many connections are open. wss:// keeps libsoup's stream.
+ *   The default.
+ * @ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP: libsoup's own WebSocket handler and stream, as before
+ *   #IcecamWsStream existed: to tell whether a change of behaviour after a libsoup upgrade is
+ *   libsoup's or icecam's.
  *
- * How many signalling connections one IP address may hold open unless configured otherwise:
- * room for a household's cameras and viewers behind one NAT, not for a flood.
+ * The stream under the signalling WebSockets.
  */
-#define ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
-
-/**
- * ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE:
- *
- * Messages per second one connection may send, sustained, unless configured otherwise; every
- * further 4 KiB of a message counts as one more message.
- */
-#define ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE 100
-
-/**
- * ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST:
- *
- * How many messages one connection may send at once above the sustained rate: a camera that
- * 16 viewers join at the same moment sends about 16 x 12 (offer, candidates, end).
- */
-#define ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST 400
-
-/**
- * ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S:
- *
- * Seconds between the pings sent on every connection: they keep NAT mappings and proxies from
- * dropping idle signalling connections.
- */
-#define ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S 20
-
-/**
- * ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S:
- *
- * A client that answers neither the pings nor anything else for this long is gone (power cut,
- * cable pulled) or not reading what it is sent, which would otherwise pile up in the server.
- */
-#define ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S 60
+typedef enum {
+  ICECAM_RENDEZVOUS_WS_STREAM_EPOLL,
+  ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP,
+} IcecamRendezvousWsStream;
 
 #define ICECAM_TYPE_RENDEZVOUS (icecam_rendezvous_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, GObject)
@@ -62,6 +39,7 @@ void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, 
 void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
 void icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s,
                                       guint silence_limit_s);
+void icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStream stream);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,
                                           const gchar *key_file, GError **error);

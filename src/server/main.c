@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <glib-unix.h>
 
+#include "icecam-admission.h"
 #include "icecam-ice-config.h"
+#include "icecam-log.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "token-command.h"
@@ -36,6 +38,8 @@ typedef struct {
   gint max_sessions_per_viewer;
   gint keepalive_interval_s;
   gint silence_limit_s;
+  gchar *ws_stream_name;
+  IcecamRendezvousWsStream ws_stream;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -68,6 +72,7 @@ app_clear (App *app)
   g_free (app->tls_key);
   g_free (app->camera_secrets_file);
   g_free (app->token_key_file);
+  g_free (app->ws_stream_name);
   g_clear_pointer (&app->camera_secrets, g_hash_table_unref);
   g_free (app->token_key);
 }
@@ -298,14 +303,14 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "PATH" },
     { "max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &app->max_connections_per_address,
       "Signalling connections one IP address may hold open, 0 for no limit, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), "N" },
     { "message-rate", 0, 0, G_OPTION_ARG_INT, &app->message_rate,
       "Messages a second one connection may send, sustained (each further 4 KiB of a message "
       "counts as one more), 0 for no limit, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE), "N" },
     { "message-burst", 0, 0, G_OPTION_ARG_INT, &app->message_burst,
       "Messages one connection may send at once above that rate, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST), "N" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST), "N" },
     { "max-sessions-per-camera", 0, 0, G_OPTION_ARG_INT, &app->max_sessions_per_camera,
       "Sessions one camera may have open at once, default "
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA), "N" },
@@ -314,10 +319,13 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER), "N" },
     { "keepalive-interval", 0, 0, G_OPTION_ARG_INT, &app->keepalive_interval_s,
       "Ping every connection this often, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S), "SECONDS" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S), "SECONDS" },
     { "silence-limit", 0, 0, G_OPTION_ARG_INT, &app->silence_limit_s,
       "Close a connection that sent nothing and answered no ping for this long, default "
-      G_STRINGIFY (ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S), "SECONDS" },
+    { "ws-stream", 0, 0, G_OPTION_ARG_STRING, &app->ws_stream_name,
+      "The stream under ws:// connections: epoll (default), or libsoup's own to bisect a "
+      "libsoup upgrade; overrides ICECAM_WS_STREAM", "epoll|libsoup" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -339,18 +347,27 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
   return app_check_options (app, error);
 }
 
-/* Debug and info logs of the icecam domains, on top of whatever G_MESSAGES_DEBUG holds. */
-static void
-enable_debug_logs (void)
+/* --ws-stream, else ICECAM_WS_STREAM (empty counts as unset), else epoll. */
+static gboolean
+app_choose_ws_stream (App *app, GError **error)
 {
-  const gchar *current = g_getenv ("G_MESSAGES_DEBUG");
-  g_autofree gchar *domains = NULL;
+  const gchar *source = "--ws-stream";
+  const gchar *name = app->ws_stream_name;
 
-  if (current != NULL && *current != '\0')
-    domains = g_strconcat (current, " icecam icecam-rendezvous", NULL);
-  else
-    domains = g_strdup ("icecam icecam-rendezvous");
-  g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
+  if (name == NULL) {
+    source = "ICECAM_WS_STREAM";
+    name = g_getenv (source);
+  }
+  if (name == NULL || *name == '\0' || g_strcmp0 (name, "epoll") == 0) {
+    app->ws_stream = ICECAM_RENDEZVOUS_WS_STREAM_EPOLL;
+  } else if (g_strcmp0 (name, "libsoup") == 0) {
+    app->ws_stream = ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP;
+  } else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "%s must be 'epoll' or 'libsoup', not '%s'", source, name);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -398,6 +415,7 @@ app_run (App *app)
                                       (guint) app->message_burst);
   icecam_rendezvous_set_keepalive (app->rendezvous, (guint) app->keepalive_interval_s,
                                    (guint) app->silence_limit_s);
+  icecam_rendezvous_set_ws_stream (app->rendezvous, app->ws_stream);
   icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
@@ -436,13 +454,13 @@ main (int argc, char **argv)
 {
   App app = {
     .turn_ttl = DEFAULT_TURN_TTL,
-    .max_connections_per_address = ICECAM_RENDEZVOUS_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-    .message_rate = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_RATE,
-    .message_burst = ICECAM_RENDEZVOUS_DEFAULT_MESSAGE_BURST,
+    .max_connections_per_address = ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    .message_rate = ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
+    .message_burst = ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST,
     .max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA,
     .max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER,
-    .keepalive_interval_s = ICECAM_RENDEZVOUS_DEFAULT_KEEPALIVE_INTERVAL_S,
-    .silence_limit_s = ICECAM_RENDEZVOUS_DEFAULT_SILENCE_LIMIT_S,
+    .keepalive_interval_s = ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S,
+    .silence_limit_s = ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S,
   };
   g_autoptr (GError) error = NULL;
   int status;
@@ -458,8 +476,13 @@ main (int argc, char **argv)
     app_clear (&app);
     return EXIT_USAGE;
   }
-  if (app.verbose)
-    enable_debug_logs ();
+  /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading. */
+  if (!app_choose_ws_stream (&app, &error)) {
+    g_printerr ("icecam-rendezvous: %s\n", error->message);
+    app_clear (&app);
+    return EXIT_USAGE;
+  }
+  icecam_log_set_verbose (app.verbose);
 
   status = app_run (&app);
   app_clear (&app);

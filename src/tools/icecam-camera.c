@@ -238,7 +238,6 @@ run (CameraApp *app, int argc, char **argv)
   }
   if (app->source == NULL)
     app->source = g_strdup ("auto");
-  icecam_tool_setup_logging (app->ice.verbose);
   if (app->nat_probe) {
     g_autofree gchar *nat_type = NULL;
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app->server,

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
+#include "icecam-log.h"
 #include "icecam-nat-probe.h"
 
 #define EXIT_USAGE 2
@@ -184,8 +185,7 @@ main (int argc, char **argv)
     app_clear (&app);
     return EXIT_USAGE;
   }
-  if (app.verbose)
-    g_setenv ("G_MESSAGES_DEBUG", "icecam", FALSE);
+  icecam_log_set_verbose (app.verbose);
 
   app.loop = g_main_loop_new (NULL, FALSE);
   icecam_nat_probe_run_async (probe, NULL, probe_done_cb, &app);

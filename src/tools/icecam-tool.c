@@ -3,8 +3,28 @@
 
 #include "icecam-tool.h"
 
+#include "icecam-log.h"
 #include "icecam-nat-probe.h"
 
+/* --verbose takes effect while the options are parsed, before the GStreamer option group
+ * after this one calls gst_init() (which loads the icecam plugin). */
+static gboolean
+ice_options_parsed (GOptionContext *context, GOptionGroup *group, gpointer data,
+                    GError **error)
+{
+  const IcecamToolIceOptions *options = data;
+
+  icecam_log_set_verbose (options->verbose);
+  return TRUE;
+}
+
+/**
+ * icecam_tool_ice_option_group:
+ * @options: where the parsed options go; must outlive the parse
+ *
+ * Returns: (transfer full): the options camera and viewer share; parsing them also sets up the
+ *   logs (icecam_log_set_verbose())
+ */
 GOptionGroup *
 icecam_tool_ice_option_group (IcecamToolIceOptions *options)
 {
@@ -23,13 +43,14 @@ icecam_tool_ice_option_group (IcecamToolIceOptions *options)
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &options->insecure_tls,
       "Accept any wss:// certificate (tests only: anyone can impersonate the rendezvous)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose,
-      "Log what icecam does (same as G_MESSAGES_DEBUG=icecam)", NULL },
+      "Log what icecam does (on stderr; GST_DEBUG for GStreamer's logs)", NULL },
     { NULL }
   };
   GOptionGroup *group = g_option_group_new ("ice", "ICE, TLS and logging options:",
-                                            "Show ICE, TLS and logging options", NULL, NULL);
+                                            "Show ICE, TLS and logging options", options, NULL);
 
   g_option_group_add_entries (group, entries);
+  g_option_group_set_parse_hooks (group, NULL, ice_options_parsed);
   return group;
 }
 
@@ -71,13 +92,6 @@ icecam_tool_use_build_tree_plugin (void)
   if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL && g_getenv ("GST_PLUGIN_PATH") == NULL &&
       g_file_test (ICECAM_PLUGIN_BUILD_DIR, G_FILE_TEST_IS_DIR))
     g_setenv ("GST_PLUGIN_PATH_1_0", ICECAM_PLUGIN_BUILD_DIR, TRUE);
-}
-
-void
-icecam_tool_setup_logging (gboolean verbose)
-{
-  if (verbose)
-    g_setenv ("G_MESSAGES_DEBUG", "icecam icecam-camera icecam-view", FALSE);
 }
 
 /* A missing element is the commonest installation problem: say which, not "no element". */

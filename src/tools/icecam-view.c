@@ -425,7 +425,6 @@ run (ViewApp *app, int argc, char **argv)
     g_printerr ("icecam-view: %s\n", error->message);
     return 2;
   }
-  icecam_tool_setup_logging (app->ice.verbose);
   if (!app->headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
     g_printerr ("icecam-view: no display, decoding headless\n");
     app->headless = TRUE;

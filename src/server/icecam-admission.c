@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous's admission policy: connections per address, message rate, silence. */
+
+#include "icecam-admission.h"
+
+/**
+ * SECTION:icecam-admission
+ * @title: IcecamAdmission
+ * @short_description: which signalling connections the rendezvous keeps, without I/O
+ *
+ * The admission policy of the rendezvous, as decisions on values: the caller reports each
+ * connection (an id it allocates and the client's address as text) when it opens, each message
+ * it receives (its size) and each sign of life (a pong), with the current monotonic time; the
+ * admission answers with an #IcecamAdmissionVerdict. Three rules:
+ *
+ * - one address may hold at most a number of connections open
+ *   (icecam_admission_set_max_connections_per_address());
+ * - each connection has a token bucket of messages: a sustained rate and a burst, where every
+ *   further %ICECAM_ADMISSION_BYTES_PER_MESSAGE bytes of a message count as one more message
+ *   (icecam_admission_set_message_rate());
+ * - a connection that sent nothing and answered no ping for the silence limit is gone
+ *   (icecam_admission_set_keepalive(); the caller pings every keepalive interval and asks
+ *   icecam_admission_take_silent() as often).
+ *
+ * It owns no sockets and no sources, so it is tested with a fake clock. Bad input (an unknown
+ * or repeated id, an empty address, time that goes backwards) changes nothing.
+ *
+ * Threading: not thread-safe; use it from one thread. It emits no signals.
+ */
+
+typedef enum {
+  CONNECTION_STATE_ADMITTED,
+  CONNECTION_STATE_CLOSING, /* refused: final until the caller closes it */
+} ConnectionState;
+
+typedef struct {
+  guint64 id;
+  ConnectionState state;
+  gchar *address;
+  gdouble tokens;           /* the token bucket of the message rate */
+  gint64 refilled_us;
+  gint64 heard_us;          /* when it last sent a message or answered a ping */
+} Connection;
+
+struct _IcecamAdmission {
+  GObject parent_instance;
+
+  GHashTable *connections;   /* &Connection.id → Connection (owned) */
+  GHashTable *per_address;   /* address → open connections from it (GUINT) */
+
+  guint max_connections_per_address; /* 0: no limit */
+  guint message_rate;                /* per second and connection; 0: no limit */
+  guint message_burst;
+  guint keepalive_interval_s;
+  guint silence_limit_s;
+
+  guint64 connections_refused;
+  guint64 rate_limited;
+  guint64 silent_closed;
+};
+
+G_DEFINE_FINAL_TYPE (IcecamAdmission, icecam_admission, G_TYPE_OBJECT)
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+static void
+connection_free (Connection *conn)
+{
+  g_free (conn->address);
+  g_free (conn);
+}
+
+static const gchar *
+connection_state_to_string (ConnectionState state)
+{
+  switch (state) {
+  case CONNECTION_STATE_ADMITTED:
+    return "admitted";
+  case CONNECTION_STATE_CLOSING:
+    return "closing";
+  default:
+    return "invalid";
+  }
+}
+
+static void
+connection_set_state (Connection *conn, ConnectionState state)
+{
+  /* Closing is final. */
+  g_return_if_fail (state > conn->state);
+
+  g_debug ("peer %" G_GUINT64_FORMAT ": %s → %s", conn->id,
+           connection_state_to_string (conn->state), connection_state_to_string (state));
+  conn->state = state;
+}
+
+static guint
+count_address (IcecamAdmission *self, const gchar *address, gint delta)
+{
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, address)) + delta;
+
+  if (count == 0)
+    g_hash_table_remove (self->per_address, address);
+  else
+    g_hash_table_insert (self->per_address, g_strdup (address), GUINT_TO_POINTER (count));
+  return count;
+}
+
+/* The connection is closing from now on; the counter of @verdict says why. */
+static void
+refuse (IcecamAdmission *self, Connection *conn, IcecamAdmissionVerdict verdict)
+{
+  connection_set_state (conn, CONNECTION_STATE_CLOSING);
+  switch (verdict) {
+  case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
+    self->connections_refused++;
+    break;
+  case ICECAM_ADMISSION_OVER_RATE:
+    self->rate_limited++;
+    break;
+  case ICECAM_ADMISSION_SILENT:
+    self->silent_closed++;
+    break;
+  default:
+    g_return_if_reached ();
+  }
+}
+
+/* The token bucket: @cost tokens, refilled at message_rate per second up to message_burst.
+ * Time that goes backwards refills nothing. */
+static gboolean
+take_tokens (IcecamAdmission *self, Connection *conn, gdouble cost, gint64 now_us)
+{
+  gdouble elapsed_us = MAX ((gdouble) now_us - (gdouble) conn->refilled_us, 0);
+
+  if (self->message_rate == 0)
+    return TRUE;
+  conn->tokens = MIN ((gdouble) self->message_burst,
+                      conn->tokens + elapsed_us * self->message_rate / 1e6);
+  conn->refilled_us = MAX (conn->refilled_us, now_us);
+  if (conn->tokens < cost)
+    return FALSE;
+  conn->tokens -= cost;
+  return TRUE;
+}
+
+/* ---- public API ----------------------------------------------------------------------- */
+
+/**
+ * icecam_admission_new:
+ *
+ * Returns: (transfer full): an admission policy with the default limits and no connections
+ */
+IcecamAdmission *
+icecam_admission_new (void)
+{
+  return g_object_new (ICECAM_TYPE_ADMISSION, NULL);
+}
+
+/**
+ * icecam_admission_set_max_connections_per_address:
+ * @self: an admission policy
+ * @max: how many connections one address may hold open; 0 for no limit
+ *
+ * Applies to connections opened afterwards. Default:
+ * %ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.
+ */
+void
+icecam_admission_set_max_connections_per_address (IcecamAdmission *self, guint max)
+{
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  self->max_connections_per_address = max;
+}
+
+/**
+ * icecam_admission_set_message_rate:
+ * @self: an admission policy
+ * @per_second: messages one connection may send per second, sustained; 0 for no limit
+ * @burst: how many it may send at once (at least 1)
+ *
+ * Every connection's bucket refills at the new rate from its next message on; a new
+ * connection starts with a full bucket. Defaults: %ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
+ * %ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST.
+ *
+ * Returns: %TRUE, or %FALSE (nothing changed) if @burst is 0
+ */
+gboolean
+icecam_admission_set_message_rate (IcecamAdmission *self, guint per_second, guint burst)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), FALSE);
+
+  if (burst < 1)
+    return FALSE;
+  self->message_rate = per_second;
+  self->message_burst = burst;
+  return TRUE;
+}
+
+/**
+ * icecam_admission_set_keepalive:
+ * @self: an admission policy
+ * @interval_s: seconds between the pings the caller sends on every connection (at least 1)
+ * @silence_limit_s: a connection that neither sent a message nor answered a ping for this
+ *   long is silent (more than @interval_s)
+ *
+ * Defaults: %ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S,
+ * %ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S.
+ *
+ * Returns: %TRUE, or %FALSE (nothing changed) if the values break those rules
+ */
+gboolean
+icecam_admission_set_keepalive (IcecamAdmission *self, guint interval_s, guint silence_limit_s)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), FALSE);
+
+  if (interval_s < 1 || silence_limit_s <= interval_s)
+    return FALSE;
+  self->keepalive_interval_s = interval_s;
+  self->silence_limit_s = silence_limit_s;
+  return TRUE;
+}
+
+/**
+ * icecam_admission_get_keepalive_interval:
+ * @self: an admission policy
+ *
+ * Returns: seconds between pings, and between calls of icecam_admission_take_silent()
+ */
+guint
+icecam_admission_get_keepalive_interval (IcecamAdmission *self)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), 0);
+
+  return self->keepalive_interval_s;
+}
+
+/**
+ * icecam_admission_get_silence_limit:
+ * @self: an admission policy
+ *
+ * Returns: seconds of silence after which a connection is silent
+ */
+guint
+icecam_admission_get_silence_limit (IcecamAdmission *self)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), 0);
+
+  return self->silence_limit_s;
+}
+
+/**
+ * icecam_admission_open:
+ * @self: an admission policy
+ * @id: the new connection's id, unique among the open ones
+ * @address: the client's IP address as text; connections with the same text share a limit
+ * @now_us: the current monotonic time (g_get_monotonic_time())
+ * @refusal: (out) (optional) (transfer full) (nullable): what to tell the client when it is
+ *   refused, else %NULL
+ *
+ * A connection opened. It counts for @address until icecam_admission_close(), even when it is
+ * refused, so that a flood of connections is refused until the flood's own ones are closed.
+ *
+ * Returns: %ICECAM_ADMISSION_ALLOW, %ICECAM_ADMISSION_TOO_MANY_CONNECTIONS, or
+ *   %ICECAM_ADMISSION_INVALID if @id is open already or @address is empty
+ */
+IcecamAdmissionVerdict
+icecam_admission_open (IcecamAdmission *self, guint64 id, const gchar *address, gint64 now_us,
+                       gchar **refusal)
+{
+  Connection *conn;
+  guint count;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), ICECAM_ADMISSION_INVALID);
+
+  if (refusal != NULL)
+    *refusal = NULL;
+  if (address == NULL || *address == '\0' || g_hash_table_contains (self->connections, &id))
+    return ICECAM_ADMISSION_INVALID;
+
+  conn = g_new0 (Connection, 1);
+  conn->id = id;
+  conn->state = CONNECTION_STATE_ADMITTED;
+  conn->address = g_strdup (address);
+  conn->tokens = self->message_burst;
+  conn->refilled_us = now_us;
+  conn->heard_us = now_us;
+  g_hash_table_insert (self->connections, &conn->id, conn);
+  count = count_address (self, address, +1);
+  if (self->max_connections_per_address == 0 || count <= self->max_connections_per_address)
+    return ICECAM_ADMISSION_ALLOW;
+
+  refuse (self, conn, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  if (refusal != NULL)
+    *refusal = g_strdup_printf ("%s already has %u signalling connections open, the limit",
+                                address, self->max_connections_per_address);
+  return ICECAM_ADMISSION_TOO_MANY_CONNECTIONS;
+}
+
+/**
+ * icecam_admission_message:
+ * @self: an admission policy
+ * @id: the connection that sent a message
+ * @size: the message's size in bytes
+ * @now_us: the current monotonic time
+ * @refusal: (out) (optional) (transfer full) (nullable): what to tell the client when it is
+ *   refused, else %NULL
+ *
+ * A message arrived: the connection is not silent, and the message costs one token plus one
+ * per further %ICECAM_ADMISSION_BYTES_PER_MESSAGE bytes.
+ *
+ * Returns: %ICECAM_ADMISSION_ALLOW, %ICECAM_ADMISSION_OVER_RATE (the connection is refused
+ *   now), %ICECAM_ADMISSION_CLOSING (refused before: drop the message) or
+ *   %ICECAM_ADMISSION_INVALID (unknown @id)
+ */
+IcecamAdmissionVerdict
+icecam_admission_message (IcecamAdmission *self, guint64 id, gsize size, gint64 now_us,
+                          gchar **refusal)
+{
+  Connection *conn;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), ICECAM_ADMISSION_INVALID);
+
+  if (refusal != NULL)
+    *refusal = NULL;
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn == NULL)
+    return ICECAM_ADMISSION_INVALID;
+  if (conn->state == CONNECTION_STATE_CLOSING)
+    return ICECAM_ADMISSION_CLOSING;
+  conn->heard_us = MAX (conn->heard_us, now_us);
+  if (take_tokens (self, conn, 1 + (gdouble) (size / ICECAM_ADMISSION_BYTES_PER_MESSAGE), now_us))
+    return ICECAM_ADMISSION_ALLOW;
+
+  refuse (self, conn, ICECAM_ADMISSION_OVER_RATE);
+  if (refusal != NULL)
+    *refusal = g_strdup_printf ("more than %u messages a second (burst %u): closing the "
+                                "connection", self->message_rate, self->message_burst);
+  return ICECAM_ADMISSION_OVER_RATE;
+}
+
+/**
+ * icecam_admission_heard:
+ * @self: an admission policy
+ * @id: a connection that showed it is alive without a message (it answered a ping)
+ * @now_us: the current monotonic time
+ *
+ * Unknown ids are ignored.
+ */
+void
+icecam_admission_heard (IcecamAdmission *self, guint64 id, gint64 now_us)
+{
+  Connection *conn;
+
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn != NULL)
+    conn->heard_us = MAX (conn->heard_us, now_us);
+}
+
+/**
+ * icecam_admission_take_silent:
+ * @self: an admission policy
+ * @now_us: the current monotonic time
+ *
+ * Finds the admitted connections silent for longer than the silence limit and refuses them:
+ * the caller closes each. Called every keepalive interval, a dead client goes within the limit
+ * plus one interval.
+ *
+ * Returns: (transfer full) (element-type guint64): the ids of the connections that are
+ *   silent, refused now; empty if none
+ */
+GArray *
+icecam_admission_take_silent (IcecamAdmission *self, gint64 now_us)
+{
+  GArray *silent;
+  gint64 oldest;
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), NULL);
+
+  silent = g_array_new (FALSE, FALSE, sizeof (guint64));
+  oldest = now_us - (gint64) self->silence_limit_s * G_USEC_PER_SEC;
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn)) {
+    if (conn->state != CONNECTION_STATE_ADMITTED || conn->heard_us >= oldest)
+      continue;
+    refuse (self, conn, ICECAM_ADMISSION_SILENT);
+    g_array_append_val (silent, conn->id);
+  }
+  return silent;
+}
+
+/**
+ * icecam_admission_close:
+ * @self: an admission policy
+ * @id: a connection that is closed, refused or not
+ *
+ * Forgets the connection; its address may open another in its place. Unknown ids are ignored.
+ */
+void
+icecam_admission_close (IcecamAdmission *self, guint64 id)
+{
+  Connection *conn;
+
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn == NULL)
+    return;
+  count_address (self, conn->address, -1);
+  g_hash_table_remove (self->connections, &id);
+}
+
+/**
+ * icecam_admission_get_stats:
+ * @self: an admission policy
+ * @stats: (out caller-allocates): where to store the counters
+ */
+void
+icecam_admission_get_stats (IcecamAdmission *self, IcecamAdmissionStats *stats)
+{
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+  g_return_if_fail (stats != NULL);
+
+  stats->connections = g_hash_table_size (self->connections);
+  stats->connections_refused = self->connections_refused;
+  stats->rate_limited = self->rate_limited;
+  stats->silent_closed = self->silent_closed;
+}
+
+/* ---- GObject -------------------------------------------------------------------------- */
+
+static void
+icecam_admission_finalize (GObject *object)
+{
+  IcecamAdmission *self = ICECAM_ADMISSION (object);
+
+  g_hash_table_unref (self->connections);
+  g_hash_table_unref (self->per_address);
+
+  G_OBJECT_CLASS (icecam_admission_parent_class)->finalize (object);
+}
+
+static void
+icecam_admission_class_init (IcecamAdmissionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = icecam_admission_finalize;
+}
+
+static void
+icecam_admission_init (IcecamAdmission *self)
+{
+  self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                             (GDestroyNotify) connection_free);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->max_connections_per_address = ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  self->message_rate = ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE;
+  self->message_burst = ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST;
+  self->keepalive_interval_s = ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S;
+  self->silence_limit_s = ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S;
+}

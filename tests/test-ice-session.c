@@ -284,14 +284,22 @@ test_no_candidates_fails (Fixture *f, gconstpointer data)
   f->closed = 0;
 }
 
+/* 127.0.0.1, any port: where the servers given as "localhost" listen. */
+static GSocketAddress *
+loopback_any_port (void)
+{
+  g_autoptr (GInetAddress) ip = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+
+  return g_inet_socket_address_new (ip, 0);
+}
+
 /* A STUN server given as "localhost": the name is looked up, the agent asks the server at its
  * address, and the sessions connect. */
 static void
 fixture_setup_named_stun (Fixture *f, gconstpointer data)
 {
   g_autoptr (IcecamIceConfig) config = loopback_config ();
-  g_autoptr (GInetAddress) ip = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (ip, 0);
+  g_autoptr (GSocketAddress) any_port = loopback_any_port ();
   g_autoptr (GError) error = NULL;
   g_autofree gchar *url = NULL;
 
@@ -312,8 +320,7 @@ static void
 fixture_setup_named_turn (Fixture *f, gconstpointer data)
 {
   g_autoptr (IcecamIceConfig) config = loopback_config ();
-  g_autoptr (GInetAddress) ip = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (ip, 0);
+  g_autoptr (GSocketAddress) any_port = loopback_any_port ();
   g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *url = NULL;
@@ -373,19 +380,27 @@ test_named_stun (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats_b.packets_received, ==, 1);
 }
 
+/* Both sides get each other's credentials, then b and a gather; nothing waits. */
 static void
-test_named_turn (Fixture *f, gconstpointer data)
+exchange_credentials_then_gather (Fixture *f)
 {
   g_autofree gchar *ufrag_a = NULL, *pwd_a = NULL, *ufrag_b = NULL, *pwd_b = NULL;
   g_autoptr (GError) error = NULL;
 
   icecam_ice_session_get_local_credentials (f->a, &ufrag_a, &pwd_a);
   icecam_ice_session_get_local_credentials (f->b, &ufrag_b, &pwd_b);
+  g_assert_nonnull (ufrag_a);
   g_assert_true (icecam_ice_session_set_remote_credentials (f->b, ufrag_a, pwd_a, &error));
   g_assert_true (icecam_ice_session_set_remote_credentials (f->a, ufrag_b, pwd_b, &error));
   g_assert_true (icecam_ice_session_gather (f->b, &error));
   g_assert_true (icecam_ice_session_gather (f->a, &error));
   g_assert_no_error (error);
+}
+
+static void
+test_named_turn (Fixture *f, gconstpointer data)
+{
+  exchange_credentials_then_gather (f);
   /* The relay's name was looked up and the agent asked 127.0.0.1 for an allocation. */
   g_assert_true (WAIT_UNTIL (turn_got_allocate (f)));
   wait_connected_on_host_pair (f);
@@ -447,17 +462,7 @@ fixture_teardown_unresolvable (Fixture *f, gconstpointer data)
 static void
 test_unresolvable (Fixture *f, gconstpointer data)
 {
-  g_autofree gchar *ufrag_a = NULL, *pwd_a = NULL, *ufrag_b = NULL, *pwd_b = NULL;
-  g_autoptr (GError) error = NULL;
-
-  icecam_ice_session_get_local_credentials (f->a, &ufrag_a, &pwd_a);
-  icecam_ice_session_get_local_credentials (f->b, &ufrag_b, &pwd_b);
-  g_assert_nonnull (ufrag_a);
-  g_assert_true (icecam_ice_session_set_remote_credentials (f->b, ufrag_a, pwd_a, &error));
-  g_assert_true (icecam_ice_session_set_remote_credentials (f->a, ufrag_b, pwd_b, &error));
-  g_assert_true (icecam_ice_session_gather (f->b, &error));
-  g_assert_true (icecam_ice_session_gather (f->a, &error));
-  g_assert_no_error (error);
+  exchange_credentials_then_gather (f);
   g_assert_cmpuint (f->warnings, ==, 0);
   g_assert_cmpuint (f->candidates_a, ==, 0);
   g_assert_false (f->gathered_a);

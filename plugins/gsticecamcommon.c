@@ -161,6 +161,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
 /**
  * gst_icecam_settings_to_ice_config:
  *
+ * Pure, so called under the object lock: URLs are parsed, and a host name is kept as a name
+ * (each ICE session looks it up asynchronously when it gathers).
+ *
  * Returns: (transfer full) (nullable): the ICE configuration the properties describe
  */
 IcecamIceConfig *

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Tests of the SDP subset, the RTCP helpers and ICE server URLs: pure code, strings in. */
+/* Tests of the SDP subset, the RTCP helpers and TURN credentials: pure code, strings in. */
 
-#include "icecam-ice-config.h"
 #include "icecam-rtcp.h"
 #include "icecam-sdp.h"
 #include "icecam-turn-credentials.h"
@@ -363,84 +362,6 @@ test_rtcp_pli (void)
   g_assert_false (icecam_rtcp_has_keyframe_request (rtp, sizeof rtp));
 }
 
-static void
-test_ice_config_urls (void)
-{
-  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
-  g_autoptr (GError) error = NULL;
-  const IcecamIceServerAddress *turn;
-
-  g_assert_true (icecam_ice_config_add_url (config, "stun:198.51.100.1", NULL, NULL, &error));
-  g_assert_cmpstr (config->stun->host, ==, "198.51.100.1");
-  g_assert_cmpuint (config->stun->port, ==, 3478);
-  g_assert_true (icecam_ice_config_add_url (config, "stun://203.0.113.9:19302", NULL, NULL,
-                                            &error));
-  g_assert_cmpstr (config->stun->host, ==, "203.0.113.9");
-  g_assert_cmpuint (config->stun->port, ==, 19302);
-
-  g_assert_true (icecam_ice_config_add_url (config, "turn://al%40ice:s3cret@198.51.100.2:3479",
-                                            NULL, NULL, &error));
-  g_assert_true (icecam_ice_config_add_url (config, "turn:[2001:db8::1]:3478?transport=tcp",
-                                            "1700000000:cam", "pw", &error));
-  g_assert_true (icecam_ice_config_add_url (config, "turns:198.51.100.3", "u", "p", &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (config->turn->len, ==, 3);
-  turn = g_ptr_array_index (config->turn, 0);
-  g_assert_cmpstr (turn->username, ==, "al@ice");
-  g_assert_cmpstr (turn->password, ==, "s3cret");
-  g_assert_cmpuint (turn->port, ==, 3479);
-  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_UDP);
-  turn = g_ptr_array_index (config->turn, 1);
-  g_assert_cmpstr (turn->host, ==, "2001:db8::1");
-  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_TCP);
-  turn = g_ptr_array_index (config->turn, 2);
-  g_assert_cmpuint (turn->port, ==, 5349);
-  g_assert_cmpint (turn->transport, ==, ICECAM_TURN_TRANSPORT_TLS);
-}
-
-static void
-expect_url_error (const gchar *url, gint code)
-{
-  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
-  g_autoptr (GError) error = NULL;
-
-  g_assert_false (icecam_ice_config_add_url (config, url, NULL, NULL, &error));
-  g_assert_error (error, ICECAM_ICE_CONFIG_ERROR, code);
-  g_assert_nonnull (strstr (error->message, url));
-}
-
-static void
-test_ice_config_bad_urls (void)
-{
-  expect_url_error ("http://198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
-  expect_url_error ("stun:", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
-  expect_url_error ("stun:198.51.100.1:99999", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
-  expect_url_error ("turn:198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL); /* no credentials */
-  expect_url_error ("turn://u:p@198.51.100.1?transport=sctp", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
-  expect_url_error ("turn://nopassword@198.51.100.1", ICECAM_ICE_CONFIG_ERROR_BAD_URL);
-}
-
-static void
-test_ice_config_welcome_servers (void)
-{
-  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
-  g_autoptr (GPtrArray) servers = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) icecam_ice_server_free);
-  const gchar *stun_urls[] = { "stun:198.51.100.1:3478", NULL };
-  const gchar *turn_urls[] = { "turn:198.51.100.2:3478?transport=udp",
-                               "turn:198.51.100.2:3478?transport=tcp", NULL };
-  g_autoptr (GError) error = NULL;
-
-  /* The user's STUN server wins over the advertised one; advertised relays are added. */
-  g_assert_true (icecam_ice_config_add_url (config, "stun:203.0.113.5", NULL, NULL, &error));
-  g_ptr_array_add (servers, icecam_ice_server_new (stun_urls, NULL, NULL));
-  g_ptr_array_add (servers, icecam_ice_server_new (turn_urls, "123:cam", "pw"));
-  g_assert_true (icecam_ice_config_add_servers (config, servers, &error));
-  g_assert_no_error (error);
-  g_assert_cmpstr (config->stun->host, ==, "203.0.113.5");
-  g_assert_cmpuint (config->turn->len, ==, 2);
-}
-
 /* Vectors computed independently: base64 (HMAC-SHA1 (key, message)) with Python's hmac. */
 static void
 test_turn_credentials_vectors (void)
@@ -475,9 +396,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rtcp/pli", test_rtcp_pli);
   g_test_add_func ("/rtp/h264-keyframe-start", test_rtp_h264_keyframe_start);
   g_test_add_func ("/rtp/h264-keyframe-start/marker", test_rtp_h264_keyframe_start_marker);
-  g_test_add_func ("/ice-config/urls", test_ice_config_urls);
-  g_test_add_func ("/ice-config/bad-urls", test_ice_config_bad_urls);
-  g_test_add_func ("/ice-config/welcome-servers", test_ice_config_welcome_servers);
   g_test_add_func ("/turn-credentials/vectors", test_turn_credentials_vectors);
   return g_test_run ();
 }

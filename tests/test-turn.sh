@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # TURN end to end on loopback with Debian's coturn: the rendezvous mints REST credentials,
 # coturn accepts them, and with ice-transport-policy=relay the video flows through the relay
-# over TURN-UDP and TURN-TCP. A wrong secret fails with a message naming candidate types.
+# over TURN-UDP and TURN-TCP, also with the relay given by name. A wrong secret fails with a
+# message naming candidate types; so does a relay whose name does not resolve.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 command -v turnserver >/dev/null || { echo "turnserver missing: run scripts/setup.sh"; exit 1; }
@@ -49,11 +50,13 @@ pids+=($!)
 wait_for_line "$tmp/coturn.log" "Total General servers|IPv4. UDP listener opened" 10 \
   || { cat "$tmp/coturn.log"; echo "coturn did not start"; exit 1; }
 
-# $1: name, $2: rendezvous secret, $3: transport; echoes the viewer's output, returns its rc.
+# $1: name, $2: rendezvous secret, $3: transport, $4: the relay's host (default 127.0.0.1);
+# echoes the viewer's output, returns its rc.
 run_case() {
   local log="$tmp/$1" url rc
   "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
-    --turn-server "turn:127.0.0.1:$turn_port?transport=$3" --turn-secret "$2" >"$log.rv" 2>&1 &
+    --turn-server "turn:${4:-127.0.0.1}:$turn_port?transport=$3" --turn-secret "$2" \
+    >"$log.rv" 2>&1 &
   local rv=$!
   wait_for_line "$log.rv" 'listening on ws://' 10 || { cat "$log.rv"; return 99; }
   url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$log.rv" | head -1)
@@ -79,14 +82,21 @@ for transport in udp tcp; do
     || fail "relay over TURN-$transport (rc=$rc): $out"
 done
 
+# Handed out as written, looked up by each ICE session.
+out=$(run_case relay-by-name "$secret" udp localhost); rc=$?
+echo "# $(echo "$out" | tail -1)"
+echo "$out" | grep '^icecam-view: result=' | grep -q 'pair=relay/relay ' && [ $rc -eq 0 ] \
+  && pass "relay over TURN-udp given as localhost" \
+  || fail "relay given as localhost (rc=$rc): $out"
+
 # Each side of each case allocated at coturn with the credentials the rendezvous minted.
 allocations=$(grep -c "ALLOCATE processed, success" "$tmp/coturn.log")
-[ "$allocations" -ge 4 ] && pass "coturn accepted $allocations allocations" \
-  || fail "coturn accepted $allocations allocations, expected 4"
+[ "$allocations" -ge 6 ] && pass "coturn accepted $allocations allocations" \
+  || fail "coturn accepted $allocations allocations, expected 6"
 # Each was released when its end stopped (the camera on Ctrl-C, the viewer when it had its
 # frames): a REFRESH with lifetime 0, not coturn's timeout minutes later.
 released=$(grep -cE "refreshed, .*lifetime=0$" "$tmp/coturn.log")
-[ "$released" -ge 4 ] && [ "$released" -ge "$allocations" ] \
+[ "$released" -ge 6 ] && [ "$released" -ge "$allocations" ] \
   && pass "every allocation ($released of $allocations) released at shutdown" \
   || fail "$released of $allocations allocations released at shutdown"
 
@@ -96,6 +106,12 @@ out=$(run_case wrong-secret "not-the-secret" udp); rc=$?
   || fail "wrong secret (rc=$rc): $out"
 grep -q "error 401" "$tmp/coturn.log" && pass "coturn refused the wrong credentials" \
   || fail "coturn did not refuse the wrong credentials"
+
+# .invalid never resolves (RFC 6761): relay-only with no relay left fails at once, and says so.
+out=$(run_case unresolvable "$secret" udp relay.icecam.invalid 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "no TURN server name resolved" \
+  && pass "a relay name that does not resolve fails relay-only, saying so" \
+  || fail "unresolvable relay (rc=$rc): $out"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

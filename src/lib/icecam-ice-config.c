@@ -3,15 +3,12 @@
 
 #include "icecam-ice-config.h"
 
-#include <gio/gio.h>
 #include <string.h>
-
-#define MAX_TURN_SERVERS 8 /* libnice's limit per component */
 
 G_DEFINE_QUARK (icecam-ice-config-error-quark, icecam_ice_config_error)
 
-static void
-server_address_free (IcecamIceServerAddress *addr)
+void
+icecam_ice_server_address_free (IcecamIceServerAddress *addr)
 {
   if (addr == NULL)
     return;
@@ -21,11 +18,12 @@ server_address_free (IcecamIceServerAddress *addr)
   g_free (addr);
 }
 
-static IcecamIceServerAddress *
-server_address_copy (const IcecamIceServerAddress *addr)
+IcecamIceServerAddress *
+icecam_ice_server_address_copy (const IcecamIceServerAddress *addr)
 {
   IcecamIceServerAddress *copy = g_new0 (IcecamIceServerAddress, 1);
 
+  copy->kind = addr->kind;
   copy->host = g_strdup (addr->host);
   copy->port = addr->port;
   copy->username = g_strdup (addr->username);
@@ -39,7 +37,7 @@ icecam_ice_config_new (void)
 {
   IcecamIceConfig *config = g_new0 (IcecamIceConfig, 1);
 
-  config->turn = g_ptr_array_new_with_free_func ((GDestroyNotify) server_address_free);
+  config->turn = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_address_free);
   config->policy = ICECAM_ICE_POLICY_ALL;
   return config;
 }
@@ -50,9 +48,10 @@ icecam_ice_config_copy (const IcecamIceConfig *config)
   IcecamIceConfig *copy = icecam_ice_config_new ();
 
   if (config->stun)
-    copy->stun = server_address_copy (config->stun);
+    copy->stun = icecam_ice_server_address_copy (config->stun);
   for (guint i = 0; i < config->turn->len; i++)
-    g_ptr_array_add (copy->turn, server_address_copy (g_ptr_array_index (config->turn, i)));
+    g_ptr_array_add (copy->turn,
+                     icecam_ice_server_address_copy (g_ptr_array_index (config->turn, i)));
   copy->policy = config->policy;
   copy->ice_tcp = config->ice_tcp;
   copy->local_addresses = g_strdupv (config->local_addresses);
@@ -64,39 +63,52 @@ icecam_ice_config_free (IcecamIceConfig *config)
 {
   if (config == NULL)
     return;
-  server_address_free (config->stun);
+  icecam_ice_server_address_free (config->stun);
   g_ptr_array_unref (config->turn);
   g_strfreev (config->local_addresses);
   g_free (config);
 }
 
-static gchar *
-resolve_host (const gchar *host, GError **error)
+/* A DNS name as a resolver will take it (RFC 1123 labels; '_' too, as some networks use it;
+ * IDN through its ASCII form). A last label of digits only is a mistyped IPv4 address
+ * ("198.51.100.300", "127.1"), not a name. */
+static gboolean
+host_name_is_valid (const gchar *host)
 {
-  g_autoptr (GInetAddress) literal = g_inet_address_new_from_string (host);
-  g_autoptr (GResolver) resolver = NULL;
-  GList *addresses;
-  gchar *result = NULL;
+  g_autofree gchar *ascii = g_hostname_to_ascii (host);
+  gsize length;
+  const gchar *label;
+  gboolean all_digits = TRUE;
 
-  if (literal != NULL)
-    return g_inet_address_to_string (literal);
+  if (ascii == NULL)
+    return FALSE;
+  length = strlen (ascii);
+  if (length > 0 && ascii[length - 1] == '.')
+    ascii[--length] = '\0'; /* an absolute name */
+  if (length == 0 || length > 253)
+    return FALSE;
+  label = ascii;
+  for (const gchar *p = ascii;; p++) {
+    if (*p == '.' || *p == '\0') {
+      gsize label_length = (gsize) (p - label);
 
-  resolver = g_resolver_get_default ();
-  addresses = g_resolver_lookup_by_name (resolver, host, NULL, NULL);
-  for (GList *l = addresses; l != NULL && result == NULL; l = l->next) {
-    if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
-      result = g_inet_address_to_string (l->data);
+      if (label_length == 0 || label_length > 63 || label[0] == '-' || p[-1] == '-')
+        return FALSE;
+      if (*p == '\0')
+        break;
+      label = p + 1;
+      all_digits = TRUE;
+    } else if (g_ascii_isalnum (*p) || *p == '-' || *p == '_') {
+      all_digits = all_digits && g_ascii_isdigit (*p);
+    } else {
+      return FALSE;
+    }
   }
-  if (result == NULL && addresses != NULL)
-    result = g_inet_address_to_string (addresses->data);
-  g_resolver_free_addresses (addresses);
-  if (result == NULL)
-    g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_RESOLVE,
-                 "cannot resolve ICE server host '%s'", host);
-  return result;
+  return !all_digits;
 }
 
-/* Splits "host[:port]" or "[v6]:port" in place. */
+/* Splits "host[:port]" or "[v6]:port" in place. A bracketed host must be an IPv6 address;
+ * any other host an IPv4 address or a host name. */
 static gboolean
 split_host_port (gchar *hostport, gchar **host, guint16 *port)
 {
@@ -115,6 +127,8 @@ split_host_port (gchar *hostport, gchar **host, guint16 *port)
       port_str = close + 2;
     else if (close[1] != '\0')
       return FALSE;
+    if (!g_hostname_is_ip_address (*host) || strchr (*host, ':') == NULL)
+      return FALSE;
   } else {
     gchar *colon = strrchr (hostport, ':');
 
@@ -123,9 +137,10 @@ split_host_port (gchar *hostport, gchar **host, guint16 *port)
       *colon = '\0';
       port_str = colon + 1;
     }
+    if (g_hostname_is_ip_address (*host) ? strchr (*host, ':') != NULL
+                                         : !host_name_is_valid (*host))
+      return FALSE;
   }
-  if (**host == '\0')
-    return FALSE;
   if (port_str != NULL) {
     n = g_ascii_strtoull (port_str, &end, 10);
     if (end == port_str || *end != '\0' || n == 0 || n > 65535)
@@ -149,21 +164,48 @@ parse_query (const gchar *query, IcecamTurnTransport *transport)
   return TRUE;
 }
 
-gboolean
-icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url, const gchar *username,
-                           const gchar *credential, GError **error)
+/* "USER:PASSWORD", percent-escaped, in place. */
+static gboolean
+parse_userinfo (gchar *userinfo, gchar **user, gchar **pass)
+{
+  gchar *colon = strchr (userinfo, ':');
+
+  if (colon == NULL)
+    return FALSE;
+  *colon = '\0';
+  *user = g_uri_unescape_string (userinfo, NULL);
+  *pass = g_uri_unescape_string (colon + 1, NULL);
+  return *user != NULL && *pass != NULL;
+}
+
+/**
+ * icecam_ice_server_address_parse:
+ * @url: "stun:HOST[:PORT]", "turn:HOST[:PORT][?transport=udp|tcp]", "turns:HOST[:PORT]"
+ *   (RFC 7064/7065), or the GStreamer forms "stun://HOST:PORT", "turn(s)://USER:PASS@HOST:PORT"
+ *   (USER and PASS percent-escaped). HOST is an IPv4 address, an IPv6 address in brackets or
+ *   a host name; PORT defaults to 3478 (5349 for turns:).
+ * @username: (nullable): TURN username, unless the URL carries one
+ * @credential: (nullable): TURN password, unless the URL carries one
+ * @error: an %ICECAM_ICE_CONFIG_ERROR
+ *
+ * Parses one ICE server URL. Pure: no I/O, a host name stays a name.
+ *
+ * Returns: (transfer full) (nullable): the server, or %NULL with @error set
+ */
+IcecamIceServerAddress *
+icecam_ice_server_address_parse (const gchar *url, const gchar *username,
+                                 const gchar *credential, GError **error)
 {
   g_autofree gchar *copy = NULL;
+  g_autofree gchar *user = NULL;
+  g_autofree gchar *pass = NULL;
   gchar *rest, *query, *at, *host = NULL;
-  g_autofree gchar *user = g_strdup (username);
-  g_autofree gchar *pass = g_strdup (credential);
   gboolean stun = FALSE, tls = FALSE;
   IcecamTurnTransport transport = ICECAM_TURN_TRANSPORT_UDP;
   guint16 port;
   IcecamIceServerAddress *addr;
-  gchar *resolved;
 
-  g_return_val_if_fail (url != NULL, FALSE);
+  g_return_val_if_fail (url != NULL, NULL);
 
   copy = g_strdup (url);
   if (g_str_has_prefix (copy, "stun:")) {
@@ -177,29 +219,25 @@ icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url, const gcha
   } else {
     g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_BAD_URL,
                  "'%s' is not a stun:, turn: or turns: URL", url);
-    return FALSE;
+    return NULL;
   }
   port = tls ? 5349 : 3478;
   if (g_str_has_prefix (rest, "//")) {
     rest += 2;
     at = strrchr (rest, '@');
     if (at != NULL) {
-      gchar *colon;
-
       *at = '\0';
-      colon = strchr (rest, ':');
-      if (colon == NULL) {
+      if (!parse_userinfo (rest, &user, &pass)) {
         g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_BAD_URL,
-                     "'%s': credentials must be USER:PASSWORD", url);
-        return FALSE;
+                     "'%s': credentials must be USER:PASSWORD, percent-escaped", url);
+        return NULL;
       }
-      *colon = '\0';
-      g_free (user);
-      g_free (pass);
-      user = g_uri_unescape_string (rest, NULL);
-      pass = g_uri_unescape_string (colon + 1, NULL);
       rest = at + 1;
     }
+  }
+  if (user == NULL) {
+    user = g_strdup (username);
+    pass = g_strdup (credential);
   }
   query = strchr (rest, '?');
   if (query != NULL)
@@ -208,34 +246,47 @@ icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url, const gcha
       !parse_query (query, &transport)) {
     g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_BAD_URL,
                  "cannot parse ICE server URL '%s'", url);
-    return FALSE;
+    return NULL;
   }
   if (!stun && (user == NULL || pass == NULL)) {
     g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_BAD_URL,
                  "TURN server '%s' has no username and credential", url);
-    return FALSE;
+    return NULL;
   }
-  if (!stun && config->turn->len >= MAX_TURN_SERVERS) {
-    g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_TOO_MANY,
-                 "at most %d TURN servers", MAX_TURN_SERVERS);
-    return FALSE;
-  }
-  resolved = resolve_host (host, error);
-  if (resolved == NULL)
-    return FALSE;
 
   addr = g_new0 (IcecamIceServerAddress, 1);
-  addr->host = resolved;
+  addr->kind = stun ? ICECAM_ICE_SERVER_KIND_STUN : ICECAM_ICE_SERVER_KIND_TURN;
+  addr->host = g_strdup (host);
   addr->port = port;
-  addr->transport = tls ? ICECAM_TURN_TRANSPORT_TLS : transport;
-  if (stun) {
-    server_address_free (config->stun);
-    config->stun = addr;
-  } else {
+  if (!stun) {
+    addr->transport = tls ? ICECAM_TURN_TRANSPORT_TLS : transport;
     addr->username = g_steal_pointer (&user);
     addr->password = g_steal_pointer (&pass);
-    g_ptr_array_add (config->turn, addr);
   }
+  return addr;
+}
+
+gboolean
+icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url, const gchar *username,
+                           const gchar *credential, GError **error)
+{
+  IcecamIceServerAddress *addr = icecam_ice_server_address_parse (url, username, credential,
+                                                                  error);
+
+  if (addr == NULL)
+    return FALSE;
+  if (addr->kind == ICECAM_ICE_SERVER_KIND_STUN) {
+    icecam_ice_server_address_free (config->stun);
+    config->stun = addr;
+    return TRUE;
+  }
+  if (config->turn->len >= ICECAM_ICE_CONFIG_MAX_TURN_SERVERS) {
+    g_set_error (error, ICECAM_ICE_CONFIG_ERROR, ICECAM_ICE_CONFIG_ERROR_TOO_MANY,
+                 "at most %d TURN servers", ICECAM_ICE_CONFIG_MAX_TURN_SERVERS);
+    icecam_ice_server_address_free (addr);
+    return FALSE;
+  }
+  g_ptr_array_add (config->turn, addr);
   return TRUE;
 }
 
@@ -273,8 +324,10 @@ icecam_ice_config_add_servers (IcecamIceConfig *config, GPtrArray *servers, GErr
  * @welcome_servers: (nullable) (element-type IcecamIceServer): from `welcome`
  * @server_is_loopback: whether the rendezvous was reached over loopback
  *
- * An advertised server that cannot be used is logged and skipped: the session can still
- * work without it. With a loopback rendezvous, and no addresses chosen by the user, only
+ * An advertised server whose URL cannot be used is logged and skipped: the session can still
+ * work without it. Pure, like icecam_ice_config_add_url(): called for every `session`
+ * message, it must not wait for a resolver (#IcecamIceSession resolves names, and skips one
+ * that does not resolve, when it gathers). With a loopback rendezvous, and no addresses chosen by the user, only
  * 127.0.0.1 is gathered: everything is on this machine, and libnice skips loopback.
  *
  * Returns: (transfer full): the configuration for one session

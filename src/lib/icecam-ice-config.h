@@ -14,9 +14,11 @@ GQuark icecam_ice_config_error_quark (void);
 
 typedef enum {
   ICECAM_ICE_CONFIG_ERROR_BAD_URL,      /* not a stun:/turn:/turns: URL icecam understands */
-  ICECAM_ICE_CONFIG_ERROR_RESOLVE,      /* the host name does not resolve */
   ICECAM_ICE_CONFIG_ERROR_TOO_MANY,     /* more relays than libnice takes */
 } IcecamIceConfigError;
+
+/* libnice's limit of TURN relays per component. */
+#define ICECAM_ICE_CONFIG_MAX_TURN_SERVERS 8
 
 /**
  * IcecamIcePolicy:
@@ -35,14 +37,28 @@ typedef enum {
 } IcecamTurnTransport;
 
 /**
+ * IcecamIceServerKind:
+ * @ICECAM_ICE_SERVER_KIND_STUN: a STUN server (stun:)
+ * @ICECAM_ICE_SERVER_KIND_TURN: a TURN relay (turn:, turns:)
+ */
+typedef enum {
+  ICECAM_ICE_SERVER_KIND_STUN,
+  ICECAM_ICE_SERVER_KIND_TURN,
+} IcecamIceServerKind;
+
+/**
  * IcecamIceServerAddress:
- * @host: the numeric IP address (resolved when the URL named a host)
+ * @kind: STUN server or TURN relay
+ * @host: the host as the URL wrote it: an IP address (IPv6 without brackets) or a host name.
+ *   Names are not resolved here: #IcecamIceSession looks them up, asynchronously, when it
+ *   needs the address.
  * @port: UDP/TCP port
- * @username: (nullable): TURN username
- * @password: (nullable): TURN password
- * @transport: TURN client↔relay transport
+ * @username: (nullable): TURN username (%NULL for STUN)
+ * @password: (nullable): TURN password (%NULL for STUN)
+ * @transport: TURN client↔relay transport (%ICECAM_TURN_TRANSPORT_UDP for STUN)
  */
 typedef struct {
+  IcecamIceServerKind kind;
   gchar *host;
   guint16 port;
   gchar *username;
@@ -50,10 +66,19 @@ typedef struct {
   IcecamTurnTransport transport;
 } IcecamIceServerAddress;
 
+IcecamIceServerAddress *icecam_ice_server_address_parse (const gchar *url,
+                                                         const gchar *username,
+                                                         const gchar *credential,
+                                                         GError **error);
+IcecamIceServerAddress *icecam_ice_server_address_copy (const IcecamIceServerAddress *addr);
+void icecam_ice_server_address_free (IcecamIceServerAddress *addr);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address_free)
+
 /**
  * IcecamIceConfig:
  * @stun: (nullable): the STUN server (only the first one is used: libnice takes one)
- * @turn: (element-type IcecamIceServerAddress): TURN relays, at most 8
+ * @turn: (element-type IcecamIceServerAddress): TURN relays, at most
+ *   %ICECAM_ICE_CONFIG_MAX_TURN_SERVERS
  * @policy: which candidates may be used
  * @ice_tcp: whether to gather and use ICE-TCP candidates (RFC 6544)
  * @local_addresses: (nullable) (array zero-terminated=1): if set, gather only on these
@@ -75,13 +100,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceConfig, icecam_ice_config_free)
 /**
  * icecam_ice_config_add_url:
  * @config: a configuration
- * @url: "stun:HOST[:PORT]", "turn:HOST[:PORT][?transport=udp|tcp]", "turns:HOST[:PORT]"
- *   (RFC 7064/7065), or the GStreamer forms "stun://HOST:PORT", "turn(s)://USER:PASS@HOST:PORT"
+ * @url: a URL icecam_ice_server_address_parse() accepts
  * @username: (nullable): TURN username, unless the URL carries one
  * @credential: (nullable): TURN password, unless the URL carries one
  * @error: an %ICECAM_ICE_CONFIG_ERROR
  *
- * Adds one server. A host name is resolved here, blocking; numeric addresses never block.
+ * Adds one server. Pure: no I/O, a host name is kept as a name (see
+ * #IcecamIceServerAddress), so this may be called under a lock or on the streaming path.
  * A STUN URL replaces an earlier STUN server.
  *
  * Returns: %TRUE, or %FALSE with @error set
@@ -98,6 +123,7 @@ gboolean icecam_ice_config_add_url (IcecamIceConfig *config, const gchar *url,
  *
  * Adds every URL of @servers, skipping STUN when @config already has a STUN server and
  * TURN relays already present, so that servers set by the user win over advertised ones.
+ * Pure, like icecam_ice_config_add_url().
  *
  * Returns: %TRUE, or %FALSE with @error set
  */

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "icecam-ice-config-resolve.h"
+
 #define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
 #define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
 /* Both sides have gathered everything and no pair works yet: libnice gives a pair that never
@@ -29,7 +31,12 @@
  * "gathering-done", "state-changed", "pair-selected") and the receive function run in the
  * GMainContext that was thread-default when the session was created; that context must be
  * iterated. icecam_ice_session_send(), _send_messages(), _get_stats(), _get_pair_info()
- * and _get_state() may be called from any thread.
+ * and _get_state() may be called from any thread; the rest only from the thread iterating
+ * the session's context.
+ *
+ * STUN and TURN servers given by host name are looked up (asynchronously, in the session's
+ * context) when icecam_ice_session_gather() is called, and the agent gathers once every
+ * lookup has finished: nothing blocks on a resolver.
  */
 struct _IcecamIceSession {
   GObject parent;
@@ -56,7 +63,17 @@ struct _IcecamIceSession {
   gboolean local_done, remote_done;
   gboolean relay_only;
   gboolean have_turn;
+  guint turn_unresolved; /* TURN relays left out because their names did not resolve */
   GSource *no_pair_source;
+
+  /* Servers given by name: kept until gather() has looked them up, then configured. */
+  IcecamIceConfig *servers;
+  GCancellable *resolve_cancellable; /* cancelled by close */
+  gboolean resolving;
+  /* Completed once libnice has closed and no lookup is pending; holds a reference, so that a
+   * lookup finishing after close still finds the session. */
+  GTask *close_task;
+  gboolean agent_closed;
 
   guint64 packets_sent, bytes_sent, packets_dropped, packets_received, bytes_received;
 };
@@ -325,11 +342,6 @@ configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError *
                 "ice-udp", TRUE,
                 "force-relay", config->policy == ICECAM_ICE_POLICY_RELAY,
                 NULL);
-  /* With TURN configured the srflx comes from the allocation, and a STUN server beside it
-   * only delays gathering (LIBNICE-NOTES.md). */
-  if (config->stun != NULL && config->turn->len == 0)
-    g_object_set (self->agent, "stun-server", config->stun->host,
-                  "stun-server-port", (guint) config->stun->port, NULL);
 
   for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++) {
     NiceAddress addr;
@@ -349,9 +361,21 @@ configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError *
     return FALSE;
   }
   nice_agent_set_stream_name (self->agent, self->stream_id, "video");
+  return TRUE;
+}
 
-  for (guint i = 0; i < config->turn->len; i++) {
-    const IcecamIceServerAddress *turn = g_ptr_array_index (config->turn, i);
+/* Before gathering, with numeric addresses only (libnice takes no name for a relay). */
+static gboolean
+configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GError **error)
+{
+  /* With TURN configured the srflx comes from the allocation, and a STUN server beside it
+   * only delays gathering (LIBNICE-NOTES.md). */
+  if (servers->stun != NULL && servers->turn->len == 0)
+    g_object_set (self->agent, "stun-server", servers->stun->host,
+                  "stun-server-port", (guint) servers->stun->port, NULL);
+  self->have_turn = servers->turn->len > 0;
+  for (guint i = 0; i < servers->turn->len; i++) {
+    const IcecamIceServerAddress *turn = g_ptr_array_index (servers->turn, i);
     NiceRelayType type = turn->transport == ICECAM_TURN_TRANSPORT_UDP ? NICE_RELAY_TYPE_TURN_UDP
                          : turn->transport == ICECAM_TURN_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
                          : NICE_RELAY_TYPE_TURN_TLS;
@@ -372,8 +396,8 @@ configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError *
  * @controlling: whether this side is the controlling agent (the camera is)
  * @error: an %ICECAM_ICE_SESSION_ERROR
  *
- * Creates the agent in the thread-default GMainContext. Nothing is sent until
- * icecam_ice_session_gather().
+ * Creates the agent in the thread-default GMainContext. Nothing is sent, and no host name
+ * is looked up, until icecam_ice_session_gather(); the local credentials are known at once.
  *
  * Returns: (transfer full) (nullable): the session
  */
@@ -384,7 +408,6 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
 
   self->controlling = controlling;
   self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
-  self->have_turn = config->turn->len > 0;
   self->context = g_main_context_ref_thread_default ();
   /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
    * indications never do. Aggressive nomination: the first working pair is used at once. */
@@ -392,6 +415,12 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
                                      NICE_AGENT_OPTION_ICE_TRICKLE |
                                      NICE_AGENT_OPTION_CONSENT_FRESHNESS);
   if (!configure_agent (self, config, error))
+    return NULL;
+  /* Every name is looked up, the STUN server's too: it is the fallback should no TURN
+   * relay's name resolve. */
+  if (icecam_ice_config_has_host_names (config))
+    self->servers = icecam_ice_config_copy (config); /* configured after the lookups */
+  else if (!configure_servers (self, config, error))
     return NULL;
 
   g_signal_connect (self->agent, "new-candidate-full", G_CALLBACK (on_agent_new_candidate), self);
@@ -407,18 +436,88 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
   return g_steal_pointer (&self);
 }
 
-gboolean
-icecam_ice_session_gather (IcecamIceSession *self, GError **error)
+static gboolean
+start_gathering (IcecamIceSession *self, GError **error)
 {
-  g_return_val_if_fail (ICECAM_IS_ICE_SESSION (self), FALSE);
-
-  set_state (self, ICECAM_ICE_STATE_CHECKING);
   if (!nice_agent_gather_candidates (self->agent, self->stream_id)) {
     g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
                  "libnice could not gather candidates (no usable interface?)");
     set_state (self, ICECAM_ICE_STATE_FAILED);
     return FALSE;
   }
+  return TRUE;
+}
+
+static void close_finish_if_done (IcecamIceSession *self);
+
+/* Session context. @self is alive: its user holds it, or the close task does. */
+static void
+resolve_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  IcecamIceSession *self = user_data;
+  g_autoptr (IcecamIceConfig) servers = icecam_ice_config_resolve_finish (result, NULL);
+  g_autoptr (IcecamIceConfig) named = g_steal_pointer (&self->servers);
+  g_autoptr (GError) error = NULL;
+
+  self->resolving = FALSE;
+  if (g_atomic_int_get (&self->closed) || servers == NULL) {
+    close_finish_if_done (self);
+    return;
+  }
+  self->turn_unresolved = named->turn->len - servers->turn->len;
+  g_debug ("ice-session %p: servers looked up: STUN %s, %u of %u TURN", self,
+           named->stun == NULL ? "none" : servers->stun != NULL ? "resolved" : "unresolved",
+           servers->turn->len, named->turn->len);
+  /* A relay-only session whose relays are all gone has nothing to gather. */
+  if (self->relay_only && named->turn->len > 0 && servers->turn->len == 0) {
+    g_debug ("ice-session %p: relay-only and no TURN server name resolved", self);
+    set_state (self, ICECAM_ICE_STATE_FAILED);
+    return;
+  }
+  if (!configure_servers (self, servers, &error) || !start_gathering (self, &error)) {
+    g_warning ("ice-session %p: %s", self, error->message);
+    set_state (self, ICECAM_ICE_STATE_FAILED);
+  }
+}
+
+/**
+ * icecam_ice_session_gather:
+ * @error: an %ICECAM_ICE_SESSION_ERROR
+ *
+ * Starts gathering local candidates; they trickle out as "local-candidate". With a STUN or
+ * TURN server given by name, returns at once and gathers once the names are looked up (a
+ * name that does not resolve is logged and its server left out; a relay-only session left
+ * without any relay goes to %ICECAM_ICE_STATE_FAILED). Call it once.
+ *
+ * Returns: %TRUE, or %FALSE with @error set when libnice cannot gather at all
+ */
+gboolean
+icecam_ice_session_gather (IcecamIceSession *self, GError **error)
+{
+  g_autoptr (GMainContext) current = NULL;
+
+  g_return_val_if_fail (ICECAM_IS_ICE_SESSION (self), FALSE);
+
+  if (g_atomic_int_get (&self->closed)) {
+    g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
+                 "the session is closed");
+    return FALSE;
+  }
+  set_state (self, ICECAM_ICE_STATE_CHECKING);
+  if (self->servers == NULL)
+    return start_gathering (self, error);
+  if (self->resolving)
+    return TRUE;
+
+  /* The lookups report to the session's context, whichever is thread-default here. */
+  current = g_main_context_ref_thread_default ();
+  if (current != self->context)
+    g_main_context_push_thread_default (self->context);
+  self->resolving = TRUE;
+  self->resolve_cancellable = g_cancellable_new ();
+  icecam_ice_config_resolve_async (self->servers, self->resolve_cancellable, resolve_cb, self);
+  if (current != self->context)
+    g_main_context_pop_thread_default (self->context);
   return TRUE;
 }
 
@@ -664,29 +763,43 @@ icecam_ice_session_describe_candidates (IcecamIceSession *self)
     return g_strdup_printf ("local=%s remote=%s; %s", local, remote,
                             self->have_turn ? "no TURN allocation succeeded: check the TURN "
                                               "server and its credentials"
-                                            : "relay-only policy but no TURN server configured");
+                            : self->turn_unresolved > 0
+                              ? "relay-only policy but no TURN server name resolved"
+                              : "relay-only policy but no TURN server configured");
   return g_strdup_printf ("local=%s remote=%s", local, remote);
+}
+
+static void
+close_finish_if_done (IcecamIceSession *self)
+{
+  GTask *task;
+
+  if (!self->agent_closed || self->resolving || self->close_task == NULL)
+    return;
+  task = g_steal_pointer (&self->close_task);
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task); /* may finalize @self */
 }
 
 static void
 agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  GTask *task = user_data;
-  IcecamIceSession *self = g_task_get_source_object (task); /* alive: the task holds it */
+  IcecamIceSession *self = user_data; /* alive: the close task holds it */
 
   nice_agent_attach_recv (NICE_AGENT (source), self->stream_id, COMPONENT_ID, self->context,
                           NULL, NULL);
-  g_task_return_boolean (task, TRUE);
-  g_object_unref (task);
   g_object_unref (source); /* the reference taken in icecam_ice_session_close_async() */
+  self->agent_closed = TRUE;
+  close_finish_if_done (self);
 }
 
 /**
  * icecam_ice_session_close_async:
- * @callback: (nullable): called in the session's context once libnice has closed
+ * @callback: (nullable): called in the session's context once libnice has closed (and a
+ *   host name lookup that was still pending has returned)
  *
- * Stops the session: no more signals or packets; TURN allocations are released. The
- * session's context must keep being iterated until @callback runs.
+ * Stops the session: no more signals or packets; TURN allocations are released; pending
+ * lookups are cancelled. The session's context must keep being iterated until @callback runs.
  */
 void
 icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback callback,
@@ -704,6 +817,9 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
     return;
   }
   set_state (self, ICECAM_ICE_STATE_CLOSED);
+  self->close_task = task;
+  if (self->resolve_cancellable != NULL)
+    g_cancellable_cancel (self->resolve_cancellable);
   if (self->no_pair_source != NULL) {
     g_source_destroy (self->no_pair_source);
     g_clear_pointer (&self->no_pair_source, g_source_unref);
@@ -713,7 +829,7 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
    * so the answers to its TURN deallocations (Refresh, lifetime 0) were never seen and it
    * retransmitted them until it gave up, seconds later. agent_recv_cb() drops media now. */
   g_object_ref (self->agent);
-  nice_agent_close_async (self->agent, agent_closed_cb, task);
+  nice_agent_close_async (self->agent, agent_closed_cb, self);
 }
 
 gboolean
@@ -752,6 +868,8 @@ icecam_ice_session_finalize (GObject *object)
 
   g_ptr_array_unref (self->pending_candidates);
   icecam_pair_info_free (self->pair);
+  icecam_ice_config_free (self->servers);
+  g_clear_object (&self->resolve_cancellable);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (icecam_ice_session_parent_class)->finalize (object);

@@ -103,24 +103,32 @@ parse_host_port (const gchar *option, const gchar *value, guint16 default_port, 
   return TRUE;
 }
 
-/* The URLs must be ones clients understand; the secret comes from a file (not visible in
- * the process list) or the command line. */
+/* The URLs must be ones clients understand (parsed only: they are handed to clients as
+ * written, and a host name is looked up by each client); the secret comes from a file (not
+ * visible in the process list) or the command line. */
 static gboolean
 app_check_turn_options (App *app, GError **error)
 {
-  g_autoptr (IcecamIceConfig) check = icecam_ice_config_new ();
-
   if (app->turn_servers == NULL)
     return TRUE;
   for (guint i = 0; app->turn_servers[i] != NULL; i++) {
-    if (!g_str_has_prefix (app->turn_servers[i], "turn") ||
-        !icecam_ice_config_add_url (check, app->turn_servers[i], "user", "password", error)) {
+    g_autoptr (IcecamIceServerAddress) relay =
+      icecam_ice_server_address_parse (app->turn_servers[i], "user", "password", error);
+
+    if (relay == NULL) {
       g_prefix_error (error, "--turn-server: ");
-      if (error != NULL && *error == NULL)
-        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                     "--turn-server: '%s' is not a turn: or turns: URL", app->turn_servers[i]);
       return FALSE;
     }
+    if (relay->kind != ICECAM_ICE_SERVER_KIND_TURN) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--turn-server: '%s' is not a turn: or turns: URL", app->turn_servers[i]);
+      return FALSE;
+    }
+  }
+  if (g_strv_length (app->turn_servers) > ICECAM_ICE_CONFIG_MAX_TURN_SERVERS) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--turn-server: at most %d TURN servers", ICECAM_ICE_CONFIG_MAX_TURN_SERVERS);
+    return FALSE;
   }
   if (app->turn_secret_file != NULL) {
     g_autofree gchar *contents = NULL;

@@ -350,12 +350,15 @@ test_session (Fixture *f, gconstpointer data)
   assert_relays_candidate (viewer, camera, session);
   g_assert_cmpuint (get_stats (f).sessions, ==, 1);
 
-  /* The viewer goes away: the camera is told its session is over. */
+  /* The viewer goes away: the camera is told its peer left; the session is kept for the
+   * viewer to take back for the resume grace. */
   client_close (viewer);
   bye = client_expect (camera, ICECAM_MESSAGE_BYE);
   g_assert_cmpstr (bye->session, ==, session);
   g_assert_cmpstr (bye->reason, ==, "peer-left");
-  g_assert_cmpuint (get_stats (f).sessions, ==, 0);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  g_assert_cmpuint (get_stats (f).sessions, ==, 1);
+  g_assert_cmpuint (get_stats (f).detached, ==, 1);
 }
 
 static void

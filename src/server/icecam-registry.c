@@ -16,8 +16,17 @@
  * The registry knows the connected peers (identified by ids the caller allocates), which of
  * them are cameras and viewers, and the sessions between them. The caller feeds it the text of
  * every frame a peer sends (icecam_registry_handle_text()); the registry answers through two
- * signals: #IcecamRegistry::send, a message for one peer, and #IcecamRegistry::close, a request
- * to close a peer's connection. It does no I/O and owns no sources, so it is tested with strings.
+ * signals: #IcecamRegistry::send, a message for one peer, #IcecamRegistry::close, a request
+ * to close a peer's connection, and #IcecamRegistry::replaced, a request to close a connection
+ * whose client took its place on a new one. It does no I/O and owns no sources, so it is tested
+ * with strings.
+ *
+ * A client whose connection goes while it has sessions is detached rather than forgotten
+ * (icecam_registry_set_resume_grace()): the other ends hear `bye` with code `peer-left` as
+ * before, but the sessions stay, for a new connection of the client that presents the `resume`
+ * secret of its latest `welcome` to take back with their ids. Meanwhile messages for it are
+ * dropped (a `bye` is held and sent when it is back). The grace is checked against the
+ * monotonic clock whenever the registry is called, or by icecam_registry_expire().
  *
  * Threading: the registry is not thread-safe. It emits its signals synchronously, in the
  * thread that called the function that caused them (add, remove, handle, send-error), after
@@ -32,6 +41,7 @@ typedef enum {
   PEER_STATE_CONNECTED, /* no hello yet */
   PEER_STATE_READY,     /* welcomed: a camera online or a viewer */
   PEER_STATE_CLOSING,   /* close requested: whatever it still sends is dropped */
+  PEER_STATE_DETACHED,  /* connection gone, sessions kept for the client to take back */
 } PeerState;
 
 typedef struct _Session Session;
@@ -48,6 +58,11 @@ typedef struct {
   gchar *nonce;          /* of this connection's challenge */
   gchar **granted;       /* viewer with a token: the cameras it may watch */
   gint64 grant_expiry;
+  gchar *resume;         /* the secret of its latest welcome: a new connection with it takes
+                          * this one's place */
+  IcecamFeatures features; /* the later additions to the protocol it said it understands */
+  gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
+  GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
 } Peer;
 
 struct _Session {
@@ -56,11 +71,13 @@ struct _Session {
   Peer *viewer;
 };
 
-/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it. */
+/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it, because
+ * of close_reason or because it was replaced. */
 typedef struct {
   guint64 peer_id;
   IcecamMessage *msg;
   gchar *close_reason;
+  gboolean replaced;
 } Outgoing;
 
 struct _IcecamRegistry {
@@ -71,6 +88,11 @@ struct _IcecamRegistry {
   gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
   GHashTable *viewers;   /* viewer id → Peer (borrowed) */
   GHashTable *sessions;  /* session id → Session (owned) */
+  GHashTable *detached_cameras; /* camera id → DETACHED Peer (owned through ->detached) */
+  GHashTable *detached_viewers; /* viewer id → DETACHED Peer (owned through ->detached) */
+  GQueue detached;       /* the DETACHED Peers (owned), the first to expire first */
+  guint resume_grace_s;
+  guint64 resumed;
   GPtrArray *ice_servers;
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
   gchar *turn_secret;
@@ -88,8 +110,12 @@ struct _IcecamRegistry {
 enum {
   SIGNAL_SEND,
   SIGNAL_CLOSE,
+  SIGNAL_REPLACED,
   N_SIGNALS
 };
+
+/* What this server understands beyond the first release of version 1, told in `welcome`. */
+#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART)
 
 static guint signals[N_SIGNALS];
 
@@ -120,6 +146,8 @@ peer_free (Peer *peer)
   g_hash_table_unref (peer->sessions);
   g_ptr_array_unref (peer->ice_servers);
   g_free (peer->nonce);
+  g_free (peer->resume);
+  g_clear_pointer (&peer->held_byes, g_ptr_array_unref);
   g_strfreev (peer->granted);
   g_free (peer->name);
   g_free (peer->label);
@@ -137,6 +165,8 @@ peer_state_to_string (PeerState state)
     return "ready";
   case PEER_STATE_CLOSING:
     return "closing";
+  case PEER_STATE_DETACHED:
+    return "detached";
   default:
     return "invalid";
   }
@@ -145,7 +175,8 @@ peer_state_to_string (PeerState state)
 static void
 peer_set_state (Peer *peer, PeerState state)
 {
-  /* Peers only move forward: connected → ready → closing, or straight to closing. */
+  /* Peers only move forward: connected → ready → closing or detached, or straight to
+   * closing. */
   g_return_if_fail (state > peer->state);
 
   g_debug ("%s: %s → %s", peer->label, peer_state_to_string (peer->state),
@@ -215,11 +246,39 @@ outgoing_free (Outgoing *out)
   g_free (out);
 }
 
+/* Keeps a `bye` (@msg, taken) for a detached peer, one per session; drops anything else. */
+static void
+peer_hold_bye (Peer *peer, IcecamMessage *msg)
+{
+  if (msg->type != ICECAM_MESSAGE_BYE) {
+    g_debug ("%s: detached, dropping '%s'", peer->label,
+             icecam_message_type_to_string (msg->type));
+    icecam_message_free (msg);
+    return;
+  }
+  if (peer->held_byes == NULL)
+    peer->held_byes = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_message_free);
+  for (guint i = 0; i < peer->held_byes->len; i++) {
+    IcecamMessage *held = g_ptr_array_index (peer->held_byes, i);
+
+    if (g_str_equal (held->session, msg->session)) {
+      g_ptr_array_remove_index (peer->held_byes, i);
+      break;
+    }
+  }
+  g_ptr_array_add (peer->held_byes, msg);
+}
+
 static void
 queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
 {
-  Outgoing *out = g_new0 (Outgoing, 1);
+  Outgoing *out;
 
+  if (peer->state == PEER_STATE_DETACHED) {
+    peer_hold_bye (peer, msg);
+    return;
+  }
+  out = g_new0 (Outgoing, 1);
   out->peer_id = peer->id;
   out->msg = msg;
   g_queue_push_tail (&self->outbox, out);
@@ -234,6 +293,18 @@ queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
   peer_set_state (peer, PEER_STATE_CLOSING);
   out->peer_id = peer->id;
   out->close_reason = g_strdup (reason);
+  g_queue_push_tail (&self->outbox, out);
+}
+
+static void
+queue_replaced (IcecamRegistry *self, Peer *peer)
+{
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  g_info ("%s: closing: its client took its place on a new connection", peer->label);
+  peer_set_state (peer, PEER_STATE_CLOSING);
+  out->peer_id = peer->id;
+  out->replaced = TRUE;
   g_queue_push_tail (&self->outbox, out);
 }
 
@@ -268,6 +339,8 @@ flush_outbox (IcecamRegistry *self)
   while ((out = g_queue_pop_head (&self->outbox)) != NULL) {
     if (out->msg != NULL)
       g_signal_emit (self, signals[SIGNAL_SEND], 0, out->peer_id, out->msg);
+    else if (out->replaced)
+      g_signal_emit (self, signals[SIGNAL_REPLACED], 0, out->peer_id);
     else
       g_signal_emit (self, signals[SIGNAL_CLOSE], 0, out->peer_id, out->close_reason);
     outgoing_free (out);
@@ -365,11 +438,13 @@ mint_turn (IcecamRegistry *self, Peer *peer)
                                        self->turn_ttl);
 }
 
+/* Every welcome hands out a new resume secret: a connection's secret dies with the next. */
 static void
-queue_welcome (IcecamRegistry *self, Peer *peer)
+queue_welcome (IcecamRegistry *self, Peer *peer, gboolean resumed)
 {
   g_autoptr (GPtrArray) servers = g_ptr_array_new ();
   g_autoptr (IcecamIceServer) turn = self->turn_urls ? mint_turn (self, peer) : NULL;
+  IcecamMessage *welcome;
 
   /* The peer's own servers (the STUN responder as it reached us) come first. */
   for (guint i = 0; i < peer->ice_servers->len; i++)
@@ -383,7 +458,21 @@ queue_welcome (IcecamRegistry *self, Peer *peer)
                ICECAM_PROTOCOL_MAX_ICE_SERVERS);
     g_ptr_array_set_size (servers, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
   }
-  queue_send (self, peer, icecam_message_new_welcome (peer->name, peer->address, servers));
+  welcome = icecam_message_new_welcome (peer->name, peer->address, servers);
+  g_free (peer->resume);
+  peer->resume = icecam_random_hex (16);
+  welcome->resume = g_strdup (peer->resume);
+  welcome->resumed = resumed;
+  welcome->features = SERVER_FEATURES;
+  queue_send (self, peer, welcome);
+}
+
+/* A detached viewer keeps its name: its client may come back for it. */
+static gboolean
+viewer_name_taken (IcecamRegistry *self, const gchar *name)
+{
+  return g_hash_table_contains (self->viewers, name) ||
+         g_hash_table_contains (self->detached_viewers, name);
 }
 
 /* @wanted if no other viewer has it, else @wanted-2, -3, ...; viewer-<n> without a wish. */
@@ -396,17 +485,17 @@ unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
     do {
       g_free (name);
       name = g_strdup_printf ("viewer-%" G_GUINT64_FORMAT, ++self->next_viewer_number);
-    } while (g_hash_table_contains (self->viewers, name));
+    } while (viewer_name_taken (self, name));
     return name;
   }
-  if (!g_hash_table_contains (self->viewers, wanted))
+  if (!viewer_name_taken (self, wanted))
     return g_strdup (wanted);
   for (guint n = 2;; n++) {
     g_autofree gchar *suffix = g_strdup_printf ("-%u", n);
     gint keep = MIN (strlen (wanted), ICECAM_PROTOCOL_MAX_ID_LENGTH - strlen (suffix));
 
     name = g_strdup_printf ("%.*s%s", keep, wanted, suffix);
-    if (!g_hash_table_contains (self->viewers, name))
+    if (!viewer_name_taken (self, name))
       return name;
     g_free (name);
   }
@@ -415,15 +504,23 @@ unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
 /* With provisioned secrets, a camera proves it holds its id's secret by an HMAC over this
  * connection's nonce: the secret never crosses the wire, and a proof cannot be replayed. */
 static gboolean
+camera_proof_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  const gchar *secret = g_hash_table_lookup (self->camera_secrets, hello->id);
+
+  return secret != NULL &&
+         icecam_camera_proof_check (secret, hello->id, peer->nonce, hello->proof);
+}
+
+/* Without provisioned secrets any camera may register under any free id. */
+static gboolean
 camera_proves_identity (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
   const gchar *secret;
 
-  if (self->camera_secrets == NULL)
+  if (self->camera_secrets == NULL || camera_proof_valid (self, peer, hello))
     return TRUE;
   secret = g_hash_table_lookup (self->camera_secrets, hello->id);
-  if (secret != NULL && icecam_camera_proof_check (secret, hello->id, peer->nonce, hello->proof))
-    return TRUE;
   g_message ("%s: camera '%s' refused: %s", peer->label, hello->id,
              secret == NULL ? "not provisioned" : hello->proof ? "wrong proof" : "no proof");
   queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
@@ -457,10 +554,173 @@ viewer_token_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello
   return FALSE;
 }
 
-static void
-register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+/* ---- leaving and coming back ---------------------------------------------------------- */
+
+/* Whether @given is the secret @peer's latest welcome handed out. */
+static gboolean
+resume_matches (Peer *peer, const gchar *given)
 {
-  if (g_hash_table_contains (self->cameras, hello->id)) {
+  return peer->resume != NULL && icecam_secret_equal (peer->resume, given);
+}
+
+/* The sessions of @from become @to's, ids and other ends unchanged: what the other ends send
+ * reaches @to from now on. */
+static void
+sessions_move (Peer *from, Peer *to)
+{
+  GHashTableIter iter;
+  Session *session;
+
+  g_hash_table_iter_init (&iter, from->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session)) {
+    if (session->camera == from)
+      session->camera = to;
+    else
+      session->viewer = to;
+    g_hash_table_insert (to->sessions, session->id, session);
+  }
+  g_hash_table_remove_all (from->sessions);
+}
+
+/* Ends every session of @peer; the other ends get `bye` with @code (a detached one when it is
+ * back), or nothing if @tell_online is FALSE and they are connected. */
+static void
+sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code, const gchar *reason,
+              gboolean tell_online)
+{
+  GList *sessions = g_hash_table_get_values (peer->sessions);
+
+  for (GList *l = sessions; l != NULL; l = l->next) {
+    Session *session = l->data;
+    Peer *other = session_other_end (session, peer);
+
+    if (tell_online || other->state == PEER_STATE_DETACHED)
+      queue_send (self, other, icecam_message_new_bye (session->id, code, reason));
+    session_destroy (self, session);
+  }
+  g_list_free (sessions);
+}
+
+static GHashTable *
+detached_table (IcecamRegistry *self, IcecamRole role)
+{
+  return role == ICECAM_ROLE_CAMERA ? self->detached_cameras : self->detached_viewers;
+}
+
+/* @peer's connection is gone (and it is out of the peer and presence tables): its sessions
+ * stay for the grace period. The other ends hear `peer-left` now, as when nothing is kept;
+ * their media may go on, and the sessions route again if the client comes back. */
+static void
+peer_detach (IcecamRegistry *self, Peer *peer)
+{
+  GHashTableIter iter;
+  Session *session;
+
+  g_hash_table_iter_init (&iter, peer->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
+    queue_send (self, session_other_end (session, peer),
+                icecam_message_new_bye (session->id, ICECAM_BYE_CODE_PEER_LEFT,
+                                        ICECAM_BYE_REASON_PEER_LEFT));
+  g_info ("%s: gone, its %u sessions are kept for %u s", peer->label,
+          g_hash_table_size (peer->sessions), self->resume_grace_s);
+  peer_set_state (peer, PEER_STATE_DETACHED);
+  peer->detached_until = g_get_monotonic_time () + (gint64) self->resume_grace_s * G_USEC_PER_SEC;
+  g_hash_table_insert (detached_table (self, peer->role), peer->name, peer);
+  g_queue_push_tail (&self->detached, peer);
+}
+
+static void
+detached_free (IcecamRegistry *self, Peer *peer)
+{
+  g_hash_table_remove (detached_table (self, peer->role), peer->name);
+  g_queue_remove (&self->detached, peer);
+  peer_free (peer);
+}
+
+/* Forgets the detached peers whose grace is over, and their sessions. The other ends heard
+ * `peer-left` when the connection went; only those detached themselves hear it again. */
+static void
+expire_detached (IcecamRegistry *self, gint64 now_us)
+{
+  Peer *peer;
+
+  while ((peer = g_queue_peek_head (&self->detached)) != NULL &&
+         peer->detached_until <= now_us) {
+    g_info ("%s: did not come back in time, its sessions are over", peer->label);
+    sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT, FALSE);
+    detached_free (self, peer);
+  }
+}
+
+/* @peer, a new connection, is welcomed under the identity its client had; @resumed: with its
+ * sessions, which were moved over. */
+static void
+welcome_back (IcecamRegistry *self, Peer *peer, gboolean resumed)
+{
+  if (resumed)
+    self->resumed++;
+  peer_set_state (peer, PEER_STATE_READY);
+  g_info ("%s: back from %s%s", peer->label, peer->address,
+          resumed ? " with its sessions" : ", its sessions ended");
+  queue_welcome (self, peer, resumed);
+  if (peer->role == ICECAM_ROLE_VIEWER)
+    queue_presence (self, peer);
+}
+
+/* @peer takes the place of @old, a connection of the same client that the server still
+ * holds (its network may be gone without a word). @old is closed as replaced: its sessions
+ * become @peer's if @keep_sessions (the other ends hear nothing), or end with `closed`. */
+static void
+peer_replace (IcecamRegistry *self, Peer *peer, Peer *old, gboolean keep_sessions)
+{
+  peer_set_identity (peer, old->role, g_strdup (old->name));
+  g_hash_table_replace (old->role == ICECAM_ROLE_CAMERA ? self->cameras : self->viewers,
+                        peer->name, peer);
+  if (keep_sessions)
+    sessions_move (old, peer);
+  else
+    sessions_end (self, old, ICECAM_BYE_CODE_CLOSED, "the camera reconnected without them",
+                  TRUE);
+  queue_replaced (self, old);
+  welcome_back (self, peer, keep_sessions);
+}
+
+/* @peer takes back the sessions of @detached, its client's connection that went. A camera is
+ * online again; byes held for the client follow its welcome. */
+static void
+peer_reattach (IcecamRegistry *self, Peer *peer, Peer *detached)
+{
+  g_autoptr (GPtrArray) byes = g_steal_pointer (&detached->held_byes);
+
+  peer_set_identity (peer, detached->role, g_strdup (detached->name));
+  sessions_move (detached, peer);
+  detached_free (self, detached);
+  if (peer->role == ICECAM_ROLE_CAMERA) {
+    g_hash_table_insert (self->cameras, peer->name, peer);
+    cameras_changed (self);
+  } else {
+    g_hash_table_insert (self->viewers, peer->name, peer);
+  }
+  welcome_back (self, peer, TRUE);
+  if (peer->role == ICECAM_ROLE_CAMERA)
+    queue_presence_to_viewers (self);
+  for (guint i = 0; byes != NULL && i < byes->len; i++)
+    queue_send (self, peer, icecam_message_copy (g_ptr_array_index (byes, i)));
+}
+
+/* ---- registering ------------------------------------------------------------------------ */
+
+/* A camera whose id is online takes its place with the resume secret of that connection, or
+ * with its proof where cameras are provisioned (then its sessions end: only the secret says
+ * the client still knows them). Anyone else learns only that the id is in use. */
+static void
+register_camera_online (IcecamRegistry *self, Peer *peer, Peer *online,
+                        const IcecamMessage *hello)
+{
+  gboolean resumes = resume_matches (online, hello->resume);
+  gboolean proven = self->camera_secrets != NULL && camera_proof_valid (self, peer, hello);
+
+  if (!resumes && !proven) {
     queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
                  "camera id '%s' is already online", hello->id);
     queue_close (self, peer, "camera id already online");
@@ -468,25 +728,70 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
   }
   if (!camera_proves_identity (self, peer, hello))
     return;
+  peer->features = hello->features;
+  peer_replace (self, peer, online, resumes);
+}
+
+static void
+register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  Peer *online = g_hash_table_lookup (self->cameras, hello->id);
+  Peer *detached;
+
+  if (online != NULL) {
+    register_camera_online (self, peer, online, hello);
+    return;
+  }
+  if (!camera_proves_identity (self, peer, hello))
+    return;
+  peer->features = hello->features;
+  detached = g_hash_table_lookup (self->detached_cameras, hello->id);
+  if (detached != NULL && resume_matches (detached, hello->resume)) {
+    peer_reattach (self, peer, detached);
+    return;
+  }
+  /* Back without its secret (restarted?): it no longer knows its sessions. */
+  if (detached != NULL) {
+    sessions_end (self, detached, ICECAM_BYE_CODE_CLOSED, "the camera reconnected without them",
+                  TRUE);
+    detached_free (self, detached);
+  }
   peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
   g_hash_table_insert (self->cameras, peer->name, peer);
   cameras_changed (self);
   peer_set_state (peer, PEER_STATE_READY);
   g_info ("%s: online from %s", peer->label, peer->address);
-  queue_welcome (self, peer);
+  queue_welcome (self, peer, FALSE);
   queue_presence_to_viewers (self);
 }
 
+/* A viewer comes back as the id it had, with its sessions, by the resume secret of that id's
+ * latest welcome; without it, it is a new viewer (and the id, if taken, gets a suffix). */
 static void
 register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
+  Peer *old = NULL;
+
   if (!viewer_token_valid (self, peer, hello))
     return;
+  peer->features = hello->features;
+  if (hello->resume != NULL && hello->id != NULL) {
+    old = g_hash_table_lookup (self->viewers, hello->id);
+    if (old == NULL)
+      old = g_hash_table_lookup (self->detached_viewers, hello->id);
+  }
+  if (old != NULL && resume_matches (old, hello->resume)) {
+    if (old->state == PEER_STATE_DETACHED)
+      peer_reattach (self, peer, old);
+    else
+      peer_replace (self, peer, old, TRUE);
+    return;
+  }
   peer_set_identity (peer, ICECAM_ROLE_VIEWER, unique_viewer_name (self, hello->id));
   g_hash_table_insert (self->viewers, peer->name, peer);
   peer_set_state (peer, PEER_STATE_READY);
   g_info ("%s: joined from %s", peer->label, peer->address);
-  queue_welcome (self, peer);
+  queue_welcome (self, peer, FALSE);
   queue_presence (self, peer);
 }
 
@@ -585,6 +890,7 @@ static void
 relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole from_role)
 {
   Session *session;
+  Peer *other;
 
   if (from_role != ICECAM_ROLE_NONE && peer->role != from_role) {
     queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
@@ -596,10 +902,29 @@ relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole fr
   if (session == NULL)
     return;
 
-  self->messages_relayed++;
-  queue_send (self, session_other_end (session, peer), icecam_message_copy (msg));
+  /* The other end's connection went and it may come back: not an unknown session. */
+  other = session_other_end (session, peer);
+  if (other->state != PEER_STATE_DETACHED)
+    self->messages_relayed++;
+  queue_send (self, other, icecam_message_copy (msg));
   if (msg->type == ICECAM_MESSAGE_BYE)
     session_destroy (self, session);
+}
+
+/* Relayed like an answer, to a camera that said it acts on it; others cannot. */
+static void
+handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+
+  if (peer->role == ICECAM_ROLE_VIEWER && session != NULL &&
+      session->camera->state != PEER_STATE_DETACHED &&
+      !(session->camera->features & ICECAM_FEATURE_RESTART)) {
+    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                 "camera '%s' does not support 'restart'", session->camera->name);
+    return;
+  }
+  relay (self, peer, msg, ICECAM_ROLE_VIEWER);
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -614,6 +939,13 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
     handle_hello (self, peer, msg);
     return;
   }
+  /* Liveness, in any state: a client may check its connection before its welcome. */
+  if (msg->type == ICECAM_MESSAGE_PING) {
+    queue_send (self, peer, icecam_message_new_pong ());
+    return;
+  }
+  if (msg->type == ICECAM_MESSAGE_PONG)
+    return;
   if (peer->state != PEER_STATE_READY) {
     queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
                  "send 'hello' first, not '%s'", type);
@@ -634,6 +966,9 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   case ICECAM_MESSAGE_END_OF_CANDIDATES:
   case ICECAM_MESSAGE_BYE:
     relay (self, peer, msg, ICECAM_ROLE_NONE);
+    break;
+  case ICECAM_MESSAGE_RESTART:
+    handle_restart (self, peer, msg);
     break;
   case ICECAM_MESSAGE_ERROR:
     /* Answering would risk an error loop; the log is where it can help. */
@@ -779,6 +1114,22 @@ icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_ses
 }
 
 /**
+ * icecam_registry_set_resume_grace:
+ * @self: a registry
+ * @seconds: how long the sessions of a client whose connection went are kept for it to take
+ *   back; 0: they end at once
+ *
+ * Default: %ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S. Applies to connections that go afterwards.
+ */
+void
+icecam_registry_set_resume_grace (IcecamRegistry *self, guint seconds)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  self->resume_grace_s = seconds;
+}
+
+/**
  * icecam_registry_add_peer:
  * @self: a registry
  * @peer_id: an id for the new connection, not used by any peer currently added
@@ -798,6 +1149,7 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   g_return_if_fail (remote_address != NULL);
   g_return_if_fail (!g_hash_table_contains (self->peers, &peer_id));
 
+  expire_detached (self, g_get_monotonic_time ());
   peer = peer_new (peer_id, remote_address, peer_ice_servers);
   g_hash_table_insert (self->peers, &peer->id, peer);
   g_debug ("%s: connected from %s", peer->label, remote_address);
@@ -811,41 +1163,45 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
  * @peer_id: a peer's id; unknown ids are ignored
  *
  * Forgets a connection that is gone. The other end of each of its sessions gets a `bye` with
- * reason "peer-left"; if it was a camera, viewers get a new `presence`.
+ * code and reason "peer-left"; if it was a camera, viewers get a new `presence`. With a resume
+ * grace (icecam_registry_set_resume_grace()) its sessions stay for that long, for its client
+ * to take back on a new connection.
  */
 void
 icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
 {
+  gboolean camera_left = FALSE;
   Peer *peer;
-  GList *sessions;
 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
+  expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   if (peer == NULL)
     return;
-  g_info ("%s: gone", peer->label);
+  g_hash_table_steal (self->peers, &peer_id);
 
-  sessions = g_hash_table_get_values (peer->sessions);
-  for (GList *l = sessions; l != NULL; l = l->next) {
-    Session *session = l->data;
-
-    queue_send (self, session_other_end (session, peer),
-                icecam_message_new_bye (session->id, ICECAM_BYE_CODE_PEER_LEFT,
-                                                        ICECAM_BYE_REASON_PEER_LEFT));
-    session_destroy (self, session);
-  }
-  g_list_free (sessions);
-
+  /* A replaced connection no longer holds its name. */
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
     g_hash_table_remove (self->cameras, peer->name);
     cameras_changed (self);
-    queue_presence_to_viewers (self);
-  } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER) {
+    camera_left = TRUE;
+  } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER &&
+             g_hash_table_lookup (self->viewers, peer->name) == peer) {
     g_hash_table_remove (self->viewers, peer->name);
   }
-  g_hash_table_remove (self->peers, &peer_id);
+
+  if (peer->state == PEER_STATE_READY && self->resume_grace_s > 0 &&
+      g_hash_table_size (peer->sessions) > 0) {
+    peer_detach (self, peer);
+  } else {
+    g_info ("%s: gone", peer->label);
+    sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT, TRUE);
+    peer_free (peer);
+  }
+  if (camera_left)
+    queue_presence_to_viewers (self);
   flush_outbox (self);
 }
 
@@ -872,6 +1228,7 @@ icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (text != NULL || length == 0);
 
+  expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   g_return_if_fail (peer != NULL);
   if (peer->state == PEER_STATE_CLOSING) {
@@ -925,12 +1282,33 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (stats != NULL);
 
+  expire_detached (self, g_get_monotonic_time ());
   stats->peers = g_hash_table_size (self->peers);
   stats->cameras = g_hash_table_size (self->cameras);
   stats->viewers = g_hash_table_size (self->viewers);
   stats->sessions = g_hash_table_size (self->sessions);
   stats->messages_relayed = self->messages_relayed;
   stats->errors_sent = self->errors_sent;
+  stats->detached = g_queue_get_length (&self->detached);
+  stats->resumed = self->resumed;
+}
+
+/**
+ * icecam_registry_expire:
+ * @self: a registry
+ * @now_us: the time, as g_get_monotonic_time() tells it
+ *
+ * Forgets the clients whose connection went more than the resume grace before @now_us, and
+ * their sessions. The registry does this by itself whenever it is called; this is for callers
+ * that want it done at a time of their choosing, and for tests.
+ */
+void
+icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  expire_detached (self, now_us);
+  flush_outbox (self);
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */
@@ -943,6 +1321,9 @@ icecam_registry_finalize (GObject *object)
   g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_free);
   /* Sessions reference peers: drop them first. */
   g_hash_table_unref (self->sessions);
+  g_hash_table_unref (self->detached_cameras);
+  g_hash_table_unref (self->detached_viewers);
+  g_queue_clear_full (&self->detached, (GDestroyNotify) peer_free);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -989,6 +1370,19 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
   signals[SIGNAL_CLOSE] =
     g_signal_new ("close", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+
+  /**
+   * IcecamRegistry::replaced:
+   * @registry: the registry
+   * @peer_id: the peer whose connection to close
+   *
+   * Asks the caller to close a peer's connection because its client took its place on a new
+   * connection (with %ICECAM_PROTOCOL_CLOSE_REPLACED): the registry no longer counts it as that
+   * client. The caller still calls icecam_registry_remove_peer() once the connection is gone.
+   */
+  signals[SIGNAL_REPLACED] =
+    g_signal_new ("replaced", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
@@ -1000,6 +1394,10 @@ icecam_registry_init (IcecamRegistry *self)
   self->viewers = g_hash_table_new (g_str_hash, g_str_equal);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) session_free);
+  self->detached_cameras = g_hash_table_new (g_str_hash, g_str_equal);
+  self->detached_viewers = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&self->detached);
+  self->resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S;
   self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
   self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;

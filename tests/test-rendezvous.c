@@ -649,6 +649,106 @@ test_silent_client_closed (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_silent_closed_total 1\n"));
 }
 
+/* ---- coming back ------------------------------------------------------------------------ */
+
+/* A camera says hello with @resume (may be NULL); returns its welcome. */
+static IcecamMessage *
+camera_hello (Client *camera, const gchar *id, const gchar *resume)
+{
+  if (resume != NULL)
+    client_sendf (camera, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\","
+                  "\"resume\":\"%s\",\"features\":[\"ping\",\"restart\"]}", id, resume);
+  else
+    client_sendf (camera, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\","
+                  "\"features\":[\"ping\",\"restart\"]}", id);
+  return client_expect (camera, ICECAM_MESSAGE_WELCOME);
+}
+
+/* The server still holds the camera's connection when the camera comes back on a new one
+ * with its secret: the old one is closed as replaced, the camera is online all along, a new
+ * viewer sees it at once, and the session of its viewer routes to the new connection. */
+static void
+test_resume_replaced (Fixture *f, gconstpointer data)
+{
+  const gchar *cam1[] = { "cam1", NULL };
+  Client *old = client_connect (f);
+  Client *viewer = connect_viewer (f, NULL);
+  Client *camera = NULL;
+  Client *late = NULL;
+  g_autoptr (IcecamMessage) welcome = camera_hello (old, "cam1", NULL);
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (IcecamMessage) welcome_late = NULL;
+  g_autoptr (IcecamMessage) pong = NULL;
+  g_autoptr (IcecamMessage) restart = NULL;
+  g_autofree gchar *session = NULL;
+
+  client_expect_presence (viewer, cam1);
+  g_assert_false (welcome->resumed);
+  g_assert_cmpint (welcome->features, ==, ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART);
+  session = watch (viewer, old, "cam1");
+
+  camera = client_connect (f);
+  again = camera_hello (camera, "cam1", welcome->resume);
+  g_assert_true (again->resumed);
+  g_assert_cmpstr (again->id, ==, "cam1");
+  g_assert_true (WAIT_UNTIL (old->closed));
+  g_assert_cmpint (soup_websocket_connection_get_close_code (old->ws), ==,
+                   ICECAM_PROTOCOL_CLOSE_REPLACED);
+  g_assert_cmpstr (soup_websocket_connection_get_close_data (old->ws), ==,
+                   ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
+  g_assert_true (g_queue_is_empty (&old->received));
+
+  late = client_connect (f);
+  client_send (late, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  welcome_late = client_expect (late, ICECAM_MESSAGE_WELCOME);
+  client_expect_presence (late, cam1);
+  assert_relays_candidate (viewer, camera, session);
+  assert_relays_candidate (camera, viewer, session);
+  client_sendf (viewer, "{\"type\":\"restart\",\"session\":\"%s\"}", session);
+  restart = client_expect (camera, ICECAM_MESSAGE_RESTART);
+  g_assert_cmpstr (restart->session, ==, session);
+  client_send (camera, "{\"type\":\"ping\"}");
+  pong = client_expect (camera, ICECAM_MESSAGE_PONG);
+  g_assert_true (g_queue_is_empty (&viewer->received));  /* no bye, no presence */
+  g_assert_cmpuint (get_stats (f).cameras, ==, 1);
+  g_assert_cmpuint (get_stats (f).resumed, ==, 1);
+}
+
+/* The camera's connection closed: it leaves presence and its viewer hears peer-left, but
+ * back with its secret it is listed again at once and the session routes on. */
+static void
+test_resume_after_close (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *cam1[] = { "cam1", NULL };
+  Client *old = client_connect (f);
+  Client *viewer = connect_viewer (f, NULL);
+  Client *camera = NULL;
+  g_autoptr (IcecamMessage) welcome = camera_hello (old, "cam1", NULL);
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+  g_autofree gchar *session = NULL;
+
+  client_expect_presence (viewer, cam1);
+  session = watch (viewer, old, "cam1");
+  client_close (old);
+  bye = client_expect (viewer, ICECAM_MESSAGE_BYE);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  client_expect_presence (viewer, none);
+  /* Meanwhile the viewer's messages are dropped, not refused. */
+  client_sendf (viewer, "{\"type\":\"candidate\",\"session\":\"%s\","
+                "\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 9 typ host\"}", session);
+
+  camera = client_connect (f);
+  again = camera_hello (camera, "cam1", welcome->resume);
+  g_assert_true (again->resumed);
+  client_expect_presence (viewer, cam1);
+  assert_relays_candidate (viewer, camera, session);
+  assert_relays_candidate (camera, viewer, session);
+  g_assert_true (g_queue_is_empty (&viewer->received));
+  g_assert_cmpuint (get_stats (f).errors_sent, ==, 0);
+}
+
 /* One request the way a health probe makes it: a new client and connection each time. */
 static gchar *
 http_get (Fixture *f, const gchar *method, const gchar *path, guint *status,
@@ -1004,6 +1104,7 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--max-sessions-per-camera", "0", NULL }, "--max-sessions-per-camera/-viewer >= 1" },
     { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1" },
     { { "--silence-limit", "20", NULL }, "--silence-limit longer than it" },
+    { { "--resume-grace", "-1", NULL }, "--resume-grace must be >= 0" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -1051,6 +1152,8 @@ main (int argc, char **argv)
   ADD ("/rendezvous/limits/connections-per-address", test_connections_per_address);
   ADD ("/rendezvous/limits/message-rate", test_message_rate);
   ADD ("/rendezvous/limits/silent-client-closed", test_silent_client_closed);
+  ADD ("/rendezvous/resume/replaced", test_resume_replaced);
+  ADD ("/rendezvous/resume/after-close", test_resume_after_close);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
   ADD ("/rendezvous/websocket/pipelined-frame", test_pipelined_frame);
   ADD ("/rendezvous/websocket/no-fd-leak", test_websocket_no_fd_leak);

@@ -2,6 +2,7 @@
 /* Integration tests: the real rendezvous on 127.0.0.1, WebSocket clients in the same process. */
 
 #include "icecam-rendezvous.h"
+#include "icecam-signalling-client.h"
 
 #include <string.h>
 #include <signal.h>
@@ -749,6 +750,316 @@ test_resume_after_close (Fixture *f, gconstpointer data)
   g_assert_cmpuint (get_stats (f).errors_sent, ==, 0);
 }
 
+/* ---- a relay whose connections can be frozen, like a NAT that forgot its mappings ------- */
+
+typedef struct _Relay Relay;
+typedef struct _RelayLink RelayLink;
+
+typedef struct {
+  RelayLink *link;
+  GInputStream *in;
+  GOutputStream *out;
+  GBytes *bytes;            /* being written */
+} RelayPump;
+
+struct _RelayLink {
+  Relay *relay;
+  GSocketConnection *down;  /* from the client */
+  GSocketConnection *up;    /* to the server */
+  GCancellable *cancellable;
+  RelayPump pumps[2];
+  gboolean frozen;          /* bytes and closes are dropped, both ways, without a word */
+};
+
+struct _Relay {
+  GSocketService *service;
+  guint port;
+  guint server_port;
+  GPtrArray *links;
+  guint pending;            /* reads and writes under way, on all links */
+};
+
+static void relay_pump_read (RelayPump *pump);
+
+static void
+relay_pump_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayPump *pump = user_data;
+  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+
+  pump->link->relay->pending--;
+  g_clear_pointer (&pump->bytes, g_bytes_unref);
+  if (ok)
+    relay_pump_read (pump);
+  else
+    g_cancellable_cancel (pump->link->cancellable);
+}
+
+static void
+relay_pump_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayPump *pump = user_data;
+  RelayLink *link = pump->link;
+  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result,
+                                                               NULL);
+
+  link->relay->pending--;
+  if (link->frozen) {
+    /* A NAT that forgot the mapping drops everything, a FIN included. */
+    if (bytes != NULL && g_bytes_get_size (bytes) > 0)
+      relay_pump_read (pump);
+    return;
+  }
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0) {
+    g_cancellable_cancel (link->cancellable);
+    return;
+  }
+  pump->bytes = g_steal_pointer (&bytes);
+  link->relay->pending++;
+  g_output_stream_write_all_async (pump->out, g_bytes_get_data (pump->bytes, NULL),
+                                   g_bytes_get_size (pump->bytes), G_PRIORITY_DEFAULT,
+                                   link->cancellable, relay_pump_written_cb, pump);
+}
+
+static void
+relay_pump_read (RelayPump *pump)
+{
+  pump->link->relay->pending++;
+  g_input_stream_read_bytes_async (pump->in, 16384, G_PRIORITY_DEFAULT, pump->link->cancellable,
+                                   relay_pump_read_cb, pump);
+}
+
+static gboolean
+on_relay_incoming (GSocketService *service, GSocketConnection *down, GObject *source,
+                   Relay *relay)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GError) error = NULL;
+  RelayLink *link = g_new0 (RelayLink, 1);
+
+  link->relay = relay;
+  link->down = g_object_ref (down);
+  link->up = g_socket_client_connect_to_host (client, "127.0.0.1", relay->server_port, NULL,
+                                              &error);
+  g_assert_no_error (error);
+  link->cancellable = g_cancellable_new ();
+  link->pumps[0] = (RelayPump) { link, g_io_stream_get_input_stream (G_IO_STREAM (down)),
+                                 g_io_stream_get_output_stream (G_IO_STREAM (link->up)), NULL };
+  link->pumps[1] = (RelayPump) { link, g_io_stream_get_input_stream (G_IO_STREAM (link->up)),
+                                 g_io_stream_get_output_stream (G_IO_STREAM (down)), NULL };
+  g_ptr_array_add (relay->links, link);
+  relay_pump_read (&link->pumps[0]);
+  relay_pump_read (&link->pumps[1]);
+  return TRUE;
+}
+
+static Relay *
+relay_new (guint server_port)
+{
+  Relay *relay = g_new0 (Relay, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  relay->server_port = server_port;
+  relay->links = g_ptr_array_new ();
+  relay->service = g_socket_service_new ();
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (relay->service), any_port,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                                NULL, &bound, &error));
+  g_assert_no_error (error);
+  relay->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (relay->service, "incoming", G_CALLBACK (on_relay_incoming), relay);
+  g_socket_service_start (relay->service);
+  return relay;
+}
+
+static void
+relay_freeze (Relay *relay)
+{
+  for (guint i = 0; i < relay->links->len; i++)
+    ((RelayLink *) relay->links->pdata[i])->frozen = TRUE;
+}
+
+/* Closes every connection, which the server then sees go, and frees the relay. */
+static void
+relay_free (Relay *relay)
+{
+  g_socket_service_stop (relay->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (relay->service));
+  for (guint i = 0; i < relay->links->len; i++)
+    g_cancellable_cancel (((RelayLink *) relay->links->pdata[i])->cancellable);
+  g_assert_true (WAIT_UNTIL (relay->pending == 0));
+  for (guint i = 0; i < relay->links->len; i++) {
+    RelayLink *link = relay->links->pdata[i];
+
+    g_io_stream_close (G_IO_STREAM (link->down), NULL, NULL);
+    g_io_stream_close (G_IO_STREAM (link->up), NULL, NULL);
+    g_object_unref (link->down);
+    g_object_unref (link->up);
+    g_object_unref (link->cancellable);
+    g_free (link);
+  }
+  g_ptr_array_unref (relay->links);
+  g_object_unref (relay->service);
+  g_free (relay);
+}
+
+/* ---- the signalling client's keepalive ------------------------------------------------- */
+
+typedef struct {
+  GQueue messages;          /* IcecamMessage received, welcomes included */
+  guint retrying;           /* times the client went RETRYING */
+  gint64 retrying_at;       /* when it last did */
+} Observed;
+
+static void
+on_signalling_message (IcecamSignallingClient *client, IcecamMessage *msg, Observed *observed)
+{
+  g_queue_push_tail (&observed->messages, icecam_message_copy (msg));
+}
+
+static void
+on_signalling_state (IcecamSignallingClient *client, guint state, Observed *observed)
+{
+  if (state == ICECAM_SIGNALLING_STATE_RETRYING) {
+    observed->retrying++;
+    observed->retrying_at = g_get_monotonic_time ();
+  }
+}
+
+/* The next message of @type the client reported, skipping others. */
+static IcecamMessage *
+observed_expect (Observed *observed, IcecamMessageType type)
+{
+  for (;;) {
+    IcecamMessage *msg;
+
+    g_assert_true (WAIT_UNTIL (!g_queue_is_empty (&observed->messages)));
+    msg = g_queue_pop_head (&observed->messages);
+    if (msg->type == type)
+      return msg;
+    icecam_message_free (msg);
+  }
+}
+
+/* The camera's path to the server dies without a word (its router rebooted): the server
+ * cannot tell, but the camera's keepalive finds out within interval + timeout, connects again
+ * at once and takes its connection's place with its sessions; its viewer notices nothing. */
+static void
+test_keepalive_dead_path (Fixture *f, gconstpointer data)
+{
+  Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
+  g_autoptr (IcecamSignallingClient) camera = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) candidate = NULL;
+  g_autoptr (IcecamMessage) from_camera = NULL;
+  g_autoptr (IcecamMessage) mine = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *session = NULL;
+  Observed observed = { G_QUEUE_INIT, 0, 0 };
+  Client *viewer = connect_viewer (f, NULL);
+  gint64 frozen_at;
+
+  camera = icecam_signalling_client_new (url, ICECAM_ROLE_CAMERA, "cam1", &error);
+  g_assert_no_error (error);
+  icecam_signalling_client_set_reconnect (camera, TRUE);
+  icecam_signalling_client_set_keepalive (camera, 1, 1);
+  g_signal_connect (camera, "message", G_CALLBACK (on_signalling_message), &observed);
+  g_signal_connect (camera, "state-changed", G_CALLBACK (on_signalling_state), &observed);
+  icecam_signalling_client_start (camera);
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_assert_false (icecam_signalling_client_get_resumed (camera));
+  icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_PRESENCE));
+
+  client_send (viewer, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  to_camera = observed_expect (&observed, ICECAM_MESSAGE_SESSION);
+  session = g_strdup (to_camera->session);
+  icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_SESSION));
+
+  /* Quiet for longer than the interval: pings keep it up. */
+  g_assert_false (WAIT_UNTIL_FOR (observed.retrying > 0, 2.5));
+
+  relay_freeze (relay);
+  frozen_at = g_get_monotonic_time ();
+  g_assert_true (WAIT_UNTIL (observed.retrying > 0));
+  g_test_message ("dead path noticed after %.2f s", (observed.retrying_at - frozen_at) / 1e6);
+  g_assert_cmpint (observed.retrying_at - frozen_at, <=, 2 * G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  g_assert_cmpint (icecam_signalling_client_get_error (camera)->code, ==,
+                   ICECAM_SIGNALLING_ERROR_TIMEOUT);
+
+  g_clear_pointer (&welcome, icecam_message_free);
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_test_message ("back after %.2f s", (g_get_monotonic_time () - frozen_at) / 1e6);
+  g_assert_true (welcome->resumed);
+  g_assert_true (icecam_signalling_client_get_resumed (camera));
+  g_assert_cmpuint (observed.retrying, ==, 1);
+
+  /* The session routes both ways over the new connection; the viewer heard nothing. */
+  client_sendf (viewer, "{\"type\":\"candidate\",\"session\":\"%s\","
+                "\"candidate\":\"candidate:7 1 UDP 1 127.0.0.1 7 typ host\"}", session);
+  candidate = observed_expect (&observed, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (candidate->session, ==, session);
+  mine = icecam_message_new_candidate (session, "candidate:8 1 UDP 1 127.0.0.1 8 typ host");
+  icecam_signalling_client_send (camera, mine);
+  from_camera = client_expect (viewer, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (from_camera->candidate, ==, mine->candidate);
+  g_assert_true (g_queue_is_empty (&viewer->received));
+  g_assert_cmpuint (get_stats (f).resumed, ==, 1);
+
+  icecam_signalling_client_stop (camera);
+  g_signal_handlers_disconnect_by_data (camera, &observed);
+  g_queue_clear_full (&observed.messages, (GDestroyNotify) icecam_message_free);
+  g_clear_object (&camera);
+  relay_free (relay);
+}
+
+/* check() pings at once: a dead path is noticed within the timeout, whatever the interval. */
+static void
+test_keepalive_check (Fixture *f, gconstpointer data)
+{
+  Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
+  g_autoptr (IcecamSignallingClient) viewer = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (GError) error = NULL;
+  Observed observed = { G_QUEUE_INIT, 0, 0 };
+  gint64 checked_at;
+
+  viewer = icecam_signalling_client_new (url, ICECAM_ROLE_VIEWER, NULL, &error);
+  g_assert_no_error (error);
+  icecam_signalling_client_set_reconnect (viewer, TRUE);
+  icecam_signalling_client_set_keepalive (viewer, 0, 1);
+  g_signal_connect (viewer, "message", G_CALLBACK (on_signalling_message), &observed);
+  g_signal_connect (viewer, "state-changed", G_CALLBACK (on_signalling_state), &observed);
+  icecam_signalling_client_start (viewer);
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+
+  /* A check on a live path is answered and changes nothing. */
+  icecam_signalling_client_check (viewer);
+  g_assert_false (WAIT_UNTIL_FOR (observed.retrying > 0, 1.5));
+
+  relay_freeze (relay);
+  checked_at = g_get_monotonic_time ();
+  icecam_signalling_client_check (viewer);
+  g_assert_true (WAIT_UNTIL (observed.retrying > 0));
+  g_assert_cmpint (observed.retrying_at - checked_at, <=, G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  again = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpstr (again->id, ==, welcome->id);
+  /* A viewer without sessions gets its id back, and nothing else to resume. */
+  g_assert_true (again->resumed);
+
+  icecam_signalling_client_stop (viewer);
+  g_signal_handlers_disconnect_by_data (viewer, &observed);
+  g_queue_clear_full (&observed.messages, (GDestroyNotify) icecam_message_free);
+  g_clear_object (&viewer);
+  relay_free (relay);
+}
+
 /* One request the way a health probe makes it: a new client and connection each time. */
 static gchar *
 http_get (Fixture *f, const gchar *method, const gchar *path, guint *status,
@@ -1154,6 +1465,8 @@ main (int argc, char **argv)
   ADD ("/rendezvous/limits/silent-client-closed", test_silent_client_closed);
   ADD ("/rendezvous/resume/replaced", test_resume_replaced);
   ADD ("/rendezvous/resume/after-close", test_resume_after_close);
+  ADD ("/rendezvous/keepalive/dead-path", test_keepalive_dead_path);
+  ADD ("/rendezvous/keepalive/check", test_keepalive_check);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
   ADD ("/rendezvous/websocket/pipelined-frame", test_pipelined_frame);
   ADD ("/rendezvous/websocket/no-fd-leak", test_websocket_no_fd_leak);

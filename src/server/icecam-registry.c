@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rendezvous's routing logic: who is connected, which sessions exist, where messages go. */
 
-#include "icecam-registry.h"
+#include "icecam-registry-private.h"
 
 #include "icecam-token.h"
 #include "icecam-turn-credentials.h"
@@ -37,40 +37,6 @@
  * with an `error` message and every other peer and session carries on.
  */
 
-typedef enum {
-  PEER_STATE_CONNECTED, /* no hello yet */
-  PEER_STATE_READY,     /* welcomed: a camera online or a viewer */
-  PEER_STATE_CLOSING,   /* close requested: whatever it still sends is dropped */
-  PEER_STATE_DETACHED,  /* connection gone, sessions kept for the client to take back */
-} PeerState;
-
-typedef struct _Session Session;
-
-typedef struct {
-  guint64 id;
-  PeerState state;
-  IcecamRole role;
-  gchar *name;           /* the camera id or viewer id, once welcomed */
-  gchar *label;          /* for logs */
-  gchar *address;
-  GPtrArray *ice_servers;
-  GHashTable *sessions;  /* session id → Session, both borrowed from registry->sessions */
-  gchar *nonce;          /* of this connection's challenge */
-  gchar **granted;       /* viewer with a token: the cameras it may watch */
-  gint64 grant_expiry;
-  gchar *resume;         /* the secret of its latest welcome: a new connection with it takes
-                          * this one's place */
-  IcecamFeatures features; /* the later additions to the protocol it said it understands */
-  gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
-  GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
-} Peer;
-
-struct _Session {
-  gchar *id;
-  Peer *camera;
-  Peer *viewer;
-};
-
 /* One signal to emit: a message for a peer, or (msg == NULL) a request to close it, because
  * of close_reason or because it was replaced. */
 typedef struct {
@@ -80,32 +46,6 @@ typedef struct {
   gboolean replaced;
 } Outgoing;
 
-struct _IcecamRegistry {
-  GObject parent_instance;
-
-  GHashTable *peers;     /* &Peer.id → Peer (owned) */
-  GHashTable *cameras;   /* camera id → Peer (borrowed) */
-  gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
-  GHashTable *viewers;   /* viewer id → Peer (borrowed) */
-  GHashTable *sessions;  /* session id → Session (owned) */
-  GHashTable *detached_cameras; /* camera id → DETACHED Peer (owned through ->detached) */
-  GHashTable *detached_viewers; /* viewer id → DETACHED Peer (owned through ->detached) */
-  GQueue detached;       /* the DETACHED Peers (owned), the first to expire first */
-  guint resume_grace_s;
-  guint64 resumed;
-  GPtrArray *ice_servers;
-  gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
-  gchar *turn_secret;
-  guint turn_ttl;
-  GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
-  gchar *token_key;           /* NULL: viewers need no token */
-  guint max_sessions_per_viewer;
-  guint max_sessions_per_camera;
-  guint64 next_viewer_number;
-  guint64 messages_relayed;
-  guint64 errors_sent;
-  GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
-};
 
 enum {
   SIGNAL_SEND,
@@ -113,9 +53,6 @@ enum {
   SIGNAL_REPLACED,
   N_SIGNALS
 };
-
-/* What this server understands beyond the first release of version 1, told in `welcome`. */
-#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART)
 
 static guint signals[N_SIGNALS];
 
@@ -140,8 +77,8 @@ peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
   return peer;
 }
 
-static void
-peer_free (Peer *peer)
+void
+registry_peer_free (Peer *peer)
 {
   g_hash_table_unref (peer->sessions);
   g_ptr_array_unref (peer->ice_servers);
@@ -172,8 +109,8 @@ peer_state_to_string (PeerState state)
   }
 }
 
-static void
-peer_set_state (Peer *peer, PeerState state)
+void
+registry_peer_set_state (Peer *peer, PeerState state)
 {
   /* Peers only move forward: connected → ready → closing or detached, or straight to
    * closing. */
@@ -184,8 +121,8 @@ peer_set_state (Peer *peer, PeerState state)
   peer->state = state;
 }
 
-static void
-peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
+void
+registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
 {
   peer->role = role;
   g_free (peer->name);
@@ -202,8 +139,8 @@ session_free (Session *session)
   g_free (session);
 }
 
-static Peer *
-session_other_end (Session *session, Peer *peer)
+Peer *
+registry_session_other_end (Session *session, Peer *peer)
 {
   return session->camera == peer ? session->viewer : session->camera;
 }
@@ -234,6 +171,25 @@ session_destroy (IcecamRegistry *self, Session *session)
   g_hash_table_remove (session->camera->sessions, session->id);
   g_hash_table_remove (session->viewer->sessions, session->id);
   g_hash_table_remove (self->sessions, session->id);
+}
+
+/* Ends every session of @peer; the other ends get `bye` with @code (a detached one when it is
+ * back), or nothing if @tell_online is FALSE and they are connected. */
+void
+registry_sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code,
+                       const gchar *reason, gboolean tell_online)
+{
+  GList *sessions = g_hash_table_get_values (peer->sessions);
+
+  for (GList *l = sessions; l != NULL; l = l->next) {
+    Session *session = l->data;
+    Peer *other = registry_session_other_end (session, peer);
+
+    if (tell_online || other->state == PEER_STATE_DETACHED)
+      registry_queue_send (self, other, icecam_message_new_bye (session->id, code, reason));
+    session_destroy (self, session);
+  }
+  g_list_free (sessions);
 }
 
 /* ---- the outbox ------------------------------------------------------------------------- */
@@ -269,8 +225,8 @@ peer_hold_bye (Peer *peer, IcecamMessage *msg)
   g_ptr_array_add (peer->held_byes, msg);
 }
 
-static void
-queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
+void
+registry_queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
 {
   Outgoing *out;
 
@@ -284,33 +240,33 @@ queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
   g_queue_push_tail (&self->outbox, out);
 }
 
-static void
-queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
+void
+registry_queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
 {
   Outgoing *out = g_new0 (Outgoing, 1);
 
   g_info ("%s: closing: %s", peer->label, reason);
-  peer_set_state (peer, PEER_STATE_CLOSING);
+  registry_peer_set_state (peer, PEER_STATE_CLOSING);
   out->peer_id = peer->id;
   out->close_reason = g_strdup (reason);
   g_queue_push_tail (&self->outbox, out);
 }
 
-static void
-queue_replaced (IcecamRegistry *self, Peer *peer)
+void
+registry_queue_replaced (IcecamRegistry *self, Peer *peer)
 {
   Outgoing *out = g_new0 (Outgoing, 1);
 
   g_info ("%s: closing: its client took its place on a new connection", peer->label);
-  peer_set_state (peer, PEER_STATE_CLOSING);
+  registry_peer_set_state (peer, PEER_STATE_CLOSING);
   out->peer_id = peer->id;
   out->replaced = TRUE;
   g_queue_push_tail (&self->outbox, out);
 }
 
-static void G_GNUC_PRINTF (5, 6)
-queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code, const gchar *session,
-             const gchar *format, ...)
+void
+registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code,
+                      const gchar *session, const gchar *format, ...)
 {
   g_autofree gchar *text = NULL;
   va_list args;
@@ -325,7 +281,7 @@ queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code, const gchar
 
   g_debug ("%s: error %s: %s", peer->label, icecam_error_code_to_string (code), text);
   self->errors_sent++;
-  queue_send (self, peer, icecam_message_new_error (code, session, text));
+  registry_queue_send (self, peer, icecam_message_new_error (code, session, text));
 }
 
 /* Emits what the last operation produced. Handlers may re-enter the registry: whatever they
@@ -383,8 +339,8 @@ online_cameras (IcecamRegistry *self)
   return (const gchar * const *) self->online;
 }
 
-static void
-cameras_changed (IcecamRegistry *self)
+void
+registry_cameras_changed (IcecamRegistry *self)
 {
   g_clear_pointer (&self->online, g_strfreev);
 }
@@ -407,14 +363,14 @@ presence_for (IcecamRegistry *self, Peer *viewer, const gchar * const *online)
   return icecam_message_new_presence ((const gchar * const *) visible);
 }
 
-static void
-queue_presence (IcecamRegistry *self, Peer *viewer)
+void
+registry_queue_presence (IcecamRegistry *self, Peer *viewer)
 {
-  queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
+  registry_queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
 }
 
-static void
-queue_presence_to_viewers (IcecamRegistry *self)
+void
+registry_queue_presence_to_viewers (IcecamRegistry *self)
 {
   const gchar * const *cameras;
   GHashTableIter iter;
@@ -425,388 +381,17 @@ queue_presence_to_viewers (IcecamRegistry *self)
   cameras = online_cameras (self);
   g_hash_table_iter_init (&iter, self->viewers);
   while (g_hash_table_iter_next (&iter, NULL, &viewer))
-    queue_send (self, viewer, presence_for (self, viewer, cameras));
+    registry_queue_send (self, viewer, presence_for (self, viewer, cameras));
 }
 
 /* ---- hello ------------------------------------------------------------------------------ */
 
-static IcecamIceServer *
-mint_turn (IcecamRegistry *self, Peer *peer)
+IcecamIceServer *
+registry_mint_turn (IcecamRegistry *self, Peer *peer)
 {
   return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
                                        peer->name, g_get_real_time () / G_USEC_PER_SEC,
                                        self->turn_ttl);
-}
-
-/* Every welcome hands out a new resume secret: a connection's secret dies with the next. */
-static void
-queue_welcome (IcecamRegistry *self, Peer *peer, gboolean resumed)
-{
-  g_autoptr (GPtrArray) servers = g_ptr_array_new ();
-  g_autoptr (IcecamIceServer) turn = self->turn_urls ? mint_turn (self, peer) : NULL;
-  IcecamMessage *welcome;
-
-  /* The peer's own servers (the STUN responder as it reached us) come first. */
-  for (guint i = 0; i < peer->ice_servers->len; i++)
-    g_ptr_array_add (servers, peer->ice_servers->pdata[i]);
-  if (turn != NULL)
-    g_ptr_array_add (servers, turn);
-  for (guint i = 0; i < self->ice_servers->len; i++)
-    g_ptr_array_add (servers, self->ice_servers->pdata[i]);
-  if (servers->len > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
-    g_warning ("%u ICE servers configured, welcome lists only the first %d", servers->len,
-               ICECAM_PROTOCOL_MAX_ICE_SERVERS);
-    g_ptr_array_set_size (servers, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
-  }
-  welcome = icecam_message_new_welcome (peer->name, peer->address, servers);
-  g_free (peer->resume);
-  peer->resume = icecam_random_hex (16);
-  welcome->resume = g_strdup (peer->resume);
-  welcome->resumed = resumed;
-  welcome->features = SERVER_FEATURES;
-  queue_send (self, peer, welcome);
-}
-
-/* A detached viewer keeps its name: its client may come back for it. */
-static gboolean
-viewer_name_taken (IcecamRegistry *self, const gchar *name)
-{
-  return g_hash_table_contains (self->viewers, name) ||
-         g_hash_table_contains (self->detached_viewers, name);
-}
-
-/* @wanted if no other viewer has it, else @wanted-2, -3, ...; viewer-<n> without a wish. */
-static gchar *
-unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
-{
-  gchar *name = NULL;
-
-  if (wanted == NULL) {
-    do {
-      g_free (name);
-      name = g_strdup_printf ("viewer-%" G_GUINT64_FORMAT, ++self->next_viewer_number);
-    } while (viewer_name_taken (self, name));
-    return name;
-  }
-  if (!viewer_name_taken (self, wanted))
-    return g_strdup (wanted);
-  for (guint n = 2;; n++) {
-    g_autofree gchar *suffix = g_strdup_printf ("-%u", n);
-    gint keep = MIN (strlen (wanted), ICECAM_PROTOCOL_MAX_ID_LENGTH - strlen (suffix));
-
-    name = g_strdup_printf ("%.*s%s", keep, wanted, suffix);
-    if (!viewer_name_taken (self, name))
-      return name;
-    g_free (name);
-  }
-}
-
-/* With provisioned secrets, a camera proves it holds its id's secret by an HMAC over this
- * connection's nonce: the secret never crosses the wire, and a proof cannot be replayed. */
-static gboolean
-camera_proof_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  const gchar *secret = g_hash_table_lookup (self->camera_secrets, hello->id);
-
-  return secret != NULL &&
-         icecam_camera_proof_check (secret, hello->id, peer->nonce, hello->proof);
-}
-
-/* Without provisioned secrets any camera may register under any free id. */
-static gboolean
-camera_proves_identity (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  const gchar *secret;
-
-  if (self->camera_secrets == NULL || camera_proof_valid (self, peer, hello))
-    return TRUE;
-  secret = g_hash_table_lookup (self->camera_secrets, hello->id);
-  g_message ("%s: camera '%s' refused: %s", peer->label, hello->id,
-             secret == NULL ? "not provisioned" : hello->proof ? "wrong proof" : "no proof");
-  queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-               secret == NULL ? "camera '%s' is not provisioned on this rendezvous"
-                              : "camera '%s' did not prove its identity (wrong or missing secret)",
-               hello->id);
-  queue_close (self, peer, "unauthorized");
-  return FALSE;
-}
-
-static gboolean
-viewer_token_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (self->token_key == NULL)
-    return TRUE;
-  if (hello->token == NULL) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-                 "this rendezvous needs a token to watch cameras");
-  } else if (!icecam_token_verify (self->token_key, hello->token,
-                                   g_get_real_time () / G_USEC_PER_SEC, &peer->granted,
-                                   &peer->grant_expiry, &error)) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL, "token refused: %s",
-                 error->message);
-  } else {
-    return TRUE;
-  }
-  g_message ("%s: viewer refused: %s", peer->label, error ? error->message : "no token");
-  queue_close (self, peer, "unauthorized");
-  return FALSE;
-}
-
-/* ---- leaving and coming back ---------------------------------------------------------- */
-
-/* Whether @given is the secret @peer's latest welcome handed out. */
-static gboolean
-resume_matches (Peer *peer, const gchar *given)
-{
-  return peer->resume != NULL && icecam_secret_equal (peer->resume, given);
-}
-
-/* The sessions of @from become @to's, ids and other ends unchanged: what the other ends send
- * reaches @to from now on. */
-static void
-sessions_move (Peer *from, Peer *to)
-{
-  GHashTableIter iter;
-  Session *session;
-
-  g_hash_table_iter_init (&iter, from->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session)) {
-    if (session->camera == from)
-      session->camera = to;
-    else
-      session->viewer = to;
-    g_hash_table_insert (to->sessions, session->id, session);
-  }
-  g_hash_table_remove_all (from->sessions);
-}
-
-/* Ends every session of @peer; the other ends get `bye` with @code (a detached one when it is
- * back), or nothing if @tell_online is FALSE and they are connected. */
-static void
-sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code, const gchar *reason,
-              gboolean tell_online)
-{
-  GList *sessions = g_hash_table_get_values (peer->sessions);
-
-  for (GList *l = sessions; l != NULL; l = l->next) {
-    Session *session = l->data;
-    Peer *other = session_other_end (session, peer);
-
-    if (tell_online || other->state == PEER_STATE_DETACHED)
-      queue_send (self, other, icecam_message_new_bye (session->id, code, reason));
-    session_destroy (self, session);
-  }
-  g_list_free (sessions);
-}
-
-static GHashTable *
-detached_table (IcecamRegistry *self, IcecamRole role)
-{
-  return role == ICECAM_ROLE_CAMERA ? self->detached_cameras : self->detached_viewers;
-}
-
-/* @peer's connection is gone (and it is out of the peer and presence tables): its sessions
- * stay for the grace period. The other ends hear `peer-left` now, as when nothing is kept;
- * their media may go on, and the sessions route again if the client comes back. */
-static void
-peer_detach (IcecamRegistry *self, Peer *peer)
-{
-  GHashTableIter iter;
-  Session *session;
-
-  g_hash_table_iter_init (&iter, peer->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &session))
-    queue_send (self, session_other_end (session, peer),
-                icecam_message_new_bye (session->id, ICECAM_BYE_CODE_PEER_LEFT,
-                                        ICECAM_BYE_REASON_PEER_LEFT));
-  g_info ("%s: gone, its %u sessions are kept for %u s", peer->label,
-          g_hash_table_size (peer->sessions), self->resume_grace_s);
-  peer_set_state (peer, PEER_STATE_DETACHED);
-  peer->detached_until = g_get_monotonic_time () + (gint64) self->resume_grace_s * G_USEC_PER_SEC;
-  g_hash_table_insert (detached_table (self, peer->role), peer->name, peer);
-  g_queue_push_tail (&self->detached, peer);
-}
-
-static void
-detached_free (IcecamRegistry *self, Peer *peer)
-{
-  g_hash_table_remove (detached_table (self, peer->role), peer->name);
-  g_queue_remove (&self->detached, peer);
-  peer_free (peer);
-}
-
-/* Forgets the detached peers whose grace is over, and their sessions. The other ends heard
- * `peer-left` when the connection went; only those detached themselves hear it again. */
-static void
-expire_detached (IcecamRegistry *self, gint64 now_us)
-{
-  Peer *peer;
-
-  while ((peer = g_queue_peek_head (&self->detached)) != NULL &&
-         peer->detached_until <= now_us) {
-    g_info ("%s: did not come back in time, its sessions are over", peer->label);
-    sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT, FALSE);
-    detached_free (self, peer);
-  }
-}
-
-/* @peer, a new connection, is welcomed under the identity its client had; @resumed: with its
- * sessions, which were moved over. */
-static void
-welcome_back (IcecamRegistry *self, Peer *peer, gboolean resumed)
-{
-  if (resumed)
-    self->resumed++;
-  peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: back from %s%s", peer->label, peer->address,
-          resumed ? " with its sessions" : ", its sessions ended");
-  queue_welcome (self, peer, resumed);
-  if (peer->role == ICECAM_ROLE_VIEWER)
-    queue_presence (self, peer);
-}
-
-/* @peer takes the place of @old, a connection of the same client that the server still
- * holds (its network may be gone without a word). @old is closed as replaced: its sessions
- * become @peer's if @keep_sessions (the other ends hear nothing), or end with `closed`. */
-static void
-peer_replace (IcecamRegistry *self, Peer *peer, Peer *old, gboolean keep_sessions)
-{
-  peer_set_identity (peer, old->role, g_strdup (old->name));
-  g_hash_table_replace (old->role == ICECAM_ROLE_CAMERA ? self->cameras : self->viewers,
-                        peer->name, peer);
-  if (keep_sessions)
-    sessions_move (old, peer);
-  else
-    sessions_end (self, old, ICECAM_BYE_CODE_CLOSED, "the camera reconnected without them",
-                  TRUE);
-  queue_replaced (self, old);
-  welcome_back (self, peer, keep_sessions);
-}
-
-/* @peer takes back the sessions of @detached, its client's connection that went. A camera is
- * online again; byes held for the client follow its welcome. */
-static void
-peer_reattach (IcecamRegistry *self, Peer *peer, Peer *detached)
-{
-  g_autoptr (GPtrArray) byes = g_steal_pointer (&detached->held_byes);
-
-  peer_set_identity (peer, detached->role, g_strdup (detached->name));
-  sessions_move (detached, peer);
-  detached_free (self, detached);
-  if (peer->role == ICECAM_ROLE_CAMERA) {
-    g_hash_table_insert (self->cameras, peer->name, peer);
-    cameras_changed (self);
-  } else {
-    g_hash_table_insert (self->viewers, peer->name, peer);
-  }
-  welcome_back (self, peer, TRUE);
-  if (peer->role == ICECAM_ROLE_CAMERA)
-    queue_presence_to_viewers (self);
-  for (guint i = 0; byes != NULL && i < byes->len; i++)
-    queue_send (self, peer, icecam_message_copy (g_ptr_array_index (byes, i)));
-}
-
-/* ---- registering ------------------------------------------------------------------------ */
-
-/* A camera whose id is online takes its place with the resume secret of that connection, or
- * with its proof where cameras are provisioned (then its sessions end: only the secret says
- * the client still knows them). Anyone else learns only that the id is in use. */
-static void
-register_camera_online (IcecamRegistry *self, Peer *peer, Peer *online,
-                        const IcecamMessage *hello)
-{
-  gboolean resumes = resume_matches (online, hello->resume);
-  gboolean proven = self->camera_secrets != NULL && camera_proof_valid (self, peer, hello);
-
-  if (!resumes && !proven) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
-                 "camera id '%s' is already online", hello->id);
-    queue_close (self, peer, "camera id already online");
-    return;
-  }
-  if (!camera_proves_identity (self, peer, hello))
-    return;
-  peer->features = hello->features;
-  peer_replace (self, peer, online, resumes);
-}
-
-static void
-register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  Peer *online = g_hash_table_lookup (self->cameras, hello->id);
-  Peer *detached;
-
-  if (online != NULL) {
-    register_camera_online (self, peer, online, hello);
-    return;
-  }
-  if (!camera_proves_identity (self, peer, hello))
-    return;
-  peer->features = hello->features;
-  detached = g_hash_table_lookup (self->detached_cameras, hello->id);
-  if (detached != NULL && resume_matches (detached, hello->resume)) {
-    peer_reattach (self, peer, detached);
-    return;
-  }
-  /* Back without its secret (restarted?): it no longer knows its sessions. */
-  if (detached != NULL) {
-    sessions_end (self, detached, ICECAM_BYE_CODE_CLOSED, "the camera reconnected without them",
-                  TRUE);
-    detached_free (self, detached);
-  }
-  peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
-  g_hash_table_insert (self->cameras, peer->name, peer);
-  cameras_changed (self);
-  peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: online from %s", peer->label, peer->address);
-  queue_welcome (self, peer, FALSE);
-  queue_presence_to_viewers (self);
-}
-
-/* A viewer comes back as the id it had, with its sessions, by the resume secret of that id's
- * latest welcome; without it, it is a new viewer (and the id, if taken, gets a suffix). */
-static void
-register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  Peer *old = NULL;
-
-  if (!viewer_token_valid (self, peer, hello))
-    return;
-  peer->features = hello->features;
-  if (hello->resume != NULL && hello->id != NULL) {
-    old = g_hash_table_lookup (self->viewers, hello->id);
-    if (old == NULL)
-      old = g_hash_table_lookup (self->detached_viewers, hello->id);
-  }
-  if (old != NULL && resume_matches (old, hello->resume)) {
-    if (old->state == PEER_STATE_DETACHED)
-      peer_reattach (self, peer, old);
-    else
-      peer_replace (self, peer, old, TRUE);
-    return;
-  }
-  peer_set_identity (peer, ICECAM_ROLE_VIEWER, unique_viewer_name (self, hello->id));
-  g_hash_table_insert (self->viewers, peer->name, peer);
-  peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: joined from %s", peer->label, peer->address);
-  queue_welcome (self, peer, FALSE);
-  queue_presence (self, peer);
-}
-
-static void
-handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  if (peer->state != PEER_STATE_CONNECTED) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
-                 "'hello' was already sent on this connection");
-    return;
-  }
-  if (hello->role == ICECAM_ROLE_CAMERA)
-    register_camera (self, peer, hello);
-  else
-    register_viewer (self, peer, hello);
 }
 
 /* ---- sessions --------------------------------------------------------------------------- */
@@ -823,7 +408,7 @@ session_message (IcecamRegistry *self, Session *session, Peer *to, IcecamRole ro
 
   if (self->turn_urls != NULL) {
     msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
-    g_ptr_array_add (msg->ice_servers, mint_turn (self, to));
+    g_ptr_array_add (msg->ice_servers, registry_mint_turn (self, to));
   }
   return msg;
 }
@@ -835,42 +420,42 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
   Session *session;
 
   if (viewer->role != ICECAM_ROLE_VIEWER) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
-                 "a camera may not send 'watch'");
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+                          "a camera may not send 'watch'");
     return;
   }
   /* Checked before whether the camera is online, so a token cannot probe for cameras. */
   if (self->token_key != NULL &&
       (viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC ||
        !icecam_token_grants ((const gchar * const *) viewer->granted, watch->camera))) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-                 viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
+                          viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
                    ? "your token expired" : "your token does not grant camera '%s'",
-                 watch->camera);
+                          watch->camera);
     return;
   }
   if (camera == NULL) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
-                 "camera '%s' is not online", watch->camera);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
+                          "camera '%s' is not online", watch->camera);
     return;
   }
   if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
-                 "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
-                 g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
+                          "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
+                          g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
     return;
   }
   if (g_hash_table_size (camera->sessions) >= self->max_sessions_per_camera) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
-                 "camera '%s' has %u sessions open, the limit is %u", watch->camera,
-                 g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
+                          "camera '%s' has %u sessions open, the limit is %u", watch->camera,
+                          g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
     return;
   }
 
   session = session_create (self, camera, viewer);
   g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
-  queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
-  queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
+  registry_queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
+  registry_queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
 }
 
 /* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
@@ -880,8 +465,8 @@ lookup_own_session (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   Session *session = g_hash_table_lookup (peer->sessions, msg->session);
 
   if (session == NULL)
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNKNOWN_SESSION, msg->session,
-                 "unknown session '%s'", msg->session);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_UNKNOWN_SESSION, msg->session,
+                          "unknown session '%s'", msg->session);
   return session;
 }
 
@@ -893,9 +478,9 @@ relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole fr
   Peer *other;
 
   if (from_role != ICECAM_ROLE_NONE && peer->role != from_role) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
-                 "a %s may not send '%s'", icecam_role_to_string (peer->role),
-                 icecam_message_type_to_string (msg->type));
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "a %s may not send '%s'", icecam_role_to_string (peer->role),
+                          icecam_message_type_to_string (msg->type));
     return;
   }
   session = lookup_own_session (self, peer, msg);
@@ -903,10 +488,10 @@ relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole fr
     return;
 
   /* The other end's connection went and it may come back: not an unknown session. */
-  other = session_other_end (session, peer);
+  other = registry_session_other_end (session, peer);
   if (other->state != PEER_STATE_DETACHED)
     self->messages_relayed++;
-  queue_send (self, other, icecam_message_copy (msg));
+  registry_queue_send (self, other, icecam_message_copy (msg));
   if (msg->type == ICECAM_MESSAGE_BYE)
     session_destroy (self, session);
 }
@@ -920,8 +505,8 @@ handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   if (peer->role == ICECAM_ROLE_VIEWER && session != NULL &&
       session->camera->state != PEER_STATE_DETACHED &&
       !(session->camera->features & ICECAM_FEATURE_RESTART)) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
-                 "camera '%s' does not support 'restart'", session->camera->name);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "camera '%s' does not support 'restart'", session->camera->name);
     return;
   }
   relay (self, peer, msg, ICECAM_ROLE_VIEWER);
@@ -936,19 +521,19 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
 
   g_debug ("%s: received '%s'", peer->label, type);
   if (msg->type == ICECAM_MESSAGE_HELLO) {
-    handle_hello (self, peer, msg);
+    registry_handle_hello (self, peer, msg);
     return;
   }
   /* Liveness, in any state: a client may check its connection before its welcome. */
   if (msg->type == ICECAM_MESSAGE_PING) {
-    queue_send (self, peer, icecam_message_new_pong ());
+    registry_queue_send (self, peer, icecam_message_new_pong ());
     return;
   }
   if (msg->type == ICECAM_MESSAGE_PONG)
     return;
   if (peer->state != PEER_STATE_READY) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
-                 "send 'hello' first, not '%s'", type);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
+                          "send 'hello' first, not '%s'", type);
     return;
   }
 
@@ -979,8 +564,8 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   case ICECAM_MESSAGE_PRESENCE:
   case ICECAM_MESSAGE_SESSION:
   default:
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
-                 "'%s' is sent by the server, not by clients", type);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "'%s' is sent by the server, not by clients", type);
     break;
   }
 }
@@ -990,10 +575,10 @@ handle_parse_error (IcecamRegistry *self, Peer *peer, const GError *error)
 {
   IcecamErrorCode code = icecam_error_code_from_protocol_error (error);
 
-  queue_error (self, peer, code, NULL, "%s", error->message);
+  registry_queue_error (self, peer, code, NULL, "%s", error->message);
   /* A client that speaks another version cannot understand anything else we would say. */
   if (code == ICECAM_ERROR_CODE_VERSION && peer->state == PEER_STATE_CONNECTED)
-    queue_close (self, peer, "unsupported protocol version");
+    registry_queue_close (self, peer, "unsupported protocol version");
 }
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -1008,36 +593,6 @@ IcecamRegistry *
 icecam_registry_new (void)
 {
   return g_object_new (ICECAM_TYPE_REGISTRY, NULL);
-}
-
-/**
- * icecam_registry_set_camera_secrets:
- * @secrets: (nullable) (element-type utf8 utf8): camera id → its provisioned secret; %NULL
- *   lets any camera register under any free id
- *
- * With secrets, a camera's `hello` must carry icecam_camera_proof() of its secret over the
- * connection's challenge; others are refused with `unauthorized` and closed.
- */
-void
-icecam_registry_set_camera_secrets (IcecamRegistry *self, GHashTable *secrets)
-{
-  g_clear_pointer (&self->camera_secrets, g_hash_table_unref);
-  if (secrets != NULL)
-    self->camera_secrets = g_hash_table_ref (secrets);
-}
-
-/**
- * icecam_registry_set_token_key:
- * @key: (nullable): the key viewer tokens are signed with; %NULL: viewers need no token
- *
- * With a key, a viewer's `hello` must carry a token (icecam_token_mint()) that is valid and
- * unexpired; it sees and may watch only the cameras the token grants, until it expires.
- */
-void
-icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key)
-{
-  g_free (self->token_key);
-  self->token_key = g_strdup (key);
 }
 
 /**
@@ -1114,22 +669,6 @@ icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_ses
 }
 
 /**
- * icecam_registry_set_resume_grace:
- * @self: a registry
- * @seconds: how long the sessions of a client whose connection went are kept for it to take
- *   back; 0: they end at once
- *
- * Default: %ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S. Applies to connections that go afterwards.
- */
-void
-icecam_registry_set_resume_grace (IcecamRegistry *self, guint seconds)
-{
-  g_return_if_fail (ICECAM_IS_REGISTRY (self));
-
-  self->resume_grace_s = seconds;
-}
-
-/**
  * icecam_registry_add_peer:
  * @self: a registry
  * @peer_id: an id for the new connection, not used by any peer currently added
@@ -1149,11 +688,11 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   g_return_if_fail (remote_address != NULL);
   g_return_if_fail (!g_hash_table_contains (self->peers, &peer_id));
 
-  expire_detached (self, g_get_monotonic_time ());
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = peer_new (peer_id, remote_address, peer_ice_servers);
   g_hash_table_insert (self->peers, &peer->id, peer);
   g_debug ("%s: connected from %s", peer->label, remote_address);
-  queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
+  registry_queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
   flush_outbox (self);
 }
 
@@ -1175,7 +714,7 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
-  expire_detached (self, g_get_monotonic_time ());
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   if (peer == NULL)
     return;
@@ -1185,7 +724,7 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
     g_hash_table_remove (self->cameras, peer->name);
-    cameras_changed (self);
+    registry_cameras_changed (self);
     camera_left = TRUE;
   } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER &&
              g_hash_table_lookup (self->viewers, peer->name) == peer) {
@@ -1194,14 +733,15 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
 
   if (peer->state == PEER_STATE_READY && self->resume_grace_s > 0 &&
       g_hash_table_size (peer->sessions) > 0) {
-    peer_detach (self, peer);
+    registry_peer_detach (self, peer);
   } else {
     g_info ("%s: gone", peer->label);
-    sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT, TRUE);
-    peer_free (peer);
+    registry_sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT,
+                           TRUE);
+    registry_peer_free (peer);
   }
   if (camera_left)
-    queue_presence_to_viewers (self);
+    registry_queue_presence_to_viewers (self);
   flush_outbox (self);
 }
 
@@ -1228,7 +768,7 @@ icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (text != NULL || length == 0);
 
-  expire_detached (self, g_get_monotonic_time ());
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   g_return_if_fail (peer != NULL);
   if (peer->state == PEER_STATE_CLOSING) {
@@ -1267,7 +807,7 @@ icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCo
   peer = g_hash_table_lookup (self->peers, &peer_id);
   if (peer == NULL || peer->state == PEER_STATE_CLOSING)
     return;
-  queue_error (self, peer, code, session, "%s", text);
+  registry_queue_error (self, peer, code, session, "%s", text);
   flush_outbox (self);
 }
 
@@ -1282,7 +822,7 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (stats != NULL);
 
-  expire_detached (self, g_get_monotonic_time ());
+  registry_expire_detached (self, g_get_monotonic_time ());
   stats->peers = g_hash_table_size (self->peers);
   stats->cameras = g_hash_table_size (self->cameras);
   stats->viewers = g_hash_table_size (self->viewers);
@@ -1307,7 +847,7 @@ icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
 {
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
-  expire_detached (self, now_us);
+  registry_expire_detached (self, now_us);
   flush_outbox (self);
 }
 
@@ -1323,7 +863,7 @@ icecam_registry_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->detached_cameras);
   g_hash_table_unref (self->detached_viewers);
-  g_queue_clear_full (&self->detached, (GDestroyNotify) peer_free);
+  g_queue_clear_full (&self->detached, (GDestroyNotify) registry_peer_free);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -1389,7 +929,7 @@ static void
 icecam_registry_init (IcecamRegistry *self)
 {
   self->peers = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                       (GDestroyNotify) peer_free);
+                                       (GDestroyNotify) registry_peer_free);
   self->cameras = g_hash_table_new (g_str_hash, g_str_equal);
   self->viewers = g_hash_table_new (g_str_hash, g_str_equal);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,

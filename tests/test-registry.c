@@ -1123,7 +1123,6 @@ test_resume_proof_takeover (Fixture *f, gconstpointer data)
   g_autofree gchar *session = NULL;
   g_autoptr (IcecamMessage) welcome = NULL;
   g_autoptr (IcecamMessage) again = NULL;
-  g_autoptr (IcecamMessage) presence = NULL;
 
   provision (f);
   camera_hello_with_proof (f, CAMERA_1, "cam1", "s3cret-cam1");
@@ -1384,7 +1383,6 @@ static void
 test_resume_no_grace (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *session = NULL;
-  g_autoptr (IcecamMessage) welcome = NULL;
 
   icecam_registry_set_resume_grace (f->registry, 0);
   session = setup_pair (f);

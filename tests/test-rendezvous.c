@@ -944,6 +944,34 @@ observed_expect (Observed *observed, IcecamMessageType type)
   }
 }
 
+/* A signalling client that connects through @relay and reconnects by itself; what it reports
+ * goes to @observed. */
+static IcecamSignallingClient *
+start_client_through (Relay *relay, IcecamRole role, const gchar *id, guint interval_s,
+                      guint timeout_s, Observed *observed)
+{
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
+  g_autoptr (GError) error = NULL;
+  IcecamSignallingClient *client = icecam_signalling_client_new (url, role, id, &error);
+
+  g_assert_no_error (error);
+  icecam_signalling_client_set_reconnect (client, TRUE);
+  icecam_signalling_client_set_keepalive (client, interval_s, timeout_s);
+  g_signal_connect (client, "message", G_CALLBACK (on_signalling_message), observed);
+  g_signal_connect (client, "state-changed", G_CALLBACK (on_signalling_state), observed);
+  icecam_signalling_client_start (client);
+  return client;
+}
+
+static void
+stop_client (IcecamSignallingClient *client, Observed *observed)
+{
+  icecam_signalling_client_stop (client);
+  g_signal_handlers_disconnect_by_data (client, observed);
+  g_queue_clear_full (&observed->messages, (GDestroyNotify) icecam_message_free);
+  g_object_unref (client);
+}
+
 /* The camera's path to the server dies without a word (its router rebooted): the server
  * cannot tell, but the camera's keepalive finds out within interval + timeout, connects again
  * at once and takes its connection's place with its sessions; its viewer notices nothing. */
@@ -951,26 +979,18 @@ static void
 test_keepalive_dead_path (Fixture *f, gconstpointer data)
 {
   Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
-  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
-  g_autoptr (IcecamSignallingClient) camera = NULL;
+  IcecamSignallingClient *camera = NULL;
   g_autoptr (IcecamMessage) to_camera = NULL;
   g_autoptr (IcecamMessage) welcome = NULL;
   g_autoptr (IcecamMessage) candidate = NULL;
   g_autoptr (IcecamMessage) from_camera = NULL;
   g_autoptr (IcecamMessage) mine = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *session = NULL;
   Observed observed = { G_QUEUE_INIT, 0, 0 };
   Client *viewer = connect_viewer (f, NULL);
   gint64 frozen_at;
 
-  camera = icecam_signalling_client_new (url, ICECAM_ROLE_CAMERA, "cam1", &error);
-  g_assert_no_error (error);
-  icecam_signalling_client_set_reconnect (camera, TRUE);
-  icecam_signalling_client_set_keepalive (camera, 1, 1);
-  g_signal_connect (camera, "message", G_CALLBACK (on_signalling_message), &observed);
-  g_signal_connect (camera, "state-changed", G_CALLBACK (on_signalling_state), &observed);
-  icecam_signalling_client_start (camera);
+  camera = start_client_through (relay, ICECAM_ROLE_CAMERA, "cam1", 1, 1, &observed);
   welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
   g_assert_false (icecam_signalling_client_get_resumed (camera));
   icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_PRESENCE));
@@ -1010,10 +1030,7 @@ test_keepalive_dead_path (Fixture *f, gconstpointer data)
   g_assert_true (g_queue_is_empty (&viewer->received));
   g_assert_cmpuint (get_stats (f).resumed, ==, 1);
 
-  icecam_signalling_client_stop (camera);
-  g_signal_handlers_disconnect_by_data (camera, &observed);
-  g_queue_clear_full (&observed.messages, (GDestroyNotify) icecam_message_free);
-  g_clear_object (&camera);
+  stop_client (camera, &observed);
   relay_free (relay);
 }
 
@@ -1022,21 +1039,13 @@ static void
 test_keepalive_check (Fixture *f, gconstpointer data)
 {
   Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
-  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
-  g_autoptr (IcecamSignallingClient) viewer = NULL;
+  Observed observed = { G_QUEUE_INIT, 0, 0 };
+  IcecamSignallingClient *viewer =
+    start_client_through (relay, ICECAM_ROLE_VIEWER, NULL, 0, 1, &observed);
   g_autoptr (IcecamMessage) welcome = NULL;
   g_autoptr (IcecamMessage) again = NULL;
-  g_autoptr (GError) error = NULL;
-  Observed observed = { G_QUEUE_INIT, 0, 0 };
   gint64 checked_at;
 
-  viewer = icecam_signalling_client_new (url, ICECAM_ROLE_VIEWER, NULL, &error);
-  g_assert_no_error (error);
-  icecam_signalling_client_set_reconnect (viewer, TRUE);
-  icecam_signalling_client_set_keepalive (viewer, 0, 1);
-  g_signal_connect (viewer, "message", G_CALLBACK (on_signalling_message), &observed);
-  g_signal_connect (viewer, "state-changed", G_CALLBACK (on_signalling_state), &observed);
-  icecam_signalling_client_start (viewer);
   welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
 
   /* A check on a live path is answered and changes nothing. */
@@ -1053,10 +1062,7 @@ test_keepalive_check (Fixture *f, gconstpointer data)
   /* A viewer without sessions gets its id back, and nothing else to resume. */
   g_assert_true (again->resumed);
 
-  icecam_signalling_client_stop (viewer);
-  g_signal_handlers_disconnect_by_data (viewer, &observed);
-  g_queue_clear_full (&observed.messages, (GDestroyNotify) icecam_message_free);
-  g_clear_object (&viewer);
+  stop_client (viewer, &observed);
   relay_free (relay);
 }
 

@@ -573,23 +573,36 @@ parse_ice_server (JsonNode *node, GError **error)
   return icecam_ice_server_new ((const gchar * const *) urls->pdata, username, credential);
 }
 
+/* The array @node holds, or NULL with @error set if it holds none or more than @max entries. */
+static JsonArray *
+bounded_array (const gchar *where, const gchar *field, JsonNode *node, guint max, GError **error)
+{
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
+    wrong_kind (where, field, "an array", node, error);
+    return NULL;
+  }
+  n = json_array_get_length (json_node_get_array (node));
+  if (n > max) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "field '%s' in '%s' has %u entries, the limit is %u", field, where, n, max);
+    return NULL;
+  }
+  return json_node_get_array (node);
+}
+
 static gboolean
 parse_ice_servers (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
 {
   g_autoptr (GPtrArray) servers = NULL;
-  JsonArray *array;
+  JsonArray *array = bounded_array (where, "ice_servers", node, ICECAM_PROTOCOL_MAX_ICE_SERVERS,
+                                    error);
   guint n;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return wrong_kind (where, "ice_servers", "an array", node, error);
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
-    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
-                 "field 'ice_servers' in '%s' has %u entries, the limit is %d",
-                 where, n, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
+  if (array == NULL)
     return FALSE;
-  }
+  n = json_array_get_length (array);
   servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   for (guint i = 0; i < n; i++) {
     IcecamIceServer *server = parse_ice_server (json_array_get_element (array, i), error);
@@ -606,19 +619,13 @@ static gboolean
 parse_cameras (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = NULL;
-  JsonArray *array;
+  JsonArray *array = bounded_array (where, "cameras", node, ICECAM_PROTOCOL_MAX_LIST_LENGTH,
+                                    error);
   guint n;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return wrong_kind (where, "cameras", "an array", node, error);
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n > ICECAM_PROTOCOL_MAX_LIST_LENGTH) {
-    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
-                 "field 'cameras' in '%s' has %u entries, the limit is %d",
-                 where, n, ICECAM_PROTOCOL_MAX_LIST_LENGTH);
+  if (array == NULL)
     return FALSE;
-  }
+  n = json_array_get_length (array);
   builder = g_strv_builder_new ();
   for (guint i = 0; i < n; i++) {
     JsonNode *element = json_array_get_element (array, i);
@@ -646,20 +653,11 @@ parse_cameras (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **
 static gboolean
 parse_features (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
 {
-  JsonArray *array;
-  guint n;
+  JsonArray *array = bounded_array (where, "features", node, ICECAM_PROTOCOL_MAX_FEATURES, error);
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return wrong_kind (where, "features", "an array", node, error);
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n > ICECAM_PROTOCOL_MAX_FEATURES) {
-    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
-                 "field 'features' in '%s' has %u entries, the limit is %d",
-                 where, n, ICECAM_PROTOCOL_MAX_FEATURES);
+  if (array == NULL)
     return FALSE;
-  }
-  for (guint i = 0; i < n; i++) {
+  for (guint i = 0; i < json_array_get_length (array); i++) {
     JsonNode *element = json_array_get_element (array, i);
 
     if (!node_is_string (element))

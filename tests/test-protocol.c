@@ -67,6 +67,9 @@ assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
   g_assert_cmpstr (a->nonce, ==, b->nonce);
   g_assert_cmpstr (a->proof, ==, b->proof);
   g_assert_cmpstr (a->token, ==, b->token);
+  g_assert_cmpstr (a->resume, ==, b->resume);
+  g_assert_cmpint (a->resumed, ==, b->resumed);
+  g_assert_cmpint (a->features, ==, b->features);
 }
 
 /* Build → JSON → parse → compare every field, and the JSON of the result is the same text. */
@@ -205,6 +208,44 @@ test_roundtrip_challenge (void)
   assert_roundtrip (viewer);
 }
 
+/* What lets a client take its own place again, and the messages added to version 1. */
+static void
+test_roundtrip_resume (void)
+{
+  IcecamMessage *hello = icecam_message_new_hello (ICECAM_ROLE_CAMERA, "cam1");
+  IcecamMessage *welcome = icecam_message_new_welcome ("viewer-7", "203.0.113.7:1", NULL);
+  g_autoptr (IcecamMessage) fresh = icecam_message_new_welcome ("cam1", "203.0.113.7:1", NULL);
+  g_autofree gchar *json = NULL;
+
+  hello->resume = g_strdup ("00112233445566778899aabbccddeeff");
+  hello->features = ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART;
+  assert_roundtrip (hello);
+  welcome->resume = g_strdup ("ffeeddccbbaa99887766554433221100");
+  welcome->resumed = TRUE;
+  welcome->features = ICECAM_FEATURE_PING;
+  assert_roundtrip (welcome);
+
+  /* Only `resumed: true` is written; no features, no field. */
+  fresh->resume = g_strdup ("0f0f");
+  json = icecam_message_to_json (fresh);
+  g_assert_null (strstr (json, "resumed"));
+  g_assert_null (strstr (json, "features"));
+  g_assert_nonnull (strstr (json, "\"resume\":\"0f0f\""));
+}
+
+static void
+test_roundtrip_ping_pong_restart (void)
+{
+  g_autofree gchar *ping = NULL;
+  IcecamMessage *msg = icecam_message_new_ping ();
+
+  ping = icecam_message_to_json (msg);
+  g_assert_cmpstr (ping, ==, "{\"type\":\"ping\"}");
+  assert_roundtrip (msg);
+  assert_roundtrip (icecam_message_new_pong ());
+  assert_roundtrip (icecam_message_new_restart ("9f2c4e7a01b3d5c6"));
+}
+
 static void
 test_roundtrip_offer (void)
 {
@@ -331,6 +372,83 @@ test_parse_unknown_fields (void)
                   "\"cameras\":[{\"id\":\"cam1\",\"name\":\"Front door\"}]}");
   g_assert_cmpuint (g_strv_length (msg->cameras), ==, 1);
   g_assert_cmpstr (msg->cameras[0], ==, "cam1");
+}
+
+/* Feature names a later peer may add are ignored; the kinds and sizes are not. */
+static void
+test_parse_features (void)
+{
+  g_autoptr (IcecamMessage) hello = NULL;
+  g_autoptr (IcecamMessage) none = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autofree gchar *long_name = g_strnfill (ICECAM_PROTOCOL_MAX_FEATURE_LENGTH + 1, 'f');
+  g_autoptr (GString) many = g_string_new ("{\"type\":\"hello\",\"version\":1,"
+                                           "\"role\":\"viewer\",\"features\":[");
+  g_autofree gchar *text = NULL;
+
+  hello = parse_ok ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\","
+                    "\"features\":[\"teleport\",\"restart\",\"ping\",\"ping\"]}");
+  g_assert_cmpint (hello->features, ==, ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART);
+  none = parse_ok ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"features\":[]}");
+  g_assert_cmpint (none->features, ==, ICECAM_FEATURE_NONE);
+  welcome = parse_ok ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[],\"resume\":\"abc\",\"resumed\":false,"
+                      "\"features\":[\"ping\"]}");
+  g_assert_cmpstr (welcome->resume, ==, "abc");
+  g_assert_false (welcome->resumed);
+  g_assert_cmpint (welcome->features, ==, ICECAM_FEATURE_PING);
+
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\","
+                      "\"features\":\"ping\"}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'features' in 'hello' must be an array, not a string");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\","
+                      "\"features\":[\"ping\",1]}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'features' in 'hello' must be an array of strings, not a number");
+  text = g_strdup_printf ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                          "\"ice_servers\":[],\"features\":[\"%s\"]}", long_name);
+  assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'features' in 'welcome' is 33 bytes, the limit is 32");
+  for (guint i = 0; i <= ICECAM_PROTOCOL_MAX_FEATURES; i++)
+    g_string_append_printf (many, "%s\"ping\"", i > 0 ? "," : "");
+  g_string_append (many, "]}");
+  assert_parse_fails (many->str, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'features' in 'hello' has 17 entries, the limit is 16");
+}
+
+/* A resume secret is checked like an id but never quoted back: errors go to logs. */
+static void
+test_parse_resume (void)
+{
+  g_autofree gchar *long_secret = g_strnfill (ICECAM_PROTOCOL_MAX_ID_LENGTH + 1, 'a');
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"resume\":7}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'resume' in 'hello' must be a string, not a number");
+  assert_parse_fails ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"resume\":\"\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'resume' in 'hello' must be 1 to 64 characters");
+  text = g_strdup_printf ("{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"c\","
+                          "\"resume\":\"%s\"}", long_secret);
+  assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                      "field 'resume' in 'hello' is 65 bytes, the limit is 64");
+  g_free (text);
+  text = g_strdup ("{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\","
+                   "\"resume\":\"s3cr3t value\"}");
+  msg = icecam_message_parse (text, strlen (text), &error);
+  g_assert_null (msg);
+  g_assert_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD);
+  g_assert_null (strstr (error->message, "s3cr3t"));
+  assert_parse_fails ("{\"type\":\"welcome\",\"version\":1,\"id\":\"c\",\"address\":\"a\","
+                      "\"ice_servers\":[],\"resumed\":\"yes\"}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "field 'resumed' in 'welcome' must be a boolean, not a string");
+  assert_parse_fails ("{\"type\":\"restart\"}", ICECAM_PROTOCOL_ERROR_MISSING_FIELD,
+                      "field 'session' is missing in 'restart'");
+  assert_parse_fails ("{\"type\":\"restart\",\"session\":\"a b\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                      "field 'session' in 'restart' is not a valid id");
 }
 
 static void
@@ -750,6 +868,13 @@ test_wire_names (void)
   g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_HELLO), ==, "hello");
   g_assert_cmpstr (icecam_role_to_string (ICECAM_ROLE_CAMERA), ==, "camera");
   g_assert_cmpstr (icecam_role_to_string (ICECAM_ROLE_VIEWER), ==, "viewer");
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_PING), ==, "ping");
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_PONG), ==, "pong");
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_RESTART), ==, "restart");
+  g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_PING), ==, "ping");
+  g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_RESTART), ==, "restart");
+  g_assert_null (icecam_feature_to_string (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART));
+  g_assert_null (icecam_feature_to_string (ICECAM_FEATURE_NONE));
 }
 
 static void
@@ -818,6 +943,10 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/watch", test_roundtrip_watch);
   g_test_add_func ("/protocol/roundtrip/session", test_roundtrip_session);
   g_test_add_func ("/protocol/roundtrip/challenge", test_roundtrip_challenge);
+  g_test_add_func ("/protocol/roundtrip/resume", test_roundtrip_resume);
+  g_test_add_func ("/protocol/roundtrip/ping-pong-restart", test_roundtrip_ping_pong_restart);
+  g_test_add_func ("/protocol/parse/features", test_parse_features);
+  g_test_add_func ("/protocol/parse/resume", test_parse_resume);
   g_test_add_func ("/protocol/parse/invalid-utf8", test_parse_invalid_utf8);
   g_test_add_func ("/protocol/roundtrip/offer", test_roundtrip_offer);
   g_test_add_func ("/protocol/roundtrip/answer", test_roundtrip_answer);

@@ -16,11 +16,13 @@
 static const gchar *test_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
                                "m=video 9 UDP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
-/* What the registry asked for: a message for a peer, or (msg NULL) to close it. */
+/* What the registry asked for: a message for a peer, or (msg NULL) to close it, for a reason
+ * or because it was replaced. */
 typedef struct {
   guint64 peer;
   IcecamMessage *msg;
   gchar *close_reason;
+  gboolean replaced;
 } Sent;
 
 typedef struct {
@@ -71,12 +73,24 @@ on_registry_close (IcecamRegistry *registry, guint64 peer, const gchar *reason, 
 }
 
 static void
+on_registry_replaced (IcecamRegistry *registry, guint64 peer, Fixture *f)
+{
+  Sent *sent = g_new0 (Sent, 1);
+
+  g_test_message ("→ %" G_GUINT64_FORMAT ": close (replaced)", peer);
+  sent->peer = peer;
+  sent->replaced = TRUE;
+  g_queue_push_tail (&f->sent, sent);
+}
+
+static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   f->registry = icecam_registry_new ();
   g_queue_init (&f->sent);
   g_signal_connect (f->registry, "send", G_CALLBACK (on_registry_send), f);
   g_signal_connect (f->registry, "close", G_CALLBACK (on_registry_close), f);
+  g_signal_connect (f->registry, "replaced", G_CALLBACK (on_registry_replaced), f);
 }
 
 static void
@@ -143,6 +157,19 @@ expect_close (Fixture *f, guint64 peer)
   g_assert_null (sent->msg);
   g_assert_cmpuint (sent->peer, ==, peer);
   g_assert_nonnull (sent->close_reason);
+  g_assert_false (sent->replaced);
+  sent_free (sent);
+}
+
+static void
+expect_replaced (Fixture *f, guint64 peer)
+{
+  Sent *sent = g_queue_pop_head (&f->sent);
+
+  g_assert_nonnull (sent);
+  g_assert_null (sent->msg);
+  g_assert_cmpuint (sent->peer, ==, peer);
+  g_assert_true (sent->replaced);
   sent_free (sent);
 }
 
@@ -254,6 +281,13 @@ assert_relays_candidate (Fixture *f, const gchar *session, guint64 from, guint64
   g_assert_cmpstr (msg->session, ==, session);
   g_assert_cmpstr (msg->candidate, ==, candidate);
   expect_nothing (f);
+}
+
+/* A moment at which the default resume grace of every client gone until now is over. */
+static gint64
+after_grace (void)
+{
+  return g_get_monotonic_time () + (ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S + 1) * G_USEC_PER_SEC;
 }
 
 /* One camera, one viewer and a session between them. */
@@ -665,8 +699,16 @@ test_session_peer_left (Fixture *f, gconstpointer data)
   expect_presence (f, VIEWER_2, none);
   expect_nothing (f);
 
+  /* Their sessions are kept for their clients to take back, until the grace is over. */
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 2);
+  g_assert_cmpuint (stats.detached, ==, 2);
+  icecam_registry_expire (f->registry, after_grace ());
+  expect_nothing (f);
+
   icecam_registry_get_stats (f->registry, &stats);
   g_assert_cmpuint (stats.sessions, ==, 0);
+  g_assert_cmpuint (stats.detached, ==, 0);
   g_assert_cmpuint (stats.cameras, ==, 0);
   g_assert_cmpuint (stats.peers, ==, 1);
 
@@ -937,6 +979,473 @@ test_send_error (Fixture *f, gconstpointer data)
   expect_nothing (f);
 }
 
+/* ---- coming back: resume, takeover, detached sessions ------------------------------------ */
+
+/* A new connection says hello with @json_fields after the role; returns what came first. */
+static void G_GNUC_PRINTF (4, 5)
+hello_as (Fixture *f, guint64 peer, const gchar *role, const gchar *format, ...)
+{
+  g_autofree gchar *fields = NULL;
+  va_list args;
+
+  va_start (args, format);
+  fields = g_strdup_vprintf (format, args);
+  va_end (args);
+  add_peer (f, peer);
+  feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"%s\"%s}", role, fields);
+}
+
+static IcecamMessage *
+expect_welcome (Fixture *f, guint64 peer, const gchar *id, gboolean resumed)
+{
+  IcecamMessage *welcome = expect_msg (f, peer, ICECAM_MESSAGE_WELCOME);
+
+  g_assert_cmpstr (welcome->id, ==, id);
+  g_assert_cmpint (welcome->resumed, ==, resumed);
+  g_assert_cmpuint (strlen (welcome->resume), ==, 32);
+  g_assert_cmpint (welcome->features, ==, ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART);
+  return welcome;
+}
+
+static void
+expect_bye (Fixture *f, guint64 peer, const gchar *session, IcecamByeCode code)
+{
+  g_autoptr (IcecamMessage) bye = expect_msg (f, peer, ICECAM_MESSAGE_BYE);
+
+  g_assert_cmpstr (bye->session, ==, session);
+  g_assert_cmpint (bye->bye_code, ==, code);
+}
+
+static IcecamRegistryStats
+stats_of (Fixture *f)
+{
+  IcecamRegistryStats stats;
+
+  icecam_registry_get_stats (f->registry, &stats);
+  return stats;
+}
+
+/* Every welcome hands out a fresh 128-bit secret; each connection has its own. */
+static void
+test_resume_secret (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) camera = connect_camera (f, CAMERA_1, "cam1");
+  g_autoptr (IcecamMessage) viewer = NULL;
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autofree gchar *session = NULL;
+
+  hello_as (f, VIEWER_1, "viewer", "%s", "");
+  viewer = expect_welcome (f, VIEWER_1, "viewer-1", FALSE);
+  icecam_message_free (expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE));
+  g_assert_cmpuint (strlen (camera->resume), ==, 32);
+  g_assert_cmpstr (camera->resume, !=, viewer->resume);
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "viewer-1");
+
+  /* Taking its place rotates it: the secret of the replaced connection is worth nothing. */
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", camera->resume);
+  expect_replaced (f, CAMERA_1);
+  again = expect_welcome (f, CAMERA_2, "cam1", TRUE);
+  g_assert_cmpstr (again->resume, !=, camera->resume);
+  hello_as (f, 3, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", camera->resume);
+  expect_error (f, 3, ICECAM_ERROR_CODE_ID_IN_USE, "camera id 'cam1' is already online");
+  expect_close (f, 3);
+  expect_nothing (f);
+}
+
+/* The camera's connection is dead but the server does not know yet: with its secret the
+ * camera takes its place at once, its viewer hears nothing and the session routes on. */
+static void
+test_resume_camera_takeover (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  g_autoptr (IcecamMessage) again = NULL;
+
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", welcome->resume);
+  expect_replaced (f, CAMERA_1);
+  again = expect_welcome (f, CAMERA_2, "cam1", TRUE);
+  expect_nothing (f);  /* no bye, no presence: for the viewer nothing changed */
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_2);
+  assert_relays_candidate (f, session, CAMERA_2, VIEWER_1);
+
+  /* The old connection goes later; that changes nothing. */
+  feedf (f, CAMERA_1, "{\"type\":\"bye\",\"session\":\"%s\"}", session);
+  expect_nothing (f);
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).cameras, ==, 1);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 1);
+  g_assert_cmpuint (stats_of (f).resumed, ==, 1);
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_2);
+}
+
+/* Without the secret (or with a wrong one) a hello for an id online is refused as before,
+ * and the error names neither the sessions nor the viewers. */
+static void
+test_resume_impostor (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  g_autofree gchar *wrong = g_strdup (welcome->resume);
+  const gchar *attempts[] = { "", ",\"resume\":\"00000000000000000000000000000000\"",
+                              ",\"resume\":\"x\"", NULL };
+
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  for (guint i = 0; attempts[i] != NULL; i++) {
+    g_autoptr (IcecamMessage) error = NULL;
+
+    hello_as (f, 20 + i, "camera", ",\"id\":\"cam1\"%s", attempts[i]);
+    error = expect_msg (f, 20 + i, ICECAM_MESSAGE_ERROR);
+    g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_ID_IN_USE);
+    g_assert_cmpstr (error->text, ==, "camera id 'cam1' is already online");
+    g_assert_null (error->session);
+    expect_close (f, 20 + i);
+  }
+  hello_as (f, 30, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", wrong);
+  expect_error (f, 30, ICECAM_ERROR_CODE_ID_IN_USE, "camera id 'cam1' is already online");
+  expect_close (f, 30);
+  expect_nothing (f);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+  g_assert_cmpuint (stats_of (f).resumed, ==, 0);
+}
+
+/* Where cameras are provisioned, a valid proof takes the id over without the secret (a
+ * restarted camera is back at once), but its sessions end: only the secret says the camera
+ * still knows them. A wrong proof is an impostor; the secret without a proof is not enough. */
+static void
+test_resume_proof_takeover (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *nonce = NULL;
+  g_autofree gchar *proof = NULL;
+  g_autofree gchar *viewer = NULL;
+  g_autofree gchar *session = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) again = NULL;
+
+  provision (f);
+  camera_hello_with_proof (f, CAMERA_1, "cam1", "s3cret-cam1");
+  welcome = expect_welcome (f, CAMERA_1, "cam1", FALSE);
+  viewer = connect_viewer (f, VIEWER_1, "alice");
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+
+  camera_hello_with_proof (f, CAMERA_2, "cam1", "s3cret-cam2");
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_ID_IN_USE, "camera id 'cam1' is already online");
+  expect_close (f, CAMERA_2);
+  hello_as (f, 3, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", welcome->resume);
+  expect_error (f, 3, ICECAM_ERROR_CODE_UNAUTHORIZED, "did not prove");
+  expect_close (f, 3);
+  g_assert_cmpuint (stats_of (f).cameras, ==, 1);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_1);
+
+  camera_hello_with_proof (f, 4, "cam1", "s3cret-cam1");
+  expect_bye (f, VIEWER_1, session, ICECAM_BYE_CODE_CLOSED);
+  expect_replaced (f, CAMERA_1);
+  again = expect_welcome (f, 4, "cam1", FALSE);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 0);
+
+  /* With proof and secret, the sessions stay. */
+  g_free (session);
+  session = open_session (f, 4, "cam1", VIEWER_1, "alice");
+  nonce = add_peer_nonce (f, 5);
+  proof = icecam_camera_proof ("s3cret-cam1", "cam1", nonce);
+  feedf (f, 5, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam1\","
+         "\"proof\":\"%s\",\"resume\":\"%s\"}", proof, again->resume);
+  expect_replaced (f, 4);
+  g_clear_pointer (&welcome, icecam_message_free);
+  welcome = expect_welcome (f, 5, "cam1", TRUE);
+  expect_nothing (f);
+  assert_relays_candidate (f, session, VIEWER_1, 5);
+}
+
+/* A camera whose connection went: its viewer hears peer-left and it leaves presence, but the
+ * session stays. What the viewer sends meanwhile is dropped without an error; the camera
+ * comes back with its secret and the session routes again. */
+static void
+test_resume_camera_detached (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *cam1[] = { "cam1", NULL };
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *viewer = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  g_autoptr (IcecamMessage) again = NULL;
+
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  expect_bye (f, VIEWER_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  expect_presence (f, VIEWER_1, none);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 1);
+  g_assert_cmpuint (stats_of (f).detached, ==, 1);
+
+  feedf (f, VIEWER_1, "{\"type\":\"candidate\",\"session\":\"%s\","
+         "\"candidate\":\"candidate:1 1 UDP 1 203.0.113.1 5 typ host\"}", session);
+  feedf (f, VIEWER_1, "{\"type\":\"restart\",\"session\":\"%s\"}", session);
+  expect_nothing (f);
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, "camera 'cam1' is not online");
+
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", welcome->resume);
+  again = expect_welcome (f, CAMERA_2, "cam1", TRUE);
+  expect_presence (f, VIEWER_1, cam1);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).detached, ==, 0);
+  assert_relays_candidate (f, session, VIEWER_1, CAMERA_2);
+  assert_relays_candidate (f, session, CAMERA_2, VIEWER_1);
+}
+
+/* A bye for a detached end ends the session now and reaches that end when it is back. */
+static void
+test_resume_bye_held (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *cam1[] = { "cam1", NULL };
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+  g_autofree gchar *alice = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *bob = connect_viewer (f, VIEWER_2, "bob");
+  g_autofree gchar *s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  g_autofree gchar *s2 = open_session (f, CAMERA_1, "cam1", VIEWER_2, "bob");
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  /* Its sessions end in no particular order. */
+  if (((Sent *) g_queue_peek_head (&f->sent))->peer == VIEWER_2) {
+    expect_bye (f, VIEWER_2, s2, ICECAM_BYE_CODE_PEER_LEFT);
+    expect_bye (f, VIEWER_1, s1, ICECAM_BYE_CODE_PEER_LEFT);
+  } else {
+    expect_bye (f, VIEWER_1, s1, ICECAM_BYE_CODE_PEER_LEFT);
+    expect_bye (f, VIEWER_2, s2, ICECAM_BYE_CODE_PEER_LEFT);
+  }
+  expect_presence_to_viewers (f, VIEWER_1, VIEWER_2, none);
+  expect_nothing (f);
+  feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\",\"code\":\"closed\"}", s1);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 1);
+
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", welcome->resume);
+  again = expect_welcome (f, CAMERA_2, "cam1", TRUE);
+  expect_presence_to_viewers (f, VIEWER_1, VIEWER_2, cam1);
+  bye = expect_msg (f, CAMERA_2, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye->session, ==, s1);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_CLOSED);
+  expect_nothing (f);
+  assert_relays_candidate (f, s2, CAMERA_2, VIEWER_2);
+  feedf (f, CAMERA_2, "{\"type\":\"end-of-candidates\",\"session\":\"%s\"}", s1);
+  expect_error (f, CAMERA_2, ICECAM_ERROR_CODE_UNKNOWN_SESSION, s1);
+}
+
+/* After the grace the sessions are gone: the secret finds nothing to resume. */
+static void
+test_resume_after_grace (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) camera = connect_camera (f, CAMERA_1, "cam1");
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autofree gchar *session = NULL;
+
+  hello_as (f, VIEWER_1, "viewer", ",\"id\":\"alice\"");
+  welcome = expect_welcome (f, VIEWER_1, "alice", FALSE);
+  icecam_message_free (expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE));
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+
+  icecam_registry_remove_peer (f->registry, VIEWER_1);
+  expect_bye (f, CAMERA_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  /* Within the grace, the name stays the detached viewer's. */
+  hello_as (f, VIEWER_2, "viewer", ",\"id\":\"alice\"");
+  icecam_message_free (expect_welcome (f, VIEWER_2, "alice-2", FALSE));
+  icecam_message_free (expect_msg (f, VIEWER_2, ICECAM_MESSAGE_PRESENCE));
+
+  icecam_registry_expire (f->registry, g_get_monotonic_time ());
+  g_assert_cmpuint (stats_of (f).sessions, ==, 1);
+  icecam_registry_expire (f->registry, after_grace ());
+  expect_nothing (f);  /* the camera heard peer-left when the viewer went */
+  g_assert_cmpuint (stats_of (f).sessions, ==, 0);
+  g_assert_cmpuint (stats_of (f).detached, ==, 0);
+
+  hello_as (f, 3, "viewer", ",\"id\":\"alice\",\"resume\":\"%s\"", welcome->resume);
+  again = expect_welcome (f, 3, "alice", FALSE);
+  icecam_message_free (expect_msg (f, 3, ICECAM_MESSAGE_PRESENCE));
+  feedf (f, CAMERA_1, "{\"type\":\"end-of-candidates\",\"session\":\"%s\"}", session);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
+  expect_nothing (f);
+}
+
+/* A camera back without its secret (a restarted process) starts afresh: the sessions it had
+ * end with `closed`, so viewers need not wait for their media to fail. */
+static void
+test_resume_camera_restarted (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *cam1[] = { "cam1", NULL };
+  g_autofree gchar *session = setup_pair (f);
+  g_autoptr (IcecamMessage) welcome = NULL;
+
+  icecam_registry_remove_peer (f->registry, CAMERA_1);
+  expect_bye (f, VIEWER_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  expect_presence (f, VIEWER_1, none);
+
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\"");
+  expect_bye (f, VIEWER_1, session, ICECAM_BYE_CODE_CLOSED);
+  welcome = expect_welcome (f, CAMERA_2, "cam1", FALSE);
+  expect_presence (f, VIEWER_1, cam1);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 0);
+  g_assert_cmpuint (stats_of (f).detached, ==, 0);
+}
+
+/* A viewer takes back its id and sessions the same way, from a live connection or a gone one;
+ * a viewer with a wrong secret is just another viewer. */
+static void
+test_resume_viewer (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) camera = connect_camera (f, CAMERA_1, "cam1");
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) second = NULL;
+  g_autoptr (IcecamMessage) third = NULL;
+  g_autoptr (IcecamMessage) other = NULL;
+  g_autofree gchar *session = NULL;
+
+  hello_as (f, VIEWER_1, "viewer", "%s", "");
+  welcome = expect_welcome (f, VIEWER_1, "viewer-1", FALSE);
+  icecam_message_free (expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE));
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "viewer-1");
+
+  hello_as (f, 30, "viewer", ",\"id\":\"viewer-1\",\"resume\":\"0123456789abcdef\"");
+  other = expect_welcome (f, 30, "viewer-1-2", FALSE);
+  icecam_message_free (expect_msg (f, 30, ICECAM_MESSAGE_PRESENCE));
+  feedf (f, 30, "{\"type\":\"answer\",\"session\":\"%s\",\"sdp\":\"v=0\"}", session);
+  expect_error (f, 30, ICECAM_ERROR_CODE_UNKNOWN_SESSION, session);
+
+  hello_as (f, VIEWER_2, "viewer", ",\"id\":\"viewer-1\",\"resume\":\"%s\"", welcome->resume);
+  expect_replaced (f, VIEWER_1);
+  second = expect_welcome (f, VIEWER_2, "viewer-1", TRUE);
+  icecam_message_free (expect_msg (f, VIEWER_2, ICECAM_MESSAGE_PRESENCE));
+  expect_nothing (f);
+  assert_relays_candidate (f, session, CAMERA_1, VIEWER_2);
+  icecam_registry_remove_peer (f->registry, VIEWER_1);
+  expect_nothing (f);
+
+  icecam_registry_remove_peer (f->registry, VIEWER_2);
+  expect_bye (f, CAMERA_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  hello_as (f, 3, "viewer", ",\"id\":\"viewer-1\",\"resume\":\"%s\"", second->resume);
+  third = expect_welcome (f, 3, "viewer-1", TRUE);
+  icecam_message_free (expect_msg (f, 3, ICECAM_MESSAGE_PRESENCE));
+  expect_nothing (f);
+  assert_relays_candidate (f, session, CAMERA_1, 3);
+  assert_relays_candidate (f, session, 3, CAMERA_1);
+}
+
+/* Kept sessions count against the limits until they are forgotten, and a client that takes
+ * its sessions back takes their count with them. */
+static void
+test_resume_limits (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) camera = connect_camera (f, CAMERA_1, "cam1");
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autofree gchar *alice = connect_viewer (f, VIEWER_1, "alice");
+  g_autofree gchar *bob = connect_viewer (f, VIEWER_2, "bob");
+  g_autofree gchar *carol = connect_viewer (f, 13, "carol");
+  g_autofree gchar *s1 = NULL;
+  g_autofree gchar *s2 = NULL;
+  g_autofree gchar *s3 = NULL;
+
+  icecam_registry_set_max_sessions_per_camera (f->registry, 2);
+  s1 = open_session (f, CAMERA_1, "cam1", VIEWER_1, alice);
+  s2 = open_session (f, CAMERA_1, "cam1", VIEWER_2, bob);
+
+  icecam_registry_remove_peer (f->registry, VIEWER_1);
+  expect_bye (f, CAMERA_1, s1, ICECAM_BYE_CODE_PEER_LEFT);
+  feed (f, 13, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, 13, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                "camera 'cam1' has 2 sessions open, the limit is 2");
+
+  hello_as (f, CAMERA_2, "camera", ",\"id\":\"cam1\",\"resume\":\"%s\"", camera->resume);
+  expect_replaced (f, CAMERA_1);
+  again = expect_welcome (f, CAMERA_2, "cam1", TRUE);
+  feed (f, 13, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, 13, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                "camera 'cam1' has 2 sessions open, the limit is 2");
+  expect_nothing (f);
+
+  icecam_registry_expire (f->registry, after_grace ());
+  s3 = open_session (f, CAMERA_2, "cam1", 13, carol);
+  feed (f, 13, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  expect_error (f, 13, ICECAM_ERROR_CODE_LIMIT_EXCEEDED,
+                "camera 'cam1' has 2 sessions open, the limit is 2");
+  expect_nothing (f);
+}
+
+/* With no grace, a connection that goes takes its sessions with it, as before. */
+static void
+test_resume_no_grace (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = NULL;
+
+  icecam_registry_set_resume_grace (f->registry, 0);
+  session = setup_pair (f);
+  icecam_registry_remove_peer (f->registry, VIEWER_1);
+  expect_bye (f, CAMERA_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 0);
+  g_assert_cmpuint (stats_of (f).detached, ==, 0);
+}
+
+/* ---- restart and ping ------------------------------------------------------------------- */
+
+/* A viewer asks its camera to restart ICE; a camera may not ask, nor anyone about a session
+ * it is not in, nor of a camera that did not say it understands `restart`. */
+static void
+test_restart (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *alice = connect_viewer (f, VIEWER_1, "alice");
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) old_welcome = connect_camera (f, CAMERA_2, "old-cam");
+  g_autoptr (IcecamMessage) restart = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *old_session = NULL;
+  const gchar *both[] = { "cam1", "old-cam", NULL };
+
+  expect_presence (f, VIEWER_1, (const gchar *[]) { "old-cam", NULL });
+  hello_as (f, CAMERA_1, "camera", ",\"id\":\"cam1\",\"features\":[\"restart\",\"ping\"]");
+  welcome = expect_welcome (f, CAMERA_1, "cam1", FALSE);
+  expect_presence (f, VIEWER_1, both);
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  old_session = open_session (f, CAMERA_2, "old-cam", VIEWER_1, "alice");
+
+  feedf (f, VIEWER_1, "{\"type\":\"restart\",\"session\":\"%s\"}", session);
+  restart = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_RESTART);
+  g_assert_cmpstr (restart->session, ==, session);
+  expect_nothing (f);
+
+  feedf (f, CAMERA_1, "{\"type\":\"restart\",\"session\":\"%s\"}", session);
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "a camera may not send 'restart'");
+  feed (f, VIEWER_1, "{\"type\":\"restart\",\"session\":\"0000000000000000\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, "unknown session");
+  feedf (f, VIEWER_1, "{\"type\":\"restart\",\"session\":\"%s\"}", old_session);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_NOT_ALLOWED,
+                "camera 'old-cam' does not support 'restart'");
+  expect_nothing (f);
+}
+
+/* Any peer is answered at once, whatever it has said so far; a pong needs no answer. */
+static void
+test_ping (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_pair (f);
+
+  add_peer (f, 5);
+  feed (f, 5, "{\"type\":\"ping\"}");
+  icecam_message_free (expect_msg (f, 5, ICECAM_MESSAGE_PONG));
+  feed (f, VIEWER_1, "{\"type\":\"ping\",\"later\":1}");
+  icecam_message_free (expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PONG));
+  feed (f, CAMERA_1, "{\"type\":\"pong\"}");
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).errors_sent, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -967,6 +1476,19 @@ main (int argc, char **argv)
   ADD ("/registry/error/version", test_error_version);
   ADD ("/registry/error/bad-input", test_error_bad_input);
   ADD ("/registry/error/send-error", test_send_error);
+  ADD ("/registry/resume/secret", test_resume_secret);
+  ADD ("/registry/resume/camera-takeover", test_resume_camera_takeover);
+  ADD ("/registry/resume/impostor", test_resume_impostor);
+  ADD ("/registry/resume/proof-takeover", test_resume_proof_takeover);
+  ADD ("/registry/resume/camera-detached", test_resume_camera_detached);
+  ADD ("/registry/resume/bye-held", test_resume_bye_held);
+  ADD ("/registry/resume/after-grace", test_resume_after_grace);
+  ADD ("/registry/resume/camera-restarted", test_resume_camera_restarted);
+  ADD ("/registry/resume/viewer", test_resume_viewer);
+  ADD ("/registry/resume/limits", test_resume_limits);
+  ADD ("/registry/resume/no-grace", test_resume_no_grace);
+  ADD ("/registry/restart/relay", test_restart);
+  ADD ("/registry/ping/pong", test_ping);
 
 #undef ADD
   return g_test_run ();

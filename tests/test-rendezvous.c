@@ -2,6 +2,7 @@
 /* Integration tests: the real rendezvous on 127.0.0.1, WebSocket clients in the same process. */
 
 #include "icecam-rendezvous.h"
+#include "icecam-signalling-client.h"
 
 #include <string.h>
 #include <signal.h>
@@ -350,12 +351,15 @@ test_session (Fixture *f, gconstpointer data)
   assert_relays_candidate (viewer, camera, session);
   g_assert_cmpuint (get_stats (f).sessions, ==, 1);
 
-  /* The viewer goes away: the camera is told its session is over. */
+  /* The viewer goes away: the camera is told its peer left; the session is kept for the
+   * viewer to take back for the resume grace. */
   client_close (viewer);
   bye = client_expect (camera, ICECAM_MESSAGE_BYE);
   g_assert_cmpstr (bye->session, ==, session);
   g_assert_cmpstr (bye->reason, ==, "peer-left");
-  g_assert_cmpuint (get_stats (f).sessions, ==, 0);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  g_assert_cmpuint (get_stats (f).sessions, ==, 1);
+  g_assert_cmpuint (get_stats (f).detached, ==, 1);
 }
 
 static void
@@ -644,6 +648,422 @@ test_silent_client_closed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (get_stats (f).peers, ==, 1);
   metrics = http_get (f, SOUP_METHOD_GET, "/metrics", &status, NULL);
   g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_silent_closed_total 1\n"));
+}
+
+/* ---- coming back ------------------------------------------------------------------------ */
+
+/* A camera says hello with @resume (may be NULL); returns its welcome. */
+static IcecamMessage *
+camera_hello (Client *camera, const gchar *id, const gchar *resume)
+{
+  if (resume != NULL)
+    client_sendf (camera, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\","
+                  "\"resume\":\"%s\",\"features\":[\"ping\",\"restart\"]}", id, resume);
+  else
+    client_sendf (camera, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"%s\","
+                  "\"features\":[\"ping\",\"restart\"]}", id);
+  return client_expect (camera, ICECAM_MESSAGE_WELCOME);
+}
+
+/* The server still holds the camera's connection when the camera comes back on a new one
+ * with its secret: the old one is closed as replaced, the camera is online all along, a new
+ * viewer sees it at once, and the session of its viewer routes to the new connection. */
+static void
+test_resume_replaced (Fixture *f, gconstpointer data)
+{
+  const gchar *cam1[] = { "cam1", NULL };
+  Client *old = client_connect (f);
+  Client *viewer = connect_viewer (f, NULL);
+  Client *camera = NULL;
+  Client *late = NULL;
+  g_autoptr (IcecamMessage) welcome = camera_hello (old, "cam1", NULL);
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (IcecamMessage) welcome_late = NULL;
+  g_autoptr (IcecamMessage) pong = NULL;
+  g_autoptr (IcecamMessage) restart = NULL;
+  g_autofree gchar *session = NULL;
+
+  client_expect_presence (viewer, cam1);
+  g_assert_false (welcome->resumed);
+  g_assert_cmpint (welcome->features, ==, ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART);
+  session = watch (viewer, old, "cam1");
+
+  camera = client_connect (f);
+  again = camera_hello (camera, "cam1", welcome->resume);
+  g_assert_true (again->resumed);
+  g_assert_cmpstr (again->id, ==, "cam1");
+  g_assert_true (WAIT_UNTIL (old->closed));
+  g_assert_cmpint (soup_websocket_connection_get_close_code (old->ws), ==,
+                   ICECAM_PROTOCOL_CLOSE_REPLACED);
+  g_assert_cmpstr (soup_websocket_connection_get_close_data (old->ws), ==,
+                   ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
+  g_assert_true (g_queue_is_empty (&old->received));
+
+  late = client_connect (f);
+  client_send (late, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  welcome_late = client_expect (late, ICECAM_MESSAGE_WELCOME);
+  client_expect_presence (late, cam1);
+  assert_relays_candidate (viewer, camera, session);
+  assert_relays_candidate (camera, viewer, session);
+  client_sendf (viewer, "{\"type\":\"restart\",\"session\":\"%s\"}", session);
+  restart = client_expect (camera, ICECAM_MESSAGE_RESTART);
+  g_assert_cmpstr (restart->session, ==, session);
+  client_send (camera, "{\"type\":\"ping\"}");
+  pong = client_expect (camera, ICECAM_MESSAGE_PONG);
+  g_assert_true (g_queue_is_empty (&viewer->received));  /* no bye, no presence */
+  g_assert_cmpuint (get_stats (f).cameras, ==, 1);
+  g_assert_cmpuint (get_stats (f).resumed, ==, 1);
+}
+
+/* The camera's connection closed: it leaves presence and its viewer hears peer-left, but
+ * back with its secret it is listed again at once and the session routes on. */
+static void
+test_resume_after_close (Fixture *f, gconstpointer data)
+{
+  const gchar *none[] = { NULL };
+  const gchar *cam1[] = { "cam1", NULL };
+  Client *old = client_connect (f);
+  Client *viewer = connect_viewer (f, NULL);
+  Client *camera = NULL;
+  g_autoptr (IcecamMessage) welcome = camera_hello (old, "cam1", NULL);
+  g_autoptr (IcecamMessage) again = NULL;
+  g_autoptr (IcecamMessage) bye = NULL;
+  g_autofree gchar *session = NULL;
+
+  client_expect_presence (viewer, cam1);
+  session = watch (viewer, old, "cam1");
+  client_close (old);
+  bye = client_expect (viewer, ICECAM_MESSAGE_BYE);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  client_expect_presence (viewer, none);
+  /* Meanwhile the viewer's messages are dropped, not refused. */
+  client_sendf (viewer, "{\"type\":\"candidate\",\"session\":\"%s\","
+                "\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 9 typ host\"}", session);
+
+  camera = client_connect (f);
+  again = camera_hello (camera, "cam1", welcome->resume);
+  g_assert_true (again->resumed);
+  client_expect_presence (viewer, cam1);
+  assert_relays_candidate (viewer, camera, session);
+  assert_relays_candidate (camera, viewer, session);
+  g_assert_true (g_queue_is_empty (&viewer->received));
+  g_assert_cmpuint (get_stats (f).errors_sent, ==, 0);
+}
+
+/* ---- a relay whose connections can be frozen, like a NAT that forgot its mappings ------- */
+
+typedef struct _Relay Relay;
+typedef struct _RelayLink RelayLink;
+
+typedef struct {
+  RelayLink *link;
+  GInputStream *in;
+  GOutputStream *out;
+  GBytes *bytes;            /* being written */
+} RelayPump;
+
+struct _RelayLink {
+  Relay *relay;
+  GSocketConnection *down;  /* from the client */
+  GSocketConnection *up;    /* to the server */
+  GCancellable *cancellable;
+  RelayPump pumps[2];
+  gboolean frozen;          /* bytes and closes are dropped, both ways, without a word */
+};
+
+struct _Relay {
+  GSocketService *service;
+  guint port;
+  guint server_port;
+  GPtrArray *links;
+  guint pending;            /* reads and writes under way, on all links */
+};
+
+static void relay_pump_read (RelayPump *pump);
+
+static void
+relay_pump_written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayPump *pump = user_data;
+  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+
+  pump->link->relay->pending--;
+  g_clear_pointer (&pump->bytes, g_bytes_unref);
+  if (ok)
+    relay_pump_read (pump);
+  else
+    g_cancellable_cancel (pump->link->cancellable);
+}
+
+static void
+relay_pump_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayPump *pump = user_data;
+  RelayLink *link = pump->link;
+  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result,
+                                                               NULL);
+
+  link->relay->pending--;
+  if (link->frozen) {
+    /* A NAT that forgot the mapping drops everything, a FIN included. */
+    if (bytes != NULL && g_bytes_get_size (bytes) > 0)
+      relay_pump_read (pump);
+    return;
+  }
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0) {
+    g_cancellable_cancel (link->cancellable);
+    return;
+  }
+  pump->bytes = g_steal_pointer (&bytes);
+  link->relay->pending++;
+  g_output_stream_write_all_async (pump->out, g_bytes_get_data (pump->bytes, NULL),
+                                   g_bytes_get_size (pump->bytes), G_PRIORITY_DEFAULT,
+                                   link->cancellable, relay_pump_written_cb, pump);
+}
+
+static void
+relay_pump_read (RelayPump *pump)
+{
+  pump->link->relay->pending++;
+  g_input_stream_read_bytes_async (pump->in, 16384, G_PRIORITY_DEFAULT, pump->link->cancellable,
+                                   relay_pump_read_cb, pump);
+}
+
+static gboolean
+on_relay_incoming (GSocketService *service, GSocketConnection *down, GObject *source,
+                   Relay *relay)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GError) error = NULL;
+  RelayLink *link = g_new0 (RelayLink, 1);
+
+  link->relay = relay;
+  link->down = g_object_ref (down);
+  link->up = g_socket_client_connect_to_host (client, "127.0.0.1", relay->server_port, NULL,
+                                              &error);
+  g_assert_no_error (error);
+  link->cancellable = g_cancellable_new ();
+  link->pumps[0] = (RelayPump) { link, g_io_stream_get_input_stream (G_IO_STREAM (down)),
+                                 g_io_stream_get_output_stream (G_IO_STREAM (link->up)), NULL };
+  link->pumps[1] = (RelayPump) { link, g_io_stream_get_input_stream (G_IO_STREAM (link->up)),
+                                 g_io_stream_get_output_stream (G_IO_STREAM (down)), NULL };
+  g_ptr_array_add (relay->links, link);
+  relay_pump_read (&link->pumps[0]);
+  relay_pump_read (&link->pumps[1]);
+  return TRUE;
+}
+
+static Relay *
+relay_new (guint server_port)
+{
+  Relay *relay = g_new0 (Relay, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  relay->server_port = server_port;
+  relay->links = g_ptr_array_new ();
+  relay->service = g_socket_service_new ();
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (relay->service), any_port,
+                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                                NULL, &bound, &error));
+  g_assert_no_error (error);
+  relay->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (relay->service, "incoming", G_CALLBACK (on_relay_incoming), relay);
+  g_socket_service_start (relay->service);
+  return relay;
+}
+
+static void
+relay_freeze (Relay *relay)
+{
+  for (guint i = 0; i < relay->links->len; i++)
+    ((RelayLink *) relay->links->pdata[i])->frozen = TRUE;
+}
+
+/* Closes every connection, which the server then sees go, and frees the relay. */
+static void
+relay_free (Relay *relay)
+{
+  g_socket_service_stop (relay->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (relay->service));
+  for (guint i = 0; i < relay->links->len; i++)
+    g_cancellable_cancel (((RelayLink *) relay->links->pdata[i])->cancellable);
+  g_assert_true (WAIT_UNTIL (relay->pending == 0));
+  for (guint i = 0; i < relay->links->len; i++) {
+    RelayLink *link = relay->links->pdata[i];
+
+    g_io_stream_close (G_IO_STREAM (link->down), NULL, NULL);
+    g_io_stream_close (G_IO_STREAM (link->up), NULL, NULL);
+    g_object_unref (link->down);
+    g_object_unref (link->up);
+    g_object_unref (link->cancellable);
+    g_free (link);
+  }
+  g_ptr_array_unref (relay->links);
+  g_object_unref (relay->service);
+  g_free (relay);
+}
+
+/* ---- the signalling client's keepalive ------------------------------------------------- */
+
+typedef struct {
+  GQueue messages;          /* IcecamMessage received, welcomes included */
+  guint retrying;           /* times the client went RETRYING */
+  gint64 retrying_at;       /* when it last did */
+} Observed;
+
+static void
+on_signalling_message (IcecamSignallingClient *client, IcecamMessage *msg, Observed *observed)
+{
+  g_queue_push_tail (&observed->messages, icecam_message_copy (msg));
+}
+
+static void
+on_signalling_state (IcecamSignallingClient *client, guint state, Observed *observed)
+{
+  if (state == ICECAM_SIGNALLING_STATE_RETRYING) {
+    observed->retrying++;
+    observed->retrying_at = g_get_monotonic_time ();
+  }
+}
+
+/* The next message of @type the client reported, skipping others. */
+static IcecamMessage *
+observed_expect (Observed *observed, IcecamMessageType type)
+{
+  for (;;) {
+    IcecamMessage *msg;
+
+    g_assert_true (WAIT_UNTIL (!g_queue_is_empty (&observed->messages)));
+    msg = g_queue_pop_head (&observed->messages);
+    if (msg->type == type)
+      return msg;
+    icecam_message_free (msg);
+  }
+}
+
+/* A signalling client that connects through @relay and reconnects by itself; what it reports
+ * goes to @observed. */
+static IcecamSignallingClient *
+start_client_through (Relay *relay, IcecamRole role, const gchar *id, guint interval_s,
+                      guint timeout_s, Observed *observed)
+{
+  g_autofree gchar *url = g_strdup_printf ("ws://127.0.0.1:%u", relay->port);
+  g_autoptr (GError) error = NULL;
+  IcecamSignallingClient *client = icecam_signalling_client_new (url, role, id, &error);
+
+  g_assert_no_error (error);
+  icecam_signalling_client_set_reconnect (client, TRUE);
+  icecam_signalling_client_set_keepalive (client, interval_s, timeout_s);
+  g_signal_connect (client, "message", G_CALLBACK (on_signalling_message), observed);
+  g_signal_connect (client, "state-changed", G_CALLBACK (on_signalling_state), observed);
+  icecam_signalling_client_start (client);
+  return client;
+}
+
+static void
+stop_client (IcecamSignallingClient *client, Observed *observed)
+{
+  icecam_signalling_client_stop (client);
+  g_signal_handlers_disconnect_by_data (client, observed);
+  g_queue_clear_full (&observed->messages, (GDestroyNotify) icecam_message_free);
+  g_object_unref (client);
+}
+
+/* The camera's path to the server dies without a word (its router rebooted): the server
+ * cannot tell, but the camera's keepalive finds out within interval + timeout, connects again
+ * at once and takes its connection's place with its sessions; its viewer notices nothing. */
+static void
+test_keepalive_dead_path (Fixture *f, gconstpointer data)
+{
+  Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
+  IcecamSignallingClient *camera = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) candidate = NULL;
+  g_autoptr (IcecamMessage) from_camera = NULL;
+  g_autoptr (IcecamMessage) mine = NULL;
+  g_autofree gchar *session = NULL;
+  Observed observed = { G_QUEUE_INIT, 0, 0 };
+  Client *viewer = connect_viewer (f, NULL);
+  gint64 frozen_at;
+
+  camera = start_client_through (relay, ICECAM_ROLE_CAMERA, "cam1", 1, 1, &observed);
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_assert_false (icecam_signalling_client_get_resumed (camera));
+  icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_PRESENCE));
+
+  client_send (viewer, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  to_camera = observed_expect (&observed, ICECAM_MESSAGE_SESSION);
+  session = g_strdup (to_camera->session);
+  icecam_message_free (client_expect (viewer, ICECAM_MESSAGE_SESSION));
+
+  /* Quiet for longer than the interval: pings keep it up. */
+  g_assert_false (WAIT_UNTIL_FOR (observed.retrying > 0, 2.5));
+
+  relay_freeze (relay);
+  frozen_at = g_get_monotonic_time ();
+  g_assert_true (WAIT_UNTIL (observed.retrying > 0));
+  g_test_message ("dead path noticed after %.2f s", (observed.retrying_at - frozen_at) / 1e6);
+  g_assert_cmpint (observed.retrying_at - frozen_at, <=, 2 * G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  g_assert_cmpint (icecam_signalling_client_get_error (camera)->code, ==,
+                   ICECAM_SIGNALLING_ERROR_TIMEOUT);
+
+  g_clear_pointer (&welcome, icecam_message_free);
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_test_message ("back after %.2f s", (g_get_monotonic_time () - frozen_at) / 1e6);
+  g_assert_true (welcome->resumed);
+  g_assert_true (icecam_signalling_client_get_resumed (camera));
+  g_assert_cmpuint (observed.retrying, ==, 1);
+
+  /* The session routes both ways over the new connection; the viewer heard nothing. */
+  client_sendf (viewer, "{\"type\":\"candidate\",\"session\":\"%s\","
+                "\"candidate\":\"candidate:7 1 UDP 1 127.0.0.1 7 typ host\"}", session);
+  candidate = observed_expect (&observed, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (candidate->session, ==, session);
+  mine = icecam_message_new_candidate (session, "candidate:8 1 UDP 1 127.0.0.1 8 typ host");
+  icecam_signalling_client_send (camera, mine);
+  from_camera = client_expect (viewer, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (from_camera->candidate, ==, mine->candidate);
+  g_assert_true (g_queue_is_empty (&viewer->received));
+  g_assert_cmpuint (get_stats (f).resumed, ==, 1);
+
+  stop_client (camera, &observed);
+  relay_free (relay);
+}
+
+/* check() pings at once: a dead path is noticed within the timeout, whatever the interval. */
+static void
+test_keepalive_check (Fixture *f, gconstpointer data)
+{
+  Relay *relay = relay_new (icecam_rendezvous_get_port (f->rendezvous));
+  Observed observed = { G_QUEUE_INIT, 0, 0 };
+  IcecamSignallingClient *viewer =
+    start_client_through (relay, ICECAM_ROLE_VIEWER, NULL, 0, 1, &observed);
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) again = NULL;
+  gint64 checked_at;
+
+  welcome = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+
+  /* A check on a live path is answered and changes nothing. */
+  icecam_signalling_client_check (viewer);
+  g_assert_false (WAIT_UNTIL_FOR (observed.retrying > 0, 1.5));
+
+  relay_freeze (relay);
+  checked_at = g_get_monotonic_time ();
+  icecam_signalling_client_check (viewer);
+  g_assert_true (WAIT_UNTIL (observed.retrying > 0));
+  g_assert_cmpint (observed.retrying_at - checked_at, <=, G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  again = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpstr (again->id, ==, welcome->id);
+  /* A viewer without sessions gets its id back, and nothing else to resume. */
+  g_assert_true (again->resumed);
+
+  stop_client (viewer, &observed);
+  relay_free (relay);
 }
 
 /* One request the way a health probe makes it: a new client and connection each time. */
@@ -1001,6 +1421,7 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--max-sessions-per-camera", "0", NULL }, "--max-sessions-per-camera/-viewer >= 1" },
     { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1" },
     { { "--silence-limit", "20", NULL }, "--silence-limit longer than it" },
+    { { "--resume-grace", "-1", NULL }, "--resume-grace must be >= 0" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -1048,6 +1469,10 @@ main (int argc, char **argv)
   ADD ("/rendezvous/limits/connections-per-address", test_connections_per_address);
   ADD ("/rendezvous/limits/message-rate", test_message_rate);
   ADD ("/rendezvous/limits/silent-client-closed", test_silent_client_closed);
+  ADD ("/rendezvous/resume/replaced", test_resume_replaced);
+  ADD ("/rendezvous/resume/after-close", test_resume_after_close);
+  ADD ("/rendezvous/keepalive/dead-path", test_keepalive_dead_path);
+  ADD ("/rendezvous/keepalive/check", test_keepalive_check);
   ADD ("/rendezvous/http/no-fd-leak", test_http_no_fd_leak);
   ADD ("/rendezvous/websocket/pipelined-frame", test_pipelined_frame);
   ADD ("/rendezvous/websocket/no-fd-leak", test_websocket_no_fd_leak);

@@ -16,14 +16,17 @@
 
 #define MAX_URLS_PER_ICE_SERVER 8
 
-/* How a field is checked and stored. The string kinds live at FieldSpec.offset in the
- * struct; the others have their own struct member. */
+/* How a field is checked and stored. The string kinds and FIELD_BOOLEAN live at
+ * FieldSpec.offset in the struct; the others have their own struct member. */
 typedef enum {
   FIELD_ID,
   FIELD_SDP,
   FIELD_CANDIDATE,
   FIELD_TEXT,
   FIELD_TOKEN,
+  FIELD_SECRET,
+  FIELD_BOOLEAN,
+  FIELD_FEATURES,
   FIELD_VERSION,
   FIELD_ROLE,
   FIELD_CODE,
@@ -41,23 +44,30 @@ typedef struct {
 
 #define STRING_FIELD(name, kind, required, member) \
   { name, kind, required, G_STRUCT_OFFSET (IcecamMessage, member) }
+#define BOOLEAN_FIELD(name, required, member) \
+  { name, FIELD_BOOLEAN, required, G_STRUCT_OFFSET (IcecamMessage, member) }
 #define OTHER_FIELD(name, kind, required) { name, kind, required, 0 }
 
 /* The fields of each message, in the order they are checked: the version comes first so that
  * a peer speaking another version gets "version" rather than a complaint about its fields. */
-static const FieldSpec message_fields[][6] = {
+static const FieldSpec message_fields[][8] = {
   [ICECAM_MESSAGE_HELLO] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),
     OTHER_FIELD ("role", FIELD_ROLE, TRUE),
     STRING_FIELD ("id", FIELD_ID, FALSE, id),
     STRING_FIELD ("proof", FIELD_TEXT, FALSE, proof),
     STRING_FIELD ("token", FIELD_TOKEN, FALSE, token),
+    STRING_FIELD ("resume", FIELD_SECRET, FALSE, resume),
+    OTHER_FIELD ("features", FIELD_FEATURES, FALSE),
   },
   [ICECAM_MESSAGE_WELCOME] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),
     STRING_FIELD ("id", FIELD_ID, TRUE, id),
     STRING_FIELD ("address", FIELD_TEXT, TRUE, address),
     OTHER_FIELD ("ice_servers", FIELD_ICE_SERVERS, TRUE),
+    STRING_FIELD ("resume", FIELD_SECRET, FALSE, resume),
+    BOOLEAN_FIELD ("resumed", FALSE, resumed),
+    OTHER_FIELD ("features", FIELD_FEATURES, FALSE),
   },
   [ICECAM_MESSAGE_PRESENCE] = {
     OTHER_FIELD ("cameras", FIELD_CAMERAS, TRUE),
@@ -99,6 +109,11 @@ static const FieldSpec message_fields[][6] = {
   },
   [ICECAM_MESSAGE_CHALLENGE] = {
     STRING_FIELD ("nonce", FIELD_TEXT, TRUE, nonce),
+  },
+  [ICECAM_MESSAGE_PING] = { { NULL } },
+  [ICECAM_MESSAGE_PONG] = { { NULL } },
+  [ICECAM_MESSAGE_RESTART] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
   },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
@@ -373,6 +388,20 @@ check_id (const gchar *where, const gchar *field, const gchar *value, GError **e
   return FALSE;
 }
 
+/* Like an id, but never quoted back: it is a secret. */
+static gboolean
+check_secret (const gchar *where, const gchar *field, const gchar *value, GError **error)
+{
+  if (!check_length (where, field, value, ICECAM_PROTOCOL_MAX_ID_LENGTH, error))
+    return FALSE;
+  if (icecam_protocol_id_is_valid (value))
+    return TRUE;
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+               "field '%s' in '%s' must be 1 to %d characters of A-Z a-z 0-9 . _ -",
+               field, where, ICECAM_PROTOCOL_MAX_ID_LENGTH);
+  return FALSE;
+}
+
 static gboolean
 check_candidate (const gchar *where, const gchar *field, const gchar *value, GError **error)
 {
@@ -405,6 +434,8 @@ check_string (const gchar *where, const FieldSpec *spec, const gchar *value, GEr
     return check_id (where, spec->name, value, error);
   case FIELD_CANDIDATE:
     return check_candidate (where, spec->name, value, error);
+  case FIELD_SECRET:
+    return check_secret (where, spec->name, value, error);
   case FIELD_SDP:
     if (!check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_SDP_LENGTH, error))
       return FALSE;
@@ -542,23 +573,36 @@ parse_ice_server (JsonNode *node, GError **error)
   return icecam_ice_server_new ((const gchar * const *) urls->pdata, username, credential);
 }
 
+/* The array @node holds, or NULL with @error set if it holds none or more than @max entries. */
+static JsonArray *
+bounded_array (const gchar *where, const gchar *field, JsonNode *node, guint max, GError **error)
+{
+  guint n;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
+    wrong_kind (where, field, "an array", node, error);
+    return NULL;
+  }
+  n = json_array_get_length (json_node_get_array (node));
+  if (n > max) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
+                 "field '%s' in '%s' has %u entries, the limit is %u", field, where, n, max);
+    return NULL;
+  }
+  return json_node_get_array (node);
+}
+
 static gboolean
 parse_ice_servers (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
 {
   g_autoptr (GPtrArray) servers = NULL;
-  JsonArray *array;
+  JsonArray *array = bounded_array (where, "ice_servers", node, ICECAM_PROTOCOL_MAX_ICE_SERVERS,
+                                    error);
   guint n;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return wrong_kind (where, "ice_servers", "an array", node, error);
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
-    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
-                 "field 'ice_servers' in '%s' has %u entries, the limit is %d",
-                 where, n, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
+  if (array == NULL)
     return FALSE;
-  }
+  n = json_array_get_length (array);
   servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   for (guint i = 0; i < n; i++) {
     IcecamIceServer *server = parse_ice_server (json_array_get_element (array, i), error);
@@ -575,19 +619,13 @@ static gboolean
 parse_cameras (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = NULL;
-  JsonArray *array;
+  JsonArray *array = bounded_array (where, "cameras", node, ICECAM_PROTOCOL_MAX_LIST_LENGTH,
+                                    error);
   guint n;
 
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return wrong_kind (where, "cameras", "an array", node, error);
-  array = json_node_get_array (node);
-  n = json_array_get_length (array);
-  if (n > ICECAM_PROTOCOL_MAX_LIST_LENGTH) {
-    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_TOO_LARGE,
-                 "field 'cameras' in '%s' has %u entries, the limit is %d",
-                 where, n, ICECAM_PROTOCOL_MAX_LIST_LENGTH);
+  if (array == NULL)
     return FALSE;
-  }
+  n = json_array_get_length (array);
   builder = g_strv_builder_new ();
   for (guint i = 0; i < n; i++) {
     JsonNode *element = json_array_get_element (array, i);
@@ -608,6 +646,27 @@ parse_cameras (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **
     g_strv_builder_add (builder, json_node_get_string (id));
   }
   msg->cameras = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+/* Names this build does not know are skipped: a later peer may list more. */
+static gboolean
+parse_features (const gchar *where, JsonNode *node, IcecamMessage *msg, GError **error)
+{
+  JsonArray *array = bounded_array (where, "features", node, ICECAM_PROTOCOL_MAX_FEATURES, error);
+
+  if (array == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    JsonNode *element = json_array_get_element (array, i);
+
+    if (!node_is_string (element))
+      return wrong_kind (where, "features", "an array of strings", element, error);
+    if (!check_length (where, "features", json_node_get_string (element),
+                       ICECAM_PROTOCOL_MAX_FEATURE_LENGTH, error))
+      return FALSE;
+    msg->features |= icecam_feature_from_string (json_node_get_string (element));
+  }
   return TRUE;
 }
 
@@ -641,6 +700,13 @@ parse_field (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMe
     return parse_ice_servers (where, node, msg, error);
   case FIELD_CAMERAS:
     return parse_cameras (where, node, msg, error);
+  case FIELD_FEATURES:
+    return parse_features (where, node, msg, error);
+  case FIELD_BOOLEAN:
+    if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+      return wrong_kind (where, spec->name, "a boolean", node, error);
+    G_STRUCT_MEMBER (gboolean, msg, spec->offset) = json_node_get_boolean (node);
+    return TRUE;
   default:
     if (!node_is_string (node))
       return wrong_kind (where, spec->name, "a string", node, error);
@@ -736,7 +802,7 @@ message_strings_valid (const IcecamMessage *msg, GError **error)
 {
   const gchar *fields[] = { msg->id, msg->camera, msg->peer, msg->session, msg->sdp,
                             msg->candidate, msg->reason, msg->text, msg->address, msg->nonce,
-                            msg->proof, msg->token };
+                            msg->proof, msg->token, msg->resume };
   gboolean valid = TRUE;
 
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
@@ -834,6 +900,19 @@ build_cameras (JsonBuilder *builder, gchar **cameras)
 }
 
 static void
+build_features (JsonBuilder *builder, IcecamFeatures features)
+{
+  json_builder_begin_array (builder);
+  for (guint bit = 0; bit < 8 * sizeof features; bit++) {
+    const gchar *name = (features & (1u << bit)) ? icecam_feature_to_string (1u << bit) : NULL;
+
+    if (name != NULL)
+      json_builder_add_string_value (builder, name);
+  }
+  json_builder_end_array (builder);
+}
+
+static void
 build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *msg)
 {
   const gchar *value;
@@ -868,6 +947,19 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
   case FIELD_CAMERAS:
     json_builder_set_member_name (builder, spec->name);
     build_cameras (builder, msg->cameras);
+    break;
+  case FIELD_FEATURES:
+    if (msg->features == ICECAM_FEATURE_NONE)
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    build_features (builder, msg->features);
+    break;
+  case FIELD_BOOLEAN:
+    /* Only true is sent: absent means false to peers that predate the field anyway. */
+    if (!G_STRUCT_MEMBER (gboolean, msg, spec->offset))
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_boolean_value (builder, TRUE);
     break;
   default:
     value = G_STRUCT_MEMBER (const gchar *, msg, spec->offset);

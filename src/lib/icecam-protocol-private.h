@@ -7,12 +7,13 @@
 
 G_BEGIN_DECLS
 
-#define ICECAM_N_MESSAGE_TYPES (ICECAM_MESSAGE_CHALLENGE + 1)
+#define ICECAM_N_MESSAGE_TYPES (ICECAM_MESSAGE_RESTART + 1)
 #define ICECAM_N_ERROR_CODES (ICECAM_ERROR_CODE_LIMIT_EXCEEDED + 1)
 
 gboolean icecam_message_type_from_string (const gchar *name, IcecamMessageType *type);
 gboolean icecam_role_from_string (const gchar *name, IcecamRole *role);
 gboolean icecam_error_code_from_string (const gchar *name, IcecamErrorCode *code);
 IcecamByeCode icecam_bye_code_from_string (const gchar *name);
+IcecamFeatures icecam_feature_from_string (const gchar *name);
 
 G_END_DECLS

@@ -22,6 +22,9 @@ static const gchar * const message_type_names[] = {
   [ICECAM_MESSAGE_BYE] = "bye",
   [ICECAM_MESSAGE_ERROR] = "error",
   [ICECAM_MESSAGE_CHALLENGE] = "challenge",
+  [ICECAM_MESSAGE_PING] = "ping",
+  [ICECAM_MESSAGE_PONG] = "pong",
+  [ICECAM_MESSAGE_RESTART] = "restart",
 };
 
 static const gchar * const role_names[] = {
@@ -56,7 +59,14 @@ static const gchar * const bye_code_names[] = {
   [ICECAM_BYE_CODE_REFUSED] = "refused",
 };
 
+/* Indexed by bit number: feature_names[i] is the wire name of 1 << i. */
+static const gchar * const feature_names[] = {
+  "ping",
+  "restart",
+};
+
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
+G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_RESTART << 1));
 G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
 /* ---- ICE servers ---------------------------------------------------------------------- */
@@ -180,6 +190,9 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->nonce = g_strdup (msg->nonce);
   copy->proof = g_strdup (msg->proof);
   copy->token = g_strdup (msg->token);
+  copy->resume = g_strdup (msg->resume);
+  copy->resumed = msg->resumed;
+  copy->features = msg->features;
   return copy;
 }
 
@@ -206,6 +219,7 @@ icecam_message_free (IcecamMessage *msg)
   g_free (msg->nonce);
   g_free (msg->proof);
   g_free (msg->token);
+  g_free (msg->resume);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
   g_strfreev (msg->cameras);
   g_free (msg);
@@ -311,6 +325,47 @@ icecam_message_new_challenge (const gchar *nonce)
   IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_CHALLENGE);
 
   msg->nonce = g_strdup (nonce);
+  return msg;
+}
+
+/**
+ * icecam_message_new_ping:
+ *
+ * Send only to a peer whose `hello` or `welcome` listed %ICECAM_FEATURE_PING.
+ *
+ * Returns: (transfer full): a `ping` message, to be answered with `pong` at once
+ */
+IcecamMessage *
+icecam_message_new_ping (void)
+{
+  return icecam_message_new (ICECAM_MESSAGE_PING);
+}
+
+/**
+ * icecam_message_new_pong:
+ *
+ * Returns: (transfer full): a `pong` message, the answer to a `ping`
+ */
+IcecamMessage *
+icecam_message_new_pong (void)
+{
+  return icecam_message_new (ICECAM_MESSAGE_PONG);
+}
+
+/**
+ * icecam_message_new_restart:
+ * @session: the session whose ICE the viewer asks the camera to restart
+ *
+ * Send only to a server whose `welcome` listed %ICECAM_FEATURE_RESTART.
+ *
+ * Returns: (transfer full): a `restart` message
+ */
+IcecamMessage *
+icecam_message_new_restart (const gchar *session)
+{
+  IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_RESTART);
+
+  msg->session = g_strdup (session);
   return msg;
 }
 
@@ -521,6 +576,33 @@ icecam_bye_code_from_string (const gchar *name)
                     name, &value))
     return ICECAM_BYE_CODE_NONE;
   return value;
+}
+
+/**
+ * icecam_feature_to_string:
+ * @feature: one #IcecamFeatures flag
+ *
+ * Returns: (nullable): its wire name, e.g. "ping"; %NULL for anything but a single known flag
+ */
+const gchar *
+icecam_feature_to_string (IcecamFeatures feature)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (feature_names); i++) {
+    if (feature == (IcecamFeatures) (1 << i))
+      return feature_names[i];
+  }
+  return NULL;
+}
+
+/* A name this version does not know is no feature: later versions may add some. */
+IcecamFeatures
+icecam_feature_from_string (const gchar *name)
+{
+  guint value;
+
+  if (!name_lookup (feature_names, G_N_ELEMENTS (feature_names), 0, name, &value))
+    return ICECAM_FEATURE_NONE;
+  return 1 << value;
 }
 
 gboolean

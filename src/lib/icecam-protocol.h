@@ -23,6 +23,17 @@ G_BEGIN_DECLS
 #define ICECAM_PROTOCOL_MAX_TOKEN_LENGTH 4096
 #define ICECAM_PROTOCOL_MAX_LIST_LENGTH 4096
 #define ICECAM_PROTOCOL_MAX_ICE_SERVERS 8
+#define ICECAM_PROTOCOL_MAX_FEATURES 16
+#define ICECAM_PROTOCOL_MAX_FEATURE_LENGTH 32
+
+/**
+ * ICECAM_PROTOCOL_CLOSE_REPLACED:
+ *
+ * The WebSocket close code (RFC 6455 section 7.4.2, private range) of a connection whose client
+ * took its place on a new connection with its `resume` secret or its proof.
+ */
+#define ICECAM_PROTOCOL_CLOSE_REPLACED 4001
+#define ICECAM_PROTOCOL_CLOSE_REPLACED_REASON "replaced by a new connection of the same client"
 
 /* The `bye` reason the server sends when the other end's signalling connection closed. */
 #define ICECAM_BYE_REASON_PEER_LEFT "peer-left"
@@ -91,7 +102,26 @@ typedef enum {
   ICECAM_MESSAGE_BYE,               /* "bye": either way (relayed, or from the server), session over */
   ICECAM_MESSAGE_ERROR,             /* "error": server → client (or client → server) */
   ICECAM_MESSAGE_CHALLENGE,         /* "challenge": server → client, first, a nonce to prove with */
+  ICECAM_MESSAGE_PING,              /* "ping": either way, to a peer that listed "ping" in features */
+  ICECAM_MESSAGE_PONG,              /* "pong": either way, the answer to ping */
+  ICECAM_MESSAGE_RESTART,           /* "restart": viewer → camera (relayed), restart ICE please */
 } IcecamMessageType;
+
+/**
+ * IcecamFeatures:
+ * @ICECAM_FEATURE_NONE: only the messages of the first release of version 1
+ * @ICECAM_FEATURE_PING: "ping": understands `ping` and `pong` and answers a `ping` at once
+ * @ICECAM_FEATURE_RESTART: "restart": the server relays `restart`; a camera acts on it
+ *
+ * The `features` of `hello` and `welcome`: message types added to version 1 that the sender
+ * understands. Nobody sends such a message to a peer that did not list it, so peers written
+ * before it was added never see it. Names this build does not know are ignored.
+ */
+typedef enum {
+  ICECAM_FEATURE_NONE = 0,
+  ICECAM_FEATURE_PING = 1 << 0,
+  ICECAM_FEATURE_RESTART = 1 << 1,
+} IcecamFeatures;
 
 /**
  * IcecamRole:
@@ -169,6 +199,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  * @nonce: challenge: random text the camera's proof covers
  * @proof: hello (camera): icecam_camera_proof() of its secret over the challenge's nonce
  * @token: hello (viewer): a grant minted by the rendezvous (icecam_token_mint())
+ * @resume: welcome: a secret with which a later connection of this client takes the place of
+ *   this one; hello: the secret of the client's latest welcome, to get its id and sessions back
+ * @resumed: welcome: the client took the place of an earlier connection and its sessions kept
+ *   their ids (the server sends `true` only)
+ * @features: hello, welcome: the later additions to version 1 the sender understands
  *
  * A signalling message. One flat struct: parse fills, and build reads, only the fields
  * of @type; the others stay NULL/0.
@@ -193,6 +228,9 @@ typedef struct {
   gchar *nonce;
   gchar *proof;
   gchar *token;
+  gchar *resume;
+  gboolean resumed;
+  IcecamFeatures features;
 } IcecamMessage;
 
 #define ICECAM_TYPE_MESSAGE (icecam_message_get_type ())
@@ -220,6 +258,9 @@ IcecamMessage *icecam_message_new_bye (const gchar *session, IcecamByeCode code,
 IcecamMessage *icecam_message_new_error (IcecamErrorCode code, const gchar *session,
                                          const gchar *text);
 IcecamMessage *icecam_message_new_challenge (const gchar *nonce);
+IcecamMessage *icecam_message_new_ping (void);
+IcecamMessage *icecam_message_new_pong (void);
+IcecamMessage *icecam_message_new_restart (const gchar *session);
 
 /**
  * icecam_message_parse:
@@ -247,6 +288,7 @@ const gchar *icecam_message_type_to_string (IcecamMessageType type);
 const gchar *icecam_role_to_string (IcecamRole role);
 const gchar *icecam_error_code_to_string (IcecamErrorCode code);
 const gchar *icecam_bye_code_to_string (IcecamByeCode code);
+const gchar *icecam_feature_to_string (IcecamFeatures feature);
 
 /**
  * icecam_error_code_from_protocol_error:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define MAX_INCOMING_PAYLOAD (1024 * 1024)
+/* WebSocket pings: they keep NAT mappings open, also towards servers that predate `ping`. */
 #define KEEPALIVE_INTERVAL_S 15
 /* Reconnect backoff: 250 ms doubling to 30 s, each delay spread by ±25 % so that cameras
  * that lost the same rendezvous do not come back in one wave. */
@@ -21,6 +22,14 @@
  * Connects to the rendezvous, sends `hello` and waits for `welcome`. Its signals
  * ("state-changed", "message") are emitted in the GMainContext that was thread-default when
  * the client was created; all its functions must be called from that context.
+ *
+ * A connection can die without a word (a router reboots and forgets its mappings). When the
+ * server says it answers `ping`, the client pings it after a quiet keepalive interval, or at
+ * once on icecam_signalling_client_check(); no `pong` within the keepalive timeout and the
+ * connection counts as dead: the client drops it and, with reconnect on, connects again at
+ * once. Every `hello` after the first carries the `resume` secret of the latest `welcome`, so
+ * the server gives the client back its id and its sessions (the new `welcome` says `resumed`)
+ * even while it still holds the dead connection.
  */
 struct _IcecamSignallingClient {
   GObject parent;
@@ -40,8 +49,15 @@ struct _IcecamSignallingClient {
   gboolean reconnect;
   guint attempt;
   GSource *retry_source;
+  gboolean retry_at_once;      /* the next attempt without a delay: the connection just died */
   IcecamMessage *welcome;
   GError *error;
+
+  guint keepalive_interval_s;  /* ping after this long without a word; 0: only on check() */
+  guint keepalive_timeout_s;   /* no pong this long after a ping: the connection is dead */
+  gint64 heard_us;             /* when the server last sent anything, monotonic */
+  gint64 pong_due_us;          /* a ping is out and its pong is due then; 0: no ping out */
+  GSource *keepalive_source;
 };
 
 G_DEFINE_TYPE (IcecamSignallingClient, icecam_signalling_client, G_TYPE_OBJECT)
@@ -87,6 +103,84 @@ set_state (IcecamSignallingClient *self, IcecamSignallingState state)
 }
 
 static void connect_now (IcecamSignallingClient *self);
+static void fail (IcecamSignallingClient *self, GError *error, gboolean retryable);
+
+/* ---- keepalive ---------------------------------------------------------------------------- */
+
+static gboolean
+server_answers_pings (IcecamSignallingClient *self)
+{
+  return self->welcome != NULL && (self->welcome->features & ICECAM_FEATURE_PING) != 0;
+}
+
+static void
+keepalive_stop (IcecamSignallingClient *self)
+{
+  if (self->keepalive_source == NULL)
+    return;
+  g_source_destroy (self->keepalive_source);
+  g_clear_pointer (&self->keepalive_source, g_source_unref);
+}
+
+static gboolean on_keepalive (gpointer data);
+
+static void
+keepalive_arm (IcecamSignallingClient *self, gint64 at_us)
+{
+  gint64 delay_us = MAX (at_us - g_get_monotonic_time (), 0);
+
+  keepalive_stop (self);
+  self->keepalive_source = g_timeout_source_new ((guint) ((delay_us + 999) / 1000));
+  g_source_set_callback (self->keepalive_source, on_keepalive, self, NULL);
+  g_source_attach (self->keepalive_source, g_main_context_get_thread_default ());
+}
+
+/* One timer: for the pong that is due, else for the next ping if the server stays quiet. */
+static void
+keepalive_schedule (IcecamSignallingClient *self)
+{
+  if (self->state != ICECAM_SIGNALLING_STATE_READY || !server_answers_pings (self))
+    keepalive_stop (self);
+  else if (self->pong_due_us != 0)
+    keepalive_arm (self, self->pong_due_us);
+  else if (self->keepalive_interval_s > 0)
+    keepalive_arm (self, self->heard_us + (gint64) self->keepalive_interval_s * G_USEC_PER_SEC);
+  else
+    keepalive_stop (self);
+}
+
+static void
+send_ping (IcecamSignallingClient *self)
+{
+  g_autoptr (IcecamMessage) ping = icecam_message_new_ping ();
+
+  self->pong_due_us = g_get_monotonic_time () +
+                      (gint64) self->keepalive_timeout_s * G_USEC_PER_SEC;
+  icecam_signalling_client_send (self, ping);
+}
+
+static gboolean
+on_keepalive (gpointer data)
+{
+  IcecamSignallingClient *self = data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_clear_pointer (&self->keepalive_source, g_source_unref);
+  if (self->pong_due_us != 0 && now >= self->pong_due_us) {
+    /* Whatever the path did, nothing comes back on it: a new connection is the way out. */
+    self->retry_at_once = TRUE;
+    fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_TIMEOUT,
+                             "the rendezvous did not answer a ping within %u s",
+                             self->keepalive_timeout_s),
+          TRUE);
+    return G_SOURCE_REMOVE;
+  }
+  if (self->pong_due_us == 0 && self->keepalive_interval_s > 0 &&
+      now - self->heard_us >= (gint64) self->keepalive_interval_s * G_USEC_PER_SEC)
+    send_ping (self);
+  keepalive_schedule (self);
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 on_retry (gpointer data)
@@ -125,16 +219,20 @@ drop_websocket (IcecamSignallingClient *self)
 static void
 fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
 {
+  gboolean at_once = self->retry_at_once;
   guint delay;
 
+  self->retry_at_once = FALSE;
   g_clear_error (&self->error);
   self->error = error;
+  keepalive_stop (self);
+  self->pong_due_us = 0;
   drop_websocket (self);
   if (!self->reconnect || !retryable) {
     set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
     return;
   }
-  delay = retry_delay_ms (self->attempt++);
+  delay = at_once ? 0 : retry_delay_ms (self->attempt++);
   g_message ("signalling: %s; retrying in %u ms", error->message, delay);
   self->retry_source = g_timeout_source_new (delay);
   g_source_set_callback (self->retry_source, on_retry, self, NULL);
@@ -142,14 +240,22 @@ fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
   set_state (self, ICECAM_SIGNALLING_STATE_RETRYING);
 }
 
+/* After a welcome, the next hello asks for the same id and sessions back with its secret. */
 static void
 send_hello (IcecamSignallingClient *self, const gchar *nonce)
 {
-  g_autoptr (IcecamMessage) hello = icecam_message_new_hello (self->role, self->id);
+  const IcecamMessage *last = self->welcome;
+  gboolean resume = last != NULL && last->resume != NULL;
+  g_autoptr (IcecamMessage) hello =
+    icecam_message_new_hello (self->role, resume ? last->id : self->id);
 
   if (self->secret != NULL && nonce != NULL)
     hello->proof = icecam_camera_proof (self->secret, self->id, nonce);
   hello->token = g_strdup (self->token);
+  hello->resume = resume ? g_strdup (last->resume) : NULL;
+  /* What the camera endpoint acts on; a viewer only answers pings. */
+  hello->features = ICECAM_FEATURE_PING |
+                    (self->role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0);
   self->hello_sent = TRUE;
   icecam_signalling_client_send (self, hello);
 }
@@ -157,6 +263,17 @@ send_hello (IcecamSignallingClient *self, const gchar *nonce)
 static void
 handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
 {
+  /* Liveness is this object's business, not its users'. */
+  if (msg->type == ICECAM_MESSAGE_PING) {
+    g_autoptr (IcecamMessage) pong = icecam_message_new_pong ();
+
+    icecam_signalling_client_send (self, pong);
+    return;
+  }
+  if (msg->type == ICECAM_MESSAGE_PONG) {
+    self->pong_due_us = 0;
+    return;
+  }
   if (msg->type == ICECAM_MESSAGE_CHALLENGE) {
     if (!self->hello_sent)
       send_hello (self, msg->nonce);
@@ -179,7 +296,11 @@ handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
     icecam_message_free (self->welcome);
     self->welcome = icecam_message_copy (msg);
     self->attempt = 0;
+    self->pong_due_us = 0;
+    if (msg->resumed)
+      g_message ("signalling: back as '%s' with our sessions", msg->id);
     set_state (self, ICECAM_SIGNALLING_STATE_READY);
+    keepalive_schedule (self);
   }
   g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
 }
@@ -193,6 +314,7 @@ on_ws_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes,
   gsize len;
   const gchar *data = g_bytes_get_data (bytes, &len);
 
+  self->heard_us = g_get_monotonic_time ();
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
     g_warning ("signalling: binary frame from the server ignored");
     return;
@@ -377,6 +499,53 @@ icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean r
   self->reconnect = reconnect;
 }
 
+/**
+ * icecam_signalling_client_set_keepalive:
+ * @interval_s: ping the server after this many seconds without a word from it; 0: only on
+ *   icecam_signalling_client_check()
+ * @timeout_s: a ping not answered within this many seconds (at least 1) means the connection
+ *   is dead: it is dropped and, with reconnect on, made again at once
+ *
+ * Only with a server whose `welcome` lists the "ping" feature; others are not pinged.
+ * Defaults: %ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
+ * %ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_TIMEOUT_S. May be changed at any time.
+ */
+void
+icecam_signalling_client_set_keepalive (IcecamSignallingClient *self, guint interval_s,
+                                        guint timeout_s)
+{
+  g_return_if_fail (ICECAM_IS_SIGNALLING_CLIENT (self));
+  g_return_if_fail (timeout_s >= 1);
+
+  self->keepalive_interval_s = interval_s;
+  self->keepalive_timeout_s = timeout_s;
+  keepalive_schedule (self);
+}
+
+/**
+ * icecam_signalling_client_check:
+ *
+ * Pings the server now, e.g. because media stopped and the signalling path may have died
+ * with it: no `pong` within the keepalive timeout and the connection is treated as dead, as
+ * by the keepalive. Does nothing if a ping is out already, the client is not READY or the
+ * server does not answer pings.
+ */
+void
+icecam_signalling_client_check (IcecamSignallingClient *self)
+{
+  g_return_if_fail (ICECAM_IS_SIGNALLING_CLIENT (self));
+
+  if (self->state != ICECAM_SIGNALLING_STATE_READY || !server_answers_pings (self)) {
+    g_debug ("signalling: not checking: %s", self->state != ICECAM_SIGNALLING_STATE_READY
+             ? "not connected" : "the rendezvous does not answer pings");
+    return;
+  }
+  if (self->pong_due_us != 0)
+    return;
+  send_ping (self);
+  keepalive_schedule (self);
+}
+
 void
 icecam_signalling_client_start (IcecamSignallingClient *self)
 {
@@ -411,6 +580,7 @@ icecam_signalling_client_stop (IcecamSignallingClient *self)
 {
   g_cancellable_cancel (self->cancellable);
   self->reconnect = FALSE;
+  keepalive_stop (self);
   if (self->retry_source != NULL) {
     g_source_destroy (self->retry_source);
     g_clear_pointer (&self->retry_source, g_source_unref);
@@ -439,6 +609,24 @@ const IcecamMessage *
 icecam_signalling_client_get_welcome (IcecamSignallingClient *self)
 {
   return self->welcome;
+}
+
+/**
+ * icecam_signalling_client_get_resumed:
+ *
+ * Whether the server's latest `welcome` said this client took the place of its earlier
+ * connection with its sessions: they kept their ids, and the other ends' messages reach it.
+ * %FALSE after the first welcome, or when the server had forgotten the client (the sessions
+ * it had are over).
+ *
+ * Returns: the `resumed` of the latest welcome
+ */
+gboolean
+icecam_signalling_client_get_resumed (IcecamSignallingClient *self)
+{
+  g_return_val_if_fail (ICECAM_IS_SIGNALLING_CLIENT (self), FALSE);
+
+  return self->welcome != NULL && self->welcome->resumed;
 }
 
 /**
@@ -473,6 +661,7 @@ icecam_signalling_client_dispose (GObject *object)
 {
   IcecamSignallingClient *self = ICECAM_SIGNALLING_CLIENT (object);
 
+  keepalive_stop (self);
   if (self->retry_source != NULL) {
     g_source_destroy (self->retry_source);
     g_clear_pointer (&self->retry_source, g_source_unref);
@@ -534,4 +723,6 @@ icecam_signalling_client_init (IcecamSignallingClient *self)
   self->session = soup_session_new_with_options ("timeout", 10, "idle-timeout", 0, NULL);
   self->cancellable = g_cancellable_new ();
   self->state = ICECAM_SIGNALLING_STATE_IDLE;
+  self->keepalive_interval_s = ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S;
+  self->keepalive_timeout_s = ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_TIMEOUT_S;
 }

@@ -17,7 +17,23 @@ typedef enum {
   ICECAM_SIGNALLING_ERROR_CONNECT,    /* the server could not be reached */
   ICECAM_SIGNALLING_ERROR_CLOSED,     /* the server closed the connection */
   ICECAM_SIGNALLING_ERROR_REFUSED,    /* the server answered hello with an error */
+  ICECAM_SIGNALLING_ERROR_TIMEOUT,    /* the server did not answer a ping in time */
 } IcecamSignallingError;
+
+/**
+ * ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S:
+ *
+ * Seconds without a word from the server after which the client pings it.
+ */
+#define ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S 15
+
+/**
+ * ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_TIMEOUT_S:
+ *
+ * Seconds the server has to answer a ping before the connection counts as dead: on a working
+ * path a pong takes a round trip, and a camera behind a rebooted router should not wait long.
+ */
+#define ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_TIMEOUT_S 3
 
 /**
  * IcecamSignallingState:
@@ -47,11 +63,15 @@ void icecam_signalling_client_set_credentials (IcecamSignallingClient *self,
 gboolean icecam_signalling_client_set_tls (IcecamSignallingClient *self, const gchar *ca_file,
                                            gboolean accept_invalid, GError **error);
 void icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect);
+void icecam_signalling_client_set_keepalive (IcecamSignallingClient *self, guint interval_s,
+                                             guint timeout_s);
 void icecam_signalling_client_start (IcecamSignallingClient *self);
 void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);
 void icecam_signalling_client_stop (IcecamSignallingClient *self);
+void icecam_signalling_client_check (IcecamSignallingClient *self);
 IcecamSignallingState icecam_signalling_client_get_state (IcecamSignallingClient *self);
 const IcecamMessage *icecam_signalling_client_get_welcome (IcecamSignallingClient *self);
+gboolean icecam_signalling_client_get_resumed (IcecamSignallingClient *self);
 const GError *icecam_signalling_client_get_error (IcecamSignallingClient *self);
 gboolean icecam_signalling_client_server_is_loopback (IcecamSignallingClient *self);
 const gchar *icecam_signalling_state_to_string (IcecamSignallingState state);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Access grants: signed viewer tokens, camera proofs over a nonce, and random nonces. */
+/* Access grants: viewer tokens, camera proofs over a nonce, random nonces, secret compares. */
 
 #include "icecam-token.h"
 
@@ -56,11 +56,26 @@ hmac_sha256_base64url (const gchar *key, const gchar *message)
   return base64url_encode (digest, len);
 }
 
-/* Compares in time independent of where the strings differ: no timing oracle for forgers. */
-static gboolean
-equal_constant_time (const gchar *a, const gchar *b)
+/**
+ * icecam_secret_equal:
+ * @expected: the secret held
+ * @given: (nullable): what a peer presented
+ *
+ * Compares in time independent of where the strings differ (only of their lengths): no timing
+ * oracle for forgers.
+ *
+ * Returns: whether @given is @expected
+ */
+gboolean
+icecam_secret_equal (const gchar *expected, const gchar *given)
 {
-  gsize la = strlen (a), lb = strlen (b);
+  const gchar *a = expected, *b = given;
+  gsize la, lb;
+
+  if (expected == NULL || given == NULL)
+    return FALSE;
+  la = strlen (a);
+  lb = strlen (b);
   guint8 diff = la != lb;
 
   for (gsize i = 0; i < la && i < lb; i++)
@@ -177,7 +192,7 @@ icecam_token_verify (const gchar *key, const gchar *token, gint64 now_unix, gcha
   }
   signed_part = g_strconcat (TOKEN_PREFIX, parts[1], NULL);
   expected = hmac_sha256_base64url (key, signed_part);
-  if (!equal_constant_time (expected, parts[2])) {
+  if (!icecam_secret_equal (expected, parts[2])) {
     g_set_error (error, ICECAM_TOKEN_ERROR, ICECAM_TOKEN_ERROR_SIGNATURE,
                  "the token's signature is not this rendezvous's");
     return FALSE;
@@ -237,7 +252,7 @@ icecam_camera_proof_check (const gchar *secret, const gchar *camera_id, const gc
 {
   g_autofree gchar *expected = icecam_camera_proof (secret, camera_id, nonce);
 
-  return proof != NULL && equal_constant_time (expected, proof);
+  return icecam_secret_equal (expected, proof);
 }
 
 /**

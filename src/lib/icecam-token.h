@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Access grants: signed viewer tokens, camera proofs over a nonce, and random nonces. */
+/* Access grants: viewer tokens, camera proofs over a nonce, random nonces, secret compares. */
 
 #pragma once
 
@@ -27,5 +27,6 @@ gchar *icecam_camera_proof (const gchar *secret, const gchar *camera_id, const g
 gboolean icecam_camera_proof_check (const gchar *secret, const gchar *camera_id,
                                     const gchar *nonce, const gchar *proof);
 gchar *icecam_random_hex (gsize n_bytes);
+gboolean icecam_secret_equal (const gchar *expected, const gchar *given);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rendezvous's routing logic: who is connected, which sessions exist, where messages go. */
 
-#include "icecam-registry.h"
+#include "icecam-registry-private.h"
 
 #include "icecam-token.h"
 #include "icecam-turn-credentials.h"
@@ -16,8 +16,17 @@
  * The registry knows the connected peers (identified by ids the caller allocates), which of
  * them are cameras and viewers, and the sessions between them. The caller feeds it the text of
  * every frame a peer sends (icecam_registry_handle_text()); the registry answers through two
- * signals: #IcecamRegistry::send, a message for one peer, and #IcecamRegistry::close, a request
- * to close a peer's connection. It does no I/O and owns no sources, so it is tested with strings.
+ * signals: #IcecamRegistry::send, a message for one peer, #IcecamRegistry::close, a request
+ * to close a peer's connection, and #IcecamRegistry::replaced, a request to close a connection
+ * whose client took its place on a new one. It does no I/O and owns no sources, so it is tested
+ * with strings.
+ *
+ * A client whose connection goes while it has sessions is detached rather than forgotten
+ * (icecam_registry_set_resume_grace()): the other ends hear `bye` with code `peer-left` as
+ * before, but the sessions stay, for a new connection of the client that presents the `resume`
+ * secret of its latest `welcome` to take back with their ids. Meanwhile messages for it are
+ * dropped (a `bye` is held and sent when it is back). The grace is checked against the
+ * monotonic clock whenever the registry is called, or by icecam_registry_expire().
  *
  * Threading: the registry is not thread-safe. It emits its signals synchronously, in the
  * thread that called the function that caused them (add, remove, handle, send-error), after
@@ -28,66 +37,20 @@
  * with an `error` message and every other peer and session carries on.
  */
 
-typedef enum {
-  PEER_STATE_CONNECTED, /* no hello yet */
-  PEER_STATE_READY,     /* welcomed: a camera online or a viewer */
-  PEER_STATE_CLOSING,   /* close requested: whatever it still sends is dropped */
-} PeerState;
-
-typedef struct _Session Session;
-
-typedef struct {
-  guint64 id;
-  PeerState state;
-  IcecamRole role;
-  gchar *name;           /* the camera id or viewer id, once welcomed */
-  gchar *label;          /* for logs */
-  gchar *address;
-  GPtrArray *ice_servers;
-  GHashTable *sessions;  /* session id → Session, both borrowed from registry->sessions */
-  gchar *nonce;          /* of this connection's challenge */
-  gchar **granted;       /* viewer with a token: the cameras it may watch */
-  gint64 grant_expiry;
-} Peer;
-
-struct _Session {
-  gchar *id;
-  Peer *camera;
-  Peer *viewer;
-};
-
-/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it. */
+/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it, because
+ * of close_reason or because it was replaced. */
 typedef struct {
   guint64 peer_id;
   IcecamMessage *msg;
   gchar *close_reason;
+  gboolean replaced;
 } Outgoing;
 
-struct _IcecamRegistry {
-  GObject parent_instance;
-
-  GHashTable *peers;     /* &Peer.id → Peer (owned) */
-  GHashTable *cameras;   /* camera id → Peer (borrowed) */
-  gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
-  GHashTable *viewers;   /* viewer id → Peer (borrowed) */
-  GHashTable *sessions;  /* session id → Session (owned) */
-  GPtrArray *ice_servers;
-  gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
-  gchar *turn_secret;
-  guint turn_ttl;
-  GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
-  gchar *token_key;           /* NULL: viewers need no token */
-  guint max_sessions_per_viewer;
-  guint max_sessions_per_camera;
-  guint64 next_viewer_number;
-  guint64 messages_relayed;
-  guint64 errors_sent;
-  GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
-};
 
 enum {
   SIGNAL_SEND,
   SIGNAL_CLOSE,
+  SIGNAL_REPLACED,
   N_SIGNALS
 };
 
@@ -114,12 +77,14 @@ peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
   return peer;
 }
 
-static void
-peer_free (Peer *peer)
+void
+registry_peer_free (Peer *peer)
 {
   g_hash_table_unref (peer->sessions);
   g_ptr_array_unref (peer->ice_servers);
   g_free (peer->nonce);
+  g_free (peer->resume);
+  g_clear_pointer (&peer->held_byes, g_ptr_array_unref);
   g_strfreev (peer->granted);
   g_free (peer->name);
   g_free (peer->label);
@@ -137,15 +102,18 @@ peer_state_to_string (PeerState state)
     return "ready";
   case PEER_STATE_CLOSING:
     return "closing";
+  case PEER_STATE_DETACHED:
+    return "detached";
   default:
     return "invalid";
   }
 }
 
-static void
-peer_set_state (Peer *peer, PeerState state)
+void
+registry_peer_set_state (Peer *peer, PeerState state)
 {
-  /* Peers only move forward: connected → ready → closing, or straight to closing. */
+  /* Peers only move forward: connected → ready → closing or detached, or straight to
+   * closing. */
   g_return_if_fail (state > peer->state);
 
   g_debug ("%s: %s → %s", peer->label, peer_state_to_string (peer->state),
@@ -153,8 +121,8 @@ peer_set_state (Peer *peer, PeerState state)
   peer->state = state;
 }
 
-static void
-peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
+void
+registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
 {
   peer->role = role;
   g_free (peer->name);
@@ -171,8 +139,8 @@ session_free (Session *session)
   g_free (session);
 }
 
-static Peer *
-session_other_end (Session *session, Peer *peer)
+Peer *
+registry_session_other_end (Session *session, Peer *peer)
 {
   return session->camera == peer ? session->viewer : session->camera;
 }
@@ -205,6 +173,25 @@ session_destroy (IcecamRegistry *self, Session *session)
   g_hash_table_remove (self->sessions, session->id);
 }
 
+/* Ends every session of @peer; the other ends get `bye` with @code (a detached one when it is
+ * back), or nothing if @tell_online is FALSE and they are connected. */
+void
+registry_sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code,
+                       const gchar *reason, gboolean tell_online)
+{
+  GList *sessions = g_hash_table_get_values (peer->sessions);
+
+  for (GList *l = sessions; l != NULL; l = l->next) {
+    Session *session = l->data;
+    Peer *other = registry_session_other_end (session, peer);
+
+    if (tell_online || other->state == PEER_STATE_DETACHED)
+      registry_queue_send (self, other, icecam_message_new_bye (session->id, code, reason));
+    session_destroy (self, session);
+  }
+  g_list_free (sessions);
+}
+
 /* ---- the outbox ------------------------------------------------------------------------- */
 
 static void
@@ -215,31 +202,71 @@ outgoing_free (Outgoing *out)
   g_free (out);
 }
 
+/* Keeps a `bye` (@msg, taken) for a detached peer, one per session; drops anything else. */
 static void
-queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
+peer_hold_bye (Peer *peer, IcecamMessage *msg)
 {
-  Outgoing *out = g_new0 (Outgoing, 1);
+  if (msg->type != ICECAM_MESSAGE_BYE) {
+    g_debug ("%s: detached, dropping '%s'", peer->label,
+             icecam_message_type_to_string (msg->type));
+    icecam_message_free (msg);
+    return;
+  }
+  if (peer->held_byes == NULL)
+    peer->held_byes = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_message_free);
+  for (guint i = 0; i < peer->held_byes->len; i++) {
+    IcecamMessage *held = g_ptr_array_index (peer->held_byes, i);
 
+    if (g_str_equal (held->session, msg->session)) {
+      g_ptr_array_remove_index (peer->held_byes, i);
+      break;
+    }
+  }
+  g_ptr_array_add (peer->held_byes, msg);
+}
+
+void
+registry_queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
+{
+  Outgoing *out;
+
+  if (peer->state == PEER_STATE_DETACHED) {
+    peer_hold_bye (peer, msg);
+    return;
+  }
+  out = g_new0 (Outgoing, 1);
   out->peer_id = peer->id;
   out->msg = msg;
   g_queue_push_tail (&self->outbox, out);
 }
 
-static void
-queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
+void
+registry_queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason)
 {
   Outgoing *out = g_new0 (Outgoing, 1);
 
   g_info ("%s: closing: %s", peer->label, reason);
-  peer_set_state (peer, PEER_STATE_CLOSING);
+  registry_peer_set_state (peer, PEER_STATE_CLOSING);
   out->peer_id = peer->id;
   out->close_reason = g_strdup (reason);
   g_queue_push_tail (&self->outbox, out);
 }
 
-static void G_GNUC_PRINTF (5, 6)
-queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code, const gchar *session,
-             const gchar *format, ...)
+void
+registry_queue_replaced (IcecamRegistry *self, Peer *peer)
+{
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  g_info ("%s: closing: its client took its place on a new connection", peer->label);
+  registry_peer_set_state (peer, PEER_STATE_CLOSING);
+  out->peer_id = peer->id;
+  out->replaced = TRUE;
+  g_queue_push_tail (&self->outbox, out);
+}
+
+void
+registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code,
+                      const gchar *session, const gchar *format, ...)
 {
   g_autofree gchar *text = NULL;
   va_list args;
@@ -254,7 +281,7 @@ queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code, const gchar
 
   g_debug ("%s: error %s: %s", peer->label, icecam_error_code_to_string (code), text);
   self->errors_sent++;
-  queue_send (self, peer, icecam_message_new_error (code, session, text));
+  registry_queue_send (self, peer, icecam_message_new_error (code, session, text));
 }
 
 /* Emits what the last operation produced. Handlers may re-enter the registry: whatever they
@@ -268,6 +295,8 @@ flush_outbox (IcecamRegistry *self)
   while ((out = g_queue_pop_head (&self->outbox)) != NULL) {
     if (out->msg != NULL)
       g_signal_emit (self, signals[SIGNAL_SEND], 0, out->peer_id, out->msg);
+    else if (out->replaced)
+      g_signal_emit (self, signals[SIGNAL_REPLACED], 0, out->peer_id);
     else
       g_signal_emit (self, signals[SIGNAL_CLOSE], 0, out->peer_id, out->close_reason);
     outgoing_free (out);
@@ -310,8 +339,8 @@ online_cameras (IcecamRegistry *self)
   return (const gchar * const *) self->online;
 }
 
-static void
-cameras_changed (IcecamRegistry *self)
+void
+registry_cameras_changed (IcecamRegistry *self)
 {
   g_clear_pointer (&self->online, g_strfreev);
 }
@@ -334,14 +363,14 @@ presence_for (IcecamRegistry *self, Peer *viewer, const gchar * const *online)
   return icecam_message_new_presence ((const gchar * const *) visible);
 }
 
-static void
-queue_presence (IcecamRegistry *self, Peer *viewer)
+void
+registry_queue_presence (IcecamRegistry *self, Peer *viewer)
 {
-  queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
+  registry_queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
 }
 
-static void
-queue_presence_to_viewers (IcecamRegistry *self)
+void
+registry_queue_presence_to_viewers (IcecamRegistry *self)
 {
   const gchar * const *cameras;
   GHashTableIter iter;
@@ -352,156 +381,17 @@ queue_presence_to_viewers (IcecamRegistry *self)
   cameras = online_cameras (self);
   g_hash_table_iter_init (&iter, self->viewers);
   while (g_hash_table_iter_next (&iter, NULL, &viewer))
-    queue_send (self, viewer, presence_for (self, viewer, cameras));
+    registry_queue_send (self, viewer, presence_for (self, viewer, cameras));
 }
 
 /* ---- hello ------------------------------------------------------------------------------ */
 
-static IcecamIceServer *
-mint_turn (IcecamRegistry *self, Peer *peer)
+IcecamIceServer *
+registry_mint_turn (IcecamRegistry *self, Peer *peer)
 {
   return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
                                        peer->name, g_get_real_time () / G_USEC_PER_SEC,
                                        self->turn_ttl);
-}
-
-static void
-queue_welcome (IcecamRegistry *self, Peer *peer)
-{
-  g_autoptr (GPtrArray) servers = g_ptr_array_new ();
-  g_autoptr (IcecamIceServer) turn = self->turn_urls ? mint_turn (self, peer) : NULL;
-
-  /* The peer's own servers (the STUN responder as it reached us) come first. */
-  for (guint i = 0; i < peer->ice_servers->len; i++)
-    g_ptr_array_add (servers, peer->ice_servers->pdata[i]);
-  if (turn != NULL)
-    g_ptr_array_add (servers, turn);
-  for (guint i = 0; i < self->ice_servers->len; i++)
-    g_ptr_array_add (servers, self->ice_servers->pdata[i]);
-  if (servers->len > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {
-    g_warning ("%u ICE servers configured, welcome lists only the first %d", servers->len,
-               ICECAM_PROTOCOL_MAX_ICE_SERVERS);
-    g_ptr_array_set_size (servers, ICECAM_PROTOCOL_MAX_ICE_SERVERS);
-  }
-  queue_send (self, peer, icecam_message_new_welcome (peer->name, peer->address, servers));
-}
-
-/* @wanted if no other viewer has it, else @wanted-2, -3, ...; viewer-<n> without a wish. */
-static gchar *
-unique_viewer_name (IcecamRegistry *self, const gchar *wanted)
-{
-  gchar *name = NULL;
-
-  if (wanted == NULL) {
-    do {
-      g_free (name);
-      name = g_strdup_printf ("viewer-%" G_GUINT64_FORMAT, ++self->next_viewer_number);
-    } while (g_hash_table_contains (self->viewers, name));
-    return name;
-  }
-  if (!g_hash_table_contains (self->viewers, wanted))
-    return g_strdup (wanted);
-  for (guint n = 2;; n++) {
-    g_autofree gchar *suffix = g_strdup_printf ("-%u", n);
-    gint keep = MIN (strlen (wanted), ICECAM_PROTOCOL_MAX_ID_LENGTH - strlen (suffix));
-
-    name = g_strdup_printf ("%.*s%s", keep, wanted, suffix);
-    if (!g_hash_table_contains (self->viewers, name))
-      return name;
-    g_free (name);
-  }
-}
-
-/* With provisioned secrets, a camera proves it holds its id's secret by an HMAC over this
- * connection's nonce: the secret never crosses the wire, and a proof cannot be replayed. */
-static gboolean
-camera_proves_identity (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  const gchar *secret;
-
-  if (self->camera_secrets == NULL)
-    return TRUE;
-  secret = g_hash_table_lookup (self->camera_secrets, hello->id);
-  if (secret != NULL && icecam_camera_proof_check (secret, hello->id, peer->nonce, hello->proof))
-    return TRUE;
-  g_message ("%s: camera '%s' refused: %s", peer->label, hello->id,
-             secret == NULL ? "not provisioned" : hello->proof ? "wrong proof" : "no proof");
-  queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-               secret == NULL ? "camera '%s' is not provisioned on this rendezvous"
-                              : "camera '%s' did not prove its identity (wrong or missing secret)",
-               hello->id);
-  queue_close (self, peer, "unauthorized");
-  return FALSE;
-}
-
-static gboolean
-viewer_token_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (self->token_key == NULL)
-    return TRUE;
-  if (hello->token == NULL) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-                 "this rendezvous needs a token to watch cameras");
-  } else if (!icecam_token_verify (self->token_key, hello->token,
-                                   g_get_real_time () / G_USEC_PER_SEC, &peer->granted,
-                                   &peer->grant_expiry, &error)) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL, "token refused: %s",
-                 error->message);
-  } else {
-    return TRUE;
-  }
-  g_message ("%s: viewer refused: %s", peer->label, error ? error->message : "no token");
-  queue_close (self, peer, "unauthorized");
-  return FALSE;
-}
-
-static void
-register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  if (g_hash_table_contains (self->cameras, hello->id)) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
-                 "camera id '%s' is already online", hello->id);
-    queue_close (self, peer, "camera id already online");
-    return;
-  }
-  if (!camera_proves_identity (self, peer, hello))
-    return;
-  peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
-  g_hash_table_insert (self->cameras, peer->name, peer);
-  cameras_changed (self);
-  peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: online from %s", peer->label, peer->address);
-  queue_welcome (self, peer);
-  queue_presence_to_viewers (self);
-}
-
-static void
-register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  if (!viewer_token_valid (self, peer, hello))
-    return;
-  peer_set_identity (peer, ICECAM_ROLE_VIEWER, unique_viewer_name (self, hello->id));
-  g_hash_table_insert (self->viewers, peer->name, peer);
-  peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: joined from %s", peer->label, peer->address);
-  queue_welcome (self, peer);
-  queue_presence (self, peer);
-}
-
-static void
-handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
-{
-  if (peer->state != PEER_STATE_CONNECTED) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
-                 "'hello' was already sent on this connection");
-    return;
-  }
-  if (hello->role == ICECAM_ROLE_CAMERA)
-    register_camera (self, peer, hello);
-  else
-    register_viewer (self, peer, hello);
 }
 
 /* ---- sessions --------------------------------------------------------------------------- */
@@ -518,7 +408,7 @@ session_message (IcecamRegistry *self, Session *session, Peer *to, IcecamRole ro
 
   if (self->turn_urls != NULL) {
     msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
-    g_ptr_array_add (msg->ice_servers, mint_turn (self, to));
+    g_ptr_array_add (msg->ice_servers, registry_mint_turn (self, to));
   }
   return msg;
 }
@@ -530,42 +420,42 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
   Session *session;
 
   if (viewer->role != ICECAM_ROLE_VIEWER) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
-                 "a camera may not send 'watch'");
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
+                          "a camera may not send 'watch'");
     return;
   }
   /* Checked before whether the camera is online, so a token cannot probe for cameras. */
   if (self->token_key != NULL &&
       (viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC ||
        !icecam_token_grants ((const gchar * const *) viewer->granted, watch->camera))) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
-                 viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
+                          viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
                    ? "your token expired" : "your token does not grant camera '%s'",
-                 watch->camera);
+                          watch->camera);
     return;
   }
   if (camera == NULL) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
-                 "camera '%s' is not online", watch->camera);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
+                          "camera '%s' is not online", watch->camera);
     return;
   }
   if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
-                 "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
-                 g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
+                          "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
+                          g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
     return;
   }
   if (g_hash_table_size (camera->sessions) >= self->max_sessions_per_camera) {
-    queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
-                 "camera '%s' has %u sessions open, the limit is %u", watch->camera,
-                 g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
+    registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
+                          "camera '%s' has %u sessions open, the limit is %u", watch->camera,
+                          g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
     return;
   }
 
   session = session_create (self, camera, viewer);
   g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
-  queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
-  queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
+  registry_queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
+  registry_queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
 }
 
 /* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
@@ -575,8 +465,8 @@ lookup_own_session (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   Session *session = g_hash_table_lookup (peer->sessions, msg->session);
 
   if (session == NULL)
-    queue_error (self, peer, ICECAM_ERROR_CODE_UNKNOWN_SESSION, msg->session,
-                 "unknown session '%s'", msg->session);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_UNKNOWN_SESSION, msg->session,
+                          "unknown session '%s'", msg->session);
   return session;
 }
 
@@ -585,21 +475,41 @@ static void
 relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole from_role)
 {
   Session *session;
+  Peer *other;
 
   if (from_role != ICECAM_ROLE_NONE && peer->role != from_role) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
-                 "a %s may not send '%s'", icecam_role_to_string (peer->role),
-                 icecam_message_type_to_string (msg->type));
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "a %s may not send '%s'", icecam_role_to_string (peer->role),
+                          icecam_message_type_to_string (msg->type));
     return;
   }
   session = lookup_own_session (self, peer, msg);
   if (session == NULL)
     return;
 
-  self->messages_relayed++;
-  queue_send (self, session_other_end (session, peer), icecam_message_copy (msg));
+  /* The other end's connection went and it may come back: not an unknown session. */
+  other = registry_session_other_end (session, peer);
+  if (other->state != PEER_STATE_DETACHED)
+    self->messages_relayed++;
+  registry_queue_send (self, other, icecam_message_copy (msg));
   if (msg->type == ICECAM_MESSAGE_BYE)
     session_destroy (self, session);
+}
+
+/* Relayed like an answer, to a camera that said it acts on it; others cannot. */
+static void
+handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+
+  if (peer->role == ICECAM_ROLE_VIEWER && session != NULL &&
+      session->camera->state != PEER_STATE_DETACHED &&
+      !(session->camera->features & ICECAM_FEATURE_RESTART)) {
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "camera '%s' does not support 'restart'", session->camera->name);
+    return;
+  }
+  relay (self, peer, msg, ICECAM_ROLE_VIEWER);
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -611,12 +521,19 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
 
   g_debug ("%s: received '%s'", peer->label, type);
   if (msg->type == ICECAM_MESSAGE_HELLO) {
-    handle_hello (self, peer, msg);
+    registry_handle_hello (self, peer, msg);
     return;
   }
+  /* Liveness, in any state: a client may check its connection before its welcome. */
+  if (msg->type == ICECAM_MESSAGE_PING) {
+    registry_queue_send (self, peer, icecam_message_new_pong ());
+    return;
+  }
+  if (msg->type == ICECAM_MESSAGE_PONG)
+    return;
   if (peer->state != PEER_STATE_READY) {
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
-                 "send 'hello' first, not '%s'", type);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_READY, msg->session,
+                          "send 'hello' first, not '%s'", type);
     return;
   }
 
@@ -635,6 +552,9 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   case ICECAM_MESSAGE_BYE:
     relay (self, peer, msg, ICECAM_ROLE_NONE);
     break;
+  case ICECAM_MESSAGE_RESTART:
+    handle_restart (self, peer, msg);
+    break;
   case ICECAM_MESSAGE_ERROR:
     /* Answering would risk an error loop; the log is where it can help. */
     g_info ("%s: reports error %s: %s", peer->label,
@@ -644,8 +564,8 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   case ICECAM_MESSAGE_PRESENCE:
   case ICECAM_MESSAGE_SESSION:
   default:
-    queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
-                 "'%s' is sent by the server, not by clients", type);
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
+                          "'%s' is sent by the server, not by clients", type);
     break;
   }
 }
@@ -655,10 +575,10 @@ handle_parse_error (IcecamRegistry *self, Peer *peer, const GError *error)
 {
   IcecamErrorCode code = icecam_error_code_from_protocol_error (error);
 
-  queue_error (self, peer, code, NULL, "%s", error->message);
+  registry_queue_error (self, peer, code, NULL, "%s", error->message);
   /* A client that speaks another version cannot understand anything else we would say. */
   if (code == ICECAM_ERROR_CODE_VERSION && peer->state == PEER_STATE_CONNECTED)
-    queue_close (self, peer, "unsupported protocol version");
+    registry_queue_close (self, peer, "unsupported protocol version");
 }
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -673,36 +593,6 @@ IcecamRegistry *
 icecam_registry_new (void)
 {
   return g_object_new (ICECAM_TYPE_REGISTRY, NULL);
-}
-
-/**
- * icecam_registry_set_camera_secrets:
- * @secrets: (nullable) (element-type utf8 utf8): camera id → its provisioned secret; %NULL
- *   lets any camera register under any free id
- *
- * With secrets, a camera's `hello` must carry icecam_camera_proof() of its secret over the
- * connection's challenge; others are refused with `unauthorized` and closed.
- */
-void
-icecam_registry_set_camera_secrets (IcecamRegistry *self, GHashTable *secrets)
-{
-  g_clear_pointer (&self->camera_secrets, g_hash_table_unref);
-  if (secrets != NULL)
-    self->camera_secrets = g_hash_table_ref (secrets);
-}
-
-/**
- * icecam_registry_set_token_key:
- * @key: (nullable): the key viewer tokens are signed with; %NULL: viewers need no token
- *
- * With a key, a viewer's `hello` must carry a token (icecam_token_mint()) that is valid and
- * unexpired; it sees and may watch only the cameras the token grants, until it expires.
- */
-void
-icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key)
-{
-  g_free (self->token_key);
-  self->token_key = g_strdup (key);
 }
 
 /**
@@ -798,10 +688,11 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   g_return_if_fail (remote_address != NULL);
   g_return_if_fail (!g_hash_table_contains (self->peers, &peer_id));
 
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = peer_new (peer_id, remote_address, peer_ice_servers);
   g_hash_table_insert (self->peers, &peer->id, peer);
   g_debug ("%s: connected from %s", peer->label, remote_address);
-  queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
+  registry_queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
   flush_outbox (self);
 }
 
@@ -811,41 +702,46 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
  * @peer_id: a peer's id; unknown ids are ignored
  *
  * Forgets a connection that is gone. The other end of each of its sessions gets a `bye` with
- * reason "peer-left"; if it was a camera, viewers get a new `presence`.
+ * code and reason "peer-left"; if it was a camera, viewers get a new `presence`. With a resume
+ * grace (icecam_registry_set_resume_grace()) its sessions stay for that long, for its client
+ * to take back on a new connection.
  */
 void
 icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
 {
+  gboolean camera_left = FALSE;
   Peer *peer;
-  GList *sessions;
 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   if (peer == NULL)
     return;
-  g_info ("%s: gone", peer->label);
+  g_hash_table_steal (self->peers, &peer_id);
 
-  sessions = g_hash_table_get_values (peer->sessions);
-  for (GList *l = sessions; l != NULL; l = l->next) {
-    Session *session = l->data;
-
-    queue_send (self, session_other_end (session, peer),
-                icecam_message_new_bye (session->id, ICECAM_BYE_CODE_PEER_LEFT,
-                                                        ICECAM_BYE_REASON_PEER_LEFT));
-    session_destroy (self, session);
-  }
-  g_list_free (sessions);
-
+  /* A replaced connection no longer holds its name. */
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
     g_hash_table_remove (self->cameras, peer->name);
-    cameras_changed (self);
-    queue_presence_to_viewers (self);
-  } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER) {
+    registry_cameras_changed (self);
+    camera_left = TRUE;
+  } else if (peer->name != NULL && peer->role == ICECAM_ROLE_VIEWER &&
+             g_hash_table_lookup (self->viewers, peer->name) == peer) {
     g_hash_table_remove (self->viewers, peer->name);
   }
-  g_hash_table_remove (self->peers, &peer_id);
+
+  if (peer->state == PEER_STATE_READY && self->resume_grace_s > 0 &&
+      g_hash_table_size (peer->sessions) > 0) {
+    registry_peer_detach (self, peer);
+  } else {
+    g_info ("%s: gone", peer->label);
+    registry_sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT,
+                           TRUE);
+    registry_peer_free (peer);
+  }
+  if (camera_left)
+    registry_queue_presence_to_viewers (self);
   flush_outbox (self);
 }
 
@@ -872,6 +768,7 @@ icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (text != NULL || length == 0);
 
+  registry_expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
   g_return_if_fail (peer != NULL);
   if (peer->state == PEER_STATE_CLOSING) {
@@ -910,7 +807,7 @@ icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCo
   peer = g_hash_table_lookup (self->peers, &peer_id);
   if (peer == NULL || peer->state == PEER_STATE_CLOSING)
     return;
-  queue_error (self, peer, code, session, "%s", text);
+  registry_queue_error (self, peer, code, session, "%s", text);
   flush_outbox (self);
 }
 
@@ -925,12 +822,33 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (stats != NULL);
 
+  registry_expire_detached (self, g_get_monotonic_time ());
   stats->peers = g_hash_table_size (self->peers);
   stats->cameras = g_hash_table_size (self->cameras);
   stats->viewers = g_hash_table_size (self->viewers);
   stats->sessions = g_hash_table_size (self->sessions);
   stats->messages_relayed = self->messages_relayed;
   stats->errors_sent = self->errors_sent;
+  stats->detached = g_queue_get_length (&self->detached);
+  stats->resumed = self->resumed;
+}
+
+/**
+ * icecam_registry_expire:
+ * @self: a registry
+ * @now_us: the time, as g_get_monotonic_time() tells it
+ *
+ * Forgets the clients whose connection went more than the resume grace before @now_us, and
+ * their sessions. The registry does this by itself whenever it is called; this is for callers
+ * that want it done at a time of their choosing, and for tests.
+ */
+void
+icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  registry_expire_detached (self, now_us);
+  flush_outbox (self);
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */
@@ -943,6 +861,9 @@ icecam_registry_finalize (GObject *object)
   g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_free);
   /* Sessions reference peers: drop them first. */
   g_hash_table_unref (self->sessions);
+  g_hash_table_unref (self->detached_cameras);
+  g_hash_table_unref (self->detached_viewers);
+  g_queue_clear_full (&self->detached, (GDestroyNotify) registry_peer_free);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -989,17 +910,34 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
   signals[SIGNAL_CLOSE] =
     g_signal_new ("close", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_STRING);
+
+  /**
+   * IcecamRegistry::replaced:
+   * @registry: the registry
+   * @peer_id: the peer whose connection to close
+   *
+   * Asks the caller to close a peer's connection because its client took its place on a new
+   * connection (with %ICECAM_PROTOCOL_CLOSE_REPLACED): the registry no longer counts it as that
+   * client. The caller still calls icecam_registry_remove_peer() once the connection is gone.
+   */
+  signals[SIGNAL_REPLACED] =
+    g_signal_new ("replaced", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
 icecam_registry_init (IcecamRegistry *self)
 {
   self->peers = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                       (GDestroyNotify) peer_free);
+                                       (GDestroyNotify) registry_peer_free);
   self->cameras = g_hash_table_new (g_str_hash, g_str_equal);
   self->viewers = g_hash_table_new (g_str_hash, g_str_equal);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify) session_free);
+  self->detached_cameras = g_hash_table_new (g_str_hash, g_str_equal);
+  self->detached_viewers = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&self->detached);
+  self->resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S;
   self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
   self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;

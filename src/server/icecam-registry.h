@@ -26,6 +26,16 @@ G_BEGIN_DECLS
 #define ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA 64
 
 /**
+ * ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S:
+ *
+ * How long the sessions of a client whose connection is gone are kept for it to take back
+ * with its `resume` secret, unless configured otherwise: long enough for a router to reboot
+ * or a client to notice its dead connection and reconnect, short enough that the per-camera
+ * session limits are not held by clients that are gone for good.
+ */
+#define ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S 30
+
+/**
  * IcecamRegistryStats:
  * @peers: connections the registry knows, including those that have not said hello yet
  * @cameras: cameras online
@@ -33,6 +43,9 @@ G_BEGIN_DECLS
  * @sessions: sessions open
  * @messages_relayed: messages forwarded from one end of a session to the other, since start
  * @errors_sent: `error` messages sent, since start
+ * @detached: clients whose connection is gone and whose sessions are kept for them
+ * @resumed: connections that took the place of an earlier one of the same client with its
+ *   sessions (from a live connection or a detached one), since start
  *
  * Counters for health and metrics endpoints.
  */
@@ -43,6 +56,8 @@ typedef struct {
   guint sessions;
   guint64 messages_relayed;
   guint64 errors_sent;
+  guint detached;
+  guint64 resumed;
 } IcecamRegistryStats;
 
 #define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())
@@ -57,6 +72,7 @@ void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
 void icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions);
+void icecam_registry_set_resume_grace (IcecamRegistry *self, guint seconds);
 
 void icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id,
                                const gchar *remote_address, GPtrArray *peer_ice_servers);
@@ -65,6 +81,7 @@ void icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const g
                                   gsize length);
 void icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCode code,
                                  const gchar *session, const gchar *text);
+void icecam_registry_expire (IcecamRegistry *self, gint64 now_us);
 
 void icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats);
 

@@ -10,6 +10,7 @@
 #include "icecam-admission.h"
 #include "icecam-http-endpoints.h"
 #include "icecam-stun-responder.h"
+#include "icecam-tcp-options.h"
 #include "icecam-ws-stream.h"
 
 /**
@@ -313,7 +314,12 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
   g_autoptr (GIOStream) wrapped = NULL;
   g_autoptr (SoupWebsocketConnection) ws = NULL;
+  g_autoptr (GError) error = NULL;
 
+  /* A client whose network vanished must not hold its camera id for long. */
+  if (socket != NULL &&
+      !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
+    g_debug ("cannot set the dead peer timeout: %s", error->message);
   if (self->tls || socket == NULL)
     wrapped = g_object_ref (stream);
   else
@@ -415,6 +421,16 @@ on_registry_close (IcecamRegistry *registry, guint64 peer_id, const gchar *reaso
   /* Queued after what was sent before, so the peer reads the error first. */
   if (ws != NULL)
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+static void
+on_registry_replaced (IcecamRegistry *registry, guint64 peer_id, IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+
+  if (ws != NULL)
+    soup_websocket_connection_close (ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
+                                     ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
 }
 
 /* ---- health and metrics --------------------------------------------------------------- */
@@ -949,6 +965,7 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   start_silence_check (self);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
+  g_signal_connect (self->registry, "replaced", G_CALLBACK (on_registry_replaced), self);
 
   self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);

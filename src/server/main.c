@@ -40,6 +40,7 @@ typedef struct {
   gint silence_limit_s;
   gchar *ws_stream_name;
   IcecamRendezvousWsStream ws_stream;
+  gint resume_grace_s;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -247,6 +248,11 @@ app_check_limits (App *app, GError **error)
                  "--keepalive-interval must be >= 1 and --silence-limit longer than it");
     return FALSE;
   }
+  if (app->resume_grace_s < 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--resume-grace must be >= 0 (0: sessions end with their connection)");
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -334,6 +340,10 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     { "ws-stream", 0, 0, G_OPTION_ARG_STRING, &app->ws_stream_name,
       "The stream under ws:// connections: epoll (default), or libsoup's own to bisect a "
       "libsoup upgrade; overrides ICECAM_WS_STREAM", "epoll|libsoup" },
+    { "resume-grace", 0, 0, G_OPTION_ARG_INT, &app->resume_grace_s,
+      "Keep the sessions of a client whose connection went this long, for it to take back on "
+      "a new one (0: they end at once), default "
+      G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S), "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -428,6 +438,8 @@ app_run (App *app)
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_viewer);
+  icecam_registry_set_resume_grace (icecam_rendezvous_get_registry (app->rendezvous),
+                                    (guint) app->resume_grace_s);
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
@@ -469,6 +481,7 @@ main (int argc, char **argv)
     .max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER,
     .keepalive_interval_s = ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S,
     .silence_limit_s = ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S,
+    .resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S,
   };
   g_autoptr (GError) error = NULL;
   int status;

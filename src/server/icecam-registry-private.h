@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the registry's two files share: its peers, sessions and state, and the helpers both use.
+ * icecam-registry.c routes; icecam-registry-clients.c says who each connection is. */
+
+#pragma once
+
+#include "icecam-registry.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PEER_STATE_CONNECTED, /* no hello yet */
+  PEER_STATE_READY,     /* welcomed: a camera online or a viewer */
+  PEER_STATE_CLOSING,   /* close requested: whatever it still sends is dropped */
+  PEER_STATE_DETACHED,  /* connection gone, sessions kept for the client to take back */
+} PeerState;
+
+typedef struct _Session Session;
+
+typedef struct {
+  guint64 id;
+  PeerState state;
+  IcecamRole role;
+  gchar *name;           /* the camera id or viewer id, once welcomed */
+  gchar *label;          /* for logs */
+  gchar *address;
+  GPtrArray *ice_servers;
+  GHashTable *sessions;  /* session id → Session, both borrowed from registry->sessions */
+  gchar *nonce;          /* of this connection's challenge */
+  gchar **granted;       /* viewer with a token: the cameras it may watch */
+  gint64 grant_expiry;
+  gchar *resume;         /* the secret of its latest welcome: a new connection with it takes
+                          * this one's place */
+  IcecamFeatures features; /* the later additions to the protocol it said it understands */
+  gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
+  GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
+} Peer;
+
+struct _Session {
+  gchar *id;
+  Peer *camera;
+  Peer *viewer;
+};
+
+struct _IcecamRegistry {
+  GObject parent_instance;
+
+  GHashTable *peers;     /* &Peer.id → Peer (owned) */
+  GHashTable *cameras;   /* camera id → Peer (borrowed) */
+  gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
+  GHashTable *viewers;   /* viewer id → Peer (borrowed) */
+  GHashTable *sessions;  /* session id → Session (owned) */
+  GHashTable *detached_cameras; /* camera id → DETACHED Peer (owned through ->detached) */
+  GHashTable *detached_viewers; /* viewer id → DETACHED Peer (owned through ->detached) */
+  GQueue detached;       /* the DETACHED Peers (owned), the first to expire first */
+  guint resume_grace_s;
+  guint64 resumed;
+  GPtrArray *ice_servers;
+  gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
+  gchar *turn_secret;
+  guint turn_ttl;
+  GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
+  gchar *token_key;           /* NULL: viewers need no token */
+  guint max_sessions_per_viewer;
+  guint max_sessions_per_camera;
+  guint64 next_viewer_number;
+  guint64 messages_relayed;
+  guint64 errors_sent;
+  GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
+};
+
+/* icecam-registry.c: peers, sessions, the outbox and presence. */
+void registry_peer_free (Peer *peer);
+void registry_peer_set_state (Peer *peer, PeerState state);
+void registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name);
+Peer *registry_session_other_end (Session *session, Peer *peer);
+void registry_sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code,
+                            const gchar *reason, gboolean tell_online);
+void registry_queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg);
+void registry_queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason);
+void registry_queue_replaced (IcecamRegistry *self, Peer *peer);
+void registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code,
+                           const gchar *session, const gchar *format, ...) G_GNUC_PRINTF (5, 6);
+void registry_cameras_changed (IcecamRegistry *self);
+void registry_queue_presence (IcecamRegistry *self, Peer *viewer);
+void registry_queue_presence_to_viewers (IcecamRegistry *self);
+IcecamIceServer *registry_mint_turn (IcecamRegistry *self, Peer *peer);
+
+/* icecam-registry-clients.c: hello, and clients leaving and coming back. */
+void registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello);
+void registry_peer_detach (IcecamRegistry *self, Peer *peer);
+void registry_expire_detached (IcecamRegistry *self, gint64 now_us);
+
+G_END_DECLS

@@ -14,6 +14,9 @@
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
  * with one shared encoder a request serves every viewer. */
 #define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
+/* A viewer's `restart` this soon after the camera's latest offer is the same request again
+ * (the viewer asks until an offer reaches it): that offer is still on its way. */
+#define RESTART_MIN_INTERVAL_US (2 * G_TIME_SPAN_SECOND)
 
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is
@@ -72,6 +75,7 @@ typedef struct {
   gboolean offer_due;     /* an offer must go out as soon as media and signalling allow */
   gboolean active;        /* in the fan-out */
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
+  gint64 last_offer;      /* monotonic µs of the latest offer sent */
   gint *started;          /* atomic rc box, shared with ActiveViewer: whether this viewer's
                            * stream has reached a keyframe since it became active */
 } ViewerSession;
@@ -318,7 +322,51 @@ on_peer_media_stalled (IcecamPeerSession *peer, ViewerSession *vs)
     return; /* a viewer that never reports is silent by nature */
   g_message ("camera %s: session %s: %s went silent, restarting ICE", vs->endpoint->camera_id,
              vs->id, vs->viewer);
+  /* If our own network changed, the rendezvous connection may be as dead as the path: the
+   * offer waits for the new connection, which takes the old one's place and sessions. */
+  icecam_signalling_client_check (vs->endpoint->client);
   icecam_peer_session_restart (peer, NULL);
+}
+
+/* The viewer's media stopped and it asks for a new path (`restart`). */
+static void
+on_restart_request (IcecamCameraEndpoint *self, ViewerSession *vs)
+{
+  IcecamPeerState state = icecam_peer_session_get_state (vs->peer);
+
+  if (state != ICECAM_PEER_STATE_CONNECTED &&
+      g_get_monotonic_time () - vs->last_offer < RESTART_MIN_INTERVAL_US) {
+    g_debug ("camera %s: session %s: restart asked again, the offer is on its way",
+             self->camera_id, vs->id);
+    return;
+  }
+  g_message ("camera %s: session %s: %s asks for an ICE restart", self->camera_id, vs->id,
+             vs->viewer);
+  icecam_peer_session_restart (vs->peer, NULL);
+}
+
+/* Back at the rendezvous in the place of the old connection, with our sessions: an offer
+ * sent while the old one was dead never arrived. */
+static void
+resend_lost_offers (IcecamCameraEndpoint *self)
+{
+  g_autoptr (GPtrArray) pending = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  ViewerSession *vs;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    IcecamPeerState state = icecam_peer_session_get_state (vs->peer);
+
+    if (!vs->offer_due && (state == ICECAM_PEER_STATE_RESTARTING ||
+                           state == ICECAM_PEER_STATE_CONNECTING))
+      g_ptr_array_add (pending, g_strdup (vs->id));
+  }
+  for (guint i = 0; i < pending->len; i++) {
+    vs = g_hash_table_lookup (self->sessions, g_ptr_array_index (pending, i));
+    if (vs != NULL)
+      icecam_peer_session_restart (vs->peer, NULL);
+  }
 }
 
 /* Sends the offer @vs is due, if the media is known and the rendezvous reachable; otherwise
@@ -353,6 +401,7 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
     return;
   }
   vs->offer_due = FALSE;
+  vs->last_offer = g_get_monotonic_time ();
   offer = icecam_message_new_offer (vs->id, text);
   icecam_signalling_client_send (self->client, offer);
   /* Candidates trickle after the offer, so the viewer always has the credentials first. A
@@ -462,8 +511,10 @@ on_welcome (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   for (guint i = 0; msg->ice_servers != NULL && i < msg->ice_servers->len; i++)
     g_ptr_array_add (self->welcome_servers,
                      icecam_ice_server_copy (g_ptr_array_index (msg->ice_servers, i)));
-  g_info ("camera %s: registered with the rendezvous (seen at %s)", self->camera_id,
-          msg->address);
+  g_info ("camera %s: registered with the rendezvous (seen at %s)%s", self->camera_id,
+          msg->address, msg->resumed ? ", sessions kept" : "");
+  if (msg->resumed)
+    resend_lost_offers (self);
   /* Restarts that waited for the rendezvous go out now. */
   send_due_offers (self);
 }
@@ -531,6 +582,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       break;
     case ICECAM_MESSAGE_BYE:
       on_bye (self, vs, msg);
+      break;
+    case ICECAM_MESSAGE_RESTART:
+      if (vs != NULL)
+        on_restart_request (self, vs);
       break;
     case ICECAM_MESSAGE_ERROR:
       on_error (self, msg);

@@ -19,6 +19,10 @@ static const IcecamPeerPolicy viewer_policy = {
 /* A receiver report this often tells the camera the path back works (RFC 3550 allows a
  * receiver this much at the bandwidth of a video stream). */
 #define RECEIVER_REPORT_INTERVAL_MS 1000
+/* While its media is stopped and no new offer came, the viewer asks the camera for an ICE
+ * restart this often: a request sent while either end's rendezvous connection was dead is
+ * lost, and the ends come back at different times. */
+#define RESTART_REQUEST_INTERVAL_S 2
 
 /**
  * IcecamViewerEndpoint:
@@ -57,6 +61,8 @@ struct _IcecamViewerEndpoint {
 
   GMainContext *context;
   GSource *report_source; /* receiver reports while PLAYING */
+  GSource *restart_source; /* asks for an ICE restart while the media is stopped */
+  gboolean played;        /* the session was PLAYING once: errors are no longer fatal */
 
   GMutex lock;           /* protects peer against the thread-safe functions */
   IcecamPeerSession *peer;
@@ -115,6 +121,15 @@ set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
+static void
+stop_restart_requests (IcecamViewerEndpoint *self)
+{
+  if (self->restart_source == NULL)
+    return;
+  g_source_destroy (self->restart_source);
+  g_clear_pointer (&self->restart_source, g_source_unref);
+}
+
 /* Takes the peer session out of the endpoint and closes it; @callback runs once its
  * transports are closed. */
 static void
@@ -146,6 +161,7 @@ fail (IcecamViewerEndpoint *self, GError *error, IcecamByeCode code)
   }
   g_message ("viewer %s: %s", self->camera_id, error->message);
   self->error = error;
+  stop_restart_requests (self);
   if (code != ICECAM_BYE_CODE_NONE && self->session_id != NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, code,
                                                              error->message);
@@ -177,6 +193,42 @@ static void
 on_peer_pair_selected (IcecamPeerSession *peer, IcecamPairInfo *info, IcecamViewerEndpoint *self)
 {
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
+}
+
+static gboolean
+send_restart_request (gpointer data)
+{
+  IcecamViewerEndpoint *self = data;
+  g_autoptr (IcecamMessage) restart = NULL;
+
+  if (icecam_signalling_client_get_state (self->client) != ICECAM_SIGNALLING_STATE_READY)
+    return G_SOURCE_CONTINUE; /* asked again once the connection is back */
+  g_message ("viewer %s: asking the camera for an ICE restart", self->camera_id);
+  restart = icecam_message_new_restart (self->session_id);
+  icecam_signalling_client_send (self->client, restart);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The media stopped: find out whether our own rendezvous connection still works (a dead one
+ * is replaced at once, keeping the session), and ask the camera for a new path until an
+ * offer comes. */
+static void
+start_restart_requests (IcecamViewerEndpoint *self)
+{
+  if (self->restart_source != NULL)
+    return;
+  icecam_signalling_client_check (self->client);
+  send_restart_request (self);
+  self->restart_source = g_timeout_source_new_seconds (RESTART_REQUEST_INTERVAL_S);
+  g_source_set_callback (self->restart_source, send_restart_request, self, NULL);
+  g_source_attach (self->restart_source, self->context);
+}
+
+static void
+on_peer_media_stalled (IcecamPeerSession *peer, IcecamViewerEndpoint *self)
+{
+  g_message ("viewer %s: no packets from the camera", self->camera_id);
+  start_restart_requests (self);
 }
 
 /* The viewer's error for a failed session, and the bye that tells the camera. */
@@ -224,6 +276,7 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
       g_info ("viewer %s: DTLS-SRTP connected, camera proved %s", self->camera_id,
               icecam_peer_session_get_remote_fingerprint (peer));
       set_state (self, ICECAM_VIEWER_STATE_PLAYING);
+      self->played = TRUE;
       /* From now on the rendezvous is not needed for the media; stay reachable through it. */
       icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;
@@ -240,6 +293,7 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
       g_message ("viewer %s: the path died; waiting for the camera's ICE restart",
                  self->camera_id);
       set_state (self, ICECAM_VIEWER_STATE_CHECKING);
+      start_restart_requests (self);
       break;
     case ICECAM_PEER_STATE_FAILED:
       error = viewer_error_for (self, icecam_peer_session_get_error (peer), &code);
@@ -260,6 +314,7 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
     return; /* the camera's sender reports carry nothing the viewer needs yet */
   if (icecam_rtp_get_ssrc (data, length, &ssrc))
     g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
+  stop_restart_requests (self); /* media again: whatever was asked worked */
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
 }
@@ -291,6 +346,7 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);
   g_signal_connect (peer, "state-changed", G_CALLBACK (on_peer_state_changed), self);
+  g_signal_connect (peer, "media-stalled", G_CALLBACK (on_peer_media_stalled), self);
   icecam_peer_session_set_receive_func (peer, on_peer_receive, self, NULL);
   g_mutex_lock (&self->lock);
   self->peer = peer;
@@ -312,6 +368,7 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   if (answer == NULL)
     return; /* a repeat */
   self->camera_left = FALSE; /* it is in touch again */
+  stop_restart_requests (self); /* the restart is under way */
   if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
   /* The caps must be known before the first packet is handed on. */
@@ -331,8 +388,13 @@ on_welcome (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 
   icecam_message_free (self->welcome);
   self->welcome = icecam_message_copy (msg);
-  if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
-    g_info ("viewer %s: back at the rendezvous, media never stopped", self->camera_id);
+  if (self->peer != NULL) {
+    /* A new connection while a session runs: the server gave it back (resumed) or forgot it
+     * (it restarted). Either way no second watch: media that flows goes on. */
+    g_info ("viewer %s: back at the rendezvous, %s", self->camera_id,
+            msg->resumed ? "session kept" : "the rendezvous no longer knows the session");
+    if (msg->resumed && self->restart_source != NULL)
+      send_restart_request (self); /* asked while away: lost */
     return;
   }
   icecam_signalling_client_send (self->client, watch);
@@ -346,8 +408,9 @@ handle_error (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 
   if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_CAMERA)
     code = ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA;
-  /* Errors about one of our messages are fatal only before media flows. */
-  if (self->state == ICECAM_VIEWER_STATE_PLAYING && code == ICECAM_VIEWER_ERROR_REFUSED) {
+  /* Errors about one of our messages (a restart a camera does not understand, say) are
+   * fatal only before media has flowed. */
+  if (self->played && code == ICECAM_VIEWER_ERROR_REFUSED) {
     g_warning ("viewer %s: rendezvous says %s: %s", self->camera_id,
                icecam_error_code_to_string (msg->error_code), msg->text);
     return;
@@ -676,6 +739,7 @@ icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallb
   }
   g_signal_handlers_disconnect_by_data (self->client, self);
   icecam_signalling_client_stop (self->client);
+  stop_restart_requests (self);
   set_state (self, ICECAM_VIEWER_STATE_CLOSED);
   close_peer (self, peer_closed_cb, task);
 }
@@ -698,6 +762,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
     g_source_destroy (self->report_source);
     g_clear_pointer (&self->report_source, g_source_unref);
   }
+  stop_restart_requests (self);
   close_peer (self, NULL, NULL);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);

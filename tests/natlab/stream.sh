@@ -4,7 +4,8 @@
 # lab.sh: TAP counters, the lab with coturn and the rendezvous, one camera and one viewer per
 # case in a slot of port-restricted sites, and the viewer's progress lines. The sourcing
 # script sets build (the build directory), NATLAB_TEST (its name, for the kept logs) and
-# TURN_SECRET; setup_lab sets URL.
+# TURN_SECRET; setup_lab sets URL. ICECAM_NATLAB_RENDEZVOUS_ARGS adds options to the rendezvous
+# (e.g. "--keepalive-interval 1 --silence-limit 3" to see a ghost connection go sooner).
 
 failures=0
 tests=0
@@ -35,11 +36,12 @@ setup_lab() {
   lab_internet || return 1
   lab_coturn_start "$TURN_SECRET" || { cat "$LAB_TMP/coturn/turnserver.log"; return 1; }
   printf '%s\n' "$TURN_SECRET" >"$secret_file"
+  # shellcheck disable=SC2086  # ICECAM_NATLAB_RENDEZVOUS_ARGS: extra options, split on spaces
   lab_rendezvous_start "$LAB_TMP/rendezvous.log" --verbose \
     --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
-    --turn-secret-file "$secret_file" --turn-ttl 600 || return 1
+    --turn-secret-file "$secret_file" --turn-ttl 600 ${ICECAM_NATLAB_RENDEZVOUS_ARGS:-} || return 1
   URL=$LAB_RENDEZVOUS_URL
-  echo "# rendezvous at $URL, coturn at $LAB_TURN_IP1"
+  echo "# rendezvous at $URL, coturn at $LAB_TURN_IP1${ICECAM_NATLAB_RENDEZVOUS_ARGS:+ (with $ICECAM_NATLAB_RENDEZVOUS_ARGS)}"
 }
 
 # ---- the viewer's progress lines ------------------------------------------------------------

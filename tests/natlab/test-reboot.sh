@@ -27,7 +27,7 @@
 # Figures are printed as "# ..." lines. Prints TAP. ICECAM_NATLAB_CASES=REGEX runs only the
 # matching cases; ICECAM_NATLAB_KEEP_LOGS=1 keeps every case's logs (failed cases' are always
 # kept) in $ICECAM_BUILD_DIR/natlab-logs/reboot-CASE.
-# shellcheck disable=SC2016,SC2015  # tap_check conditions are eval'd late; A && B || fail on purpose
+# shellcheck disable=SC2016,SC2015  # tap_check conditions are eval'd late; A && B || C on purpose
 set -u
 
 if [ "$(id -u)" != 0 ]; then
@@ -49,7 +49,7 @@ FPS=30
 REBOOT_FRAMES=$((FPS * 20))
 # The goal: a reboot costs the viewer at most 5 s of video.
 REBOOT_MAX_GAP_MS=${ICECAM_NATLAB_REBOOT_MAX_GAP_MS:-5000}
-# The control recovers by an ICE restart once the camera's consent check fails: 10.0 s
+# The control recovers by an ICE restart once the camera's consent check fails: 5.9-10.0 s
 # measured (5.5 s in test-recovery's nat-remap, where the remap came later in the session);
 # room for a loaded machine.
 CONTROL_MAX_GAP_MS=${ICECAM_NATLAB_CONTROL_MAX_GAP_MS:-20000}
@@ -116,7 +116,10 @@ since_reboot() {
 # The public port NAT namespace $1 maps the signalling connection to the rendezvous to.
 signalling_public_port() {
   lab_exec "$1" conntrack -L -p tcp --dport "$RV_PORT" 2>/dev/null |
-    awk '/ESTABLISHED/ { n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^dport=/) { n++; if (n == 2) { print substr($i, 7); exit } } }'
+    awk '/ESTABLISHED/ {
+      n = 0
+      for (i = 1; i <= NF; i++) if ($i ~ /^dport=/ && ++n == 2) { print substr($i, 7); exit }
+    }'
 }
 
 # Bytes the rendezvous's socket from $1 (ADDR:PORT) received so far; "gone" if it is closed.
@@ -143,106 +146,148 @@ print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
 
 # Says hello as camera "cam$1" from namespace $2, no proof; output in $3. Then checks what it got.
 impostor() {
-  local i=$1 ns=$2 out=$3 dir=$4 sessions leak
+  local i=$1 ns=$2 out=$3 dir=$4 sessions pattern leak
   lab_exec "$ns" python3 "$here/ws-hello.py" "$URL" camera "cam$i" --wait 3 >"$out" 2>&1
   sed 's/^/# impostor: /' "$out"
   tap_check "impostor: refused with id-in-use or unauthorized" \
     grep -qE '"type": *"error".*"code": *"(id-in-use|unauthorized)"' "$out"
   tap_check "impostor: no welcome, connection closed by the rendezvous" \
     eval '! grep -q "\"welcome\"" "$out" && grep -qE "^close(d)? " "$out"'
+  # Session ids, the word "session", viewer names, the lab's public and private addresses.
   sessions=$(session_ids "$dir/camera.log" | paste -sd'|' -)
-  leak=$(grep -iE "session|viewer|198\.51\.100\.|(^|[^0-9])10\.[0-9]+\.[0-9]+\.[0-9]+|172\.16\.${sessions:+|$sessions}" "$out")
-  tap_check "impostor: nothing about sessions, viewers or addresses in what it got${leak:+: $leak}" \
+  pattern="session|viewer|198\.51\.100\.|(^|[^0-9])10\.[0-9]+\.[0-9]+\.[0-9]|172\.16\."
+  leak=$(grep -iE "$pattern${sessions:+|$sessions}" "$out")
+  tap_check "impostor: nothing about sessions, viewers or addresses in its answer${leak:+: $leak}" \
     [ -z "$leak" ]
 }
 
 # ---- one case -------------------------------------------------------------------------------
 
-# case_reboot NAME SLOT SIDE(c|v) MODE(all|loose|udp) [impostor]
-case_reboot() {
-  local name=$1 i=$2 side=$3 mode=$4 with_impostor=${5:-} dir="$LAB_TMP/$1" before=$failures
-  local nat="$3$2nat" bound=$REBOOT_MAX_GAP_MS who=camera viewer_start f0 t0 t0_elapsed
-  local port old_addr bytes0 bytes3 bytes_end deadline wait_s resumed gap result frames
-  local reconnect listed refusals summary health
-  [ "$mode" = udp ] && bound=$CONTROL_MAX_GAP_MS
-  [ "$side" = v ] && who=viewer
-  mkdir -p "$dir"
-  echo "# $name: the $who's NAT reboots ($mode) mid-stream; the viewer asks for $REBOOT_FRAMES frames"
+# What reboot_mid_stream saw: the reboot's time (ms of day, and elapsed_ms on the viewer's
+# clock), the frames decoded by then, the rebooting side's signalling connection as the
+# rendezvous sees it (ADDR:PORT) and the bytes the rendezvous had received on it at the
+# reboot, 3 s later and at the end ("gone" once closed), /healthz while the viewer still ran.
+R_T0='' R_T0_ELAPSED='' R_F0='' R_OLD_ADDR='' R_BYTES0='' R_BYTES3='' R_BYTES_END='' R_HEALTH=''
+
+# Case $1 in slot $2: once the viewer decodes steadily, reboots NAT namespace $3 in mode $4,
+# sends the impostor in if $5 is "impostor", then gives the viewer until its frames are due
+# (plus $6 ms of freeze and SLACK_S) and stops it. Returns 1 if the case did not start.
+reboot_mid_stream() {
+  local name=$1 i=$2 nat=$3 mode=$4 with_impostor=$5 bound=$6 dir="$LAB_TMP/$1"
+  local viewer_start events_pid wait_s deadline
   viewer_start=$(date +%s%3N)
-  if ! start_case "$i" "$dir" "$REBOOT_FRAMES"; then
-    stop_case "$i" "$name" "$dir" "$before"
-    return
-  fi
-  port=$(signalling_public_port "$nat")
-  old_addr="$(lab_exec "$nat" ip -4 -o addr show dev wan0 | awk '{ sub(/\/.*/, "", $4); print $4 }'):$port"
-  bytes0=$(rendezvous_bytes_from "$old_addr")
+  start_case "$i" "$dir" "$REBOOT_FRAMES" || return 1
+  R_OLD_ADDR="$(lab_exec "$nat" ip -4 -o addr show dev wan0 |
+    awk '{ sub(/\/.*/, "", $4); print $4 }'):$(signalling_public_port "$nat")"
+  R_BYTES0=$(rendezvous_bytes_from "$R_OLD_ADDR")
   lab_spawn "$nat" "$dir/conntrack-events.log" stdbuf -oL conntrack -E -e NEW -p tcp \
     --dport "$RV_PORT" -o timestamp
-  local events_pid=$LAB_LAST_PID
-  f0=$(last_frames "$dir/view.log")
-  t0=$(now_ms_of_day)
-  t0_elapsed=$(($(date +%s%3N) - viewer_start))
-  if ! lab_nat_reboot "$nat" "$mode" 2>>"$dir/reboot.log"; then
-    tap_not_ok "$name: the reboot of $nat"
-  fi
-  echo "# $name: rebooted $nat at $(date +%T.%3N) ($f0 frames decoded); its signalling was $old_addr ($bytes0 bytes received by the rendezvous)"
-  if [ -n "$with_impostor" ]; then
+  events_pid=$LAB_LAST_PID
+  R_F0=$(last_frames "$dir/view.log")
+  R_T0=$(now_ms_of_day)
+  R_T0_ELAPSED=$(($(date +%s%3N) - viewer_start))
+  lab_nat_reboot "$nat" "$mode" 2>>"$dir/reboot.log" || tap_not_ok "$name: the reboot of $nat"
+  echo "# $name: rebooted $nat at $(date +%T.%3N) ($R_F0 frames decoded); its signalling" \
+    "was $R_OLD_ADDR ($R_BYTES0 bytes received by the rendezvous)"
+  if [ "$with_impostor" = impostor ]; then
     sleep 0.5
     impostor "$i" "v$i" "$dir/impostor.log" "$dir"
   fi
   sleep 3
-  bytes3=$(rendezvous_bytes_from "$old_addr")
-  wait_s=$(((REBOOT_FRAMES - f0) / FPS + bound / 1000 + SLACK_S))
+  R_BYTES3=$(rendezvous_bytes_from "$R_OLD_ADDR")
+  wait_s=$(((REBOOT_FRAMES - R_F0) / FPS + bound / 1000 + SLACK_S))
   deadline=$((SECONDS + wait_s - 3))
   while [ $SECONDS -lt $deadline ] && [ -d "/proc/$VIEWER_PID" ]; do sleep 0.2; done
   if [ -d "/proc/$VIEWER_PID" ]; then
-    echo "# $name: the viewer is still at $(last_frames "$dir/view.log") frames $wait_s s after the reboot: stopped"
+    echo "# $name: the viewer is at $(last_frames "$dir/view.log") frames $wait_s s after the" \
+      "reboot: stopped"
   fi
-  health=$(healthz)
+  R_HEALTH=$(healthz)
   lab_stop "$VIEWER_PID"
   VIEWER_PID=''
   lab_stop "$events_pid"
-  bytes_end=$(rendezvous_bytes_from "$old_addr")
+  R_BYTES_END=$(rendezvous_bytes_from "$R_OLD_ADDR")
+}
 
-  summary=$(grep -E '^icecam-view: result=' "$dir/view.log" | tail -1)
-  result=$(summary_field "$dir/view.log" result)
-  frames=$(summary_field "$dir/view.log" frames)
-  gap=$(summary_field "$dir/view.log" max_gap_ms)
-  resumed=$(resumed_elapsed "$dir/view.log" "$t0_elapsed")
-  echo "# $name: $summary"
-  grep -E '^icecam-view: (incomplete|error|lost|retrying|watching)' "$dir/view.log" | sed "s/^/# $name: /"
+# What the user sees: the viewer (of case $1) decodes again, freezes at most $2 ms, gets all
+# its frames.
+check_viewer() {
+  local name=$1 bound=$2 log="$LAB_TMP/$1/view.log" resumed gap result frames what
+  result=$(summary_field "$log" result)
+  frames=$(summary_field "$log" frames)
+  gap=$(summary_field "$log" max_gap_ms)
+  resumed=$(resumed_elapsed "$log" "$R_T0_ELAPSED")
+  echo "# $name: $(grep -E '^icecam-view: result=' "$log" | tail -1)"
+  grep -E '^icecam-view: (incomplete|error|lost|retrying|watching)' "$log" | sed "s/^/# $name: /"
   if [ -n "$resumed" ]; then
-    echo "# $name: the viewer decoded again $((resumed - t0_elapsed)) ms after the reboot (progress lines, 1 s resolution)"
+    echo "# $name: the viewer decoded again $((resumed - R_T0_ELAPSED)) ms after the reboot" \
+      "(progress lines, 1 s resolution)"
   else
-    echo "# $name: the viewer's progress lines show no stall followed by new frames after the reboot"
-  fi
-  if [ "$mode" = udp ]; then
-    tap_check "$name: signalling survived: no new TCP connection to the rendezvous, the old one carried on ($bytes0 -> $bytes_end bytes)" \
-      eval '[ -z "$(first_syn_ms "$dir/conntrack-events.log")" ] && [ "$bytes_end" != gone ] && [ "$bytes_end" -gt "$bytes0" ]'
-  else
-    tap_check "$name: the rendezvous heard nothing on the old signalling connection after the reboot ($bytes0 -> $bytes3 bytes 3 s later, $bytes_end at the end)" \
-      eval '[ "$bytes3" = "$bytes0" ] && { [ "$bytes_end" = "$bytes0" ] || [ "$bytes_end" = gone ]; }'
-    [ "$mode" = all ] && echo "# $name: $nat dropped $(old_flow_drops "$nat") packet(s) of old TCP flows"
+    echo "# $name: the viewer's progress lines show no stall, then new frames, after the reboot"
   fi
   tap_check "$name: the viewer decodes again after the reboot" \
-    eval '[ -n "$resumed" ] || [ "${frames:-0}" -gt "$((f0 + FPS))" ]'
+    eval '[ -n "$resumed" ] || [ "${frames:-0}" -gt "$((R_F0 + FPS))" ]'
   tap_check "$name: longest gap between decoded frames ${gap:-none} ms <= $bound ms" \
     eval '[ -n "$gap" ] && [ "$gap" != none ] && [ "$gap" -le "$bound" ]'
-  tap_check "$name: the viewer decoded the $REBOOT_FRAMES frames it asked for (result=${result:-none} frames=${frames:-none})" \
+  what="result=${result:-none} frames=${frames:-none}"
+  tap_check "$name: the viewer decoded the $REBOOT_FRAMES frames it asked for ($what)" \
     [ "${result:-}" = ok ]
+}
 
-  reconnect=$(first_syn_ms "$dir/conntrack-events.log")
-  echo "# $name: the $who's first new TCP connection to the rendezvous: $(since_reboot "$reconnect" "$t0")"
-  if [ "$side" = c ] && [ "$mode" != udp ]; then
-    refusals=$(count_log_lines "$dir/camera.log" "$t0" "signalling: .*(already online|id-in-use)")
-    listed=$(first_log_ms <(grep -vF "from $old_addr" "$LAB_TMP/rendezvous.log") "$t0" \
-      "camera 'cam$i' \(peer [0-9]+\): [^:]* from [0-9.]+:[0-9]+")
-    [ -n "$listed" ] || listed=$(first_log_ms "$dir/camera.log" "$t0" "registered with the rendezvous")
-    echo "# $name: the camera was refused $refusals time(s) (id-in-use) after the reboot; listed again: $(since_reboot "$listed" "$t0")"
-    tap_check "$name: the camera is listed again within $LISTED_MAX_MS ms of its reconnect (reconnect: $(since_reboot "$reconnect" "$t0"); listed: $(since_reboot "$listed" "$t0"))" \
-      eval '[ -n "$reconnect" ] && [ -n "$listed" ] && [ $((listed - reconnect)) -le "$LISTED_MAX_MS" ]'
+# The recipe did what it says to the signalling connection of case $1 through NAT $2 (mode $3):
+# a reboot kills it without a word to the rendezvous; the control leaves it working.
+check_old_signalling() {
+  local name=$1 nat=$2 mode=$3 ok=false what
+  if [ "$mode" = udp ]; then
+    [ -z "$(first_syn_ms "$LAB_TMP/$1/conntrack-events.log")" ] && [ "$R_BYTES_END" != gone ] &&
+      [ "$R_BYTES_END" -gt "$R_BYTES0" ] && ok=true
+    what="signalling survived: no new TCP connection to the rendezvous, the old one carried on"
+    tap_check "$name: $what ($R_BYTES0 -> $R_BYTES_END bytes)" $ok
+    return
   fi
-  echo "# $name: rendezvous /healthz before the viewer stopped: $health"
+  what="$R_BYTES0 -> $R_BYTES3 bytes 3 s later, $R_BYTES_END at the end"
+  tap_check "$name: the rendezvous heard nothing on the old signalling connection ($what)" \
+    eval '[ "$R_BYTES3" = "$R_BYTES0" ] &&
+      { [ "$R_BYTES_END" = "$R_BYTES0" ] || [ "$R_BYTES_END" = gone ]; }'
+  if [ "$mode" = all ]; then
+    echo "# $name: $nat dropped $(old_flow_drops "$nat") packet(s) of old TCP flows"
+  fi
+}
+
+# A camera (cam$2, case $1) whose NAT rebooted is listed by the rendezvous again soon after it
+# reconnects.
+check_camera_listed() {
+  local name=$1 i=$2 dir="$LAB_TMP/$1" reconnect listed refusals what
+  reconnect=$(first_syn_ms "$dir/conntrack-events.log")
+  refusals=$(count_log_lines "$dir/camera.log" "$R_T0" "signalling: .*(already online|id-in-use)")
+  listed=$(first_log_ms <(grep -vF "from $R_OLD_ADDR" "$LAB_TMP/rendezvous.log") "$R_T0" \
+    "camera 'cam$i' \(peer [0-9]+\): [^:]* from [0-9.]+:[0-9]+")
+  [ -n "$listed" ] ||
+    listed=$(first_log_ms "$dir/camera.log" "$R_T0" "registered with the rendezvous")
+  echo "# $name: the camera was refused $refusals time(s) (id-in-use) after the reboot"
+  what="reconnect: $(since_reboot "$reconnect" "$R_T0"); listed: $(since_reboot "$listed" "$R_T0")"
+  tap_check "$name: the camera is listed again within $LISTED_MAX_MS ms of its reconnect ($what)" \
+    eval '[ -n "$reconnect" ] && [ -n "$listed" ] &&
+      [ $((listed - reconnect)) -le "$LISTED_MAX_MS" ]'
+}
+
+# case_reboot NAME SLOT SIDE(c|v) MODE(all|loose|udp) [impostor]
+case_reboot() {
+  local name=$1 i=$2 side=$3 mode=$4 dir="$LAB_TMP/$1" before=$failures
+  local nat="$3$2nat" bound=$REBOOT_MAX_GAP_MS who=camera
+  [ "$mode" = udp ] && bound=$CONTROL_MAX_GAP_MS
+  [ "$side" = v ] && who=viewer
+  mkdir -p "$dir"
+  echo "# $name: the $who's NAT reboots ($mode) mid-stream;" \
+    "the viewer asks for $REBOOT_FRAMES frames"
+  if reboot_mid_stream "$name" "$i" "$nat" "$mode" "${5:-}" "$bound"; then
+    check_old_signalling "$name" "$nat" "$mode"
+    check_viewer "$name" "$bound"
+    echo "# $name: the $who's first new TCP connection to the rendezvous:" \
+      "$(since_reboot "$(first_syn_ms "$dir/conntrack-events.log")" "$R_T0")"
+    if [ "$side" = c ] && [ "$mode" != udp ]; then check_camera_listed "$name" "$i"; fi
+    echo "# $name: rendezvous /healthz before the viewer stopped: $R_HEALTH"
+  fi
   stop_case "$i" "$name" "$dir" "$before"
 }
 

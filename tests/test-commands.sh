@@ -34,6 +34,8 @@ echo "$summary" | grep -q 'decoder=openh264dec' && pass "decoded with openh264de
   || fail "decoded with openh264dec (auto): $summary"
 ttff=$(echo "$summary" | grep -oE 'ttff_ms=[0-9.]+' | cut -d= -f2)
 [ -n "$ttff" ] && awk "BEGIN { exit !($ttff < 5000) }" && pass "ttff_ms=$ttff (GOP is 10 s)" || fail "ttff_ms=$ttff"
+gap=$(echo "$summary" | grep -oE 'max_gap_ms=[0-9]+' | cut -d= -f2)
+[ -n "$gap" ] && [ "$gap" -lt 5000 ] && pass "max_gap_ms=$gap" || fail "max_gap_ms: $summary"
 
 # A second viewer while the camera keeps running (the camera served the first and is still up).
 out=$("$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 30 2>&1)
@@ -63,11 +65,38 @@ rc=$?
 out=$("$build/src/tools/icecam-view" --server "$url" 2>&1)
 [ $? -eq 2 ] && echo "$out" | grep -q -- "--camera" && pass "missing option" || fail "missing option: $out"
 
+# Stopped before the frames asked for: not ok, exit 1, and stderr says how far it got.
+"$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 100000 \
+  --stats-interval 1 >"$tmp/view-stopped.log" 2>"$tmp/view-stopped.err" &
+viewer=$!
+pids+=($viewer)
+wait_for_line "$tmp/view-stopped.log" 'progress frames=[1-9]' 15
+kill -INT "$viewer"
+wait "$viewer"; rc=$?
+summary=$(grep '^icecam-view: result=' "$tmp/view-stopped.log")
+[ $rc -eq 1 ] && echo "$summary" | grep -q 'result=incomplete ' \
+  && grep -qE '^icecam-view: incomplete: decoded [0-9]+ of the 100000 frames asked for; stopped by SIGINT' \
+    "$tmp/view-stopped.err" \
+  && pass "a viewer stopped early is incomplete: $(cat "$tmp/view-stopped.err")" \
+  || fail "a viewer stopped early is incomplete (rc=$rc): $summary $(cat "$tmp/view-stopped.err")"
+
+# A --no-retry viewer of a camera that stops mid-run: not ok either.
+"$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 100000 \
+  --no-retry --timeout 10 --stats-interval 1 >"$tmp/view-lost.log" 2>&1 &
+viewer=$!
+pids+=($viewer)
+wait_for_line "$tmp/view-lost.log" 'progress frames=[1-9]' 15
+
 # Ctrl-C stops the camera cleanly and it leaves the presence list.
 kill -INT "$camera"
 wait "$camera"; rc=$?
 [ $rc -eq 0 ] && pass "camera stops on SIGINT" || fail "camera stops on SIGINT (rc=$rc)"
 wait_for_cameras "$port" 0 && pass "camera left the rendezvous" || fail "camera left the rendezvous"
+wait_for_line "$tmp/view-lost.log" '^icecam-view: result=' 30
+summary=$(grep '^icecam-view: result=' "$tmp/view-lost.log")
+[ -n "$summary" ] && ! echo "$summary" | grep -q 'result=ok ' \
+  && pass "the viewer of a camera that stopped is not ok: $summary" \
+  || fail "the viewer of a camera that stopped is not ok: $(tail -3 "$tmp/view-lost.log")"
 
 # The gst-launch scripts: a test-pattern camera and a headless viewer.
 export ICECAM_SERVER="$url" ICECAM_CAMERA=scripted ICECAM_BUILD_DIR="$build"

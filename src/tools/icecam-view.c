@@ -32,6 +32,10 @@ typedef struct {
   GstElement *chain;      /* depayloader ! decoder ! sink, after src */
   gint frames;            /* atomic: counted in the streaming thread */
   gint64 first_frame_us;  /* atomic */
+  GMutex gap_lock;        /* the two below: written in the streaming thread */
+  gint64 last_frame_us;
+  gint64 max_gap_us;      /* the longest time between two decoded frames so far */
+  const gchar *stopped_by; /* why the main loop ended without an error, when not done */
   gchar *pair;
   gchar *transport;
   gchar *session;
@@ -45,7 +49,7 @@ typedef struct {
 /* After the camera went away, the viewer tries again after 1 s, 2 s, 4 s ... up to this. */
 #define RETRY_MAX_DELAY_S 30
 
-/* SIGINT, SIGTERM, and the frames asked for decoded. */
+/* The frames asked for decoded. */
 static gboolean
 quit_loop (gpointer data)
 {
@@ -55,15 +59,39 @@ quit_loop (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_sigint (gpointer data)
+{
+  ViewApp *app = data;
+
+  app->stopped_by = "SIGINT";
+  return quit_loop (app);
+}
+
+static gboolean
+on_sigterm (gpointer data)
+{
+  ViewApp *app = data;
+
+  app->stopped_by = "SIGTERM";
+  return quit_loop (app);
+}
+
 /* Streaming thread. The main loop hears of it once, when the frames asked for are there. */
 static GstPadProbeReturn
 on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   ViewApp *app = data;
+  gint64 now = g_get_monotonic_time ();
   gint before = g_atomic_int_add (&app->frames, 1);
 
   if (before == 0)
-    __atomic_store_n (&app->first_frame_us, g_get_monotonic_time (), __ATOMIC_RELEASE);
+    __atomic_store_n (&app->first_frame_us, now, __ATOMIC_RELEASE);
+  g_mutex_lock (&app->gap_lock);
+  if (app->last_frame_us != 0)
+    app->max_gap_us = MAX (app->max_gap_us, now - app->last_frame_us);
+  app->last_frame_us = now;
+  g_mutex_unlock (&app->gap_lock);
   if (before + 1 == app->frames_wanted)
     g_idle_add (quit_loop, app);
   return GST_PAD_PROBE_OK;
@@ -275,6 +303,7 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
       g_main_loop_quit (app->loop);
       break;
     case GST_MESSAGE_EOS:
+      app->stopped_by = "the end of the stream";
       g_main_loop_quit (app->loop);
       break;
     case GST_MESSAGE_QOS:
@@ -311,20 +340,55 @@ build_pipeline (ViewApp *app, GError **error)
   return add_chain (app, error);
 }
 
+/* The longest time without a new decoded frame, from the first one until @now: a freeze
+ * the viewer was stopped in counts too. "none" before the first frame. */
+static gchar *
+format_max_gap (ViewApp *app, gint64 now)
+{
+  gint64 gap;
+
+  g_mutex_lock (&app->gap_lock);
+  gap = app->last_frame_us != 0 ? MAX (app->max_gap_us, now - app->last_frame_us) : -1;
+  g_mutex_unlock (&app->gap_lock);
+  return gap >= 0 ? g_strdup_printf ("%.0f", gap / 1000.0) : g_strdup ("none");
+}
+
+/* ok only when the frames asked for were decoded: a viewer stopped (by a signal, or by the
+ * stream ending) before that is incomplete, and exits 1. */
+static const gchar *
+decide_result (ViewApp *app)
+{
+  gint frames = g_atomic_int_get (&app->frames);
+
+  if (app->exit_code != 0)
+    return "error";
+  if (app->frames_wanted > 0 && frames < app->frames_wanted) {
+    g_printerr ("icecam-view: incomplete: decoded %d of the %d frames asked for; stopped by %s\n",
+                frames, app->frames_wanted, app->stopped_by ? app->stopped_by : "an early quit");
+    app->exit_code = 1;
+    return "incomplete";
+  }
+  return "ok";
+}
+
 static void
 print_summary (ViewApp *app)
 {
+  gint64 now = g_get_monotonic_time ();
   gint64 first = __atomic_load_n (&app->first_frame_us, __ATOMIC_ACQUIRE);
   g_autofree gchar *ttff = first ? g_strdup_printf ("%.1f", (first - app->start_us) / 1000.0)
                                  : g_strdup ("none");
+  g_autofree gchar *max_gap = format_max_gap (app, now);
+  const gchar *result;
 
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
+  result = decide_result (app);
   g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f session=%s retries=%u decoder=%s%s%s\n",
-           app->exit_code == 0 ? "ok" : "error", app->camera, g_atomic_int_get (&app->frames),
+           "elapsed_ms=%.0f max_gap_ms=%s session=%s retries=%u decoder=%s%s%s\n",
+           result, app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
-           (g_get_monotonic_time () - app->start_us) / 1000.0,
+           (now - app->start_us) / 1000.0, max_gap,
            app->session ? app->session : "none", app->retries, app->decoder,
            app->nat_type ? " nat=" : "", app->nat_type ? app->nat_type : "");
   fflush (stdout);
@@ -340,7 +404,8 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     { "headless", 0, 0, G_OPTION_ARG_NONE, &app->headless,
       "Decode without a display (automatic when there is none)", NULL },
     { "frames", 'n', 0, G_OPTION_ARG_INT, &app->frames_wanted,
-      "Exit 0 after decoding N frames (default: run until stopped)", "N" },
+      "Exit 0 after decoding N frames; stopped before, exit 1 with result=incomplete "
+      "(default: run until stopped)", "N" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
       "Give up when no frame arrived after this long (default 20)", "SECONDS" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &app->token,
@@ -411,6 +476,7 @@ view_app_clear (ViewApp *app)
   g_free (app->nat_type);
   g_free (app->decoder);
   icecam_tool_ice_options_clear (&app->ice);
+  g_mutex_clear (&app->gap_lock);
 }
 
 static int
@@ -444,8 +510,8 @@ run (ViewApp *app, int argc, char **argv)
   app->loop = g_main_loop_new (NULL, FALSE);
   bus = gst_element_get_bus (app->pipeline); /* messages posted meanwhile wait on the bus */
   gst_bus_add_watch (bus, on_bus_message, app);
-  g_unix_signal_add (SIGINT, quit_loop, app);
-  g_unix_signal_add (SIGTERM, quit_loop, app);
+  g_unix_signal_add (SIGINT, on_sigint, app);
+  g_unix_signal_add (SIGTERM, on_sigterm, app);
   g_timeout_add_seconds (app->timeout_s, on_timeout, app);
   if (app->stats_interval_s > 0)
     g_timeout_add_seconds (app->stats_interval_s, print_progress, app);
@@ -466,7 +532,10 @@ int
 main (int argc, char **argv)
 {
   ViewApp app = { .timeout_s = 20, .retry_delay_s = 1 };
-  int exit_code = run (&app, argc, argv);
+  int exit_code;
+
+  g_mutex_init (&app.gap_lock);
+  exit_code = run (&app, argc, argv);
 
   view_app_clear (&app);
   return exit_code;

@@ -302,6 +302,70 @@ lab_nft_cone() {
 EOF
 }
 
+# Reboots NAT namespace $1 the way a home router that restarts (or a CGNAT that loses its
+# state) does to the flows through it: every mapping is forgotten and new ones get other public
+# ports, for TCP and UDP alike. $2 says what happens to the old TCP flows:
+#   all   (default) they die silently: the inside host's next segments are dropped, nothing
+#         answers them, and the remote's segments to the old public port are dropped too;
+#         each end learns only by its own timeouts.
+#   loose as a Linux NAT left at its defaults: the inside host's next segment of an old flow
+#         gets a new mapping (conntrack "loose" pickup) on a new public port, so the remote
+#         answers it with a reset and the inside host learns at once; the remote's own socket
+#         still hears nothing.
+#   udp   only UDP is remapped and forgotten; TCP flows survive (a control: the case an ICE
+#         restart alone recovers from).
+# How:
+#  - New ports: source NAT to the WAN address with port = inside port XOR a per-reboot key
+#    (0x1000-0x7fff, never the previous one): every public port changes, and the mapping stays
+#    endpoint-independent (it depends on the inside port only), so a port-restricted NAT stays
+#    port-restricted. A symmetric NAT ("random" masquerade) already draws fresh random ports:
+#    it keeps its rules.
+#  - Forgets: conntrack -F (-D -p udp for udp) and the cone map of a cone NAT, after the new
+#    rules, so nothing is mapped the old way in between.
+#  - all: nf_conntrack_tcp_loose=0 in the namespace (else an old flow's next mid-stream
+#    segment re-creates a mapping, on the same public port where the rules keep ports: the
+#    flow survives the "reboot") and forwarded packets in ct state invalid are dropped (else,
+#    untracked, they would leave un-NATed from the private address). The remote's segments
+#    meet no state and the input hook's WAN rule drops them.
+# Measured in docs/traversal.md ("NAT reboot"). Logs "reboot <ns>: key=0x.... <mode>".
+lab_nat_reboot() {
+  local nat=$1 mode=${2:-all} ip key old l4="tcp, udp" random=
+  case "$mode" in
+    all | loose) ;;
+    udp) l4=udp ;;
+    *) lab_log "reboot $nat: unknown mode '$mode'"; return 1 ;;
+  esac
+  ip=$(lab_exec "$nat" ip -4 -o addr show dev wan0 | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+  [ -n "$ip" ] || { lab_log "reboot $nat: no WAN address"; return 1; }
+  old=$(cat "$LAB_TMP/reboot-key-$nat" 2>/dev/null)
+  key=$old
+  while [ "$key" = "$old" ]; do key=$((0x1000 + RANDOM % 0x7000)); done
+  echo "$key" >"$LAB_TMP/reboot-key-$nat"
+  lab_exec "$nat" nft list chain ip lab postrouting | grep -q 'masquerade.*random' && random=1
+  if [ "$mode" = all ]; then
+    lab_exec "$nat" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 || return 1
+    lab_exec "$nat" nft -f - <<EOF || return 1
+add chain ip lab rebooted { type filter hook forward priority filter - 10; policy accept; }
+flush chain ip lab rebooted
+add rule ip lab rebooted ct state invalid counter drop
+EOF
+  fi
+  if [ -z "$random" ]; then
+    lab_exec "$nat" nft -f - <<EOF || return 1
+flush chain ip lab postrouting
+add rule ip lab postrouting oifname "wan0" meta l4proto { $l4 } snat ip to $ip : th sport ^ $key
+add rule ip lab postrouting oifname "wan0" masquerade
+EOF
+  fi
+  lab_exec "$nat" nft list map ip lab cone >/dev/null 2>&1 && lab_exec "$nat" nft flush map ip lab cone
+  if [ "$mode" = udp ]; then
+    lab_exec "$nat" conntrack -D -p udp >/dev/null 2>&1
+  else
+    lab_exec "$nat" conntrack -F 2>/dev/null
+  fi
+  lab_log "reboot $nat: key=$(printf '0x%04x' "$key") $mode${random:+ (random ports)}"
+}
+
 # coturn in the server namespace, in the foreground with the lab's own configuration: two
 # listening IPs (RFC 5780 NAT discovery works), TURN REST credentials (use-auth-secret), STUN
 # backward compatibility left on (libnice 0.1.21 sends RFC 3489-form binding requests), private

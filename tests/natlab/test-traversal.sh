@@ -294,14 +294,18 @@ run_case() {
   lab_site_remove v "$i"
 }
 
+# Writes the matrix to $1 after header $2. Sections of $1 that follow the matrix (from its first
+# "## " heading on, written by hand) are kept.
 write_table() {
-  local out=$1 header=$2 row
+  local out=$1 header=$2 row trailer
+  trailer=$(sed -n '/^## /,$p' "$out" 2>/dev/null)
   {
     printf '%s' "$header"
     echo -n "| combination | camera NAT | viewer NAT | expected pair "
     echo "| got pair (viewer's local/remote) | pair_ms | ttff_ms | result |"
     echo "|---|---|---|---|---|---|---|---|"
     for row in "${TABLE_ROWS[@]}"; do echo "$row"; done
+    if [ -n "$trailer" ]; then printf '\n%s\n' "$trailer"; fi
   } >"$out"
 }
 

@@ -21,14 +21,17 @@
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is
  * still dead a minute later (signalling may be down meanwhile: the restart waits for it). A
- * viewer that sends receiver reports (one a second) and then nothing for 3.5 s has lost its
+ * viewer that sends receiver reports (two a second) and then nothing for 2 s has lost its
  * path back, long before consent freshness (~10 s) would say so. */
 static const IcecamPeerPolicy camera_policy = {
   .connect_timeout_s = 30,
   .max_restarts = 3,
   .recovery_timeout_s = 60,
-  .media_timeout_ms = 3500,
+  .media_timeout_ms = 2000,
 };
+/* A camera pings its rendezvous when a viewer falls silent: no pong within this long and the
+ * connection is replaced (with its sessions) at once. */
+#define SIGNALLING_CHECK_TIMEOUT_S 2
 
 /**
  * IcecamCameraEndpoint:
@@ -636,6 +639,8 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->client = client;
   /* A camera waits for its rendezvous, however long it takes. */
   icecam_signalling_client_set_reconnect (client, TRUE);
+  icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
+                                          SIGNALLING_CHECK_TIMEOUT_S);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
   g_signal_connect (client, "state-changed", G_CALLBACK (on_client_state_changed), self);
   return self;

@@ -16,9 +16,12 @@ static const IcecamPeerPolicy viewer_policy = {
   .recovery_timeout_s = 30,
   .media_timeout_ms = 1500,
 };
-/* A receiver report this often tells the camera the path back works (RFC 3550 allows a
- * receiver this much at the bandwidth of a video stream). */
-#define RECEIVER_REPORT_INTERVAL_MS 1000
+/* A receiver report this often tells the camera the path back works: 8 bytes (about 40 with
+ * SRTCP, UDP and IP), well within RFC 3550's 5 % of a video stream. */
+#define RECEIVER_REPORT_INTERVAL_MS 500
+/* When the media stops the viewer pings its rendezvous: no pong within this long and the
+ * connection is replaced (with the session) at once. */
+#define SIGNALLING_CHECK_TIMEOUT_S 2
 /* While its media is stopped and no new offer came, the viewer asks the camera for an ICE
  * restart this often: a request sent while either end's rendezvous connection was dead is
  * lost, and the ends come back at different times. */
@@ -531,6 +534,8 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
+  icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
+                                          SIGNALLING_CHECK_TIMEOUT_S);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
   g_signal_connect (client, "state-changed", G_CALLBACK (on_client_state_changed), self);
   return self;

@@ -352,7 +352,7 @@ static void
 test_bad_url (void)
 {
   const gchar *urls[] = { "http://127.0.0.1:8080", "127.0.0.1:8080", "", "ws:/ws",
-                          "wss://[::1" };
+                          "wss://[::1", "ws://", "ws://:8443/ws" };
 
   for (guint i = 0; i < G_N_ELEMENTS (urls); i++) {
     g_autoptr (GError) error = NULL;

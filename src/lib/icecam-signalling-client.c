@@ -257,7 +257,8 @@ normalize_url (const gchar *url, GError **error)
   const gchar *scheme = uri ? g_uri_get_scheme (uri) : NULL;
   const gchar *path;
 
-  if (uri == NULL || g_uri_get_host (uri) == NULL ||
+  /* "ws://" and "ws://:80" parse with an empty host, which libsoup cannot connect to. */
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
       (g_strcmp0 (scheme, "ws") != 0 && g_strcmp0 (scheme, "wss") != 0)) {
     g_set_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL,
                  "'%s' is not a ws:// or wss:// URL", url);

@@ -346,6 +346,10 @@ test_refused_retried (Fixture *f, gconstpointer data)
   client_wait_state (second, ICECAM_SIGNALLING_STATE_READY);
   g_assert_cmpstr (icecam_signalling_client_get_welcome (second->client)->id, ==, "cam1");
   g_assert_cmpuint (icecam_test_rendezvous_get_stats (f->rendezvous).cameras, ==, 1);
+  /* The refusal is over: neither READY nor a stop of our own has an error to tell. */
+  g_assert_null (icecam_signalling_client_get_error (second->client));
+  icecam_signalling_client_stop (second->client);
+  g_assert_null (icecam_signalling_client_get_error (second->client));
 }
 
 static void
@@ -472,6 +476,7 @@ test_reconnect_server_restarts (Fixture *f, gconstpointer data)
   client_wait_state (c, ICECAM_SIGNALLING_STATE_READY);
   g_assert_cmpuint (client_count_state (c, ICECAM_SIGNALLING_STATE_READY), ==, 2);
   g_assert_cmpstr (icecam_signalling_client_get_welcome (c->client)->id, ==, "cam1");
+  g_assert_null (icecam_signalling_client_get_error (c->client));
   g_assert_cmpuint (icecam_test_rendezvous_get_stats (f->rendezvous).cameras, ==, 1);
 }
 

@@ -179,6 +179,7 @@ handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
     icecam_message_free (self->welcome);
     self->welcome = icecam_message_copy (msg);
     self->attempt = 0;
+    g_clear_error (&self->error); /* the failures that led here are over */
     set_state (self, ICECAM_SIGNALLING_STATE_READY);
   }
   g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);

@@ -297,6 +297,16 @@ viewer_assert_received_from (Fixture *f, Viewer *v, guint first)
 
 /* ---- fixture ---------------------------------------------------------------------------- */
 
+/* Fixture data: the camera does not know its media when it starts. */
+#define NO_MEDIA_YET ((gconstpointer) "no media yet")
+
+static void
+camera_set_media (Fixture *f)
+{
+  icecam_camera_endpoint_set_media (f->camera, "video", 96, "H264/90000",
+                                    "packetization-mode=1");
+}
+
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
@@ -316,8 +326,8 @@ fixture_setup (Fixture *f, gconstpointer data)
 
   f->camera = icecam_camera_endpoint_new (f->url, CAMERA_ID, f->config, &error);
   g_assert_no_error (error);
-  icecam_camera_endpoint_set_media (f->camera, "video", 96, "H264/90000",
-                                    "packetization-mode=1");
+  if (data != NO_MEDIA_YET)
+    camera_set_media (f);
   g_signal_connect (f->camera, "session-started", G_CALLBACK (on_camera_session_started), f);
   g_signal_connect (f->camera, "session-ended", G_CALLBACK (on_camera_session_ended), f);
   g_signal_connect (f->camera, "pair-selected", G_CALLBACK (on_camera_pair_selected), f);
@@ -399,6 +409,23 @@ test_watch (Fixture *f, gconstpointer data)
   g_assert_true (icecam_viewer_endpoint_get_stats (v->endpoint, &stats));
   g_assert_cmpuint (stats.packets_received, >=, f->sent->len - first);
   g_assert_cmpuint (f->ended->len, ==, 0);
+}
+
+/* A viewer that comes before the camera knows its media waits for the offer, which goes
+ * out once the media is set. */
+static void
+test_watch_media_later (Fixture *f, gconstpointer data)
+{
+  Viewer *v = viewer_start (f, &f->viewers[0], CAMERA_ID, NULL);
+
+  g_assert_true (WAIT_UNTIL (f->started->len == 1));
+  g_assert_false (WAIT_UNTIL_FOR (viewer_state (v) != ICECAM_VIEWER_STATE_WAITING, 0.3));
+  g_assert_null (v->media);
+  camera_set_media (f);
+  viewer_wait_playing (f, v, 1);
+  g_assert_cmpstr (v->media, ==, "video 96 H264/90000 packetization-mode=1");
+  camera_send (f, keyframe, G_N_ELEMENTS (keyframe), 1);
+  viewer_assert_received_from (f, v, 0);
 }
 
 /* The viewer pins the certificate the camera really has: it plays. */
@@ -602,6 +629,20 @@ test_camera_closes (Fixture *f, gconstpointer data)
   viewer_wait_failed (v, ICECAM_VIEWER_ERROR_ENDED, "camera '" CAMERA_ID "' ended the session");
 }
 
+/* A viewer closed before it reached the rendezvous: nothing to end at the camera. */
+static void
+test_viewer_closes_connecting (Fixture *f, gconstpointer data)
+{
+  Viewer *v = viewer_start (f, &f->viewers[0], CAMERA_ID, NULL);
+
+  g_assert_cmpint (viewer_state (v), ==, ICECAM_VIEWER_STATE_CONNECTING);
+  viewer_close (v);
+  g_assert_null (icecam_viewer_endpoint_get_error (v->endpoint));
+  g_assert_cmpstr (v->states->str, ==, "connecting closed");
+  g_assert_false (WAIT_UNTIL_FOR (f->started->len > 0, 0.3));
+  g_assert_cmpuint (icecam_test_rendezvous_get_stats (f->rendezvous).viewers, ==, 0);
+}
+
 static void
 test_unknown_camera (Fixture *f, gconstpointer data)
 {
@@ -621,6 +662,8 @@ main (int argc, char **argv)
 #define ADD(path, func) \
   g_test_add ("/endpoints/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("watch/starts-at-keyframe", test_watch);
+  g_test_add ("/endpoints/watch/media-later", Fixture, NO_MEDIA_YET, fixture_setup,
+              test_watch_media_later, fixture_teardown);
   ADD ("fingerprint/pinned", test_fingerprint_pinned);
   ADD ("fingerprint/wrong", test_fingerprint_wrong);
   ADD ("keyframe/requests-merged", test_keyframe_requests);
@@ -628,6 +671,7 @@ main (int argc, char **argv)
   ADD ("admission/max-viewers", test_max_viewers);
   ADD ("close/viewer", test_viewer_closes);
   ADD ("close/camera", test_camera_closes);
+  ADD ("close/viewer-while-connecting", test_viewer_closes_connecting);
   ADD ("watch/unknown-camera", test_unknown_camera);
 #undef ADD
   return g_test_run ();

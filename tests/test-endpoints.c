@@ -26,7 +26,7 @@ typedef struct {
   GPtrArray *received;  /* GBytes: each packet handed to the receive function, in order */
   gchar *media;         /* what its "media" signal announced */
   guint pairs_selected;
-  gboolean closed;      /* icecam_viewer_endpoint_close_async() finished */
+  gboolean closed;      /* closed by viewer_close() */
 } Viewer;
 
 typedef struct {
@@ -97,22 +97,16 @@ on_camera_keyframe_requested (IcecamCameraEndpoint *camera, Fixture *f)
 }
 
 static void
-camera_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Fixture *f = user_data;
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (icecam_camera_endpoint_close_finish (ICECAM_CAMERA_ENDPOINT (source), result,
-                                                      &error));
-  g_assert_no_error (error);
-  f->camera_closed = TRUE;
-}
-
-static void
 camera_close (Fixture *f)
 {
-  icecam_camera_endpoint_close_async (f->camera, camera_closed_cb, f);
-  g_assert_true (WAIT_UNTIL (f->camera_closed));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  icecam_camera_endpoint_close_async (f->camera, icecam_test_store_result_cb, &result);
+  g_assert_true (WAIT_UNTIL (result != NULL));
+  g_assert_true (icecam_camera_endpoint_close_finish (f->camera, result, &error));
+  g_assert_no_error (error);
+  f->camera_closed = TRUE;
 }
 
 /* Hands @n packets to the camera in one call, one RTP packet per NAL unit of @nal_types, each
@@ -259,23 +253,17 @@ viewer_wait_failed (Viewer *v, IcecamViewerError code, const gchar *needle)
 }
 
 static void
-viewer_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Viewer *v = user_data;
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (icecam_viewer_endpoint_close_finish (ICECAM_VIEWER_ENDPOINT (source), result,
-                                                      &error));
-  g_assert_no_error (error);
-  v->closed = TRUE;
-}
-
-static void
 viewer_close (Viewer *v)
 {
-  icecam_viewer_endpoint_close_async (v->endpoint, viewer_closed_cb, v);
-  g_assert_true (WAIT_UNTIL (v->closed));
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  icecam_viewer_endpoint_close_async (v->endpoint, icecam_test_store_result_cb, &result);
+  g_assert_true (WAIT_UNTIL (result != NULL));
+  g_assert_true (icecam_viewer_endpoint_close_finish (v->endpoint, result, &error));
+  g_assert_no_error (error);
   g_assert_cmpint (viewer_state (v), ==, ICECAM_VIEWER_STATE_CLOSED);
+  v->closed = TRUE;
 }
 
 /* Waits until @v has received what the camera sent from packet @first on, and checks that

@@ -3,7 +3,7 @@
 
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 static inline gboolean
 icecam_test_tick (gpointer data)
@@ -29,3 +29,11 @@ icecam_test_tick (gpointer data)
   })
 
 #define WAIT_UNTIL(cond) WAIT_UNTIL_FOR (cond, 10)
+
+/* A GAsyncReadyCallback that keeps the result in the GAsyncResult * at @user_data, for the
+ * test to WAIT_UNTIL it is there and finish the operation itself. */
+static inline void
+icecam_test_store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}

@@ -299,6 +299,7 @@ handle_message (IcecamSignallingClient *self, IcecamMessage *msg)
     self->pong_due_us = 0;
     if (msg->resumed)
       g_message ("signalling: back as '%s' with our sessions", msg->id);
+    g_clear_error (&self->error); /* the failures that led here are over */
     set_state (self, ICECAM_SIGNALLING_STATE_READY);
     keepalive_schedule (self);
   }
@@ -379,7 +380,8 @@ normalize_url (const gchar *url, GError **error)
   const gchar *scheme = uri ? g_uri_get_scheme (uri) : NULL;
   const gchar *path;
 
-  if (uri == NULL || g_uri_get_host (uri) == NULL ||
+  /* "ws://" and "ws://:80" parse with an empty host, which libsoup cannot connect to. */
+  if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
       (g_strcmp0 (scheme, "ws") != 0 && g_strcmp0 (scheme, "wss") != 0)) {
     g_set_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL,
                  "'%s' is not a ws:// or wss:// URL", url);

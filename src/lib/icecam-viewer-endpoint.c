@@ -434,7 +434,12 @@ handle_bye (IcecamViewerEndpoint *self, const IcecamMessage *msg)
     self->camera_left = TRUE;
     return;
   }
-  fail (self, g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+  /* The code decides; the reason is for people. */
+  fail (self, g_error_new (ICECAM_VIEWER_ERROR,
+                           msg->bye_code == ICECAM_BYE_CODE_FULL ||
+                               msg->bye_code == ICECAM_BYE_CODE_REFUSED
+                             ? ICECAM_VIEWER_ERROR_REFUSED
+                             : ICECAM_VIEWER_ERROR_ENDED,
                            "camera '%s' ended the session: %s", self->camera_id,
                            msg->reason ? msg->reason : "no reason given"),
         ICECAM_BYE_CODE_NONE);
@@ -515,6 +520,8 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   g_autoptr (IcecamCertificate) certificate = NULL;
   IcecamSignallingClient *client;
   IcecamViewerEndpoint *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
 
   if (!icecam_protocol_id_is_valid (camera_id)) {
     g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,

@@ -1118,12 +1118,16 @@ test_healthz (Fixture *f, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (object, "cameras"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (object, "viewers"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (object, "sessions"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (object, "detached"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (object, "resumed"), ==, 0);
   g_assert_true (json_object_has_member (object, "stun"));
 
   metrics = http_get (f, SOUP_METHOD_GET, "/metrics", &status, NULL);
   g_assert_cmpuint (status, ==, 200);
   g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_cameras 1\n"));
   g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_sessions 1\n"));
+  g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_detached 0\n"));
+  g_assert_nonnull (strstr (metrics, "\nicecam_rendezvous_resumed_total 0\n"));
 
   refused = http_get (f, SOUP_METHOD_POST, "/healthz", &status, NULL);
   g_assert_cmpuint (status, ==, SOUP_STATUS_METHOD_NOT_ALLOWED);

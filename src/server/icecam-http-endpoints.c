@@ -84,6 +84,8 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
   add_count (builder, "cameras", stats->registry.cameras);
   add_count (builder, "viewers", stats->registry.viewers);
   add_count (builder, "sessions", stats->registry.sessions);
+  add_count (builder, "detached", stats->registry.detached);
+  add_count (builder, "resumed", stats->registry.resumed);
   add_count (builder, "messages_relayed", stats->registry.messages_relayed);
   add_count (builder, "errors_sent", stats->registry.errors_sent);
   add_count (builder, "connections_refused", stats->admission.connections_refused);
@@ -125,6 +127,12 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
   append_metric (text, "cameras", "gauge", "Cameras online.", stats->registry.cameras);
   append_metric (text, "viewers", "gauge", "Viewers connected.", stats->registry.viewers);
   append_metric (text, "sessions", "gauge", "Sessions open.", stats->registry.sessions);
+  append_metric (text, "detached", "gauge",
+                 "Clients whose connection went, their sessions kept for them to take back.",
+                 stats->registry.detached);
+  append_metric (text, "resumed_total", "counter",
+                 "Connections that took an earlier one's place and sessions.",
+                 stats->registry.resumed);
   append_metric (text, "messages_relayed_total", "counter",
                  "Messages relayed between the ends of sessions.",
                  stats->registry.messages_relayed);

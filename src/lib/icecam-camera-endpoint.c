@@ -14,9 +14,11 @@
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
  * with one shared encoder a request serves every viewer. */
 #define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
-/* A viewer's `restart` this soon after the camera's latest offer is the same request again
- * (the viewer asks until an offer reaches it): that offer is still on its way. */
-#define RESTART_MIN_INTERVAL_US (2 * G_TIME_SPAN_SECOND)
+/* A viewer asks for a restart until an offer reaches it, so a `restart` this soon after the
+ * camera's latest offer crossed that offer on the way (a round trip through the rendezvous).
+ * One that comes later means the offer was lost: sent to a connection of the viewer's that had
+ * died (its router rebooted) before it took its place back. */
+#define RESTART_MIN_INTERVAL_US (1 * G_TIME_SPAN_SECOND)
 
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is

@@ -1,14 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One camera↔viewer session: ICE transport, DTLS-SRTP, SDP, restarts; no signalling. */
 
-#include "icecam-peer-session.h"
+#include "icecam-peer-session-private.h"
 
-#include "icecam-rtcp.h"
-
-/* Room for one datagram from the peer: an MTU-sized SRTP packet or DTLS flight. */
-#define RECEIVE_BUFFER_SIZE 2048
-/* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
-#define MAX_PENDING_DTLS 16
 /* How often a CONNECTED session with a media timeout looks at the time of its last packet. */
 #define STALL_CHECK_INTERVAL_MS 250
 
@@ -38,42 +32,6 @@
  * _send_rtcp(), _get_state(), _get_ice_state(), _get_pair_info() and _get_stats(), which are
  * thread-safe.
  */
-struct _IcecamPeerSession {
-  GObject parent;
-
-  gchar *id;
-  IcecamPeerRole role;
-  IcecamCertificate *certificate;
-  IcecamIceConfig *config;        /* for the next ICE transport */
-  IcecamPeerPolicy policy;
-  GMainContext *context;
-  gchar *pinned_fingerprint;      /* normalised; answerer only */
-  gchar *remote_fingerprint;      /* normalised, from the first remote description */
-  gchar *remote_ufrag;            /* of the remote description the transport uses */
-  GError *error;
-  guint restarts;                 /* in a row, since the last selected pair */
-  gboolean transport_needed;      /* offerer: the next offer makes a new ICE transport */
-  GSource *connect_timeout;
-  GSource *recovery_timeout;
-  GSource *stall_check;           /* while CONNECTED with a media timeout */
-  gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
-                                   * since the session last became CONNECTED */
-  gboolean stalled;               /* "media-stalled" was emitted for the current silence */
-
-  IcecamPeerReceiveFunc receive_func;
-  gpointer receive_data;
-  GDestroyNotify receive_notify;
-
-  guint pending_closes;           /* ICE transports still closing */
-  GTask *close_task;
-
-  GMutex lock;                    /* protects the fields below */
-  IcecamPeerState state;
-  IcecamIceSession *ice;          /* the current transport; NULL between a death and a restart */
-  IcecamDtlsSrtp *dtls;           /* from the first remote description on */
-  gboolean selected;              /* the current transport has a selected pair */
-  GQueue pending_dtls;            /* GBytes: DTLS records waiting for a selected pair */
-};
 
 G_DEFINE_TYPE (IcecamPeerSession, icecam_peer_session, G_TYPE_OBJECT)
 G_DEFINE_QUARK (icecam-peer-session-error-quark, icecam_peer_session_error)
@@ -101,14 +59,14 @@ icecam_peer_state_to_string (IcecamPeerState state)
   return state < G_N_ELEMENTS (names) ? names[state] : "unknown";
 }
 
-static gboolean
-state_is_final (IcecamPeerState state)
+gboolean
+icecam_peer_session_state_is_final (IcecamPeerState state)
 {
   return state == ICECAM_PEER_STATE_CLOSED || state == ICECAM_PEER_STATE_FAILED;
 }
 
-static void
-clear_source (GSource **source)
+void
+icecam_peer_session_clear_source (GSource **source)
 {
   if (*source == NULL)
     return;
@@ -117,14 +75,14 @@ clear_source (GSource **source)
 }
 
 /* The one place the state changes: lock, compare, set, unlock, then log and emit. */
-static void
-set_state (IcecamPeerSession *self, IcecamPeerState state)
+void
+icecam_peer_session_set_state (IcecamPeerSession *self, IcecamPeerState state)
 {
   IcecamPeerState old;
 
   g_mutex_lock (&self->lock);
   old = self->state;
-  if (old == state || state_is_final (old)) {
+  if (old == state || icecam_peer_session_state_is_final (old)) {
     g_mutex_unlock (&self->lock);
     return;
   }
@@ -132,7 +90,7 @@ set_state (IcecamPeerSession *self, IcecamPeerState state)
   g_mutex_unlock (&self->lock);
 
   if (state != ICECAM_PEER_STATE_CONNECTED)
-    clear_source (&self->stall_check);
+    icecam_peer_session_clear_source (&self->stall_check);
   g_debug ("peer-session %s: %s -> %s", self->id, icecam_peer_state_to_string (old),
            icecam_peer_state_to_string (state));
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
@@ -150,8 +108,8 @@ add_seconds (IcecamPeerSession *self, guint seconds, GSourceFunc func)
 
 /* Hands the current transport to libnice to close (TURN released); the session stays alive
  * until it has. */
-static void
-drop_transport (IcecamPeerSession *self)
+void
+icecam_peer_session_drop_transport (IcecamPeerSession *self)
 {
   IcecamIceSession *ice;
 
@@ -159,7 +117,7 @@ drop_transport (IcecamPeerSession *self)
   ice = g_steal_pointer (&self->ice);
   self->selected = FALSE;
   g_mutex_unlock (&self->lock);
-  clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->connect_timeout);
   if (ice == NULL)
     return;
   g_signal_handlers_disconnect_by_data (ice, self);
@@ -187,20 +145,20 @@ close_dtls (IcecamPeerSession *self)
 }
 
 /* Ends the session with @error (taken) as the reason. */
-static void
-fail (IcecamPeerSession *self, GError *error)
+void
+icecam_peer_session_fail (IcecamPeerSession *self, GError *error)
 {
-  if (state_is_final (icecam_peer_session_get_state (self))) {
+  if (icecam_peer_session_state_is_final (icecam_peer_session_get_state (self))) {
     g_error_free (error);
     return;
   }
   g_debug ("peer-session %s: failed: %s", self->id, error->message);
   self->error = error;
-  clear_source (&self->connect_timeout);
-  clear_source (&self->recovery_timeout);
+  icecam_peer_session_clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->recovery_timeout);
   close_dtls (self);
-  drop_transport (self);
-  set_state (self, ICECAM_PEER_STATE_FAILED);
+  icecam_peer_session_drop_transport (self);
+  icecam_peer_session_set_state (self, ICECAM_PEER_STATE_FAILED);
 }
 
 static gboolean
@@ -229,13 +187,13 @@ on_stall_check (gpointer data)
 }
 
 /* CONNECTED exactly when the current transport has a pair and DTLS has proved the peer. */
-static void
-update_connected (IcecamPeerSession *self)
+void
+icecam_peer_session_update_connected (IcecamPeerSession *self)
 {
   if (!self->selected || !dtls_connected (self))
     return;
   self->restarts = 0;
-  clear_source (&self->recovery_timeout);
+  icecam_peer_session_clear_source (&self->recovery_timeout);
   /* Silence counts only after the peer has sent something on this path: a peer that never
    * sends (a viewer without RTCP) is not stalled. */
   self->last_receive = 0;
@@ -245,58 +203,13 @@ update_connected (IcecamPeerSession *self)
     g_source_set_callback (self->stall_check, on_stall_check, self, NULL);
     g_source_attach (self->stall_check, self->context);
   }
-  set_state (self, ICECAM_PEER_STATE_CONNECTED);
+  icecam_peer_session_set_state (self, ICECAM_PEER_STATE_CONNECTED);
 }
 
 /* ---- DTLS ----------------------------------------------------------------------------- */
 
-/* Records go out over whichever transport the session has now, or wait for its pair. Any
- * thread (see IcecamDtlsSendFunc). */
-static void
-dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
-{
-  IcecamPeerSession *self = user_data;
-  IcecamIceSession *ice = NULL;
-
-  g_mutex_lock (&self->lock);
-  if (self->selected && self->ice != NULL)
-    ice = g_object_ref (self->ice);
-  else if (g_queue_get_length (&self->pending_dtls) < MAX_PENDING_DTLS)
-    g_queue_push_tail (&self->pending_dtls, g_bytes_new (data, length));
-  g_mutex_unlock (&self->lock);
-  if (ice == NULL)
-    return;
-  icecam_ice_session_send (ice, data, length);
-  g_object_unref (ice);
-}
-
-static void
-flush_pending_dtls (IcecamPeerSession *self)
-{
-  GQueue pending = G_QUEUE_INIT;
-  IcecamIceSession *ice = NULL;
-  GBytes *bytes;
-
-  g_mutex_lock (&self->lock);
-  pending = self->pending_dtls;
-  g_queue_init (&self->pending_dtls);
-  if (self->ice != NULL)
-    ice = g_object_ref (self->ice);
-  g_mutex_unlock (&self->lock);
-
-  while ((bytes = g_queue_pop_head (&pending)) != NULL) {
-    gsize length;
-    const guint8 *data = g_bytes_get_data (bytes, &length);
-
-    if (ice != NULL)
-      icecam_ice_session_send (ice, data, length);
-    g_bytes_unref (bytes);
-  }
-  g_clear_object (&ice);
-}
-
-static void
-on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *self)
+void
+icecam_peer_session_on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *self)
 {
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   const GError *error = icecam_dtls_srtp_get_error (dtls);
@@ -305,10 +218,10 @@ on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *sel
     case ICECAM_DTLS_STATE_CONNECTED:
       g_debug ("peer-session %s: DTLS-SRTP connected, peer proved %s", self->id,
                self->remote_fingerprint);
-      update_connected (self);
+      icecam_peer_session_update_connected (self);
       break;
     case ICECAM_DTLS_STATE_FAILED:
-      fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR,
+      icecam_peer_session_fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR,
                                error != NULL && g_error_matches (error, ICECAM_DTLS_SRTP_ERROR,
                                                                  ICECAM_DTLS_SRTP_ERROR_FINGERPRINT)
                                  ? ICECAM_PEER_SESSION_ERROR_FINGERPRINT
@@ -317,77 +230,12 @@ on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state, IcecamPeerSession *sel
                                error != NULL ? error->message : "unknown error"));
       break;
     case ICECAM_DTLS_STATE_CLOSED:
-      fail (self, g_error_new_literal (ICECAM_PEER_SESSION_ERROR,
+      icecam_peer_session_fail (self, g_error_new_literal (ICECAM_PEER_SESSION_ERROR,
                                        ICECAM_PEER_SESSION_ERROR_CLOSED, "the peer closed DTLS"));
       break;
     default:
       break;
   }
-}
-
-/* Checks the remote description's certificate: the pinned one if any, the same one as
- * before on a restart; makes the DTLS association from the first description. */
-static gboolean
-setup_dtls (IcecamPeerSession *self, const IcecamSdp *sdp, GError **error)
-{
-  g_autofree gchar *offered = NULL;
-  g_autoptr (GError) local_error = NULL;
-  gboolean offerer = self->role == ICECAM_PEER_ROLE_OFFERER;
-  const gchar *expected;
-  IcecamDtlsSrtp *dtls;
-
-  if (sdp->fingerprint == NULL) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DESCRIPTION,
-                 "no a=fingerprint: refusing unencrypted media");
-    return FALSE;
-  }
-  /* The offerer is the DTLS server: its answerer must be active. An answerer takes an
-   * offer that lets it be active (actpass, or passive; absent means actpass). */
-  if (offerer ? g_strcmp0 (sdp->setup, "active") != 0
-              : (sdp->setup != NULL && g_strcmp0 (sdp->setup, "actpass") != 0 &&
-                 g_strcmp0 (sdp->setup, "passive") != 0)) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DESCRIPTION,
-                 "a=setup:%s does not fit: this side is the DTLS %s", sdp->setup,
-                 offerer ? "server" : "client");
-    return FALSE;
-  }
-  offered = icecam_fingerprint_normalize (sdp->fingerprint, &local_error);
-  if (offered == NULL) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DESCRIPTION,
-                 "%s", local_error->message);
-    return FALSE;
-  }
-  if (self->pinned_fingerprint != NULL && g_strcmp0 (offered, self->pinned_fingerprint) != 0) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_FINGERPRINT,
-                 "the peer presents fingerprint %s, but %s is pinned", offered,
-                 self->pinned_fingerprint);
-    return FALSE;
-  }
-  if (self->remote_fingerprint != NULL) {
-    if (g_strcmp0 (offered, self->remote_fingerprint) == 0)
-      return TRUE;
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_FINGERPRINT,
-                 "the peer's fingerprint changed from %s to %s during the session",
-                 self->remote_fingerprint, offered);
-    return FALSE;
-  }
-  expected = self->pinned_fingerprint != NULL ? self->pinned_fingerprint : offered;
-  dtls = icecam_dtls_srtp_new (self->certificate, !offerer, expected, &local_error);
-  if (dtls == NULL) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_DTLS,
-                 "cannot set up DTLS: %s", local_error->message);
-    return FALSE;
-  }
-  self->remote_fingerprint = g_strdup (expected);
-  icecam_dtls_srtp_set_send_func (dtls, dtls_send_cb, self, NULL);
-  g_signal_connect (dtls, "state-changed", G_CALLBACK (on_dtls_state_changed), self);
-  g_mutex_lock (&self->lock);
-  self->dtls = dtls;
-  g_mutex_unlock (&self->lock);
-  /* The server waits for the ClientHello at once; the client speaks once a path exists. */
-  if (offerer)
-    icecam_dtls_srtp_start (dtls);
-  return TRUE;
 }
 
 /* ---- ICE ------------------------------------------------------------------------------ */
@@ -408,11 +256,11 @@ static void
 on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamPeerSession *self)
 {
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
-  clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->connect_timeout);
   g_mutex_lock (&self->lock);
   self->selected = TRUE;
   g_mutex_unlock (&self->lock);
-  flush_pending_dtls (self);
+  icecam_peer_session_flush_pending_dtls (self);
   g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
   if (self->dtls == NULL)
     return;
@@ -420,7 +268,7 @@ on_ice_pair_selected (IcecamIceSession *ice, IcecamPairInfo *info, IcecamPeerSes
    * already connected and media resumes on the new path at once. */
   if (self->role == ICECAM_PEER_ROLE_ANSWERER)
     icecam_dtls_srtp_start (self->dtls);
-  update_connected (self);
+  icecam_peer_session_update_connected (self);
 }
 
 static gboolean
@@ -430,7 +278,7 @@ on_recovery_timeout (gpointer data)
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
 
   g_clear_pointer (&self->recovery_timeout, g_source_unref);
-  fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
+  icecam_peer_session_fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
                            "the path died and no new one was found within %u s",
                            self->policy.recovery_timeout_s));
   return G_SOURCE_REMOVE;
@@ -440,13 +288,13 @@ on_recovery_timeout (gpointer data)
 static void
 begin_restart (IcecamPeerSession *self)
 {
-  drop_transport (self);
+  icecam_peer_session_drop_transport (self);
   if (self->role == ICECAM_PEER_ROLE_OFFERER)
     self->transport_needed = TRUE;
   if (self->recovery_timeout == NULL && self->policy.recovery_timeout_s > 0)
     self->recovery_timeout = add_seconds (self, self->policy.recovery_timeout_s,
                                           on_recovery_timeout);
-  set_state (self, ICECAM_PEER_STATE_RESTARTING);
+  icecam_peer_session_set_state (self, ICECAM_PEER_STATE_RESTARTING);
   g_signal_emit (self, signals[SIGNAL_NEGOTIATION_NEEDED], 0);
 }
 
@@ -476,38 +324,9 @@ on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamPeerSession *sel
     begin_restart (self);
     return;
   }
-  fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
+  icecam_peer_session_fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
                            had_media ? "connection to the peer lost (%s)"
                                      : "no ICE candidate pair works (%s)", candidates));
-}
-
-static void
-on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
-{
-  IcecamPeerSession *self = user_data;
-  guint8 plain[RECEIVE_BUFFER_SIZE];
-  gsize plain_length = sizeof plain;
-  g_autoptr (GError) error = NULL;
-
-  /* Nothing is trusted before a remote description named the peer's certificate. */
-  if (self->dtls == NULL || length > sizeof plain)
-    return;
-  switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, plain, &plain_length,
-                                            &error)) {
-    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
-      self->last_receive = g_get_monotonic_time ();
-      self->stalled = FALSE;
-      if (self->receive_func != NULL)
-        self->receive_func (plain, plain_length, self->receive_data);
-      break;
-    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
-      g_debug ("peer-session %s: dropped a packet: %s", self->id,
-               error != NULL ? error->message : "unknown");
-      break;
-    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
-    default:
-      break;
-  }
 }
 
 static gboolean
@@ -517,14 +336,14 @@ on_connect_timeout (gpointer data)
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
 
   g_clear_pointer (&self->connect_timeout, g_source_unref);
-  fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
+  icecam_peer_session_fail (self, g_error_new (ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_ICE,
                            "no ICE pair within %u s", self->policy.connect_timeout_s));
   return G_SOURCE_REMOVE;
 }
 
 /* A new ICE transport: fresh credentials, fresh gathering (not started yet), a deadline. */
-static gboolean
-make_transport (IcecamPeerSession *self, GError **error)
+gboolean
+icecam_peer_session_make_transport (IcecamPeerSession *self, GError **error)
 {
   IcecamIceSession *ice = icecam_ice_session_new (self->config,
                                                   self->role == ICECAM_PEER_ROLE_OFFERER, error);
@@ -535,13 +354,13 @@ make_transport (IcecamPeerSession *self, GError **error)
   g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), self);
   g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), self);
   g_signal_connect (ice, "state-changed", G_CALLBACK (on_ice_state_changed), self);
-  icecam_ice_session_set_receive_func (ice, on_ice_receive, self, NULL);
+  icecam_ice_session_set_receive_func (ice, icecam_peer_session_on_ice_receive, self, NULL);
   g_clear_pointer (&self->remote_ufrag, g_free);
   g_mutex_lock (&self->lock);
   self->ice = ice;
   self->selected = FALSE;
   g_mutex_unlock (&self->lock);
-  clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->connect_timeout);
   if (self->policy.connect_timeout_s > 0)
     self->connect_timeout = add_seconds (self, self->policy.connect_timeout_s,
                                          on_connect_timeout);
@@ -578,7 +397,7 @@ icecam_peer_session_new (const gchar *id, IcecamPeerRole role, IcecamCertificate
   self->role = role;
   self->certificate = g_object_ref (certificate);
   self->config = icecam_ice_config_copy (config);
-  if (!make_transport (self, error))
+  if (!icecam_peer_session_make_transport (self, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -595,7 +414,7 @@ icecam_peer_session_set_policy (IcecamPeerSession *self, const IcecamPeerPolicy 
 
   self->policy = *policy;
   if (self->connect_timeout != NULL && policy->connect_timeout_s == 0)
-    clear_source (&self->connect_timeout);
+    icecam_peer_session_clear_source (&self->connect_timeout);
   else if (self->connect_timeout == NULL && policy->connect_timeout_s > 0 && self->ice != NULL &&
            !self->selected)
     self->connect_timeout = add_seconds (self, policy->connect_timeout_s, on_connect_timeout);
@@ -663,198 +482,6 @@ icecam_peer_session_set_receive_func (IcecamPeerSession *self, IcecamPeerReceive
   self->receive_notify = notify;
 }
 
-static gchar *
-build_description (IcecamPeerSession *self, const IcecamSdp *media, IcecamSdpDirection direction,
-                   const gchar *setup)
-{
-  g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
-
-  sdp->media = g_strdup (media->media);
-  sdp->payload_type = media->payload_type;
-  sdp->rtpmap = g_strdup (media->rtpmap);
-  sdp->fmtp = g_strdup (media->fmtp);
-  sdp->direction = direction;
-  sdp->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
-  sdp->setup = g_strdup (setup);
-  icecam_ice_session_get_local_credentials (self->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
-  return icecam_sdp_to_string (sdp, g_random_int ());
-}
-
-/**
- * icecam_peer_session_create_offer:
- * @media: the media section to offer (media, payload type, rtpmap, fmtp)
- * @error: an %ICECAM_PEER_SESSION_ERROR or %ICECAM_ICE_SESSION_ERROR
- *
- * Offerer only: the offer for the current transport — or, after the path died
- * ("negotiation-needed"), for a new one with fresh credentials. Send it, then call
- * icecam_peer_session_gather(), so that the peer has the credentials before candidates.
- *
- * Returns: (transfer full) (nullable): the SDP text
- */
-gchar *
-icecam_peer_session_create_offer (IcecamPeerSession *self, const IcecamSdp *media,
-                                  GError **error)
-{
-  g_autoptr (IcecamPeerSession) hold = NULL;
-  IcecamPeerState state;
-
-  g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), NULL);
-  g_return_val_if_fail (media != NULL, NULL);
-
-  hold = g_object_ref (self);
-  state = icecam_peer_session_get_state (self);
-  if (self->role != ICECAM_PEER_ROLE_OFFERER || state_is_final (state)) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE,
-                 "session %s cannot offer: %s %s", self->id,
-                 self->role == ICECAM_PEER_ROLE_OFFERER ? "offerer" : "answerer",
-                 icecam_peer_state_to_string (state));
-    return NULL;
-  }
-  if (self->transport_needed || self->ice == NULL) {
-    if (!make_transport (self, error))
-      return NULL;
-    self->transport_needed = FALSE;
-    self->restarts++;
-  }
-  if (state == ICECAM_PEER_STATE_NEW)
-    set_state (self, ICECAM_PEER_STATE_NEGOTIATING);
-  return build_description (self, media, ICECAM_SDP_DIRECTION_SENDONLY, "actpass");
-}
-
-static void
-add_description_candidates (IcecamPeerSession *self, const IcecamSdp *sdp)
-{
-  for (guint i = 0; i < sdp->candidates->len; i++) {
-    g_autoptr (GError) error = NULL;
-
-    if (!icecam_ice_session_add_remote_candidate (self->ice,
-                                                  g_ptr_array_index (sdp->candidates, i),
-                                                  &error))
-      g_debug ("peer-session %s: %s", self->id, error->message);
-  }
-  if (sdp->end_of_candidates)
-    icecam_ice_session_set_remote_gathering_done (self->ice);
-}
-
-/* Whether @sdp is the description the current transport already uses: a repeat. */
-static gboolean
-is_repeat (IcecamPeerSession *self, const IcecamSdp *sdp)
-{
-  return self->ice != NULL && self->remote_ufrag != NULL &&
-         g_strcmp0 (sdp->ice_ufrag, self->remote_ufrag) == 0;
-}
-
-static gboolean
-apply_answer (IcecamPeerSession *self, const IcecamSdp *sdp, GError **error)
-{
-  if (is_repeat (self, sdp))
-    return TRUE;
-  /* A late answer to an offer of a transport that is gone changes nothing. */
-  if (self->ice == NULL || self->remote_ufrag != NULL ||
-      icecam_peer_session_get_state (self) == ICECAM_PEER_STATE_NEW) {
-    g_debug ("peer-session %s: an answer that answers no offer in flight, ignored", self->id);
-    return TRUE;
-  }
-  if (!setup_dtls (self, sdp, error))
-    return FALSE;
-  if (!icecam_ice_session_set_remote_credentials (self->ice, sdp->ice_ufrag, sdp->ice_pwd, error))
-    return FALSE;
-  self->remote_ufrag = g_strdup (sdp->ice_ufrag);
-  add_description_candidates (self, sdp);
-  if (icecam_peer_session_get_state (self) == ICECAM_PEER_STATE_NEGOTIATING)
-    set_state (self, ICECAM_PEER_STATE_CONNECTING);
-  update_connected (self);
-  return TRUE;
-}
-
-static gboolean
-apply_offer (IcecamPeerSession *self, const IcecamSdp *sdp, gchar **answer, GError **error)
-{
-  if (is_repeat (self, sdp)) {
-    g_debug ("peer-session %s: repeated offer ignored", self->id);
-    return TRUE;
-  }
-  if (!setup_dtls (self, sdp, error))
-    return FALSE;
-  /* New credentials in the same session: the offerer restarts ICE on a new transport. */
-  if (self->ice == NULL || self->remote_ufrag != NULL) {
-    g_debug ("peer-session %s: the offerer restarts ICE", self->id);
-    drop_transport (self);
-    if (!make_transport (self, error))
-      return FALSE;
-    self->restarts++;
-    clear_source (&self->recovery_timeout);
-  }
-  if (!icecam_ice_session_set_remote_credentials (self->ice, sdp->ice_ufrag, sdp->ice_pwd, error))
-    return FALSE;
-  self->remote_ufrag = g_strdup (sdp->ice_ufrag);
-  add_description_candidates (self, sdp);
-  *answer = build_description (self, sdp, ICECAM_SDP_DIRECTION_RECVONLY, "active");
-  if (icecam_peer_session_get_state (self) == ICECAM_PEER_STATE_NEW)
-    set_state (self, ICECAM_PEER_STATE_CONNECTING);
-  return TRUE;
-}
-
-/**
- * icecam_peer_session_apply_remote_description:
- * @sdp: the peer's offer (answerer) or answer (offerer)
- * @answer: (out) (transfer full) (optional): answerer: the answer to send, then call
- *   icecam_peer_session_gather(); %NULL when the offer repeats the one in use (nothing to do)
- * @error: an %ICECAM_PEER_SESSION_ERROR, %ICECAM_SDP_ERROR or %ICECAM_ICE_SESSION_ERROR
- *
- * Applies the peer's description: checks its certificate (the pinned one, the same one as
- * before), makes the DTLS association from the first one, sets the ICE credentials and the
- * candidates it carries. For the answerer an offer with new ICE credentials is a restart:
- * a new transport, the same DTLS association. A description that cannot be used fails the
- * session (the "state-changed" signal says so too).
- *
- * Returns: %TRUE, or %FALSE with @error set and the session FAILED
- */
-gboolean
-icecam_peer_session_apply_remote_description (IcecamPeerSession *self, const gchar *sdp,
-                                              gchar **answer, GError **error)
-{
-  g_autoptr (IcecamPeerSession) hold = NULL;
-  g_autoptr (IcecamSdp) parsed = NULL;
-  g_autoptr (GError) local_error = NULL;
-  gchar *local_answer = NULL;
-  gboolean ok;
-
-  g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), FALSE);
-  g_return_val_if_fail (sdp != NULL, FALSE);
-
-  /* A handler of the signals emitted on the way may drop the caller's reference. */
-  hold = g_object_ref (self);
-  if (answer != NULL)
-    *answer = NULL;
-  if (state_is_final (icecam_peer_session_get_state (self))) {
-    g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE,
-                 "session %s is over", self->id);
-    return FALSE;
-  }
-  parsed = icecam_sdp_parse (sdp, &local_error);
-  if (parsed == NULL) {
-    g_prefix_error (&local_error, "unusable %s: ",
-                    self->role == ICECAM_PEER_ROLE_OFFERER ? "answer" : "offer");
-    ok = FALSE;
-  } else if (self->role == ICECAM_PEER_ROLE_OFFERER) {
-    ok = apply_answer (self, parsed, &local_error);
-  } else {
-    ok = apply_offer (self, parsed, &local_answer, &local_error);
-  }
-  if (!ok) {
-    if (error != NULL)
-      *error = g_error_copy (local_error);
-    fail (self, g_steal_pointer (&local_error));
-    return FALSE;
-  }
-  if (answer != NULL)
-    *answer = local_answer;
-  else
-    g_free (local_answer);
-  return TRUE;
-}
-
 /**
  * icecam_peer_session_gather:
  * @error: an %ICECAM_ICE_SESSION_ERROR
@@ -882,7 +509,7 @@ icecam_peer_session_gather (IcecamPeerSession *self, GError **error)
     return TRUE;
   if (error != NULL)
     *error = g_error_copy (local_error);
-  fail (self, g_steal_pointer (&local_error));
+  icecam_peer_session_fail (self, g_steal_pointer (&local_error));
   return FALSE;
 }
 
@@ -945,7 +572,7 @@ icecam_peer_session_restart (IcecamPeerSession *self, GError **error)
   state = icecam_peer_session_get_state (self);
   if (state == ICECAM_PEER_STATE_RESTARTING && self->ice == NULL)
     return TRUE;
-  if (state_is_final (state) || self->dtls == NULL) {
+  if (icecam_peer_session_state_is_final (state) || self->dtls == NULL) {
     g_set_error (error, ICECAM_PEER_SESSION_ERROR, ICECAM_PEER_SESSION_ERROR_STATE,
                  "session %s cannot restart: %s", self->id, icecam_peer_state_to_string (state));
     return FALSE;
@@ -953,100 +580,6 @@ icecam_peer_session_restart (IcecamPeerSession *self, GError **error)
   g_message ("peer-session %s: ICE restart asked for", self->id);
   begin_restart (self);
   return TRUE;
-}
-
-/**
- * icecam_peer_session_send_rtp:
- * @packets: (array length=n_packets): plain RTP packets
- * @lengths: (array length=n_packets): their lengths
- * @scratch: room for @n_packets protected packets of @room bytes each
- * @room: bytes per packet in @scratch: the longest packet plus %ICECAM_SRTP_MAX_OVERHEAD
- *
- * Protects the packets with this session's SRTP keys and sends them in one batch, if the
- * session is CONNECTED. Thread-safe; never blocks.
- *
- * Returns: the number of packets handed to the transport
- */
-guint
-icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *packets,
-                              const gsize *lengths, guint n_packets, guint8 *scratch, gsize room)
-{
-  GOutputVector vectors_on_stack[64];
-  NiceOutputMessage out_on_stack[64];
-  g_autofree GOutputVector *vectors_on_heap = NULL;
-  g_autofree NiceOutputMessage *out_on_heap = NULL;
-  GOutputVector *vectors = vectors_on_stack;
-  NiceOutputMessage *out = out_on_stack;
-  IcecamIceSession *ice = NULL;
-  IcecamDtlsSrtp *dtls = NULL;
-  guint n_out = 0;
-
-  g_mutex_lock (&self->lock);
-  if (self->state == ICECAM_PEER_STATE_CONNECTED && self->ice != NULL && self->dtls != NULL) {
-    ice = g_object_ref (self->ice);
-    dtls = g_object_ref (self->dtls);
-  }
-  g_mutex_unlock (&self->lock);
-  if (ice == NULL || n_packets == 0)
-    goto out;
-
-  /* A frame's packets fit on the stack: no allocation per viewer and frame. */
-  if (n_packets > G_N_ELEMENTS (out_on_stack)) {
-    vectors = vectors_on_heap = g_new (GOutputVector, n_packets);
-    out = out_on_heap = g_new (NiceOutputMessage, n_packets);
-  }
-  for (guint i = 0; i < n_packets; i++) {
-    guint8 *cipher = scratch + (gsize) n_out * room;
-    gsize cipher_length = room;
-
-    if (!icecam_dtls_srtp_protect_rtp (dtls, packets[i], lengths[i], cipher, &cipher_length))
-      continue;
-    vectors[n_out].buffer = cipher;
-    vectors[n_out].size = cipher_length;
-    out[n_out].buffers = &vectors[n_out];
-    out[n_out].n_buffers = 1;
-    n_out++;
-  }
-  if (n_out > 0)
-    n_out = (guint) MAX (0, icecam_ice_session_send_messages (ice, out, n_out));
-out:
-  g_clear_object (&ice);
-  g_clear_object (&dtls);
-  return n_out;
-}
-
-/**
- * icecam_peer_session_send_rtcp:
- * @data: (array length=length): one plain RTCP packet (compound allowed)
- *
- * Protects and sends it, if the session is CONNECTED. Thread-safe; never blocks.
- *
- * Returns: whether it was handed to the transport
- */
-gboolean
-icecam_peer_session_send_rtcp (IcecamPeerSession *self, const guint8 *data, gsize length)
-{
-  guint8 srtcp[RECEIVE_BUFFER_SIZE];
-  gsize srtcp_length = sizeof srtcp;
-  IcecamIceSession *ice = NULL;
-  IcecamDtlsSrtp *dtls = NULL;
-  gboolean sent = FALSE;
-
-  if (length + ICECAM_SRTP_MAX_OVERHEAD > sizeof srtcp)
-    return FALSE;
-  g_mutex_lock (&self->lock);
-  if (self->state == ICECAM_PEER_STATE_CONNECTED && self->ice != NULL && self->dtls != NULL) {
-    ice = g_object_ref (self->ice);
-    dtls = g_object_ref (self->dtls);
-  }
-  g_mutex_unlock (&self->lock);
-  if (ice == NULL)
-    return FALSE;
-  if (icecam_dtls_srtp_protect_rtcp (dtls, data, length, srtcp, &srtcp_length))
-    sent = icecam_ice_session_send (ice, srtcp, srtcp_length) > 0;
-  g_object_unref (dtls);
-  g_object_unref (ice);
-  return sent;
 }
 
 static void
@@ -1088,11 +621,11 @@ icecam_peer_session_close_async (IcecamPeerSession *self, GAsyncReadyCallback ca
 
   self->close_task = g_task_new (self, NULL, callback, user_data);
   g_task_set_source_tag (self->close_task, icecam_peer_session_close_async);
-  clear_source (&self->connect_timeout);
-  clear_source (&self->recovery_timeout);
+  icecam_peer_session_clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->recovery_timeout);
   close_dtls (self);
-  drop_transport (self);
-  set_state (self, ICECAM_PEER_STATE_CLOSED);
+  icecam_peer_session_drop_transport (self);
+  icecam_peer_session_set_state (self, ICECAM_PEER_STATE_CLOSED);
   maybe_finish_close (self);
 }
 
@@ -1242,9 +775,9 @@ icecam_peer_session_dispose (GObject *object)
 {
   IcecamPeerSession *self = ICECAM_PEER_SESSION (object);
 
-  clear_source (&self->connect_timeout);
-  clear_source (&self->recovery_timeout);
-  clear_source (&self->stall_check);
+  icecam_peer_session_clear_source (&self->connect_timeout);
+  icecam_peer_session_clear_source (&self->recovery_timeout);
+  icecam_peer_session_clear_source (&self->stall_check);
   close_dtls (self);
   if (self->ice != NULL) {
     g_signal_handlers_disconnect_by_data (self->ice, self);

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* IcecamPeerSession's media plane: DTLS records out (queued until a pair is selected), what
+ * arrives demultiplexed into DTLS and SRTP/SRTCP, protected RTP and RTCP out. */
+
+#include "icecam-peer-session-private.h"
+
+/* Room for one datagram from the peer: an MTU-sized SRTP packet or DTLS flight. */
+#define RECEIVE_BUFFER_SIZE 2048
+/* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
+#define MAX_PENDING_DTLS 16
+
+/* Records go out over whichever transport the session has now, or wait for its pair. Any
+ * thread (see IcecamDtlsSendFunc). */
+void
+icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
+{
+  IcecamPeerSession *self = user_data;
+  IcecamIceSession *ice = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->selected && self->ice != NULL)
+    ice = g_object_ref (self->ice);
+  else if (g_queue_get_length (&self->pending_dtls) < MAX_PENDING_DTLS)
+    g_queue_push_tail (&self->pending_dtls, g_bytes_new (data, length));
+  g_mutex_unlock (&self->lock);
+  if (ice == NULL)
+    return;
+  icecam_ice_session_send (ice, data, length);
+  g_object_unref (ice);
+}
+
+void
+icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
+{
+  GQueue pending = G_QUEUE_INIT;
+  IcecamIceSession *ice = NULL;
+  GBytes *bytes;
+
+  g_mutex_lock (&self->lock);
+  pending = self->pending_dtls;
+  g_queue_init (&self->pending_dtls);
+  if (self->ice != NULL)
+    ice = g_object_ref (self->ice);
+  g_mutex_unlock (&self->lock);
+
+  while ((bytes = g_queue_pop_head (&pending)) != NULL) {
+    gsize length;
+    const guint8 *data = g_bytes_get_data (bytes, &length);
+
+    if (ice != NULL)
+      icecam_ice_session_send (ice, data, length);
+    g_bytes_unref (bytes);
+  }
+  g_clear_object (&ice);
+}
+
+void
+icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer user_data)
+{
+  IcecamPeerSession *self = user_data;
+  guint8 plain[RECEIVE_BUFFER_SIZE];
+  gsize plain_length = sizeof plain;
+  g_autoptr (GError) error = NULL;
+
+  /* Nothing is trusted before a remote description named the peer's certificate. */
+  if (self->dtls == NULL || length > sizeof plain)
+    return;
+  switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, plain, &plain_length,
+                                            &error)) {
+    case ICECAM_DTLS_SRTP_RESULT_MEDIA:
+      self->last_receive = g_get_monotonic_time ();
+      self->stalled = FALSE;
+      if (self->receive_func != NULL)
+        self->receive_func (plain, plain_length, self->receive_data);
+      break;
+    case ICECAM_DTLS_SRTP_RESULT_DROPPED:
+      g_debug ("peer-session %s: dropped a packet: %s", self->id,
+               error != NULL ? error->message : "unknown");
+      break;
+    case ICECAM_DTLS_SRTP_RESULT_CONSUMED:
+    default:
+      break;
+  }
+}
+
+/**
+ * icecam_peer_session_send_rtp:
+ * @packets: (array length=n_packets): plain RTP packets
+ * @lengths: (array length=n_packets): their lengths
+ * @scratch: room for @n_packets protected packets of @room bytes each
+ * @room: bytes per packet in @scratch: the longest packet plus %ICECAM_SRTP_MAX_OVERHEAD
+ *
+ * Protects the packets with this session's SRTP keys and sends them in one batch, if the
+ * session is CONNECTED. Thread-safe; never blocks.
+ *
+ * Returns: the number of packets handed to the transport
+ */
+guint
+icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *packets,
+                              const gsize *lengths, guint n_packets, guint8 *scratch, gsize room)
+{
+  GOutputVector vectors_on_stack[64];
+  NiceOutputMessage out_on_stack[64];
+  g_autofree GOutputVector *vectors_on_heap = NULL;
+  g_autofree NiceOutputMessage *out_on_heap = NULL;
+  GOutputVector *vectors = vectors_on_stack;
+  NiceOutputMessage *out = out_on_stack;
+  IcecamIceSession *ice = NULL;
+  IcecamDtlsSrtp *dtls = NULL;
+  guint n_out = 0;
+
+  g_mutex_lock (&self->lock);
+  if (self->state == ICECAM_PEER_STATE_CONNECTED && self->ice != NULL && self->dtls != NULL) {
+    ice = g_object_ref (self->ice);
+    dtls = g_object_ref (self->dtls);
+  }
+  g_mutex_unlock (&self->lock);
+  if (ice == NULL || n_packets == 0)
+    goto out;
+
+  /* A frame's packets fit on the stack: no allocation per viewer and frame. */
+  if (n_packets > G_N_ELEMENTS (out_on_stack)) {
+    vectors = vectors_on_heap = g_new (GOutputVector, n_packets);
+    out = out_on_heap = g_new (NiceOutputMessage, n_packets);
+  }
+  for (guint i = 0; i < n_packets; i++) {
+    guint8 *cipher = scratch + (gsize) n_out * room;
+    gsize cipher_length = room;
+
+    if (!icecam_dtls_srtp_protect_rtp (dtls, packets[i], lengths[i], cipher, &cipher_length))
+      continue;
+    vectors[n_out].buffer = cipher;
+    vectors[n_out].size = cipher_length;
+    out[n_out].buffers = &vectors[n_out];
+    out[n_out].n_buffers = 1;
+    n_out++;
+  }
+  if (n_out > 0)
+    n_out = (guint) MAX (0, icecam_ice_session_send_messages (ice, out, n_out));
+out:
+  g_clear_object (&ice);
+  g_clear_object (&dtls);
+  return n_out;
+}
+
+/**
+ * icecam_peer_session_send_rtcp:
+ * @data: (array length=length): one plain RTCP packet (compound allowed)
+ *
+ * Protects and sends it, if the session is CONNECTED. Thread-safe; never blocks.
+ *
+ * Returns: whether it was handed to the transport
+ */
+gboolean
+icecam_peer_session_send_rtcp (IcecamPeerSession *self, const guint8 *data, gsize length)
+{
+  guint8 srtcp[RECEIVE_BUFFER_SIZE];
+  gsize srtcp_length = sizeof srtcp;
+  IcecamIceSession *ice = NULL;
+  IcecamDtlsSrtp *dtls = NULL;
+  gboolean sent = FALSE;
+
+  if (length + ICECAM_SRTP_MAX_OVERHEAD > sizeof srtcp)
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  if (self->state == ICECAM_PEER_STATE_CONNECTED && self->ice != NULL && self->dtls != NULL) {
+    ice = g_object_ref (self->ice);
+    dtls = g_object_ref (self->dtls);
+  }
+  g_mutex_unlock (&self->lock);
+  if (ice == NULL)
+    return FALSE;
+  if (icecam_dtls_srtp_protect_rtcp (dtls, data, length, srtcp, &srtcp_length))
+    sent = icecam_ice_session_send (ice, srtcp, srtcp_length) > 0;
+  g_object_unref (dtls);
+  g_object_unref (ice);
+  return sent;
+}
+

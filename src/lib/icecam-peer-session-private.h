@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the files of IcecamPeerSession share: the object, and the functions of each part. */
+
+#pragma once
+
+#include "icecam-peer-session.h"
+
+G_BEGIN_DECLS
+
+struct _IcecamPeerSession {
+  GObject parent;
+
+  gchar *id;
+  IcecamPeerRole role;
+  IcecamCertificate *certificate;
+  IcecamIceConfig *config;        /* for the next ICE transport */
+  IcecamPeerPolicy policy;
+  GMainContext *context;
+  gchar *pinned_fingerprint;      /* normalised; answerer only */
+  gchar *remote_fingerprint;      /* normalised, from the first remote description */
+  gchar *remote_ufrag;            /* of the remote description the transport uses */
+  GError *error;
+  guint restarts;                 /* in a row, since the last selected pair */
+  gboolean transport_needed;      /* offerer: the next offer makes a new ICE transport */
+  GSource *connect_timeout;
+  GSource *recovery_timeout;
+  GSource *stall_check;           /* while CONNECTED with a media timeout */
+  gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
+                                   * since the session last became CONNECTED */
+  gboolean stalled;               /* "media-stalled" was emitted for the current silence */
+
+  IcecamPeerReceiveFunc receive_func;
+  gpointer receive_data;
+  GDestroyNotify receive_notify;
+
+  guint pending_closes;           /* ICE transports still closing */
+  GTask *close_task;
+
+  GMutex lock;                    /* protects the fields below */
+  IcecamPeerState state;
+  IcecamIceSession *ice;          /* the current transport; NULL between a death and a restart */
+  IcecamDtlsSrtp *dtls;           /* from the first remote description on */
+  gboolean selected;              /* the current transport has a selected pair */
+  GQueue pending_dtls;            /* GBytes: DTLS records waiting for a selected pair */
+};
+
+gboolean icecam_peer_session_state_is_final (IcecamPeerState state);
+void icecam_peer_session_set_state (IcecamPeerSession *self, IcecamPeerState state);
+void icecam_peer_session_fail (IcecamPeerSession *self, GError *error);
+void icecam_peer_session_clear_source (GSource **source);
+void icecam_peer_session_drop_transport (IcecamPeerSession *self);
+gboolean icecam_peer_session_make_transport (IcecamPeerSession *self, GError **error);
+void icecam_peer_session_update_connected (IcecamPeerSession *self);
+void icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer user_data);
+void icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self);
+void icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer user_data);
+void icecam_peer_session_on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state,
+                                                IcecamPeerSession *self);
+
+G_END_DECLS

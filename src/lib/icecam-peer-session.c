@@ -172,6 +172,7 @@ static gboolean
 on_stall_check (gpointer data)
 {
   IcecamPeerSession *self = data;
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   gint64 silence;
 
   if (self->last_receive == 0 || self->stalled)

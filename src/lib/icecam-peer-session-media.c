@@ -135,8 +135,11 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
     out[n_out].n_buffers = 1;
     n_out++;
   }
-  if (n_out > 0)
-    n_out = (guint) MAX (0, icecam_ice_session_send_messages (ice, out, n_out));
+  if (n_out > 0) {
+    gint sent = icecam_ice_session_send_messages (ice, out, n_out);
+
+    n_out = sent > 0 ? (guint) sent : 0;
+  }
 out:
   g_clear_object (&ice);
   g_clear_object (&dtls);

@@ -3,9 +3,6 @@
 
 #include "icecam-peer-session-private.h"
 
-/* How often a CONNECTED session with a media timeout looks at the time of its last packet. */
-#define STALL_CHECK_INTERVAL_MS 250
-
 /**
  * IcecamPeerSession:
  *
@@ -168,17 +165,23 @@ dtls_connected (IcecamPeerSession *self)
          icecam_dtls_srtp_get_state (self->dtls) == ICECAM_DTLS_STATE_CONNECTED;
 }
 
+/* Wakes up once per media timeout (not per packet): the time of the last packet decides
+ * whether the silence is long enough, or when to look again. */
 static gboolean
 on_stall_check (gpointer data)
 {
   IcecamPeerSession *self = data;
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
-  gint64 silence;
+  gint64 timeout = (gint64) self->policy.media_timeout_ms * G_TIME_SPAN_MILLISECOND;
+  gint64 now = g_get_monotonic_time ();
+  gint64 silence = now - self->last_receive;
 
-  if (self->last_receive == 0 || self->stalled)
+  if (self->last_receive != 0 && !self->stalled && silence < timeout) {
+    g_source_set_ready_time (self->stall_check, self->last_receive + timeout);
     return G_SOURCE_CONTINUE;
-  silence = g_get_monotonic_time () - self->last_receive;
-  if (silence < (gint64) self->policy.media_timeout_ms * G_TIME_SPAN_MILLISECOND)
+  }
+  g_source_set_ready_time (self->stall_check, now + timeout);
+  if (self->last_receive == 0 || self->stalled)
     return G_SOURCE_CONTINUE;
   self->stalled = TRUE;
   g_message ("peer-session %s: nothing from the peer for %" G_GINT64_FORMAT " ms", self->id,
@@ -186,6 +189,15 @@ on_stall_check (gpointer data)
   g_signal_emit (self, signals[SIGNAL_MEDIA_STALLED], 0);
   return G_SOURCE_CONTINUE;
 }
+
+static gboolean
+stall_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+/* A source with nothing but a ready time. */
+static GSourceFuncs stall_source_funcs = { NULL, NULL, stall_source_dispatch, NULL, NULL, NULL };
 
 /* CONNECTED exactly when the current transport has a pair and DTLS has proved the peer. */
 void
@@ -200,8 +212,11 @@ icecam_peer_session_update_connected (IcecamPeerSession *self)
   self->last_receive = 0;
   self->stalled = FALSE;
   if (self->stall_check == NULL && self->policy.media_timeout_ms > 0) {
-    self->stall_check = g_timeout_source_new (STALL_CHECK_INTERVAL_MS);
+    self->stall_check = g_source_new (&stall_source_funcs, sizeof (GSource));
     g_source_set_callback (self->stall_check, on_stall_check, self, NULL);
+    g_source_set_ready_time (self->stall_check,
+                             g_get_monotonic_time () +
+                               (gint64) self->policy.media_timeout_ms * G_TIME_SPAN_MILLISECOND);
     g_source_attach (self->stall_check, self->context);
   }
   icecam_peer_session_set_state (self, ICECAM_PEER_STATE_CONNECTED);

@@ -237,10 +237,13 @@ window.icecamViewer = (() => {
   function createPeerConnection(servers) {
     pc = new RTCPeerConnection({ iceServers: servers });
     pc.addEventListener('icecandidate', (e) => {
-      if (e.candidate === null)
+      if (e.candidate === null) {
+        log('local end-of-candidates');
         send({ type: 'end-of-candidates', session: result.session });
-      else if (e.candidate.candidate !== '')
+      } else if (e.candidate.candidate !== '') {
+        log(`local ${e.candidate.candidate}`);
         send({ type: 'candidate', session: result.session, candidate: e.candidate.candidate });
+      }
     });
     pc.addEventListener('iceconnectionstatechange', () => {
       mark(`ice-${pc.iceConnectionState}`);
@@ -289,6 +292,7 @@ window.icecamViewer = (() => {
       case 'candidate':
       case 'end-of-candidates': {
         const candidate = msg.type === 'candidate' ? msg.candidate : null;
+        log(`remote ${candidate ?? 'end-of-candidates'}`);
         if (remoteSet)
           addRemoteCandidate(candidate);
         else

@@ -10,7 +10,8 @@
 #   e.g. bench/browser-dtls.sh ../before/build-bench 15   (a build made as in ttff-compare.sh)
 # Needs chromium and python3-websockets (scripts/setup.sh). Runs 1 warm-up page per camera
 # first; PAUSE (s) between pages, HOLD (s) of playing before the browser's counters are read,
-# JSON=FILE keeps every run's result, page log, console and chromium lines.
+# KEEP=DIR keeps the runs (runs.json: every page's log and counters), the cameras' logs and
+# chromium's stderr in DIR.
 set -u
 . "$(dirname "$0")/common.sh"
 OTHER=$(cd "${1:?usage: bench/browser-dtls.sh OTHER_BUILD [RUNS]}" && pwd)
@@ -30,7 +31,7 @@ G_MESSAGES_DEBUG=icecam CAMERA=$OTHER/src/tools/icecam-camera bench_in_build "$O
 sleep 1
 
 "$(dirname "$0")/browser-ttff.py" --rendezvous "$URL" --camera this --camera other \
-  --runs "$RUNS" --pause "$PAUSE" --hold "$HOLD" --json "${JSON:-$WORK/runs.json}" \
+  --runs "$RUNS" --pause "$PAUSE" --hold "$HOLD" --json "$WORK/runs.json" \
   --chromium-log "$WORK/chromium.log" >"$WORK/runs" &
 PIDS+=($!)
 wait $!
@@ -62,13 +63,13 @@ browser_column () { # camera-id, end column, start column (0: the value itself)
 }
 
 # The camera's sessions of the counted runs (not the warm-up).
-camera_column () { # camera-id, what: dtls (pair -> DTLS connected) or queued
+camera_column () { # camera-id, what: dtls (pair -> DTLS connected) or queued; [format]
   camera_sessions "$1" >"$WORK/sessions-$1"
   awk -v c="$1" '$1 !~ /^#/ && $2 == c { print $4 }' "$WORK/runs" >"$WORK/counted"
   awk -v w="$2" 'NR == FNR { counted[$1] = 1; next }
                  ($1 in counted) && $2 >= 0 && $3 >= 0 { print (w == "dtls") ? $3 - $2 : $4 }' \
     "$WORK/counted" "$WORK/sessions-$1" >"$WORK/col"
-  bench_stats "$WORK/col"
+  bench_stats "$WORK/col" "${3:-%.1f}"
 }
 
 row () { # build label, phase, stats "median p90 min max n"
@@ -89,18 +90,18 @@ done
 
 echo
 echo "## per run (medians; counters after ${HOLD} s of playing)"
-echo "| build | runs ok / failed | runs whose DTLS phase took > 200 ms | DTLS datagrams queued before the pair, per session | keyframes decoded | PLIs sent | chromium stderr lines |"
+echo "| build | runs ok / failed | runs whose DTLS phase took > 200 ms | DTLS datagrams queued before the pair, per session (min-max) | keyframes decoded | PLIs sent | chromium stderr lines |"
 echo "|---|---|---|---|---|---|---|"
 for id in this other; do
   ok=$(awk -v c="$id" '$1 !~ /^#/ && $2 == c && $3 == "ok"' "$WORK/runs" | wc -l)
   failed=$(awk -v c="$id" '$1 !~ /^#/ && $2 == c && $3 != "ok"' "$WORK/runs" | wc -l)
   browser_column "$id" 10 8 >/dev/null
   slow=$(awk '$1 > 200' "$WORK/col" | wc -l)
-  read -r queued _ <<<"$(camera_column "$id" queued)"
+  read -r queued _ qmin qmax _ <<<"$(camera_column "$id" queued %d)"
   read -r keyframes _ <<<"$(browser_column "$id" 14 0)"
   read -r plis _ <<<"$(browser_column "$id" 15 0)"
   read -r lines _ <<<"$(browser_column "$id" 20 0)"
-  echo "| $id | $ok / $failed | $slow | $queued | $keyframes | $plis | $lines |"
+  echo "| $id | $ok / $failed | $slow | $queued ($qmin-$qmax) | $keyframes | $plis | $lines |"
 done
 echo "(queued: from the camera's debug log; a build older than that log line shows 0 whatever it did)"
 
@@ -108,11 +109,14 @@ echo
 echo "## runs"
 cat "$WORK/runs"
 grep -q ' failed ' "$WORK/runs" &&
-  echo "(some runs failed: JSON=FILE keeps every run's page log, console and chromium lines)"
+  echo "(some runs failed: KEEP=DIR keeps every page's log, the cameras' logs and chromium's)"
 # Without the launcher's own noise: no D-Bus here, and /usr/bin/chromium's test of the memory size.
 echo "chromium's stderr, lines by kind:"
 sed -E 's/^\[[0-9:\/.]+:([A-Z]+:[^]:]*)[^]]*\] ?/\1 /; s/\b[0-9]+\b/N/g' "$WORK/chromium.log" |
   grep -v -e '^[A-Z]*:dbus/' -e '^DevTools listening' -e '^/usr/bin/chromium: ' -e '^$' |
   sort | uniq -c | sort -rn | head -8
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP" && cp "$WORK"/runs "$WORK"/runs.json "$WORK"/camera-*.out "$WORK"/chromium.log "$KEEP"/
+fi
 exit 0

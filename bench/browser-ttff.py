@@ -5,7 +5,7 @@
 Serves bench/browser/ on 127.0.0.1, starts Debian's chromium headless with a throw-away profile,
 drives it over the DevTools protocol, and opens bench/browser/viewer.html in a new tab for
 every run, taking turns between the cameras given. Chromium is killed and its profile removed
-when the script ends, whatever the reason. Nothing leaves 127.0.0.1.
+when the script ends, on SIGINT and SIGTERM too. Nothing leaves 127.0.0.1 (unless --mdns).
 
   bench/browser-ttff.py --rendezvous ws://127.0.0.1:PORT/ws --camera ID [--camera ID ...]
                         [--runs N] [--pause S] [--json FILE]

@@ -66,6 +66,14 @@ bench_start_camera () {
   bench_wait_health cameras $((before + 1))
 }
 
+# bench_in_build BUILD COMMAND...: runs COMMAND (a program or a function of these scripts) with
+# BUILD's plugin, e.g. to run another build's programs beside this one's in one run.
+bench_in_build () {
+  local build=$1
+  shift
+  GST_PLUGIN_PATH_1_0=$build/plugins GST_REGISTRY_1_0=$build/bench-registry.bin "$@"
+}
+
 bench_stop () {
   kill "$1" 2>/dev/null
   wait "$1" 2>/dev/null

@@ -15,23 +15,16 @@ OTHER=$(cd "${1:?usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]}" && pwd)
 RUNS=${2:-20}
 PAUSE=${PAUSE:-0.6}   # between viewers: more than the camera's 200 ms keyframe-request merge
 
-# in_build BUILD COMMAND...: runs a program of BUILD with BUILD's plugin.
-in_build () {
-  local build=$1
-  shift
-  GST_PLUGIN_PATH_1_0=$build/plugins GST_REGISTRY_1_0=$build/bench-registry.bin "$@"
-}
-
 bench_machine
 echo "this build: $BUILD; other build: $OTHER"
 bench_start_rendezvous
 bench_start_camera this --keyframe-interval 10
-CAMERA=$OTHER/src/tools/icecam-camera in_build "$OTHER" bench_start_camera other --keyframe-interval 10
+CAMERA=$OTHER/src/tools/icecam-camera bench_in_build "$OTHER" bench_start_camera other --keyframe-interval 10
 sleep 1
 
 logged () { # build camera-id
   G_MESSAGES_DEBUG=icecam GST_DEBUG_NO_COLOR=1 GST_DEBUG=icecamsrc:4,basesrc:4,videodecoder:4,GST_STATES:4 \
-    in_build "$1" "$1/src/tools/icecam-view" --server "$URL" --camera "$2" --headless --frames 1 \
+    bench_in_build "$1" "$1/src/tools/icecam-view" --server "$URL" --camera "$2" --headless --frames 1 \
     >"$WORK/log" 2>&1
   awk -f "$(dirname "$0")/ttff-phases.awk" "$WORK/log" >>"$WORK/phases-$2" || cp "$WORK/log" "$WORK/bad.log"
 }

@@ -12,6 +12,8 @@ packages=(
   gstreamer1.0-x
   coturn nftables iproute2 conntrack openssl
   clang libclang-rt-14-dev llvm
+  # bench/browser-*: headless Chromium as a viewer, driven over the DevTools protocol
+  chromium python3-websockets
 )
 
 missing=()

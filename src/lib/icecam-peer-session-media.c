@@ -16,15 +16,23 @@ icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer use
 {
   IcecamPeerSession *self = user_data;
   IcecamIceSession *ice = NULL;
+  gboolean dropped = FALSE;
+  guint waiting;
 
   g_mutex_lock (&self->lock);
   if (self->selected && self->ice != NULL)
     ice = g_object_ref (self->ice);
   else if (g_queue_get_length (&self->pending_dtls) < MAX_PENDING_DTLS)
     g_queue_push_tail (&self->pending_dtls, g_bytes_new (data, length));
+  else
+    dropped = TRUE;
+  waiting = g_queue_get_length (&self->pending_dtls);
   g_mutex_unlock (&self->lock);
-  if (ice == NULL)
+  if (ice == NULL) {
+    g_debug ("peer-session %s: no pair yet: %" G_GSIZE_FORMAT "-byte DTLS datagram %s "
+             "(%u waiting)", self->id, length, dropped ? "dropped" : "queued", waiting);
     return;
+  }
   icecam_ice_session_send (ice, data, length);
   g_object_unref (ice);
 }
@@ -43,6 +51,9 @@ icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
     ice = g_object_ref (self->ice);
   g_mutex_unlock (&self->lock);
 
+  if (pending.length > 0)
+    g_debug ("peer-session %s: pair selected: %u queued DTLS datagrams sent", self->id,
+             pending.length);
   while ((bytes = g_queue_pop_head (&pending)) != NULL) {
     gsize length;
     const guint8 *data = g_bytes_get_data (bytes, &length);

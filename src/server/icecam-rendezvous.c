@@ -824,16 +824,31 @@ icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, gu
 }
 
 static void
+stop_check (GSource **check)
+{
+  if (*check != NULL) {
+    g_source_destroy (*check);
+    g_clear_pointer (check, g_source_unref);
+  }
+}
+
+/* (Re)starts the periodic check @check, which runs @func every @source's interval. */
+static void
+start_check (IcecamRendezvous *self, GSource **check, GSource *source, GSourceFunc func)
+{
+  stop_check (check);
+  *check = source;
+  g_source_set_callback (source, func, self, NULL);
+  g_source_attach (source, self->context);
+}
+
+static void
 start_silence_check (IcecamRendezvous *self)
 {
-  if (self->silence_check != NULL) {
-    g_source_destroy (self->silence_check);
-    g_source_unref (self->silence_check);
-  }
-  self->silence_check =
-    g_timeout_source_new_seconds (icecam_admission_get_keepalive_interval (self->admission));
-  g_source_set_callback (self->silence_check, check_silence, self, NULL);
-  g_source_attach (self->silence_check, self->context);
+  start_check (self, &self->silence_check,
+               g_timeout_source_new_seconds (
+                 icecam_admission_get_keepalive_interval (self->admission)),
+               check_silence);
 }
 
 /**
@@ -859,14 +874,10 @@ icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint
 static void
 start_deadline_check (IcecamRendezvous *self)
 {
-  if (self->deadline_check != NULL) {
-    g_source_destroy (self->deadline_check);
-    g_source_unref (self->deadline_check);
-  }
-  self->deadline_check =
-    g_timeout_source_new (icecam_admission_get_deadline_check_interval_ms (self->admission));
-  g_source_set_callback (self->deadline_check, check_deadlines, self, NULL);
-  g_source_attach (self->deadline_check, self->context);
+  start_check (self, &self->deadline_check,
+               g_timeout_source_new (
+                 icecam_admission_get_deadline_check_interval_ms (self->admission)),
+               check_deadlines);
 }
 
 /* The process's descriptor limit as it is now, less a reserve for everything else. */
@@ -1092,14 +1103,8 @@ icecam_rendezvous_dispose (GObject *object)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_clear_object (&self->stun);
-  if (self->silence_check != NULL) {
-    g_source_destroy (self->silence_check);
-    g_clear_pointer (&self->silence_check, g_source_unref);
-  }
-  if (self->deadline_check != NULL) {
-    g_source_destroy (self->deadline_check);
-    g_clear_pointer (&self->deadline_check, g_source_unref);
-  }
+  stop_check (&self->silence_check);
+  stop_check (&self->deadline_check);
   g_clear_object (&self->registry);
   g_clear_object (&self->admission);
 

@@ -7,6 +7,7 @@
 #define OTHER "198.51.100.7"
 #define T0 (1000 * G_USEC_PER_SEC) /* a monotonic time well after the start */
 #define MS (G_USEC_PER_SEC / 1000)
+#define HOUR ((gint64) 3600 * G_USEC_PER_SEC)
 
 typedef struct {
   IcecamAdmission *admission;
@@ -339,6 +340,222 @@ test_bad_input_absurd_sizes (Fixture *f, gconstpointer data)
                    ==, ICECAM_ADMISSION_OVER_RATE);
 }
 
+/* ---- IPv6 prefixes -------------------------------------------------------------------- */
+
+#define NET64 "2001:db8:1:2"
+
+/* One /64 is one client: varying the low 64 bits does not get past the limit, in brackets or
+ * not; the next /64 has its own count; IPv4 stays exact. */
+static void
+test_ipv6_one_prefix_one_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *refusal = NULL;
+  guint64 id = 1;
+
+  icecam_admission_set_max_connections_per_address (f->admission, 3);
+  assert_open (f, id++, NET64 "::1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, "[" NET64 ":ffff:ffff:ffff:fffe]", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, NET64 ":8000::42", T0, ICECAM_ADMISSION_ALLOW);
+  g_assert_cmpint (icecam_admission_open (f->admission, id++, NET64 ":1234:5678:9abc:def0", T0,
+                                          &refusal),
+                   ==, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  g_assert_cmpstr (refusal, ==,
+                   NET64 "::/64 already has 3 signalling connections open, the limit");
+  for (guint i = 0; i < 100; i++) {
+    g_autofree gchar *address = g_strdup_printf (NET64 ":%x:%x::%x", g_random_int_range (0, 0xffff),
+                                                 i, g_random_int_range (1, 0xffff));
+
+    assert_open (f, id++, address, T0, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  }
+
+  assert_open (f, id++, "2001:db8:1:3::1", T0, ICECAM_ADMISSION_ALLOW);
+  for (guint i = 1; i <= 3; i++) {
+    g_autofree gchar *address = g_strdup_printf ("192.0.2.%u", i);
+
+    assert_open (f, id++, address, T0, ICECAM_ADMISSION_ALLOW);
+  }
+  /* IPv4-mapped IPv6 counts as the IPv4 address. */
+  assert_open (f, id++, "::ffff:192.0.2.1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, "192.0.2.1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, "[::ffff:192.0.2.1]", T0, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  g_assert_cmpuint (get_stats (f).connections_refused, ==, 102);
+}
+
+static void
+test_ipv6_prefix_length (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    guint length;
+    const gchar *address;
+    const gchar *key;
+  } cases[] = {
+    { 64, "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64" },
+    { 48, "2001:db8:1:2:3:4:5:6", "2001:db8:1::/48" },
+    { 56, "[2001:db8:1:2ff::9]", "2001:db8:1:200::/56" },
+    { 128, "2001:db8::7", "2001:db8::7/128" },
+    { 1, "ffff::1", "8000::/1" },
+    { 64, "::ffff:198.51.100.7", "198.51.100.7" },
+    { 64, "198.51.100.7", "198.51.100.7" },
+    { 64, "unknown", "unknown" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *key = NULL;
+
+    g_assert_true (icecam_admission_set_ipv6_prefix_length (f->admission, cases[i].length));
+    key = icecam_admission_address_key (f->admission, cases[i].address);
+    g_assert_cmpstr (key, ==, cases[i].key);
+  }
+  g_assert_false (icecam_admission_set_ipv6_prefix_length (f->admission, 0));
+  g_assert_false (icecam_admission_set_ipv6_prefix_length (f->admission, 129));
+
+  /* With /48, two /64s of one /48 share a limit. */
+  g_assert_true (icecam_admission_set_ipv6_prefix_length (f->admission, 48));
+  icecam_admission_set_max_connections_per_address (f->admission, 1);
+  assert_open (f, 1, "2001:db8:1:2::1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, 2, "2001:db8:1:3::1", T0, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  /* A closed connection gives its prefix's place back. */
+  icecam_admission_close (f->admission, 1);
+  icecam_admission_close (f->admission, 2);
+  assert_open (f, 3, "2001:db8:1:ffff::1", T0, ICECAM_ADMISSION_ALLOW);
+}
+
+/* ---- the global cap ------------------------------------------------------------------- */
+
+/* Every TCP connection counts, whatever it is doing and refused or not, until it is closed;
+ * beyond the cap new ones are not kept and are counted. */
+static void
+test_global_cap (Fixture *f, gconstpointer data)
+{
+  icecam_admission_set_max_connections (f->admission, 3);
+  g_assert_cmpuint (icecam_admission_get_max_connections (f->admission), ==, 3);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 1, T0), ==, ICECAM_ADMISSION_ALLOW);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 2, T0), ==, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, 2, HOME, T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, 3, OTHER, T0, ICECAM_ADMISSION_ALLOW);  /* accepted and upgraded at once */
+  g_assert_cmpint (icecam_admission_accept (f->admission, 4, T0), ==,
+                   ICECAM_ADMISSION_AT_CAPACITY);
+  assert_open (f, 5, HOME, T0, ICECAM_ADMISSION_AT_CAPACITY);
+  g_assert_cmpuint (get_stats (f).connections, ==, 3);
+  g_assert_cmpuint (get_stats (f).capacity_refused, ==, 2);
+  /* A refused id was not kept: it is unknown. */
+  g_assert_cmpint (message (f, 4, 1, T0), ==, ICECAM_ADMISSION_INVALID);
+
+  /* A connection refused for its deadline still counts until closed. */
+  g_array_unref (icecam_admission_take_overdue (f->admission, T0 + HOUR));
+  g_assert_cmpint (icecam_admission_accept (f->admission, 6, T0), ==,
+                   ICECAM_ADMISSION_AT_CAPACITY);
+  icecam_admission_close (f->admission, 1);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 7, T0), ==, ICECAM_ADMISSION_ALLOW);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 7, T0), ==, ICECAM_ADMISSION_INVALID);
+  g_assert_cmpuint (get_stats (f).capacity_refused, ==, 3);
+
+  icecam_admission_set_max_connections (f->admission, 0);
+  for (guint64 id = 100; id < 1100; id++)
+    g_assert_cmpint (icecam_admission_accept (f->admission, id, T0), ==, ICECAM_ADMISSION_ALLOW);
+}
+
+static void
+test_global_cap_from_descriptors (void)
+{
+  g_assert_cmpuint (icecam_admission_max_connections_for_descriptors (20000), ==,
+                    20000 - ICECAM_ADMISSION_DESCRIPTOR_RESERVE);
+  g_assert_cmpuint (icecam_admission_max_connections_for_descriptors (1024), ==,
+                    1024 - ICECAM_ADMISSION_DESCRIPTOR_RESERVE);
+  g_assert_cmpuint (icecam_admission_max_connections_for_descriptors (100), ==, 50);
+  g_assert_cmpuint (icecam_admission_max_connections_for_descriptors (1), ==, 1);
+  g_assert_cmpuint (icecam_admission_max_connections_for_descriptors (G_MAXUINT64), ==,
+                    G_MAXUINT);
+}
+
+/* ---- deadlines ------------------------------------------------------------------------ */
+
+static GArray *
+take_overdue (Fixture *f, gint64 now_us)
+{
+  return icecam_admission_take_overdue (f->admission, now_us);
+}
+
+/* The handshake deadline runs from accept to the upgrade, the hello deadline from the upgrade
+ * to the welcome; a connection that meets both has none left. Each is refused once. */
+static void
+test_deadlines (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GArray) early = NULL;
+  g_autoptr (GArray) handshake = NULL;
+  g_autoptr (GArray) hello = NULL;
+  g_autoptr (GArray) later = NULL;
+
+  icecam_admission_set_deadlines (f->admission, 2, 3);
+  icecam_admission_accept (f->admission, 1, T0);       /* never sends its request */
+  icecam_admission_accept (f->admission, 2, T0);       /* upgraded, never says hello */
+  icecam_admission_accept (f->admission, 3, T0);       /* a camera: hello in time */
+  icecam_admission_accept (f->admission, 4, T0 + 1500 * MS);
+  assert_open (f, 2, HOME, T0 + 1 * G_USEC_PER_SEC, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, 3, HOME, T0 + 1 * G_USEC_PER_SEC, ICECAM_ADMISSION_ALLOW);
+  icecam_admission_welcomed (f->admission, 3);
+
+  early = take_overdue (f, T0 + 2 * G_USEC_PER_SEC - 1);
+  g_assert_cmpuint (early->len, ==, 0);
+  handshake = take_overdue (f, T0 + 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (handshake->len, ==, 1);
+  g_assert_cmpuint (g_array_index (handshake, guint64, 0), ==, 1);
+  g_assert_cmpint (message (f, 1, 1, T0 + 2 * G_USEC_PER_SEC), ==, ICECAM_ADMISSION_CLOSING);
+
+  hello = take_overdue (f, T0 + 4 * G_USEC_PER_SEC);
+  g_assert_cmpuint (hello->len, ==, 2);
+  g_assert_true (array_has_id (hello, 2));
+  g_assert_true (array_has_id (hello, 4));
+  later = take_overdue (f, T0 + HOUR);
+  g_assert_cmpuint (later->len, ==, 0);
+  g_assert_cmpuint (get_stats (f).deadline_closed, ==, 3);
+  g_assert_cmpint (message (f, 3, 1, T0 + HOUR), ==, ICECAM_ADMISSION_ALLOW);
+
+  /* Welcoming a refused or unknown one changes nothing. */
+  icecam_admission_welcomed (f->admission, 2);
+  icecam_admission_welcomed (f->admission, 99);
+  g_assert_cmpint (message (f, 2, 1, T0), ==, ICECAM_ADMISSION_CLOSING);
+}
+
+/* Defaults 5 s and 10 s; a connection closed before its deadline is forgotten; 0 means no
+ * deadline; the check interval follows the shorter one. */
+static void
+test_deadlines_defaults_and_off (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GArray) none = NULL;
+  g_autoptr (GArray) at_defaults = NULL;
+  g_autoptr (GArray) off = NULL;
+
+  g_assert_cmpuint (icecam_admission_get_deadline_check_interval_ms (f->admission), ==, 1000);
+  icecam_admission_accept (f->admission, 1, T0);
+  icecam_admission_accept (f->admission, 2, T0);
+  assert_open (f, 2, HOME, T0, ICECAM_ADMISSION_ALLOW);
+  icecam_admission_accept (f->admission, 3, T0);
+  icecam_admission_close (f->admission, 3);
+  none = take_overdue (f, T0 + ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S * G_USEC_PER_SEC - 1);
+  g_assert_cmpuint (none->len, ==, 0);
+  at_defaults =
+    take_overdue (f, T0 + ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S * G_USEC_PER_SEC);
+  g_assert_cmpuint (at_defaults->len, ==, 2);
+
+  icecam_admission_set_deadlines (f->admission, 0, 0);
+  g_assert_cmpuint (icecam_admission_get_deadline_check_interval_ms (f->admission), ==, 1000);
+  icecam_admission_accept (f->admission, 4, T0);
+  icecam_admission_accept (f->admission, 5, T0);
+  assert_open (f, 5, HOME, T0, ICECAM_ADMISSION_ALLOW);
+  off = take_overdue (f, G_MAXINT64);
+  g_assert_cmpuint (off->len, ==, 0);
+
+  icecam_admission_set_deadlines (f->admission, 1, 0);
+  g_assert_cmpuint (icecam_admission_get_deadline_check_interval_ms (f->admission), ==, 250);
+  icecam_admission_set_deadlines (f->admission, 0, 2);
+  g_assert_cmpuint (icecam_admission_get_deadline_check_interval_ms (f->admission), ==, 500);
+  icecam_admission_set_deadlines (f->admission, 1000, G_MAXUINT);
+  icecam_admission_accept (f->admission, 6, G_MAXINT64 - 1);
+  g_array_unref (take_overdue (f, G_MAXINT64 - 1));
+  g_assert_cmpint (message (f, 6, 1, G_MAXINT64 - 1), ==, ICECAM_ADMISSION_ALLOW);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -358,6 +575,12 @@ main (int argc, char **argv)
   ADD ("/admission/silence/defaults", test_silence_defaults);
   ADD ("/admission/bad-input/changes-nothing", test_bad_input_changes_nothing);
   ADD ("/admission/bad-input/absurd-sizes", test_bad_input_absurd_sizes);
+  ADD ("/admission/ipv6/one-prefix-one-limit", test_ipv6_one_prefix_one_limit);
+  ADD ("/admission/ipv6/prefix-length", test_ipv6_prefix_length);
+  ADD ("/admission/capacity/global-cap", test_global_cap);
+  g_test_add_func ("/admission/capacity/from-descriptors", test_global_cap_from_descriptors);
+  ADD ("/admission/deadlines/handshake-and-hello", test_deadlines);
+  ADD ("/admission/deadlines/defaults-and-off", test_deadlines_defaults_and_off);
 
 #undef ADD
   return g_test_run ();

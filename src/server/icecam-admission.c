@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The rendezvous's admission policy: connections per address, message rate, silence. */
+/* The rendezvous's admission policy: connection limits, deadlines, message rate, silence. */
 
 #include "icecam-admission.h"
+
+#include <gio/gio.h>
+#include <string.h>
 
 /**
  * SECTION:icecam-admission
@@ -11,10 +14,19 @@
  * The admission policy of the rendezvous, as decisions on values: the caller reports each
  * connection (an id it allocates and the client's address as text) when it opens, each message
  * it receives (its size) and each sign of life (a pong), with the current monotonic time; the
- * admission answers with an #IcecamAdmissionVerdict. Three rules:
+ * admission answers with an #IcecamAdmissionVerdict. The rules:
  *
- * - one address may hold at most a number of connections open
- *   (icecam_admission_set_max_connections_per_address());
+ * - the process holds at most a number of TCP connections, whatever they are doing
+ *   (icecam_admission_set_max_connections(), checked by icecam_admission_accept()), below its
+ *   descriptor limit, so that a flood is refused instead of making accept() fail;
+ * - a connection must earn its keep: it has a few seconds from accept() to be upgraded to a
+ *   WebSocket (icecam_admission_open()), and a few more to say a `hello` the server welcomes
+ *   (icecam_admission_welcomed()); icecam_admission_take_overdue() names those that did not
+ *   (icecam_admission_set_deadlines());
+ * - one address may hold at most a number of WebSocket connections open
+ *   (icecam_admission_set_max_connections_per_address()); IPv6 addresses count by their
+ *   prefix (icecam_admission_set_ipv6_prefix_length()), since any IPv6 client can pick from a
+ *   whole /64;
  * - each connection has a token bucket of messages: a sustained rate and a burst, where every
  *   further %ICECAM_ADMISSION_BYTES_PER_MESSAGE bytes of a message count as one more message
  *   (icecam_admission_set_message_rate());
@@ -29,14 +41,18 @@
  */
 
 typedef enum {
+  CONNECTION_STATE_HANDSHAKE, /* accepted: HTTP request and WebSocket upgrade due */
+  CONNECTION_STATE_HELLO,     /* upgraded: a welcomed hello due */
   CONNECTION_STATE_ADMITTED,
-  CONNECTION_STATE_CLOSING, /* refused: final until the caller closes it */
+  CONNECTION_STATE_CLOSING,   /* refused: final until the caller closes it */
 } ConnectionState;
 
 typedef struct {
   guint64 id;
   ConnectionState state;
-  gchar *address;
+  gchar *address;           /* NULL until upgraded */
+  gchar *key;               /* what the per-address limit counts it under; NULL with address */
+  gint64 deadline_us;       /* of the state's deadline, while in pending */
   gdouble tokens;           /* the token bucket of the message rate */
   gint64 refilled_us;
   gint64 heard_us;          /* when it last sent a message or answered a ping */
@@ -46,9 +62,14 @@ struct _IcecamAdmission {
   GObject parent_instance;
 
   GHashTable *connections;   /* &Connection.id → Connection (owned) */
-  GHashTable *per_address;   /* address → open connections from it (GUINT) */
+  GHashTable *per_address;   /* address key → open connections from it (GUINT) */
+  GHashTable *pending;       /* &Connection.id → Connection (borrowed) with a deadline */
 
+  guint max_connections;             /* 0: no limit */
   guint max_connections_per_address; /* 0: no limit */
+  guint ipv6_prefix_length;
+  guint handshake_timeout_s;         /* 0: none */
+  guint hello_timeout_s;             /* 0: none */
   guint message_rate;                /* per second and connection; 0: no limit */
   guint message_burst;
   guint keepalive_interval_s;
@@ -57,6 +78,8 @@ struct _IcecamAdmission {
   guint64 connections_refused;
   guint64 rate_limited;
   guint64 silent_closed;
+  guint64 deadline_closed;
+  guint64 capacity_refused;
 };
 
 G_DEFINE_FINAL_TYPE (IcecamAdmission, icecam_admission, G_TYPE_OBJECT)
@@ -67,6 +90,7 @@ static void
 connection_free (Connection *conn)
 {
   g_free (conn->address);
+  g_free (conn->key);
   g_free (conn);
 }
 
@@ -74,6 +98,10 @@ static const gchar *
 connection_state_to_string (ConnectionState state)
 {
   switch (state) {
+  case CONNECTION_STATE_HANDSHAKE:
+    return "handshake";
+  case CONNECTION_STATE_HELLO:
+    return "hello";
   case CONNECTION_STATE_ADMITTED:
     return "admitted";
   case CONNECTION_STATE_CLOSING:
@@ -86,7 +114,7 @@ connection_state_to_string (ConnectionState state)
 static void
 connection_set_state (Connection *conn, ConnectionState state)
 {
-  /* Closing is final. */
+  /* Forward only; closing is final. */
   g_return_if_fail (state > conn->state);
 
   g_debug ("peer %" G_GUINT64_FORMAT ": %s → %s", conn->id,
@@ -106,11 +134,26 @@ count_address (IcecamAdmission *self, const gchar *address, gint delta)
   return count;
 }
 
+/* @conn's next deadline is @timeout_s from @now_us (saturating); none if 0. */
+static void
+set_deadline (IcecamAdmission *self, Connection *conn, guint timeout_s, gint64 now_us)
+{
+  gint64 timeout_us = (gint64) timeout_s * G_USEC_PER_SEC;
+
+  if (timeout_s == 0) {
+    g_hash_table_remove (self->pending, &conn->id);
+    return;
+  }
+  conn->deadline_us = now_us > G_MAXINT64 - timeout_us ? G_MAXINT64 : now_us + timeout_us;
+  g_hash_table_insert (self->pending, &conn->id, conn);
+}
+
 /* The connection is closing from now on; the counter of @verdict says why. */
 static void
 refuse (IcecamAdmission *self, Connection *conn, IcecamAdmissionVerdict verdict)
 {
   connection_set_state (conn, CONNECTION_STATE_CLOSING);
+  g_hash_table_remove (self->pending, &conn->id);
   switch (verdict) {
   case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
     self->connections_refused++;
@@ -120,6 +163,9 @@ refuse (IcecamAdmission *self, Connection *conn, IcecamAdmissionVerdict verdict)
     break;
   case ICECAM_ADMISSION_SILENT:
     self->silent_closed++;
+    break;
+  case ICECAM_ADMISSION_MISSED_DEADLINE:
+    self->deadline_closed++;
     break;
   default:
     g_return_if_reached ();
@@ -250,19 +296,217 @@ icecam_admission_get_silence_limit (IcecamAdmission *self)
 }
 
 /**
+ * icecam_admission_set_max_connections:
+ * @self: an admission policy
+ * @max: how many TCP connections the process may hold, whatever their state; 0 for no limit
+ *
+ * The global cap: icecam_admission_accept() refuses connections beyond it. Set it below the
+ * process's descriptor limit (icecam_admission_max_connections_for_descriptors()). Default: 0.
+ */
+void
+icecam_admission_set_max_connections (IcecamAdmission *self, guint max)
+{
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  self->max_connections = max;
+}
+
+/**
+ * icecam_admission_get_max_connections:
+ * @self: an admission policy
+ *
+ * Returns: the global cap, 0 for none
+ */
+guint
+icecam_admission_get_max_connections (IcecamAdmission *self)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), 0);
+
+  return self->max_connections;
+}
+
+/**
+ * icecam_admission_max_connections_for_descriptors:
+ * @descriptor_limit: the process's descriptor limit (RLIMIT_NOFILE)
+ *
+ * Returns: a global cap that leaves %ICECAM_ADMISSION_DESCRIPTOR_RESERVE descriptors for
+ *   everything else, or half of a limit too small for that; at least 1
+ */
+guint
+icecam_admission_max_connections_for_descriptors (guint64 descriptor_limit)
+{
+  guint64 max;
+
+  if (descriptor_limit > 2 * ICECAM_ADMISSION_DESCRIPTOR_RESERVE)
+    max = descriptor_limit - ICECAM_ADMISSION_DESCRIPTOR_RESERVE;
+  else
+    max = descriptor_limit / 2;
+  return (guint) CLAMP (max, 1, G_MAXUINT);
+}
+
+/**
+ * icecam_admission_set_deadlines:
+ * @self: an admission policy
+ * @handshake_s: seconds from accept to the WebSocket upgrade; 0 for no deadline
+ * @hello_s: seconds from the upgrade to a welcomed `hello`; 0 for no deadline
+ *
+ * Applies to connections that enter those states afterwards. Defaults:
+ * %ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S, %ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S.
+ */
+void
+icecam_admission_set_deadlines (IcecamAdmission *self, guint handshake_s, guint hello_s)
+{
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  self->handshake_timeout_s = handshake_s;
+  self->hello_timeout_s = hello_s;
+}
+
+/**
+ * icecam_admission_get_deadline_check_interval_ms:
+ * @self: an admission policy
+ *
+ * Returns: how often to call icecam_admission_take_overdue(): a quarter of the shorter
+ *   deadline, between 100 ms and 1 s
+ */
+guint
+icecam_admission_get_deadline_check_interval_ms (IcecamAdmission *self)
+{
+  guint shortest;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), 1000);
+
+  if (self->handshake_timeout_s == 0 || self->hello_timeout_s == 0)
+    shortest = MAX (self->handshake_timeout_s, self->hello_timeout_s);
+  else
+    shortest = MIN (self->handshake_timeout_s, self->hello_timeout_s);
+  if (shortest == 0)
+    return 1000;
+  return CLAMP (shortest * 250u, 100, 1000);
+}
+
+/**
+ * icecam_admission_set_ipv6_prefix_length:
+ * @self: an admission policy
+ * @length: how many leading bits of an IPv6 address the per-address limit counts by, 1 to 128
+ *
+ * Applies to connections upgraded afterwards. IPv4 addresses (and IPv4-mapped IPv6 ones)
+ * always count exactly. Default: %ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH.
+ *
+ * Returns: %TRUE, or %FALSE (nothing changed) if @length is out of range
+ */
+gboolean
+icecam_admission_set_ipv6_prefix_length (IcecamAdmission *self, guint length)
+{
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), FALSE);
+
+  if (length < 1 || length > 128)
+    return FALSE;
+  self->ipv6_prefix_length = length;
+  return TRUE;
+}
+
+/**
+ * icecam_admission_address_key:
+ * @self: an admission policy
+ * @address: a client's IP address as text, IPv6 possibly in brackets
+ *
+ * What the per-address limit counts @address under: an IPv4 address as it is, an IPv6 one as
+ * its prefix ("2001:db8:1:2::/64"), an IPv4-mapped IPv6 one as the IPv4 address. Text that is
+ * no IP address counts as itself.
+ *
+ * Returns: (transfer full): the key
+ */
+gchar *
+icecam_admission_address_key (IcecamAdmission *self, const gchar *address)
+{
+  static const guint8 v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  g_autofree gchar *bare = NULL;
+  g_autoptr (GInetAddress) parsed = NULL;
+  g_autoptr (GInetAddress) masked = NULL;
+  g_autofree gchar *text = NULL;
+  guint8 bytes[16];
+  gsize len;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), NULL);
+  g_return_val_if_fail (address != NULL, NULL);
+
+  len = strlen (address);
+  if (len >= 2 && address[0] == '[' && address[len - 1] == ']')
+    bare = g_strndup (address + 1, len - 2);
+  else
+    bare = g_strdup (address);
+  parsed = g_inet_address_new_from_string (bare);
+  if (parsed == NULL || g_inet_address_get_family (parsed) != G_SOCKET_FAMILY_IPV6)
+    return g_strdup (address);
+  memcpy (bytes, g_inet_address_to_bytes (parsed), sizeof bytes);
+  if (memcmp (bytes, v4_mapped_prefix, sizeof v4_mapped_prefix) == 0) {
+    masked = g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
+    return g_inet_address_to_string (masked);
+  }
+  for (guint bit = self->ipv6_prefix_length; bit < 128; bit++)
+    bytes[bit / 8] &= (guint8) ~(0x80u >> (bit % 8));
+  masked = g_inet_address_new_from_bytes (bytes, G_SOCKET_FAMILY_IPV6);
+  text = g_inet_address_to_string (masked);
+  return g_strdup_printf ("%s/%u", text, self->ipv6_prefix_length);
+}
+
+/**
+ * icecam_admission_accept:
+ * @self: an admission policy
+ * @id: the new TCP connection's id, unique among the open ones
+ * @now_us: the current monotonic time (g_get_monotonic_time())
+ *
+ * A TCP connection was accepted. Unless the process holds the maximum of connections already,
+ * it is kept and its handshake deadline runs: it must be upgraded (icecam_admission_open())
+ * within the handshake timeout. It counts until icecam_admission_close().
+ *
+ * Returns: %ICECAM_ADMISSION_ALLOW, %ICECAM_ADMISSION_AT_CAPACITY (close it at once: it is not
+ *   kept), or %ICECAM_ADMISSION_INVALID if @id is open already
+ */
+IcecamAdmissionVerdict
+icecam_admission_accept (IcecamAdmission *self, guint64 id, gint64 now_us)
+{
+  Connection *conn;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), ICECAM_ADMISSION_INVALID);
+
+  if (g_hash_table_contains (self->connections, &id))
+    return ICECAM_ADMISSION_INVALID;
+  if (self->max_connections != 0 &&
+      g_hash_table_size (self->connections) >= self->max_connections) {
+    self->capacity_refused++;
+    return ICECAM_ADMISSION_AT_CAPACITY;
+  }
+  conn = g_new0 (Connection, 1);
+  conn->id = id;
+  conn->state = CONNECTION_STATE_HANDSHAKE;
+  conn->tokens = self->message_burst;
+  conn->refilled_us = now_us;
+  conn->heard_us = now_us;
+  g_hash_table_insert (self->connections, &conn->id, conn);
+  set_deadline (self, conn, self->handshake_timeout_s, now_us);
+  return ICECAM_ADMISSION_ALLOW;
+}
+
+/**
  * icecam_admission_open:
  * @self: an admission policy
- * @id: the new connection's id, unique among the open ones
- * @address: the client's IP address as text; connections with the same text share a limit
+ * @id: a connection accepted before (icecam_admission_accept()) and now upgraded to a
+ *   WebSocket, or a new id: then it is accepted and upgraded at once
+ * @address: the client's IP address as text (IPv6 may be in brackets); connections with the
+ *   same address, or IPv6 ones in the same prefix, share a limit
  * @now_us: the current monotonic time (g_get_monotonic_time())
  * @refusal: (out) (optional) (transfer full) (nullable): what to tell the client when it is
  *   refused, else %NULL
  *
- * A connection opened. It counts for @address until icecam_admission_close(), even when it is
- * refused, so that a flood of connections is refused until the flood's own ones are closed.
+ * A connection is a WebSocket now; its hello deadline runs until icecam_admission_welcomed().
+ * It counts for its address until icecam_admission_close(), even when it is refused, so that
+ * a flood of connections is refused until the flood's own ones are closed.
  *
- * Returns: %ICECAM_ADMISSION_ALLOW, %ICECAM_ADMISSION_TOO_MANY_CONNECTIONS, or
- *   %ICECAM_ADMISSION_INVALID if @id is open already or @address is empty
+ * Returns: %ICECAM_ADMISSION_ALLOW, %ICECAM_ADMISSION_TOO_MANY_CONNECTIONS,
+ *   %ICECAM_ADMISSION_AT_CAPACITY (a new @id at the global maximum: not kept), or
+ *   %ICECAM_ADMISSION_INVALID if @id is upgraded already or @address is empty
  */
 IcecamAdmissionVerdict
 icecam_admission_open (IcecamAdmission *self, guint64 id, const gchar *address, gint64 now_us,
@@ -275,26 +519,57 @@ icecam_admission_open (IcecamAdmission *self, guint64 id, const gchar *address, 
 
   if (refusal != NULL)
     *refusal = NULL;
-  if (address == NULL || *address == '\0' || g_hash_table_contains (self->connections, &id))
+  if (address == NULL || *address == '\0')
     return ICECAM_ADMISSION_INVALID;
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn != NULL && conn->state != CONNECTION_STATE_HANDSHAKE)
+    return ICECAM_ADMISSION_INVALID;
+  if (conn == NULL) {
+    IcecamAdmissionVerdict accepted = icecam_admission_accept (self, id, now_us);
 
-  conn = g_new0 (Connection, 1);
-  conn->id = id;
-  conn->state = CONNECTION_STATE_ADMITTED;
+    if (accepted != ICECAM_ADMISSION_ALLOW)
+      return accepted;
+    conn = g_hash_table_lookup (self->connections, &id);
+  }
+
+  connection_set_state (conn, CONNECTION_STATE_HELLO);
   conn->address = g_strdup (address);
+  conn->key = icecam_admission_address_key (self, address);
   conn->tokens = self->message_burst;
   conn->refilled_us = now_us;
   conn->heard_us = now_us;
-  g_hash_table_insert (self->connections, &conn->id, conn);
-  count = count_address (self, address, +1);
+  set_deadline (self, conn, self->hello_timeout_s, now_us);
+  count = count_address (self, conn->key, +1);
   if (self->max_connections_per_address == 0 || count <= self->max_connections_per_address)
     return ICECAM_ADMISSION_ALLOW;
 
   refuse (self, conn, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
   if (refusal != NULL)
     *refusal = g_strdup_printf ("%s already has %u signalling connections open, the limit",
-                                address, self->max_connections_per_address);
+                                conn->key, self->max_connections_per_address);
   return ICECAM_ADMISSION_TOO_MANY_CONNECTIONS;
+}
+
+/**
+ * icecam_admission_welcomed:
+ * @self: an admission policy
+ * @id: a connection whose `hello` the server welcomed
+ *
+ * Its hello deadline is met. Unknown ids, and connections not waiting for their hello, are
+ * ignored.
+ */
+void
+icecam_admission_welcomed (IcecamAdmission *self, guint64 id)
+{
+  Connection *conn;
+
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn == NULL || conn->state != CONNECTION_STATE_HELLO)
+    return;
+  connection_set_state (conn, CONNECTION_STATE_ADMITTED);
+  g_hash_table_remove (self->pending, &id);
 }
 
 /**
@@ -385,12 +660,51 @@ icecam_admission_take_silent (IcecamAdmission *self, gint64 now_us)
   oldest = now_us - (gint64) self->silence_limit_s * G_USEC_PER_SEC;
   g_hash_table_iter_init (&iter, self->connections);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn)) {
-    if (conn->state != CONNECTION_STATE_ADMITTED || conn->heard_us >= oldest)
+    if ((conn->state != CONNECTION_STATE_HELLO && conn->state != CONNECTION_STATE_ADMITTED) ||
+        conn->heard_us >= oldest)
       continue;
     refuse (self, conn, ICECAM_ADMISSION_SILENT);
     g_array_append_val (silent, conn->id);
   }
   return silent;
+}
+
+/**
+ * icecam_admission_take_overdue:
+ * @self: an admission policy
+ * @now_us: the current monotonic time
+ *
+ * Finds the connections whose handshake or hello deadline has passed and refuses them: the
+ * caller closes each. Called every icecam_admission_get_deadline_check_interval_ms(), a
+ * connection goes within its deadline plus that interval.
+ *
+ * Returns: (transfer full) (element-type guint64): the ids of the connections refused now;
+ *   empty if none
+ */
+GArray *
+icecam_admission_take_overdue (IcecamAdmission *self, gint64 now_us)
+{
+  GArray *overdue;
+  GHashTableIter iter;
+  Connection *conn;
+
+  g_return_val_if_fail (ICECAM_IS_ADMISSION (self), NULL);
+
+  overdue = g_array_new (FALSE, FALSE, sizeof (guint64));
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn))
+    if (conn->deadline_us <= now_us)
+      g_array_append_val (overdue, conn->id);
+  /* Refusing takes each out of pending: not while iterating it. */
+  for (guint i = 0; i < overdue->len; i++) {
+    guint64 id = g_array_index (overdue, guint64, i);
+
+    conn = g_hash_table_lookup (self->connections, &id);
+    g_debug ("peer %" G_GUINT64_FORMAT ": missed its %s deadline", id,
+             connection_state_to_string (conn->state));
+    refuse (self, conn, ICECAM_ADMISSION_MISSED_DEADLINE);
+  }
+  return overdue;
 }
 
 /**
@@ -410,7 +724,9 @@ icecam_admission_close (IcecamAdmission *self, guint64 id)
   conn = g_hash_table_lookup (self->connections, &id);
   if (conn == NULL)
     return;
-  count_address (self, conn->address, -1);
+  if (conn->key != NULL)
+    count_address (self, conn->key, -1);
+  g_hash_table_remove (self->pending, &id);
   g_hash_table_remove (self->connections, &id);
 }
 
@@ -429,6 +745,8 @@ icecam_admission_get_stats (IcecamAdmission *self, IcecamAdmissionStats *stats)
   stats->connections_refused = self->connections_refused;
   stats->rate_limited = self->rate_limited;
   stats->silent_closed = self->silent_closed;
+  stats->deadline_closed = self->deadline_closed;
+  stats->capacity_refused = self->capacity_refused;
 }
 
 /* ---- GObject -------------------------------------------------------------------------- */
@@ -438,6 +756,7 @@ icecam_admission_finalize (GObject *object)
 {
   IcecamAdmission *self = ICECAM_ADMISSION (object);
 
+  g_hash_table_unref (self->pending);
   g_hash_table_unref (self->connections);
   g_hash_table_unref (self->per_address);
 
@@ -456,6 +775,10 @@ icecam_admission_init (IcecamAdmission *self)
   self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                              (GDestroyNotify) connection_free);
   self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->pending = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->ipv6_prefix_length = ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH;
+  self->handshake_timeout_s = ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S;
+  self->hello_timeout_s = ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S;
   self->max_connections_per_address = ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   self->message_rate = ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE;
   self->message_burst = ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST;

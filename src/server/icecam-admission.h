@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The rendezvous's admission policy: connections per address, message rate, silence. */
+/* The rendezvous's admission policy: connection limits, deadlines, message rate, silence. */
 
 #pragma once
 
@@ -48,6 +48,40 @@ G_BEGIN_DECLS
 #define ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S 60
 
 /**
+ * ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S:
+ *
+ * Seconds a TCP connection has, from the moment it is accepted, to send its HTTP request and
+ * be upgraded to a WebSocket (or be answered and closed, for plain HTTP): a real client needs
+ * one round trip (two or three with TLS), a half-open one would otherwise hold its descriptor
+ * for ever.
+ */
+#define ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S 5
+
+/**
+ * ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S:
+ *
+ * Seconds an upgraded connection has to say a `hello` the server welcomes (a camera that must
+ * prove its secret answers a challenge first).
+ */
+#define ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S 10
+
+/**
+ * ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH:
+ *
+ * IPv6 clients count for the per-address limit by their first this many bits: every IPv6
+ * client has a whole /64 to choose addresses from.
+ */
+#define ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH 64
+
+/**
+ * ICECAM_ADMISSION_DESCRIPTOR_RESERVE:
+ *
+ * Descriptors kept out of the global connection cap for everything else the process opens:
+ * listening and STUN sockets, the epoll set, GLib's wake-ups, TLS and certificate files.
+ */
+#define ICECAM_ADMISSION_DESCRIPTOR_RESERVE 128
+
+/**
  * ICECAM_ADMISSION_BYTES_PER_MESSAGE:
  *
  * For the message rate, each further this many bytes of a message count as one message.
@@ -62,6 +96,10 @@ G_BEGIN_DECLS
  * @ICECAM_ADMISSION_OVER_RATE: it sent faster than the message rate: refused
  * @ICECAM_ADMISSION_SILENT: it sent nothing and answered no ping for the silence limit: refused
  * @ICECAM_ADMISSION_CLOSING: it was refused before; drop what it still sends
+ * @ICECAM_ADMISSION_AT_CAPACITY: the process holds the global maximum of connections: the new
+ *   one is closed at once and not kept
+ * @ICECAM_ADMISSION_MISSED_DEADLINE: it did not finish its HTTP request and upgrade, or its
+ *   `hello`, in time: refused
  * @ICECAM_ADMISSION_INVALID: an unknown or already open connection id, or an empty address;
  *   nothing was changed
  *
@@ -74,6 +112,8 @@ typedef enum {
   ICECAM_ADMISSION_OVER_RATE,
   ICECAM_ADMISSION_SILENT,
   ICECAM_ADMISSION_CLOSING,
+  ICECAM_ADMISSION_AT_CAPACITY,
+  ICECAM_ADMISSION_MISSED_DEADLINE,
   ICECAM_ADMISSION_INVALID,
 } IcecamAdmissionVerdict;
 
@@ -83,6 +123,9 @@ typedef enum {
  * @connections_refused: connections refused for their address's limit, since start
  * @rate_limited: connections refused for their message rate, since start
  * @silent_closed: connections refused for their silence, since start
+ * @deadline_closed: connections refused for missing the handshake or hello deadline, since
+ *   start
+ * @capacity_refused: connections closed at once at the global maximum, since start
  *
  * Counters for health and metrics endpoints.
  */
@@ -91,6 +134,8 @@ typedef struct {
   guint64 connections_refused;
   guint64 rate_limited;
   guint64 silent_closed;
+  guint64 deadline_closed;
+  guint64 capacity_refused;
 } IcecamAdmissionStats;
 
 #define ICECAM_TYPE_ADMISSION (icecam_admission_get_type ())
@@ -105,6 +150,16 @@ gboolean icecam_admission_set_keepalive (IcecamAdmission *self, guint interval_s
                                          guint silence_limit_s);
 guint icecam_admission_get_keepalive_interval (IcecamAdmission *self);
 guint icecam_admission_get_silence_limit (IcecamAdmission *self);
+void icecam_admission_set_max_connections (IcecamAdmission *self, guint max);
+guint icecam_admission_get_max_connections (IcecamAdmission *self);
+void icecam_admission_set_deadlines (IcecamAdmission *self, guint handshake_s, guint hello_s);
+guint icecam_admission_get_deadline_check_interval_ms (IcecamAdmission *self);
+gboolean icecam_admission_set_ipv6_prefix_length (IcecamAdmission *self, guint length);
+gchar *icecam_admission_address_key (IcecamAdmission *self, const gchar *address);
+guint icecam_admission_max_connections_for_descriptors (guint64 descriptor_limit);
+
+IcecamAdmissionVerdict icecam_admission_accept (IcecamAdmission *self, guint64 id,
+                                                gint64 now_us);
 
 IcecamAdmissionVerdict icecam_admission_open (IcecamAdmission *self, guint64 id,
                                               const gchar *address, gint64 now_us,
@@ -112,7 +167,9 @@ IcecamAdmissionVerdict icecam_admission_open (IcecamAdmission *self, guint64 id,
 IcecamAdmissionVerdict icecam_admission_message (IcecamAdmission *self, guint64 id, gsize size,
                                                  gint64 now_us, gchar **refusal);
 void icecam_admission_heard (IcecamAdmission *self, guint64 id, gint64 now_us);
+void icecam_admission_welcomed (IcecamAdmission *self, guint64 id);
 GArray *icecam_admission_take_silent (IcecamAdmission *self, gint64 now_us);
+GArray *icecam_admission_take_overdue (IcecamAdmission *self, gint64 now_us);
 void icecam_admission_close (IcecamAdmission *self, guint64 id);
 
 void icecam_admission_get_stats (IcecamAdmission *self, IcecamAdmissionStats *stats);

@@ -91,6 +91,9 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
   add_count (builder, "connections_refused", stats->admission.connections_refused);
   add_count (builder, "rate_limited", stats->admission.rate_limited);
   add_count (builder, "silent_closed", stats->admission.silent_closed);
+  add_count (builder, "connections", stats->admission.connections);
+  add_count (builder, "deadline_closed", stats->admission.deadline_closed);
+  add_count (builder, "capacity_refused", stats->admission.capacity_refused);
   if (stats->stun_running) {
     json_builder_set_member_name (builder, "stun");
     json_builder_begin_object (builder);
@@ -147,6 +150,15 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
   append_metric (text, "silent_closed_total", "counter",
                  "Connections closed for answering no ping for too long.",
                  stats->admission.silent_closed);
+  append_metric (text, "connections", "gauge",
+                 "TCP connections open: HTTP requests, upgrades and WebSockets.",
+                 stats->admission.connections);
+  append_metric (text, "deadline_closed_total", "counter",
+                 "Connections closed for not finishing their HTTP request and upgrade, or "
+                 "their hello, in time.", stats->admission.deadline_closed);
+  append_metric (text, "capacity_refused_total", "counter",
+                 "Connections closed at once: the service held its maximum of connections.",
+                 stats->admission.capacity_refused);
   if (stats->stun_running)
     append_metric (text, "stun_requests_answered_total", "counter",
                    "STUN Binding requests answered.", stats->stun.requests_answered);

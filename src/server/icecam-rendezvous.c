@@ -5,8 +5,10 @@
 
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <libsoup/soup.h>
 
+#include "icecam-acceptor.h"
 #include "icecam-admission.h"
 #include "icecam-http-endpoints.h"
 #include "icecam-stun-responder.h"
@@ -23,7 +25,10 @@
  * both in icecam-http-endpoints.c), plus an #IcecamStunResponder so that clients learn their
  * public address from the same host.
  * Each WebSocket connection is one peer of an #IcecamRegistry, which does all the routing;
- * an #IcecamAdmission decides which connections it keeps (limits, rate, silence).
+ * an #IcecamAdmission decides which connections it keeps (limits, deadlines, rate, silence).
+ * An #IcecamAcceptor accepts the TCP connections and hands them to the libsoup server, so that
+ * each is known from accept() on: refused at the global cap, and shut down when it has not
+ * finished its HTTP request and upgrade, or its `hello`, by its deadline.
  *
  * By default the STUN responder listens on UDP on the same host and port number as the
  * WebSocket's TCP listener; when that UDP port is taken and the WebSocket port was chosen by the
@@ -65,12 +70,13 @@ struct _IcecamRendezvous {
   IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
-  guint64 next_peer_id;
+  IcecamAcceptor *acceptor;         /* connection ids are its ids */
   IcecamAdmission *admission;
   gchar **presence_cameras;         /* the last presence list sent, and its JSON text */
   gchar *presence_json;
 
   GSource *silence_check;
+  GSource *deadline_check;
 
   GInetAddress *listen_address;     /* NULL until listening */
   guint port;
@@ -238,6 +244,34 @@ check_silence (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Shuts down the connections that missed their handshake or hello deadline: libsoup or the
+ * WebSocket reads end-of-file and closes them. An upgraded one is told why first, and its
+ * registry peer goes at once. */
+static gboolean
+check_deadlines (gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  g_autoptr (GArray) overdue = icecam_admission_take_overdue (self->admission,
+                                                              g_get_monotonic_time ());
+
+  for (guint i = 0; i < overdue->len; i++) {
+    guint64 id = g_array_index (overdue, guint64, i);
+    Connection *conn = g_hash_table_lookup (self->connections, &id);
+
+    if (conn == NULL) {
+      g_debug ("connection %" G_GUINT64_FORMAT ": no WebSocket upgrade in time, closing", id);
+    } else {
+      g_info ("peer %" G_GUINT64_FORMAT " (%s): no hello in time, closing", id, conn->host);
+      if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                         "no hello in time");
+      icecam_registry_remove_peer (self->registry, id);
+    }
+    icecam_acceptor_shutdown (self->acceptor, id);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
 {
@@ -256,15 +290,22 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
                      SoupWebsocketConnection *ws, gpointer user_data)
 {
   IcecamRendezvous *self = user_data;
-  Connection *conn = g_new0 (Connection, 1);
+  Connection *conn;
   GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
   g_autofree gchar *remote = socket_address_to_string (remote_address);
   g_autoptr (GPtrArray) servers =
     peer_ice_servers (self, soup_server_message_get_local_address (msg));
   g_autofree gchar *refusal = NULL;
+  guint64 id = 0;
 
+  /* Every connection comes through the acceptor; one it does not know is already gone. */
+  if (icecam_acceptor_lookup (self->acceptor, remote_address, &id) == NULL) {
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    return;
+  }
+  conn = g_new0 (Connection, 1);
   conn->self = self;
-  conn->id = ++self->next_peer_id;
+  conn->id = id;
   conn->ws = g_object_ref (ws);
   conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
     ? host_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
@@ -287,7 +328,7 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
     refuse_connection (conn, "connections per address", refusal);
     break;
-  default: /* peer ids are unique and the host never empty: not reached */
+  default: /* accepted before, and the host never empty: not reached */
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
     break;
   }
@@ -306,7 +347,9 @@ static void
 on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
 {
   g_autoptr (SoupServerMessage) hold = g_object_ref (msg);
-  GSocket *socket = soup_server_message_get_socket (msg); /* the stream below holds it */
+  /* The acceptor holds it while the connection is open. */
+  GSocket *socket = icecam_acceptor_lookup (self->acceptor,
+                                            soup_server_message_get_remote_address (msg), NULL);
   GList *extensions = g_object_steal_data (G_OBJECT (msg), "icecam-websocket-extensions");
   SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
   SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
@@ -404,6 +447,9 @@ on_registry_send (IcecamRegistry *registry, guint64 peer_id, IcecamMessage *msg,
              icecam_message_type_to_string (msg->type));
     return;
   }
+  /* Its hello was good: the hello deadline is met. */
+  if (msg->type == ICECAM_MESSAGE_WELCOME)
+    icecam_admission_welcomed (self->admission, peer_id);
   if (msg->type == ICECAM_MESSAGE_PRESENCE) {
     soup_websocket_connection_send_text (ws, presence_to_json (self, msg));
     return;
@@ -431,6 +477,26 @@ on_registry_replaced (IcecamRegistry *registry, guint64 peer_id, IcecamRendezvou
   if (ws != NULL)
     soup_websocket_connection_close (ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
                                      ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
+}
+
+/* ---- accepted connections ------------------------------------------------------------- */
+
+static gboolean
+on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id, GSocketAddress *remote,
+                      IcecamRendezvous *self)
+{
+  if (icecam_admission_accept (self->admission, id, g_get_monotonic_time ()) ==
+      ICECAM_ADMISSION_ALLOW)
+    return TRUE;
+  g_debug ("connection %" G_GUINT64_FORMAT ": %u connections open, the maximum: refused", id,
+           icecam_admission_get_max_connections (self->admission));
+  return FALSE;
+}
+
+static void
+on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id, IcecamRendezvous *self)
+{
+  icecam_admission_close (self->admission, id);
 }
 
 /* ---- health and metrics --------------------------------------------------------------- */
@@ -463,13 +529,12 @@ listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GEr
   if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
     g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
   g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
-  if (!g_socket_bind (socket, requested, TRUE, error) || !g_socket_listen (socket, error) ||
-      !soup_server_listen_socket (self->server, socket,
-                                  self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+  if (!g_socket_bind (socket, requested, TRUE, error) || !g_socket_listen (socket, error))
     return FALSE;
   bound = g_socket_get_local_address (socket, error);
   if (bound == NULL)
     return FALSE;
+  icecam_acceptor_listen (self->acceptor, socket);
   self->listen_address = g_object_ref (address);
   self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   return TRUE;
@@ -532,7 +597,7 @@ listen_all (IcecamRendezvous *self, GInetAddress *address, guint port, GError **
   if (!listen_websocket (self, address, port, error))
     return FALSE;
   if (self->stun_enabled && !listen_stun (self, port == 0, error)) {
-    soup_server_disconnect (self->server);
+    icecam_acceptor_stop (self->acceptor);
     g_clear_object (&self->listen_address);
     self->port = 0;
     return FALSE;
@@ -676,6 +741,7 @@ icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificat
   if (certificate == NULL)
     return FALSE;
   g_object_set (self->server, "tls-certificate", certificate, NULL);
+  icecam_acceptor_set_tls_certificate (self->acceptor, certificate);
   self->tls = TRUE;
   return TRUE;
 }
@@ -758,16 +824,31 @@ icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, gu
 }
 
 static void
+stop_check (GSource **check)
+{
+  if (*check != NULL) {
+    g_source_destroy (*check);
+    g_clear_pointer (check, g_source_unref);
+  }
+}
+
+/* (Re)starts the periodic check @check, which runs @func every @source's interval. */
+static void
+start_check (IcecamRendezvous *self, GSource **check, GSource *source, GSourceFunc func)
+{
+  stop_check (check);
+  *check = source;
+  g_source_set_callback (source, func, self, NULL);
+  g_source_attach (source, self->context);
+}
+
+static void
 start_silence_check (IcecamRendezvous *self)
 {
-  if (self->silence_check != NULL) {
-    g_source_destroy (self->silence_check);
-    g_source_unref (self->silence_check);
-  }
-  self->silence_check =
-    g_timeout_source_new_seconds (icecam_admission_get_keepalive_interval (self->admission));
-  g_source_set_callback (self->silence_check, check_silence, self, NULL);
-  g_source_attach (self->silence_check, self->context);
+  start_check (self, &self->silence_check,
+               g_timeout_source_new_seconds (
+                 icecam_admission_get_keepalive_interval (self->admission)),
+               check_silence);
 }
 
 /**
@@ -788,6 +869,107 @@ icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint
 
   icecam_admission_set_keepalive (self->admission, interval_s, silence_limit_s);
   start_silence_check (self);
+}
+
+static void
+start_deadline_check (IcecamRendezvous *self)
+{
+  start_check (self, &self->deadline_check,
+               g_timeout_source_new (
+                 icecam_admission_get_deadline_check_interval_ms (self->admission)),
+               check_deadlines);
+}
+
+/* The process's descriptor limit as it is now, less a reserve for everything else. */
+static guint
+default_max_connections (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return 0;
+  return icecam_admission_max_connections_for_descriptors (limit.rlim_cur);
+}
+
+/**
+ * icecam_rendezvous_set_deadlines:
+ * @self: a rendezvous
+ * @handshake_s: seconds a TCP connection has from accept() to finish its HTTP request and
+ *   WebSocket upgrade (plain HTTP: to be answered and closed); 0 for no deadline
+ * @hello_s: seconds an upgraded connection has to say a `hello` the server welcomes; 0 for no
+ *   deadline
+ *
+ * A connection that misses either is shut down and counted (`deadline_closed`). Defaults:
+ * %ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S, %ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S.
+ * Applies to connections that start those stages afterwards.
+ */
+void
+icecam_rendezvous_set_deadlines (IcecamRendezvous *self, guint handshake_s, guint hello_s)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+
+  icecam_admission_set_deadlines (self->admission, handshake_s, hello_s);
+  start_deadline_check (self);
+}
+
+/**
+ * icecam_rendezvous_set_max_connections:
+ * @self: a rendezvous
+ * @max: how many TCP connections the service holds at most, in any state; 0 for no limit
+ *
+ * Connections beyond it are closed as soon as they are accepted and counted
+ * (`capacity_refused`). Default: the descriptor limit (RLIMIT_NOFILE) when the rendezvous was
+ * created, less %ICECAM_ADMISSION_DESCRIPTOR_RESERVE.
+ */
+void
+icecam_rendezvous_set_max_connections (IcecamRendezvous *self, guint max)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+
+  icecam_admission_set_max_connections (self->admission, max);
+}
+
+/**
+ * icecam_rendezvous_get_max_connections:
+ * @self: a rendezvous
+ *
+ * Returns: the global connection cap, 0 for none
+ */
+guint
+icecam_rendezvous_get_max_connections (IcecamRendezvous *self)
+{
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), 0);
+
+  return icecam_admission_get_max_connections (self->admission);
+}
+
+/**
+ * icecam_rendezvous_set_ipv6_prefix_length:
+ * @self: a rendezvous
+ * @length: IPv6 clients count for the per-address limit by this many leading bits, 1 to 128
+ *
+ * Default: %ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH.
+ */
+void
+icecam_rendezvous_set_ipv6_prefix_length (IcecamRendezvous *self, guint length)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  g_return_if_fail (length >= 1 && length <= 128);
+
+  icecam_admission_set_ipv6_prefix_length (self->admission, length);
+}
+
+/**
+ * icecam_rendezvous_get_admission_stats:
+ * @self: a rendezvous
+ * @stats: (out caller-allocates): the admission counters, as /healthz reports them
+ */
+void
+icecam_rendezvous_get_admission_stats (IcecamRendezvous *self, IcecamAdmissionStats *stats)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+
+  icecam_admission_get_stats (self->admission, stats);
 }
 
 /**
@@ -904,6 +1086,10 @@ icecam_rendezvous_dispose (GObject *object)
 
   if (self->registry != NULL)
     g_signal_handlers_disconnect_by_data (self->registry, self);
+  /* Before the server lets its connections go: the admission is not told any more. */
+  if (self->acceptor != NULL)
+    g_signal_handlers_disconnect_by_data (self->acceptor, self);
+  g_clear_object (&self->acceptor);
   if (self->connections != NULL) {
     g_hash_table_iter_init (&iter, self->connections);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn)) {
@@ -917,10 +1103,8 @@ icecam_rendezvous_dispose (GObject *object)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_clear_object (&self->stun);
-  if (self->silence_check != NULL) {
-    g_source_destroy (self->silence_check);
-    g_clear_pointer (&self->silence_check, g_source_unref);
-  }
+  stop_check (&self->silence_check);
+  stop_check (&self->deadline_check);
   g_clear_object (&self->registry);
   g_clear_object (&self->admission);
 
@@ -962,12 +1146,17 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                              (GDestroyNotify) connection_free);
   self->admission = icecam_admission_new ();
+  icecam_admission_set_max_connections (self->admission, default_max_connections ());
   start_silence_check (self);
+  start_deadline_check (self);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
   g_signal_connect (self->registry, "replaced", G_CALLBACK (on_registry_replaced), self);
 
   self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
+  self->acceptor = icecam_acceptor_new (self->server);
+  g_signal_connect (self->acceptor, "accepted", G_CALLBACK (on_acceptor_accepted), self);
+  g_signal_connect (self->acceptor, "closed", G_CALLBACK (on_acceptor_closed), self);
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
   g_ptr_array_add (self->websocket_extension_types,
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));

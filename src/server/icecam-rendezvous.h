@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 
+#include "icecam-admission.h"
 #include "icecam-registry.h"
 
 G_BEGIN_DECLS
@@ -39,6 +40,11 @@ void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, 
 void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
 void icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s,
                                       guint silence_limit_s);
+void icecam_rendezvous_set_deadlines (IcecamRendezvous *self, guint handshake_s, guint hello_s);
+void icecam_rendezvous_set_max_connections (IcecamRendezvous *self, guint max);
+guint icecam_rendezvous_get_max_connections (IcecamRendezvous *self);
+void icecam_rendezvous_set_ipv6_prefix_length (IcecamRendezvous *self, guint length);
+void icecam_rendezvous_get_admission_stats (IcecamRendezvous *self, IcecamAdmissionStats *stats);
 void icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStream stream);
 
 gboolean icecam_rendezvous_set_tls_files (IcecamRendezvous *self, const gchar *certificate_file,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The icecam-rendezvous command: options, one IcecamRendezvous, the main loop, clean exit. */
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <glib-unix.h>
 
 #include "icecam-admission.h"
@@ -41,6 +43,10 @@ typedef struct {
   gchar *ws_stream_name;
   IcecamRendezvousWsStream ws_stream;
   gint resume_grace_s;
+  gint handshake_timeout_s;
+  gint hello_timeout_s;
+  gint max_connections;       /* -1: from the descriptor limit */
+  gint ipv6_prefix_length;
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
@@ -248,6 +254,13 @@ app_check_limits (App *app, GError **error)
                  "--keepalive-interval must be >= 1 and --silence-limit longer than it");
     return FALSE;
   }
+  if (app->handshake_timeout_s < 0 || app->hello_timeout_s < 0 || app->max_connections < -1 ||
+      app->ipv6_prefix_length < 1 || app->ipv6_prefix_length > 128) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--handshake-timeout, --hello-timeout and --max-connections must be >= 0 "
+                 "(0: none); --ipv6-prefix-length 1 to 128");
+    return FALSE;
+  }
   if (app->resume_grace_s < 0) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--resume-grace must be >= 0 (0: sessions end with their connection)");
@@ -344,6 +357,20 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "Keep the sessions of a client whose connection went this long, for it to take back on "
       "a new one (0: they end at once), default "
       G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S), "SECONDS" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &app->handshake_timeout_s,
+      "Close a connection that has not finished its HTTP request and WebSocket upgrade this "
+      "long after it was accepted (0: never), default "
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S), "SECONDS" },
+    { "hello-timeout", 0, 0, G_OPTION_ARG_INT, &app->hello_timeout_s,
+      "Close a WebSocket that has not said a welcomed hello this long after its upgrade "
+      "(0: never), default " G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S), "SECONDS" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &app->max_connections,
+      "TCP connections held at most; more are closed as soon as accepted (0: no limit), "
+      "default the descriptor limit less " G_STRINGIFY (ICECAM_ADMISSION_DESCRIPTOR_RESERVE),
+      "N" },
+    { "ipv6-prefix-length", 0, 0, G_OPTION_ARG_INT, &app->ipv6_prefix_length,
+      "IPv6 clients count for --max-connections-per-address by this prefix, default "
+      G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH), "BITS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { NULL }
@@ -416,6 +443,34 @@ print_listening (App *app)
   fflush (stdout);
 }
 
+/* Raises the descriptor soft limit to the hard limit where the system lets us: the global
+ * connection cap follows the limit. */
+static void
+raise_descriptor_limit (void)
+{
+  struct rlimit limit;
+  rlim_t before;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0) {
+    g_warning ("cannot read the descriptor limit: %s", g_strerror (errno));
+    return;
+  }
+  before = limit.rlim_cur;
+  if (limit.rlim_cur == limit.rlim_max) {
+    g_info ("descriptor limit %" G_GUINT64_FORMAT " (the hard limit)", (guint64) before);
+    return;
+  }
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0) {
+    g_info ("descriptor limit %" G_GUINT64_FORMAT ", not raised to the hard limit %"
+            G_GUINT64_FORMAT ": %s", (guint64) before, (guint64) limit.rlim_max,
+            g_strerror (errno));
+    return;
+  }
+  g_info ("descriptor limit raised from %" G_GUINT64_FORMAT " to the hard limit %"
+          G_GUINT64_FORMAT, (guint64) before, (guint64) limit.rlim_max);
+}
+
 static int
 app_run (App *app)
 {
@@ -423,7 +478,15 @@ app_run (App *app)
   guint sigint_id;
   guint sigterm_id;
 
+  raise_descriptor_limit ();
   app->rendezvous = icecam_rendezvous_new ();
+  if (app->max_connections >= 0)
+    icecam_rendezvous_set_max_connections (app->rendezvous, (guint) app->max_connections);
+  g_info ("at most %u connections (0: no limit)",
+          icecam_rendezvous_get_max_connections (app->rendezvous));
+  icecam_rendezvous_set_deadlines (app->rendezvous, (guint) app->handshake_timeout_s,
+                                   (guint) app->hello_timeout_s);
+  icecam_rendezvous_set_ipv6_prefix_length (app->rendezvous, (guint) app->ipv6_prefix_length);
   icecam_rendezvous_set_stun_enabled (app->rendezvous, !app->stun_off);
   icecam_rendezvous_set_stun_address (app->rendezvous, app->stun_address);
   icecam_rendezvous_set_stun_alternate (app->rendezvous, app->stun_alternate_address);
@@ -482,6 +545,10 @@ main (int argc, char **argv)
     .keepalive_interval_s = ICECAM_ADMISSION_DEFAULT_KEEPALIVE_INTERVAL_S,
     .silence_limit_s = ICECAM_ADMISSION_DEFAULT_SILENCE_LIMIT_S,
     .resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S,
+    .handshake_timeout_s = ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S,
+    .hello_timeout_s = ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S,
+    .max_connections = -1,
+    .ipv6_prefix_length = ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH,
   };
   g_autoptr (GError) error = NULL;
   int status;

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Integration tests: the rendezvous under half-open and idle connection floods, in process. */
+
+#include <string.h>
+#include <sys/resource.h>
+#include <libsoup/soup.h>
+
+#include "icecam-signalling-client.h"
+#include "icecam-test-rendezvous.h"
+
+#define HANDSHAKE_S 1
+#define HELLO_S 2
+#define SOURCE_ADDRESSES 20
+#define FLOOD 1000
+#define BATCH 100
+/* How late a connection may be closed after its deadline: the check interval (250 ms here)
+ * plus room for a loaded machine. */
+#define SLACK_US (2 * G_USEC_PER_SEC)
+
+static const gchar half_request[] = "GET /ws HTT";
+static const gchar upgrade_request[] =
+  "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/* A hostile connection: what it sent, and when it was opened and found closed. */
+typedef struct {
+  GSocket *socket;
+  gint64 deadline_s;  /* its deadline: the handshake's, or the hello's once upgraded */
+  gint64 opened_us;
+  gint64 closed_us;   /* 0 while open */
+} Hostile;
+
+/* A signalling client (the one cameras and viewers use) and what it received. */
+typedef struct {
+  IcecamSignallingClient *client;
+  GQueue messages;
+} Peer;
+
+typedef struct {
+  IcecamRendezvous *rendezvous;
+  gchar *url;
+  Peer *camera;
+  Peer *viewer;
+  gchar *session;
+  GArray *hostile;
+} Fixture;
+
+/* ---- hostile connections -------------------------------------------------------------- */
+
+static IcecamAdmissionStats
+admission_stats (Fixture *f)
+{
+  IcecamAdmissionStats stats;
+
+  icecam_rendezvous_get_admission_stats (f->rendezvous, &stats);
+  return stats;
+}
+
+/* Connection @index comes from 127.0.1.(index % SOURCE_ADDRESSES + 1) and sends @payload. */
+static Hostile
+hostile_open (Fixture *f, guint index, const gchar *payload, gint64 deadline_s)
+{
+  g_autofree gchar *source = g_strdup_printf ("127.0.1.%u", index % SOURCE_ADDRESSES + 1);
+  g_autoptr (GSocketAddress) from = g_inet_socket_address_new_from_string (source, 0);
+  g_autoptr (GSocketAddress) to =
+    g_inet_socket_address_new_from_string ("127.0.0.1",
+                                           icecam_rendezvous_get_port (f->rendezvous));
+  g_autoptr (GError) error = NULL;
+  Hostile hostile = { .deadline_s = deadline_s };
+
+  hostile.socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (hostile.socket, from, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_socket_connect (hostile.socket, to, NULL, &error));
+  g_assert_no_error (error);
+  hostile.opened_us = g_get_monotonic_time ();
+  if (payload != NULL)
+    g_assert_cmpint (g_socket_send (hostile.socket, payload, strlen (payload), NULL, &error), ==,
+                     strlen (payload));
+  g_assert_no_error (error);
+  g_socket_set_blocking (hostile.socket, FALSE);
+  return hostile;
+}
+
+/* Opens @n connections in batches, each batch accepted by the server before the next (the
+ * listen queue holds 1024); every tenth of them sends @payloads[i % 10]. */
+static void
+hostile_flood (Fixture *f, guint n, const gchar * const payloads[10], const gint64 deadlines[10])
+{
+  guint first = f->hostile->len;
+
+  for (guint i = 0; i < n; i++) {
+    Hostile hostile = hostile_open (f, first + i, payloads[i % 10], deadlines[i % 10]);
+
+    g_array_append_val (f->hostile, hostile);
+    if ((i + 1) % BATCH == 0 || i + 1 == n) {
+      guint64 accepted = first + i + 1;
+
+      g_assert_true (WAIT_UNTIL (admission_stats (f).connections +
+                                 admission_stats (f).capacity_refused >= accepted + 2));
+    }
+  }
+}
+
+/* Reads what each open one was sent; end-of-file or an error means the server closed it. */
+static guint
+hostile_count_open (Fixture *f)
+{
+  guint open = 0;
+
+  for (guint i = 0; i < f->hostile->len; i++) {
+    Hostile *hostile = &g_array_index (f->hostile, Hostile, i);
+    g_autoptr (GError) error = NULL;
+    gchar buffer[4096];
+    gssize n;
+
+    if (hostile->closed_us != 0)
+      continue;
+    do {
+      g_clear_error (&error);
+      n = g_socket_receive (hostile->socket, buffer, sizeof buffer, NULL, &error);
+    } while (n > 0);
+    if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      open++;
+    else
+      hostile->closed_us = g_get_monotonic_time ();
+  }
+  return open;
+}
+
+static void
+hostile_clear (Hostile *hostile)
+{
+  g_socket_close (hostile->socket, NULL);
+  g_object_unref (hostile->socket);
+}
+
+/* ---- camera and viewer ---------------------------------------------------------------- */
+
+static void
+on_peer_message (IcecamSignallingClient *client, IcecamMessage *msg, Peer *peer)
+{
+  g_queue_push_tail (&peer->messages, icecam_message_copy (msg));
+}
+
+static Peer *
+peer_start (Fixture *f, IcecamRole role, const gchar *id)
+{
+  g_autoptr (GError) error = NULL;
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->client = icecam_signalling_client_new (f->url, role, id, &error);
+  g_assert_no_error (error);
+  icecam_signalling_client_set_reconnect (peer->client, FALSE);
+  g_queue_init (&peer->messages);
+  g_signal_connect (peer->client, "message", G_CALLBACK (on_peer_message), peer);
+  icecam_signalling_client_start (peer->client);
+  g_assert_true (WAIT_UNTIL (icecam_signalling_client_get_state (peer->client) ==
+                             ICECAM_SIGNALLING_STATE_READY));
+  return peer;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  icecam_signalling_client_stop (peer->client);
+  g_signal_handlers_disconnect_by_data (peer->client, peer);
+  g_object_unref (peer->client);
+  g_queue_clear_full (&peer->messages, (GDestroyNotify) icecam_message_free);
+  g_free (peer);
+}
+
+/* Drops what @peer got until a message of @type, which it returns. */
+static IcecamMessage *
+peer_expect (Peer *peer, IcecamMessageType type)
+{
+  for (;;) {
+    IcecamMessage *msg;
+
+    g_assert_true (WAIT_UNTIL (!g_queue_is_empty (&peer->messages)));
+    msg = g_queue_pop_head (&peer->messages);
+    if (msg->type == type)
+      return msg;
+    icecam_message_free (msg);
+  }
+}
+
+static void
+peer_send (Peer *peer, IcecamMessage *msg)
+{
+  icecam_signalling_client_send (peer->client, msg);
+  icecam_message_free (msg);
+}
+
+/* The camera's session with the viewer carries a fresh candidate to it. */
+static void
+assert_session_works (Fixture *f)
+{
+  g_autofree gchar *candidate =
+    g_strdup_printf ("candidate:%u 1 UDP 2013266431 127.0.0.1 4000 typ host", g_random_int ());
+  g_autoptr (IcecamMessage) got = NULL;
+
+  g_assert_cmpint (icecam_signalling_client_get_state (f->camera->client), ==,
+                   ICECAM_SIGNALLING_STATE_READY);
+  g_assert_cmpint (icecam_signalling_client_get_state (f->viewer->client), ==,
+                   ICECAM_SIGNALLING_STATE_READY);
+  peer_send (f->camera, icecam_message_new_candidate (f->session, candidate));
+  got = peer_expect (f->viewer, ICECAM_MESSAGE_CANDIDATE);
+  g_assert_cmpstr (got->candidate, ==, candidate);
+}
+
+/* ---- plain HTTP ----------------------------------------------------------------------- */
+
+static gchar *
+http_get (Fixture *f, const gchar *path)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *uri = g_strdup_printf ("http://127.0.0.1:%u%s",
+                                           icecam_rendezvous_get_port (f->rendezvous), path);
+  g_autoptr (SoupMessage) msg = soup_message_new (SOUP_METHOD_GET, uri);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+
+  soup_session_set_proxy_resolver (session, NULL);
+  soup_session_send_and_read_async (session, msg, G_PRIORITY_DEFAULT, NULL,
+                                    icecam_test_store_result_cb, &result);
+  g_assert_true (WAIT_UNTIL (result != NULL));
+  body = soup_session_send_and_read_finish (session, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, SOUP_STATUS_OK);
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+static void
+assert_contains (const gchar *text, const gchar *needle)
+{
+  if (strstr (text, needle) == NULL)
+    g_error ("'%s' not in:\n%s", needle, text);
+}
+
+/* ---- fixture -------------------------------------------------------------------------- */
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+
+  f->rendezvous = icecam_test_rendezvous_new (0, FALSE, &error);
+  g_assert_no_error (error);
+  icecam_rendezvous_set_deadlines (f->rendezvous, HANDSHAKE_S, HELLO_S);
+  f->url = icecam_rendezvous_get_uri (f->rendezvous);
+  f->hostile = g_array_new (FALSE, FALSE, sizeof (Hostile));
+  g_array_set_clear_func (f->hostile, (GDestroyNotify) hostile_clear);
+
+  f->camera = peer_start (f, ICECAM_ROLE_CAMERA, "cam1");
+  f->viewer = peer_start (f, ICECAM_ROLE_VIEWER, NULL);
+  peer_send (f->viewer, icecam_message_new_watch ("cam1"));
+  to_viewer = peer_expect (f->viewer, ICECAM_MESSAGE_SESSION);
+  to_camera = peer_expect (f->camera, ICECAM_MESSAGE_SESSION);
+  g_assert_cmpstr (to_viewer->session, ==, to_camera->session);
+  f->session = g_strdup (to_camera->session);
+  assert_session_works (f);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_array_unref (f->hostile);
+  peer_free (f->camera);
+  peer_free (f->viewer);
+  icecam_test_rendezvous_finalize (f->rendezvous);
+  g_free (f->session);
+  g_free (f->url);
+}
+
+/* ---- tests ---------------------------------------------------------------------------- */
+
+/* 1,000 connections from 20 addresses (50 each, under the per-address limit) that never
+ * finish: idle, half a request line, or upgraded without a hello. Each is closed within its
+ * deadline and counted, while the camera's session with the viewer carries on. */
+static void
+test_half_open_flood (Fixture *f, gconstpointer data)
+{
+  static const gchar *payloads[10] = {
+    NULL, NULL, NULL, NULL, half_request, half_request, half_request,
+    upgrade_request, upgrade_request, upgrade_request,
+  };
+  static const gint64 deadlines[10] = {
+    HANDSHAKE_S, HANDSHAKE_S, HANDSHAKE_S, HANDSHAKE_S, HANDSHAKE_S, HANDSHAKE_S, HANDSHAKE_S,
+    HELLO_S, HELLO_S, HELLO_S,
+  };
+  g_autofree gchar *healthz = NULL;
+  g_autofree gchar *metrics = NULL;
+
+  hostile_flood (f, FLOOD, payloads, deadlines);
+  assert_session_works (f);
+  g_assert_true (WAIT_UNTIL_FOR (hostile_count_open (f) == 0, HELLO_S + 10));
+
+  for (guint i = 0; i < f->hostile->len; i++) {
+    Hostile *hostile = &g_array_index (f->hostile, Hostile, i);
+    gint64 lived_us = hostile->closed_us - hostile->opened_us;
+
+    if (lived_us < hostile->deadline_s * G_USEC_PER_SEC ||
+        lived_us > hostile->deadline_s * G_USEC_PER_SEC + SLACK_US)
+      g_error ("connection %u (deadline %" G_GINT64_FORMAT " s) closed after %" G_GINT64_FORMAT
+               " ms", i, hostile->deadline_s, lived_us / 1000);
+  }
+  g_assert_cmpuint (admission_stats (f).deadline_closed, ==, FLOOD);
+  g_assert_true (WAIT_UNTIL (admission_stats (f).connections == 2));
+  assert_session_works (f);
+
+  healthz = http_get (f, "/healthz");
+  assert_contains (healthz, "\"deadline_closed\":1000");
+  metrics = http_get (f, "/metrics");
+  assert_contains (metrics, "\nicecam_rendezvous_deadline_closed_total 1000\n");
+  assert_contains (metrics, "\nicecam_rendezvous_capacity_refused_total 0\n");
+}
+
+/* At the global cap new connections are closed at once and counted; the camera and viewer
+ * are undisturbed, and once connections go new ones are served again. */
+static void
+test_global_cap (Fixture *f, gconstpointer data)
+{
+  static const gchar *idle[10] = { NULL };
+  static const gint64 deadlines[10] = { 0 };
+  g_autofree gchar *healthz = NULL;
+  g_autofree gchar *metrics = NULL;
+  Peer *late = NULL;
+
+  /* Nothing may time out here: only the cap closes connections. */
+  icecam_rendezvous_set_deadlines (f->rendezvous, 60, 60);
+  icecam_rendezvous_set_max_connections (f->rendezvous, 2 + 40);
+  hostile_flood (f, 50, idle, deadlines);
+  g_assert_true (WAIT_UNTIL (admission_stats (f).capacity_refused == 10));
+  g_assert_true (WAIT_UNTIL (hostile_count_open (f) == 40));
+  for (guint i = 0; i < f->hostile->len; i++)
+    g_assert_cmpint (g_array_index (f->hostile, Hostile, i).closed_us != 0, ==, i >= 40);
+  g_assert_cmpuint (admission_stats (f).connections, ==, 42);
+  assert_session_works (f);
+
+  g_array_set_size (f->hostile, 0);
+  g_assert_true (WAIT_UNTIL (admission_stats (f).connections == 2));
+  healthz = http_get (f, "/healthz");
+  assert_contains (healthz, "\"capacity_refused\":10");
+  metrics = http_get (f, "/metrics");
+  assert_contains (metrics, "\nicecam_rendezvous_capacity_refused_total 10\n");
+  late = peer_start (f, ICECAM_ROLE_VIEWER, NULL);
+  peer_free (late);
+  assert_session_works (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  struct rlimit limit;
+
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  /* Both ends of every connection live in this process: raise the limit as the service does. */
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &limit);
+  }
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < 2 * FLOOD + 512) {
+    g_test_skip ("fewer than 2,512 descriptors");
+    return 77;
+  }
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/hostile/deadlines/half-open-flood", test_half_open_flood);
+  ADD ("/hostile/capacity/global-cap", test_global_cap);
+#undef ADD
+  return g_test_run ();
+}

@@ -71,6 +71,7 @@ struct _IcecamRendezvous {
   gchar *presence_json;
 
   GSource *silence_check;
+  GSource *registry_tick;           /* the registry's timed work: relay credential renewals */
 
   GInetAddress *listen_address;     /* NULL until listening */
   guint port;
@@ -211,6 +212,15 @@ static void
 on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
 {
   icecam_admission_heard (conn->self->admission, conn->id, g_get_monotonic_time ());
+}
+
+static gboolean
+on_registry_tick (gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+
+  icecam_registry_expire (self->registry, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
 }
 
 /* Closes the connections that have been silent for longer than the limit; runs every
@@ -921,6 +931,10 @@ icecam_rendezvous_dispose (GObject *object)
     g_source_destroy (self->silence_check);
     g_clear_pointer (&self->silence_check, g_source_unref);
   }
+  if (self->registry_tick != NULL) {
+    g_source_destroy (self->registry_tick);
+    g_clear_pointer (&self->registry_tick, g_source_unref);
+  }
   g_clear_object (&self->registry);
   g_clear_object (&self->admission);
 
@@ -963,6 +977,9 @@ icecam_rendezvous_init (IcecamRendezvous *self)
                                              (GDestroyNotify) connection_free);
   self->admission = icecam_admission_new ();
   start_silence_check (self);
+  self->registry_tick = g_timeout_source_new_seconds (1);
+  g_source_set_callback (self->registry_tick, on_registry_tick, self, NULL);
+  g_source_attach (self->registry_tick, self->context);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
   g_signal_connect (self->registry, "replaced", G_CALLBACK (on_registry_replaced), self);

@@ -805,8 +805,9 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
  * @now_us: the time, as g_get_monotonic_time() tells it
  *
  * Forgets the clients whose connection went more than the resume grace before @now_us, and
- * their sessions. The registry does this by itself whenever it is called; this is for callers
- * that want it done at a time of their choosing, and for tests.
+ * their sessions (the registry also does this by itself whenever it is called), and sends the
+ * relay credential renewals due by @now_us (only here: call it every second or so when relays
+ * are configured, as #IcecamRendezvous does).
  */
 void
 icecam_registry_expire (IcecamRegistry *self, gint64 now_us)

@@ -438,31 +438,38 @@ expect_renewal (Fixture *f, guint64 peer, const gchar *session, const gchar *rol
   assert_turn_credentials (g_ptr_array_index (msg->ice_servers, 0), session, role);
 }
 
-/* Ends that listed "ice-servers" get fresh credentials every half lifetime while the session
- * lasts; an end that did not gets none; nothing after the session ended. */
-static void
-test_turn_renewal (Fixture *f, gconstpointer data)
+/* cam1 (listing "ice-servers" if @camera_features) and alice (listing it) in a session with
+ * relays of a 600 s lifetime; returns the session id. */
+static gchar *
+open_renewing_session (Fixture *f, gboolean camera_features)
 {
   g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) viewer_welcome = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
   g_autoptr (IcecamMessage) to_camera = NULL;
   g_autoptr (IcecamMessage) to_viewer = NULL;
-  g_autoptr (IcecamMessage) presence = NULL;
-  g_autoptr (IcecamMessage) bye = NULL;
-  gint64 start = g_get_monotonic_time ();
-  const gchar *session;
 
   set_turn (f, 600);
-  hello_with_features (f, CAMERA_1, "camera", "cam1", "\"ice-servers\"");
+  hello_with_features (f, CAMERA_1, "camera", "cam1", camera_features ? "\"ice-servers\"" : "");
   welcome = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_WELCOME);
   g_assert_true (welcome->features & ICECAM_FEATURE_ICE_SERVERS);
-  g_clear_pointer (&welcome, icecam_message_free);
   hello_with_features (f, VIEWER_1, "viewer", "alice", "\"ice-servers\"");
-  welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
+  viewer_welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
   presence = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE);
   feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
   to_camera = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_SESSION);
   to_viewer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_SESSION);
-  session = to_camera->session;
+  return g_strdup (to_camera->session);
+}
+
+/* Ends that listed "ice-servers" get fresh credentials every half lifetime while the session
+ * lasts; nothing after the session ended. */
+static void
+test_turn_renewal (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) bye = NULL;
+  gint64 start = g_get_monotonic_time ();
+  g_autofree gchar *session = open_renewing_session (f, TRUE);
 
   icecam_registry_expire (f->registry, start + (gint64) 290 * G_USEC_PER_SEC);
   expect_nothing (f);
@@ -488,23 +495,11 @@ test_turn_renewal (Fixture *f, gconstpointer data)
 static void
 test_turn_renewal_needs_feature (Fixture *f, gconstpointer data)
 {
-  g_autoptr (IcecamMessage) welcome = NULL;
-  g_autoptr (IcecamMessage) presence = NULL;
-  g_autoptr (IcecamMessage) to_camera = NULL;
-  g_autoptr (IcecamMessage) to_viewer = NULL;
   gint64 start = g_get_monotonic_time ();
+  g_autofree gchar *session = open_renewing_session (f, FALSE);
 
-  set_turn (f, 600);
-  welcome = connect_camera (f, CAMERA_1, "cam1");
-  g_clear_pointer (&welcome, icecam_message_free);
-  hello_with_features (f, VIEWER_1, "viewer", "alice", "\"ice-servers\"");
-  welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
-  presence = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE);
-  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
-  to_camera = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_SESSION);
-  to_viewer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_SESSION);
   icecam_registry_expire (f->registry, start + (gint64) 301 * G_USEC_PER_SEC);
-  expect_renewal (f, VIEWER_1, to_viewer->session, "viewer");
+  expect_renewal (f, VIEWER_1, session, "viewer");
   expect_nothing (f);
 }
 

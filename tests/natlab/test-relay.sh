@@ -23,21 +23,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NATLAB_TEST=relay
 TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
 TTL=20
+# stream.sh's setup_lab: the later --turn-ttl wins.
+ICECAM_NATLAB_RENDEZVOUS_ARGS="--turn-ttl $TTL"
 # shellcheck source-path=SCRIPTDIR source=lab.sh
 . "$here/lab.sh"
 # shellcheck source-path=SCRIPTDIR source=stream.sh
 . "$here/stream.sh"
-
-setup_relay_lab() {
-  local secret_file="$LAB_TMP/turn-secret"
-  lab_internet || return 1
-  lab_coturn_start "$TURN_SECRET" || { cat "$LAB_TMP/coturn/turnserver.log"; return 1; }
-  printf '%s\n' "$TURN_SECRET" >"$secret_file"
-  lab_rendezvous_start "$LAB_TMP/rendezvous.log" --verbose \
-    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
-    --turn-secret-file "$secret_file" --turn-ttl "$TTL" --allow-anonymous-relay || return 1
-  URL=$LAB_RENDEZVOUS_URL
-}
 
 probe() { lab_exec "$1" python3 "$here/turn-probe.py" "$LAB_TURN_IP1:$LAB_TURN_PORT" "${@:2}"; }
 has_line() { grep -qE "$2" <<<"$1"; }
@@ -139,7 +130,7 @@ main() {
   local start=$SECONDS
   check_tools || exit 1
   lab_init
-  if ! setup_relay_lab; then
+  if ! setup_lab; then
     echo "Bail out! the lab did not come up"
     exit 1
   fi

@@ -195,6 +195,23 @@ test_roundtrip_session (void)
   assert_roundtrip (with_turn);
 }
 
+/* Renewed relay credentials for one session; a message without them is malformed. */
+static void
+test_roundtrip_ice_servers (void)
+{
+  const gchar *urls[] = { "turn:198.51.100.3:3478?transport=udp", NULL };
+  g_autoptr (GPtrArray) servers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+
+  g_ptr_array_add (servers, icecam_ice_server_new (urls, "1700000000:0123456789abcdef:camera",
+                                                   "pw"));
+  assert_roundtrip (icecam_message_new_ice_servers ("0123456789abcdef", servers));
+  assert_parse_fails ("{\"type\":\"ice-servers\",\"session\":\"s1\"}",
+                      ICECAM_PROTOCOL_ERROR_MISSING_FIELD, "ice_servers");
+  assert_parse_fails ("{\"type\":\"ice-servers\",\"ice_servers\":[]}",
+                      ICECAM_PROTOCOL_ERROR_MISSING_FIELD, "session");
+}
+
 static void
 test_roundtrip_challenge (void)
 {
@@ -873,6 +890,8 @@ test_wire_names (void)
   g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_RESTART), ==, "restart");
   g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_PING), ==, "ping");
   g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_RESTART), ==, "restart");
+  g_assert_cmpstr (icecam_message_type_to_string (ICECAM_MESSAGE_ICE_SERVERS), ==, "ice-servers");
+  g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_ICE_SERVERS), ==, "ice-servers");
   g_assert_null (icecam_feature_to_string (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART));
   g_assert_null (icecam_feature_to_string (ICECAM_FEATURE_NONE));
 }
@@ -945,6 +964,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/challenge", test_roundtrip_challenge);
   g_test_add_func ("/protocol/roundtrip/resume", test_roundtrip_resume);
   g_test_add_func ("/protocol/roundtrip/ping-pong-restart", test_roundtrip_ping_pong_restart);
+  g_test_add_func ("/protocol/roundtrip/ice-servers", test_roundtrip_ice_servers);
   g_test_add_func ("/protocol/parse/features", test_parse_features);
   g_test_add_func ("/protocol/parse/resume", test_parse_resume);
   g_test_add_func ("/protocol/parse/invalid-utf8", test_parse_invalid_utf8);

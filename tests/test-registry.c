@@ -303,44 +303,215 @@ setup_pair (Fixture *f)
 /* ---- TURN credentials ------------------------------------------------------------------- */
 
 static void
-assert_turn_credentials (const IcecamIceServer *server, const gchar *user)
+assert_turn_credentials (const IcecamIceServer *server, const gchar *session, const gchar *role)
 {
-  g_autofree gchar *suffix = g_strconcat (":", user, NULL);
   g_autofree gchar *expected = NULL;
+  g_autofree gchar *suffix = g_strdup_printf (":%s:%s", session, role);
   gint64 expiry = g_ascii_strtoll (server->username, NULL, 10);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
   g_assert_cmpstr (server->urls[0], ==, "turn:198.51.100.3:3478?transport=udp");
-  g_assert_true (g_str_has_suffix (server->username, suffix));
+  g_assert_cmpstr (server->username + strcspn (server->username, ":"), ==, suffix);
   g_assert_cmpint (expiry, >=, now + 600 - 5);
   g_assert_cmpint (expiry, <=, now + 600 + 5);
   expected = icecam_turn_credentials_password ("north-wind", server->username);
   g_assert_cmpstr (server->credential, ==, expected);
 }
 
-/* welcome and every session carry credentials minted for that client. */
+/* No entry of a welcome carries a relay credential, whoever asks. */
+static void
+assert_no_credentials (const IcecamMessage *welcome)
+{
+  for (guint i = 0; i < welcome->ice_servers->len; i++) {
+    const IcecamIceServer *server = g_ptr_array_index (welcome->ice_servers, i);
+
+    g_assert_null (server->username);
+    g_assert_null (server->credential);
+  }
+}
+
+static void
+assert_relay_issued (Fixture *f, guint64 cameras, guint64 viewers)
+{
+  IcecamRegistryStats stats;
+
+  icecam_registry_get_stats (f->registry, &stats);
+  g_assert_cmpuint (stats.relay_credentials_camera, ==, cameras);
+  g_assert_cmpuint (stats.relay_credentials_viewer, ==, viewers);
+}
+
+static void
+set_turn (Fixture *f, guint ttl)
+{
+  const gchar *urls[] = { "turn:198.51.100.3:3478?transport=udp", NULL };
+
+  icecam_registry_set_turn (f->registry, urls, "north-wind", ttl);
+}
+
+/* Relay credentials only in `session`, minted for that session and end; never in `welcome`
+ * (the raw client of issue 21 that said only hello as a camera got a 24-hour credential). */
 static void
 test_turn_credentials (Fixture *f, gconstpointer data)
 {
-  const gchar *urls[] = { "turn:198.51.100.3:3478?transport=udp", NULL };
   g_autoptr (IcecamMessage) welcome = NULL;
   g_autoptr (IcecamMessage) to_camera = NULL;
   g_autoptr (IcecamMessage) to_viewer = NULL;
   g_autofree gchar *viewer = NULL;
 
-  icecam_registry_set_turn (f->registry, urls, "north-wind", 600);
+  set_turn (f, 600);
   welcome = connect_camera (f, CAMERA_1, "cam1");
-  g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
-  assert_turn_credentials (g_ptr_array_index (welcome->ice_servers, 0), "cam1");
+  assert_no_credentials (welcome);
+  assert_relay_issued (f, 0, 0);
 
   viewer = connect_viewer (f, VIEWER_1, "alice");
   feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
   to_camera = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_SESSION);
   to_viewer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_SESSION);
-  g_assert_nonnull (to_camera->ice_servers);
-  g_assert_nonnull (to_viewer->ice_servers);
-  assert_turn_credentials (g_ptr_array_index (to_camera->ice_servers, 0), "cam1");
-  assert_turn_credentials (g_ptr_array_index (to_viewer->ice_servers, 0), "alice");
+  g_assert_cmpuint (to_camera->ice_servers->len, ==, 1);
+  g_assert_cmpuint (to_viewer->ice_servers->len, ==, 1);
+  assert_turn_credentials (g_ptr_array_index (to_camera->ice_servers, 0), to_camera->session,
+                           "camera");
+  assert_turn_credentials (g_ptr_array_index (to_viewer->ice_servers, 0), to_viewer->session,
+                           "viewer");
+  assert_relay_issued (f, 1, 1);
+}
+
+/* With access control on, the welcome of a proven camera and of a viewer with a token carry
+ * no relay credential either, whatever other servers are advertised. */
+static void
+test_turn_welcome_with_access_control (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) servers = g_ptr_array_new_with_free_func (
+    (GDestroyNotify) icecam_ice_server_free);
+  const gchar *stun[] = { "stun:198.51.100.1:3478", NULL };
+  g_autoptr (GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree gchar *nonce = NULL;
+  g_autofree gchar *proof = NULL;
+  g_autofree gchar *token = NULL;
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) viewer_welcome = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+
+  g_ptr_array_add (servers, icecam_ice_server_new (stun, NULL, NULL));
+  icecam_registry_set_ice_servers (f->registry, servers);
+  set_turn (f, 600);
+  g_hash_table_insert (secrets, g_strdup ("cam1"), g_strdup ("s3cret-cam1"));
+  icecam_registry_set_camera_secrets (f->registry, secrets);
+  icecam_registry_set_token_key (f->registry, "token-key");
+
+  nonce = add_peer_nonce (f, CAMERA_1);
+  proof = icecam_camera_proof ("s3cret-cam1", "cam1", nonce);
+  feedf (f, CAMERA_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam1\","
+         "\"proof\":\"%s\"}", proof);
+  welcome = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_WELCOME);
+  g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
+  g_assert_cmpstr (((IcecamIceServer *) welcome->ice_servers->pdata[0])->urls[0], ==, stun[0]);
+  assert_no_credentials (welcome);
+
+  token = icecam_token_mint ("token-key", (const gchar *[]) { "cam1", NULL },
+                             g_get_real_time () / G_USEC_PER_SEC + 3600);
+  add_peer (f, VIEWER_1);
+  feedf (f, VIEWER_1, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"token\":\"%s\"}",
+         token);
+  viewer_welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
+  presence = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE);
+  assert_no_credentials (viewer_welcome);
+  assert_relay_issued (f, 0, 0);
+}
+
+static void
+hello_with_features (Fixture *f, guint64 peer, const gchar *role, const gchar *id,
+                     const gchar *features)
+{
+  add_peer (f, peer);
+  feedf (f, peer, "{\"type\":\"hello\",\"version\":1,\"role\":\"%s\",\"id\":\"%s\","
+         "\"features\":[%s]}", role, id, features);
+}
+
+static void
+expect_renewal (Fixture *f, guint64 peer, const gchar *session, const gchar *role)
+{
+  g_autoptr (IcecamMessage) msg = expect_msg (f, peer, ICECAM_MESSAGE_ICE_SERVERS);
+
+  g_assert_cmpstr (msg->session, ==, session);
+  g_assert_cmpuint (msg->ice_servers->len, ==, 1);
+  assert_turn_credentials (g_ptr_array_index (msg->ice_servers, 0), session, role);
+}
+
+/* cam1 (listing "ice-servers" if @camera_features) and alice (listing it) in a session with
+ * relays of a 600 s lifetime; returns the session id. */
+static gchar *
+open_renewing_session (Fixture *f, gboolean camera_features)
+{
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) viewer_welcome = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+
+  set_turn (f, 600);
+  hello_with_features (f, CAMERA_1, "camera", "cam1", camera_features ? "\"ice-servers\"" : "");
+  welcome = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_WELCOME);
+  g_assert_true (welcome->features & ICECAM_FEATURE_ICE_SERVERS);
+  hello_with_features (f, VIEWER_1, "viewer", "alice", "\"ice-servers\"");
+  viewer_welcome = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME);
+  presence = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_PRESENCE);
+  feed (f, VIEWER_1, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  to_camera = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_SESSION);
+  to_viewer = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_SESSION);
+  return g_strdup (to_camera->session);
+}
+
+/* Ends that listed "ice-servers" get fresh credentials every half lifetime while the session
+ * lasts; nothing after the session ended. */
+static void
+test_turn_renewal (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) bye = NULL;
+  gint64 start = g_get_monotonic_time ();
+  g_autofree gchar *session = open_renewing_session (f, TRUE);
+
+  icecam_registry_expire (f->registry, start + (gint64) 290 * G_USEC_PER_SEC);
+  expect_nothing (f);
+  icecam_registry_expire (f->registry, start + (gint64) 301 * G_USEC_PER_SEC);
+  expect_renewal (f, CAMERA_1, session, "camera");
+  expect_renewal (f, VIEWER_1, session, "viewer");
+  expect_nothing (f);
+  icecam_registry_expire (f->registry, start + (gint64) 590 * G_USEC_PER_SEC);
+  expect_nothing (f);
+  icecam_registry_expire (f->registry, start + (gint64) 602 * G_USEC_PER_SEC);
+  expect_renewal (f, CAMERA_1, session, "camera");
+  expect_renewal (f, VIEWER_1, session, "viewer");
+  assert_relay_issued (f, 3, 3);
+
+  feedf (f, VIEWER_1, "{\"type\":\"bye\",\"session\":\"%s\"}", session);
+  bye = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_BYE);
+  icecam_registry_expire (f->registry, start + (gint64) 3600 * G_USEC_PER_SEC);
+  expect_nothing (f);
+  assert_relay_issued (f, 3, 3);
+}
+
+/* A client that did not list the feature (written before it) never gets the message. */
+static void
+test_turn_renewal_needs_feature (Fixture *f, gconstpointer data)
+{
+  gint64 start = g_get_monotonic_time ();
+  g_autofree gchar *session = open_renewing_session (f, FALSE);
+
+  icecam_registry_expire (f->registry, start + (gint64) 301 * G_USEC_PER_SEC);
+  expect_renewal (f, VIEWER_1, session, "viewer");
+  expect_nothing (f);
+}
+
+/* A client may not send `ice-servers`: it is the server's. */
+static void
+test_turn_renewal_from_client (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = connect_camera (f, CAMERA_1, "cam1");
+
+  feed (f, CAMERA_1, "{\"type\":\"ice-servers\",\"session\":\"s1\",\"ice_servers\":[]}");
+  expect_error (f, CAMERA_1, ICECAM_ERROR_CODE_NOT_ALLOWED, "sent by the server");
+  expect_nothing (f);
 }
 
 /* ---- access control --------------------------------------------------------------------- */
@@ -1003,7 +1174,8 @@ expect_welcome (Fixture *f, guint64 peer, const gchar *id, gboolean resumed)
   g_assert_cmpstr (welcome->id, ==, id);
   g_assert_cmpint (welcome->resumed, ==, resumed);
   g_assert_cmpuint (strlen (welcome->resume), ==, 32);
-  g_assert_cmpint (welcome->features, ==, ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART);
+  g_assert_cmpint (welcome->features, ==,
+                   ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS);
   return welcome;
 }
 
@@ -1464,6 +1636,10 @@ main (int argc, char **argv)
   ADD ("/registry/session/peer-left", test_session_peer_left);
   ADD ("/registry/session/send-failure", test_session_send_failure_reentrancy);
   ADD ("/registry/turn/credentials", test_turn_credentials);
+  ADD ("/registry/turn/welcome-with-access-control", test_turn_welcome_with_access_control);
+  ADD ("/registry/turn/renewal", test_turn_renewal);
+  ADD ("/registry/turn/renewal-needs-feature", test_turn_renewal_needs_feature);
+  ADD ("/registry/turn/renewal-from-client", test_turn_renewal_from_client);
   ADD ("/registry/auth/camera", test_auth_camera);
   ADD ("/registry/auth/viewer", test_auth_viewer);
   ADD ("/registry/error/not-ready", test_error_not_ready);

@@ -50,12 +50,34 @@ pids+=($!)
 wait_for_line "$tmp/coturn.log" "Total General servers|IPv4. UDP listener opened" 10 \
   || { cat "$tmp/coturn.log"; echo "coturn did not start"; exit 1; }
 
+# Relays are not open proxies: TURN without any access control refuses to start, in one line
+# naming the way out; with it (or with viewer tokens) the server starts.
+refusal=$("$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
+  --turn-server "turn:127.0.0.1:$turn_port?transport=udp" --turn-secret "$secret" 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$(echo "$refusal" | wc -l)" -eq 1 ] &&
+  echo "$refusal" | grep -q "anyone who reaches this server could use the relays" &&
+  echo "$refusal" | grep -q -- "--allow-anonymous-relay" \
+  && pass "TURN without access control refuses to start (exit 2, one line)" \
+  || fail "TURN without access control (rc=$rc): $refusal"
+printf 'k%.0s' $(seq 1 40) >"$tmp/token.key"
+for extra in --allow-anonymous-relay "--token-key-file $tmp/token.key"; do
+  # shellcheck disable=SC2086  # $extra: an option and its value
+  "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
+    --turn-server "turn:127.0.0.1:$turn_port?transport=udp" --turn-secret "$secret" $extra \
+    >"$tmp/start.log" 2>&1 &
+  rv=$!
+  wait_for_line "$tmp/start.log" 'listening on ws://' 10 \
+    && pass "TURN with ${extra%% *} starts" || fail "TURN with $extra: $(cat "$tmp/start.log")"
+  kill -INT "$rv"; wait "$rv" 2>/dev/null
+done
+
 # $1: name, $2: rendezvous secret, $3: transport, $4: the relay's host (default 127.0.0.1);
 # echoes the viewer's output, returns its rc.
 run_case() {
   local log="$tmp/$1" url rc
   "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
     --turn-server "turn:${4:-127.0.0.1}:$turn_port?transport=$3" --turn-secret "$2" \
+    --allow-anonymous-relay \
     >"$log.rv" 2>&1 &
   local rv=$!
   wait_for_line "$log.rv" 'listening on ws://' 10 || { cat "$log.rv"; return 99; }

@@ -557,6 +557,19 @@ on_error (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                     FALSE);
 }
 
+/* Fresh relay credentials, for the session's next transport: a restart after the first
+ * credentials expired still gets a relay (coturn checks them on Allocate). */
+static void
+renew_ice_servers (IcecamCameraEndpoint *self, ViewerSession *vs, const IcecamMessage *msg)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
+    self->user_config, msg->ice_servers, self->welcome_servers,
+    icecam_signalling_client_server_is_loopback (self->client));
+
+  g_debug ("camera %s: session %s: fresh relay credentials", self->camera_id, vs->id);
+  icecam_peer_session_set_ice_config (vs->peer, config);
+}
+
 static void
 on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
                    IcecamCameraEndpoint *self)
@@ -591,6 +604,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
     case ICECAM_MESSAGE_RESTART:
       if (vs != NULL)
         on_restart_request (self, vs);
+      break;
+    case ICECAM_MESSAGE_ICE_SERVERS:
+      if (vs != NULL)
+        renew_ice_servers (self, vs, msg);
       break;
     case ICECAM_MESSAGE_ERROR:
       on_error (self, msg);

@@ -115,6 +115,10 @@ static const FieldSpec message_fields[][8] = {
   [ICECAM_MESSAGE_RESTART] = {
     STRING_FIELD ("session", FIELD_ID, TRUE, session),
   },
+  [ICECAM_MESSAGE_ICE_SERVERS] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    OTHER_FIELD ("ice_servers", FIELD_ICE_SERVERS, TRUE),
+  },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
 

@@ -25,6 +25,7 @@ static const gchar * const message_type_names[] = {
   [ICECAM_MESSAGE_PING] = "ping",
   [ICECAM_MESSAGE_PONG] = "pong",
   [ICECAM_MESSAGE_RESTART] = "restart",
+  [ICECAM_MESSAGE_ICE_SERVERS] = "ice-servers",
 };
 
 static const gchar * const role_names[] = {
@@ -63,10 +64,11 @@ static const gchar * const bye_code_names[] = {
 static const gchar * const feature_names[] = {
   "ping",
   "restart",
+  "ice-servers",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
-G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_RESTART << 1));
+G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_ICE_SERVERS << 1));
 G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
 /* ---- ICE servers ---------------------------------------------------------------------- */
@@ -366,6 +368,27 @@ icecam_message_new_restart (const gchar *session)
   IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_RESTART);
 
   msg->session = g_strdup (session);
+  return msg;
+}
+
+/**
+ * icecam_message_new_ice_servers:
+ * @session: the session the servers are for
+ * @ice_servers: (element-type IcecamIceServer): relays with fresh credentials (copied)
+ *
+ * Send only to a client whose `hello` listed %ICECAM_FEATURE_ICE_SERVERS.
+ *
+ * Returns: (transfer full): an `ice-servers` message
+ */
+IcecamMessage *
+icecam_message_new_ice_servers (const gchar *session, GPtrArray *ice_servers)
+{
+  IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_ICE_SERVERS);
+
+  msg->session = g_strdup (session);
+  msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+  for (guint i = 0; i < ice_servers->len; i++)
+    g_ptr_array_add (msg->ice_servers, icecam_ice_server_copy (ice_servers->pdata[i]));
   return msg;
 }
 

@@ -105,6 +105,8 @@ typedef enum {
   ICECAM_MESSAGE_PING,              /* "ping": either way, to a peer that listed "ping" in features */
   ICECAM_MESSAGE_PONG,              /* "pong": either way, the answer to ping */
   ICECAM_MESSAGE_RESTART,           /* "restart": viewer → camera (relayed), restart ICE please */
+  ICECAM_MESSAGE_ICE_SERVERS,       /* "ice-servers": server → camera and viewer, fresh relay
+                                     * credentials for a session */
 } IcecamMessageType;
 
 /**
@@ -112,6 +114,8 @@ typedef enum {
  * @ICECAM_FEATURE_NONE: only the messages of the first release of version 1
  * @ICECAM_FEATURE_PING: "ping": understands `ping` and `pong` and answers a `ping` at once
  * @ICECAM_FEATURE_RESTART: "restart": the server relays `restart`; a camera acts on it
+ * @ICECAM_FEATURE_ICE_SERVERS: "ice-servers": the server renews a session's relay credentials
+ *   with `ice-servers` before they expire; a client uses them for the session's next transport
  *
  * The `features` of `hello` and `welcome`: message types added to version 1 that the sender
  * understands. Nobody sends such a message to a peer that did not list it, so peers written
@@ -121,6 +125,7 @@ typedef enum {
   ICECAM_FEATURE_NONE = 0,
   ICECAM_FEATURE_PING = 1 << 0,
   ICECAM_FEATURE_RESTART = 1 << 1,
+  ICECAM_FEATURE_ICE_SERVERS = 1 << 2,
 } IcecamFeatures;
 
 /**
@@ -261,6 +266,7 @@ IcecamMessage *icecam_message_new_challenge (const gchar *nonce);
 IcecamMessage *icecam_message_new_ping (void);
 IcecamMessage *icecam_message_new_pong (void);
 IcecamMessage *icecam_message_new_restart (const gchar *session);
+IcecamMessage *icecam_message_new_ice_servers (const gchar *session, GPtrArray *ice_servers);
 
 /**
  * icecam_message_parse:

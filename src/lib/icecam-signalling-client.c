@@ -253,8 +253,9 @@ send_hello (IcecamSignallingClient *self, const gchar *nonce)
     hello->proof = icecam_camera_proof (self->secret, self->id, nonce);
   hello->token = g_strdup (self->token);
   hello->resume = resume ? g_strdup (last->resume) : NULL;
-  /* What the camera endpoint acts on; a viewer only answers pings. */
-  hello->features = ICECAM_FEATURE_PING |
+  /* What the endpoints act on: both answer pings and take fresh relay credentials; the
+   * camera also restarts ICE when asked. */
+  hello->features = ICECAM_FEATURE_PING | ICECAM_FEATURE_ICE_SERVERS |
                     (self->role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0);
   self->hello_sent = TRUE;
   icecam_signalling_client_send (self, hello);

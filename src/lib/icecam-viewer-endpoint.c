@@ -445,6 +445,18 @@ handle_bye (IcecamViewerEndpoint *self, const IcecamMessage *msg)
         ICECAM_BYE_CODE_NONE);
 }
 
+/* Fresh relay credentials, for the session's next transport (an offer restarting ICE). */
+static void
+renew_ice_servers (IcecamViewerEndpoint *self, const IcecamMessage *msg)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_for_session (
+    self->user_config, msg->ice_servers, self->welcome ? self->welcome->ice_servers : NULL,
+    icecam_signalling_client_server_is_loopback (self->client));
+
+  g_debug ("viewer %s: session %s: fresh relay credentials", self->camera_id, msg->session);
+  icecam_peer_session_set_ice_config (self->peer, config);
+}
+
 static void
 on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
                    IcecamViewerEndpoint *self)
@@ -479,6 +491,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
     case ICECAM_MESSAGE_END_OF_CANDIDATES:
       if (ours)
         icecam_peer_session_set_remote_gathering_done (self->peer);
+      break;
+    case ICECAM_MESSAGE_ICE_SERVERS:
+      if (ours)
+        renew_ice_servers (self, msg);
       break;
     case ICECAM_MESSAGE_PRESENCE:
     default:

@@ -94,6 +94,11 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
   add_count (builder, "connections", stats->admission.connections);
   add_count (builder, "deadline_closed", stats->admission.deadline_closed);
   add_count (builder, "capacity_refused", stats->admission.capacity_refused);
+  json_builder_set_member_name (builder, "relay_credentials");
+  json_builder_begin_object (builder);
+  add_count (builder, "camera", stats->registry.relay_credentials_camera);
+  add_count (builder, "viewer", stats->registry.relay_credentials_viewer);
+  json_builder_end_object (builder);
   if (stats->stun_running) {
     json_builder_set_member_name (builder, "stun");
     json_builder_begin_object (builder);
@@ -118,6 +123,20 @@ append_metric (GString *text, const gchar *name, const gchar *type, const gchar 
   g_string_append_printf (text, "# HELP icecam_rendezvous_%s %s\n", name, help);
   g_string_append_printf (text, "# TYPE icecam_rendezvous_%s %s\n", name, type);
   g_string_append_printf (text, "icecam_rendezvous_%s %" G_GUINT64_FORMAT "\n", name, value);
+}
+
+/* TURN credentials handed out, one series per role. */
+static void
+append_relay_credentials (GString *text, const IcecamRegistryStats *stats)
+{
+  const gchar *name = "icecam_rendezvous_relay_credentials_total";
+
+  g_string_append_printf (text, "# HELP %s TURN credentials handed to session ends.\n", name);
+  g_string_append_printf (text, "# TYPE %s counter\n", name);
+  g_string_append_printf (text, "%s{role=\"camera\"} %" G_GUINT64_FORMAT "\n", name,
+                          stats->relay_credentials_camera);
+  g_string_append_printf (text, "%s{role=\"viewer\"} %" G_GUINT64_FORMAT "\n", name,
+                          stats->relay_credentials_viewer);
 }
 
 /* The counters in the Prometheus text exposition format. */
@@ -159,6 +178,7 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
   append_metric (text, "capacity_refused_total", "counter",
                  "Connections closed at once: the service held its maximum of connections.",
                  stats->admission.capacity_refused);
+  append_relay_credentials (text, &stats->registry);
   if (stats->stun_running)
     append_metric (text, "stun_requests_answered_total", "counter",
                    "STUN Binding requests answered.", stats->stun.requests_answered);

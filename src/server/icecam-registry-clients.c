@@ -7,7 +7,7 @@
 #include "icecam-token.h"
 
 /* What this server understands beyond the first release of version 1, told in `welcome`. */
-#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART)
+#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS)
 
 /* ---- hello ------------------------------------------------------------------------------ */
 
@@ -16,14 +16,12 @@ static void
 queue_welcome (IcecamRegistry *self, Peer *peer, gboolean resumed)
 {
   g_autoptr (GPtrArray) servers = g_ptr_array_new ();
-  g_autoptr (IcecamIceServer) turn = self->turn_urls ? registry_mint_turn (self, peer) : NULL;
   IcecamMessage *welcome;
 
-  /* The peer's own servers (the STUN responder as it reached us) come first. */
+  /* The peer's own servers (the STUN responder as it reached us) come first. Relay
+   * credentials are never in a welcome: only sessions the server authorised get them. */
   for (guint i = 0; i < peer->ice_servers->len; i++)
     g_ptr_array_add (servers, peer->ice_servers->pdata[i]);
-  if (turn != NULL)
-    g_ptr_array_add (servers, turn);
   for (guint i = 0; i < self->ice_servers->len; i++)
     g_ptr_array_add (servers, self->ice_servers->pdata[i]);
   if (servers->len > ICECAM_PROTOCOL_MAX_ICE_SERVERS) {

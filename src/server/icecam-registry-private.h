@@ -40,6 +40,8 @@ struct _Session {
   gchar *id;
   Peer *camera;
   Peer *viewer;
+  gint64 relay_renew_at; /* when its ends get fresh relay credentials, monotonic */
+  GList *relay_link;     /* in registry->relay_renewals, or NULL */
 };
 
 struct _IcecamRegistry {
@@ -59,6 +61,9 @@ struct _IcecamRegistry {
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
   gchar *turn_secret;
   guint turn_ttl;
+  GQueue relay_renewals; /* Sessions (borrowed) by relay_renew_at, the first due first */
+  guint64 relay_issued_camera;
+  guint64 relay_issued_viewer;
   GHashTable *camera_secrets; /* camera id → secret; NULL: cameras need no proof */
   gchar *token_key;           /* NULL: viewers need no token */
   guint max_sessions_per_viewer;
@@ -84,7 +89,13 @@ void registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode cod
 void registry_cameras_changed (IcecamRegistry *self);
 void registry_queue_presence (IcecamRegistry *self, Peer *viewer);
 void registry_queue_presence_to_viewers (IcecamRegistry *self);
-IcecamIceServer *registry_mint_turn (IcecamRegistry *self, Peer *peer);
+
+/* icecam-registry-relay.c: relay credentials, minted per session and renewed while it lasts. */
+IcecamIceServer *registry_relay_mint (IcecamRegistry *self, Session *session, IcecamRole role);
+void registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now_us);
+void registry_relay_session_removed (IcecamRegistry *self, Session *session);
+void registry_relay_renew (IcecamRegistry *self, gint64 now_us);
+void registry_relay_clear (IcecamRegistry *self);
 
 /* icecam-registry-clients.c: hello, and clients leaving and coming back. */
 void registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello);

@@ -4,7 +4,6 @@
 #include "icecam-registry-private.h"
 
 #include "icecam-token.h"
-#include "icecam-turn-credentials.h"
 
 #include <string.h>
 
@@ -160,6 +159,7 @@ session_create (IcecamRegistry *self, Peer *camera, Peer *viewer)
   g_hash_table_insert (self->sessions, session->id, session);
   g_hash_table_insert (camera->sessions, session->id, session);
   g_hash_table_insert (viewer->sessions, session->id, session);
+  registry_relay_session_added (self, session, g_get_monotonic_time ());
   return session;
 }
 
@@ -168,6 +168,7 @@ session_destroy (IcecamRegistry *self, Session *session)
 {
   g_info ("session %s between %s and %s is over", session->id, session->camera->label,
           session->viewer->label);
+  registry_relay_session_removed (self, session);
   g_hash_table_remove (session->camera->sessions, session->id);
   g_hash_table_remove (session->viewer->sessions, session->id);
   g_hash_table_remove (self->sessions, session->id);
@@ -384,22 +385,11 @@ registry_queue_presence_to_viewers (IcecamRegistry *self)
     registry_queue_send (self, viewer, presence_for (self, viewer, cameras));
 }
 
-/* ---- hello ------------------------------------------------------------------------------ */
-
-IcecamIceServer *
-registry_mint_turn (IcecamRegistry *self, Peer *peer)
-{
-  return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
-                                       peer->name, g_get_real_time () / G_USEC_PER_SEC,
-                                       self->turn_ttl);
-}
-
 /* ---- sessions --------------------------------------------------------------------------- */
 
-/* Fresh TURN credentials for every session: a camera stays connected for months, far longer
- * than the credentials of its welcome live. */
+/* Relay credentials of this session and role: the only way a client gets any. */
 static IcecamMessage *
-session_message (IcecamRegistry *self, Session *session, Peer *to, IcecamRole role)
+session_message (IcecamRegistry *self, Session *session, IcecamRole role)
 {
   IcecamMessage *msg = icecam_message_new_session (session->id, session->camera->name,
                                                    role == ICECAM_ROLE_CAMERA
@@ -408,7 +398,7 @@ session_message (IcecamRegistry *self, Session *session, Peer *to, IcecamRole ro
 
   if (self->turn_urls != NULL) {
     msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
-    g_ptr_array_add (msg->ice_servers, registry_mint_turn (self, to));
+    g_ptr_array_add (msg->ice_servers, registry_relay_mint (self, session, role));
   }
   return msg;
 }
@@ -454,8 +444,8 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
 
   session = session_create (self, camera, viewer);
   g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
-  registry_queue_send (self, camera, session_message (self, session, camera, ICECAM_ROLE_CAMERA));
-  registry_queue_send (self, viewer, session_message (self, session, viewer, ICECAM_ROLE_VIEWER));
+  registry_queue_send (self, camera, session_message (self, session, ICECAM_ROLE_CAMERA));
+  registry_queue_send (self, viewer, session_message (self, session, ICECAM_ROLE_VIEWER));
 }
 
 /* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
@@ -563,6 +553,7 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   case ICECAM_MESSAGE_WELCOME:
   case ICECAM_MESSAGE_PRESENCE:
   case ICECAM_MESSAGE_SESSION:
+  case ICECAM_MESSAGE_ICE_SERVERS:
   default:
     registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, msg->session,
                           "'%s' is sent by the server, not by clients", type);
@@ -593,33 +584,6 @@ IcecamRegistry *
 icecam_registry_new (void)
 {
   return g_object_new (ICECAM_TYPE_REGISTRY, NULL);
-}
-
-/**
- * icecam_registry_set_turn:
- * @urls: (nullable) (array zero-terminated=1): "turn:HOST:PORT?transport=udp|tcp" relays, or
- *   %NULL for none
- * @secret: the secret shared with the relays (coturn's static-auth-secret)
- * @ttl_seconds: how long minted credentials stay valid
- *
- * Every `welcome` and every `session` then carries TURN credentials of the REST scheme
- * (username "<expiry>:<client id>", password base64 (HMAC-SHA1 (secret, username))) minted
- * for that client, so no client needs a static TURN password.
- */
-void
-icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls, const gchar *secret,
-                          guint ttl_seconds)
-{
-  g_return_if_fail (ICECAM_IS_REGISTRY (self));
-  g_return_if_fail (urls == NULL || secret != NULL);
-
-  g_clear_pointer (&self->turn_urls, g_strfreev);
-  g_clear_pointer (&self->turn_secret, g_free);
-  if (urls == NULL || urls[0] == NULL)
-    return;
-  self->turn_urls = g_strdupv ((gchar **) urls);
-  self->turn_secret = g_strdup (secret);
-  self->turn_ttl = ttl_seconds;
 }
 
 /**
@@ -831,6 +795,8 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
   stats->errors_sent = self->errors_sent;
   stats->detached = g_queue_get_length (&self->detached);
   stats->resumed = self->resumed;
+  stats->relay_credentials_camera = self->relay_issued_camera;
+  stats->relay_credentials_viewer = self->relay_issued_viewer;
 }
 
 /**
@@ -839,8 +805,9 @@ icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats)
  * @now_us: the time, as g_get_monotonic_time() tells it
  *
  * Forgets the clients whose connection went more than the resume grace before @now_us, and
- * their sessions. The registry does this by itself whenever it is called; this is for callers
- * that want it done at a time of their choosing, and for tests.
+ * their sessions (the registry also does this by itself whenever it is called), and sends the
+ * relay credential renewals due by @now_us (only here: call it every second or so when relays
+ * are configured, as #IcecamRendezvous does).
  */
 void
 icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
@@ -848,6 +815,7 @@ icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
   registry_expire_detached (self, now_us);
+  registry_relay_renew (self, now_us);
   flush_outbox (self);
 }
 
@@ -869,6 +837,7 @@ icecam_registry_finalize (GObject *object)
   g_hash_table_unref (self->viewers);
   g_hash_table_unref (self->peers);
   g_ptr_array_unref (self->ice_servers);
+  registry_relay_clear (self);
   g_strfreev (self->turn_urls);
   g_free (self->turn_secret);
   g_clear_pointer (&self->camera_secrets, g_hash_table_unref);

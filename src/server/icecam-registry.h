@@ -36,6 +36,17 @@ G_BEGIN_DECLS
 #define ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S 30
 
 /**
+ * ICECAM_REGISTRY_DEFAULT_TURN_TTL_S:
+ *
+ * How long the relay credentials minted for a session stay valid unless configured otherwise:
+ * long enough to gather and allocate, short enough that a credential that leaks, or outlives
+ * its session or its viewer's token, is soon worth nothing. A relay keeps an allocation made
+ * with it alive (coturn checks the expiry only on Allocate), and a session's ends get fresh
+ * ones for later allocations every half lifetime.
+ */
+#define ICECAM_REGISTRY_DEFAULT_TURN_TTL_S 600
+
+/**
  * IcecamRegistryStats:
  * @peers: connections the registry knows, including those that have not said hello yet
  * @cameras: cameras online
@@ -46,6 +57,9 @@ G_BEGIN_DECLS
  * @detached: clients whose connection is gone and whose sessions are kept for them
  * @resumed: connections that took the place of an earlier one of the same client with its
  *   sessions (from a live connection or a detached one), since start
+ * @relay_credentials_camera: TURN credentials handed to cameras (in `session` and
+ *   `ice-servers`), since start
+ * @relay_credentials_viewer: the same for viewers
  *
  * Counters for health and metrics endpoints.
  */
@@ -58,6 +72,8 @@ typedef struct {
   guint64 errors_sent;
   guint detached;
   guint64 resumed;
+  guint64 relay_credentials_camera;
+  guint64 relay_credentials_viewer;
 } IcecamRegistryStats;
 
 #define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())

@@ -77,6 +77,7 @@ struct _IcecamRendezvous {
 
   GSource *silence_check;
   GSource *deadline_check;
+  GSource *registry_tick;           /* the registry's timed work: relay credential renewals */
 
   GInetAddress *listen_address;     /* NULL until listening */
   guint port;
@@ -217,6 +218,15 @@ static void
 on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
 {
   icecam_admission_heard (conn->self->admission, conn->id, g_get_monotonic_time ());
+}
+
+static gboolean
+on_registry_tick (gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+
+  icecam_registry_expire (self->registry, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
 }
 
 /* Closes the connections that have been silent for longer than the limit; runs every
@@ -1105,6 +1115,7 @@ icecam_rendezvous_dispose (GObject *object)
   g_clear_object (&self->stun);
   stop_check (&self->silence_check);
   stop_check (&self->deadline_check);
+  stop_check (&self->registry_tick);
   g_clear_object (&self->registry);
   g_clear_object (&self->admission);
 
@@ -1149,6 +1160,9 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   icecam_admission_set_max_connections (self->admission, default_max_connections ());
   start_silence_check (self);
   start_deadline_check (self);
+  self->registry_tick = g_timeout_source_new_seconds (1);
+  g_source_set_callback (self->registry_tick, on_registry_tick, self, NULL);
+  g_source_attach (self->registry_tick, self->context);
   g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
   g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
   g_signal_connect (self->registry, "replaced", G_CALLBACK (on_registry_replaced), self);

@@ -19,7 +19,8 @@
 #define DEFAULT_STUN_PORT 3478
 
 #define EXIT_USAGE 2
-#define DEFAULT_TURN_TTL (24 * 3600)
+/* Long enough for a restart to allocate with credentials renewed at half their lifetime. */
+#define MIN_TURN_TTL 10
 
 typedef struct {
   gchar *listen;
@@ -29,6 +30,7 @@ typedef struct {
   gchar *turn_secret;
   gchar *turn_secret_file;
   gint turn_ttl;
+  gboolean allow_anonymous_relay;
   gchar *tls_certificate;
   gchar *tls_key;
   gchar *camera_secrets_file;
@@ -151,9 +153,9 @@ app_check_turn_options (App *app, GError **error)
                  "static-auth-secret)");
     return FALSE;
   }
-  if (app->turn_ttl < 60) {
+  if (app->turn_ttl < MIN_TURN_TTL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--turn-ttl must be at least 60 seconds");
+                 "--turn-ttl must be at least " G_STRINGIFY (MIN_TURN_TTL) " seconds");
     return FALSE;
   }
   return TRUE;
@@ -317,7 +319,12 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       "Read the shared secret from this file instead (keeps it out of the process list)",
       "PATH" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_INT, &app->turn_ttl,
-      "How long minted TURN credentials stay valid, default 86400", "SECONDS" },
+      "How long the TURN credentials minted for a session stay valid (renewed every half of "
+      "it while the session lasts), default "
+      G_STRINGIFY (ICECAM_REGISTRY_DEFAULT_TURN_TTL_S), "SECONDS" },
+    { "allow-anonymous-relay", 0, 0, G_OPTION_ARG_NONE, &app->allow_anonymous_relay,
+      "Hand out relays even without --camera-secrets or --token-key-file, so that anyone who "
+      "reaches this server can use them", NULL },
     { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &app->tls_certificate,
       "Serve wss:// with this PEM certificate (chain)", "PATH" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &app->tls_key,
@@ -390,6 +397,21 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     return FALSE;
   }
   return app_check_options (app, error);
+}
+
+/* A relay is bandwidth on the operator's bill, and reaches whatever the relay host reaches:
+ * only sessions someone authorised get one, unless the operator says otherwise. */
+static gboolean
+app_check_relay_access (App *app, GError **error)
+{
+  if (app->turn_servers == NULL || app->camera_secrets != NULL || app->token_key != NULL ||
+      app->allow_anonymous_relay)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               "--turn-server without --camera-secrets or --token-key-file: anyone who reaches "
+               "this server could use the relays; --allow-anonymous-relay runs it that way "
+               "anyway");
+  return FALSE;
 }
 
 /* --ws-stream, else ICECAM_WS_STREAM (empty counts as unset), else epoll. */
@@ -536,7 +558,7 @@ int
 main (int argc, char **argv)
 {
   App app = {
-    .turn_ttl = DEFAULT_TURN_TTL,
+    .turn_ttl = ICECAM_REGISTRY_DEFAULT_TURN_TTL_S,
     .max_connections_per_address = ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     .message_rate = ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
     .message_burst = ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST,
@@ -564,8 +586,9 @@ main (int argc, char **argv)
     app_clear (&app);
     return EXIT_USAGE;
   }
-  /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading. */
-  if (!app_choose_ws_stream (&app, &error)) {
+  /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading; for the
+   * relays, the line names the option. */
+  if (!app_check_relay_access (&app, &error) || !app_choose_ws_stream (&app, &error)) {
     g_printerr ("icecam-rendezvous: %s\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;

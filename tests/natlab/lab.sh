@@ -366,32 +366,31 @@ EOF
   lab_log "reboot $nat: key=$(printf '0x%04x' "$key") $mode${random:+ (random ports)}"
 }
 
-# coturn in the server namespace, in the foreground with the lab's own configuration: two
-# listening IPs (RFC 5780 NAT discovery works), TURN REST credentials (use-auth-secret), STUN
-# backward compatibility left on (libnice 0.1.21 sends RFC 3489-form binding requests), private
-# peers allowed. Sets LAB_TURN_PID; $1 is the shared secret.
+# coturn in the server namespace, in the foreground, with the configuration icecam ships
+# (docs/coturn/icecam-turnserver.conf: REST credentials, no private, loopback or link-local
+# peers, quotas) plus the lab's own lines: two listening IPs (RFC 5780 NAT discovery works),
+# its secret and realm, files under the lab's temporary directory, verbose logs. The lab's
+# "internet" (198.51.100.0/24, 203.0.113.0/24) is public to coturn: it stays relayable.
+# Sets LAB_TURN_PID; $1 is the shared secret.
 lab_coturn_start() {
-  local secret=$1 dir="$LAB_TMP/coturn"
+  local secret=$1 dir="$LAB_TMP/coturn" shipped
+  shipped="$(dirname "${BASH_SOURCE[0]}")/../../docs/coturn/icecam-turnserver.conf"
   mkdir -p "$dir"
-  cat >"$dir/turnserver.conf" <<EOF
+  {
+    grep -vE '^(static-auth-secret|realm|listening-port)=' "$shipped"
+    cat <<EOF
 listening-ip=$LAB_TURN_IP1
 listening-ip=$LAB_TURN_IP2
 listening-port=$LAB_TURN_PORT
-fingerprint
-use-auth-secret
 static-auth-secret=$secret
 realm=icecam.lab
-no-cli
-no-tls
-no-dtls
 userdb=$dir/turndb
 pidfile=$dir/turnserver.pid
 log-file=stdout
 simple-log
 verbose
-allowed-peer-ip=10.0.0.0-10.255.255.255
-allowed-peer-ip=172.16.0.0-172.31.255.255
 EOF
+  } >"$dir/turnserver.conf"
   lab_spawn srv "$dir/turnserver.log" stdbuf -oL turnserver -c "$dir/turnserver.conf"
   LAB_TURN_PID=$LAB_LAST_PID
   lab_wait_listening srv udp "$LAB_TURN_IP1:$LAB_TURN_PORT" 10 &&

@@ -39,7 +39,7 @@ setup_lab() {
   # shellcheck disable=SC2086  # ICECAM_NATLAB_RENDEZVOUS_ARGS: extra options, split on spaces
   lab_rendezvous_start "$LAB_TMP/rendezvous.log" --verbose \
     --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
-    --turn-secret-file "$secret_file" --turn-ttl 600 ${ICECAM_NATLAB_RENDEZVOUS_ARGS:-} || return 1
+    --turn-secret-file "$secret_file" --turn-ttl 600 --allow-anonymous-relay ${ICECAM_NATLAB_RENDEZVOUS_ARGS:-} || return 1
   URL=$LAB_RENDEZVOUS_URL
   echo "# rendezvous at $URL, coturn at $LAB_TURN_IP1${ICECAM_NATLAB_RENDEZVOUS_ARGS:+ (with $ICECAM_NATLAB_RENDEZVOUS_ARGS)}"
 }

@@ -108,7 +108,7 @@ setup_lab() {
   lab_rendezvous_start "$LAB_TMP/rendezvous-turn.log" --verbose \
     --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
     --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=tcp" \
-    --turn-secret-file "$secret_file" --turn-ttl 600 || return 1
+    --turn-secret-file "$secret_file" --turn-ttl 600 --allow-anonymous-relay || return 1
   URL_TURN=$LAB_RENDEZVOUS_URL
   lab_rendezvous_start "$LAB_TMP/rendezvous-plain.log" --verbose || return 1
   URL_PLAIN=$LAB_RENDEZVOUS_URL

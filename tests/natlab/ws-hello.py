@@ -4,6 +4,7 @@
 challenge with a hello of ROLE (and ID), and nothing else (no proof, no token, no resume
 secret), then prints each message the rendezvous sends as one JSON line and, at the end,
 "close CODE REASON" when the server closed the WebSocket or "timeout" after WAIT seconds.
+With --watch CAMERA (a viewer) it sends `watch` for CAMERA once welcomed.
 Exits 0 once it printed that, 2 when it could not connect. Python's standard library only:
 a handshake and unfragmented text frames are all this needs (RFC 6455)."""
 
@@ -89,6 +90,7 @@ def main():
     parser.add_argument("role", choices=["camera", "viewer"])
     parser.add_argument("id", nargs="?")
     parser.add_argument("--wait", type=float, default=5.0)
+    parser.add_argument("--watch", metavar="CAMERA")
     args = parser.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
@@ -108,8 +110,11 @@ def main():
             if opcode == 0x1:
                 text = payload.decode()
                 print(text, flush=True)
-                if json.loads(text).get("type") == "challenge":
+                kind = json.loads(text).get("type")
+                if kind == "challenge":
                     frames.send(0x1, json.dumps(hello).encode())
+                elif kind == "welcome" and args.watch:
+                    frames.send(0x1, json.dumps({"type": "watch", "camera": args.watch}).encode())
             elif opcode == 0x8:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                 print("close %d %s" % (code, payload[2:].decode(errors="replace")), flush=True)

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The registry's relay credentials: minted for a session the server authorised, named after
+ * it, short-lived, and renewed for its ends while the session lasts. */
+
+#include "icecam-registry-private.h"
+
+#include "icecam-turn-credentials.h"
+
+/* Renewed when half their lifetime is gone: a client always holds credentials with at least
+ * half a lifetime left, for the allocation of a new transport (an ICE restart). */
+static gint64
+renew_interval_us (IcecamRegistry *self)
+{
+  return (gint64) self->turn_ttl * G_USEC_PER_SEC / 2;
+}
+
+/**
+ * icecam_registry_set_turn:
+ * @urls: (nullable) (array zero-terminated=1): "turn:HOST:PORT?transport=udp|tcp" relays, or
+ *   %NULL for none
+ * @secret: the secret shared with the relays (coturn's static-auth-secret)
+ * @ttl_seconds: how long minted credentials stay valid
+ *
+ * Every `session` then carries TURN credentials of the REST scheme (username
+ * "<expiry>:<session id>:<role>", password base64 (HMAC-SHA1 (secret, username))) minted for
+ * that session and end; `welcome` never carries any. Ends that listed the `ice-servers`
+ * feature get fresh ones in an `ice-servers` message every @ttl_seconds / 2 while the
+ * session lasts (a viewer only while its token is valid). Sessions created before this call
+ * keep what they had.
+ */
+void
+icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls, const gchar *secret,
+                          guint ttl_seconds)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (urls == NULL || secret != NULL);
+  g_return_if_fail (urls == NULL || ttl_seconds >= 2);
+
+  g_clear_pointer (&self->turn_urls, g_strfreev);
+  g_clear_pointer (&self->turn_secret, g_free);
+  if (urls == NULL || urls[0] == NULL)
+    return;
+  self->turn_urls = g_strdupv ((gchar **) urls);
+  self->turn_secret = g_strdup (secret);
+  self->turn_ttl = ttl_seconds;
+}
+
+IcecamIceServer *
+registry_relay_mint (IcecamRegistry *self, Session *session, IcecamRole role)
+{
+  g_autofree gchar *user = g_strdup_printf ("%s:%s", session->id, icecam_role_to_string (role));
+
+  if (role == ICECAM_ROLE_CAMERA)
+    self->relay_issued_camera++;
+  else
+    self->relay_issued_viewer++;
+  return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
+                                       user, g_get_real_time () / G_USEC_PER_SEC, self->turn_ttl);
+}
+
+void
+registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now_us)
+{
+  if (self->turn_urls == NULL)
+    return;
+  session->relay_renew_at = now_us + renew_interval_us (self);
+  g_queue_push_tail (&self->relay_renewals, session);
+  session->relay_link = g_queue_peek_tail_link (&self->relay_renewals);
+}
+
+void
+registry_relay_session_removed (IcecamRegistry *self, Session *session)
+{
+  if (session->relay_link == NULL)
+    return;
+  g_queue_delete_link (&self->relay_renewals, session->relay_link);
+  session->relay_link = NULL;
+}
+
+/* Only to a connected end that understands the message; a viewer whose token expired may
+ * finish its session on the allocations it has, but gets no new credentials. */
+static gboolean
+wants_renewal (Peer *peer, gint64 now_unix)
+{
+  if (peer->state != PEER_STATE_READY || !(peer->features & ICECAM_FEATURE_ICE_SERVERS))
+    return FALSE;
+  return peer->granted == NULL || peer->grant_expiry > now_unix;
+}
+
+static void
+renew_session (IcecamRegistry *self, Session *session)
+{
+  gint64 now_unix = g_get_real_time () / G_USEC_PER_SEC;
+  Peer *ends[] = { session->camera, session->viewer };
+  IcecamRole roles[] = { ICECAM_ROLE_CAMERA, ICECAM_ROLE_VIEWER };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ends); i++) {
+    g_autoptr (GPtrArray) servers = NULL;
+
+    if (!wants_renewal (ends[i], now_unix))
+      continue;
+    servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
+    g_ptr_array_add (servers, registry_relay_mint (self, session, roles[i]));
+    g_debug ("session %s: fresh relay credentials for %s", session->id, ends[i]->label);
+    registry_queue_send (self, ends[i], icecam_message_new_ice_servers (session->id, servers));
+  }
+}
+
+/* Every session renews at the same interval, so the queue stays in order: a renewed session
+ * goes to the tail, after every other one. */
+void
+registry_relay_renew (IcecamRegistry *self, gint64 now_us)
+{
+  Session *session;
+
+  while ((session = g_queue_peek_head (&self->relay_renewals)) != NULL &&
+         session->relay_renew_at <= now_us) {
+    g_queue_pop_head (&self->relay_renewals);
+    session->relay_link = NULL;
+    if (self->turn_urls == NULL)
+      continue;
+    renew_session (self, session);
+    registry_relay_session_added (self, session, now_us);
+  }
+}
+
+void
+registry_relay_clear (IcecamRegistry *self)
+{
+  g_queue_clear (&self->relay_renewals);
+}

@@ -1427,6 +1427,11 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1" },
     { { "--silence-limit", "20", NULL }, "--silence-limit longer than it" },
     { { "--resume-grace", "-1", NULL }, "--resume-grace must be >= 0" },
+    { { "--handshake-timeout", "-1", NULL }, "--handshake-timeout, --hello-timeout and" },
+    { { "--hello-timeout", "-5", NULL }, "--handshake-timeout, --hello-timeout and" },
+    { { "--max-connections", "-2", NULL }, "--max-connections must be >= 0" },
+    { { "--ipv6-prefix-length", "0", NULL }, "--ipv6-prefix-length 1 to 128" },
+    { { "--ipv6-prefix-length", "129", NULL }, "--ipv6-prefix-length 1 to 128" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -8,7 +8,7 @@
 # frame in the browser, and pair selected -> DTLS connected in the camera's log.
 # Usage: bench/browser-dtls.sh OTHER_BUILD [RUNS]   (default 15; BUILD as in common.sh)
 #   e.g. bench/browser-dtls.sh ../before/build-bench 15   (a build made as in ttff-compare.sh)
-# Needs chromium and python3-websockets (scripts/setup.sh). Runs 1 warm-up page per camera
+# Needs chromium and python3-websockets (scripts/setup.sh bench). Runs 1 warm-up page per camera
 # first; PAUSE (s) between pages, HOLD (s) of playing before the browser's counters are read,
 # KEEP=DIR keeps the runs (runs.json: every page's log and counters), the cameras' logs and
 # chromium's stderr in DIR.

@@ -8,7 +8,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ICECAM_BUILD_DIR:-$top/build}
 
-bash "$top/scripts/setup.sh" || exit 1
+bash "$top/scripts/setup.sh" demo || exit 1
 [ -f "$build/build.ninja" ] || meson setup "$build" "$top" || exit 1
 ninja -C "$build" || exit 1
 

@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Installs everything icecam needs to build, run and test on Debian 12. Idempotent.
+# Installs what icecam needs on Debian 12. Idempotent.
+# Usage: scripts/setup.sh [demo|test|bench]
+#   demo:  build and run (scripts/demo.sh)
+#   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, the fuzzing
+#          and sanitizer toolchain (scripts/test.sh, CI); the default
+#   bench: test + what only the benchmarks use: headless Chromium, curl, jq
 set -euo pipefail
+
+what=${1:-test}
+case $what in
+  demo|test|bench) ;;
+  *) echo "setup.sh: '$what' is not demo, test or bench" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential meson ninja-build pkg-config
@@ -10,11 +21,17 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
   gstreamer1.0-x
-  coturn nftables iproute2 conntrack openssl
-  clang libclang-rt-14-dev llvm
-  # bench/browser-*: headless Chromium as a viewer, driven over the DevTools protocol
-  chromium python3-websockets
 )
+if [ "$what" != demo ]; then
+  packages+=(
+    coturn nftables iproute2 conntrack openssl python3
+    clang libclang-rt-14-dev llvm
+  )
+fi
+if [ "$what" = bench ]; then
+  # bench/browser-*: headless Chromium as a viewer, driven over the DevTools protocol
+  packages+=(chromium python3-websockets curl jq)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,7 +12,7 @@ build=${ICECAM_BUILD_DIR:-$top/build}
 export ICECAM_FUZZ_BUILD_DIR=${ICECAM_FUZZ_BUILD_DIR:-$top/build-fuzz}
 export ICECAM_ASAN_BUILD_DIR=${ICECAM_ASAN_BUILD_DIR:-$top/build-asan}
 
-bash "$top/scripts/setup.sh" || exit 1
+bash "$top/scripts/setup.sh" test || exit 1
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$top" || exit 1
 fi

@@ -23,13 +23,13 @@
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is
  * still dead a minute later (signalling may be down meanwhile: the restart waits for it). A
- * viewer that sends receiver reports (two a second) and then nothing for 2 s has lost its
+ * viewer that sends receiver reports (two a second) and then nothing for 1.5 s has lost its
  * path back, long before consent freshness (~10 s) would say so. */
 static const IcecamPeerPolicy camera_policy = {
   .connect_timeout_s = 30,
   .max_restarts = 3,
   .recovery_timeout_s = 60,
-  .media_timeout_ms = 2000,
+  .media_timeout_ms = 1500,
 };
 /* A camera pings its rendezvous when a viewer falls silent: no pong within this long and the
  * connection is replaced (with its sessions) at once. */

@@ -85,11 +85,14 @@ wait_frames_above() {
   return 1
 }
 
-# Waits until the viewer's (log $1) progress lines show no new frame; at most $2 s.
-wait_stall() {
-  local log=$1 deadline=$((SECONDS + $2))
+# Waits until the viewer (log $1) stalls (two progress lines in a row with the same frame
+# count) or the camera (log $2) has logged more than $3 ICE restarts; at most $4 s.
+wait_stall_or_restart() {
+  local deadline=$((SECONDS + $4))
   while [ $SECONDS -lt $deadline ]; do
-    progress "$log" | tail -2 | awk '{ f[NR] = $1 } END { exit !(NR == 2 && f[1] == f[2]) }' &&
+    progress "$1" | tail -2 | awk '{ f[NR] = $1 } END { exit !(NR == 2 && f[1] == f[2]) }' &&
+      return 0
+    [ "$(grep -cE '^icecam-camera: session .* path lost, restarting ICE' "$2")" -gt "$3" ] &&
       return 0
     sleep 0.2
   done

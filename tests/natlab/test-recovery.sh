@@ -54,7 +54,7 @@ LOSS_FPS_RATIO_PCT=50
 
 case_nat_remap() {
   local i=0 name=nat-remap dir="$LAB_TMP/nat-remap" before=$failures
-  local f0 t_last t_resume f_last recovery ports_before ports_after sessions gap
+  local f0 t_last t_resume f_last recovery ports_before ports_after sessions gap restarts
   mkdir -p "$dir"
   echo "# $name: camera and viewer behind port-restricted NATs; the camera NAT's mapping changes"
   if start_case "$i" "$dir"; then
@@ -71,10 +71,13 @@ EOF
       tap_not_ok "$name: new masquerade rules in the camera's NAT"
     fi
     f0=$(last_frames "$dir/view.log")
+    restarts=$(grep -cE '^icecam-camera: session .* path lost, restarting ICE' "$dir/camera.log")
     lab_exec "c${i}nat" conntrack -F 2>/dev/null
     echo "# $name: conntrack flushed at $f0 frames; public ports before: $ports_before"
-    if ! wait_stall "$dir/view.log" 15; then
-      tap_not_ok "$name: the new mapping broke the path (the viewer never stalled)"
+    # The path broke: the viewer's frames stopped for a whole progress interval, or (a
+    # recovery shorter than that can fall between two lines) the camera restarted ICE.
+    if ! wait_stall_or_restart "$dir/view.log" "$dir/camera.log" "$restarts" 15; then
+      tap_not_ok "$name: the new mapping broke the path (no stall, no ICE restart)"
     else
       ports_after=$(mapped_ports "c${i}nat")
       echo "# $name: the viewer stalled; public ports now: $ports_after"

@@ -47,6 +47,8 @@ chmod +x "$wrappers/gst-plugin-scanner" "$wrappers/gst-launch-1.0"
 export GST_PLUGIN_SCANNER_1_0=$wrappers/gst-plugin-scanner
 export PATH=$wrappers:$PATH
 
-# Sanitized code runs a few times slower; the suites' timeouts were set for the normal build.
+# Sanitized code runs a few times slower; the suites' timeouts were set for the normal build,
+# and a test that bounds how late something may happen scales its bound by this.
+export ICECAM_TEST_SLOWDOWN=3
 meson test -C "$build" --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
   --suite unit --suite integration --suite plugin "$@"

@@ -3,12 +3,11 @@
 
 #include "icecam-camera-endpoint.h"
 
+#include "icecam-fanout.h"
 #include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 #include "icecam-sdp.h"
-
-#include <string.h>
 
 #define DEFAULT_MAX_VIEWERS 16
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
@@ -59,9 +58,10 @@ struct _IcecamCameraEndpoint {
   guint max_viewers;
   IcecamCertificate *certificate; /* the camera's DTLS identity */
 
+  IcecamFanout *fanout; /* the CONNECTED sessions */
+
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
-  GPtrArray *active;  /* ActiveViewer of the CONNECTED sessions; replaced, never edited */
   IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
@@ -81,15 +81,7 @@ typedef struct {
   gboolean active;        /* in the fan-out */
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
-  gint *started;          /* atomic rc box, shared with ActiveViewer: whether this viewer's
-                           * stream has reached a keyframe since it became active */
 } ViewerSession;
-
-/* One entry of the fan-out snapshot, usable from the streaming thread. */
-typedef struct {
-  IcecamPeerSession *peer;
-  gint *started;  /* ViewerSession.started; written by the streaming thread only */
-} ActiveViewer;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
 
@@ -119,44 +111,12 @@ icecam_session_stats_free (IcecamSessionStats *stats)
 }
 
 static void
-active_viewer_free (ActiveViewer *av)
-{
-  g_object_unref (av->peer);
-  g_atomic_rc_box_release (av->started);
-  g_free (av);
-}
-
-static void
 viewer_session_free (ViewerSession *vs)
 {
   g_free (vs->id);
   g_free (vs->viewer);
   g_clear_object (&vs->peer);
-  g_atomic_rc_box_release (vs->started);
   g_free (vs);
-}
-
-/* Called with the lock held. */
-static void
-rebuild_active (IcecamCameraEndpoint *self)
-{
-  GPtrArray *active = g_ptr_array_new_with_free_func ((GDestroyNotify) active_viewer_free);
-  GHashTableIter iter;
-  ViewerSession *vs;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
-    ActiveViewer *av;
-
-    if (!vs->active)
-      continue;
-    av = g_new (ActiveViewer, 1);
-    av->peer = g_object_ref (vs->peer);
-    av->started = g_atomic_rc_box_acquire (vs->started);
-    g_ptr_array_add (active, av);
-  }
-  g_ptr_array_unref (self->active);
-  self->active = active;
 }
 
 static gboolean
@@ -202,16 +162,19 @@ request_keyframe (IcecamCameraEndpoint *self)
 static void
 set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
 {
+  gboolean from_keyframe;
+
   if (active == vs->active)
     return;
-  g_mutex_lock (&self->lock);
   vs->active = active;
-  /* Packets already on their way hold only the end of a frame or frames that depend on ones
-   * this viewer never got: its stream starts at the next keyframe. */
-  if (active)
-    g_atomic_int_set (vs->started, !self->start_on_keyframe);
-  rebuild_active (self);
+  if (!active) {
+    icecam_fanout_remove (self->fanout, vs->peer);
+    return;
+  }
+  g_mutex_lock (&self->lock);
+  from_keyframe = self->start_on_keyframe;
   g_mutex_unlock (&self->lock);
+  icecam_fanout_add (self->fanout, vs->peer, from_keyframe);
   /* A joining viewer can decode nothing before a keyframe: ask for one now. */
   if (active)
     request_keyframe (self);
@@ -231,9 +194,9 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
     return;
   }
   g_hash_table_steal (self->sessions, id);
-  if (vs->active)
-    rebuild_active (self);
   g_mutex_unlock (&self->lock);
+  if (vs->active)
+    icecam_fanout_remove (self->fanout, vs->peer);
 
   g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
   if (send_bye) {
@@ -476,7 +439,6 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                                             self->client));
   vs = g_new0 (ViewerSession, 1);
   vs->endpoint = self;
-  vs->started = g_atomic_rc_box_new0 (gint);
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
   vs->peer = icecam_peer_session_new (vs->id, ICECAM_PEER_ROLE_OFFERER, self->certificate,
@@ -818,55 +780,6 @@ icecam_camera_endpoint_start (IcecamCameraEndpoint *self, GError **error)
  * icecam_camera_endpoint_send:
  * @messages: (array length=n_messages): RTP packets
  *
- * Sends the packets to every viewer whose pair is selected. Thread-safe; never blocks.
- *
- * Returns: the number of viewers the packets were handed to
- */
-static gsize
-message_length (const NiceOutputMessage *message)
-{
-  gsize length = 0;
-
-  for (gint j = 0; message->n_buffers < 0 ? message->buffers[j].buffer != NULL
-                                          : j < message->n_buffers; j++)
-    length += message->buffers[j].size;
-  return length;
-}
-
-/* Gathers each message into one contiguous packet: SRTP protects whole packets. */
-static const guint8 **
-flatten_messages (const NiceOutputMessage *messages, guint n_messages, gsize *lengths,
-                  guint8 **storage)
-{
-  const guint8 **packets = g_new (const guint8 *, n_messages);
-  gsize total = 0;
-  guint8 *at;
-
-  for (guint i = 0; i < n_messages; i++) {
-    lengths[i] = message_length (&messages[i]);
-    if (messages[i].n_buffers != 1)
-      total += lengths[i];
-  }
-  *storage = at = total > 0 ? g_malloc (total) : NULL;
-  for (guint i = 0; i < n_messages; i++) {
-    if (messages[i].n_buffers == 1) {
-      packets[i] = messages[i].buffers[0].buffer;
-      continue;
-    }
-    packets[i] = at;
-    for (gint j = 0; messages[i].n_buffers < 0 ? messages[i].buffers[j].buffer != NULL
-                                               : j < messages[i].n_buffers; j++) {
-      memcpy (at, messages[i].buffers[j].buffer, messages[i].buffers[j].size);
-      at += messages[i].buffers[j].size;
-    }
-  }
-  return packets;
-}
-
-/**
- * icecam_camera_endpoint_send:
- * @messages: (array length=n_messages): RTP packets
- *
  * Protects the packets with each viewer's SRTP keys and sends them to every viewer whose
  * pair is selected and whose DTLS is connected. Thread-safe; never blocks.
  *
@@ -876,43 +789,7 @@ guint
 icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
                              guint n_messages)
 {
-  g_autoptr (GPtrArray) active = NULL;
-  g_autofree gsize *lengths = NULL;
-  g_autofree const guint8 **packets = NULL;
-  g_autofree guint8 *flat = NULL;
-  g_autofree guint8 *scratch = NULL;
-  gsize room = 0;
-
-  g_mutex_lock (&self->lock);
-  active = g_ptr_array_ref (self->active);
-  g_mutex_unlock (&self->lock);
-  if (active->len == 0 || n_messages == 0)
-    return active->len;
-
-  lengths = g_new (gsize, n_messages);
-  packets = flatten_messages (messages, n_messages, lengths, &flat);
-  for (guint i = 0; i < n_messages; i++)
-    room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
-  scratch = g_malloc (room * n_messages);
-
-  /* Encoded once; the ciphertext differs per viewer (each has its own keys). */
-  for (guint v = 0; v < active->len; v++) {
-    ActiveViewer *av = g_ptr_array_index (active, v);
-    guint first = 0;
-
-    /* A viewer that has not reached a keyframe yet starts at the first packet of one. */
-    if (!g_atomic_int_get (av->started)) {
-      while (first < n_messages && !icecam_rtp_h264_starts_keyframe (packets[first],
-                                                                      lengths[first]))
-        first++;
-      if (first == n_messages)
-        continue;
-      g_atomic_int_set (av->started, TRUE);
-    }
-    icecam_peer_session_send_rtp (av->peer, packets + first, lengths + first,
-                                  n_messages - first, scratch, room);
-  }
-  return active->len;
+  return icecam_fanout_send (self->fanout, messages, n_messages);
 }
 
 /**
@@ -948,12 +825,7 @@ icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
 guint
 icecam_camera_endpoint_get_n_viewers (IcecamCameraEndpoint *self)
 {
-  guint n;
-
-  g_mutex_lock (&self->lock);
-  n = self->active->len;
-  g_mutex_unlock (&self->lock);
-  return n;
+  return icecam_fanout_get_n_peers (self->fanout);
 }
 
 static void
@@ -1024,8 +896,8 @@ icecam_camera_endpoint_dispose (GObject *object)
   g_clear_object (&self->client);
   cancel_keyframe_request (self);
   /* Not closed first: the peer sessions close their transports as they go. */
+  icecam_fanout_clear (self->fanout);
   g_mutex_lock (&self->lock);
-  g_ptr_array_set_size (self->active, 0);
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
     g_signal_handlers_disconnect_by_data (vs->peer, vs);
@@ -1043,7 +915,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   IcecamCameraEndpoint *self = ICECAM_CAMERA_ENDPOINT (object);
 
   g_hash_table_unref (self->sessions);
-  g_ptr_array_unref (self->active);
+  icecam_fanout_free (self->fanout);
   icecam_sdp_free (self->media);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
@@ -1122,7 +994,7 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   g_mutex_init (&self->lock);
   self->context = g_main_context_ref_thread_default ();
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
-  self->active = g_ptr_array_new_with_free_func ((GDestroyNotify) active_viewer_free);
+  self->fanout = icecam_fanout_new ();
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;

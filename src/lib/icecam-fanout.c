@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One encoded stream to many peer sessions: who receives, and from which packet on. */
+
+#include "icecam-fanout.h"
+
+#include <string.h>
+
+#include "icecam-rtcp.h"
+#include "icecam-srtp.h"
+
+/**
+ * IcecamFanout:
+ *
+ * The camera's list of receivers: encode once, protect per peer session (each has its own
+ * SRTP keys), send to all. A receiver added "from keyframe" gets nothing until the first packet
+ * that starts an H.264 keyframe (icecam_rtp_h264_starts_keyframe()): packets already on their
+ * way hold only the end of a frame, or frames that depend on ones it never got.
+ *
+ * Thread-safe: icecam_fanout_send() runs in the streaming thread and takes the lock only to
+ * reference the current array of receivers, which is replaced, never edited, when one comes
+ * or goes; add and remove run wherever the peer sessions' states change.
+ */
+struct _IcecamFanout {
+  GMutex lock;
+  GPtrArray *receivers; /* Receiver; replaced, never edited */
+};
+
+/* One receiver; shared by the arrays that list it (an atomic rc box). */
+typedef struct {
+  IcecamPeerSession *peer;
+  gint started; /* atomic: has reached a keyframe; written by the streaming thread only */
+} Receiver;
+
+static void
+receiver_clear (Receiver *receiver)
+{
+  g_object_unref (receiver->peer);
+}
+
+static void
+receiver_release (Receiver *receiver)
+{
+  g_atomic_rc_box_release_full (receiver, (GDestroyNotify) receiver_clear);
+}
+
+static GPtrArray *
+receivers_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) receiver_release);
+}
+
+IcecamFanout *
+icecam_fanout_new (void)
+{
+  IcecamFanout *self = g_new0 (IcecamFanout, 1);
+
+  g_mutex_init (&self->lock);
+  self->receivers = receivers_new ();
+  return self;
+}
+
+void
+icecam_fanout_free (IcecamFanout *self)
+{
+  if (self == NULL)
+    return;
+  g_ptr_array_unref (self->receivers);
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
+/* A copy of the current array without @peer; called with the lock. */
+static GPtrArray *
+copy_without (IcecamFanout *self, IcecamPeerSession *peer)
+{
+  GPtrArray *copy = receivers_new ();
+
+  for (guint i = 0; i < self->receivers->len; i++) {
+    Receiver *receiver = g_ptr_array_index (self->receivers, i);
+
+    if (receiver->peer != peer)
+      g_ptr_array_add (copy, g_atomic_rc_box_acquire (receiver));
+  }
+  return copy;
+}
+
+static void
+replace (IcecamFanout *self, GPtrArray *receivers)
+{
+  g_ptr_array_unref (self->receivers);
+  self->receivers = receivers;
+}
+
+/**
+ * icecam_fanout_add:
+ * @peer: a session that gets the packets from now on (sent only while it is CONNECTED)
+ * @from_keyframe: start it at the next packet that starts a keyframe
+ *
+ * Adds @peer again if it is there already (its start is reset).
+ */
+void
+icecam_fanout_add (IcecamFanout *self, IcecamPeerSession *peer, gboolean from_keyframe)
+{
+  Receiver *receiver = g_atomic_rc_box_new0 (Receiver);
+  GPtrArray *receivers;
+
+  receiver->peer = g_object_ref (peer);
+  receiver->started = !from_keyframe;
+  g_mutex_lock (&self->lock);
+  receivers = copy_without (self, peer);
+  g_ptr_array_add (receivers, receiver);
+  replace (self, receivers);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icecam_fanout_remove:
+ * @peer: a session that gets no more packets
+ */
+void
+icecam_fanout_remove (IcecamFanout *self, IcecamPeerSession *peer)
+{
+  g_mutex_lock (&self->lock);
+  replace (self, copy_without (self, peer));
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icecam_fanout_clear:
+ *
+ * Removes every receiver.
+ */
+void
+icecam_fanout_clear (IcecamFanout *self)
+{
+  g_mutex_lock (&self->lock);
+  replace (self, receivers_new ());
+  g_mutex_unlock (&self->lock);
+}
+
+guint
+icecam_fanout_get_n_peers (IcecamFanout *self)
+{
+  guint n;
+
+  g_mutex_lock (&self->lock);
+  n = self->receivers->len;
+  g_mutex_unlock (&self->lock);
+  return n;
+}
+
+static gsize
+message_length (const NiceOutputMessage *message)
+{
+  gsize length = 0;
+
+  for (gint j = 0; message->n_buffers < 0 ? message->buffers[j].buffer != NULL
+                                          : j < message->n_buffers; j++)
+    length += message->buffers[j].size;
+  return length;
+}
+
+/* Gathers each message into one contiguous packet: SRTP protects whole packets. */
+static const guint8 **
+flatten_messages (const NiceOutputMessage *messages, guint n_messages, gsize *lengths,
+                  guint8 **storage)
+{
+  const guint8 **packets = g_new (const guint8 *, n_messages);
+  gsize total = 0;
+  guint8 *at;
+
+  for (guint i = 0; i < n_messages; i++) {
+    lengths[i] = message_length (&messages[i]);
+    if (messages[i].n_buffers != 1)
+      total += lengths[i];
+  }
+  *storage = at = total > 0 ? g_malloc (total) : NULL;
+  for (guint i = 0; i < n_messages; i++) {
+    if (messages[i].n_buffers == 1) {
+      packets[i] = messages[i].buffers[0].buffer;
+      continue;
+    }
+    packets[i] = at;
+    for (gint j = 0; messages[i].n_buffers < 0 ? messages[i].buffers[j].buffer != NULL
+                                               : j < messages[i].n_buffers; j++) {
+      memcpy (at, messages[i].buffers[j].buffer, messages[i].buffers[j].size);
+      at += messages[i].buffers[j].size;
+    }
+  }
+  return packets;
+}
+
+/**
+ * icecam_fanout_send:
+ * @messages: (array length=n_messages): RTP packets
+ *
+ * Protects the packets with each receiver's SRTP keys and sends them to every receiver (that
+ * has reached a keyframe, where it waits for one). Thread-safe; never blocks.
+ *
+ * Returns: the number of receivers
+ */
+guint
+icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint n_messages)
+{
+  g_autoptr (GPtrArray) receivers = NULL;
+  g_autofree gsize *lengths = NULL;
+  g_autofree const guint8 **packets = NULL;
+  g_autofree guint8 *flat = NULL;
+  g_autofree guint8 *scratch = NULL;
+  gsize room = 0;
+
+  g_mutex_lock (&self->lock);
+  receivers = g_ptr_array_ref (self->receivers);
+  g_mutex_unlock (&self->lock);
+  if (receivers->len == 0 || n_messages == 0)
+    return receivers->len;
+
+  lengths = g_new (gsize, n_messages);
+  packets = flatten_messages (messages, n_messages, lengths, &flat);
+  for (guint i = 0; i < n_messages; i++)
+    room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
+  scratch = g_malloc (room * n_messages);
+
+  /* Encoded once; the ciphertext differs per receiver (each has its own keys). */
+  for (guint r = 0; r < receivers->len; r++) {
+    Receiver *receiver = g_ptr_array_index (receivers, r);
+    guint first = 0;
+
+    /* A receiver that has not reached a keyframe yet starts at the first packet of one. */
+    if (!g_atomic_int_get (&receiver->started)) {
+      while (first < n_messages && !icecam_rtp_h264_starts_keyframe (packets[first],
+                                                                      lengths[first]))
+        first++;
+      if (first == n_messages)
+        continue;
+      g_atomic_int_set (&receiver->started, TRUE);
+    }
+    icecam_peer_session_send_rtp (receiver->peer, packets + first, lengths + first,
+                                  n_messages - first, scratch, room);
+  }
+  return receivers->len;
+}

@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rendezvous service: WebSocket signalling, health endpoints and the STUN responder. */
 
-#include "icecam-rendezvous.h"
+#include "icecam-rendezvous-private.h"
 
 #include <netinet/in.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <libsoup/soup.h>
 
 #include "icecam-acceptor.h"
 #include "icecam-admission.h"
 #include "icecam-http-endpoints.h"
 #include "icecam-stun-responder.h"
-#include "icecam-tcp-options.h"
-#include "icecam-ws-stream.h"
 
 /**
  * SECTION:icecam-rendezvous
@@ -43,60 +40,17 @@
  * must be iterated for it to serve.
  */
 
-/* Frames over the protocol's 64 KiB limit still reach the registry, which answers them with a
- * too-large error on an open connection; only frames past this are cut off by libsoup. */
-#define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
-
 /* Connections the kernel queues for accept(): GLib's default of 10 dropped SYNs when a few
  * hundred devices reconnected at once (docs/benchmarks.md, section 4). */
 #define LISTEN_BACKLOG 1024
-
-typedef struct {
-  IcecamRendezvous *self;   /* borrowed: connections never outlive the rendezvous */
-  guint64 id;               /* the registry's peer id */
-  SoupWebsocketConnection *ws;
-  gulong message_handler;
-  gulong closed_handler;
-  gchar *host;              /* the client's IP address, as the admission counts it */
-  gulong pong_handler;
-} Connection;
-
-struct _IcecamRendezvous {
-  GObject parent_instance;
-
-  GMainContext *context;
-  SoupServer *server;
-  GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
-  IcecamRendezvousWsStream ws_stream;
-  IcecamRegistry *registry;
-  GHashTable *connections;          /* &Connection.id → Connection (owned) */
-  IcecamAcceptor *acceptor;         /* connection ids are its ids */
-  IcecamAdmission *admission;
-  gchar **presence_cameras;         /* the last presence list sent, and its JSON text */
-  gchar *presence_json;
-
-  GSource *silence_check;
-  GSource *deadline_check;
-  GSource *registry_tick;           /* the registry's timed work: relay credential renewals */
-
-  GInetAddress *listen_address;     /* NULL until listening */
-  guint port;
-
-  gboolean stun_enabled;
-  GInetSocketAddress *stun_address; /* as configured; NULL: the WebSocket's host and port */
-  GInetAddress *stun_alternate;     /* RFC 5780's second IP, or NULL */
-  IcecamStunResponder *stun;        /* NULL unless listening */
-  GInetAddress *stun_host;          /* the host the responder is bound to */
-  gboolean tls;             /* serve wss:// with the server's tls-certificate */
-};
 
 G_DEFINE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, G_TYPE_OBJECT)
 
 /* ---- addresses ------------------------------------------------------------------------ */
 
 /* @address as a URL host: IPv4-mapped IPv6 as plain IPv4, other IPv6 in brackets. */
-static gchar *
-host_to_string (GInetAddress *address)
+gchar *
+icecam_rendezvous_host_to_string (GInetAddress *address)
 {
   static const guint8 v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
   g_autofree gchar *text = NULL;
@@ -117,13 +71,13 @@ host_to_string (GInetAddress *address)
 static gchar *
 host_port_to_string (GInetAddress *address, guint port)
 {
-  g_autofree gchar *host = host_to_string (address);
+  g_autofree gchar *host = icecam_rendezvous_host_to_string (address);
 
   return g_strdup_printf ("%s:%u", host, port);
 }
 
-static gchar *
-socket_address_to_string (GSocketAddress *address)
+gchar *
+icecam_rendezvous_socket_address_to_string (GSocketAddress *address)
 {
   GInetSocketAddress *inet;
 
@@ -135,8 +89,8 @@ socket_address_to_string (GSocketAddress *address)
 }
 
 /* The STUN server as a client that reached us at @local sees it, listed first in its welcome. */
-static GPtrArray *
-peer_ice_servers (IcecamRendezvous *self, GSocketAddress *local)
+GPtrArray *
+icecam_rendezvous_peer_ice_servers (IcecamRendezvous *self, GSocketAddress *local)
 {
   GPtrArray *servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   GInetAddress *host = self->stun_host;
@@ -156,359 +110,6 @@ peer_ice_servers (IcecamRendezvous *self, GSocketAddress *local)
   return servers;
 }
 
-/* ---- connections ---------------------------------------------------------------------- */
-
-static void
-connection_free (Connection *conn)
-{
-  g_clear_signal_handler (&conn->message_handler, conn->ws);
-  g_clear_signal_handler (&conn->closed_handler, conn->ws);
-  g_clear_signal_handler (&conn->pong_handler, conn->ws);
-  g_object_unref (conn->ws);
-  g_free (conn->host);
-  g_free (conn);
-}
-
-/* Tells the client which limit it went over (@text), then closes; the admission refused it,
- * so it is no registry peer from here on and what it still sends is dropped. */
-static void
-refuse_connection (Connection *conn, const gchar *reason, const gchar *text)
-{
-  g_autoptr (IcecamMessage) error = NULL;
-  g_autofree gchar *json = NULL;
-
-  g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
-  error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
-  json = icecam_message_to_json (error);
-  soup_websocket_connection_send_text (conn->ws, json);
-  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
-}
-
-static void
-on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, Connection *conn)
-{
-  IcecamRendezvous *self = conn->self;
-  guint64 id = conn->id;
-  gsize size = 0;
-  const gchar *data = g_bytes_get_data (message, &size);
-  g_autofree gchar *refusal = NULL;
-
-  switch (icecam_admission_message (self->admission, id, size, g_get_monotonic_time (),
-                                    &refusal)) {
-  case ICECAM_ADMISSION_ALLOW:
-    break;
-  case ICECAM_ADMISSION_OVER_RATE:
-    refuse_connection (conn, "message rate", refusal);
-    /* Its sessions end now, not when the close handshake is done. */
-    icecam_registry_remove_peer (self->registry, id);
-    return;
-  default: /* refused before: dropped */
-    return;
-  }
-  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
-    icecam_registry_send_error (self->registry, id, ICECAM_ERROR_CODE_MALFORMED, NULL,
-                                "binary frames are not accepted, send JSON text frames");
-    return;
-  }
-  /* conn may be freed from here on: closing handlers can run inside the registry's signals. */
-  icecam_registry_handle_text (self->registry, id, data, size);
-}
-
-static void
-on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
-{
-  icecam_admission_heard (conn->self->admission, conn->id, g_get_monotonic_time ());
-}
-
-static gboolean
-on_registry_tick (gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-
-  icecam_registry_expire (self->registry, g_get_monotonic_time ());
-  return G_SOURCE_CONTINUE;
-}
-
-/* Closes the connections that have been silent for longer than the limit; runs every
- * keepalive interval, so a dead client goes within limit + interval. */
-static gboolean
-check_silence (gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  g_autoptr (GArray) silent = icecam_admission_take_silent (self->admission,
-                                                            g_get_monotonic_time ());
-
-  /* Closing can run the registry's signals; look each one up again. */
-  for (guint i = 0; i < silent->len; i++) {
-    guint64 id = g_array_index (silent, guint64, i);
-    Connection *conn = g_hash_table_lookup (self->connections, &id);
-
-    if (conn == NULL)
-      continue;
-    g_info ("peer %" G_GUINT64_FORMAT " (%s): silent for over %u s, closing", id, conn->host,
-            icecam_admission_get_silence_limit (self->admission));
-    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                     "no answer to pings");
-    icecam_registry_remove_peer (self->registry, id);
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-/* Shuts down the connections that missed their handshake or hello deadline: libsoup or the
- * WebSocket reads end-of-file and closes them. An upgraded one is told why first, and its
- * registry peer goes at once. */
-static gboolean
-check_deadlines (gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  g_autoptr (GArray) overdue = icecam_admission_take_overdue (self->admission,
-                                                              g_get_monotonic_time ());
-
-  for (guint i = 0; i < overdue->len; i++) {
-    guint64 id = g_array_index (overdue, guint64, i);
-    Connection *conn = g_hash_table_lookup (self->connections, &id);
-
-    if (conn == NULL) {
-      g_debug ("connection %" G_GUINT64_FORMAT ": no WebSocket upgrade in time, closing", id);
-    } else {
-      g_info ("peer %" G_GUINT64_FORMAT " (%s): no hello in time, closing", id, conn->host);
-      if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                                         "no hello in time");
-      icecam_registry_remove_peer (self->registry, id);
-    }
-    icecam_acceptor_shutdown (self->acceptor, id);
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
-{
-  IcecamRendezvous *self = conn->self;
-  guint64 id = conn->id;
-
-  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket closed (code %u)", id,
-           soup_websocket_connection_get_close_code (ws));
-  icecam_admission_close (self->admission, id);
-  g_hash_table_remove (self->connections, &id);
-  icecam_registry_remove_peer (self->registry, id);
-}
-
-static void
-on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
-                     SoupWebsocketConnection *ws, gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  Connection *conn;
-  GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
-  g_autofree gchar *remote = socket_address_to_string (remote_address);
-  g_autoptr (GPtrArray) servers =
-    peer_ice_servers (self, soup_server_message_get_local_address (msg));
-  g_autofree gchar *refusal = NULL;
-  guint64 id = 0;
-
-  /* Every connection comes through the acceptor; one it does not know is already gone. */
-  if (icecam_acceptor_lookup (self->acceptor, remote_address, &id) == NULL) {
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
-    return;
-  }
-  conn = g_new0 (Connection, 1);
-  conn->self = self;
-  conn->id = id;
-  conn->ws = g_object_ref (ws);
-  conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
-    ? host_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
-    : g_strdup ("unknown");
-  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
-  soup_websocket_connection_set_keepalive_interval (
-    ws, icecam_admission_get_keepalive_interval (self->admission));
-  conn->pong_handler = g_signal_connect (ws, "pong", G_CALLBACK (on_websocket_pong), conn);
-  conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
-                                            conn);
-  conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
-  g_hash_table_insert (self->connections, &conn->id, conn);
-
-  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
-  switch (icecam_admission_open (self->admission, conn->id, conn->host,
-                                 g_get_monotonic_time (), &refusal)) {
-  case ICECAM_ADMISSION_ALLOW:
-    icecam_registry_add_peer (self->registry, conn->id, remote, servers);
-    break;
-  case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
-    refuse_connection (conn, "connections per address", refusal);
-    break;
-  default: /* accepted before, and the host never empty: not reached */
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
-    break;
-  }
-}
-
-static void
-free_extensions (gpointer list)
-{
-  g_list_free_full (list, g_object_unref);
-}
-
-/* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
- * (soup-server.c, complete_websocket_upgrade()), except that a plain TCP connection's stream is
- * wrapped in an IcecamWsStream, whose input sources cost O(1) instead of O(connections). */
-static void
-on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
-{
-  g_autoptr (SoupServerMessage) hold = g_object_ref (msg);
-  /* The acceptor holds it while the connection is open. */
-  GSocket *socket = icecam_acceptor_lookup (self->acceptor,
-                                            soup_server_message_get_remote_address (msg), NULL);
-  GList *extensions = g_object_steal_data (G_OBJECT (msg), "icecam-websocket-extensions");
-  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
-  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
-  GUri *uri = soup_server_message_get_uri (msg);
-  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
-  g_autoptr (GIOStream) wrapped = NULL;
-  g_autoptr (SoupWebsocketConnection) ws = NULL;
-  g_autoptr (GError) error = NULL;
-
-  /* A client whose network vanished must not hold its camera id for long. */
-  if (socket != NULL &&
-      !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
-    g_debug ("cannot set the dead peer timeout: %s", error->message);
-  if (self->tls || socket == NULL)
-    wrapped = g_object_ref (stream);
-  else
-    wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
-  ws = soup_websocket_connection_new (
-      wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
-      soup_message_headers_get_one (request, "Origin"),
-      soup_message_headers_get_one (response, "Sec-WebSocket-Protocol"),
-      extensions);
-  on_server_websocket (self->server, msg, g_uri_get_path (uri), ws, self);
-}
-
-static void
-on_server_websocket_request (SoupServer *server, SoupServerMessage *msg, const char *path,
-                             GHashTable *query, gpointer user_data)
-{
-  IcecamRendezvous *self = user_data;
-  GList *extensions = NULL;
-
-  /* On failure the handshake has set 400 and its reason. */
-  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, self->websocket_extension_types,
-                                                &extensions))
-    return;
-  g_object_set_data_full (G_OBJECT (msg), "icecam-websocket-extensions", extensions,
-                          free_extensions);
-  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_websocket_upgraded), self,
-                           0);
-}
-
-/* The /ws handler for the chosen stream: our own upgrade, or libsoup's whole WebSocket path. */
-static void
-add_websocket_handler (IcecamRendezvous *self)
-{
-  if (self->ws_stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP)
-    soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket,
-                                       self, NULL);
-  else
-    soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
-}
-
-static const gchar *
-ws_stream_to_string (IcecamRendezvousWsStream stream)
-{
-  return stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP ? "libsoup" : "epoll";
-}
-
-static SoupWebsocketConnection *
-lookup_open_websocket (IcecamRendezvous *self, guint64 peer_id)
-{
-  Connection *conn = g_hash_table_lookup (self->connections, &peer_id);
-
-  if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
-    return NULL;
-  return conn->ws;
-}
-
-/* A camera coming or going sends every viewer the same list: written once, not per viewer
- * (with thousands of cameras the JSON of one list takes milliseconds). */
-static const gchar *
-presence_to_json (IcecamRendezvous *self, const IcecamMessage *msg)
-{
-  if (self->presence_json == NULL ||
-      !g_strv_equal ((const gchar * const *) self->presence_cameras,
-                     (const gchar * const *) msg->cameras)) {
-    g_strfreev (self->presence_cameras);
-    g_free (self->presence_json);
-    self->presence_cameras = g_strdupv (msg->cameras);
-    self->presence_json = icecam_message_to_json (msg);
-  }
-  return self->presence_json;
-}
-
-static void
-on_registry_send (IcecamRegistry *registry, guint64 peer_id, IcecamMessage *msg,
-                  IcecamRendezvous *self)
-{
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
-  g_autofree gchar *json = NULL;
-
-  if (ws == NULL) {
-    g_debug ("peer %" G_GUINT64_FORMAT ": not open, dropping '%s'", peer_id,
-             icecam_message_type_to_string (msg->type));
-    return;
-  }
-  /* Its hello was good: the hello deadline is met. */
-  if (msg->type == ICECAM_MESSAGE_WELCOME)
-    icecam_admission_welcomed (self->admission, peer_id);
-  if (msg->type == ICECAM_MESSAGE_PRESENCE) {
-    soup_websocket_connection_send_text (ws, presence_to_json (self, msg));
-    return;
-  }
-  json = icecam_message_to_json (msg);
-  soup_websocket_connection_send_text (ws, json);
-}
-
-static void
-on_registry_close (IcecamRegistry *registry, guint64 peer_id, const gchar *reason,
-                   IcecamRendezvous *self)
-{
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
-
-  /* Queued after what was sent before, so the peer reads the error first. */
-  if (ws != NULL)
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
-}
-
-static void
-on_registry_replaced (IcecamRegistry *registry, guint64 peer_id, IcecamRendezvous *self)
-{
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
-
-  if (ws != NULL)
-    soup_websocket_connection_close (ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
-                                     ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
-}
-
-/* ---- accepted connections ------------------------------------------------------------- */
-
-static gboolean
-on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id, GSocketAddress *remote,
-                      IcecamRendezvous *self)
-{
-  if (icecam_admission_accept (self->admission, id, g_get_monotonic_time ()) ==
-      ICECAM_ADMISSION_ALLOW)
-    return TRUE;
-  g_debug ("connection %" G_GUINT64_FORMAT ": %u connections open, the maximum: refused", id,
-           icecam_admission_get_max_connections (self->admission));
-  return FALSE;
-}
-
-static void
-on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id, IcecamRendezvous *self)
-{
-  icecam_admission_close (self->admission, id);
-}
-
 /* ---- health and metrics --------------------------------------------------------------- */
 
 static void
@@ -524,6 +125,12 @@ get_http_stats (IcecamHttpEndpointsStats *stats, gpointer user_data)
 }
 
 /* ---- listening ------------------------------------------------------------------------ */
+
+static const gchar *
+ws_stream_to_string (IcecamRendezvousWsStream stream)
+{
+  return stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP ? "libsoup" : "epoll";
+}
 
 static gboolean
 listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GError **error)
@@ -716,7 +323,7 @@ icecam_rendezvous_get_stun_alternate (IcecamRendezvous *self)
   other = icecam_stun_responder_get_local_address (self->stun, TRUE, TRUE);
   if (other == NULL)
     return NULL;
-  return socket_address_to_string (G_SOCKET_ADDRESS (other));
+  return icecam_rendezvous_socket_address_to_string (G_SOCKET_ADDRESS (other));
 }
 
 /**
@@ -797,192 +404,6 @@ icecam_rendezvous_listen (IcecamRendezvous *self, const gchar *host, guint port,
 }
 
 /**
- * icecam_rendezvous_set_max_connections_per_address:
- * @self: a rendezvous
- * @max: how many signalling connections one IP address may hold open; 0 for no limit
- *
- * A connection over the limit gets an `error` with code `limit-exceeded` and is closed before
- * it is a peer: nothing it sends is read. Default:
- * %ICECAM_ADMISSION_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.
- */
-void
-icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-
-  icecam_admission_set_max_connections_per_address (self->admission, max);
-}
-
-/**
- * icecam_rendezvous_set_message_rate:
- * @self: a rendezvous
- * @per_second: messages one connection may send per second, sustained; 0 for no limit
- * @burst: how many it may send at once (at least 1)
- *
- * A token bucket per connection; each further 4 KiB of a message costs one more message.
- * A connection over its rate gets an `error` with code `limit-exceeded` and is closed: its
- * sessions end as if it had left. Defaults: %ICECAM_ADMISSION_DEFAULT_MESSAGE_RATE,
- * %ICECAM_ADMISSION_DEFAULT_MESSAGE_BURST. Applies to connections opened afterwards.
- */
-void
-icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-  g_return_if_fail (burst >= 1);
-
-  icecam_admission_set_message_rate (self->admission, per_second, burst);
-}
-
-static void
-stop_check (GSource **check)
-{
-  if (*check != NULL) {
-    g_source_destroy (*check);
-    g_clear_pointer (check, g_source_unref);
-  }
-}
-
-/* (Re)starts the periodic check @check, which runs @func every @source's interval. */
-static void
-start_check (IcecamRendezvous *self, GSource **check, GSource *source, GSourceFunc func)
-{
-  stop_check (check);
-  *check = source;
-  g_source_set_callback (source, func, self, NULL);
-  g_source_attach (source, self->context);
-}
-
-static void
-start_silence_check (IcecamRendezvous *self)
-{
-  start_check (self, &self->silence_check,
-               g_timeout_source_new_seconds (
-                 icecam_admission_get_keepalive_interval (self->admission)),
-               check_silence);
-}
-
-/**
- * icecam_rendezvous_set_keepalive:
- * @self: a rendezvous
- * @interval_s: seconds between the pings sent on every signalling connection (at least 1)
- * @silence_limit_s: a connection that neither sent a message nor answered a ping for this
- *   long is closed and its peer removed (more than @interval_s)
- *
- * Defaults: a ping every 20 s, closed after 60 s of silence. Applies to connections opened
- * afterwards.
- */
-void
-icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint silence_limit_s)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-  g_return_if_fail (interval_s >= 1 && silence_limit_s > interval_s);
-
-  icecam_admission_set_keepalive (self->admission, interval_s, silence_limit_s);
-  start_silence_check (self);
-}
-
-static void
-start_deadline_check (IcecamRendezvous *self)
-{
-  start_check (self, &self->deadline_check,
-               g_timeout_source_new (
-                 icecam_admission_get_deadline_check_interval_ms (self->admission)),
-               check_deadlines);
-}
-
-/* The process's descriptor limit as it is now, less a reserve for everything else. */
-static guint
-default_max_connections (void)
-{
-  struct rlimit limit;
-
-  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
-    return 0;
-  return icecam_admission_max_connections_for_descriptors (limit.rlim_cur);
-}
-
-/**
- * icecam_rendezvous_set_deadlines:
- * @self: a rendezvous
- * @handshake_s: seconds a TCP connection has from accept() to finish its HTTP request and
- *   WebSocket upgrade (plain HTTP: to be answered and closed); 0 for no deadline
- * @hello_s: seconds an upgraded connection has to say a `hello` the server welcomes; 0 for no
- *   deadline
- *
- * A connection that misses either is shut down and counted (`deadline_closed`). Defaults:
- * %ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S, %ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S.
- * Applies to connections that start those stages afterwards.
- */
-void
-icecam_rendezvous_set_deadlines (IcecamRendezvous *self, guint handshake_s, guint hello_s)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-
-  icecam_admission_set_deadlines (self->admission, handshake_s, hello_s);
-  start_deadline_check (self);
-}
-
-/**
- * icecam_rendezvous_set_max_connections:
- * @self: a rendezvous
- * @max: how many TCP connections the service holds at most, in any state; 0 for no limit
- *
- * Connections beyond it are closed as soon as they are accepted and counted
- * (`capacity_refused`). Default: the descriptor limit (RLIMIT_NOFILE) when the rendezvous was
- * created, less %ICECAM_ADMISSION_DESCRIPTOR_RESERVE.
- */
-void
-icecam_rendezvous_set_max_connections (IcecamRendezvous *self, guint max)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-
-  icecam_admission_set_max_connections (self->admission, max);
-}
-
-/**
- * icecam_rendezvous_get_max_connections:
- * @self: a rendezvous
- *
- * Returns: the global connection cap, 0 for none
- */
-guint
-icecam_rendezvous_get_max_connections (IcecamRendezvous *self)
-{
-  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), 0);
-
-  return icecam_admission_get_max_connections (self->admission);
-}
-
-/**
- * icecam_rendezvous_set_ipv6_prefix_length:
- * @self: a rendezvous
- * @length: IPv6 clients count for the per-address limit by this many leading bits, 1 to 128
- *
- * Default: %ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH.
- */
-void
-icecam_rendezvous_set_ipv6_prefix_length (IcecamRendezvous *self, guint length)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-  g_return_if_fail (length >= 1 && length <= 128);
-
-  icecam_admission_set_ipv6_prefix_length (self->admission, length);
-}
-
-/**
- * icecam_rendezvous_get_admission_stats:
- * @self: a rendezvous
- * @stats: (out caller-allocates): the admission counters, as /healthz reports them
- */
-void
-icecam_rendezvous_get_admission_stats (IcecamRendezvous *self, IcecamAdmissionStats *stats)
-{
-  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
-
-  icecam_admission_get_stats (self->admission, stats);
-}
-
-/**
  * icecam_rendezvous_set_ws_stream:
  * @self: a rendezvous, not listening yet
  * @stream: the stream under the signalling WebSockets; default
@@ -1003,7 +424,7 @@ icecam_rendezvous_set_ws_stream (IcecamRendezvous *self, IcecamRendezvousWsStrea
     return;
   self->ws_stream = stream;
   soup_server_remove_handler (self->server, "/ws");
-  add_websocket_handler (self);
+  icecam_rendezvous_add_websocket_handler (self);
 }
 
 /**
@@ -1087,6 +508,15 @@ icecam_rendezvous_get_registry (IcecamRendezvous *self)
 
 /* ---- GObject -------------------------------------------------------------------------- */
 
+static gboolean
+on_registry_tick (gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+
+  icecam_registry_expire (self->registry, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 icecam_rendezvous_dispose (GObject *object)
 {
@@ -1113,9 +543,9 @@ icecam_rendezvous_dispose (GObject *object)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_clear_object (&self->stun);
-  stop_check (&self->silence_check);
-  stop_check (&self->deadline_check);
-  stop_check (&self->registry_tick);
+  icecam_rendezvous_stop_check (&self->silence_check);
+  icecam_rendezvous_stop_check (&self->deadline_check);
+  icecam_rendezvous_stop_check (&self->registry_tick);
   g_clear_object (&self->registry);
   g_clear_object (&self->admission);
 
@@ -1155,25 +585,30 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->stun_enabled = TRUE;
   self->registry = icecam_registry_new ();
   self->connections = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                             (GDestroyNotify) connection_free);
+                                             (GDestroyNotify) icecam_rendezvous_connection_free);
   self->admission = icecam_admission_new ();
-  icecam_admission_set_max_connections (self->admission, default_max_connections ());
-  start_silence_check (self);
-  start_deadline_check (self);
+  icecam_admission_set_max_connections (self->admission,
+                                        icecam_rendezvous_default_max_connections ());
+  icecam_rendezvous_start_silence_check (self);
+  icecam_rendezvous_start_deadline_check (self);
   self->registry_tick = g_timeout_source_new_seconds (1);
   g_source_set_callback (self->registry_tick, on_registry_tick, self, NULL);
   g_source_attach (self->registry_tick, self->context);
-  g_signal_connect (self->registry, "send", G_CALLBACK (on_registry_send), self);
-  g_signal_connect (self->registry, "close", G_CALLBACK (on_registry_close), self);
-  g_signal_connect (self->registry, "replaced", G_CALLBACK (on_registry_replaced), self);
+  g_signal_connect (self->registry, "send", G_CALLBACK (icecam_rendezvous_on_registry_send), self);
+  g_signal_connect (self->registry, "close", G_CALLBACK (icecam_rendezvous_on_registry_close),
+                    self);
+  g_signal_connect (self->registry, "replaced",
+                    G_CALLBACK (icecam_rendezvous_on_registry_replaced), self);
 
   self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
   self->acceptor = icecam_acceptor_new (self->server);
-  g_signal_connect (self->acceptor, "accepted", G_CALLBACK (on_acceptor_accepted), self);
-  g_signal_connect (self->acceptor, "closed", G_CALLBACK (on_acceptor_closed), self);
+  g_signal_connect (self->acceptor, "accepted",
+                    G_CALLBACK (icecam_rendezvous_on_acceptor_accepted), self);
+  g_signal_connect (self->acceptor, "closed", G_CALLBACK (icecam_rendezvous_on_acceptor_closed),
+                    self);
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
   g_ptr_array_add (self->websocket_extension_types,
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
-  add_websocket_handler (self);
+  icecam_rendezvous_add_websocket_handler (self);
   icecam_http_endpoints_add (self->server, get_http_stats, self);
 }

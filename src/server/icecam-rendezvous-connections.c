@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The rendezvous's connections: the WebSocket upgrade, and each WebSocket as a registry peer. */
+
+#include "icecam-rendezvous-private.h"
+
+#include <libsoup/soup.h>
+
+#include "icecam-acceptor.h"
+#include "icecam-admission.h"
+#include "icecam-tcp-options.h"
+#include "icecam-ws-stream.h"
+
+/* Frames over the protocol's 64 KiB limit still reach the registry, which answers them with a
+ * too-large error on an open connection; only frames past this are cut off by libsoup. */
+#define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+void
+icecam_rendezvous_connection_free (Connection *conn)
+{
+  g_clear_signal_handler (&conn->message_handler, conn->ws);
+  g_clear_signal_handler (&conn->closed_handler, conn->ws);
+  g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  g_object_unref (conn->ws);
+  g_free (conn->host);
+  g_free (conn);
+}
+
+/* Tells the client which limit it went over (@text), then closes; the admission refused it,
+ * so it is no registry peer from here on and what it still sends is dropped. */
+static void
+refuse_connection (Connection *conn, const gchar *reason, const gchar *text)
+{
+  g_autoptr (IcecamMessage) error = NULL;
+  g_autofree gchar *json = NULL;
+
+  g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
+  error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
+  json = icecam_message_to_json (error);
+  soup_websocket_connection_send_text (conn->ws, json);
+  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+static void
+on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, Connection *conn)
+{
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
+  gsize size = 0;
+  const gchar *data = g_bytes_get_data (message, &size);
+  g_autofree gchar *refusal = NULL;
+
+  switch (icecam_admission_message (self->admission, id, size, g_get_monotonic_time (),
+                                    &refusal)) {
+  case ICECAM_ADMISSION_ALLOW:
+    break;
+  case ICECAM_ADMISSION_OVER_RATE:
+    refuse_connection (conn, "message rate", refusal);
+    /* Its sessions end now, not when the close handshake is done. */
+    icecam_registry_remove_peer (self->registry, id);
+    return;
+  default: /* refused before: dropped */
+    return;
+  }
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    icecam_registry_send_error (self->registry, id, ICECAM_ERROR_CODE_MALFORMED, NULL,
+                                "binary frames are not accepted, send JSON text frames");
+    return;
+  }
+  /* conn may be freed from here on: closing handlers can run inside the registry's signals. */
+  icecam_registry_handle_text (self->registry, id, data, size);
+}
+
+static void
+on_websocket_pong (SoupWebsocketConnection *ws, GBytes *message, Connection *conn)
+{
+  icecam_admission_heard (conn->self->admission, conn->id, g_get_monotonic_time ());
+}
+
+static void
+on_websocket_closed (SoupWebsocketConnection *ws, Connection *conn)
+{
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
+
+  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket closed (code %u)", id,
+           soup_websocket_connection_get_close_code (ws));
+  icecam_admission_close (self->admission, id);
+  g_hash_table_remove (self->connections, &id);
+  icecam_registry_remove_peer (self->registry, id);
+}
+
+static void
+on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
+                     SoupWebsocketConnection *ws, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  Connection *conn;
+  GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
+  g_autofree gchar *remote = icecam_rendezvous_socket_address_to_string (remote_address);
+  g_autoptr (GPtrArray) servers =
+    icecam_rendezvous_peer_ice_servers (self, soup_server_message_get_local_address (msg));
+  g_autofree gchar *refusal = NULL;
+  guint64 id = 0;
+
+  /* Every connection comes through the acceptor; one it does not know is already gone. */
+  if (icecam_acceptor_lookup (self->acceptor, remote_address, &id) == NULL) {
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    return;
+  }
+  conn = g_new0 (Connection, 1);
+  conn->self = self;
+  conn->id = id;
+  conn->ws = g_object_ref (ws);
+  conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
+    ? icecam_rendezvous_host_to_string (
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
+    : g_strdup ("unknown");
+  soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
+  soup_websocket_connection_set_keepalive_interval (
+    ws, icecam_admission_get_keepalive_interval (self->admission));
+  conn->pong_handler = g_signal_connect (ws, "pong", G_CALLBACK (on_websocket_pong), conn);
+  conn->message_handler = g_signal_connect (ws, "message", G_CALLBACK (on_websocket_message),
+                                            conn);
+  conn->closed_handler = g_signal_connect (ws, "closed", G_CALLBACK (on_websocket_closed), conn);
+  g_hash_table_insert (self->connections, &conn->id, conn);
+
+  g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
+  switch (icecam_admission_open (self->admission, conn->id, conn->host,
+                                 g_get_monotonic_time (), &refusal)) {
+  case ICECAM_ADMISSION_ALLOW:
+    icecam_registry_add_peer (self->registry, conn->id, remote, servers);
+    break;
+  case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
+    refuse_connection (conn, "connections per address", refusal);
+    break;
+  default: /* accepted before, and the host never empty: not reached */
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
+    break;
+  }
+}
+
+static void
+free_extensions (gpointer list)
+{
+  g_list_free_full (list, g_object_unref);
+}
+
+/* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
+ * (soup-server.c, complete_websocket_upgrade()), except that a plain TCP connection's stream is
+ * wrapped in an IcecamWsStream, whose input sources cost O(1) instead of O(connections). */
+static void
+on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
+{
+  g_autoptr (SoupServerMessage) hold = g_object_ref (msg);
+  /* The acceptor holds it while the connection is open. */
+  GSocket *socket = icecam_acceptor_lookup (self->acceptor,
+                                            soup_server_message_get_remote_address (msg), NULL);
+  GList *extensions = g_object_steal_data (G_OBJECT (msg), "icecam-websocket-extensions");
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *response = soup_server_message_get_response_headers (msg);
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+  g_autoptr (GIOStream) wrapped = NULL;
+  g_autoptr (SoupWebsocketConnection) ws = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* A client whose network vanished must not hold its camera id for long. */
+  if (socket != NULL &&
+      !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
+    g_debug ("cannot set the dead peer timeout: %s", error->message);
+  if (self->tls || socket == NULL)
+    wrapped = g_object_ref (stream);
+  else
+    wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
+  ws = soup_websocket_connection_new (
+      wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
+      soup_message_headers_get_one (request, "Origin"),
+      soup_message_headers_get_one (response, "Sec-WebSocket-Protocol"),
+      extensions);
+  on_server_websocket (self->server, msg, g_uri_get_path (uri), ws, self);
+}
+
+static void
+on_server_websocket_request (SoupServer *server, SoupServerMessage *msg, const char *path,
+                             GHashTable *query, gpointer user_data)
+{
+  IcecamRendezvous *self = user_data;
+  GList *extensions = NULL;
+
+  /* On failure the handshake has set 400 and its reason. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, self->websocket_extension_types,
+                                                &extensions))
+    return;
+  g_object_set_data_full (G_OBJECT (msg), "icecam-websocket-extensions", extensions,
+                          free_extensions);
+  g_signal_connect_object (msg, "wrote-informational", G_CALLBACK (on_websocket_upgraded), self,
+                           0);
+}
+
+/* The /ws handler for the chosen stream: our own upgrade, or libsoup's whole WebSocket path. */
+void
+icecam_rendezvous_add_websocket_handler (IcecamRendezvous *self)
+{
+  if (self->ws_stream == ICECAM_RENDEZVOUS_WS_STREAM_LIBSOUP)
+    soup_server_add_websocket_handler (self->server, "/ws", NULL, NULL, on_server_websocket,
+                                       self, NULL);
+  else
+    soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
+}
+
+static SoupWebsocketConnection *
+lookup_open_websocket (IcecamRendezvous *self, guint64 peer_id)
+{
+  Connection *conn = g_hash_table_lookup (self->connections, &peer_id);
+
+  if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return NULL;
+  return conn->ws;
+}
+
+/* A camera coming or going sends every viewer the same list: written once, not per viewer
+ * (with thousands of cameras the JSON of one list takes milliseconds). */
+static const gchar *
+presence_to_json (IcecamRendezvous *self, const IcecamMessage *msg)
+{
+  if (self->presence_json == NULL ||
+      !g_strv_equal ((const gchar * const *) self->presence_cameras,
+                     (const gchar * const *) msg->cameras)) {
+    g_strfreev (self->presence_cameras);
+    g_free (self->presence_json);
+    self->presence_cameras = g_strdupv (msg->cameras);
+    self->presence_json = icecam_message_to_json (msg);
+  }
+  return self->presence_json;
+}
+
+void
+icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
+                                    IcecamMessage *msg, IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+  g_autofree gchar *json = NULL;
+
+  if (ws == NULL) {
+    g_debug ("peer %" G_GUINT64_FORMAT ": not open, dropping '%s'", peer_id,
+             icecam_message_type_to_string (msg->type));
+    return;
+  }
+  /* Its hello was good: the hello deadline is met. */
+  if (msg->type == ICECAM_MESSAGE_WELCOME)
+    icecam_admission_welcomed (self->admission, peer_id);
+  if (msg->type == ICECAM_MESSAGE_PRESENCE) {
+    soup_websocket_connection_send_text (ws, presence_to_json (self, msg));
+    return;
+  }
+  json = icecam_message_to_json (msg);
+  soup_websocket_connection_send_text (ws, json);
+}
+
+void
+icecam_rendezvous_on_registry_close (IcecamRegistry *registry, guint64 peer_id,
+                                     const gchar *reason, IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+
+  /* Queued after what was sent before, so the peer reads the error first. */
+  if (ws != NULL)
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+void
+icecam_rendezvous_on_registry_replaced (IcecamRegistry *registry, guint64 peer_id,
+                                        IcecamRendezvous *self)
+{
+  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+
+  if (ws != NULL)
+    soup_websocket_connection_close (ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
+                                     ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
+}
+
+/* ---- accepted connections ------------------------------------------------------------- */
+
+gboolean
+icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id,
+                                        GSocketAddress *remote, IcecamRendezvous *self)
+{
+  if (icecam_admission_accept (self->admission, id, g_get_monotonic_time ()) ==
+      ICECAM_ADMISSION_ALLOW)
+    return TRUE;
+  g_debug ("connection %" G_GUINT64_FORMAT ": %u connections open, the maximum: refused", id,
+           icecam_admission_get_max_connections (self->admission));
+  return FALSE;
+}
+
+void
+icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
+                                      IcecamRendezvous *self)
+{
+  icecam_admission_close (self->admission, id);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the files of IcecamRendezvous share: the object, its connections, each part's functions. */
+
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "icecam-acceptor.h"
+#include "icecam-admission.h"
+#include "icecam-rendezvous.h"
+#include "icecam-stun-responder.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  IcecamRendezvous *self;   /* borrowed: connections never outlive the rendezvous */
+  guint64 id;               /* the registry's peer id */
+  SoupWebsocketConnection *ws;
+  gulong message_handler;
+  gulong closed_handler;
+  gchar *host;              /* the client's IP address, as the admission counts it */
+  gulong pong_handler;
+} Connection;
+
+struct _IcecamRendezvous {
+  GObject parent_instance;
+
+  GMainContext *context;
+  SoupServer *server;
+  GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
+  IcecamRendezvousWsStream ws_stream;
+  IcecamRegistry *registry;
+  GHashTable *connections;          /* &Connection.id → Connection (owned) */
+  IcecamAcceptor *acceptor;         /* connection ids are its ids */
+  IcecamAdmission *admission;
+  gchar **presence_cameras;         /* the last presence list sent, and its JSON text */
+  gchar *presence_json;
+
+  GSource *silence_check;
+  GSource *deadline_check;
+  GSource *registry_tick;           /* the registry's timed work: relay credential renewals */
+
+  GInetAddress *listen_address;     /* NULL until listening */
+  guint port;
+
+  gboolean stun_enabled;
+  GInetSocketAddress *stun_address; /* as configured; NULL: the WebSocket's host and port */
+  GInetAddress *stun_alternate;     /* RFC 5780's second IP, or NULL */
+  IcecamStunResponder *stun;        /* NULL unless listening */
+  GInetAddress *stun_host;          /* the host the responder is bound to */
+  gboolean tls;             /* serve wss:// with the server's tls-certificate */
+};
+
+/* icecam-rendezvous.c */
+gchar *icecam_rendezvous_host_to_string (GInetAddress *address);
+gchar *icecam_rendezvous_socket_address_to_string (GSocketAddress *address);
+GPtrArray *icecam_rendezvous_peer_ice_servers (IcecamRendezvous *self, GSocketAddress *local);
+
+/* icecam-rendezvous-connections.c */
+void icecam_rendezvous_connection_free (Connection *conn);
+void icecam_rendezvous_add_websocket_handler (IcecamRendezvous *self);
+void icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
+                                         IcecamMessage *msg, IcecamRendezvous *self);
+void icecam_rendezvous_on_registry_close (IcecamRegistry *registry, guint64 peer_id,
+                                          const gchar *reason, IcecamRendezvous *self);
+void icecam_rendezvous_on_registry_replaced (IcecamRegistry *registry, guint64 peer_id,
+                                             IcecamRendezvous *self);
+gboolean icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id,
+                                                 GSocketAddress *remote, IcecamRendezvous *self);
+void icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
+                                           IcecamRendezvous *self);
+
+/* icecam-rendezvous-admission.c */
+void icecam_rendezvous_stop_check (GSource **check);
+void icecam_rendezvous_start_silence_check (IcecamRendezvous *self);
+void icecam_rendezvous_start_deadline_check (IcecamRendezvous *self);
+guint icecam_rendezvous_default_max_connections (void);
+
+G_END_DECLS

@@ -18,6 +18,10 @@
  * One that comes later means the offer was lost: sent to a connection of the viewer's that had
  * died (its router rebooted) before it took its place back. */
 #define RESTART_MIN_INTERVAL_US (1 * G_TIME_SPAN_SECOND)
+/* A restart asked of a session that works, from the camera's side, this soon after the
+ * latest offer is ignored: every restart gathers again (a TURN allocation each, where relays
+ * are configured), so a viewer that asks all the time gets one every 5 s at most. */
+#define RESTART_CONNECTED_MIN_INTERVAL_US (5 * G_TIME_SPAN_SECOND)
 
 /* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
  * given up, so is a path that three restarts in a row could not bring back, or one that is
@@ -301,11 +305,12 @@ static void
 on_restart_request (IcecamCameraEndpoint *self, ViewerSession *vs)
 {
   IcecamPeerState state = icecam_peer_session_get_state (vs->peer);
+  gint64 since = g_get_monotonic_time () - vs->last_offer;
 
-  if (state != ICECAM_PEER_STATE_CONNECTED &&
-      g_get_monotonic_time () - vs->last_offer < RESTART_MIN_INTERVAL_US) {
-    g_debug ("camera %s: session %s: restart asked again, the offer is on its way",
-             self->camera_id, vs->id);
+  if (since < (state == ICECAM_PEER_STATE_CONNECTED ? RESTART_CONNECTED_MIN_INTERVAL_US
+                                                    : RESTART_MIN_INTERVAL_US)) {
+    g_debug ("camera %s: session %s: restart asked %" G_GINT64_FORMAT " ms after the latest "
+             "offer, ignored", self->camera_id, vs->id, since / 1000);
     return;
   }
   g_message ("camera %s: session %s: %s asks for an ICE restart", self->camera_id, vs->id,

@@ -1565,6 +1565,21 @@ test_resume_no_grace (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats_of (f).detached, ==, 0);
 }
 
+/* A connection evicted for abuse (over the message rate) keeps nothing, whatever the grace:
+ * its resume secret cannot take the sessions back. */
+static void
+test_resume_evicted (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = NULL;
+
+  session = setup_pair (f);
+  icecam_registry_evict_peer (f->registry, VIEWER_1);
+  expect_bye (f, CAMERA_1, session, ICECAM_BYE_CODE_PEER_LEFT);
+  expect_nothing (f);
+  g_assert_cmpuint (stats_of (f).sessions, ==, 0);
+  g_assert_cmpuint (stats_of (f).detached, ==, 0);
+}
+
 /* ---- restart and ping ------------------------------------------------------------------- */
 
 /* A viewer asks its camera to restart ICE; a camera may not ask, nor anyone about a session
@@ -1663,6 +1678,7 @@ main (int argc, char **argv)
   ADD ("/registry/resume/viewer", test_resume_viewer);
   ADD ("/registry/resume/limits", test_resume_limits);
   ADD ("/registry/resume/no-grace", test_resume_no_grace);
+  ADD ("/registry/resume/evicted", test_resume_evicted);
   ADD ("/registry/restart/relay", test_restart);
   ADD ("/registry/ping/pong", test_ping);
 

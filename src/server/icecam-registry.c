@@ -660,6 +660,8 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   flush_outbox (self);
 }
 
+static void registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep);
+
 /**
  * icecam_registry_remove_peer:
  * @self: a registry
@@ -673,10 +675,33 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
 void
 icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
 {
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  registry_remove_peer (self, peer_id, TRUE);
+}
+
+/**
+ * icecam_registry_evict_peer:
+ * @self: a registry
+ * @peer_id: a peer's id; unknown ids are ignored
+ *
+ * As icecam_registry_remove_peer(), for a connection closed for abuse (over the message
+ * rate): its sessions end at once, whatever the resume grace, so that coming back with its
+ * resume secret does not undo the penalty.
+ */
+void
+icecam_registry_evict_peer (IcecamRegistry *self, guint64 peer_id)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  registry_remove_peer (self, peer_id, FALSE);
+}
+
+static void
+registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep)
+{
   gboolean camera_left = FALSE;
   Peer *peer;
-
-  g_return_if_fail (ICECAM_IS_REGISTRY (self));
 
   registry_expire_detached (self, g_get_monotonic_time ());
   peer = g_hash_table_lookup (self->peers, &peer_id);
@@ -695,7 +720,7 @@ icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id)
     g_hash_table_remove (self->viewers, peer->name);
   }
 
-  if (peer->state == PEER_STATE_READY && self->resume_grace_s > 0 &&
+  if (keep && peer->state == PEER_STATE_READY && self->resume_grace_s > 0 &&
       g_hash_table_size (peer->sessions) > 0) {
     registry_peer_detach (self, peer);
   } else {

@@ -93,6 +93,7 @@ void icecam_registry_set_resume_grace (IcecamRegistry *self, guint seconds);
 void icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id,
                                const gchar *remote_address, GPtrArray *peer_ice_servers);
 void icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id);
+void icecam_registry_evict_peer (IcecamRegistry *self, guint64 peer_id);
 void icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar *text,
                                   gsize length);
 void icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCode code,

@@ -29,8 +29,11 @@ check_silence (gpointer user_data)
       continue;
     g_info ("peer %" G_GUINT64_FORMAT " (%s): silent for over %u s, closing", id, conn->host,
             icecam_admission_get_silence_limit (self->admission));
-    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
-                                     "no answer to pings");
+    /* One that was closed already (replaced by its client's new connection, say) waits for
+     * its socket to go; closing it twice is a critical in libsoup. */
+    if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                       "no answer to pings");
     icecam_registry_remove_peer (self->registry, id);
   }
   return G_SOURCE_CONTINUE;

@@ -57,8 +57,8 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
     break;
   case ICECAM_ADMISSION_OVER_RATE:
     refuse_connection (conn, "message rate", refusal);
-    /* Its sessions end now, not when the close handshake is done. */
-    icecam_registry_remove_peer (self->registry, id);
+    /* Its sessions end now, not when the close handshake is done, and for good. */
+    icecam_registry_evict_peer (self->registry, id);
     return;
   default: /* refused before: dropped */
     return;

@@ -30,6 +30,20 @@ icecam_test_tick (gpointer data)
 
 #define WAIT_UNTIL(cond) WAIT_UNTIL_FOR (cond, 10)
 
+/* How many times slower than normal the code under test runs: ICECAM_TEST_SLOWDOWN (set by
+ * scripts/sanitize.sh), else 1. Bounds on how late something may happen scale by it. */
+static inline gint64
+icecam_test_slowdown (void)
+{
+  const gchar *factor = g_getenv ("ICECAM_TEST_SLOWDOWN");
+  gint64 value = factor != NULL ? g_ascii_strtoll (factor, NULL, 10) : 1;
+
+  return value > 1 ? value : 1;
+}
+
+/* Room a loaded 2-core machine needs on top of a deadline the code promises. */
+#define ICECAM_TEST_SLACK_US (G_USEC_PER_SEC * icecam_test_slowdown ())
+
 /* A GAsyncReadyCallback that keeps the result in the GAsyncResult * at @user_data, for the
  * test to WAIT_UNTIL it is there and finish the operation itself. */
 static inline void

@@ -3,7 +3,7 @@
 
 #include "icecam-admission.h"
 
-#define HOME "192.0.2.1"
+#define HOME "203.0.113.1"
 #define OTHER "198.51.100.7"
 #define T0 (1000 * G_USEC_PER_SEC) /* a monotonic time well after the start */
 #define MS (G_USEC_PER_SEC / 1000)
@@ -370,14 +370,14 @@ test_ipv6_one_prefix_one_limit (Fixture *f, gconstpointer data)
 
   assert_open (f, id++, "2001:db8:1:3::1", T0, ICECAM_ADMISSION_ALLOW);
   for (guint i = 1; i <= 3; i++) {
-    g_autofree gchar *address = g_strdup_printf ("192.0.2.%u", i);
+    g_autofree gchar *address = g_strdup_printf ("203.0.113.%u", i);
 
     assert_open (f, id++, address, T0, ICECAM_ADMISSION_ALLOW);
   }
   /* IPv4-mapped IPv6 counts as the IPv4 address. */
-  assert_open (f, id++, "::ffff:192.0.2.1", T0, ICECAM_ADMISSION_ALLOW);
-  assert_open (f, id++, "192.0.2.1", T0, ICECAM_ADMISSION_ALLOW);
-  assert_open (f, id++, "[::ffff:192.0.2.1]", T0, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
+  assert_open (f, id++, "::ffff:203.0.113.1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, "203.0.113.1", T0, ICECAM_ADMISSION_ALLOW);
+  assert_open (f, id++, "[::ffff:203.0.113.1]", T0, ICECAM_ADMISSION_TOO_MANY_CONNECTIONS);
   g_assert_cmpuint (get_stats (f).connections_refused, ==, 102);
 }
 

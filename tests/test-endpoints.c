@@ -481,13 +481,17 @@ test_keyframe_requests (Fixture *f, gconstpointer data)
 
   /* ...and two more within 200 ms of it are one more signal, 200 ms after it. */
   asked = g_get_monotonic_time ();
+  at = &g_array_index (f->keyframe_requests, gint64, 0);
+  if (asked - at[1] >= KEYFRAME_MIN_INTERVAL_US / 2) {
+    g_test_skip ("the machine is too slow to ask again within the merge window");
+    return;
+  }
   icecam_viewer_endpoint_request_keyframe (f->viewers[0].endpoint);
   icecam_viewer_endpoint_request_keyframe (f->viewers[0].endpoint);
   g_assert_true (WAIT_UNTIL (f->keyframe_requests->len == 3));
   at = &g_array_index (f->keyframe_requests, gint64, 0);
   g_test_message ("keyframe requests at +%" G_GINT64_FORMAT " ms, +%" G_GINT64_FORMAT " ms",
                   (at[1] - at[0]) / 1000, (at[2] - at[0]) / 1000);
-  g_assert_cmpint (asked - at[1], <, KEYFRAME_MIN_INTERVAL_US);
   g_assert_cmpint (at[2] - at[1], >=, KEYFRAME_MIN_INTERVAL_US);
   g_assert_false (WAIT_UNTIL_FOR (f->keyframe_requests->len > 3, 0.4));
 }

@@ -16,16 +16,7 @@
 /* How late a connection may be closed after its deadline: the check interval (250 ms here)
  * plus room for a loaded machine; times ICECAM_TEST_SLOWDOWN where code runs slower (the
  * sanitized build). */
-#define SLACK_US (2 * G_USEC_PER_SEC * slowdown ())
-
-static gint64
-slowdown (void)
-{
-  const gchar *factor = g_getenv ("ICECAM_TEST_SLOWDOWN");
-
-  return factor != NULL && g_ascii_strtoll (factor, NULL, 10) > 1
-           ? g_ascii_strtoll (factor, NULL, 10) : 1;
-}
+#define SLACK_US (2 * ICECAM_TEST_SLACK_US)
 
 static const gchar half_request[] = "GET /ws HTT";
 static const gchar upgrade_request[] =

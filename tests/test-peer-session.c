@@ -443,7 +443,8 @@ test_peer_vanishes (Fixture *f, gconstpointer data)
                                   ICECAM_PEER_STATE_FAILED, 20));
   seconds = (g_get_monotonic_time () - vanished) / (gdouble) G_TIME_SPAN_SECOND;
   g_test_message ("consent lost after %.1f s", seconds);
-  g_assert_cmpfloat (seconds, <, 12.0);
+  /* Consent freshness gives up 10 s after the last answer; room for a loaded machine. */
+  g_assert_cmpfloat (seconds, <, 10.0 + 5.0 * icecam_test_slowdown ());
   g_assert_error (icecam_peer_session_get_error (f->a), ICECAM_PEER_SESSION_ERROR,
                   ICECAM_PEER_SESSION_ERROR_ICE);
   g_assert_nonnull (strstr (icecam_peer_session_get_error (f->a)->message, "lost"));

@@ -1008,7 +1008,8 @@ test_keepalive_dead_path (Fixture *f, gconstpointer data)
   frozen_at = g_get_monotonic_time ();
   g_assert_true (WAIT_UNTIL (observed.retrying > 0));
   g_test_message ("dead path noticed after %.2f s", (observed.retrying_at - frozen_at) / 1e6);
-  g_assert_cmpint (observed.retrying_at - frozen_at, <=, 2 * G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  /* Within the interval and the timeout (1 s each), and room for a loaded machine. */
+  g_assert_cmpint (observed.retrying_at - frozen_at, <=, 2 * G_USEC_PER_SEC + ICECAM_TEST_SLACK_US);
   g_assert_cmpint (icecam_signalling_client_get_error (camera)->code, ==,
                    ICECAM_SIGNALLING_ERROR_TIMEOUT);
 
@@ -1057,7 +1058,7 @@ test_keepalive_check (Fixture *f, gconstpointer data)
   checked_at = g_get_monotonic_time ();
   icecam_signalling_client_check (viewer);
   g_assert_true (WAIT_UNTIL (observed.retrying > 0));
-  g_assert_cmpint (observed.retrying_at - checked_at, <=, G_USEC_PER_SEC + G_USEC_PER_SEC / 2);
+  g_assert_cmpint (observed.retrying_at - checked_at, <=, G_USEC_PER_SEC + ICECAM_TEST_SLACK_US);
   again = observed_expect (&observed, ICECAM_MESSAGE_WELCOME);
   g_assert_cmpstr (again->id, ==, welcome->id);
   /* A viewer without sessions gets its id back, and nothing else to resume. */

@@ -3,9 +3,10 @@
 # Installs what icecam needs on Debian 12. Idempotent.
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
-#   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, the fuzzing
-#          and sanitizer toolchain (scripts/test.sh, CI); the default
-#   bench: test + what only the benchmarks use: headless Chromium, curl, jq
+#   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, headless
+#          Chromium and python3-websockets (the web viewer's suite), the fuzzing and sanitizer
+#          toolchain (scripts/test.sh, CI); the default
+#   bench: test + what only the benchmarks use: curl, jq
 set -euo pipefail
 
 what=${1:-test}
@@ -16,7 +17,7 @@ esac
 
 packages=(
   build-essential meson ninja-build pkg-config
-  libglib2.0-dev libnice-dev libsoup-3.0-dev libjson-glib-dev libssl-dev libsrtp2-dev libnss3-dev
+  libglib2.0-dev libglib2.0-dev-bin libnice-dev libsoup-3.0-dev libjson-glib-dev libssl-dev libsrtp2-dev libnss3-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-nice
@@ -24,13 +25,14 @@ packages=(
 )
 if [ "$what" != demo ]; then
   packages+=(
-    coturn nftables iproute2 conntrack openssl python3
+    coturn nftables iproute2 conntrack openssl python3 util-linux
     clang libclang-rt-14-dev llvm
+    # tests/browser/: the web viewer in headless Chromium, driven over the DevTools protocol
+    chromium python3-websockets
   )
 fi
 if [ "$what" = bench ]; then
-  # bench/browser-*: headless Chromium as a viewer, driven over the DevTools protocol
-  packages+=(chromium python3-websockets curl jq)
+  packages+=(curl jq)
 fi
 
 missing=()

@@ -10,6 +10,7 @@
 #include "icecam-acceptor.h"
 #include "icecam-admission.h"
 #include "icecam-http-endpoints.h"
+#include "icecam-web-app.h"
 #include "icecam-stun-responder.h"
 
 /**
@@ -611,4 +612,5 @@ icecam_rendezvous_init (IcecamRendezvous *self)
                    g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
   icecam_rendezvous_add_websocket_handler (self);
   icecam_http_endpoints_add (self->server, get_http_stats, self);
+  icecam_web_app_add (self->server);
 }

@@ -8,7 +8,7 @@ every run, taking turns between the cameras given. Chromium is killed and its pr
 when the script ends, on SIGINT and SIGTERM too. Nothing leaves 127.0.0.1 (unless --mdns).
 
   bench/browser-ttff.py --rendezvous ws://127.0.0.1:PORT/ws --camera ID [--camera ID ...]
-                        [--runs N] [--pause S] [--json FILE]
+                        [--runs N] [--pause S] [--bundle-policy P] [--json FILE]
 
 Needs chromium and python3-websockets (scripts/setup.sh); runs under Debian's /usr/bin/python3.
 stdout: a comment header, then per run (ms since the page's script started; - if it never
@@ -374,7 +374,8 @@ async def run(args):
                 turns += [(str(i + 1), c) for c in order]
             for label, camera in turns:
                 url = pages.url('viewer.html', rendezvous=args.rendezvous, camera=camera,
-                                hold=int(args.hold * 1000), timeout=int(args.timeout * 1000))
+                                hold=int(args.hold * 1000), timeout=int(args.timeout * 1000),
+                                bundle=args.bundle_policy)
                 mark = browser.log_mark()
                 result, console, error = await open_viewer(browser.cdp, url, args.timeout + 5)
                 log_lines = browser.log_since(mark)
@@ -409,6 +410,9 @@ def main():
     parser.add_argument('--hold', type=float, default=1.0,
                         help='seconds of playing after the first frame before the stats are read')
     parser.add_argument('--timeout', type=float, default=10.0, help='seconds per run (default 10)')
+    parser.add_argument('--bundle-policy', default='max-bundle',
+                        choices=('balanced', 'max-compat', 'max-bundle'),
+                        help='RTCPeerConnection bundlePolicy (default max-bundle, as many web apps)')
     parser.add_argument('--mdns', action='store_true',
                         help='leave Chromium\'s mDNS host candidates on (multicasts on the LAN)')
     parser.add_argument('--chromium', default=os.environ.get('CHROMIUM', 'chromium'),

@@ -37,14 +37,27 @@ check_round_trip (const IcecamSdp *sdp)
   back = icecam_sdp_parse (text, &error);
   if (back == NULL)
     icecam_fuzz_fail ("built SDP does not parse: %s\n%s", error->message, text);
-  check_same ("media", sdp->media, back->media);
-  if (back->payload_type != sdp->payload_type)
-    icecam_fuzz_fail ("round trip changed the payload type: %u -> %u", sdp->payload_type,
-                      back->payload_type);
-  check_same ("rtpmap", sdp->rtpmap, back->rtpmap);
-  check_same ("fmtp", sdp->fmtp, back->fmtp);
-  if (back->direction != sdp->direction)
-    icecam_fuzz_fail ("round trip changed the direction");
+  if (back->media->len != sdp->media->len)
+    icecam_fuzz_fail ("round trip changed the number of media sections: %u -> %u",
+                      sdp->media->len, back->media->len);
+  for (guint i = 0; i < sdp->media->len; i++) {
+    const IcecamSdpMedia *a = icecam_sdp_get_media (sdp, i), *b = icecam_sdp_get_media (back, i);
+
+    check_same ("kind", a->kind, b->kind);
+    check_same ("mid", a->mid, b->mid);
+    if (a->payload_type != b->payload_type)
+      icecam_fuzz_fail ("round trip changed the payload type: %u -> %u", a->payload_type,
+                        b->payload_type);
+    check_same ("rtpmap", a->rtpmap, b->rtpmap);
+    check_same ("fmtp", a->fmtp, b->fmtp);
+    check_same ("msid", a->msid, b->msid);
+    if (a->direction != b->direction)
+      icecam_fuzz_fail ("round trip changed the direction");
+    if (a->rtcp_fb->len != b->rtcp_fb->len)
+      icecam_fuzz_fail ("round trip changed the number of rtcp-fb");
+    if (a->cname != NULL && (a->ssrc != b->ssrc || g_strcmp0 (a->cname, b->cname) != 0))
+      icecam_fuzz_fail ("round trip changed the source");
+  }
   check_same ("ice-ufrag", sdp->ice_ufrag, back->ice_ufrag);
   check_same ("ice-pwd", sdp->ice_pwd, back->ice_pwd);
   check_same ("fingerprint", sdp->fingerprint, back->fingerprint);

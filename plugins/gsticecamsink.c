@@ -351,7 +351,7 @@ gst_icecam_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
   GstIcecamSink *sink = GST_ICECAM_SINK (bsink);
   GstSDPMedia *media = NULL;
   const gchar *rtpmap, *fmtp;
-  guint pt;
+  guint pt, ssrc = 0;
   gboolean ok = FALSE;
 
   gst_sdp_media_new (&media);
@@ -371,8 +371,10 @@ gst_icecam_sink_set_caps (GstBaseSink *bsink, GstCaps *caps)
                        ("caps %" GST_PTR_FORMAT, caps));
     goto done;
   }
+  /* The payloader's SSRC, named in the offer (a=ssrc ... cname:). */
+  gst_structure_get_uint (gst_caps_get_structure (caps, 0), "ssrc", &ssrc);
   icecam_camera_endpoint_set_media (sink->endpoint, gst_sdp_media_get_media (media), pt,
-                                    rtpmap + 1, fmtp ? fmtp + 1 : NULL);
+                                    rtpmap + 1, fmtp ? fmtp + 1 : NULL, ssrc);
   ok = TRUE;
 done:
   gst_sdp_media_free (media);

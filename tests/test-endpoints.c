@@ -292,7 +292,7 @@ static void
 camera_set_media (Fixture *f)
 {
   icecam_camera_endpoint_set_media (f->camera, "video", 96, "H264/90000",
-                                    "packetization-mode=1");
+                                    "packetization-mode=1;profile-level-id=42c01e", 0x1234);
 }
 
 static void
@@ -375,7 +375,8 @@ test_watch (Fixture *f, gconstpointer data)
 
   viewer_wait_playing (f, v, 1);
   g_assert_cmpstr (v->states->str, ==, "connecting waiting checking playing");
-  g_assert_cmpstr (v->media, ==, "video 96 H264/90000 packetization-mode=1");
+  g_assert_cmpstr (v->media, ==, "video 96 H264/90000 level-asymmetry-allowed=1;"
+                   "packetization-mode=1;profile-level-id=42c01e");
   g_assert_cmpuint (v->pairs_selected, >=, 1);
   g_assert_cmpuint (f->camera_pairs_selected, >=, 1);
   pair = icecam_viewer_endpoint_get_pair_info (v->endpoint);
@@ -411,7 +412,8 @@ test_watch_media_later (Fixture *f, gconstpointer data)
   g_assert_null (v->media);
   camera_set_media (f);
   viewer_wait_playing (f, v, 1);
-  g_assert_cmpstr (v->media, ==, "video 96 H264/90000 packetization-mode=1");
+  g_assert_cmpstr (v->media, ==, "video 96 H264/90000 level-asymmetry-allowed=1;"
+                   "packetization-mode=1;profile-level-id=42c01e");
   camera_send (f, keyframe, G_N_ELEMENTS (keyframe), 1);
   viewer_assert_received_from (f, v, 0);
 }

@@ -162,10 +162,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   icecam_peer_session_set_receive_func (f->b, receive_b, f, NULL);
 
   f->media = icecam_sdp_new ();
-  f->media->media = g_strdup ("video");
-  f->media->payload_type = 96;
-  f->media->rtpmap = g_strdup ("H264/90000");
-  f->media->fmtp = g_strdup ("packetization-mode=1");
+  icecam_sdp_add_media (f->media, icecam_sdp_media_new ("video", 96, "H264/90000",
+                                                        "packetization-mode=1"));
 }
 
 static void

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the SDP subset, the RTCP helpers and TURN credentials: pure code, strings in. */
 
+#include "icecam-h264.h"
 #include "icecam-rtcp.h"
 #include "icecam-sdp.h"
 #include "icecam-turn-credentials.h"
@@ -31,13 +32,21 @@ test_sdp_parse_offer (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (offer_text, &error);
+  const IcecamSdpMedia *video, *audio;
 
   g_assert_no_error (error);
-  g_assert_cmpstr (sdp->media, ==, "video");
-  g_assert_cmpuint (sdp->payload_type, ==, 96);
-  g_assert_cmpstr (sdp->rtpmap, ==, "H264/90000");
-  g_assert_cmpstr (sdp->fmtp, ==, "packetization-mode=1;profile-level-id=42c01f");
-  g_assert_cmpint (sdp->direction, ==, ICECAM_SDP_DIRECTION_SENDONLY);
+  g_assert_cmpuint (sdp->media->len, ==, 2);
+  video = icecam_sdp_get_media (sdp, 0);
+  g_assert_cmpstr (video->kind, ==, "video");
+  g_assert_cmpstr (video->mid, ==, "0"); /* none given: its index */
+  g_assert_cmpuint (video->payload_type, ==, 96);
+  g_assert_cmpstr (video->rtpmap, ==, "H264/90000");
+  g_assert_cmpstr (video->fmtp, ==, "packetization-mode=1;profile-level-id=42c01f");
+  g_assert_cmpint (video->direction, ==, ICECAM_SDP_DIRECTION_SENDONLY);
+  audio = icecam_sdp_get_media (sdp, 1);
+  g_assert_cmpstr (audio->kind, ==, "audio");
+  g_assert_cmpuint (audio->payload_type, ==, 0);
+  g_assert_cmpstr (audio->rtpmap, ==, "PCMU/8000");
   g_assert_cmpstr (sdp->ice_ufrag, ==, "abcd");
   g_assert_cmpstr (sdp->ice_pwd, ==, "0123456789abcdefghijklmn");
   g_assert_cmpuint (sdp->candidates->len, ==, 1);
@@ -53,12 +62,11 @@ test_sdp_roundtrip (void)
   g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
   g_autoptr (IcecamSdp) back = NULL;
   g_autofree gchar *text = NULL;
+  IcecamSdpMedia *media = icecam_sdp_add_media (
+      sdp, icecam_sdp_media_new ("video", 96, "H264/90000", "packetization-mode=1"));
+  const IcecamSdpMedia *back_media;
 
-  sdp->media = g_strdup ("video");
-  sdp->payload_type = 96;
-  sdp->rtpmap = g_strdup ("H264/90000");
-  sdp->fmtp = g_strdup ("packetization-mode=1");
-  sdp->direction = ICECAM_SDP_DIRECTION_RECVONLY;
+  media->direction = ICECAM_SDP_DIRECTION_RECVONLY;
   sdp->ice_ufrag = g_strdup ("ufrag+/1");
   sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
   g_ptr_array_add (sdp->candidates, g_strdup ("candidate:2 1 UDP 1 198.51.100.7 4000 typ srflx"));
@@ -66,11 +74,12 @@ test_sdp_roundtrip (void)
   g_assert_true (g_str_has_suffix (text, "\r\n"));
   back = icecam_sdp_parse (text, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (back->media, ==, "video");
-  g_assert_cmpuint (back->payload_type, ==, 96);
-  g_assert_cmpstr (back->rtpmap, ==, sdp->rtpmap);
-  g_assert_cmpstr (back->fmtp, ==, sdp->fmtp);
-  g_assert_cmpint (back->direction, ==, ICECAM_SDP_DIRECTION_RECVONLY);
+  back_media = icecam_sdp_get_media (back, 0);
+  g_assert_cmpstr (back_media->kind, ==, "video");
+  g_assert_cmpuint (back_media->payload_type, ==, 96);
+  g_assert_cmpstr (back_media->rtpmap, ==, media->rtpmap);
+  g_assert_cmpstr (back_media->fmtp, ==, media->fmtp);
+  g_assert_cmpint (back_media->direction, ==, ICECAM_SDP_DIRECTION_RECVONLY);
   g_assert_cmpstr (back->ice_ufrag, ==, sdp->ice_ufrag);
   g_assert_cmpstr (back->ice_pwd, ==, sdp->ice_pwd);
   g_assert_cmpuint (back->candidates->len, ==, 1);
@@ -128,9 +137,7 @@ new_media_sdp (void)
 {
   IcecamSdp *sdp = icecam_sdp_new ();
 
-  sdp->media = g_strdup ("video");
-  sdp->payload_type = 96;
-  sdp->rtpmap = g_strdup ("H264/90000");
+  icecam_sdp_add_media (sdp, icecam_sdp_media_new ("video", 96, "H264/90000", NULL));
   sdp->ice_ufrag = g_strdup ("ufrag");
   sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
   return sdp;
@@ -220,6 +227,172 @@ test_sdp_dtls_bad (void)
   expect_sdp_error (no_hash, ICECAM_SDP_ERROR_MALFORMED, "fingerprint");
   expect_sdp_error (short_fp, ICECAM_SDP_ERROR_MALFORMED, "fingerprint");
   expect_sdp_error (holdconn, ICECAM_SDP_ERROR_UNSUPPORTED, "holdconn");
+}
+
+/* What Chromium answers to a camera's offer with bundlePolicy max-bundle (trimmed). */
+static const gchar *chromium_answer =
+  "v=0\r\n"
+  "o=- 5718236479231480419 2 IN IP4 127.0.0.1\r\n"
+  "s=-\r\n"
+  "t=0 0\r\n"
+  "a=group:BUNDLE 0\r\n"
+  "a=extmap-allow-mixed\r\n"
+  "a=msid-semantic: WMS\r\n"
+  "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+  "a=ice-ufrag:Wq7p\r\n"
+  "a=ice-pwd:mIHy4K0d9u/8vt5bLl2D3y0p\r\n"
+  "a=ice-options:trickle\r\n"
+  "a=fingerprint:" FP_SHA256 "\r\n"
+  "a=setup:active\r\n"
+  "a=mid:0\r\n"
+  "a=extmap:1 urn:ietf:params:rtp-hdrext:toffset\r\n"
+  "a=extmap:3 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+  "a=recvonly\r\n"
+  "a=rtcp-mux\r\n"
+  "a=rtcp-rsize\r\n"
+  "a=rtpmap:96 H264/90000\r\n"
+  "a=rtcp-fb:96 goog-remb\r\n"
+  "a=rtcp-fb:96 transport-cc\r\n"
+  "a=rtcp-fb:96 ccm fir\r\n"
+  "a=rtcp-fb:96 nack\r\n"
+  "a=rtcp-fb:96 nack pli\r\n"
+  "a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42c01e\r\n";
+
+static void
+test_sdp_parse_chromium_answer (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_parse (chromium_answer, &error);
+  const IcecamSdpMedia *video;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (sdp->media->len, ==, 1);
+  video = icecam_sdp_get_media (sdp, 0);
+  g_assert_cmpstr (video->mid, ==, "0");
+  g_assert_cmpint (video->direction, ==, ICECAM_SDP_DIRECTION_RECVONLY);
+  g_assert_cmpuint (video->rtcp_fb->len, ==, 5);
+  g_assert_cmpstr (g_ptr_array_index (video->rtcp_fb, 4), ==, "nack pli");
+  g_assert_cmpstr (sdp->ice_ufrag, ==, "Wq7p");
+  g_assert_cmpstr (sdp->fingerprint, ==, FP_SHA256);
+  g_assert_cmpstr (sdp->setup, ==, "active");
+  g_assert_cmpuint (video->ssrc, ==, 0);
+  g_assert_null (video->msid);
+}
+
+/* The camera's offer: one bundle, msid, the source, rtcp-fb; another section can join it on
+ * the same transport (audio, later), and everything reads back. */
+static void
+test_sdp_bundle_offer (void)
+{
+  g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
+  g_autoptr (IcecamSdp) back = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = NULL;
+  IcecamSdpMedia *video = icecam_sdp_add_media (
+      sdp, icecam_sdp_media_new ("video", 96, "H264/90000",
+                                 "level-asymmetry-allowed=1;packetization-mode=1;"
+                                 "profile-level-id=42c01e"));
+  IcecamSdpMedia *audio = icecam_sdp_add_media (
+      sdp, icecam_sdp_media_new ("audio", 111, "opus/48000/2", "minptime=10;useinbandfec=1"));
+  const IcecamSdpMedia *b;
+
+  video->mid = g_strdup ("0");
+  video->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  video->msid = g_strdup ("icecam video0");
+  video->ssrc = 3735928559u;
+  video->cname = g_strdup ("c4f3");
+  g_ptr_array_add (video->rtcp_fb, g_strdup ("nack pli"));
+  audio->mid = g_strdup ("1");
+  audio->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  sdp->ice_ufrag = g_strdup ("ufrag");
+  sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
+  sdp->fingerprint = g_strdup (FP_SHA256);
+  sdp->setup = g_strdup ("actpass");
+  g_ptr_array_add (sdp->candidates, g_strdup ("candidate:1 1 UDP 2013266431 127.0.0.1 5000 typ host"));
+  text = icecam_sdp_to_string (sdp, 7);
+  g_assert_nonnull (strstr (text, "a=group:BUNDLE 0 1\r\n"));
+  g_assert_nonnull (strstr (text, "a=msid-semantic: WMS *\r\n"));
+  g_assert_nonnull (strstr (text, "a=msid:icecam video0\r\n"));
+  g_assert_nonnull (strstr (text, "a=ssrc:3735928559 cname:c4f3\r\n"));
+  g_assert_nonnull (strstr (text, "a=ssrc:3735928559 msid:icecam video0\r\n"));
+  g_assert_nonnull (strstr (text, "a=rtcp-fb:96 nack pli\r\n"));
+  g_assert_null (strstr (text, "a=rtcp-fb:96 nack\r\n"));
+  g_assert_nonnull (strstr (text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
+  /* Candidates belong to the bundle's transport: listed once. */
+  g_assert_true (strstr (text, "a=candidate:") == g_strrstr (text, "a=candidate:"));
+  back = icecam_sdp_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (back->media->len, ==, 2);
+  b = icecam_sdp_get_media (back, 0);
+  g_assert_cmpstr (b->msid, ==, "icecam video0");
+  g_assert_cmpuint (b->ssrc, ==, 3735928559u);
+  g_assert_cmpstr (b->cname, ==, "c4f3");
+  g_assert_cmpuint (b->rtcp_fb->len, ==, 1);
+  g_assert_cmpuint (back->candidates->len, ==, 1);
+  b = icecam_sdp_get_media (back, 1);
+  g_assert_cmpstr (b->mid, ==, "1");
+  g_assert_cmpstr (b->rtpmap, ==, "opus/48000/2");
+}
+
+static void
+test_sdp_parse_bad_media (void)
+{
+  const gchar *head = "v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijklmn\r\n";
+  g_autofree gchar *dup_mid = g_strconcat (head, "m=video 9 RTP/AVPF 96\r\na=mid:a\r\n"
+                                           "a=rtpmap:96 H264/90000\r\nm=audio 9 RTP/AVPF 0\r\n"
+                                           "a=mid:a\r\na=rtpmap:0 PCMU/8000\r\n", NULL);
+  g_autofree gchar *bad_ssrc = g_strconcat (head, "m=video 9 RTP/AVPF 96\r\n"
+                                            "a=rtpmap:96 H264/90000\r\na=ssrc:x cname:y\r\n", NULL);
+  g_autofree gchar *bad_msid = g_strconcat (head, "m=video 9 RTP/AVPF 96\r\n"
+                                            "a=rtpmap:96 H264/90000\r\na=msid:a b c\r\n", NULL);
+  g_autofree gchar *data_first = g_strconcat (head, "m=application 9 UDP/DTLS/SCTP x\r\n"
+                                              "m=video 9 RTP/AVPF 96\r\n"
+                                              "a=rtpmap:96 H264/90000\r\n", NULL);
+  g_autoptr (IcecamSdp) sdp = NULL;
+  g_autoptr (GError) error = NULL;
+
+  expect_sdp_error (dup_mid, ICECAM_SDP_ERROR_MALFORMED, "mid");
+  expect_sdp_error (bad_ssrc, ICECAM_SDP_ERROR_MALFORMED, "ssrc");
+  expect_sdp_error (bad_msid, ICECAM_SDP_ERROR_MALFORMED, "msid");
+  /* A data channel section is skipped, the video one kept. */
+  sdp = icecam_sdp_parse (data_first, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sdp->media->len, ==, 1);
+}
+
+/* profile-level-id from the stream's own SPS (RFC 6184 8.1). */
+static void
+test_h264_profile (void)
+{
+  const guint8 sps[] = { 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02 };
+  const guint8 stap[] = { 0x80, 0x60, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 0x78, 0, 6, 0x67, 0x64,
+                          0x00, 0x28, 0xac, 0xd9, 0, 2, 0x68, 0xce };
+  const guint8 stap_cut[] = { 0x80, 0x60, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 0x78, 0, 9, 0x67, 0x64 };
+  gchar out[ICECAM_H264_PROFILE_LEVEL_ID_LENGTH];
+  g_autofree gchar *from_sprop = NULL;
+  g_autofree gchar *stated = NULL;
+  g_autofree gchar *none = NULL;
+
+  g_assert_true (icecam_h264_profile_level_id_from_sps (sps, sizeof sps, out));
+  g_assert_cmpstr (out, ==, "42c01e");
+  g_assert_false (icecam_h264_profile_level_id_from_sps (sps + 1, sizeof sps - 1, out));
+  g_assert_true (icecam_rtp_h264_find_profile_level_id (stap, sizeof stap, out));
+  g_assert_cmpstr (out, ==, "640028");
+  g_assert_false (icecam_rtp_h264_find_profile_level_id (stap_cut, sizeof stap_cut, out));
+  /* rtph264pay's caps carry the SPS as sprop-parameter-sets. */
+  from_sprop = icecam_h264_fmtp_for_offer (
+      "packetization-mode=1;sprop-parameter-sets=Z0LAHtoCgPbAWoMDA1KAAAADAIAAAB5HixdQ,aM48gA==",
+      NULL);
+  g_assert_cmpstr (from_sprop, ==, "level-asymmetry-allowed=1;packetization-mode=1;"
+                   "profile-level-id=42c01e;"
+                   "sprop-parameter-sets=Z0LAHtoCgPbAWoMDA1KAAAADAIAAAB5HixdQ,aM48gA==");
+  stated = icecam_h264_fmtp_for_offer ("profile-level-id=4d001f", NULL);
+  g_assert_cmpstr (stated, ==, "level-asymmetry-allowed=1;packetization-mode=1;"
+                   "profile-level-id=4d001f");
+  none = icecam_h264_fmtp_for_offer ("packetization-mode=1", NULL);
+  g_assert_null (none);
 }
 
 /* RTP header (version 2, PT 96) followed by @payload. */
@@ -389,6 +562,10 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/roundtrip", test_sdp_roundtrip);
   g_test_add_func ("/sdp/parse/bad", test_sdp_parse_bad);
   g_test_add_func ("/sdp/parse/too-many-lines", test_sdp_too_many_lines);
+  g_test_add_func ("/sdp/parse/chromium-answer", test_sdp_parse_chromium_answer);
+  g_test_add_func ("/sdp/parse/bad-media", test_sdp_parse_bad_media);
+  g_test_add_func ("/sdp/bundle/offer", test_sdp_bundle_offer);
+  g_test_add_func ("/sdp/h264/profile", test_h264_profile);
   g_test_add_func ("/sdp/dtls/roundtrip", test_sdp_dtls_roundtrip);
   g_test_add_func ("/sdp/dtls/plain", test_sdp_dtls_plain);
   g_test_add_func ("/sdp/dtls/precedence", test_sdp_dtls_precedence);

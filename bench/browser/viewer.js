@@ -34,6 +34,7 @@ window.icecamViewer = (() => {
   const name = params.get('name') ?? 'browser';
   const holdMs = Number(params.get('hold') ?? 1000);
   const timeoutMs = Number(params.get('timeout') ?? 10000);
+  const bundlePolicy = params.get('bundle') ?? 'balanced';
 
   const result = {
     camera, viewer: null, session: null, error: null, times: { start }, stats: null, log: [],
@@ -235,7 +236,7 @@ window.icecamViewer = (() => {
   }
 
   function createPeerConnection(servers) {
-    pc = new RTCPeerConnection({ iceServers: servers });
+    pc = new RTCPeerConnection({ iceServers: servers, bundlePolicy });
     pc.addEventListener('icecandidate', (e) => {
       if (e.candidate === null) {
         log('local end-of-candidates');

@@ -4,10 +4,13 @@
 #include "icecam-camera-endpoint.h"
 
 #include "icecam-fanout.h"
+#include "icecam-h264.h"
 #include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 #include "icecam-sdp.h"
+
+#include <string.h>
 
 #define DEFAULT_MAX_VIEWERS 16
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
@@ -66,10 +69,13 @@ struct _IcecamCameraEndpoint {
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
-  IcecamSdp *media;   /* what the offers describe; NULL until the caps are known */
+  IcecamSdp *media;   /* the sections the offers describe; NULL until the caps are known */
+  gchar *cname;       /* RTCP CNAME of the camera's sources (RFC 3550 6.5.1), random */
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
 
+  gint profile_pending; /* atomic: H.264 whose profile-level-id is not known yet; the offers
+                         * wait for the first SPS that icecam_camera_endpoint_send() sees */
   gint64 last_keyframe_request;
   GSource *keyframe_source;
   guint pending_closes;
@@ -357,12 +363,10 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
       icecam_signalling_client_get_state (self->client) != ICECAM_SIGNALLING_STATE_READY)
     return;
   g_mutex_lock (&self->lock);
-  if (self->media != NULL) {
+  if (self->media != NULL && !g_atomic_int_get (&self->profile_pending)) {
     media = icecam_sdp_new ();
-    media->media = g_strdup (self->media->media);
-    media->payload_type = self->media->payload_type;
-    media->rtpmap = g_strdup (self->media->rtpmap);
-    media->fmtp = g_strdup (self->media->fmtp);
+    for (guint i = 0; i < self->media->media->len; i++)
+      icecam_sdp_add_media (media, icecam_sdp_media_copy (g_ptr_array_index (self->media->media, i)));
   }
   g_mutex_unlock (&self->lock);
   if (media == NULL)
@@ -710,26 +714,81 @@ icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_vi
  * @payload_type: RTP payload type
  * @rtpmap: e.g. "H264/90000"
  * @fmtp: (nullable): format parameters
+ * @ssrc: the stream's RTP SSRC (the payloader's), or 0 if not known: then the offer names none
  *
- * Describes the RTP stream; sessions waiting for it get their offer. Thread-safe.
+ * Describes the RTP stream; sessions waiting for it get their offer. The offer's section has
+ * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack pli" (the camera answers PLI and
+ * FIR with a keyframe; it does not retransmit, so no plain "nack"). For H.264 the fmtp states
+ * the profile-level-id of the stream sent, from @fmtp's profile-level-id or
+ * sprop-parameter-sets; if neither is there, offers wait for the first SPS the camera sends.
+ * Thread-safe.
  */
 void
 icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
-                                  guint payload_type, const gchar *rtpmap, const gchar *fmtp)
+                                  guint payload_type, const gchar *rtpmap, const gchar *fmtp,
+                                  guint32 ssrc)
 {
+  gboolean h264 = g_ascii_strncasecmp (rtpmap, "H264/", 5) == 0;
+  g_autofree gchar *h264_fmtp = h264 ? icecam_h264_fmtp_for_offer (fmtp, NULL) : NULL;
   IcecamSdp *sdp = icecam_sdp_new ();
+  IcecamSdpMedia *section = icecam_sdp_add_media (
+      sdp, icecam_sdp_media_new (media, payload_type, rtpmap, h264_fmtp ? h264_fmtp : fmtp));
 
-  sdp->media = g_strdup (media);
-  sdp->payload_type = payload_type;
-  sdp->rtpmap = g_strdup (rtpmap);
-  sdp->fmtp = g_strdup (fmtp);
+  section->mid = g_strdup ("0");
+  section->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  section->msid = g_strdup_printf ("icecam %s0", media);
+  section->ssrc = ssrc;
+  section->cname = g_strdup (self->cname);
+  g_ptr_array_add (section->rtcp_fb, g_strdup ("nack pli"));
 
   g_mutex_lock (&self->lock);
   icecam_sdp_free (self->media);
   self->media = sdp;
-  self->start_on_keyframe = g_ascii_strncasecmp (rtpmap, "H264/", 5) == 0;
+  self->start_on_keyframe = h264;
+  g_atomic_int_set (&self->profile_pending, h264 && h264_fmtp == NULL);
   g_mutex_unlock (&self->lock);
+  if (h264 && h264_fmtp == NULL)
+    g_info ("camera %s: H.264 profile not in the caps; offers wait for the stream's SPS",
+            self->camera_id);
 
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
+                              g_object_ref (self), g_object_unref);
+}
+
+/* Reads the profile-level-id from the first SPS sent, when the caps did not say it. Runs on
+ * the streaming thread while the profile is pending. */
+static void
+find_profile (IcecamCameraEndpoint *self, const NiceOutputMessage *messages, guint n_messages)
+{
+  gchar profile[ICECAM_H264_PROFILE_LEVEL_ID_LENGTH];
+  gboolean found = FALSE;
+
+  for (guint i = 0; i < n_messages && !found; i++) {
+    guint8 head[256];
+    gsize length = 0;
+
+    /* A payloader writes the header and the payload in separate memories: join the start. */
+    for (guint j = 0; j < (guint) messages[i].n_buffers && length < sizeof (head); j++) {
+      gsize n = MIN (messages[i].buffers[j].size, sizeof (head) - length);
+
+      memcpy (head + length, messages[i].buffers[j].buffer, n);
+      length += n;
+    }
+    found = icecam_rtp_h264_find_profile_level_id (head, length, profile);
+  }
+  if (!found)
+    return;
+  g_mutex_lock (&self->lock);
+  if (self->media != NULL && g_atomic_int_get (&self->profile_pending)) {
+    IcecamSdpMedia *section = g_ptr_array_index (self->media->media, 0);
+    gchar *fmtp = icecam_h264_fmtp_for_offer (section->fmtp, profile);
+
+    g_free (section->fmtp);
+    section->fmtp = fmtp;
+    g_atomic_int_set (&self->profile_pending, FALSE);
+  }
+  g_mutex_unlock (&self->lock);
+  g_info ("camera %s: H.264 profile-level-id %s, from the stream", self->camera_id, profile);
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
                               g_object_ref (self), g_object_unref);
 }
@@ -794,6 +853,8 @@ guint
 icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
                              guint n_messages)
 {
+  if (G_UNLIKELY (g_atomic_int_get (&self->profile_pending)))
+    find_profile (self, messages, n_messages);
   return icecam_fanout_send (self->fanout, messages, n_messages);
 }
 
@@ -922,6 +983,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   icecam_fanout_free (self->fanout);
   icecam_sdp_free (self->media);
+  g_free (self->cname);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   g_ptr_array_unref (self->welcome_servers);
@@ -1003,4 +1065,5 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;
+  self->cname = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
 }

@@ -47,7 +47,7 @@ const GError *icecam_camera_endpoint_get_signalling_error (IcecamCameraEndpoint 
 void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_viewers);
 void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
                                        guint payload_type, const gchar *rtpmap,
-                                       const gchar *fmtp);
+                                       const gchar *fmtp, guint32 ssrc);
 void icecam_camera_endpoint_set_certificate (IcecamCameraEndpoint *self,
                                              IcecamCertificate *certificate);
 IcecamCertificate *icecam_camera_endpoint_get_certificate (IcecamCameraEndpoint *self);

@@ -69,17 +69,24 @@ setup_dtls (IcecamPeerSession *self, const IcecamSdp *sdp, GError **error)
   return TRUE;
 }
 
+/* @media's sections, each with @direction; an answer (recvonly) sends no source of its own. */
 static gchar *
 build_description (IcecamPeerSession *self, const IcecamSdp *media, IcecamSdpDirection direction,
                    const gchar *setup)
 {
   g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
 
-  sdp->media = g_strdup (media->media);
-  sdp->payload_type = media->payload_type;
-  sdp->rtpmap = g_strdup (media->rtpmap);
-  sdp->fmtp = g_strdup (media->fmtp);
-  sdp->direction = direction;
+  for (guint i = 0; i < media->media->len; i++) {
+    IcecamSdpMedia *section = icecam_sdp_add_media (
+        sdp, icecam_sdp_media_copy (g_ptr_array_index (media->media, i)));
+
+    section->direction = direction;
+    if (direction == ICECAM_SDP_DIRECTION_RECVONLY) {
+      section->ssrc = 0;
+      g_clear_pointer (&section->cname, g_free);
+      g_clear_pointer (&section->msid, g_free);
+    }
+  }
   sdp->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
   sdp->setup = g_strdup (setup);
   icecam_ice_session_get_local_credentials (self->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
@@ -88,7 +95,8 @@ build_description (IcecamPeerSession *self, const IcecamSdp *media, IcecamSdpDir
 
 /**
  * icecam_peer_session_create_offer:
- * @media: the media section to offer (media, payload type, rtpmap, fmtp)
+ * @media: a description whose media sections are offered (kind, mid, payload type, rtpmap,
+ *   fmtp, rtcp-fb, ssrc, cname, msid); its transport fields are not used
  * @error: an %ICECAM_PEER_SESSION_ERROR or %ICECAM_ICE_SESSION_ERROR
  *
  * Offerer only: the offer for the current transport — or, after the path died
@@ -105,7 +113,7 @@ icecam_peer_session_create_offer (IcecamPeerSession *self, const IcecamSdp *medi
   IcecamPeerState state;
 
   g_return_val_if_fail (ICECAM_IS_PEER_SESSION (self), NULL);
-  g_return_val_if_fail (media != NULL, NULL);
+  g_return_val_if_fail (media != NULL && media->media->len > 0, NULL);
 
   hold = g_object_ref (self);
   state = icecam_peer_session_get_state (self);

@@ -99,13 +99,37 @@ h264_read_payload (const guint8 *payload, gsize end, H264Contents *contents)
 gboolean
 icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
 {
-  gsize offset = 12, end = length;
   H264Contents contents = { FALSE, FALSE, FALSE };
+  const guint8 *payload;
+  gsize payload_length;
   gboolean marker;
+
+  if (!icecam_rtp_get_payload (data, length, &payload, &payload_length))
+    return FALSE;
+  marker = (data[1] & 0x80) != 0;
+  if (!h264_read_payload (payload, payload_length, &contents))
+    return FALSE;
+  return (contents.sps || contents.idr_start) && (!marker || contents.slice);
+}
+
+/**
+ * icecam_rtp_get_payload:
+ * @payload: (out): where the payload starts in @data
+ * @payload_length: (out): its length, without padding
+ *
+ * Skips an RTP packet's header, CSRCs and header extension, and drops its padding;
+ * bounds-checked.
+ *
+ * Returns: whether @data is an RTP packet (not RTCP) with a payload of at least one byte
+ */
+gboolean
+icecam_rtp_get_payload (const guint8 *data, gsize length, const guint8 **payload,
+                        gsize *payload_length)
+{
+  gsize offset = 12, end = length;
 
   if (length < 12 || (data[0] >> 6) != 2 || icecam_rtp_is_rtcp (data, length))
     return FALSE;
-  marker = (data[1] & 0x80) != 0;
   offset += (gsize) (data[0] & 0x0f) * 4;
   if (data[0] & 0x10) { /* header extension */
     if (offset + 4 > length)
@@ -116,9 +140,9 @@ icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
     end = data[length - 1] <= length ? length - data[length - 1] : 0;
   if (offset >= end)
     return FALSE;
-  if (!h264_read_payload (data + offset, end - offset, &contents))
-    return FALSE;
-  return (contents.sps || contents.idr_start) && (!marker || contents.slice);
+  *payload = data + offset;
+  *payload_length = end - offset;
+  return TRUE;
 }
 
 /**

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Parse and build the one-media-section SDP that icecam offers and answers with. */
+/* Parse and build the SDP that icecam offers and answers with: bundled RTP media sections. */
 
 #include "icecam-sdp.h"
 
@@ -9,13 +9,59 @@
 
 G_DEFINE_QUARK (icecam-sdp-error-quark, icecam_sdp_error)
 
+IcecamSdpMedia *
+icecam_sdp_media_new (const gchar *kind, guint payload_type, const gchar *rtpmap,
+                      const gchar *fmtp)
+{
+  IcecamSdpMedia *media = g_new0 (IcecamSdpMedia, 1);
+
+  media->kind = g_strdup (kind);
+  media->payload_type = payload_type;
+  media->rtpmap = g_strdup (rtpmap);
+  media->fmtp = g_strdup (fmtp);
+  media->rtcp_fb = g_ptr_array_new_with_free_func (g_free);
+  media->direction = ICECAM_SDP_DIRECTION_SENDRECV;
+  return media;
+}
+
+IcecamSdpMedia *
+icecam_sdp_media_copy (const IcecamSdpMedia *media)
+{
+  IcecamSdpMedia *copy = icecam_sdp_media_new (media->kind, media->payload_type, media->rtpmap,
+                                               media->fmtp);
+
+  copy->mid = g_strdup (media->mid);
+  for (guint i = 0; i < media->rtcp_fb->len; i++)
+    g_ptr_array_add (copy->rtcp_fb, g_strdup (g_ptr_array_index (media->rtcp_fb, i)));
+  copy->direction = media->direction;
+  copy->ssrc = media->ssrc;
+  copy->cname = g_strdup (media->cname);
+  copy->msid = g_strdup (media->msid);
+  return copy;
+}
+
+void
+icecam_sdp_media_free (IcecamSdpMedia *media)
+{
+  if (media == NULL)
+    return;
+  g_free (media->kind);
+  g_free (media->mid);
+  g_free (media->rtpmap);
+  g_free (media->fmtp);
+  g_ptr_array_unref (media->rtcp_fb);
+  g_free (media->cname);
+  g_free (media->msid);
+  g_free (media);
+}
+
 IcecamSdp *
 icecam_sdp_new (void)
 {
   IcecamSdp *sdp = g_new0 (IcecamSdp, 1);
 
+  sdp->media = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_sdp_media_free);
   sdp->candidates = g_ptr_array_new_with_free_func (g_free);
-  sdp->direction = ICECAM_SDP_DIRECTION_SENDRECV;
   return sdp;
 }
 
@@ -24,15 +70,26 @@ icecam_sdp_free (IcecamSdp *sdp)
 {
   if (sdp == NULL)
     return;
-  g_free (sdp->media);
-  g_free (sdp->rtpmap);
-  g_free (sdp->fmtp);
+  g_ptr_array_unref (sdp->media);
   g_free (sdp->ice_ufrag);
   g_free (sdp->ice_pwd);
   g_free (sdp->fingerprint);
   g_free (sdp->setup);
   g_ptr_array_unref (sdp->candidates);
   g_free (sdp);
+}
+
+IcecamSdpMedia *
+icecam_sdp_add_media (IcecamSdp *sdp, IcecamSdpMedia *media)
+{
+  g_ptr_array_add (sdp->media, media);
+  return media;
+}
+
+const IcecamSdpMedia *
+icecam_sdp_get_media (const IcecamSdp *sdp, guint index)
+{
+  return index < sdp->media->len ? g_ptr_array_index (sdp->media, index) : NULL;
 }
 
 /* RFC 8839 ice-char: ALPHA / DIGIT / "+" / "/" */
@@ -77,27 +134,43 @@ split_payload_attribute (const gchar *value, guint *pt, const gchar **rest)
   return **rest != '\0';
 }
 
+/* What icecam_sdp_parse() knows while it reads the lines. */
+typedef struct {
+  IcecamSdp *sdp;
+  IcecamSdpMedia *media; /* the section being read; NULL at session level or in a skipped one */
+  guint section;         /* m= lines seen so far: 0 at session level, 1 in the first section */
+  gboolean secure;       /* some section's profile is SAVP/SAVPF */
+  gint rank;             /* of the fingerprint kept */
+  GError *skipped;       /* why the first skipped section was skipped */
+} ParseState;
+
+/* Starts a section. One that icecam cannot use (not audio/video RTP) is skipped: @state->media
+ * stays NULL and the reason is kept in case no section is usable. */
 static gboolean
-parse_media_line (IcecamSdp *sdp, const gchar *value, gboolean *secure, GError **error)
+parse_media_line (ParseState *state, const gchar *value, GError **error)
 {
   g_auto (GStrv) parts = g_strsplit (value, " ", 5);
+  g_autoptr (GError) unusable = NULL;
   guint64 pt;
   gchar *end = NULL;
 
+  state->media = NULL;
+  state->section++;
   if (g_strv_length (parts) < 4) {
     g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
                  "m= line '%s' has fewer than four fields", value);
     return FALSE;
   }
-  if (g_strcmp0 (parts[0], "video") != 0 && g_strcmp0 (parts[0], "audio") != 0) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
-                 "media '%s' is not audio or video", parts[0]);
-    return FALSE;
-  }
-  if (strstr (parts[2], "RTP/") == NULL) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
-                 "transport '%s' is not RTP", parts[2]);
-    return FALSE;
+  if (g_strcmp0 (parts[0], "video") != 0 && g_strcmp0 (parts[0], "audio") != 0)
+    unusable = g_error_new (ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
+                            "media '%s' is not audio or video", parts[0]);
+  else if (strstr (parts[2], "RTP/") == NULL)
+    unusable = g_error_new (ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
+                            "transport '%s' is not RTP", parts[2]);
+  if (unusable != NULL) {
+    if (state->skipped == NULL)
+      state->skipped = g_steal_pointer (&unusable);
+    return TRUE;
   }
   pt = g_ascii_strtoull (parts[3], &end, 10);
   if (end == parts[3] || (*end != '\0' && *end != ' ') || pt > 127) {
@@ -105,9 +178,30 @@ parse_media_line (IcecamSdp *sdp, const gchar *value, gboolean *secure, GError *
                  "m= line '%s' has no valid payload type", value);
     return FALSE;
   }
-  sdp->media = g_strdup (parts[0]);
-  sdp->payload_type = (guint) pt;
-  *secure = strstr (parts[2], "SAVP") != NULL;
+  if (state->sdp->media->len >= ICECAM_SDP_MAX_MEDIA) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
+                 "more than %d media sections", ICECAM_SDP_MAX_MEDIA);
+    return FALSE;
+  }
+  state->media = icecam_sdp_add_media (state->sdp,
+                                       icecam_sdp_media_new (parts[0], (guint) pt, NULL, NULL));
+  if (strstr (parts[2], "SAVP") != NULL)
+    state->secure = TRUE;
+  return TRUE;
+}
+
+/* RFC 8843 mid and RFC 8830 msid ids: tokens, no white space. */
+static gboolean
+is_token (const gchar *s, gsize max_len)
+{
+  gsize len = strlen (s);
+
+  if (len == 0 || len > max_len)
+    return FALSE;
+  for (const gchar *p = s; *p; p++) {
+    if (*p == ' ' || *p == '\t')
+      return FALSE;
+  }
   return TRUE;
 }
 
@@ -175,15 +269,91 @@ parse_dtls_attribute (IcecamSdp *sdp, const gchar *name, const gchar *value, gbo
   return TRUE;
 }
 
+/* "1234 cname:abc": the first source of a section, and its cname. */
 static gboolean
-parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, gint *rank,
-                 GError **error)
+parse_ssrc (IcecamSdpMedia *media, const gchar *value, GError **error)
 {
-  const gchar *colon = strchr (attr, ':');
-  g_autofree gchar *name = colon ? g_strndup (attr, colon - attr) : g_strdup (attr);
-  const gchar *value = colon ? colon + 1 : "";
+  gchar *end = NULL;
+  guint64 ssrc;
+
+  if (!g_ascii_isdigit (value[0]))
+    goto malformed;
+  ssrc = g_ascii_strtoull (value, &end, 10);
+  if (ssrc == 0 || ssrc > G_MAXUINT32 || (*end != ' ' && *end != '\0'))
+    goto malformed;
+  if (media->ssrc == 0)
+    media->ssrc = (guint32) ssrc;
+  if (media->ssrc == ssrc && g_str_has_prefix (end, " cname:")) {
+    if (!is_token (end + 7, 255))
+      goto malformed;
+    g_free (media->cname);
+    media->cname = g_strdup (end + 7);
+  }
+  return TRUE;
+malformed:
+  g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+               "a=ssrc:%s is not '<ssrc> <attribute>'", value);
+  return FALSE;
+}
+
+/* a=msid:<stream id> [<track id>] */
+static gboolean
+parse_msid (IcecamSdpMedia *media, const gchar *value, GError **error)
+{
+  g_auto (GStrv) ids = g_strsplit (value, " ", 3);
+  guint n = g_strv_length (ids);
+
+  if (n < 1 || n > 2 || !is_token (ids[0], 64) || (n == 2 && !is_token (ids[1], 64))) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+                 "a=msid:%s is not '<stream id> <track id>'", value);
+    return FALSE;
+  }
+  g_free (media->msid);
+  media->msid = g_strdup (value);
+  return TRUE;
+}
+
+/* a=rtpmap, a=fmtp and a=rtcp-fb: the ones for the section's payload type (or any, "*"). */
+static gboolean
+parse_payload_attribute (IcecamSdpMedia *media, const gchar *name, const gchar *value,
+                         GError **error)
+{
+  gboolean feedback = g_str_equal (name, "rtcp-fb");
   const gchar *rest;
   guint pt;
+
+  if (feedback && value[0] == '*' && value[1] == ' ' && value[2] != '\0') {
+    pt = media->payload_type;
+    rest = value + 2;
+  } else if (!split_payload_attribute (value, &pt, &rest)) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+                 "a=%s:%s is not '<payload type> <value>'", name, value);
+    return FALSE;
+  }
+  if (pt != media->payload_type)
+    return TRUE;
+  if (feedback) {
+    if (media->rtcp_fb->len >= 16) {
+      g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
+                   "more than 16 a=rtcp-fb for payload type %u", pt);
+      return FALSE;
+    }
+    g_ptr_array_add (media->rtcp_fb, g_strdup (rest));
+  } else {
+    gchar **slot = g_str_equal (name, "rtpmap") ? &media->rtpmap : &media->fmtp;
+
+    g_free (*slot);
+    *slot = g_strdup (rest);
+  }
+  return TRUE;
+}
+
+/* Attributes of the transport: session level and the first section only. */
+static gboolean
+parse_transport_attribute (ParseState *state, const gchar *name, const gchar *attr,
+                           const gchar *value, GError **error)
+{
+  IcecamSdp *sdp = state->sdp;
 
   if (g_str_equal (name, "ice-ufrag") || g_str_equal (name, "ice-pwd")) {
     gboolean ufrag = g_str_equal (name, "ice-ufrag");
@@ -201,10 +371,9 @@ parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, gint *ran
     return TRUE;
   }
   if (g_str_equal (name, "fingerprint") || g_str_equal (name, "setup"))
-    return parse_dtls_attribute (sdp, name, value, in_media, rank, error);
-  if (!in_media)
+    return parse_dtls_attribute (sdp, name, value, state->section == 1, &state->rank, error);
+  if (state->section != 1)
     return TRUE;
-
   if (g_str_equal (name, "candidate")) {
     if (sdp->candidates->len >= 64) {
       g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
@@ -214,24 +383,100 @@ parse_attribute (IcecamSdp *sdp, const gchar *attr, gboolean in_media, gint *ran
     g_ptr_array_add (sdp->candidates, g_strdup (attr));
   } else if (g_str_equal (name, "end-of-candidates")) {
     sdp->end_of_candidates = TRUE;
-  } else if (g_str_equal (name, "sendonly")) {
-    sdp->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  }
+  return TRUE;
+}
+
+static gboolean
+is_transport_attribute (const gchar *name)
+{
+  return g_str_equal (name, "ice-ufrag") || g_str_equal (name, "ice-pwd") ||
+         g_str_equal (name, "fingerprint") || g_str_equal (name, "setup") ||
+         g_str_equal (name, "candidate") || g_str_equal (name, "end-of-candidates");
+}
+
+static gboolean
+parse_attribute (ParseState *state, const gchar *attr, GError **error)
+{
+  const gchar *colon = strchr (attr, ':');
+  g_autofree gchar *name = colon ? g_strndup (attr, colon - attr) : g_strdup (attr);
+  const gchar *value = colon ? colon + 1 : "";
+  IcecamSdpMedia *media = state->media;
+
+  if (is_transport_attribute (name)) {
+    if (state->section > 1)
+      return TRUE; /* bundled: the first section's transport is the one */
+    return parse_transport_attribute (state, name, attr, value, error);
+  }
+  if (media == NULL)
+    return TRUE; /* session level (group, msid-semantic, ...) or a skipped section */
+
+  if (g_str_equal (name, "sendonly")) {
+    media->direction = ICECAM_SDP_DIRECTION_SENDONLY;
   } else if (g_str_equal (name, "recvonly")) {
-    sdp->direction = ICECAM_SDP_DIRECTION_RECVONLY;
+    media->direction = ICECAM_SDP_DIRECTION_RECVONLY;
   } else if (g_str_equal (name, "sendrecv")) {
-    sdp->direction = ICECAM_SDP_DIRECTION_SENDRECV;
-  } else if (g_str_equal (name, "rtpmap") || g_str_equal (name, "fmtp")) {
-    if (!split_payload_attribute (value, &pt, &rest)) {
+    media->direction = ICECAM_SDP_DIRECTION_SENDRECV;
+  } else if (g_str_equal (name, "mid")) {
+    if (!is_token (value, 32)) {
       g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
-                   "a=%s:%s is not '<payload type> <value>'", name, value);
+                   "a=mid:%s is not a token of 1..32 characters", value);
       return FALSE;
     }
-    if (pt == sdp->payload_type) {
-      gchar **slot = g_str_equal (name, "rtpmap") ? &sdp->rtpmap : &sdp->fmtp;
+    g_free (media->mid);
+    media->mid = g_strdup (value);
+  } else if (g_str_equal (name, "msid")) {
+    return parse_msid (media, value, error);
+  } else if (g_str_equal (name, "ssrc")) {
+    return parse_ssrc (media, value, error);
+  } else if (g_str_equal (name, "rtpmap") || g_str_equal (name, "fmtp") ||
+             g_str_equal (name, "rtcp-fb")) {
+    return parse_payload_attribute (media, name, value, error);
+  }
+  return TRUE;
+}
 
-      g_free (*slot);
-      *slot = g_strdup (rest);
+/* The checks once every line is read. */
+static gboolean
+check_description (ParseState *state, GError **error)
+{
+  IcecamSdp *sdp = state->sdp;
+
+  if (sdp->media->len == 0) {
+    if (state->skipped != NULL)
+      g_propagate_error (error, g_steal_pointer (&state->skipped));
+    else
+      g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING, "no m= line");
+    return FALSE;
+  }
+  if (sdp->ice_ufrag == NULL || sdp->ice_pwd == NULL) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
+                 "no a=ice-ufrag or a=ice-pwd");
+    return FALSE;
+  }
+  for (guint i = 0; i < sdp->media->len; i++) {
+    IcecamSdpMedia *media = g_ptr_array_index (sdp->media, i);
+
+    /* A section without a mid is named by its index, as the writer does. */
+    if (media->mid == NULL)
+      media->mid = g_strdup_printf ("%u", i);
+    for (guint j = 0; j < i; j++) {
+      if (g_str_equal (media->mid, ((IcecamSdpMedia *) g_ptr_array_index (sdp->media, j))->mid)) {
+        g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+                     "two media sections have a=mid:%s", media->mid);
+        return FALSE;
+      }
     }
+    if (media->rtpmap == NULL) {
+      g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
+                   "no a=rtpmap for payload type %u", media->payload_type);
+      return FALSE;
+    }
+  }
+  if (state->secure && sdp->fingerprint == NULL) {
+    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
+                 "no a=fingerprint for a secure (SAVP) media section");
+    return FALSE;
   }
   return TRUE;
 }
@@ -240,10 +485,9 @@ IcecamSdp *
 icecam_sdp_parse (const gchar *text, GError **error)
 {
   g_autoptr (IcecamSdp) sdp = icecam_sdp_new ();
+  ParseState state = { sdp, NULL, 0, FALSE, -1, NULL };
   g_auto (GStrv) lines = NULL;
-  gboolean in_media = FALSE;
-  gboolean secure = FALSE;
-  gint rank = -1;
+  gboolean ok = TRUE;
   guint n_lines;
 
   g_return_val_if_fail (text != NULL, NULL);
@@ -256,7 +500,7 @@ icecam_sdp_parse (const gchar *text, GError **error)
     return NULL;
   }
 
-  for (guint i = 0; i < n_lines; i++) {
+  for (guint i = 0; ok && i < n_lines; i++) {
     gchar *line = g_strchomp (lines[i]); /* drops the CR of CRLF */
 
     if (*line == '\0')
@@ -264,40 +508,17 @@ icecam_sdp_parse (const gchar *text, GError **error)
     if (!g_ascii_isalpha (line[0]) || line[1] != '=' || !is_printable (line)) {
       g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
                    "line %u is not of the form 'x=value'", i + 1);
-      return NULL;
-    }
-    if (line[0] == 'm') {
-      if (in_media)
-        break; /* only the first media section is ours */
-      if (!parse_media_line (sdp, line + 2, &secure, error))
-        return NULL;
-      in_media = TRUE;
+      ok = FALSE;
+    } else if (line[0] == 'm') {
+      ok = parse_media_line (&state, line + 2, error);
     } else if (line[0] == 'a') {
-      if (!parse_attribute (sdp, line + 2, in_media, &rank, error))
-        return NULL;
+      ok = parse_attribute (&state, line + 2, error);
     }
   }
-
-  if (!in_media) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING, "no m= line");
-    return NULL;
-  }
-  if (sdp->ice_ufrag == NULL || sdp->ice_pwd == NULL) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
-                 "no a=ice-ufrag or a=ice-pwd");
-    return NULL;
-  }
-  if (sdp->rtpmap == NULL) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
-                 "no a=rtpmap for payload type %u", sdp->payload_type);
-    return NULL;
-  }
-  if (secure && sdp->fingerprint == NULL) {
-    g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MISSING,
-                 "no a=fingerprint for a secure (SAVP) media section");
-    return NULL;
-  }
-  return g_steal_pointer (&sdp);
+  if (ok)
+    ok = check_description (&state, error);
+  g_clear_error (&state.skipped);
+  return ok ? g_steal_pointer (&sdp) : NULL;
 }
 
 static const gchar *
@@ -314,41 +535,74 @@ direction_to_string (IcecamSdpDirection direction)
   }
 }
 
+static void
+append_media (GString *s, const IcecamSdp *sdp, const IcecamSdpMedia *media, guint index)
+{
+  g_autofree gchar *mid = media->mid ? g_strdup (media->mid) : g_strdup_printf ("%u", index);
+  guint pt = media->payload_type;
+
+  g_string_append_printf (s,
+      "m=%s 9 %s %u\r\n"
+      "c=IN IP4 0.0.0.0\r\n"
+      "a=mid:%s\r\n"
+      "a=ice-ufrag:%s\r\n"
+      "a=ice-pwd:%s\r\n",
+      media->kind, sdp->fingerprint ? "UDP/TLS/RTP/SAVPF" : "RTP/AVPF", pt, mid,
+      sdp->ice_ufrag, sdp->ice_pwd);
+  if (sdp->fingerprint != NULL)
+    g_string_append_printf (s, "a=fingerprint:%s\r\n", sdp->fingerprint);
+  if (sdp->setup != NULL)
+    g_string_append_printf (s, "a=setup:%s\r\n", sdp->setup);
+  g_string_append_printf (s, "a=rtcp-mux\r\na=%s\r\n", direction_to_string (media->direction));
+  if (media->msid != NULL)
+    g_string_append_printf (s, "a=msid:%s\r\n", media->msid);
+  g_string_append_printf (s, "a=rtpmap:%u %s\r\n", pt, media->rtpmap);
+  if (media->fmtp != NULL)
+    g_string_append_printf (s, "a=fmtp:%u %s\r\n", pt, media->fmtp);
+  for (guint i = 0; i < media->rtcp_fb->len; i++)
+    g_string_append_printf (s, "a=rtcp-fb:%u %s\r\n", pt,
+                            (const gchar *) g_ptr_array_index (media->rtcp_fb, i));
+  if (media->ssrc != 0 && media->cname != NULL)
+    g_string_append_printf (s, "a=ssrc:%u cname:%s\r\n", media->ssrc, media->cname);
+  if (media->ssrc != 0 && media->msid != NULL)
+    g_string_append_printf (s, "a=ssrc:%u msid:%s\r\n", media->ssrc, media->msid);
+  if (index > 0)
+    return;
+  for (guint i = 0; i < sdp->candidates->len; i++)
+    g_string_append_printf (s, "a=%s\r\n", (const gchar *) g_ptr_array_index (sdp->candidates, i));
+  if (sdp->end_of_candidates)
+    g_string_append (s, "a=end-of-candidates\r\n");
+}
+
 gchar *
 icecam_sdp_to_string (const IcecamSdp *sdp, guint64 session_id)
 {
   GString *s = g_string_new (NULL);
+  gboolean msid = FALSE;
 
-  g_return_val_if_fail (sdp->media && sdp->rtpmap && sdp->ice_ufrag && sdp->ice_pwd, NULL);
+  g_return_val_if_fail (sdp->media->len > 0 && sdp->ice_ufrag && sdp->ice_pwd, NULL);
 
   g_string_append_printf (s,
       "v=0\r\n"
       "o=- %" G_GUINT64_FORMAT " 1 IN IP4 0.0.0.0\r\n"
       "s=icecam\r\n"
       "t=0 0\r\n"
-      "a=ice-options:trickle\r\n"
-      "m=%s 9 %s %u\r\n"
-      "c=IN IP4 0.0.0.0\r\n"
-      "a=mid:0\r\n"
-      "a=ice-ufrag:%s\r\n"
-      "a=ice-pwd:%s\r\n",
-      session_id, sdp->media, sdp->fingerprint ? "UDP/TLS/RTP/SAVPF" : "RTP/AVPF",
-      sdp->payload_type, sdp->ice_ufrag, sdp->ice_pwd);
-  if (sdp->fingerprint != NULL)
-    g_string_append_printf (s, "a=fingerprint:%s\r\n", sdp->fingerprint);
-  if (sdp->setup != NULL)
-    g_string_append_printf (s, "a=setup:%s\r\n", sdp->setup);
-  g_string_append_printf (s,
-      "a=rtcp-mux\r\n"
-      "a=%s\r\n"
-      "a=rtpmap:%u %s\r\n",
-      direction_to_string (sdp->direction), sdp->payload_type, sdp->rtpmap);
-  if (sdp->fmtp != NULL)
-    g_string_append_printf (s, "a=fmtp:%u %s\r\n", sdp->payload_type, sdp->fmtp);
-  g_string_append_printf (s, "a=rtcp-fb:%u nack pli\r\n", sdp->payload_type);
-  for (guint i = 0; i < sdp->candidates->len; i++)
-    g_string_append_printf (s, "a=%s\r\n", (const gchar *) g_ptr_array_index (sdp->candidates, i));
-  if (sdp->end_of_candidates)
-    g_string_append (s, "a=end-of-candidates\r\n");
+      "a=group:BUNDLE",
+      session_id);
+  for (guint i = 0; i < sdp->media->len; i++) {
+    const IcecamSdpMedia *media = g_ptr_array_index (sdp->media, i);
+
+    g_return_val_if_fail (media->kind && media->rtpmap, NULL);
+    if (media->mid != NULL)
+      g_string_append_printf (s, " %s", media->mid);
+    else
+      g_string_append_printf (s, " %u", i);
+    msid |= media->msid != NULL;
+  }
+  g_string_append (s, "\r\na=ice-options:trickle\r\n");
+  if (msid)
+    g_string_append (s, "a=msid-semantic: WMS *\r\n");
+  for (guint i = 0; i < sdp->media->len; i++)
+    append_media (s, sdp, g_ptr_array_index (sdp->media, i), i);
   return g_string_free (s, FALSE);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The small SDP (RFC 8866) subset icecam offers and answers with: one RTP media section. */
+/* The SDP (RFC 8866) subset icecam offers and answers with: RTP media sections bundled on one
+ * ICE/DTLS transport (RFC 8843), as a standard WebRTC stack (JSEP, RFC 8829) expects. */
 
 #pragma once
 
@@ -22,30 +23,62 @@ typedef enum {
   ICECAM_SDP_DIRECTION_RECVONLY,
 } IcecamSdpDirection;
 
+/* At most this many media sections are read; more is an error. */
+#define ICECAM_SDP_MAX_MEDIA 8
+
 /**
- * IcecamSdp:
- * @media: "video" or "audio"
- * @payload_type: the one RTP payload type, 0..127
+ * IcecamSdpMedia:
+ * @kind: "video" or "audio"
+ * @mid: (nullable): a=mid (RFC 8843); when writing, %NULL stands for the section's index
+ * @payload_type: the one RTP payload type used, the m= line's first, 0..127
  * @rtpmap: the value of a=rtpmap after the payload type, e.g. "H264/90000"
  * @fmtp: (nullable): the value of a=fmtp after the payload type
+ * @rtcp_fb: (element-type utf8): a=rtcp-fb values (RFC 4585) for the payload type (or "*"),
+ *   after it, e.g. "nack pli"
  * @direction: a=sendonly / recvonly / sendrecv
+ * @ssrc: the first a=ssrc (RFC 5576) of the section, 0 if none
+ * @cname: (nullable): its "cname:" source attribute
+ * @msid: (nullable): a=msid (RFC 8830), "<stream id> <track id>"
+ *
+ * One RTP media section.
+ */
+typedef struct {
+  gchar *kind;
+  gchar *mid;
+  guint payload_type;
+  gchar *rtpmap;
+  gchar *fmtp;
+  GPtrArray *rtcp_fb;
+  IcecamSdpDirection direction;
+  guint32 ssrc;
+  gchar *cname;
+  gchar *msid;
+} IcecamSdpMedia;
+
+IcecamSdpMedia *icecam_sdp_media_new (const gchar *kind, guint payload_type, const gchar *rtpmap,
+                                      const gchar *fmtp);
+IcecamSdpMedia *icecam_sdp_media_copy (const IcecamSdpMedia *media);
+void icecam_sdp_media_free (IcecamSdpMedia *media);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamSdpMedia, icecam_sdp_media_free)
+
+/**
+ * IcecamSdp:
+ * @media: (element-type IcecamSdpMedia): the media sections, in order; all bundled on the
+ *   transport below (the first section's, RFC 8843 "BUNDLE-tag")
  * @ice_ufrag: a=ice-ufrag
  * @ice_pwd: a=ice-pwd
  * @candidates: (element-type utf8): "candidate:..." values present in the SDP
  * @end_of_candidates: whether a=end-of-candidates was present
  * @fingerprint: (nullable): a=fingerprint (RFC 8122), e.g. "sha-256 AB:CD:..": media-level
- *   over session-level, sha-256 over other hashes. When set, the m= line's profile is
+ *   over session-level, sha-256 over other hashes. When set, the m= lines' profile is
  *   UDP/TLS/RTP/SAVPF (DTLS-SRTP, RFC 5764), else RTP/AVPF
  * @setup: (nullable): a=setup (RFC 4145): "actpass", "active" or "passive"
  *
- * One media section with the ICE attributes of RFC 8839. Parse and build are pure.
+ * A session description: media sections and the one transport they share, with the ICE
+ * attributes of RFC 8839. Parse and build are pure.
  */
 typedef struct {
-  gchar *media;
-  guint payload_type;
-  gchar *rtpmap;
-  gchar *fmtp;
-  IcecamSdpDirection direction;
+  GPtrArray *media;
   gchar *ice_ufrag;
   gchar *ice_pwd;
   GPtrArray *candidates;
@@ -59,13 +92,32 @@ void icecam_sdp_free (IcecamSdp *sdp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamSdp, icecam_sdp_free)
 
 /**
+ * icecam_sdp_add_media:
+ * @media: (transfer full): a section to append
+ *
+ * Returns: (transfer none): @media
+ */
+IcecamSdpMedia *icecam_sdp_add_media (IcecamSdp *sdp, IcecamSdpMedia *media);
+
+/**
+ * icecam_sdp_get_media:
+ *
+ * Returns: (transfer none) (nullable): the @index-th media section
+ */
+const IcecamSdpMedia *icecam_sdp_get_media (const IcecamSdp *sdp, guint index);
+
+/**
  * icecam_sdp_parse:
  * @text: SDP text, lines ended by CRLF or LF
  * @error: an %ICECAM_SDP_ERROR naming the offending line
  *
- * Reads the first media section; later media sections are ignored. Requires m=, ICE
- * credentials and an rtpmap for the media section's first payload type, and a=fingerprint
- * when the m= profile is secure (SAVP/SAVPF).
+ * Reads every audio or video RTP media section (sections of other kinds, such as a data
+ * channel, are skipped; a description without any usable one is refused). The transport
+ * (ICE credentials and candidates, DTLS fingerprint and setup) is read at session level and in
+ * the first media section, the one a bundle's transport belongs to; later sections' transport
+ * attributes are ignored. Lines icecam does not use (extmap, ssrc-group, rtcp-rsize, ...) are
+ * skipped. Requires m=, ICE credentials, an rtpmap for each section's first payload type, and
+ * a=fingerprint when an m= profile is secure (SAVP/SAVPF).
  *
  * Returns: (transfer full) (nullable): the description, or %NULL with @error set
  */
@@ -73,8 +125,12 @@ IcecamSdp *icecam_sdp_parse (const gchar *text, GError **error);
 
 /**
  * icecam_sdp_to_string:
- * @sdp: a description with media, payload type, rtpmap and ICE credentials set
+ * @sdp: a description with at least one media section (kind, payload type, rtpmap) and ICE
+ *   credentials set
  * @session_id: the o= line's session id
+ *
+ * Writes every section into one a=group:BUNDLE, each with its mid, the transport attributes
+ * (candidates in the first only) and rtcp-mux; a=msid-semantic when a section has a=msid.
  *
  * Returns: (transfer full): SDP text with CRLF line ends
  */

@@ -360,6 +360,7 @@ static void
 handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (IcecamSdp) offer = icecam_sdp_parse (msg->sdp, NULL);
+  const IcecamSdpMedia *video;
   g_autoptr (IcecamMessage) reply = NULL;
   g_autofree gchar *answer = NULL;
   gboolean restart = self->state == ICECAM_VIEWER_STATE_PLAYING ||
@@ -375,8 +376,9 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
   /* The caps must be known before the first packet is handed on. */
-  g_signal_emit (self, signals[SIGNAL_MEDIA], 0, offer->media, offer->payload_type,
-                 offer->rtpmap, offer->fmtp);
+  video = icecam_sdp_get_media (offer, 0);
+  g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type, video->rtpmap,
+                 video->fmtp);
   reply = icecam_message_new_answer (self->session_id, answer);
   icecam_signalling_client_send (self->client, reply);
   set_state (self, ICECAM_VIEWER_STATE_CHECKING);

@@ -192,8 +192,12 @@ async def case_loopback(browser, lab, rv, camera):
         check(re.search(r'pair +\w+ → \w+, udp', overlay) and re.search(r'\d+ kbit/s, [\d.]+ fps', overlay)
               and 'rtt' in overlay and 'lost' in overlay,
               'the overlay shows pair, bitrate, frame rate, RTT and loss', overlay)
-        camera_pairs = re.findall(r'selected (\w+)[^\n]*?(?:<->|->|/)\s*(\w+)', camera.text())
-        note(f'camera log, selected pairs: {camera_pairs[-3:]}')
+        selected = re.findall(r'selected (\w+) (\S+) <-> (\w+) (\S+) \((\w+)\)', camera.text())
+        browser_view = (pair.get('remote'), pair.get('remoteAddress'), pair.get('local'),
+                        pair.get('localAddress'), pair.get('protocol'))
+        check(selected and selected[-1] == browser_view,
+              'the camera selected the same pair as the browser',
+              f'camera {selected[-1:] } browser {browser_view}')
 
         rect = await tab.evaluate('window.icecam.videoRect()')
         png = await tab.screenshot()

@@ -30,212 +30,22 @@ import functools
 import http.server
 import json
 import os
-import re
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
-import websockets
 
 PAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'browser')
-
-# Headless, no sandbox (root in a container), and quiet: no first-run UI, no component
-# updates, no background requests; a host resolver that resolves nothing but 127.0.0.1 keeps
-# anything we did not think of from leaving the machine.
-CHROMIUM_FLAGS = [
-    '--headless=new', '--no-sandbox', '--remote-debugging-port=0',
-    '--no-first-run', '--no-default-browser-check', '--disable-default-apps',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-extensions', '--disable-client-side-phishing-detection', '--no-pings',
-    '--no-proxy-server', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-    '--mute-audio', '--autoplay-policy=no-user-gesture-required',
-    # Without it Chromium gathers no ICE candidate on loopback.
-    '--allow-loopback-in-peer-connection',
-]
-# Chromium hides host candidates behind <uuid>.local names by default, and announces them with
-# multicast DNS on every interface: off unless --mdns (libnice 0.1.21 does not resolve .local
-# names either; the camera would learn the browser's address as peer-reflexive).
-NO_MDNS_FEATURES = ['WebRtcHideLocalIpsWithMdns']
-DISABLED_FEATURES = ['MediaRouter', 'OptimizationHints', 'Translate']
+# Chromium and its DevTools connection: shared with tests/browser/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'browser'))
+from icecam_browser import (CHROMIUM_FLAGS, DISABLED_FEATURES, NO_MDNS_FEATURES,  # noqa: E402
+                            CdpError, Chromium, describe_console)
 
 COLUMNS = ('run camera result session welcome offer answer ice_connected pair dtls_connected frame '
            'frame_received frames_decoded keyframes_decoded pli nack lost size pair_types '
            'chromium_log_lines [error]')
-
-
-class CdpError(Exception):
-    pass
-
-
-class Cdp:
-    """One DevTools protocol connection (the browser's endpoint, sessions flattened)."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.next_id = 0
-        self.calls = {}
-        self.listeners = {}   # sessionId -> callback (method, params)
-        self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self):
-        try:
-            async for text in self.ws:
-                message = json.loads(text)
-                if 'id' in message:
-                    future = self.calls.pop(message['id'], None)
-                    if future is None or future.done():
-                        continue
-                    if 'error' in message:
-                        future.set_exception(CdpError(message['error'].get('message')))
-                    else:
-                        future.set_result(message.get('result', {}))
-                else:
-                    listener = self.listeners.get(message.get('sessionId'))
-                    if listener is not None:
-                        listener(message['method'], message.get('params', {}))
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            for future in self.calls.values():
-                if not future.done():
-                    future.set_exception(CdpError('DevTools connection closed'))
-            self.calls.clear()
-
-    async def call(self, method, params=None, session=None, timeout=10.0):
-        self.next_id += 1
-        message = {'id': self.next_id, 'method': method, 'params': params or {}}
-        if session is not None:
-            message['sessionId'] = session
-        future = asyncio.get_running_loop().create_future()
-        self.calls[self.next_id] = future
-        await self.ws.send(json.dumps(message))
-        try:
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self.calls.pop(message['id'], None)
-
-    async def close(self):
-        await self.ws.close()
-        await self.reader
-
-
-class Chromium:
-    """Headless Chromium with a fresh profile in a temporary directory.
-
-    `async with Chromium(...) as browser:` starts it and connects browser.cdp; leaving the
-    block closes it (killing its process group if it does not go) and removes the profile.
-    Its stderr is kept in browser.log_lines (and copied to log_path if given).
-    """
-
-    def __init__(self, executable='chromium', flags=(), log_path=None):
-        self.executable = executable
-        self.flags = list(flags)
-        self.log_path = log_path
-        self.log_lines = []
-        self.log_lock = threading.Lock()
-        self.proc = None
-        self.profile = None
-        self.cdp = None
-        self.reader = None
-
-    async def __aenter__(self):
-        try:
-            await self._start()
-        except BaseException:
-            await self.__aexit__(None, None, None)
-            raise
-        return self
-
-    async def _start(self):
-        self.profile = tempfile.mkdtemp(prefix='icecam-chromium.')
-        loop = asyncio.get_running_loop()
-        found = loop.create_future()
-        # Its own process group, so that its helpers (zygote, renderers, GPU) go with it.
-        self.proc = subprocess.Popen(
-            [self.executable, *self.flags, f'--user-data-dir={self.profile}', 'about:blank'],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
-
-        def read_stderr():
-            log = open(self.log_path, 'w', encoding='utf-8') if self.log_path else None
-            try:
-                for raw in self.proc.stderr:
-                    line = raw.decode('utf-8', 'replace').rstrip('\n')
-                    with self.log_lock:
-                        self.log_lines.append(line)
-                    if log is not None:
-                        log.write(line + '\n')
-                        log.flush()
-                    match = re.match(r'DevTools listening on (ws://\S+)', line)
-                    if match:
-                        resolve(lambda u=match.group(1): found.set_result(u))
-            finally:
-                if log is not None:
-                    log.close()
-                resolve(lambda: found.set_exception(
-                    RuntimeError('chromium exited before it listened for DevTools')))
-
-        def resolve(settle):
-            try:
-                loop.call_soon_threadsafe(lambda: found.done() or settle())
-            except RuntimeError:
-                pass  # the loop is gone: nobody waits any more
-
-        self.reader = threading.Thread(target=read_stderr, daemon=True)
-        self.reader.start()
-        url = await asyncio.wait_for(found, 30)
-        ws = await websockets.connect(url, max_size=None, ping_interval=None)
-        self.cdp = Cdp(ws)
-
-    async def __aexit__(self, *exc):
-        if self.cdp is not None:
-            try:
-                await self.cdp.call('Browser.close', timeout=3)
-            except (CdpError, asyncio.TimeoutError, websockets.ConnectionClosed):
-                pass
-            try:
-                await asyncio.wait_for(self.cdp.close(), 3)
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                pass
-            self.cdp = None
-        if self.proc is not None:
-            for sig in (None, signal.SIGTERM, signal.SIGKILL):
-                if sig is not None:
-                    try:
-                        os.killpg(self.proc.pid, sig)
-                    except ProcessLookupError:
-                        pass
-                try:
-                    await asyncio.get_running_loop().run_in_executor(
-                        None, functools.partial(self.proc.wait, 5))
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            # Helpers left in its group once the browser itself is gone.
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc = None
-        if self.reader is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.reader.join, 5)
-            self.reader = None
-        if self.profile is not None:
-            shutil.rmtree(self.profile, ignore_errors=True)
-            self.profile = None
-
-    def log_mark(self):
-        with self.log_lock:
-            return len(self.log_lines)
-
-    def log_since(self, mark):
-        with self.log_lock:
-            return self.log_lines[mark:]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -266,19 +76,6 @@ class PageServer:
     def url(self, path, **query):
         host, port = self.httpd.server_address[:2]
         return f'http://{host}:{port}/{path}?{urllib.parse.urlencode(query)}'
-
-
-def describe_console(method, params):
-    if method == 'Runtime.consoleAPICalled':
-        args = ' '.join(str(a.get('value', a.get('description', ''))) for a in params.get('args', []))
-        return f'console.{params.get("type")}: {args}'
-    if method == 'Runtime.exceptionThrown':
-        details = params.get('exceptionDetails', {})
-        return 'exception: ' + details.get('exception', {}).get('description', details.get('text', ''))
-    if method == 'Log.entryAdded':
-        entry = params.get('entry', {})
-        return f'{entry.get("source")} {entry.get("level")}: {entry.get("text")} {entry.get("url", "")}'.rstrip()
-    return None
 
 
 async def open_viewer(cdp, url, timeout):

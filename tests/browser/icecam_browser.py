@@ -17,6 +17,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -426,3 +427,37 @@ class Process:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+# ---- a network of one's own ------------------------------------------------------------------
+
+ISOLATED_ENV = 'ICECAM_BROWSER_ISOLATED'
+
+
+def isolate_network(script):
+    """Runs script again (same arguments) in a network namespace of its own, and returns its
+    exit status; inside that namespace (the second run) sets the network up and returns None.
+    77 (skip) where no namespace can be made (not root, no unshare).
+
+    The namespace has lo and a LAN interface (one end of a veth pair whose other end is here
+    too) with a default route to nobody: Chromium gathers no candidate without a default
+    route, and its mDNS responder needs a non-loopback interface that multicasts (without one
+    it drops the host candidates it cannot hide). Chromium's mDNS announcements, like
+    everything else the run sends, stay in the namespace, and parallel runs cannot meet.
+    """
+    if os.environ.get(ISOLATED_ENV) == '1':
+        for argv in (['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1'],
+                     ['ip', 'link', 'set', 'lo', 'up'],
+                     ['ip', 'link', 'add', 'iclan0', 'type', 'veth', 'peer', 'name', 'iclan1'],
+                     ['ip', 'addr', 'add', '10.213.0.1/24', 'dev', 'iclan0'],
+                     ['ip', 'link', 'set', 'iclan1', 'up'],
+                     ['ip', 'link', 'set', 'iclan0', 'up'],
+                     ['ip', 'route', 'add', 'default', 'via', '10.213.0.2', 'dev', 'iclan0']):
+            subprocess.run(argv, check=True)
+        return None
+    if shutil.which('unshare') is None or os.geteuid() != 0:
+        print('1..0 # SKIP needs root and unshare for a network namespace of its own')
+        return 77
+    env = dict(os.environ, **{ISOLATED_ENV: '1'})
+    return subprocess.run(['unshare', '--net', sys.executable, os.path.abspath(script),
+                           *sys.argv[1:]], env=env).returncode

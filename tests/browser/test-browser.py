@@ -400,35 +400,11 @@ async def main():
     return 1 if failures else 0
 
 
-def isolate():
-    """Re-runs this script in a network namespace of its own with only lo up."""
-    if os.environ.get('ICECAM_BROWSER_ISOLATED') == '1':
-        # A LAN interface (one end of a veth pair whose other end is here too) with a default
-        # route to nobody: Chromium gathers nothing without a default route, and its mDNS
-        # responder needs a non-loopback interface that multicasts (without one it drops the
-        # host candidates it cannot hide). Its announcements stay in this namespace.
-        for argv in (['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1'],
-                     ['ip', 'link', 'set', 'lo', 'up'],
-                     ['ip', 'link', 'add', 'iclan0', 'type', 'veth', 'peer', 'name', 'iclan1'],
-                     ['ip', 'addr', 'add', '10.213.0.1/24', 'dev', 'iclan0'],
-                     ['ip', 'link', 'set', 'iclan1', 'up'],
-                     ['ip', 'link', 'set', 'iclan0', 'up'],
-                     ['ip', 'route', 'add', 'default', 'via', '10.213.0.2', 'dev', 'iclan0']):
-            subprocess.run(argv, check=True)
-        return None
-    if shutil.which('unshare') is None or os.geteuid() != 0:
-        print('1..0 # SKIP needs root and unshare for a network namespace of its own')
-        return 77
-    env = dict(os.environ, ICECAM_BROWSER_ISOLATED='1')
-    return subprocess.run(['unshare', '--net', sys.executable, os.path.abspath(__file__)],
-                          env=env).returncode
-
-
 if __name__ == '__main__':
     if not os.path.exists(RENDEZVOUS):
         print(f'test-browser: no {RENDEZVOUS}; set ICECAM_BUILD_DIR', file=sys.stderr)
         sys.exit(2)
-    rc = isolate()
+    rc = ib.isolate_network(__file__)
     if rc is not None:
         sys.exit(rc)
     if shutil.which(os.environ.get('CHROMIUM', 'chromium')) is None:

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The web viewer across NATs: headless Chromium (tests/browser/play-page.py, mDNS host
+# candidates on) in a LAN behind a symmetric NAT watches icecam-camera behind a port-restricted
+# one, through the rendezvous' page at http://203.0.113.2:PORT/view/CAMERA; coturn relays
+# (lab.sh). Cases: the default policy must end on a relayed pair (NATLAB.md's oracle), and the
+# page's relay-only policy (#relay=only) on a pair whose browser end is a relay. Asserts on the
+# pair types getStats() reports and that the camera selected the same pair (its addresses).
+# Prints TAP.
+set -u
+
+if [ "$(id -u)" != 0 ]; then
+  echo "1..0 # SKIP network namespaces need root"
+  exit 77
+fi
+build=${ICECAM_BUILD_DIR:?}
+src=${ICECAM_SOURCE_DIR:?}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NATLAB_TEST=browser
+TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+. "$here/lab.sh"
+# shellcheck source-path=SCRIPTDIR source=stream.sh
+. "$here/stream.sh"
+
+command -v "${CHROMIUM:-chromium}" >/dev/null || { echo "1..0 # SKIP no chromium"; exit 77; }
+check_tools || exit 1
+lab_init
+setup_lab || { echo "Bail out! the lab did not start"; exit 1; }
+web=${URL/ws:/http:}
+
+# One case: $1 name, $2 the page's fragment ("" or "#relay=only"), $3 regex the browser's
+# local/remote candidate types must match.
+browser_case() {
+  local name=$1 fragment=$2 expect=$3 dir="$LAB_TMP/$1" before=$failures out pair camera_pair
+  mkdir -p "$dir"
+  lab_site c 0 port-restricted && lab_site v 0 symmetric || { tap_not_ok "$name: lab sites"; return; }
+  start_camera 0 c0 "$dir" || { tap_not_ok "$name: camera cam0 registers"; stop_case 0 "$name" "$dir" "$before"; return; }
+  lab_exec v0 /usr/bin/python3 "$src/tests/browser/play-page.py" "$web/view/cam0$fragment" \
+    --seconds 6 --timeout 40 >"$dir/page.json" 2>"$dir/page.err"
+  out=$(/usr/bin/python3 - "$dir/page.json" <<'PY'
+import json, sys
+try:
+    s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+except Exception as e:
+    print(f'none none - - 0 0 {e}')
+    sys.exit()
+w = s.get('watch') or {}
+st = w.get('stats') or {}
+p = st.get('pair') or {}
+print(p.get('local'), p.get('remote'), p.get('localAddress', '-'), p.get('remoteAddress', '-'),
+      st.get('framesDecoded', 0), st.get('keyFramesDecoded', 0), w.get('bundlePolicy'))
+PY
+)
+  read -r local remote laddr raddr frames keyframes bundle <<<"$out"
+  pair="$local/$remote"
+  echo "# $name: browser pair $pair ($laddr <-> $raddr), $frames frames, $keyframes keyframes, $bundle"
+  tap_check "$name: the browser plays (frames $frames)" test "${frames:-0}" -ge 60
+  if [[ $pair =~ ^($expect)$ ]]; then tap_ok "$name: the browser's pair is $pair"
+  else tap_not_ok "$name: the browser's pair is $pair, expected $expect"; fi
+  # The camera's last selected pair, "LOCALTYPE LOCALADDR <-> REMOTETYPE REMOTEADDR".
+  camera_pair=$(grep -oE 'selected [a-z]+ [0-9.]+:[0-9]+ <-> [a-z]+ [0-9.]+:[0-9]+' "$dir/camera.log" | tail -1)
+  echo "# $name: camera $camera_pair"
+  # (Chromium leaves out the address of a local peer-reflexive candidate: the port then.)
+  if [[ $laddr != - && $raddr != - && $camera_pair == *" $raddr <-> "*"$laddr" ]]; then
+    tap_ok "$name: the camera selected the same pair"
+  else
+    tap_not_ok "$name: the camera selected '$camera_pair', the browser $laddr <-> $raddr"
+  fi
+  [ "$failures" != "$before" ] && { sed 's/^/# page: /' "$dir/page.err" | tail -5; }
+  stop_case 0 "$name" "$dir" "$before"
+}
+
+# NATLAB.md: port-restricted camera, symmetric viewer -> a relayed pair (either end's relay).
+browser_case symmetric-browser "" 'relay/(srflx|prflx|relay)|(prflx|srflx|host)/relay'
+browser_case relay-only "#relay=only" 'relay/(srflx|prflx|relay)'
+
+echo "1..$tests"
+[ "$failures" -eq 0 ]

@@ -4,7 +4,7 @@
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
 #   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, headless
-#          Chromium and python3-websockets (the web viewer's suite), the fuzzing and sanitizer
+#          Chromium, Firefox and python3-websockets (the web viewer's suite), the fuzzing and sanitizer
 #          toolchain (scripts/test.sh, CI); the default
 #   bench: test + what only the benchmarks use: curl, jq
 set -euo pipefail
@@ -27,8 +27,9 @@ if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3 util-linux
     clang libclang-rt-14-dev llvm
-    # tests/browser/: the web viewer in headless Chromium, driven over the DevTools protocol
-    chromium python3-websockets
+    # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
+    # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)
+    chromium python3-websockets firefox-esr
   )
 fi
 if [ "$what" = bench ]; then

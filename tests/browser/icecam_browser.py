@@ -461,3 +461,128 @@ def isolate_network(script):
     env = dict(os.environ, **{ISOLATED_ENV: '1'})
     return subprocess.run(['unshare', '--net', sys.executable, os.path.abspath(script),
                            *sys.argv[1:]], env=env).returncode
+
+
+# ---- Firefox, over WebDriver BiDi ------------------------------------------------------------
+
+# Quiet and offline-minded prefs; the network namespace keeps it in anyway.
+FIREFOX_PREFS = {
+    'media.peerconnection.ice.loopback': True,       # like --allow-loopback-in-peer-connection
+    'media.peerconnection.ice.obfuscate_host_addresses': True,   # mDNS host candidates, as shipped
+    'media.autoplay.default': 0,
+    'app.update.enabled': False,
+    'app.normandy.enabled': False,
+    'datareporting.policy.dataSubmissionEnabled': False,
+    'toolkit.telemetry.enabled': False,
+    'browser.shell.checkDefaultBrowser': False,
+    'media.gmp-manager.url': 'http://127.0.0.1:1/',   # asks nobody for plugins
+    'services.settings.server': 'http://127.0.0.1:1/',
+    'network.captive-portal-service.enabled': False,
+}
+
+
+class Firefox:
+    """Headless firefox-esr with a throw-away profile, driven over WebDriver BiDi.
+
+    `async with Firefox() as ff:` starts it and opens a BiDi session; ff.navigate(url) and
+    ff.evaluate(expression) act on its first tab.
+    """
+
+    def __init__(self, executable='firefox-esr'):
+        self.executable = executable
+        self.proc = None
+        self.profile = None
+        self.ws = None
+        self.next_id = 0
+        self.context = None
+        self.version = None
+
+    async def __aenter__(self):
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def _start(self):
+        self.profile = tempfile.mkdtemp(prefix='icecam-firefox.')
+        with open(os.path.join(self.profile, 'user.js'), 'w', encoding='utf-8') as f:
+            for name, value in FIREFOX_PREFS.items():
+                f.write(f'user_pref({json.dumps(name)}, {json.dumps(value)});\n')
+        self.proc = subprocess.Popen(
+            [self.executable, '--headless', '--no-remote', '--profile', self.profile,
+             '--remote-debugging-port', '0', 'about:blank'],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None and time.monotonic() < deadline:
+            line = await loop.run_in_executor(None, self.proc.stderr.readline)
+            if not line:
+                break
+            match = re.search(r'WebDriver BiDi listening on (ws://\S+)', line.decode('utf-8', 'replace'))
+            if match:
+                url = match.group(1)
+        if url is None:
+            raise RuntimeError('firefox did not listen for WebDriver BiDi')
+        # Keep reading its stderr so that it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
+        self.ws = await websockets.connect(url + '/session', max_size=None, ping_interval=None)
+        reply = await self.call('session.new', {'capabilities': {}})
+        self.version = reply.get('capabilities', {}).get('browserVersion')
+        tree = await self.call('browsingContext.getTree', {})
+        self.context = tree['contexts'][0]['context']
+
+    async def call(self, method, params, timeout=30):
+        self.next_id += 1
+        mine = self.next_id
+        await self.ws.send(json.dumps({'id': mine, 'method': method, 'params': params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(),
+                                                        max(0.1, deadline - time.monotonic())))
+            if message.get('id') != mine:
+                continue   # events
+            if message.get('type') == 'error':
+                raise CdpError(f'{method}: {message.get("error")}: {message.get("message")}')
+            return message.get('result', {})
+
+    async def navigate(self, url):
+        await self.call('browsingContext.navigate',
+                        {'context': self.context, 'url': url, 'wait': 'complete'})
+
+    async def evaluate(self, expression):
+        """The value of expression, which must give a string, number, boolean or null (wrap
+        anything else in JSON.stringify)."""
+        reply = await self.call('script.evaluate',
+                                {'expression': expression, 'target': {'context': self.context},
+                                 'awaitPromise': True, 'resultOwnership': 'none'})
+        if reply.get('type') == 'exception':
+            raise CdpError(reply.get('exceptionDetails', {}).get('text', 'exception'))
+        return reply.get('result', {}).get('value')
+
+    async def __aexit__(self, *exc):
+        if self.ws is not None:
+            try:
+                await self.call('session.end', {}, timeout=3)
+            except (CdpError, asyncio.TimeoutError, websockets.ConnectionClosed):
+                pass
+            await self.ws.close()
+            self.ws = None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(self.proc.wait, 5))
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc = None
+        if self.profile is not None:
+            shutil.rmtree(self.profile, ignore_errors=True)
+            self.profile = None

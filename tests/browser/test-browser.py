@@ -13,7 +13,8 @@ Cases: the page lists the camera and plays it with bundlePolicy max-bundle for 2
 keyframes, PLIs from getStats, a screenshot checked for a non-blank video); it rejoins when
 the camera restarts; tokens from the fragment and the paste field, never in a URL or the
 rendezvous' log; malformed answers and candidates from a page get errors and leave
-icecam-view playing; a browser without H.264 is told so.
+icecam-view playing; a browser without H.264 is told so; Debian's firefox-esr, where
+installed, over WebDriver BiDi (it has no H.264 here: the page must say so).
 
 Environment: ICECAM_BUILD_DIR (set by meson), CHROMIUM (default chromium),
 ICECAM_WEB_SCREENSHOT (also save the screenshot there, e.g. docs/images/web-viewer.png),
@@ -370,6 +371,38 @@ new Promise((resolve) => {
               f'{shown!r} watches={snap["watches"]}')
 
 
+async def case_firefox(rv):
+    """Debian's firefox-esr, headless over WebDriver BiDi: it plays the camera if its WebRTC
+    has H.264, else the page says why (Firefox's H.264 is Mozilla's OpenH264 plugin, which it
+    downloads from the internet at run time; Debian does not package it)."""
+    if shutil.which('firefox-esr') is None:
+        note('no firefox-esr: its case skipped')
+        return
+    async with ib.Firefox() as ff:
+        await ff.navigate(rv.http + '/view/cam')
+        codecs = json.loads(await ff.evaluate(
+            "JSON.stringify(RTCRtpReceiver.getCapabilities('video').codecs.map((c) => c.mimeType))"))
+        h264 = 'video/H264' in codecs
+        note(f'Firefox {ff.version}: WebRTC video codecs {sorted(set(codecs))}')
+        deadline = time.monotonic() + 20 * SLOW
+        snap = {}
+        while time.monotonic() < deadline:
+            snap = json.loads(await ff.evaluate('JSON.stringify(window.icecam.snapshot())'))
+            w = snap.get('watch') or {}
+            if (h264 and w.get('firstFrameAt') is not None) or (not h264 and snap.get('notice')):
+                break
+            await asyncio.sleep(0.2)
+        if h264:
+            check((snap.get('watch') or {}).get('firstFrameAt') is not None,
+                  f'Firefox {ff.version} plays the camera', json.dumps(snap)[:400])
+        else:
+            await asyncio.sleep(1)
+            snap = json.loads(await ff.evaluate('JSON.stringify(window.icecam.snapshot())'))
+            check('H.264' in (snap.get('notice') or '') and snap['watches'] == 0,
+                  f'Firefox {ff.version} without H.264: the page says so and does not watch',
+                  json.dumps(snap)[:400])
+
+
 async def main():
     tmp = tempfile.mkdtemp(prefix='icecam-browser.')
     lab = Lab(tmp)
@@ -386,7 +419,8 @@ async def main():
             await case_mobile(browser, rv)
             await case_bad_input(browser, lab, rv)
             await case_tokens(browser, lab, tmp)
-            note(f'cases took {time.monotonic() - started:.0f} s')
+        await case_firefox(rv)
+        note(f'cases took {time.monotonic() - started:.0f} s')
     finally:
         lab.stop_all()
         criticals = [p.log_path for p in lab.procs if '-CRITICAL **' in p.text()]

@@ -121,11 +121,14 @@ receive_a (const guint8 *data, gsize length, gpointer user_data)
   f->rtcp_to_a++;
 }
 
+/* Fixture data: each side has two loopback addresses, four candidate pairs. */
+#define TWO_ADDRESSES ((gconstpointer) "two addresses")
+
 static IcecamIceConfig *
-loopback_config (void)
+loopback_config (gconstpointer data)
 {
   IcecamIceConfig *config = icecam_ice_config_new ();
-  const gchar *loopback[] = { "127.0.0.1", NULL };
+  const gchar *loopback[] = { "127.0.0.1", data == TWO_ADDRESSES ? "127.0.0.2" : NULL, NULL };
 
   config->local_addresses = g_strdupv ((gchar **) loopback);
   return config;
@@ -134,7 +137,7 @@ loopback_config (void)
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (IcecamIceConfig) config = loopback_config ();
+  g_autoptr (IcecamIceConfig) config = loopback_config (data);
   g_autoptr (GError) error = NULL;
 
   f->cert_a = icecam_certificate_new_ephemeral (&error);
@@ -326,6 +329,50 @@ test_media_both_ways (Fixture *f, gconstpointer data)
   g_assert_cmpstr (icecam_peer_session_get_remote_fingerprint (f->b), ==,
                    icecam_certificate_get_fingerprint (f->cert_a));
   g_assert_cmpuint (f->negotiation_a + f->negotiation_b, ==, 0);
+}
+
+static void
+on_pair_selected_count (IcecamPeerSession *peer, IcecamPairInfo *info, guint *count)
+{
+  (*count)++;
+}
+
+/* Both ends use the pair the controlling camera nominated (regular nomination): with several
+ * working pairs, what one side sends on is what the other side receives on, and it stays so. */
+static void
+test_same_pair (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamPairInfo) a = NULL;
+  g_autoptr (IcecamPairInfo) b = NULL;
+  g_autoptr (IcecamPairInfo) a_later = NULL;
+  g_autoptr (IcecamPairInfo) b_later = NULL;
+  guint16 seq = 1;
+  guint selected_a = 0, selected_b = 0;
+
+  g_signal_connect (f->a, "pair-selected", G_CALLBACK (on_pair_selected_count), &selected_a);
+  g_signal_connect (f->b, "pair-selected", G_CALLBACK (on_pair_selected_count), &selected_b);
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= 5), 5));
+  a = icecam_peer_session_get_pair_info (f->a);
+  b = icecam_peer_session_get_pair_info (f->b);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpstr (a->local_address, ==, b->remote_address);
+  g_assert_cmpstr (a->remote_address, ==, b->local_address);
+  /* Every check has had time to finish (4 pairs, Ta 20 ms, retransmissions): nobody moved. */
+  PUMP_UNTIL (f, (send_rtp (f, seq++), FALSE), 1.5);
+  a_later = icecam_peer_session_get_pair_info (f->a);
+  b_later = icecam_peer_session_get_pair_info (f->b);
+  g_assert_cmpstr (a_later->local_address, ==, a->local_address);
+  g_assert_cmpstr (a_later->remote_address, ==, a->remote_address);
+  g_assert_cmpstr (b_later->local_address, ==, b->local_address);
+  g_assert_cmpstr (b_later->remote_address, ==, b->remote_address);
+  /* One nomination: neither side switched pairs on the way (a browser would not follow). */
+  g_assert_cmpuint (selected_a, ==, 1);
+  g_assert_cmpuint (selected_b, ==, 1);
+  g_signal_handlers_disconnect_by_data (f->a, &selected_a);
+  g_signal_handlers_disconnect_by_data (f->b, &selected_b);
 }
 
 /* A pinned fingerprint that the offer does not name: refused before a DTLS packet. */
@@ -555,6 +602,8 @@ main (int argc, char **argv)
 #define ADD(path, func) \
   g_test_add ("/peer-session/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("connect/media-both-ways", test_media_both_ways);
+  g_test_add ("/peer-session/connect/same-pair", Fixture, TWO_ADDRESSES, fixture_setup,
+              test_same_pair, fixture_teardown);
   ADD ("fingerprint/pinned-refused", test_pinned_fingerprint_refused);
   ADD ("fingerprint/wrong-no-media", test_wrong_fingerprint_no_media);
   ADD ("restart/keeps-dtls", test_restart_keeps_dtls);

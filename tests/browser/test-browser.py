@@ -12,7 +12,7 @@ where no network namespace can be made.
 Cases: the page lists the camera and plays it with bundlePolicy max-bundle for 20 s (frames,
 keyframes, PLIs from getStats, a screenshot checked for a non-blank video); it rejoins when
 the camera restarts; tokens from the fragment and the paste field, never in a URL or the
-rendezvous' log; malformed answers and candidates from a page get errors and leave
+rendezvous' log; https:// and wss:// with a self-signed certificate; malformed answers and candidates from a page get errors and leave
 icecam-view playing; a browser without H.264 is told so; Debian's firefox-esr, where
 installed, over WebDriver BiDi (it has no H.264 here: the page must say so).
 
@@ -373,6 +373,25 @@ new Promise((resolve) => {
               f'{shown!r} watches={snap["watches"]}')
 
 
+async def case_tls(browser, lab, tmp):
+    """Over TLS: the page from https:// talks to wss:// on the same port and plays."""
+    key, cert = os.path.join(tmp, 'key.pem'), os.path.join(tmp, 'cert.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True)
+    rv = await lab.rendezvous('rendezvous-tls', '--tls-certificate', cert, '--tls-key', key)
+    await lab.camera('camera-tls', rv, 'tlscam', '--ca-file', cert)
+    async with ib.Tab(browser.cdp) as tab:
+        await tab.call('Network.enable')
+        await tab.navigate(rv.http + '/view/tlscam')
+        snap = await wait_playing(tab, 15 * SLOW)
+        scheme = await tab.evaluate('location.protocol')
+        check(rv.http.startswith('https://') and scheme == 'https:' and snap is not None,
+              'from https:// the page plays over wss://', f'{rv.http} {scheme} '
+              + json.dumps(await page_snapshot(tab))[:300])
+
+
 async def case_firefox(rv):
     """Debian's firefox-esr, headless over WebDriver BiDi: it plays the camera if its WebRTC
     has H.264, else the page says why (Firefox's H.264 is Mozilla's OpenH264 plugin, which it
@@ -408,7 +427,9 @@ async def case_firefox(rv):
 async def main():
     tmp = tempfile.mkdtemp(prefix='icecam-browser.')
     lab = Lab(tmp)
-    flags = ib.CHROMIUM_FLAGS + ['--disable-features=' + ','.join(ib.DISABLED_FEATURES)]
+    # The TLS case's certificate is self-signed.
+    flags = ib.CHROMIUM_FLAGS + ['--disable-features=' + ','.join(ib.DISABLED_FEATURES),
+                                 '--ignore-certificate-errors']
     try:
         rv = await lab.rendezvous('rendezvous')
         camera = await lab.camera('camera', rv, 'cam', '--keyframe-interval', '10')
@@ -421,6 +442,7 @@ async def main():
             await case_mobile(browser, rv)
             await case_bad_input(browser, lab, rv)
             await case_tokens(browser, lab, tmp)
+            await case_tls(browser, lab, tmp)
         await case_firefox(rv)
         note(f'cases took {time.monotonic() - started:.0f} s')
     finally:

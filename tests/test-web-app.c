@@ -113,6 +113,7 @@ test_assets (Fixture *f, gconstpointer data)
     { "/view/static/app.js", "text/javascript; charset=utf-8", "RTCPeerConnection" },
     { "/static/app.css", "text/css; charset=utf-8", "#player" },
     { "/view/static/app.css", "text/css; charset=utf-8", "@media" },
+    { "/static/publish.js", "text/javascript; charset=utf-8", "getUserMedia" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {

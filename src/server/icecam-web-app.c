@@ -39,6 +39,7 @@ typedef struct {
 static const Asset assets[] = {
   { "app.js", "text/javascript; charset=utf-8" },
   { "app.css", "text/css; charset=utf-8" },
+  { "publish.js", "text/javascript; charset=utf-8" },
 };
 
 /* A camera id as docs/protocol.md defines it. */

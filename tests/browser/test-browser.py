@@ -14,7 +14,8 @@ keyframes, PLIs from getStats, a screenshot checked for a non-blank video); it r
 the camera restarts; tokens from the fragment and the paste field, never in a URL or the
 rendezvous' log; https:// and wss:// with a self-signed certificate; malformed answers and candidates from a page get errors and leave
 icecam-view playing; a browser without H.264 is told so; Debian's firefox-esr, where
-installed, over WebDriver BiDi (it has no H.264 here: the page must say so).
+installed, over WebDriver BiDi (it has no H.264 here: the page must say so); the page
+publishes the device's camera (Chromium's fake one) and icecam-view and another page watch it.
 
 Environment: ICECAM_BUILD_DIR (set by meson), CHROMIUM (default chromium),
 ICECAM_WEB_SCREENSHOT (also save the screenshot there, e.g. docs/images/web-viewer.png),
@@ -392,6 +393,42 @@ async def case_tls(browser, lab, tmp):
               + json.dumps(await page_snapshot(tab))[:300])
 
 
+async def case_publish(lab, rv, flags, tmp):
+    """The stretch: the page publishes this device's camera (Chromium's fake device), and
+    icecam-view and another page watch it. A Chromium of its own: one that granted camera
+    access no longer hides its host candidates, and the other cases need them hidden."""
+    flags = flags + ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']
+    async with ib.Chromium(os.environ.get('CHROMIUM', 'chromium'), flags,
+                           os.path.join(tmp, 'chromium-publish.log')) as browser:
+        await publish_and_watch(browser, lab, rv)
+
+
+async def publish_and_watch(browser, lab, rv):
+    async with ib.Tab(browser.cdp) as tab:
+        await tab.navigate(rv.http + '/')
+        await tab.evaluate('document.getElementById("publish-id").value = "phone"; '
+                           'document.getElementById("publish-form").requestSubmit(); true')
+        published = await tab.wait_for('window.icecamPublisher.snapshot().status.startsWith("publishing")',
+                                       10 * SLOW)
+        if not check(published, 'the page publishes its camera as "phone"',
+                     json.dumps(await tab.evaluate('window.icecamPublisher.snapshot()'))):
+            return
+        view = lab.start('view-phone', [VIEW, '--server', rv.ws, '--camera', 'phone', '--headless',
+                                        '--frames', '90', '--timeout', '20'])
+        deadline = time.monotonic() + 30 * SLOW
+        while view.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        summary = (re.findall(r'icecam-view: result=.*', view.text()) or ['none'])[-1]
+        note(summary)
+        check(view.proc.returncode == 0 and 'result=ok' in summary and 'frames=90 ' in summary,
+              'icecam-view decodes 90 frames of the camera the page publishes', summary)
+        async with ib.Tab(browser.cdp) as watcher:
+            await watcher.navigate(rv.http + '/view/phone')
+            snap = await wait_playing(watcher, 15 * SLOW)
+            check(snap is not None, 'another page watches the published camera',
+                  json.dumps(await page_snapshot(watcher))[:300])
+
+
 async def case_firefox(rv):
     """Debian's firefox-esr, headless over WebDriver BiDi: it plays the camera if its WebRTC
     has H.264, else the page says why (Firefox's H.264 is Mozilla's OpenH264 plugin, which it
@@ -443,6 +480,7 @@ async def main():
             await case_bad_input(browser, lab, rv)
             await case_tokens(browser, lab, tmp)
             await case_tls(browser, lab, tmp)
+            await case_publish(lab, rv, flags, tmp)
         await case_firefox(rv)
         note(f'cases took {time.monotonic() - started:.0f} s')
     finally:

@@ -196,6 +196,12 @@
     connect();
   }
 
+  function noteError(text) {
+    app.errors.push(text);
+    if (app.errors.length > 50)
+      app.errors.shift();
+  }
+
   function onMessage(msg) {
     switch (msg.type) {
       case 'challenge':
@@ -234,7 +240,7 @@
           app.watch.iceServers = msg.ice_servers;
         break;
       case 'bye':
-        app.errors.push(`bye ${msg.code ?? ''} ${msg.reason ?? ''}`.trim());
+        noteError(`bye ${msg.code ?? ''} ${msg.reason ?? ''}`.trim());
         if (forWatch(msg))
           onBye(msg);
         break;
@@ -272,11 +278,14 @@
 
   function onError(msg) {
     const text = `${msg.code}: ${msg.message}`;
-    app.errors.push(`error ${text}`);
+    noteError(`error ${text}`);
     if (msg.code === 'unauthorized') {
       if (app.watch !== null && app.watch.session === null && app.connection === 'online') {
+        // The token does not grant this camera: asking again would not help.
         showNotice(`Not allowed to watch ${app.watch.camera}: ${msg.message}`);
+        app.wanted = null;
         endWatch(null, true);
+        renderCameras();
         return;
       }
       setConnection('unauthorized');
@@ -476,7 +485,7 @@
       if (watch.closed)
         return;
       const text = `This browser refused the camera's offer: ${e.message}`;
-      app.errors.push(`offer ${e.message}`);
+      noteError(`offer ${e.message}`);
       showNotice(`${watch.camera}: ${text}`);
       send({ type: 'bye', session: watch.session, code: 'refused', reason: text.slice(0, 500) });
       watch.session = null;

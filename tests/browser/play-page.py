@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Plays one web viewer page in headless Chromium and prints its state as JSON.
 
-  tests/browser/play-page.py URL [--seconds S] [--timeout S]
+  tests/browser/play-page.py URL [--seconds S] [--timeout S] [--progress]
 
 Opens URL (e.g. http://HOST:PORT/view/CAMERA#relay=only) in Debian's headless Chromium with
 its default mDNS hiding of host candidates, waits for the first frame (at most --timeout
@@ -37,7 +37,17 @@ async def main(args):
             played = await tab.wait_for('(() => { const w = window.icecam.snapshot().watch; '
                                         'return w && w.firstFrameAt !== null; })()', args.timeout)
             if played:
-                await asyncio.sleep(args.seconds)
+                # A progress line a second, for a test that acts on the network meanwhile.
+                end = asyncio.get_running_loop().time() + args.seconds
+                while asyncio.get_running_loop().time() < end:
+                    await asyncio.sleep(min(1.0, max(0.0, end - asyncio.get_running_loop().time())))
+                    if args.progress:
+                        p = await tab.evaluate(
+                            '(() => { const s = window.icecam.snapshot(); const w = s.watch || {};'
+                            ' return [((w.stats || {}).framesDecoded) || 0, w.restarts || 0,'
+                            ' w.session, s.connection, s.watches]; })()')
+                        print(f'progress frames={p[0]} restarts={p[1]} session={p[2]} '
+                              f'connection={p[3]} watches={p[4]}', flush=True)
             snap = await tab.evaluate('window.icecam ? window.icecam.snapshot() : {}')
             snap['console'] = tab.console[-20:]
             print(json.dumps(snap), flush=True)
@@ -53,4 +63,6 @@ if __name__ == '__main__':
     parser.add_argument('url')
     parser.add_argument('--seconds', type=float, default=5)
     parser.add_argument('--timeout', type=float, default=30)
+    parser.add_argument('--progress', action='store_true',
+                        help='print a progress line (frames decoded, restarts asked, session) every second')
     sys.exit(asyncio.run(main(parser.parse_args())))

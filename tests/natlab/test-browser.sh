@@ -6,6 +6,7 @@
 # (lab.sh). Cases: the default policy must end on a relayed pair (NATLAB.md's oracle), and the
 # page's relay-only policy (#relay=only) on a pair whose browser end is a relay. Asserts on the
 # pair types getStats() reports and that the camera selected the same pair (its addresses).
+# Then the browser's NAT reboots under the playing page, which must play again by itself.
 # Prints TAP.
 set -u
 
@@ -74,6 +75,41 @@ PY
 # NATLAB.md: port-restricted camera, symmetric viewer -> a relayed pair (either end's relay).
 browser_case symmetric-browser "" 'relay/(srflx|prflx|relay)|(prflx|srflx|host)/relay'
 browser_case relay-only "#relay=only" 'relay/(srflx|prflx|relay)'
+
+# A NAT reboot under a playing page: the browser's port-restricted NAT forgets every mapping
+# (lab.sh's lab_nat_reboot: new public ports, the WebSocket's TCP flow dies too). The page must
+# find out by itself (no media: a ping, a new connection with its resume secret, restart
+# requests) and play again.
+reboot_case() {
+  local name=nat-reboot dir="$LAB_TMP/nat-reboot" before=$failures at after deadline
+  mkdir -p "$dir"
+  lab_site c 0 port-restricted && lab_site v 0 port-restricted || { tap_not_ok "$name: lab sites"; return; }
+  start_camera 0 c0 "$dir" || { tap_not_ok "$name: camera cam0 registers"; stop_case 0 "$name" "$dir" "$before"; return; }
+  lab_spawn v0 "$dir/page.out" /usr/bin/python3 "$src/tests/browser/play-page.py" \
+    "$web/view/cam0" --seconds 30 --timeout 40 --progress
+  local page_pid=$LAB_LAST_PID
+  deadline=$((SECONDS + 60))
+  at=0
+  while [ $SECONDS -lt $deadline ]; do
+    at=$(sed -nE 's/^progress frames=([0-9]+).*/\1/p' "$dir/page.out" | tail -1)
+    [ "${at:-0}" -ge 90 ] && break
+    sleep 0.2
+  done
+  if [ "${at:-0}" -lt 90 ]; then
+    tap_not_ok "$name: the page plays before the reboot (${at:-0} frames)"
+    lab_stop "$page_pid"; stop_case 0 "$name" "$dir" "$before"; return
+  fi
+  lab_nat_reboot v0nat all 2>>"$dir/reboot.log" || tap_not_ok "$name: the reboot of v0nat"
+  echo "# $name: rebooted the browser's NAT at $at frames"
+  lab_wait_pid_gone "$page_pid" 60
+  after=$(sed -nE 's/^progress frames=([0-9]+).*/\1/p' "$dir/page.out" | tail -1)
+  grep -E '^progress' "$dir/page.out" | awk 'NR % 3 == 0' | sed "s/^/# $name: /"
+  # 30 s of playing, the reboot after about 3 s: at least 10 s of video must follow it.
+  tap_check "$name: the page plays again after its NAT rebooted ($at -> ${after:-0} frames)" \
+    test "${after:-0}" -ge $((at + 300))
+  stop_case 0 "$name" "$dir" "$before"
+}
+reboot_case
 
 echo "1..$tests"
 [ "$failures" -eq 0 ]

@@ -141,9 +141,9 @@ test_refused (Fixture *f, gconstpointer data)
   for (gsize i = 0; i < G_N_ELEMENTS (missing); i++) {
     g_auto (Answer) a = { 0 };
 
+    g_test_message ("GET %s", missing[i]);
     request (f, SOUP_METHOD_GET, missing[i], &a);
-    if (a.status != SOUP_STATUS_NOT_FOUND)
-      g_error ("%s: status %u", missing[i], a.status);
+    g_assert_cmpuint (a.status, ==, SOUP_STATUS_NOT_FOUND);
   }
   {
     g_auto (Answer) a = { 0 };
@@ -168,6 +168,7 @@ test_refused (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  g_log_writer_default_set_use_stderr (TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/web-app/page", Fixture, NULL, fixture_set_up, test_page, fixture_tear_down);
   g_test_add ("/web-app/assets", Fixture, NULL, fixture_set_up, test_assets, fixture_tear_down);

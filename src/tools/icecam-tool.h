@@ -31,4 +31,36 @@ gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
                               const gchar *stun_server, gchar **nat_type);
 
+void icecam_tool_init (const gboolean *verbose);
+GOptionEntry icecam_tool_version_entry (gboolean *version);
+void icecam_tool_print_version (const gchar *tool);
+gboolean icecam_tool_check_arguments (int argc, char **argv, GError **error);
+gboolean icecam_tool_check_range (const gchar *option, gint value, gint min, gint max,
+                                  GError **error);
+gboolean icecam_tool_check_server (const gchar *url, GError **error);
+gboolean icecam_tool_check_id (const gchar *option, const gchar *id, GError **error);
+gboolean icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GError **error);
+gboolean icecam_tool_check_fingerprint (const gchar *fingerprint, GError **error);
+gboolean icecam_tool_check_readable (const gchar *option, const gchar *path, GError **error);
+gchar *icecam_tool_describe_error (GstMessage *msg, gboolean verbose);
+gchar *icecam_tool_pop_error (GstElement *pipeline, gboolean verbose);
+
+/**
+ * IcecamToolSummary:
+ *
+ * A command's last line: fields in order, printed as "TOOL: key=value ..." or as one JSON
+ * object with the same keys (numbers as numbers, "none" as null).
+ */
+typedef struct _IcecamToolSummary IcecamToolSummary;
+
+IcecamToolSummary *icecam_tool_summary_new (void);
+void icecam_tool_summary_add (IcecamToolSummary *summary, const gchar *key, const gchar *value,
+                              gboolean number);
+void icecam_tool_summary_add_int (IcecamToolSummary *summary, const gchar *key, gint64 value);
+void icecam_tool_summary_add_ms (IcecamToolSummary *summary, const gchar *key, gint64 us,
+                                 guint decimals);
+void icecam_tool_summary_print (IcecamToolSummary *summary, const gchar *tool, gboolean json);
+void icecam_tool_summary_free (IcecamToolSummary *summary);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamToolSummary, icecam_tool_summary_free)
+
 G_END_DECLS

@@ -2,6 +2,7 @@
 /* The icecam-rendezvous command: options, one IcecamRendezvous, the main loop, clean exit. */
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <glib-unix.h>
@@ -52,6 +53,7 @@ typedef struct {
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
+  gboolean version;
 
   gchar *host;
   guint16 port;
@@ -302,7 +304,9 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
 {
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &app->listen,
-      "Where to serve WebSocket signalling (TCP), default " DEFAULT_LISTEN, "HOST:PORT" },
+      "Where to serve WebSocket signalling (TCP; port " G_STRINGIFY (DEFAULT_PORT) " if left "
+      "out: --listen HOST is HOST:" G_STRINGIFY (DEFAULT_PORT) "), default " DEFAULT_LISTEN,
+      "HOST[:PORT]" },
     { "stun-listen", 0, 0, G_OPTION_ARG_STRING, &app->stun_listen,
       "Where the STUN responder listens (UDP; port 3478 if left out), or 'none'; "
       "default: the --listen host and port",
@@ -380,6 +384,7 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH), "BITS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &app->version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
@@ -391,6 +396,8 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
+  if (app->version)
+    return TRUE;
   if (*argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
                  (*argv)[1]);
@@ -576,6 +583,7 @@ main (int argc, char **argv)
   int status;
 
   /* stdout carries the one "listening" line; every log goes to stderr. */
+  setlocale (LC_ALL, "");
   g_log_writer_default_set_use_stderr (TRUE);
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return icecam_token_command (argc - 1, argv + 1);
@@ -585,6 +593,11 @@ main (int argc, char **argv)
                 error->message);
     app_clear (&app);
     return EXIT_USAGE;
+  }
+  if (app.version) {
+    printf ("icecam-rendezvous %s\n", ICECAM_VERSION);
+    app_clear (&app);
+    return EXIT_SUCCESS;
   }
   /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading; for the
    * relays, the line names the option. */

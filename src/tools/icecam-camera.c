@@ -124,7 +124,7 @@ on_element_message (CameraApp *app, const GstStructure *s)
     gboolean again = FALSE;
 
     gst_structure_get_boolean (s, "again", &again);
-    g_print ("icecam-camera: camera '%s' registered%s with %s\n", app->id,
+    g_print ("icecam-camera: camera '%s' registered%s with the rendezvous %s\n", app->id,
              again ? " again" : "", app->server);
   } else if (gst_structure_has_name (s, "icecam-session-ended")) {
     app->sessions_ended++;

@@ -491,3 +491,88 @@ icecam_tool_summary_print (IcecamToolSummary *summary, const gchar *tool, gboole
   }
   g_print ("%s\n", line->str);
 }
+
+typedef struct {
+  GStrv cameras;
+  GError *error;
+  gboolean done;
+  guint timeout_id;
+} ListCameras;
+
+static void
+on_list_client_message (IcecamSignallingClient *client, IcecamMessage *msg, ListCameras *list)
+{
+  if (msg->type != ICECAM_MESSAGE_PRESENCE || list->done)
+    return;
+  list->cameras = msg->cameras != NULL ? g_strdupv (msg->cameras) : g_new0 (gchar *, 1);
+  list->done = TRUE;
+}
+
+static void
+on_list_client_state_changed (IcecamSignallingClient *client, guint state, ListCameras *list)
+{
+  const GError *error = icecam_signalling_client_get_error (client);
+
+  if (state != ICECAM_SIGNALLING_STATE_CLOSED || list->done)
+    return;
+  list->error = error != NULL ? g_error_copy (error)
+                              : g_error_new (ICECAM_SIGNALLING_ERROR,
+                                             ICECAM_SIGNALLING_ERROR_CLOSED,
+                                             "the rendezvous closed the connection");
+  list->done = TRUE;
+}
+
+static gboolean
+list_timed_out (gpointer data)
+{
+  ListCameras *list = data;
+
+  list->timeout_id = 0;
+  if (!list->done) {
+    list->error = g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_TIMEOUT,
+                               "the rendezvous did not list its cameras within 10 s");
+    list->done = TRUE;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * icecam_tool_list_cameras:
+ * @server: the rendezvous URL
+ * @token: (nullable): the viewer's token: the list names only the cameras it allows
+ * @options: the TLS options
+ * @error: why there is no list
+ *
+ * Connects as a viewer and takes the first presence list (the rendezvous sends it on hello).
+ * Runs the default main context until then, 10 s at most.
+ *
+ * Returns: (transfer full) (nullable): the ids of the cameras online that this viewer may see
+ */
+GStrv
+icecam_tool_list_cameras (const gchar *server, const gchar *token,
+                          const IcecamToolIceOptions *options, GError **error)
+{
+  g_autoptr (IcecamSignallingClient) client = NULL;
+  ListCameras list = { NULL };
+
+  client = icecam_signalling_client_new (server, ICECAM_ROLE_VIEWER, NULL, error);
+  if (client == NULL ||
+      !icecam_signalling_client_set_tls (client, options->ca_file, options->insecure_tls, error))
+    return NULL;
+  icecam_signalling_client_set_credentials (client, NULL, token);
+  g_signal_connect (client, "message", G_CALLBACK (on_list_client_message), &list);
+  g_signal_connect (client, "state-changed", G_CALLBACK (on_list_client_state_changed), &list);
+  list.timeout_id = g_timeout_add_seconds (10, list_timed_out, &list);
+  icecam_signalling_client_start (client);
+  while (!list.done)
+    g_main_context_iteration (NULL, TRUE);
+  if (list.timeout_id != 0)
+    g_source_remove (list.timeout_id);
+  g_signal_handlers_disconnect_by_data (client, &list);
+  icecam_signalling_client_stop (client);
+  if (list.error != NULL) {
+    g_propagate_error (error, list.error);
+    return NULL;
+  }
+  return list.cameras;
+}

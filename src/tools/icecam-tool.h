@@ -43,6 +43,8 @@ gboolean icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GEr
 gboolean icecam_tool_check_fingerprint (const gchar *fingerprint, GError **error);
 gboolean icecam_tool_check_readable (const gchar *option, const gchar *path, GError **error);
 gchar *icecam_tool_describe_error (GstMessage *msg, gboolean verbose);
+GStrv icecam_tool_list_cameras (const gchar *server, const gchar *token,
+                                const IcecamToolIceOptions *options, GError **error);
 gchar *icecam_tool_pop_error (GstElement *pipeline, gboolean verbose);
 
 /**

@@ -26,6 +26,8 @@ typedef struct {
   gboolean decoder_auto;  /* chosen by us, so ours to change when it cannot decode */
   gboolean json;
   gboolean version;
+  gboolean wait;          /* --wait: a camera not online yet is waited for */
+  gboolean list;          /* --list: print the cameras online and exit */
 
   gint64 start_us;
   GMainLoop *loop;
@@ -288,12 +290,15 @@ maybe_retry (ViewApp *app, const GError *error)
   if (app->no_retry || g_atomic_int_get (&app->frames) == 0 ||
       g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED))
     return FALSE;
-  g_printerr ("icecam-view: lost camera '%s': %s; retrying in %u s\n", app->camera,
-              error->message, app->retry_delay_s);
+  g_printerr ("icecam-view: lost camera '%s': %s; watching again as soon as it is back "
+              "(retrying in %u s)\n", app->camera, error->message, app->retry_delay_s);
   /* The summary names the path that works, not the one that died. */
   g_clear_pointer (&app->pair, g_free);
   g_clear_pointer (&app->transport, g_free);
   gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  /* The next attempt waits for the camera at the rendezvous: it watches again as soon as the
+   * presence list names it, whatever the backoff says. */
+  g_object_set (app->src, "wait-for-camera", TRUE, NULL);
   app->retry_source_id = g_timeout_add_seconds (app->retry_delay_s, retry_source, app);
   app->retry_delay_s = MIN (app->retry_delay_s * 2, RETRY_MAX_DELAY_S);
   return TRUE;
@@ -360,7 +365,8 @@ build_pipeline (ViewApp *app, GError **error)
   pad = gst_element_get_static_pad (app->src, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_received_buffer, app, NULL);
   g_object_set (app->src, "server", app->server, "camera-id", app->camera, "token", app->token,
-                "camera-fingerprint", app->camera_fingerprint, NULL);
+                "camera-fingerprint", app->camera_fingerprint, "wait-for-camera", app->wait,
+                NULL);
   gst_bin_add (GST_BIN (app->pipeline), app->src);
   if (!icecam_tool_apply_ice_options (&app->ice, app->src, error) || !choose_decoder (app, error))
     return FALSE;
@@ -442,11 +448,11 @@ static gboolean
 check_options (ViewApp *app, GError **error)
 {
   if (!icecam_tool_check_range ("--frames", app->frames_wanted, 0, G_MAXINT, error) ||
-      !icecam_tool_check_range ("--timeout", app->timeout_s, 1, 24 * 3600, error) ||
+      !icecam_tool_check_range ("--timeout", app->timeout_s, 0, 24 * 3600, error) ||
       !icecam_tool_check_range ("--stats-interval", app->stats_interval_s, 0, 24 * 3600, error))
     return FALSE;
   return icecam_tool_check_server (app->server, error) &&
-         icecam_tool_check_id ("--camera", app->camera, error) &&
+         (app->camera == NULL || icecam_tool_check_id ("--camera", app->camera, error)) &&
          icecam_tool_check_fingerprint (app->camera_fingerprint, error) &&
          icecam_tool_check_ice_options (&app->ice, error);
 }
@@ -464,7 +470,7 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Exit 0 after decoding N frames; stopped before, exit 1 with result=incomplete "
       "(default: run until stopped)", "N" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
-      "Give up when no frame arrived after this long (default 20)", "SECONDS" },
+      "Give up when no frame arrived after this long (default 20; 0: never)", "SECONDS" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &app->token,
       "The grant to show a rendezvous that requires one", "TOKEN" },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_file,
@@ -485,6 +491,11 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
       NULL },
+    { "wait", 0, 0, G_OPTION_ARG_NONE, &app->wait,
+      "Wait for a camera that is not online yet, and for a rendezvous not up yet (services "
+      "started together), up to --timeout", NULL },
+    { "list", 0, 0, G_OPTION_ARG_NONE, &app->list,
+      "Print the cameras online that this viewer may see (one per line) and exit", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &app->json,
       "Print the summary as one JSON object (the same fields; none is null)", NULL },
     icecam_tool_version_entry (&app->version),
@@ -501,7 +512,7 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     return TRUE;
   if (!icecam_tool_check_arguments (*argc, *argv, error))
     return FALSE;
-  if (app->server == NULL || app->camera == NULL) {
+  if (app->server == NULL || (app->camera == NULL && !app->list)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  "--server and --camera are required");
     return FALSE;
@@ -544,6 +555,29 @@ view_app_clear (ViewApp *app)
 }
 
 static int
+list_cameras (ViewApp *app)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) cameras = icecam_tool_list_cameras (app->server, app->token, &app->ice, &error);
+
+  if (cameras == NULL) {
+    g_printerr ("icecam-view: cannot list the cameras: %s\n", error->message);
+    return 1;
+  }
+  if (app->json) {
+    g_autoptr (GString) line = g_string_new ("{\"cameras\":[");
+
+    for (guint i = 0; cameras[i] != NULL; i++)  /* ids are [A-Za-z0-9._-]: nothing to escape */
+      g_string_append_printf (line, "%s\"%s\"", i > 0 ? "," : "", cameras[i]);
+    g_print ("%s]}\n", line->str);
+    return 0;
+  }
+  for (guint i = 0; cameras[i] != NULL; i++)
+    g_print ("%s\n", cameras[i]);
+  return 0;
+}
+
+static int
 run (ViewApp *app, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
@@ -560,6 +594,8 @@ run (ViewApp *app, int argc, char **argv)
     icecam_tool_print_version ("icecam-view");
     return 0;
   }
+  if (app->list)
+    return list_cameras (app);
   if (!app->headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
     g_printerr ("icecam-view: no display, decoding headless\n");
     app->headless = TRUE;
@@ -581,7 +617,8 @@ run (ViewApp *app, int argc, char **argv)
   gst_bus_add_watch (bus, on_bus_message, app);
   g_unix_signal_add (SIGINT, on_sigint, app);
   g_unix_signal_add (SIGTERM, on_sigterm, app);
-  g_timeout_add_seconds (app->timeout_s, on_timeout, app);
+  if (app->timeout_s > 0)
+    g_timeout_add_seconds (app->timeout_s, on_timeout, app);
   if (app->stats_interval_s > 0)
     g_timeout_add_seconds (app->stats_interval_s, print_progress, app);
 

@@ -204,6 +204,22 @@ wait "$waiter"; rc=$?
   && pass "--wait plays the camera once it comes" || fail "--wait (rc=$rc): $(cat "$tmp/view-wait.log")"
 kill -INT "$late"; wait "$late"
 
+# A camera serving its --max-viewers 1 refuses the next viewer, in English.
+"$cam" --server "$url" --id single --source test --max-viewers 1 --verbose \
+  >"$tmp/camera-single.log" 2>"$tmp/camera-single.err" &
+single=$!
+pids+=($single)
+"$view" --server "$url" --camera single --headless --wait >"$tmp/view-single.log" 2>&1 &
+first=$!
+pids+=($first)
+wait_for_line "$tmp/view-single.log" "watching camera 'single'" 20
+out=$("$view" --server "$url" --camera single --headless --frames 1 2>&1)
+echo "$out" | grep -q "error: camera 'single' ended the session: camera is full" \
+  && grep -q "refusing .*: already 1 viewer, the most it serves" "$tmp/camera-single.err" \
+  && pass "a full camera: $(grep -o 'already 1 viewer.*' "$tmp/camera-single.err")" \
+  || fail "a full camera: $out $(grep refusing "$tmp/camera-single.err")"
+kill -INT "$first" "$single"; wait "$first" "$single"
+
 # Stopped before the frames asked for: not ok, exit 1, and stderr says how far it got.
 "$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --frames 100000 \
   --stats-interval 1 >"$tmp/view-stopped.log" 2>"$tmp/view-stopped.err" &

@@ -64,7 +64,8 @@ struct _IcecamSignallingClient {
 };
 
 /* A wss:// handshake not done after this long is when the server is asked whether it
- * answers plain HTTP (a local rendezvous completes it in a few ms, a distant one in ~4 RTTs). */
+ * answers plain HTTP (a local rendezvous completes it in a few ms, a distant one in a few
+ * round trips: well under a second but on the worst links). */
 #define TLS_PROBE_DELAY_MS 1000
 
 static void tls_probe_stop (IcecamSignallingClient *self);

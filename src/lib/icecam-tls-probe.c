@@ -12,8 +12,23 @@
 
 typedef struct {
   GSocketConnection *connection;
-  gchar answer[sizeof ANSWER_PREFIX - 1];
+  gchar answer[512];
 } Probe;
+
+/* A plain HTTP answer, and not the one a TLS proxy gives a plain request on its TLS port
+ * (nginx: "400 The plain HTTP request was sent to HTTPS port"). */
+static gboolean
+is_plain_http_answer (const gchar *answer, gsize length)
+{
+  g_autofree gchar *text = NULL;
+
+  if (length < strlen (ANSWER_PREFIX) ||
+      memcmp (answer, ANSWER_PREFIX, strlen (ANSWER_PREFIX)) != 0)
+    return FALSE;
+  text = g_ascii_strdown (answer, (gssize) length);
+  return strstr (text, "https") == NULL && strstr (text, "tls") == NULL &&
+         strstr (text, "ssl") == NULL;
+}
 
 static void
 probe_free (Probe *probe)
@@ -30,14 +45,13 @@ read_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   Probe *probe = g_task_get_task_data (task);
   GError *error = NULL;
-  gsize read = 0;
+  gssize read = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
 
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &read, &error)) {
+  if (read < 0) {
     g_task_return_error (task, error);
     return;
   }
-  g_task_return_boolean (task, read == sizeof probe->answer &&
-                               memcmp (probe->answer, ANSWER_PREFIX, read) == 0);
+  g_task_return_boolean (task, is_plain_http_answer (probe->answer, (gsize) read));
 }
 
 static void
@@ -51,10 +65,10 @@ write_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, error);
     return;
   }
-  g_input_stream_read_all_async (g_io_stream_get_input_stream (G_IO_STREAM (probe->connection)),
-                                 probe->answer, sizeof probe->answer, G_PRIORITY_DEFAULT,
-                                 g_task_get_cancellable (task), read_done_cb,
-                                 g_object_ref (task));
+  /* The first segment back holds the status line (a whole HEAD answer, as a rule). */
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (probe->connection)),
+                             probe->answer, sizeof probe->answer, G_PRIORITY_DEFAULT,
+                             g_task_get_cancellable (task), read_done_cb, g_object_ref (task));
 }
 
 static void
@@ -83,8 +97,8 @@ connect_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
  * @cancellable: (nullable): stops the probe (a server that answers nothing keeps it waiting)
  *
  * Opens a plain TCP connection, sends a HEAD request and reads the first bytes back. A TLS
- * server refuses the request; a plain HTTP server answers "HTTP/". The callback runs in the
- * thread-default main context of the caller.
+ * server refuses the request, or (a TLS proxy) answers that it wants TLS; a plain HTTP server
+ * answers "HTTP/". The callback runs in the thread-default main context of the caller.
  */
 void
 icecam_tls_probe_plain_http_async (const gchar *host, guint16 port, GCancellable *cancellable,

@@ -45,6 +45,7 @@ typedef struct {
   gint64 max_gap_us;      /* the longest time between two decoded frames so far */
   const gchar *stopped_by; /* why the main loop ended without an error, when not done */
   gboolean interrupted;   /* by SIGINT or SIGTERM */
+  gboolean watched;       /* a pair was selected once: later ones are "watching again" */
   gchar *pair;
   gchar *transport;
   gchar *session;
@@ -322,8 +323,10 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
                                      gst_structure_get_string (s, "remote-type"));
         app->transport = g_strdup (gst_structure_get_string (s, "transport"));
         app->session = g_strdup (gst_structure_get_string (s, "session"));
+        /* Again: after a retry, or a new path in the same session (an ICE restart). */
         g_printerr ("icecam-view: watching camera '%s'%s (session %s, pair %s)\n", app->camera,
-                    app->retries > 0 ? " again" : "", app->session, app->pair);
+                    app->watched ? " again" : "", app->session, app->pair);
+        app->watched = TRUE;
         app->retry_delay_s = 1;
       }
       break;

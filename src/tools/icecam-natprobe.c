@@ -191,8 +191,7 @@ main (int argc, char **argv)
     return EXIT_SUCCESS;
   }
   if (error != NULL || !(probe = build_probe (&app, &error))) {
-    g_printerr ("icecam-natprobe: %s\nRun 'icecam-natprobe --help' for the options.\n",
-                error->message);
+    g_printerr ("icecam-natprobe: %s (see --help)\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;
   }

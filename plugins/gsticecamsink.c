@@ -24,7 +24,9 @@
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
  * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
- * the same session) and "icecam-session-ended" (session, reason).
+ * the same session), "icecam-session-ended" (session, reason) and "icecam-registered" (again:
+ * FALSE the first time the camera is registered with the rendezvous after start, TRUE when it
+ * is registered again after losing the rendezvous).
  *
  * ## Example launch line (pipelines/camera-test.sh)
  * |[
@@ -75,6 +77,7 @@ struct _GstIcecamSink {
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
   gboolean registered;            /* worker thread only */
+  gboolean was_registered;        /* worker thread only: registered once since start */
   guint keyframe_count;
 
   /* render_list() scratch, reused (basesink serializes its calls): NiceOutputMessage,
@@ -161,8 +164,13 @@ on_endpoint_signalling_state_changed (IcecamCameraEndpoint *endpoint, guint stat
 
   switch (state) {
     case ICECAM_SIGNALLING_STATE_READY:
-      sink->registered = TRUE;
+      /* "again": after an outage (the element's first registration has again=FALSE). */
       GST_INFO_OBJECT (sink, "registered with the rendezvous");
+      gst_element_post_message (GST_ELEMENT (sink),
+          gst_message_new_element (GST_OBJECT (sink),
+              gst_structure_new ("icecam-registered", "again", G_TYPE_BOOLEAN,
+                                 sink->was_registered, NULL)));
+      sink->registered = sink->was_registered = TRUE;
       break;
     case ICECAM_SIGNALLING_STATE_RETRYING:
       GST_ELEMENT_WARNING (sink, RESOURCE, OPEN_READ_WRITE,
@@ -306,7 +314,7 @@ start_in_worker (gpointer data)
     icecam_camera_endpoint_get_certificate (endpoint)));
   GST_OBJECT_UNLOCK (sink);
   g_object_notify (G_OBJECT (sink), "fingerprint");
-  sink->registered = FALSE;
+  sink->registered = sink->was_registered = FALSE;
   /* Cannot fail: the certificate is set. */
   icecam_camera_endpoint_start (endpoint, NULL);
   return G_SOURCE_REMOVE;

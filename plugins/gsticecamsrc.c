@@ -43,6 +43,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_src_debug);
 enum {
   PROP_TOKEN = GST_ICECAM_PROP_LAST,
   PROP_CAMERA_FINGERPRINT,
+  PROP_WAIT_FOR_CAMERA,
 };
 
 struct _GstIcecamSrc {
@@ -51,6 +52,7 @@ struct _GstIcecamSrc {
   GstIcecamSettings settings; /* object lock */
   gchar *token;
   gchar *camera_fingerprint;
+  gboolean wait_for_camera;
 
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
@@ -192,6 +194,7 @@ start_in_worker (gpointer data)
   gboolean insecure_tls;
   g_autofree gchar *token = NULL;
   g_autofree gchar *camera_fingerprint = NULL;
+  gboolean wait_for_camera;
   IcecamViewerEndpoint *endpoint;
 
   GST_OBJECT_LOCK (src);
@@ -199,6 +202,7 @@ start_in_worker (gpointer data)
   insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
   camera_fingerprint = g_strdup (src->camera_fingerprint);
+  wait_for_camera = src->wait_for_camera;
   server = g_strdup (src->settings.server);
   camera_id = g_strdup (src->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&src->settings, &error);
@@ -220,6 +224,7 @@ start_in_worker (gpointer data)
     return G_SOURCE_REMOVE;
   }
   icecam_viewer_endpoint_set_token (endpoint, token);
+  icecam_viewer_endpoint_set_wait (endpoint, wait_for_camera);
   if (!icecam_viewer_endpoint_set_camera_fingerprint (endpoint, camera_fingerprint, &error)) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad camera-fingerprint."), ("%s",
                        error->message));
@@ -472,6 +477,8 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
   } else if (prop_id == PROP_CAMERA_FINGERPRINT) {
     g_free (src->camera_fingerprint);
     src->camera_fingerprint = g_value_dup_string (value);
+  } else if (prop_id == PROP_WAIT_FOR_CAMERA) {
+    src->wait_for_camera = g_value_get_boolean (value);
   } else if (!gst_icecam_settings_set_property (&src->settings, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -492,6 +499,8 @@ gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
     g_value_set_string (value, src->token);
   else if (prop_id == PROP_CAMERA_FINGERPRINT)
     g_value_set_string (value, src->camera_fingerprint);
+  else if (prop_id == PROP_WAIT_FOR_CAMERA)
+    g_value_set_boolean (value, src->wait_for_camera);
   else if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (src);
@@ -544,6 +553,13 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
           "(RESOURCE NOT_AUTHORIZED) before any media. Unset: trust the fingerprint in the "
           "camera's offer (media is still encrypted)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_WAIT_FOR_CAMERA,
+      g_param_spec_boolean ("wait-for-camera", "Wait for camera",
+          "A camera that is not online is waited for, not an error: it is watched as soon as "
+          "the rendezvous lists it online, and an unreachable rendezvous is tried again. "
+          "FALSE: an unknown camera is an error (RESOURCE NOT_FOUND) naming those online",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "icecam viewer source",

@@ -7,9 +7,13 @@
 tmp=$(mktemp -d)
 pids=()
 failures=0
+test_main_pid=$BASHPID
 
 test_cleanup() {
   local rc=$? p criticals
+  # bash runs the EXIT trap in a child forked for "cmd &" that a signal ends before it execs
+  # cmd: only the script itself cleans up.
+  [ "$BASHPID" = "$test_main_pid" ] || return
   for p in "${pids[@]}"; do kill "-${TEST_KILL_SIGNAL:-TERM}" "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   # A GLib or GStreamer critical in any program the script ran fails the script, even one

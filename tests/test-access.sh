@@ -14,7 +14,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 head -c 32 /dev/urandom | base64 >"$tmp/token.key"
 head -c 32 /dev/urandom | base64 >"$tmp/other.key"
 echo "door-$RANDOM$RANDOM" >"$tmp/door.secret"
-printf '# provisioned cameras\nfrontdoor %s\n' "$(cat "$tmp/door.secret")" >"$tmp/secrets"
+echo "garage-$RANDOM$RANDOM" >"$tmp/garage.secret"
+printf '# provisioned cameras\nfrontdoor %s\ngarage %s\n' "$(cat "$tmp/door.secret")" \
+  "$(cat "$tmp/garage.secret")" >"$tmp/secrets"
 echo "guessed" >"$tmp/wrong.secret"
 
 "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
@@ -74,6 +76,31 @@ out=$(view --ca-file "$tmp/cert.pem" --token-file "$tmp/good.token"); rc=$?
 echo "# $(echo "$out" | tail -1)"
 [ $rc -eq 0 ] && echo "$out" | grep -q "frames=30 " && pass "granted viewer plays over wss" \
   || fail "granted viewer (rc=$rc): $out"
+
+# What a token does not grant stays unseen: --list names only the granted cameras online, and
+# so does the error for a granted camera that is not online.
+"$build/src/tools/icecam-camera" --server "$url" --id garage --source test --ca-file "$tmp/cert.pem" \
+  --secret-file "$tmp/garage.secret" >"$tmp/garage.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/rv.log" "camera 'garage'.*online" 10 && pass "a second camera registers" \
+  || fail "a second camera registers: $(cat "$tmp/garage.log")"
+list() {
+  timeout 30 "$build/src/tools/icecam-view" --server "$url" --ca-file "$tmp/cert.pem" --list "$@" 2>&1
+}
+out=$(list --token "$(token "$tmp/token.key" frontdoor 1h)"); rc=$?
+[ $rc -eq 0 ] && [ "$out" = "frontdoor" ] && pass "--list with a token for frontdoor: $out" \
+  || fail "--list with a token for frontdoor (rc=$rc): $out"
+out=$(list --token "$(token "$tmp/token.key" '*' 1h)" | sort | tr '\n' ' '); rc=$?
+[ $rc -eq 0 ] && [ "$out" = "frontdoor garage " ] && pass "--list with a token for every camera: $out" \
+  || fail "--list with a token for every camera (rc=$rc): $out"
+out=$(list); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "needs a token" && pass "--list without a token refused" \
+  || fail "--list without a token (rc=$rc): $out"
+out=$(timeout 30 "$build/src/tools/icecam-view" --server "$url" --ca-file "$tmp/cert.pem" --camera attic \
+  --headless --frames 1 --token "$(token "$tmp/token.key" attic 1h)" 2>&1)
+echo "$out" | grep -q "camera 'attic' is not online; no camera this viewer may see is online" \
+  && ! echo "$out" | grep -qE "frontdoor|garage" && pass "unknown camera: nothing about cameras not granted" \
+  || fail "unknown camera with a token for it only: $out"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

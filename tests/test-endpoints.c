@@ -287,12 +287,26 @@ viewer_assert_received_from (Fixture *f, Viewer *v, guint first)
 
 /* Fixture data: the camera does not know its media when it starts. */
 #define NO_MEDIA_YET ((gconstpointer) "no media yet")
+/* Fixture data: the test starts the camera (camera_start()). */
+#define CAMERA_LATER ((gconstpointer) "camera later")
 
 static void
 camera_set_media (Fixture *f)
 {
   icecam_camera_endpoint_set_media (f->camera, "video", 96, "H264/90000",
                                     "packetization-mode=1;profile-level-id=42c01e", 0x1234);
+}
+
+static void
+camera_start (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (icecam_camera_endpoint_start (f->camera, &error));
+  g_assert_no_error (error);
+  g_assert_true (WAIT_UNTIL (icecam_test_rendezvous_get_stats (f->rendezvous).cameras == 1));
+  g_assert_cmpint (icecam_camera_endpoint_get_signalling_state (f->camera), ==,
+                   ICECAM_SIGNALLING_STATE_READY);
 }
 
 static void
@@ -321,11 +335,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_signal_connect (f->camera, "pair-selected", G_CALLBACK (on_camera_pair_selected), f);
   g_signal_connect (f->camera, "keyframe-requested",
                     G_CALLBACK (on_camera_keyframe_requested), f);
-  g_assert_true (icecam_camera_endpoint_start (f->camera, &error));
-  g_assert_no_error (error);
-  g_assert_true (WAIT_UNTIL (icecam_test_rendezvous_get_stats (f->rendezvous).cameras == 1));
-  g_assert_cmpint (icecam_camera_endpoint_get_signalling_state (f->camera), ==,
-                   ICECAM_SIGNALLING_STATE_READY);
+  if (data != CAMERA_LATER)
+    camera_start (f);
 }
 
 static void
@@ -642,9 +653,40 @@ test_unknown_camera (Fixture *f, gconstpointer data)
 {
   Viewer *v = viewer_start (f, &f->viewers[0], "backdoor", NULL);
 
-  viewer_wait_failed (v, ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA, "camera 'backdoor' is not online");
+  /* The error names the cameras online (this viewer may see every camera). */
+  viewer_wait_failed (v, ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA,
+                      "camera 'backdoor' is not online; online: " CAMERA_ID);
   g_assert_null (icecam_viewer_endpoint_get_session_id (v->endpoint));
   g_assert_cmpuint (f->started->len, ==, 0);
+}
+
+/* A viewer told to wait for a camera that is not online stays connected, and watches it as
+ * soon as the rendezvous lists it. */
+static void
+test_wait_for_camera (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Viewer *v = &f->viewers[0];
+
+  v->endpoint = icecam_viewer_endpoint_new (f->url, CAMERA_ID, f->config, &error);
+  g_assert_no_error (error);
+  icecam_viewer_endpoint_set_wait (v->endpoint, TRUE);
+  v->states = g_string_new (NULL);
+  v->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_signal_connect (v->endpoint, "state-changed", G_CALLBACK (on_viewer_state_changed), v);
+  g_signal_connect (v->endpoint, "media", G_CALLBACK (on_viewer_media), v);
+  icecam_viewer_endpoint_set_receive_func (v->endpoint, viewer_receive, v, NULL);
+  icecam_viewer_endpoint_start (v->endpoint);
+
+  g_assert_true (WAIT_UNTIL (viewer_state (v) == ICECAM_VIEWER_STATE_WAITING));
+  /* Refused as unknown meanwhile, but waiting, not failed. */
+  g_assert_false (WAIT_UNTIL_FOR (viewer_state (v) != ICECAM_VIEWER_STATE_WAITING, 0.5));
+  g_assert_null (icecam_viewer_endpoint_get_error (v->endpoint));
+  camera_start (f);
+  viewer_wait_playing (f, v, 1);
+  g_assert_cmpstr (v->states->str, ==, "connecting waiting checking playing");
+  camera_send (f, keyframe, G_N_ELEMENTS (keyframe), 1);
+  viewer_assert_received_from (f, v, 0);
 }
 
 int
@@ -667,6 +709,8 @@ main (int argc, char **argv)
   ADD ("close/camera", test_camera_closes);
   ADD ("close/viewer-while-connecting", test_viewer_closes_connecting);
   ADD ("watch/unknown-camera", test_unknown_camera);
+  g_test_add ("/endpoints/watch/wait-for-camera", Fixture, CAMERA_LATER, fixture_setup,
+              test_wait_for_camera, fixture_teardown);
 #undef ADD
   return g_test_run ();
 }

@@ -1422,17 +1422,20 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     { { "--stun-listen", "127.0.0.1:70000", NULL }, "--stun-listen: '127.0.0.1:70000'" },
     { { "--no-such-option", NULL, NULL }, "--no-such-option" },
     { { "stray", NULL, NULL }, "unexpected argument 'stray'" },
-    { { "--message-rate", "-1", NULL }, "--message-rate must be >= 0" },
-    { { "--message-burst", "0", NULL }, "--message-burst and --max-sessions-per-camera" },
-    { { "--max-sessions-per-camera", "0", NULL }, "--max-sessions-per-camera/-viewer >= 1" },
-    { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1" },
-    { { "--silence-limit", "20", NULL }, "--silence-limit longer than it" },
+    { { "--message-rate", "-1", NULL }, "--message-rate must be >= 0 (0: no limit), not -1" },
+    { { "--message-burst", "0", NULL }, "--message-burst must be >= 1, not 0" },
+    { { "--max-sessions-per-camera", "0", NULL },
+      "--max-sessions-per-camera must be >= 1, not 0" },
+    { { "--max-sessions-per-viewer", "-1", NULL }, "--max-sessions-per-viewer must be >= 1, not -1" },
+    { { "--keepalive-interval", "0", NULL }, "--keepalive-interval must be >= 1, not 0" },
+    { { "--silence-limit", "20", NULL },
+      "--silence-limit must be longer than --keepalive-interval (20 s), not 20" },
     { { "--resume-grace", "-1", NULL }, "--resume-grace must be >= 0" },
-    { { "--handshake-timeout", "-1", NULL }, "--handshake-timeout, --hello-timeout and" },
-    { { "--hello-timeout", "-5", NULL }, "--handshake-timeout, --hello-timeout and" },
-    { { "--max-connections", "-2", NULL }, "--max-connections must be >= 0" },
-    { { "--ipv6-prefix-length", "0", NULL }, "--ipv6-prefix-length 1 to 128" },
-    { { "--ipv6-prefix-length", "129", NULL }, "--ipv6-prefix-length 1 to 128" },
+    { { "--handshake-timeout", "-1", NULL }, "--handshake-timeout must be >= 0 (0: none), not -1" },
+    { { "--hello-timeout", "-5", NULL }, "--hello-timeout must be >= 0 (0: none), not -5" },
+    { { "--max-connections", "-2", NULL }, "--max-connections must be >= 0 (0: none), not -2" },
+    { { "--ipv6-prefix-length", "0", NULL }, "--ipv6-prefix-length must be 1 to 128, not 0" },
+    { { "--ipv6-prefix-length", "129", NULL }, "--ipv6-prefix-length must be 1 to 128, not 129" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -1452,6 +1455,8 @@ test_command_bad_options (Fixture *f, gconstpointer data)
     g_assert_cmpstr (out, ==, "");
     if (strstr (err, cases[i].message) == NULL)
       g_error ("stderr '%s' does not contain '%s'", err, cases[i].message);
+    /* One line. */
+    g_assert_cmpint (strchr (err, '\n') - err, ==, (gint) strlen (err) - 1);
   }
 }
 

@@ -72,6 +72,15 @@ before=$(frames)
 wait_for_frames $((before + 30)) 10 && pass "viewer still decoding after the restart" \
   || fail "viewer stopped after the restart"
 kill -0 "$viewer" 2>/dev/null && pass "viewer never gave up" || fail "viewer exited"
+# The last word on each side is that it is up again, not the warning of the outage.
+wait_for_line "$tmp/cam.log" "^icecam-camera: camera 'shelf' registered again with the rendezvous " 10
+last=$(grep -v ' session ' "$tmp/cam.log" | tail -1)
+echo "$last" | grep -q "registered again with the rendezvous" \
+  && grep -q "warning: Lost the icecam rendezvous" "$tmp/cam.log" \
+  && pass "camera: a warning for the outage, then: $last" || fail "camera's last line: $(cat "$tmp/cam.log")"
+last=$(grep -v 'progress' "$tmp/view.log" | tail -1)
+echo "$last" | grep -q "^icecam-view: watching camera 'shelf'" && ! grep -qiE "warning|icecam-Message" "$tmp/view.log" \
+  && pass "viewer: no stale warning, last line: $last" || fail "viewer's lines: $(grep -v progress "$tmp/view.log")"
 
 # 3. The viewer dies without a word; consent freshness tells the camera.
 ended_before=$(grep -c 'ended: ' "$tmp/cam.log")
@@ -135,6 +144,10 @@ if wait_for_line "$tmp/view.log" "watching camera 'shelf' again" 40 && wait_for_
 else
   fail "viewer did not decode again after the camera came back: $(tail -3 "$tmp/view.log")"
 fi
+# It rejoined on presence: one attempt, that waited at the rendezvous for the camera, however
+# long the camera was away (a backoff would have made one attempt after 1, 2, 4 ... s).
+[ "$(grep -c 'retrying camera' "$tmp/view.log")" -eq 1 ] \
+  && pass "one attempt waited for the camera's return" || fail "attempts: $(grep 'retrying camera' "$tmp/view.log")"
 kill -INT "$viewer"; wait "$viewer"; rc=$?
 summary=$(grep '^icecam-view: result=' "$tmp/view.log")
 [ $rc -eq 0 ] && echo "$summary" | grep -qE 'retries=[1-9]' \

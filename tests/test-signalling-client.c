@@ -445,6 +445,30 @@ test_unreachable_closed (Fixture *f, gconstpointer data)
   assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, message);
 }
 
+/* wss:// to the rendezvous, which speaks plain ws:// here: the client says the server does
+ * not speak TLS, rather than waiting for the server to give up on the handshake (5-10 s). */
+static void
+test_tls_plain_server (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = g_strdup_printf ("wss://%s", f->url + strlen ("ws://"));
+  Client *c = client_new_for_url (f, url, ICECAM_ROLE_VIEWER, NULL, GPOINTER_TO_INT (data));
+  gint64 start = g_get_monotonic_time ();
+
+  icecam_signalling_client_start (c->client);
+  if (data != NULL) {
+    client_wait_state (c, ICECAM_SIGNALLING_STATE_RETRYING);
+    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "use ws:// instead of wss://");
+    /* It keeps trying, each attempt saying the same. */
+    g_assert_true (WAIT_UNTIL (client_count_state (c, ICECAM_SIGNALLING_STATE_RETRYING) == 2));
+    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "does not speak TLS");
+    return;
+  }
+  client_wait_state (c, ICECAM_SIGNALLING_STATE_CLOSED);
+  assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT,
+                "the server does not speak TLS (it answers plain HTTP); use ws:// instead of wss://");
+  g_test_message ("said after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+}
+
 /* The server goes away and comes back on the same port: the client retries meanwhile and
  * registers again. */
 static void
@@ -530,6 +554,10 @@ main (int argc, char **argv)
   g_test_add_func ("/signalling-client/url/loopback", test_url_loopback);
   ADD ("unreachable/retrying", test_unreachable_retrying);
   ADD ("unreachable/closed", test_unreachable_closed);
+  g_test_add ("/signalling-client/tls/plain-server", Fixture, NULL, fixture_setup,
+              test_tls_plain_server, fixture_teardown);
+  g_test_add ("/signalling-client/tls/plain-server-retrying", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_setup, test_tls_plain_server, fixture_teardown);
   ADD ("reconnect/server-restarts", test_reconnect_server_restarts);
   ADD ("stop/while-connecting", test_stop_while_connecting);
   ADD ("stop/when-ready", test_stop_when_ready);

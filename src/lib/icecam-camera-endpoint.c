@@ -435,8 +435,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FULL,
                                                              "camera is full");
 
-    g_message ("camera %s: refusing %s: already %u viewers", self->camera_id, msg->peer,
-               self->max_viewers);
+    g_message ("camera %s: refusing %s: already %u viewer%s, the most it serves",
+               self->camera_id, msg->peer, self->max_viewers, self->max_viewers == 1 ? "" : "s");
     icecam_signalling_client_send (self->client, bye);
     return;
   }

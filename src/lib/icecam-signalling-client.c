@@ -3,6 +3,7 @@
 
 #include "icecam-signalling-client.h"
 
+#include "icecam-tls-probe.h"
 #include "icecam-token.h"
 
 #include <libsoup/soup.h>
@@ -45,6 +46,8 @@ struct _IcecamSignallingClient {
   SoupSession *session;
   SoupWebsocketConnection *ws;
   GCancellable *cancellable;
+  GCancellable *attempt_cancellable; /* this connection attempt (and its TLS probe) */
+  GSource *tls_probe_source;   /* wss://: probes for plain HTTP if the handshake drags on */
   IcecamSignallingState state;
   gboolean reconnect;
   guint attempt;
@@ -59,6 +62,13 @@ struct _IcecamSignallingClient {
   gint64 pong_due_us;          /* a ping is out and its pong is due then; 0: no ping out */
   GSource *keepalive_source;
 };
+
+/* A wss:// handshake not done after this long is when the server is asked whether it
+ * answers plain HTTP (a local rendezvous completes it in a few ms, a distant one in a few
+ * round trips: well under a second but on the worst links). */
+#define TLS_PROBE_DELAY_MS 1000
+
+static void tls_probe_stop (IcecamSignallingClient *self);
 
 G_DEFINE_TYPE (IcecamSignallingClient, icecam_signalling_client, G_TYPE_OBJECT)
 G_DEFINE_QUARK (icecam-signalling-error-quark, icecam_signalling_error)
@@ -226,6 +236,7 @@ fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
   g_clear_error (&self->error);
   self->error = error;
   keepalive_stop (self);
+  tls_probe_stop (self);
   self->pong_due_us = 0;
   drop_websocket (self);
   if (!self->reconnect || !retryable) {
@@ -349,12 +360,19 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   SoupWebsocketConnection *ws;
 
   ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    tls_probe_stop (self);
   if (ws == NULL) {
     if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_autofree gchar *url = g_uri_to_string (self->uri);
+      gboolean tls_trouble = g_str_equal (g_uri_get_scheme (self->uri), "wss") &&
+                             (error->domain == G_TLS_ERROR ||
+                              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
 
       fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CONNECT,
-                               "cannot reach the rendezvous at %s: %s", url, error->message),
+                               "cannot reach the rendezvous at %s: %s%s", url, error->message,
+                               tls_trouble ? " (does the server speak TLS? if not, use ws://)"
+                                           : ""),
             TRUE);
     }
     g_object_unref (self);
@@ -371,6 +389,53 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (self->secret == NULL)
     send_hello (self, NULL);
   g_object_unref (self);
+}
+
+static void
+tls_probe_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  IcecamSignallingClient *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (icecam_tls_probe_plain_http_finish (result, &error) && self->ws == NULL &&
+      self->state == ICECAM_SIGNALLING_STATE_CONNECTING) {
+    g_autofree gchar *url = g_uri_to_string (self->uri);
+
+    /* The handshake's own callback sees the cancellation and leaves the rest to us. */
+    g_cancellable_cancel (self->attempt_cancellable);
+    fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CONNECT,
+                             "cannot reach the rendezvous at %s: the server does not speak "
+                             "TLS (it answers plain HTTP); use ws:// instead of wss://", url),
+          TRUE);
+  } else if (error != NULL) {
+    g_debug ("signalling: plain HTTP probe: %s", error->message);
+  }
+  g_object_unref (self);
+}
+
+static gboolean
+on_tls_probe_due (gpointer data)
+{
+  IcecamSignallingClient *self = data;
+
+  g_clear_pointer (&self->tls_probe_source, g_source_unref);
+  g_debug ("signalling: no TLS handshake after %u ms; does the server answer plain HTTP?",
+           TLS_PROBE_DELAY_MS);
+  icecam_tls_probe_plain_http_async (g_uri_get_host (self->uri),
+                                     (guint16) (g_uri_get_port (self->uri) > 0
+                                                  ? g_uri_get_port (self->uri) : 443),
+                                     self->attempt_cancellable, tls_probe_cb,
+                                     g_object_ref (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tls_probe_stop (IcecamSignallingClient *self)
+{
+  if (self->tls_probe_source == NULL)
+    return;
+  g_source_destroy (self->tls_probe_source);
+  g_clear_pointer (&self->tls_probe_source, g_source_unref);
 }
 
 /* ws://host:port means ws://host:port/ws: users type the server, not the endpoint. */
@@ -439,8 +504,16 @@ connect_now (IcecamSignallingClient *self)
   if (self->accept_invalid_certificates)
     g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), NULL);
   set_state (self, ICECAM_SIGNALLING_STATE_CONNECTING);
+  g_clear_object (&self->attempt_cancellable);
+  self->attempt_cancellable = g_cancellable_new ();
+  tls_probe_stop (self);
+  if (g_str_equal (g_uri_get_scheme (self->uri), "wss")) {
+    self->tls_probe_source = g_timeout_source_new (TLS_PROBE_DELAY_MS);
+    g_source_set_callback (self->tls_probe_source, on_tls_probe_due, self, NULL);
+    g_source_attach (self->tls_probe_source, g_main_context_get_thread_default ());
+  }
   soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
-                                        self->cancellable, websocket_connect_cb,
+                                        self->attempt_cancellable, websocket_connect_cb,
                                         g_object_ref (self));
 }
 
@@ -582,6 +655,9 @@ void
 icecam_signalling_client_stop (IcecamSignallingClient *self)
 {
   g_cancellable_cancel (self->cancellable);
+  if (self->attempt_cancellable != NULL)
+    g_cancellable_cancel (self->attempt_cancellable);
+  tls_probe_stop (self);
   self->reconnect = FALSE;
   keepalive_stop (self);
   if (self->retry_source != NULL) {
@@ -690,7 +766,9 @@ icecam_signalling_client_finalize (GObject *object)
   if (self->secret != NULL)
     memset (self->secret, 0, strlen (self->secret));
   g_free (self->secret);
+  tls_probe_stop (self);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->attempt_cancellable);
   icecam_message_free (self->welcome);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (icecam_signalling_client_parent_class)->finalize (object);

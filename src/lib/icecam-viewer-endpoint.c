@@ -61,6 +61,9 @@ struct _IcecamViewerEndpoint {
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
+  gboolean wait;         /* an unknown camera is waited for, not an error */
+  gboolean watch_pending; /* the camera was unknown: watch again once presence lists it */
+  gchar **online;        /* the last presence list: the cameras this viewer may see */
 
   GMainContext *context;
   GSource *report_source; /* receiver reports while PLAYING */
@@ -402,8 +405,40 @@ on_welcome (IcecamViewerEndpoint *self, const IcecamMessage *msg)
       send_restart_request (self); /* asked while away: lost */
     return;
   }
+  self->watch_pending = FALSE;
   icecam_signalling_client_send (self->client, watch);
   set_state (self, ICECAM_VIEWER_STATE_WAITING);
+}
+
+/* The presence list came before the answer to watch (the rendezvous sends it on hello), and
+ * names only the cameras this viewer's token allows. */
+static GError *
+unknown_camera_error (IcecamViewerEndpoint *self, const IcecamMessage *msg)
+{
+  g_autofree gchar *online = self->online != NULL && self->online[0] != NULL
+                             ? g_strjoinv (", ", self->online) : NULL;
+
+  return g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA,
+                      "rendezvous refused (%s): %s; %s%s",
+                      icecam_error_code_to_string (msg->error_code), msg->text,
+                      online != NULL ? "online: " : "no camera this viewer may see is online",
+                      online != NULL ? online : "");
+}
+
+/* Watches the camera it waits for as soon as presence lists it. */
+static void
+handle_presence (IcecamViewerEndpoint *self, const IcecamMessage *msg)
+{
+  g_strfreev (self->online);
+  self->online = g_strdupv (msg->cameras);
+  if (self->watch_pending && self->online != NULL &&
+      g_strv_contains ((const gchar * const *) self->online, self->camera_id)) {
+    g_autoptr (IcecamMessage) watch = icecam_message_new_watch (self->camera_id);
+
+    g_info ("viewer %s: online now, watching", self->camera_id);
+    self->watch_pending = FALSE;
+    icecam_signalling_client_send (self->client, watch);
+  }
 }
 
 static void
@@ -411,6 +446,15 @@ handle_error (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
   IcecamViewerError code = ICECAM_VIEWER_ERROR_REFUSED;
 
+  if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_CAMERA && self->session_id == NULL) {
+    if (self->wait) {
+      g_info ("viewer %s: not online yet, waiting for it", self->camera_id);
+      self->watch_pending = TRUE;
+      return;
+    }
+    fail (self, unknown_camera_error (self, msg), ICECAM_BYE_CODE_NONE);
+    return;
+  }
   if (msg->error_code == ICECAM_ERROR_CODE_UNKNOWN_CAMERA)
     code = ICECAM_VIEWER_ERROR_UNKNOWN_CAMERA;
   /* Errors about one of our messages (a restart a camera does not understand, say) are
@@ -499,6 +543,8 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         renew_ice_servers (self, msg);
       break;
     case ICECAM_MESSAGE_PRESENCE:
+      handle_presence (self, msg);
+      break;
     default:
       break;
   }
@@ -513,6 +559,11 @@ on_client_state_changed (IcecamSignallingClient *client, guint state,
   if ((state != ICECAM_SIGNALLING_STATE_CLOSED && state != ICECAM_SIGNALLING_STATE_RETRYING) ||
       error == NULL)
     return;
+  /* A viewer that waits for its camera waits for the rendezvous too. */
+  if (self->wait && self->peer == NULL && state == ICECAM_SIGNALLING_STATE_RETRYING) {
+    g_info ("viewer %s: waiting for the rendezvous: %s", self->camera_id, error->message);
+    return;
+  }
   /* Once media flows, the rendezvous is not needed (DESIGN.md decision 3). */
   if (self->state == ICECAM_VIEWER_STATE_PLAYING) {
     g_message ("viewer %s: lost the rendezvous, media continues: %s", self->camera_id,
@@ -648,6 +699,21 @@ icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self, IcecamIceRe
   self->receive_func = func;
   self->receive_data = user_data;
   self->receive_notify = notify;
+}
+
+/**
+ * icecam_viewer_endpoint_set_wait:
+ * @wait: wait for a camera that is not online (and for a rendezvous that cannot be reached)
+ *   instead of failing; the camera is watched as soon as presence lists it
+ *
+ * Must be called before icecam_viewer_endpoint_start().
+ */
+void
+icecam_viewer_endpoint_set_wait (IcecamViewerEndpoint *self, gboolean wait)
+{
+  self->wait = wait;
+  if (wait)
+    icecam_signalling_client_set_reconnect (self->client, TRUE);
 }
 
 void
@@ -807,6 +873,7 @@ icecam_viewer_endpoint_finalize (GObject *object)
   g_free (self->camera_id);
   g_free (self->session_id);
   g_free (self->pinned_fingerprint);
+  g_strfreev (self->online);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);

@@ -52,6 +52,7 @@ gboolean icecam_viewer_endpoint_set_camera_fingerprint (IcecamViewerEndpoint *se
 void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
                                               IcecamIceReceiveFunc func, gpointer user_data,
                                               GDestroyNotify notify);
+void icecam_viewer_endpoint_set_wait (IcecamViewerEndpoint *self, gboolean wait);
 void icecam_viewer_endpoint_start (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self);
 IcecamViewerState icecam_viewer_endpoint_get_state (IcecamViewerEndpoint *self);

@@ -2,6 +2,7 @@
 /* The icecam-rendezvous command: options, one IcecamRendezvous, the main loop, clean exit. */
 
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <glib-unix.h>
@@ -52,6 +53,7 @@ typedef struct {
   GHashTable *camera_secrets;
   gchar *token_key;
   gboolean verbose;
+  gboolean version;
 
   gchar *host;
   guint16 port;
@@ -241,31 +243,43 @@ app_check_stun_alternate (App *app, GError **error)
   return TRUE;
 }
 
+/* A range error names the option and the value it got. */
+static gboolean
+check_at_least (const gchar *option, gint value, gint min, const gchar *note, GError **error)
+{
+  if (value >= min)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s must be >= %d%s, not %d",
+               option, min, note, value);
+  return FALSE;
+}
+
 static gboolean
 app_check_limits (App *app, GError **error)
 {
-  if (app->max_connections_per_address < 0 || app->message_rate < 0 || app->message_burst < 1 ||
-      app->max_sessions_per_camera < 1 || app->max_sessions_per_viewer < 1) {
+  if (!check_at_least ("--max-connections-per-address", app->max_connections_per_address, 0,
+                       " (0: no limit)", error) ||
+      !check_at_least ("--message-rate", app->message_rate, 0, " (0: no limit)", error) ||
+      !check_at_least ("--message-burst", app->message_burst, 1, "", error) ||
+      !check_at_least ("--max-sessions-per-camera", app->max_sessions_per_camera, 1, "", error) ||
+      !check_at_least ("--max-sessions-per-viewer", app->max_sessions_per_viewer, 1, "", error) ||
+      !check_at_least ("--keepalive-interval", app->keepalive_interval_s, 1, "", error) ||
+      !check_at_least ("--handshake-timeout", app->handshake_timeout_s, 0, " (0: none)", error) ||
+      !check_at_least ("--hello-timeout", app->hello_timeout_s, 0, " (0: none)", error) ||
+      (app->max_connections != -1 &&  /* -1: not given, from the descriptor limit */
+       !check_at_least ("--max-connections", app->max_connections, 0, " (0: none)", error)) ||
+      !check_at_least ("--resume-grace", app->resume_grace_s, 0,
+                       " (0: sessions end with their connection)", error))
+    return FALSE;
+  if (app->silence_limit_s <= app->keepalive_interval_s) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--max-connections-per-address and --message-rate must be >= 0 (0: no "
-                 "limit); --message-burst and --max-sessions-per-camera/-viewer >= 1");
+                 "--silence-limit must be longer than --keepalive-interval (%d s), not %d",
+                 app->keepalive_interval_s, app->silence_limit_s);
     return FALSE;
   }
-  if (app->keepalive_interval_s < 1 || app->silence_limit_s <= app->keepalive_interval_s) {
+  if (app->ipv6_prefix_length < 1 || app->ipv6_prefix_length > 128) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--keepalive-interval must be >= 1 and --silence-limit longer than it");
-    return FALSE;
-  }
-  if (app->handshake_timeout_s < 0 || app->hello_timeout_s < 0 || app->max_connections < -1 ||
-      app->ipv6_prefix_length < 1 || app->ipv6_prefix_length > 128) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--handshake-timeout, --hello-timeout and --max-connections must be >= 0 "
-                 "(0: none); --ipv6-prefix-length 1 to 128");
-    return FALSE;
-  }
-  if (app->resume_grace_s < 0) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--resume-grace must be >= 0 (0: sessions end with their connection)");
+                 "--ipv6-prefix-length must be 1 to 128, not %d", app->ipv6_prefix_length);
     return FALSE;
   }
   return TRUE;
@@ -302,7 +316,9 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
 {
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &app->listen,
-      "Where to serve WebSocket signalling (TCP), default " DEFAULT_LISTEN, "HOST:PORT" },
+      "Where to serve WebSocket signalling (TCP; port " G_STRINGIFY (DEFAULT_PORT) " if left "
+      "out: --listen HOST is HOST:" G_STRINGIFY (DEFAULT_PORT) "), default " DEFAULT_LISTEN,
+      "HOST[:PORT]" },
     { "stun-listen", 0, 0, G_OPTION_ARG_STRING, &app->stun_listen,
       "Where the STUN responder listens (UDP; port 3478 if left out), or 'none'; "
       "default: the --listen host and port",
@@ -380,6 +396,7 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
       G_STRINGIFY (ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH), "BITS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &app->version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
@@ -391,6 +408,8 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
+  if (app->version)
+    return TRUE;
   if (*argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
                  (*argv)[1]);
@@ -576,15 +595,20 @@ main (int argc, char **argv)
   int status;
 
   /* stdout carries the one "listening" line; every log goes to stderr. */
+  setlocale (LC_ALL, "");
   g_log_writer_default_set_use_stderr (TRUE);
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return icecam_token_command (argc - 1, argv + 1);
 
   if (!app_parse_options (&app, &argc, &argv, &error)) {
-    g_printerr ("icecam-rendezvous: %s\nRun 'icecam-rendezvous --help' for the options.\n",
-                error->message);
+    g_printerr ("icecam-rendezvous: %s (see --help)\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;
+  }
+  if (app.version) {
+    printf ("icecam-rendezvous %s\n", ICECAM_VERSION);
+    app_clear (&app);
+    return EXIT_SUCCESS;
   }
   /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading; for the
    * relays, the line names the option. */

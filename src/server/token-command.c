@@ -74,8 +74,8 @@ icecam_token_command (int argc, char **argv)
   GOptionEntry entries[] = {
     { "camera", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &cameras,
       "A camera the token grants (repeatable; '*' for every camera)", "NAME" },
-    { "ttl", 't', 0, G_OPTION_ARG_STRING, &ttl, "How long it is valid: 90s, 15m, 1h, 7d",
-      "DURATION" },
+    { "ttl", 't', 0, G_OPTION_ARG_STRING, &ttl,
+      "How long it is valid: 90s, 15m, 1h, 7d (default 1h)", "DURATION" },
     { "token-key-file", 'k', 0, G_OPTION_ARG_FILENAME, &key_file,
       "The rendezvous's token key (the same file as its --token-key-file)", "PATH" },
     { NULL }
@@ -87,6 +87,11 @@ icecam_token_command (int argc, char **argv)
                                 "icecamsrc token=...; the rendezvous checks it with its key.");
   if (!g_option_context_parse (context, &argc, &argv, &error))
     goto usage;
+  if (argc > 1) {
+    g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
+                 argv[1]);
+    goto usage;
+  }
   seconds = icecam_token_command_parse_duration (ttl ? ttl : "1h");
   if (cameras == NULL || key_file == NULL || seconds < 0) {
     g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,

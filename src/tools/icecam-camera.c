@@ -16,6 +16,7 @@ typedef struct {
   gchar *certificate;
   IcecamToolIceOptions ice;
   gboolean nat_probe;
+  gboolean version;
 
   GMainLoop *loop;
   GstElement *pipeline;
@@ -44,9 +45,14 @@ build_source_description (CameraApp *app, GError **error)
   if (g_str_equal (app->source, "test"))
     return g_strdup_printf ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,"
                             "height=%d,framerate=%d/1", app->width, app->height, app->fps);
-  if (g_str_has_prefix (app->source, "v4l2:"))
+  if (g_str_has_prefix (app->source, "v4l2:")) {
     device = g_strdup (app->source + 5);
-  else if (g_str_equal (app->source, "auto"))
+    if (!g_file_test (device, G_FILE_TEST_EXISTS)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--source: there is no %s", device);
+      return NULL;
+    }
+  } else if (g_str_equal (app->source, "auto"))
     device = find_v4l2_device ();
   else {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -114,6 +120,12 @@ on_element_message (CameraApp *app, const GstStructure *s)
   } else if (gst_structure_has_name (s, "icecam-session-restarted")) {
     g_print ("icecam-camera: session %s path lost, restarting ICE\n",
              gst_structure_get_string (s, "session"));
+  } else if (gst_structure_has_name (s, "icecam-registered")) {
+    gboolean again = FALSE;
+
+    gst_structure_get_boolean (s, "again", &again);
+    g_print ("icecam-camera: camera '%s' registered%s with the rendezvous %s\n", app->id,
+             again ? " again" : "", app->server);
   } else if (gst_structure_has_name (s, "icecam-session-ended")) {
     app->sessions_ended++;
     g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),
@@ -125,24 +137,21 @@ static gboolean
 on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
 {
   CameraApp *app = data;
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *debug = NULL;
+  g_autofree gchar *reason = NULL;
 
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ELEMENT:
       on_element_message (app, gst_message_get_structure (msg));
       break;
     case GST_MESSAGE_ERROR:
-      gst_message_parse_error (msg, &error, &debug);
-      g_printerr ("icecam-camera: error: %s%s%s\n", error->message, debug ? " — " : "",
-                  debug ? debug : "");
+      reason = icecam_tool_describe_error (msg, app->ice.verbose);
+      g_printerr ("icecam-camera: error: %s\n", reason);
       app->exit_code = 1;
       g_main_loop_quit (app->loop);
       break;
     case GST_MESSAGE_WARNING:
-      gst_message_parse_warning (msg, &error, &debug);
-      g_printerr ("icecam-camera: warning: %s%s%s\n", error->message, debug ? " — " : "",
-                  debug ? debug : "");
+      reason = icecam_tool_describe_error (msg, app->ice.verbose);
+      g_printerr ("icecam-camera: warning: %s\n", reason);
       break;
     case GST_MESSAGE_EOS:
       g_main_loop_quit (app->loop);
@@ -161,6 +170,24 @@ on_signal (gpointer data)
   g_print ("icecam-camera: stopping\n");
   g_main_loop_quit (app->loop);
   return G_SOURCE_REMOVE;
+}
+
+/* What the elements would refuse when they start, refused now with the option named. */
+static gboolean
+check_options (CameraApp *app, GError **error)
+{
+  if (!icecam_tool_check_range ("--width", app->width, 16, 8192, error) ||
+      !icecam_tool_check_range ("--height", app->height, 16, 8192, error) ||
+      !icecam_tool_check_range ("--fps", app->fps, 1, 120, error) ||
+      !icecam_tool_check_range ("--bitrate", app->bitrate_kbps, 16, 2048000, error) ||
+      !icecam_tool_check_range ("--keyframe-interval", app->keyframe_interval_s, 1, 3600,
+                                error) ||
+      !icecam_tool_check_range ("--max-viewers", app->max_viewers, 1, 1024, error))
+    return FALSE;
+  return icecam_tool_check_server (app->server, error) &&
+         icecam_tool_check_id ("--id", app->id, error) &&
+         icecam_tool_check_readable ("--secret-file", app->secret_file, error) &&
+         icecam_tool_check_ice_options (&app->ice, error);
 }
 
 static gboolean
@@ -190,6 +217,7 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "$XDG_DATA_HOME/icecam/ID.pem); viewers pin its fingerprint", "PATH" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First print which NAT this host is behind, as icecam-natprobe finds it", NULL },
+    icecam_tool_version_entry (&app->version),
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- stream a camera to icecam viewers");
@@ -199,17 +227,15 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
   g_option_context_add_group (context, gst_init_get_option_group ());
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
+  if (app->version)
+    return TRUE;
+  if (!icecam_tool_check_arguments (*argc, *argv, error))
+    return FALSE;
   if (app->server == NULL || app->id == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--server and --id are required");
     return FALSE;
   }
-  if (app->width < 16 || app->height < 16 || app->fps < 1 || app->fps > 120 ||
-      app->bitrate_kbps < 16 || app->keyframe_interval_s < 1 || app->max_viewers < 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "size, fps, bitrate, keyframe interval or max viewers out of range");
-    return FALSE;
-  }
-  return TRUE;
+  return check_options (app, error);
 }
 
 static void
@@ -231,10 +257,15 @@ run (CameraApp *app, int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstBus) bus = NULL;
 
+  icecam_tool_init (&app->ice.verbose);
   icecam_tool_use_build_tree_plugin ();
   if (!parse_options (app, &argc, &argv, &error)) {
     g_printerr ("icecam-camera: %s\n", error->message);
     return 2;
+  }
+  if (app->version) {
+    icecam_tool_print_version ("icecam-camera");
+    return 0;
   }
   if (app->source == NULL)
     app->source = g_strdup ("auto");
@@ -256,15 +287,18 @@ run (CameraApp *app, int argc, char **argv)
   g_unix_signal_add (SIGTERM, on_signal, app);
 
   if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_printerr ("icecam-camera: the pipeline does not start (run with --verbose)\n");
-    app->exit_code = 1;
+    g_autofree gchar *reason = icecam_tool_pop_error (app->pipeline, app->ice.verbose);
+
+    g_printerr ("icecam-camera: does not start: %s\n", reason);
+    app->exit_code = 2;
   } else {
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app->pipeline), "sink");
     g_autofree gchar *fingerprint = NULL;
 
     g_object_get (sink, "fingerprint", &fingerprint, NULL);
     g_print ("icecam-camera: fingerprint %s\n", fingerprint);
-    g_print ("icecam-camera: camera '%s' streaming %s to %s\n", app->id, app->source, app->server);
+    g_print ("icecam-camera: camera '%s' streaming %s; registering with %s\n", app->id,
+             app->source, app->server);
     g_main_loop_run (app->loop);
   }
   /* NULL closes every session: viewers get a bye, TURN allocations are released. */

@@ -2,6 +2,7 @@
 /* icecam-natprobe: which NAT this network is behind, and what icecam can reach from it. */
 
 #include <json-glib/json-glib.h>
+#include <locale.h>
 #include <stdio.h>
 
 #include "icecam-log.h"
@@ -17,6 +18,7 @@ typedef struct {
   gboolean json;
   gboolean lifetime;
   gboolean verbose;
+  gboolean version;
 
   GMainLoop *loop;
   IcecamNatVerdict *verdict;
@@ -54,6 +56,7 @@ parse_options (NatProbeApp *app, int *argc, char ***argv, GError **error)
       "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log every test (on stderr)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &app->version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
@@ -66,6 +69,8 @@ parse_options (NatProbeApp *app, int *argc, char ***argv, GError **error)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
+  if (app->version)
+    return TRUE;
   if (*argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
                  (*argv)[1]);
@@ -178,10 +183,15 @@ main (int argc, char **argv)
   int status = EXIT_SUCCESS;
 
   /* stdout carries the verdict; every log goes to stderr. */
+  setlocale (LC_ALL, "");
   g_log_writer_default_set_use_stderr (TRUE);
-  if (!parse_options (&app, &argc, &argv, &error) || !(probe = build_probe (&app, &error))) {
-    g_printerr ("icecam-natprobe: %s\nRun 'icecam-natprobe --help' for the options.\n",
-                error->message);
+  if (parse_options (&app, &argc, &argv, &error) && app.version) {
+    g_print ("icecam-natprobe %s\n", ICECAM_VERSION);
+    app_clear (&app);
+    return EXIT_SUCCESS;
+  }
+  if (error != NULL || !(probe = build_probe (&app, &error))) {
+    g_printerr ("icecam-natprobe: %s (see --help)\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;
   }

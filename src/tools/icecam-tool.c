@@ -3,8 +3,15 @@
 
 #include "icecam-tool.h"
 
+#include <locale.h>
+#include <string.h>
+
+#include "icecam-certificate.h"
+#include "icecam-ice-config.h"
 #include "icecam-log.h"
 #include "icecam-nat-probe.h"
+#include "icecam-protocol.h"
+#include "icecam-signalling-client.h"
 
 /* --verbose takes effect while the options are parsed, before the GStreamer option group
  * after this one calls gst_init() (which loads the icecam plugin). */
@@ -170,4 +177,297 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   return g_strdup_printf ("nat=%s mapping=%s filtering=%s", *nat_type,
                           icecam_nat_behaviour_to_string (verdict->mapping),
                           icecam_nat_behaviour_to_string (verdict->filtering));
+}
+
+/* Logs the commands report themselves (each event once, from the element's bus message)
+ * stay quiet without --verbose: libicecam's g_message() lines repeat what the tool prints. */
+static GLogWriterOutput
+quiet_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                  gpointer user_data)
+{
+  const gboolean *verbose = user_data;
+
+  if ((level & G_LOG_LEVEL_MESSAGE) != 0 && !*verbose) {
+    for (gsize i = 0; i < n_fields; i++) {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN") && fields[i].length < 0 &&
+          g_str_equal ((const gchar *) fields[i].value, "icecam"))
+        return G_LOG_WRITER_HANDLED;
+    }
+  }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/**
+ * icecam_tool_init:
+ * @verbose: the --verbose option, read at each message: it must outlive the command
+ *
+ * What every command does first: the user's locale (quotes and dashes print as such, not as
+ * '?'), logs on stderr, and libicecam's informational messages left to --verbose.
+ */
+void
+icecam_tool_init (const gboolean *verbose)
+{
+  setlocale (LC_ALL, "");
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_log_set_writer_func (quiet_log_writer, (gpointer) verbose, NULL);
+}
+
+GOptionEntry
+icecam_tool_version_entry (gboolean *version)
+{
+  GOptionEntry entry = { "version", 0, 0, G_OPTION_ARG_NONE, version,
+                         "Print the version and exit", NULL };
+
+  return entry;
+}
+
+void
+icecam_tool_print_version (const gchar *tool)
+{
+  g_print ("%s %s (GStreamer %s, GLib %u.%u.%u)\n", tool, ICECAM_VERSION,
+           gst_version_string () + strlen ("GStreamer "), glib_major_version,
+           glib_minor_version, glib_micro_version);
+}
+
+/* The commands take options only: a stray word is most likely a mistyped option's value. */
+gboolean
+icecam_tool_check_arguments (int argc, char **argv, GError **error)
+{
+  if (argc <= 1)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               "unexpected argument '%s' (every setting is an option, see --help)", argv[1]);
+  return FALSE;
+}
+
+gboolean
+icecam_tool_check_range (const gchar *option, gint value, gint min, gint max, GError **error)
+{
+  if (value >= min && value <= max)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s must be %d to %d, not %d", option, min, max, value);
+  return FALSE;
+}
+
+/* The checks the elements would make when they start, made before: the option is named. */
+gboolean
+icecam_tool_check_server (const gchar *url, GError **error)
+{
+  g_autoptr (IcecamSignallingClient) client = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  client = icecam_signalling_client_new (url, ICECAM_ROLE_VIEWER, NULL, &local_error);
+  if (client != NULL)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--server: '%s' is not a ws://HOST:PORT or wss://HOST:PORT URL", url);
+  return FALSE;
+}
+
+gboolean
+icecam_tool_check_id (const gchar *option, const gchar *id, GError **error)
+{
+  if (icecam_protocol_id_is_valid (id))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s: '%s' is not an id (1 to %u characters of A-Z a-z 0-9 . _ -)", option, id,
+               ICECAM_PROTOCOL_MAX_ID_LENGTH);
+  return FALSE;
+}
+
+gboolean
+icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GError **error)
+{
+  g_autoptr (IcecamIceConfig) config = icecam_ice_config_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (options->policy != NULL && g_strcmp0 (options->policy, "all") != 0 &&
+      g_strcmp0 (options->policy, "relay") != 0) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--ice-transport-policy must be 'all' or 'relay', not '%s'", options->policy);
+    return FALSE;
+  }
+  if (options->stun_server != NULL &&
+      !icecam_ice_config_add_url (config, options->stun_server, NULL, NULL, &local_error)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--stun-server: %s",
+                 local_error->message);
+    return FALSE;
+  }
+  for (guint i = 0; options->turn_servers != NULL && options->turn_servers[i] != NULL; i++) {
+    if (!icecam_ice_config_add_url (config, options->turn_servers[i], NULL, NULL,
+                                    &local_error)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--turn-server: %s",
+                   local_error->message);
+      return FALSE;
+    }
+  }
+  return icecam_tool_check_readable ("--ca-file", options->ca_file, error);
+}
+
+gboolean
+icecam_tool_check_fingerprint (const gchar *fingerprint, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autofree gchar *normalized = NULL;
+
+  if (fingerprint == NULL)
+    return TRUE;
+  normalized = icecam_fingerprint_normalize (fingerprint, &local_error);
+  if (normalized != NULL)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--camera-fingerprint: %s (as icecam-camera prints it: \"sha-256 AB:CD:...\")",
+               local_error->message);
+  return FALSE;
+}
+
+/* A file the element reads when it starts: a missing one is named now. */
+gboolean
+icecam_tool_check_readable (const gchar *option, const gchar *path, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (path == NULL || g_file_get_contents (path, &contents, NULL, &local_error))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: %s", option,
+               local_error->message);
+  return FALSE;
+}
+
+/* An ERROR or WARNING message, one line. GStreamer's debug string starts with where it was
+ * raised, "file.c(line): function (): /GstPipeline:...:\n", then the reason: the place is for
+ * --verbose. */
+gchar *
+icecam_tool_describe_error (GstMessage *msg, gboolean verbose)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+  const gchar *reason;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING)
+    gst_message_parse_warning (msg, &error, &debug);
+  else
+    gst_message_parse_error (msg, &error, &debug);
+  if (debug != NULL)
+    g_strdelimit (debug, "\n", ' ');
+  reason = debug;
+  if (reason != NULL && !verbose) {
+    const gchar *place_end = strstr (reason, ": /Gst");
+
+    /* The place ends with the element's path and a colon: "...:/GstIcecamSink:sink: ". */
+    if (place_end != NULL) {
+      const gchar *path_end = strstr (place_end + 2, ": ");
+
+      reason = path_end != NULL ? path_end + 2 : NULL;
+    }
+  }
+  if (reason == NULL || *reason == '\0')
+    return g_strdup (error->message);
+  return g_strdup_printf ("%s (%s)", error->message, reason);
+}
+
+/**
+ * icecam_tool_pop_error:
+ * @pipeline: a pipeline that did not start
+ * @verbose: whether to keep the place in the code the error came from
+ *
+ * Returns: (transfer full): the error an element posted while the pipeline was starting,
+ *   with its reason, or a generic message if there is none
+ */
+gchar *
+icecam_tool_pop_error (GstElement *pipeline, gboolean verbose)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+  if (msg == NULL)
+    return g_strdup ("the pipeline does not start (run with --verbose, and GST_DEBUG=3)");
+  return icecam_tool_describe_error (msg, verbose);
+}
+
+typedef struct {
+  GStrv cameras;
+  GError *error;
+  gboolean done;
+  guint timeout_id;
+} ListCameras;
+
+static void
+on_list_client_message (IcecamSignallingClient *client, IcecamMessage *msg, ListCameras *list)
+{
+  if (msg->type != ICECAM_MESSAGE_PRESENCE || list->done)
+    return;
+  list->cameras = msg->cameras != NULL ? g_strdupv (msg->cameras) : g_new0 (gchar *, 1);
+  list->done = TRUE;
+}
+
+static void
+on_list_client_state_changed (IcecamSignallingClient *client, guint state, ListCameras *list)
+{
+  const GError *error = icecam_signalling_client_get_error (client);
+
+  if (state != ICECAM_SIGNALLING_STATE_CLOSED || list->done)
+    return;
+  list->error = error != NULL ? g_error_copy (error)
+                              : g_error_new (ICECAM_SIGNALLING_ERROR,
+                                             ICECAM_SIGNALLING_ERROR_CLOSED,
+                                             "the rendezvous closed the connection");
+  list->done = TRUE;
+}
+
+static gboolean
+list_timed_out (gpointer data)
+{
+  ListCameras *list = data;
+
+  list->timeout_id = 0;
+  if (!list->done) {
+    list->error = g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_TIMEOUT,
+                               "the rendezvous did not list its cameras within 10 s");
+    list->done = TRUE;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * icecam_tool_list_cameras:
+ * @server: the rendezvous URL
+ * @token: (nullable): the viewer's token: the list names only the cameras it allows
+ * @options: the TLS options
+ * @error: why there is no list
+ *
+ * Connects as a viewer and takes the first presence list (the rendezvous sends it on hello).
+ * Runs the default main context until then, 10 s at most.
+ *
+ * Returns: (transfer full) (nullable): the ids of the cameras online that this viewer may see
+ */
+GStrv
+icecam_tool_list_cameras (const gchar *server, const gchar *token,
+                          const IcecamToolIceOptions *options, GError **error)
+{
+  g_autoptr (IcecamSignallingClient) client = NULL;
+  ListCameras list = { NULL };
+
+  client = icecam_signalling_client_new (server, ICECAM_ROLE_VIEWER, NULL, error);
+  if (client == NULL ||
+      !icecam_signalling_client_set_tls (client, options->ca_file, options->insecure_tls, error))
+    return NULL;
+  icecam_signalling_client_set_credentials (client, NULL, token);
+  g_signal_connect (client, "message", G_CALLBACK (on_list_client_message), &list);
+  g_signal_connect (client, "state-changed", G_CALLBACK (on_list_client_state_changed), &list);
+  list.timeout_id = g_timeout_add_seconds (10, list_timed_out, &list);
+  icecam_signalling_client_start (client);
+  while (!list.done)
+    g_main_context_iteration (NULL, TRUE);
+  if (list.timeout_id != 0)
+    g_source_remove (list.timeout_id);
+  g_signal_handlers_disconnect_by_data (client, &list);
+  icecam_signalling_client_stop (client);
+  if (list.error != NULL) {
+    g_propagate_error (error, list.error);
+    return NULL;
+  }
+  return list.cameras;
 }

@@ -5,6 +5,8 @@
 
 #include <gst/gst.h>
 
+#include "icecam-tool-summary.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -30,5 +32,21 @@ void icecam_tool_use_build_tree_plugin (void);
 gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
                               const gchar *stun_server, gchar **nat_type);
+
+void icecam_tool_init (const gboolean *verbose);
+GOptionEntry icecam_tool_version_entry (gboolean *version);
+void icecam_tool_print_version (const gchar *tool);
+gboolean icecam_tool_check_arguments (int argc, char **argv, GError **error);
+gboolean icecam_tool_check_range (const gchar *option, gint value, gint min, gint max,
+                                  GError **error);
+gboolean icecam_tool_check_server (const gchar *url, GError **error);
+gboolean icecam_tool_check_id (const gchar *option, const gchar *id, GError **error);
+gboolean icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GError **error);
+gboolean icecam_tool_check_fingerprint (const gchar *fingerprint, GError **error);
+gboolean icecam_tool_check_readable (const gchar *option, const gchar *path, GError **error);
+gchar *icecam_tool_describe_error (GstMessage *msg, gboolean verbose);
+GStrv icecam_tool_list_cameras (const gchar *server, const gchar *token,
+                                const IcecamToolIceOptions *options, GError **error);
+gchar *icecam_tool_pop_error (GstElement *pipeline, gboolean verbose);
 
 G_END_DECLS

@@ -24,6 +24,10 @@ typedef struct {
   gboolean no_retry;
   gchar *decoder;         /* --decoder: auto or an element name */
   gboolean decoder_auto;  /* chosen by us, so ours to change when it cannot decode */
+  gboolean json;
+  gboolean version;
+  gboolean wait;          /* --wait: a camera not online yet is waited for */
+  gboolean list;          /* --list: print the cameras online and exit */
 
   gint64 start_us;
   GMainLoop *loop;
@@ -32,10 +36,16 @@ typedef struct {
   GstElement *chain;      /* depayloader ! decoder ! sink, after src */
   gint frames;            /* atomic: counted in the streaming thread */
   gint64 first_frame_us;  /* atomic */
+  gint64 bytes;           /* atomic: RTP bytes received, counted in the streaming thread */
+  gint progress_frames;   /* frames and bytes at the previous progress line */
+  gint64 progress_bytes;
+  gint64 progress_us;
   GMutex gap_lock;        /* the two below: written in the streaming thread */
   gint64 last_frame_us;
   gint64 max_gap_us;      /* the longest time between two decoded frames so far */
   const gchar *stopped_by; /* why the main loop ended without an error, when not done */
+  gboolean interrupted;   /* by SIGINT or SIGTERM */
+  gboolean watched;       /* a pair was selected once: later ones are "watching again" */
   gchar *pair;
   gchar *transport;
   gchar *session;
@@ -65,6 +75,7 @@ on_sigint (gpointer data)
   ViewApp *app = data;
 
   app->stopped_by = "SIGINT";
+  app->interrupted = TRUE;
   return quit_loop (app);
 }
 
@@ -74,6 +85,7 @@ on_sigterm (gpointer data)
   ViewApp *app = data;
 
   app->stopped_by = "SIGTERM";
+  app->interrupted = TRUE;
   return quit_loop (app);
 }
 
@@ -208,14 +220,35 @@ switch_to_fallback_decoder (ViewApp *app)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, replace_chain, app, NULL);
 }
 
+/* Streaming thread: what arrives from the camera, before depayloading. */
+static GstPadProbeReturn
+on_received_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ViewApp *app = data;
+
+  __atomic_fetch_add (&app->bytes, (gint64) gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)),
+                      __ATOMIC_RELAXED);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The frame rate and bitrate are over the interval since the previous line. */
 static gboolean
 print_progress (gpointer data)
 {
   ViewApp *app = data;
+  gint64 now = g_get_monotonic_time ();
+  gint frames = g_atomic_int_get (&app->frames);
+  gint64 bytes = __atomic_load_n (&app->bytes, __ATOMIC_RELAXED);
+  gint64 since = app->progress_us != 0 ? app->progress_us : app->start_us;
+  gdouble seconds = MAX (now - since, 1) / (gdouble) G_USEC_PER_SEC;
 
-  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f\n", g_atomic_int_get (&app->frames),
-           (g_get_monotonic_time () - app->start_us) / 1000.0);
+  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f fps=%.1f kbps=%.0f\n", frames,
+           (now - app->start_us) / 1000.0, (frames - app->progress_frames) / seconds,
+           (bytes - app->progress_bytes) * 8 / 1000.0 / seconds);
   fflush (stdout);
+  app->progress_frames = frames;
+  app->progress_bytes = bytes;
+  app->progress_us = now;
   return G_SOURCE_CONTINUE;
 }
 
@@ -242,7 +275,7 @@ retry_source (gpointer data)
   app->retries++;
   g_printerr ("icecam-view: retrying camera '%s' (attempt %u)\n", app->camera, app->retries);
   if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    app->error = g_strdup ("the pipeline does not start again (run with --verbose)");
+    app->error = icecam_tool_pop_error (app->pipeline, app->ice.verbose);
     app->exit_code = 1;
     g_main_loop_quit (app->loop);
   }
@@ -258,9 +291,15 @@ maybe_retry (ViewApp *app, const GError *error)
   if (app->no_retry || g_atomic_int_get (&app->frames) == 0 ||
       g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED))
     return FALSE;
-  g_printerr ("icecam-view: lost camera '%s': %s; retrying in %u s\n", app->camera,
-              error->message, app->retry_delay_s);
+  g_printerr ("icecam-view: lost camera '%s': %s; watching again as soon as it is back "
+              "(retrying in %u s)\n", app->camera, error->message, app->retry_delay_s);
+  /* The summary names the path that works, not the one that died. */
+  g_clear_pointer (&app->pair, g_free);
+  g_clear_pointer (&app->transport, g_free);
   gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  /* The next attempt waits for the camera at the rendezvous: it watches again as soon as the
+   * presence list names it, whatever the backoff says. */
+  g_object_set (app->src, "wait-for-camera", TRUE, NULL);
   app->retry_source_id = g_timeout_add_seconds (app->retry_delay_s, retry_source, app);
   app->retry_delay_s = MIN (app->retry_delay_s * 2, RETRY_MAX_DELAY_S);
   return TRUE;
@@ -271,7 +310,6 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
 {
   ViewApp *app = data;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *debug = NULL;
   const GstStructure *s;
 
   switch (GST_MESSAGE_TYPE (msg)) {
@@ -285,20 +323,20 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
                                      gst_structure_get_string (s, "remote-type"));
         app->transport = g_strdup (gst_structure_get_string (s, "transport"));
         app->session = g_strdup (gst_structure_get_string (s, "session"));
-        if (app->retries > 0)
-          g_printerr ("icecam-view: watching camera '%s' again (session %s, pair %s)\n",
-                      app->camera, app->session, app->pair);
+        /* Again: after a retry, or a new path in the same session (an ICE restart). */
+        g_printerr ("icecam-view: watching camera '%s'%s (session %s, pair %s)\n", app->camera,
+                    app->watched ? " again" : "", app->session, app->pair);
+        app->watched = TRUE;
         app->retry_delay_s = 1;
       }
       break;
     case GST_MESSAGE_ERROR:
-      gst_message_parse_error (msg, &error, &debug);
-      if (debug != NULL && app->ice.verbose)
-        g_printerr ("icecam-view: %s\n", debug);
+      gst_message_parse_error (msg, &error, NULL);
       /* After the first error the pipeline is going down: one decision per stop. */
       if (app->retry_source_id != 0 || maybe_retry (app, error))
         break;
-      app->error = g_strdup (error->message);
+      g_free (app->error);
+      app->error = icecam_tool_describe_error (msg, app->ice.verbose);
       app->exit_code = 1;
       g_main_loop_quit (app->loop);
       break;
@@ -324,17 +362,24 @@ static gboolean
 build_pipeline (ViewApp *app, GError **error)
 {
   app->pipeline = gst_pipeline_new ("icecam-view");
+  g_autoptr (GstPad) pad = NULL;
+
   app->src = gst_element_factory_make ("icecamsrc", "src");
+  pad = gst_element_get_static_pad (app->src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_received_buffer, app, NULL);
   g_object_set (app->src, "server", app->server, "camera-id", app->camera, "token", app->token,
-                "camera-fingerprint", app->camera_fingerprint, NULL);
+                "camera-fingerprint", app->camera_fingerprint, "wait-for-camera", app->wait,
+                NULL);
   gst_bin_add (GST_BIN (app->pipeline), app->src);
   if (!icecam_tool_apply_ice_options (&app->ice, app->src, error) || !choose_decoder (app, error))
     return FALSE;
   /* The pipeline (the source alone in it) goes to PAUSED: the source starts, and the rest
    * joins the running pipeline, which never goes through NULL -> READY again. */
   if (gst_element_set_state (app->pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
-                 "icecamsrc does not start (run with --verbose)");
+    g_autofree gchar *reason = icecam_tool_pop_error (app->pipeline, app->ice.verbose);
+
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE, "does not start: %s",
+                 reason);
     return FALSE;
   }
   return add_chain (app, error);
@@ -366,32 +411,53 @@ decide_result (ViewApp *app)
     g_printerr ("icecam-view: incomplete: decoded %d of the %d frames asked for; stopped by %s\n",
                 frames, app->frames_wanted, app->stopped_by ? app->stopped_by : "an early quit");
     app->exit_code = 1;
-    return "incomplete";
+    return app->interrupted ? "interrupted" : "incomplete";
   }
-  return "ok";
+  return app->interrupted ? "interrupted" : "ok";
 }
 
+/* One line of key=value pairs, or with --json one JSON object with the same fields. */
 static void
 print_summary (ViewApp *app)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 first = __atomic_load_n (&app->first_frame_us, __ATOMIC_ACQUIRE);
-  g_autofree gchar *ttff = first ? g_strdup_printf ("%.1f", (first - app->start_us) / 1000.0)
-                                 : g_strdup ("none");
+  g_autoptr (IcecamToolSummary) summary = icecam_tool_summary_new ();
   g_autofree gchar *max_gap = format_max_gap (app, now);
   const gchar *result;
 
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
   result = decide_result (app);
-  g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f max_gap_ms=%s session=%s retries=%u decoder=%s%s%s\n",
-           result, app->camera, g_atomic_int_get (&app->frames),
-           app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
-           (now - app->start_us) / 1000.0, max_gap,
-           app->session ? app->session : "none", app->retries, app->decoder,
-           app->nat_type ? " nat=" : "", app->nat_type ? app->nat_type : "");
+  icecam_tool_summary_add (summary, "result", result, FALSE);
+  icecam_tool_summary_add (summary, "camera", app->camera, FALSE);
+  icecam_tool_summary_add_int (summary, "frames", g_atomic_int_get (&app->frames));
+  icecam_tool_summary_add (summary, "pair", app->pair, FALSE);
+  icecam_tool_summary_add (summary, "transport", app->transport, FALSE);
+  icecam_tool_summary_add_ms (summary, "ttff_ms", first ? first - app->start_us : -1, 1);
+  icecam_tool_summary_add_ms (summary, "elapsed_ms", now - app->start_us, 0);
+  icecam_tool_summary_add (summary, "max_gap_ms", max_gap, TRUE);
+  icecam_tool_summary_add (summary, "session", app->session, FALSE);
+  icecam_tool_summary_add_int (summary, "retries", app->retries);
+  icecam_tool_summary_add (summary, "decoder", app->decoder, FALSE);
+  if (app->nat_type != NULL)
+    icecam_tool_summary_add (summary, "nat", app->nat_type, FALSE);
+  icecam_tool_summary_print (summary, "icecam-view", app->json);
   fflush (stdout);
+}
+
+/* What icecamsrc would refuse when it starts, refused now with the option named. */
+static gboolean
+check_options (ViewApp *app, GError **error)
+{
+  if (!icecam_tool_check_range ("--frames", app->frames_wanted, 0, G_MAXINT, error) ||
+      !icecam_tool_check_range ("--timeout", app->timeout_s, 0, 24 * 3600, error) ||
+      !icecam_tool_check_range ("--stats-interval", app->stats_interval_s, 0, 24 * 3600, error))
+    return FALSE;
+  return icecam_tool_check_server (app->server, error) &&
+         (app->camera == NULL || icecam_tool_check_id ("--camera", app->camera, error)) &&
+         icecam_tool_check_fingerprint (app->camera_fingerprint, error) &&
+         icecam_tool_check_ice_options (&app->ice, error);
 }
 
 static gboolean
@@ -407,7 +473,7 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Exit 0 after decoding N frames; stopped before, exit 1 with result=incomplete "
       "(default: run until stopped)", "N" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &app->timeout_s,
-      "Give up when no frame arrived after this long (default 20)", "SECONDS" },
+      "Give up when no frame arrived after this long (default 20; 0: never)", "SECONDS" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &app->token,
       "The grant to show a rendezvous that requires one", "TOKEN" },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &app->token_file,
@@ -416,7 +482,8 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "Refuse a camera whose certificate is not this one, as icecam-camera prints it",
       "\"sha-256 AB:CD:..\"" },
     { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
-      "Print a progress line (frames decoded so far) every SECONDS", "SECONDS" },
+      "Print a progress line (frames decoded so far, frame rate and bitrate since the last "
+      "line) every SECONDS (default 0: none)", "SECONDS" },
     { "no-retry", 0, 0, G_OPTION_ARG_NONE, &app->no_retry,
       "Exit when the camera goes away while watching (default: say so and try again, "
       "after 1 s, 2 s, 4 s ... up to 30 s)", NULL },
@@ -427,6 +494,14 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
       NULL },
+    { "wait", 0, 0, G_OPTION_ARG_NONE, &app->wait,
+      "Wait for a camera that is not online yet, and for a rendezvous not up yet (services "
+      "started together), up to --timeout", NULL },
+    { "list", 0, 0, G_OPTION_ARG_NONE, &app->list,
+      "Print the cameras online that this viewer may see (one per line) and exit", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &app->json,
+      "Print the summary as one JSON object (the same fields; none is null)", NULL },
+    icecam_tool_version_entry (&app->version),
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- watch an icecam camera");
@@ -436,25 +511,28 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
   g_option_context_add_group (context, gst_init_get_option_group ());
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
-  if (app->server == NULL || app->camera == NULL) {
+  if (app->version)
+    return TRUE;
+  if (!icecam_tool_check_arguments (*argc, *argv, error))
+    return FALSE;
+  if (app->server == NULL || (app->camera == NULL && !app->list)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  "--server and --camera are required");
     return FALSE;
   }
   if (app->token_file != NULL) {
     g_autofree gchar *contents = NULL;
+    g_autoptr (GError) local_error = NULL;
 
-    if (!g_file_get_contents (app->token_file, &contents, NULL, error))
+    if (!g_file_get_contents (app->token_file, &contents, NULL, &local_error)) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--token-file: %s",
+                   local_error->message);
       return FALSE;
+    }
     g_free (app->token);
     app->token = g_strdup (g_strstrip (contents));
   }
-  if (app->frames_wanted < 0 || app->timeout_s < 1 || app->stats_interval_s < 0) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--frames must be >= 0 and --timeout >= 1");
-    return FALSE;
-  }
-  return TRUE;
+  return check_options (app, error);
 }
 
 static void
@@ -480,17 +558,47 @@ view_app_clear (ViewApp *app)
 }
 
 static int
+list_cameras (ViewApp *app)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) cameras = icecam_tool_list_cameras (app->server, app->token, &app->ice, &error);
+
+  if (cameras == NULL) {
+    g_printerr ("icecam-view: cannot list the cameras: %s\n", error->message);
+    return 1;
+  }
+  if (app->json) {
+    g_autoptr (GString) line = g_string_new ("{\"cameras\":[");
+
+    for (guint i = 0; cameras[i] != NULL; i++)  /* ids are [A-Za-z0-9._-]: nothing to escape */
+      g_string_append_printf (line, "%s\"%s\"", i > 0 ? "," : "", cameras[i]);
+    g_print ("%s]}\n", line->str);
+    return 0;
+  }
+  for (guint i = 0; cameras[i] != NULL; i++)
+    g_print ("%s\n", cameras[i]);
+  return 0;
+}
+
+static int
 run (ViewApp *app, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstBus) bus = NULL;
 
   app->start_us = g_get_monotonic_time ();
+  icecam_tool_init (&app->ice.verbose);
   icecam_tool_use_build_tree_plugin ();
   if (!parse_options (app, &argc, &argv, &error)) {
     g_printerr ("icecam-view: %s\n", error->message);
     return 2;
   }
+  if (app->version) {
+    icecam_tool_print_version ("icecam-view");
+    return 0;
+  }
+  if (app->list)
+    return list_cameras (app);
   if (!app->headless && g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL) {
     g_printerr ("icecam-view: no display, decoding headless\n");
     app->headless = TRUE;
@@ -512,13 +620,14 @@ run (ViewApp *app, int argc, char **argv)
   gst_bus_add_watch (bus, on_bus_message, app);
   g_unix_signal_add (SIGINT, on_sigint, app);
   g_unix_signal_add (SIGTERM, on_sigterm, app);
-  g_timeout_add_seconds (app->timeout_s, on_timeout, app);
+  if (app->timeout_s > 0)
+    g_timeout_add_seconds (app->timeout_s, on_timeout, app);
   if (app->stats_interval_s > 0)
     g_timeout_add_seconds (app->stats_interval_s, print_progress, app);
 
   if (gst_element_set_state (app->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    app->error = g_strdup ("the pipeline does not start (run with --verbose)");
-    app->exit_code = 1;
+    app->error = icecam_tool_pop_error (app->pipeline, app->ice.verbose);
+    app->exit_code = 2;
   } else {
     g_main_loop_run (app->loop);
   }

@@ -25,6 +25,7 @@ packages=(
 if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3
+    gstreamer1.0-plugins-base-apps # gst-play-1.0, gst-discoverer-1.0 (tests/test-playback.sh)
     clang libclang-rt-14-dev llvm
   )
 fi

@@ -42,7 +42,7 @@
  * |[
  * gst-launch-1.0 -e icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor resume=true \
  *   ! rtph264depay request-keyframe=true ! h264parse \
- *   ! mp4mux fragment-duration=1000 ! filesink location=camera.mp4
+ *   ! mp4mux fragment-duration=1000 ! filesink buffer-mode=unbuffered location=camera.mp4
  * ]|
  *
  * ## Playing a URI

@@ -32,7 +32,9 @@ start_camera() {
 # when the file does not decode.
 decode() {
   local out
-  out=$(gst-launch-1.0 -v filesrc location="$1" ! decodebin ! fakesink name=count silent=false 2>&1)
+  # (a broken file can make the demuxer wait for ever: bounded)
+  out=$(timeout 60 gst-launch-1.0 -v filesrc location="$1" ! decodebin \
+    ! fakesink name=count silent=false 2>&1)
   local rc=$?
   echo "$out" | grep -oE '\(count:sink\).*pts: [0-9:.]+' | grep -oE '[0-9:.]+$' \
     | awk -F: '{ printf "%.6f\n", $1 * 3600 + $2 * 60 + $3 }' >"$2"
@@ -182,10 +184,14 @@ wait_for_line "$tmp/file-killed.log" 'icecam-pair-selected' 20 \
   && wait_for_view_frames "$tmp/view-clock.log" 120 20 || fail "the recorder plays"
 kill -KILL "$filer"
 wait "$filer" 2>/dev/null
+# The viewer started with the recorder: what it decoded is about what the recorder got. The
+# file may lack the last fragment (a second) and the frames before the first keyframe.
+seen=$(view_frames "$tmp/view-clock.log")
 if decode "$tmp/killed.mp4" "$tmp/killed.pts"; then
   read -r n _ _ _ mono < <(frames_summary "$tmp/killed.pts")
-  [ "$n" -ge 30 ] && [ "$mono" = 1 ] && pass "a killed view-file.sh leaves an MP4 that plays: $n frames" \
-    || fail "a killed view-file.sh: $n frames, growing=$mono"
+  [ "$n" -ge $((seen - 60)) ] && [ "$mono" = 1 ] \
+    && pass "a killed view-file.sh leaves an MP4 that plays: $n frames (a viewer started with it decoded $seen)" \
+    || fail "a killed view-file.sh: $n frames (a viewer started with it decoded $seen), growing=$mono"
 else
   fail "a killed view-file.sh leaves an MP4 that plays"
 fi

@@ -95,9 +95,12 @@ icecam_view_record_new (GstElement *pipeline, GstElement *src, const gchar *path
   if (muxer == NULL || !check_writable (path, error))
     return NULL;
   /* The queue: the file's writes never hold the viewer back. h264parse puts the parameter
-   * sets where each muxer wants them. */
+   * sets where each muxer wants them. filesink unbuffered: the muxer's output goes to the file
+   * as it comes (a fragment, a cluster), not in 64 KiB blocks, seconds of video a killed
+   * viewer would lose. */
   description = g_strdup_printf ("queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 "
-                                 "! rtph264depay ! h264parse ! %s ! filesink name=file", muxer);
+                                 "! rtph264depay ! h264parse ! %s "
+                                 "! filesink name=file buffer-mode=unbuffered", muxer);
   record->branch = gst_parse_bin_from_description (description, TRUE, error);
   if (record->branch == NULL)
     return NULL;

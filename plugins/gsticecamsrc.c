@@ -96,6 +96,7 @@ struct _GstIcecamSrc {
   GCond cond;
   GQueue packets;                 /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
   GQueue ready;                   /* taken from packets by create(); streaming thread only */
+  GstClockTime last_pts;          /* streaming thread: the latest stamp, which none precedes */
   gboolean waiting;               /* create() sleeps on cond until a packet comes */
   gboolean wake_pending;          /* wake_create() is attached to the worker's context */
   GstCaps *pending_caps;
@@ -394,6 +395,7 @@ gst_icecam_src_start (GstBaseSrc *bsrc)
   g_clear_error (&src->error);
   g_mutex_unlock (&src->lock);
   src->played = src->session_played = FALSE;
+  src->last_pts = GST_CLOCK_TIME_NONE;
   src->resume_delay_ms = RESUME_FIRST_DELAY_MS;
   src->resumes = 0;
 
@@ -482,10 +484,20 @@ stamp_ready (GstIcecamSrc *src)
   gint64 now_us = g_get_monotonic_time ();
 
   for (GList *l = src->ready.head; l != NULL; l = l->next) {
-    if (clock != NULL)
-      stamp_arrival (l->data, now, now_us, base_time);
-    else
-      GST_BUFFER_OFFSET (l->data) = GST_BUFFER_OFFSET_NONE;
+    GstBuffer *buf = l->data;
+
+    if (clock == NULL) {
+      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
+      continue;
+    }
+    stamp_arrival (buf, now, now_us, base_time);
+    /* Packets that came microseconds apart, in two wake-ups, can come out reversed (each
+     * wake-up reads the clock and the monotonic time at its own instants): never go back. */
+    if (!GST_BUFFER_PTS_IS_VALID (buf))
+      continue;
+    if (GST_CLOCK_TIME_IS_VALID (src->last_pts) && GST_BUFFER_PTS (buf) < src->last_pts)
+      GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = src->last_pts;
+    src->last_pts = GST_BUFFER_PTS (buf);
   }
 }
 

@@ -26,7 +26,7 @@ tls_port=${tls_url##*:}
 "$build/src/tools/icecam-camera" --server "$tls_url" --id porch --source test \
   --keyframe-interval 10 --ca-file "$tmp/cert.pem" >"$tmp/camera-tls.log" 2>&1 &
 pids+=($!)
-wait_for_line "$tmp/tls.err" "camera 'porch'.*online" 10 && pass "camera registered over TLS" \
+wait_for_line "$tmp/tls.err" "camera 'porch'.*online" $((20 * ${ICECAM_TEST_SLOWDOWN:-1})) && pass "camera registered over TLS" \
   || { fail "camera registered over TLS: $(cat "$tmp/camera-tls.log")"; exit 1; }
 token=$("$build/src/server/icecam-rendezvous" token --token-key-file "$tmp/token.key" \
   --camera porch --ttl 1h)

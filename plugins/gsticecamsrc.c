@@ -15,10 +15,39 @@
  * unreachable rendezvous or an ICE failure is an error on the bus whose debug string says
  * which candidate types each side had.
  *
+ * When the camera leaves (it ends the session, closes DTLS, or leaves the rendezvous and its
+ * path dies) the element posts an "icecam-camera-lost" element message (reason, resuming) and
+ * ends the stream with EOS, so that a muxer downstream finalises its file. With resume=true
+ * it stays up instead: once a session has played, a camera that leaves or whose path fails for
+ * good is asked for again (after 0.5 s, doubling to 4 s) until it returns, and the stream goes on
+ * from its first keyframe with the same caps and timestamps that keep growing (buffers are
+ * stamped with the running time at which they arrived); only a camera that is not the pinned
+ * one or a refusal (token, full) ends it with an error.
+ *
+ * The element is a URI handler for icecam://HOST[:PORT]/CAMERA (a ws:// rendezvous, port 8080
+ * when omitted) and icecams://HOST[:PORT]/CAMERA (wss://, port 443), so playbin and
+ * gst-play-1.0 open a camera. Properties may follow as query parameters: token,
+ * camera-fingerprint, resume, stun-server, turn-server, ice-transport-policy, ice-tcp, ca-file,
+ * insecure-tls (percent-encode reserved characters). Without a token property or parameter,
+ * the element uses the ICECAM_TOKEN environment variable when it is set. A URI that is not one
+ * of these is refused with the reason (GST_URI_ERROR_BAD_URI).
+ *
  * ## Example launch line (pipelines/view-screen.sh)
  * |[
  * gst-launch-1.0 icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor \
  *   ! rtph264depay request-keyframe=true ! avdec_h264 ! videoconvert ! autovideosink sync=false
+ * ]|
+ *
+ * ## Recording that survives the camera leaving (pipelines/view-file.sh)
+ * |[
+ * gst-launch-1.0 -e icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor resume=true \
+ *   ! rtph264depay request-keyframe=true ! h264parse \
+ *   ! mp4mux fragment-duration=1000 ! filesink buffer-mode=unbuffered location=camera.mp4
+ * ]|
+ *
+ * ## Playing a URI
+ * |[
+ * gst-play-1.0 'icecam://127.0.0.1:8080/frontdoor?token=...'
  * ]|
  */
 
@@ -32,6 +61,7 @@
 #include <gst/video/video.h>
 
 #include "gsticecamcommon.h"
+#include "gsticecamuri.h"
 #include "icecam-viewer-endpoint.h"
 #include "icecam-worker.h"
 
@@ -40,10 +70,15 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_src_debug);
 
 #define MAX_QUEUED_PACKETS 2048
 
+/* With resume=true, the wait before asking for a lost camera again: doubling up to the most. */
+#define RESUME_FIRST_DELAY_MS 500
+#define RESUME_MAX_DELAY_MS 4000
+
 enum {
   PROP_TOKEN = GST_ICECAM_PROP_LAST,
   PROP_CAMERA_FINGERPRINT,
   PROP_WAIT_FOR_CAMERA,
+  PROP_RESUME,
 };
 
 struct _GstIcecamSrc {
@@ -53,6 +88,8 @@ struct _GstIcecamSrc {
   gchar *token;
   gchar *camera_fingerprint;
   gboolean wait_for_camera;
+  gboolean resume;
+  gchar *uri;                     /* the URI set, until server or camera-id is set */
 
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
@@ -61,6 +98,7 @@ struct _GstIcecamSrc {
   GCond cond;
   GQueue packets;                 /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
   GQueue ready;                   /* taken from packets by create(); streaming thread only */
+  GstClockTime last_pts;          /* streaming thread: the latest stamp, which none precedes */
   gboolean waiting;               /* create() sleeps on cond until a packet comes */
   gboolean wake_pending;          /* wake_create() is attached to the worker's context */
   GstCaps *pending_caps;
@@ -68,13 +106,23 @@ struct _GstIcecamSrc {
   GError *error;                  /* the endpoint closed with this */
   IcecamViewerError error_code;
   guint64 packets_queue_dropped;
+
+  /* worker thread only */
+  gboolean played;                /* a session played since start(): the camera exists */
+  gboolean session_played;        /* the current endpoint's session played */
+  GSource *resume_source;         /* resume=true: the next endpoint, after resume_delay_ms */
+  guint resume_delay_ms;
+  guint resumes;                  /* endpoints started again since start(); object lock */
 };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
 
+static void gst_icecam_src_uri_handler_init (gpointer g_iface, gpointer iface_data);
+
 #define gst_icecam_src_parent_class parent_class
-G_DEFINE_TYPE (GstIcecamSrc, gst_icecam_src, GST_TYPE_PUSH_SRC);
+G_DEFINE_TYPE_WITH_CODE (GstIcecamSrc, gst_icecam_src, GST_TYPE_PUSH_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER, gst_icecam_src_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (icecamsrc, "icecamsrc", GST_RANK_NONE,
     GST_TYPE_ICECAM_SRC,
     GST_DEBUG_CATEGORY_INIT (gst_icecam_src_debug, "icecamsrc", 0, "icecam viewer source"));
@@ -166,26 +214,65 @@ on_endpoint_pair_selected (IcecamViewerEndpoint *endpoint, IcecamPairInfo *info,
                                    icecam_viewer_endpoint_get_session_id (endpoint), info));
 }
 
+/* Whether a camera that was playing and went away may be asked for again: not one that
+ * is not the pinned one, and not when the rendezvous or the camera refused us. */
+static gboolean
+error_is_resumable (const GError *error)
+{
+  return !g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_DTLS) &&
+         !g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_REFUSED) &&
+         !g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_BAD_OFFER);
+}
+
+static void schedule_resume (GstIcecamSrc *src);
+
+/* The worker thread. A camera that leaves ends the stream (EOS, in create()); with resume,
+ * a camera lost after playing is asked for again instead. */
 static void
 on_endpoint_state_changed (IcecamViewerEndpoint *endpoint, guint state, GstIcecamSrc *src)
 {
-  const GError *error = icecam_viewer_endpoint_get_error (endpoint);
+  const GError *endpoint_error = icecam_viewer_endpoint_get_error (endpoint);
+  g_autoptr (GError) error = NULL;
+  gboolean resume, resuming, left;
 
+  if (state == ICECAM_VIEWER_STATE_PLAYING) {
+    src->played = src->session_played = TRUE;
+    src->resume_delay_ms = RESUME_FIRST_DELAY_MS;
+    return;
+  }
   if (state != ICECAM_VIEWER_STATE_CLOSED)
     return;
+  error = endpoint_error ? g_error_copy (endpoint_error)
+                         : g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
+                                        "the session ended");
+  GST_OBJECT_LOCK (src);
+  resume = src->resume;
+  GST_OBJECT_UNLOCK (src);
+  resuming = resume && src->played && error_is_resumable (error);
+  left = g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED);
+  /* Said once per camera run: not again for each attempt that finds it still away. */
+  if ((left || resuming) && (src->session_played || !src->played)) {
+    GST_INFO_OBJECT (src, "camera lost (%s): %s", resuming ? "resuming" : "end of stream",
+                     error->message);
+    gst_element_post_message (GST_ELEMENT (src), gst_message_new_element (GST_OBJECT (src),
+        gst_structure_new ("icecam-camera-lost", "reason", G_TYPE_STRING, error->message,
+                           "resuming", G_TYPE_BOOLEAN, resuming, NULL)));
+  }
+  if (resuming) {
+    schedule_resume (src);
+    return;
+  }
   g_mutex_lock (&src->lock);
   if (src->error == NULL)
-    src->error = error ? g_error_copy (error)
-                       : g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED,
-                                      "the session ended");
+    src->error = g_steal_pointer (&error);
   g_cond_signal (&src->cond);
   g_mutex_unlock (&src->lock);
 }
 
+/* The worker thread: a new endpoint from the properties, started, or an error posted. */
 static gboolean
-start_in_worker (gpointer data)
+open_endpoint (GstIcecamSrc *src)
 {
-  GstIcecamSrc *src = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamIceConfig) config = NULL;
   g_autofree gchar *server = NULL;
@@ -202,26 +289,30 @@ start_in_worker (gpointer data)
   insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
   camera_fingerprint = g_strdup (src->camera_fingerprint);
-  wait_for_camera = src->wait_for_camera;
+  /* Resuming, the camera that left is waited for at the rendezvous and watched the moment the
+   * presence list names it again. */
+  wait_for_camera = src->wait_for_camera || src->resumes > 0;
   server = g_strdup (src->settings.server);
   camera_id = g_strdup (src->settings.camera_id);
   config = gst_icecam_settings_to_ice_config (&src->settings, &error);
   GST_OBJECT_UNLOCK (src);
 
+  if (token == NULL)
+    token = g_strdup (g_getenv ("ICECAM_TOKEN"));
   if (config == NULL) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad ICE server setting."), ("%s",
                        error->message));
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   if (server == NULL || camera_id == NULL) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Both server and camera-id must be set."),
                        (NULL));
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   endpoint = icecam_viewer_endpoint_new (server, camera_id, config, &error);
   if (endpoint == NULL) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   icecam_viewer_endpoint_set_token (endpoint, token);
   icecam_viewer_endpoint_set_wait (endpoint, wait_for_camera);
@@ -229,22 +320,76 @@ start_in_worker (gpointer data)
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad camera-fingerprint."), ("%s",
                        error->message));
     g_object_unref (endpoint);
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   if (!icecam_viewer_endpoint_set_tls (endpoint, ca_file, insecure_tls, &error)) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Cannot load ca-file."), ("%s", error->message));
     g_object_unref (endpoint);
-    return G_SOURCE_REMOVE;
+    return FALSE;
   }
   icecam_viewer_endpoint_set_receive_func (endpoint, on_endpoint_receive, src, NULL);
   g_signal_connect (endpoint, "media", G_CALLBACK (on_endpoint_media), src);
   g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), src);
   g_signal_connect (endpoint, "state-changed", G_CALLBACK (on_endpoint_state_changed), src);
+  src->session_played = FALSE;
   GST_OBJECT_LOCK (src);
   src->endpoint = endpoint;
   GST_OBJECT_UNLOCK (src);
   icecam_viewer_endpoint_start (endpoint);
+  return TRUE;
+}
+
+static gboolean
+start_in_worker (gpointer data)
+{
+  open_endpoint (data);
   return G_SOURCE_REMOVE;
+}
+
+static void
+detach_endpoint (GstIcecamSrc *src, IcecamViewerEndpoint *endpoint)
+{
+  g_signal_handlers_disconnect_by_data (endpoint, src);
+  icecam_viewer_endpoint_set_receive_func (endpoint, NULL, NULL, NULL);
+}
+
+/* The worker thread, resume_delay_ms after a camera was lost: the closed endpoint goes, a
+ * new one asks for the camera. Its packets join the queue behind the old session's. */
+static gboolean
+resume_cb (gpointer data)
+{
+  GstIcecamSrc *src = data;
+  IcecamViewerEndpoint *old;
+
+  g_clear_pointer (&src->resume_source, g_source_unref);
+  GST_OBJECT_LOCK (src);
+  old = g_steal_pointer (&src->endpoint);
+  src->resumes++;
+  GST_OBJECT_UNLOCK (src);
+  if (old != NULL) {
+    detach_endpoint (src, old);
+    g_object_unref (old);
+  }
+  GST_INFO_OBJECT (src, "asking for the camera again (attempt %u)", src->resumes);
+  if (!open_endpoint (src)) {
+    g_mutex_lock (&src->lock);
+    if (src->error == NULL)
+      src->error = g_error_new (ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_SIGNALLING,
+                                "cannot ask for the camera again");
+    g_cond_signal (&src->cond);
+    g_mutex_unlock (&src->lock);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_resume (GstIcecamSrc *src)
+{
+  GST_DEBUG_OBJECT (src, "asking for the camera again in %u ms", src->resume_delay_ms);
+  src->resume_source = g_timeout_source_new (src->resume_delay_ms);
+  g_source_set_callback (src->resume_source, resume_cb, src, NULL);
+  g_source_attach (src->resume_source, g_main_context_get_thread_default ());
+  src->resume_delay_ms = MIN (src->resume_delay_ms * 2, RESUME_MAX_DELAY_MS);
 }
 
 static gboolean
@@ -256,6 +401,10 @@ gst_icecam_src_start (GstBaseSrc *bsrc)
   src->flushing = FALSE;
   g_clear_error (&src->error);
   g_mutex_unlock (&src->lock);
+  src->played = src->session_played = FALSE;
+  src->last_pts = GST_CLOCK_TIME_NONE;
+  src->resume_delay_ms = RESUME_FIRST_DELAY_MS;
+  src->resumes = 0;
 
   src->worker = icecam_worker_new ("icecamsrc");
   icecam_worker_call (src->worker, start_in_worker, src);
@@ -270,8 +419,18 @@ static void
 close_endpoint (GstElement *element, gpointer endpoint, GAsyncReadyCallback callback,
                 gpointer user_data)
 {
-  g_signal_handlers_disconnect_by_data (endpoint, element);
-  icecam_viewer_endpoint_set_receive_func (endpoint, NULL, NULL, NULL);
+  GstIcecamSrc *src = GST_ICECAM_SRC (element);
+
+  if (src->resume_source != NULL) {
+    g_source_destroy (src->resume_source);
+    g_clear_pointer (&src->resume_source, g_source_unref);
+  }
+  /* resume_cb() could not start another one: nothing to close. */
+  if (endpoint == NULL) {
+    callback (NULL, NULL, user_data);
+    return;
+  }
+  detach_endpoint (src, endpoint);
   icecam_viewer_endpoint_close_async (endpoint, callback, user_data);
 }
 
@@ -332,10 +491,20 @@ stamp_ready (GstIcecamSrc *src)
   gint64 now_us = g_get_monotonic_time ();
 
   for (GList *l = src->ready.head; l != NULL; l = l->next) {
-    if (clock != NULL)
-      stamp_arrival (l->data, now, now_us, base_time);
-    else
-      GST_BUFFER_OFFSET (l->data) = GST_BUFFER_OFFSET_NONE;
+    GstBuffer *buf = l->data;
+
+    if (clock == NULL) {
+      GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
+      continue;
+    }
+    stamp_arrival (buf, now, now_us, base_time);
+    /* Packets that came microseconds apart, in two wake-ups, can come out reversed (each
+     * wake-up reads the clock and the monotonic time at its own instants): never go back. */
+    if (!GST_BUFFER_PTS_IS_VALID (buf))
+      continue;
+    if (GST_CLOCK_TIME_IS_VALID (src->last_pts) && GST_BUFFER_PTS (buf) < src->last_pts)
+      GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = src->last_pts;
+    src->last_pts = GST_BUFFER_PTS (buf);
   }
 }
 
@@ -363,6 +532,11 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
   if (src->ready.length == 0 && src->packets.length == 0) {
     error = g_error_copy (src->error);
     g_mutex_unlock (&src->lock);
+    /* The camera left: the end of its stream, which a muxer downstream finalises. */
+    if (g_error_matches (error, ICECAM_VIEWER_ERROR, ICECAM_VIEWER_ERROR_ENDED)) {
+      GST_INFO_OBJECT (src, "end of stream: %s", error->message);
+      return GST_FLOW_EOS;
+    }
     post_error (src, error);
     return GST_FLOW_ERROR;
   }
@@ -444,6 +618,7 @@ build_stats (GstIcecamSrc *src)
   const gchar *session = NULL;
 
   GST_OBJECT_LOCK (src);
+  gst_structure_set (stats, "resumes", G_TYPE_UINT, src->resumes, NULL);
   if (src->endpoint != NULL) {
     icecam_viewer_endpoint_get_stats (src->endpoint, &ice);
     pair = icecam_viewer_endpoint_get_pair_info (src->endpoint);
@@ -454,6 +629,7 @@ build_stats (GstIcecamSrc *src)
   g_mutex_lock (&src->lock);
   gst_structure_set (stats, "packets-queue-dropped", G_TYPE_UINT64, src->packets_queue_dropped,
                      NULL);
+
   g_mutex_unlock (&src->lock);
   gst_structure_set (stats,
       "packets-received", G_TYPE_UINT64, ice.packets_received,
@@ -471,6 +647,8 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
   GstIcecamSrc *src = GST_ICECAM_SRC (object);
 
   GST_OBJECT_LOCK (src);
+  if (prop_id == GST_ICECAM_PROP_SERVER || prop_id == GST_ICECAM_PROP_CAMERA_ID)
+    g_clear_pointer (&src->uri, g_free);
   if (prop_id == PROP_TOKEN) {
     g_free (src->token);
     src->token = g_value_dup_string (value);
@@ -479,6 +657,8 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
     src->camera_fingerprint = g_value_dup_string (value);
   } else if (prop_id == PROP_WAIT_FOR_CAMERA) {
     src->wait_for_camera = g_value_get_boolean (value);
+  } else if (prop_id == PROP_RESUME) {
+    src->resume = g_value_get_boolean (value);
   } else if (!gst_icecam_settings_set_property (&src->settings, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -501,6 +681,8 @@ gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
     g_value_set_string (value, src->camera_fingerprint);
   else if (prop_id == PROP_WAIT_FOR_CAMERA)
     g_value_set_boolean (value, src->wait_for_camera);
+  else if (prop_id == PROP_RESUME)
+    g_value_set_boolean (value, src->resume);
   else if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (src);
@@ -514,6 +696,7 @@ gst_icecam_src_finalize (GObject *object)
   gst_icecam_settings_clear (&src->settings);
   g_free (src->token);
   g_free (src->camera_fingerprint);
+  g_free (src->uri);
   g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
   g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
   gst_caps_replace (&src->pending_caps, NULL);
@@ -521,6 +704,106 @@ gst_icecam_src_finalize (GObject *object)
   g_mutex_clear (&src->lock);
   g_cond_clear (&src->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static GstURIType
+gst_icecam_src_uri_get_type (GType type)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar * const *
+gst_icecam_src_uri_get_protocols (GType type)
+{
+  static const gchar *protocols[] = { "icecam", "icecams", NULL };
+
+  return protocols;
+}
+
+static gchar *
+gst_icecam_src_uri_get_uri (GstURIHandler *handler)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (handler);
+  gchar *uri;
+
+  GST_OBJECT_LOCK (src);
+  uri = src->uri ? g_strdup (src->uri)
+                 : gst_icecam_uri_build (src->settings.server, src->settings.camera_id);
+  GST_OBJECT_UNLOCK (src);
+  return uri;
+}
+
+/* Each parameter as its property's value, checked: a bad one refuses the whole URI. */
+static gboolean
+values_from_params (GstIcecamSrc *src, GHashTable *params, const gchar *uri, GValue *values,
+                    const gchar **names, guint *n, GError **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  *n = 0;
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), key);
+
+    g_value_init (&values[*n], pspec->value_type);
+    names[*n] = key;
+    (*n)++;
+    if (G_IS_PARAM_SPEC_STRING (pspec))
+      g_value_set_string (&values[*n - 1], value);
+    else if (!gst_value_deserialize (&values[*n - 1], value)) {
+      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                   "bad icecam URI '%s': '%s' is not a value of %s (%s)", uri,
+                   (const gchar *) value, (const gchar *) key, g_type_name (pspec->value_type));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_icecam_src_uri_set_uri (GstURIHandler *handler, const gchar *uri, GError **error)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (handler);
+  g_autoptr (GstIcecamUri) parsed = NULL;
+  const gchar * const *known = gst_icecam_uri_param_names ();
+  guint max = g_strv_length ((gchar **) known);
+  g_autofree GValue *values = g_new0 (GValue, max);
+  g_autofree const gchar **names = g_new0 (const gchar *, max);
+  guint n = 0;
+  gboolean ok;
+
+  if (GST_STATE (src) > GST_STATE_READY) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                 "icecamsrc takes a URI only when it is not playing");
+    return FALSE;
+  }
+  parsed = gst_icecam_uri_parse (uri, error);
+  if (parsed == NULL)
+    return FALSE;
+  ok = values_from_params (src, parsed->params, uri, values, names, &n, error);
+  if (ok) {
+    g_object_set (src, "server", parsed->server, "camera-id", parsed->camera_id, NULL);
+    g_object_setv (G_OBJECT (src), n, names, values);
+    GST_OBJECT_LOCK (src);
+    g_free (src->uri);
+    src->uri = g_strdup (uri);
+    GST_OBJECT_UNLOCK (src);
+  }
+  for (guint i = 0; i < n; i++)
+    g_value_unset (&values[i]);
+  return ok;
+}
+
+static void
+gst_icecam_src_uri_handler_init (gpointer g_iface, gpointer iface_data)
+{
+  GstURIHandlerInterface *iface = g_iface;
+
+  iface->get_type = gst_icecam_src_uri_get_type;
+  iface->get_protocols = gst_icecam_src_uri_get_protocols;
+  iface->get_uri = gst_icecam_src_uri_get_uri;
+  iface->set_uri = gst_icecam_src_uri_set_uri;
 }
 
 static void
@@ -537,7 +820,8 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
 
   gst_icecam_install_properties (gobject_class,
       "Session statistics: session, packets-received, bytes-received, packets-sent "
-      "(keyframe requests), packets-queue-dropped and, once selected, the pair's local-type, "
+      "(keyframe requests), packets-queue-dropped, resumes (resume=true: times the camera was "
+      "asked for again) and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
 
   g_object_class_install_property (gobject_class, PROP_TOKEN,
@@ -560,6 +844,13 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
           "the rendezvous lists it online, and an unreachable rendezvous is tried again. "
           "FALSE: an unknown camera is an error (RESOURCE NOT_FOUND) naming those online",
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_RESUME,
+      g_param_spec_boolean ("resume", "Resume",
+          "When a camera that was playing leaves or its path fails for good, stay up and ask "
+          "for it again (after 0.5 s, doubling to 4 s) until it returns, going on with the same "
+          "stream; the camera's leaving then ends nothing. Off (the default): the camera "
+          "leaving ends the stream with EOS, other failures with an error", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "icecam viewer source",

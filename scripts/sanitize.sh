@@ -38,12 +38,16 @@ wrappers=$build/sanitize-bin
 preload="$(readlink -f "$(gcc -print-file-name=libasan.so)")"
 preload+=" $(readlink -f "$(gcc -print-file-name=libstdc++.so)")"
 scanner=$(pkg-config --variable=pluginscannerdir gstreamer-1.0)/gst-plugin-scanner
-launch=$(command -v gst-launch-1.0)
 mkdir -p "$wrappers"
 printf '#!/bin/sh\nASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="%s" exec %s "$@"\n' \
   "$preload" "$scanner" >"$wrappers/gst-plugin-scanner"
-printf '#!/bin/sh\nLD_PRELOAD="%s" exec %s "$@"\n' "$preload" "$launch" >"$wrappers/gst-launch-1.0"
-chmod +x "$wrappers/gst-plugin-scanner" "$wrappers/gst-launch-1.0"
+chmod +x "$wrappers/gst-plugin-scanner"
+# The stock tools the tests run on the plugin (gst-play-1.0 from gstreamer1.0-plugins-base-apps).
+for tool in gst-launch-1.0 gst-play-1.0 gst-inspect-1.0; do
+  path=$(command -v "$tool") || continue
+  printf '#!/bin/sh\nLD_PRELOAD="%s" exec %s "$@"\n' "$preload" "$path" >"$wrappers/$tool"
+  chmod +x "$wrappers/$tool"
+done
 export GST_PLUGIN_SCANNER_1_0=$wrappers/gst-plugin-scanner
 export PATH=$wrappers:$PATH
 

@@ -26,6 +26,7 @@ packages=(
 if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3 util-linux
+    gstreamer1.0-plugins-base-apps # gst-play-1.0, gst-discoverer-1.0 (tests/test-playback.sh)
     clang libclang-rt-14-dev llvm
     # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
     # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)

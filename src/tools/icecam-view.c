@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "icecam-tool.h"
+#include "icecam-view-record.h"
 
 typedef struct {
   gchar *server;
@@ -28,6 +29,10 @@ typedef struct {
   gboolean version;
   gboolean wait;          /* --wait: a camera not online yet is waited for */
   gboolean list;          /* --list: print the cameras online and exit */
+  gchar *record_path;     /* --record */
+  IcecamViewRecord *record;
+  GstElement *tail;       /* what the chain links from: src, or the recording's tee */
+  gchar *lost;            /* icecamsrc said the camera left; its EOS follows */
 
   gint64 start_us;
   GMainLoop *loop;
@@ -174,7 +179,7 @@ add_chain (ViewApp *app, GError **error)
   if (app->chain == NULL)
     return FALSE;
   gst_bin_add (GST_BIN (app->pipeline), app->chain);
-  if (!gst_element_link (app->src, app->chain) ||
+  if (!gst_element_link (app->tail, app->chain) ||
       !gst_element_sync_state_with_parent (app->chain)) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
                  "cannot link icecamsrc to %s", app->decoder);
@@ -192,7 +197,7 @@ replace_chain (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   g_autoptr (GError) error = NULL;
   GstElement *old = app->chain;
 
-  gst_element_unlink (app->src, old);
+  gst_element_unlink (app->tail, old);
   gst_element_set_state (old, GST_STATE_NULL);
   gst_bin_remove (GST_BIN (app->pipeline), old);
   if (!add_chain (app, &error)) {
@@ -288,7 +293,8 @@ retry_source (gpointer data)
 static gboolean
 maybe_retry (ViewApp *app, const GError *error)
 {
-  if (app->no_retry || g_atomic_int_get (&app->frames) == 0 ||
+  /* Recording, icecamsrc resumes what can be resumed; a restart would start the file again. */
+  if (app->no_retry || app->record != NULL || g_atomic_int_get (&app->frames) == 0 ||
       g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED))
     return FALSE;
   g_printerr ("icecam-view: lost camera '%s': %s; watching again as soon as it is back "
@@ -303,6 +309,24 @@ maybe_retry (ViewApp *app, const GError *error)
   app->retry_source_id = g_timeout_add_seconds (app->retry_delay_s, retry_source, app);
   app->retry_delay_s = MIN (app->retry_delay_s * 2, RETRY_MAX_DELAY_S);
   return TRUE;
+}
+
+/* icecamsrc lost the camera. Recording, it waits for it to come back (resume=true): the file
+ * goes on. Otherwise the EOS that follows decides. */
+static void
+on_camera_lost (ViewApp *app, const GstStructure *s)
+{
+  gboolean resuming = FALSE;
+
+  gst_structure_get_boolean (s, "resuming", &resuming);
+  if (!resuming) {
+    g_free (app->lost);
+    app->lost = g_strdup (gst_structure_get_string (s, "reason"));
+    return;
+  }
+  app->retries++;
+  g_printerr ("icecam-view: lost camera '%s': %s; waiting for it to come back, recording "
+              "goes on\n", app->camera, gst_structure_get_string (s, "reason"));
 }
 
 static gboolean
@@ -328,6 +352,8 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
                     app->watched ? " again" : "", app->session, app->pair);
         app->watched = TRUE;
         app->retry_delay_s = 1;
+      } else if (gst_structure_has_name (s, "icecam-camera-lost")) {
+        on_camera_lost (app, s);
       }
       break;
     case GST_MESSAGE_ERROR:
@@ -341,6 +367,17 @@ on_bus_message (GstBus *bus, GstMessage *msg, gpointer data)
       g_main_loop_quit (app->loop);
       break;
     case GST_MESSAGE_EOS:
+      /* The camera left: as any loss of it, retried or not. */
+      if (app->lost != NULL) {
+        error = g_error_new_literal (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, app->lost);
+        g_clear_pointer (&app->lost, g_free);
+        if (maybe_retry (app, error))
+          break;
+        app->error = g_strdup (error->message);
+        app->exit_code = 1;
+        g_main_loop_quit (app->loop);
+        break;
+      }
       app->stopped_by = "the end of the stream";
       g_main_loop_quit (app->loop);
       break;
@@ -371,6 +408,15 @@ build_pipeline (ViewApp *app, GError **error)
                 "camera-fingerprint", app->camera_fingerprint, "wait-for-camera", app->wait,
                 NULL);
   gst_bin_add (GST_BIN (app->pipeline), app->src);
+  app->tail = app->src;
+  if (app->record_path != NULL) {
+    /* Restarting the pipeline would start the file again: icecamsrc waits for the camera. */
+    g_object_set (app->src, "resume", !app->no_retry, NULL);
+    app->record = icecam_view_record_new (app->pipeline, app->src, app->record_path, error);
+    if (app->record == NULL)
+      return FALSE;
+    app->tail = icecam_view_record_get_tee (app->record);
+  }
   if (!icecam_tool_apply_ice_options (&app->ice, app->src, error) || !choose_decoder (app, error))
     return FALSE;
   /* The pipeline (the source alone in it) goes to PAUSED: the source starts, and the rest
@@ -491,6 +537,10 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "The H.264 decoder element (default auto: " FAST_DECODER " when installed, which starts "
       "faster, else " FALLBACK_DECODER "; auto switches to " FALLBACK_DECODER " for a stream "
       FAST_DECODER " cannot decode)", "auto|NAME" },
+    { "record", 0, 0, G_OPTION_ARG_FILENAME, &app->record_path,
+      "Also write the camera's video, as it came, to FILE: .mp4 (fragmented MP4) or .mkv "
+      "(Matroska); it plays even if the viewer is killed, and goes on when the camera comes "
+      "back", "FILE" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
       NULL },
@@ -542,6 +592,9 @@ view_app_clear (ViewApp *app)
   if (app->pipeline != NULL)
     gst_element_set_state (app->pipeline, GST_STATE_NULL);
   gst_clear_object (&app->pipeline);
+  g_clear_pointer (&app->record, icecam_view_record_free);
+  g_free (app->record_path);
+  g_free (app->lost);
   g_free (app->server);
   g_free (app->camera);
   g_free (app->pair);
@@ -631,6 +684,9 @@ run (ViewApp *app, int argc, char **argv)
   } else {
     g_main_loop_run (app->loop);
   }
+  if (app->record != NULL && !icecam_view_record_finish (app->record, 3000))
+    g_printerr ("icecam-view: the recording %s was not finished in time; it plays up to its "
+                "last fragment\n", app->record_path);
   print_summary (app);
   gst_element_set_state (app->pipeline, GST_STATE_NULL);
   gst_bus_remove_watch (bus);

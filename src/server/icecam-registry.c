@@ -712,6 +712,8 @@ registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep)
   /* A replaced connection no longer holds its name. */
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_OFFLINE,
+                          "camera '%s' offline (was at %s)", peer->name, peer->address);
     g_hash_table_remove (self->cameras, peer->name);
     registry_cameras_changed (self);
     camera_left = TRUE;
@@ -852,6 +854,7 @@ icecam_registry_finalize (GObject *object)
   IcecamRegistry *self = ICECAM_REGISTRY (object);
 
   g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_free);
+  g_object_unref (self->ops_log);
   /* Sessions reference peers: drop them first. */
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->detached_cameras);
@@ -932,8 +935,23 @@ icecam_registry_init (IcecamRegistry *self)
   self->detached_viewers = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->detached);
   self->resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S;
+  self->ops_log = icecam_ops_log_new ();
   self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
   self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;
   g_queue_init (&self->outbox);
+}
+
+/**
+ * icecam_registry_get_ops_log:
+ * @self: a registry
+ *
+ * Returns: (transfer none): the operator's log it writes cameras coming and going and the
+ *   clients it refuses to; its owner writes its own refusals there too
+ */
+IcecamOpsLog *
+icecam_registry_get_ops_log (IcecamRegistry *self)
+{
+  g_return_val_if_fail (ICECAM_IS_REGISTRY (self), NULL);
+  return self->ops_log;
 }

@@ -11,7 +11,9 @@
 #include "icecam-ws-stream.h"
 
 /* Frames over the protocol's 64 KiB limit still reach the registry, which answers them with a
- * too-large error on an open connection; only frames past this are cut off by libsoup. */
+ * too-large error on an open connection; a message past this is refused before its payload is
+ * read: on ws:// by the IcecamWsStream (close 1009), on wss:// and the libsoup stream by libsoup
+ * itself (it drops the connection without a close frame). */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
 
 /* ---- connections ---------------------------------------------------------------------- */
@@ -27,15 +29,26 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_free (conn);
 }
 
+/* One line for the operator: which client (@host, connection @id) hit which limit. */
+void
+icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, guint64 id,
+                               const gchar *host, const gchar *text)
+{
+  icecam_ops_log_event (icecam_registry_get_ops_log (self->registry), kind,
+                        "%s from %s (connection %" G_GUINT64_FORMAT "): %s",
+                        icecam_ops_log_kind_to_string (kind), host, id, text);
+}
+
 /* Tells the client which limit it went over (@text), then closes; the admission refused it,
  * so it is no registry peer from here on and what it still sends is dropped. */
 static void
-refuse_connection (Connection *conn, const gchar *reason, const gchar *text)
+refuse_connection (Connection *conn, IcecamOpsLogKind kind, const gchar *reason,
+                   const gchar *text)
 {
   g_autoptr (IcecamMessage) error = NULL;
   g_autofree gchar *json = NULL;
 
-  g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
+  icecam_rendezvous_log_refusal (conn->self, kind, conn->id, conn->host, text);
   error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
   json = icecam_message_to_json (error);
   soup_websocket_connection_send_text (conn->ws, json);
@@ -56,7 +69,7 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
   case ICECAM_ADMISSION_ALLOW:
     break;
   case ICECAM_ADMISSION_OVER_RATE:
-    refuse_connection (conn, "message rate", refusal);
+    refuse_connection (conn, ICECAM_OPS_LOG_MESSAGE_RATE, "message rate", refusal);
     /* Its sessions end now, not when the close handshake is done, and for good. */
     icecam_registry_evict_peer (self->registry, id);
     return;
@@ -133,7 +146,7 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
     icecam_registry_add_peer (self->registry, conn->id, remote, servers);
     break;
   case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
-    refuse_connection (conn, "connections per address", refusal);
+    refuse_connection (conn, ICECAM_OPS_LOG_PER_ADDRESS, "connections per address", refusal);
     break;
   default: /* accepted before, and the host never empty: not reached */
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
@@ -145,6 +158,25 @@ static void
 free_extensions (gpointer list)
 {
   g_list_free_full (list, g_object_unref);
+}
+
+/* A ws:// client announced a frame over the limit: nothing of it was read, nor will be. */
+static void
+on_ws_stream_oversized (IcecamWsStream *stream, guint64 length, gpointer user_data)
+{
+  IcecamRendezvous *self = g_object_get_data (G_OBJECT (stream), "icecam-rendezvous");
+  guint64 id = *(guint64 *) user_data;
+  Connection *conn = g_hash_table_lookup (self->connections, &id);
+  g_autofree gchar *text = NULL;
+
+  if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  text = g_strdup_printf ("a message of %" G_GUINT64_FORMAT " bytes, over the %d byte limit",
+                          length, MAX_INCOMING_PAYLOAD_SIZE);
+  icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_FRAME_TOO_BIG, conn->id, conn->host, text);
+  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+  /* Its sessions end now: whatever it meant to say is lost. */
+  icecam_registry_evict_peer (self->registry, id);
 }
 
 /* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
@@ -170,10 +202,18 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   if (socket != NULL &&
       !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
     g_debug ("cannot set the dead peer timeout: %s", error->message);
-  if (self->tls || socket == NULL)
+  if (self->tls || socket == NULL) {
     wrapped = g_object_ref (stream);
-  else
+  } else {
+    guint64 *id = g_new (guint64, 1);
+
+    icecam_acceptor_lookup (self->acceptor, soup_server_message_get_remote_address (msg), id);
     wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
+    icecam_ws_stream_set_max_payload (ICECAM_WS_STREAM (wrapped), MAX_INCOMING_PAYLOAD_SIZE);
+    g_object_set_data (G_OBJECT (wrapped), "icecam-rendezvous", self);
+    g_signal_connect_data (wrapped, "oversized", G_CALLBACK (on_ws_stream_oversized), id,
+                           (GClosureNotify) (void (*) (void)) g_free, 0);
+  }
   ws = soup_websocket_connection_new (
       wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
       soup_message_headers_get_one (request, "Origin"),
@@ -290,8 +330,15 @@ icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id,
   if (icecam_admission_accept (self->admission, id, g_get_monotonic_time ()) ==
       ICECAM_ADMISSION_ALLOW)
     return TRUE;
-  g_debug ("connection %" G_GUINT64_FORMAT ": %u connections open, the maximum: refused", id,
-           icecam_admission_get_max_connections (self->admission));
+  {
+    g_autofree gchar *host = icecam_rendezvous_socket_address_to_string (remote);
+    g_autofree gchar *text = g_strdup_printf ("%u connections open, the maximum "
+                                              "(--max-connections)",
+                                              icecam_admission_get_max_connections (
+                                                self->admission));
+
+    icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_GLOBAL_CAP, id, host, text);
+  }
   return FALSE;
 }
 

@@ -27,7 +27,7 @@ struct _IcecamRendezvous {
 
   GMainContext *context;
   SoupServer *server;
-  GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
+  GPtrArray *websocket_extension_types; /* none: no permessage-deflate (see _init) */
   IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
@@ -58,6 +58,8 @@ GPtrArray *icecam_rendezvous_peer_ice_servers (IcecamRendezvous *self, GSocketAd
 
 /* icecam-rendezvous-connections.c */
 void icecam_rendezvous_connection_free (Connection *conn);
+void icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, guint64 id,
+                                    const gchar *host, const gchar *text);
 void icecam_rendezvous_add_websocket_handler (IcecamRendezvous *self);
 void icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
                                          IcecamMessage *msg, IcecamRendezvous *self);

@@ -606,9 +606,11 @@ icecam_rendezvous_init (IcecamRendezvous *self)
                     G_CALLBACK (icecam_rendezvous_on_acceptor_accepted), self);
   g_signal_connect (self->acceptor, "closed", G_CALLBACK (icecam_rendezvous_on_acceptor_closed),
                     self);
+  /* No permessage-deflate: the message size limit counts what is read, and a compressed
+   * frame within it could inflate a thousandfold (libsoup 3.2 inflates with no bound). Neither
+   * our extension list nor libsoup's own handler (which offers it by default) offers it. */
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
-  g_ptr_array_add (self->websocket_extension_types,
-                   g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+  soup_server_remove_websocket_extension (self->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   icecam_rendezvous_add_websocket_handler (self);
   icecam_http_endpoints_add (self->server, get_http_stats, self);
 }

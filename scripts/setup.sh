@@ -3,7 +3,7 @@
 # Installs what icecam needs on Debian 12. Idempotent.
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
-#   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, the fuzzing
+#   test:  demo + what the test suites start or use: coturn, nginx, the NAT lab's tools, the fuzzing
 #          and sanitizer toolchain (scripts/test.sh, CI); the default
 #   bench: test + what only the benchmarks use: headless Chromium, curl, jq
 set -euo pipefail
@@ -24,7 +24,7 @@ packages=(
 )
 if [ "$what" != demo ]; then
   packages+=(
-    coturn nftables iproute2 conntrack openssl python3
+    coturn nftables iproute2 conntrack openssl python3 nginx-light
     clang libclang-rt-14-dev llvm
   )
 fi
@@ -43,9 +43,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  # coturn's package would start a system-wide daemon; the tests start their own.
+  # coturn's and nginx's packages would start system-wide daemons; the tests start their own.
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null; then
-    $SUDO systemctl stop coturn || true
-  fi
+  for service in coturn nginx; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $service 2>/dev/null; then
+      $SUDO systemctl stop $service || true
+    fi
+  done
 fi

@@ -7,6 +7,7 @@
 
 #include "icecam-acceptor.h"
 #include "icecam-admission.h"
+#include "icecam-proxy-header.h"
 #include "icecam-tcp-options.h"
 #include "icecam-ws-stream.h"
 
@@ -42,17 +43,50 @@ icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, gu
 /* Tells the client which limit it went over (@text), then closes; the admission refused it,
  * so it is no registry peer from here on and what it still sends is dropped. */
 static void
-refuse_connection (Connection *conn, IcecamOpsLogKind kind, const gchar *reason,
-                   const gchar *text)
+refuse_connection_with (Connection *conn, IcecamOpsLogKind kind, IcecamErrorCode code,
+                        const gchar *reason, const gchar *text)
 {
   g_autoptr (IcecamMessage) error = NULL;
   g_autofree gchar *json = NULL;
 
   icecam_rendezvous_log_refusal (conn->self, kind, conn->id, conn->host, text);
-  error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
+  error = icecam_message_new_error (code, NULL, text);
   json = icecam_message_to_json (error);
   soup_websocket_connection_send_text (conn->ws, json);
   soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+static void
+refuse_connection (Connection *conn, IcecamOpsLogKind kind, const gchar *reason,
+                   const gchar *text)
+{
+  refuse_connection_with (conn, kind, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, reason, text);
+}
+
+/* Where the client is: the connection's remote address (the PROXY header's, if a trusted
+ * proxy sent one), or, when that is a trusted proxy, the rightmost untrusted hop of its
+ * Forwarded (else X-Forwarded-For) header. %NULL with @error for a malformed header. */
+static GSocketAddress *
+client_address (IcecamRendezvous *self, SoupServerMessage *msg, GSocketAddress *remote,
+                GError **error)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const gchar *forwarded = soup_message_headers_get_list (headers, "Forwarded");
+  const gchar *x_forwarded_for = soup_message_headers_get_list (headers, "X-Forwarded-For");
+  GInetAddress *peer;
+  g_autoptr (GPtrArray) hops = NULL;
+  GInetSocketAddress *client;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote) || (forwarded == NULL && x_forwarded_for == NULL))
+    return g_object_ref (remote);
+  peer = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  if (!icecam_proxy_is_trusted (self->trusted_proxies, peer))
+    return g_object_ref (remote);
+  hops = icecam_forwarded_parse (forwarded, x_forwarded_for, error);
+  if (hops == NULL)
+    return NULL;
+  client = icecam_forwarded_pick_client (hops, peer, self->trusted_proxies);
+  return client != NULL ? G_SOCKET_ADDRESS (client) : g_object_ref (remote);
 }
 
 static void
@@ -64,6 +98,8 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
   const gchar *data = g_bytes_get_data (message, &size);
   g_autofree gchar *refusal = NULL;
 
+  if (conn->refused)
+    return;
   switch (icecam_admission_message (self->admission, id, size, g_get_monotonic_time (),
                                     &refusal)) {
   case ICECAM_ADMISSION_ALLOW:
@@ -111,7 +147,11 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   IcecamRendezvous *self = user_data;
   Connection *conn;
   GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
-  g_autofree gchar *remote = icecam_rendezvous_socket_address_to_string (remote_address);
+  g_autoptr (GError) forwarding_error = NULL;
+  g_autoptr (GSocketAddress) client = client_address (self, msg, remote_address,
+                                                      &forwarding_error);
+  g_autofree gchar *remote = icecam_rendezvous_socket_address_to_string (
+    client != NULL ? client : remote_address);
   g_autoptr (GPtrArray) servers =
     icecam_rendezvous_peer_ice_servers (self, soup_server_message_get_local_address (msg));
   g_autofree gchar *refusal = NULL;
@@ -126,9 +166,11 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   conn->self = self;
   conn->id = id;
   conn->ws = g_object_ref (ws);
-  conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
+  if (client == NULL)
+    client = g_object_ref (remote_address);
+  conn->host = G_IS_INET_SOCKET_ADDRESS (client)
     ? icecam_rendezvous_host_to_string (
-        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (client)))
     : g_strdup ("unknown");
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
   soup_websocket_connection_set_keepalive_interval (
@@ -140,6 +182,12 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   g_hash_table_insert (self->connections, &conn->id, conn);
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
+  if (forwarding_error != NULL) {
+    conn->refused = TRUE;
+    refuse_connection_with (conn, ICECAM_OPS_LOG_PROXY_REFUSED, ICECAM_ERROR_CODE_MALFORMED,
+                            "forwarding header", forwarding_error->message);
+    return;
+  }
   switch (icecam_admission_open (self->admission, conn->id, conn->host,
                                  g_get_monotonic_time (), &refusal)) {
   case ICECAM_ADMISSION_ALLOW:
@@ -347,4 +395,14 @@ icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
                                       IcecamRendezvous *self)
 {
   icecam_admission_close (self->admission, id);
+}
+
+void
+icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
+                                             GSocketAddress *remote, const gchar *reason,
+                                             IcecamRendezvous *self)
+{
+  g_autofree gchar *host = icecam_rendezvous_socket_address_to_string (remote);
+
+  icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_PROXY_REFUSED, id, host, reason);
 }

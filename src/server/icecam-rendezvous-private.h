@@ -20,6 +20,7 @@ typedef struct {
   gulong closed_handler;
   gchar *host;              /* the client's IP address, as the admission counts it */
   gulong pong_handler;
+  gboolean refused;         /* before admission (a malformed forwarding header): drop input */
 } Connection;
 
 struct _IcecamRendezvous {
@@ -49,6 +50,7 @@ struct _IcecamRendezvous {
   IcecamStunResponder *stun;        /* NULL unless listening */
   GInetAddress *stun_host;          /* the host the responder is bound to */
   gboolean tls;             /* serve wss:// with the server's tls-certificate */
+  GPtrArray *trusted_proxies; /* GInetAddressMask: whose PROXY and forwarding headers count */
 };
 
 /* icecam-rendezvous.c */
@@ -71,6 +73,9 @@ gboolean icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint
                                                  GSocketAddress *remote, IcecamRendezvous *self);
 void icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
                                            IcecamRendezvous *self);
+void icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
+                                                  GSocketAddress *remote, const gchar *reason,
+                                                  IcecamRendezvous *self);
 
 /* icecam-rendezvous-admission.c */
 void icecam_rendezvous_stop_check (GSource **check);

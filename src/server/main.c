@@ -56,6 +56,7 @@ typedef struct {
   gboolean verbose;
   gchar *config_file;
   gint log_limit;
+  gchar **trusted_proxies;
   GOptionEntry *entries;      /* the options, for the config file's keys on reload */
   gchar **command_line;       /* as given: what it sets, a reload of the file does not */
 
@@ -91,6 +92,7 @@ app_clear (App *app)
   g_clear_pointer (&app->camera_secrets, g_hash_table_unref);
   g_free (app->token_key);
   g_free (app->config_file);
+  g_strfreev (app->trusted_proxies);
   g_free (app->entries);
   g_strfreev (app->command_line);
 }
@@ -281,12 +283,29 @@ app_check_limits (App *app, GError **error)
 }
 
 static gboolean
+app_check_trusted_proxies (App *app, GError **error)
+{
+  for (guint i = 0; app->trusted_proxies != NULL && app->trusted_proxies[i] != NULL; i++) {
+    g_autoptr (GInetAddressMask) mask =
+      g_inet_address_mask_new_from_string (app->trusted_proxies[i], NULL);
+
+    if (mask == NULL) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--trusted-proxy: '%s' is not an IP address or ADDRESS/LENGTH network",
+                   app->trusted_proxies[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
 app_check_options (App *app, GError **error)
 {
   g_autofree gchar *stun_host = NULL;
   guint16 stun_port = 0;
 
-  if (!app_check_limits (app, error))
+  if (!app_check_limits (app, error) || !app_check_trusted_proxies (app, error))
     return FALSE;
   if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
                         DEFAULT_PORT, &app->host, &app->port, error) ||
@@ -395,6 +414,11 @@ app_option_entries (App *app)
       "at INFO, on stderr) prints per " G_STRINGIFY (ICECAM_OPS_LOG_WINDOW_S) " s, then one "
       "line saying how many were suppressed; 0: every line; -1: none, default "
       G_STRINGIFY (ICECAM_OPS_LOG_DEFAULT_LIMIT), "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app->trusted_proxies,
+      "A reverse proxy or load balancer in front of this server (repeatable): the client's "
+      "address is taken from its PROXY protocol header (v1/v2) and its Forwarded or "
+      "X-Forwarded-For header (the rightmost hop not trusted); from anyone else they are "
+      "ignored", "ADDRESS[/LENGTH]" },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &app->config_file,
       "Read options from this file first: 'key = value' lines, keys named as the long "
       "options; the command line overrides it; SIGHUP reads its camera-secrets, "
@@ -712,6 +736,8 @@ app_run (App *app)
   icecam_rendezvous_set_keepalive (app->rendezvous, (guint) app->keepalive_interval_s,
                                    (guint) app->silence_limit_s);
   icecam_rendezvous_set_ws_stream (app->rendezvous, app->ws_stream);
+  for (guint i = 0; app->trusted_proxies != NULL && app->trusted_proxies[i] != NULL; i++)
+    icecam_rendezvous_add_trusted_proxy (app->rendezvous, app->trusted_proxies[i], NULL);
   icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),

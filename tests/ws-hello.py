@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Opens viewer connections to a rendezvous and reports what each was told, one JSON line each.
+
+Standard library only (a raw RFC 6455 client): each connection may come from its own loopback
+source address, send extra request headers and start with a PROXY protocol header, so the
+proxy tests can say exactly who connects and what it claims. Every connection says hello as a
+viewer and waits for welcome or error; all stay open until every one has its answer, so that
+they count together against the per-address limit.
+
+  ws-hello.py --port P [--count N] [--source-base 127.0.1.] [--header 'Name: value']
+              [--proxy-v1 'PROXY TCP4 ...'] [--proxy-v2 SRC:PORT] [--raw-first HEX]
+"""
+import argparse
+import base64
+import ipaddress
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("closed")
+        data += chunk
+    return data
+
+
+def read_frame(sock):
+    """Returns (opcode, payload) of one unmasked server frame."""
+    b0, b1 = recv_exact(sock, 2)
+    length = b1 & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", recv_exact(sock, 2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", recv_exact(sock, 8))[0]
+    return b0 & 0x0F, recv_exact(sock, length)
+
+
+def send_text(sock, text):
+    payload = text.encode()
+    mask = os.urandom(4)
+    header = bytes([0x81])
+    if len(payload) < 126:
+        header += bytes([0x80 | len(payload)])
+    else:
+        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(header + mask + masked)
+
+
+def proxy_v2(source, dest):
+    src_host, src_port = source.rsplit(":", 1)
+    dst_host, dst_port = dest
+    signature = b"\r\n\r\n\x00\r\nQUIT\n"
+    body = (ipaddress.IPv4Address(src_host).packed + ipaddress.IPv4Address(dst_host).packed
+            + struct.pack("!HH", int(src_port), int(dst_port)))
+    return signature + bytes([0x21, 0x11]) + struct.pack("!H", len(body)) + body
+
+
+def open_one(args, index):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(args.timeout)
+    if args.source_base:
+        sock.bind((args.source_base + str(index + 1), 0))
+    elif args.source:
+        sock.bind((args.source, 0))
+    sock.connect((args.host, args.port))
+    source = "%s:%d" % sock.getsockname()
+    first = b""
+    if args.proxy_v1:
+        first += args.proxy_v1.replace("{PORT}", str(args.port)).encode() + b"\r\n"
+    if args.proxy_v2:
+        first += proxy_v2(args.proxy_v2, (args.host, args.port))
+    if args.raw_first:
+        first += bytes.fromhex(args.raw_first)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = ("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (args.host, args.port, key))
+    for header in args.header:
+        request += header.replace("{N}", str(index + 1)) + "\r\n"
+    sock.sendall(first + (request + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise EOFError("closed before the HTTP answer")
+        head += chunk
+    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    if " 101 " not in status:
+        return sock, {"source": source, "result": "http", "status": status}
+    send_text(sock, json.dumps({"type": "hello", "version": 1, "role": "viewer"}))
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 0x8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 0
+            return sock, {"source": source, "result": "closed", "code": code}
+        if opcode != 0x1:
+            continue
+        msg = json.loads(payload)
+        if msg.get("type") == "welcome":
+            return sock, {"source": source, "result": "welcome", "address": msg.get("address")}
+        if msg.get("type") == "error":
+            return sock, {"source": source, "result": "error", "code": msg.get("code"),
+                          "message": msg.get("message")}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--source-base", help="connection i comes from SOURCE_BASE + (i + 1)")
+    parser.add_argument("--source", help="every connection comes from this address")
+    parser.add_argument("--header", action="append", default=[],
+                        help="an extra request header; {N} is the connection's number")
+    parser.add_argument("--proxy-v1", help="a PROXY v1 line to send first ({PORT}: --port)")
+    parser.add_argument("--proxy-v2", help="send a PROXY v2 header naming this SRC:PORT")
+    parser.add_argument("--raw-first", help="bytes (hex) to send before the request")
+    parser.add_argument("--timeout", type=float, default=10)
+    args = parser.parse_args()
+    sockets = []
+    for i in range(args.count):
+        try:
+            sock, result = open_one(args, i)
+            sockets.append(sock)
+        except (OSError, EOFError) as e:
+            result = {"result": "failed", "why": str(e)}
+        print(json.dumps(result), flush=True)
+    for sock in sockets:
+        sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -69,6 +69,7 @@ test_v1_malformed (void)
     "PROXY TCP4 203.0.113.7 198.51.100.1 -1 443\r\n",
     "PROXY TCP4  203.0.113.7 198.51.100.1 1 443\r\n",
     "PROXY \r\n",
+    "PROXY TCP4\x88 203.0.113.7 198.51.100.1 51234 443\r\n", /* the reason quotes it: UTF-8 */
   };
   g_autofree gchar *long_line = g_strnfill (200, 'A');
   g_autofree gchar *too_long = g_strconcat ("PROXY ", long_line, NULL);
@@ -82,6 +83,7 @@ test_v1_malformed (void)
                      ICECAM_PROXY_HEADER_INVALID);
     g_assert_error (error, ICECAM_PROXY_HEADER_ERROR, ICECAM_PROXY_HEADER_ERROR_MALFORMED);
     g_assert_true (g_str_has_prefix (error->message, "PROXY header: "));
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
     g_assert_null (source);
   }
   {

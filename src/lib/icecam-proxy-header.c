@@ -28,6 +28,26 @@ static const guint8 v2_signature[12] = {
 static const gchar v1_signature[] = "PROXY ";
 #define V1_MAX 107
 
+/* The reasons quote what the peer sent, which need not be UTF-8 (nor is a byte-counted
+ * precision a character boundary): they are made valid before they reach a log. */
+static void
+set_malformed (GError **error, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+set_malformed (GError **error, const gchar *format, ...)
+{
+  va_list args;
+  g_autofree gchar *message = NULL;
+  g_autofree gchar *valid = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  valid = g_utf8_make_valid (message, -1);
+  g_set_error_literal (error, ICECAM_PROXY_HEADER_ERROR, ICECAM_PROXY_HEADER_ERROR_MALFORMED,
+                       valid);
+}
+
 static IcecamProxyHeaderResult
 invalid (GError **error, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
 
@@ -40,8 +60,7 @@ invalid (GError **error, const gchar *format, ...)
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, ICECAM_PROXY_HEADER_ERROR, ICECAM_PROXY_HEADER_ERROR_MALFORMED,
-               "PROXY header: %s", message);
+  set_malformed (error, "PROXY header: %s", message);
   return ICECAM_PROXY_HEADER_INVALID;
 }
 
@@ -244,8 +263,7 @@ parse_node (const gchar *text, GPtrArray *hops, GError **error)
   g_ptr_array_add (hops, g_inet_socket_address_new (address, port));
   return TRUE;
 bad:
-  g_set_error (error, ICECAM_PROXY_HEADER_ERROR, ICECAM_PROXY_HEADER_ERROR_MALFORMED,
-               "'%.64s' is not an IP address (with an optional port)", text);
+  set_malformed (error, "'%.64s' is not an IP address (with an optional port)", text);
   return FALSE;
 }
 
@@ -332,8 +350,7 @@ parse_forwarded (const gchar *value, GPtrArray *hops, GError **error)
     at++;
   }
 bad:
-  g_set_error (error, ICECAM_PROXY_HEADER_ERROR, ICECAM_PROXY_HEADER_ERROR_MALFORMED,
-               "Forwarded: not 'for=...;...' pairs at '%.32s'", at);
+  set_malformed (error, "Forwarded: not 'for=...;...' pairs at '%.32s'", at);
   return FALSE;
 }
 

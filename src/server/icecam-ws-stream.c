@@ -294,6 +294,9 @@ filter_read (IcecamWsStream *self, void *buffer, gssize count, GError **error)
   if (!self->limit.over)
     return count;
   self->oversized_idle = g_idle_source_new ();
+  /* Not below the reader's priority: a client still sending keeps its reader ready, and an
+   * idle source would wait until it stopped. */
+  g_source_set_priority (self->oversized_idle, G_PRIORITY_DEFAULT);
   g_source_set_callback (self->oversized_idle, on_oversized_idle, g_object_ref (self),
                          g_object_unref);
   g_source_attach (self->oversized_idle, g_main_context_get_thread_default ());

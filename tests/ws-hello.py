@@ -10,6 +10,10 @@ they count together against the per-address limit.
 
   ws-hello.py --port P [--count N] [--source-base 127.0.1.] [--header 'Name: value']
               [--proxy-v1 'PROXY TCP4 ...'] [--proxy-v2 SRC:PORT] [--raw-first HEX]
+              [--big-frame BYTES]
+
+With --big-frame, each connection sends instead a text frame header announcing BYTES and then
+streams its payload until the server closes; it reports the close code and how much it sent.
 """
 import argparse
 import base64
@@ -95,6 +99,12 @@ def open_one(args, index):
     status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if " 101 " not in status:
         return sock, {"source": source, "result": "http", "status": status}
+    extensions = None
+    for line in head.decode(errors="replace").split("\r\n")[1:]:
+        if line.lower().startswith("sec-websocket-extensions:"):
+            extensions = line.split(":", 1)[1].strip()
+    if args.big_frame:
+        return sock, big_frame(sock, args.big_frame, source)
     send_text(sock, json.dumps({"type": "hello", "version": 1, "role": "viewer"}))
     while True:
         opcode, payload = read_frame(sock)
@@ -105,10 +115,62 @@ def open_one(args, index):
             continue
         msg = json.loads(payload)
         if msg.get("type") == "welcome":
-            return sock, {"source": source, "result": "welcome", "address": msg.get("address")}
+            return sock, {"source": source, "result": "welcome", "address": msg.get("address"),
+                          "extensions": extensions}
         if msg.get("type") == "error":
             return sock, {"source": source, "result": "error", "code": msg.get("code"),
                           "message": msg.get("message")}
+
+
+def close_code(received):
+    """The code of the first close frame among the server's frames in RECEIVED, or None."""
+    at = 0
+    while at + 2 <= len(received):
+        opcode, length, header = received[at] & 0x0F, received[at + 1] & 0x7F, 2
+        if length == 126:
+            if at + 4 > len(received):
+                return None
+            length, header = struct.unpack("!H", received[at + 2:at + 4])[0], 4
+        elif length == 127:
+            if at + 10 > len(received):
+                return None
+            length, header = struct.unpack("!Q", received[at + 2:at + 10])[0], 10
+        if at + header + length > len(received):
+            return None
+        if opcode == 0x8 and length >= 2:
+            return struct.unpack("!H", received[at + header:at + header + 2])[0]
+        at += header + length
+    return None
+
+
+def big_frame(sock, size, source):
+    """Sends a masked text frame header for SIZE bytes, then zeros, 64 KiB at a time, while
+    looking for the server's close frame."""
+    import select
+    sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", size) + b"\0\0\0\0")
+    sent = 0
+    chunk = b" " * 65536
+    received = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        readable, writable, _ = select.select([sock], [sock] if sent < size else [], [], 1)
+        if readable:
+            try:
+                data = sock.recv(65536)
+            except OSError as e:
+                return {"source": source, "result": "dropped", "sent": sent, "why": str(e)}
+            if not data:
+                return {"source": source, "result": "dropped", "sent": sent}
+            received += data
+            code = close_code(received)
+            if code is not None:
+                return {"source": source, "result": "closed", "code": code, "sent": sent}
+        if writable:
+            try:
+                sent += sock.send(chunk[: min(len(chunk), size - sent)])
+            except OSError as e:
+                return {"source": source, "result": "dropped", "sent": sent, "why": str(e)}
+    return {"source": source, "result": "timeout", "sent": sent}
 
 
 def main():
@@ -124,6 +186,7 @@ def main():
     parser.add_argument("--proxy-v2", help="send a PROXY v2 header naming this SRC:PORT")
     parser.add_argument("--raw-first", help="bytes (hex) to send before the request")
     parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--big-frame", type=int, help="announce a frame of this many bytes")
     args = parser.parse_args()
     sockets = []
     for i in range(args.count):

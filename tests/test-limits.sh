@@ -4,6 +4,7 @@
 # keep sending are closed with 1009 long before their payload is through, with the message rate
 # off, and the server's peak memory does not grow by their size; with libsoup's stream
 # (--ws-stream libsoup) libsoup's limit drops them; permessage-deflate is never negotiated.
+# The connection cap's refusals reach the operator's log, rate-limited.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 source_dir=${ICECAM_SOURCE_DIR:?}
@@ -58,6 +59,13 @@ echo "$out" | grep -q '"code": 1009' && grep -q "message too big from 127.0.0.1"
   || fail "2 MiB frame: $out $(cat "$tmp/default.log")"
 out=$(hello --port "$port")
 echo "$out" | grep -q '"welcome"' && pass "the server serves the next client" || fail "next client: $out"
+
+# The connection cap in the operator's log: 5 refusals, 2 lines (--log-limit 2).
+read -r pid port < <(start_rendezvous cap --max-connections 3 --log-limit 2)
+hello --port "$port" --count 8 >"$tmp/cap.json"
+welcomed=$(grep -c '"welcome"' "$tmp/cap.json")
+lines=$(grep -c "connection cap from 127.0.0.1:[0-9]* (connection [0-9]*): 3 connections open, the maximum" "$tmp/cap.log")
+[ "$welcomed" -eq 3 ] && [ "$lines" -eq 2 ]   && pass "the connection cap: 3 served, 5 refused, 2 lines logged"   || fail "cap: $welcomed welcomed, $lines lines: $(cat "$tmp/cap.log")"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -72,7 +72,8 @@ pids+=("$pid")
 wait_for_line "$tmp/rv.log" "camera 'porch' online" 10 && pass "after the failed reload the old secret still works" \
   || fail "old secret after a failed reload: $(cat "$tmp/cam-porch-1.log")"
 kill "$pid"; wait "$pid" 2>/dev/null
-wait_for_line "$tmp/rv.log" "camera 'porch' offline" 10
+wait_for_line "$tmp/rv.log" "camera 'porch' offline" 10 && pass "a camera going is logged" \
+  || fail "no offline line: $(tail -3 "$tmp/rv.log")"
 
 # 2. The porch's secret changes; SIGHUP.
 at_reload=$(frames)
@@ -85,7 +86,8 @@ kill -0 $rv 2>/dev/null && pass "the rendezvous is still up after SIGHUP" || fai
 out=$(timeout 20 "$build/src/tools/icecam-camera" --server "$url" --id porch --source test \
   --secret-file "$tmp/porch-old.secret" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "did not prove its identity" \
-  && pass "the old secret is refused on a new connection" || fail "old secret (rc=$rc): $out"
+  && grep -q "camera 'porch' refused from 127.0.0.1:[0-9]*: wrong proof" "$tmp/rv.log" \
+  && pass "the old secret is refused on a new connection (and logged)" || fail "old secret (rc=$rc): $out"
 pids+=("$(camera porch "$tmp/porch-new.secret" 2)")
 deadline=$((SECONDS + 10))
 while [ $SECONDS -lt $deadline ] && [ "$(grep -c "camera 'porch' online" "$tmp/rv.log")" -lt 2 ]; do sleep 0.1; done

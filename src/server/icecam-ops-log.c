@@ -28,6 +28,7 @@ static const gchar *const kind_names[ICECAM_OPS_LOG_N_KINDS] = {
   [ICECAM_OPS_LOG_PER_ADDRESS] = "per-address limit",
   [ICECAM_OPS_LOG_MESSAGE_RATE] = "message rate limit",
   [ICECAM_OPS_LOG_GLOBAL_CAP] = "connection cap",
+  [ICECAM_OPS_LOG_SESSION_LIMIT] = "session limit",
   [ICECAM_OPS_LOG_FRAME_TOO_BIG] = "message too big",
   [ICECAM_OPS_LOG_PROXY_REFUSED] = "proxy header refused",
   [ICECAM_OPS_LOG_RELOAD] = "reload",

@@ -418,6 +418,11 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
   if (self->token_key != NULL &&
       (viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC ||
        !icecam_token_grants ((const gchar * const *) viewer->granted, watch->camera))) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_VIEWER_REFUSED,
+                          "viewer '%s' (%s) may not watch '%s': %s", viewer->name,
+                          viewer->address, watch->camera,
+                          viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
+                            ? "its token expired" : "its token does not grant it");
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
                           viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
                    ? "your token expired" : "your token does not grant camera '%s'",
@@ -430,12 +435,20 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
     return;
   }
   if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_SESSION_LIMIT,
+                          "viewer '%s' (%s) may not watch '%s': %u sessions open, the limit "
+                          "(--max-sessions-per-viewer)", viewer->name, viewer->address,
+                          watch->camera, g_hash_table_size (viewer->sessions));
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
                           "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
                           g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
     return;
   }
   if (g_hash_table_size (camera->sessions) >= self->max_sessions_per_camera) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_SESSION_LIMIT,
+                          "viewer '%s' (%s) may not watch '%s': the camera has %u sessions "
+                          "open, the limit (--max-sessions-per-camera)", viewer->name,
+                          viewer->address, watch->camera, g_hash_table_size (camera->sessions));
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
                           "camera '%s' has %u sessions open, the limit is %u", watch->camera,
                           g_hash_table_size (camera->sessions), self->max_sessions_per_camera);

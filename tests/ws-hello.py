@@ -87,6 +87,8 @@ def open_one(args, index):
     key = base64.b64encode(os.urandom(16)).decode()
     request = ("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (args.host, args.port, key))
+    if args.deflate:
+        request += "Sec-WebSocket-Extensions: permessage-deflate\r\n"
     for header in args.header:
         request += header.replace("{N}", str(index + 1)) + "\r\n"
     sock.sendall(first + (request + "\r\n").encode())
@@ -103,6 +105,8 @@ def open_one(args, index):
     for line in head.decode(errors="replace").split("\r\n")[1:]:
         if line.lower().startswith("sec-websocket-extensions:"):
             extensions = line.split(":", 1)[1].strip()
+    if args.big_frame and args.deflate:
+        return sock, deflated_frame(sock, args.big_frame, source, extensions)
     if args.big_frame:
         return sock, big_frame(sock, args.big_frame, source)
     send_text(sock, json.dumps({"type": "hello", "version": 1, "role": "viewer"}))
@@ -141,6 +145,39 @@ def close_code(received):
             return struct.unpack("!H", received[at + header:at + header + 2])[0]
         at += header + length
     return None
+
+
+def deflated_frame(sock, size, source, extensions):
+    """With permessage-deflate negotiated, one compressed text frame of SIZE spaces (a few KiB
+    on the wire); then the first answer: an error message or a close."""
+    import zlib
+    if not extensions or "permessage-deflate" not in extensions:
+        return {"source": source, "result": "not-negotiated"}
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = compressor.compress(b" " * size) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    payload = payload[:-4]  # RFC 7692: without the final 00 00 ff ff
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0xC1, 0x80 | 127]) + struct.pack("!Q", len(payload)) + mask + masked)
+    inflater = zlib.decompressobj(-15)
+    while True:
+        b0, b1 = recv_exact(sock, 2)
+        length = b1 & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", recv_exact(sock, 2))[0]
+        elif length == 127:
+            length = struct.unpack("!Q", recv_exact(sock, 8))[0]
+        opcode, data = b0 & 0x0F, recv_exact(sock, length)
+        if b0 & 0x40:  # the server's frames are compressed too
+            data = inflater.decompress(data + b"\x00\x00\xff\xff")
+        if opcode == 0x8:
+            code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 0
+            return {"source": source, "result": "closed", "code": code, "sent": len(payload)}
+        if opcode == 0x1:
+            msg = json.loads(data)
+            if msg.get("type") == "error":
+                return {"source": source, "result": "error", "code": msg.get("code"),
+                        "message": msg.get("message"), "sent": len(payload)}
 
 
 def big_frame(sock, size, source):
@@ -187,6 +224,8 @@ def main():
     parser.add_argument("--raw-first", help="bytes (hex) to send before the request")
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--big-frame", type=int, help="announce a frame of this many bytes")
+    parser.add_argument("--deflate", action="store_true",
+                        help="offer permessage-deflate; with --big-frame, send it compressed")
     args = parser.parse_args()
     sockets = []
     for i in range(args.count):

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The rendezvous run from a --config file, with the real commands on loopback: SIGHUP reads the
-# camera secrets again while a camera streams to a viewer (both keep their connection and the
-# viewer keeps decoding); a camera with the new secret registers, one with the old secret is
-# refused; a reload that cannot read the file keeps the old secrets and says why; a key the
+# camera secrets and the token key again while a camera streams to a viewer (both keep their
+# connection and the viewer keeps decoding); a camera with the new secret registers, one with the
+# old secret is refused; a token of the new key plays, one of the old key is refused; a reload that cannot read the file keeps the old secrets and says why; a key the
 # file should not have is one line and exit 2.
 set -u
 build=${ICECAM_BUILD_DIR:?}
@@ -42,11 +42,17 @@ echo "new-$RANDOM$RANDOM" >"$tmp/porch-new.secret"
 printf 'frontdoor %s\nporch %s\n' "$(cat "$tmp/front.secret")" "$(cat "$tmp/porch-old.secret")" \
   >"$tmp/secrets"
 # Relative paths in the file are relative to it; the command line's --verbose adds to it.
+head -c 32 /dev/urandom | base64 >"$tmp/token.key"
+head -c 32 /dev/urandom | base64 >"$tmp/new-token.key"
+token() { "$rendezvous" token --token-key-file "$1" --camera frontdoor --ttl 1h; }
+token "$tmp/token.key" >"$tmp/old.token"
+token "$tmp/new-token.key" >"$tmp/new.token"
 cat >"$tmp/rv.conf" <<CONF
 # the rendezvous of this test
 listen = 127.0.0.1:0
 stun-listen = none
 camera-secrets = secrets
+token-key-file = token.key
 CONF
 "$rendezvous" --config "$tmp/rv.conf" --verbose >"$tmp/rv.out" 2>"$tmp/rv.log" &
 rv=$!
@@ -57,7 +63,7 @@ pids+=("$(camera frontdoor "$tmp/front.secret" 1)")
 wait_for_line "$tmp/rv.log" "camera 'frontdoor' online" 10 && pass "camera registers (secrets from the config file)" \
   || { fail "camera registers: $(cat "$tmp/cam-frontdoor-1.log")"; exit 1; }
 "$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless --stats-interval 1 \
-  >"$tmp/view.log" 2>&1 &
+  --token-file "$tmp/old.token" >"$tmp/view.log" 2>&1 &
 pids+=($!)
 wait_for_frames 30 20 && pass "viewer decodes" || { fail "viewer decodes: $(cat "$tmp/view.log")"; exit 1; }
 
@@ -79,8 +85,9 @@ wait_for_line "$tmp/rv.log" "camera 'porch' offline" 10 && pass "a camera going 
 at_reload=$(frames)
 printf 'frontdoor %s\nporch %s\n' "$(cat "$tmp/front.secret")" "$(cat "$tmp/porch-new.secret")" \
   >"$tmp/secrets"
+cp "$tmp/new-token.key" "$tmp/token.key"
 kill -HUP $rv
-wait_for_line "$tmp/rv.log" "reloaded: 2 camera secrets" 5 && pass "SIGHUP reloads the secrets" \
+wait_for_line "$tmp/rv.log" "reloaded: 2 camera secrets, the token key" 5 && pass "SIGHUP reloads the secrets" \
   || fail "reload: $(tail -3 "$tmp/rv.log")"
 kill -0 $rv 2>/dev/null && pass "the rendezvous is still up after SIGHUP" || fail "SIGHUP killed the rendezvous"
 out=$(timeout 20 "$build/src/tools/icecam-camera" --server "$url" --id porch --source test \
@@ -94,11 +101,20 @@ while [ $SECONDS -lt $deadline ] && [ "$(grep -c "camera 'porch' online" "$tmp/r
 [ "$(grep -c "camera 'porch' online" "$tmp/rv.log")" -eq 2 ] && pass "the new secret registers" \
   || fail "new secret: $(cat "$tmp/cam-porch-2.log")"
 
+view() { timeout 30 "$build/src/tools/icecam-view" --server "$url" --camera frontdoor --headless \
+  --frames 10 --timeout 15 --token-file "$1" 2>&1; }
+out=$(view "$tmp/old.token"); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "signature" && pass "a token of the old key is refused" \
+  || fail "old token (rc=$rc): $out"
+out=$(view "$tmp/new.token"); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "frames=10 " && pass "a token of the new key plays" \
+  || fail "new token (rc=$rc): $out"
+
 # 3. The stream went on through both reloads, on the same connections.
 wait_for_frames $((at_reload + 60)) 15 && pass "viewer kept decoding ($at_reload -> $(frames) frames)" \
   || fail "viewer stalled after the reload ($at_reload -> $(frames))"
 [ "$(grep -c "camera 'frontdoor' online" "$tmp/rv.log")" -eq 1 ] && ! grep -q "camera 'frontdoor' offline" "$tmp/rv.log" \
-  && [ "$(grep -cE "viewer '[^']*' \(peer [0-9]+\): joined" "$tmp/rv.log")" -eq 1 ] && ! grep -q ": back from" "$tmp/rv.log" \
+  && [ "$(grep -cE "viewer '[^']*' \(peer [0-9]+\): joined" "$tmp/rv.log")" -eq 2 ] && ! grep -q ": back from" "$tmp/rv.log" \
   && pass "camera and viewer kept their connections" \
   || fail "connections changed: $(grep -E "online|offline|joined|back from" "$tmp/rv.log")"
 

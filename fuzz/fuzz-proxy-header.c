@@ -54,7 +54,6 @@ static void
 check_forwarded (const gchar *text)
 {
   g_autoptr (GPtrArray) masks = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr (GInetAddress) peer = g_inet_address_new_from_string ("127.0.0.2");
 
   g_ptr_array_add (masks, g_inet_address_mask_new_from_string ("127.0.0.0/8", NULL));
   g_ptr_array_add (masks, g_inet_address_mask_new_from_string ("2001:db8::/32", NULL));
@@ -71,7 +70,7 @@ check_forwarded (const gchar *text)
       icecam_fuzz_fail ("Forwarded parse: the reason is not UTF-8");
     if (hops == NULL)
       continue;
-    client = icecam_forwarded_pick_client (hops, peer, masks);
+    client = icecam_forwarded_pick_client (hops, masks);
     if (client != NULL && !G_IS_INET_SOCKET_ADDRESS (client))
       icecam_fuzz_fail ("the client is no address");
   }

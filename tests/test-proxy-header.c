@@ -236,11 +236,10 @@ pick (const gchar *forwarded, const gchar *x_forwarded_for, GPtrArray *masks)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) hops = icecam_forwarded_parse (forwarded, x_forwarded_for, &error);
-  g_autoptr (GInetAddress) peer = g_inet_address_new_from_string ("127.0.0.2");
   g_autoptr (GInetSocketAddress) client = NULL;
 
   g_assert_no_error (error);
-  client = icecam_forwarded_pick_client (hops, peer, masks);
+  client = icecam_forwarded_pick_client (hops, masks);
   return client != NULL ? address_string (client) : NULL;
 }
 

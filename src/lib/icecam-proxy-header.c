@@ -416,8 +416,8 @@ icecam_proxy_is_trusted (GPtrArray *trusted, GInetAddress *address)
 
 /**
  * icecam_forwarded_pick_client:
- * @hops: (element-type GInetSocketAddress): from icecam_forwarded_parse()
- * @peer: the TCP peer, a trusted proxy
+ * @hops: (element-type GInetSocketAddress): from icecam_forwarded_parse(), of a request whose
+ *   TCP peer is a trusted proxy
  * @trusted: (element-type GInetAddressMask): the trusted proxies
  *
  * The client is the rightmost hop that is not a trusted proxy; with all of them trusted, the
@@ -427,7 +427,7 @@ icecam_proxy_is_trusted (GPtrArray *trusted, GInetAddress *address)
  *   unnamed or there are no hops: the peer's own address counts
  */
 GInetSocketAddress *
-icecam_forwarded_pick_client (GPtrArray *hops, GInetAddress *peer, GPtrArray *trusted)
+icecam_forwarded_pick_client (GPtrArray *hops, GPtrArray *trusted)
 {
   for (guint i = hops->len; i > 0; i--) {
     GInetSocketAddress *hop = g_ptr_array_index (hops, i - 1);

@@ -33,8 +33,7 @@ IcecamProxyHeaderResult icecam_proxy_header_parse (const guint8 *data, gsize len
 
 GPtrArray *icecam_forwarded_parse (const gchar *forwarded, const gchar *x_forwarded_for,
                                    GError **error);
-GInetSocketAddress *icecam_forwarded_pick_client (GPtrArray *hops, GInetAddress *peer,
-                                                  GPtrArray *trusted);
+GInetSocketAddress *icecam_forwarded_pick_client (GPtrArray *hops, GPtrArray *trusted);
 gboolean icecam_proxy_is_trusted (GPtrArray *trusted, GInetAddress *address);
 
 G_END_DECLS

@@ -85,7 +85,7 @@ client_address (IcecamRendezvous *self, SoupServerMessage *msg, GSocketAddress *
   hops = icecam_forwarded_parse (forwarded, x_forwarded_for, error);
   if (hops == NULL)
     return NULL;
-  client = icecam_forwarded_pick_client (hops, peer, self->trusted_proxies);
+  client = icecam_forwarded_pick_client (hops, self->trusted_proxies);
   return client != NULL ? G_SOCKET_ADDRESS (client) : g_object_ref (remote);
 }
 

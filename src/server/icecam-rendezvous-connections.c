@@ -25,6 +25,10 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  if (conn->stream != NULL) {
+    g_clear_signal_handler (&conn->oversized_handler, conn->stream);
+    g_object_unref (conn->stream);
+  }
   g_object_unref (conn->ws);
   g_free (conn->host);
   g_free (conn);
@@ -210,14 +214,13 @@ free_extensions (gpointer list)
 
 /* A ws:// client announced a frame over the limit: nothing of it was read, nor will be. */
 static void
-on_ws_stream_oversized (IcecamWsStream *stream, guint64 length, gpointer user_data)
+on_ws_stream_oversized (IcecamWsStream *stream, guint64 length, Connection *conn)
 {
-  IcecamRendezvous *self = g_object_get_data (G_OBJECT (stream), "icecam-rendezvous");
-  guint64 id = *(guint64 *) user_data;
-  Connection *conn = g_hash_table_lookup (self->connections, &id);
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
   g_autofree gchar *text = NULL;
 
-  if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   text = g_strdup_printf ("a message of %" G_GUINT64_FORMAT " bytes, over the %d byte limit",
                           length, MAX_INCOMING_PAYLOAD_SIZE);
@@ -253,14 +256,8 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   if (self->tls || socket == NULL) {
     wrapped = g_object_ref (stream);
   } else {
-    guint64 *id = g_new (guint64, 1);
-
-    icecam_acceptor_lookup (self->acceptor, soup_server_message_get_remote_address (msg), id);
     wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
     icecam_ws_stream_set_max_payload (ICECAM_WS_STREAM (wrapped), MAX_INCOMING_PAYLOAD_SIZE);
-    g_object_set_data (G_OBJECT (wrapped), "icecam-rendezvous", self);
-    g_signal_connect_data (wrapped, "oversized", G_CALLBACK (on_ws_stream_oversized), id,
-                           (GClosureNotify) (void (*) (void)) g_free, 0);
   }
   ws = soup_websocket_connection_new (
       wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
@@ -268,6 +265,19 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
       soup_message_headers_get_one (response, "Sec-WebSocket-Protocol"),
       extensions);
   on_server_websocket (self->server, msg, g_uri_get_path (uri), ws, self);
+  /* The connection, if kept, hears of a frame over the limit; its handler goes with it. */
+  if (ICECAM_IS_WS_STREAM (wrapped)) {
+    guint64 id = 0;
+    Connection *conn = NULL;
+
+    icecam_acceptor_lookup (self->acceptor, soup_server_message_get_remote_address (msg), &id);
+    conn = g_hash_table_lookup (self->connections, &id);
+    if (conn != NULL && conn->ws == ws) {
+      conn->stream = G_OBJECT (g_object_ref (wrapped));
+      conn->oversized_handler = g_signal_connect (wrapped, "oversized",
+                                                  G_CALLBACK (on_ws_stream_oversized), conn);
+    }
+  }
 }
 
 static void

@@ -21,6 +21,8 @@ typedef struct {
   gchar *host;              /* the client's IP address, as the admission counts it */
   gulong pong_handler;
   gboolean refused;         /* before admission (a malformed forwarding header): drop input */
+  GObject *stream;          /* the IcecamWsStream under ws (a reference), or NULL */
+  gulong oversized_handler;
 } Connection;
 
 struct _IcecamRendezvous {

@@ -43,7 +43,9 @@ for stream in epoll libsoup; do
   # How far each client got before it read the close: informative only (loopback buffers can
   # take megabytes, and the server reads and drops what follows the refused header).
   echo "# $stream: bytes sent before the close: $(grep -oE '"sent": [0-9]+' "$tmp/$stream-5m.json" | grep -oE '[0-9]+' | tr '\n' ' ')"
-  [ "$grown" -lt 2048 ] && pass "$stream: peak memory grew ${grown} kB (< 2 MiB)" \
+  # One payload read whole would be 5 MiB (and libsoup's buffer doubles to 8); the sanitizers'
+  # allocator keeps freed blocks for a while, so the bound leaves room under ASan.
+  [ "$grown" -lt 4096 ] && pass "$stream: peak memory grew ${grown} kB (< 4 MiB, a payload is 5)" \
     || fail "$stream: peak memory grew ${grown} kB"
   out=$(hello --port "$port" --header 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits')
   echo "$out" | grep -q '"result": "welcome".*"extensions": null' \

@@ -3,7 +3,7 @@
 # Installs what icecam needs on Debian 12. Idempotent.
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
-#   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, headless
+#   test:  demo + what the test suites start or use: coturn, nginx, the NAT lab's tools, headless
 #          Chromium, Firefox and python3-websockets (the web viewer's suite), the fuzzing and sanitizer
 #          toolchain (scripts/test.sh, CI); the default
 #   bench: test + what only the benchmarks use: curl, jq
@@ -25,7 +25,7 @@ packages=(
 )
 if [ "$what" != demo ]; then
   packages+=(
-    coturn nftables iproute2 conntrack openssl python3 util-linux
+    coturn nftables iproute2 conntrack openssl python3 util-linux nginx-light
     gstreamer1.0-plugins-base-apps # gst-play-1.0, gst-discoverer-1.0 (tests/test-playback.sh)
     clang libclang-rt-14-dev llvm
     # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
@@ -47,9 +47,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  # coturn's package would start a system-wide daemon; the tests start their own.
+  # coturn's and nginx's packages would start system-wide daemons; the tests start their own.
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null; then
-    $SUDO systemctl stop coturn || true
-  fi
+  for service in coturn nginx; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $service 2>/dev/null; then
+      $SUDO systemctl stop $service || true
+    fi
+  done
 fi

@@ -362,6 +362,184 @@ test_global_cap (Fixture *f, gconstpointer data)
   assert_session_works (f);
 }
 
+/* ---- messages over the size limit ---------------------------------------------------- */
+
+#define MIB (1024 * 1024)
+
+/* Reads what the server sent @hostile into @received until @done says it is there, the
+ * connection closed, or the deadline passed; then whether @done holds. */
+static gboolean
+hostile_read_until (Hostile *hostile, GByteArray *received,
+                    gboolean (*done) (GByteArray *received))
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * ICECAM_TEST_SLACK_US;
+
+  while (!done (received) && g_get_monotonic_time () < deadline) {
+    g_autoptr (GError) error = NULL;
+    guint8 buffer[4096];
+    gssize n = g_socket_receive (hostile->socket, (gchar *) buffer, sizeof buffer, NULL, &error);
+
+    if (n > 0)
+      g_byte_array_append (received, buffer, (guint) n);
+    else if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      break;
+    else
+      g_main_context_iteration (NULL, FALSE);
+  }
+  return done (received);
+}
+
+static gboolean
+has_http_head (GByteArray *received)
+{
+  return received->len > 0 && g_strstr_len ((const gchar *) received->data, received->len, "\r\n\r\n") != NULL;
+}
+
+/* The bytes after the 101's head, from the server's first frame on. */
+static gsize
+frames_start (GByteArray *received)
+{
+  const gchar *end = received->len == 0 ? NULL
+    : g_strstr_len ((const gchar *) received->data, received->len, "\r\n\r\n");
+
+  return end != NULL ? (gsize) (end + 4 - (const gchar *) received->data) : received->len;
+}
+
+/* The server's frames (after the 101) hold a close frame, unmasked, with a short payload. */
+static gint
+close_code (GByteArray *received)
+{
+  gsize at = frames_start (received);
+
+  while (at + 2 <= received->len) {
+    guint8 opcode = received->data[at] & 0x0f;
+    gsize length = received->data[at + 1] & 0x7f;
+    gsize header = 2;
+
+    if (length == 126) {
+      if (at + 4 > received->len)
+        return -1;
+      length = ((gsize) received->data[at + 2] << 8) | received->data[at + 3];
+      header = 4;
+    }
+    if (at + header + length > received->len)
+      return -1;
+    if (opcode == 0x8 && length >= 2)
+      return (received->data[at + header] << 8) | received->data[at + header + 1];
+    at += header + length;
+  }
+  return -1;
+}
+
+static gboolean
+has_close (GByteArray *received)
+{
+  return close_code (received) >= 0;
+}
+
+/* A masked client frame header: @opcode, @fin, a 64-bit @length; the mask is zero. */
+static gsize
+frame_header (guint8 *header, guint8 opcode, gboolean fin, guint64 length)
+{
+  gsize at = 0;
+
+  header[at++] = (fin ? 0x80 : 0) | opcode;
+  if (length < 126) {
+    header[at++] = 0x80 | (guint8) length;
+  } else if (length <= G_MAXUINT16) {
+    header[at++] = 0x80 | 126;
+    header[at++] = (guint8) (length >> 8);
+    header[at++] = (guint8) length;
+  } else {
+    header[at++] = 0x80 | 127;
+    for (gint shift = 56; shift >= 0; shift -= 8)
+      header[at++] = (guint8) (length >> shift);
+  }
+  memset (header + at, 0, 4);
+  return at + 4;
+}
+
+static void
+hostile_send_all (Hostile *hostile, const guint8 *data, gsize len)
+{
+  gsize sent = 0;
+  gint64 deadline = g_get_monotonic_time () + 10 * ICECAM_TEST_SLACK_US;
+
+  while (sent < len && g_get_monotonic_time () < deadline) {
+    g_autoptr (GError) error = NULL;
+    gssize n = g_socket_send (hostile->socket, (const gchar *) data + sent, len - sent, NULL,
+                              &error);
+
+    if (n > 0)
+      sent += (gsize) n;
+    else
+      g_main_context_iteration (NULL, FALSE);
+  }
+  g_assert_cmpuint (sent, ==, len);
+}
+
+/* An upgraded raw WebSocket from 127.0.1.x, its 101 read. */
+static Hostile
+hostile_upgraded (Fixture *f, GByteArray *received)
+{
+  Hostile hostile = hostile_open (f, 0, upgrade_request, 60);
+
+  g_assert_true (hostile_read_until (&hostile, received, has_http_head));
+  g_assert_nonnull (g_strstr_len ((const gchar *) received->data, received->len, " 101 "));
+  return hostile;
+}
+
+/* A text frame announcing 2 MiB: the server closes with 1009 after its header and the first
+ * 64 KiB of payload, without waiting for the rest (it would need the rest to answer anything
+ * else), and with no message rate to blame; the session of the camera and viewer carries on. */
+static void
+test_oversized_frame (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) received = g_byte_array_new ();
+  g_autofree guint8 *part = g_malloc0 (64 * 1024);
+  Hostile hostile;
+  guint8 header[14];
+  gsize header_len = frame_header (header, 0x1, TRUE, 2 * MIB);
+
+  icecam_rendezvous_set_message_rate (f->rendezvous, 0, 1);
+  icecam_rendezvous_set_deadlines (f->rendezvous, 60, 60);
+  hostile = hostile_upgraded (f, received);
+  hostile_send_all (&hostile, header, header_len);
+  hostile_send_all (&hostile, part, 64 * 1024);
+  g_assert_true (hostile_read_until (&hostile, received, has_close));
+  g_assert_cmpint (close_code (received), ==, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+  assert_session_works (f);
+  hostile_clear (&hostile);
+}
+
+/* Fragments of at most 512 KiB each that add up to over 1 MiB: the same close, at the fragment
+ * that goes over, with the earlier ones never delivered as a message. */
+static void
+test_oversized_fragments (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) received = g_byte_array_new ();
+  g_autofree guint8 *fragment = g_malloc0 (512 * 1024);
+  Hostile hostile;
+  guint8 header[14];
+
+  icecam_rendezvous_set_message_rate (f->rendezvous, 0, 1);
+  icecam_rendezvous_set_deadlines (f->rendezvous, 60, 60);
+  hostile = hostile_upgraded (f, received);
+  memset (fragment, ' ', 512 * 1024);
+  for (guint i = 0; i < 3 && !has_close (received); i++) {
+    gsize header_len = frame_header (header, i == 0 ? 0x1 : 0x0, FALSE, 512 * 1024);
+
+    hostile_send_all (&hostile, header, header_len);
+    hostile_send_all (&hostile, fragment, 512 * 1024);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  g_assert_true (hostile_read_until (&hostile, received, has_close));
+  g_assert_cmpint (close_code (received), ==, SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+  assert_session_works (f);
+  hostile_clear (&hostile);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -383,6 +561,8 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/hostile/deadlines/half-open-flood", test_half_open_flood);
   ADD ("/hostile/capacity/global-cap", test_global_cap);
+  ADD ("/hostile/frames/oversized", test_oversized_frame);
+  ADD ("/hostile/frames/oversized-fragments", test_oversized_fragments);
 #undef ADD
   return g_test_run ();
 }

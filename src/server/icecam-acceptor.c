@@ -3,8 +3,12 @@
 
 #include "icecam-acceptor.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "icecam-proxy-header.h"
 
 /**
  * SECTION:icecam-acceptor
@@ -26,6 +30,14 @@
  * it as if the client had gone), and hears #IcecamAcceptor::closed once the connection is gone.
  * A failing accept() pauses accepting for a moment instead of ending it.
  *
+ * A connection from a trusted proxy (icecam_acceptor_set_trusted_proxies()) may start with a
+ * PROXY protocol header (v1 or v2, as HAProxy and TCP load balancers send it): the acceptor
+ * reads it before handing the connection over, and the client's address it names becomes the
+ * connection's remote address for libsoup and for icecam_acceptor_lookup(). A header that is
+ * malformed closes the connection; the bytes of one that is not a header (HTTP, TLS) are left
+ * for the server. Connections from other peers are never looked at: their bytes could claim
+ * anything.
+ *
  * Setting a timeout on each GSocket (g_socket_set_timeout()) was the other way libsoup leaves
  * open; it is not used because it restarts with every read: a client sending one byte a
  * second would never meet it, and it would have to be taken off again after the upgrade.
@@ -42,6 +54,9 @@
 #define ACCEPT_BATCH 64
 /* After accept() failed (no descriptor left): wait this long, then try again. */
 #define ACCEPT_RETRY_MS 100
+/* A PROXY header arrived in part: look again this much later (the socket stays readable, so
+ * waiting on it would spin). The owner's handshake deadline bounds the whole wait. */
+#define PROXY_RETRY_MS 20
 
 typedef struct {
   struct _IcecamAcceptor *acceptor;
@@ -49,6 +64,8 @@ typedef struct {
   GSocket *socket;
   GSocketAddress *remote;  /* the key of by_remote */
   GObject *connection;     /* weak: the GSocketConnection handed on; NULL once finalized */
+  GSource *proxy_wait;     /* reading a trusted proxy's PROXY header, not handed over yet */
+  gboolean shut;           /* shut down while reading it: dropped at the next look */
 } Accepted;
 
 struct _IcecamAcceptor {
@@ -62,11 +79,13 @@ struct _IcecamAcceptor {
   guint64 next_id;
   GHashTable *by_id;              /* &Accepted.id → Accepted (owned) */
   GHashTable *by_remote;          /* GSocketAddress * → Accepted */
+  GPtrArray *trusted_proxies;     /* GInetAddressMask: peers whose PROXY header is read */
 };
 
 enum {
   SIGNAL_ACCEPTED,
   SIGNAL_CLOSED,
+  SIGNAL_PROXY_REFUSED,
   N_SIGNALS,
 };
 
@@ -75,6 +94,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (IcecamAcceptor, icecam_acceptor, G_TYPE_OBJECT)
 
 static void start_accepting (IcecamAcceptor *self);
+static void wait_for_proxy_header (Accepted *accepted, GIOCondition condition, guint delay_ms);
 static void on_connection_finalized (gpointer data, GObject *where_the_object_was);
 
 /* Also when the acceptor goes first: its connections are closed under their holders, whose
@@ -82,6 +102,10 @@ static void on_connection_finalized (gpointer data, GObject *where_the_object_wa
 static void
 accepted_free (Accepted *accepted)
 {
+  if (accepted->proxy_wait != NULL) {
+    g_source_destroy (accepted->proxy_wait);
+    g_clear_pointer (&accepted->proxy_wait, g_source_unref);
+  }
   if (accepted->connection != NULL)
     g_object_weak_unref (accepted->connection, on_connection_finalized, accepted);
   g_socket_close (accepted->socket, NULL);
@@ -129,6 +153,7 @@ hand_over (IcecamAcceptor *self, Accepted *accepted, GSocketAddress *local)
   g_autoptr (GIOStream) stream = NULL;
   g_autoptr (GError) error = NULL;
 
+  g_hash_table_insert (self->by_remote, accepted->remote, accepted);
   accepted->connection = G_OBJECT (connection);
   g_object_weak_ref (accepted->connection, on_connection_finalized, accepted);
   stream = self->certificate != NULL ? wrap_tls (self, connection) : g_object_ref (connection);
@@ -165,8 +190,116 @@ accept_one (IcecamAcceptor *self, GSocket *socket)
   accepted->socket = g_object_ref (socket);
   accepted->remote = g_object_ref (remote);
   g_hash_table_insert (self->by_id, &accepted->id, accepted);
-  g_hash_table_insert (self->by_remote, accepted->remote, accepted);
+  if (G_IS_INET_SOCKET_ADDRESS (remote) &&
+      icecam_proxy_is_trusted (self->trusted_proxies,
+                               g_inet_socket_address_get_address (
+                                 G_INET_SOCKET_ADDRESS (remote)))) {
+    wait_for_proxy_header (accepted, G_IO_IN, 0);
+    return;
+  }
   hand_over (self, accepted, local);
+}
+
+/* A connection not handed over yet is gone (closed by its peer, a bad header, a deadline). */
+static void
+accepted_drop (IcecamAcceptor *self, Accepted *accepted)
+{
+  guint64 id = accepted->id;
+
+  g_hash_table_remove (self->by_id, &id);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0, id);
+}
+
+static gboolean on_proxy_wait (gpointer user_data);
+
+static gboolean
+on_proxy_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  return on_proxy_wait (user_data);
+}
+
+/* Waits for the socket to be readable, or @delay_ms first. */
+static void
+wait_for_proxy_header (Accepted *accepted, GIOCondition condition, guint delay_ms)
+{
+  if (accepted->proxy_wait != NULL) {
+    g_source_destroy (accepted->proxy_wait);
+    g_source_unref (accepted->proxy_wait);
+  }
+  if (delay_ms > 0) {
+    accepted->proxy_wait = g_timeout_source_new (delay_ms);
+    g_source_set_callback (accepted->proxy_wait, on_proxy_wait, accepted, NULL);
+  } else {
+    accepted->proxy_wait = g_socket_create_source (accepted->socket, condition, NULL);
+    g_source_set_callback (accepted->proxy_wait, G_SOURCE_FUNC (on_proxy_readable), accepted,
+                           NULL);
+  }
+  g_source_attach (accepted->proxy_wait, g_main_context_get_thread_default ());
+}
+
+/* What a trusted peer sent first: a PROXY header to consume, or the request itself. Peeks, so
+ * that bytes that are no header stay in the socket for the server. */
+static gboolean
+on_proxy_wait (gpointer user_data)
+{
+  Accepted *accepted = user_data;
+  IcecamAcceptor *self = accepted->acceptor;
+  guint8 buffer[ICECAM_PROXY_HEADER_MAX];
+  g_autoptr (GInetSocketAddress) source = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize header_len = 0;
+  gssize n;
+
+  g_clear_pointer (&accepted->proxy_wait, g_source_unref);
+  if (accepted->shut) {
+    accepted_drop (self, accepted);
+    return G_SOURCE_REMOVE;
+  }
+  n = recv (g_socket_get_fd (accepted->socket), buffer, sizeof buffer, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    wait_for_proxy_header (accepted, G_IO_IN, 0);
+    return G_SOURCE_REMOVE;
+  }
+  if (n <= 0) {
+    accepted_drop (self, accepted);
+    return G_SOURCE_REMOVE;
+  }
+  switch (icecam_proxy_header_parse (buffer, (gsize) n, &header_len, &source, &error)) {
+  case ICECAM_PROXY_HEADER_NEED_MORE:
+    if ((gsize) n == sizeof buffer) {
+      accepted_drop (self, accepted);
+      return G_SOURCE_REMOVE;
+    }
+    wait_for_proxy_header (accepted, G_IO_IN, PROXY_RETRY_MS);
+    return G_SOURCE_REMOVE;
+  case ICECAM_PROXY_HEADER_INVALID:
+    g_signal_emit (self, signals[SIGNAL_PROXY_REFUSED], 0, accepted->id, accepted->remote,
+                   error->message);
+    accepted_drop (self, accepted);
+    return G_SOURCE_REMOVE;
+  case ICECAM_PROXY_HEADER_DONE:
+    /* Consumed for good: the header is all there (peeked), so this cannot block. */
+    if (recv (g_socket_get_fd (accepted->socket), buffer, header_len, 0) != (gssize) header_len) {
+      accepted_drop (self, accepted);
+      return G_SOURCE_REMOVE;
+    }
+    if (source != NULL) {
+      g_object_unref (accepted->remote);
+      accepted->remote = G_SOCKET_ADDRESS (g_steal_pointer (&source));
+    }
+    break;
+  case ICECAM_PROXY_HEADER_NONE:
+  default:
+    break;
+  }
+  local = g_socket_get_local_address (accepted->socket, NULL);
+  if (local == NULL) {
+    accepted_drop (self, accepted);
+    return G_SOURCE_REMOVE;
+  }
+  hand_over (self, accepted, local);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -258,6 +391,24 @@ icecam_acceptor_set_tls_certificate (IcecamAcceptor *self, GTlsCertificate *cert
 }
 
 /**
+ * icecam_acceptor_set_trusted_proxies:
+ * @self: an acceptor
+ * @trusted: (element-type GInetAddressMask) (nullable): peers whose PROXY protocol header is
+ *   read (if they send one); %NULL: none
+ *
+ * Applies to connections accepted afterwards.
+ */
+void
+icecam_acceptor_set_trusted_proxies (IcecamAcceptor *self, GPtrArray *trusted)
+{
+  g_return_if_fail (ICECAM_IS_ACCEPTOR (self));
+
+  g_clear_pointer (&self->trusted_proxies, g_ptr_array_unref);
+  if (trusted != NULL)
+    self->trusted_proxies = g_ptr_array_ref (trusted);
+}
+
+/**
  * icecam_acceptor_listen:
  * @self: an acceptor, not listening yet
  * @socket: a listening TCP socket; the acceptor makes it non-blocking and closes it when it
@@ -339,6 +490,13 @@ icecam_acceptor_shutdown (IcecamAcceptor *self, guint64 id)
   g_return_if_fail (ICECAM_IS_ACCEPTOR (self));
 
   accepted = g_hash_table_lookup (self->by_id, &id);
+  if (accepted != NULL && accepted->proxy_wait != NULL) {
+    /* Not handed over: nobody reads it but us; drop it from the main loop, not under the
+     * caller. */
+    accepted->shut = TRUE;
+    wait_for_proxy_header (accepted, G_IO_IN, 1);
+    return;
+  }
   if (accepted != NULL && !g_socket_is_closed (accepted->socket))
     g_socket_shutdown (accepted->socket, TRUE, TRUE, NULL);
 }
@@ -356,6 +514,7 @@ icecam_acceptor_dispose (GObject *object)
   if (self->by_id != NULL)
     g_hash_table_remove_all (self->by_id);
   g_clear_object (&self->certificate);
+  g_clear_pointer (&self->trusted_proxies, g_ptr_array_unref);
 
   G_OBJECT_CLASS (icecam_acceptor_parent_class)->dispose (object);
 }
@@ -405,6 +564,19 @@ icecam_acceptor_class_init (IcecamAcceptorClass *klass)
   signals[SIGNAL_CLOSED] =
     g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_UINT64);
+
+  /**
+   * IcecamAcceptor::proxy-refused:
+   * @acceptor: the acceptor
+   * @id: the connection, from a trusted proxy
+   * @remote: the proxy's address
+   * @reason: what was wrong with its PROXY header
+   *
+   * The connection is closed; #IcecamAcceptor::closed follows.
+   */
+  signals[SIGNAL_PROXY_REFUSED] =
+    g_signal_new ("proxy-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_SOCKET_ADDRESS, G_TYPE_STRING);
 }
 
 static void

@@ -13,6 +13,7 @@ G_DECLARE_FINAL_TYPE (IcecamAcceptor, icecam_acceptor, ICECAM, ACCEPTOR, GObject
 IcecamAcceptor *icecam_acceptor_new (SoupServer *server);
 
 void icecam_acceptor_set_tls_certificate (IcecamAcceptor *self, GTlsCertificate *certificate);
+void icecam_acceptor_set_trusted_proxies (IcecamAcceptor *self, GPtrArray *trusted);
 void icecam_acceptor_listen (IcecamAcceptor *self, GSocket *socket);
 void icecam_acceptor_stop (IcecamAcceptor *self);
 

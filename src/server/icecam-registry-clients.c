@@ -92,8 +92,10 @@ camera_proves_identity (IcecamRegistry *self, Peer *peer, const IcecamMessage *h
   if (self->camera_secrets == NULL || camera_proof_valid (self, peer, hello))
     return TRUE;
   secret = g_hash_table_lookup (self->camera_secrets, hello->id);
-  g_message ("%s: camera '%s' refused: %s", peer->label, hello->id,
-             secret == NULL ? "not provisioned" : hello->proof ? "wrong proof" : "no proof");
+  icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_REFUSED,
+                        "camera '%s' refused from %s: %s", hello->id, peer->address,
+                        secret == NULL ? "not provisioned"
+                                       : hello->proof ? "wrong proof" : "no proof");
   registry_queue_error (self, peer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
                         secret == NULL ? "camera '%s' is not provisioned on this rendezvous"
                               : "camera '%s' did not prove its identity (wrong or missing secret)",
@@ -120,7 +122,9 @@ viewer_token_valid (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello
   } else {
     return TRUE;
   }
-  g_message ("%s: viewer refused: %s", peer->label, error ? error->message : "no token");
+  icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_VIEWER_REFUSED,
+                        "viewer refused from %s: %s", peer->address,
+                        error ? error->message : "no token");
   registry_queue_close (self, peer, "unauthorized");
   return FALSE;
 }
@@ -215,6 +219,9 @@ welcome_back (IcecamRegistry *self, Peer *peer, gboolean resumed)
   registry_peer_set_state (peer, PEER_STATE_READY);
   g_info ("%s: back from %s%s", peer->label, peer->address,
           resumed ? " with its sessions" : ", its sessions ended");
+  if (peer->role == ICECAM_ROLE_CAMERA)
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_ONLINE,
+                          "camera '%s' online again from %s", peer->name, peer->address);
   queue_welcome (self, peer, resumed);
   if (peer->role == ICECAM_ROLE_VIEWER)
     registry_queue_presence (self, peer);
@@ -313,7 +320,8 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
   g_hash_table_insert (self->cameras, peer->name, peer);
   registry_cameras_changed (self);
   registry_peer_set_state (peer, PEER_STATE_READY);
-  g_info ("%s: online from %s", peer->label, peer->address);
+  icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_ONLINE,
+                        "camera '%s' online from %s", peer->name, peer->address);
   queue_welcome (self, peer, FALSE);
   registry_queue_presence_to_viewers (self);
 }

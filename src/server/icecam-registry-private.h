@@ -5,6 +5,7 @@
 #pragma once
 
 #include "icecam-registry.h"
+#include "icecam-ops-log.h"
 
 G_BEGIN_DECLS
 
@@ -72,6 +73,7 @@ struct _IcecamRegistry {
   guint64 messages_relayed;
   guint64 errors_sent;
   GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
+  IcecamOpsLog *ops_log; /* the operator's lines: cameras coming and going, refusals */
 };
 
 /* icecam-registry.c: peers, sessions, the outbox and presence. */

@@ -418,6 +418,11 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
   if (self->token_key != NULL &&
       (viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC ||
        !icecam_token_grants ((const gchar * const *) viewer->granted, watch->camera))) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_VIEWER_REFUSED,
+                          "viewer '%s' (%s) may not watch '%s': %s", viewer->name,
+                          viewer->address, watch->camera,
+                          viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
+                            ? "its token expired" : "its token does not grant it");
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNAUTHORIZED, NULL,
                           viewer->grant_expiry <= g_get_real_time () / G_USEC_PER_SEC
                    ? "your token expired" : "your token does not grant camera '%s'",
@@ -430,12 +435,20 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
     return;
   }
   if (g_hash_table_size (viewer->sessions) >= self->max_sessions_per_viewer) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_SESSION_LIMIT,
+                          "viewer '%s' (%s) may not watch '%s': %u sessions open, the limit "
+                          "(--max-sessions-per-viewer)", viewer->name, viewer->address,
+                          watch->camera, g_hash_table_size (viewer->sessions));
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
                           "viewer '%s' has %u sessions open, the limit is %u", viewer->name,
                           g_hash_table_size (viewer->sessions), self->max_sessions_per_viewer);
     return;
   }
   if (g_hash_table_size (camera->sessions) >= self->max_sessions_per_camera) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_SESSION_LIMIT,
+                          "viewer '%s' (%s) may not watch '%s': the camera has %u sessions "
+                          "open, the limit (--max-sessions-per-camera)", viewer->name,
+                          viewer->address, watch->camera, g_hash_table_size (camera->sessions));
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL,
                           "camera '%s' has %u sessions open, the limit is %u", watch->camera,
                           g_hash_table_size (camera->sessions), self->max_sessions_per_camera);
@@ -712,6 +725,8 @@ registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep)
   /* A replaced connection no longer holds its name. */
   if (peer->name != NULL && peer->role == ICECAM_ROLE_CAMERA &&
       g_hash_table_lookup (self->cameras, peer->name) == peer) {
+    icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_OFFLINE,
+                          "camera '%s' offline (was at %s)", peer->name, peer->address);
     g_hash_table_remove (self->cameras, peer->name);
     registry_cameras_changed (self);
     camera_left = TRUE;
@@ -852,6 +867,7 @@ icecam_registry_finalize (GObject *object)
   IcecamRegistry *self = ICECAM_REGISTRY (object);
 
   g_queue_clear_full (&self->outbox, (GDestroyNotify) outgoing_free);
+  g_object_unref (self->ops_log);
   /* Sessions reference peers: drop them first. */
   g_hash_table_unref (self->sessions);
   g_hash_table_unref (self->detached_cameras);
@@ -932,8 +948,23 @@ icecam_registry_init (IcecamRegistry *self)
   self->detached_viewers = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->detached);
   self->resume_grace_s = ICECAM_REGISTRY_DEFAULT_RESUME_GRACE_S;
+  self->ops_log = icecam_ops_log_new ();
   self->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
   self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;
   g_queue_init (&self->outbox);
+}
+
+/**
+ * icecam_registry_get_ops_log:
+ * @self: a registry
+ *
+ * Returns: (transfer none): the operator's log it writes cameras coming and going and the
+ *   clients it refuses to; its owner writes its own refusals there too
+ */
+IcecamOpsLog *
+icecam_registry_get_ops_log (IcecamRegistry *self)
+{
+  g_return_val_if_fail (ICECAM_IS_REGISTRY (self), NULL);
+  return self->ops_log;
 }

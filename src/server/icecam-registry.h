@@ -5,6 +5,7 @@
 
 #include <glib-object.h>
 
+#include "icecam-ops-log.h"
 #include "icecam-protocol.h"
 
 G_BEGIN_DECLS
@@ -94,6 +95,7 @@ void icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id,
                                const gchar *remote_address, GPtrArray *peer_ice_servers);
 void icecam_registry_remove_peer (IcecamRegistry *self, guint64 peer_id);
 void icecam_registry_evict_peer (IcecamRegistry *self, guint64 peer_id);
+IcecamOpsLog *icecam_registry_get_ops_log (IcecamRegistry *self);
 void icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar *text,
                                   gsize length);
 void icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCode code,

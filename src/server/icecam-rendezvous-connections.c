@@ -7,11 +7,14 @@
 
 #include "icecam-acceptor.h"
 #include "icecam-admission.h"
+#include "icecam-proxy-header.h"
 #include "icecam-tcp-options.h"
 #include "icecam-ws-stream.h"
 
 /* Frames over the protocol's 64 KiB limit still reach the registry, which answers them with a
- * too-large error on an open connection; only frames past this are cut off by libsoup. */
+ * too-large error on an open connection; a message past this is refused before its payload is
+ * read: on ws:// by the IcecamWsStream (close 1009), on wss:// and the libsoup stream by libsoup
+ * itself (it drops the connection without a close frame). */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
 
 /* ---- connections ---------------------------------------------------------------------- */
@@ -22,24 +25,72 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  if (conn->stream != NULL) {
+    g_clear_signal_handler (&conn->oversized_handler, conn->stream);
+    g_object_unref (conn->stream);
+  }
   g_object_unref (conn->ws);
   g_free (conn->host);
   g_free (conn);
 }
 
+/* One line for the operator: which client (@host, connection @id) hit which limit. */
+void
+icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, guint64 id,
+                               const gchar *host, const gchar *text)
+{
+  icecam_ops_log_event (icecam_registry_get_ops_log (self->registry), kind,
+                        "%s from %s (connection %" G_GUINT64_FORMAT "): %s",
+                        icecam_ops_log_kind_to_string (kind), host, id, text);
+}
+
 /* Tells the client which limit it went over (@text), then closes; the admission refused it,
  * so it is no registry peer from here on and what it still sends is dropped. */
 static void
-refuse_connection (Connection *conn, const gchar *reason, const gchar *text)
+refuse_connection_with (Connection *conn, IcecamOpsLogKind kind, IcecamErrorCode code,
+                        const gchar *reason, const gchar *text)
 {
   g_autoptr (IcecamMessage) error = NULL;
   g_autofree gchar *json = NULL;
 
-  g_info ("peer %" G_GUINT64_FORMAT " (%s): %s", conn->id, conn->host, text);
-  error = icecam_message_new_error (ICECAM_ERROR_CODE_LIMIT_EXCEEDED, NULL, text);
+  icecam_rendezvous_log_refusal (conn->self, kind, conn->id, conn->host, text);
+  error = icecam_message_new_error (code, NULL, text);
   json = icecam_message_to_json (error);
   soup_websocket_connection_send_text (conn->ws, json);
   soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+}
+
+static void
+refuse_connection (Connection *conn, IcecamOpsLogKind kind, const gchar *reason,
+                   const gchar *text)
+{
+  refuse_connection_with (conn, kind, ICECAM_ERROR_CODE_LIMIT_EXCEEDED, reason, text);
+}
+
+/* Where the client is: the connection's remote address (the PROXY header's, if a trusted
+ * proxy sent one), or, when that is a trusted proxy, the rightmost untrusted hop of its
+ * Forwarded (else X-Forwarded-For) header. %NULL with @error for a malformed header. */
+static GSocketAddress *
+client_address (IcecamRendezvous *self, SoupServerMessage *msg, GSocketAddress *remote,
+                GError **error)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const gchar *forwarded = soup_message_headers_get_list (headers, "Forwarded");
+  const gchar *x_forwarded_for = soup_message_headers_get_list (headers, "X-Forwarded-For");
+  GInetAddress *peer;
+  g_autoptr (GPtrArray) hops = NULL;
+  GInetSocketAddress *client;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote) || (forwarded == NULL && x_forwarded_for == NULL))
+    return g_object_ref (remote);
+  peer = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  if (!icecam_proxy_is_trusted (self->trusted_proxies, peer))
+    return g_object_ref (remote);
+  hops = icecam_forwarded_parse (forwarded, x_forwarded_for, error);
+  if (hops == NULL)
+    return NULL;
+  client = icecam_forwarded_pick_client (hops, self->trusted_proxies);
+  return client != NULL ? G_SOCKET_ADDRESS (client) : g_object_ref (remote);
 }
 
 static void
@@ -51,12 +102,14 @@ on_websocket_message (SoupWebsocketConnection *ws, gint type, GBytes *message, C
   const gchar *data = g_bytes_get_data (message, &size);
   g_autofree gchar *refusal = NULL;
 
+  if (conn->refused)
+    return;
   switch (icecam_admission_message (self->admission, id, size, g_get_monotonic_time (),
                                     &refusal)) {
   case ICECAM_ADMISSION_ALLOW:
     break;
   case ICECAM_ADMISSION_OVER_RATE:
-    refuse_connection (conn, "message rate", refusal);
+    refuse_connection (conn, ICECAM_OPS_LOG_MESSAGE_RATE, "message rate", refusal);
     /* Its sessions end now, not when the close handshake is done, and for good. */
     icecam_registry_evict_peer (self->registry, id);
     return;
@@ -98,7 +151,11 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   IcecamRendezvous *self = user_data;
   Connection *conn;
   GSocketAddress *remote_address = soup_server_message_get_remote_address (msg);
-  g_autofree gchar *remote = icecam_rendezvous_socket_address_to_string (remote_address);
+  g_autoptr (GError) forwarding_error = NULL;
+  g_autoptr (GSocketAddress) client = client_address (self, msg, remote_address,
+                                                      &forwarding_error);
+  g_autofree gchar *remote = icecam_rendezvous_socket_address_to_string (
+    client != NULL ? client : remote_address);
   g_autoptr (GPtrArray) servers =
     icecam_rendezvous_peer_ice_servers (self, soup_server_message_get_local_address (msg));
   g_autofree gchar *refusal = NULL;
@@ -113,9 +170,11 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   conn->self = self;
   conn->id = id;
   conn->ws = g_object_ref (ws);
-  conn->host = G_IS_INET_SOCKET_ADDRESS (remote_address)
+  if (client == NULL)
+    client = g_object_ref (remote_address);
+  conn->host = G_IS_INET_SOCKET_ADDRESS (client)
     ? icecam_rendezvous_host_to_string (
-        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)))
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (client)))
     : g_strdup ("unknown");
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD_SIZE);
   soup_websocket_connection_set_keepalive_interval (
@@ -127,13 +186,19 @@ on_server_websocket (SoupServer *server, SoupServerMessage *msg, const char *pat
   g_hash_table_insert (self->connections, &conn->id, conn);
 
   g_debug ("peer %" G_GUINT64_FORMAT ": WebSocket from %s", conn->id, remote);
+  if (forwarding_error != NULL) {
+    conn->refused = TRUE;
+    refuse_connection_with (conn, ICECAM_OPS_LOG_PROXY_REFUSED, ICECAM_ERROR_CODE_MALFORMED,
+                            "forwarding header", forwarding_error->message);
+    return;
+  }
   switch (icecam_admission_open (self->admission, conn->id, conn->host,
                                  g_get_monotonic_time (), &refusal)) {
   case ICECAM_ADMISSION_ALLOW:
     icecam_registry_add_peer (self->registry, conn->id, remote, servers);
     break;
   case ICECAM_ADMISSION_TOO_MANY_CONNECTIONS:
-    refuse_connection (conn, "connections per address", refusal);
+    refuse_connection (conn, ICECAM_OPS_LOG_PER_ADDRESS, "connections per address", refusal);
     break;
   default: /* accepted before, and the host never empty: not reached */
     soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
@@ -145,6 +210,24 @@ static void
 free_extensions (gpointer list)
 {
   g_list_free_full (list, g_object_unref);
+}
+
+/* A ws:// client announced a frame over the limit: nothing of it was read, nor will be. */
+static void
+on_ws_stream_oversized (IcecamWsStream *stream, guint64 length, Connection *conn)
+{
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
+  g_autofree gchar *text = NULL;
+
+  if (soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  text = g_strdup_printf ("a message of %" G_GUINT64_FORMAT " bytes, over the %d byte limit",
+                          length, MAX_INCOMING_PAYLOAD_SIZE);
+  icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_FRAME_TOO_BIG, conn->id, conn->host, text);
+  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+  /* Its sessions end now: whatever it meant to say is lost. */
+  icecam_registry_evict_peer (self->registry, id);
 }
 
 /* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
@@ -170,16 +253,31 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   if (socket != NULL &&
       !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
     g_debug ("cannot set the dead peer timeout: %s", error->message);
-  if (self->tls || socket == NULL)
+  if (self->tls || socket == NULL) {
     wrapped = g_object_ref (stream);
-  else
+  } else {
     wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
+    icecam_ws_stream_set_max_payload (ICECAM_WS_STREAM (wrapped), MAX_INCOMING_PAYLOAD_SIZE);
+  }
   ws = soup_websocket_connection_new (
       wrapped, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
       soup_message_headers_get_one (request, "Origin"),
       soup_message_headers_get_one (response, "Sec-WebSocket-Protocol"),
       extensions);
   on_server_websocket (self->server, msg, g_uri_get_path (uri), ws, self);
+  /* The connection, if kept, hears of a frame over the limit; its handler goes with it. */
+  if (ICECAM_IS_WS_STREAM (wrapped)) {
+    guint64 id = 0;
+    Connection *conn = NULL;
+
+    icecam_acceptor_lookup (self->acceptor, soup_server_message_get_remote_address (msg), &id);
+    conn = g_hash_table_lookup (self->connections, &id);
+    if (conn != NULL && conn->ws == ws) {
+      conn->stream = G_OBJECT (g_object_ref (wrapped));
+      conn->oversized_handler = g_signal_connect (wrapped, "oversized",
+                                                  G_CALLBACK (on_ws_stream_oversized), conn);
+    }
+  }
 }
 
 static void
@@ -290,8 +388,15 @@ icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint64 id,
   if (icecam_admission_accept (self->admission, id, g_get_monotonic_time ()) ==
       ICECAM_ADMISSION_ALLOW)
     return TRUE;
-  g_debug ("connection %" G_GUINT64_FORMAT ": %u connections open, the maximum: refused", id,
-           icecam_admission_get_max_connections (self->admission));
+  {
+    g_autofree gchar *host = icecam_rendezvous_socket_address_to_string (remote);
+    g_autofree gchar *text = g_strdup_printf ("%u connections open, the maximum "
+                                              "(--max-connections)",
+                                              icecam_admission_get_max_connections (
+                                                self->admission));
+
+    icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_GLOBAL_CAP, id, host, text);
+  }
   return FALSE;
 }
 
@@ -300,4 +405,14 @@ icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
                                       IcecamRendezvous *self)
 {
   icecam_admission_close (self->admission, id);
+}
+
+void
+icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
+                                             GSocketAddress *remote, const gchar *reason,
+                                             IcecamRendezvous *self)
+{
+  g_autofree gchar *host = icecam_rendezvous_socket_address_to_string (remote);
+
+  icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_PROXY_REFUSED, id, host, reason);
 }

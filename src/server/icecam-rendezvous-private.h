@@ -20,6 +20,9 @@ typedef struct {
   gulong closed_handler;
   gchar *host;              /* the client's IP address, as the admission counts it */
   gulong pong_handler;
+  gboolean refused;         /* before admission (a malformed forwarding header): drop input */
+  GObject *stream;          /* the IcecamWsStream under ws (a reference), or NULL */
+  gulong oversized_handler;
 } Connection;
 
 struct _IcecamRendezvous {
@@ -27,7 +30,7 @@ struct _IcecamRendezvous {
 
   GMainContext *context;
   SoupServer *server;
-  GPtrArray *websocket_extension_types; /* what libsoup offers by default: permessage-deflate */
+  GPtrArray *websocket_extension_types; /* none: no permessage-deflate (see _init) */
   IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
@@ -49,6 +52,7 @@ struct _IcecamRendezvous {
   IcecamStunResponder *stun;        /* NULL unless listening */
   GInetAddress *stun_host;          /* the host the responder is bound to */
   gboolean tls;             /* serve wss:// with the server's tls-certificate */
+  GPtrArray *trusted_proxies; /* GInetAddressMask: whose PROXY and forwarding headers count */
 };
 
 /* icecam-rendezvous.c */
@@ -58,6 +62,8 @@ GPtrArray *icecam_rendezvous_peer_ice_servers (IcecamRendezvous *self, GSocketAd
 
 /* icecam-rendezvous-connections.c */
 void icecam_rendezvous_connection_free (Connection *conn);
+void icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, guint64 id,
+                                    const gchar *host, const gchar *text);
 void icecam_rendezvous_add_websocket_handler (IcecamRendezvous *self);
 void icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
                                          IcecamMessage *msg, IcecamRendezvous *self);
@@ -69,6 +75,9 @@ gboolean icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint
                                                  GSocketAddress *remote, IcecamRendezvous *self);
 void icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
                                            IcecamRendezvous *self);
+void icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
+                                                  GSocketAddress *remote, const gchar *reason,
+                                                  IcecamRendezvous *self);
 
 /* icecam-rendezvous-admission.c */
 void icecam_rendezvous_stop_check (GSource **check);

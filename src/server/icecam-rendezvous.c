@@ -531,6 +531,7 @@ icecam_rendezvous_dispose (GObject *object)
   if (self->acceptor != NULL)
     g_signal_handlers_disconnect_by_data (self->acceptor, self);
   g_clear_object (&self->acceptor);
+  g_clear_pointer (&self->trusted_proxies, g_ptr_array_unref);
   if (self->connections != NULL) {
     g_hash_table_iter_init (&iter, self->connections);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &conn)) {
@@ -603,14 +604,48 @@ icecam_rendezvous_init (IcecamRendezvous *self)
 
   self->server = soup_server_new ("server-header", "icecam-rendezvous ", NULL);
   self->acceptor = icecam_acceptor_new (self->server);
+  self->trusted_proxies = g_ptr_array_new_with_free_func (g_object_unref);
+  icecam_acceptor_set_trusted_proxies (self->acceptor, self->trusted_proxies);
+  g_signal_connect (self->acceptor, "proxy-refused",
+                    G_CALLBACK (icecam_rendezvous_on_acceptor_proxy_refused), self);
   g_signal_connect (self->acceptor, "accepted",
                     G_CALLBACK (icecam_rendezvous_on_acceptor_accepted), self);
   g_signal_connect (self->acceptor, "closed", G_CALLBACK (icecam_rendezvous_on_acceptor_closed),
                     self);
+  /* No permessage-deflate: the message size limit counts what is read, and a compressed
+   * frame within it could inflate a thousandfold (libsoup 3.2 inflates with no bound). Neither
+   * our extension list nor libsoup's own handler (which offers it by default) offers it. */
   self->websocket_extension_types = g_ptr_array_new_with_free_func (g_type_class_unref);
-  g_ptr_array_add (self->websocket_extension_types,
-                   g_type_class_ref (SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE));
+  soup_server_remove_websocket_extension (self->server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   icecam_rendezvous_add_websocket_handler (self);
   icecam_http_endpoints_add (self->server, get_http_stats, self);
   icecam_web_app_add (self->server);
+}
+
+/**
+ * icecam_rendezvous_add_trusted_proxy:
+ * @self: a rendezvous
+ * @cidr: "ADDRESS/LENGTH" or an address alone, IPv4 or IPv6
+ * @error: return location for a #GError
+ *
+ * Connections from these addresses are a reverse proxy's or a load balancer's: the client's
+ * address is taken from their PROXY protocol header (v1 or v2, read before anything else when
+ * the connection starts with one), and, for a WebSocket, from the Forwarded or X-Forwarded-For
+ * header (the rightmost hop that is not a trusted proxy). That address is what the
+ * per-address limit counts, what welcome tells the client, and what the logs name.
+ *
+ * Returns: %FALSE with @error set if @cidr is not an address or network
+ */
+gboolean
+icecam_rendezvous_add_trusted_proxy (IcecamRendezvous *self, const gchar *cidr, GError **error)
+{
+  GInetAddressMask *mask;
+
+  g_return_val_if_fail (ICECAM_IS_RENDEZVOUS (self), FALSE);
+
+  mask = g_inet_address_mask_new_from_string (cidr, error);
+  if (mask == NULL)
+    return FALSE;
+  g_ptr_array_add (self->trusted_proxies, mask);
+  return TRUE;
 }

@@ -38,6 +38,8 @@ void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddr
 void icecam_rendezvous_set_stun_alternate (IcecamRendezvous *self, GInetAddress *alternate);
 void icecam_rendezvous_set_max_connections_per_address (IcecamRendezvous *self, guint max);
 void icecam_rendezvous_set_message_rate (IcecamRendezvous *self, guint per_second, guint burst);
+gboolean icecam_rendezvous_add_trusted_proxy (IcecamRendezvous *self, const gchar *cidr,
+                                              GError **error);
 void icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s,
                                       guint silence_limit_s);
 void icecam_rendezvous_set_deadlines (IcecamRendezvous *self, guint handshake_s, guint hello_s);

@@ -2,6 +2,7 @@
 /* The stream under a WebSocket the rendezvous accepted, with input sources that cost O(1). */
 
 #include "icecam-ws-stream.h"
+#include "icecam-ws-frame-limit.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -50,7 +51,16 @@ struct _IcecamWsStream {
   guint64 readable;  /* the poller's round in which the socket was last readable */
   GSource *reader;   /* libsoup's input source of the moment, not a reference */
   struct _Poller *poller;
+  IcecamWsFrameLimit limit; /* max_payload 0: no limit */
+  GSource *oversized_idle;  /* reports the frame over the limit, from the main loop */
 };
+
+enum {
+  SIGNAL_OVERSIZED,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 /* One per main context: the epoll set of its WebSockets, as a source attached to it, alive
  * while it has streams. */
@@ -256,12 +266,57 @@ icecam_ws_input_is_readable (GPollableInputStream *pollable)
   return g_pollable_input_stream_is_readable (ICECAM_WS_INPUT (pollable)->base);
 }
 
+static gboolean
+on_oversized_idle (gpointer user_data)
+{
+  IcecamWsStream *self = user_data;
+
+  g_clear_pointer (&self->oversized_idle, g_source_unref);
+  g_signal_emit (self, signals[SIGNAL_OVERSIZED], 0, self->limit.over_len);
+  return G_SOURCE_REMOVE;
+}
+
+/* Bytes read, checked against the frame limit: a frame over it never reaches libsoup. From the
+ * frame on, what arrives is read and dropped (the reader would block, as far as libsoup knows)
+ * until the owner, told from the main loop (not inside libsoup's read), closes the WebSocket. */
+static gssize
+filter_read (IcecamWsStream *self, void *buffer, gssize count, GError **error)
+{
+  gsize passed;
+
+  if (count <= 0 || self->limit.max_payload == 0)
+    return count;
+  if (self->limit.over) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "frame over the limit");
+    return -1;
+  }
+  passed = icecam_ws_frame_limit_feed (&self->limit, buffer, (gsize) count);
+  if (!self->limit.over)
+    return count;
+  self->oversized_idle = g_idle_source_new ();
+  /* Not below the reader's priority: a client still sending keeps its reader ready, and an
+   * idle source would wait until it stopped. */
+  g_source_set_priority (self->oversized_idle, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->oversized_idle, on_oversized_idle, g_object_ref (self),
+                         g_object_unref);
+  g_source_attach (self->oversized_idle, g_main_context_get_thread_default ());
+  if (passed > 0)
+    return (gssize) passed;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "frame over the limit");
+  return -1;
+}
+
 static gssize
 icecam_ws_input_read_nonblocking (GPollableInputStream *pollable, void *buffer, gsize count,
                                   GError **error)
 {
-  return g_pollable_input_stream_read_nonblocking (ICECAM_WS_INPUT (pollable)->base, buffer,
-                                                   count, NULL, error);
+  IcecamWsInput *input = ICECAM_WS_INPUT (pollable);
+
+  return filter_read (input->owner,
+                      buffer,
+                      g_pollable_input_stream_read_nonblocking (input->base, buffer, count, NULL,
+                                                                error),
+                      error);
 }
 
 static void
@@ -277,8 +332,13 @@ static gssize
 icecam_ws_input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
                       GError **error)
 {
-  return g_input_stream_read (G_INPUT_STREAM (ICECAM_WS_INPUT (stream)->base), buffer, count,
-                              cancellable, error);
+  IcecamWsInput *input = ICECAM_WS_INPUT (stream);
+
+  return filter_read (input->owner,
+                      buffer,
+                      g_input_stream_read (G_INPUT_STREAM (input->base), buffer, count,
+                                           cancellable, error),
+                      error);
 }
 
 /* The base stream is closed with the IcecamWsStream, not here. */
@@ -374,7 +434,13 @@ icecam_ws_stream_close_finish (GIOStream *stream, GAsyncResult *result, GError *
 static void
 icecam_ws_stream_dispose (GObject *object)
 {
-  stop_watching (ICECAM_WS_STREAM (object));
+  IcecamWsStream *self = ICECAM_WS_STREAM (object);
+
+  if (self->oversized_idle != NULL) {
+    g_source_destroy (self->oversized_idle);
+    g_clear_pointer (&self->oversized_idle, g_source_unref);
+  }
+  stop_watching (self);
   G_OBJECT_CLASS (icecam_ws_stream_parent_class)->dispose (object);
 }
 
@@ -401,6 +467,19 @@ icecam_ws_stream_class_init (IcecamWsStreamClass *klass)
   stream_class->close_fn = icecam_ws_stream_close;
   stream_class->close_async = icecam_ws_stream_close_async;
   stream_class->close_finish = icecam_ws_stream_close_finish;
+
+  /**
+   * IcecamWsStream::oversized:
+   * @stream: the stream
+   * @length: the payload the frame (or the message, with its fragments) announced
+   *
+   * A frame over icecam_ws_stream_set_max_payload()'s limit began; nothing of its payload was
+   * passed on, nor will anything read after it be. The owner closes the WebSocket (1009).
+   * Emitted once, from the main loop of the thread-default context the stream was made in.
+   */
+  signals[SIGNAL_OVERSIZED] =
+    g_signal_new ("oversized", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_UINT64);
 }
 
 static void
@@ -441,4 +520,20 @@ icecam_ws_stream_new (GIOStream *base, GSocket *socket)
       g_clear_pointer (&self->poller, poller_unref);
   }
   return self;
+}
+
+/**
+ * icecam_ws_stream_set_max_payload:
+ * @self: a stream no byte was read from yet
+ * @max_payload: the longest message (one frame, or all fragments of one) passed on, in bytes;
+ *   0 for no limit
+ *
+ * A message announcing more is not read: #IcecamWsStream::oversized tells the owner.
+ */
+void
+icecam_ws_stream_set_max_payload (IcecamWsStream *self, guint64 max_payload)
+{
+  g_return_if_fail (ICECAM_IS_WS_STREAM (self));
+
+  self->limit.max_payload = max_payload;
 }

@@ -9,5 +9,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (IcecamWsStream, icecam_ws_stream, ICECAM, WS_STREAM, GIOStream)
 
 IcecamWsStream *icecam_ws_stream_new (GIOStream *base, GSocket *socket);
+void icecam_ws_stream_set_max_payload (IcecamWsStream *self, guint64 max_payload);
 
 G_END_DECLS

@@ -7,9 +7,11 @@
 #include <sys/resource.h>
 #include <glib-unix.h>
 
+#include "config-file.h"
 #include "icecam-admission.h"
 #include "icecam-ice-config.h"
 #include "icecam-log.h"
+#include "icecam-ops-log.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "token-command.h"
@@ -54,6 +56,11 @@ typedef struct {
   gchar *token_key;
   gboolean verbose;
   gboolean version;
+  gchar *config_file;
+  gint log_limit;
+  gchar **trusted_proxies;
+  GOptionEntry *entries;      /* the options, for the config file's keys on reload */
+  gchar **command_line;       /* as given: what it sets, a reload of the file does not */
 
   gchar *host;
   guint16 port;
@@ -86,6 +93,10 @@ app_clear (App *app)
   g_free (app->ws_stream_name);
   g_clear_pointer (&app->camera_secrets, g_hash_table_unref);
   g_free (app->token_key);
+  g_free (app->config_file);
+  g_strfreev (app->trusted_proxies);
+  g_free (app->entries);
+  g_strfreev (app->command_line);
 }
 
 /* "HOST:PORT" or "[IPV6]:PORT" with HOST an IP address; the port may be left out. */
@@ -286,12 +297,29 @@ app_check_limits (App *app, GError **error)
 }
 
 static gboolean
+app_check_trusted_proxies (App *app, GError **error)
+{
+  for (guint i = 0; app->trusted_proxies != NULL && app->trusted_proxies[i] != NULL; i++) {
+    g_autoptr (GInetAddressMask) mask =
+      g_inet_address_mask_new_from_string (app->trusted_proxies[i], NULL);
+
+    if (mask == NULL) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--trusted-proxy: '%s' is not an IP address or ADDRESS/LENGTH network",
+                   app->trusted_proxies[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
 app_check_options (App *app, GError **error)
 {
   g_autofree gchar *stun_host = NULL;
   guint16 stun_port = 0;
 
-  if (!app_check_limits (app, error))
+  if (!app_check_limits (app, error) || !app_check_trusted_proxies (app, error))
     return FALSE;
   if (!parse_host_port ("--listen", app->listen != NULL ? app->listen : DEFAULT_LISTEN,
                         DEFAULT_PORT, &app->host, &app->port, error) ||
@@ -311,8 +339,9 @@ app_check_options (App *app, GError **error)
   return app_check_stun_alternate (app, error);
 }
 
-static gboolean
-app_parse_options (App *app, int *argc, char ***argv, GError **error)
+/* The options, also the keys of a --config file. */
+static GOptionEntry *
+app_option_entries (App *app)
 {
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &app->listen,
@@ -397,22 +426,61 @@ app_parse_options (App *app, int *argc, char ***argv, GError **error)
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &app->verbose,
       "Log what the server does (on stderr)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &app->version, "Print the version and exit", NULL },
+    { "log-limit", 0, 0, G_OPTION_ARG_INT, &app->log_limit,
+      "Lines of one kind the operator's log (cameras online/offline, refusals, limits hit; "
+      "at INFO, on stderr) prints per " G_STRINGIFY (ICECAM_OPS_LOG_WINDOW_S) " s, then one "
+      "line saying how many were suppressed; 0: every line; -1: none, default "
+      G_STRINGIFY (ICECAM_OPS_LOG_DEFAULT_LIMIT), "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app->trusted_proxies,
+      "A reverse proxy or load balancer in front of this server (repeatable): the client's "
+      "address is taken from its PROXY protocol header (v1/v2) and its Forwarded or "
+      "X-Forwarded-For header (the rightmost hop not trusted); from anyone else they are "
+      "ignored", "ADDRESS[/LENGTH]" },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &app->config_file,
+      "Read options from this file first: 'key = value' lines, keys named as the long "
+      "options; the command line overrides it; SIGHUP reads its camera-secrets, "
+      "token-key-file and turn-secret-file again", "PATH" },
     { NULL }
   };
+
+  return g_memdup2 (entries, sizeof entries);
+}
+
+static gboolean
+app_parse_options (App *app, int *argc, char ***argv, GError **error)
+{
+  g_auto (GStrv) merged = NULL;
+  g_autofree gchar **view = NULL;
+  gchar **view_argv;
+  int view_argc;
   g_autoptr (GOptionContext) context = g_option_context_new (NULL);
 
   g_option_context_set_summary (context,
     "The icecam rendezvous: cameras and viewers meet here to set up their ICE sessions.\n"
     "'icecam-rendezvous token --help' mints viewer tokens.\n"
     "Prints one line once listening: icecam-rendezvous: listening on ws://HOST:PORT/ws (...)");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, argc, argv, error))
+  app->entries = app_option_entries (app);
+  app->command_line = g_strdupv (*argv);
+  g_option_context_add_main_entries (context, app->entries, NULL);
+  /* The config file's options go first: the command line's then replace them. */
+  merged = icecam_config_file_merge_args (app->entries, *argc, *argv, error);
+  if (merged == NULL)
+    return FALSE;
+  view_argc = (int) g_strv_length (merged);
+  view = g_memdup2 (merged, sizeof (gchar *) * (view_argc + 1));
+  view_argv = view;
+  if (!g_option_context_parse (context, &view_argc, &view_argv, error))
     return FALSE;
   if (app->version)
     return TRUE;
-  if (*argc > 1) {
+  if (view_argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
-                 (*argv)[1]);
+                 view_argv[1]);
+    return FALSE;
+  }
+  if (app->log_limit < -1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--log-limit must be -1 (no lines), 0 (no limit) or more");
     return FALSE;
   }
   return app_check_options (app, error);
@@ -454,6 +522,151 @@ app_choose_ws_stream (App *app, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* ---- SIGHUP: the secrets again ------------------------------------------------------- */
+
+/* The path a reload reads for @key: the command line's stays; else the config file's as it is
+ * now; a key taken out of the file keeps the path it had (turning access control off takes a
+ * restart, not a signal). */
+static void
+reload_path (App *app, GPtrArray *file_args, const gchar *key, gchar **path)
+{
+  const gchar *from_file;
+
+  if (file_args == NULL || icecam_config_file_command_line_has (
+        (int) g_strv_length (app->command_line), app->command_line, app->entries, key))
+    return;
+  from_file = icecam_config_file_lookup (file_args, key);
+  if (from_file != NULL && g_strcmp0 (from_file, *path) != 0) {
+    g_free (*path);
+    *path = g_strdup (from_file);
+  } else if (from_file == NULL && *path != NULL) {
+    g_info ("reload: %s no longer names %s, still reading %s", app->config_file, key, *path);
+  }
+}
+
+typedef struct {
+  gchar *camera_secrets_file;
+  gchar *token_key_file;
+  gchar *turn_secret_file;
+  GHashTable *camera_secrets;
+  gchar *token_key;
+  gchar *turn_secret;
+} Secrets;
+
+static void
+secrets_clear (Secrets *secrets)
+{
+  g_free (secrets->camera_secrets_file);
+  g_free (secrets->token_key_file);
+  g_free (secrets->turn_secret_file);
+  g_clear_pointer (&secrets->camera_secrets, g_hash_table_unref);
+  g_free (secrets->token_key);
+  g_free (secrets->turn_secret);
+}
+
+/* All of them or none: a reload that fails halfway must not leave half the new secrets. */
+static gboolean
+secrets_load (Secrets *secrets, GError **error)
+{
+  g_autofree gchar *turn = NULL;
+
+  if (secrets->camera_secrets_file != NULL &&
+      !(secrets->camera_secrets = load_camera_secrets (secrets->camera_secrets_file, error)))
+    return FALSE;
+  if (secrets->token_key_file != NULL &&
+      !(secrets->token_key = icecam_token_command_read_key (secrets->token_key_file, error)))
+    return FALSE;
+  if (secrets->turn_secret_file != NULL) {
+    if (!g_file_get_contents (secrets->turn_secret_file, &turn, NULL, error))
+      return FALSE;
+    g_strstrip (turn);
+    if (*turn == '\0') {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is empty",
+                   secrets->turn_secret_file);
+      return FALSE;
+    }
+    secrets->turn_secret = g_steal_pointer (&turn);
+  }
+  return TRUE;
+}
+
+/* Reads the secrets files again (and, with --config, which files they are) and hands the new
+ * secrets to the registry: connections and sessions stay; new hellos are checked with them. On
+ * any failure the old secrets stay, and one line says why. */
+static void
+app_reload (App *app)
+{
+  IcecamRegistry *registry = icecam_rendezvous_get_registry (app->rendezvous);
+  IcecamOpsLog *log = icecam_registry_get_ops_log (registry);
+  g_autoptr (GPtrArray) file_args = NULL;
+  g_autoptr (GError) error = NULL;
+  Secrets secrets = {
+    .camera_secrets_file = g_strdup (app->camera_secrets_file),
+    .token_key_file = g_strdup (app->token_key_file),
+    .turn_secret_file = g_strdup (app->turn_secret_file),
+  };
+
+  if (app->config_file != NULL &&
+      !(file_args = icecam_config_file_read (app->config_file, app->entries, &error))) {
+    icecam_ops_log_event (log, ICECAM_OPS_LOG_RELOAD,
+                          "reload failed, the old secrets stay: %s", error->message);
+    secrets_clear (&secrets);
+    return;
+  }
+  reload_path (app, file_args, "camera-secrets", &secrets.camera_secrets_file);
+  reload_path (app, file_args, "token-key-file", &secrets.token_key_file);
+  reload_path (app, file_args, "turn-secret-file", &secrets.turn_secret_file);
+  if (!secrets_load (&secrets, &error)) {
+    icecam_ops_log_event (log, ICECAM_OPS_LOG_RELOAD,
+                          "reload failed, the old secrets stay: %s", error->message);
+    secrets_clear (&secrets);
+    return;
+  }
+  if (secrets.camera_secrets != NULL)
+    icecam_registry_set_camera_secrets (registry, secrets.camera_secrets);
+  if (secrets.token_key != NULL)
+    icecam_registry_set_token_key (registry, secrets.token_key);
+  if (secrets.turn_secret != NULL && app->turn_servers != NULL)
+    icecam_registry_set_turn (registry, (const gchar * const *) app->turn_servers,
+                              secrets.turn_secret, (guint) app->turn_ttl);
+  icecam_ops_log_event (log, ICECAM_OPS_LOG_RELOAD, "reloaded: %u camera secrets%s%s",
+                        secrets.camera_secrets != NULL
+                          ? g_hash_table_size (secrets.camera_secrets) : 0,
+                        secrets.token_key != NULL ? ", the token key" : "",
+                        secrets.turn_secret != NULL ? ", the TURN secret" : "");
+  /* The paths read now are the ones the next reload starts from. */
+  g_free (app->camera_secrets_file);
+  app->camera_secrets_file = g_steal_pointer (&secrets.camera_secrets_file);
+  g_free (app->token_key_file);
+  app->token_key_file = g_steal_pointer (&secrets.token_key_file);
+  g_free (app->turn_secret_file);
+  app->turn_secret_file = g_steal_pointer (&secrets.turn_secret_file);
+  secrets_clear (&secrets);
+}
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  app_reload (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The operator's lines are INFO messages of their own domain, shown unless --log-limit -1. */
+static void
+app_enable_ops_log (App *app)
+{
+  const gchar *current = g_getenv ("G_MESSAGES_DEBUG");
+  g_autofree gchar *domains = NULL;
+
+  if (app->log_limit < 0)
+    return;
+  if (current != NULL && *current != '\0')
+    domains = g_strjoin (" ", current, ICECAM_OPS_LOG_DOMAIN, NULL);
+  else
+    domains = g_strdup (ICECAM_OPS_LOG_DOMAIN);
+  g_setenv ("G_MESSAGES_DEBUG", domains, TRUE);
 }
 
 static gboolean
@@ -518,9 +731,13 @@ app_run (App *app)
   g_autoptr (GError) error = NULL;
   guint sigint_id;
   guint sigterm_id;
+  guint sighup_id;
 
   raise_descriptor_limit ();
   app->rendezvous = icecam_rendezvous_new ();
+  icecam_ops_log_set_limit (icecam_registry_get_ops_log (
+                              icecam_rendezvous_get_registry (app->rendezvous)),
+                            (guint) MAX (app->log_limit, 0));
   if (app->max_connections >= 0)
     icecam_rendezvous_set_max_connections (app->rendezvous, (guint) app->max_connections);
   g_info ("at most %u connections (0: no limit)",
@@ -538,6 +755,8 @@ app_run (App *app)
   icecam_rendezvous_set_keepalive (app->rendezvous, (guint) app->keepalive_interval_s,
                                    (guint) app->silence_limit_s);
   icecam_rendezvous_set_ws_stream (app->rendezvous, app->ws_stream);
+  for (guint i = 0; app->trusted_proxies != NULL && app->trusted_proxies[i] != NULL; i++)
+    icecam_rendezvous_add_trusted_proxy (app->rendezvous, app->trusted_proxies[i], NULL);
   icecam_registry_set_max_sessions_per_camera (icecam_rendezvous_get_registry (app->rendezvous),
                                                (guint) app->max_sessions_per_camera);
   icecam_registry_set_max_sessions_per_viewer (icecam_rendezvous_get_registry (app->rendezvous),
@@ -562,14 +781,16 @@ app_run (App *app)
                 app->listen != NULL ? app->listen : DEFAULT_LISTEN, error->message);
     return EXIT_FAILURE;
   }
-  print_listening (app);
-
+  /* Before the line that tells scripts the server is up: a SIGHUP after it must not kill it. */
+  sighup_id = g_unix_signal_add (SIGHUP, on_sighup, app);
   app->loop = g_main_loop_new (NULL, FALSE);
   sigint_id = g_unix_signal_add (SIGINT, on_unix_signal, app);
   sigterm_id = g_unix_signal_add (SIGTERM, on_unix_signal, app);
+  print_listening (app);
   g_main_loop_run (app->loop);
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  g_source_remove (sighup_id);
   return EXIT_SUCCESS;
 }
 
@@ -590,6 +811,7 @@ main (int argc, char **argv)
     .hello_timeout_s = ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S,
     .max_connections = -1,
     .ipv6_prefix_length = ICECAM_ADMISSION_DEFAULT_IPV6_PREFIX_LENGTH,
+    .log_limit = ICECAM_OPS_LOG_DEFAULT_LIMIT,
   };
   g_autoptr (GError) error = NULL;
   int status;
@@ -601,7 +823,11 @@ main (int argc, char **argv)
     return icecam_token_command (argc - 1, argv + 1);
 
   if (!app_parse_options (&app, &argc, &argv, &error)) {
-    g_printerr ("icecam-rendezvous: %s (see --help)\n", error->message);
+    /* A config file's error names its line: the options' help is no help there. */
+    if (error->domain == G_KEY_FILE_ERROR)
+      g_printerr ("icecam-rendezvous: %s\n", error->message);
+    else
+      g_printerr ("icecam-rendezvous: %s (see --help)\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;
   }
@@ -617,6 +843,7 @@ main (int argc, char **argv)
     app_clear (&app);
     return EXIT_USAGE;
   }
+  app_enable_ops_log (&app);
   icecam_log_set_verbose (app.verbose);
 
   status = app_run (&app);

@@ -4,7 +4,8 @@
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
 #   test:  demo + what the test suites start or use: coturn, the NAT lab's tools, the fuzzing
-#          and sanitizer toolchain (scripts/test.sh, CI); the default
+#          and sanitizer toolchain, the packaging checks (systemd-analyze, man, debhelper) and
+#          the arm64 cross-build (scripts/cross-arm64.sh) (scripts/test.sh, CI); the default
 #   bench: test + what only the benchmarks use: headless Chromium, curl, jq
 set -euo pipefail
 
@@ -26,6 +27,7 @@ if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3
     clang libclang-rt-14-dev llvm
+    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static
   )
 fi
 if [ "$what" = bench ]; then
@@ -44,7 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   # coturn's package would start a system-wide daemon; the tests start their own.
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=900 "${missing[@]}"
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null; then
     $SUDO systemctl stop coturn || true
   fi

@@ -4,8 +4,9 @@
 # Usage: scripts/setup.sh [demo|test|bench]
 #   demo:  build and run (scripts/demo.sh)
 #   test:  demo + what the test suites start or use: coturn, nginx, the NAT lab's tools, headless
-#          Chromium, Firefox and python3-websockets (the web viewer's suite), the fuzzing and sanitizer
-#          toolchain (scripts/test.sh, CI); the default
+#          Chromium, Firefox and python3-websockets (the web viewer's suite), the fuzzing and
+#          sanitizer toolchain, the packaging checks (systemd-analyze, man, debhelper) and the arm64
+#          cross-build (scripts/cross-arm64.sh) (scripts/test.sh, CI); the default
 #   bench: test + what only the benchmarks use: curl, jq
 set -euo pipefail
 
@@ -31,6 +32,7 @@ if [ "$what" != demo ]; then
     # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
     # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)
     chromium python3-websockets firefox-esr
+    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static
   )
 fi
 if [ "$what" = bench ]; then
@@ -48,7 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   # coturn's and nginx's packages would start system-wide daemons; the tests start their own.
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=900 "${missing[@]}"
   for service in coturn nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $service 2>/dev/null; then
       $SUDO systemctl stop $service || true

@@ -25,6 +25,7 @@ packages=(
 if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3
+    libgstrtspserver-1.0-dev
     clang libclang-rt-14-dev llvm
   )
 fi

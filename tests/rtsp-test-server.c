@@ -21,7 +21,8 @@ video_chain (const ServerOptions *o)
       o->width, o->height, o->fps);
 
   if (g_str_equal (o->video, "mjpeg"))
-    return g_strdup_printf ("%s ! jpegenc ! rtpjpegpay name=pay0 pt=26", raw);
+    return g_strdup_printf ("%s ! videoconvert ! video/x-raw,format=I420 ! jpegenc "
+                            "! rtpjpegpay name=pay0 pt=26", raw); /* 4:2:0, as RFC 2435 wants */
   if (g_str_equal (o->video, "h265"))
     return g_strdup_printf ("%s ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
                             "! rtph265pay name=pay0 pt=96", raw, o->fps * o->gop_s);

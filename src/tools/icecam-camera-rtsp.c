@@ -56,7 +56,8 @@ struct _IcecamCameraRtsp {
   guint retry_s;
   gint64 state_since;
   gint64 last_unit_us; /* atomic */
-  gchar *refused_codec; /* a video stream that is not H.264 (select-stream) */
+  gchar *refused_codec; /* atomic: a video stream that is not H.264 (select-stream) */
+  gint selected;        /* atomic: an H.264 stream was set up (select-stream) */
 };
 
 static void connect_camera (IcecamCameraRtsp *self);
@@ -167,13 +168,17 @@ on_rtspsrc_select_stream (GstElement *rtspsrc, guint num, GstCaps *caps, gpointe
   const GstStructure *s = gst_caps_get_structure (caps, 0);
   const gchar *media = gst_structure_get_string (s, "media");
   const gchar *encoding = gst_structure_get_string (s, "encoding-name");
+  gchar *refused;
 
   if (g_strcmp0 (media, "video") != 0)
     return FALSE;
-  if (encoding != NULL && g_ascii_strcasecmp (encoding, "H264") == 0)
+  if (encoding != NULL && g_ascii_strcasecmp (encoding, "H264") == 0) {
+    g_atomic_int_set (&self->selected, TRUE);
     return TRUE;
-  if (self->refused_codec == NULL)
-    self->refused_codec = g_strdup (encoding ? encoding : "unknown");
+  }
+  refused = g_strdup (encoding ? encoding : "unknown");
+  if (!g_atomic_pointer_compare_and_exchange (&self->refused_codec, NULL, refused))
+    g_free (refused);
   return FALSE;
 }
 
@@ -223,6 +228,26 @@ retry (IcecamCameraRtsp *self, const gchar *why)
 }
 
 static void
+fail_not_h264 (IcecamCameraRtsp *self)
+{
+  g_autofree gchar *line = g_strdup_printf (
+      "the camera %s sends %s video, not H.264: icecam passes H.264 through and does not "
+      "transcode (set the camera's video codec to H.264)", self->display, self->refused_codec);
+
+  fail (self, line);
+}
+
+/* The reason at the end of rtspsrc's debug text ("...: Failed to connect. (Connection
+ * refused)"), or the error's message. */
+static const gchar *
+error_reason (const GError *error, const gchar *debug)
+{
+  const gchar *tail = debug != NULL ? g_strrstr (debug, ": ") : NULL;
+
+  return tail != NULL && tail[2] != '\0' ? tail + 2 : error->message;
+}
+
+static void
 on_rtsp_error (IcecamCameraRtsp *self, GstMessage *msg)
 {
   g_autoptr (GError) error = NULL;
@@ -232,19 +257,20 @@ on_rtsp_error (IcecamCameraRtsp *self, GstMessage *msg)
   gst_message_parse_error (msg, &error, &debug);
   g_debug ("rtsp %s: error from %s: %s (%s)", self->display, GST_OBJECT_NAME (msg->src),
            error->message, debug ? debug : "");
-  if (self->refused_codec != NULL) {
-    line = g_strdup_printf ("the camera %s sends %s video, not H.264: icecam passes H.264 "
-                            "through and does not transcode (set the camera's codec to H.264)",
-                            self->display, self->refused_codec);
-    fail (self, line);
+  if (g_atomic_pointer_get (&self->refused_codec) && !g_atomic_int_get (&self->selected)) {
+    fail_not_h264 (self);
   } else if (g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED)) {
-    line = g_strdup_printf ("the camera %s refused %s (wrong user name or password?)",
-                            self->display, self->user == NULL ? "access without credentials"
-                            : "the user name or password");
+    if (self->user == NULL)
+      line = g_strdup_printf ("the camera %s wants a user name and password (rtsp://USER@... "
+                              "and --rtsp-password-file or ICECAM_RTSP_PASSWORD)", self->display);
+    else
+      line = g_strdup_printf ("the camera %s refused user '%s': wrong user name or password",
+                              self->display, self->user);
     fail (self, line);
   } else {
-    line = g_strdup_printf ("%s%s%s", error->message, debug ? " — " : "", debug ? debug : "");
-    /* rtspsrc's debug text spans lines; one line for people. */
+    line = g_strdup_printf ("%s (%s)", self->state == RTSP_STATE_STREAMING ? "the stream broke"
+                            : "cannot reach it", error_reason (error, debug));
+    /* rtspsrc's debug text can span lines; one line for people. */
     g_strdelimit (line, "\n", ' ');
     retry (self, line);
   }
@@ -294,6 +320,7 @@ connect_camera (IcecamCameraRtsp *self)
   g_autoptr (GstBus) bus = NULL;
 
   g_clear_pointer (&self->refused_codec, g_free);
+  g_atomic_int_set (&self->selected, FALSE);
   self->pipeline = make_pipeline (self, &error);
   if (self->pipeline == NULL) {
     g_autofree gchar *line = g_strdup_printf ("cannot read RTSP: %s", error->message);
@@ -317,7 +344,11 @@ watch_cb (gpointer data)
   gint64 now = g_get_monotonic_time ();
   gint64 last = __atomic_load_n (&self->last_unit_us, __ATOMIC_ACQUIRE);
 
-  if (self->state == RTSP_STATE_CONNECTING && last != 0) {
+  /* rtspsrc set up nothing and says nothing when it had no stream it was allowed to take. */
+  if (self->state == RTSP_STATE_CONNECTING && g_atomic_pointer_get (&self->refused_codec) &&
+      !g_atomic_int_get (&self->selected) && now - self->state_since > G_USEC_PER_SEC) {
+    fail_not_h264 (self);
+  } else if (self->state == RTSP_STATE_CONNECTING && last != 0) {
     g_print ("icecam-camera: camera %s: receiving H.264\n", self->display);
     set_state (self, RTSP_STATE_STREAMING);
     self->retry_s = RETRY_FIRST_S;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 typedef struct {
-  gchar *video;
+  gchar *video, *pattern;
   gint port, width, height, fps, gop_s, bitrate_kbps;
   gboolean audio, no_inband_params;
   gchar *user, *password_file, *auth;
@@ -17,8 +17,8 @@ static gchar *
 video_chain (const ServerOptions *o)
 {
   g_autofree gchar *raw = g_strdup_printf (
-      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,height=%d,framerate=%d/1",
-      o->width, o->height, o->fps);
+      "videotestsrc is-live=true pattern=%s ! video/x-raw,width=%d,height=%d,framerate=%d/1",
+      o->pattern, o->width, o->height, o->fps);
 
   if (g_str_equal (o->video, "mjpeg"))
     return g_strdup_printf ("%s ! videoconvert ! video/x-raw,format=I420 ! jpegenc "
@@ -78,6 +78,7 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "port", 0, 0, G_OPTION_ARG_INT, &o.port, "Port (default 0: any; printed)", "N" },
     { "video", 0, 0, G_OPTION_ARG_STRING, &o.video, "h264 (default), h265 or mjpeg", "CODEC" },
+    { "pattern", 0, 0, G_OPTION_ARG_STRING, &o.pattern, "videotestsrc pattern (ball)", "NAME" },
     { "width", 0, 0, G_OPTION_ARG_INT, &o.width, "Width", "PIXELS" },
     { "height", 0, 0, G_OPTION_ARG_INT, &o.height, "Height", "PIXELS" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second", "N" },
@@ -109,6 +110,8 @@ main (int argc, char **argv)
   }
   if (o.video == NULL)
     o.video = g_strdup ("h264");
+  if (o.pattern == NULL)
+    o.pattern = g_strdup ("ball");
   video = video_chain (&o);
   launch = g_strdup_printf ("( %s%s )", video, o.audio ?
       " audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample "

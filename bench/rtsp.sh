@@ -21,7 +21,7 @@ start_rtsp () { # log, options...
   PIDS+=($!)
   local i
   for i in $(seq 100); do
-    RTSP_PORT=$(sed -n 's/.*port \([0-9]*\)$/\1/p' "$WORK/$log")
+    RTSP_PORT=$(sed -n 's/.*port \([0-9]*\)$/\1/p' "$WORK/$log" 2>/dev/null)
     [ -n "$RTSP_PORT" ] && return 0
     sleep 0.05
   done
@@ -43,6 +43,7 @@ bench_start_rendezvous
 # a) time to first frame, cache on and off
 start_rtsp rtsp-ttff.log --gop 4 --fps 25 --audio
 bench_start_camera cached --source "rtsp://127.0.0.1:$RTSP_PORT/cam"
+CACHED_PID=$CAM_PID
 wait_receiving "$WORK/camera-cached.out"
 bench_start_camera uncached --source "rtsp://127.0.0.1:$RTSP_PORT/cam" --no-gop-cache
 wait_receiving "$WORK/camera-uncached.out"
@@ -62,6 +63,7 @@ echo "   GOP cache on:  $c"
 echo "   GOP cache off: $u"
 echo "   median ratio off/on: $(awk -v a="${u%% *}" -v b="${c%% *}" 'BEGIN { printf "%.1f", a / b }')"
 bench_stop "$CAM_PID"
+bench_stop "$CACHED_PID"
 
 # b) CPU per stream at 1080p: pass-through against decode + x264 ultrafast re-encode
 start_rtsp rtsp-cpu.log --width 1920 --height 1080 --fps 25 --gop 4 --bitrate 4000 \

@@ -32,7 +32,7 @@
  *
  * ## Passing an IP camera's H.264 through (pipelines/camera-rtsp.sh)
  * |[
- * gst-launch-1.0 rtspsrc location=rtsp://192.168.1.64:554/stream1 latency=200 \
+ * gst-launch-1.0 rtspsrc location=rtsp://192.168.1.64:554/stream1 latency=100 \
  *   protocols=udp+tcp ! rtph264depay ! h264parse config-interval=-1 \
  *   ! video/x-h264,stream-format=byte-stream,alignment=au \
  *   ! rtph264pay aggregate-mode=zero-latency mtu=1200 \

@@ -29,9 +29,10 @@ video_chain (const ServerOptions *o)
   /* Without in-band parameter sets, as many cameras send: only the SDP's
    * sprop-parameter-sets carries them. */
   return g_strdup_printf ("%s ! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d "
-                          "key-int-max=%d ! video/x-h264,profile=constrained-baseline ! h264parse "
+                          "key-int-max=%d%s ! video/x-h264,profile=constrained-baseline ! h264parse "
                           "! video/x-h264,stream-format=%s ! rtph264pay name=pay0 pt=96 "
                           "config-interval=%d", raw, o->bitrate_kbps, o->fps * o->gop_s,
+                          o->no_inband_params ? " option-string=repeat-headers=0" : "",
                           o->no_inband_params ? "avc" : "byte-stream",
                           o->no_inband_params ? 0 : -1);
 }

@@ -51,7 +51,7 @@ wait_for_line "$tmp/rv.log" 'listening on ws://' 10 || { cat "$tmp/rv.log"; exit
 url=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/rv.log" | head -1)
 
 # 1. Pass-through of H.264 with AAC audio in the same RTSP session.
-start_rtsp rtsp.log --gop 4 --audio
+start_rtsp rtsp.log --gop 4 --audio --no-inband-params
 start_camera cam.log front --source "rtsp://127.0.0.1:$rtsp_port/cam"
 cam=$camera_pid
 wait_for_line "$tmp/cam.log" 'receiving H.264' $((15 * slowdown)) \
@@ -95,18 +95,18 @@ else
 fi
 kill "$viewer" 2>/dev/null
 
-# 4. Digest authentication: the right password (from a file) plays; a wrong one gives one
+# 4. Digest authentication, media interleaved over TCP: the right password (from a file) plays; a wrong one gives one
 # line naming the URL and the user, never the password; none at all says what is needed.
 printf 'sesame-4711\n' >"$tmp/pw"
 printf 'wrong-0815\n' >"$tmp/badpw"
 start_rtsp rtsp-auth.log --gop 4 --user alice --password-file "$tmp/pw" --auth digest
 auth_port=$rtsp_port
 start_camera cam-auth.log door --source "rtsp://alice@127.0.0.1:$auth_port/cam" \
-  --rtsp-password-file "$tmp/pw"
+  --rtsp-password-file "$tmp/pw" --rtsp-transport tcp
 grep -q sesame "/proc/$camera_pid/cmdline" && fail "password in the process list" \
   || pass "no password in the process list"
 "$view_bin" --server "$url" --camera door --headless --frames 10 --timeout $((20 * slowdown)) \
-  >"$tmp/view-auth.log" 2>&1 && pass "digest-authenticated camera plays" \
+  >"$tmp/view-auth.log" 2>&1 && pass "digest-authenticated camera plays (media over TCP)" \
   || fail "digest-authenticated camera: $(tail -2 "$tmp/view-auth.log")"
 ICECAM_RTSP_PASSWORD=wrong-0815 timeout $((30 * slowdown)) "$camera_bin" --server "$url" --id door2 \
   --source "rtsp://alice@127.0.0.1:$auth_port/cam" >"$tmp/cam-badpw.log" 2>&1

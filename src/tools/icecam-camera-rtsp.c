@@ -32,8 +32,8 @@ static const gchar *const state_names[] = { "idle", "connecting", "streaming", "
  * timestamped on arrival. The camera pipeline (icecamsink, the viewers' sessions, the
  * payloader's sequence numbers) never stops: when the camera drops, stalls or cannot be
  * reached, only the RTSP pipeline is torn down and made again after 1 s, 2 s, 4 s ... 30 s,
- * and viewers continue after a gap. rtspsrc tries UDP, then TCP (interleaved) when no UDP
- * arrives. Only the video stream is set up ("select-stream"): an audio stream (AAC, PCMA)
+ * and viewers continue after a gap. With --rtsp-transport auto rtspsrc tries UDP, then TCP
+ * (interleaved) when no UDP arrives within its udp-timeout (5 s). Only the video stream is set up ("select-stream"): an audio stream (AAC, PCMA)
  * would be selected there and linked in "pad-added" to a second branch.
  *
  * Runs in the main context; the appsink callback runs in the RTSP pipeline's streaming thread
@@ -44,6 +44,7 @@ struct _IcecamCameraRtsp {
   gchar *display;  /* for people: rtsp://USER@HOST..., never a password */
   gchar *user;
   gchar *password;
+  const gchar *protocols; /* rtspsrc protocols */
   GstElement *appsrc;
   IcecamCameraRtspFatalFunc fatal;
   gpointer fatal_data;
@@ -96,6 +97,23 @@ parse_url (IcecamCameraRtsp *self, const gchar *url, GError **error)
   self->display = gst_uri_to_string (uri);
   gst_uri_set_userinfo (uri, NULL);
   self->location = gst_uri_to_string (uri);
+  return TRUE;
+}
+
+static gboolean
+parse_transport (IcecamCameraRtsp *self, const gchar *transport, GError **error)
+{
+  if (transport == NULL || g_str_equal (transport, "auto"))
+    self->protocols = "udp+tcp";
+  else if (g_str_equal (transport, "udp"))
+    self->protocols = "udp";
+  else if (g_str_equal (transport, "tcp"))
+    self->protocols = "tcp";
+  else {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--rtsp-transport must be auto, udp or tcp, not '%s'", transport);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -292,7 +310,7 @@ static GstElement *
 make_pipeline (IcecamCameraRtsp *self, GError **error)
 {
   g_autoptr (GstElement) pipeline = gst_parse_launch (
-      "rtspsrc name=rtsp protocols=udp+tcp ! rtph264depay ! h264parse "
+      "rtspsrc name=rtsp ! rtph264depay ! h264parse "
       "! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=out sync=false "
       "max-buffers=64", error);
   g_autoptr (GstElement) rtspsrc = NULL;
@@ -302,6 +320,7 @@ make_pipeline (IcecamCameraRtsp *self, GError **error)
   if (pipeline == NULL)
     return NULL;
   rtspsrc = gst_bin_get_by_name (GST_BIN (pipeline), "rtsp");
+  gst_util_set_object_arg (G_OBJECT (rtspsrc), "protocols", self->protocols);
   g_object_set (rtspsrc, "location", self->location, "latency", RTSP_LATENCY_MS, NULL);
   if (self->user != NULL)
     g_object_set (rtspsrc, "user-id", self->user, NULL);
@@ -379,6 +398,7 @@ icecam_camera_rtsp_new (const IcecamCameraSourceOptions *options, GstElement *ap
   self->fatal_data = data;
   self->retry_s = RETRY_FIRST_S;
   if (!parse_url (self, options->source, error) ||
+      !parse_transport (self, options->rtsp_transport, error) ||
       !read_password (self, options->rtsp_password_file, error))
     return NULL;
   return g_steal_pointer (&self);

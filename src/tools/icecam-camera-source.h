@@ -11,6 +11,7 @@ typedef struct {
   gchar *source;             /* auto, test, v4l2:/dev/videoN, rtsp://[USER@]HOST[:PORT]/PATH */
   gchar *encoder;            /* auto, x264 or an element name; NULL: auto */
   gchar *rtsp_password_file; /* NULL: $ICECAM_RTSP_PASSWORD, if set */
+  gchar *rtsp_transport;     /* auto (UDP, else TCP), udp or tcp; NULL: auto */
   gboolean no_gop_cache;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s;
 } IcecamCameraSourceOptions;

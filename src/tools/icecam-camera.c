@@ -152,6 +152,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "camera's H.264 passed through: rtsp://[USER@]HOST[:PORT]/PATH", "SOURCE" },
     { "rtsp-password-file", 0, 0, G_OPTION_ARG_FILENAME, &app->src.rtsp_password_file,
       "The RTSP camera's password (default: $ICECAM_RTSP_PASSWORD); never in the URL", "PATH" },
+    { "rtsp-transport", 0, 0, G_OPTION_ARG_STRING, &app->src.rtsp_transport,
+      "RTSP media over auto (UDP, else TCP), udp or tcp (default auto)", "TRANSPORT" },
     { "no-gop-cache", 0, 0, G_OPTION_ARG_NONE, &app->src.no_gop_cache,
       "RTSP: new viewers wait for the camera's next keyframe instead of getting the frames "
       "since the last one at once", NULL },
@@ -208,6 +210,7 @@ camera_app_clear (CameraApp *app)
   g_free (app->src.source);
   g_free (app->src.encoder);
   g_free (app->src.rtsp_password_file);
+  g_free (app->src.rtsp_transport);
   g_free (app->secret_file);
   g_free (app->certificate);
   icecam_tool_ice_options_clear (&app->ice);

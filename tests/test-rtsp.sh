@@ -150,4 +150,30 @@ for codec in mjpeg h265; do
     && pass "$codec: exit 1, one clear line" || fail "$codec: rc=$rc $(cat "$tmp/cam-$codec.log")"
 done
 
+# 7. Encoders for the sources that are encoded: the choice is printed; an unknown one, or one
+# with an RTSP source, is a one-line error with exit 2; a named one plays.
+"$camera_bin" --server "$url" --id enc1 --source test --encoder nosuch >"$tmp/enc-bad.log" 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$tmp/enc-bad.log")" -eq 1 ] && grep -q "'nosuch' is not an installed H.264 encoder" "$tmp/enc-bad.log" \
+  && pass "unknown encoder: one line, exit 2" || fail "unknown encoder: rc=$rc $(cat "$tmp/enc-bad.log")"
+"$camera_bin" --server "$url" --id enc2 --source rtsp://127.0.0.1:1/cam --encoder x264 >"$tmp/enc-rtsp.log" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q 'does not apply to an RTSP source' "$tmp/enc-rtsp.log" \
+  && pass "--encoder with an RTSP source: exit 2" || fail "--encoder with RTSP: rc=$rc $(cat "$tmp/enc-rtsp.log")"
+rv_port=${url##*:}
+for enc in auto openh264enc; do
+  online=$(healthz_cameras "$rv_port")
+  start_camera "cam-enc-$enc.log" "enc-$enc" --source test --encoder $enc
+  wait_for_cameras "$rv_port" $((online + 1)) $((10 * slowdown))
+  if "$view_bin" --server "$url" --camera "enc-$enc" --headless --frames 10 \
+       --timeout $((20 * slowdown)) >"$tmp/view-enc-$enc.log" 2>&1 &&
+     grep -qE '^icecam-camera: encoder [a-z0-9]+ \((hardware|software)' "$tmp/cam-enc-$enc.log"; then
+    pass "--encoder $enc: $(grep -m1 'encoder' "$tmp/cam-enc-$enc.log" | cut -d' ' -f2-), plays"
+  else
+    fail "--encoder $enc: $(cat "$tmp/cam-enc-$enc.log") $(tail -1 "$tmp/view-enc-$enc.log")"
+  fi
+  kill "$camera_pid" 2>/dev/null
+  wait "$camera_pid" 2>/dev/null
+done
+
 [ $failures -eq 0 ]

@@ -16,21 +16,23 @@ typedef struct {
   const gchar *format;
   guint bitrate_scale;
   gboolean hardware;
+  const gchar *caps; /* fields for the H.264 caps after it */
 } EncoderInfo;
 
 static const EncoderInfo encoders[] = {
   { "v4l2h264enc", "v4l2h264enc extra-controls=\"controls,video_bitrate=%u,"
     "h264_i_frame_period=%d\" ! video/x-h264,level=(string)4 ! h264parse config-interval=-1",
-    1000, TRUE },
-  { "vah264enc", "vah264enc bitrate=%u key-int-max=%d ! h264parse config-interval=-1", 1, TRUE },
+    1000, TRUE, "" },
+  { "vah264enc", "vah264enc bitrate=%u key-int-max=%d ! h264parse config-interval=-1", 1, TRUE,
+    "" },
   { "vaapih264enc", "vaapih264enc rate-control=cbr bitrate=%u keyframe-period=%d "
-    "! h264parse config-interval=-1", 1, TRUE },
+    "! h264parse config-interval=-1", 1, TRUE, "" },
   { "nvh264enc", "nvh264enc preset=low-latency-hq zerolatency=true bitrate=%u gop-size=%d "
-    "! h264parse config-interval=-1", 1, TRUE },
-  { "x264enc", "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%d "
-    "! video/x-h264,profile=constrained-baseline", 1, FALSE },
+    "! h264parse config-interval=-1", 1, TRUE, "" },
+  { "x264enc", "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%d", 1,
+    FALSE, ",profile=constrained-baseline" },
   { "openh264enc", "openh264enc bitrate=%u gop-size=%d ! h264parse config-interval=-1", 1000,
-    FALSE },
+    FALSE, "" },
 };
 
 /* First /dev/videoN that exists; v4l2src checks that it captures. */
@@ -76,7 +78,7 @@ is_h264_encoder (GstElementFactory *factory)
          gst_element_factory_can_src_any_caps (factory, h264);
 }
 
-/* The encoder chain for --encoder; prints the choice. */
+/* The encoder chain for --encoder, up to and including its H.264 caps; prints the choice. */
 static gchar *
 describe_encoder (const IcecamCameraSourceOptions *o, GError **error)
 {
@@ -87,13 +89,16 @@ describe_encoder (const IcecamCameraSourceOptions *o, GError **error)
 
   for (guint i = 0; i < G_N_ELEMENTS (encoders); i++) {
     const EncoderInfo *e = &encoders[i];
+    g_autofree gchar *encoder = NULL;
 
     if (wanted != NULL ? !g_str_equal (wanted, e->element) : !encoder_works (e->element))
       continue;
     g_print ("icecam-camera: encoder %s (%s%s)\n", e->element,
              e->hardware ? "hardware" : "software",
              wanted == NULL ? ", chosen by --encoder auto" : "");
-    return g_strdup_printf (e->format, (guint) o->bitrate_kbps * e->bitrate_scale, interval);
+    encoder = g_strdup_printf (e->format, (guint) o->bitrate_kbps * e->bitrate_scale, interval);
+    return g_strdup_printf ("%s ! video/x-h264%s,stream-format=byte-stream,alignment=au",
+                            encoder, e->caps);
   }
   factory = wanted != NULL ? gst_element_factory_find (wanted) : NULL;
   if (factory == NULL || !is_h264_encoder (factory)) {
@@ -105,7 +110,8 @@ describe_encoder (const IcecamCameraSourceOptions *o, GError **error)
   }
   g_print ("icecam-camera: encoder %s (with its own default bitrate and keyframe interval)\n",
            wanted);
-  return g_strdup_printf ("%s ! h264parse config-interval=-1", wanted);
+  return g_strdup_printf ("%s ! h264parse config-interval=-1 "
+                          "! video/x-h264,stream-format=byte-stream,alignment=au", wanted);
 }
 
 static gchar *
@@ -178,7 +184,6 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
     return NULL;
   return g_strdup_printf (
       "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! %s "
-      "! video/x-h264,stream-format=byte-stream,alignment=au "
       "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
       "! icecamsink name=sink", source, encoder);
 }

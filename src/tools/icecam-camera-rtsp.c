@@ -183,9 +183,9 @@ static gboolean
 on_rtspsrc_select_stream (GstElement *rtspsrc, guint num, GstCaps *caps, gpointer data)
 {
   IcecamCameraRtsp *self = data;
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  const gchar *media = gst_structure_get_string (s, "media");
-  const gchar *encoding = gst_structure_get_string (s, "encoding-name");
+  const GstStructure *s = gst_caps_get_size (caps) > 0 ? gst_caps_get_structure (caps, 0) : NULL;
+  const gchar *media = s != NULL ? gst_structure_get_string (s, "media") : NULL;
+  const gchar *encoding = s != NULL ? gst_structure_get_string (s, "encoding-name") : NULL;
   gchar *refused;
 
   if (g_strcmp0 (media, "video") != 0)
@@ -273,6 +273,11 @@ on_rtsp_error (IcecamCameraRtsp *self, GstMessage *msg)
   g_autofree gchar *line = NULL;
 
   gst_message_parse_error (msg, &error, &debug);
+  if (debug != NULL) {
+    g_autofree gchar *raw = g_steal_pointer (&debug);
+
+    debug = redact (self, raw);
+  }
   g_debug ("rtsp %s: error from %s: %s (%s)", self->display, GST_OBJECT_NAME (msg->src),
            error->message, debug ? debug : "");
   if (g_atomic_pointer_get (&self->refused_codec) && !g_atomic_int_get (&self->selected)) {

@@ -24,9 +24,22 @@
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
  * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
- * the same session), "icecam-session-ended" (session, reason) and "icecam-registered" (again:
+ * the same session), "icecam-session-ended" (session, reason), "icecam-registered" (again:
  * FALSE the first time the camera is registered with the rendezvous after start, TRUE when it
- * is registered again after losing the rendezvous).
+ * is registered again after losing the rendezvous) and, with #GstIcecamSink:gop-cache,
+ * "icecam-gop-cache-start" (session, packets, span-ms).
+ *
+ * A source that cannot make a keyframe when asked (an IP camera passed through) sets
+ * #GstIcecamSink:gop-cache, so a new viewer gets the packets since the last keyframe at once.
+ *
+ * ## Passing an IP camera's H.264 through (pipelines/camera-rtsp.sh)
+ * |[
+ * gst-launch-1.0 rtspsrc location=rtsp://192.168.1.64:554/stream1 latency=100 \
+ *   protocols=udp+tcp ! rtph264depay ! h264parse config-interval=-1 \
+ *   ! video/x-h264,stream-format=byte-stream,alignment=au \
+ *   ! rtph264pay aggregate-mode=zero-latency mtu=1200 \
+ *   ! icecamsink server=ws://127.0.0.1:8080 camera-id=frontdoor gop-cache=true
+ * ]|
  *
  * ## Example launch line (pipelines/camera-test.sh)
  * |[
@@ -63,6 +76,7 @@ enum {
   PROP_SECRET_FILE,
   PROP_CERTIFICATE,
   PROP_FINGERPRINT,
+  PROP_GOP_CACHE,
 };
 
 struct _GstIcecamSink {
@@ -73,6 +87,7 @@ struct _GstIcecamSink {
   gchar *secret_file;
   gchar *certificate;             /* path; NULL: the default under the user data dir */
   gchar *fingerprint;             /* of the loaded certificate */
+  gboolean gop_cache;
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -190,6 +205,17 @@ on_endpoint_signalling_state_changed (IcecamCameraEndpoint *endpoint, guint stat
   }
 }
 
+static void
+on_endpoint_gop_cache_start (IcecamCameraEndpoint *endpoint, const gchar *session,
+                             guint n_packets, guint span_ms, GstIcecamSink *sink)
+{
+  gst_element_post_message (GST_ELEMENT (sink),
+      gst_message_new_element (GST_OBJECT (sink),
+          gst_structure_new ("icecam-gop-cache-start", "session", G_TYPE_STRING, session,
+                             "packets", G_TYPE_UINT, n_packets, "span-ms", G_TYPE_UINT, span_ms,
+                             NULL)));
+}
+
 /* The properties start() needs, copied under the object lock. */
 typedef struct {
   IcecamIceConfig *config;
@@ -200,6 +226,7 @@ typedef struct {
   gchar *secret_file;
   gchar *certificate_path;
   guint max_viewers;
+  gboolean gop_cache;
 } SinkStart;
 
 static void
@@ -230,6 +257,7 @@ copy_settings (GstIcecamSink *sink, SinkStart *start)
   start->secret_file = g_strdup (sink->secret_file);
   start->certificate_path = g_strdup (sink->certificate);
   start->max_viewers = sink->max_viewers;
+  start->gop_cache = sink->gop_cache;
   GST_OBJECT_UNLOCK (sink);
 
   if (start->config == NULL) {
@@ -283,6 +311,7 @@ create_endpoint (GstIcecamSink *sink, const SinkStart *start)
   icecam_camera_endpoint_set_certificate (endpoint, certificate);
   icecam_camera_endpoint_set_secret (endpoint, secret);
   icecam_camera_endpoint_set_max_viewers (endpoint, start->max_viewers);
+  icecam_camera_endpoint_set_gop_cache (endpoint, start->gop_cache);
   return g_steal_pointer (&endpoint);
 }
 
@@ -305,6 +334,7 @@ start_in_worker (gpointer data)
                     sink);
   g_signal_connect (endpoint, "keyframe-requested", G_CALLBACK (on_endpoint_keyframe_requested),
                     sink);
+  g_signal_connect (endpoint, "gop-cache-start", G_CALLBACK (on_endpoint_gop_cache_start), sink);
   g_signal_connect (endpoint, "signalling-state-changed",
                     G_CALLBACK (on_endpoint_signalling_state_changed), sink);
   GST_OBJECT_LOCK (sink);
@@ -526,6 +556,8 @@ gst_icecam_sink_set_property (GObject *object, guint prop_id, const GValue *valu
   } else if (prop_id == PROP_CERTIFICATE) {
     g_free (sink->certificate);
     sink->certificate = g_value_dup_string (value);
+  } else if (prop_id == PROP_GOP_CACHE) {
+    sink->gop_cache = g_value_get_boolean (value);
   } else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -550,6 +582,8 @@ gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_set_string (value, sink->certificate);
   else if (prop_id == PROP_FINGERPRINT)
     g_value_set_string (value, sink->fingerprint);
+  else if (prop_id == PROP_GOP_CACHE)
+    g_value_set_boolean (value, sink->gop_cache);
   else if (!gst_icecam_settings_get_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -611,6 +645,16 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
           "see it in the offer and pin it (icecamsrc camera-fingerprint); known once the "
           "element has started (NULL before)", NULL,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_property (gobject_class, PROP_GOP_CACHE,
+      g_param_spec_boolean ("gop-cache", "GOP cache",
+          "Keep the H.264 packets since the last keyframe and send them to each new viewer "
+          "at once (paced: 128 KiB, then 20 Mbit/s) with their own sequence numbers and "
+          "timestamps, so that it decodes its first frame without waiting for the next "
+          "keyframe. For sources that cannot make a keyframe when asked (an IP camera's "
+          "stream passed through); at most 16 MiB per group of pictures. Posts "
+          "\"icecam-gop-cache-start\" (session, packets, span-ms) when a viewer starts from it",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "icecam camera sink",

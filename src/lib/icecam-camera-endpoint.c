@@ -102,6 +102,7 @@ enum {
   SIGNAL_SESSION_RESTARTED,
   SIGNAL_KEYFRAME_REQUESTED,
   SIGNAL_SIGNALLING_STATE_CHANGED,
+  SIGNAL_GOP_CACHE_START,
   N_SIGNALS
 };
 
@@ -793,6 +794,61 @@ find_profile (IcecamCameraEndpoint *self, const NiceOutputMessage *messages, gui
                               g_object_ref (self), g_object_unref);
 }
 
+typedef struct {
+  IcecamCameraEndpoint *endpoint;
+  gchar *session_id;
+  guint n_packets, span_ms;
+} CacheStart;
+
+static void
+cache_start_free (CacheStart *start)
+{
+  g_object_unref (start->endpoint);
+  g_free (start->session_id);
+  g_free (start);
+}
+
+static gboolean
+emit_gop_cache_start (gpointer data)
+{
+  CacheStart *start = data;
+
+  g_debug ("camera %s: session %s starts from the GOP cache (%u packets, %u ms)",
+           start->endpoint->camera_id, start->session_id, start->n_packets, start->span_ms);
+  g_signal_emit (start->endpoint, signals[SIGNAL_GOP_CACHE_START], 0, start->session_id,
+                 start->n_packets, start->span_ms);
+  return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread: the signal goes out in the endpoint's context. */
+static void
+on_fanout_cache_start (IcecamPeerSession *peer, guint n_packets, guint span_ms, gpointer data)
+{
+  IcecamCameraEndpoint *self = data;
+  CacheStart *start = g_new0 (CacheStart, 1);
+
+  start->endpoint = g_object_ref (self);
+  start->session_id = g_strdup (icecam_peer_session_get_id (peer));
+  start->n_packets = n_packets;
+  start->span_ms = span_ms;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_gop_cache_start, start,
+                              (GDestroyNotify) cache_start_free);
+}
+
+/**
+ * icecam_camera_endpoint_set_gop_cache:
+ * @enabled: keep the stream's packets since its last keyframe and start each new viewer with
+ *   them (for sources that cannot make a keyframe on demand; see #IcecamGopCache)
+ *
+ * Call before the first icecam_camera_endpoint_send(). "gop-cache-start" tells when a viewer
+ * starts from the cache.
+ */
+void
+icecam_camera_endpoint_set_gop_cache (IcecamCameraEndpoint *self, gboolean enabled)
+{
+  icecam_fanout_set_gop_cache (self->fanout, enabled, on_fanout_cache_start, self);
+}
+
 /**
  * icecam_camera_endpoint_set_certificate:
  * @certificate: the camera's DTLS identity, e.g. from icecam_certificate_load_or_create()
@@ -1050,6 +1106,15 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    *
    * icecam_camera_endpoint_get_signalling_error() says why it is RETRYING or CLOSED.
    */
+  /**
+   * IcecamCameraEndpoint::gop-cache-start:
+   * @session_id: the viewer's session
+   * @n_packets: the cached packets it is sent first
+   * @span_ms: the video they hold
+   */
+  signals[SIGNAL_GOP_CACHE_START] =
+    g_signal_new ("gop-cache-start", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_UINT);
   signals[SIGNAL_SIGNALLING_STATE_CHANGED] =
     g_signal_new ("signalling-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);

@@ -44,6 +44,7 @@ gboolean icecam_camera_endpoint_set_tls (IcecamCameraEndpoint *self, const gchar
                                          gboolean accept_invalid, GError **error);
 IcecamSignallingState icecam_camera_endpoint_get_signalling_state (IcecamCameraEndpoint *self);
 const GError *icecam_camera_endpoint_get_signalling_error (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_gop_cache (IcecamCameraEndpoint *self, gboolean enabled);
 void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_viewers);
 void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
                                        guint payload_type, const gchar *rtpmap,

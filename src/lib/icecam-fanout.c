@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "icecam-gop-cache.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 
@@ -16,6 +17,10 @@
  * that starts an H.264 keyframe (icecam_rtp_h264_starts_keyframe()): packets already on their
  * way hold only the end of a frame, or frames that depend on ones it never got.
  *
+ * With a GOP cache (icecam_fanout_set_gop_cache(), for sources that cannot make a keyframe on
+ * demand) a new receiver starts with the cached packets since the last keyframe instead, paced
+ * (see #IcecamGopCache), and gets the live packets once it has caught up.
+ *
  * Thread-safe: icecam_fanout_send() runs in the streaming thread and takes the lock only to
  * reference the current array of receivers, which is replaced, never edited, when one comes
  * or goes; add and remove run wherever the peer sessions' states change.
@@ -23,17 +28,22 @@
 struct _IcecamFanout {
   GMutex lock;
   GPtrArray *receivers; /* Receiver; replaced, never edited */
+  IcecamGopCache *cache; /* (nullable): streaming thread only, set before the first send */
+  IcecamFanoutCacheFunc cache_func;
+  gpointer cache_data;
 };
 
 /* One receiver; shared by the arrays that list it (an atomic rc box). */
 typedef struct {
   IcecamPeerSession *peer;
   gint started; /* atomic: has reached a keyframe; written by the streaming thread only */
+  IcecamGopCursor cursor; /* streaming thread only: catching up from the GOP cache */
 } Receiver;
 
 static void
 receiver_clear (Receiver *receiver)
 {
+  icecam_gop_cursor_clear (&receiver->cursor);
   g_object_unref (receiver->peer);
 }
 
@@ -65,8 +75,28 @@ icecam_fanout_free (IcecamFanout *self)
   if (self == NULL)
     return;
   g_ptr_array_unref (self->receivers);
+  icecam_gop_cache_free (self->cache);
   g_mutex_clear (&self->lock);
   g_free (self);
+}
+
+/**
+ * icecam_fanout_set_gop_cache:
+ * @enabled: keep the packets since the last keyframe and start new receivers with them
+ * @func: (nullable) (scope notified): called in the streaming thread when a receiver starts
+ *   from the cache
+ *
+ * Call before the first icecam_fanout_send().
+ */
+void
+icecam_fanout_set_gop_cache (IcecamFanout *self, gboolean enabled, IcecamFanoutCacheFunc func,
+                             gpointer data)
+{
+  g_clear_pointer (&self->cache, icecam_gop_cache_free);
+  if (enabled)
+    self->cache = icecam_gop_cache_new (ICECAM_GOP_CACHE_MAX_BYTES);
+  self->cache_func = func;
+  self->cache_data = data;
 }
 
 /* A copy of the current array without @peer; called with the lock. */
@@ -190,6 +220,53 @@ flatten_messages (const NiceOutputMessage *messages, guint n_messages, gsize *le
   return packets;
 }
 
+static gboolean
+start_from_cache (IcecamFanout *self, Receiver *receiver)
+{
+  guint n_packets = 0, span_ms = 0;
+
+  if (!icecam_gop_cache_start (self->cache, &receiver->cursor, g_get_monotonic_time (),
+                               &n_packets, &span_ms))
+    return FALSE;
+  if (self->cache_func != NULL)
+    self->cache_func (receiver->peer, n_packets, span_ms, self->cache_data);
+  return TRUE;
+}
+
+/* Sends @receiver what the pacing allows of the cache, in batches that fit the stack.
+ * Returns: %FALSE if its group was lost and it must wait for a keyframe in the live packets;
+ * else the live packets of this call were pushed to the cache and are sent from there */
+static gboolean
+send_cached (IcecamFanout *self, Receiver *receiver)
+{
+  g_autoptr (GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  IcecamGopCursorState state = icecam_gop_cache_take (self->cache, &receiver->cursor,
+                                                      g_get_monotonic_time (), batch);
+  const guint8 *packets[64];
+  gsize lengths[64];
+  gsize room = 0;
+  g_autofree guint8 *scratch = NULL;
+
+  for (guint i = 0; i < batch->len; i++)
+    room = MAX (room, g_bytes_get_size (g_ptr_array_index (batch, i)) + ICECAM_SRTP_MAX_OVERHEAD);
+  scratch = g_malloc (room * G_N_ELEMENTS (packets) + 1);
+  for (guint i = 0; i < batch->len; i += G_N_ELEMENTS (packets)) {
+    guint n = MIN (batch->len - i, G_N_ELEMENTS (packets));
+
+    for (guint j = 0; j < n; j++)
+      packets[j] = g_bytes_get_data (g_ptr_array_index (batch, i + j), &lengths[j]);
+    icecam_peer_session_send_rtp (receiver->peer, packets, lengths, n, scratch, room);
+  }
+  if (state == ICECAM_GOP_CURSOR_CATCHING_UP)
+    return TRUE;
+  icecam_gop_cursor_clear (&receiver->cursor);
+  if (state == ICECAM_GOP_CURSOR_LIVE)
+    return TRUE;
+  /* Lost its group: like a new receiver without a cache, it waits for the next keyframe. */
+  g_atomic_int_set (&receiver->started, FALSE);
+  return FALSE;
+}
+
 /**
  * icecam_fanout_send:
  * @messages: (array length=n_messages): RTP packets
@@ -212,11 +289,16 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
   g_mutex_lock (&self->lock);
   receivers = g_ptr_array_ref (self->receivers);
   g_mutex_unlock (&self->lock);
-  if (receivers->len == 0 || n_messages == 0)
+  /* The cache fills also while nobody watches: the first viewer starts from it too. */
+  if ((receivers->len == 0 && self->cache == NULL) || n_messages == 0)
     return receivers->len;
 
   lengths = g_new (gsize, n_messages);
   packets = flatten_messages (messages, n_messages, lengths, &flat);
+  if (self->cache != NULL)
+    icecam_gop_cache_push (self->cache, packets, lengths, n_messages);
+  if (receivers->len == 0)
+    return 0;
   for (guint i = 0; i < n_messages; i++)
     room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
   scratch = g_malloc (room * n_messages);
@@ -226,6 +308,12 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
     Receiver *receiver = g_ptr_array_index (receivers, r);
     guint first = 0;
 
+    if (!g_atomic_int_get (&receiver->started) && self->cache != NULL &&
+        start_from_cache (self, receiver))
+      g_atomic_int_set (&receiver->started, TRUE);
+    /* Catching up: this call's packets are in the cache, behind those it gets now. */
+    if (receiver->cursor.gop != NULL && send_cached (self, receiver))
+      continue;
     /* A receiver that has not reached a keyframe yet starts at the first packet of one. */
     if (!g_atomic_int_get (&receiver->started)) {
       while (first < n_messages && !icecam_rtp_h264_starts_keyframe (packets[first],
@@ -235,8 +323,9 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
         continue;
       g_atomic_int_set (&receiver->started, TRUE);
     }
-    icecam_peer_session_send_rtp (receiver->peer, packets + first, lengths + first,
-                                  n_messages - first, scratch, room);
+    if (first < n_messages)
+      icecam_peer_session_send_rtp (receiver->peer, packets + first, lengths + first,
+                                    n_messages - first, scratch, room);
   }
   return receivers->len;
 }

@@ -12,10 +12,16 @@ G_BEGIN_DECLS
 
 typedef struct _IcecamFanout IcecamFanout;
 
+/* A receiver starts from the GOP cache: @n_packets since the keyframe, @span_ms of video. */
+typedef void (*IcecamFanoutCacheFunc) (IcecamPeerSession *peer, guint n_packets, guint span_ms,
+                                       gpointer data);
+
 IcecamFanout *icecam_fanout_new (void);
 void icecam_fanout_free (IcecamFanout *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamFanout, icecam_fanout_free)
 
+void icecam_fanout_set_gop_cache (IcecamFanout *self, gboolean enabled,
+                                  IcecamFanoutCacheFunc func, gpointer data);
 void icecam_fanout_add (IcecamFanout *self, IcecamPeerSession *peer, gboolean from_keyframe);
 void icecam_fanout_remove (IcecamFanout *self, IcecamPeerSession *peer);
 void icecam_fanout_clear (IcecamFanout *self);

@@ -5,13 +5,14 @@
 #include <gst/gst.h>
 #include <stdio.h>
 
+#include "icecam-camera-source.h"
 #include "icecam-tool.h"
 
 typedef struct {
   gchar *server;
   gchar *id;
-  gchar *source;
-  gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
+  IcecamCameraSourceOptions src;
+  gint max_viewers;
   gchar *secret_file;
   gchar *certificate;
   IcecamToolIceOptions ice;
@@ -20,78 +21,40 @@ typedef struct {
 
   GMainLoop *loop;
   GstElement *pipeline;
+  IcecamCameraRtsp *rtsp;
   gint exit_code;
   guint sessions_started, sessions_ended;
 } CameraApp;
 
-/* First /dev/videoN that exists; v4l2src checks that it captures. */
-static gchar *
-find_v4l2_device (void)
+static void
+on_rtsp_fatal (const gchar *message, gpointer data)
 {
-  for (guint i = 0; i < 10; i++) {
-    g_autofree gchar *path = g_strdup_printf ("/dev/video%u", i);
+  CameraApp *app = data;
 
-    if (g_file_test (path, G_FILE_TEST_EXISTS))
-      return g_steal_pointer (&path);
-  }
-  return NULL;
+  g_printerr ("icecam-camera: %s\n", message);
+  app->exit_code = 1;
+  g_main_loop_quit (app->loop);
 }
 
-static gchar *
-build_source_description (CameraApp *app, GError **error)
+static gboolean
+create_rtsp_source (CameraApp *app, GstElement *pipeline, GError **error)
 {
-  g_autofree gchar *device = NULL;
+  g_autoptr (GstElement) appsrc = gst_bin_get_by_name (GST_BIN (pipeline),
+                                                       ICECAM_CAMERA_RTSP_APPSRC);
 
-  if (g_str_equal (app->source, "test"))
-    return g_strdup_printf ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,"
-                            "height=%d,framerate=%d/1", app->width, app->height, app->fps);
-  if (g_str_has_prefix (app->source, "v4l2:")) {
-    device = g_strdup (app->source + 5);
-    if (!g_file_test (device, G_FILE_TEST_EXISTS)) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--source: there is no %s", device);
-      return NULL;
-    }
-  } else if (g_str_equal (app->source, "auto"))
-    device = find_v4l2_device ();
-  else {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "--source must be auto, test or v4l2:/dev/videoN, not '%s'", app->source);
-    return NULL;
-  }
-  if (device == NULL) {
-    g_print ("icecam-camera: no camera device found, streaming a test pattern\n");
-    g_free (app->source);
-    app->source = g_strdup ("test");
-    return build_source_description (app, error);
-  }
-  return g_strdup_printf ("v4l2src device=%s ! videoconvert ! videoscale ! videorate ! "
-                          "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1",
-                          device, app->width, app->height, app->fps);
+  app->rtsp = icecam_camera_rtsp_new (&app->src, appsrc, on_rtsp_fatal, app, error);
+  return app->rtsp != NULL;
 }
 
 static GstElement *
 build_pipeline (CameraApp *app, GError **error)
 {
-  g_autofree gchar *source = build_source_description (app, error);
-  g_autofree gchar *description = NULL;
+  g_autofree gchar *description = icecam_camera_source_describe (&app->src, error);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstElement) sink = NULL;
 
-  if (source == NULL)
+  if (description == NULL)
     return NULL;
-  /* Low latency: no B-frames or lookahead, one keyframe per interval (viewers get one on
-   * join anyway), one RTP packet per NAL as soon as it exists. x264 writes SPS/PPS before
-   * every IDR of a byte-stream; rtph264pay config-interval=-1 would also put a copy before
-   * each of the IDR's slices (x264's sliced threads make several), between the slices of one
-   * picture, which OpenH264 and other strict decoders refuse. */
-  description = g_strdup_printf (
-      "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert "
-      "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%d "
-      "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au "
-      "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
-      "! icecamsink name=sink",
-      source, app->bitrate_kbps, app->fps * app->keyframe_interval_s);
   pipeline = gst_parse_launch (description, error);
   if (pipeline == NULL)
     return NULL;
@@ -101,6 +64,8 @@ build_pipeline (CameraApp *app, GError **error)
   if (app->certificate != NULL)
     g_object_set (sink, "certificate", app->certificate, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
+    return NULL;
+  if (icecam_camera_source_is_rtsp (&app->src) && !create_rtsp_source (app, pipeline, error))
     return NULL;
   return g_steal_pointer (&pipeline);
 }
@@ -126,6 +91,13 @@ on_element_message (CameraApp *app, const GstStructure *s)
     gst_structure_get_boolean (s, "again", &again);
     g_print ("icecam-camera: camera '%s' registered%s with the rendezvous %s\n", app->id,
              again ? " again" : "", app->server);
+  } else if (gst_structure_has_name (s, "icecam-gop-cache-start")) {
+    guint packets = 0, span_ms = 0;
+
+    gst_structure_get_uint (s, "packets", &packets);
+    gst_structure_get_uint (s, "span-ms", &span_ms);
+    g_print ("icecam-camera: session %s starts from the GOP cache: %u packets, %u ms since the "
+             "keyframe\n", gst_structure_get_string (s, "session"), packets, span_ms);
   } else if (gst_structure_has_name (s, "icecam-session-ended")) {
     app->sessions_ended++;
     g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),
@@ -176,11 +148,11 @@ on_signal (gpointer data)
 static gboolean
 check_options (CameraApp *app, GError **error)
 {
-  if (!icecam_tool_check_range ("--width", app->width, 16, 8192, error) ||
-      !icecam_tool_check_range ("--height", app->height, 16, 8192, error) ||
-      !icecam_tool_check_range ("--fps", app->fps, 1, 120, error) ||
-      !icecam_tool_check_range ("--bitrate", app->bitrate_kbps, 16, 2048000, error) ||
-      !icecam_tool_check_range ("--keyframe-interval", app->keyframe_interval_s, 1, 3600,
+  if (!icecam_tool_check_range ("--width", app->src.width, 16, 8192, error) ||
+      !icecam_tool_check_range ("--height", app->src.height, 16, 8192, error) ||
+      !icecam_tool_check_range ("--fps", app->src.fps, 1, 120, error) ||
+      !icecam_tool_check_range ("--bitrate", app->src.bitrate_kbps, 16, 2048000, error) ||
+      !icecam_tool_check_range ("--keyframe-interval", app->src.keyframe_interval_s, 1, 3600,
                                 error) ||
       !icecam_tool_check_range ("--max-viewers", app->max_viewers, 1, 1024, error))
     return FALSE;
@@ -197,15 +169,25 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "server", 's', 0, G_OPTION_ARG_STRING, &app->server,
       "The rendezvous (required)", "ws://HOST:PORT" },
     { "id", 'i', 0, G_OPTION_ARG_STRING, &app->id, "This camera's id (required)", "NAME" },
-    { "source", 0, 0, G_OPTION_ARG_STRING, &app->source,
-      "auto (a camera if there is one, else a test pattern), test, or v4l2:/dev/videoN",
-      "SOURCE" },
-    { "width", 0, 0, G_OPTION_ARG_INT, &app->width, "Width (default 640)", "PIXELS" },
-    { "height", 0, 0, G_OPTION_ARG_INT, &app->height, "Height (default 480)", "PIXELS" },
-    { "fps", 0, 0, G_OPTION_ARG_INT, &app->fps, "Frames per second (default 30)", "N" },
-    { "bitrate", 0, 0, G_OPTION_ARG_INT, &app->bitrate_kbps,
+    { "source", 0, 0, G_OPTION_ARG_STRING, &app->src.source,
+      "auto (a camera if there is one, else a test pattern), test, v4l2:/dev/videoN, or an IP "
+      "camera's H.264 passed through: rtsp://[USER@]HOST[:PORT]/PATH", "SOURCE" },
+    { "rtsp-password-file", 0, 0, G_OPTION_ARG_FILENAME, &app->src.rtsp_password_file,
+      "The RTSP camera's password (default: $ICECAM_RTSP_PASSWORD); never in the URL", "PATH" },
+    { "rtsp-transport", 0, 0, G_OPTION_ARG_STRING, &app->src.rtsp_transport,
+      "RTSP media over auto (UDP, else TCP), udp or tcp (default auto)", "TRANSPORT" },
+    { "no-gop-cache", 0, 0, G_OPTION_ARG_NONE, &app->src.no_gop_cache,
+      "RTSP: new viewers wait for the camera's next keyframe instead of getting the frames "
+      "since the last one at once", NULL },
+    { "encoder", 0, 0, G_OPTION_ARG_STRING, &app->src.encoder,
+      "auto (a hardware H.264 encoder that works here, else x264), x264, or an element name "
+      "such as v4l2h264enc, vaapih264enc, nvh264enc (default auto)", "ENCODER" },
+    { "width", 0, 0, G_OPTION_ARG_INT, &app->src.width, "Width (default 640)", "PIXELS" },
+    { "height", 0, 0, G_OPTION_ARG_INT, &app->src.height, "Height (default 480)", "PIXELS" },
+    { "fps", 0, 0, G_OPTION_ARG_INT, &app->src.fps, "Frames per second (default 30)", "N" },
+    { "bitrate", 0, 0, G_OPTION_ARG_INT, &app->src.bitrate_kbps,
       "Encoder bitrate (default 1500)", "KBIT/S" },
-    { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->keyframe_interval_s,
+    { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->src.keyframe_interval_s,
       "Seconds between scheduled keyframes (default 10; joining viewers get one at once)",
       "SECONDS" },
     { "max-viewers", 0, 0, G_OPTION_ARG_INT, &app->max_viewers,
@@ -242,10 +224,14 @@ static void
 camera_app_clear (CameraApp *app)
 {
   g_clear_pointer (&app->loop, g_main_loop_unref);
+  g_clear_pointer (&app->rtsp, icecam_camera_rtsp_free);
   gst_clear_object (&app->pipeline);
   g_free (app->server);
   g_free (app->id);
-  g_free (app->source);
+  g_free (app->src.source);
+  g_free (app->src.encoder);
+  g_free (app->src.rtsp_password_file);
+  g_free (app->src.rtsp_transport);
   g_free (app->secret_file);
   g_free (app->certificate);
   icecam_tool_ice_options_clear (&app->ice);
@@ -267,8 +253,8 @@ run (CameraApp *app, int argc, char **argv)
     icecam_tool_print_version ("icecam-camera");
     return 0;
   }
-  if (app->source == NULL)
-    app->source = g_strdup ("auto");
+  if (app->src.source == NULL)
+    app->src.source = g_strdup ("auto");
   if (app->nat_probe) {
     g_autofree gchar *nat_type = NULL;
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app->server,
@@ -298,7 +284,9 @@ run (CameraApp *app, int argc, char **argv)
     g_object_get (sink, "fingerprint", &fingerprint, NULL);
     g_print ("icecam-camera: fingerprint %s\n", fingerprint);
     g_print ("icecam-camera: camera '%s' streaming %s; registering with %s\n", app->id,
-             app->source, app->server);
+             app->rtsp != NULL ? "rtsp" : app->src.source, app->server);
+    if (app->rtsp != NULL)
+      icecam_camera_rtsp_start (app->rtsp);
     g_main_loop_run (app->loop);
   }
   /* NULL closes every session: viewers get a bye, TURN allocations are released. */
@@ -311,8 +299,8 @@ run (CameraApp *app, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  CameraApp app = { .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1500,
-                    .keyframe_interval_s = 10, .max_viewers = 16 };
+  CameraApp app = { .src = { .width = 640, .height = 480, .fps = 30, .bitrate_kbps = 1500,
+                            .keyframe_interval_s = 10 }, .max_viewers = 16 };
   int exit_code = run (&app, argc, argv);
 
   camera_app_clear (&app);

@@ -3,7 +3,8 @@
 # The rendezvous run from a --config file, with the real commands on loopback: SIGHUP reads the
 # camera secrets and the token key again while a camera streams to a viewer (both keep their
 # connection and the viewer keeps decoding); a camera with the new secret registers, one with the
-# old secret is refused; a token of the new key plays, one of the old key is refused; a reload that cannot read the file keeps the old secrets and says why; a key the
+# old secret is refused; a token of the new key plays, one of the old key is refused; new
+# sessions get TURN credentials of the new TURN secret; a reload that cannot read the file keeps the old secrets and says why; a key the
 # file should not have is one line and exit 2.
 set -u
 build=${ICECAM_BUILD_DIR:?}
@@ -117,6 +118,44 @@ wait_for_frames $((at_reload + 60)) 15 && pass "viewer kept decoding ($at_reload
   && [ "$(grep -cE "viewer '[^']*' \(peer [0-9]+\): joined" "$tmp/rv.log")" -eq 2 ] && ! grep -q ": back from" "$tmp/rv.log" \
   && pass "camera and viewer kept their connections" \
   || fail "connections changed: $(grep -E "online|offline|joined|back from" "$tmp/rv.log")"
+
+# 4. The TURN secret: the credentials of a new session are minted with the new one.
+echo "turn-one-$RANDOM" >"$tmp/turn.secret"
+head -c 32 /dev/urandom | base64 >"$tmp/relay-token.key"
+cat >"$tmp/relay.conf" <<CONF
+listen = 127.0.0.1:0
+stun-listen = none
+turn-server = turn:127.0.0.1:3478?transport=udp
+turn-secret-file = turn.secret
+token-key-file = relay-token.key
+CONF
+"$rendezvous" --config "$tmp/relay.conf" >"$tmp/relay.out" 2>"$tmp/relay.log" &
+relay=$!
+pids+=($relay)
+wait_for_line "$tmp/relay.out" 'listening on ws://' 10 || { cat "$tmp/relay.log"; exit 1; }
+relay_port=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/relay.out" | head -1 | grep -oE '[0-9]+$')
+relay_token=$("$rendezvous" token --token-key-file "$tmp/relay-token.key" --camera yard --ttl 1h)
+# Whether the session's credential is the one the secret in $1 gives for its username.
+minted_with() {
+  local session
+  session=$(python3 "$ICECAM_SOURCE_DIR/tests/ws-hello.py" --port "$relay_port" --session-for yard \
+    --token "$relay_token")
+  python3 -c '
+import base64, hashlib, hmac, json, sys
+server = json.loads(sys.argv[1])["ice_servers"][0]
+secret = open(sys.argv[2]).read().strip().encode()
+expected = base64.b64encode(hmac.new(secret, server["username"].encode(), hashlib.sha1).digest())
+sys.exit(0 if expected.decode() == server["credential"] else 1)' "$session" "$1"
+}
+cp "$tmp/turn.secret" "$tmp/turn-old.secret"
+minted_with "$tmp/turn-old.secret" && pass "TURN credentials from the secret file" \
+  || fail "TURN credentials before the reload: $(cat "$tmp/relay.log")"
+echo "turn-two-$RANDOM" >"$tmp/turn.secret"
+kill -HUP $relay
+wait_for_line "$tmp/relay.log" "reloaded: 0 camera secrets, the token key, the TURN secret" 5 \
+  && minted_with "$tmp/turn.secret" && ! minted_with "$tmp/turn-old.secret" \
+  && pass "after SIGHUP new sessions get credentials of the new TURN secret" \
+  || fail "TURN secret reload: $(tail -3 "$tmp/relay.log")"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

@@ -12,6 +12,10 @@ they count together against the per-address limit.
               [--proxy-v1 'PROXY TCP4 ...'] [--proxy-v2 SRC:PORT] [--raw-first HEX]
               [--big-frame BYTES]
 
+With --session-for CAMERA, one connection says hello as that camera (the rendezvous must not
+ask cameras for secrets) and another, as a viewer (with --token), watches it: the viewer's
+session message is printed (its TURN credentials).
+
 With --big-frame, each connection sends instead a text frame header announcing BYTES and then
 streams its payload until the server closes; it reports the close code and how much it sent.
 """
@@ -210,6 +214,56 @@ def big_frame(sock, size, source):
     return {"source": source, "result": "timeout", "sent": sent}
 
 
+def connect(args):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(args.timeout)
+    sock.connect((args.host, args.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n" % (args.host, args.port, key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise EOFError("closed before the HTTP answer")
+        head += chunk
+    return sock
+
+
+def expect(sock, kind):
+    """The next message of type KIND; an error or a close ends the wait with an exception."""
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 0x8:
+            raise EOFError("closed")
+        if opcode != 0x1:
+            continue
+        msg = json.loads(payload)
+        if msg.get("type") == kind:
+            return msg
+        if msg.get("type") == "error":
+            raise EOFError("error: %s" % msg.get("message"))
+
+
+def session_for(args):
+    camera = connect(args)
+    send_text(camera, json.dumps({"type": "hello", "version": 1, "role": "camera",
+                                  "id": args.session_for}))
+    expect(camera, "welcome")
+    viewer = connect(args)
+    hello = {"type": "hello", "version": 1, "role": "viewer"}
+    if args.token:
+        hello["token"] = args.token
+    send_text(viewer, json.dumps(hello))
+    expect(viewer, "welcome")
+    send_text(viewer, json.dumps({"type": "watch", "camera": args.session_for}))
+    session = expect(viewer, "session")
+    print(json.dumps(session), flush=True)
+    viewer.close()
+    camera.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -224,9 +278,13 @@ def main():
     parser.add_argument("--raw-first", help="bytes (hex) to send before the request")
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--big-frame", type=int, help="announce a frame of this many bytes")
+    parser.add_argument("--session-for", help="register this camera, watch it, print the session")
+    parser.add_argument("--token", help="the viewer's token, with --session-for")
     parser.add_argument("--deflate", action="store_true",
                         help="offer permessage-deflate; with --big-frame, send it compressed")
     args = parser.parse_args()
+    if args.session_for:
+        return session_for(args)
     sockets = []
     for i in range(args.count):
         try:

@@ -70,7 +70,7 @@ for unit in icecam-rendezvous.service icecam-camera@.service; do
   esac
   for key in DynamicUser=yes ProtectSystem=strict ProtectHome=yes NoNewPrivileges=yes \
              PrivateTmp=yes CapabilityBoundingSet= 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK' \
-             SystemCallFilter=@system-service 'SupplementaryGroups=.*icecam'; do
+             SystemCallFilter=@system-service 'SupplementaryGroups=.*icecam' RestartPreventExitStatus=2; do
     grep -qx "$key" "$file" || fail "$unit lacks $key"
   done
 done

@@ -604,7 +604,20 @@
     ui.overlay.textContent = lines.join('\n');
   }
 
+  // One tick at a time: a getStats() slower than the interval must not interleave two.
+  let ticking = false;
   async function tick() {
+    if (ticking)
+      return;
+    ticking = true;
+    try {
+      await checkOnce();
+    } finally {
+      ticking = false;
+    }
+  }
+
+  async function checkOnce() {
     const now = performance.now();
     // The signalling connection: ping it when it has been quiet, give it up when it does not
     // answer (a new connection takes its place with the resume secret).

@@ -182,6 +182,9 @@ async def case_loopback(browser, lab, rv, camera):
         snap = await page_snapshot(tab)
         stats = (snap['watch'] or {}).get('stats') or {}
         note(f'after {PLAY_SECONDS:.0f} s: ' + json.dumps(stats))
+        check((snap['watch'] or {}).get('state') == 'playing' and snap['status'] == 'cam: playing',
+              "the session's state and the status line say playing",
+              f'{(snap["watch"] or {}).get("state")} / {snap["status"]}')
         check(stats.get('framesDecoded', 0) >= 15 * PLAY_SECONDS,
               f'>= {15 * PLAY_SECONDS:.0f} frames decoded in {PLAY_SECONDS:.0f} s',
               str(stats.get('framesDecoded')))

@@ -101,7 +101,7 @@
 
   function newWatch(camera) {
     return {
-      camera, session: null, pc: null, mid: null, remoteSet: false, pending: [],
+      camera, state: 'asking', session: null, pc: null, mid: null, remoteSet: false, pending: [],
       chain: Promise.resolve(), detached: false, clickAt: performance.now(), firstFrameAt: null,
       lastProgressAt: performance.now(), lastBytes: -1, lastStatsAt: 0, stalledSince: 0,
       lastRestartAt: 0, restarts: 0, stats: null, bundlePolicy: null, closed: false,
@@ -127,6 +127,22 @@
 
   function setStatus(text) {
     ui.status.textContent = text;
+  }
+
+  // A session's one state, shown to the user in the status line:
+  //   asking      watch sent, no session yet
+  //   offering    session given, waiting for the camera's offer
+  //   connecting  answered, ICE and DTLS under way
+  //   connected   connected, no picture yet
+  //   playing     frames arrive
+  //   stalled     no media for MEDIA_TIMEOUT_MS: pinging, asking for an ICE restart
+  //   detached    the camera's signalling connection went (bye peer-left); media may go on
+  function setWatchState(watch, state, text) {
+    if (watch.state === state)
+      return;
+    console.debug(`icecam: ${watch.camera} ${watch.session ?? ''}: ${watch.state} -> ${state}`);
+    watch.state = state;
+    setStatus(`${watch.camera}: ${text}`);
   }
 
   function setConnection(state) {
@@ -360,7 +376,7 @@
       return;
     app.watch = newWatch(app.wanted);
     app.watches++;
-    setStatus(`${app.wanted}: asking the camera`);
+    setStatus(`${app.wanted}: asking the camera`);   // state 'asking'
     send({ type: 'watch', camera: app.wanted });
   }
 
@@ -405,7 +421,7 @@
     watch.iceServers = Array.isArray(msg.ice_servers) && msg.ice_servers.length > 0
       ? msg.ice_servers.concat(app.welcome.ice_servers ?? [])
       : (app.welcome.ice_servers ?? []);
-    setStatus(`${watch.camera}: waiting for the camera's offer`);
+    setWatchState(watch, 'offering', "waiting for the camera's offer");
   }
 
   // Made at the offer: max-bundle (what web apps set) when the offer has a BUNDLE group, as
@@ -434,7 +450,7 @@
         if (watch.firstFrameAt === null) {
           watch.firstFrameAt = meta.presentationTime ?? now;
           app.failures = 0;
-          setStatus(`${watch.camera}: playing`);
+          setWatchState(watch, 'playing', 'playing');
         }
       };
       if (ui.video.requestVideoFrameCallback)
@@ -448,7 +464,7 @@
       if (pc.connectionState === 'failed' && !watch.detached)
         requestRestart(watch);
       if (pc.connectionState === 'connected' && watch.firstFrameAt === null)
-        setStatus(`${watch.camera}: connected, waiting for a picture`);
+        setWatchState(watch, 'connected', 'connected, waiting for a picture');
     });
     return pc;
   }
@@ -466,9 +482,14 @@
   async function onOffer(watch, sdp) {
     try {
       watch.mid = firstMid(sdp);
+      if (watch.detached) {
+        // The camera came back with its session (resume) and restarts ICE in it.
+        watch.detached = false;
+        setWatchState(watch, 'connecting', 'the camera is back, reconnecting');
+      }
       if (watch.pc === null) {
         watch.pc = createPeerConnection(watch, sdp);
-        setStatus(`${watch.camera}: connecting`);
+        setWatchState(watch, 'connecting', 'connecting');
       }
       await watch.pc.setRemoteDescription({ type: 'offer', sdp });
       await watch.pc.setLocalDescription(await watch.pc.createAnswer());
@@ -517,7 +538,7 @@
       // The camera's signalling connection went; its media may go on, and its session
       // routes again if it comes back in time. Keep playing while it plays.
       watch.detached = true;
-      setStatus(`${watch.camera}: the camera left the rendezvous`);
+      setWatchState(watch, 'detached', 'the camera left the rendezvous');
       return;
     }
     setStatus(`${watch.camera}: the camera ended the session` +
@@ -604,7 +625,20 @@
     ui.overlay.textContent = lines.join('\n');
   }
 
+  // One tick at a time: a getStats() slower than the interval must not interleave two.
+  let ticking = false;
   async function tick() {
+    if (ticking)
+      return;
+    ticking = true;
+    try {
+      await checkOnce();
+    } finally {
+      ticking = false;
+    }
+  }
+
+  async function checkOnce() {
     const now = performance.now();
     // The signalling connection: ping it when it has been quiet, give it up when it does not
     // answer (a new connection takes its place with the resume secret).
@@ -636,7 +670,8 @@
       watch.lastProgressAt = now;
       if (watch.stalledSince !== 0) {
         watch.stalledSince = 0;
-        setStatus(`${watch.camera}: playing`);
+        if (!watch.detached)
+          setWatchState(watch, 'playing', 'playing');
       }
       return;
     }
@@ -647,7 +682,8 @@
       return;
     if (watch.stalledSince === 0) {
       watch.stalledSince = now;
-      setStatus(`${watch.camera}: no video, asking for a new path`);
+      if (!watch.detached)
+        setWatchState(watch, 'stalled', 'no video, asking for a new path');
       pingNow();
     }
     if (now - watch.stalledSince > REWATCH_AFTER_MS) {
@@ -737,7 +773,8 @@
         wanted: app.wanted, notice: app.notice, problem: app.problem, errors: app.errors.slice(),
         watches: app.watches, overlay: ui.overlay.textContent, status: ui.status.textContent,
         watch: w === null ? null : {
-          camera: w.camera, session: w.session, clickAt: w.clickAt, firstFrameAt: w.firstFrameAt,
+          camera: w.camera, state: w.state, session: w.session, clickAt: w.clickAt,
+          firstFrameAt: w.firstFrameAt,
           detached: w.detached, restarts: w.restarts, bundlePolicy: w.bundlePolicy,
           connectionState: w.pc ? w.pc.connectionState : null, stats: w.stats,
         },

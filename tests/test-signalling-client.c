@@ -451,21 +451,30 @@ static void
 test_tls_plain_server (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *url = g_strdup_printf ("wss://%s", f->url + strlen ("ws://"));
-  Client *c = client_new_for_url (f, url, ICECAM_ROLE_VIEWER, NULL, GPOINTER_TO_INT (data));
-  gint64 start = g_get_monotonic_time ();
+  g_autoptr (GTlsDatabase) database = NULL;
+  Client *c;
+  gint64 start;
+
+  /* The TLS backend's first use loads the system's trust store in this thread: seconds under
+   * the sanitizers, before any deadline here. */
+  database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  c = client_new_for_url (f, url, ICECAM_ROLE_VIEWER, NULL, GPOINTER_TO_INT (data));
+  start = g_get_monotonic_time ();
 
   icecam_signalling_client_start (c->client);
   if (data != NULL) {
     client_wait_state (c, ICECAM_SIGNALLING_STATE_RETRYING);
-    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "use ws:// instead of wss://");
+    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "use ws://");
     /* It keeps trying, each attempt saying the same. */
     g_assert_true (WAIT_UNTIL (client_count_state (c, ICECAM_SIGNALLING_STATE_RETRYING) == 2));
-    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "does not speak TLS");
+    assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "speak TLS");
     return;
   }
   client_wait_state (c, ICECAM_SIGNALLING_STATE_CLOSED);
-  assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT,
-                "the server does not speak TLS (it answers plain HTTP); use ws:// instead of wss://");
+  /* The probe's verdict; or, when the server gave up on the handshake first (a slow run), the
+   * handshake's error with the same hint. */
+  assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "speak TLS");
+  assert_error (c, ICECAM_SIGNALLING_ERROR_CONNECT, "use ws://");
   g_test_message ("said after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
 }
 

@@ -224,9 +224,11 @@ icecam_tool_version_entry (gboolean *version)
 void
 icecam_tool_print_version (const gchar *tool)
 {
-  g_print ("%s %s (GStreamer %s, GLib %u.%u.%u)\n", tool, ICECAM_VERSION,
-           gst_version_string () + strlen ("GStreamer "), glib_major_version,
-           glib_minor_version, glib_micro_version);
+  guint major, minor, micro, nano;
+
+  gst_version (&major, &minor, &micro, &nano);
+  g_print ("%s %s (GStreamer %u.%u.%u, GLib %u.%u.%u)\n", tool, ICECAM_VERSION, major, minor,
+           micro, glib_major_version, glib_minor_version, glib_micro_version);
 }
 
 /* The commands take options only: a stray word is most likely a mistyped option's value. */

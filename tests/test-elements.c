@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "icecam-admission.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "icecam-test-util.h"
@@ -509,6 +510,10 @@ test_wss (void)
   IcecamRegistryStats stats = { 0 };
 
   g_assert_true (icecam_rendezvous_set_tls_files (rendezvous, cert, key, &error));
+  /* A TLS handshake under the sanitizers on a loaded machine can outlast the default deadline. */
+  icecam_rendezvous_set_deadlines (rendezvous,
+                                   ICECAM_ADMISSION_DEFAULT_HANDSHAKE_TIMEOUT_S * icecam_test_slowdown (),
+                                   ICECAM_ADMISSION_DEFAULT_HELLO_TIMEOUT_S * icecam_test_slowdown ());
   g_assert_true (icecam_rendezvous_listen (rendezvous, "127.0.0.1", 0, &error));
   g_assert_no_error (error);
   url = g_strdup_printf ("wss://127.0.0.1:%u", icecam_rendezvous_get_port (rendezvous));

@@ -27,7 +27,7 @@ if [ "$what" != demo ]; then
   packages+=(
     coturn nftables iproute2 conntrack openssl python3
     clang libclang-rt-14-dev llvm
-    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static
+    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static file
   )
 fi
 if [ "$what" = bench ]; then

@@ -33,7 +33,7 @@ if [ "$what" != demo ]; then
     # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
     # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)
     chromium python3-websockets firefox-esr
-    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static
+    systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static file
   )
 fi
 if [ "$what" = bench ]; then

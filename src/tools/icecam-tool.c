@@ -91,13 +91,23 @@ icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
   g_clear_pointer (&options->ca_file, g_free);
 }
 
+/* Whether this process's executable lies in the build tree it was built in (not an installed
+ * copy, which must use the installed plugin even on the machine that built it). */
+static gboolean
+running_from_build_tree (void)
+{
+  g_autofree gchar *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+  return exe != NULL && g_str_has_prefix (exe, ICECAM_BUILD_ROOT "/");
+}
+
 /* Run from a build tree, the plugin sits next to the tools. Set before gst_init() so the
  * registry caches it instead of loading it anew at every start. */
 void
 icecam_tool_use_build_tree_plugin (void)
 {
   if (g_getenv ("GST_PLUGIN_PATH_1_0") == NULL && g_getenv ("GST_PLUGIN_PATH") == NULL &&
-      g_file_test (ICECAM_PLUGIN_BUILD_DIR, G_FILE_TEST_IS_DIR))
+      running_from_build_tree () && g_file_test (ICECAM_PLUGIN_BUILD_DIR, G_FILE_TEST_IS_DIR))
     g_setenv ("GST_PLUGIN_PATH_1_0", ICECAM_PLUGIN_BUILD_DIR, TRUE);
 }
 

@@ -69,6 +69,10 @@ while [ $SECONDS -lt $expires ]; do sleep 0.1; done
 refused "expired token" "expired" --ca-file "$tmp/cert.pem" --token "$short"
 token "$tmp/token.key" frontdoor 1h >"$tmp/good.token"
 refused "self-signed server without the CA" "Unacceptable TLS certificate" --token-file "$tmp/good.token"
+out=$(view --token-file "$tmp/good.token")
+echo "$out" | grep -q "Unacceptable TLS certificate" && ! echo "$out" | grep -q "speak TLS" \
+  && pass "a refused certificate is not blamed on a server without TLS" \
+  || fail "a refused certificate: $out"
 
 sessions=$(grep -c "session .* for " "$tmp/cam.log")
 [ "$sessions" -eq 0 ] && pass "the camera served no refused viewer" || fail "camera saw $sessions sessions"

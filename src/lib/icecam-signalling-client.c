@@ -365,8 +365,11 @@ websocket_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (ws == NULL) {
     if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_autofree gchar *url = g_uri_to_string (self->uri);
+      /* A handshake that broke off or never finished, not a certificate refused. */
       gboolean tls_trouble = g_str_equal (g_uri_get_scheme (self->uri), "wss") &&
-                             (error->domain == G_TLS_ERROR ||
+                             (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) ||
+                              g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_MISC) ||
+                              g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_EOF) ||
                               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
 
       fail (self, g_error_new (ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_CONNECT,

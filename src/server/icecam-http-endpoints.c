@@ -79,7 +79,12 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, "ok");
+  json_builder_add_string_value (builder, g_strcmp0 (stats->cluster, "degraded") == 0
+                                           ? "degraded" : "ok");
+  if (stats->cluster != NULL) {
+    json_builder_set_member_name (builder, "cluster");
+    json_builder_add_string_value (builder, stats->cluster);
+  }
   add_count (builder, "peers", stats->registry.peers);
   add_count (builder, "cameras", stats->registry.cameras);
   add_count (builder, "viewers", stats->registry.viewers);
@@ -145,6 +150,10 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
 {
   GString *text = g_string_new (NULL);
 
+  if (stats->cluster != NULL)
+    append_metric (text, "cluster_degraded", "gauge",
+                   "1 while Redis is unreachable and this node serves its own clients only.",
+                   g_str_equal (stats->cluster, "degraded"));
   append_metric (text, "peers", "gauge", "WebSocket connections open.", stats->registry.peers);
   append_metric (text, "cameras", "gauge", "Cameras online.", stats->registry.cameras);
   append_metric (text, "viewers", "gauge", "Viewers connected.", stats->registry.viewers);

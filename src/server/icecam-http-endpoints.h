@@ -17,6 +17,7 @@ G_BEGIN_DECLS
  * @admission: the admission policy's counters
  * @stun_running: whether the STUN responder runs; @stun is meaningful only then
  * @stun: the STUN responder's counters
+ * @cluster: (nullable): "ok" or "degraded" for a cluster node (`--cluster`), NULL alone
  *
  * What /healthz and /metrics report, gathered afresh for every request.
  */
@@ -25,6 +26,7 @@ typedef struct {
   IcecamAdmissionStats admission;
   gboolean stun_running;
   IcecamStunResponderStats stun;
+  const gchar *cluster;
 } IcecamHttpEndpointsStats;
 
 /**

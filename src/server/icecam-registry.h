@@ -104,4 +104,12 @@ void icecam_registry_expire (IcecamRegistry *self, gint64 now_us);
 
 void icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats);
 
+/* Clustering (icecam-registry-cluster.c): what other nodes hold, and their messages. */
+gchar **icecam_registry_dup_local_cameras (IcecamRegistry *self);
+void icecam_registry_set_remote_cameras (IcecamRegistry *self, const gchar *node,
+                                         const gchar * const *cameras);
+void icecam_registry_remote_node_gone (IcecamRegistry *self, const gchar *node);
+gboolean icecam_registry_remote_message (IcecamRegistry *self, const gchar *node,
+                                         const gchar *text, gsize length, GError **error);
+
 G_END_DECLS

@@ -504,6 +504,27 @@ icecam_cluster_parse_url (const gchar *url, gchar **host, guint *port, guint *db
 }
 
 /**
+ * icecam_cluster_check_node_id:
+ * @node_id: a node's name
+ * @error: where to say what is wrong with it
+ *
+ * Returns: %TRUE if @node_id can name a node: 1 to 64 characters, none of them a space, '/',
+ *   ':', a quote or a backslash (it is part of Redis key and channel names)
+ */
+gboolean
+icecam_cluster_check_node_id (const gchar *node_id, GError **error)
+{
+  if (*node_id == '\0' || strpbrk (node_id, " /:\"\\") != NULL || strlen (node_id) > 64 ||
+      !g_utf8_validate (node_id, -1, NULL)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "node id '%s' must be 1 to 64 characters without spaces, '/', ':', quotes",
+                 node_id);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
  * icecam_cluster_new:
  * @registry: the node's registry
  * @url: the Redis server, `redis://HOST:PORT[/DB]`
@@ -530,12 +551,8 @@ icecam_cluster_new (IcecamRegistry *registry, const gchar *url, const gchar *nod
 
   if (!icecam_cluster_parse_url (url, &host, &port, &db, error))
     return NULL;
-  if (*node_id == '\0' || strpbrk (node_id, " /:\"\\") != NULL || strlen (node_id) > 64) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "node id '%s' must be 1 to 64 characters without spaces, '/', ':', quotes",
-                 node_id);
+  if (!icecam_cluster_check_node_id (node_id, error))
     return NULL;
-  }
   self = g_object_new (ICECAM_TYPE_CLUSTER, NULL);
   self->registry = g_object_ref (registry);
   self->host = g_steal_pointer (&host);

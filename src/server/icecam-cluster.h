@@ -28,6 +28,7 @@ G_DECLARE_FINAL_TYPE (IcecamCluster, icecam_cluster, ICECAM, CLUSTER, GObject)
 
 gboolean icecam_cluster_parse_url (const gchar *url, gchar **host, guint *port, guint *db,
                                    GError **error);
+gboolean icecam_cluster_check_node_id (const gchar *node_id, GError **error);
 IcecamCluster *icecam_cluster_new (IcecamRegistry *registry, const gchar *url,
                                    const gchar *node_id, const gchar *advertise,
                                    GError **error);

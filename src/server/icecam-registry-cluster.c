@@ -148,7 +148,9 @@ icecam_registry_set_remote_cameras (IcecamRegistry *self, const gchar *node,
 
   remove_remote_cameras (self, node);
   for (guint i = 0; cameras != NULL && cameras[i] != NULL; i++) {
-    if (g_hash_table_contains (self->remote_cameras, cameras[i]))
+    if (g_hash_table_contains (self->cameras, cameras[i]))
+      g_warning ("cluster: camera '%s' is online here and on node '%s'", cameras[i], node);
+    else if (g_hash_table_contains (self->remote_cameras, cameras[i]))
       g_warning ("cluster: camera '%s' is listed by node '%s' and node '%s'", cameras[i],
                  (const gchar *) g_hash_table_lookup (self->remote_cameras, cameras[i]), node);
     g_hash_table_insert (self->remote_cameras, g_strdup (cameras[i]), g_strdup (node));

@@ -806,6 +806,10 @@ app_check_cluster (App *app, GError **error)
     g_prefix_error (error, "--cluster: ");
     return FALSE;
   }
+  if (app->node_id != NULL && !icecam_cluster_check_node_id (app->node_id, error)) {
+    g_prefix_error (error, "--node-id: ");
+    return FALSE;
+  }
   return TRUE;
 #else
   if (app->cluster_url != NULL || app->node_id != NULL || app->advertise != NULL) {

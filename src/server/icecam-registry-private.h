@@ -54,6 +54,7 @@ struct _Session {
   Peer *viewer;
   gint64 relay_renew_at; /* when its ends get fresh relay credentials, monotonic */
   GList *relay_link;     /* in registry->relay_renewals, or NULL */
+  gchar *relay_url;      /* the relay it was assigned (listed first to its ends), or NULL */
 };
 
 struct _IcecamRegistry {
@@ -71,6 +72,8 @@ struct _IcecamRegistry {
   guint64 resumed;
   GPtrArray *ice_servers;
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
+  GHashTable *relay_down;     /* URL → itself: relays the pool found dead (withdrawn) */
+  GHashTable *relay_assigned; /* URL → GUINT_TO_POINTER (sessions assigned to it) */
   gchar *turn_secret;
   guint turn_ttl;
   GQueue relay_renewals; /* Sessions (borrowed) by relay_renew_at, the first due first */

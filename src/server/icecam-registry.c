@@ -128,6 +128,7 @@ registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
 static void
 session_free (Session *session)
 {
+  g_free (session->relay_url);
   g_free (session->id);
   g_free (session);
 }
@@ -897,6 +898,8 @@ icecam_registry_finalize (GObject *object)
   g_hash_table_unref (self->detached_viewers);
   g_queue_clear_full (&self->detached, (GDestroyNotify) registry_peer_free);
   registry_cluster_clear (self);
+  g_hash_table_unref (self->relay_down);
+  g_hash_table_unref (self->relay_assigned);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -995,6 +998,8 @@ icecam_registry_init (IcecamRegistry *self)
   self->proxies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) registry_peer_free);
   self->next_proxy_id = G_MAXUINT64;
+  self->relay_down = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->relay_assigned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**

@@ -122,6 +122,7 @@ get_http_stats (IcecamHttpEndpointsStats *stats, gpointer user_data)
   icecam_admission_get_stats (self->admission, &stats->admission);
   stats->stun_running = self->stun != NULL;
   stats->cluster = self->cluster_state;
+  stats->relays = icecam_registry_get_relays (self->registry);
   if (self->stun != NULL)
     icecam_stun_responder_get_stats (self->stun, &stats->stun);
 }

@@ -16,6 +16,7 @@
 #include "icecam-ice-config.h"
 #include "icecam-log.h"
 #include "icecam-ops-log.h"
+#include "icecam-relay-pool.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "token-command.h"
@@ -77,6 +78,7 @@ typedef struct {
 
   GMainLoop *loop;
   IcecamRendezvous *rendezvous;
+  IcecamRelayPool *relay_pool;
 #ifdef ICECAM_HAVE_CLUSTER
   IcecamCluster *cluster;
 #endif
@@ -88,6 +90,7 @@ app_clear (App *app)
 #ifdef ICECAM_HAVE_CLUSTER
   g_clear_object (&app->cluster);
 #endif
+  g_clear_object (&app->relay_pool);
   g_clear_object (&app->rendezvous);
   g_free (app->cluster_url);
   g_free (app->node_id);
@@ -862,6 +865,9 @@ app_run (App *app)
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
+  if (app->turn_servers != NULL)
+    app->relay_pool = icecam_relay_pool_new (icecam_rendezvous_get_registry (app->rendezvous),
+                                             (const gchar * const *) app->turn_servers);
   icecam_registry_set_camera_secrets (icecam_rendezvous_get_registry (app->rendezvous),
                                       app->camera_secrets);
   icecam_registry_set_token_key (icecam_rendezvous_get_registry (app->rendezvous),

@@ -203,6 +203,17 @@ test_remote_session (Fixture *f, gconstpointer data)
   relayed = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_OFFER);
   g_assert_cmpstr (relayed->session, ==, session);
 
+  /* A viewer asks the camera of another node for an ICE restart. */
+  {
+    g_autofree gchar *restart = g_strdup_printf ("{\"type\":\"restart\",\"session\":\"%s\"}",
+                                                 session);
+    g_autoptr (IcecamMessage) asked = NULL;
+
+    feed (&f->c, VIEWER, restart);
+    carry (&f->c, &f->a, ICECAM_MESSAGE_RESTART);
+    asked = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_RESTART);
+  }
+
   feed (&f->c, VIEWER, bye);
   carry (&f->c, &f->a, ICECAM_MESSAGE_BYE);
   ended = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_BYE);

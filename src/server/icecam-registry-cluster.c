@@ -34,6 +34,8 @@ registry_proxy_lookup (IcecamRegistry *self, const gchar *node, IcecamRole role,
   proxy->label = g_strdup_printf ("%s '%s' on node '%s'", icecam_role_to_string (role), name,
                                   node);
   proxy->node = g_strdup (node);
+  /* Its own node checks what the client understands; renewals are that node's business. */
+  proxy->features = role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0;
   registry_peer_set_state (proxy, PEER_STATE_READY);
   g_hash_table_insert (self->proxies, g_steal_pointer (&key), proxy);
   return proxy;

@@ -175,17 +175,20 @@ icecam_registry_remote_node_gone (IcecamRegistry *self, const gchar *node)
 {
   GPtrArray *gone = g_ptr_array_new ();
   GHashTableIter iter;
+  gpointer key;
   gpointer value;
 
   g_return_if_fail (ICECAM_IS_REGISTRY (self));
   g_return_if_fail (node != NULL);
 
   g_hash_table_iter_init (&iter, self->proxies);
-  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
     Peer *proxy = value;
 
     if (g_str_equal (proxy->node, node)) {
+      /* Stolen, so that ending its sessions does not free it under us; the key is ours. */
       g_hash_table_iter_steal (&iter);
+      g_free (key);
       g_ptr_array_add (gone, proxy);
     }
   }

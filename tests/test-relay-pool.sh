@@ -81,8 +81,13 @@ wait_for_metric() {  # NAME URL VALUE SECONDS
   return 1
 }
 
+# Both answer their checks (an Allocate without credentials, answered 401 by coturn).
+for r in "$relay1" "$relay2"; do
+  wait_for_line "$tmp/rv.log" "relay pool: $(printf '%s' "$r" | sed 's/[.?]/\\&/g') answered its check" 10 \
+    || fail "no answered check for $r"
+done
 [ "$(metric relay_up "$relay1")" = 1 ] && [ "$(metric relay_up "$relay2")" = 1 ] \
-  && pass "both relays up in /metrics" || fail "relays: $(metrics | grep relay_)"
+  && pass "both relays answer their checks and are up in /metrics" || fail "relays: $(metrics | grep relay_)"
 
 "$build/src/tools/icecam-camera" --server "$url" --id shelf --source test >"$tmp/cam.log" 2>&1 &
 pids+=($!)

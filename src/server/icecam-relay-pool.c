@@ -53,6 +53,8 @@ G_DEFINE_FINAL_TYPE (IcecamRelayPool, icecam_relay_pool, G_TYPE_OBJECT)
 static void
 relay_set_up (Relay *relay, gboolean up)
 {
+  if (up)
+    g_debug ("relay pool: %s answered its check", relay->url);
   relay->misses = 0;
   relay->waiting = FALSE;
   if (relay->up == up)

@@ -93,7 +93,7 @@ struct _IcecamRegistry {
   guint64 next_proxy_id;
 };
 
-/* icecam-registry.c: peers, sessions, the outbox and presence. */
+/* icecam-registry.c: peers, sessions and the outbox; icecam-registry-presence.c: presence. */
 Peer *registry_peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers);
 void registry_peer_free (Peer *peer);
 void registry_peer_set_state (Peer *peer, PeerState state);

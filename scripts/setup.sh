@@ -34,6 +34,8 @@ if [ "$what" != demo ]; then
     # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)
     chromium python3-websockets firefox-esr
     systemd man-db debhelper dpkg-dev fakeroot crossbuild-essential-arm64 qemu-user-static file
+    # icecam-rendezvous --cluster (built when hiredis is found) and tests/test-cluster.sh
+    libhiredis-dev redis-server
   )
 fi
 if [ "$what" = bench ]; then
@@ -50,9 +52,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  # coturn's and nginx's packages would start system-wide daemons; the tests start their own.
+  # coturn's, nginx's and redis's packages would start system-wide daemons; the tests start their own.
   $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=900 "${missing[@]}"
-  for service in coturn nginx; do
+  for service in coturn nginx redis-server; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet $service 2>/dev/null; then
       $SUDO systemctl stop $service || true
     fi

@@ -370,6 +370,29 @@ test_bad_url (void)
   }
 }
 
+/* Several nodes of a cluster: every URL must be good. */
+static void
+test_url_list (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamSignallingClient) client =
+    icecam_signalling_client_new ("ws://127.0.0.1:1, wss://[::1]:2", ICECAM_ROLE_VIEWER, NULL,
+                                  &error);
+  IcecamSignallingClient *bad;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (client);
+  bad = icecam_signalling_client_new ("ws://127.0.0.1:1,http://127.0.0.1:2", ICECAM_ROLE_VIEWER,
+                                      NULL, &error);
+  g_assert_null (bad);
+  g_assert_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL);
+  g_assert_cmpstr (error->message, ==, "'http://127.0.0.1:2' is not a ws:// or wss:// URL");
+  g_clear_error (&error);
+  bad = icecam_signalling_client_new ("ws://127.0.0.1:1,", ICECAM_ROLE_VIEWER, NULL, &error);
+  g_assert_null (bad);
+  g_assert_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL);
+}
+
 static void
 test_url_loopback (void)
 {
@@ -561,6 +584,7 @@ main (int argc, char **argv)
   ADD ("refused/retried", test_refused_retried);
   g_test_add_func ("/signalling-client/url/bad", test_bad_url);
   g_test_add_func ("/signalling-client/url/loopback", test_url_loopback);
+  g_test_add_func ("/signalling-client/url/list", test_url_list);
   ADD ("unreachable/retrying", test_unreachable_retrying);
   ADD ("unreachable/closed", test_unreachable_closed);
   g_test_add ("/signalling-client/tls/plain-server", Fixture, NULL, fixture_setup,

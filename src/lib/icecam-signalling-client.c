@@ -35,7 +35,9 @@
 struct _IcecamSignallingClient {
   GObject parent;
 
-  GUri *uri;
+  GUri *uri;       /* the rendezvous it uses now: one of @uris */
+  GPtrArray *uris; /* every rendezvous node it may use (GUri), in the order given */
+  guint uri_index;
   IcecamRole role;
   gchar *id;
   gchar *secret;   /* camera: proves its id against the challenge */
@@ -242,6 +244,11 @@ fail (IcecamSignallingClient *self, GError *error, gboolean retryable)
   if (!self->reconnect || !retryable) {
     set_state (self, ICECAM_SIGNALLING_STATE_CLOSED);
     return;
+  }
+  /* Several nodes of a cluster: the next one may be up while this one is not. */
+  if (self->uris->len > 1) {
+    self->uri_index = (self->uri_index + 1) % self->uris->len;
+    self->uri = g_ptr_array_index (self->uris, self->uri_index);
   }
   delay = at_once ? 0 : retry_delay_ms (self->attempt++);
   g_message ("signalling: %s; retrying in %u ms", error->message, delay);
@@ -465,7 +472,9 @@ normalize_url (const gchar *url, GError **error)
 
 /**
  * icecam_signalling_client_new:
- * @url: "ws://HOST:PORT" or "wss://HOST:PORT" (path defaults to /ws)
+ * @url: "ws://HOST:PORT" or "wss://HOST:PORT" (path defaults to /ws), or several of them
+ *   separated by commas: nodes of one cluster, tried in turn whenever a connection fails or
+ *   is lost
  * @role: camera or viewer
  * @id: (nullable): the camera id, or a viewer's name
  * @error: an %ICECAM_SIGNALLING_ERROR_BAD_URL
@@ -477,15 +486,27 @@ icecam_signalling_client_new (const gchar *url, IcecamRole role, const gchar *id
                               GError **error)
 {
   IcecamSignallingClient *self;
-  GUri *uri;
+  g_autoptr (GPtrArray) uris = g_ptr_array_new_with_free_func ((GDestroyNotify) g_uri_unref);
+  g_auto (GStrv) urls = NULL;
 
   g_return_val_if_fail (url != NULL, NULL);
 
-  uri = normalize_url (url, error);
-  if (uri == NULL)
+  urls = g_strsplit (url, ",", -1);
+  for (guint i = 0; urls[i] != NULL; i++) {
+    GUri *uri = normalize_url (g_strstrip (urls[i]), error);
+
+    if (uri == NULL)
+      return NULL;
+    g_ptr_array_add (uris, uri);
+  }
+  if (uris->len == 0) {
+    g_set_error (error, ICECAM_SIGNALLING_ERROR, ICECAM_SIGNALLING_ERROR_BAD_URL,
+                 "'%s' is not a ws:// or wss:// URL", url);
     return NULL;
+  }
   self = g_object_new (ICECAM_TYPE_SIGNALLING_CLIENT, NULL);
-  self->uri = uri;
+  self->uris = g_steal_pointer (&uris);
+  self->uri = g_ptr_array_index (self->uris, 0);
   self->role = role;
   self->id = g_strdup (id);
   return self;
@@ -763,7 +784,8 @@ icecam_signalling_client_finalize (GObject *object)
 {
   IcecamSignallingClient *self = ICECAM_SIGNALLING_CLIENT (object);
 
-  g_clear_pointer (&self->uri, g_uri_unref);
+  self->uri = NULL;
+  g_clear_pointer (&self->uris, g_ptr_array_unref);
   g_free (self->id);
   g_free (self->token);
   if (self->secret != NULL)

@@ -79,7 +79,12 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, "ok");
+  json_builder_add_string_value (builder, g_strcmp0 (stats->cluster, "degraded") == 0
+                                           ? "degraded" : "ok");
+  if (stats->cluster != NULL) {
+    json_builder_set_member_name (builder, "cluster");
+    json_builder_add_string_value (builder, stats->cluster);
+  }
   add_count (builder, "peers", stats->registry.peers);
   add_count (builder, "cameras", stats->registry.cameras);
   add_count (builder, "viewers", stats->registry.viewers);
@@ -125,6 +130,34 @@ append_metric (GString *text, const gchar *name, const gchar *type, const gchar 
   g_string_append_printf (text, "icecam_rendezvous_%s %" G_GUINT64_FORMAT "\n", name, value);
 }
 
+/* Each relay's health and the open sessions it was assigned, labelled with its URL. */
+static void
+append_relays (GString *text, GArray *relays)
+{
+  if (relays == NULL || relays->len == 0)
+    return;
+  g_string_append (text, "# HELP icecam_rendezvous_relay_up 1 if the relay answers its "
+                   "checks and is offered to sessions, 0 while withdrawn.\n"
+                   "# TYPE icecam_rendezvous_relay_up gauge\n");
+  for (guint i = 0; i < relays->len; i++) {
+    const IcecamRegistryRelay *relay = &g_array_index (relays, IcecamRegistryRelay, i);
+    g_autofree gchar *url = g_strescape (relay->url, NULL);
+
+    g_string_append_printf (text, "icecam_rendezvous_relay_up{url=\"%s\"} %d\n", url,
+                            relay->up ? 1 : 0);
+  }
+  g_string_append (text, "# HELP icecam_rendezvous_relay_sessions Open sessions assigned "
+                   "the relay (listed first to their ends).\n"
+                   "# TYPE icecam_rendezvous_relay_sessions gauge\n");
+  for (guint i = 0; i < relays->len; i++) {
+    const IcecamRegistryRelay *relay = &g_array_index (relays, IcecamRegistryRelay, i);
+    g_autofree gchar *url = g_strescape (relay->url, NULL);
+
+    g_string_append_printf (text, "icecam_rendezvous_relay_sessions{url=\"%s\"} %u\n", url,
+                            relay->sessions);
+  }
+}
+
 /* TURN credentials handed out, one series per role. */
 static void
 append_relay_credentials (GString *text, const IcecamRegistryStats *stats)
@@ -145,6 +178,10 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
 {
   GString *text = g_string_new (NULL);
 
+  if (stats->cluster != NULL)
+    append_metric (text, "cluster_degraded", "gauge",
+                   "1 while Redis is unreachable and this node serves its own clients only.",
+                   g_str_equal (stats->cluster, "degraded"));
   append_metric (text, "peers", "gauge", "WebSocket connections open.", stats->registry.peers);
   append_metric (text, "cameras", "gauge", "Cameras online.", stats->registry.cameras);
   append_metric (text, "viewers", "gauge", "Viewers connected.", stats->registry.viewers);
@@ -179,6 +216,7 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
                  "Connections closed at once: the service held its maximum of connections.",
                  stats->admission.capacity_refused);
   append_relay_credentials (text, &stats->registry);
+  append_relays (text, stats->relays);
   if (stats->stun_running)
     append_metric (text, "stun_requests_answered_total", "counter",
                    "STUN Binding requests answered.", stats->stun.requests_answered);
@@ -198,6 +236,7 @@ on_server_stats_page (SoupServer *server, SoupServerMessage *msg, const char *pa
     return;
   page->get_stats (&stats, page->user_data);
   respond (msg, SOUP_STATUS_OK, page->content_type, page->format (&stats));
+  g_clear_pointer (&stats.relays, g_array_unref);
 }
 
 static void

@@ -17,6 +17,9 @@ G_BEGIN_DECLS
  * @admission: the admission policy's counters
  * @stun_running: whether the STUN responder runs; @stun is meaningful only then
  * @stun: the STUN responder's counters
+ * @relays: (nullable) (element-type IcecamRegistryRelay): the relays, their health and
+ *   sessions assigned (icecam_registry_get_relays()); freed by the endpoint
+ * @cluster: (nullable): "ok" or "degraded" for a cluster node (`--cluster`), NULL alone
  *
  * What /healthz and /metrics report, gathered afresh for every request.
  */
@@ -25,6 +28,8 @@ typedef struct {
   IcecamAdmissionStats admission;
   gboolean stun_running;
   IcecamStunResponderStats stun;
+  GArray *relays;
+  const gchar *cluster;
 } IcecamHttpEndpointsStats;
 
 /**

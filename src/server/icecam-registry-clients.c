@@ -302,6 +302,13 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
     register_camera_online (self, peer, online, hello);
     return;
   }
+  if (g_hash_table_contains (self->remote_cameras, hello->id)) {
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
+                          "camera id '%s' is already online on cluster node '%s'", hello->id,
+                          (const gchar *) g_hash_table_lookup (self->remote_cameras, hello->id));
+    registry_queue_close (self, peer, "camera id already online on another node");
+    return;
+  }
   if (!camera_proves_identity (self, peer, hello))
     return;
   peer->features = hello->features;

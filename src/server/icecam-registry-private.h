@@ -16,6 +16,16 @@ typedef enum {
   PEER_STATE_DETACHED,  /* connection gone, sessions kept for the client to take back */
 } PeerState;
 
+/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it, because
+ * of close_reason or because it was replaced. */
+typedef struct {
+  guint64 peer_id;
+  IcecamMessage *msg;
+  gchar *close_reason;
+  gboolean replaced;
+  gchar *route_node;     /* for a client of this other cluster node (msg set) */
+} Outgoing;
+
 typedef struct _Session Session;
 
 typedef struct {
@@ -35,6 +45,7 @@ typedef struct {
   IcecamFeatures features; /* the later additions to the protocol it said it understands */
   gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
   GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
+  gchar *node;           /* a stand-in for a client of this other cluster node, or NULL */
 } Peer;
 
 struct _Session {
@@ -43,6 +54,7 @@ struct _Session {
   Peer *viewer;
   gint64 relay_renew_at; /* when its ends get fresh relay credentials, monotonic */
   GList *relay_link;     /* in registry->relay_renewals, or NULL */
+  gchar *relay_url;      /* the relay it was assigned (listed first to its ends), or NULL */
 };
 
 struct _IcecamRegistry {
@@ -60,6 +72,8 @@ struct _IcecamRegistry {
   guint64 resumed;
   GPtrArray *ice_servers;
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
+  GHashTable *relay_down;     /* URL → itself: relays the pool found dead (withdrawn) */
+  GHashTable *relay_assigned; /* URL → GUINT_TO_POINTER (sessions assigned to it) */
   gchar *turn_secret;
   guint turn_ttl;
   GQueue relay_renewals; /* Sessions (borrowed) by relay_renew_at, the first due first */
@@ -74,9 +88,13 @@ struct _IcecamRegistry {
   guint64 errors_sent;
   GQueue outbox;         /* Outgoing, emitted by flush_outbox() */
   IcecamOpsLog *ops_log; /* the operator's lines: cameras coming and going, refusals */
+  GHashTable *remote_cameras; /* camera id → the cluster node holding it (both owned) */
+  GHashTable *proxies;   /* "node/role/name" → stand-in Peer of another node's client (owned) */
+  guint64 next_proxy_id;
 };
 
-/* icecam-registry.c: peers, sessions, the outbox and presence. */
+/* icecam-registry.c: peers, sessions and the outbox; icecam-registry-presence.c: presence. */
+Peer *registry_peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers);
 void registry_peer_free (Peer *peer);
 void registry_peer_set_state (Peer *peer, PeerState state);
 void registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name);
@@ -84,6 +102,12 @@ Peer *registry_session_other_end (Session *session, Peer *peer);
 void registry_sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code,
                             const gchar *reason, gboolean tell_online);
 void registry_queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg);
+Session *registry_session_create (IcecamRegistry *self, Peer *camera, Peer *viewer,
+                                  const gchar *id);
+void registry_session_destroy (IcecamRegistry *self, Session *session);
+IcecamMessage *registry_session_message (IcecamRegistry *self, Session *session,
+                                         IcecamRole role);
+void registry_flush_outbox (IcecamRegistry *self);
 void registry_queue_close (IcecamRegistry *self, Peer *peer, const gchar *reason);
 void registry_queue_replaced (IcecamRegistry *self, Peer *peer);
 void registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code,
@@ -98,6 +122,13 @@ void registry_relay_session_added (IcecamRegistry *self, Session *session, gint6
 void registry_relay_session_removed (IcecamRegistry *self, Session *session);
 void registry_relay_renew (IcecamRegistry *self, gint64 now_us);
 void registry_relay_clear (IcecamRegistry *self);
+
+/* icecam-registry-cluster.c: sessions whose other end is a client of another cluster node. */
+Peer *registry_proxy_lookup (IcecamRegistry *self, const gchar *node, IcecamRole role,
+                             const gchar *name, gboolean create);
+void registry_proxy_release (IcecamRegistry *self, Peer *proxy);
+void registry_queue_route (IcecamRegistry *self, Peer *proxy, IcecamMessage *msg);
+void registry_cluster_clear (IcecamRegistry *self);
 
 /* icecam-registry-clients.c: hello, and clients leaving and coming back. */
 void registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello);

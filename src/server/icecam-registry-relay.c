@@ -45,16 +45,114 @@ icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls, const
   self->turn_ttl = ttl_seconds;
 }
 
+static guint
+relay_assigned (IcecamRegistry *self, const gchar *url)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (self->relay_assigned, url));
+}
+
+/* The relay a new session gets: a healthy one (any if none is), the fewest sessions first,
+ * the order given among equals. */
+static const gchar *
+relay_choose (IcecamRegistry *self)
+{
+  const gchar *best = NULL;
+  gboolean best_up = FALSE;
+
+  for (guint i = 0; self->turn_urls[i] != NULL; i++) {
+    const gchar *url = self->turn_urls[i];
+    gboolean up = !g_hash_table_contains (self->relay_down, url);
+
+    if (best == NULL || (up && !best_up) ||
+        (up == best_up && relay_assigned (self, url) < relay_assigned (self, best))) {
+      best = url;
+      best_up = up;
+    }
+  }
+  return best;
+}
+
+/* What a session's end is told: its relay first, then the other healthy ones; a withdrawn
+ * relay only when every one is down. */
+static gchar **
+relay_urls_for (IcecamRegistry *self, Session *session)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  gboolean any_up = FALSE;
+
+  for (guint i = 0; self->turn_urls[i] != NULL; i++)
+    any_up |= !g_hash_table_contains (self->relay_down, self->turn_urls[i]);
+  if (session->relay_url != NULL)
+    g_strv_builder_add (builder, session->relay_url);
+  for (guint i = 0; self->turn_urls[i] != NULL; i++) {
+    const gchar *url = self->turn_urls[i];
+
+    if (g_strcmp0 (url, session->relay_url) == 0 ||
+        (any_up && g_hash_table_contains (self->relay_down, url)))
+      continue;
+    g_strv_builder_add (builder, url);
+  }
+  return g_strv_builder_end (builder);
+}
+
+/**
+ * icecam_registry_set_relay_up:
+ * @self: a registry
+ * @url: one of the URLs given to icecam_registry_set_turn()
+ * @up: whether it answers
+ *
+ * Withdraws a relay that stopped answering from what later sessions and renewals are given
+ * (unless every relay is down), or returns it.
+ */
+void
+icecam_registry_set_relay_up (IcecamRegistry *self, const gchar *url, gboolean up)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (url != NULL);
+
+  if (up)
+    g_hash_table_remove (self->relay_down, url);
+  else
+    g_hash_table_add (self->relay_down, g_strdup (url));
+}
+
+/**
+ * icecam_registry_get_relays:
+ * @self: a registry
+ *
+ * Returns: (transfer full) (element-type IcecamRegistryRelay): each relay given to
+ *   icecam_registry_set_turn(), whether it is up, and how many open sessions it was assigned
+ */
+GArray *
+icecam_registry_get_relays (IcecamRegistry *self)
+{
+  GArray *relays = g_array_new (FALSE, TRUE, sizeof (IcecamRegistryRelay));
+
+  g_return_val_if_fail (ICECAM_IS_REGISTRY (self), relays);
+
+  for (guint i = 0; self->turn_urls != NULL && self->turn_urls[i] != NULL; i++) {
+    IcecamRegistryRelay relay = {
+      .url = self->turn_urls[i],
+      .up = !g_hash_table_contains (self->relay_down, self->turn_urls[i]),
+      .sessions = relay_assigned (self, self->turn_urls[i]),
+    };
+
+    g_array_append_val (relays, relay);
+  }
+  return relays;
+}
+
 IcecamIceServer *
 registry_relay_mint (IcecamRegistry *self, Session *session, IcecamRole role)
 {
   g_autofree gchar *user = g_strdup_printf ("%s:%s", session->id, icecam_role_to_string (role));
+  g_auto (GStrv) urls = relay_urls_for (self, session);
 
   if (role == ICECAM_ROLE_CAMERA)
     self->relay_issued_camera++;
   else
     self->relay_issued_viewer++;
-  return icecam_turn_credentials_mint ((const gchar * const *) self->turn_urls, self->turn_secret,
+  return icecam_turn_credentials_mint ((const gchar * const *) urls, self->turn_secret,
                                        user, g_get_real_time () / G_USEC_PER_SEC, self->turn_ttl);
 }
 
@@ -63,6 +161,11 @@ registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now
 {
   if (self->turn_urls == NULL)
     return;
+  if (session->relay_url == NULL) {
+    session->relay_url = g_strdup (relay_choose (self));
+    g_hash_table_insert (self->relay_assigned, g_strdup (session->relay_url),
+                         GUINT_TO_POINTER (relay_assigned (self, session->relay_url) + 1));
+  }
   session->relay_renew_at = now_us + renew_interval_us (self);
   g_queue_push_tail (&self->relay_renewals, session);
   session->relay_link = g_queue_peek_tail_link (&self->relay_renewals);
@@ -71,6 +174,13 @@ registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now
 void
 registry_relay_session_removed (IcecamRegistry *self, Session *session)
 {
+  if (session->relay_url != NULL) {
+    guint n = relay_assigned (self, session->relay_url);
+
+    g_hash_table_insert (self->relay_assigned, g_strdup (session->relay_url),
+                         GUINT_TO_POINTER (n > 0 ? n - 1 : 0));
+    g_clear_pointer (&session->relay_url, g_free);
+  }
   if (session->relay_link == NULL)
     return;
   g_queue_delete_link (&self->relay_renewals, session->relay_link);

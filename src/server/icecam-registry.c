@@ -36,20 +36,13 @@
  * with an `error` message and every other peer and session carries on.
  */
 
-/* One signal to emit: a message for a peer, or (msg == NULL) a request to close it, because
- * of close_reason or because it was replaced. */
-typedef struct {
-  guint64 peer_id;
-  IcecamMessage *msg;
-  gchar *close_reason;
-  gboolean replaced;
-} Outgoing;
 
 
 enum {
   SIGNAL_SEND,
   SIGNAL_CLOSE,
   SIGNAL_REPLACED,
+  SIGNAL_ROUTE,
   N_SIGNALS
 };
 
@@ -59,8 +52,8 @@ G_DEFINE_FINAL_TYPE (IcecamRegistry, icecam_registry, G_TYPE_OBJECT)
 
 /* ---- peers and sessions ----------------------------------------------------------------- */
 
-static Peer *
-peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
+Peer *
+registry_peer_new (guint64 id, const gchar *address, GPtrArray *ice_servers)
 {
   Peer *peer = g_new0 (Peer, 1);
 
@@ -88,6 +81,7 @@ registry_peer_free (Peer *peer)
   g_free (peer->name);
   g_free (peer->label);
   g_free (peer->address);
+  g_free (peer->node);
   g_free (peer);
 }
 
@@ -134,6 +128,7 @@ registry_peer_set_identity (Peer *peer, IcecamRole role, gchar *name)
 static void
 session_free (Session *session)
 {
+  g_free (session->relay_url);
   g_free (session->id);
   g_free (session);
 }
@@ -144,16 +139,19 @@ registry_session_other_end (Session *session, Peer *peer)
   return session->camera == peer ? session->viewer : session->camera;
 }
 
-static Session *
-session_create (IcecamRegistry *self, Peer *camera, Peer *viewer)
+/* @id: the id another cluster node gave it, or NULL for a new random one. */
+Session *
+registry_session_create (IcecamRegistry *self, Peer *camera, Peer *viewer, const gchar *id)
 {
   Session *session = g_new0 (Session, 1);
 
   /* Random so that a client cannot guess another client's sessions. */
-  do {
+  if (id != NULL)
+    session->id = g_strdup (id);
+  while (session->id == NULL || g_hash_table_contains (self->sessions, session->id)) {
     g_free (session->id);
     session->id = icecam_random_hex (8);
-  } while (g_hash_table_contains (self->sessions, session->id));
+  }
   session->camera = camera;
   session->viewer = viewer;
   g_hash_table_insert (self->sessions, session->id, session);
@@ -163,15 +161,20 @@ session_create (IcecamRegistry *self, Peer *camera, Peer *viewer)
   return session;
 }
 
-static void
-session_destroy (IcecamRegistry *self, Session *session)
+void
+registry_session_destroy (IcecamRegistry *self, Session *session)
 {
+  Peer *camera = session->camera;
+  Peer *viewer = session->viewer;
+
   g_info ("session %s between %s and %s is over", session->id, session->camera->label,
           session->viewer->label);
   registry_relay_session_removed (self, session);
   g_hash_table_remove (session->camera->sessions, session->id);
   g_hash_table_remove (session->viewer->sessions, session->id);
   g_hash_table_remove (self->sessions, session->id);
+  registry_proxy_release (self, camera);
+  registry_proxy_release (self, viewer);
 }
 
 /* Ends every session of @peer; the other ends get `bye` with @code (a detached one when it is
@@ -188,7 +191,7 @@ registry_sessions_end (IcecamRegistry *self, Peer *peer, IcecamByeCode code,
 
     if (tell_online || other->state == PEER_STATE_DETACHED)
       registry_queue_send (self, other, icecam_message_new_bye (session->id, code, reason));
-    session_destroy (self, session);
+    registry_session_destroy (self, session);
   }
   g_list_free (sessions);
 }
@@ -200,6 +203,7 @@ outgoing_free (Outgoing *out)
 {
   icecam_message_free (out->msg);
   g_free (out->close_reason);
+  g_free (out->route_node);
   g_free (out);
 }
 
@@ -233,6 +237,10 @@ registry_queue_send (IcecamRegistry *self, Peer *peer, IcecamMessage *msg)
 
   if (peer->state == PEER_STATE_DETACHED) {
     peer_hold_bye (peer, msg);
+    return;
+  }
+  if (peer->node != NULL) {
+    registry_queue_route (self, peer, msg);
     return;
   }
   out = g_new0 (Outgoing, 1);
@@ -287,14 +295,16 @@ registry_queue_error (IcecamRegistry *self, Peer *peer, IcecamErrorCode code,
 
 /* Emits what the last operation produced. Handlers may re-enter the registry: whatever they
  * cause is appended to the same queue and emitted in order by the innermost flush. */
-static void
-flush_outbox (IcecamRegistry *self)
+void
+registry_flush_outbox (IcecamRegistry *self)
 {
   g_autoptr (IcecamRegistry) hold = g_object_ref (self);
   Outgoing *out;
 
   while ((out = g_queue_pop_head (&self->outbox)) != NULL) {
-    if (out->msg != NULL)
+    if (out->route_node != NULL)
+      g_signal_emit (self, signals[SIGNAL_ROUTE], 0, out->route_node, out->msg);
+    else if (out->msg != NULL)
       g_signal_emit (self, signals[SIGNAL_SEND], 0, out->peer_id, out->msg);
     else if (out->replaced)
       g_signal_emit (self, signals[SIGNAL_REPLACED], 0, out->peer_id);
@@ -304,99 +314,20 @@ flush_outbox (IcecamRegistry *self)
   }
 }
 
-/* ---- presence ----------------------------------------------------------------------------- */
-
-static gint
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
-}
-
-/* The sorted ids of the cameras online, as many as fit in one protocol message. Built once
- * per change of the cameras online, not per viewer: with thousands of cameras the sort was a
- * tenth of the server's time. */
-static const gchar * const *
-online_cameras (IcecamRegistry *self)
-{
-  g_autofree gpointer *keys = NULL;
-  g_autoptr (GStrvBuilder) builder = NULL;
-  gsize size = 64;  /* {"type":"presence","cameras":[]} and some slack */
-  guint n = 0;
-
-  if (self->online != NULL)
-    return (const gchar * const *) self->online;
-  builder = g_strv_builder_new ();
-  keys = g_hash_table_get_keys_as_array (self->cameras, &n);
-  qsort (keys, n, sizeof (gpointer), compare_strings);
-  for (guint i = 0; i < n; i++) {
-    size += strlen (keys[i]) + sizeof ("{\"id\":\"\"},");
-    if (i >= ICECAM_PROTOCOL_MAX_LIST_LENGTH || size > ICECAM_PROTOCOL_MAX_MESSAGE_SIZE) {
-      g_warning ("%u cameras online, presence lists only the first %u", n, i);
-      break;
-    }
-    g_strv_builder_add (builder, keys[i]);
-  }
-  self->online = g_strv_builder_end (builder);
-  return (const gchar * const *) self->online;
-}
-
-void
-registry_cameras_changed (IcecamRegistry *self)
-{
-  g_clear_pointer (&self->online, g_strfreev);
-}
-
-/* A viewer with a token sees only the cameras it may watch. */
-static IcecamMessage *
-presence_for (IcecamRegistry *self, Peer *viewer, const gchar * const *online)
-{
-  g_autoptr (GStrvBuilder) builder = NULL;
-  g_auto (GStrv) visible = NULL;
-
-  if (self->token_key == NULL)
-    return icecam_message_new_presence (online);
-  builder = g_strv_builder_new ();
-  for (guint i = 0; online[i] != NULL; i++) {
-    if (icecam_token_grants ((const gchar * const *) viewer->granted, online[i]))
-      g_strv_builder_add (builder, online[i]);
-  }
-  visible = g_strv_builder_end (builder);
-  return icecam_message_new_presence ((const gchar * const *) visible);
-}
-
-void
-registry_queue_presence (IcecamRegistry *self, Peer *viewer)
-{
-  registry_queue_send (self, viewer, presence_for (self, viewer, online_cameras (self)));
-}
-
-void
-registry_queue_presence_to_viewers (IcecamRegistry *self)
-{
-  const gchar * const *cameras;
-  GHashTableIter iter;
-  gpointer viewer;
-
-  if (g_hash_table_size (self->viewers) == 0)
-    return;
-  cameras = online_cameras (self);
-  g_hash_table_iter_init (&iter, self->viewers);
-  while (g_hash_table_iter_next (&iter, NULL, &viewer))
-    registry_queue_send (self, viewer, presence_for (self, viewer, cameras));
-}
-
 /* ---- sessions --------------------------------------------------------------------------- */
 
 /* Relay credentials of this session and role: the only way a client gets any. */
-static IcecamMessage *
-session_message (IcecamRegistry *self, Session *session, IcecamRole role)
+IcecamMessage *
+registry_session_message (IcecamRegistry *self, Session *session, IcecamRole role)
 {
   IcecamMessage *msg = icecam_message_new_session (session->id, session->camera->name,
                                                    role == ICECAM_ROLE_CAMERA
                                                      ? session->viewer->name : NULL,
                                                    role);
 
-  if (self->turn_urls != NULL) {
+  /* A stand-in's own node mints its client's credentials. */
+  if (self->turn_urls != NULL &&
+      (role == ICECAM_ROLE_CAMERA ? session->camera : session->viewer)->node == NULL) {
     msg->ice_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
     g_ptr_array_add (msg->ice_servers, registry_relay_mint (self, session, role));
   }
@@ -407,6 +338,7 @@ static void
 handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
 {
   Peer *camera = g_hash_table_lookup (self->cameras, watch->camera);
+  const gchar *node = g_hash_table_lookup (self->remote_cameras, watch->camera);
   Session *session;
 
   if (viewer->role != ICECAM_ROLE_VIEWER) {
@@ -429,6 +361,8 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
                           watch->camera);
     return;
   }
+  if (camera == NULL && node != NULL)
+    camera = registry_proxy_lookup (self, node, ICECAM_ROLE_CAMERA, watch->camera, TRUE);
   if (camera == NULL) {
     registry_queue_error (self, viewer, ICECAM_ERROR_CODE_UNKNOWN_CAMERA, NULL,
                           "camera '%s' is not online", watch->camera);
@@ -455,10 +389,10 @@ handle_watch (IcecamRegistry *self, Peer *viewer, const IcecamMessage *watch)
     return;
   }
 
-  session = session_create (self, camera, viewer);
+  session = registry_session_create (self, camera, viewer, NULL);
   g_info ("session %s: %s watches %s", session->id, viewer->label, camera->label);
-  registry_queue_send (self, camera, session_message (self, session, ICECAM_ROLE_CAMERA));
-  registry_queue_send (self, viewer, session_message (self, session, ICECAM_ROLE_VIEWER));
+  registry_queue_send (self, camera, registry_session_message (self, session, ICECAM_ROLE_CAMERA));
+  registry_queue_send (self, viewer, registry_session_message (self, session, ICECAM_ROLE_VIEWER));
 }
 
 /* The session @msg names, if @peer is one of its ends; else answers unknown-session. */
@@ -496,7 +430,7 @@ relay (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg, IcecamRole fr
     self->messages_relayed++;
   registry_queue_send (self, other, icecam_message_copy (msg));
   if (msg->type == ICECAM_MESSAGE_BYE)
-    session_destroy (self, session);
+    registry_session_destroy (self, session);
 }
 
 /* Relayed like an answer, to a camera that said it acts on it; others cannot. */
@@ -666,11 +600,11 @@ icecam_registry_add_peer (IcecamRegistry *self, guint64 peer_id, const gchar *re
   g_return_if_fail (!g_hash_table_contains (self->peers, &peer_id));
 
   registry_expire_detached (self, g_get_monotonic_time ());
-  peer = peer_new (peer_id, remote_address, peer_ice_servers);
+  peer = registry_peer_new (peer_id, remote_address, peer_ice_servers);
   g_hash_table_insert (self->peers, &peer->id, peer);
   g_debug ("%s: connected from %s", peer->label, remote_address);
   registry_queue_send (self, peer, icecam_message_new_challenge (peer->nonce));
-  flush_outbox (self);
+  registry_flush_outbox (self);
 }
 
 static void registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep);
@@ -746,7 +680,7 @@ registry_remove_peer (IcecamRegistry *self, guint64 peer_id, gboolean keep)
   }
   if (camera_left)
     registry_queue_presence_to_viewers (self);
-  flush_outbox (self);
+  registry_flush_outbox (self);
 }
 
 /**
@@ -785,7 +719,7 @@ icecam_registry_handle_text (IcecamRegistry *self, guint64 peer_id, const gchar 
     handle_parse_error (self, peer, error);
   else
     dispatch (self, peer, msg);
-  flush_outbox (self);
+  registry_flush_outbox (self);
 }
 
 /**
@@ -812,7 +746,7 @@ icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamErrorCo
   if (peer == NULL || peer->state == PEER_STATE_CLOSING)
     return;
   registry_queue_error (self, peer, code, session, "%s", text);
-  flush_outbox (self);
+  registry_flush_outbox (self);
 }
 
 /**
@@ -856,7 +790,7 @@ icecam_registry_expire (IcecamRegistry *self, gint64 now_us)
 
   registry_expire_detached (self, now_us);
   registry_relay_renew (self, now_us);
-  flush_outbox (self);
+  registry_flush_outbox (self);
 }
 
 /* ---- GObject ---------------------------------------------------------------------------- */
@@ -873,6 +807,9 @@ icecam_registry_finalize (GObject *object)
   g_hash_table_unref (self->detached_cameras);
   g_hash_table_unref (self->detached_viewers);
   g_queue_clear_full (&self->detached, (GDestroyNotify) registry_peer_free);
+  registry_cluster_clear (self);
+  g_hash_table_unref (self->relay_down);
+  g_hash_table_unref (self->relay_assigned);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -930,6 +867,20 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
    * connection (with %ICECAM_PROTOCOL_CLOSE_REPLACED): the registry no longer counts it as that
    * client. The caller still calls icecam_registry_remove_peer() once the connection is gone.
    */
+  /**
+   * IcecamRegistry::route:
+   * @registry: the registry
+   * @node: the cluster node holding the client the message is for
+   * @message: the message; valid only during the emission
+   *
+   * Asks the cluster (#IcecamCluster) to deliver @message to the other end of its session,
+   * a client of @node, which passes it to icecam_registry_remote_message() there.
+   */
+  signals[SIGNAL_ROUTE] =
+    g_signal_new ("route", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING,
+                  ICECAM_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+
   signals[SIGNAL_REPLACED] =
     g_signal_new ("replaced", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_UINT64);
@@ -953,6 +904,12 @@ icecam_registry_init (IcecamRegistry *self)
   self->max_sessions_per_viewer = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_VIEWER;
   self->max_sessions_per_camera = ICECAM_REGISTRY_DEFAULT_MAX_SESSIONS_PER_CAMERA;
   g_queue_init (&self->outbox);
+  self->remote_cameras = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->proxies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) registry_peer_free);
+  self->next_proxy_id = G_MAXUINT64;
+  self->relay_down = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->relay_assigned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**

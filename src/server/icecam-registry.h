@@ -77,6 +77,18 @@ typedef struct {
   guint64 relay_credentials_viewer;
 } IcecamRegistryStats;
 
+/**
+ * IcecamRegistryRelay:
+ * @url: the relay's URL as given (borrowed from the registry until its relays change)
+ * @up: whether it is offered (the relay pool found it answering, or never checked it)
+ * @sessions: open sessions it was assigned (listed first to their ends)
+ */
+typedef struct {
+  const gchar *url;
+  gboolean up;
+  guint sessions;
+} IcecamRegistryRelay;
+
 #define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRegistry, icecam_registry, ICECAM, REGISTRY, GObject)
 
@@ -87,6 +99,8 @@ void icecam_registry_set_camera_secrets (IcecamRegistry *self, GHashTable *secre
 void icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key);
 void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
+void icecam_registry_set_relay_up (IcecamRegistry *self, const gchar *url, gboolean up);
+GArray *icecam_registry_get_relays (IcecamRegistry *self);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
 void icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions);
 void icecam_registry_set_resume_grace (IcecamRegistry *self, guint seconds);
@@ -103,5 +117,13 @@ void icecam_registry_send_error (IcecamRegistry *self, guint64 peer_id, IcecamEr
 void icecam_registry_expire (IcecamRegistry *self, gint64 now_us);
 
 void icecam_registry_get_stats (IcecamRegistry *self, IcecamRegistryStats *stats);
+
+/* Clustering (icecam-registry-cluster.c): what other nodes hold, and their messages. */
+gchar **icecam_registry_dup_local_cameras (IcecamRegistry *self);
+void icecam_registry_set_remote_cameras (IcecamRegistry *self, const gchar *node,
+                                         const gchar * const *cameras);
+void icecam_registry_remote_node_gone (IcecamRegistry *self, const gchar *node);
+gboolean icecam_registry_remote_message (IcecamRegistry *self, const gchar *node,
+                                         const gchar *text, gsize length, GError **error);
 
 G_END_DECLS

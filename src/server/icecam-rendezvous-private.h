@@ -33,6 +33,7 @@ struct _IcecamRendezvous {
   GPtrArray *websocket_extension_types; /* none: no permessage-deflate (see _init) */
   IcecamRendezvousWsStream ws_stream;
   IcecamRegistry *registry;
+  const gchar *cluster_state;       /* NULL alone, else "ok" or "degraded" (static strings) */
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
   IcecamAcceptor *acceptor;         /* connection ids are its ids */
   IcecamAdmission *admission;

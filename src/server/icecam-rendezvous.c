@@ -121,8 +121,24 @@ get_http_stats (IcecamHttpEndpointsStats *stats, gpointer user_data)
   icecam_registry_get_stats (self->registry, &stats->registry);
   icecam_admission_get_stats (self->admission, &stats->admission);
   stats->stun_running = self->stun != NULL;
+  stats->cluster = self->cluster_state;
+  stats->relays = icecam_registry_get_relays (self->registry);
   if (self->stun != NULL)
     icecam_stun_responder_get_stats (self->stun, &stats->stun);
+}
+
+/**
+ * icecam_rendezvous_set_cluster_degraded:
+ * @self: a rendezvous
+ * @degraded: whether this cluster node lost Redis
+ *
+ * Makes /healthz and /metrics report the node's cluster state, from now on.
+ */
+void
+icecam_rendezvous_set_cluster_degraded (IcecamRendezvous *self, gboolean degraded)
+{
+  g_return_if_fail (ICECAM_IS_RENDEZVOUS (self));
+  self->cluster_state = degraded ? "degraded" : "ok";
 }
 
 /* ---- listening ------------------------------------------------------------------------ */

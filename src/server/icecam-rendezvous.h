@@ -32,6 +32,7 @@ G_DECLARE_FINAL_TYPE (IcecamRendezvous, icecam_rendezvous, ICECAM, RENDEZVOUS, G
 
 IcecamRendezvous *icecam_rendezvous_new (void);
 
+void icecam_rendezvous_set_cluster_degraded (IcecamRendezvous *self, gboolean degraded);
 void icecam_rendezvous_set_ice_servers (IcecamRendezvous *self, GPtrArray *ice_servers);
 void icecam_rendezvous_set_stun_enabled (IcecamRendezvous *self, gboolean enabled);
 void icecam_rendezvous_set_stun_address (IcecamRendezvous *self, GInetSocketAddress *address);

@@ -3,15 +3,20 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <glib-unix.h>
 
 #include "config-file.h"
 #include "icecam-admission.h"
+#ifdef ICECAM_HAVE_CLUSTER
+#include "icecam-cluster.h"
+#endif
 #include "icecam-ice-config.h"
 #include "icecam-log.h"
 #include "icecam-ops-log.h"
+#include "icecam-relay-pool.h"
 #include "icecam-rendezvous.h"
 #include "icecam-token.h"
 #include "token-command.h"
@@ -59,6 +64,9 @@ typedef struct {
   gchar *config_file;
   gint log_limit;
   gchar **trusted_proxies;
+  gchar *cluster_url;
+  gchar *node_id;
+  gchar *advertise;
   GOptionEntry *entries;      /* the options, for the config file's keys on reload */
   gchar **command_line;       /* as given: what it sets, a reload of the file does not */
 
@@ -70,12 +78,23 @@ typedef struct {
 
   GMainLoop *loop;
   IcecamRendezvous *rendezvous;
+  IcecamRelayPool *relay_pool;
+#ifdef ICECAM_HAVE_CLUSTER
+  IcecamCluster *cluster;
+#endif
 } App;
 
 static void
 app_clear (App *app)
 {
+#ifdef ICECAM_HAVE_CLUSTER
+  g_clear_object (&app->cluster);
+#endif
+  g_clear_object (&app->relay_pool);
   g_clear_object (&app->rendezvous);
+  g_free (app->cluster_url);
+  g_free (app->node_id);
+  g_free (app->advertise);
   g_clear_pointer (&app->loop, g_main_loop_unref);
   g_clear_object (&app->stun_address);
   g_clear_object (&app->stun_alternate_address);
@@ -436,6 +455,13 @@ app_option_entries (App *app)
       "address is taken from its PROXY protocol header (v1/v2) and its Forwarded or "
       "X-Forwarded-For header (the rightmost hop not trusted); from anyone else they are "
       "ignored", "ADDRESS[/LENGTH]" },
+    { "cluster", 0, 0, G_OPTION_ARG_STRING, &app->cluster_url,
+      "Join the cluster of rendezvous nodes that share this Redis server: cameras of every "
+      "node are listed and watchable on each (docs/cluster.md)", "redis://HOST:PORT[/DB]" },
+    { "node-id", 0, 0, G_OPTION_ARG_STRING, &app->node_id,
+      "This node's name in the cluster, unique; default HOSTNAME-PID", "NAME" },
+    { "advertise", 0, 0, G_OPTION_ARG_STRING, &app->advertise,
+      "The URL clients reach this node at, published to the cluster for operators", "URL" },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &app->config_file,
       "Read options from this file first: 'key = value' lines, keys named as the long "
       "options; the command line overrides it; SIGHUP reads its camera-secrets, "
@@ -725,6 +751,79 @@ raise_descriptor_limit (void)
           G_GUINT64_FORMAT, (guint64) before, (guint64) limit.rlim_max);
 }
 
+#ifdef ICECAM_HAVE_CLUSTER
+static void
+on_cluster_degraded (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  App *app = user_data;
+
+  icecam_rendezvous_set_cluster_degraded (app->rendezvous,
+                                          icecam_cluster_get_degraded (app->cluster));
+}
+#endif
+
+/* --cluster: joins it, degraded until Redis answers. */
+static gboolean
+app_join_cluster (App *app, GError **error)
+{
+#ifdef ICECAM_HAVE_CLUSTER
+  g_autofree gchar *node_id = NULL;
+
+  if (app->cluster_url == NULL)
+    return TRUE;
+  node_id = app->node_id != NULL ? g_strdup (app->node_id)
+                                 : g_strdup_printf ("%s-%d", g_get_host_name (), (int) getpid ());
+  app->cluster = icecam_cluster_new (icecam_rendezvous_get_registry (app->rendezvous),
+                                     app->cluster_url, node_id, app->advertise, error);
+  if (app->cluster == NULL)
+    return FALSE;
+  icecam_rendezvous_set_cluster_degraded (app->rendezvous, TRUE);
+  g_signal_connect (app->cluster, "notify::degraded", G_CALLBACK (on_cluster_degraded), app);
+  g_info ("cluster node '%s' through %s", node_id, app->cluster_url);
+  return TRUE;
+#else
+  (void) app;
+  (void) error;
+  return TRUE;
+#endif
+}
+
+/* The cluster options, checked before anything starts. */
+static gboolean
+app_check_cluster (App *app, GError **error)
+{
+#ifdef ICECAM_HAVE_CLUSTER
+  g_autofree gchar *host = NULL;
+  guint port;
+  guint db;
+
+  if (app->cluster_url == NULL) {
+    if (app->node_id != NULL || app->advertise != NULL) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--node-id and --advertise need --cluster");
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (!icecam_cluster_parse_url (app->cluster_url, &host, &port, &db, error)) {
+    g_prefix_error (error, "--cluster: ");
+    return FALSE;
+  }
+  if (app->node_id != NULL && !icecam_cluster_check_node_id (app->node_id, error)) {
+    g_prefix_error (error, "--node-id: ");
+    return FALSE;
+  }
+  return TRUE;
+#else
+  if (app->cluster_url != NULL || app->node_id != NULL || app->advertise != NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--cluster: this build has no cluster support (built without hiredis)");
+    return FALSE;
+  }
+  return TRUE;
+#endif
+}
+
 static int
 app_run (App *app)
 {
@@ -766,6 +865,9 @@ app_run (App *app)
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
+  if (app->turn_servers != NULL)
+    app->relay_pool = icecam_relay_pool_new (icecam_rendezvous_get_registry (app->rendezvous),
+                                             (const gchar * const *) app->turn_servers);
   icecam_registry_set_camera_secrets (icecam_rendezvous_get_registry (app->rendezvous),
                                       app->camera_secrets);
   icecam_registry_set_token_key (icecam_rendezvous_get_registry (app->rendezvous),
@@ -779,6 +881,10 @@ app_run (App *app)
   if (!icecam_rendezvous_listen (app->rendezvous, app->host, app->port, &error)) {
     g_printerr ("icecam-rendezvous: cannot listen on %s: %s\n",
                 app->listen != NULL ? app->listen : DEFAULT_LISTEN, error->message);
+    return EXIT_FAILURE;
+  }
+  if (!app_join_cluster (app, &error)) {
+    g_printerr ("icecam-rendezvous: --cluster: %s\n", error->message);
     return EXIT_FAILURE;
   }
   /* Before the line that tells scripts the server is up: a SIGHUP after it must not kill it. */
@@ -838,7 +944,8 @@ main (int argc, char **argv)
   }
   /* One line: for a wrong ICECAM_WS_STREAM, the options are not what needs reading; for the
    * relays, the line names the option. */
-  if (!app_check_relay_access (&app, &error) || !app_choose_ws_stream (&app, &error)) {
+  if (!app_check_relay_access (&app, &error) || !app_choose_ws_stream (&app, &error) ||
+      !app_check_cluster (&app, &error)) {
     g_printerr ("icecam-rendezvous: %s\n", error->message);
     app_clear (&app);
     return EXIT_USAGE;

@@ -9,7 +9,8 @@
 #include "icecam-tool.h"
 
 typedef struct {
-  gchar *server;
+  gchar *server;   /* the --server URLs, comma-separated */
+  gchar **servers;
   gchar *id;
   IcecamCameraSourceOptions src;
   gint max_viewers;
@@ -166,8 +167,9 @@ static gboolean
 parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
 {
   GOptionEntry entries[] = {
-    { "server", 's', 0, G_OPTION_ARG_STRING, &app->server,
-      "The rendezvous (required)", "ws://HOST:PORT" },
+    { "server", 's', 0, G_OPTION_ARG_STRING_ARRAY, &app->servers,
+      "The rendezvous (required); repeat it for the nodes of a cluster: the first that "
+      "answers is used, the next when it is lost", "ws://HOST:PORT" },
     { "id", 'i', 0, G_OPTION_ARG_STRING, &app->id, "This camera's id (required)", "NAME" },
     { "source", 0, 0, G_OPTION_ARG_STRING, &app->src.source,
       "auto (a camera if there is one, else a test pattern), test, v4l2:/dev/videoN, or an IP "
@@ -213,6 +215,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     return TRUE;
   if (!icecam_tool_check_arguments (*argc, *argv, error))
     return FALSE;
+  if (app->servers != NULL)
+    app->server = g_strjoinv (",", app->servers);
   if (app->server == NULL || app->id == NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--server and --id are required");
     return FALSE;
@@ -227,6 +231,7 @@ camera_app_clear (CameraApp *app)
   g_clear_pointer (&app->rtsp, icecam_camera_rtsp_free);
   gst_clear_object (&app->pipeline);
   g_free (app->server);
+  g_strfreev (app->servers);
   g_free (app->id);
   g_free (app->src.source);
   g_free (app->src.encoder);

@@ -10,7 +10,8 @@
 #include "icecam-view-record.h"
 
 typedef struct {
-  gchar *server;
+  gchar *server;   /* the --server URLs, comma-separated */
+  gchar **servers;
   gchar *camera;
   gboolean headless;
   gint frames_wanted;
@@ -510,8 +511,9 @@ static gboolean
 parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
 {
   GOptionEntry entries[] = {
-    { "server", 's', 0, G_OPTION_ARG_STRING, &app->server,
-      "The rendezvous (required)", "ws://HOST:PORT" },
+    { "server", 's', 0, G_OPTION_ARG_STRING_ARRAY, &app->servers,
+      "The rendezvous (required); repeat it for the nodes of a cluster: the first that "
+      "answers is used, the next when it is lost", "ws://HOST:PORT" },
     { "camera", 'c', 0, G_OPTION_ARG_STRING, &app->camera, "The camera's id (required)", "NAME" },
     { "headless", 0, 0, G_OPTION_ARG_NONE, &app->headless,
       "Decode without a display (automatic when there is none)", NULL },
@@ -565,6 +567,8 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
     return TRUE;
   if (!icecam_tool_check_arguments (*argc, *argv, error))
     return FALSE;
+  if (app->servers != NULL)
+    app->server = g_strjoinv (",", app->servers);
   if (app->server == NULL || (app->camera == NULL && !app->list)) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                  "--server and --camera are required");
@@ -596,6 +600,7 @@ view_app_clear (ViewApp *app)
   g_free (app->record_path);
   g_free (app->lost);
   g_free (app->server);
+  g_strfreev (app->servers);
   g_free (app->camera);
   g_free (app->pair);
   g_free (app->transport);

@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for the registry's cluster side: two registries ("node-a" and "node-c") whose
+ * routed messages the test carries between them, as IcecamCluster does over Redis. */
+
+#include "icecam-registry.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#define CAMERA 1
+#define VIEWER 2
+
+typedef struct {
+  guint64 peer;
+  IcecamMessage *msg;    /* NULL: a close request */
+  gchar *route_node;     /* a routed message: to this node */
+} Sent;
+
+typedef struct {
+  const gchar *name;
+  IcecamRegistry *registry;
+  GQueue sent;
+} Node;
+
+typedef struct {
+  Node a;
+  Node c;
+} Fixture;
+
+static void
+sent_free (Sent *sent)
+{
+  icecam_message_free (sent->msg);
+  g_free (sent->route_node);
+  g_free (sent);
+}
+
+static void
+on_send (IcecamRegistry *registry, guint64 peer, IcecamMessage *msg, Node *node)
+{
+  Sent *sent = g_new0 (Sent, 1);
+
+  sent->peer = peer;
+  sent->msg = icecam_message_copy (msg);
+  g_queue_push_tail (&node->sent, sent);
+}
+
+static void
+on_close (IcecamRegistry *registry, guint64 peer, const gchar *reason, Node *node)
+{
+  Sent *sent = g_new0 (Sent, 1);
+
+  sent->peer = peer;
+  g_queue_push_tail (&node->sent, sent);
+}
+
+static void
+on_route (IcecamRegistry *registry, const gchar *to, IcecamMessage *msg, Node *node)
+{
+  Sent *sent = g_new0 (Sent, 1);
+
+  sent->route_node = g_strdup (to);
+  sent->msg = icecam_message_copy (msg);
+  g_queue_push_tail (&node->sent, sent);
+}
+
+static void
+node_init (Node *node, const gchar *name)
+{
+  node->name = name;
+  node->registry = icecam_registry_new ();
+  g_queue_init (&node->sent);
+  g_signal_connect (node->registry, "send", G_CALLBACK (on_send), node);
+  g_signal_connect (node->registry, "close", G_CALLBACK (on_close), node);
+  g_signal_connect (node->registry, "route", G_CALLBACK (on_route), node);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  node_init (&f->a, "node-a");
+  node_init (&f->c, "node-c");
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_assert_finalize_object (f->a.registry);
+  g_assert_finalize_object (f->c.registry);
+  g_queue_clear_full (&f->a.sent, (GDestroyNotify) sent_free);
+  g_queue_clear_full (&f->c.sent, (GDestroyNotify) sent_free);
+}
+
+static void
+feed (Node *node, guint64 peer, const gchar *json)
+{
+  icecam_registry_handle_text (node->registry, peer, json, strlen (json));
+}
+
+/* The next thing @node emitted is @type for its local @peer; returns it. */
+static IcecamMessage *
+expect_msg (Node *node, guint64 peer, IcecamMessageType type)
+{
+  Sent *sent = g_queue_pop_head (&node->sent);
+  IcecamMessage *msg;
+
+  g_assert_nonnull (sent);
+  g_assert_null (sent->route_node);
+  g_assert_nonnull (sent->msg);
+  g_assert_cmpuint (sent->peer, ==, peer);
+  g_assert_cmpstr (icecam_message_type_to_string (sent->msg->type), ==,
+                   icecam_message_type_to_string (type));
+  msg = g_steal_pointer (&sent->msg);
+  sent_free (sent);
+  return msg;
+}
+
+/* The next thing @from emitted is @type routed to @to: delivers it there, as the cluster does. */
+static void
+carry (Node *from, Node *to, IcecamMessageType type)
+{
+  Sent *sent = g_queue_pop_head (&from->sent);
+  g_autofree gchar *json = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_nonnull (sent);
+  g_assert_cmpstr (sent->route_node, ==, to->name);
+  g_assert_cmpstr (icecam_message_type_to_string (sent->msg->type), ==,
+                   icecam_message_type_to_string (type));
+  json = icecam_message_to_json (sent->msg);
+  sent_free (sent);
+  g_assert_true (icecam_registry_remote_message (to->registry, from->name, json, strlen (json),
+                                                 &error));
+  g_assert_no_error (error);
+}
+
+static void
+expect_nothing (Node *node)
+{
+  g_assert_cmpuint (g_queue_get_length (&node->sent), ==, 0);
+}
+
+static void
+drain (Node *node)
+{
+  g_queue_clear_full (&node->sent, (GDestroyNotify) sent_free);
+  g_queue_init (&node->sent);
+}
+
+static void
+connect_peer (Node *node, guint64 peer, const gchar *hello)
+{
+  icecam_registry_add_peer (node->registry, peer, "203.0.113.1:4000", NULL);
+  feed (node, peer, hello);
+}
+
+/* Camera "cam" on A listed at C; viewer "alice" on C watching it. Returns the session id. */
+static gchar *
+setup_remote_session (Fixture *f)
+{
+  g_auto (GStrv) cameras = NULL;
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+
+  connect_peer (&f->a, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\"}");
+  drain (&f->a);
+  connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"id\":\"alice\"}");
+  drain (&f->c);
+
+  /* A's heartbeat reaches C: its viewer is told. */
+  cameras = icecam_registry_dup_local_cameras (f->a.registry);
+  icecam_registry_set_remote_cameras (f->c.registry, "node-a", (const gchar * const *) cameras);
+  presence = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_PRESENCE);
+  g_assert_cmpstrv (presence->cameras, ((const gchar * const[]) { "cam", NULL }));
+
+  feed (&f->c, VIEWER, "{\"type\":\"watch\",\"camera\":\"cam\"}");
+  carry (&f->c, &f->a, ICECAM_MESSAGE_SESSION);
+  to_viewer = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_SESSION);
+  to_camera = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_SESSION);
+  g_assert_cmpstr (to_camera->session, ==, to_viewer->session);
+  g_assert_cmpstr (to_camera->peer, ==, "alice");
+  g_assert_cmpint (to_camera->role, ==, ICECAM_ROLE_CAMERA);
+  expect_nothing (&f->a);
+  expect_nothing (&f->c);
+  return g_strdup (to_camera->session);
+}
+
+static void
+test_remote_session (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_remote_session (f);
+  g_autofree gchar *offer = g_strdup_printf (
+    "{\"type\":\"offer\",\"session\":\"%s\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 0.0.0.0\\r\\n"
+    "s=-\\r\\nt=0 0\\r\\nm=video 9 UDP/AVP 96\\r\\na=rtpmap:96 H264/90000\\r\\n\"}", session);
+  g_autofree gchar *bye = g_strdup_printf ("{\"type\":\"bye\",\"session\":\"%s\"}", session);
+  g_autoptr (IcecamMessage) relayed = NULL;
+  g_autoptr (IcecamMessage) ended = NULL;
+  IcecamRegistryStats stats;
+
+  feed (&f->a, CAMERA, offer);
+  carry (&f->a, &f->c, ICECAM_MESSAGE_OFFER);
+  relayed = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_OFFER);
+  g_assert_cmpstr (relayed->session, ==, session);
+
+  /* A viewer asks the camera of another node for an ICE restart. */
+  {
+    g_autofree gchar *restart = g_strdup_printf ("{\"type\":\"restart\",\"session\":\"%s\"}",
+                                                 session);
+    g_autoptr (IcecamMessage) asked = NULL;
+
+    feed (&f->c, VIEWER, restart);
+    carry (&f->c, &f->a, ICECAM_MESSAGE_RESTART);
+    asked = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_RESTART);
+  }
+
+  feed (&f->c, VIEWER, bye);
+  carry (&f->c, &f->a, ICECAM_MESSAGE_BYE);
+  ended = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_BYE);
+  icecam_registry_get_stats (f->a.registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 0);
+  icecam_registry_get_stats (f->c.registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 0);
+}
+
+/* Node A stops: C's viewer is told peer-left and A's cameras leave presence. */
+static void
+test_node_gone (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_remote_session (f);
+  g_autoptr (IcecamMessage) bye = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+  IcecamRegistryStats stats;
+
+  icecam_registry_remote_node_gone (f->c.registry, "node-a");
+  bye = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_BYE);
+  g_assert_cmpstr (bye->session, ==, session);
+  g_assert_cmpint (bye->bye_code, ==, ICECAM_BYE_CODE_PEER_LEFT);
+  presence = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_PRESENCE);
+  g_assert_cmpstrv (presence->cameras, ((const gchar * const[]) { NULL }));
+  icecam_registry_get_stats (f->c.registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 0);
+  expect_nothing (&f->c);
+}
+
+/* A camera id another node lists is refused. */
+static void
+test_id_in_use (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) error = NULL;
+  g_autoptr (IcecamMessage) challenge = NULL;
+
+  icecam_registry_set_remote_cameras (f->c.registry, "node-a",
+                                      (const gchar * const[]) { "cam", NULL });
+  connect_peer (&f->c, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\"}");
+  challenge = expect_msg (&f->c, CAMERA, ICECAM_MESSAGE_CHALLENGE);
+  error = expect_msg (&f->c, CAMERA, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_ID_IN_USE);
+  g_assert_nonnull (strstr (error->text, "node-a"));
+}
+
+/* Messages from Redis that make no sense are refused and change nothing. */
+static void
+test_garbage (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *session = setup_remote_session (f);
+  g_autofree gchar *wrong_node = g_strdup_printf (
+    "{\"type\":\"bye\",\"session\":\"%s\"}", session);
+  const gchar *bad[] = {
+    "", "not json", "[]", "{\"type\":\"offer\"}", "{\"type\":\"welcome\"}",
+    "{\"type\":\"candidate\",\"session\":\"nope\",\"candidate\":\"candidate:1 1 UDP 1 203.0.113.1 1 typ host\"}",
+  };
+  IcecamRegistryStats stats;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_false (icecam_registry_remote_message (f->c.registry, "node-a", bad[i],
+                                                    strlen (bad[i]), &error));
+    g_assert_nonnull (error);
+  }
+  /* The session's other end is on node-a, not node-x. */
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_false (icecam_registry_remote_message (f->c.registry, "node-x", wrong_node,
+                                                    strlen (wrong_node), &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  }
+  /* A session for a camera that is not there is answered with bye, nothing else. */
+  {
+    const gchar *open = "{\"type\":\"session\",\"session\":\"0011\",\"camera\":\"ghost\","
+                        "\"peer\":\"bob\",\"role\":\"camera\"}";
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (icecam_registry_remote_message (f->a.registry, "node-c", open,
+                                                   strlen (open), &error));
+    carry (&f->a, &f->c, ICECAM_MESSAGE_BYE);
+  }
+  expect_nothing (&f->a);
+  expect_nothing (&f->c);
+  icecam_registry_get_stats (f->c.registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 1);
+  icecam_registry_get_stats (f->a.registry, &stats);
+  g_assert_cmpuint (stats.sessions, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("/registry-cluster/session/across-nodes", test_remote_session);
+  ADD ("/registry-cluster/node/gone", test_node_gone);
+  ADD ("/registry-cluster/hello/id-in-use", test_id_in_use);
+  ADD ("/registry-cluster/input/garbage", test_garbage);
+  return g_test_run ();
+}

@@ -32,7 +32,8 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
 
   g_object_class_install_property (klass, GST_ICECAM_PROP_SERVER,
       g_param_spec_string ("server", "Server",
-          "The icecam rendezvous, ws://HOST:PORT or wss://HOST:PORT", NULL, rw));
+          "The icecam rendezvous, ws://HOST:PORT or wss://HOST:PORT; a comma-separated "
+          "list for the nodes of a cluster, tried in turn (the next when one is lost)", NULL, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_CAMERA_ID,
       g_param_spec_string ("camera-id", "Camera id",
           "The camera's id at the rendezvous: 1..64 characters of A-Z a-z 0-9 . _ -", NULL, rw));

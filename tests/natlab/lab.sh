@@ -420,3 +420,51 @@ lab_rendezvous_start() {
   lab_wait_line "$log" 'listening on ws://' 10 || return 1
   LAB_RENDEZVOUS_URL=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$log" | head -1)
 }
+
+# Global IPv6 for site $1$2 (after lab_site), the way a dual-stack ISP gives it: the NAT
+# namespace becomes a plain IPv6 router (no NAT66) with the stateful firewall of a typical home
+# router (from the WAN only established/related), its LAN gets a /64 and its host an address in
+# it; the router routes the /64 to it. IPv4 stays NATed as lab_site made it. Addresses
+# (documentation prefix, x = the slot in hex): WAN 2001:db8:N00x::/64, LAN 2001:db8:N10x::/64
+# with N 1 for a camera site, 2 for a viewer's. Sets SITE_HOST_IP6. DAD is skipped (nodad): nothing else on these links claims the addresses.
+lab_site_ipv6() {
+  local side=$1 i=$2 site="$1$2" nat="$1$2nat" n=1 x ns
+  [ "$side" = v ] && n=2
+  x=$(printf '%x' "$i")
+  for ns in inet "$nat" "$site"; do
+    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      || return 1
+  done
+  lab_exec inet sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+  lab_exec "$nat" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+  lab_exec inet ip -6 addr add "2001:db8:${n}00$x::1/64" dev "$site" nodad || return 1
+  lab_exec "$nat" ip -6 addr add "2001:db8:${n}00$x::2/64" dev wan0 nodad || return 1
+  lab_exec "$nat" ip -6 addr add "2001:db8:${n}10$x::1/64" dev br0 nodad || return 1
+  lab_exec "$site" ip -6 addr add "2001:db8:${n}10$x::2/64" dev eth0 nodad || return 1
+  lab_exec "$nat" ip -6 route add default via "2001:db8:${n}00$x::1" || return 1
+  lab_exec "$site" ip -6 route add default via "2001:db8:${n}10$x::1" || return 1
+  lab_exec inet ip -6 route add "2001:db8:${n}10$x::/64" via "2001:db8:${n}00$x::2" || return 1
+  SITE_HOST_IP6="2001:db8:${n}10$x::2"
+  lab_exec "$nat" nft -f - <<NFT
+table ip6 lab6 {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" drop
+  }
+}
+NFT
+}
+
+# Global IPv6 for the server host: 2001:db8:ffff::2 (router 2001:db8:ffff::1). Sets LAB_SERVER_IP6.
+lab_server_ipv6() {
+  local ns
+  for ns in inet srv; do
+    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      || return 1
+  done
+  lab_exec inet ip -6 addr add 2001:db8:ffff::1/64 dev srv0 nodad || return 1
+  lab_exec srv ip -6 addr add 2001:db8:ffff::2/64 dev up0 nodad || return 1
+  lab_exec srv ip -6 route add default via 2001:db8:ffff::1 || return 1
+  LAB_SERVER_IP6=2001:db8:ffff::2
+}

@@ -228,7 +228,8 @@ lab_site_remove() {
 
 # nftables of a NAT namespace of type $2 (RFC 4787 mapping/filtering): port-restricted is plain
 # masquerade (Linux keeps the source port: endpoint-independent mapping, address-and-port-
-# dependent filtering), symmetric randomises the port per destination, the cones add a map,
+# dependent filtering), symmetric randomises the port per destination (symmetric-sequential
+# counts it up), the cones add a map,
 # udp-blocked drops forwarded UDP, open does nothing. Every NAT also drops, in the input hook,
 # what arrives from the WAN unsolicited: otherwise a peer's early check leaves a conntrack
 # entry in the NAT box and the next outbound packet to that peer gets a new port, which turns
@@ -239,6 +240,7 @@ lab_nat_rules() {
     open) return 0 ;;
     port-restricted) lab_nft_base "$nat" "" "" ;;
     symmetric) lab_nft_base "$nat" "fully-random" "" ;;
+    symmetric-sequential) lab_nft_base "$nat" "" "$(lab_nft_sequential)" ;;
     udp-blocked) lab_nft_base "$nat" "" "$(lab_nft_udp_blocked)" ;;
     full-cone) lab_nft_base "$nat" "" "$(lab_nft_cone "inet_service" "udp sport" "udp dport")" ;;
     restricted-cone)
@@ -263,6 +265,25 @@ table ip lab {
   }
   $extra
 }
+EOF
+}
+
+# A symmetric NAT that allocates ports sequentially, as many carrier NATs do: each new UDP flow
+# (a new remote address or port) gets the next public port, 20000, 20001, ... (wrapping after
+# 1024; conntrack moves on where a port is still taken). Measured on Linux 6.x: "masquerade to
+# :PORTS" (with or without "persistent") keeps one hashed port per inside socket (endpoint-
+# independent), "random" draws at random; only a counter gives sequential ports. "numgen inc"
+# as the port itself comes out byte-swapped (20000 becomes 8270), so a map turns the counter
+# into ports. A chain before the masquerade one: the first NAT chain that maps a flow wins.
+# Uses SITE_NAT_IP (set by lab_site).
+lab_nft_sequential() {
+  local elems k
+  elems=$(for k in $(seq 0 1023); do printf '%d : %d, ' "$k" $((20000 + k)); done)
+  cat <<EOF
+  chain sequential {
+    type nat hook postrouting priority srcnat - 1; policy accept;
+    oifname "wan0" meta l4proto udp snat ip to $SITE_NAT_IP : numgen inc mod 1024 map { ${elems%, } }
+  }
 EOF
 }
 

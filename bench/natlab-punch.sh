@@ -12,8 +12,8 @@
 set -u
 if [ "$(id -u)" != 0 ]; then echo "needs root (network namespaces)"; exit 77; fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-build=${ICECAM_BUILD_DIR:-$here/../build}
-# shellcheck source=../tests/natlab/lab.sh
+export ICECAM_BUILD_DIR=${ICECAM_BUILD_DIR:-$here/../build}
+# shellcheck source-path=SCRIPTDIR source=../tests/natlab/lab.sh
 . "$here/../tests/natlab/lab.sh"
 RUNS=${RUNS:-20}
 # The baselines fail by timing out (5 s each): fewer of them.
@@ -48,7 +48,7 @@ $(( $(grep -oE 'sent=[0-9]+' "$dir/cone.out" | cut -d= -f2) + $(grep -oE 'sent=[
 
 layout() {
   local label=$1 symtype=$2 spray=$3 sockets=$4 runs=$5 i ok=0 times=() sent=() r
-  lab_site c 0 port-restricted && lab_site v 0 "$symtype" || { echo "lab failed"; exit 1; }
+  if ! { lab_site c 0 port-restricted && lab_site v 0 "$symtype"; }; then echo "lab failed"; exit 1; fi
   for i in $(seq 1 "$runs"); do
     r=$(attempt "$spray" "$sockets")
     if [ "${r%% *}" = ok ]; then

@@ -109,9 +109,9 @@ nft_count() {
 case_ipv6() {
   local name=ipv6-symmetric dir="$LAB_TMP/ipv6" before=$failures line remote cam_url view_url bytes cam_nat view_ip6
   mkdir -p "$dir"
-  lab_site c 0 symmetric && lab_site_ipv6 c 0 || { tap_not_ok "$name: lab sites"; return; }
+  if ! { lab_site c 0 symmetric && lab_site_ipv6 c 0; }; then tap_not_ok "$name: lab sites"; return; fi
   cam_nat=$SITE_NAT_IP
-  lab_site v 0 symmetric && lab_site_ipv6 v 0 || { tap_not_ok "$name: lab sites"; return; }
+  if ! { lab_site v 0 symmetric && lab_site_ipv6 v 0; }; then tap_not_ok "$name: lab sites"; return; fi
   view_ip6=$SITE_HOST_IP6
   # Count what crosses each site's IPv6 firewall, and IPv4 UDP to coturn (the relay).
   lab_exec v0nat nft insert rule ip6 lab6 forward iifname wan0 meta l4proto udp counter \
@@ -149,7 +149,7 @@ case_ipv6() {
 case_tcp() {
   local name=tcp-udpblocked-open dir="$LAB_TMP/tcp" before=$failures line viewer_ip dropped bytes
   mkdir -p "$dir"
-  lab_site c 1 udp-blocked && lab_site v 1 open || { tap_not_ok "$name: lab sites"; return; }
+  if ! { lab_site c 1 udp-blocked && lab_site v 1 open; }; then tap_not_ok "$name: lab sites"; return; fi
   viewer_ip=$SITE_HOST_IP
   lab_exec c1nat nft add rule ip lab forward ip daddr "$viewer_ip" meta l4proto tcp counter \
     comment '"tcp-to-viewer"'

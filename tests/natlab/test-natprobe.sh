@@ -223,7 +223,7 @@ check_tools_report() {
   lab_spawn "c$i" "$log" stdbuf -oL "$build/src/tools/icecam-camera" --server "$LAB_RENDEZVOUS_URL" \
     --id natprobe-cam --source test --nat-probe
   tap_check "icecam-camera --nat-probe: says symmetric" \
-    lab_wait_line "$log" '^icecam-camera: nat=symmetric mapping=address-and-port-dependent filtering=address-and-port-dependent$' 20
+    lab_wait_line "$log" '^icecam-camera: nat=symmetric mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random$' 20
   lab_stop "$LAB_LAST_PID"
   summary=$(lab_exec "c$i" timeout 60 "$build/src/tools/icecam-view" --server "$LAB_RENDEZVOUS_URL" \
     --camera nobody --headless --timeout 2 --nat-probe 2>&1 | tee "$LOGS/view.log" |

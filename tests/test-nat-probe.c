@@ -731,6 +731,12 @@ test_run_fake_nat (void)
       g_assert_cmpint (run.verdict->mapping, ==, kinds[m]);
       g_assert_cmpint (run.verdict->filtering, ==, kinds[f]);
       g_assert_cmpint (run.verdict->hairpinning, ==, ICECAM_NAT_ANSWER_NO);
+      /* The fake's ports: one (EI), two (AD: too few to tell), four 1000 apart out of order
+       * (APD: random). */
+      g_assert_cmpstr (icecam_nat_port_allocation_to_string (run.verdict->port_allocation), ==,
+                       kinds[m] == EI ? "same" : kinds[m] == AD ? "unknown" : "random");
+      g_assert_cmpuint (run.verdict->port_spread, ==,
+                        kinds[m] == EI ? 0 : kinds[m] == AD ? 1000 : 3000);
       g_assert_cmpint (icecam_nat_verdict_get_nat_type (run.verdict), ==,
                        kinds[m] == EI ? cones[f] : T_SYM);
       run_clear (&run);

@@ -1249,6 +1249,50 @@ test_stun_wildcard (Fixture *f, gconstpointer data)
   g_assert_cmpstr (server->username, ==, "u");
 }
 
+/* A viewer's welcome on the connection to @uri: its address and STUN URL must start with
+ * @host (the address it reached, as a URL host). */
+static void
+expect_welcome_at (Fixture *f, const gchar *uri, const gchar *host)
+{
+  Client *viewer = client_connect_to (f, uri);
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+  g_autofree gchar *address_prefix = g_strdup_printf ("%s:", host);
+  g_autofree gchar *stun = g_strdup_printf ("stun:%s:%u", host,
+                                            icecam_rendezvous_get_stun_port (f->rendezvous));
+  const IcecamIceServer *server;
+
+  client_send (viewer, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  welcome = client_expect (viewer, ICECAM_MESSAGE_WELCOME);
+  presence = client_expect (viewer, ICECAM_MESSAGE_PRESENCE);
+  g_assert_true (g_str_has_prefix (welcome->address, address_prefix));
+  g_assert_cmpuint (welcome->ice_servers->len, ==, 1);
+  server = welcome->ice_servers->pdata[0];
+  g_assert_cmpstr (server->urls[0], ==, stun);
+}
+
+/* --listen [::]: one rendezvous serves IPv4 and IPv6 clients, each told the STUN address it
+ * reached (IPv4 ones unmapped from ::ffff:a.b.c.d). */
+static void
+test_dual_stack (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *v4 = NULL;
+  g_autofree gchar *v6 = NULL;
+
+  if (!icecam_rendezvous_listen (f->rendezvous, "::", 0, &error)) {
+    g_test_skip (error->message);
+    return;
+  }
+  f->uri = icecam_rendezvous_get_uri (f->rendezvous);
+  g_assert_true (g_str_has_prefix (f->uri, "ws://[::]:"));
+  v4 = g_strdup_printf ("ws://127.0.0.1:%u/ws", icecam_rendezvous_get_port (f->rendezvous));
+  v6 = g_strdup_printf ("ws://[::1]:%u/ws", icecam_rendezvous_get_port (f->rendezvous));
+  expect_welcome_at (f, v4, "127.0.0.1");
+  expect_welcome_at (f, v6, "[::1]");
+  g_assert_cmpuint (get_stats (f).peers, ==, 2);
+}
+
 /* The STUN port the server advertises answers a Binding request (RFC 8489 §6) from a client. */
 static void
 test_stun_answers (Fixture *f, gconstpointer data)
@@ -1495,6 +1539,7 @@ main (int argc, char **argv)
   ADD ("/rendezvous/stun/answers", test_stun_answers);
   ADD_NOT_LISTENING ("/rendezvous/stun/disabled", test_stun_disabled);
   ADD_NOT_LISTENING ("/rendezvous/stun/wildcard", test_stun_wildcard);
+  ADD_NOT_LISTENING ("/rendezvous/listen/dual-stack", test_dual_stack);
   ADD_NOT_LISTENING ("/rendezvous/stun/port-taken", test_stun_port_taken);
   ADD_NOT_LISTENING ("/rendezvous/command/listen-and-stop", test_command_listen_and_stop);
   ADD_NOT_LISTENING ("/rendezvous/command/bad-options", test_command_bad_options);

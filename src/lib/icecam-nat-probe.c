@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "icecam-nat-lifetime.h"
+#include "icecam-nat-ports.h"
 #include "icecam-stun-client.h"
 
 /**
@@ -19,7 +20,10 @@
  *    the server is down); the mapped address tells whether there is a NAT at all, and the
  *    answer's OTHER-ADDRESS whether the server does RFC 5780;
  * 2. with RFC 5780, in parallel: mapping (the same socket asks the alternate IP, then the
- *    alternate IP and port, and the mapped addresses are compared); filtering (two fresh
+ *    alternate IP and port, and the mapped addresses are compared; where they all differ, a
+ *    fourth request to the primary IP at the alternate port gives a third new mapping, and the
+ *    steps between the mapped ports tell a sequential allocator from a random one,
+ *    icecam_nat_ports_classify()); filtering (two fresh
  *    sockets each ask the primary address to answer from the other IP and port, and from the
  *    other port only: a socket that already talked to the alternate address would let its
  *    answers in and make a restricted NAT look open); hairpinning (a fresh socket sends to the
@@ -79,7 +83,8 @@ struct _IcecamNatProbe {
   IcecamStunClientSocket *test_socket;
   guint n_running;
 
-  IcecamStunAddress mapped[3]; /* tests I, II, III on the test socket */
+  IcecamStunAddress mapped[4]; /* tests I, II, III, IV on the test socket */
+  guint n_mapped;
   IcecamStunAddress other;
   ChangeResult change_ip_port;
   ChangeResult change_port;
@@ -206,22 +211,63 @@ other_address (IcecamNatProbe *self, gboolean keep_primary_port)
   return icecam_stun_address_to_socket_address (&address);
 }
 
+/* The port allocation from the mappings of the test socket so far (in the order made). */
+static void
+classify_ports (IcecamNatProbe *self)
+{
+  guint16 ports[G_N_ELEMENTS (self->mapped)];
+
+  for (guint i = 0; i < self->n_mapped; i++)
+    ports[i] = self->mapped[i].port;
+  self->verdict->port_allocation = icecam_nat_ports_classify (ports, self->n_mapped,
+                                                              &self->verdict->port_delta,
+                                                              &self->verdict->port_spread);
+  g_debug ("%s: %u mapped ports, allocation %s, step %d, spread %u", self->log_id,
+           self->n_mapped, icecam_nat_port_allocation_to_string (self->verdict->port_allocation),
+           self->verdict->port_delta, self->verdict->port_spread);
+}
+
+/* Test IV (not in RFC 5780): a fourth destination, the primary IP at the other port, gives a
+ * symmetric NAT's third new mapping, so its port steps can be told sequential or random. */
+static void
+mapping_test_4_done (IcecamStunTransaction *t, gpointer user_data)
+{
+  IcecamNatProbe *self = user_data;
+  const IcecamStunAddress *mapped = answer_mapped_address (t);
+
+  if (mapped == NULL)
+    icecam_nat_verdict_add_note (self->verdict, "ports: no answer from the server's primary "
+                                 "address at its other port");
+  else
+    self->mapped[self->n_mapped++] = *mapped;
+  classify_ports (self);
+  test_finished (self);
+}
+
 static void
 mapping_test_3_done (IcecamStunTransaction *t, gpointer user_data)
 {
   IcecamNatProbe *self = user_data;
   const IcecamStunAddress *mapped = answer_mapped_address (t);
+  IcecamStunAddress to_address;
+  g_autoptr (GInetSocketAddress) to = NULL;
 
   if (mapped == NULL) {
     icecam_nat_verdict_add_note (self->verdict, "mapping: no answer from the server's other "
                                  "address and port");
-  } else {
-    self->mapped[2] = *mapped;
-    self->verdict->mapping = stun_address_equal (&self->mapped[1], &self->mapped[2]) ?
-                             ICECAM_NAT_BEHAVIOUR_ADDRESS_DEPENDENT :
-                             ICECAM_NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT;
+    classify_ports (self);
+    test_finished (self);
+    return;
   }
-  test_finished (self);
+  self->mapped[self->n_mapped++] = *mapped;
+  self->verdict->mapping = stun_address_equal (&self->mapped[1], &self->mapped[2]) ?
+                           ICECAM_NAT_BEHAVIOUR_ADDRESS_DEPENDENT :
+                           ICECAM_NAT_BEHAVIOUR_ADDRESS_AND_PORT_DEPENDENT;
+  icecam_stun_address_from_socket_address (self->primary, &to_address);
+  to_address.port = self->other.port;
+  to = icecam_stun_address_to_socket_address (&to_address);
+  send_request (self, "mapping test IV (primary address, other port)", self->test_socket, to,
+                mapping_test_4_done, NULL, 0);
 }
 
 static void
@@ -237,9 +283,10 @@ mapping_test_2_done (IcecamStunTransaction *t, gpointer user_data)
     test_finished (self);
     return;
   }
-  self->mapped[1] = *mapped;
+  self->mapped[self->n_mapped++] = *mapped;
   if (stun_address_equal (&self->mapped[0], &self->mapped[1])) {
     self->verdict->mapping = ICECAM_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT;
+    classify_ports (self);
     test_finished (self);
     return;
   }
@@ -413,6 +460,7 @@ binding_test_done (IcecamStunTransaction *t, gpointer user_data)
   }
 
   self->mapped[0] = t->response.mapped_address;
+  self->n_mapped = 1;
   verdict->mapped_address = icecam_stun_address_to_socket_address (&self->mapped[0]);
   icecam_stun_address_from_socket_address (
     icecam_stun_client_socket_get_local_address (self->test_socket), &local);

@@ -459,6 +459,12 @@ icecam_nat_verdict_to_json (const IcecamNatVerdict *verdict)
   add_string (builder, "mapping", icecam_nat_behaviour_to_string (verdict->mapping));
   add_string (builder, "filtering", icecam_nat_behaviour_to_string (verdict->filtering));
   add_answer (builder, "hairpinning", verdict->hairpinning);
+  add_string (builder, "port_allocation",
+              icecam_nat_port_allocation_to_string (verdict->port_allocation));
+  json_builder_set_member_name (builder, "port_delta");
+  json_builder_add_int_value (builder, verdict->port_delta);
+  json_builder_set_member_name (builder, "port_spread");
+  json_builder_add_int_value (builder, verdict->port_spread);
   add_lifetime (builder, verdict);
   add_string (builder, "nat_type", icecam_nat_type_to_string (type));
   add_string (builder, "advice", advice);

@@ -6,6 +6,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "icecam-nat-ports.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -95,6 +97,10 @@ typedef enum {
  * @mapping: how the NAT maps: per destination or not
  * @filtering: what the NAT lets in to a mapping
  * @hairpinning: whether a packet sent to our own mapped address comes back to us
+ * @port_allocation: how the NAT picks public ports for new mappings, from one socket's
+ *   mappings towards up to four destinations (icecam_nat_ports_classify())
+ * @port_delta: for a sequential allocation, the step between successive mappings
+ * @port_spread: the highest of those mapped ports minus the lowest
  * @lifetime_measured: whether @lifetime_min_s and @lifetime_max_s say something
  * @lifetime_min_s: the longest idle time a mapping was seen to survive (0: none tried survived)
  * @lifetime_max_s: the shortest idle time after which a mapping was gone, or 0 if it
@@ -115,6 +121,9 @@ typedef struct {
   IcecamNatBehaviour mapping;
   IcecamNatBehaviour filtering;
   IcecamNatAnswer hairpinning;
+  IcecamNatPortAllocation port_allocation;
+  gint port_delta;
+  guint port_spread;
   gboolean lifetime_measured;
   guint lifetime_min_s;
   guint lifetime_max_s;

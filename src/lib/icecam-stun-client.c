@@ -3,6 +3,8 @@
 
 #include "icecam-stun-client.h"
 
+#include "icecam-random.h"
+
 #include <string.h>
 
 /**
@@ -172,11 +174,8 @@ icecam_stun_transaction_new (IcecamStunClient *client, const gchar *what,
   t->to = g_object_ref (to);
   t->func = func;
   t->user_data = user_data;
-  for (guint i = 0; i < ICECAM_STUN_TRANSACTION_ID_LENGTH; i += 4) {
-    guint32 bits = g_random_int ();
-
-    memcpy (t->id + i, &bits, 4);
-  }
+  /* An off-path attacker who guesses the ID can forge the answer (RFC 8489 section 6). */
+  icecam_random_bytes (t->id, sizeof t->id);
   g_ptr_array_add (client->transactions, t);
   return t;
 }

@@ -160,8 +160,12 @@ listen_websocket (IcecamRendezvous *self, GInetAddress *address, guint port, GEr
   /* Our own socket, for its backlog; soup_server_listen() would make one with GLib's 10. */
   if (socket == NULL)
     return FALSE;
+  /* The IPv6 wildcard serves IPv4 too (their clients appear IPv4-mapped, which admission and
+   * the logs unmap), like the STUN responder on the same address; a specific IPv6 address
+   * only IPv6. */
   if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
-    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, !g_inet_address_get_is_any (address),
+                         NULL);
   g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
   if (!g_socket_bind (socket, requested, TRUE, error) || !g_socket_listen (socket, error))
     return FALSE;

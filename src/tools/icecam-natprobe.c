@@ -154,6 +154,13 @@ print_text (const IcecamNatVerdict *verdict, gboolean with_lifetime)
   g_print ("%-15s %s\n", "mapping:", icecam_nat_behaviour_to_string (verdict->mapping));
   g_print ("%-15s %s\n", "filtering:", icecam_nat_behaviour_to_string (verdict->filtering));
   g_print ("%-15s %s\n", "hairpinning:", icecam_nat_answer_to_string (verdict->hairpinning));
+  if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
+    g_print ("%-15s sequential (step %+d, spread %u)\n", "ports:", verdict->port_delta,
+             verdict->port_spread);
+  else
+    g_print ("%-15s %s (spread %u)\n", "ports:",
+             icecam_nat_port_allocation_to_string (verdict->port_allocation),
+             verdict->port_spread);
   if (with_lifetime) {
     g_autofree gchar *lifetime = icecam_nat_verdict_describe_lifetime (verdict);
 

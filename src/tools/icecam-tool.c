@@ -180,13 +180,19 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   if (verdict == NULL) {
     g_printerr ("%s: NAT probe failed: %s\n", tool, error->message);
     *nat_type = g_strdup ("unknown");
-    return g_strdup ("nat=unknown mapping=unknown filtering=unknown");
+    return g_strdup ("nat=unknown mapping=unknown filtering=unknown ports=unknown");
   }
   type = icecam_nat_verdict_get_nat_type (verdict);
   *nat_type = g_strdup (icecam_nat_type_to_string (type));
-  return g_strdup_printf ("nat=%s mapping=%s filtering=%s", *nat_type,
+  if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
+    return g_strdup_printf ("nat=%s mapping=%s filtering=%s ports=sequential port-step=%d",
+                            *nat_type, icecam_nat_behaviour_to_string (verdict->mapping),
+                            icecam_nat_behaviour_to_string (verdict->filtering),
+                            verdict->port_delta);
+  return g_strdup_printf ("nat=%s mapping=%s filtering=%s ports=%s", *nat_type,
                           icecam_nat_behaviour_to_string (verdict->mapping),
-                          icecam_nat_behaviour_to_string (verdict->filtering));
+                          icecam_nat_behaviour_to_string (verdict->filtering),
+                          icecam_nat_port_allocation_to_string (verdict->port_allocation));
 }
 
 /* Logs the commands report themselves (each event once, from the element's bus message)

@@ -228,7 +228,8 @@ lab_site_remove() {
 
 # nftables of a NAT namespace of type $2 (RFC 4787 mapping/filtering): port-restricted is plain
 # masquerade (Linux keeps the source port: endpoint-independent mapping, address-and-port-
-# dependent filtering), symmetric randomises the port per destination, the cones add a map,
+# dependent filtering), symmetric randomises the port per destination (symmetric-sequential
+# counts it up), the cones add a map,
 # udp-blocked drops forwarded UDP, open does nothing. Every NAT also drops, in the input hook,
 # what arrives from the WAN unsolicited: otherwise a peer's early check leaves a conntrack
 # entry in the NAT box and the next outbound packet to that peer gets a new port, which turns
@@ -239,6 +240,7 @@ lab_nat_rules() {
     open) return 0 ;;
     port-restricted) lab_nft_base "$nat" "" "" ;;
     symmetric) lab_nft_base "$nat" "fully-random" "" ;;
+    symmetric-sequential) lab_nft_base "$nat" "" "$(lab_nft_sequential)" ;;
     udp-blocked) lab_nft_base "$nat" "" "$(lab_nft_udp_blocked)" ;;
     full-cone) lab_nft_base "$nat" "" "$(lab_nft_cone "inet_service" "udp sport" "udp dport")" ;;
     restricted-cone)
@@ -263,6 +265,25 @@ table ip lab {
   }
   $extra
 }
+EOF
+}
+
+# A symmetric NAT that allocates ports sequentially, as many carrier NATs do: each new UDP flow
+# (a new remote address or port) gets the next public port, 20000, 20001, ... (wrapping after
+# 1024; conntrack moves on where a port is still taken). Measured on Linux 6.x: "masquerade to
+# :PORTS" (with or without "persistent") keeps one hashed port per inside socket (endpoint-
+# independent), "random" draws at random; only a counter gives sequential ports. "numgen inc"
+# as the port itself comes out byte-swapped (20000 becomes 8270), so a map turns the counter
+# into ports. A chain before the masquerade one: the first NAT chain that maps a flow wins.
+# Uses SITE_NAT_IP (set by lab_site).
+lab_nft_sequential() {
+  local elems k
+  elems=$(for k in $(seq 0 1023); do printf '%d : %d, ' "$k" $((20000 + k)); done)
+  cat <<EOF
+  chain sequential {
+    type nat hook postrouting priority srcnat - 1; policy accept;
+    oifname "wan0" meta l4proto udp snat ip to $SITE_NAT_IP : numgen inc mod 1024 map { ${elems%, } }
+  }
 EOF
 }
 
@@ -419,4 +440,52 @@ lab_rendezvous_start() {
   LAB_RENDEZVOUS_PID=$LAB_LAST_PID
   lab_wait_line "$log" 'listening on ws://' 10 || return 1
   LAB_RENDEZVOUS_URL=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$log" | head -1)
+}
+
+# Global IPv6 for site $1$2 (after lab_site), the way a dual-stack ISP gives it: the NAT
+# namespace becomes a plain IPv6 router (no NAT66) with the stateful firewall of a typical home
+# router (from the WAN only established/related), its LAN gets a /64 and its host an address in
+# it; the router routes the /64 to it. IPv4 stays NATed as lab_site made it. Addresses
+# (documentation prefix, x = the slot in hex): WAN 2001:db8:N00x::/64, LAN 2001:db8:N10x::/64
+# with N 1 for a camera site, 2 for a viewer's. Sets SITE_HOST_IP6. DAD is skipped (nodad): nothing else on these links claims the addresses.
+lab_site_ipv6() {
+  local side=$1 i=$2 site="$1$2" nat="$1$2nat" n=1 x ns
+  [ "$side" = v ] && n=2
+  x=$(printf '%x' "$i")
+  for ns in inet "$nat" "$site"; do
+    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      || return 1
+  done
+  lab_exec inet sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+  lab_exec "$nat" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+  lab_exec inet ip -6 addr add "2001:db8:${n}00$x::1/64" dev "$site" nodad || return 1
+  lab_exec "$nat" ip -6 addr add "2001:db8:${n}00$x::2/64" dev wan0 nodad || return 1
+  lab_exec "$nat" ip -6 addr add "2001:db8:${n}10$x::1/64" dev br0 nodad || return 1
+  lab_exec "$site" ip -6 addr add "2001:db8:${n}10$x::2/64" dev eth0 nodad || return 1
+  lab_exec "$nat" ip -6 route add default via "2001:db8:${n}00$x::1" || return 1
+  lab_exec "$site" ip -6 route add default via "2001:db8:${n}10$x::1" || return 1
+  lab_exec inet ip -6 route add "2001:db8:${n}10$x::/64" via "2001:db8:${n}00$x::2" || return 1
+  SITE_HOST_IP6="2001:db8:${n}10$x::2"
+  lab_exec "$nat" nft -f - <<NFT
+table ip6 lab6 {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" drop
+  }
+}
+NFT
+}
+
+# Global IPv6 for the server host: 2001:db8:ffff::2 (router 2001:db8:ffff::1). Sets LAB_SERVER_IP6.
+lab_server_ipv6() {
+  local ns
+  for ns in inet srv; do
+    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+      || return 1
+  done
+  lab_exec inet ip -6 addr add 2001:db8:ffff::1/64 dev srv0 nodad || return 1
+  lab_exec srv ip -6 addr add 2001:db8:ffff::2/64 dev up0 nodad || return 1
+  lab_exec srv ip -6 route add default via 2001:db8:ffff::1 || return 1
+  LAB_SERVER_IP6=2001:db8:ffff::2
 }

@@ -26,14 +26,16 @@ STUN_ALTERNATE_IP=203.0.113.5
 # The conntrack UDP timeout of the lifetime case's NAT, in seconds.
 SHORT_UDP_TIMEOUT=8
 
-# NAT type → what the probe must say: NAT present, mapping, filtering, classic type.
+# NAT type → what the probe must say: NAT present, mapping, filtering, classic type, port
+# allocation (its "ports:" line's first word).
 EXPECTED=$(cat <<'EOF'
-open             no       endpoint-independent  endpoint-independent        open
-full-cone        yes      endpoint-independent  endpoint-independent        full-cone
-restricted-cone  yes      endpoint-independent  address-dependent           restricted-cone
-port-restricted  yes      endpoint-independent  address-and-port-dependent  port-restricted-cone
-symmetric        yes      address-and-port-dependent address-and-port-dependent symmetric
-udp-blocked      unknown  unknown               unknown                     udp-blocked
+open             no       endpoint-independent  endpoint-independent        open                 same
+full-cone        yes      endpoint-independent  endpoint-independent        full-cone            same
+restricted-cone  yes      endpoint-independent  address-dependent           restricted-cone      same
+port-restricted  yes      endpoint-independent  address-and-port-dependent  port-restricted-cone same
+symmetric        yes      address-and-port-dependent address-and-port-dependent symmetric       random
+symmetric-sequential yes  address-and-port-dependent address-and-port-dependent symmetric       sequential
+udp-blocked      unknown  unknown               unknown                     udp-blocked          unknown
 EOF
 )
 
@@ -115,7 +117,10 @@ run_probe() {
 
 # Checks one probe run against the expectations of its NAT type and against turnutils.
 check_probe() {
-  local label=$1 nat=$2 mapping=$3 filtering=$4 type=$5 got_type got_mapping got_filtering
+  local label=$1 nat=$2 mapping=$3 filtering=$4 type=$5 ports=$6 got_type got_mapping got_filtering
+  local got_ports
+  got_ports=$(probe_field "$OUT" ports)
+  tap_check "$label: ports $ports (got ${got_ports:-none})" [ "${got_ports%% *}" = "$ports" ]
   got_type=$(probe_field "$OUT" "NAT type")
   got_mapping=$(probe_field "$OUT" mapping)
   got_filtering=$(probe_field "$OUT" filtering)
@@ -136,12 +141,13 @@ check_probe() {
 
 # Verdict cell of the matrix: "mapping / filtering → type (hairpinning)".
 cell() {
-  printf '%s / %s → %s (hairpin %s)' "$(probe_field "$1" mapping)" "$(probe_field "$1" filtering)" \
-    "$(probe_field "$1" "NAT type")" "$(probe_field "$1" hairpinning)"
+  printf '%s / %s → %s (hairpin %s; ports %s)' "$(probe_field "$1" mapping)" \
+    "$(probe_field "$1" filtering)" "$(probe_field "$1" "NAT type")" \
+    "$(probe_field "$1" hairpinning)" "$(probe_field "$1" ports)"
 }
 
 run_type() {
-  local i=$1 kind=$2 nat=$3 mapping=$4 filtering=$5 type=$6 host="c$1" tu rendezvous coturn
+  local i=$1 kind=$2 nat=$3 mapping=$4 filtering=$5 type=$6 ports=$7 host="c$1" tu rendezvous coturn
   if ! lab_site c "$i" "$kind"; then
     tap_not_ok "$kind: lab site"
     return
@@ -153,10 +159,10 @@ run_type() {
 
   run_probe "$host" --rendezvous "$LAB_RENDEZVOUS_URL" "$LOGS/$kind-rendezvous.log"
   rendezvous=$OUT
-  check_probe "$kind vs rendezvous" "$nat" "$mapping" "$filtering" "$type"
+  check_probe "$kind vs rendezvous" "$nat" "$mapping" "$filtering" "$type" "$ports"
   run_probe "$host" --server "stun:$LAB_TURN_IP1:$LAB_TURN_PORT" "$LOGS/$kind-coturn.log"
   coturn=$OUT
-  check_probe "$kind vs coturn" "$nat" "$mapping" "$filtering" "$type"
+  check_probe "$kind vs coturn" "$nat" "$mapping" "$filtering" "$type" "$ports"
 
   if [ "$TU_SILENT" = yes ]; then
     tu="no answer (STUN receive timeout)"
@@ -217,7 +223,7 @@ check_tools_report() {
   lab_spawn "c$i" "$log" stdbuf -oL "$build/src/tools/icecam-camera" --server "$LAB_RENDEZVOUS_URL" \
     --id natprobe-cam --source test --nat-probe
   tap_check "icecam-camera --nat-probe: says symmetric" \
-    lab_wait_line "$log" '^icecam-camera: nat=symmetric mapping=address-and-port-dependent filtering=address-and-port-dependent$' 20
+    lab_wait_line "$log" '^icecam-camera: nat=symmetric mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random$' 20
   lab_stop "$LAB_LAST_PID"
   summary=$(lab_exec "c$i" timeout 60 "$build/src/tools/icecam-view" --server "$LAB_RENDEZVOUS_URL" \
     --camera nobody --headless --timeout 2 --nat-probe 2>&1 | tee "$LOGS/view.log" |
@@ -242,7 +248,7 @@ write_matrix() {
 }
 
 main() {
-  local start=$SECONDS i=0 kind nat mapping filtering type
+  local start=$SECONDS i=0 kind nat mapping filtering type ports
   ROWS_LIFETIME=()
   check_tools || exit 1
   lab_init
@@ -250,9 +256,9 @@ main() {
     echo "Bail out! the lab did not come up"
     exit 1
   fi
-  while read -r -u 3 kind nat mapping filtering type; do
+  while read -r -u 3 kind nat mapping filtering type ports; do
     [ -z "$kind" ] && continue
-    run_type "$i" "$kind" "$nat" "$mapping" "$filtering" "$type"
+    run_type "$i" "$kind" "$nat" "$mapping" "$filtering" "$type" "$ports"
     i=$((i + 1))
   done 3<<<"$EXPECTED"
   check_json "$i"

@@ -38,6 +38,13 @@ TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
 #    either side's relay) in 6 of 7 runs (aggressive nomination switched to the direct pair
 #    later; a browser did not follow such switches, which is why it went), prc-symmetric and
 #    symmetric-symmetric on either of their pairs.
+# The symmetric-sequential rows (a NAT that counts ports up, lab.sh) behave for ICE as their
+# random symmetric twins: a predictable port does not help a srflx candidate; they are the
+# "before" of port prediction (docs/traversal.md, issue 18); symseq-symseq also settled on
+# prflx/relay (the camera's relay, the viewer's check learned as prflx; 1 of 4 runs).
+# symmetric-udpblocked: the camera (controlling) nominated its own relay to the viewer's
+# TURN-TCP relay (relay/relay) in 2 of 3 full runs at load average 8-9 on 2 CPUs (relay/prflx
+# when run alone); both are TURN-TCP on the blocked side, which the counters check.
 # flags: relay-policy (--ice-transport-policy relay on both ends), turn-tcp (the UDP-blocked
 # side must carry the media over TURN-TCP), no-turn (a rendezvous without TURN), fails (the
 # viewer must exit 1 naming the candidate types).
@@ -53,12 +60,15 @@ symmetric-symmetric      symmetric        symmetric        relay/prflx|relay/rel
 relay-policy-cone        restricted-cone  restricted-cone  relay/relay              relay-policy
 udpblocked-prc           udp-blocked      port-restricted  srflx/relay              turn-tcp
 prc-udpblocked           port-restricted  udp-blocked      relay/srflx              turn-tcp
-symmetric-udpblocked     symmetric        udp-blocked      relay/prflx              turn-tcp
+symmetric-udpblocked     symmetric        udp-blocked      relay/prflx|relay/relay  turn-tcp
 fullcone-prc             full-cone        port-restricted  srflx/srflx              -
 restricted-restricted    restricted-cone  restricted-cone  srflx/srflx              -
 open-symmetric           open             symmetric        prflx/host               -
 open-prc                 open             port-restricted  srflx/host|prflx/host    -
 udpblocked-both-no-turn  udp-blocked      udp-blocked      none                     no-turn,fails
+restricted-symseq        restricted-cone  symmetric-sequential prflx/srflx|relay/srflx|prflx/relay -
+prc-symseq               port-restricted  symmetric-sequential prflx/relay|relay/srflx -
+symseq-symseq            symmetric-sequential symmetric-sequential relay/prflx|relay/relay|prflx/relay -
 EOF
 )
 
@@ -70,6 +80,7 @@ full-cone        Endpoint Independent Mapping!|Endpoint Independent Filtering!
 restricted-cone  Endpoint Independent Mapping!|NAT with Address Dependent Filtering!
 port-restricted  Endpoint Independent Mapping!|Address and Port Dependent Filtering!
 symmetric        Address and Port Dependent Mapping!|Address and Port Dependent Filtering!
+symmetric-sequential Address and Port Dependent Mapping!|Address and Port Dependent Filtering!
 EOF
 )
 

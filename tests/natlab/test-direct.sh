@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Direct paths where IPv4 alone would relay or fail (issue 18), with the real binaries on the
+# lab of lab.sh:
+#  - ipv6-symmetric: both ends dual-stack, behind IPv4 NATs of the relay-only kind (symmetric
+#    <-> symmetric, TURN offered) with global IPv6 (2001:db8::/32) routed between them through
+#    stateful firewalls; one rendezvous listening on [::] serves the camera over IPv4 and the
+#    viewer over IPv6. The pair must be host <-> host over IPv6.
+#  - tcp-udpblocked-open: the camera's NAT drops all UDP, the viewer has a public address, no
+#    TURN anywhere, both ends with --ice-tcp: a direct TCP pair (RFC 6544 active -> passive).
+# Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
+# alone stay under 10 kB.
+# Each case asserts the exit status, the frames decoded, the pair's candidate types and
+# transport (the camera's "pair=... transport=... remote=..." line) and what the nftables
+# counters saw. Prints TAP.
+set -u
+
+if [ "$(id -u)" != 0 ]; then
+  echo "1..0 # SKIP network namespaces need root"
+  exit 77
+fi
+build=${ICECAM_BUILD_DIR:?}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+. "$here/lab.sh"
+
+FRAMES=30
+TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
+failures=0
+tests=0
+
+tap_ok() { tests=$((tests + 1)); echo "ok $tests - $*"; }
+tap_not_ok() { tests=$((tests + 1)); failures=$((failures + 1)); echo "not ok $tests - $*"; }
+tap_check() {
+  local what=$1
+  shift
+  if "$@"; then tap_ok "$what"; else tap_not_ok "$what"; fi
+}
+
+summary_field() { echo "$1" | grep -oE "(^| )$2=[^ ]*" | head -1 | sed -E "s/^ ?$2=//"; }
+pair_matches() { [ -n "$1" ] && [[ "|$2|" == *"|$1|"* ]]; }
+
+# The rendezvous on the IPv6 wildcard (both families), with TURN over UDP; sets URL_PORT.
+start_rendezvous() {
+  local log="$LAB_TMP/rendezvous.log" secret_file="$LAB_TMP/turn-secret"
+  printf '%s\n' "$TURN_SECRET" >"$secret_file"
+  lab_spawn srv "$log" "$build/src/server/icecam-rendezvous" --listen "[::]:0" --verbose \
+    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
+    --turn-secret-file "$secret_file" --turn-ttl 600 --allow-anonymous-relay
+  lab_wait_line "$log" 'listening on ws://' 10 || return 1
+  URL_PORT=$(grep -oE 'ws://\[::\]:[0-9]+' "$log" | head -1 | sed 's/.*://')
+  [ -n "$URL_PORT" ]
+}
+
+# A rendezvous without TURN on the IPv4 address; sets URL_PLAIN.
+start_plain_rendezvous() {
+  lab_rendezvous_start "$LAB_TMP/rendezvous-plain.log" --verbose || return 1
+  URL_PLAIN=$LAB_RENDEZVOUS_URL
+}
+
+# Camera in namespace $1 as cam$2 at $3 with logs in $4; "$@" after are extra options.
+start_camera() {
+  local ns=$1 id=$2 url=$3 dir=$4
+  shift 4
+  lab_spawn "$ns" "$dir/camera.log" "$build/src/tools/icecam-camera" --server "$url" \
+    --id "$id" --source test --keyframe-interval 10 --verbose "$@"
+  CAMERA_PID=$LAB_LAST_PID
+  lab_wait_line "$dir/camera.log" 'registered with the rendezvous' 15
+}
+
+# Viewer in namespace $1 of camera $2 at $3, logs in $4; sets VIEW_RC and SUMMARY.
+run_viewer() {
+  local ns=$1 id=$2 url=$3 dir=$4
+  shift 4
+  lab_exec "$ns" timeout 60 "$build/src/tools/icecam-view" --server "$url" --camera "$id" \
+    --headless --frames "$FRAMES" --verbose "$@" >"$dir/view.log" 2>&1
+  VIEW_RC=$?
+  SUMMARY=$(grep -E '^icecam-view: result=' "$dir/view.log" | tail -1)
+  echo "# $SUMMARY"
+}
+
+# The camera's last "session ... pair=L/R transport=T remote=ADDR" line.
+camera_pair_line() { grep -E '^icecam-camera: session .* pair=' "$1/camera.log" | tail -1; }
+
+assert_view() {
+  local name=$1 expect=$2 got frames
+  got=$(summary_field "$SUMMARY" pair)
+  frames=$(summary_field "$SUMMARY" frames)
+  tap_check "$name: icecam-view exits 0 (rc=$VIEW_RC)" [ "$VIEW_RC" = 0 ]
+  tap_check "$name: $FRAMES frames decoded (frames=${frames:-none})" [ "${frames:-0}" -ge "$FRAMES" ]
+  tap_check "$name: viewer's pair ${expect//|/ or } (got ${got:-none})" pair_matches "$got" "$expect"
+}
+
+keep_logs() {
+  local dest="$build/natlab-logs/$1"
+  rm -rf "$dest"
+  mkdir -p "$dest" && cp -r "$2"/. "$dest"/
+  cp "$LAB_TMP"/rendezvous*.log "$LAB_TMP/coturn/turnserver.log" "$dest"/ 2>/dev/null
+  echo "# $1: logs in $dest"
+}
+
+# The $4 (packets or bytes) counted by the rule with comment $2 in table $3 of namespace $1
+# (bytes, not packets, for TCP: segmentation offload makes 64 kB "packets" on veth).
+nft_count() {
+  lab_exec "$1" nft list table "$3" 2>/dev/null | grep -F "comment \"$2\"" |
+    grep -oE "$4 [0-9]+" | awk '{ sum += $2 } END { print sum + 0 }'
+}
+
+case_ipv6() {
+  local name=ipv6-symmetric dir="$LAB_TMP/ipv6" before=$failures line remote cam_url view_url bytes cam_nat view_ip6
+  mkdir -p "$dir"
+  if ! { lab_site c 0 symmetric && lab_site_ipv6 c 0; }; then tap_not_ok "$name: lab sites"; return; fi
+  cam_nat=$SITE_NAT_IP
+  if ! { lab_site v 0 symmetric && lab_site_ipv6 v 0; }; then tap_not_ok "$name: lab sites"; return; fi
+  view_ip6=$SITE_HOST_IP6
+  # Count what crosses each site's IPv6 firewall, and IPv4 UDP to coturn (the relay).
+  lab_exec v0nat nft insert rule ip6 lab6 forward iifname wan0 meta l4proto udp counter \
+    comment '"udp6-in"'
+  lab_exec c0nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+  lab_exec c0nat nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" counter comment '"turn"'
+  cam_url="ws://$LAB_SERVER_IP:$URL_PORT"
+  view_url="ws://[$LAB_SERVER_IP6]:$URL_PORT"
+  if ! start_camera c0 cam6 "$cam_url" "$dir"; then
+    tap_not_ok "$name: the camera registers"
+    keep_logs "$name" "$dir"
+    return
+  fi
+  tap_check "$name: the camera registers over IPv4 with the rendezvous on [::]" \
+    grep -qF "camera 'cam6' online from $cam_nat:" "$LAB_TMP/rendezvous.log"
+  run_viewer v0 cam6 "$view_url" "$dir"
+  tap_check "$name: the viewer joined the same rendezvous over IPv6" \
+    grep -qE "viewer '[^']*' .*joined from \[$view_ip6\]:" "$LAB_TMP/rendezvous.log"
+  assert_view "$name" host/host
+  line=$(camera_pair_line "$dir")
+  echo "# $name: ${line:-no pair line}"
+  remote=$(grep -oE 'remote=[^ ]+' <<<"$line")
+  tap_check "$name: the camera's pair is host/host over UDP to the viewer's IPv6 address ($remote)" \
+    grep -qF "pair=host/host transport=udp remote=[$view_ip6]:" <<<"$line"
+  bytes=$(nft_count v0nat udp6-in 'ip6 lab6' bytes)
+  tap_check "$name: the media came in through the viewer's IPv6 firewall ($bytes bytes of UDP)" \
+    [ "$bytes" -gt 10000 ]
+  echo "# $name: camera to coturn over IPv4: $(nft_count c0nat turn 'ip lab' bytes) bytes (allocation, permissions)"
+  lab_stop "$CAMERA_PID"
+  [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+  lab_site_remove c 0
+  lab_site_remove v 0
+}
+
+case_tcp() {
+  local name=tcp-udpblocked-open dir="$LAB_TMP/tcp" before=$failures line viewer_ip dropped bytes
+  mkdir -p "$dir"
+  if ! { lab_site c 1 udp-blocked && lab_site v 1 open; }; then tap_not_ok "$name: lab sites"; return; fi
+  viewer_ip=$SITE_HOST_IP
+  lab_exec c1nat nft add rule ip lab forward ip daddr "$viewer_ip" meta l4proto tcp counter \
+    comment '"tcp-to-viewer"'
+  if ! start_camera c1 camtcp "$URL_PLAIN" "$dir" --ice-tcp; then
+    tap_not_ok "$name: camera registers"
+    keep_logs "$name" "$dir"
+    return
+  fi
+  run_viewer v1 camtcp "$URL_PLAIN" "$dir" --ice-tcp
+  assert_view "$name" "host/prflx|host/host"
+  line=$(camera_pair_line "$dir")
+  echo "# $name: ${line:-no pair line}"
+  tap_check "$name: the camera's pair is TCP straight to the viewer's public address, no relay" \
+    grep -qE "pair=(host|srflx|prflx)/host transport=tcp remote=$viewer_ip:[0-9]+" <<<"$line"
+  dropped=$(lab_exec c1nat nft list chain ip lab forward | grep -F 'meta l4proto udp counter' |
+    grep -oE 'packets [0-9]+' | awk '{ sum += $2 } END { print sum + 0 }')
+  tap_check "$name: the camera's NAT dropped UDP ($dropped packets)" [ "$dropped" -gt 0 ]
+  bytes=$(nft_count c1nat tcp-to-viewer 'ip lab' bytes)
+  tap_check "$name: the media went over TCP to the viewer ($bytes bytes)" [ "$bytes" -gt 10000 ]
+  lab_stop "$CAMERA_PID"
+  [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+  lab_site_remove c 1
+  lab_site_remove v 1
+}
+
+main() {
+  local start=$SECONDS filter=${ICECAM_NATLAB_CASES:-.}
+  lab_init
+  if ! { lab_internet && lab_server_ipv6 && lab_coturn_start "$TURN_SECRET" &&
+    start_rendezvous && start_plain_rendezvous; }; then
+    echo "Bail out! the lab did not come up"
+    exit 1
+  fi
+  [[ ipv6-symmetric =~ $filter ]] && case_ipv6
+  [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
+  echo "1..$tests"
+  echo "# $failures failure(s) in $((SECONDS - start)) s"
+  [ "$failures" = 0 ] && [ "$tests" -gt 0 ]
+}
+
+main "$@"

@@ -378,10 +378,11 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   stop_restart_requests (self); /* the restart is under way */
   if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
-  /* The caps must be known before the first packet is handed on. */
-  video = icecam_sdp_get_media (offer, 0);
-  g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type, video->rtpmap,
-                 video->fmtp);
+  /* The caps must be known before the first packet is handed on: one "media" per section,
+   * the first (video) first. */
+  for (guint i = 0; (video = icecam_sdp_get_media (offer, i)) != NULL; i++)
+    g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type,
+                   video->rtpmap, video->fmtp);
   reply = icecam_message_new_answer (self->session_id, answer);
   icecam_signalling_client_send (self->client, reply);
   set_state (self, ICECAM_VIEWER_STATE_CHECKING);
@@ -905,7 +906,8 @@ icecam_viewer_endpoint_class_init (IcecamViewerEndpointClass *klass)
    * @rtpmap: e.g. "H264/90000"
    * @fmtp: (nullable): format parameters
    *
-   * The camera's offer arrived: this is what its packets will be.
+   * The camera's offer arrived: this is what its packets will be. Emitted once per media
+   * section of the offer, in its order (the video first, then an audio section if any).
    */
   signals[SIGNAL_MEDIA] =
     g_signal_new ("media", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,

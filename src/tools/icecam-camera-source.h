@@ -12,6 +12,7 @@ typedef struct {
   gchar *encoder;            /* auto, x264 or an element name; NULL: auto */
   gchar *rtsp_password_file; /* NULL: $ICECAM_RTSP_PASSWORD, if set */
   gchar *rtsp_transport;     /* auto (UDP, else TCP), udp or tcp; NULL: auto */
+  gchar *audio;              /* auto, none, test, alsa:DEVICE; NULL: auto */
   gboolean no_gop_cache;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s;
 } IcecamCameraSourceOptions;
@@ -22,6 +23,8 @@ typedef struct {
 
 gboolean icecam_camera_source_is_rtsp (const IcecamCameraSourceOptions *options);
 gchar *icecam_camera_source_describe (IcecamCameraSourceOptions *options, GError **error);
+
+gboolean icecam_camera_audio_describe (const gchar *audio, gchar **branch, GError **error);
 
 typedef struct _IcecamCameraRtsp IcecamCameraRtsp;
 

@@ -179,6 +179,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "no-gop-cache", 0, 0, G_OPTION_ARG_NONE, &app->src.no_gop_cache,
       "RTSP: new viewers wait for the camera's next keyframe instead of getting the frames "
       "since the last one at once", NULL },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &app->src.audio,
+      "Opus audio in the same session: auto (none for now), none, test (a tone), or "
+      "alsa:DEVICE, a microphone (default auto)", "AUDIO" },
     { "encoder", 0, 0, G_OPTION_ARG_STRING, &app->src.encoder,
       "auto (a hardware H.264 encoder that works here, else x264), x264, or an element name "
       "such as v4l2h264enc, vaapih264enc, nvh264enc (default auto)", "ENCODER" },
@@ -230,6 +233,7 @@ camera_app_clear (CameraApp *app)
   g_free (app->id);
   g_free (app->src.source);
   g_free (app->src.encoder);
+  g_free (app->src.audio);
   g_free (app->src.rtsp_password_file);
   g_free (app->src.rtsp_transport);
   g_free (app->secret_file);

@@ -34,7 +34,7 @@
  * An `audio` request pad takes Opus RTP (rtpopuspay): the offers then carry a second media
  * section, m=audio with payload type and SSRC from its caps, bundled with the video on the same
  * ICE/DTLS-SRTP transport. Once the pad is requested, offers wait for its caps, so that every
- * viewer gets the audio section. Audio packets go to every connected viewer as they come
+ * viewer gets the audio section; releasing the pad says there is no audio after all. Audio packets go to every connected viewer as they come
  * (audio waits for no keyframe and stays out of the GOP cache). Without the pad nothing changes.
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! rtph264pay \
@@ -700,6 +700,9 @@ gst_icecam_sink_release_pad (GstElement *element, GstPad *pad)
   if (pad != sink->audio_pad)
     return;
   sink->audio_pad = NULL;
+  /* No audio after all: offers stop waiting for it. */
+  if (sink->endpoint != NULL)
+    icecam_camera_endpoint_clear_audio (sink->endpoint);
   gst_element_remove_pad (element, pad);
 }
 

@@ -591,14 +591,23 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
   for (;;) {
     GstFlowReturn ret = take_packet (src, outbuf);
 
-    if (ret != GST_FLOW_OK) {
-      if (ret == GST_FLOW_EOS)
-        gst_icecam_audio_out_push_eos (src->audio);
+    if (ret != GST_FLOW_OK)
       return ret;
-    }
     if (!gst_icecam_audio_out_claims (src->audio, *outbuf))
       return GST_FLOW_OK;
   }
+}
+
+/* The video's EOS (the camera left, or downstream had enough) ends the audio too, so that the
+ * pipeline's sinks all see the end. */
+static GstPadProbeReturn
+on_src_eos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstIcecamSrc *src = data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    gst_icecam_audio_out_push_eos (src->audio);
+  return GST_PAD_PROBE_OK;
 }
 
 static GstStateChangeReturn
@@ -928,6 +937,8 @@ gst_icecam_src_init (GstIcecamSrc *src)
   g_cond_init (&src->cond);
   src->audio = gst_icecam_audio_out_new (GST_ELEMENT (src),
       gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (src), "audio"));
+  gst_pad_add_probe (GST_BASE_SRC_PAD (src), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_src_eos, src,
+                     NULL);
   g_queue_init (&src->packets);
   g_queue_init (&src->ready);
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);

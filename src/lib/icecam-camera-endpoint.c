@@ -806,6 +806,23 @@ icecam_camera_endpoint_set_audio (IcecamCameraEndpoint *self, guint payload_type
 }
 
 /**
+ * icecam_camera_endpoint_clear_audio:
+ *
+ * There is no audio after all (or no more): offers go without the audio section and wait for
+ * it no longer. Thread-safe.
+ */
+void
+icecam_camera_endpoint_clear_audio (IcecamCameraEndpoint *self)
+{
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->audio, icecam_sdp_media_free);
+  g_atomic_int_set (&self->audio_pending, FALSE);
+  g_mutex_unlock (&self->lock);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
+                              g_object_ref (self), g_object_unref);
+}
+
+/**
  * icecam_camera_endpoint_send_audio:
  * @messages: (array length=n_messages): RTP packets of the stream icecam_camera_endpoint_set_audio()
  *   describes

@@ -27,19 +27,28 @@ is_alsa_device (const gchar *device)
 /**
  * icecam_camera_audio_describe:
  * @audio: (nullable): auto, none, test or alsa:DEVICE; %NULL is auto
+ * @rtsp: the video source is an RTSP camera
  * @branch: (out) (transfer full) (nullable): the pipeline branch to append, %NULL for none
  * @error: a %G_OPTION_ERROR for an @audio that is none of these
  *
- * auto is no audio: a microphone is never opened unless asked for, and an RTSP camera's own
- * audio is not taken yet (see docs/design.md).
+ * auto is the RTSP camera's own audio (an appsrc named %ICECAM_CAMERA_RTSP_AUDIO_APPSRC that
+ * icecam_camera_rtsp_set_audio() feeds), else none: a microphone is never opened unless asked
+ * for.
  *
  * Returns: %FALSE with @error set if @audio is not valid
  */
 gboolean
-icecam_camera_audio_describe (const gchar *audio, gchar **branch, GError **error)
+icecam_camera_audio_describe (const gchar *audio, gboolean rtsp, gchar **branch, GError **error)
 {
   *branch = NULL;
-  if (audio == NULL || g_str_equal (audio, "auto") || g_str_equal (audio, "none"))
+  if (audio == NULL || g_str_equal (audio, "auto")) {
+    if (rtsp)
+      *branch = g_strdup ("appsrc name=" ICECAM_CAMERA_RTSP_AUDIO_APPSRC " is-live=true "
+                          "format=time do-timestamp=true max-bytes=1000000 leaky-type=downstream "
+                          "caps=" ICECAM_CAMERA_RTSP_AUDIO_CAPS " " OPUS_TAIL);
+    return TRUE;
+  }
+  if (g_str_equal (audio, "none"))
     return TRUE;
   if (g_str_equal (audio, "test")) {
     *branch = g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 " OPUS_TAIL);

@@ -168,7 +168,7 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
    * config-interval=-1: it would put a copy of SPS/PPS before each of an IDR's slices (x264's
    * sliced threads make several), between the slices of one picture, which OpenH264 and
    * other strict decoders refuse. */
-  if (!icecam_camera_audio_describe (o->audio, &audio, error))
+  if (!icecam_camera_audio_describe (o->audio, icecam_camera_source_is_rtsp (o), &audio, error))
     return NULL;
   if (icecam_camera_source_is_rtsp (o)) {
     if (o->encoder != NULL) {

@@ -36,13 +36,33 @@ on_rtsp_fatal (const gchar *message, gpointer data)
   g_main_loop_quit (app->loop);
 }
 
+/* The RTSP camera has no audio icecam takes: the sink's audio pad goes, and with it the
+ * offers' wait for audio. */
+static gboolean
+on_rtsp_no_audio (gpointer data)
+{
+  CameraApp *app = data;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app->pipeline), "sink");
+  g_autoptr (GstPad) pad = sink ? gst_element_get_static_pad (sink, "audio") : NULL;
+
+  g_print ("icecam-camera: audio none: the camera's stream has no AAC, PCMA or PCMU audio\n");
+  if (pad != NULL)
+    gst_element_release_request_pad (sink, pad);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 create_rtsp_source (CameraApp *app, GstElement *pipeline, GError **error)
 {
   g_autoptr (GstElement) appsrc = gst_bin_get_by_name (GST_BIN (pipeline),
                                                        ICECAM_CAMERA_RTSP_APPSRC);
 
+  g_autoptr (GstElement) audio = gst_bin_get_by_name (GST_BIN (pipeline),
+                                                      ICECAM_CAMERA_RTSP_AUDIO_APPSRC);
+
   app->rtsp = icecam_camera_rtsp_new (&app->src, appsrc, on_rtsp_fatal, app, error);
+  if (app->rtsp != NULL && audio != NULL)
+    icecam_camera_rtsp_set_audio (app->rtsp, audio, on_rtsp_no_audio, app);
   return app->rtsp != NULL;
 }
 
@@ -180,8 +200,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "RTSP: new viewers wait for the camera's next keyframe instead of getting the frames "
       "since the last one at once", NULL },
     { "audio", 0, 0, G_OPTION_ARG_STRING, &app->src.audio,
-      "Opus audio in the same session: auto (none for now), none, test (a tone), or "
-      "alsa:DEVICE, a microphone (default auto)", "AUDIO" },
+      "Opus audio in the same session: auto (an RTSP camera's own AAC, PCMA or PCMU audio, "
+      "transcoded; else none), none, test (a tone), or alsa:DEVICE, a microphone (default auto)", "AUDIO" },
     { "encoder", 0, 0, G_OPTION_ARG_STRING, &app->src.encoder,
       "auto (a hardware H.264 encoder that works here, else x264), x264, or an element name "
       "such as v4l2h264enc, vaapih264enc, nvh264enc (default auto)", "ENCODER" },

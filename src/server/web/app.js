@@ -590,6 +590,9 @@
         const codec = report.get(s.codecId);
         if (codec)
           stats.codec = `${codec.mimeType} ${codec.sdpFmtpLine ?? ''}`.trim();
+      } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        stats.audioPacketsReceived = s.packetsReceived;
+        stats.audioSamplesReceived = s.totalSamplesReceived;
       } else if (s.type === 'transport' && transport === null) {
         transport = s;
       } else if (s.type === 'candidate-pair' && s.selected) {

@@ -36,8 +36,12 @@
  * ICE/DTLS-SRTP transport. Once the pad is requested, offers wait for its caps, so that every
  * viewer gets the audio section; releasing the pad says there is no audio after all. Audio packets go to every connected viewer as they come
  * (audio waits for no keyframe and stays out of the GOP cache). Without the pad nothing changes.
+ * (pipelines/camera-audio.sh)
  * |[
- * gst-launch-1.0 videotestsrc is-live=true ! x264enc tune=zerolatency ! rtph264pay \
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
+ *   ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
+ *   ! video/x-h264,stream-format=byte-stream,alignment=au \
+ *   ! rtph264pay aggregate-mode=zero-latency \
  *   ! icecamsink name=sink server=ws://127.0.0.1:8080 camera-id=frontdoor \
  *   audiotestsrc is-live=true ! audioconvert ! audioresample ! opusenc ! rtpopuspay pt=111 \
  *   ! sink.audio

@@ -55,6 +55,15 @@ icecam_camera_audio_describe (const gchar *audio, gboolean rtsp, gchar **branch,
     return TRUE;
   }
   if (g_str_has_prefix (audio, "alsa:") && is_alsa_device (audio + 5)) {
+    g_autoptr (GstElementFactory) alsasrc = gst_element_factory_find ("alsasrc");
+
+    /* gst_parse_launch() would leave the branch without its source: offers would wait. */
+    if (alsasrc == NULL) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--audio %s: no GStreamer element alsasrc (Debian package gstreamer1.0-alsa)",
+                   audio);
+      return FALSE;
+    }
     *branch = g_strdup_printf ("alsasrc device=%s ! queue max-size-time=200000000 leaky=downstream "
                                OPUS_TAIL, audio + 5);
     return TRUE;

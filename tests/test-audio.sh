@@ -61,8 +61,8 @@ n=$(echo "$out" | grep -cE '\(frames:sink\) \([0-9]+ bytes')
 
 # gst-launch with the audio pad: Opus caps from the offer, decoded.
 out=$(timeout $((40 * slow)) gst-launch-1.0 -v icecamsrc name=src server="$url" camera-id=loud \
-  ! rtph264depay request-keyframe=true ! avdec_h264 ! fakesink sync=false num-buffers=60 \
-  src.audio ! queue ! rtpopusdepay ! opusdec ! fakesink name=a sync=false silent=false 2>&1); rc=$?
+  ! rtph264depay request-keyframe=true ! avdec_h264 ! fakesink sync=false async=false num-buffers=60 \
+  src.audio ! queue ! rtpopusdepay ! opusdec ! fakesink name=a sync=false async=false silent=false 2>&1); rc=$?
 n=$(echo "$out" | grep -cE '\(a:sink\) \([0-9]+ bytes')
 [ $rc -eq 0 ] && [ "$n" -gt 0 ] && echo "$out" | grep -qE "queue0.GstPad:sink: caps = application/x-rtp, media=\(string\)audio.*OPUS" \
   && pass "icecamsrc's audio pad: Opus RTP, $n decoded buffers" \

@@ -29,6 +29,24 @@
  * is registered again after losing the rendezvous) and, with #GstIcecamSink:gop-cache,
  * "icecam-gop-cache-start" (session, packets, span-ms).
  *
+ * ## Audio
+ *
+ * An `audio` request pad takes Opus RTP (rtpopuspay): the offers then carry a second media
+ * section, m=audio with payload type and SSRC from its caps, bundled with the video on the same
+ * ICE/DTLS-SRTP transport. Once the pad is requested, offers wait for its caps, so that every
+ * viewer gets the audio section; releasing the pad says there is no audio after all. Audio packets go to every connected viewer as they come
+ * (audio waits for no keyframe and stays out of the GOP cache). Without the pad nothing changes.
+ * (pipelines/camera-audio.sh)
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 \
+ *   ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 \
+ *   ! video/x-h264,stream-format=byte-stream,alignment=au \
+ *   ! rtph264pay aggregate-mode=zero-latency \
+ *   ! icecamsink name=sink server=ws://127.0.0.1:8080 camera-id=frontdoor \
+ *   audiotestsrc is-live=true ! audioconvert ! audioresample ! opusenc ! rtpopuspay pt=111 \
+ *   ! sink.audio
+ * ]|
+ *
  * A source that cannot make a keyframe when asked (an IP camera passed through) sets
  * #GstIcecamSink:gop-cache, so a new viewer gets the packets since the last keyframe at once.
  *
@@ -88,6 +106,7 @@ struct _GstIcecamSink {
   gchar *certificate;             /* path; NULL: the default under the user data dir */
   gchar *fingerprint;             /* of the loaded certificate */
   gboolean gop_cache;
+  GstPad *audio_pad;              /* (nullable): the `audio` request pad */
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -104,6 +123,10 @@ struct _GstIcecamSink {
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+
+static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio",
+    GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS ("application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000"));
 
 #define gst_icecam_sink_parent_class parent_class
 G_DEFINE_TYPE (GstIcecamSink, gst_icecam_sink, GST_TYPE_BASE_SINK);
@@ -337,6 +360,8 @@ start_in_worker (gpointer data)
   g_signal_connect (endpoint, "gop-cache-start", G_CALLBACK (on_endpoint_gop_cache_start), sink);
   g_signal_connect (endpoint, "signalling-state-changed",
                     G_CALLBACK (on_endpoint_signalling_state_changed), sink);
+  if (sink->audio_pad != NULL)
+    icecam_camera_endpoint_expect_audio (endpoint);
   GST_OBJECT_LOCK (sink);
   sink->endpoint = endpoint;
   g_free (sink->fingerprint);
@@ -589,6 +614,102 @@ gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GST_OBJECT_UNLOCK (sink);
 }
 
+/* The audio pad's caps: the offers' audio section. */
+static gboolean
+set_audio_caps (GstIcecamSink *sink, GstCaps *caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint pt = -1;
+  guint ssrc = 0;
+
+  if (!gst_structure_get_int (s, "payload", &pt) || pt < 96 || pt > 127) {
+    GST_ELEMENT_ERROR (sink, STREAM, FORMAT, ("The audio caps need a dynamic payload type."),
+                       ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  gst_structure_get_uint (s, "ssrc", &ssrc);
+  if (sink->endpoint == NULL)
+    return FALSE;
+  icecam_camera_endpoint_set_audio (sink->endpoint, (guint) pt, "minptime=10;useinbandfec=1",
+                                    ssrc);
+  return TRUE;
+}
+
+static gboolean
+gst_icecam_sink_audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (parent);
+  gboolean ok = TRUE;
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+
+    gst_event_parse_caps (event, &caps);
+    ok = set_audio_caps (sink, caps);
+  }
+  gst_event_unref (event);
+  return ok;
+}
+
+static GstFlowReturn
+gst_icecam_sink_audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (parent);
+  GstMapInfo map;
+  GOutputVector vec;
+  NiceOutputMessage message = { &vec, 1 };
+
+  if (sink->endpoint == NULL) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_FLUSHING;
+  }
+  if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    vec.buffer = map.data;
+    vec.size = map.size;
+    icecam_camera_endpoint_send_audio (sink->endpoint, &message, 1);
+    gst_buffer_unmap (buf, &map);
+  }
+  gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
+static GstPad *
+gst_icecam_sink_request_new_pad (GstElement *element, GstPadTemplate *templ, const gchar *name,
+                                 const GstCaps *caps)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (element);
+  GstPad *pad;
+
+  GST_OBJECT_LOCK (sink);
+  if (sink->audio_pad != NULL || GST_STATE (sink) > GST_STATE_READY) {
+    GST_OBJECT_UNLOCK (sink);
+    GST_WARNING_OBJECT (sink, "one audio pad, requested before the element starts");
+    return NULL;
+  }
+  GST_OBJECT_UNLOCK (sink);
+  pad = gst_pad_new_from_template (templ, "audio");
+  gst_pad_set_chain_function (pad, GST_DEBUG_FUNCPTR (gst_icecam_sink_audio_chain));
+  gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (gst_icecam_sink_audio_event));
+  GST_PAD_SET_PROXY_ALLOCATION (pad);
+  sink->audio_pad = pad;
+  gst_element_add_pad (element, pad);
+  return pad;
+}
+
+static void
+gst_icecam_sink_release_pad (GstElement *element, GstPad *pad)
+{
+  GstIcecamSink *sink = GST_ICECAM_SINK (element);
+
+  if (pad != sink->audio_pad)
+    return;
+  sink->audio_pad = NULL;
+  /* No audio after all: offers stop waiting for it. */
+  if (sink->endpoint != NULL)
+    icecam_camera_endpoint_clear_audio (sink->endpoint);
+  gst_element_remove_pad (element, pad);
+}
+
 static void
 gst_icecam_sink_finalize (GObject *object)
 {
@@ -657,6 +778,9 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
+  element_class->request_new_pad = GST_DEBUG_FUNCPTR (gst_icecam_sink_request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_icecam_sink_release_pad);
   gst_element_class_set_static_metadata (element_class, "icecam camera sink",
       "Sink/Network/RTP", "Serves RTP to icecam viewers over ICE, through a rendezvous",
       "icecam developers");

@@ -32,6 +32,18 @@
  * the element uses the ICECAM_TOKEN environment variable when it is set. A URI that is not one
  * of these is refused with the reason (GST_URI_ERROR_BAD_URI).
  *
+ * ## Audio
+ *
+ * When the camera's offer has an Opus audio section (icecamsink's `audio` pad), a sometimes pad
+ * `audio` appears before its first packet and outputs its RTP (application/x-rtp,media=audio,
+ * encoding-name=OPUS), stamped on arrival like the video, so both share one time line. Put a
+ * queue after it: the pad is pushed from the same streaming thread as the video.
+ * |[
+ * gst-launch-1.0 icecamsrc name=src server=ws://127.0.0.1:8080 camera-id=frontdoor \
+ *   ! rtph264depay ! avdec_h264 ! videoconvert ! autovideosink \
+ *   src.audio ! queue ! rtpopusdepay ! opusdec ! audioconvert ! autoaudiosink
+ * ]|
+ *
  * ## Example launch line (pipelines/view-screen.sh)
  * |[
  * gst-launch-1.0 icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor \
@@ -60,6 +72,7 @@
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 
+#include "gsticecamaudioout.h"
 #include "gsticecamcommon.h"
 #include "gsticecamuri.h"
 #include "icecam-viewer-endpoint.h"
@@ -93,6 +106,7 @@ struct _GstIcecamSrc {
 
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
+  GstIcecamAudioOut *audio;       /* the `audio` pad */
 
   GMutex lock;                    /* protects the fields below */
   GCond cond;
@@ -117,6 +131,9 @@ struct _GstIcecamSrc {
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-rtp"));
+
+static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio",
+    GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS ("application/x-rtp,media=audio"));
 
 static void gst_icecam_src_uri_handler_init (gpointer g_iface, gpointer iface_data);
 
@@ -196,6 +213,11 @@ on_endpoint_media (IcecamViewerEndpoint *endpoint, const gchar *media_type, guin
   }
   gst_structure_set_name (gst_caps_get_structure (caps, 0), "application/x-rtp");
   GST_INFO_OBJECT (src, "caps from the camera's offer: %" GST_PTR_FORMAT, caps);
+  if (g_strcmp0 (media_type, "audio") == 0) {
+    gst_icecam_audio_out_set_caps (src->audio, caps);
+    gst_caps_unref (caps);
+    return;
+  }
 
   g_mutex_lock (&src->lock);
   gst_caps_replace (&src->pending_caps, caps);
@@ -511,9 +533,8 @@ stamp_ready (GstIcecamSrc *src)
 /* One packet per call, from what the last wake-up took from the queue: the lock is taken and
  * the thread sleeps once per burst, not once per packet. */
 static GstFlowReturn
-gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
+take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
 {
-  GstIcecamSrc *src = GST_ICECAM_SRC (psrc);
   GstCaps *caps = NULL;
   gboolean took = FALSE;
   g_autoptr (GError) error = NULL;
@@ -559,6 +580,46 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
   }
   *outbuf = g_queue_pop_head (&src->ready);
   return GST_FLOW_OK;
+}
+
+/* The video goes out of the src pad; audio packets are pushed on the `audio` pad on the way. */
+static GstFlowReturn
+gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (psrc);
+
+  for (;;) {
+    GstFlowReturn ret = take_packet (src, outbuf);
+
+    if (ret != GST_FLOW_OK)
+      return ret;
+    if (!gst_icecam_audio_out_claims (src->audio, *outbuf))
+      return GST_FLOW_OK;
+  }
+}
+
+/* The video's EOS (the camera left, or downstream had enough) ends the audio too, so that the
+ * pipeline's sinks all see the end. */
+static GstPadProbeReturn
+on_src_eos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstIcecamSrc *src = data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    gst_icecam_audio_out_push_eos (src->audio);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstStateChangeReturn
+gst_icecam_src_change_state (GstElement *element, GstStateChange transition)
+{
+  GstIcecamSrc *src = GST_ICECAM_SRC (element);
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  /* The streaming thread has stopped: the audio pad goes; a new start may make it again. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_icecam_audio_out_reset (src->audio);
+  return ret;
 }
 
 /* Caps are set from the camera's offer in create(), before the first packet. */
@@ -693,6 +754,7 @@ gst_icecam_src_finalize (GObject *object)
 {
   GstIcecamSrc *src = GST_ICECAM_SRC (object);
 
+  gst_icecam_audio_out_free (src->audio);
   gst_icecam_settings_clear (&src->settings);
   g_free (src->token);
   g_free (src->camera_fingerprint);
@@ -853,6 +915,8 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_icecam_src_change_state);
   gst_element_class_set_static_metadata (element_class, "icecam viewer source",
       "Source/Network/RTP", "Receives a camera's RTP over ICE, through an icecam rendezvous",
       "icecam developers");
@@ -871,6 +935,10 @@ gst_icecam_src_init (GstIcecamSrc *src)
 {
   g_mutex_init (&src->lock);
   g_cond_init (&src->cond);
+  src->audio = gst_icecam_audio_out_new (GST_ELEMENT (src),
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (src), "audio"));
+  gst_pad_add_probe (GST_BASE_SRC_PAD (src), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_src_eos, src,
+                     NULL);
   g_queue_init (&src->packets);
   g_queue_init (&src->ready);
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);

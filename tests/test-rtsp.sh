@@ -5,7 +5,8 @@
 # passes the H.264 through (no encoder in its process) to a viewer that decodes it; with
 # digest authentication; a late viewer starts from the GOP cache; the RTSP server restarted
 # mid-stream and the viewer continues; wrong credentials, an unreachable camera, MJPEG and
-# H.265 each give their one clear line.
+# H.265 each give their one clear line. The camera's AAC is transcoded to Opus (--audio auto)
+# and heard by the viewer; a camera without audio says so and plays.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 TEST_KILL_SIGNAL=KILL
@@ -63,10 +64,11 @@ wait_for_frames "$tmp/view.log" 30 $((20 * slowdown)) \
   && pass "viewer decodes the passed-through stream" || fail "viewer decodes: $(tail -3 "$tmp/view.log")"
 grep -q 'encoder none' "$tmp/cam.log" && pass "camera says it encodes nothing" \
   || fail "no 'encoder none' line"
-# An encoder would have to be mapped into the process to run: none is.
+# A video encoder would have to be mapped into the process to run: none is (the AAC is decoded
+# by faad and encoded by libopus, which are not in the list).
 encoders=$(grep -oE 'lib(x264|openh264|avcodec|gstx264|gstopenh264|gstlibav|x265|vpx)[^ ]*' \
   "/proc/$cam/maps" | sort -u | tr '\n' ' ')
-[ -z "$encoders" ] && pass "no encoder library in the camera process" \
+[ -z "$encoders" ] && pass "no video encoder library in the camera process" \
   || fail "encoder libraries in the camera process: $encoders"
 
 # 2. A late viewer of the 4 s GOP starts from the cache: the camera says so for its session,
@@ -80,6 +82,15 @@ grep -q "session $session starts from the GOP cache" "$tmp/cam.log" \
 [ -n "$ttff" ] && [ "$ttff" -lt $((2000 * slowdown)) ] \
   && pass "late viewer's first frame after ${ttff} ms (GOP 4000 ms)" \
   || fail "late viewer's first frame: ${ttff:-none} ms"
+
+# 2b. The camera's AAC, transcoded to Opus, in the same session as the passed-through video.
+out=$("$view_bin" --server "$url" --camera front --headless --frames 150 --timeout $((20 * slowdown)) 2>&1)
+audio_ms=$(echo "$out" | grep -oE 'audio_ms=[0-9]+' | cut -d= -f2)
+[ "${audio_ms:-0}" -gt 0 ] && echo "$out" | grep -q 'result=ok' \
+  && pass "the RTSP camera's AAC is heard as Opus: audio_ms=$audio_ms with the video" \
+  || fail "RTSP audio: $(echo "$out" | tail -2)"
+grep -q 'audio none' "$tmp/cam.log" && fail "camera with AAC said 'audio none'" \
+  || pass "camera with AAC takes its audio"
 
 # 3. The RTSP server dies mid-stream and comes back on its port: the camera connects again
 # and the viewer, still in its session, decodes again.
@@ -105,9 +116,12 @@ start_camera cam-auth.log door --source "rtsp://alice@127.0.0.1:$auth_port/cam" 
   --rtsp-password-file "$tmp/pw" --rtsp-transport tcp
 grep -q sesame "/proc/$camera_pid/cmdline" && fail "password in the process list" \
   || pass "no password in the process list"
-"$view_bin" --server "$url" --camera door --headless --frames 10 --timeout $((20 * slowdown)) \
+"$view_bin" --server "$url" --camera door --wait --headless --frames 10 --timeout $((20 * slowdown)) \
   >"$tmp/view-auth.log" 2>&1 && pass "digest-authenticated camera plays (media over TCP)" \
   || fail "digest-authenticated camera: $(tail -2 "$tmp/view-auth.log")"
+grep -q 'audio_ms=0' "$tmp/view-auth.log" && grep -q 'audio none: the camera' "$tmp/cam-auth.log" \
+  && pass "a camera without audio says so; its viewer plays video only" \
+  || fail "camera without audio: $(grep audio "$tmp/cam-auth.log") $(tail -1 "$tmp/view-auth.log")"
 ICECAM_RTSP_PASSWORD=wrong-0815 timeout $((30 * slowdown)) "$camera_bin" --server "$url" --id door2 \
   --source "rtsp://alice@127.0.0.1:$auth_port/cam" >"$tmp/cam-badpw.log" 2>&1
 rc=$?

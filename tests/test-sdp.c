@@ -306,6 +306,9 @@ test_sdp_bundle_offer (void)
   g_ptr_array_add (video->rtcp_fb, g_strdup ("nack pli"));
   audio->mid = g_strdup ("1");
   audio->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  audio->msid = g_strdup ("icecam audio0");
+  audio->ssrc = 287454020u;
+  audio->cname = g_strdup ("c4f3");
   sdp->ice_ufrag = g_strdup ("ufrag");
   sdp->ice_pwd = g_strdup ("pwdpwdpwdpwdpwdpwdpwdpwd");
   sdp->fingerprint = g_strdup (FP_SHA256);
@@ -320,6 +323,14 @@ test_sdp_bundle_offer (void)
   g_assert_nonnull (strstr (text, "a=rtcp-fb:96 nack pli\r\n"));
   g_assert_null (strstr (text, "a=rtcp-fb:96 nack\r\n"));
   g_assert_nonnull (strstr (text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
+  /* The audio section (icecam_camera_endpoint_set_audio()): its own source in the same stream,
+   * so that a browser plays both tracks in one MediaStream. */
+  g_assert_nonnull (strstr (text, "a=rtpmap:111 opus/48000/2\r\n"));
+  g_assert_nonnull (strstr (text, "a=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+  g_assert_nonnull (strstr (text, "a=mid:1\r\n"));
+  g_assert_nonnull (strstr (text, "a=ssrc:287454020 cname:c4f3\r\n"));
+  g_assert_nonnull (strstr (text, "a=msid:icecam audio0\r\n"));
+  g_assert_true (strstr (text, "m=video") < strstr (text, "m=audio"));
   /* Candidates belong to the bundle's transport: listed once. */
   g_assert_true (strstr (text, "a=candidate:") == g_strrstr (text, "a=candidate:"));
   back = icecam_sdp_parse (text, &error);
@@ -334,6 +345,12 @@ test_sdp_bundle_offer (void)
   b = icecam_sdp_get_media (back, 1);
   g_assert_cmpstr (b->mid, ==, "1");
   g_assert_cmpstr (b->rtpmap, ==, "opus/48000/2");
+  g_assert_cmpstr (b->kind, ==, "audio");
+  g_assert_cmpuint (b->payload_type, ==, 111);
+  g_assert_cmpstr (b->fmtp, ==, "minptime=10;useinbandfec=1");
+  g_assert_cmpuint (b->ssrc, ==, 287454020u);
+  g_assert_cmpstr (b->msid, ==, "icecam audio0");
+  g_assert_cmpint (b->direction, ==, ICECAM_SDP_DIRECTION_SENDONLY);
 }
 
 static void

@@ -74,6 +74,8 @@ struct _IcecamCameraEndpoint {
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
 
+  IcecamSdpMedia *audio; /* (nullable): the Opus section offered after the video one */
+  gint audio_pending;   /* atomic: audio is expected; the offers wait for its description */
   gint profile_pending; /* atomic: H.264 whose profile-level-id is not known yet; the offers
                          * wait for the first SPS that icecam_camera_endpoint_send() sees */
   gint64 last_keyframe_request;
@@ -364,10 +366,13 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
       icecam_signalling_client_get_state (self->client) != ICECAM_SIGNALLING_STATE_READY)
     return;
   g_mutex_lock (&self->lock);
-  if (self->media != NULL && !g_atomic_int_get (&self->profile_pending)) {
+  if (self->media != NULL && !g_atomic_int_get (&self->profile_pending) &&
+      !g_atomic_int_get (&self->audio_pending)) {
     media = icecam_sdp_new ();
     for (guint i = 0; i < self->media->media->len; i++)
       icecam_sdp_add_media (media, icecam_sdp_media_copy (g_ptr_array_index (self->media->media, i)));
+    if (self->audio != NULL)
+      icecam_sdp_add_media (media, icecam_sdp_media_copy (self->audio));
   }
   g_mutex_unlock (&self->lock);
   if (media == NULL)
@@ -756,6 +761,84 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
                               g_object_ref (self), g_object_unref);
 }
 
+/**
+ * icecam_camera_endpoint_expect_audio:
+ *
+ * Audio will be described (icecam_camera_endpoint_set_audio()): offers wait for it, so that
+ * no viewer gets an offer without the audio section. Thread-safe.
+ */
+void
+icecam_camera_endpoint_expect_audio (IcecamCameraEndpoint *self)
+{
+  g_mutex_lock (&self->lock);
+  if (self->audio == NULL)
+    g_atomic_int_set (&self->audio_pending, TRUE);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icecam_camera_endpoint_set_audio:
+ * @payload_type: the RTP payload type of the Opus stream (111 in browsers' offers)
+ * @fmtp: (nullable): format parameters, e.g. "minptime=10;useinbandfec=1"
+ * @ssrc: the stream's RTP SSRC, or 0 if not known
+ *
+ * Describes the camera's audio, Opus (RFC 7587: "opus/48000/2"): offers carry a second,
+ * bundled section, m=audio with a=mid:1, its own msid and the camera's cname. Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_audio (IcecamCameraEndpoint *self, guint payload_type,
+                                  const gchar *fmtp, guint32 ssrc)
+{
+  IcecamSdpMedia *section = icecam_sdp_media_new ("audio", payload_type, "opus/48000/2", fmtp);
+
+  section->mid = g_strdup ("1");
+  section->direction = ICECAM_SDP_DIRECTION_SENDONLY;
+  section->msid = g_strdup ("icecam audio0");
+  section->ssrc = ssrc;
+  section->cname = g_strdup (self->cname);
+  g_mutex_lock (&self->lock);
+  icecam_sdp_media_free (self->audio);
+  self->audio = section;
+  g_atomic_int_set (&self->audio_pending, FALSE);
+  g_mutex_unlock (&self->lock);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
+                              g_object_ref (self), g_object_unref);
+}
+
+/**
+ * icecam_camera_endpoint_clear_audio:
+ *
+ * There is no audio after all (or no more): offers go without the audio section and wait for
+ * it no longer. Thread-safe.
+ */
+void
+icecam_camera_endpoint_clear_audio (IcecamCameraEndpoint *self)
+{
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->audio, icecam_sdp_media_free);
+  g_atomic_int_set (&self->audio_pending, FALSE);
+  g_mutex_unlock (&self->lock);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
+                              g_object_ref (self), g_object_unref);
+}
+
+/**
+ * icecam_camera_endpoint_send_audio:
+ * @messages: (array length=n_messages): RTP packets of the stream icecam_camera_endpoint_set_audio()
+ *   describes
+ *
+ * Like icecam_camera_endpoint_send(), but every CONNECTED viewer gets them at once: audio
+ * waits for no keyframe and is not kept in the GOP cache. Thread-safe; never blocks.
+ *
+ * Returns: the number of viewers the packets were handed to
+ */
+guint
+icecam_camera_endpoint_send_audio (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
+                                   guint n_messages)
+{
+  return icecam_fanout_send_ungated (self->fanout, messages, n_messages);
+}
+
 /* Reads the profile-level-id from the first SPS sent, when the caps did not say it. Runs on
  * the streaming thread while the profile is pending. */
 static void
@@ -1039,6 +1122,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   icecam_fanout_free (self->fanout);
   icecam_sdp_free (self->media);
+  icecam_sdp_media_free (self->audio);
   g_free (self->cname);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);

@@ -49,6 +49,12 @@ void icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint m
 void icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
                                        guint payload_type, const gchar *rtpmap,
                                        const gchar *fmtp, guint32 ssrc);
+void icecam_camera_endpoint_expect_audio (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_audio (IcecamCameraEndpoint *self, guint payload_type,
+                                       const gchar *fmtp, guint32 ssrc);
+void icecam_camera_endpoint_clear_audio (IcecamCameraEndpoint *self);
+guint icecam_camera_endpoint_send_audio (IcecamCameraEndpoint *self,
+                                         const NiceOutputMessage *messages, guint n_messages);
 void icecam_camera_endpoint_set_certificate (IcecamCameraEndpoint *self,
                                              IcecamCertificate *certificate);
 IcecamCertificate *icecam_camera_endpoint_get_certificate (IcecamCameraEndpoint *self);

@@ -329,3 +329,41 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
   }
   return receivers->len;
 }
+
+/**
+ * icecam_fanout_send_ungated:
+ * @messages: (array length=n_messages): RTP packets of a stream that needs no keyframe (audio)
+ *
+ * Sends the packets to every receiver at once, whether or not its video has started; they do
+ * not go into the GOP cache. Thread-safe; never blocks.
+ *
+ * Returns: the number of receivers
+ */
+guint
+icecam_fanout_send_ungated (IcecamFanout *self, const NiceOutputMessage *messages,
+                            guint n_messages)
+{
+  g_autoptr (GPtrArray) receivers = NULL;
+  g_autofree gsize *lengths = NULL;
+  g_autofree const guint8 **packets = NULL;
+  g_autofree guint8 *flat = NULL;
+  g_autofree guint8 *scratch = NULL;
+  gsize room = 0;
+
+  g_mutex_lock (&self->lock);
+  receivers = g_ptr_array_ref (self->receivers);
+  g_mutex_unlock (&self->lock);
+  if (receivers->len == 0 || n_messages == 0)
+    return receivers->len;
+  lengths = g_new (gsize, n_messages);
+  packets = flatten_messages (messages, n_messages, lengths, &flat);
+  for (guint i = 0; i < n_messages; i++)
+    room = MAX (room, lengths[i] + ICECAM_SRTP_MAX_OVERHEAD);
+  scratch = g_malloc (room * n_messages);
+  for (guint r = 0; r < receivers->len; r++) {
+    Receiver *receiver = g_ptr_array_index (receivers, r);
+
+    icecam_peer_session_send_rtp (receiver->peer, packets, lengths, n_messages, scratch, room);
+  }
+  return receivers->len;
+}

@@ -27,6 +27,8 @@ void icecam_fanout_remove (IcecamFanout *self, IcecamPeerSession *peer);
 void icecam_fanout_clear (IcecamFanout *self);
 guint icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages,
                           guint n_messages);
+guint icecam_fanout_send_ungated (IcecamFanout *self, const NiceOutputMessage *messages,
+                                  guint n_messages);
 guint icecam_fanout_get_n_peers (IcecamFanout *self);
 
 G_END_DECLS

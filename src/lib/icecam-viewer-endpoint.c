@@ -58,7 +58,8 @@ struct _IcecamViewerEndpoint {
   IcecamCertificate *certificate; /* ephemeral: the camera learns it from each answer */
   gchar *pinned_fingerprint;      /* as the user gave it; NULL: trust the offer's */
   guint32 own_ssrc;
-  guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
+  guint32 media_ssrc;    /* atomic: the camera's video SSRC, learnt from its packets */
+  gint video_pt;         /* atomic: the payload type of the offer's first (video) section */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
   gboolean wait;         /* an unknown camera is waited for, not an error */
@@ -318,7 +319,9 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 
   if (icecam_rtp_is_rtcp (data, length))
     return; /* the camera's sender reports carry nothing the viewer needs yet */
-  if (icecam_rtp_get_ssrc (data, length, &ssrc))
+  /* Keyframe requests name the video source, not the audio one. */
+  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->video_pt) &&
+      icecam_rtp_get_ssrc (data, length, &ssrc))
     g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
   stop_restart_requests (self); /* media again: whatever was asked worked */
   if (self->receive_func != NULL)
@@ -378,10 +381,12 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   stop_restart_requests (self); /* the restart is under way */
   if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
-  /* The caps must be known before the first packet is handed on. */
-  video = icecam_sdp_get_media (offer, 0);
-  g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type, video->rtpmap,
-                 video->fmtp);
+  /* The caps must be known before the first packet is handed on: one "media" per section,
+   * the first (video) first. */
+  g_atomic_int_set (&self->video_pt, (gint) icecam_sdp_get_media (offer, 0)->payload_type);
+  for (guint i = 0; (video = icecam_sdp_get_media (offer, i)) != NULL; i++)
+    g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type,
+                   video->rtpmap, video->fmtp);
   reply = icecam_message_new_answer (self->session_id, answer);
   icecam_signalling_client_send (self->client, reply);
   set_state (self, ICECAM_VIEWER_STATE_CHECKING);
@@ -905,7 +910,8 @@ icecam_viewer_endpoint_class_init (IcecamViewerEndpointClass *klass)
    * @rtpmap: e.g. "H264/90000"
    * @fmtp: (nullable): format parameters
    *
-   * The camera's offer arrived: this is what its packets will be.
+   * The camera's offer arrived: this is what its packets will be. Emitted once per media
+   * section of the offer, in its order (the video first, then an audio section if any).
    */
   signals[SIGNAL_MEDIA] =
     g_signal_new ("media", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,

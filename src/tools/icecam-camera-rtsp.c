@@ -12,6 +12,7 @@
 #define RETRY_FIRST_S 1
 #define RETRY_MAX_S 30
 #define RTSP_LATENCY_MS 100
+#define AUDIO_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 typedef enum {
   RTSP_STATE_IDLE,
@@ -33,8 +34,11 @@ static const gchar *const state_names[] = { "idle", "connecting", "streaming", "
  * payloader's sequence numbers) never stops: when the camera drops, stalls or cannot be
  * reached, only the RTSP pipeline is torn down and made again after 1 s, 2 s, 4 s ... 30 s,
  * and viewers continue after a gap. With --rtsp-transport auto rtspsrc tries UDP, then TCP
- * (interleaved) when no UDP arrives within its udp-timeout (5 s). Only the video stream is set up ("select-stream"): an audio stream (AAC, PCMA)
- * would be selected there and linked in "pad-added" to a second branch.
+ * (interleaved) when no UDP arrives within its udp-timeout (5 s). The H.264 video stream is
+ * set up ("select-stream") and, with icecam_camera_rtsp_set_audio() (--audio auto), an AAC,
+ * PCMA or PCMU audio stream too: decoded to 48 kHz stereo and pushed into the camera
+ * pipeline's audio appsrc, which encodes it to Opus (the only transcoding). A camera with no
+ * such audio stream is told once, at its first access unit, so the offers go without audio.
  *
  * Runs in the main context; the appsink callback runs in the RTSP pipeline's streaming thread
  * and only pushes to the appsrc and stamps the time of the last access unit.
@@ -59,6 +63,12 @@ struct _IcecamCameraRtsp {
   gint64 last_unit_us; /* atomic */
   gchar *refused_codec; /* atomic: a video stream that is not H.264 (select-stream) */
   gint selected;        /* atomic: an H.264 stream was set up (select-stream) */
+  GstElement *audio_appsrc; /* (nullable): the camera pipeline's audio appsrc */
+  GSourceFunc no_audio;     /* called once in the main context: the camera has no audio */
+  gpointer no_audio_data;
+  gint audio_selected;      /* atomic: an audio stream was set up (select-stream) */
+  gint audio_decided;       /* atomic: whether the camera has audio is known */
+  gint64 first_unit_us;     /* streaming thread: when the first access unit came, 0 before */
 };
 
 static void connect_camera (IcecamCameraRtsp *self);
@@ -175,7 +185,108 @@ on_appsink_new_sample (GstAppSink *appsink, gpointer data)
   GST_BUFFER_DURATION (buffer) = GST_CLOCK_TIME_NONE;
   __atomic_store_n (&self->last_unit_us, g_get_monotonic_time (), __ATOMIC_RELEASE);
   gst_app_src_push_buffer (GST_APP_SRC (self->appsrc), buffer);
+  /* Every stream was set up before the first access unit: the audio, if any, is known. Audio
+   * that was set up but gives nothing decoded within AUDIO_TIMEOUT_US (no decoder for it)
+   * counts as none, so that the offers stop waiting for it. */
+  if (self->first_unit_us == 0)
+    self->first_unit_us = g_get_monotonic_time ();
+  if (self->audio_appsrc != NULL &&
+      (!g_atomic_int_get (&self->audio_selected) ||
+       g_get_monotonic_time () - self->first_unit_us > AUDIO_TIMEOUT_US) &&
+      g_atomic_int_compare_and_exchange (&self->audio_decided, FALSE, TRUE))
+    g_idle_add (self->no_audio, self->no_audio_data);
   return GST_FLOW_OK;
+}
+
+/* Streaming thread of the RTSP pipeline: decoded audio, into the camera pipeline. */
+static GstFlowReturn
+on_audio_sink_new_sample (GstAppSink *appsink, gpointer data)
+{
+  IcecamCameraRtsp *self = data;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (appsink);
+  GstBuffer *buffer;
+
+  if (sample == NULL)
+    return GST_FLOW_EOS;
+  g_atomic_int_set (&self->audio_decided, TRUE);
+  buffer = gst_buffer_copy (gst_sample_get_buffer (sample));
+  GST_BUFFER_PTS (buffer) = GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  gst_app_src_push_buffer (GST_APP_SRC (self->audio_appsrc), buffer);
+  return GST_FLOW_OK;
+}
+
+/* The depayloader and decoder of an audio encoding an IP camera sends, or NULL. AAC is decoded
+ * by faad where it is installed, not by libav: the camera process then maps no library that
+ * could encode video, which shows that the video is passed through. */
+static gchar *
+describe_audio_decoder (const gchar *encoding)
+{
+  g_autoptr (GstElementFactory) faad = gst_element_factory_find ("faad");
+  const gchar *aac = faad != NULL ? "faad" : "avdec_aac";
+
+  if (encoding == NULL)
+    return NULL;
+  if (g_ascii_strcasecmp (encoding, "MPEG4-GENERIC") == 0)
+    return g_strdup_printf ("rtpmp4gdepay ! aacparse ! %s", aac);
+  if (g_ascii_strcasecmp (encoding, "MP4A-LATM") == 0)
+    return g_strdup_printf ("rtpmp4adepay ! aacparse ! %s", aac);
+  if (g_ascii_strcasecmp (encoding, "PCMA") == 0)
+    return g_strdup ("rtppcmadepay ! alawdec");
+  if (g_ascii_strcasecmp (encoding, "PCMU") == 0)
+    return g_strdup ("rtppcmudepay ! mulawdec");
+  return NULL;
+}
+
+/* rtspsrc's streaming thread: the audio stream's pad gets its branch now (one made
+ * before would hold the pipeline in PAUSED for a camera without audio). */
+static void
+on_rtspsrc_pad_added (GstElement *rtspsrc, GstPad *pad, gpointer data)
+{
+  IcecamCameraRtsp *self = data;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const GstStructure *s = caps != NULL ? gst_caps_get_structure (caps, 0) : NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *decoder = NULL;
+  g_autofree gchar *description = NULL;
+  g_autoptr (GstElement) audio_sink = NULL;
+  g_autoptr (GstPad) sink = NULL;
+  GstAppSinkCallbacks callbacks = { .new_sample = on_audio_sink_new_sample };
+  GstElement *branch, *pipeline;
+  GstPadLinkReturn link;
+
+  if (s == NULL || g_strcmp0 (gst_structure_get_string (s, "media"), "audio") != 0)
+    return;
+  decoder = describe_audio_decoder (gst_structure_get_string (s, "encoding-name"));
+  if (decoder == NULL)
+    return;
+  description = g_strdup_printf ("%s ! audioconvert ! audioresample ! " ICECAM_CAMERA_RTSP_AUDIO_CAPS
+                                 " ! appsink name=aout sync=false max-buffers=64 drop=true",
+                                 decoder);
+  branch = gst_parse_bin_from_description (description, TRUE, &error);
+  if (branch == NULL) {
+    g_warning ("rtsp %s: no audio: %s", self->display, error->message);
+    return;
+  }
+  audio_sink = gst_bin_get_by_name (GST_BIN (branch), "aout");
+  gst_app_sink_set_callbacks (GST_APP_SINK (audio_sink), &callbacks, self, NULL);
+  pipeline = GST_ELEMENT (gst_element_get_parent (rtspsrc));
+  gst_bin_add (GST_BIN (pipeline), branch);
+  gst_object_unref (pipeline);
+  gst_element_sync_state_with_parent (branch);
+  sink = gst_element_get_static_pad (branch, "sink");
+  link = gst_pad_link (pad, sink);
+  if (link != GST_PAD_LINK_OK)
+    g_warning ("rtsp %s: cannot link the audio stream: %s", self->display,
+               gst_pad_link_get_name (link));
+}
+
+/* The audio encodings an IP camera sends that icecam transcodes to Opus. */
+static gboolean
+is_camera_audio (const gchar *encoding)
+{
+  g_autofree gchar *decoder = describe_audio_decoder (encoding);
+
+  return decoder != NULL;
 }
 
 /* rtspsrc asks, per stream in the camera's SDP, whether to set it up: the H.264 video only. */
@@ -188,6 +299,11 @@ on_rtspsrc_select_stream (GstElement *rtspsrc, guint num, GstCaps *caps, gpointe
   const gchar *encoding = s != NULL ? gst_structure_get_string (s, "encoding-name") : NULL;
   gchar *refused;
 
+  if (g_strcmp0 (media, "audio") == 0 && self->audio_appsrc != NULL && is_camera_audio (encoding) &&
+      !g_atomic_int_get (&self->audio_selected)) {
+    g_atomic_int_set (&self->audio_selected, TRUE);
+    return TRUE;
+  }
   if (g_strcmp0 (media, "video") != 0)
     return FALSE;
   if (encoding != NULL && g_ascii_strcasecmp (encoding, "H264") == 0) {
@@ -334,6 +450,8 @@ make_pipeline (IcecamCameraRtsp *self, GError **error)
   g_signal_connect (rtspsrc, "select-stream", G_CALLBACK (on_rtspsrc_select_stream), self);
   appsink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
   gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, self, NULL);
+  if (self->audio_appsrc != NULL)
+    g_signal_connect (rtspsrc, "pad-added", G_CALLBACK (on_rtspsrc_pad_added), self);
   return g_steal_pointer (&pipeline);
 }
 
@@ -345,6 +463,7 @@ connect_camera (IcecamCameraRtsp *self)
 
   g_clear_pointer (&self->refused_codec, g_free);
   g_atomic_int_set (&self->selected, FALSE);
+  g_atomic_int_set (&self->audio_selected, FALSE);
   self->pipeline = make_pipeline (self, &error);
   if (self->pipeline == NULL) {
     g_autofree gchar *line = g_strdup_printf ("cannot read RTSP: %s", error->message);
@@ -409,6 +528,22 @@ icecam_camera_rtsp_new (const IcecamCameraSourceOptions *options, GstElement *ap
   return g_steal_pointer (&self);
 }
 
+/**
+ * icecam_camera_rtsp_set_audio:
+ * @appsrc: the camera pipeline's audio appsrc (%ICECAM_CAMERA_RTSP_AUDIO_APPSRC)
+ * @no_audio: called once in the main context if the camera's stream has no audio icecam takes
+ *
+ * Takes the camera's audio too. Call before icecam_camera_rtsp_start().
+ */
+void
+icecam_camera_rtsp_set_audio (IcecamCameraRtsp *self, GstElement *appsrc, GSourceFunc no_audio,
+                              gpointer data)
+{
+  gst_object_replace ((GstObject **) &self->audio_appsrc, GST_OBJECT (appsrc));
+  self->no_audio = no_audio;
+  self->no_audio_data = data;
+}
+
 /* Connects now and keeps the camera connected. */
 void
 icecam_camera_rtsp_start (IcecamCameraRtsp *self)
@@ -430,6 +565,7 @@ icecam_camera_rtsp_free (IcecamCameraRtsp *self)
   if (self->retry_source != 0)
     g_source_remove (self->retry_source);
   gst_clear_object (&self->appsrc);
+  gst_clear_object (&self->audio_appsrc);
   g_free (self->location);
   g_free (self->display);
   g_free (self->user);

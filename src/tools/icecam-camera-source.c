@@ -161,12 +161,15 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
 {
   g_autofree gchar *source = NULL;
   g_autofree gchar *encoder = NULL;
+  g_autofree gchar *audio = NULL;
 
   /* Low latency: no B-frames or lookahead, one keyframe per interval (viewers get one on
    * join anyway), one RTP packet per NAL as soon as it exists. Not rtph264pay
    * config-interval=-1: it would put a copy of SPS/PPS before each of an IDR's slices (x264's
    * sliced threads make several), between the slices of one picture, which OpenH264 and
    * other strict decoders refuse. */
+  if (!icecam_camera_audio_describe (o->audio, icecam_camera_source_is_rtsp (o), &audio, error))
+    return NULL;
   if (icecam_camera_source_is_rtsp (o)) {
     if (o->encoder != NULL) {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -179,7 +182,8 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
         "max-bytes=8000000 leaky-type=downstream "
         "! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au "
         "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
-        "! icecamsink name=sink gop-cache=%s", o->no_gop_cache ? "false" : "true");
+        "! icecamsink name=sink gop-cache=%s %s", o->no_gop_cache ? "false" : "true",
+        audio ? audio : "");
   }
   source = describe_raw_source (o, error);
   if (source == NULL)
@@ -190,5 +194,5 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
   return g_strdup_printf (
       "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! %s "
       "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
-      "! icecamsink name=sink", source, encoder);
+      "! icecamsink name=sink %s", source, encoder, audio ? audio : "");
 }

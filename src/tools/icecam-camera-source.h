@@ -12,6 +12,7 @@ typedef struct {
   gchar *encoder;            /* auto, x264 or an element name; NULL: auto */
   gchar *rtsp_password_file; /* NULL: $ICECAM_RTSP_PASSWORD, if set */
   gchar *rtsp_transport;     /* auto (UDP, else TCP), udp or tcp; NULL: auto */
+  gchar *audio;              /* auto, none, test, alsa:DEVICE; NULL: auto */
   gboolean no_gop_cache;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s;
 } IcecamCameraSourceOptions;
@@ -19,9 +20,16 @@ typedef struct {
 /* Name of the appsrc an RTSP source feeds in the pipeline icecam_camera_source_describe()
  * describes. */
 #define ICECAM_CAMERA_RTSP_APPSRC "rtspin"
+/* Name of the appsrc an RTSP camera's decoded audio goes to (--audio auto), and its caps. */
+#define ICECAM_CAMERA_RTSP_AUDIO_APPSRC "rtspaudio"
+#define ICECAM_CAMERA_RTSP_AUDIO_CAPS \
+  "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
 
 gboolean icecam_camera_source_is_rtsp (const IcecamCameraSourceOptions *options);
 gchar *icecam_camera_source_describe (IcecamCameraSourceOptions *options, GError **error);
+
+gboolean icecam_camera_audio_describe (const gchar *audio, gboolean rtsp, gchar **branch,
+                                       GError **error);
 
 typedef struct _IcecamCameraRtsp IcecamCameraRtsp;
 
@@ -32,6 +40,8 @@ typedef void (*IcecamCameraRtspFatalFunc) (const gchar *message, gpointer data);
 IcecamCameraRtsp *icecam_camera_rtsp_new (const IcecamCameraSourceOptions *options,
                                           GstElement *appsrc, IcecamCameraRtspFatalFunc fatal,
                                           gpointer data, GError **error);
+void icecam_camera_rtsp_set_audio (IcecamCameraRtsp *self, GstElement *appsrc,
+                                   GSourceFunc no_audio, gpointer data);
 void icecam_camera_rtsp_start (IcecamCameraRtsp *self);
 void icecam_camera_rtsp_free (IcecamCameraRtsp *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamCameraRtsp, icecam_camera_rtsp_free)

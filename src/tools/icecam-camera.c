@@ -37,13 +37,33 @@ on_rtsp_fatal (const gchar *message, gpointer data)
   g_main_loop_quit (app->loop);
 }
 
+/* The RTSP camera has no audio icecam takes: the sink's audio pad goes, and with it the
+ * offers' wait for audio. */
+static gboolean
+on_rtsp_no_audio (gpointer data)
+{
+  CameraApp *app = data;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app->pipeline), "sink");
+  g_autoptr (GstPad) pad = sink ? gst_element_get_static_pad (sink, "audio") : NULL;
+
+  g_print ("icecam-camera: audio none: the camera's stream has no AAC, PCMA or PCMU audio\n");
+  if (pad != NULL)
+    gst_element_release_request_pad (sink, pad);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 create_rtsp_source (CameraApp *app, GstElement *pipeline, GError **error)
 {
   g_autoptr (GstElement) appsrc = gst_bin_get_by_name (GST_BIN (pipeline),
                                                        ICECAM_CAMERA_RTSP_APPSRC);
 
+  g_autoptr (GstElement) audio = gst_bin_get_by_name (GST_BIN (pipeline),
+                                                      ICECAM_CAMERA_RTSP_AUDIO_APPSRC);
+
   app->rtsp = icecam_camera_rtsp_new (&app->src, appsrc, on_rtsp_fatal, app, error);
+  if (app->rtsp != NULL && audio != NULL)
+    icecam_camera_rtsp_set_audio (app->rtsp, audio, on_rtsp_no_audio, app);
   return app->rtsp != NULL;
 }
 
@@ -181,6 +201,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "no-gop-cache", 0, 0, G_OPTION_ARG_NONE, &app->src.no_gop_cache,
       "RTSP: new viewers wait for the camera's next keyframe instead of getting the frames "
       "since the last one at once", NULL },
+    { "audio", 0, 0, G_OPTION_ARG_STRING, &app->src.audio,
+      "Opus audio in the same session: auto (an RTSP camera's own AAC, PCMA or PCMU audio, "
+      "transcoded; else none), none, test (a tone), or alsa:DEVICE, a microphone (default auto)", "AUDIO" },
     { "encoder", 0, 0, G_OPTION_ARG_STRING, &app->src.encoder,
       "auto (a hardware H.264 encoder that works here, else x264), x264, or an element name "
       "such as v4l2h264enc, vaapih264enc, nvh264enc (default auto)", "ENCODER" },
@@ -235,6 +258,7 @@ camera_app_clear (CameraApp *app)
   g_free (app->id);
   g_free (app->src.source);
   g_free (app->src.encoder);
+  g_free (app->src.audio);
   g_free (app->src.rtsp_password_file);
   g_free (app->src.rtsp_transport);
   g_free (app->secret_file);

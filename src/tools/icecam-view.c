@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "icecam-tool.h"
+#include "icecam-view-audio.h"
 #include "icecam-view-record.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
   gboolean list;          /* --list: print the cameras online and exit */
   gchar *record_path;     /* --record */
   IcecamViewRecord *record;
+  IcecamViewAudio *audio; /* the camera's audio, when its offer has some */
   GstElement *tail;       /* what the chain links from: src, or the recording's tee */
   gchar *lost;            /* icecamsrc said the camera left; its EOS follows */
 
@@ -409,6 +411,7 @@ build_pipeline (ViewApp *app, GError **error)
                 "camera-fingerprint", app->camera_fingerprint, "wait-for-camera", app->wait,
                 NULL);
   gst_bin_add (GST_BIN (app->pipeline), app->src);
+  app->audio = icecam_view_audio_new (app->pipeline, app->src, app->headless);
   app->tail = app->src;
   if (app->record_path != NULL) {
     /* Restarting the pipeline would start the file again: icecamsrc waits for the camera. */
@@ -487,6 +490,8 @@ print_summary (ViewApp *app)
   icecam_tool_summary_add (summary, "session", app->session, FALSE);
   icecam_tool_summary_add_int (summary, "retries", app->retries);
   icecam_tool_summary_add (summary, "decoder", app->decoder, FALSE);
+  icecam_tool_summary_add_int (summary, "audio_ms",
+                               app->audio ? icecam_view_audio_get_ms (app->audio) : 0);
   if (app->nat_type != NULL)
     icecam_tool_summary_add (summary, "nat", app->nat_type, FALSE);
   icecam_tool_summary_print (summary, "icecam-view", app->json);
@@ -595,6 +600,7 @@ view_app_clear (ViewApp *app)
   g_clear_pointer (&app->loop, g_main_loop_unref);
   if (app->pipeline != NULL)
     gst_element_set_state (app->pipeline, GST_STATE_NULL);
+  g_clear_pointer (&app->audio, icecam_view_audio_free);
   gst_clear_object (&app->pipeline);
   g_clear_pointer (&app->record, icecam_view_record_free);
   g_free (app->record_path);

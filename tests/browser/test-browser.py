@@ -188,6 +188,16 @@ async def case_loopback(browser, lab, rv, camera):
         check(stats.get('framesDecoded', 0) >= 15 * PLAY_SECONDS,
               f'>= {15 * PLAY_SECONDS:.0f} frames decoded in {PLAY_SECONDS:.0f} s',
               str(stats.get('framesDecoded')))
+        check(stats.get('audioSamplesReceived', 0) > 0,
+              "the camera's Opus audio is received (inbound-rtp audio totalSamplesReceived)",
+              str(stats.get('audioSamplesReceived')))
+        sound = await tab.evaluate("[document.getElementById('video').muted, "
+                                   "document.getElementById('mute').hidden]")
+        check(sound == [True, False], 'the video starts muted, with an Unmute button', json.dumps(sound))
+        await tab.click('#mute')
+        sound = await tab.evaluate("[document.getElementById('video').muted, "
+                                   "document.getElementById('mute').textContent]")
+        check(sound == [False, 'Mute'], 'Unmute turns the sound on', json.dumps(sound))
         check(stats.get('keyFramesDecoded', 99) <= 4, '<= 4 keyframes', str(stats.get('keyFramesDecoded')))
         check(stats.get('pliCount', 99) <= 4, '<= 4 PLIs', str(stats.get('pliCount')))
         pair = stats.get('pair') or {}
@@ -472,7 +482,7 @@ async def main():
                                  '--ignore-certificate-errors']
     try:
         rv = await lab.rendezvous('rendezvous')
-        camera = await lab.camera('camera', rv, 'cam', '--keyframe-interval', '10')
+        camera = await lab.camera('camera', rv, 'cam', '--keyframe-interval', '10', '--audio', 'test')
         async with ib.Chromium(os.environ.get('CHROMIUM', 'chromium'), flags,
                                os.path.join(tmp, 'chromium.log')) as browser:
             version = await browser.cdp.call('Browser.getVersion')

@@ -28,6 +28,7 @@
     connection: $('connection'), cameras: $('cameras'), tokenForm: $('token-form'),
     token: $('token'), notice: $('notice'), player: $('player'), video: $('video'),
     overlay: $('overlay'), status: $('player-status'), fullscreen: $('fullscreen'),
+    mute: $('mute'),
   };
 
   // ---- where we are ------------------------------------------------------------------------
@@ -393,6 +394,7 @@
       watch.pc.close();
     if (ui.video.srcObject !== null)
       ui.video.srcObject = null;
+    ui.mute.hidden = true;
     ui.overlay.textContent = '';
     if (failed || watch.firstFrameAt === null)
       app.failures++;
@@ -442,8 +444,22 @@
         send({ type: 'candidate', session: watch.session, candidate: e.candidate.candidate });
     });
     pc.addEventListener('track', (e) => {
-      ui.video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+      // The camera's audio and video share one stream (one msid): the <video> plays both.
+      const current = ui.video.srcObject;
+      if (e.track.kind === 'audio') {
+        ui.mute.hidden = false;
+        if (current instanceof MediaStream) {
+          if (!current.getTracks().includes(e.track))
+            current.addTrack(e.track);
+          return;
+        }
+      }
+      const stream = e.streams[0] ?? new MediaStream([e.track]);
+      if (current !== stream)
+        ui.video.srcObject = stream;
       ui.video.play().catch(() => {});
+      if (e.track.kind === 'audio')
+        return;
       const onFrame = (now, meta) => {
         if (watch.closed)
           return;
@@ -574,6 +590,9 @@
         const codec = report.get(s.codecId);
         if (codec)
           stats.codec = `${codec.mimeType} ${codec.sdpFmtpLine ?? ''}`.trim();
+      } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        stats.audioPacketsReceived = s.packetsReceived;
+        stats.audioSamplesReceived = s.totalSamplesReceived;
       } else if (s.type === 'transport' && transport === null) {
         transport = s;
       } else if (s.type === 'candidate-pair' && s.selected) {
@@ -724,6 +743,13 @@
     showNotice(null);
     setConnection('connecting');
     reconnectNow();
+  });
+
+  // Browsers refuse to autoplay sound: the video starts muted, and a click turns it on.
+  ui.mute.addEventListener('click', () => {
+    ui.video.muted = !ui.video.muted;
+    ui.mute.textContent = ui.video.muted ? 'Unmute' : 'Mute';
+    ui.video.play().catch(() => {});
   });
 
   ui.fullscreen.addEventListener('click', () => {

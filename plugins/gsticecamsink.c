@@ -489,7 +489,12 @@ build_stats (GstIcecamSink *sink)
         "packets-sent", G_TYPE_UINT64, ss->ice.packets_sent,
         "bytes-sent", G_TYPE_UINT64, ss->ice.bytes_sent,
         "packets-dropped", G_TYPE_UINT64, ss->ice.packets_dropped,
-        "packets-received", G_TYPE_UINT64, ss->ice.packets_received, NULL);
+        "packets-received", G_TYPE_UINT64, ss->ice.packets_received,
+        "packets-nacked", G_TYPE_UINT64, ss->retransmit.nacked,
+        "packets-retransmitted", G_TYPE_UINT64, ss->retransmit.sent,
+        "bytes-retransmitted", G_TYPE_UINT64, ss->retransmit.bytes,
+        "retransmissions-refused", G_TYPE_UINT64, ss->retransmit.refused,
+        "retransmissions-missing", G_TYPE_UINT64, ss->retransmit.missing, NULL);
     GValue v = G_VALUE_INIT;
 
     if (ss->pair != NULL)
@@ -576,7 +581,9 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
   gst_icecam_install_properties (gobject_class,
       "Per-session statistics: \"viewers\" (uint, viewers with a selected pair) and "
       "\"sessions\", a list of structures with session, viewer, state, packets-sent, "
-      "bytes-sent, packets-dropped, packets-received and, once selected, the pair's "
+      "bytes-sent, packets-dropped, packets-received, packets-nacked, "
+      "packets-retransmitted, bytes-retransmitted, retransmissions-refused (over the "
+      "viewer's cap), retransmissions-missing (no longer kept) and, once selected, the pair's "
       "local-type, remote-type, transport, local-address, remote-address");
   g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
       g_param_spec_uint ("max-viewers", "Maximum viewers",

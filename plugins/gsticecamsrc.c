@@ -8,7 +8,11 @@
  * Connects to an icecam rendezvous, asks for one camera, negotiates an ICE session with it
  * and outputs the camera's RTP packets, timestamped on arrival. The caps come from the
  * camera's offer. Upstream force-key-unit events (for example from a depayloader with
- * request-keyframe=true) are sent to the camera as RTCP PLI over the media path.
+ * request-keyframe=true) are sent to the camera as RTCP PLI over the media path, and
+ * upstream retransmission requests (from rtpjitterbuffer do-retransmission=true) as generic
+ * NACKs: the camera's retransmissions (RTX, RFC 4588) come out of icecamsrc as the packets
+ * they repair, so a jitter buffer between icecamsrc and the depayloader is all loss repair
+ * needs.
  *
  * When the pair is selected an "icecam-pair-selected" element message is posted (session,
  * local-type, remote-type, transport, local-address, remote-address). An unknown camera, an
@@ -389,6 +393,26 @@ gst_icecam_src_negotiate (GstBaseSrc *bsrc)
   return TRUE;
 }
 
+/* One missing packet, from rtpjitterbuffer: a NACK for it. The event stays the caller's. */
+static gboolean
+request_retransmission (GstIcecamSrc *src, GstEvent *event)
+{
+  const GstStructure *s = gst_event_get_structure (event);
+  guint seqnum;
+  guint16 seq;
+  gboolean sent = FALSE;
+
+  if (!gst_structure_get_uint (s, "seqnum", &seqnum))
+    return FALSE;
+  seq = (guint16) seqnum;
+  GST_OBJECT_LOCK (src);
+  if (src->endpoint != NULL)
+    sent = icecam_viewer_endpoint_request_retransmission (src->endpoint, &seq, 1);
+  GST_OBJECT_UNLOCK (src);
+  GST_LOG_OBJECT (src, "retransmission of %u %s", seq, sent ? "asked for" : "not asked for");
+  return sent;
+}
+
 static gboolean
 gst_icecam_src_event (GstBaseSrc *bsrc, GstEvent *event)
 {
@@ -402,6 +426,9 @@ gst_icecam_src_event (GstBaseSrc *bsrc, GstEvent *event)
     GST_DEBUG_OBJECT (src, "keyframe request sent to the camera");
     return TRUE;
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM &&
+      gst_event_has_name (event, "GstRTPRetransmissionRequest"))
+    return request_retransmission (src, event);
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
 }
 
@@ -435,6 +462,7 @@ build_stats (GstIcecamSrc *src)
 {
   GstStructure *stats = gst_structure_new_empty ("application/x-icecam-src-stats");
   IcecamIceStats ice = { 0 };
+  guint64 nacked = 0, recovered = 0;
   g_autoptr (IcecamPairInfo) pair = NULL;
   const gchar *session = NULL;
 
@@ -443,6 +471,7 @@ build_stats (GstIcecamSrc *src)
     icecam_viewer_endpoint_get_stats (src->endpoint, &ice);
     pair = icecam_viewer_endpoint_get_pair_info (src->endpoint);
     session = icecam_viewer_endpoint_get_session_id (src->endpoint);
+    icecam_viewer_endpoint_get_repair_stats (src->endpoint, &nacked, &recovered);
     gst_structure_set (stats, "session", G_TYPE_STRING, session, NULL);
   }
   GST_OBJECT_UNLOCK (src);
@@ -453,7 +482,9 @@ build_stats (GstIcecamSrc *src)
   gst_structure_set (stats,
       "packets-received", G_TYPE_UINT64, ice.packets_received,
       "bytes-received", G_TYPE_UINT64, ice.bytes_received,
-      "packets-sent", G_TYPE_UINT64, ice.packets_sent, NULL);
+      "packets-sent", G_TYPE_UINT64, ice.packets_sent,
+      "packets-nacked", G_TYPE_UINT64, nacked,
+      "packets-recovered", G_TYPE_UINT64, recovered, NULL);
   if (pair != NULL)
     gst_icecam_set_pair_fields (stats, pair);
   return stats;
@@ -528,7 +559,8 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
 
   gst_icecam_install_properties (gobject_class,
       "Session statistics: session, packets-received, bytes-received, packets-sent "
-      "(keyframe requests), packets-queue-dropped and, once selected, the pair's local-type, "
+      "(keyframe requests), packets-queue-dropped, packets-nacked (asked for again), "
+      "packets-recovered (retransmissions received) and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
 
   g_object_class_install_property (gobject_class, PROP_TOKEN,

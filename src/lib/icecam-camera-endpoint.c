@@ -6,7 +6,9 @@
 #include "icecam-fanout.h"
 #include "icecam-h264.h"
 #include "icecam-peer-session.h"
+#include "icecam-retransmitter.h"
 #include "icecam-rtcp.h"
+#include "icecam-rtp-history.h"
 #include "icecam-srtp.h"
 #include "icecam-sdp.h"
 
@@ -66,6 +68,8 @@ struct _IcecamCameraEndpoint {
   IcecamCertificate *certificate; /* the camera's DTLS identity */
 
   IcecamFanout *fanout; /* the CONNECTED sessions */
+  IcecamRtpHistory *history; /* what was sent, for retransmissions; thread-safe */
+  guint32 rtx_ssrc;          /* RFC 4588 retransmission stream, the same for every viewer */
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
@@ -73,6 +77,7 @@ struct _IcecamCameraEndpoint {
   gchar *cname;       /* RTCP CNAME of the camera's sources (RFC 3550 6.5.1), random */
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
+  guint rtx_payload_type;     /* of the media described */
 
   gint profile_pending; /* atomic: H.264 whose profile-level-id is not known yet; the offers
                          * wait for the first SPS that icecam_camera_endpoint_send() sees */
@@ -91,6 +96,7 @@ typedef struct {
   gboolean active;        /* in the fan-out */
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
+  IcecamRetransmitter *rtx; /* answers its NACKs */
 } ViewerSession;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
@@ -126,6 +132,7 @@ viewer_session_free (ViewerSession *vs)
   g_free (vs->id);
   g_free (vs->viewer);
   g_clear_object (&vs->peer);
+  icecam_retransmitter_free (vs->rtx);
   g_free (vs);
 }
 
@@ -280,6 +287,32 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
   }
 }
 
+static gboolean
+send_retransmission (const guint8 *packet, gsize length, gpointer user_data)
+{
+  guint8 scratch[ICECAM_RTP_HISTORY_MAX_PACKET + 2 + ICECAM_SRTP_MAX_OVERHEAD];
+  const guint8 *packets[1] = { packet };
+
+  if (length + ICECAM_SRTP_MAX_OVERHEAD > sizeof scratch)
+    return FALSE;
+  return icecam_peer_session_send_rtp (user_data, packets, &length, 1, scratch,
+                                       sizeof scratch) == 1;
+}
+
+/* Generic NACKs are answered from the shared history, as RTX (see IcecamRetransmitter). */
+static void
+answer_nacks (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
+{
+  guint rtx_payload_type;
+
+  g_mutex_lock (&self->lock);
+  rtx_payload_type = self->rtx_payload_type;
+  g_mutex_unlock (&self->lock);
+  if (rtx_payload_type != 0)
+    icecam_retransmitter_answer (vs->rtx, self->history, rtx_payload_type, self->rtx_ssrc,
+                                 data, length, send_retransmission, vs->peer);
+}
+
 static void
 on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
@@ -289,6 +322,7 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
     vs->reports = TRUE;
   if (icecam_rtcp_has_keyframe_request (data, length))
     request_keyframe (vs->endpoint);
+  answer_nacks (vs->endpoint, vs, data, length);
 }
 
 /* A viewer that reported regularly fell silent: its path (or ours) probably died with a NAT
@@ -447,6 +481,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                                           icecam_signalling_client_server_is_loopback (
                                             self->client));
   vs = g_new0 (ViewerSession, 1);
+  vs->rtx = icecam_retransmitter_new ();
   vs->endpoint = self;
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
@@ -717,8 +752,10 @@ icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_vi
  * @ssrc: the stream's RTP SSRC (the payloader's), or 0 if not known: then the offer names none
  *
  * Describes the RTP stream; sessions waiting for it get their offer. The offer's section has
- * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack pli" (the camera answers PLI and
- * FIR with a keyframe; it does not retransmit, so no plain "nack"). For H.264 the fmtp states
+ * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack" and "nack pli" (the camera
+ * answers PLI and FIR with a keyframe, and generic NACKs with retransmissions from its
+ * history), and an RTX payload type (RFC 4588, the next one up) with its own SSRC in an
+ * a=ssrc-group:FID. For H.264 the fmtp states
  * the profile-level-id of the stream sent, from @fmtp's profile-level-id or
  * sprop-parameter-sets; if neither is there, offers wait for the first SPS the camera sends.
  * Thread-safe.
@@ -739,12 +776,16 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
   section->msid = g_strdup_printf ("icecam %s0", media);
   section->ssrc = ssrc;
   section->cname = g_strdup (self->cname);
+  g_ptr_array_add (section->rtcp_fb, g_strdup ("nack"));
   g_ptr_array_add (section->rtcp_fb, g_strdup ("nack pli"));
+  section->rtx_payload_type = payload_type == 127 ? 96 : MAX (payload_type + 1, 96);
+  section->rtx_ssrc = ssrc != 0 ? self->rtx_ssrc : 0;
 
   g_mutex_lock (&self->lock);
   icecam_sdp_free (self->media);
   self->media = sdp;
   self->start_on_keyframe = h264;
+  self->rtx_payload_type = section->rtx_payload_type;
   g_atomic_int_set (&self->profile_pending, h264 && h264_fmtp == NULL);
   g_mutex_unlock (&self->lock);
   if (h264 && h264_fmtp == NULL)
@@ -855,6 +896,7 @@ icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage
 {
   if (G_UNLIKELY (g_atomic_int_get (&self->profile_pending)))
     find_profile (self, messages, n_messages);
+  icecam_rtp_history_push (self->history, messages, n_messages, g_get_monotonic_time ());
   return icecam_fanout_send (self->fanout, messages, n_messages);
 }
 
@@ -882,6 +924,7 @@ icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
     stats->state = icecam_peer_session_get_ice_state (vs->peer);
     stats->pair = icecam_peer_session_get_pair_info (vs->peer);
     icecam_peer_session_get_stats (vs->peer, &stats->ice, NULL);
+    icecam_retransmitter_get_stats (vs->rtx, &stats->retransmit);
     g_ptr_array_add (all, stats);
   }
   g_mutex_unlock (&self->lock);
@@ -982,6 +1025,7 @@ icecam_camera_endpoint_finalize (GObject *object)
 
   g_hash_table_unref (self->sessions);
   icecam_fanout_free (self->fanout);
+  icecam_rtp_history_free (self->history);
   icecam_sdp_free (self->media);
   g_free (self->cname);
   g_clear_object (&self->certificate);
@@ -1062,6 +1106,8 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->context = g_main_context_ref_thread_default ();
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
   self->fanout = icecam_fanout_new ();
+  self->history = icecam_rtp_history_new ();
+  self->rtx_ssrc = g_random_int () | 1;
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;

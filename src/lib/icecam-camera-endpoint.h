@@ -8,6 +8,7 @@
 #include "icecam-certificate.h"
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
+#include "icecam-retransmitter.h"
 #include "icecam-signalling-client.h"
 
 G_BEGIN_DECLS
@@ -19,6 +20,7 @@ G_BEGIN_DECLS
  * @state: the ICE state
  * @pair: (nullable): the selected pair
  * @ice: packet counters
+ * @retransmit: the viewer's NACKs and what was resent
  */
 typedef struct {
   gchar *session;
@@ -26,6 +28,7 @@ typedef struct {
   IcecamIceState state;
   IcecamPairInfo *pair;
   IcecamIceStats ice;
+  IcecamRetransmitStats retransmit;
 } IcecamSessionStats;
 
 void icecam_session_stats_free (IcecamSessionStats *stats);

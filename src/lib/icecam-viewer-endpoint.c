@@ -5,6 +5,7 @@
 
 #include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
+#include "icecam-rtcp-feedback.h"
 #include "icecam-srtp.h"
 
 /* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
@@ -16,6 +17,9 @@ static const IcecamPeerPolicy viewer_policy = {
   .recovery_timeout_s = 30,
   .media_timeout_ms = 1500,
 };
+/* Room for one retransmitted packet. */
+#define RTX_BUFFER_SIZE 2048
+
 /* A receiver report this often tells the camera the path back works: 8 bytes (about 40 with
  * SRTCP, UDP and IP), well within RFC 3550's 5 % of a video stream. */
 #define RECEIVER_REPORT_INTERVAL_MS 500
@@ -59,6 +63,10 @@ struct _IcecamViewerEndpoint {
   gchar *pinned_fingerprint;      /* as the user gave it; NULL: trust the offer's */
   guint32 own_ssrc;
   guint32 media_ssrc;    /* atomic: the camera's SSRC, learnt from its packets */
+  gint payload_type;     /* atomic: the offer's, and its RTX payload type (0: none) */
+  gint rtx_payload_type;
+  guint64 nacks_sent;    /* atomic: sequence numbers asked for again */
+  guint64 recovered;     /* atomic: retransmissions received */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
 
@@ -307,6 +315,23 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
   }
 }
 
+/* An RTX packet (RFC 4588) goes on as the packet it repairs: downstream sees one stream. */
+static void
+receive_retransmission (IcecamViewerEndpoint *self, const guint8 *data, gsize length)
+{
+  guint8 original[RTX_BUFFER_SIZE];
+  gsize original_length = sizeof original;
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+
+  if (media_ssrc == 0 ||
+      !icecam_rtx_unwrap (data, length, (guint) g_atomic_int_get (&self->payload_type),
+                          media_ssrc, original, &original_length))
+    return;
+  __atomic_add_fetch (&self->recovered, 1, __ATOMIC_RELAXED);
+  if (self->receive_func != NULL)
+    self->receive_func (original, original_length, self->receive_data);
+}
+
 static void
 on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
@@ -315,9 +340,13 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 
   if (icecam_rtp_is_rtcp (data, length))
     return; /* the camera's sender reports carry nothing the viewer needs yet */
+  stop_restart_requests (self); /* media again: whatever was asked worked */
+  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->rtx_payload_type)) {
+    receive_retransmission (self, data, length);
+    return;
+  }
   if (icecam_rtp_get_ssrc (data, length, &ssrc))
     g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
-  stop_restart_requests (self); /* media again: whatever was asked worked */
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
 }
@@ -377,6 +406,8 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
   /* The caps must be known before the first packet is handed on. */
   video = icecam_sdp_get_media (offer, 0);
+  g_atomic_int_set (&self->payload_type, (gint) video->payload_type);
+  g_atomic_int_set (&self->rtx_payload_type, (gint) video->rtx_payload_type);
   g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type, video->rtpmap,
                  video->fmtp);
   reply = icecam_message_new_answer (self->session_id, answer);
@@ -682,6 +713,58 @@ icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self)
   icecam_rtcp_build_pli (pli, self->own_ssrc, media_ssrc);
   icecam_peer_session_send_rtcp (peer, pli, sizeof pli);
   g_object_unref (peer);
+}
+
+/**
+ * icecam_viewer_endpoint_request_retransmission:
+ * @seqs: (array length=n_seqs): sequence numbers of the camera's stream not received
+ *
+ * Sends a generic NACK (RFC 4585) for them, if the camera's offer has a retransmission
+ * payload type (it resends as RTX, which the endpoint hands on as the original packets).
+ * Thread-safe.
+ *
+ * Returns: whether a NACK went out
+ */
+gboolean
+icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self, const guint16 *seqs,
+                                               guint n_seqs)
+{
+  guint8 nack[4 * 64];
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+  IcecamPeerSession *peer = NULL;
+  gsize length;
+  gboolean sent = FALSE;
+
+  if (media_ssrc == 0 || g_atomic_int_get (&self->rtx_payload_type) == 0)
+    return FALSE;
+  length = icecam_rtcp_build_nack (nack, sizeof nack, self->own_ssrc, media_ssrc, seqs, n_seqs);
+  g_mutex_lock (&self->lock);
+  if (self->peer != NULL)
+    peer = g_object_ref (self->peer);
+  g_mutex_unlock (&self->lock);
+  if (peer != NULL && length > 0)
+    sent = icecam_peer_session_send_rtcp (peer, nack, length);
+  if (sent)
+    __atomic_add_fetch (&self->nacks_sent, n_seqs, __ATOMIC_RELAXED);
+  g_clear_object (&peer);
+  return sent;
+}
+
+/**
+ * icecam_viewer_endpoint_get_repair_stats:
+ * @nacked: (out) (optional): sequence numbers asked for again
+ * @recovered: (out) (optional): retransmissions received
+ *
+ * Thread-safe.
+ */
+void
+icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *nacked,
+                                         guint64 *recovered)
+{
+  if (nacked != NULL)
+    *nacked = __atomic_load_n (&self->nacks_sent, __ATOMIC_RELAXED);
+  if (recovered != NULL)
+    *recovered = __atomic_load_n (&self->recovered, __ATOMIC_RELAXED);
 }
 
 IcecamViewerState

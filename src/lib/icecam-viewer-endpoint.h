@@ -54,6 +54,10 @@ void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
                                               GDestroyNotify notify);
 void icecam_viewer_endpoint_start (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self);
+gboolean icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self,
+                                                        const guint16 *seqs, guint n_seqs);
+void icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *nacked,
+                                              guint64 *recovered);
 IcecamViewerState icecam_viewer_endpoint_get_state (IcecamViewerEndpoint *self);
 const GError *icecam_viewer_endpoint_get_error (IcecamViewerEndpoint *self);
 const gchar *icecam_viewer_endpoint_get_session_id (IcecamViewerEndpoint *self);

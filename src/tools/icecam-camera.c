@@ -11,6 +11,7 @@ typedef struct {
   gchar *server;
   gchar *id;
   gchar *source;
+  gchar *pattern;         /* --pattern: a videotestsrc pattern for --source test */
   gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
   gchar *secret_file;
   gchar *certificate;
@@ -36,14 +37,43 @@ find_v4l2_device (void)
   return NULL;
 }
 
+/* --pattern names one of videotestsrc's patterns (its "pattern" property's nicks, e.g. ball,
+ * snow, smpte); "snow" is noise that fills any bitrate the encoder is given. */
+static gboolean
+check_pattern (const gchar *pattern, GError **error)
+{
+  g_autoptr (GstElement) src = NULL;
+  GParamSpec *pspec;
+
+  if (pattern == NULL)
+    return TRUE;
+  src = gst_element_factory_make ("videotestsrc", NULL);
+  if (src == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pattern needs GStreamer's videotestsrc (gstreamer1.0-plugins-base)");
+    return FALSE;
+  }
+  gst_object_ref_sink (src);
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
+  if (pspec == NULL || !G_IS_PARAM_SPEC_ENUM (pspec) ||
+      g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class, pattern) == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pattern '%s' is not a videotestsrc pattern (e.g. ball, snow, smpte; "
+                 "gst-inspect-1.0 videotestsrc lists them)", pattern);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gchar *
 build_source_description (CameraApp *app, GError **error)
 {
   g_autofree gchar *device = NULL;
 
   if (g_str_equal (app->source, "test"))
-    return g_strdup_printf ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,"
-                            "height=%d,framerate=%d/1", app->width, app->height, app->fps);
+    return g_strdup_printf ("videotestsrc is-live=true pattern=%s ! video/x-raw,width=%d,"
+                            "height=%d,framerate=%d/1", app->pattern ? app->pattern : "ball",
+                            app->width, app->height, app->fps);
   if (g_str_has_prefix (app->source, "v4l2:"))
     device = g_strdup (app->source + 5);
   else if (g_str_equal (app->source, "auto"))
@@ -173,6 +203,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "source", 0, 0, G_OPTION_ARG_STRING, &app->source,
       "auto (a camera if there is one, else a test pattern), test, or v4l2:/dev/videoN",
       "SOURCE" },
+    { "pattern", 0, 0, G_OPTION_ARG_STRING, &app->pattern,
+      "The test pattern of --source test (videotestsrc's: ball, snow, smpte, ...; default "
+      "ball)", "NAME" },
     { "width", 0, 0, G_OPTION_ARG_INT, &app->width, "Width (default 640)", "PIXELS" },
     { "height", 0, 0, G_OPTION_ARG_INT, &app->height, "Height (default 480)", "PIXELS" },
     { "fps", 0, 0, G_OPTION_ARG_INT, &app->fps, "Frames per second (default 30)", "N" },
@@ -209,7 +242,7 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
                  "size, fps, bitrate, keyframe interval or max viewers out of range");
     return FALSE;
   }
-  return TRUE;
+  return check_pattern (app->pattern, error);
 }
 
 static void
@@ -220,6 +253,7 @@ camera_app_clear (CameraApp *app)
   g_free (app->server);
   g_free (app->id);
   g_free (app->source);
+  g_free (app->pattern);
   g_free (app->secret_file);
   g_free (app->certificate);
   icecam_tool_ice_options_clear (&app->ice);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "icecam-tool.h"
+#include "icecam-view-quality.h"
 
 typedef struct {
   gchar *server;
@@ -35,6 +36,7 @@ typedef struct {
   GMutex gap_lock;        /* the two below: written in the streaming thread */
   gint64 last_frame_us;
   gint64 max_gap_us;      /* the longest time between two decoded frames so far */
+  IcecamViewQuality *quality; /* fps, freezes, lost, recovered, kbps */
   const gchar *stopped_by; /* why the main loop ended without an error, when not done */
   gchar *pair;
   gchar *transport;
@@ -92,6 +94,7 @@ on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     app->max_gap_us = MAX (app->max_gap_us, now - app->last_frame_us);
   app->last_frame_us = now;
   g_mutex_unlock (&app->gap_lock);
+  icecam_view_quality_frame (app->quality, now);
   if (before + 1 == app->frames_wanted)
     g_idle_add (quit_loop, app);
   return GST_PAD_PROBE_OK;
@@ -129,7 +132,10 @@ choose_decoder (ViewApp *app, GError **error)
   return TRUE;
 }
 
-/* request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
+/* rtpjitterbuffer: puts retransmitted packets back in order and asks for missing ones
+ * (icecamsrc sends NACKs), waiting at most ICECAM_VIEW_REPAIR_LATENCY_MS; in-order packets
+ * pass at once.
+ * request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
  * avdec_h264 with slice threads only: frame threads hold frames back. Other decoders take
  * byte-stream access units, which h264parse makes. sync=false: show each frame as soon as it
  * is decoded. */
@@ -138,11 +144,13 @@ make_chain (ViewApp *app, GError **error)
 {
   g_autofree gchar *description = NULL;
   g_autoptr (GstElement) dec = NULL;
+  g_autoptr (GstElement) jitterbuffer = NULL;
   g_autoptr (GstPad) pad = NULL;
   GstElement *chain;
 
   description = g_strdup_printf (
-      "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s",
+      "rtpjitterbuffer name=jb latency=%d do-retransmission=true ! "
+      "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s", ICECAM_VIEW_REPAIR_LATENCY_MS,
       g_str_equal (app->decoder, "avdec_h264") ? "" : "h264parse ! ", app->decoder,
       g_str_equal (app->decoder, "avdec_h264") ? " thread-type=slice" : "",
       app->headless ? "fakesink sync=false" : "videoconvert ! autovideosink sync=false");
@@ -152,6 +160,8 @@ make_chain (ViewApp *app, GError **error)
   dec = gst_bin_get_by_name (GST_BIN (chain), "dec");
   pad = gst_element_get_static_pad (dec, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
+  jitterbuffer = gst_bin_get_by_name (GST_BIN (chain), "jb");
+  icecam_view_quality_set_elements (app->quality, app->src, jitterbuffer);
   return chain;
 }
 
@@ -213,8 +223,11 @@ print_progress (gpointer data)
 {
   ViewApp *app = data;
 
-  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f\n", g_atomic_int_get (&app->frames),
-           (g_get_monotonic_time () - app->start_us) / 1000.0);
+  gint64 now = g_get_monotonic_time ();
+  g_autofree gchar *quality = icecam_view_quality_format (app->quality, TRUE, now);
+
+  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f %s\n",
+           g_atomic_int_get (&app->frames), (now - app->start_us) / 1000.0, quality);
   fflush (stdout);
   return G_SOURCE_CONTINUE;
 }
@@ -379,17 +392,18 @@ print_summary (ViewApp *app)
   g_autofree gchar *ttff = first ? g_strdup_printf ("%.1f", (first - app->start_us) / 1000.0)
                                  : g_strdup ("none");
   g_autofree gchar *max_gap = format_max_gap (app, now);
+  g_autofree gchar *quality = icecam_view_quality_format (app->quality, FALSE, now);
   const gchar *result;
 
   if (app->error != NULL)
     g_printerr ("icecam-view: error: %s\n", app->error);
   result = decide_result (app);
   g_print ("icecam-view: result=%s camera=%s frames=%d pair=%s transport=%s ttff_ms=%s "
-           "elapsed_ms=%.0f max_gap_ms=%s session=%s retries=%u decoder=%s%s%s\n",
+           "elapsed_ms=%.0f max_gap_ms=%s session=%s retries=%u decoder=%s %s%s%s\n",
            result, app->camera, g_atomic_int_get (&app->frames),
            app->pair ? app->pair : "none", app->transport ? app->transport : "none", ttff,
            (now - app->start_us) / 1000.0, max_gap,
-           app->session ? app->session : "none", app->retries, app->decoder,
+           app->session ? app->session : "none", app->retries, app->decoder, quality,
            app->nat_type ? " nat=" : "", app->nat_type ? app->nat_type : "");
   fflush (stdout);
 }
@@ -477,6 +491,7 @@ view_app_clear (ViewApp *app)
   g_free (app->decoder);
   icecam_tool_ice_options_clear (&app->ice);
   g_mutex_clear (&app->gap_lock);
+  icecam_view_quality_free (app->quality);
 }
 
 static int
@@ -535,6 +550,7 @@ main (int argc, char **argv)
   int exit_code;
 
   g_mutex_init (&app.gap_lock);
+  app.quality = icecam_view_quality_new ();
   exit_code = run (&app, argc, argv);
 
   view_app_clear (&app);

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* icecam-view's picture of the stream's quality: fps, freezes, loss after repair, rate. */
+
+#include "icecam-view-quality.h"
+
+/**
+ * IcecamViewQuality:
+ *
+ * Counts decoded frames (from the streaming thread) and reads icecamsrc's and the jitter
+ * buffer's stats (from the main loop) into the summary's and progress lines' fields:
+ * fps= (decoded frames per second after the first frame), freezes= (gaps over
+ * %ICECAM_VIEW_FREEZE_US between decoded frames, a gap still open included), lost= (packets
+ * the jitter buffer gave up on: still missing after repair), recovered= (retransmissions
+ * received), kbps= (media received). A progress line covers the time since the previous one;
+ * the summary the whole run.
+ */
+struct _IcecamViewQuality {
+  GMutex lock;
+  gint64 first_frame;
+  gint64 last_frame;
+  guint64 frames;
+  guint freezes;
+  GstElement *src;          /* weak: the pipeline owns them */
+  GstElement *jitterbuffer;
+  guint64 lost_before;      /* of the jitter buffers replaced (a new decoder chain) */
+  /* at the previous progress line */
+  gint64 mark_time;
+  guint64 mark_frames;
+  guint64 mark_bytes;
+  guint mark_freezes;
+  guint64 mark_lost;
+  guint64 mark_recovered;
+};
+
+IcecamViewQuality *
+icecam_view_quality_new (void)
+{
+  IcecamViewQuality *self = g_new0 (IcecamViewQuality, 1);
+
+  g_mutex_init (&self->lock);
+  return self;
+}
+
+void
+icecam_view_quality_free (IcecamViewQuality *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_object (&self->src);
+  g_clear_object (&self->jitterbuffer);
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
+/* Streaming thread. */
+void
+icecam_view_quality_frame (IcecamViewQuality *self, gint64 now)
+{
+  g_mutex_lock (&self->lock);
+  if (self->first_frame == 0)
+    self->first_frame = now;
+  else if (now - self->last_frame > ICECAM_VIEW_FREEZE_US)
+    self->freezes++;
+  self->last_frame = now;
+  self->frames++;
+  g_mutex_unlock (&self->lock);
+}
+
+static guint64
+jitterbuffer_lost (GstElement *jitterbuffer)
+{
+  g_autoptr (GstStructure) stats = NULL;
+  guint64 lost = 0;
+
+  if (jitterbuffer == NULL)
+    return 0;
+  g_object_get (jitterbuffer, "stats", &stats, NULL);
+  if (stats != NULL)
+    gst_structure_get_uint64 (stats, "num-lost", &lost);
+  return lost;
+}
+
+/**
+ * icecam_view_quality_set_elements:
+ * @src: icecamsrc
+ * @jitterbuffer: (nullable): the rtpjitterbuffer of the current decoder chain
+ *
+ * Main loop or streaming thread (a chain replaced); what the replaced jitter buffer counted
+ * is kept.
+ */
+void
+icecam_view_quality_set_elements (IcecamViewQuality *self, GstElement *src,
+                                  GstElement *jitterbuffer)
+{
+  g_mutex_lock (&self->lock);
+  self->lost_before += jitterbuffer_lost (self->jitterbuffer);
+  g_set_object (&self->src, src);
+  g_set_object (&self->jitterbuffer, jitterbuffer);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icecam_view_quality_format:
+ * @interval: since the previous interval's call (a progress line), else since the start
+ * @now: monotonic µs
+ *
+ * Main loop.
+ *
+ * Returns: (transfer full): "fps=.. freezes=.. lost=.. recovered=.. kbps=.."
+ */
+gchar *
+icecam_view_quality_format (IcecamViewQuality *self, gboolean interval, gint64 now)
+{
+  g_autoptr (GstStructure) stats = NULL;
+  guint64 bytes = 0, recovered = 0, lost, frames;
+  guint freezes;
+  gint64 since, frames_since;
+  gdouble seconds, fps, kbps;
+
+  if (self->src != NULL)
+    g_object_get (self->src, "stats", &stats, NULL);
+  if (stats != NULL) {
+    gst_structure_get_uint64 (stats, "bytes-received", &bytes);
+    gst_structure_get_uint64 (stats, "packets-recovered", &recovered);
+  }
+  g_mutex_lock (&self->lock);
+  lost = self->lost_before + jitterbuffer_lost (self->jitterbuffer);
+  frames = self->frames;
+  freezes = self->freezes;
+  /* A freeze still going on counts. */
+  if (self->last_frame != 0 && now - self->last_frame > ICECAM_VIEW_FREEZE_US)
+    freezes++;
+  since = self->first_frame;
+  frames_since = 1;
+  if (interval && self->mark_time != 0) {
+    since = self->mark_time;
+    frames_since = 0;
+  }
+  seconds = since != 0 && now > since ? (now - since) / (gdouble) G_USEC_PER_SEC : 0;
+  fps = seconds > 0 && frames >= (guint64) frames_since + (interval ? self->mark_frames : 0)
+          ? (frames - (interval ? self->mark_frames : 0) - frames_since) / seconds : 0;
+  kbps = seconds > 0 ? (bytes - (interval ? self->mark_bytes : 0)) * 8 / seconds / 1000 : 0;
+  if (interval) {
+    guint64 d_lost = lost - self->mark_lost, d_recovered = recovered - self->mark_recovered;
+    guint d_freezes = freezes - self->mark_freezes;
+
+    if (self->first_frame != 0) {
+      self->mark_time = now;
+      self->mark_frames = frames;
+      self->mark_bytes = bytes;
+      self->mark_freezes = self->freezes;
+      self->mark_lost = lost;
+      self->mark_recovered = recovered;
+    }
+    g_mutex_unlock (&self->lock);
+    return g_strdup_printf ("fps=%.1f freezes=%u lost=%" G_GUINT64_FORMAT " recovered=%"
+                            G_GUINT64_FORMAT " kbps=%.0f", fps, d_freezes, d_lost, d_recovered,
+                            kbps);
+  }
+  g_mutex_unlock (&self->lock);
+  return g_strdup_printf ("fps=%.1f freezes=%u lost=%" G_GUINT64_FORMAT " recovered=%"
+                          G_GUINT64_FORMAT " kbps=%.0f", fps, freezes, lost, recovered, kbps);
+}

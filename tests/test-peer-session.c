@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Two IcecamPeerSessions back to back in one process: no rendezvous, no GStreamer. */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "icecam-peer-session.h"
@@ -18,6 +19,10 @@ typedef struct {
   IcecamSdp *media;
   guint rtp_to_b, rtcp_to_a;
   guint16 last_seq_b;
+  gint64 rtp_epoch;            /* monotonic µs of RTP timestamp 0 in a's packets */
+  guint sr_to_b;               /* sender reports b received */
+  IcecamRtcpSenderInfo last_sr;
+  gint64 last_sr_arrival;      /* monotonic µs */
   guint negotiation_a, negotiation_b;
   guint stalled_a, stalled_b;
   gboolean hold_candidates;   /* drop trickled candidates instead of passing them on */
@@ -107,7 +112,13 @@ receive_b (const guint8 *data, gsize length, gpointer user_data)
 {
   Fixture *f = user_data;
 
-  g_assert_false (icecam_rtp_is_rtcp (data, length));
+  /* The camera's sender reports; nothing else comes as RTCP. */
+  if (icecam_rtp_is_rtcp (data, length)) {
+    g_assert_true (icecam_rtcp_find_sender_report (data, length, &f->last_sr));
+    f->last_sr_arrival = g_get_monotonic_time ();
+    f->sr_to_b++;
+    return;
+  }
   f->rtp_to_b++;
   f->last_seq_b = (guint16) (data[2] << 8 | data[3]);
 }
@@ -121,11 +132,14 @@ receive_a (const guint8 *data, gsize length, gpointer user_data)
   f->rtcp_to_a++;
 }
 
+/* Fixture data: each side has two loopback addresses, four candidate pairs. */
+#define TWO_ADDRESSES ((gconstpointer) "two addresses")
+
 static IcecamIceConfig *
-loopback_config (void)
+loopback_config (gconstpointer data)
 {
   IcecamIceConfig *config = icecam_ice_config_new ();
-  const gchar *loopback[] = { "127.0.0.1", NULL };
+  const gchar *loopback[] = { "127.0.0.1", data == TWO_ADDRESSES ? "127.0.0.2" : NULL, NULL };
 
   config->local_addresses = g_strdupv ((gchar **) loopback);
   return config;
@@ -134,7 +148,7 @@ loopback_config (void)
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (IcecamIceConfig) config = loopback_config ();
+  g_autoptr (IcecamIceConfig) config = loopback_config (data);
   g_autoptr (GError) error = NULL;
 
   f->cert_a = icecam_certificate_new_ephemeral (&error);
@@ -265,8 +279,18 @@ send_rtp (Fixture *f, guint16 seq)
   const guint8 *packets[] = { rtp };
   gsize lengths[] = { sizeof rtp };
 
+  guint32 timestamp;
+
+  if (f->rtp_epoch == 0)
+    f->rtp_epoch = g_get_monotonic_time ();
+  /* A 90 kHz clock that runs with the monotonic one. */
+  timestamp = (guint32) ((g_get_monotonic_time () - f->rtp_epoch) * 9 / 100);
   rtp[2] = seq >> 8;
   rtp[3] = seq & 0xff;
+  rtp[4] = (guint8) (timestamp >> 24);
+  rtp[5] = (guint8) (timestamp >> 16);
+  rtp[6] = (guint8) (timestamp >> 8);
+  rtp[7] = (guint8) timestamp;
   rtp[8] = 0x12; /* SSRC */
   icecam_peer_session_send_rtp (f->a, packets, lengths, 1, scratch, sizeof scratch);
 }
@@ -326,6 +350,77 @@ test_media_both_ways (Fixture *f, gconstpointer data)
   g_assert_cmpstr (icecam_peer_session_get_remote_fingerprint (f->b), ==,
                    icecam_certificate_get_fingerprint (f->cert_a));
   g_assert_cmpuint (f->negotiation_a + f->negotiation_b, ==, 0);
+}
+
+static void
+on_pair_selected_count (IcecamPeerSession *peer, IcecamPairInfo *info, guint *count)
+{
+  (*count)++;
+}
+
+/* Both ends use the pair the controlling camera nominated (regular nomination): with several
+ * working pairs, what one side sends on is what the other side receives on, and it stays so. */
+static void
+test_same_pair (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamPairInfo) a = NULL;
+  g_autoptr (IcecamPairInfo) b = NULL;
+  g_autoptr (IcecamPairInfo) a_later = NULL;
+  g_autoptr (IcecamPairInfo) b_later = NULL;
+  guint16 seq = 1;
+  guint selected_a = 0, selected_b = 0;
+
+  g_signal_connect (f->a, "pair-selected", G_CALLBACK (on_pair_selected_count), &selected_a);
+  g_signal_connect (f->b, "pair-selected", G_CALLBACK (on_pair_selected_count), &selected_b);
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= 5), 5));
+  a = icecam_peer_session_get_pair_info (f->a);
+  b = icecam_peer_session_get_pair_info (f->b);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpstr (a->local_address, ==, b->remote_address);
+  g_assert_cmpstr (a->remote_address, ==, b->local_address);
+  /* Every check has had time to finish (4 pairs, Ta 20 ms, retransmissions): nobody moved. */
+  PUMP_UNTIL (f, (send_rtp (f, seq++), FALSE), 1.5);
+  a_later = icecam_peer_session_get_pair_info (f->a);
+  b_later = icecam_peer_session_get_pair_info (f->b);
+  g_assert_cmpstr (a_later->local_address, ==, a->local_address);
+  g_assert_cmpstr (a_later->remote_address, ==, a->remote_address);
+  g_assert_cmpstr (b_later->local_address, ==, b->local_address);
+  g_assert_cmpstr (b_later->remote_address, ==, b->remote_address);
+  /* One nomination: neither side switched pairs on the way (a browser would not follow). */
+  g_assert_cmpuint (selected_a, ==, 1);
+  g_assert_cmpuint (selected_b, ==, 1);
+  g_signal_handlers_disconnect_by_data (f->a, &selected_a);
+  g_signal_handlers_disconnect_by_data (f->b, &selected_b);
+}
+
+/* The camera reports what it sent about once a second (RFC 3550 SR over SRTCP): counts of
+ * what reached the viewer, its wall clock, and an RTP timestamp that matches the stream's. */
+static void
+test_sender_reports (Fixture *f, gconstpointer data)
+{
+  gint64 now_real, expected;
+  guint sent = 0;
+  gint32 skew;
+
+  connect_and_check_media (f);
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, (guint16) sent++), f->sr_to_b >= 2),
+                             3 * icecam_test_slowdown ()));
+  now_real = g_get_real_time ();
+  g_assert_cmpuint (f->last_sr.ssrc, ==, 0x12000000);
+  /* Every packet counted was sent; its payload is 200 - 12 header bytes. */
+  g_assert_cmpuint (f->last_sr.packet_count, >, 5);
+  g_assert_cmpuint (f->last_sr.packet_count, <=, sent + 5);
+  g_assert_cmpuint (f->last_sr.octet_count, ==, f->last_sr.packet_count * 188);
+  /* NTP time: seconds since 1900 of about now. */
+  g_assert_cmpint (llabs ((gint64) (f->last_sr.ntp_time >> 32) - 2208988800 -
+                          now_real / G_USEC_PER_SEC), <=, 2);
+  /* The RTP timestamp of the report's instant, in the packets' clock (generous: 100 ms). */
+  expected = (f->last_sr_arrival - f->rtp_epoch) * 9 / 100;
+  skew = (gint32) (f->last_sr.rtp_timestamp - (guint32) expected);
+  g_assert_cmpint (ABS (skew), <, 9000 * icecam_test_slowdown ());
 }
 
 /* A pinned fingerprint that the offer does not name: refused before a DTLS packet. */
@@ -555,6 +650,9 @@ main (int argc, char **argv)
 #define ADD(path, func) \
   g_test_add ("/peer-session/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("connect/media-both-ways", test_media_both_ways);
+  g_test_add ("/peer-session/connect/same-pair", Fixture, TWO_ADDRESSES, fixture_setup,
+              test_same_pair, fixture_teardown);
+  ADD ("reports/sender-reports", test_sender_reports);
   ADD ("fingerprint/pinned-refused", test_pinned_fingerprint_refused);
   ADD ("fingerprint/wrong-no-media", test_wrong_fingerprint_no_media);
   ADD ("restart/keeps-dtls", test_restart_keeps_dtls);

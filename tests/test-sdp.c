@@ -395,6 +395,58 @@ test_h264_profile (void)
   g_assert_null (none);
 }
 
+/* RFC 3550 6.4.1 SR and 6.5 SDES, byte by byte, and read back. */
+static void
+test_rtcp_sender_report (void)
+{
+  IcecamRtcpSenderInfo info = { 0xdeadbeef, 0, 0x11223344, 1000, 188000 };
+  IcecamRtcpSenderInfo back = { 0 };
+  guint8 packet[ICECAM_RTCP_SENDER_REPORT_MAX_SIZE];
+  gchar long_cname[300];
+  gsize length;
+
+  /* 1.5 s after the Unix epoch: 2208988801 s and a half since 1900. */
+  info.ntp_time = icecam_rtcp_ntp_from_unix_us (1500000);
+  g_assert_cmphex (info.ntp_time, ==, (G_GUINT64_CONSTANT (2208988801) << 32) | 0x80000000u);
+
+  length = icecam_rtcp_build_sender_report (packet, sizeof packet, &info, "abcde");
+  /* SR 28 bytes; SDES: 4 header + 4 SSRC + 2 + 5 CNAME + 1 end = 16 bytes, already aligned. */
+  g_assert_cmpuint (length, ==, 28 + 16);
+  g_assert_cmphex (packet[0], ==, 0x80);
+  g_assert_cmpuint (packet[1], ==, 200);
+  g_assert_cmpuint (packet[3], ==, 6);
+  g_assert_cmphex (packet[4], ==, 0xde);
+  g_assert_cmphex (packet[28], ==, 0x81);
+  g_assert_cmpuint (packet[29], ==, 202);
+  g_assert_cmpuint (packet[31], ==, 3);
+  g_assert_cmpuint (packet[36], ==, 1); /* CNAME */
+  g_assert_cmpuint (packet[37], ==, 5);
+  g_assert_cmpmem (packet + 38, 5, "abcde", 5);
+  g_assert_cmpuint (packet[43], ==, 0);
+  g_assert_true (icecam_rtp_is_rtcp (packet, length));
+  g_assert_true (icecam_rtcp_starts_with_report (packet, length));
+  g_assert_false (icecam_rtcp_has_keyframe_request (packet, length));
+  g_assert_true (icecam_rtcp_find_sender_report (packet, length, &back));
+  g_assert_cmphex (back.ssrc, ==, info.ssrc);
+  g_assert_cmphex (back.ntp_time, ==, info.ntp_time);
+  g_assert_cmphex (back.rtp_timestamp, ==, info.rtp_timestamp);
+  g_assert_cmpuint (back.packet_count, ==, 1000);
+  g_assert_cmpuint (back.octet_count, ==, 188000);
+
+  /* A CNAME of 4 bytes needs padding: 4 + 4 + 2 + 4 + 1 = 15 -> 16. */
+  g_assert_cmpuint (icecam_rtcp_build_sender_report (packet, sizeof packet, &info, "abcd"), ==,
+                    44);
+  /* No room, no CNAME, or one longer than an SDES item holds: nothing. */
+  g_assert_cmpuint (icecam_rtcp_build_sender_report (packet, 40, &info, "abcde"), ==, 0);
+  g_assert_cmpuint (icecam_rtcp_build_sender_report (packet, sizeof packet, &info, ""), ==, 0);
+  memset (long_cname, 'x', sizeof long_cname - 1);
+  long_cname[sizeof long_cname - 1] = '\0';
+  g_assert_cmpuint (icecam_rtcp_build_sender_report (packet, sizeof packet, &info, long_cname),
+                    ==, 0);
+  /* A report cut short is not read. */
+  g_assert_false (icecam_rtcp_find_sender_report (packet, 20, &back));
+}
+
 /* RTP header (version 2, PT 96) followed by @payload. */
 static gsize
 make_rtp (guint8 *out, guint8 first_byte, const guint8 *payload, gsize length)
@@ -566,6 +618,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/parse/bad-media", test_sdp_parse_bad_media);
   g_test_add_func ("/sdp/bundle/offer", test_sdp_bundle_offer);
   g_test_add_func ("/sdp/h264/profile", test_h264_profile);
+  g_test_add_func ("/rtcp/sender-report", test_rtcp_sender_report);
   g_test_add_func ("/sdp/dtls/roundtrip", test_sdp_dtls_roundtrip);
   g_test_add_func ("/sdp/dtls/plain", test_sdp_dtls_plain);
   g_test_add_func ("/sdp/dtls/precedence", test_sdp_dtls_precedence);

@@ -410,10 +410,14 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
   self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
   self->context = g_main_context_ref_thread_default ();
   /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
-   * indications never do. Aggressive nomination: the first working pair is used at once. */
+   * indications never do. Regular nomination (RFC 8445 8.1.1, the only kind it keeps): the
+   * controlling camera nominates one pair, once, and both ends use that one. With aggressive
+   * nomination every check nominates, so a browser kept the first pair that worked while
+   * libnice moved on to a higher-priority one learned later (its TURN relay, as prflx). */
   self->agent = nice_agent_new_full (self->context, NICE_COMPATIBILITY_RFC5245,
                                      NICE_AGENT_OPTION_ICE_TRICKLE |
-                                     NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+                                     NICE_AGENT_OPTION_CONSENT_FRESHNESS |
+                                     NICE_AGENT_OPTION_REGULAR_NOMINATION);
   if (!configure_agent (self, config, error))
     return NULL;
   /* Every name is looked up, the STUN server's too: it is the fallback should no TURN

@@ -112,10 +112,16 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
 {
   GOutputVector vectors_on_stack[64];
   NiceOutputMessage out_on_stack[64];
+  const guint8 *plain_on_stack[64];
+  gsize plain_lengths_on_stack[64];
   g_autofree GOutputVector *vectors_on_heap = NULL;
   g_autofree NiceOutputMessage *out_on_heap = NULL;
+  g_autofree const guint8 **plain_on_heap = NULL;
+  g_autofree gsize *plain_lengths_on_heap = NULL;
   GOutputVector *vectors = vectors_on_stack;
   NiceOutputMessage *out = out_on_stack;
+  const guint8 **plain = plain_on_stack;   /* the packets protected, in order: for the reports */
+  gsize *plain_lengths = plain_lengths_on_stack;
   IcecamIceSession *ice = NULL;
   IcecamDtlsSrtp *dtls = NULL;
   guint n_out = 0;
@@ -133,6 +139,8 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
   if (n_packets > G_N_ELEMENTS (out_on_stack)) {
     vectors = vectors_on_heap = g_new (GOutputVector, n_packets);
     out = out_on_heap = g_new (NiceOutputMessage, n_packets);
+    plain = plain_on_heap = g_new (const guint8 *, n_packets);
+    plain_lengths = plain_lengths_on_heap = g_new (gsize, n_packets);
   }
   for (guint i = 0; i < n_packets; i++) {
     guint8 *cipher = scratch + (gsize) n_out * room;
@@ -144,12 +152,19 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
     vectors[n_out].size = cipher_length;
     out[n_out].buffers = &vectors[n_out];
     out[n_out].n_buffers = 1;
+    plain[n_out] = packets[i];
+    plain_lengths[n_out] = lengths[i];
     n_out++;
   }
   if (n_out > 0) {
     gint sent = icecam_ice_session_send_messages (ice, out, n_out);
 
     n_out = sent > 0 ? (guint) sent : 0;
+  }
+  if (n_out > 0 && self->role == ICECAM_PEER_ROLE_OFFERER) {
+    g_mutex_lock (&self->lock);
+    icecam_peer_session_note_sent_locked (self, plain, plain_lengths, n_out);
+    g_mutex_unlock (&self->lock);
   }
 out:
   g_clear_object (&ice);

@@ -7,6 +7,20 @@
 
 G_BEGIN_DECLS
 
+/* RTP sources counted for sender reports: video and audio, with room to spare. */
+#define ICECAM_PEER_SESSION_MAX_SOURCES 4
+
+/* What the offerer sent this peer from one SSRC. */
+typedef struct {
+  guint32 ssrc;
+  guint8 payload_type;     /* of its latest packet */
+  guint32 packets;         /* RTP packets handed to the transport (wraps, as RFC 3550 says) */
+  guint32 octets;          /* their payload octets */
+  guint32 last_timestamp;  /* RTP timestamp of the latest packet */
+  gint64 last_sent;        /* monotonic µs when it went */
+  gint64 last_reported;    /* last_sent when the latest report went */
+} IcecamRtpSource;
+
 struct _IcecamPeerSession {
   GObject parent;
 
@@ -28,6 +42,9 @@ struct _IcecamPeerSession {
   gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
                                    * since the session last became CONNECTED */
   gboolean stalled;               /* "media-stalled" was emitted for the current silence */
+  GSource *report_timer;          /* offerer, while CONNECTED: RTCP sender reports */
+  guint32 clock_rates[128];       /* RTP clock rate by payload type, from the offered media */
+  gchar *cname;                   /* of the offered sources */
 
   IcecamPeerReceiveFunc receive_func;
   gpointer receive_data;
@@ -42,6 +59,8 @@ struct _IcecamPeerSession {
   IcecamDtlsSrtp *dtls;           /* from the first remote description on */
   gboolean selected;              /* the current transport has a selected pair */
   GQueue pending_dtls;            /* GBytes: DTLS records waiting for a selected pair */
+  IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
+  guint n_sources;
 };
 
 gboolean icecam_peer_session_state_is_final (IcecamPeerState state);
@@ -56,5 +75,11 @@ void icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self);
 void icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer user_data);
 void icecam_peer_session_on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state,
                                                 IcecamPeerSession *self);
+
+void icecam_peer_session_note_sent_locked (IcecamPeerSession *self,
+                                           const guint8 * const *packets, const gsize *lengths,
+                                           guint n_packets);
+void icecam_peer_session_set_report_media (IcecamPeerSession *self, const IcecamSdp *media);
+void icecam_peer_session_start_reports (IcecamPeerSession *self);
 
 G_END_DECLS

@@ -133,6 +133,7 @@ icecam_peer_session_create_offer (IcecamPeerSession *self, const IcecamSdp *medi
   }
   if (state == ICECAM_PEER_STATE_NEW)
     icecam_peer_session_set_state (self, ICECAM_PEER_STATE_NEGOTIATING);
+  icecam_peer_session_set_report_media (self, media);
   return build_description (self, media, ICECAM_SDP_DIRECTION_SENDONLY, "actpass");
 }
 

@@ -86,8 +86,10 @@ icecam_peer_session_set_state (IcecamPeerSession *self, IcecamPeerState state)
   self->state = state;
   g_mutex_unlock (&self->lock);
 
-  if (state != ICECAM_PEER_STATE_CONNECTED)
+  if (state != ICECAM_PEER_STATE_CONNECTED) {
     icecam_peer_session_clear_source (&self->stall_check);
+    icecam_peer_session_clear_source (&self->report_timer);
+  }
   g_debug ("peer-session %s: %s -> %s", self->id, icecam_peer_state_to_string (old),
            icecam_peer_state_to_string (state));
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
@@ -220,6 +222,8 @@ icecam_peer_session_update_connected (IcecamPeerSession *self)
     g_source_attach (self->stall_check, self->context);
   }
   icecam_peer_session_set_state (self, ICECAM_PEER_STATE_CONNECTED);
+  if (icecam_peer_session_get_state (self) == ICECAM_PEER_STATE_CONNECTED)
+    icecam_peer_session_start_reports (self);
 }
 
 /* ---- DTLS ----------------------------------------------------------------------------- */
@@ -794,6 +798,7 @@ icecam_peer_session_dispose (GObject *object)
   icecam_peer_session_clear_source (&self->connect_timeout);
   icecam_peer_session_clear_source (&self->recovery_timeout);
   icecam_peer_session_clear_source (&self->stall_check);
+  icecam_peer_session_clear_source (&self->report_timer);
   close_dtls (self);
   if (self->ice != NULL) {
     g_signal_handlers_disconnect_by_data (self->ice, self);
@@ -815,6 +820,7 @@ icecam_peer_session_finalize (GObject *object)
   g_free (self->pinned_fingerprint);
   g_free (self->remote_fingerprint);
   g_free (self->remote_ufrag);
+  g_free (self->cname);
   g_clear_error (&self->error);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->config);

@@ -3,7 +3,14 @@
 
 #include "icecam-rtcp.h"
 
+#include <string.h>
+
+#define RTCP_PT_SR 200
+#define RTCP_PT_SDES 202
 #define RTCP_PT_PSFB 206
+#define SDES_CNAME 1
+/* Seconds from 1900-01-01 (NTP's epoch) to 1970-01-01 (Unix's). */
+#define NTP_UNIX_OFFSET G_GUINT64_CONSTANT (2208988800)
 #define PSFB_FMT_PLI 1
 #define PSFB_FMT_FIR 4
 #define MAX_COMPOUND_PACKETS 32
@@ -216,4 +223,116 @@ gboolean
 icecam_rtcp_starts_with_report (const guint8 *data, gsize length)
 {
   return length >= 8 && (data[0] >> 6) == 2 && (data[1] == 200 || data[1] == 201);
+}
+
+static void
+put32 (guint8 *out, guint32 value)
+{
+  out[0] = (guint8) (value >> 24);
+  out[1] = (guint8) (value >> 16);
+  out[2] = (guint8) (value >> 8);
+  out[3] = (guint8) value;
+}
+
+static guint32
+get32 (const guint8 *in)
+{
+  return ((guint32) in[0] << 24) | ((guint32) in[1] << 16) | ((guint32) in[2] << 8) | in[3];
+}
+
+/**
+ * icecam_rtcp_ntp_from_unix_us:
+ * @unix_us: microseconds since 1970, e.g. g_get_real_time()
+ *
+ * Returns: the same instant as a 64-bit NTP timestamp (RFC 3550 4)
+ */
+guint64
+icecam_rtcp_ntp_from_unix_us (gint64 unix_us)
+{
+  guint64 seconds = (guint64) (unix_us / G_USEC_PER_SEC) + NTP_UNIX_OFFSET;
+  guint64 fraction = ((guint64) (unix_us % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC;
+
+  return (seconds << 32) | fraction;
+}
+
+/**
+ * icecam_rtcp_build_sender_report:
+ * @out: (out caller-allocates) (array length=room): where the packet goes
+ * @room: bytes available, %ICECAM_RTCP_SENDER_REPORT_MAX_SIZE is always enough
+ * @info: the sender info
+ * @cname: the source's CNAME, 1..255 bytes
+ *
+ * A compound RTCP packet as RFC 3550 6.1 wants it: a sender report (no report blocks: the
+ * camera receives no RTP) followed by an SDES chunk with the CNAME.
+ *
+ * Returns: its length, or 0 if @room is too small or @cname unusable
+ */
+gsize
+icecam_rtcp_build_sender_report (guint8 *out, gsize room, const IcecamRtcpSenderInfo *info,
+                                 const gchar *cname)
+{
+  gsize cname_length = cname ? strlen (cname) : 0;
+  /* SDES: header, SSRC, CNAME item (type, length, text), then at least one zero byte ending
+   * the item list, padded to a 32-bit boundary. */
+  gsize sdes_length = (4 + 4 + 2 + cname_length + 1 + 3) & ~(gsize) 3;
+  gsize length = 28 + sdes_length;
+  guint8 *sdes = out + 28;
+
+  if (cname_length == 0 || cname_length > 255 || length > room)
+    return 0;
+  out[0] = 0x80; /* V=2, P=0, RC=0 */
+  out[1] = RTCP_PT_SR;
+  out[2] = 0;
+  out[3] = 6;    /* 28 bytes: 7 words, minus one */
+  put32 (out + 4, info->ssrc);
+  put32 (out + 8, (guint32) (info->ntp_time >> 32));
+  put32 (out + 12, (guint32) info->ntp_time);
+  put32 (out + 16, info->rtp_timestamp);
+  put32 (out + 20, info->packet_count);
+  put32 (out + 24, info->octet_count);
+
+  memset (sdes, 0, sdes_length);
+  sdes[0] = 0x81; /* V=2, P=0, SC=1 */
+  sdes[1] = RTCP_PT_SDES;
+  sdes[2] = (guint8) ((sdes_length / 4 - 1) >> 8);
+  sdes[3] = (guint8) (sdes_length / 4 - 1);
+  put32 (sdes + 4, info->ssrc);
+  sdes[8] = SDES_CNAME;
+  sdes[9] = (guint8) cname_length;
+  memcpy (sdes + 10, cname, cname_length);
+  return length;
+}
+
+/**
+ * icecam_rtcp_find_sender_report:
+ * @info: (out): the first sender report's sender info
+ *
+ * Walks a compound RTCP packet, bounds-checked.
+ *
+ * Returns: whether it holds a sender report
+ */
+gboolean
+icecam_rtcp_find_sender_report (const guint8 *data, gsize length, IcecamRtcpSenderInfo *info)
+{
+  gsize offset = 0;
+
+  if (!icecam_rtp_is_rtcp (data, length))
+    return FALSE;
+  for (guint n = 0; n < MAX_COMPOUND_PACKETS && offset + 4 <= length; n++) {
+    const guint8 *p = data + offset;
+    gsize size = (((gsize) p[2] << 8) | p[3]) * 4 + 4;
+
+    if ((p[0] >> 6) != 2 || offset + size > length)
+      return FALSE;
+    if (p[1] == RTCP_PT_SR && size >= 28) {
+      info->ssrc = get32 (p + 4);
+      info->ntp_time = ((guint64) get32 (p + 8) << 32) | get32 (p + 12);
+      info->rtp_timestamp = get32 (p + 16);
+      info->packet_count = get32 (p + 20);
+      info->octet_count = get32 (p + 24);
+      return TRUE;
+    }
+    offset += size;
+  }
+  return FALSE;
 }

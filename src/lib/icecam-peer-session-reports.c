@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* IcecamPeerSession's RTCP sender reports (RFC 3550 6.4.1): what the offerer sent this peer,
+ * source by source, and a report about once a second while it sends. */
+
+#include "icecam-peer-session-private.h"
+
+#include "icecam-rtcp.h"
+
+#include <string.h>
+
+#define REPORT_INTERVAL_MS 1000
+
+/* Called with the lock held, for the packets just handed to the transport. */
+void
+icecam_peer_session_note_sent_locked (IcecamPeerSession *self, const guint8 * const *packets,
+                                      const gsize *lengths, guint n_packets)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < n_packets; i++) {
+    const guint8 *data = packets[i], *payload;
+    gsize payload_length;
+    IcecamRtpSource *source = NULL;
+    guint32 ssrc;
+
+    if (!icecam_rtp_get_ssrc (data, lengths[i], &ssrc) ||
+        !icecam_rtp_get_payload (data, lengths[i], &payload, &payload_length))
+      continue;
+    for (guint j = 0; j < self->n_sources && source == NULL; j++) {
+      if (self->sources[j].ssrc == ssrc)
+        source = &self->sources[j];
+    }
+    if (source == NULL) {
+      if (self->n_sources == ICECAM_PEER_SESSION_MAX_SOURCES)
+        continue;
+      source = &self->sources[self->n_sources++];
+      memset (source, 0, sizeof *source);
+      source->ssrc = ssrc;
+    }
+    source->payload_type = data[1] & 0x7f;
+    source->packets++;
+    source->octets += (guint32) payload_length;
+    source->last_timestamp = ((guint32) data[4] << 24) | ((guint32) data[5] << 16) |
+                             ((guint32) data[6] << 8) | data[7];
+    source->last_sent = now;
+  }
+}
+
+/* The clock rate of each payload type and the CNAME, from the media the offer describes. */
+void
+icecam_peer_session_set_report_media (IcecamPeerSession *self, const IcecamSdp *media)
+{
+  memset (self->clock_rates, 0, sizeof self->clock_rates);
+  for (guint i = 0; i < media->media->len; i++) {
+    const IcecamSdpMedia *section = g_ptr_array_index (media->media, i);
+    const gchar *slash = section->rtpmap ? strchr (section->rtpmap, '/') : NULL;
+    guint64 rate = slash ? g_ascii_strtoull (slash + 1, NULL, 10) : 0;
+
+    if (rate > 0 && rate <= 1000000 && section->payload_type < 128)
+      self->clock_rates[section->payload_type] = (guint32) rate;
+    if (section->cname != NULL && self->cname == NULL)
+      self->cname = g_strdup (section->cname);
+  }
+  if (self->cname == NULL)
+    self->cname = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+}
+
+/* The sender info of @source now: the RTP timestamp extrapolated from its last packet with the
+ * payload type's clock. */
+static gboolean
+make_sender_info (IcecamPeerSession *self, const IcecamRtpSource *source, gint64 now_monotonic,
+                  gint64 now_real, IcecamRtcpSenderInfo *info)
+{
+  guint32 rate = self->clock_rates[source->payload_type];
+  gint64 elapsed = now_monotonic - source->last_sent;
+
+  if (rate == 0)
+    return FALSE;
+  info->ssrc = source->ssrc;
+  info->ntp_time = icecam_rtcp_ntp_from_unix_us (now_real);
+  info->rtp_timestamp = source->last_timestamp +
+                        (guint32) ((guint64) MAX (elapsed, 0) * rate / G_USEC_PER_SEC);
+  info->packet_count = source->packets;
+  info->octet_count = source->octets;
+  return TRUE;
+}
+
+/* One report per source that sent since the last one: a source that stopped stops reporting
+ * (RFC 3550 6.4: only active senders send SR), so reports never keep a dead stream alive. */
+static gboolean
+on_report_timer (gpointer user_data)
+{
+  IcecamPeerSession *self = user_data;
+  IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
+  gint64 now = g_get_monotonic_time (), real = g_get_real_time ();
+  guint n = 0;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->n_sources; i++) {
+    if (self->sources[i].last_sent > self->sources[i].last_reported) {
+      self->sources[i].last_reported = self->sources[i].last_sent;
+      sources[n++] = self->sources[i];
+    }
+  }
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < n; i++) {
+    guint8 packet[ICECAM_RTCP_SENDER_REPORT_MAX_SIZE];
+    IcecamRtcpSenderInfo info;
+    gsize length;
+
+    if (!make_sender_info (self, &sources[i], now, real, &info))
+      continue;
+    length = icecam_rtcp_build_sender_report (packet, sizeof packet, &info, self->cname);
+    if (length > 0)
+      icecam_peer_session_send_rtcp (self, packet, length);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Offerer, on becoming CONNECTED: reports start, the first after a random part of the
+ * interval so that a camera's viewers do not all report in the same tick. */
+void
+icecam_peer_session_start_reports (IcecamPeerSession *self)
+{
+  if (self->role != ICECAM_PEER_ROLE_OFFERER || self->report_timer != NULL)
+    return;
+  self->report_timer = g_timeout_source_new (REPORT_INTERVAL_MS);
+  g_source_set_ready_time (self->report_timer,
+                           g_get_monotonic_time () +
+                             g_random_int_range (REPORT_INTERVAL_MS / 2, REPORT_INTERVAL_MS) *
+                               G_TIME_SPAN_MILLISECOND);
+  g_source_set_callback (self->report_timer, on_report_timer, self, NULL);
+  g_source_attach (self->report_timer, self->context);
+}

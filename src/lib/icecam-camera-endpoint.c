@@ -6,7 +6,9 @@
 #include "icecam-fanout.h"
 #include "icecam-h264.h"
 #include "icecam-peer-session.h"
+#include "icecam-bitrate-controller.h"
 #include "icecam-retransmitter.h"
+#include "icecam-rtcp-feedback.h"
 #include "icecam-rtcp.h"
 #include "icecam-rtp-history.h"
 #include "icecam-srtp.h"
@@ -70,6 +72,7 @@ struct _IcecamCameraEndpoint {
   IcecamFanout *fanout; /* the CONNECTED sessions */
   IcecamRtpHistory *history; /* what was sent, for retransmissions; thread-safe */
   guint32 rtx_ssrc;          /* RFC 4588 retransmission stream, the same for every viewer */
+  IcecamBitrateController *controller; /* the encoder's target from the viewers' reports */
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
@@ -97,9 +100,14 @@ typedef struct {
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
   IcecamRetransmitter *rtx; /* answers its NACKs */
+  gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
 } ViewerSession;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
+
+/* Until icecam_camera_endpoint_set_bitrate_limits(). */
+#define DEFAULT_MIN_BITRATE_KBPS 150
+#define DEFAULT_MAX_BITRATE_KBPS 1500
 
 enum {
   SIGNAL_SESSION_STARTED,
@@ -186,8 +194,11 @@ set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
   vs->active = active;
   if (!active) {
     icecam_fanout_remove (self->fanout, vs->peer);
+    icecam_bitrate_controller_remove_viewer (self->controller, vs);
+    vs->reduced = FALSE;
     return;
   }
+  icecam_bitrate_controller_add_viewer (self->controller, vs);
   g_mutex_lock (&self->lock);
   from_keyframe = self->start_on_keyframe;
   g_mutex_unlock (&self->lock);
@@ -214,6 +225,7 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
   g_mutex_unlock (&self->lock);
   if (vs->active)
     icecam_fanout_remove (self->fanout, vs->peer);
+  icecam_bitrate_controller_remove_viewer (self->controller, vs);
 
   g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
   if (send_bye) {
@@ -304,13 +316,62 @@ static void
 answer_nacks (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
 {
   guint rtx_payload_type;
+  guint16 seq_offset;
 
   g_mutex_lock (&self->lock);
   rtx_payload_type = self->rtx_payload_type;
   g_mutex_unlock (&self->lock);
-  if (rtx_payload_type != 0)
+  /* A viewer on the reduced stream is too slow for repairs. */
+  if (rtx_payload_type != 0 &&
+      !icecam_fanout_get_renumbering (self->fanout, vs->peer, &seq_offset))
     icecam_retransmitter_answer (vs->rtx, self->history, rtx_payload_type, self->rtx_ssrc,
-                                 data, length, send_retransmission, vs->peer);
+                                 seq_offset, data, length, send_retransmission, vs->peer);
+}
+
+/* Viewers far below the others get keyframes only, the others the full stream again. */
+static void
+update_reduced (IcecamCameraEndpoint *self)
+{
+  GHashTableIter iter;
+  ViewerSession *vs;
+  IcecamViewerRate rate;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    if (!vs->active || !icecam_bitrate_controller_get_viewer (self->controller, vs, &rate) ||
+        rate.reduced == vs->reduced)
+      continue;
+    vs->reduced = rate.reduced;
+    icecam_fanout_set_reduced (self->fanout, vs->peer, rate.reduced);
+    g_message ("camera %s: session %s %s (its estimate %u kbit/s, the encoder's %u)",
+               self->camera_id, vs->id,
+               rate.reduced ? "is far below the others: keyframes only"
+                            : "gets the full stream again",
+               rate.estimate_kbps, icecam_bitrate_controller_get_target_kbps (self->controller));
+  }
+}
+
+/* A receiver report: the viewer's estimate, the encoder's target, who is reduced. */
+static void
+note_report (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
+{
+  IcecamRtcpReportBlock block;
+  IcecamIceStats ice = { 0 };
+  const IcecamSdpMedia *video;
+  guint32 ssrc = 0;
+
+  g_mutex_lock (&self->lock);
+  video = self->media != NULL ? icecam_sdp_get_media (self->media, 0) : NULL;
+  if (video != NULL)
+    ssrc = video->ssrc;
+  g_mutex_unlock (&self->lock);
+  if (!vs->active || !icecam_rtcp_find_report_block (data, length, ssrc, &block))
+    return;
+  icecam_peer_session_get_stats (vs->peer, &ice, NULL);
+  icecam_bitrate_controller_report (self->controller, vs, &block, ice.bytes_sent,
+                                    icecam_rtcp_ntp_from_unix_us (g_get_real_time ()),
+                                    g_get_monotonic_time ());
+  update_reduced (self);
 }
 
 static void
@@ -318,8 +379,10 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   ViewerSession *vs = user_data;
 
-  if (icecam_rtcp_starts_with_report (data, length))
+  if (icecam_rtcp_starts_with_report (data, length)) {
     vs->reports = TRUE;
+    note_report (vs->endpoint, vs, data, length);
+  }
   if (icecam_rtcp_has_keyframe_request (data, length))
     request_keyframe (vs->endpoint);
   answer_nacks (vs->endpoint, vs, data, length);
@@ -925,10 +988,53 @@ icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
     stats->pair = icecam_peer_session_get_pair_info (vs->peer);
     icecam_peer_session_get_stats (vs->peer, &stats->ice, NULL);
     icecam_retransmitter_get_stats (vs->rtx, &stats->retransmit);
+    if (!icecam_bitrate_controller_get_viewer (self->controller, vs, &stats->rate))
+      stats->rate.rtt_ms = -1;
     g_ptr_array_add (all, stats);
   }
   g_mutex_unlock (&self->lock);
   return all;
+}
+
+/**
+ * icecam_camera_endpoint_set_bitrate_limits:
+ * @min_kbps: the encoder's target never goes under this
+ * @max_kbps: nor over this (the encoder's configured bitrate)
+ *
+ * Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_bitrate_limits (IcecamCameraEndpoint *self, guint min_kbps,
+                                           guint max_kbps)
+{
+  icecam_bitrate_controller_set_limits (self->controller, min_kbps, max_kbps);
+}
+
+/**
+ * icecam_camera_endpoint_set_congestion_control:
+ * @enabled: FALSE: the target stays at the maximum and every viewer gets the full stream
+ *
+ * Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_congestion_control (IcecamCameraEndpoint *self, gboolean enabled)
+{
+  icecam_bitrate_controller_set_enabled (self->controller, enabled);
+}
+
+/**
+ * icecam_camera_endpoint_get_target_bitrate:
+ *
+ * What the encoder should make now: the smallest estimate of the viewers that are not far
+ * below the others, within the limits (IcecamBitrateController). Thread-safe and cheap: the
+ * streaming thread may ask for every buffer.
+ *
+ * Returns: kbit/s
+ */
+guint
+icecam_camera_endpoint_get_target_bitrate (IcecamCameraEndpoint *self)
+{
+  return icecam_bitrate_controller_get_target_kbps (self->controller);
 }
 
 guint
@@ -1026,6 +1132,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_hash_table_unref (self->sessions);
   icecam_fanout_free (self->fanout);
   icecam_rtp_history_free (self->history);
+  icecam_bitrate_controller_free (self->controller);
   icecam_sdp_free (self->media);
   g_free (self->cname);
   g_clear_object (&self->certificate);
@@ -1107,6 +1214,8 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
   self->fanout = icecam_fanout_new ();
   self->history = icecam_rtp_history_new ();
+  self->controller = icecam_bitrate_controller_new (DEFAULT_MIN_BITRATE_KBPS,
+                                                    DEFAULT_MAX_BITRATE_KBPS);
   self->rtx_ssrc = g_random_int () | 1;
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;

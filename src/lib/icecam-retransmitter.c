@@ -89,6 +89,8 @@ admit (IcecamRetransmitter *self, guint16 seq, gsize length, gint64 now)
 /**
  * icecam_retransmitter_answer:
  * @history: the camera's packets
+ * @seq_offset: what to add to the viewer's sequence numbers to get the camera's (see
+ *   IcecamReducedStream; 0 for a viewer whose stream was never renumbered)
  * @rtcp: (array length=length): a plain compound RTCP packet from the viewer
  * @send: protects and sends one packet to the viewer
  *
@@ -99,8 +101,8 @@ admit (IcecamRetransmitter *self, guint16 seq, gsize length, gint64 now)
  */
 guint
 icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *history,
-                             guint rtx_payload_type, guint32 rtx_ssrc, const guint8 *rtcp,
-                             gsize length, IcecamRetransmitSendFunc send, gpointer user_data)
+                             guint rtx_payload_type, guint32 rtx_ssrc, guint16 seq_offset,
+                             const guint8 *rtcp, gsize length, IcecamRetransmitSendFunc send, gpointer user_data)
 {
   guint16 seqs[ICECAM_RTCP_MAX_NACKED];
   guint n = icecam_rtcp_parse_nacks (rtcp, length, seqs, G_N_ELEMENTS (seqs));
@@ -117,13 +119,17 @@ icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *histor
     gsize plain_length, rtx_length = sizeof rtx;
     gboolean ok;
 
-    if (!icecam_rtp_history_copy (history, seqs[i], now, plain, &plain_length)) {
+    if (!icecam_rtp_history_copy (history, (guint16) (seqs[i] + seq_offset), now, plain,
+                                  &plain_length)) {
       g_mutex_lock (&self->lock);
       self->stats.nacked++;
       self->stats.missing++;
       g_mutex_unlock (&self->lock);
       continue;
     }
+    /* The original sequence number as the viewer knows it goes into the RTX payload. */
+    plain[2] = (guint8) (seqs[i] >> 8);
+    plain[3] = (guint8) seqs[i];
     g_mutex_lock (&self->lock);
     self->stats.nacked++;
     refill (self, stream_rate, now);

@@ -48,7 +48,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamRetransmitter, icecam_retransmitter_free)
 
 guint icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *history,
                                    guint rtx_payload_type, guint32 rtx_ssrc,
-                                   const guint8 *rtcp, gsize length,
+                                   guint16 seq_offset, const guint8 *rtcp, gsize length,
                                    IcecamRetransmitSendFunc send, gpointer user_data);
 void icecam_retransmitter_get_stats (IcecamRetransmitter *self, IcecamRetransmitStats *stats);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Loss repair on the wire: generic NACK (RFC 4585 6.2.1) and RTX packets (RFC 4588). Pure
- * functions, bounds-checked: everything here reads packets from the network. */
+/* Loss repair and congestion feedback on the wire: generic NACK (RFC 4585 6.2.1), RTX packets
+ * (RFC 4588), receiver report blocks (RFC 3550 6.4). Pure functions, bounds-checked:
+ * everything here reads packets from the network. */
 
 #include "icecam-rtcp-feedback.h"
 
@@ -8,6 +9,8 @@
 
 #include "icecam-rtcp.h"
 
+#define RTCP_PT_SR 200
+#define RTCP_PT_RR 201
 #define RTCP_PT_RTPFB 205
 #define RTPFB_FMT_NACK 1
 #define MAX_COMPOUND_PACKETS 32
@@ -195,4 +198,84 @@ icecam_rtx_unwrap (const guint8 *packet, gsize length, guint payload_type, guint
   memcpy (out + header, payload + 2, payload_length - 2);
   *out_length = header + payload_length - 2;
   return TRUE;
+}
+
+static guint32
+read_u32 (const guint8 *at)
+{
+  return ((guint32) at[0] << 24) | ((guint32) at[1] << 16) | ((guint32) at[2] << 8) | at[3];
+}
+
+/**
+ * icecam_rtcp_build_receiver_report:
+ * @out: (out caller-allocates): room for %ICECAM_RTCP_RR_SIZE bytes
+ * @block: the one report block
+ *
+ * Returns: the length of the packet, or 0 if @room is too small
+ */
+gsize
+icecam_rtcp_build_receiver_report (guint8 *out, gsize room, guint32 sender_ssrc,
+                                   const IcecamRtcpReportBlock *block)
+{
+  guint32 lost = (guint32) CLAMP (block->cumulative_lost, -0x800000, 0x7fffff) & 0xffffff;
+
+  if (room < ICECAM_RTCP_RR_SIZE)
+    return 0;
+  out[0] = 0x81; /* V=2, RC=1 */
+  out[1] = RTCP_PT_RR;
+  out[2] = 0;
+  out[3] = ICECAM_RTCP_RR_SIZE / 4 - 1;
+  write_u32 (out + 4, sender_ssrc);
+  write_u32 (out + 8, block->ssrc);
+  write_u32 (out + 12, ((guint32) block->fraction_lost << 24) | lost);
+  write_u32 (out + 16, block->highest_seq);
+  write_u32 (out + 20, block->jitter);
+  write_u32 (out + 24, block->lsr);
+  write_u32 (out + 28, block->dlsr);
+  return ICECAM_RTCP_RR_SIZE;
+}
+
+/**
+ * icecam_rtcp_find_report_block:
+ * @ssrc: the source whose block is wanted, or 0 for the first block
+ * @block: (out): the block
+ *
+ * Walks a compound RTCP packet, bounds-checked, through its sender and receiver reports.
+ *
+ * Returns: whether a report block about @ssrc was found
+ */
+gboolean
+icecam_rtcp_find_report_block (const guint8 *data, gsize length, guint32 ssrc,
+                               IcecamRtcpReportBlock *block)
+{
+  gsize offset = 0;
+
+  if (!icecam_rtp_is_rtcp (data, length))
+    return FALSE;
+  for (guint k = 0; k < MAX_COMPOUND_PACKETS && offset + 4 <= length; k++) {
+    const guint8 *p = data + offset;
+    gsize size = (((gsize) p[2] << 8) | p[3]) * 4 + 4;
+    gsize first = p[1] == RTCP_PT_SR ? 28 : 8;
+
+    if ((p[0] >> 6) != 2 || offset + size > length)
+      return FALSE;
+    for (guint i = 0; (p[1] == RTCP_PT_SR || p[1] == RTCP_PT_RR) && i < (p[0] & 0x1fu) &&
+                      first + 24 * (i + 1) <= size; i++) {
+      const guint8 *b = p + first + 24 * i;
+      guint32 lost = read_u32 (b + 4) & 0xffffff;
+
+      if (ssrc != 0 && read_u32 (b) != ssrc)
+        continue;
+      block->ssrc = read_u32 (b);
+      block->fraction_lost = b[4];
+      block->cumulative_lost = (gint32) (lost & 0x800000 ? lost | 0xff000000u : lost);
+      block->highest_seq = read_u32 (b + 8);
+      block->jitter = read_u32 (b + 12);
+      block->lsr = read_u32 (b + 16);
+      block->dlsr = read_u32 (b + 20);
+      return TRUE;
+    }
+    offset += size;
+  }
+  return FALSE;
 }

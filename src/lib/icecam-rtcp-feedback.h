@@ -10,6 +10,35 @@ G_BEGIN_DECLS
 /* At most this many sequence numbers are read from one compound packet. */
 #define ICECAM_RTCP_MAX_NACKED 512
 
+/* A receiver report with one report block. */
+#define ICECAM_RTCP_RR_SIZE 32
+
+/**
+ * IcecamRtcpReportBlock:
+ * @ssrc: the source reported on
+ * @fraction_lost: lost since the previous report, in 1/256
+ * @cumulative_lost: lost since the start (may be negative with duplicates)
+ * @highest_seq: extended highest sequence number received
+ * @jitter: interarrival jitter, in RTP timestamp units
+ * @lsr: middle 32 bits of the NTP time of the last sender report received, 0 if none
+ * @dlsr: time since then, in 1/65536 s
+ *
+ * RFC 3550 6.4.1 report block.
+ */
+typedef struct {
+  guint32 ssrc;
+  guint8 fraction_lost;
+  gint32 cumulative_lost;
+  guint32 highest_seq;
+  guint32 jitter;
+  guint32 lsr;
+  guint32 dlsr;
+} IcecamRtcpReportBlock;
+
+gsize icecam_rtcp_build_receiver_report (guint8 *out, gsize room, guint32 sender_ssrc,
+                                         const IcecamRtcpReportBlock *block);
+gboolean icecam_rtcp_find_report_block (const guint8 *data, gsize length, guint32 ssrc,
+                                        IcecamRtcpReportBlock *block);
 guint icecam_rtcp_parse_nacks (const guint8 *data, gsize length, guint16 *seqs, guint max_seqs);
 gsize icecam_rtcp_build_nack (guint8 *out, gsize room, guint32 sender_ssrc, guint32 media_ssrc,
                               const guint16 *seqs, guint n_seqs);

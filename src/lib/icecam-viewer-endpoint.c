@@ -3,9 +3,12 @@
 
 #include "icecam-viewer-endpoint.h"
 
+#include <string.h>
+
 #include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
 #include "icecam-rtcp-feedback.h"
+#include "icecam-receive-stats.h"
 #include "icecam-srtp.h"
 
 /* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
@@ -67,6 +70,8 @@ struct _IcecamViewerEndpoint {
   gint rtx_payload_type;
   guint64 nacks_sent;    /* atomic: sequence numbers asked for again */
   guint64 recovered;     /* atomic: retransmissions received */
+  IcecamReceiveStats receive_stats; /* of the camera's stream, for the receiver reports */
+  guint clock_rate;      /* of the offer's rtpmap */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
 
@@ -104,11 +109,22 @@ static gboolean
 send_receiver_report (gpointer data)
 {
   IcecamViewerEndpoint *self = data;
-  guint8 rr[ICECAM_RTCP_EMPTY_RR_SIZE];
+  guint8 rr[ICECAM_RTCP_RR_SIZE];
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+  IcecamRtcpReportBlock block;
+  gsize length = ICECAM_RTCP_EMPTY_RR_SIZE;
 
-  icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
+  /* Loss and jitter of the camera's stream once it flows (the camera's bitrate follows them),
+   * else just "alive". */
+  if (media_ssrc != 0 && self->receive_stats.started) {
+    icecam_receive_stats_report (&self->receive_stats, media_ssrc, g_get_monotonic_time (),
+                                 &block);
+    length = icecam_rtcp_build_receiver_report (rr, sizeof rr, self->own_ssrc, &block);
+  } else {
+    icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
+  }
   if (self->peer != NULL)
-    icecam_peer_session_send_rtcp (self->peer, rr, sizeof rr);
+    icecam_peer_session_send_rtcp (self->peer, rr, length);
   return G_SOURCE_CONTINUE;
 }
 
@@ -338,15 +354,28 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
   IcecamViewerEndpoint *self = user_data;
   guint32 ssrc;
 
-  if (icecam_rtp_is_rtcp (data, length))
-    return; /* the camera's sender reports carry nothing the viewer needs yet */
+  if (icecam_rtp_is_rtcp (data, length)) {
+    IcecamRtcpSenderInfo info;
+
+    /* Echoed in the receiver reports: the camera measures the round trip with it. */
+    if (icecam_rtcp_find_sender_report (data, length, &info) &&
+        info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
+      icecam_receive_stats_sender_report (&self->receive_stats, info.ntp_time,
+                                          g_get_monotonic_time ());
+    return;
+  }
   stop_restart_requests (self); /* media again: whatever was asked worked */
   if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->rtx_payload_type)) {
     receive_retransmission (self, data, length);
     return;
   }
-  if (icecam_rtp_get_ssrc (data, length, &ssrc))
+  if (icecam_rtp_get_ssrc (data, length, &ssrc)) {
+    if (ssrc != (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
+      memset (&self->receive_stats, 0, sizeof self->receive_stats);
     g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
+    icecam_receive_stats_packet (&self->receive_stats, data, length, self->clock_rate,
+                                 g_get_monotonic_time ());
+  }
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
 }
@@ -385,6 +414,16 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_mutex_unlock (&self->lock);
 }
 
+/* "H264/90000" -> 90000; video's 90000 when the rtpmap is odd. */
+static guint
+clock_rate_of (const gchar *rtpmap)
+{
+  const gchar *slash = rtpmap != NULL ? strchr (rtpmap, '/') : NULL;
+  guint64 rate = slash != NULL ? g_ascii_strtoull (slash + 1, NULL, 10) : 0;
+
+  return rate >= 1000 && rate <= 1000000 ? (guint) rate : 90000;
+}
+
 static void
 handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
@@ -408,6 +447,7 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   video = icecam_sdp_get_media (offer, 0);
   g_atomic_int_set (&self->payload_type, (gint) video->payload_type);
   g_atomic_int_set (&self->rtx_payload_type, (gint) video->rtx_payload_type);
+  self->clock_rate = clock_rate_of (video->rtpmap);
   g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type, video->rtpmap,
                  video->fmtp);
   reply = icecam_message_new_answer (self->session_id, answer);

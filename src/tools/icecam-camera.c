@@ -12,6 +12,8 @@ typedef struct {
   gchar *id;
   gchar *source;
   gchar *pattern;         /* --pattern: a videotestsrc pattern for --source test */
+  gint min_bitrate_kbps;  /* --min-bitrate: congestion control's floor */
+  gboolean no_congestion_control;
   gint width, height, fps, bitrate_kbps, keyframe_interval_s, max_viewers;
   gchar *secret_file;
   gchar *certificate;
@@ -122,6 +124,9 @@ build_pipeline (CameraApp *app, GError **error)
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (sink, "server", app->server, "camera-id", app->id, "max-viewers",
                 (guint) app->max_viewers, "secret-file", app->secret_file, NULL);
+  g_object_set (sink, "min-bitrate", (guint) app->min_bitrate_kbps, "max-bitrate",
+                (guint) app->bitrate_kbps, "congestion-control", !app->no_congestion_control,
+                NULL);
   if (app->certificate != NULL)
     g_object_set (sink, "certificate", app->certificate, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
@@ -211,6 +216,11 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "fps", 0, 0, G_OPTION_ARG_INT, &app->fps, "Frames per second (default 30)", "N" },
     { "bitrate", 0, 0, G_OPTION_ARG_INT, &app->bitrate_kbps,
       "Encoder bitrate (default 1500)", "KBIT/S" },
+    { "min-bitrate", 0, 0, G_OPTION_ARG_INT, &app->min_bitrate_kbps,
+      "Congestion control never makes the encoder go under this (default 150; --bitrate is "
+      "the maximum)", "KBIT/S" },
+    { "no-congestion-control", 0, 0, G_OPTION_ARG_NONE, &app->no_congestion_control,
+      "Always encode at --bitrate, whatever the viewers' paths carry", NULL },
     { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->keyframe_interval_s,
       "Seconds between scheduled keyframes (default 10; joining viewers get one at once)",
       "SECONDS" },
@@ -236,10 +246,14 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--server and --id are required");
     return FALSE;
   }
+  if (app->min_bitrate_kbps == 0)
+    app->min_bitrate_kbps = MIN (150, app->bitrate_kbps);
   if (app->width < 16 || app->height < 16 || app->fps < 1 || app->fps > 120 ||
-      app->bitrate_kbps < 16 || app->keyframe_interval_s < 1 || app->max_viewers < 1) {
+      app->bitrate_kbps < 16 || app->keyframe_interval_s < 1 || app->max_viewers < 1 ||
+      app->min_bitrate_kbps < 16 || app->min_bitrate_kbps > app->bitrate_kbps) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                 "size, fps, bitrate, keyframe interval or max viewers out of range");
+                 "size, fps, bitrate (min-bitrate 16..bitrate), keyframe interval or max "
+                 "viewers out of range");
     return FALSE;
   }
   return check_pattern (app->pattern, error);

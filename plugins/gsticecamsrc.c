@@ -462,7 +462,8 @@ build_stats (GstIcecamSrc *src)
 {
   GstStructure *stats = gst_structure_new_empty ("application/x-icecam-src-stats");
   IcecamIceStats ice = { 0 };
-  guint64 nacked = 0, recovered = 0;
+  guint64 nacked = 0, recovered = 0, delay_sum_us = 0, delay_samples = 0;
+  gint64 delay_us = -1;
   g_autoptr (IcecamPairInfo) pair = NULL;
   const gchar *session = NULL;
 
@@ -472,6 +473,7 @@ build_stats (GstIcecamSrc *src)
     pair = icecam_viewer_endpoint_get_pair_info (src->endpoint);
     session = icecam_viewer_endpoint_get_session_id (src->endpoint);
     icecam_viewer_endpoint_get_repair_stats (src->endpoint, &nacked, &recovered);
+    delay_us = icecam_viewer_endpoint_get_delay (src->endpoint, &delay_sum_us, &delay_samples);
     gst_structure_set (stats, "session", G_TYPE_STRING, session, NULL);
   }
   GST_OBJECT_UNLOCK (src);
@@ -484,7 +486,10 @@ build_stats (GstIcecamSrc *src)
       "bytes-received", G_TYPE_UINT64, ice.bytes_received,
       "packets-sent", G_TYPE_UINT64, ice.packets_sent,
       "packets-nacked", G_TYPE_UINT64, nacked,
-      "packets-recovered", G_TYPE_UINT64, recovered, NULL);
+      "packets-recovered", G_TYPE_UINT64, recovered,
+      "delay-ms", G_TYPE_DOUBLE, delay_us >= 0 ? delay_us / 1000.0 : -1.0,
+      "delay-sum-ms", G_TYPE_DOUBLE, delay_sum_us / 1000.0,
+      "delay-samples", G_TYPE_UINT64, delay_samples, NULL);
   if (pair != NULL)
     gst_icecam_set_pair_fields (stats, pair);
   return stats;
@@ -560,7 +565,9 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
   gst_icecam_install_properties (gobject_class,
       "Session statistics: session, packets-received, bytes-received, packets-sent "
       "(keyframe requests), packets-queue-dropped, packets-nacked (asked for again), "
-      "packets-recovered (retransmissions received) and, once selected, the pair's local-type, "
+      "packets-recovered (retransmissions received), delay-ms (the last packet's delay "
+      "from the camera by its sender reports, -1 before the first; meaningful when both "
+      "clocks agree), delay-sum-ms and delay-samples (for means) and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
 
   g_object_class_install_property (gobject_class, PROP_TOKEN,

@@ -43,9 +43,9 @@ test_receiver_report (void)
     if (i % 10 == 5)
       continue;
     make_rtp (packet, seq, 3000 * i, FALSE, 1);
-    icecam_receive_stats_packet (&stats, packet, sizeof packet, 90000, now + i * 33333);
+    icecam_receive_stats_packet (&stats, packet, sizeof packet, 90000, now + i * 33333, 0);
   }
-  icecam_receive_stats_sender_report (&stats, G_GUINT64_CONSTANT (0x0001000200030004), now);
+  icecam_receive_stats_sender_report (&stats, G_GUINT64_CONSTANT (0x0001000200030004), 0, now);
   icecam_receive_stats_report (&stats, 42, now + G_USEC_PER_SEC / 2, &block);
   g_assert_cmpuint (block.ssrc, ==, 42);
   g_assert_cmpint (block.cumulative_lost, ==, 10);
@@ -67,7 +67,8 @@ test_receiver_report (void)
 
   /* the next interval had no loss */
   make_rtp (packet, (guint16) (65500 + 100), 300000, FALSE, 1);
-  icecam_receive_stats_packet (&stats, packet, sizeof packet, 90000, now + 3 * G_USEC_PER_SEC);
+  icecam_receive_stats_packet (&stats, packet, sizeof packet, 90000, now + 3 * G_USEC_PER_SEC,
+                               0);
   icecam_receive_stats_report (&stats, 42, now + 3 * G_USEC_PER_SEC, &block);
   g_assert_cmpuint (block.fraction_lost, ==, 0);
   g_assert_cmpint (block.cumulative_lost, ==, 10);

@@ -3,19 +3,40 @@
 
 #include "icecam-receive-stats.h"
 
+#include <string.h>
+
 /* Further than this from the highest sequence number seen: a restart, not a late packet. */
 #define MAX_MISORDER 100
 #define MAX_DROPOUT 3000
+/* Seconds from 1900 (NTP) to 1970. */
+#define NTP_UNIX_OFFSET G_GUINT64_CONSTANT (2208988800)
+
+/**
+ * icecam_receive_stats_restart:
+ *
+ * A new source: counting starts again; the delay totals are kept (they describe the path).
+ */
+void
+icecam_receive_stats_restart (IcecamReceiveStats *stats)
+{
+  guint64 sum = stats->delay_sum_us, samples = stats->delay_samples;
+
+  memset (stats, 0, sizeof *stats);
+  stats->delay_sum_us = sum;
+  stats->delay_samples = samples;
+}
 
 /**
  * icecam_receive_stats_packet:
  * @packet: (array length=length): an RTP packet of the source
  * @clock_rate: its RTP clock rate, e.g. 90000
  * @now: monotonic µs of its arrival
+ * @now_unix_us: the same, wall clock (for the delay, when the sender's clock is the same: a
+ *   camera and a viewer on one host or both synchronised by NTP)
  */
 void
 icecam_receive_stats_packet (IcecamReceiveStats *stats, const guint8 *packet, gsize length,
-                             guint clock_rate, gint64 now)
+                             guint clock_rate, gint64 now, gint64 now_unix_us)
 {
   guint16 seq;
   guint16 delta;
@@ -58,18 +79,34 @@ icecam_receive_stats_packet (IcecamReceiveStats *stats, const guint8 *packet, gs
       stats->jitter += ((gdouble) d - stats->jitter) / 16;
   }
   stats->last_transit = transit;
+
+  if (stats->sr_unix_us != 0) {
+    gint64 sent = stats->sr_unix_us +
+                  (gint64) (gint32) (timestamp - stats->sr_timestamp) * G_USEC_PER_SEC /
+                  (gint64) clock_rate;
+    gint64 delay = CLAMP (now_unix_us - sent, 0, 60 * G_USEC_PER_SEC);
+
+    g_atomic_int_set (&stats->delay_us, (gint) delay);
+    __atomic_add_fetch (&stats->delay_sum_us, (guint64) delay, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&stats->delay_samples, 1, __ATOMIC_RELAXED);
+  }
 }
 
 /**
  * icecam_receive_stats_sender_report:
  * @ntp_time: the report's NTP time
+ * @rtp_timestamp: the same instant in RTP units
  * @now: monotonic µs of its arrival
  */
 void
-icecam_receive_stats_sender_report (IcecamReceiveStats *stats, guint64 ntp_time, gint64 now)
+icecam_receive_stats_sender_report (IcecamReceiveStats *stats, guint64 ntp_time,
+                                    guint32 rtp_timestamp, gint64 now)
 {
   stats->lsr = (guint32) (ntp_time >> 16);
   stats->lsr_arrival = now;
+  stats->sr_unix_us = (gint64) ((ntp_time >> 32) - NTP_UNIX_OFFSET) * G_USEC_PER_SEC +
+                      (gint64) (((ntp_time & 0xffffffff) * G_USEC_PER_SEC) >> 32);
+  stats->sr_timestamp = rtp_timestamp;
 }
 
 /**

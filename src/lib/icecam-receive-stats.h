@@ -26,12 +26,19 @@ typedef struct {
   gdouble jitter;          /* RTP units */
   guint32 lsr;             /* middle 32 bits of the last sender report's NTP time */
   gint64 lsr_arrival;      /* monotonic µs */
+  gint64 sr_unix_us;       /* the last sender report's wall-clock time ... */
+  guint32 sr_timestamp;    /* ... and the same instant in RTP units */
+  gint delay_us;           /* atomic: the last packet's delay (wall clock at arrival minus at
+                            * sending, by the sender report's mapping), -1 if unknown */
+  guint64 delay_sum_us;    /* atomic: the sum of those delays, and their number */
+  guint64 delay_samples;
 } IcecamReceiveStats;
 
+void icecam_receive_stats_restart (IcecamReceiveStats *stats);
 void icecam_receive_stats_packet (IcecamReceiveStats *stats, const guint8 *packet, gsize length,
-                                  guint clock_rate, gint64 now);
+                                  guint clock_rate, gint64 now, gint64 now_unix_us);
 void icecam_receive_stats_sender_report (IcecamReceiveStats *stats, guint64 ntp_time,
-                                         gint64 now);
+                                         guint32 rtp_timestamp, gint64 now);
 void icecam_receive_stats_report (IcecamReceiveStats *stats, guint32 ssrc, gint64 now,
                                   IcecamRtcpReportBlock *block);
 

@@ -361,7 +361,7 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
     if (icecam_rtcp_find_sender_report (data, length, &info) &&
         info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
       icecam_receive_stats_sender_report (&self->receive_stats, info.ntp_time,
-                                          g_get_monotonic_time ());
+                                          info.rtp_timestamp, g_get_monotonic_time ());
     return;
   }
   stop_restart_requests (self); /* media again: whatever was asked worked */
@@ -371,10 +371,10 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
   }
   if (icecam_rtp_get_ssrc (data, length, &ssrc)) {
     if (ssrc != (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
-      memset (&self->receive_stats, 0, sizeof self->receive_stats);
+      icecam_receive_stats_restart (&self->receive_stats);
     g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
     icecam_receive_stats_packet (&self->receive_stats, data, length, self->clock_rate,
-                                 g_get_monotonic_time ());
+                                 g_get_monotonic_time (), g_get_real_time ());
   }
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
@@ -805,6 +805,26 @@ icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *na
     *nacked = __atomic_load_n (&self->nacks_sent, __ATOMIC_RELAXED);
   if (recovered != NULL)
     *recovered = __atomic_load_n (&self->recovered, __ATOMIC_RELAXED);
+}
+
+/**
+ * icecam_viewer_endpoint_get_delay:
+ * @sum_us: (out): the sum of the delays of the camera's packets measured so far
+ * @samples: (out): their number
+ *
+ * A packet's delay is the wall clock at its arrival minus the wall clock when the camera
+ * sent it, by the camera's last sender report: meaningful when both clocks agree (one host,
+ * or NTP). Thread-safe.
+ *
+ * Returns: the last packet's delay in µs, -1 before the first sender report
+ */
+gint64
+icecam_viewer_endpoint_get_delay (IcecamViewerEndpoint *self, guint64 *sum_us,
+                                  guint64 *samples)
+{
+  *sum_us = __atomic_load_n (&self->receive_stats.delay_sum_us, __ATOMIC_RELAXED);
+  *samples = __atomic_load_n (&self->receive_stats.delay_samples, __ATOMIC_RELAXED);
+  return *samples > 0 ? g_atomic_int_get (&self->receive_stats.delay_us) : -1;
 }
 
 IcecamViewerState

@@ -153,6 +153,11 @@ on_element_message (CameraApp *app, const GstStructure *s)
     app->sessions_ended++;
     g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),
              gst_structure_get_string (s, "reason"));
+  } else if (gst_structure_has_name (s, "icecam-target-bitrate")) {
+    guint kbps = 0;
+
+    gst_structure_get_uint (s, "bitrate", &kbps);
+    g_debug ("target bitrate %u kbit/s", kbps);
   }
 }
 

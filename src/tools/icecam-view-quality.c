@@ -11,8 +11,10 @@
  * fps= (decoded frames per second after the first frame), freezes= (gaps over
  * %ICECAM_VIEW_FREEZE_US between decoded frames, a gap still open included), lost= (packets
  * the jitter buffer gave up on: still missing after repair), recovered= (retransmissions
- * received), kbps= (media received). A progress line covers the time since the previous one;
- * the summary the whole run.
+ * received), kbps= (media received), delay_ms= (the mean delay of the packets from the
+ * camera, by its sender reports: meaningful when both clocks agree), and in the summary
+ * max_delay_ms= (the largest of the progress lines' delay_ms). A progress line covers the time
+ * since the previous one; the summary the whole run.
  */
 struct _IcecamViewQuality {
   GMutex lock;
@@ -30,6 +32,9 @@ struct _IcecamViewQuality {
   guint mark_freezes;
   guint64 mark_lost;
   guint64 mark_recovered;
+  gdouble mark_delay_sum;
+  guint64 mark_delay_samples;
+  gdouble max_delay_ms;     /* of the progress lines' means */
 };
 
 IcecamViewQuality *
@@ -112,7 +117,9 @@ gchar *
 icecam_view_quality_format (IcecamViewQuality *self, gboolean interval, gint64 now)
 {
   g_autoptr (GstStructure) stats = NULL;
-  guint64 bytes = 0, recovered = 0, lost, frames;
+  guint64 bytes = 0, recovered = 0, lost, frames, delay_samples = 0;
+  gdouble delay_sum = 0, delay_ms = -1;
+  g_autofree gchar *delay = NULL;
   guint freezes;
   gint64 since, frames_since;
   gdouble seconds, fps, kbps;
@@ -122,6 +129,8 @@ icecam_view_quality_format (IcecamViewQuality *self, gboolean interval, gint64 n
   if (stats != NULL) {
     gst_structure_get_uint64 (stats, "bytes-received", &bytes);
     gst_structure_get_uint64 (stats, "packets-recovered", &recovered);
+    gst_structure_get_double (stats, "delay-sum-ms", &delay_sum);
+    gst_structure_get_uint64 (stats, "delay-samples", &delay_samples);
   }
   g_mutex_lock (&self->lock);
   lost = self->lost_before + jitterbuffer_lost (self->jitterbuffer);
@@ -144,6 +153,13 @@ icecam_view_quality_format (IcecamViewQuality *self, gboolean interval, gint64 n
     guint64 d_lost = lost - self->mark_lost, d_recovered = recovered - self->mark_recovered;
     guint d_freezes = freezes - self->mark_freezes;
 
+    if (delay_samples > self->mark_delay_samples) {
+      delay_ms = (delay_sum - self->mark_delay_sum) / (delay_samples - self->mark_delay_samples);
+      self->max_delay_ms = MAX (self->max_delay_ms, delay_ms);
+    }
+    self->mark_delay_sum = delay_sum;
+    self->mark_delay_samples = delay_samples;
+    delay = delay_ms >= 0 ? g_strdup_printf ("%.0f", delay_ms) : g_strdup ("none");
     if (self->first_frame != 0) {
       self->mark_time = now;
       self->mark_frames = frames;
@@ -154,10 +170,14 @@ icecam_view_quality_format (IcecamViewQuality *self, gboolean interval, gint64 n
     }
     g_mutex_unlock (&self->lock);
     return g_strdup_printf ("fps=%.1f freezes=%u lost=%" G_GUINT64_FORMAT " recovered=%"
-                            G_GUINT64_FORMAT " kbps=%.0f", fps, d_freezes, d_lost, d_recovered,
-                            kbps);
+                            G_GUINT64_FORMAT " kbps=%.0f delay_ms=%s", fps, d_freezes, d_lost,
+                            d_recovered, kbps, delay);
   }
+  delay = delay_samples > 0 ? g_strdup_printf ("%.0f", delay_sum / delay_samples)
+                            : g_strdup ("none");
+  delay_ms = self->max_delay_ms;
   g_mutex_unlock (&self->lock);
   return g_strdup_printf ("fps=%.1f freezes=%u lost=%" G_GUINT64_FORMAT " recovered=%"
-                          G_GUINT64_FORMAT " kbps=%.0f", fps, freezes, lost, recovered, kbps);
+                          G_GUINT64_FORMAT " kbps=%.0f delay_ms=%s max_delay_ms=%.0f", fps,
+                          freezes, lost, recovered, kbps, delay, delay_ms);
 }

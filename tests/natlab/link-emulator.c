@@ -57,7 +57,7 @@ open_interface (const gchar *name, GError **error)
 {
   struct sockaddr_ll addr = { 0 };
   struct packet_mreq mreq = { 0 };
-  gint one = 1;
+  gint one = 1, buffer_size = 8 << 20;
   gint fd = socket (AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons (ETH_P_ALL));
   guint index = if_nametoindex (name);
 
@@ -73,6 +73,10 @@ open_interface (const gchar *name, GError **error)
   addr.sll_ifindex = (gint) index;
   mreq.mr_ifindex = (gint) index;
   mreq.mr_type = PACKET_MR_PROMISC;
+  /* A keyframe's burst must not overflow the socket before the queue sees it: only the
+   * emulated queue drops. (FORCE: over the sysctl limits, as root.) */
+  setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_size, sizeof buffer_size);
+  setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_size, sizeof buffer_size);
   if (setsockopt (fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0 ||
       setsockopt (fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0 ||
       bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 ||

@@ -108,18 +108,29 @@ test_controller_one_viewer (void)
   IcecamViewerRate rate;
   guint v = 1;
 
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500); /* nobody */
   icecam_bitrate_controller_add_viewer (c, &v);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 600);  /* start low */
+  for (guint i = 0; i < 30; i++) /* 15 s of a clean path */
+    report (c, &v, t - 20 * G_USEC_PER_SEC + i * G_USEC_PER_SEC / 2, 0, 40, &bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
   report (c, &v, t, 0, 40, &bytes, 2500);
   for (guint i = 1; i <= 4; i++)
     report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40 + 150 * i, &bytes, 2500);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 2200);
-  report (c, &v, t + 3 * G_USEC_PER_SEC, 80, 400, &bytes, 1000);
+  /* heavy loss: at most halved at once, then again a round trip later */
+  report (c, &v, t + 5 * G_USEC_PER_SEC / 2, 80, 400, &bytes,
+          icecam_bitrate_controller_get_target_kbps (c));
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1300);
+  for (guint i = 1; i <= 2; i++)
+    report (c, &v, t + (5 + i) * G_USEC_PER_SEC / 2, 80, 400 + 10 * i, &bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 900);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), >=, 150);
   g_assert_true (icecam_bitrate_controller_get_viewer (c, &v, &rate));
-  g_assert_cmpint (rate.rtt_ms, >=, 399);
-  g_assert_cmpint (rate.rtt_ms, <=, 401);
+  g_assert_cmpint (rate.rtt_ms, >=, 419);
+  g_assert_cmpint (rate.rtt_ms, <=, 421);
   g_assert_false (rate.reduced);
   /* clean again: grows, up to the maximum and no further */
   t += 10 * G_USEC_PER_SEC;
@@ -145,7 +156,7 @@ test_controller_slow_viewer (void)
 
   icecam_bitrate_controller_add_viewer (c, &fast);
   icecam_bitrate_controller_add_viewer (c, &slow);
-  for (guint i = 0; i < 20; i++) {
+  for (guint i = 0; i < 30; i++) {
     report (c, &fast, t + i * G_USEC_PER_SEC / 2, 0, 40, &fast_bytes, 2500);
     report (c, &slow, t + i * G_USEC_PER_SEC / 2, 200, 600, &slow_bytes, 300);
   }

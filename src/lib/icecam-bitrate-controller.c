@@ -12,13 +12,24 @@
  * building: back off below what is getting through, before the queue overflows. */
 #define QUEUE_DELAY_HIGH_MS 100
 #define QUEUE_DELAY_LOW_MS 40
-#define DELAY_BACKOFF 0.85
-/* Growth per report (about 2 a second): +8 %, so 5x takes about 10 s. */
-#define INCREASE 1.08
-/* After a decrease, no increase for this long: the queue needs a round trip to drain. */
+#define BACKOFF 0.85
+/* A decrease never goes below this share of the estimate at once: reports lag the path by a
+ * queue and a report interval, and the loss they show may already be over. */
+#define MAX_CUT 0.5
+/* Growth on a clean path: +16 % a second (compounded per report), so 5x takes about 11 s. */
+#define INCREASE_PER_S 0.16
+/* ... but +4 % a second above 85 % of the estimate the last cut was made at. */
+#define INCREASE_NEAR_PER_S 0.04
+#define NEAR_LAST_CUT 0.85
+/* After a decrease, no increase for this long (the queue needs a round trip to drain), and
+ * no further decrease for the round trip plus this (the next reports still show the queue
+ * the first decrease answered). */
 #define HOLD_US (1500 * 1000)
+#define DECREASE_GAP_US (500 * 1000)
 /* The smallest round trip is forgotten after this long (a route may change). */
 #define MIN_RTT_WINDOW_US (30 * G_USEC_PER_SEC)
+/* A new viewer's estimate. */
+#define START_KBPS 600
 /* A viewer whose estimate is under this share of the best one's is "far below the others". */
 #define FAR_BELOW 0.5
 
@@ -44,8 +55,13 @@ typedef struct {
   guint64 last_bytes;
   gint64 last_report;      /* monotonic µs */
   gint64 hold_until;
+  gint64 next_decrease;
+  gint64 last_estimate;    /* monotonic µs of the last update */
+  gdouble last_cut_kbps;   /* the estimate when it was last cut; 0 before */
   gint min_rtt_ms;
   gint64 min_rtt_time;
+  guint32 last_lsr;        /* a round trip is measured once per sender report echoed */
+  gboolean rtt_fresh;      /* this report measured one */
 } Viewer;
 
 struct _IcecamBitrateController {
@@ -114,7 +130,8 @@ icecam_bitrate_controller_add_viewer (IcecamBitrateController *self, gconstpoint
   Viewer *v = g_new0 (Viewer, 1);
 
   g_mutex_lock (&self->lock);
-  v->estimate_kbps = self->max_kbps;
+  /* A new path is unknown: start low and grow (WebRTC stacks start at 0.3-1 Mbit/s). */
+  v->estimate_kbps = CLAMP (START_KBPS, self->min_kbps, self->max_kbps);
   v->rtt_ms = -1;
   v->min_rtt_ms = -1;
   g_hash_table_replace (self->viewers, (gpointer) viewer, v);
@@ -147,23 +164,38 @@ round_trip_ms (const IcecamRtcpReportBlock *block, guint64 ntp_now)
   return (gint) ((guint64) rtt * 1000 / 65536);
 }
 
-/* Called with the lock. */
+/* Called with the lock. Loss over LOSS_HIGH or a queue over QUEUE_DELAY_HIGH_MS: the
+ * estimate goes to a little under what got through (sent less lost), at most halved at once,
+ * once per round trip; a clean path (little loss, almost no queue) lets it grow. */
 static void
 estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
 {
   gdouble received_kbps = v->sent_kbps * (1 - v->loss);
+  /* The last round trip measured says whether a queue is there; only a fresh one may cut
+   * (a stale one would cut again for the queue the last cut answered). */
   gint queue_ms = v->rtt_ms >= 0 && v->min_rtt_ms >= 0 ? v->rtt_ms - v->min_rtt_ms : 0;
+  gboolean queue_building = v->rtt_fresh && queue_ms > QUEUE_DELAY_HIGH_MS;
+  /* Sending well under the estimate (the encoder is behind, or the picture is simple), what
+   * got through says little about the path: then back off from the estimate itself. */
+  gdouble base = v->sent_kbps >= 0.7 * v->estimate_kbps ? received_kbps : v->estimate_kbps;
+  gdouble elapsed_s = v->last_estimate != 0 ? (now - v->last_estimate) / (gdouble) G_USEC_PER_SEC
+                                            : 0;
 
-  if (v->loss > LOSS_HIGH) {
-    v->estimate_kbps = MIN (v->estimate_kbps, v->sent_kbps) * (1 - 0.5 * v->loss);
-    v->hold_until = now + HOLD_US;
-  } else if (queue_ms > QUEUE_DELAY_HIGH_MS) {
-    if (now >= v->hold_until || received_kbps * DELAY_BACKOFF < v->estimate_kbps * 0.9) {
-      v->estimate_kbps = MIN (v->estimate_kbps, received_kbps * DELAY_BACKOFF);
-      v->hold_until = now + HOLD_US;
+  v->last_estimate = now;
+  if (v->loss > LOSS_HIGH || queue_building) {
+    if (now >= v->next_decrease) {
+      v->last_cut_kbps = v->estimate_kbps;
+      v->estimate_kbps = MIN (v->estimate_kbps,
+                              MAX (base * BACKOFF, v->estimate_kbps * MAX_CUT));
+      v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
     }
+    v->hold_until = now + HOLD_US;
   } else if (v->loss < LOSS_LOW && queue_ms < QUEUE_DELAY_LOW_MS && now >= v->hold_until) {
-    v->estimate_kbps *= INCREASE;
+    /* Near where the path gave way last time: slowly, so as to get there less often. */
+    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps
+                     ? INCREASE_NEAR_PER_S : INCREASE_PER_S;
+
+    v->estimate_kbps *= 1 + rate * MIN (elapsed_s, 1.0);
   }
   v->estimate_kbps = CLAMP (v->estimate_kbps, 16, self->max_kbps);
 }
@@ -172,7 +204,8 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
  * icecam_bitrate_controller_report:
  * @viewer: its key
  * @block: its report block about the camera's stream
- * @bytes_sent: everything sent to it so far, media and retransmissions
+ * @bytes_sent: the media sent to it so far (not the retransmissions: those answer loss, the
+ *   estimate is of what the stream itself may be)
  * @ntp_now: the camera's wall clock now, NTP format (for the round trip)
  * @now: monotonic µs
  */
@@ -197,7 +230,10 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
   v->last_bytes = bytes_sent;
   v->last_report = now;
   v->loss = block->fraction_lost / 256.0;
-  v->rtt_ms = round_trip_ms (block, ntp_now);
+  v->rtt_fresh = block->lsr != 0 && block->lsr != v->last_lsr;
+  v->last_lsr = block->lsr;
+  if (v->rtt_fresh)
+    v->rtt_ms = round_trip_ms (block, ntp_now);
   if (v->rtt_ms >= 0 && (v->min_rtt_ms < 0 || v->rtt_ms <= v->min_rtt_ms ||
                          now - v->min_rtt_time > MIN_RTT_WINDOW_US)) {
     v->min_rtt_ms = v->rtt_ms;
@@ -206,6 +242,9 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
   if (v->sent_kbps > 0)
     estimate (self, v, now);
   update_target (self);
+  g_debug ("bitrate-controller: viewer %p: sent %u kbit/s, lost %.1f %%, rtt %d ms (min %d): "
+           "estimate %.0f kbit/s%s, target %u", viewer, v->sent_kbps, v->loss * 100, v->rtt_ms,
+           v->min_rtt_ms, v->estimate_kbps, v->reduced ? " (reduced)" : "", self->target_kbps);
 out:
   g_mutex_unlock (&self->lock);
 }

@@ -357,6 +357,8 @@ note_report (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, 
 {
   IcecamRtcpReportBlock block;
   IcecamIceStats ice = { 0 };
+  IcecamRetransmitStats rtx;
+  IcecamViewerRate rate;
   const IcecamSdpMedia *video;
   guint32 ssrc = 0;
 
@@ -368,9 +370,14 @@ note_report (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, 
   if (!vs->active || !icecam_rtcp_find_report_block (data, length, ssrc, &block))
     return;
   icecam_peer_session_get_stats (vs->peer, &ice, NULL);
-  icecam_bitrate_controller_report (self->controller, vs, &block, ice.bytes_sent,
+  icecam_retransmitter_get_stats (vs->rtx, &rtx);
+  icecam_bitrate_controller_report (self->controller, vs, &block,
+                                    ice.bytes_sent - MIN (rtx.bytes, ice.bytes_sent),
                                     icecam_rtcp_ntp_from_unix_us (g_get_real_time ()),
                                     g_get_monotonic_time ());
+  /* Repairs must not deepen the congestion they follow: a quarter of the estimate at most. */
+  if (icecam_bitrate_controller_get_viewer (self->controller, vs, &rate))
+    icecam_retransmitter_set_ceiling (vs->rtx, (guint64) rate.estimate_kbps * 1000 / 8 / 4);
   update_reduced (self);
 }
 

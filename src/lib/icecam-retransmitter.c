@@ -28,6 +28,7 @@ struct _IcecamRetransmitter {
   GMutex lock;
   guint16 rtx_seq;
   gdouble tokens;   /* bytes */
+  guint64 ceiling;  /* bytes per second at most, whatever the stream's rate; 0: none */
   gint64 refilled;  /* monotonic µs */
   struct {
     guint16 seq;
@@ -60,6 +61,9 @@ refill (IcecamRetransmitter *self, guint64 stream_rate, gint64 now)
 {
   gdouble rate = MAX (ICECAM_RETRANSMIT_SHARE * (gdouble) stream_rate,
                       ICECAM_RETRANSMIT_FLOOR_BYTES_PER_S);
+
+  if (self->ceiling != 0)
+    rate = MIN (rate, MAX ((gdouble) self->ceiling, ICECAM_RETRANSMIT_FLOOR_BYTES_PER_S));
 
   if (self->refilled == 0)
     self->tokens = rate * BURST_S;
@@ -150,6 +154,19 @@ icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *histor
     sent++;
   }
   return sent;
+}
+
+/**
+ * icecam_retransmitter_set_ceiling:
+ * @bytes_per_s: what the viewer may have resent at most, whatever the stream's rate (from its
+ *   bandwidth estimate); 0: no ceiling
+ */
+void
+icecam_retransmitter_set_ceiling (IcecamRetransmitter *self, guint64 bytes_per_s)
+{
+  g_mutex_lock (&self->lock);
+  self->ceiling = bytes_per_s;
+  g_mutex_unlock (&self->lock);
 }
 
 void

@@ -50,6 +50,7 @@ guint icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *
                                    guint rtx_payload_type, guint32 rtx_ssrc,
                                    guint16 seq_offset, const guint8 *rtcp, gsize length,
                                    IcecamRetransmitSendFunc send, gpointer user_data);
+void icecam_retransmitter_set_ceiling (IcecamRetransmitter *self, guint64 bytes_per_s);
 void icecam_retransmitter_get_stats (IcecamRetransmitter *self, IcecamRetransmitStats *stats);
 
 G_END_DECLS

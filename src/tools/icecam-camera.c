@@ -110,10 +110,12 @@ build_pipeline (CameraApp *app, GError **error)
    * join anyway), one RTP packet per NAL as soon as it exists. x264 writes SPS/PPS before
    * every IDR of a byte-stream; rtph264pay config-interval=-1 would also put a copy before
    * each of the IDR's slices (x264's sliced threads make several), between the slices of one
-   * picture, which OpenH264 and other strict decoders refuse. */
+   * picture, which OpenH264 and other strict decoders refuse. A 250 ms VBV buffer (x264enc's
+   * default is 600) keeps a keyframe's burst small enough for a slow uplink's queue. */
   description = g_strdup_printf (
       "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert "
       "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d key-int-max=%d "
+      "vbv-buf-capacity=250 "
       "! video/x-h264,profile=constrained-baseline,stream-format=byte-stream,alignment=au "
       "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
       "! icecamsink name=sink",

@@ -44,6 +44,8 @@ typedef struct {
   Direction dirs[2];
   GRand *rand;
   gboolean quit;
+  gchar **on_usr1;  /* control lines applied on SIGUSR1 */
+  gint64 started;
 } Emulator;
 
 static gint64
@@ -155,8 +157,10 @@ control_line (Emulator *emu, const gchar *line)
   if (g_str_has_prefix (line, "stats")) {
     for (guint i = 0; i < 2; i++)
       printf ("link-emulator: %s passed=%" G_GUINT64_FORMAT " lost=%" G_GUINT64_FORMAT
-              " overflowed=%" G_GUINT64_FORMAT "\n", emu->dirs[i].name, emu->dirs[i].passed,
-              emu->dirs[i].lost, emu->dirs[i].overflowed);
+              " overflowed=%" G_GUINT64_FORMAT " queued=%u t_ms=%" G_GINT64_FORMAT "\n",
+              emu->dirs[i].name, emu->dirs[i].passed, emu->dirs[i].lost,
+              emu->dirs[i].overflowed, g_queue_get_length (&emu->dirs[i].frames),
+              (now_us () - emu->started) / 1000);
     fflush (stdout);
     return;
   }
@@ -199,6 +203,23 @@ static gboolean
 on_signal (gpointer data)
 {
   ((Emulator *) data)->quit = TRUE;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_usr1 (gpointer data)
+{
+  Emulator *emu = data;
+
+  for (guint i = 0; emu->on_usr1 != NULL && emu->on_usr1[i] != NULL; i++)
+    control_line (emu, emu->on_usr1[i]);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_usr2 (gpointer data)
+{
+  control_line (data, "stats");
   return G_SOURCE_CONTINUE;
 }
 
@@ -265,6 +286,9 @@ main (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "Seed of the loss (default: random)", "N" },
     { "control", 0, 0, G_OPTION_ARG_NONE, &control,
       "Read changes from stdin: 'ab rate 800', 'ba delay 20', 'ab loss 5', 'stats'", NULL },
+    { "on-usr1", 0, 0, G_OPTION_ARG_STRING_ARRAY, &emu.on_usr1,
+      "A change (as --control reads them) to make on SIGUSR1; SIGUSR2 prints the stats",
+      "CHANGE" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("IFACE_A IFACE_B");
@@ -299,10 +323,14 @@ main (int argc, char **argv)
   emu.dirs[1].loss = ba_loss / 100;
   g_unix_signal_add (SIGTERM, on_signal, &emu);
   g_unix_signal_add (SIGINT, on_signal, &emu);
+  g_unix_signal_add (SIGUSR1, on_usr1, &emu);
+  g_unix_signal_add (SIGUSR2, on_usr2, &emu);
+  emu.started = now_us ();
   printf ("link-emulator: %s <-> %s running\n", argv[1], argv[2]);
   fflush (stdout);
   run (&emu, control);
   control_line (&emu, "stats");
   g_rand_free (emu.rand);
+  g_strfreev (emu.on_usr1);
   return 0;
 }

@@ -20,8 +20,7 @@ REPS=${2:-1}
 lab_case () {
   # lab_case NAME CC(yes|no) SWITCH(yes|no): prints one result line
   local name=$1 cc=$2 switch=$3 i=0 dir="$LAB_TMP/$1" first fps freezes delay worst kbps
-  local opts=() emu=(--ba-rate 800 --ba-delay 20 --ab-delay 20) t_switch=-1 last_drop=-1
-  local prev=-1 line t dropped adapt
+  local opts=() emu=(--ba-rate 800 --ba-delay 20 --ab-delay 20) dropped adapt later
   mkdir -p "$dir"
   [ "$cc" = no ] && opts=(--no-congestion-control)
   [ "$switch" = yes ] && emu=(--ba-rate 5000 --ba-delay 20 --ab-delay 20 --on-usr1 "ba rate 800")
@@ -52,22 +51,26 @@ lab_case () {
   worst=$(summary_field "$dir/view.log" max_delay_ms)
   kbps=$(summary_field "$dir/view.log" kbps)
   if [ "$switch" = yes ]; then
-    t_switch=$(sed -nE 's/^link-emulator: ba rate 800$/x/p' "$LAB_TMP/c${i}link.log" | head -1)
-    # the switch is the first stats line after "ba rate 800"; adapt = last overflow - switch
-    read -r t_switch last_drop < <(awk '
+    # Until no loss: from the rate switch (the first stats line after "ba rate 800") to the
+    # first sample after which the link's queue does not overflow for 2 s; "later" counts the
+    # overflows after that (the controller probing upwards again).
+    read -r adapt later < <(awk '
       /ba rate 800/ { sw = 1; next }
       sw && /^link-emulator: ba / {
         split($0, f, /[ =]/)
         for (k in f) { if (f[k] == "overflowed") o = f[k + 1]; if (f[k] == "t_ms") t = f[k + 1] }
-        if (t0 == "") t0 = t
-        if (prev != "" && o > prev) last = t
-        prev = o
+        n++; T[n] = t; O[n] = o
       }
-      END { print t0, (last == "" ? t0 : last) }' "$LAB_TMP/c${i}link.log")
-    adapt=$(awk -v a="$t_switch" -v b="$last_drop" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+      END {
+        for (i = 1; i <= n; i++) {
+          for (j = i; j <= n && T[j] < T[i] + 2000; j++) ;
+          if (j <= n && O[j] == O[i]) { printf "%.1f %d\n", (T[i] - T[1]) / 1000, O[n] - O[j]; exit }
+        }
+        print "never", 0
+      }' "$LAB_TMP/c${i}link.log")
     dropped=$(sed -nE 's/^link-emulator: ba .*overflowed=([0-9]+).*/\1/p' \
       "$LAB_TMP/c${i}link.log" | tail -1)
-    echo "$name: control=$cc adapt_s=$adapt overflowed_total=$dropped fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
+    echo "$name: control=$cc adapt_s=$adapt overflows_after=$later overflowed_total=$dropped fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
   else
     echo "$name: control=$cc fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
   fi

@@ -22,6 +22,7 @@
  * ## Example launch line (pipelines/view-screen.sh)
  * |[
  * gst-launch-1.0 icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor \
+ *   ! rtpjitterbuffer latency=200 do-retransmission=true \
  *   ! rtph264depay request-keyframe=true ! avdec_h264 ! videoconvert ! autovideosink sync=false
  * ]|
  */

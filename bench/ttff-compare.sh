@@ -38,7 +38,7 @@ for i in $(seq "$RUNS"); do
   sleep "$PAUSE"
 done
 
-# Columns of ttff-phases.awk: 7 pair, 8 dtls, 11 ttff.
+# Columns of ttff-phases.awk: 5 offer, 7 pair, 8 dtls, 11 ttff.
 column () { # camera-id, end column, start column (0: the value itself)
   awk -v e="$2" -v s="$3" '$1 != "incomplete" && $e >= 0 && (s == 0 || $s >= 0) { print $e - (s ? $s : 0) }' \
     "$WORK/phases-$1" >"$WORK/col"
@@ -46,9 +46,9 @@ column () { # camera-id, end column, start column (0: the value itself)
 }
 echo
 echo "## time to first frame, $RUNS runs each, taking turns (ms; median | p90 | min | max | n)"
-echo "| build | time to first frame | DTLS connected, from the selected pair |"
-echo "|---|---|---|"
-echo "| this ($BUILD) | $(column this 11 0) | $(column this 8 7) |"
-echo "| other ($OTHER) | $(column other 11 0) | $(column other 8 7) |"
+echo "| build | time to first frame | pair selected, from the offer | DTLS connected, from the selected pair |"
+echo "|---|---|---|---|"
+echo "| this ($BUILD) | $(column this 11 0) | $(column this 7 5) | $(column this 8 7) |"
+echo "| other ($OTHER) | $(column other 11 0) | $(column other 7 5) | $(column other 8 7) |"
 [ -f "$WORK/bad.log" ] && echo "(some logged runs were incomplete)"
 exit 0

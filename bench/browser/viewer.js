@@ -93,6 +93,10 @@ window.icecamViewer = (() => {
         const codec = report.get(s.codecId);
         if (codec)
           stats.inbound.codec = `${codec.mimeType} ${codec.sdpFmtpLine ?? ''}`.trim();
+      } else if (s.type === 'remote-outbound-rtp' && s.kind === 'video') {
+        // From the camera's RTCP sender reports.
+        stats.remoteOutbound = pick(s, ['reportsSent', 'packetsSent', 'bytesSent',
+          'remoteTimestamp']);
       } else if (s.type === 'transport') {
         transport = s;
       }

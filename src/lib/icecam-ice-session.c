@@ -6,9 +6,15 @@
 #include <string.h>
 
 #include "icecam-ice-config-resolve.h"
+#include "icecam-mdns.h"
 
 #define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
 #define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
+/* A peer's `<uuid>.local` host candidates (browsers hide their addresses so): names looked
+ * up at once, candidates per name waiting for it, and how long a lookup may take. */
+#define MAX_MDNS_NAMES 8
+#define MAX_MDNS_CANDIDATES_PER_NAME 4
+#define MDNS_TIMEOUT_MS 1000
 /* Both sides have gathered everything and no pair works yet: libnice gives a pair that never
  * answers ~7 s (LIBNICE-NOTES.md), so after this long nothing will. */
 #define NO_PAIR_TIMEOUT_S 12
@@ -48,6 +54,9 @@ struct _IcecamIceSession {
 
   gboolean have_remote_credentials;
   GPtrArray *pending_candidates;
+  GHashTable *mdns_names;     /* name -> GPtrArray of candidates waiting for its lookup */
+  gchar *mdns_interface;      /* the pinned IPv4 local address the lookups ask on, or NULL */
+  GCancellable *mdns_cancellable; /* cancelled by close */
 
   IcecamIceReceiveFunc receive_func;
   gpointer receive_data;
@@ -408,6 +417,14 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
 
   self->controlling = controlling;
   self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
+  /* mDNS lookups ask where the candidates are: on the pinned address's interface (loopback
+   * in tests: nothing leaves the machine), else on the system's default. */
+  for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++) {
+    if (strchr (config->local_addresses[i], ':') == NULL) {
+      self->mdns_interface = g_strdup (config->local_addresses[i]);
+      break;
+    }
+  }
   self->context = g_main_context_ref_thread_default ();
   /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
    * indications never do. Regular nomination (RFC 8445 8.1.1, the only kind it keeps): the
@@ -553,6 +570,79 @@ candidate_is_safe_for_libnice (const gchar *candidate)
   return FALSE;
 }
 
+static gboolean add_candidate_now (IcecamIceSession *self, const gchar *candidate,
+                                   GError **error);
+
+typedef struct {
+  IcecamIceSession *self; /* a reference */
+  gchar *name;
+} MdnsLookup;
+
+static void
+mdns_resolved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MdnsLookup *lookup = user_data;
+  IcecamIceSession *self = lookup->self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) address = icecam_mdns_resolve_finish (result, &error);
+  g_autofree gchar *text = address ? g_inet_address_to_string (address) : NULL;
+  g_autoptr (GPtrArray) waiting = NULL;
+
+  g_hash_table_steal_extended (self->mdns_names, lookup->name, NULL, (gpointer *) &waiting);
+  if (address == NULL) {
+    /* The peer's checks still reach us: its address is learned as peer-reflexive. */
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_debug ("ice-session %p: %s dropped (%s); its address may still be learned "
+               "peer-reflexive", self, lookup->name, error->message);
+  } else if (!g_atomic_int_get (&self->closed)) {
+    g_debug ("ice-session %p: %s is %s (mDNS)", self, lookup->name, text);
+    for (guint i = 0; waiting != NULL && i < waiting->len; i++) {
+      g_autofree gchar *resolved = icecam_mdns_candidate_with_address (
+          g_ptr_array_index (waiting, i), text);
+      g_autoptr (GError) local_error = NULL;
+
+      if (!add_candidate_now (self, resolved, &local_error))
+        g_debug ("ice-session %p: %s", self, local_error->message);
+    }
+  }
+  g_object_unref (lookup->self);
+  g_free (lookup->name);
+  g_free (lookup);
+}
+
+/* A candidate whose address is a `<uuid>.local` name: looked up with one mDNS query, added
+ * once resolved; dropped quietly when it does not resolve, or when too many wait. */
+static void
+add_mdns_candidate (IcecamIceSession *self, const gchar *candidate, const gchar *name)
+{
+  GPtrArray *waiting = g_hash_table_lookup (self->mdns_names, name);
+  GMainContext *current = g_main_context_get_thread_default ();
+  MdnsLookup *lookup;
+
+  if (waiting != NULL) {
+    if (waiting->len < MAX_MDNS_CANDIDATES_PER_NAME)
+      g_ptr_array_add (waiting, g_strdup (candidate));
+    return;
+  }
+  if (g_hash_table_size (self->mdns_names) >= MAX_MDNS_NAMES) {
+    g_debug ("ice-session %p: %u mDNS names already looked up: %s dropped", self,
+             MAX_MDNS_NAMES, name);
+    return;
+  }
+  waiting = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (waiting, g_strdup (candidate));
+  g_hash_table_insert (self->mdns_names, g_strdup (name), waiting);
+  lookup = g_new0 (MdnsLookup, 1);
+  lookup->self = g_object_ref (self);
+  lookup->name = g_strdup (name);
+  if (current != self->context)
+    g_main_context_push_thread_default (self->context);
+  icecam_mdns_resolve_async (name, self->mdns_interface, MDNS_TIMEOUT_MS,
+                             self->mdns_cancellable, mdns_resolved_cb, lookup);
+  if (current != self->context)
+    g_main_context_pop_thread_default (self->context);
+}
+
 static gboolean
 add_candidate_now (IcecamIceSession *self, const gchar *candidate, GError **error)
 {
@@ -560,7 +650,12 @@ add_candidate_now (IcecamIceSession *self, const gchar *candidate, GError **erro
   NiceCandidate *cand = NULL;
   GSList list = { 0 };
   gint added;
+  g_autofree gchar *mdns_name = icecam_mdns_candidate_name (candidate);
 
+  if (mdns_name != NULL) {
+    add_mdns_candidate (self, candidate, mdns_name);
+    return TRUE;
+  }
   if (candidate_is_safe_for_libnice (candidate))
     cand = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, attr);
   if (cand == NULL) {
@@ -824,6 +919,7 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
   self->close_task = task;
   if (self->resolve_cancellable != NULL)
     g_cancellable_cancel (self->resolve_cancellable);
+  g_cancellable_cancel (self->mdns_cancellable);
   if (self->no_pair_source != NULL) {
     g_source_destroy (self->no_pair_source);
     g_clear_pointer (&self->no_pair_source, g_source_unref);
@@ -871,6 +967,9 @@ icecam_ice_session_finalize (GObject *object)
   IcecamIceSession *self = ICECAM_ICE_SESSION (object);
 
   g_ptr_array_unref (self->pending_candidates);
+  g_hash_table_unref (self->mdns_names);
+  g_free (self->mdns_interface);
+  g_clear_object (&self->mdns_cancellable);
   icecam_pair_info_free (self->pair);
   icecam_ice_config_free (self->servers);
   g_clear_object (&self->resolve_cancellable);
@@ -918,5 +1017,8 @@ icecam_ice_session_init (IcecamIceSession *self)
 {
   g_mutex_init (&self->lock);
   self->pending_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->mdns_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) g_ptr_array_unref);
+  self->mdns_cancellable = g_cancellable_new ();
   self->state = ICECAM_ICE_STATE_NEW;
 }

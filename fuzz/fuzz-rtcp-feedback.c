@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libFuzzer target: loss repair's parsing of what peers send: generic NACKs in a compound RTCP
- * packet (the camera reads them from every viewer), and RTX packets (the viewer unwraps them),
- * with the round trips that must hold: the NACK built from what was parsed names the same
- * packets, and an unwrapped RTX packet wraps back to itself. */
+/* libFuzzer target: loss repair's and congestion control's parsing of what peers send: generic
+ * NACKs and receiver report blocks in a compound RTCP packet (the camera reads them from every
+ * viewer), and RTX packets (the viewer unwraps them), with the round trips that must hold: the
+ * NACK built from what was parsed names the same packets, a report block written again reads
+ * back the same, and an unwrapped RTX packet wraps back to itself. */
 
 #include <string.h>
 
@@ -58,10 +59,27 @@ check_rtx (const uint8_t *data, size_t size)
     icecam_fuzz_fail ("unwrap and wrap changed the header");
 }
 
+static void
+check_report_block (const uint8_t *data, size_t size)
+{
+  IcecamRtcpReportBlock block, again;
+  guint8 rr[ICECAM_RTCP_RR_SIZE];
+
+  memset (&block, 0, sizeof block);
+  memset (&again, 0, sizeof again);
+  if (!icecam_rtcp_find_report_block (data, size, 0, &block))
+    return;
+  if (icecam_rtcp_build_receiver_report (rr, sizeof rr, 1, &block) != sizeof rr ||
+      !icecam_rtcp_find_report_block (rr, sizeof rr, block.ssrc, &again) ||
+      memcmp (&block, &again, sizeof block) != 0)
+    icecam_fuzz_fail ("a report block written again does not read back the same");
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   check_nacks (data, size);
+  check_report_block (data, size);
   check_rtx (data, size);
   return 0;
 }

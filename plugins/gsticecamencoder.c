@@ -166,8 +166,8 @@ gst_icecam_encoder_set_bitrate (GstElement *encoder, guint kbps)
     g_object_get (encoder, "extra-controls", &controls, NULL);
     if (controls == NULL)
       controls = gst_structure_new_empty ("controls");
-    gst_structure_set (controls, V4L2_CONTROL, G_TYPE_INT, (gint) MIN (kbps, G_MAXINT / 1000) * 1000,
-                       NULL);
+    gst_structure_set (controls, V4L2_CONTROL, G_TYPE_INT,
+                       (gint) MIN (kbps, G_MAXINT / 1000) * 1000, NULL);
     g_object_set (encoder, "extra-controls", controls, NULL);
     return TRUE;
   }

@@ -181,7 +181,8 @@ test_cap (void)
   rate = icecam_rtp_history_get_rate (history, now);
   length = icecam_rtcp_build_nack (nack, sizeof nack, 1, 2, all, G_N_ELEMENTS (all));
   for (guint round = 0; round < 3; round++)
-    icecam_retransmitter_answer (greedy, history, 97, 0x5555, 0, nack, length, count_sent, &sent);
+    icecam_retransmitter_answer (greedy, history, 97, 0x5555, 0, nack, length, count_sent,
+                                 &sent);
   icecam_retransmitter_get_stats (greedy, &stats);
   g_assert_cmpuint (stats.nacked, ==, 3 * G_N_ELEMENTS (all));
   g_assert_cmpuint (stats.sent, ==, sent.packets);

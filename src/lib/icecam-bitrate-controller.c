@@ -21,6 +21,10 @@
 /* ... but +4 % a second above 85 % of the estimate the last cut was made at. */
 #define INCREASE_NEAR_PER_S 0.04
 #define NEAR_LAST_CUT 0.85
+/* ... and not above 95 % of it at all for this long after the cut: each probe past what the
+ * path carried costs a burst of loss (a keyframe in a full queue is a freeze). */
+#define CEILING_US (15 * G_USEC_PER_SEC)
+#define CEILING 0.95
 /* After a decrease, no increase for this long (the queue needs a round trip to drain), and
  * no further decrease for the round trip plus this (the next reports still show the queue
  * the first decrease answered). */
@@ -58,6 +62,7 @@ typedef struct {
   gint64 next_decrease;
   gint64 last_estimate;    /* monotonic µs of the last update */
   gdouble last_cut_kbps;   /* the estimate when it was last cut; 0 before */
+  gint64 last_cut_time;
   gint min_rtt_ms;
   gint64 min_rtt_time;
   guint32 last_lsr;        /* a round trip is measured once per sender report echoed */
@@ -185,6 +190,7 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
   if (v->loss > LOSS_HIGH || queue_building) {
     if (now >= v->next_decrease) {
       v->last_cut_kbps = v->estimate_kbps;
+      v->last_cut_time = now;
       v->estimate_kbps = MIN (v->estimate_kbps,
                               MAX (base * BACKOFF, v->estimate_kbps * MAX_CUT));
       v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
@@ -195,7 +201,11 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
     gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps
                      ? INCREASE_NEAR_PER_S : INCREASE_PER_S;
 
-    v->estimate_kbps *= 1 + rate * MIN (elapsed_s, 1.0);
+    gdouble ceiling = v->last_cut_kbps > 0 && now - v->last_cut_time < CEILING_US
+                        ? CEILING * v->last_cut_kbps : G_MAXDOUBLE;
+
+    if (v->estimate_kbps < ceiling)
+      v->estimate_kbps = MIN (v->estimate_kbps * (1 + rate * MIN (elapsed_s, 1.0)), ceiling);
   }
   v->estimate_kbps = CLAMP (v->estimate_kbps, 16, self->max_kbps);
 }

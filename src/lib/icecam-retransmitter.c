@@ -106,7 +106,8 @@ admit (IcecamRetransmitter *self, guint16 seq, gsize length, gint64 now)
 guint
 icecam_retransmitter_answer (IcecamRetransmitter *self, IcecamRtpHistory *history,
                              guint rtx_payload_type, guint32 rtx_ssrc, guint16 seq_offset,
-                             const guint8 *rtcp, gsize length, IcecamRetransmitSendFunc send, gpointer user_data)
+                             const guint8 *rtcp, gsize length, IcecamRetransmitSendFunc send,
+                             gpointer user_data)
 {
   guint16 seqs[ICECAM_RTCP_MAX_NACKED];
   guint n = icecam_rtcp_parse_nacks (rtcp, length, seqs, G_N_ELEMENTS (seqs));

@@ -357,6 +357,7 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   IcecamViewerEndpoint *self = user_data;
   guint32 ssrc;
+  gint rtx_payload_type;
 
   if (icecam_rtp_is_rtcp (data, length)) {
     IcecamRtcpSenderInfo info;
@@ -369,7 +370,8 @@ on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
     return;
   }
   stop_restart_requests (self); /* media again: whatever was asked worked */
-  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->rtx_payload_type)) {
+  rtx_payload_type = g_atomic_int_get (&self->rtx_payload_type);
+  if (rtx_payload_type != 0 && length >= 12 && (data[1] & 0x7f) == rtx_payload_type) {
     receive_retransmission (self, data, length);
     return;
   }

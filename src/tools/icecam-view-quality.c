@@ -173,7 +173,7 @@ measure (IcecamViewQuality *self, gboolean interval, gint64 now, Reading *r)
       self->mark_time = now;
       self->mark_frames = frames;
       self->mark_bytes = bytes;
-      self->mark_freezes = self->freezes;
+      self->mark_freezes = freezes; /* a freeze still going on counts once */
       self->mark_lost = lost;
       self->mark_recovered = recovered;
     }

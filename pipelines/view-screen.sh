@@ -16,4 +16,5 @@ fi
 # shellcheck disable=SC2206
 sink=(${ICECAM_VIDEOSINK:-autovideosink sync=false})
 exec gst-launch-1.0 "$@" icecamsrc server="$ICECAM_SERVER" camera-id="$ICECAM_CAMERA" \
+  ! rtpjitterbuffer latency=200 do-retransmission=true \
   ! rtph264depay request-keyframe=true ! avdec_h264 ! videoconvert ! "${sink[@]}"

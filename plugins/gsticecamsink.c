@@ -21,6 +21,17 @@
  * rtph264pay; not `rtph264pay config-interval=-1`, which in GStreamer 1.22 repeats them before
  * every slice of an IDR, between the slices of one picture.
  *
+ * Congestion control: each viewer's receiver reports give it a bandwidth estimate, and the
+ * one encoder's target follows the smallest estimate of the viewers that are not far below
+ * the others, between #GstIcecamSink:min-bitrate and #GstIcecamSink:max-bitrate (by default
+ * the encoder's own bitrate at the start); a viewer far below the others gets keyframes only
+ * until its path recovers. The element sets the target on the upstream encoder it finds
+ * (x264enc, x265enc, openh264enc, vp8enc, vp9enc, v4l2h264enc's video_bitrate control, and
+ * others with a "bitrate" or "target-bitrate" property) and posts it as an
+ * "icecam-target-bitrate" element message (bitrate in kbit/s, encoder: the element's name or
+ * "none") for applications with other encoders. #GstIcecamSink:congestion-control=false keeps
+ * the maximum.
+ *
  * Element messages on the bus: "icecam-session-started" (session, viewer),
  * "icecam-pair-selected" (session, local-type, remote-type, transport, local-address,
  * remote-address), "icecam-session-restarted" (session: its path died and ICE restarts within
@@ -80,6 +91,7 @@
 #include <string.h>
 
 #include "gsticecamcommon.h"
+#include "gsticecamencoder.h"
 #include "icecam-camera-endpoint.h"
 #include "icecam-worker.h"
 
@@ -87,6 +99,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_icecam_sink_debug);
 #define GST_CAT_DEFAULT gst_icecam_sink_debug
 
 #define DEFAULT_MAX_VIEWERS 16
+#define DEFAULT_MIN_BITRATE 150
+/* When max-bitrate is 0 and the encoder's cannot be read. */
+#define FALLBACK_MAX_BITRATE 2000
+/* The encoder is told a new target only when it moved this much (churn costs encoders). */
+#define TARGET_STEP 0.05
 #define MAX_BUFFERS_PER_PACKET 16
 
 enum {
@@ -95,6 +112,9 @@ enum {
   PROP_CERTIFICATE,
   PROP_FINGERPRINT,
   PROP_GOP_CACHE,
+  PROP_CONGESTION_CONTROL,
+  PROP_MIN_BITRATE,
+  PROP_MAX_BITRATE,
 };
 
 struct _GstIcecamSink {
@@ -107,6 +127,14 @@ struct _GstIcecamSink {
   gchar *fingerprint;             /* of the loaded certificate */
   gboolean gop_cache;
   GstPad *audio_pad;              /* (nullable): the `audio` request pad */
+
+  gboolean congestion_control;
+  guint min_bitrate, max_bitrate; /* kbit/s; max 0: the encoder's */
+
+  /* streaming thread */
+  gboolean encoder_searched;
+  GstElement *encoder;            /* upstream, NULL if none was found */
+  guint applied_bitrate;          /* kbit/s, the last target given to the encoder */
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -250,6 +278,7 @@ typedef struct {
   gchar *certificate_path;
   guint max_viewers;
   gboolean gop_cache;
+  gboolean congestion_control;
 } SinkStart;
 
 static void
@@ -281,6 +310,7 @@ copy_settings (GstIcecamSink *sink, SinkStart *start)
   start->certificate_path = g_strdup (sink->certificate);
   start->max_viewers = sink->max_viewers;
   start->gop_cache = sink->gop_cache;
+  start->congestion_control = sink->congestion_control;
   GST_OBJECT_UNLOCK (sink);
 
   if (start->config == NULL) {
@@ -335,6 +365,7 @@ create_endpoint (GstIcecamSink *sink, const SinkStart *start)
   icecam_camera_endpoint_set_secret (endpoint, secret);
   icecam_camera_endpoint_set_max_viewers (endpoint, start->max_viewers);
   icecam_camera_endpoint_set_gop_cache (endpoint, start->gop_cache);
+  icecam_camera_endpoint_set_congestion_control (endpoint, start->congestion_control);
   return g_steal_pointer (&endpoint);
 }
 
@@ -405,6 +436,8 @@ gst_icecam_sink_stop (GstBaseSink *bsink)
   if (!gst_icecam_stop_endpoint (GST_ELEMENT (sink), &sink->worker,
                                  (gpointer *) &sink->endpoint, close_endpoint))
     GST_WARNING_OBJECT (sink, "ICE sessions did not close in time");
+  gst_clear_object (&sink->encoder);
+  sink->encoder_searched = FALSE;
   return TRUE;
 }
 
@@ -472,6 +505,52 @@ unmap_buffer (GstMapInfo *maps, guint n)
     gst_memory_unmap (maps[i].memory, &maps[i]);
 }
 
+/* The first buffer: the encoder upstream and the limits. */
+static void
+find_encoder (GstIcecamSink *sink)
+{
+  guint min_kbps, max_kbps, encoder_kbps = 0;
+
+  sink->encoder_searched = TRUE;
+  sink->encoder = gst_icecam_find_upstream_encoder (GST_ELEMENT (sink));
+  GST_OBJECT_LOCK (sink);
+  min_kbps = sink->min_bitrate;
+  max_kbps = sink->max_bitrate;
+  GST_OBJECT_UNLOCK (sink);
+  if (sink->encoder != NULL)
+    gst_icecam_encoder_get_bitrate (sink->encoder, &encoder_kbps);
+  if (max_kbps == 0)
+    max_kbps = encoder_kbps > 0 ? encoder_kbps : FALLBACK_MAX_BITRATE;
+  GST_INFO_OBJECT (sink, "encoder %s (%u kbit/s); target between %u and %u kbit/s",
+                   sink->encoder ? GST_OBJECT_NAME (sink->encoder) : "none", encoder_kbps,
+                   min_kbps, max_kbps);
+  icecam_camera_endpoint_set_bitrate_limits (sink->endpoint, min_kbps, max_kbps);
+  sink->applied_bitrate = encoder_kbps > 0 ? encoder_kbps : max_kbps;
+}
+
+/* Streaming thread, each buffer: the encoder follows the endpoint's target. */
+static void
+adapt_encoder (GstIcecamSink *sink)
+{
+  guint target;
+
+  if (!sink->encoder_searched)
+    find_encoder (sink);
+  target = icecam_camera_endpoint_get_target_bitrate (sink->endpoint);
+  if (target == sink->applied_bitrate ||
+      (ABS ((gint) target - (gint) sink->applied_bitrate) < TARGET_STEP * sink->applied_bitrate))
+    return;
+  GST_DEBUG_OBJECT (sink, "target bitrate %u -> %u kbit/s", sink->applied_bitrate, target);
+  sink->applied_bitrate = target;
+  if (sink->encoder != NULL && !gst_icecam_encoder_set_bitrate (sink->encoder, target))
+    GST_WARNING_OBJECT (sink, "cannot set the bitrate of %s", GST_OBJECT_NAME (sink->encoder));
+  gst_element_post_message (GST_ELEMENT (sink),
+      gst_message_new_element (GST_OBJECT (sink), gst_structure_new ("icecam-target-bitrate",
+          "bitrate", G_TYPE_UINT, target,
+          "encoder", G_TYPE_STRING, sink->encoder ? GST_OBJECT_NAME (sink->encoder) : "none",
+          NULL)));
+}
+
 static GstFlowReturn
 gst_icecam_sink_render_list (GstBaseSink *bsink, GstBufferList *list)
 {
@@ -503,6 +582,7 @@ gst_icecam_sink_render_list (GstBaseSink *bsink, GstBufferList *list)
   }
   if (used > 0)
     icecam_camera_endpoint_send (sink->endpoint, messages, used);
+  adapt_encoder (sink);
   unmap_buffer (maps, at);
   return GST_FLOW_OK;
 }
@@ -524,6 +604,7 @@ gst_icecam_sink_render (GstBaseSink *bsink, GstBuffer *buf)
   message.n_buffers = (gint) k;
   icecam_camera_endpoint_send (sink->endpoint, &message, 1);
   unmap_buffer (maps, k);
+  adapt_encoder (sink);
   return GST_FLOW_OK;
 }
 
@@ -552,7 +633,17 @@ build_stats (GstIcecamSink *sink)
         "packets-sent", G_TYPE_UINT64, ss->ice.packets_sent,
         "bytes-sent", G_TYPE_UINT64, ss->ice.bytes_sent,
         "packets-dropped", G_TYPE_UINT64, ss->ice.packets_dropped,
-        "packets-received", G_TYPE_UINT64, ss->ice.packets_received, NULL);
+        "packets-received", G_TYPE_UINT64, ss->ice.packets_received,
+        "packets-nacked", G_TYPE_UINT64, ss->retransmit.nacked,
+        "packets-retransmitted", G_TYPE_UINT64, ss->retransmit.sent,
+        "bytes-retransmitted", G_TYPE_UINT64, ss->retransmit.bytes,
+        "retransmissions-refused", G_TYPE_UINT64, ss->retransmit.refused,
+        "retransmissions-missing", G_TYPE_UINT64, ss->retransmit.missing,
+        "estimate-kbps", G_TYPE_UINT, ss->rate.estimate_kbps,
+        "sent-kbps", G_TYPE_UINT, ss->rate.sent_kbps,
+        "rtt-ms", G_TYPE_INT, ss->rate.rtt_ms,
+        "fraction-lost", G_TYPE_DOUBLE, ss->rate.loss,
+        "reduced", G_TYPE_BOOLEAN, ss->rate.reduced, NULL);
     GValue v = G_VALUE_INIT;
 
     if (ss->pair != NULL)
@@ -583,6 +674,12 @@ gst_icecam_sink_set_property (GObject *object, guint prop_id, const GValue *valu
     sink->certificate = g_value_dup_string (value);
   } else if (prop_id == PROP_GOP_CACHE) {
     sink->gop_cache = g_value_get_boolean (value);
+  } else if (prop_id == PROP_CONGESTION_CONTROL) {
+    sink->congestion_control = g_value_get_boolean (value);
+  } else if (prop_id == PROP_MIN_BITRATE) {
+    sink->min_bitrate = g_value_get_uint (value);
+  } else if (prop_id == PROP_MAX_BITRATE) {
+    sink->max_bitrate = g_value_get_uint (value);
   } else if (!gst_icecam_settings_set_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -609,6 +706,13 @@ gst_icecam_sink_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_set_string (value, sink->fingerprint);
   else if (prop_id == PROP_GOP_CACHE)
     g_value_set_boolean (value, sink->gop_cache);
+
+  else if (prop_id == PROP_CONGESTION_CONTROL)
+    g_value_set_boolean (value, sink->congestion_control);
+  else if (prop_id == PROP_MIN_BITRATE)
+    g_value_set_uint (value, sink->min_bitrate);
+  else if (prop_id == PROP_MAX_BITRATE)
+    g_value_set_uint (value, sink->max_bitrate);
   else if (!gst_icecam_settings_get_property (&sink->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (sink);
@@ -739,7 +843,12 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
   gst_icecam_install_properties (gobject_class,
       "Per-session statistics: \"viewers\" (uint, viewers with a selected pair) and "
       "\"sessions\", a list of structures with session, viewer, state, packets-sent, "
-      "bytes-sent, packets-dropped, packets-received and, once selected, the pair's "
+      "bytes-sent, packets-dropped, packets-received, packets-nacked, "
+      "packets-retransmitted, bytes-retransmitted, retransmissions-refused (over the "
+      "viewer's cap), retransmissions-missing (no longer kept), estimate-kbps (the viewer's "
+      "bandwidth estimate), sent-kbps (sent to it lately), rtt-ms (-1: not measured yet), "
+      "fraction-lost (its last report), reduced (keyframes only: far below the others) and, "
+      "once selected, the pair's "
       "local-type, remote-type, transport, local-address, remote-address");
   g_object_class_install_property (gobject_class, PROP_MAX_VIEWERS,
       g_param_spec_uint ("max-viewers", "Maximum viewers",
@@ -776,6 +885,23 @@ gst_icecam_sink_class_init (GstIcecamSinkClass *klass)
           "stream passed through); at most 16 MiB per group of pictures. Posts "
           "\"icecam-gop-cache-start\" (session, packets, span-ms) when a viewer starts from it",
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
+      g_param_spec_boolean ("congestion-control", "Congestion control",
+          "Adapt the upstream encoder's bitrate to the viewers' bandwidth estimates and give "
+          "a viewer far below the others keyframes only; FALSE: the maximum, to everyone",
+          TRUE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
+      g_param_spec_uint ("min-bitrate", "Minimum bitrate",
+          "The encoder's target never goes under this (kbit/s)", 16, 2048000,
+          DEFAULT_MIN_BITRATE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
+      g_param_spec_uint ("max-bitrate", "Maximum bitrate",
+          "The encoder's target never goes over this (kbit/s); 0: the encoder's bitrate at "
+          "the start (2000 if it cannot be read)", 0, 2048000, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
@@ -798,6 +924,8 @@ static void
 gst_icecam_sink_init (GstIcecamSink *sink)
 {
   sink->max_viewers = DEFAULT_MAX_VIEWERS;
+  sink->congestion_control = TRUE;
+  sink->min_bitrate = DEFAULT_MIN_BITRATE;
   sink->messages = g_array_new (FALSE, FALSE, sizeof (NiceOutputMessage));
   sink->vecs = g_array_new (FALSE, FALSE, sizeof (GOutputVector));
   sink->maps = g_array_new (FALSE, FALSE, sizeof (GstMapInfo));

@@ -8,7 +8,11 @@
  * Connects to an icecam rendezvous, asks for one camera, negotiates an ICE session with it
  * and outputs the camera's RTP packets, timestamped on arrival. The caps come from the
  * camera's offer. Upstream force-key-unit events (for example from a depayloader with
- * request-keyframe=true) are sent to the camera as RTCP PLI over the media path.
+ * request-keyframe=true) are sent to the camera as RTCP PLI over the media path, and
+ * upstream retransmission requests (from rtpjitterbuffer do-retransmission=true) as generic
+ * NACKs: the camera's retransmissions (RTX, RFC 4588) come out of icecamsrc as the packets
+ * they repair, so a jitter buffer between icecamsrc and the depayloader is all loss repair
+ * needs.
  *
  * When the pair is selected an "icecam-pair-selected" element message is posted (session,
  * local-type, remote-type, transport, local-address, remote-address). An unknown camera, an
@@ -47,6 +51,7 @@
  * ## Example launch line (pipelines/view-screen.sh)
  * |[
  * gst-launch-1.0 icecamsrc server=ws://127.0.0.1:8080 camera-id=frontdoor \
+ *   ! rtpjitterbuffer latency=200 do-retransmission=true \
  *   ! rtph264depay request-keyframe=true ! avdec_h264 ! videoconvert ! autovideosink sync=false
  * ]|
  *
@@ -629,6 +634,26 @@ gst_icecam_src_negotiate (GstBaseSrc *bsrc)
   return TRUE;
 }
 
+/* One missing packet, from rtpjitterbuffer: a NACK for it. The event stays the caller's. */
+static gboolean
+request_retransmission (GstIcecamSrc *src, GstEvent *event)
+{
+  const GstStructure *s = gst_event_get_structure (event);
+  guint seqnum;
+  guint16 seq;
+  gboolean sent = FALSE;
+
+  if (!gst_structure_get_uint (s, "seqnum", &seqnum))
+    return FALSE;
+  seq = (guint16) seqnum;
+  GST_OBJECT_LOCK (src);
+  if (src->endpoint != NULL)
+    sent = icecam_viewer_endpoint_request_retransmission (src->endpoint, &seq, 1);
+  GST_OBJECT_UNLOCK (src);
+  GST_LOG_OBJECT (src, "retransmission of %u %s", seq, sent ? "asked for" : "not asked for");
+  return sent;
+}
+
 static gboolean
 gst_icecam_src_event (GstBaseSrc *bsrc, GstEvent *event)
 {
@@ -642,6 +667,9 @@ gst_icecam_src_event (GstBaseSrc *bsrc, GstEvent *event)
     GST_DEBUG_OBJECT (src, "keyframe request sent to the camera");
     return TRUE;
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CUSTOM_UPSTREAM &&
+      gst_event_has_name (event, "GstRTPRetransmissionRequest"))
+    return request_retransmission (src, event);
   return GST_BASE_SRC_CLASS (parent_class)->event (bsrc, event);
 }
 
@@ -675,6 +703,8 @@ build_stats (GstIcecamSrc *src)
 {
   GstStructure *stats = gst_structure_new_empty ("application/x-icecam-src-stats");
   IcecamIceStats ice = { 0 };
+  guint64 nacked = 0, recovered = 0, delay_sum_us = 0, delay_samples = 0;
+  gint64 delay_us = -1;
   g_autoptr (IcecamPairInfo) pair = NULL;
   const gchar *session = NULL;
 
@@ -684,6 +714,8 @@ build_stats (GstIcecamSrc *src)
     icecam_viewer_endpoint_get_stats (src->endpoint, &ice);
     pair = icecam_viewer_endpoint_get_pair_info (src->endpoint);
     session = icecam_viewer_endpoint_get_session_id (src->endpoint);
+    icecam_viewer_endpoint_get_repair_stats (src->endpoint, &nacked, &recovered);
+    delay_us = icecam_viewer_endpoint_get_delay (src->endpoint, &delay_sum_us, &delay_samples);
     gst_structure_set (stats, "session", G_TYPE_STRING, session, NULL);
   }
   GST_OBJECT_UNLOCK (src);
@@ -695,7 +727,12 @@ build_stats (GstIcecamSrc *src)
   gst_structure_set (stats,
       "packets-received", G_TYPE_UINT64, ice.packets_received,
       "bytes-received", G_TYPE_UINT64, ice.bytes_received,
-      "packets-sent", G_TYPE_UINT64, ice.packets_sent, NULL);
+      "packets-sent", G_TYPE_UINT64, ice.packets_sent,
+      "packets-nacked", G_TYPE_UINT64, nacked,
+      "packets-recovered", G_TYPE_UINT64, recovered,
+      "delay-ms", G_TYPE_DOUBLE, delay_us >= 0 ? delay_us / 1000.0 : -1.0,
+      "delay-sum-ms", G_TYPE_DOUBLE, delay_sum_us / 1000.0,
+      "delay-samples", G_TYPE_UINT64, delay_samples, NULL);
   if (pair != NULL)
     gst_icecam_set_pair_fields (stats, pair);
   return stats;
@@ -882,8 +919,11 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
 
   gst_icecam_install_properties (gobject_class,
       "Session statistics: session, packets-received, bytes-received, packets-sent "
-      "(keyframe requests), packets-queue-dropped, resumes (resume=true: times the camera was "
-      "asked for again) and, once selected, the pair's local-type, "
+      "(keyframe requests), packets-queue-dropped, packets-nacked (asked for again), "
+      "packets-recovered (retransmissions received), delay-ms (the last packet's delay "
+      "from the camera by its sender reports, -1 before the first; meaningful when both "
+      "clocks agree), delay-sum-ms and delay-samples (for means), resumes (resume=true: "
+      "times the camera was asked for again) and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
 
   g_object_class_install_property (gobject_class, PROP_TOKEN,

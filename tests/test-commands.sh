@@ -232,7 +232,7 @@ summary=$(grep '^icecam-view: result=' "$tmp/view-stopped.log")
     "$tmp/view-stopped.err" \
   && pass "a viewer stopped early is interrupted, exit 1: $(cat "$tmp/view-stopped.err")" \
   || fail "a viewer stopped early is interrupted, exit 1 (rc=$rc): $summary $(cat "$tmp/view-stopped.err")"
-grep -qE '^icecam-view: progress frames=[0-9]+ elapsed_ms=[0-9]+ fps=[0-9.]+ kbps=[0-9]+$' "$tmp/view-stopped.log" \
+grep -qE '^icecam-view: progress frames=[0-9]+ elapsed_ms=[0-9]+ fps=[0-9.]+ kbps=[0-9]+ freezes=[0-9]+ lost=[0-9]+ recovered=[0-9]+ delay_ms=([0-9]+|none)$' "$tmp/view-stopped.log" \
   && awk '/progress/ && $5 ~ /^fps=/ { split($5, f, "="); split($6, k, "="); if (f[2] > 0 && k[2] > 0) ok = 1 } END { exit !ok }' "$tmp/view-stopped.log" \
   && pass "progress lines with frame rate and bitrate: $(grep -m1 progress "$tmp/view-stopped.log")" \
   || fail "progress lines with frame rate and bitrate: $(grep progress "$tmp/view-stopped.log")"

@@ -6,7 +6,11 @@
 #include "icecam-fanout.h"
 #include "icecam-h264.h"
 #include "icecam-peer-session.h"
+#include "icecam-bitrate-controller.h"
+#include "icecam-retransmitter.h"
+#include "icecam-rtcp-feedback.h"
 #include "icecam-rtcp.h"
+#include "icecam-rtp-history.h"
 #include "icecam-srtp.h"
 #include "icecam-sdp.h"
 
@@ -66,6 +70,9 @@ struct _IcecamCameraEndpoint {
   IcecamCertificate *certificate; /* the camera's DTLS identity */
 
   IcecamFanout *fanout; /* the CONNECTED sessions */
+  IcecamRtpHistory *history; /* what was sent, for retransmissions; thread-safe */
+  guint32 rtx_ssrc;          /* RFC 4588 retransmission stream, the same for every viewer */
+  IcecamBitrateController *controller; /* the encoder's target from the viewers' reports */
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */
@@ -73,6 +80,7 @@ struct _IcecamCameraEndpoint {
   gchar *cname;       /* RTCP CNAME of the camera's sources (RFC 3550 6.5.1), random */
   gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
                                * keyframe (icecam_rtp_h264_starts_keyframe()) */
+  guint rtx_payload_type;     /* of the media described */
 
   IcecamSdpMedia *audio; /* (nullable): the Opus section offered after the video one */
   gint audio_pending;   /* atomic: audio is expected; the offers wait for its description */
@@ -93,9 +101,15 @@ typedef struct {
   gboolean active;        /* in the fan-out */
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
+  IcecamRetransmitter *rtx; /* answers its NACKs */
+  gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
 } ViewerSession;
 
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
+
+/* Until icecam_camera_endpoint_set_bitrate_limits(). */
+#define DEFAULT_MIN_BITRATE_KBPS 150
+#define DEFAULT_MAX_BITRATE_KBPS 1500
 
 enum {
   SIGNAL_SESSION_STARTED,
@@ -129,6 +143,7 @@ viewer_session_free (ViewerSession *vs)
   g_free (vs->id);
   g_free (vs->viewer);
   g_clear_object (&vs->peer);
+  icecam_retransmitter_free (vs->rtx);
   g_free (vs);
 }
 
@@ -182,8 +197,11 @@ set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
   vs->active = active;
   if (!active) {
     icecam_fanout_remove (self->fanout, vs->peer);
+    icecam_bitrate_controller_remove_viewer (self->controller, vs);
+    vs->reduced = FALSE;
     return;
   }
+  icecam_bitrate_controller_add_viewer (self->controller, vs);
   g_mutex_lock (&self->lock);
   from_keyframe = self->start_on_keyframe;
   g_mutex_unlock (&self->lock);
@@ -210,6 +228,7 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
   g_mutex_unlock (&self->lock);
   if (vs->active)
     icecam_fanout_remove (self->fanout, vs->peer);
+  icecam_bitrate_controller_remove_viewer (self->controller, vs);
 
   g_info ("camera %s: session %s with %s ended: %s", self->camera_id, id, vs->viewer, reason);
   if (send_bye) {
@@ -283,15 +302,100 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
   }
 }
 
+static gboolean
+send_retransmission (const guint8 *packet, gsize length, gpointer user_data)
+{
+  guint8 scratch[ICECAM_RTP_HISTORY_MAX_PACKET + 2 + ICECAM_SRTP_MAX_OVERHEAD];
+  const guint8 *packets[1] = { packet };
+
+  if (length + ICECAM_SRTP_MAX_OVERHEAD > sizeof scratch)
+    return FALSE;
+  return icecam_peer_session_send_rtp (user_data, packets, &length, 1, scratch,
+                                       sizeof scratch) == 1;
+}
+
+/* Generic NACKs are answered from the shared history, as RTX (see IcecamRetransmitter). */
+static void
+answer_nacks (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
+{
+  guint rtx_payload_type;
+  guint16 seq_offset;
+
+  g_mutex_lock (&self->lock);
+  rtx_payload_type = self->rtx_payload_type;
+  g_mutex_unlock (&self->lock);
+  /* A viewer on the reduced stream is too slow for repairs. */
+  if (rtx_payload_type != 0 &&
+      !icecam_fanout_get_renumbering (self->fanout, vs->peer, &seq_offset))
+    icecam_retransmitter_answer (vs->rtx, self->history, rtx_payload_type, self->rtx_ssrc,
+                                 seq_offset, data, length, send_retransmission, vs->peer);
+}
+
+/* Viewers far below the others get keyframes only, the others the full stream again. */
+static void
+update_reduced (IcecamCameraEndpoint *self)
+{
+  GHashTableIter iter;
+  ViewerSession *vs;
+  IcecamViewerRate rate;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    if (!vs->active || !icecam_bitrate_controller_get_viewer (self->controller, vs, &rate) ||
+        rate.reduced == vs->reduced)
+      continue;
+    vs->reduced = rate.reduced;
+    icecam_fanout_set_reduced (self->fanout, vs->peer, rate.reduced);
+    g_message ("camera %s: session %s %s (its estimate %u kbit/s, the encoder's %u)",
+               self->camera_id, vs->id,
+               rate.reduced ? "is far below the others: keyframes only"
+                            : "gets the full stream again",
+               rate.estimate_kbps, icecam_bitrate_controller_get_target_kbps (self->controller));
+  }
+}
+
+/* A receiver report: the viewer's estimate, the encoder's target, who is reduced. */
+static void
+note_report (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
+{
+  IcecamRtcpReportBlock block;
+  IcecamIceStats ice = { 0 };
+  IcecamRetransmitStats rtx;
+  IcecamViewerRate rate;
+  const IcecamSdpMedia *video;
+  guint32 ssrc = 0;
+
+  g_mutex_lock (&self->lock);
+  video = self->media != NULL ? icecam_sdp_get_media (self->media, 0) : NULL;
+  if (video != NULL)
+    ssrc = video->ssrc;
+  g_mutex_unlock (&self->lock);
+  if (!vs->active || !icecam_rtcp_find_report_block (data, length, ssrc, &block))
+    return;
+  icecam_peer_session_get_stats (vs->peer, &ice, NULL);
+  icecam_retransmitter_get_stats (vs->rtx, &rtx);
+  icecam_bitrate_controller_report (self->controller, vs, &block,
+                                    ice.bytes_sent - MIN (rtx.bytes, ice.bytes_sent),
+                                    icecam_rtcp_ntp_from_unix_us (g_get_real_time ()),
+                                    g_get_monotonic_time ());
+  /* Repairs must not deepen the congestion they follow: a quarter of the estimate at most. */
+  if (icecam_bitrate_controller_get_viewer (self->controller, vs, &rate))
+    icecam_retransmitter_set_ceiling (vs->rtx, (guint64) rate.estimate_kbps * 1000 / 8 / 4);
+  update_reduced (self);
+}
+
 static void
 on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   ViewerSession *vs = user_data;
 
-  if (icecam_rtcp_starts_with_report (data, length))
+  if (icecam_rtcp_starts_with_report (data, length)) {
     vs->reports = TRUE;
+    note_report (vs->endpoint, vs, data, length);
+  }
   if (icecam_rtcp_has_keyframe_request (data, length))
     request_keyframe (vs->endpoint);
+  answer_nacks (vs->endpoint, vs, data, length);
 }
 
 /* A viewer that reported regularly fell silent: its path (or ours) probably died with a NAT
@@ -453,6 +557,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                                           icecam_signalling_client_server_is_loopback (
                                             self->client));
   vs = g_new0 (ViewerSession, 1);
+  vs->rtx = icecam_retransmitter_new ();
   vs->endpoint = self;
   vs->id = g_strdup (msg->session);
   vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
@@ -723,8 +828,10 @@ icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_vi
  * @ssrc: the stream's RTP SSRC (the payloader's), or 0 if not known: then the offer names none
  *
  * Describes the RTP stream; sessions waiting for it get their offer. The offer's section has
- * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack pli" (the camera answers PLI and
- * FIR with a keyframe; it does not retransmit, so no plain "nack"). For H.264 the fmtp states
+ * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack" and "nack pli" (the camera
+ * answers PLI and FIR with a keyframe, and generic NACKs with retransmissions from its
+ * history), and an RTX payload type (RFC 4588, the next one up) with its own SSRC in an
+ * a=ssrc-group:FID. For H.264 the fmtp states
  * the profile-level-id of the stream sent, from @fmtp's profile-level-id or
  * sprop-parameter-sets; if neither is there, offers wait for the first SPS the camera sends.
  * Thread-safe.
@@ -745,12 +852,16 @@ icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media
   section->msid = g_strdup_printf ("icecam %s0", media);
   section->ssrc = ssrc;
   section->cname = g_strdup (self->cname);
+  g_ptr_array_add (section->rtcp_fb, g_strdup ("nack"));
   g_ptr_array_add (section->rtcp_fb, g_strdup ("nack pli"));
+  section->rtx_payload_type = payload_type == 127 ? 96 : MAX (payload_type + 1, 96);
+  section->rtx_ssrc = ssrc != 0 ? self->rtx_ssrc : 0;
 
   g_mutex_lock (&self->lock);
   icecam_sdp_free (self->media);
   self->media = sdp;
   self->start_on_keyframe = h264;
+  self->rtx_payload_type = section->rtx_payload_type;
   g_atomic_int_set (&self->profile_pending, h264 && h264_fmtp == NULL);
   g_mutex_unlock (&self->lock);
   if (h264 && h264_fmtp == NULL)
@@ -994,6 +1105,7 @@ icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage
 {
   if (G_UNLIKELY (g_atomic_int_get (&self->profile_pending)))
     find_profile (self, messages, n_messages);
+  icecam_rtp_history_push (self->history, messages, n_messages, g_get_monotonic_time ());
   return icecam_fanout_send (self->fanout, messages, n_messages);
 }
 
@@ -1021,10 +1133,54 @@ icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
     stats->state = icecam_peer_session_get_ice_state (vs->peer);
     stats->pair = icecam_peer_session_get_pair_info (vs->peer);
     icecam_peer_session_get_stats (vs->peer, &stats->ice, NULL);
+    icecam_retransmitter_get_stats (vs->rtx, &stats->retransmit);
+    if (!icecam_bitrate_controller_get_viewer (self->controller, vs, &stats->rate))
+      stats->rate.rtt_ms = -1;
     g_ptr_array_add (all, stats);
   }
   g_mutex_unlock (&self->lock);
   return all;
+}
+
+/**
+ * icecam_camera_endpoint_set_bitrate_limits:
+ * @min_kbps: the encoder's target never goes under this
+ * @max_kbps: nor over this (the encoder's configured bitrate)
+ *
+ * Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_bitrate_limits (IcecamCameraEndpoint *self, guint min_kbps,
+                                           guint max_kbps)
+{
+  icecam_bitrate_controller_set_limits (self->controller, min_kbps, max_kbps);
+}
+
+/**
+ * icecam_camera_endpoint_set_congestion_control:
+ * @enabled: FALSE: the target stays at the maximum and every viewer gets the full stream
+ *
+ * Thread-safe.
+ */
+void
+icecam_camera_endpoint_set_congestion_control (IcecamCameraEndpoint *self, gboolean enabled)
+{
+  icecam_bitrate_controller_set_enabled (self->controller, enabled);
+}
+
+/**
+ * icecam_camera_endpoint_get_target_bitrate:
+ *
+ * What the encoder should make now: the smallest estimate of the viewers that are not far
+ * below the others, within the limits (IcecamBitrateController). Thread-safe and cheap: the
+ * streaming thread may ask for every buffer.
+ *
+ * Returns: kbit/s
+ */
+guint
+icecam_camera_endpoint_get_target_bitrate (IcecamCameraEndpoint *self)
+{
+  return icecam_bitrate_controller_get_target_kbps (self->controller);
 }
 
 guint
@@ -1121,6 +1277,8 @@ icecam_camera_endpoint_finalize (GObject *object)
 
   g_hash_table_unref (self->sessions);
   icecam_fanout_free (self->fanout);
+  icecam_rtp_history_free (self->history);
+  icecam_bitrate_controller_free (self->controller);
   icecam_sdp_free (self->media);
   icecam_sdp_media_free (self->audio);
   g_free (self->cname);
@@ -1211,6 +1369,10 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->context = g_main_context_ref_thread_default ();
   self->sessions = g_hash_table_new (g_str_hash, g_str_equal);
   self->fanout = icecam_fanout_new ();
+  self->history = icecam_rtp_history_new ();
+  self->controller = icecam_bitrate_controller_new (DEFAULT_MIN_BITRATE_KBPS,
+                                                    DEFAULT_MAX_BITRATE_KBPS);
+  self->rtx_ssrc = g_random_int () | 1;
   self->welcome_servers = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_ice_server_free);
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;

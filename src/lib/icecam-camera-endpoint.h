@@ -8,6 +8,8 @@
 #include "icecam-certificate.h"
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
+#include "icecam-bitrate-controller.h"
+#include "icecam-retransmitter.h"
 #include "icecam-signalling-client.h"
 
 G_BEGIN_DECLS
@@ -19,6 +21,9 @@ G_BEGIN_DECLS
  * @state: the ICE state
  * @pair: (nullable): the selected pair
  * @ice: packet counters
+ * @retransmit: the viewer's NACKs and what was resent
+ * @rate: the viewer's bandwidth estimate, what it was sent, its round trip and loss, and
+ *   whether it is on the reduced stream
  */
 typedef struct {
   gchar *session;
@@ -26,6 +31,8 @@ typedef struct {
   IcecamIceState state;
   IcecamPairInfo *pair;
   IcecamIceStats ice;
+  IcecamRetransmitStats retransmit;
+  IcecamViewerRate rate;
 } IcecamSessionStats;
 
 void icecam_session_stats_free (IcecamSessionStats *stats);
@@ -62,6 +69,11 @@ gboolean icecam_camera_endpoint_start (IcecamCameraEndpoint *self, GError **erro
 guint icecam_camera_endpoint_send (IcecamCameraEndpoint *self,
                                    const NiceOutputMessage *messages, guint n_messages);
 GPtrArray *icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_set_bitrate_limits (IcecamCameraEndpoint *self, guint min_kbps,
+                                                guint max_kbps);
+void icecam_camera_endpoint_set_congestion_control (IcecamCameraEndpoint *self,
+                                                    gboolean enabled);
+guint icecam_camera_endpoint_get_target_bitrate (IcecamCameraEndpoint *self);
 guint icecam_camera_endpoint_get_n_viewers (IcecamCameraEndpoint *self);
 void icecam_camera_endpoint_close_async (IcecamCameraEndpoint *self,
                                          GAsyncReadyCallback callback, gpointer user_data);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "icecam-gop-cache.h"
+#include "icecam-reduced-stream.h"
 #include "icecam-rtcp.h"
 #include "icecam-srtp.h"
 
@@ -38,6 +39,7 @@ typedef struct {
   IcecamPeerSession *peer;
   gint started; /* atomic: has reached a keyframe; written by the streaming thread only */
   IcecamGopCursor cursor; /* streaming thread only: catching up from the GOP cache */
+  IcecamReducedStream reduced; /* keyframes only, for a viewer far below the others */
 } Receiver;
 
 static void
@@ -267,6 +269,74 @@ send_cached (IcecamFanout *self, Receiver *receiver)
   return FALSE;
 }
 
+/* A receiver on the reduced stream (or renumbered since): see IcecamReducedStream. */
+static void
+send_reduced (Receiver *receiver, const guint8 * const *packets, const gsize *lengths,
+              guint n_packets, guint8 *scratch, gsize room)
+{
+  g_autofree guint8 *copies = g_malloc (room * n_packets);
+  g_autofree const guint8 **out = g_new (const guint8 *, n_packets);
+  g_autofree gsize *out_lengths = g_new (gsize, n_packets);
+  guint n_out = icecam_reduced_stream_filter (&receiver->reduced, packets, lengths, n_packets,
+                                              copies, room, out, out_lengths);
+
+  if (n_out > 0)
+    icecam_peer_session_send_rtp (receiver->peer, out, out_lengths, n_out, scratch, room);
+}
+
+/* Called with the lock. */
+static Receiver *
+find_receiver (IcecamFanout *self, IcecamPeerSession *peer)
+{
+  for (guint i = 0; i < self->receivers->len; i++) {
+    Receiver *receiver = g_ptr_array_index (self->receivers, i);
+
+    if (receiver->peer == peer)
+      return receiver;
+  }
+  return NULL;
+}
+
+/**
+ * icecam_fanout_set_reduced:
+ * @reduced: whether @peer gets keyframes only (from its next keyframe on) or, again, the
+ *   full stream (also from the next keyframe)
+ */
+void
+icecam_fanout_set_reduced (IcecamFanout *self, IcecamPeerSession *peer, gboolean reduced)
+{
+  Receiver *receiver;
+
+  g_mutex_lock (&self->lock);
+  receiver = find_receiver (self, peer);
+  if (receiver != NULL)
+    icecam_reduced_stream_set_wanted (&receiver->reduced, reduced);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * icecam_fanout_get_renumbering:
+ * @seq_offset: (out): what to add to @peer's sequence numbers to get the camera's
+ *
+ * Returns: whether @peer is on the reduced stream (it gets no retransmissions)
+ */
+gboolean
+icecam_fanout_get_renumbering (IcecamFanout *self, IcecamPeerSession *peer, guint16 *seq_offset)
+{
+  Receiver *receiver;
+  gboolean reduced = FALSE;
+
+  *seq_offset = 0;
+  g_mutex_lock (&self->lock);
+  receiver = find_receiver (self, peer);
+  if (receiver != NULL) {
+    reduced = icecam_reduced_stream_is_active (&receiver->reduced);
+    *seq_offset = icecam_reduced_stream_to_camera_seq (&receiver->reduced, 0);
+  }
+  g_mutex_unlock (&self->lock);
+  return reduced;
+}
+
 /**
  * icecam_fanout_send:
  * @messages: (array length=n_messages): RTP packets
@@ -323,9 +393,15 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
         continue;
       g_atomic_int_set (&receiver->started, TRUE);
     }
-    if (first < n_messages)
-      icecam_peer_session_send_rtp (receiver->peer, packets + first, lengths + first,
-                                    n_messages - first, scratch, room);
+    if (first == n_messages)
+      continue;
+    if (icecam_reduced_stream_needed (&receiver->reduced)) {
+      send_reduced (receiver, packets + first, lengths + first, n_messages - first, scratch,
+                    room);
+      continue;
+    }
+    icecam_peer_session_send_rtp (receiver->peer, packets + first, lengths + first,
+                                  n_messages - first, scratch, room);
   }
   return receivers->len;
 }

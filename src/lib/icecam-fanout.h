@@ -30,5 +30,8 @@ guint icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages,
 guint icecam_fanout_send_ungated (IcecamFanout *self, const NiceOutputMessage *messages,
                                   guint n_messages);
 guint icecam_fanout_get_n_peers (IcecamFanout *self);
+void icecam_fanout_set_reduced (IcecamFanout *self, IcecamPeerSession *peer, gboolean reduced);
+gboolean icecam_fanout_get_renumbering (IcecamFanout *self, IcecamPeerSession *peer,
+                                        guint16 *seq_offset);
 
 G_END_DECLS

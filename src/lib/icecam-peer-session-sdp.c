@@ -83,6 +83,7 @@ build_description (IcecamPeerSession *self, const IcecamSdp *media, IcecamSdpDir
     section->direction = direction;
     if (direction == ICECAM_SDP_DIRECTION_RECVONLY) {
       section->ssrc = 0;
+      section->rtx_ssrc = 0;
       g_clear_pointer (&section->cname, g_free);
       g_clear_pointer (&section->msid, g_free);
     }

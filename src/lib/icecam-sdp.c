@@ -37,6 +37,8 @@ icecam_sdp_media_copy (const IcecamSdpMedia *media)
   copy->ssrc = media->ssrc;
   copy->cname = g_strdup (media->cname);
   copy->msid = g_strdup (media->msid);
+  copy->rtx_payload_type = media->rtx_payload_type;
+  copy->rtx_ssrc = media->rtx_ssrc;
   return copy;
 }
 
@@ -313,6 +315,50 @@ parse_msid (IcecamSdpMedia *media, const gchar *value, GError **error)
   return TRUE;
 }
 
+/* "a=fmtp:97 apt=96[;...]": 97 retransmits the section's payload type 96 (RFC 4588 8.1). */
+static void
+note_rtx_payload_type (IcecamSdpMedia *media, const gchar *name, guint pt, const gchar *rest)
+{
+  gchar *end = NULL;
+
+  if (!g_str_equal (name, "fmtp") || !g_str_has_prefix (rest, "apt=") ||
+      !g_ascii_isdigit (rest[4]))
+    return;
+  if (g_ascii_strtoull (rest + 4, &end, 10) == media->payload_type &&
+      (*end == '\0' || *end == ';') && pt >= 96)
+    media->rtx_payload_type = pt;
+}
+
+/* "FID <ssrc> <rtx ssrc>" (RFC 5576 4.2, RFC 4588 8.2): the retransmission stream's source. */
+static gboolean
+parse_ssrc_group (IcecamSdpMedia *media, const gchar *value, GError **error)
+{
+  g_auto (GStrv) parts = NULL;
+  guint64 ssrc, rtx_ssrc;
+  gchar *end1 = NULL, *end2 = NULL;
+
+  if (!g_str_has_prefix (value, "FID "))
+    return TRUE;
+  parts = g_strsplit (value + 4, " ", 3);
+  if (g_strv_length (parts) != 2 || !g_ascii_isdigit (parts[0][0]) ||
+      !g_ascii_isdigit (parts[1][0]))
+    goto malformed;
+  ssrc = g_ascii_strtoull (parts[0], &end1, 10);
+  rtx_ssrc = g_ascii_strtoull (parts[1], &end2, 10);
+  if (*end1 != '\0' || *end2 != '\0' || ssrc == 0 || rtx_ssrc == 0 || ssrc > G_MAXUINT32 ||
+      rtx_ssrc > G_MAXUINT32 || ssrc == rtx_ssrc)
+    goto malformed;
+  if (media->ssrc == 0)
+    media->ssrc = (guint32) ssrc;
+  if (media->ssrc == ssrc)
+    media->rtx_ssrc = (guint32) rtx_ssrc;
+  return TRUE;
+malformed:
+  g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_MALFORMED,
+               "a=ssrc-group:%s is not 'FID <ssrc> <ssrc>'", value);
+  return FALSE;
+}
+
 /* a=rtpmap, a=fmtp and a=rtcp-fb: the ones for the section's payload type (or any, "*"). */
 static gboolean
 parse_payload_attribute (IcecamSdpMedia *media, const gchar *name, const gchar *value,
@@ -330,8 +376,10 @@ parse_payload_attribute (IcecamSdpMedia *media, const gchar *name, const gchar *
                  "a=%s:%s is not '<payload type> <value>'", name, value);
     return FALSE;
   }
-  if (pt != media->payload_type)
+  if (pt != media->payload_type) {
+    note_rtx_payload_type (media, name, pt, rest);
     return TRUE;
+  }
   if (feedback) {
     if (media->rtcp_fb->len >= 16) {
       g_set_error (error, ICECAM_SDP_ERROR, ICECAM_SDP_ERROR_UNSUPPORTED,
@@ -429,6 +477,8 @@ parse_attribute (ParseState *state, const gchar *attr, GError **error)
     return parse_msid (media, value, error);
   } else if (g_str_equal (name, "ssrc")) {
     return parse_ssrc (media, value, error);
+  } else if (g_str_equal (name, "ssrc-group")) {
+    return parse_ssrc_group (media, value, error);
   } else if (g_str_equal (name, "rtpmap") || g_str_equal (name, "fmtp") ||
              g_str_equal (name, "rtcp-fb")) {
     return parse_payload_attribute (media, name, value, error);
@@ -536,18 +586,31 @@ direction_to_string (IcecamSdpDirection direction)
 }
 
 static void
+append_source (GString *s, const IcecamSdpMedia *media, guint32 ssrc)
+{
+  if (ssrc != 0 && media->cname != NULL)
+    g_string_append_printf (s, "a=ssrc:%u cname:%s\r\n", ssrc, media->cname);
+  if (ssrc != 0 && media->msid != NULL)
+    g_string_append_printf (s, "a=ssrc:%u msid:%s\r\n", ssrc, media->msid);
+}
+
+static void
 append_media (GString *s, const IcecamSdp *sdp, const IcecamSdpMedia *media, guint index)
 {
   g_autofree gchar *mid = media->mid ? g_strdup (media->mid) : g_strdup_printf ("%u", index);
   guint pt = media->payload_type;
+  g_autofree gchar *rtx_pt = media->rtx_payload_type != 0
+                               ? g_strdup_printf (" %u", media->rtx_payload_type)
+                               : g_strdup ("");
+  const gchar *clock = strchr (media->rtpmap, '/');
 
   g_string_append_printf (s,
-      "m=%s 9 %s %u\r\n"
+      "m=%s 9 %s %u%s\r\n"
       "c=IN IP4 0.0.0.0\r\n"
       "a=mid:%s\r\n"
       "a=ice-ufrag:%s\r\n"
       "a=ice-pwd:%s\r\n",
-      media->kind, sdp->fingerprint ? "UDP/TLS/RTP/SAVPF" : "RTP/AVPF", pt, mid,
+      media->kind, sdp->fingerprint ? "UDP/TLS/RTP/SAVPF" : "RTP/AVPF", pt, rtx_pt, mid,
       sdp->ice_ufrag, sdp->ice_pwd);
   if (sdp->fingerprint != NULL)
     g_string_append_printf (s, "a=fingerprint:%s\r\n", sdp->fingerprint);
@@ -562,10 +625,14 @@ append_media (GString *s, const IcecamSdp *sdp, const IcecamSdpMedia *media, gui
   for (guint i = 0; i < media->rtcp_fb->len; i++)
     g_string_append_printf (s, "a=rtcp-fb:%u %s\r\n", pt,
                             (const gchar *) g_ptr_array_index (media->rtcp_fb, i));
-  if (media->ssrc != 0 && media->cname != NULL)
-    g_string_append_printf (s, "a=ssrc:%u cname:%s\r\n", media->ssrc, media->cname);
-  if (media->ssrc != 0 && media->msid != NULL)
-    g_string_append_printf (s, "a=ssrc:%u msid:%s\r\n", media->ssrc, media->msid);
+  if (media->rtx_payload_type != 0)
+    g_string_append_printf (s, "a=rtpmap:%u rtx/%s\r\na=fmtp:%u apt=%u\r\n",
+                            media->rtx_payload_type, clock ? clock + 1 : "90000",
+                            media->rtx_payload_type, pt);
+  if (media->ssrc != 0 && media->rtx_ssrc != 0)
+    g_string_append_printf (s, "a=ssrc-group:FID %u %u\r\n", media->ssrc, media->rtx_ssrc);
+  append_source (s, media, media->ssrc);
+  append_source (s, media, media->rtx_ssrc);
   if (index > 0)
     return;
   for (guint i = 0; i < sdp->candidates->len; i++)

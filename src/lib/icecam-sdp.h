@@ -39,6 +39,9 @@ typedef enum {
  * @ssrc: the first a=ssrc (RFC 5576) of the section, 0 if none
  * @cname: (nullable): its "cname:" source attribute
  * @msid: (nullable): a=msid (RFC 8830), "<stream id> <track id>"
+ * @rtx_payload_type: the retransmission payload type (RFC 4588: "rtx/<clock rate>" with
+ *   "apt=" the section's payload type), 0 if none
+ * @rtx_ssrc: the retransmission stream's SSRC (a=ssrc-group:FID after @ssrc), 0 if none
  *
  * One RTP media section.
  */
@@ -53,6 +56,8 @@ typedef struct {
   guint32 ssrc;
   gchar *cname;
   gchar *msid;
+  guint rtx_payload_type;
+  guint32 rtx_ssrc;
 } IcecamSdpMedia;
 
 IcecamSdpMedia *icecam_sdp_media_new (const gchar *kind, guint payload_type, const gchar *rtpmap,

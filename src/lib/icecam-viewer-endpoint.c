@@ -3,8 +3,12 @@
 
 #include "icecam-viewer-endpoint.h"
 
+#include <string.h>
+
 #include "icecam-peer-session.h"
 #include "icecam-rtcp.h"
+#include "icecam-rtcp-feedback.h"
+#include "icecam-receive-stats.h"
 #include "icecam-srtp.h"
 
 /* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
@@ -16,9 +20,13 @@ static const IcecamPeerPolicy viewer_policy = {
   .recovery_timeout_s = 30,
   .media_timeout_ms = 1500,
 };
-/* A receiver report this often tells the camera the path back works: 8 bytes (about 40 with
- * SRTCP, UDP and IP), well within RFC 3550's 5 % of a video stream. */
-#define RECEIVER_REPORT_INTERVAL_MS 500
+/* Room for one retransmitted packet. */
+#define RTX_BUFFER_SIZE 2048
+
+/* A receiver report this often tells the camera the path back works and what it lost (the
+ * camera's congestion control reacts within a report or two): 32 bytes (about 70 with SRTCP,
+ * UDP and IP), 2.2 kbit/s, well within RFC 3550's 5 % of a video stream. */
+#define RECEIVER_REPORT_INTERVAL_MS 250
 /* When the media stops the viewer pings its rendezvous: no pong within this long and the
  * connection is replaced (with the session) at once. */
 #define SIGNALLING_CHECK_TIMEOUT_S 2
@@ -60,6 +68,12 @@ struct _IcecamViewerEndpoint {
   guint32 own_ssrc;
   guint32 media_ssrc;    /* atomic: the camera's video SSRC, learnt from its packets */
   gint video_pt;         /* atomic: the payload type of the offer's first (video) section */
+  gint payload_type;     /* atomic: the offer's, and its RTX payload type (0: none) */
+  gint rtx_payload_type;
+  guint64 nacks_sent;    /* atomic: sequence numbers asked for again */
+  guint64 recovered;     /* atomic: retransmissions received */
+  IcecamReceiveStats receive_stats; /* of the camera's video, for the receiver reports */
+  guint clock_rate;      /* of the offer's rtpmap */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
   gboolean wait;         /* an unknown camera is waited for, not an error */
@@ -100,11 +114,22 @@ static gboolean
 send_receiver_report (gpointer data)
 {
   IcecamViewerEndpoint *self = data;
-  guint8 rr[ICECAM_RTCP_EMPTY_RR_SIZE];
+  guint8 rr[ICECAM_RTCP_RR_SIZE];
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+  IcecamRtcpReportBlock block;
+  gsize length = ICECAM_RTCP_EMPTY_RR_SIZE;
 
-  icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
+  /* Loss and jitter of the camera's stream once it flows (the camera's bitrate follows them),
+   * else just "alive". */
+  if (media_ssrc != 0 && self->receive_stats.started) {
+    icecam_receive_stats_report (&self->receive_stats, media_ssrc, g_get_monotonic_time (),
+                                 &block);
+    length = icecam_rtcp_build_receiver_report (rr, sizeof rr, self->own_ssrc, &block);
+  } else {
+    icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
+  }
   if (self->peer != NULL)
-    icecam_peer_session_send_rtcp (self->peer, rr, sizeof rr);
+    icecam_peer_session_send_rtcp (self->peer, rr, length);
   return G_SOURCE_CONTINUE;
 }
 
@@ -311,19 +336,55 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
   }
 }
 
+/* An RTX packet (RFC 4588) goes on as the packet it repairs: downstream sees one stream. */
+static void
+receive_retransmission (IcecamViewerEndpoint *self, const guint8 *data, gsize length)
+{
+  guint8 original[RTX_BUFFER_SIZE];
+  gsize original_length = sizeof original;
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+
+  if (media_ssrc == 0 ||
+      !icecam_rtx_unwrap (data, length, (guint) g_atomic_int_get (&self->payload_type),
+                          media_ssrc, original, &original_length))
+    return;
+  __atomic_add_fetch (&self->recovered, 1, __ATOMIC_RELAXED);
+  if (self->receive_func != NULL)
+    self->receive_func (original, original_length, self->receive_data);
+}
+
 static void
 on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   IcecamViewerEndpoint *self = user_data;
   guint32 ssrc;
+  gint rtx_payload_type;
 
-  if (icecam_rtp_is_rtcp (data, length))
-    return; /* the camera's sender reports carry nothing the viewer needs yet */
-  /* Keyframe requests name the video source, not the audio one. */
-  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->video_pt) &&
-      icecam_rtp_get_ssrc (data, length, &ssrc))
-    g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
+  if (icecam_rtp_is_rtcp (data, length)) {
+    IcecamRtcpSenderInfo info;
+
+    /* Echoed in the receiver reports: the camera measures the round trip with it. */
+    if (icecam_rtcp_find_sender_report (data, length, &info) &&
+        info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
+      icecam_receive_stats_sender_report (&self->receive_stats, info.ntp_time,
+                                          info.rtp_timestamp, g_get_monotonic_time ());
+    return;
+  }
   stop_restart_requests (self); /* media again: whatever was asked worked */
+  rtx_payload_type = g_atomic_int_get (&self->rtx_payload_type);
+  if (rtx_payload_type != 0 && length >= 12 && (data[1] & 0x7f) == rtx_payload_type) {
+    receive_retransmission (self, data, length);
+    return;
+  }
+  /* Keyframe requests and receiver reports name the video source, not the audio one. */
+  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->video_pt) &&
+      icecam_rtp_get_ssrc (data, length, &ssrc)) {
+    if (ssrc != (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
+      icecam_receive_stats_restart (&self->receive_stats);
+    g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
+    icecam_receive_stats_packet (&self->receive_stats, data, length, self->clock_rate,
+                                 g_get_monotonic_time (), g_get_real_time ());
+  }
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
 }
@@ -362,6 +423,16 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_mutex_unlock (&self->lock);
 }
 
+/* "H264/90000" -> 90000; video's 90000 when the rtpmap is odd. */
+static guint
+clock_rate_of (const gchar *rtpmap)
+{
+  const gchar *slash = rtpmap != NULL ? strchr (rtpmap, '/') : NULL;
+  guint64 rate = slash != NULL ? g_ascii_strtoull (slash + 1, NULL, 10) : 0;
+
+  return rate >= 1000 && rate <= 1000000 ? (guint) rate : 90000;
+}
+
 static void
 handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
 {
@@ -383,7 +454,11 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
   /* The caps must be known before the first packet is handed on: one "media" per section,
    * the first (video) first. */
-  g_atomic_int_set (&self->video_pt, (gint) icecam_sdp_get_media (offer, 0)->payload_type);
+  video = icecam_sdp_get_media (offer, 0);
+  g_atomic_int_set (&self->video_pt, (gint) video->payload_type);
+  g_atomic_int_set (&self->payload_type, (gint) video->payload_type);
+  g_atomic_int_set (&self->rtx_payload_type, (gint) video->rtx_payload_type);
+  self->clock_rate = clock_rate_of (video->rtpmap);
   for (guint i = 0; (video = icecam_sdp_get_media (offer, i)) != NULL; i++)
     g_signal_emit (self, signals[SIGNAL_MEDIA], 0, video->kind, video->payload_type,
                    video->rtpmap, video->fmtp);
@@ -753,6 +828,78 @@ icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self)
   icecam_rtcp_build_pli (pli, self->own_ssrc, media_ssrc);
   icecam_peer_session_send_rtcp (peer, pli, sizeof pli);
   g_object_unref (peer);
+}
+
+/**
+ * icecam_viewer_endpoint_request_retransmission:
+ * @seqs: (array length=n_seqs): sequence numbers of the camera's stream not received
+ *
+ * Sends a generic NACK (RFC 4585) for them, if the camera's offer has a retransmission
+ * payload type (it resends as RTX, which the endpoint hands on as the original packets).
+ * Thread-safe.
+ *
+ * Returns: whether a NACK went out
+ */
+gboolean
+icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self, const guint16 *seqs,
+                                               guint n_seqs)
+{
+  guint8 nack[4 * 64];
+  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
+  IcecamPeerSession *peer = NULL;
+  gsize length;
+  gboolean sent = FALSE;
+
+  if (media_ssrc == 0 || g_atomic_int_get (&self->rtx_payload_type) == 0)
+    return FALSE;
+  length = icecam_rtcp_build_nack (nack, sizeof nack, self->own_ssrc, media_ssrc, seqs, n_seqs);
+  g_mutex_lock (&self->lock);
+  if (self->peer != NULL)
+    peer = g_object_ref (self->peer);
+  g_mutex_unlock (&self->lock);
+  if (peer != NULL && length > 0)
+    sent = icecam_peer_session_send_rtcp (peer, nack, length);
+  if (sent)
+    __atomic_add_fetch (&self->nacks_sent, n_seqs, __ATOMIC_RELAXED);
+  g_clear_object (&peer);
+  return sent;
+}
+
+/**
+ * icecam_viewer_endpoint_get_repair_stats:
+ * @nacked: (out) (optional): sequence numbers asked for again
+ * @recovered: (out) (optional): retransmissions received
+ *
+ * Thread-safe.
+ */
+void
+icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *nacked,
+                                         guint64 *recovered)
+{
+  if (nacked != NULL)
+    *nacked = __atomic_load_n (&self->nacks_sent, __ATOMIC_RELAXED);
+  if (recovered != NULL)
+    *recovered = __atomic_load_n (&self->recovered, __ATOMIC_RELAXED);
+}
+
+/**
+ * icecam_viewer_endpoint_get_delay:
+ * @sum_us: (out): the sum of the delays of the camera's packets measured so far
+ * @samples: (out): their number
+ *
+ * A packet's delay is the wall clock at its arrival minus the wall clock when the camera
+ * sent it, by the camera's last sender report: meaningful when both clocks agree (one host,
+ * or NTP). Thread-safe.
+ *
+ * Returns: the last packet's delay in µs, -1 before the first sender report
+ */
+gint64
+icecam_viewer_endpoint_get_delay (IcecamViewerEndpoint *self, guint64 *sum_us,
+                                  guint64 *samples)
+{
+  *sum_us = __atomic_load_n (&self->receive_stats.delay_sum_us, __ATOMIC_RELAXED);
+  *samples = __atomic_load_n (&self->receive_stats.delay_samples, __ATOMIC_RELAXED);
+  return *samples > 0 ? g_atomic_int_get (&self->receive_stats.delay_us) : -1;
 }
 
 IcecamViewerState

@@ -55,6 +55,12 @@ void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
 void icecam_viewer_endpoint_set_wait (IcecamViewerEndpoint *self, gboolean wait);
 void icecam_viewer_endpoint_start (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self);
+gboolean icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self,
+                                                        const guint16 *seqs, guint n_seqs);
+gint64 icecam_viewer_endpoint_get_delay (IcecamViewerEndpoint *self, guint64 *sum_us,
+                                         guint64 *samples);
+void icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *nacked,
+                                              guint64 *recovered);
 IcecamViewerState icecam_viewer_endpoint_get_state (IcecamViewerEndpoint *self);
 const GError *icecam_viewer_endpoint_get_error (IcecamViewerEndpoint *self);
 const gchar *icecam_viewer_endpoint_get_session_id (IcecamViewerEndpoint *self);

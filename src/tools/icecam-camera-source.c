@@ -29,8 +29,10 @@ static const EncoderInfo encoders[] = {
     "! h264parse config-interval=-1", 1, TRUE, "" },
   { "nvh264enc", "nvh264enc preset=low-latency-hq zerolatency=true bitrate=%u gop-size=%d "
     "! h264parse config-interval=-1", 1, TRUE, "" },
-  { "x264enc", "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%d", 1,
-    FALSE, ",profile=constrained-baseline" },
+  /* A 250 ms VBV buffer (x264enc's default is 600) keeps a keyframe's burst small enough for a
+   * slow uplink's queue. */
+  { "x264enc", "x264enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%d "
+    "vbv-buf-capacity=250", 1, FALSE, ",profile=constrained-baseline" },
   { "openh264enc", "openh264enc bitrate=%u gop-size=%d ! h264parse config-interval=-1", 1000,
     FALSE, "" },
 };
@@ -52,6 +54,38 @@ gboolean
 icecam_camera_source_is_rtsp (const IcecamCameraSourceOptions *options)
 {
   return options->source != NULL && g_ascii_strncasecmp (options->source, "rtsp://", 7) == 0;
+}
+
+/**
+ * icecam_camera_source_check_pattern:
+ *
+ * --pattern names one of videotestsrc's patterns (its "pattern" property's nicks, e.g. ball,
+ * snow, smpte); "snow" is noise that fills any bitrate the encoder is given.
+ */
+gboolean
+icecam_camera_source_check_pattern (const IcecamCameraSourceOptions *o, GError **error)
+{
+  g_autoptr (GstElement) src = NULL;
+  GParamSpec *pspec;
+
+  if (o->pattern == NULL)
+    return TRUE;
+  src = gst_element_factory_make ("videotestsrc", NULL);
+  if (src == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pattern needs GStreamer's videotestsrc (gstreamer1.0-plugins-base)");
+    return FALSE;
+  }
+  gst_object_ref_sink (src);
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
+  if (pspec == NULL || !G_IS_PARAM_SPEC_ENUM (pspec) ||
+      g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class, o->pattern) == NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--pattern '%s' is not a videotestsrc pattern (e.g. ball, snow, smpte; "
+                 "gst-inspect-1.0 videotestsrc lists them)", o->pattern);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* Whether the element can work here: a hardware encoder without its device fails READY. */
@@ -120,8 +154,9 @@ describe_raw_source (IcecamCameraSourceOptions *o, GError **error)
   g_autofree gchar *device = NULL;
 
   if (g_str_equal (o->source, "test"))
-    return g_strdup_printf ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=%d,"
-                            "height=%d,framerate=%d/1", o->width, o->height, o->fps);
+    return g_strdup_printf ("videotestsrc is-live=true pattern=%s ! video/x-raw,width=%d,"
+                            "height=%d,framerate=%d/1", o->pattern ? o->pattern : "ball",
+                            o->width, o->height, o->fps);
   if (g_str_has_prefix (o->source, "v4l2:")) {
     device = g_strdup (o->source + 5);
     if (!g_file_test (device, G_FILE_TEST_EXISTS)) {

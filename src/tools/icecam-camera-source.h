@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 typedef struct {
   gchar *source;             /* auto, test, v4l2:/dev/videoN, rtsp://[USER@]HOST[:PORT]/PATH */
   gchar *encoder;            /* auto, x264 or an element name; NULL: auto */
+  gchar *pattern;            /* --source test's videotestsrc pattern; NULL: ball */
   gchar *rtsp_password_file; /* NULL: $ICECAM_RTSP_PASSWORD, if set */
   gchar *rtsp_transport;     /* auto (UDP, else TCP), udp or tcp; NULL: auto */
   gchar *audio;              /* auto, none, test, alsa:DEVICE; NULL: auto */
@@ -26,6 +27,8 @@ typedef struct {
   "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2"
 
 gboolean icecam_camera_source_is_rtsp (const IcecamCameraSourceOptions *options);
+gboolean icecam_camera_source_check_pattern (const IcecamCameraSourceOptions *options,
+                                             GError **error);
 gchar *icecam_camera_source_describe (IcecamCameraSourceOptions *options, GError **error);
 
 gboolean icecam_camera_audio_describe (const gchar *audio, gboolean rtsp, gchar **branch,

@@ -14,6 +14,8 @@ typedef struct {
   gchar *id;
   IcecamCameraSourceOptions src;
   gint max_viewers;
+  gint min_bitrate_kbps;  /* --min-bitrate: congestion control's floor */
+  gboolean no_congestion_control;
   gchar *secret_file;
   gchar *certificate;
   IcecamToolIceOptions ice;
@@ -82,6 +84,11 @@ build_pipeline (CameraApp *app, GError **error)
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   g_object_set (sink, "server", app->server, "camera-id", app->id, "max-viewers",
                 (guint) app->max_viewers, "secret-file", app->secret_file, NULL);
+  /* An RTSP source has no encoder to adapt: the sink finds none upstream, and congestion
+   * control only gives a viewer far below the others the camera's keyframes alone. */
+  g_object_set (sink, "min-bitrate", (guint) app->min_bitrate_kbps, "max-bitrate",
+                (guint) app->src.bitrate_kbps, "congestion-control", !app->no_congestion_control,
+                NULL);
   if (app->certificate != NULL)
     g_object_set (sink, "certificate", app->certificate, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
@@ -123,6 +130,11 @@ on_element_message (CameraApp *app, const GstStructure *s)
     app->sessions_ended++;
     g_print ("icecam-camera: session %s ended: %s\n", gst_structure_get_string (s, "session"),
              gst_structure_get_string (s, "reason"));
+  } else if (gst_structure_has_name (s, "icecam-target-bitrate")) {
+    guint kbps = 0;
+
+    gst_structure_get_uint (s, "bitrate", &kbps);
+    g_debug ("target bitrate %u kbit/s", kbps);
   }
 }
 
@@ -175,7 +187,10 @@ check_options (CameraApp *app, GError **error)
       !icecam_tool_check_range ("--bitrate", app->src.bitrate_kbps, 16, 2048000, error) ||
       !icecam_tool_check_range ("--keyframe-interval", app->src.keyframe_interval_s, 1, 3600,
                                 error) ||
-      !icecam_tool_check_range ("--max-viewers", app->max_viewers, 1, 1024, error))
+      !icecam_tool_check_range ("--min-bitrate", app->min_bitrate_kbps, 16,
+                                app->src.bitrate_kbps, error) ||
+      !icecam_tool_check_range ("--max-viewers", app->max_viewers, 1, 1024, error) ||
+      !icecam_camera_source_check_pattern (&app->src, error))
     return FALSE;
   return icecam_tool_check_server (app->server, error) &&
          icecam_tool_check_id ("--id", app->id, error) &&
@@ -194,6 +209,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "source", 0, 0, G_OPTION_ARG_STRING, &app->src.source,
       "auto (a camera if there is one, else a test pattern), test, v4l2:/dev/videoN, or an IP "
       "camera's H.264 passed through: rtsp://[USER@]HOST[:PORT]/PATH", "SOURCE" },
+    { "pattern", 0, 0, G_OPTION_ARG_STRING, &app->src.pattern,
+      "The test pattern of --source test (videotestsrc's: ball, snow, smpte, ...; default "
+      "ball)", "NAME" },
     { "rtsp-password-file", 0, 0, G_OPTION_ARG_FILENAME, &app->src.rtsp_password_file,
       "The RTSP camera's password (default: $ICECAM_RTSP_PASSWORD); never in the URL", "PATH" },
     { "rtsp-transport", 0, 0, G_OPTION_ARG_STRING, &app->src.rtsp_transport,
@@ -212,6 +230,11 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "fps", 0, 0, G_OPTION_ARG_INT, &app->src.fps, "Frames per second (default 30)", "N" },
     { "bitrate", 0, 0, G_OPTION_ARG_INT, &app->src.bitrate_kbps,
       "Encoder bitrate (default 1500)", "KBIT/S" },
+    { "min-bitrate", 0, 0, G_OPTION_ARG_INT, &app->min_bitrate_kbps,
+      "Congestion control never makes the encoder go under this (default 150; --bitrate is "
+      "the maximum)", "KBIT/S" },
+    { "no-congestion-control", 0, 0, G_OPTION_ARG_NONE, &app->no_congestion_control,
+      "Always encode at --bitrate, whatever the viewers' paths carry", NULL },
     { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->src.keyframe_interval_s,
       "Seconds between scheduled keyframes (default 10; joining viewers get one at once)",
       "SECONDS" },
@@ -244,6 +267,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--server and --id are required");
     return FALSE;
   }
+  if (app->min_bitrate_kbps == 0)
+    app->min_bitrate_kbps = MIN (150, app->src.bitrate_kbps);
   return check_options (app, error);
 }
 
@@ -259,6 +284,7 @@ camera_app_clear (CameraApp *app)
   g_free (app->src.source);
   g_free (app->src.encoder);
   g_free (app->src.audio);
+  g_free (app->src.pattern);
   g_free (app->src.rtsp_password_file);
   g_free (app->src.rtsp_transport);
   g_free (app->secret_file);

@@ -9,6 +9,7 @@
 #include "icecam-tool.h"
 #include "icecam-view-audio.h"
 #include "icecam-view-record.h"
+#include "icecam-view-quality.h"
 
 typedef struct {
   gchar *server;   /* the --server URLs, comma-separated */
@@ -44,13 +45,10 @@ typedef struct {
   GstElement *chain;      /* depayloader ! decoder ! sink, after src */
   gint frames;            /* atomic: counted in the streaming thread */
   gint64 first_frame_us;  /* atomic */
-  gint64 bytes;           /* atomic: RTP bytes received, counted in the streaming thread */
-  gint progress_frames;   /* frames and bytes at the previous progress line */
-  gint64 progress_bytes;
-  gint64 progress_us;
   GMutex gap_lock;        /* the two below: written in the streaming thread */
   gint64 last_frame_us;
   gint64 max_gap_us;      /* the longest time between two decoded frames so far */
+  IcecamViewQuality *quality; /* fps, freezes, lost, recovered, kbps */
   const gchar *stopped_by; /* why the main loop ended without an error, when not done */
   gboolean interrupted;   /* by SIGINT or SIGTERM */
   gboolean watched;       /* a pair was selected once: later ones are "watching again" */
@@ -112,6 +110,7 @@ on_decoded_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     app->max_gap_us = MAX (app->max_gap_us, now - app->last_frame_us);
   app->last_frame_us = now;
   g_mutex_unlock (&app->gap_lock);
+  icecam_view_quality_frame (app->quality, now);
   if (before + 1 == app->frames_wanted)
     g_idle_add (quit_loop, app);
   return GST_PAD_PROBE_OK;
@@ -149,7 +148,10 @@ choose_decoder (ViewApp *app, GError **error)
   return TRUE;
 }
 
-/* request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
+/* rtpjitterbuffer: puts retransmitted packets back in order and asks for missing ones
+ * (icecamsrc sends NACKs), waiting at most ICECAM_VIEW_REPAIR_LATENCY_MS; in-order packets
+ * pass at once.
+ * request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
  * avdec_h264 with slice threads only: frame threads hold frames back. Other decoders take
  * byte-stream access units, which h264parse makes. sync=false: show each frame as soon as it
  * is decoded. */
@@ -158,11 +160,13 @@ make_chain (ViewApp *app, GError **error)
 {
   g_autofree gchar *description = NULL;
   g_autoptr (GstElement) dec = NULL;
+  g_autoptr (GstElement) jitterbuffer = NULL;
   g_autoptr (GstPad) pad = NULL;
   GstElement *chain;
 
   description = g_strdup_printf (
-      "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s",
+      "rtpjitterbuffer name=jb latency=%d do-retransmission=true ! "
+      "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s", ICECAM_VIEW_REPAIR_LATENCY_MS,
       g_str_equal (app->decoder, "avdec_h264") ? "" : "h264parse ! ", app->decoder,
       g_str_equal (app->decoder, "avdec_h264") ? " thread-type=slice" : "",
       app->headless ? "fakesink sync=false" : "videoconvert ! autovideosink sync=false");
@@ -172,6 +176,8 @@ make_chain (ViewApp *app, GError **error)
   dec = gst_bin_get_by_name (GST_BIN (chain), "dec");
   pad = gst_element_get_static_pad (dec, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
+  jitterbuffer = gst_bin_get_by_name (GST_BIN (chain), "jb");
+  icecam_view_quality_set_elements (app->quality, app->src, jitterbuffer);
   return chain;
 }
 
@@ -228,35 +234,17 @@ switch_to_fallback_decoder (ViewApp *app)
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, replace_chain, app, NULL);
 }
 
-/* Streaming thread: what arrives from the camera, before depayloading. */
-static GstPadProbeReturn
-on_received_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  ViewApp *app = data;
-
-  __atomic_fetch_add (&app->bytes, (gint64) gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)),
-                      __ATOMIC_RELAXED);
-  return GST_PAD_PROBE_OK;
-}
-
-/* The frame rate and bitrate are over the interval since the previous line. */
+/* The fields after elapsed_ms are over the interval since the previous line. */
 static gboolean
 print_progress (gpointer data)
 {
   ViewApp *app = data;
   gint64 now = g_get_monotonic_time ();
-  gint frames = g_atomic_int_get (&app->frames);
-  gint64 bytes = __atomic_load_n (&app->bytes, __ATOMIC_RELAXED);
-  gint64 since = app->progress_us != 0 ? app->progress_us : app->start_us;
-  gdouble seconds = MAX (now - since, 1) / (gdouble) G_USEC_PER_SEC;
+  g_autofree gchar *quality = icecam_view_quality_format_interval (app->quality, now);
 
-  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f fps=%.1f kbps=%.0f\n", frames,
-           (now - app->start_us) / 1000.0, (frames - app->progress_frames) / seconds,
-           (bytes - app->progress_bytes) * 8 / 1000.0 / seconds);
+  g_print ("icecam-view: progress frames=%d elapsed_ms=%.0f %s\n",
+           g_atomic_int_get (&app->frames), (now - app->start_us) / 1000.0, quality);
   fflush (stdout);
-  app->progress_frames = frames;
-  app->progress_bytes = bytes;
-  app->progress_us = now;
   return G_SOURCE_CONTINUE;
 }
 
@@ -402,11 +390,8 @@ static gboolean
 build_pipeline (ViewApp *app, GError **error)
 {
   app->pipeline = gst_pipeline_new ("icecam-view");
-  g_autoptr (GstPad) pad = NULL;
 
   app->src = gst_element_factory_make ("icecamsrc", "src");
-  pad = gst_element_get_static_pad (app->src, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_received_buffer, app, NULL);
   g_object_set (app->src, "server", app->server, "camera-id", app->camera, "token", app->token,
                 "camera-fingerprint", app->camera_fingerprint, "wait-for-camera", app->wait,
                 NULL);
@@ -492,6 +477,7 @@ print_summary (ViewApp *app)
   icecam_tool_summary_add (summary, "decoder", app->decoder, FALSE);
   icecam_tool_summary_add_int (summary, "audio_ms",
                                app->audio ? icecam_view_audio_get_ms (app->audio) : 0);
+  icecam_view_quality_add_to_summary (app->quality, summary, now);
   if (app->nat_type != NULL)
     icecam_tool_summary_add (summary, "nat", app->nat_type, FALSE);
   icecam_tool_summary_print (summary, "icecam-view", app->json);
@@ -619,6 +605,7 @@ view_app_clear (ViewApp *app)
   g_free (app->decoder);
   icecam_tool_ice_options_clear (&app->ice);
   g_mutex_clear (&app->gap_lock);
+  icecam_view_quality_free (app->quality);
 }
 
 static int
@@ -711,6 +698,7 @@ main (int argc, char **argv)
   int exit_code;
 
   g_mutex_init (&app.gap_lock);
+  app.quality = icecam_view_quality_new ();
   exit_code = run (&app, argc, argv);
 
   view_app_clear (&app);

@@ -217,7 +217,7 @@ lab_site_host() {
 
 lab_site_remove() {
   local ns
-  for ns in "$1$2" "$1$2b" "$1$2nat"; do
+  for ns in "$1$2" "$1$2b" "$1$2nat" "$1$2link"; do
     ip netns list | awk '{print $1}' | grep -qx "$(lab_ns_name "$ns")" || continue
     lab_kill_ns_pids "$(lab_ns_name "$ns")"
     ip netns delete "$(lab_ns_name "$ns")"
@@ -488,4 +488,23 @@ lab_server_ipv6() {
   lab_exec srv ip -6 addr add 2001:db8:ffff::2/64 dev up0 nodad || return 1
   lab_exec srv ip -6 route add default via 2001:db8:ffff::1 || return 1
   LAB_SERVER_IP6=2001:db8:ffff::2
+}
+
+# Puts icecam-link-emulator (tests/natlab/link-emulator.c) on the WAN link of NATed site $1$2,
+# between the router and the NAT: a namespace "<site>link" whose interfaces up0 (router side)
+# and down0 (NAT side) it joins. "$@" are its options: --ab-* is the site's downlink (from the
+# internet), --ba-* its uplink. Sets LAB_EMULATOR_PID; its log is $LAB_TMP/<site>link.log.
+lab_site_emulate() {
+  local side=$1 i=$2 site="$1$2" nat="$1$2nat" link="$1$2link"
+  shift 2
+  lab_site_addresses "$side" "$i"
+  ip -n "$(lab_ns_name inet)" link del "$site" || return 1
+  lab_ns "$link" && lab_link inet "$site" "$link" up0 && lab_link "$link" down0 "$nat" wan0 ||
+    return 1
+  lab_addr inet "$site" "$SITE_ROUTER_IP/30" && lab_addr "$nat" wan0 "$SITE_NAT_IP/30" &&
+    lab_route "$nat" default "$SITE_ROUTER_IP" || return 1
+  lab_spawn "$link" "$LAB_TMP/$link.log" "$ICECAM_BUILD_DIR/tests/icecam-link-emulator" "$@" \
+    up0 down0
+  LAB_EMULATOR_PID=$LAB_LAST_PID
+  lab_wait_line "$LAB_TMP/$link.log" 'running' 5
 }

@@ -418,6 +418,29 @@ test_watch_media_later (Fixture *f, gconstpointer data)
   viewer_assert_received_from (f, v, 0);
 }
 
+/* Caps without the H.264 profile: the offer waits for the first SPS the camera sends and
+ * states its profile-level-id (profile_idc, constraint flags, level_idc). */
+static void
+test_watch_profile_from_stream (Fixture *f, gconstpointer data)
+{
+  const guint8 sps[] = { NAL_SPS };
+  Viewer *v = viewer_start (f, &f->viewers[0], CAMERA_ID, NULL);
+  g_autofree gchar *expected = NULL;
+  const guint8 *packet;
+
+  icecam_camera_endpoint_set_media (f->camera, "video", 96, "H264/90000", "packetization-mode=1",
+                                    0x1234);
+  g_assert_true (WAIT_UNTIL (f->started->len == 1));
+  g_assert_false (WAIT_UNTIL_FOR (viewer_state (v) != ICECAM_VIEWER_STATE_WAITING, 0.3));
+  camera_send (f, sps, 1, 0);
+  packet = g_bytes_get_data (g_ptr_array_index (f->sent, 0), NULL);
+  expected = g_strdup_printf ("video 96 H264/90000 level-asymmetry-allowed=1;packetization-mode=1;"
+                              "profile-level-id=%02x%02x%02x", packet[RTP_HEADER_SIZE + 1],
+                              packet[RTP_HEADER_SIZE + 2], packet[RTP_HEADER_SIZE + 3]);
+  viewer_wait_playing (f, v, 1);
+  g_assert_cmpstr (v->media, ==, expected);
+}
+
 /* The viewer pins the certificate the camera really has: it plays. */
 static void
 test_fingerprint_pinned (Fixture *f, gconstpointer data)
@@ -658,6 +681,8 @@ main (int argc, char **argv)
   ADD ("watch/starts-at-keyframe", test_watch);
   g_test_add ("/endpoints/watch/media-later", Fixture, NO_MEDIA_YET, fixture_setup,
               test_watch_media_later, fixture_teardown);
+  g_test_add ("/endpoints/watch/profile-from-stream", Fixture, NO_MEDIA_YET, fixture_setup,
+              test_watch_profile_from_stream, fixture_teardown);
   ADD ("fingerprint/pinned", test_fingerprint_pinned);
   ADD ("fingerprint/wrong", test_fingerprint_wrong);
   ADD ("keyframe/requests-merged", test_keyframe_requests);

@@ -48,14 +48,20 @@ test_candidates (void)
 static void
 test_query (void)
 {
-  g_autoptr (GBytes) query = icecam_mdns_build_query ("ab.local", 0);
-  const guint8 expected[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-                              2, 'a', 'b', 5, 'l', 'o', 'c', 'a', 'l', 0,
-                              0, 1, 0x80, 1 }; /* A, IN with the QU bit */
+  g_autoptr (GBytes) query = icecam_mdns_build_query ("ab.local", 0, TRUE);
+  g_autoptr (GBytes) repeat = icecam_mdns_build_query ("ab.local", 0, FALSE);
+  g_autoptr (GBytes) bad = icecam_mdns_build_query ("a..local", 0, FALSE);
+  guint8 expected[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+                        2, 'a', 'b', 5, 'l', 'o', 'c', 'a', 'l', 0,
+                        0, 1, 0x80, 1 }; /* A, IN with the QU bit */
   gsize size;
   const guint8 *data = g_bytes_get_data (query, &size);
 
   g_assert_cmpmem (data, size, expected, sizeof expected);
+  expected[24] = 0; /* no QU bit: answered to the group */
+  data = g_bytes_get_data (repeat, &size);
+  g_assert_cmpmem (data, size, expected, sizeof expected);
+  g_assert_null (bad);
 }
 
 /* An answer as a responder writes it: the question echoed, then the A record whose owner
@@ -192,6 +198,8 @@ typedef struct {
   IcecamIceSession *a, *b; /* a controls, as the camera; b's candidates reach a as NAME */
   IcecamPairInfo *pair_a;
   guint errors;            /* candidates a refused */
+  gboolean gathered_a;
+  guint failed_a;          /* times a said FAILED */
   guint closed;
   Responder responder;
 } Fixture;
@@ -270,6 +278,13 @@ fixture_teardown (Fixture *f, gconstpointer data)
 }
 
 static void
+on_gathered_a (IcecamIceSession *ice, Fixture *f)
+{
+  f->gathered_a = TRUE;
+}
+
+/* a gathers first, then b, as a camera whose viewer's candidates come last. */
+static void
 connect_sessions (Fixture *f)
 {
   g_autofree gchar *ufrag_a = NULL, *pwd_a = NULL, *ufrag_b = NULL, *pwd_b = NULL;
@@ -279,8 +294,10 @@ connect_sessions (Fixture *f)
   icecam_ice_session_get_local_credentials (f->b, &ufrag_b, &pwd_b);
   g_assert_true (icecam_ice_session_set_remote_credentials (f->b, ufrag_a, pwd_a, &error));
   g_assert_true (icecam_ice_session_set_remote_credentials (f->a, ufrag_b, pwd_b, &error));
-  g_assert_true (icecam_ice_session_gather (f->b, &error));
+  g_signal_connect (f->a, "gathering-done", G_CALLBACK (on_gathered_a), f);
   g_assert_true (icecam_ice_session_gather (f->a, &error));
+  g_assert_true (WAIT_UNTIL (f->gathered_a));
+  g_assert_true (icecam_ice_session_gather (f->b, &error));
   g_assert_no_error (error);
   g_assert_true (WAIT_UNTIL (f->pair_a != NULL &&
                              icecam_ice_session_get_state (f->a) == ICECAM_ICE_STATE_CONNECTED &&
@@ -302,13 +319,30 @@ test_resolved (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (f->pair_a->remote_address, "127.0.0.1:"));
 }
 
+static void
+on_state_a (IcecamIceSession *ice, guint state, Fixture *f)
+{
+  if (state == ICECAM_ICE_STATE_FAILED)
+    f->failed_a++;
+}
+
+static void
+on_gathered_b (IcecamIceSession *ice, Fixture *f)
+{
+  icecam_ice_session_set_remote_gathering_done (f->a);
+}
+
 /* Nobody answers: the candidate is dropped without an error and b's checks carry the
- * session, b's address learned as peer-reflexive. */
+ * session, b's address learned as peer-reflexive. b's end-of-candidates does not make a
+ * think b has no candidate at all (it has one, by name). */
 static void
 test_unresolved (Fixture *f, gconstpointer data)
 {
+  g_signal_connect (f->b, "gathering-done", G_CALLBACK (on_gathered_b), f);
+  g_signal_connect (f->a, "state-changed", G_CALLBACK (on_state_a), f);
   connect_sessions (f);
   g_assert_cmpuint (f->errors, ==, 0);
+  g_assert_cmpuint (f->failed_a, ==, 0);
   g_assert_cmpstr (f->pair_a->remote_type, ==, "prflx");
   g_assert_true (g_str_has_prefix (f->pair_a->remote_address, "127.0.0.1:"));
 }

@@ -425,6 +425,7 @@ test_rtcp_sender_report (void)
   g_assert_cmpuint (packet[43], ==, 0);
   g_assert_true (icecam_rtp_is_rtcp (packet, length));
   g_assert_true (icecam_rtcp_starts_with_report (packet, length));
+  g_assert_true (icecam_rtcp_is_sender_report (packet, length));
   g_assert_false (icecam_rtcp_has_keyframe_request (packet, length));
   g_assert_true (icecam_rtcp_find_sender_report (packet, length, &back));
   g_assert_cmphex (back.ssrc, ==, info.ssrc);

@@ -619,6 +619,9 @@ add_mdns_candidate (IcecamIceSession *self, const gchar *candidate, const gchar 
   GMainContext *current = g_main_context_get_thread_default ();
   MdnsLookup *lookup;
 
+  /* The peer has a host candidate, by name: resolved or not, its checks can reach us, so
+   * its end-of-candidates does not mean it has none (check_hopeless()). */
+  self->remote_types |= 1u << NICE_CANDIDATE_TYPE_HOST;
   if (waiting != NULL) {
     if (waiting->len < MAX_MDNS_CANDIDATES_PER_NAME)
       g_ptr_array_add (waiting, g_strdup (candidate));

@@ -4,6 +4,8 @@
 
 #include "icecam-peer-session-private.h"
 
+#include "icecam-rtcp.h"
+
 /* Room for one datagram from the peer: an MTU-sized SRTP packet or DTLS flight. */
 #define RECEIVE_BUFFER_SIZE 2048
 /* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
@@ -79,8 +81,12 @@ icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer u
   switch (icecam_dtls_srtp_handle_incoming (self->dtls, data, length, plain, &plain_length,
                                             &error)) {
     case ICECAM_DTLS_SRTP_RESULT_MEDIA:
-      self->last_receive = g_get_monotonic_time ();
-      self->stalled = FALSE;
+      /* A sender report is not media: one goes out up to a second after a stream stopped,
+       * and must not end the silence the stall check is waiting for. */
+      if (!icecam_rtcp_is_sender_report (plain, plain_length)) {
+        self->last_receive = g_get_monotonic_time ();
+        self->stalled = FALSE;
+      }
       if (self->receive_func != NULL)
         self->receive_func (plain, plain_length, self->receive_data);
       break;

@@ -304,6 +304,17 @@ icecam_rtcp_build_sender_report (guint8 *out, gsize room, const IcecamRtcpSender
 }
 
 /**
+ * icecam_rtcp_is_sender_report:
+ *
+ * Returns: whether @data is an RTCP packet that begins with a sender report
+ */
+gboolean
+icecam_rtcp_is_sender_report (const guint8 *data, gsize length)
+{
+  return icecam_rtp_is_rtcp (data, length) && data[1] == RTCP_PT_SR;
+}
+
+/**
  * icecam_rtcp_find_sender_report:
  * @info: (out): the first sender report's sender info
  *

@@ -36,6 +36,7 @@ typedef struct {
 guint64 icecam_rtcp_ntp_from_unix_us (gint64 unix_us);
 gsize icecam_rtcp_build_sender_report (guint8 *out, gsize room, const IcecamRtcpSenderInfo *info,
                                        const gchar *cname);
+gboolean icecam_rtcp_is_sender_report (const guint8 *data, gsize length);
 gboolean icecam_rtcp_find_sender_report (const guint8 *data, gsize length,
                                          IcecamRtcpSenderInfo *info);
 gboolean icecam_rtp_is_rtcp (const guint8 *data, gsize length);

@@ -48,14 +48,20 @@ test_candidates (void)
 static void
 test_query (void)
 {
-  g_autoptr (GBytes) query = icecam_mdns_build_query ("ab.local", 0);
-  const guint8 expected[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-                              2, 'a', 'b', 5, 'l', 'o', 'c', 'a', 'l', 0,
-                              0, 1, 0x80, 1 }; /* A, IN with the QU bit */
+  g_autoptr (GBytes) query = icecam_mdns_build_query ("ab.local", 0, TRUE);
+  g_autoptr (GBytes) repeat = icecam_mdns_build_query ("ab.local", 0, FALSE);
+  g_autoptr (GBytes) bad = icecam_mdns_build_query ("a..local", 0, FALSE);
+  guint8 expected[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+                        2, 'a', 'b', 5, 'l', 'o', 'c', 'a', 'l', 0,
+                        0, 1, 0x80, 1 }; /* A, IN with the QU bit */
   gsize size;
   const guint8 *data = g_bytes_get_data (query, &size);
 
   g_assert_cmpmem (data, size, expected, sizeof expected);
+  expected[24] = 0; /* no QU bit: answered to the group */
+  data = g_bytes_get_data (repeat, &size);
+  g_assert_cmpmem (data, size, expected, sizeof expected);
+  g_assert_null (bad);
 }
 
 /* An answer as a responder writes it: the question echoed, then the A record whose owner

@@ -107,18 +107,19 @@ append_name (GByteArray *out, const gchar *name)
  * icecam_mdns_build_query:
  * @name: e.g. "1f0e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.local"
  * @id: the message id (0 for queries from port 5353, RFC 6762 18.1)
+ * @unicast_response: set the QU bit: the querier would like the answer sent to it directly
+ *   (RFC 6762 5.4: the first query of a lookup; repeats ask for the group)
  *
- * One question, type A, class IN with the unicast-response bit (QU): a responder may answer
- * to the querier directly, or to the group.
+ * One question, type A, class IN.
  *
  * Returns: (transfer full) (nullable): the message, or %NULL if @name cannot be encoded
  */
 GBytes *
-icecam_mdns_build_query (const gchar *name, guint16 id)
+icecam_mdns_build_query (const gchar *name, guint16 id, gboolean unicast_response)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
   const guint8 header[DNS_HEADER_SIZE] = { id >> 8, id & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
-  const guint8 question[4] = { 0, DNS_TYPE_A, (DNS_QU | DNS_CLASS_IN) >> 8, DNS_CLASS_IN };
+  const guint8 question[4] = { 0, DNS_TYPE_A, unicast_response ? DNS_QU >> 8 : 0, DNS_CLASS_IN };
 
   g_byte_array_append (out, header, sizeof header);
   if (!append_name (out, name))
@@ -224,7 +225,8 @@ icecam_mdns_parse_answer (const guint8 *data, gsize length, const gchar *name,
 
 typedef struct {
   gchar *name;
-  GBytes *query;
+  GBytes *query;        /* the first, with the QU bit */
+  GBytes *repeat;       /* the second, answered to the group */
   GSocket *socket;
   GSocketAddress *group;
   GSource *read_source;
@@ -252,6 +254,7 @@ lookup_free (Lookup *lookup)
   g_clear_object (&lookup->socket);
   g_clear_object (&lookup->group);
   g_clear_pointer (&lookup->query, g_bytes_unref);
+  g_clear_pointer (&lookup->repeat, g_bytes_unref);
   g_free (lookup->name);
   g_free (lookup);
 }
@@ -274,11 +277,11 @@ lookup_return (GTask *task, GInetAddress *address, GError *error)
 }
 
 static void
-send_query (Lookup *lookup)
+send_query (Lookup *lookup, GBytes *query)
 {
   g_autoptr (GError) error = NULL;
   gsize size;
-  const gchar *data = g_bytes_get_data (lookup->query, &size);
+  const gchar *data = g_bytes_get_data (query, &size);
 
   if (g_socket_send_to (lookup->socket, lookup->group, data, size, NULL, &error) < 0)
     g_debug ("mdns: cannot send the query for %s: %s", lookup->name, error->message);
@@ -309,7 +312,7 @@ on_resend (gpointer user_data)
 {
   Lookup *lookup = g_task_get_task_data (G_TASK (user_data));
 
-  send_query (lookup);
+  send_query (lookup, lookup->repeat);
   g_clear_pointer (&lookup->resend_source, g_source_unref);
   return G_SOURCE_REMOVE;
 }
@@ -401,7 +404,8 @@ attach (GSource *source, GSourceFunc func, GTask *task)
  * @name: a `<uuid>.local` name (icecam_mdns_is_local_name())
  * @interface_address: (nullable): the IPv4 address of the interface to ask on; %NULL: the
  *   system's default for multicast
- * @timeout_ms: how long to wait for an answer (the query is sent twice, RESEND_MS apart)
+ * @timeout_ms: how long to wait for an answer (the query is sent twice, RESEND_MS apart: first
+ *   asking for a direct answer, then for one to the group)
  *
  * Asks the link once for @name's IPv4 address. Runs in the thread-default main context:
  * nothing blocks. Fails with %ICECAM_MDNS_ERROR_TIMED_OUT when nobody answers.
@@ -420,7 +424,8 @@ icecam_mdns_resolve_async (const gchar *name, const gchar *interface_address, gu
   g_task_set_task_data (task, lookup, (GDestroyNotify) lookup_free);
   lookup->name = g_strdup (name);
   if (!icecam_mdns_is_local_name (name) ||
-      (lookup->query = icecam_mdns_build_query (name, 0)) == NULL) {
+      (lookup->query = icecam_mdns_build_query (name, 0, TRUE)) == NULL ||
+      (lookup->repeat = icecam_mdns_build_query (name, 0, FALSE)) == NULL) {
     g_task_return_new_error (task, ICECAM_MDNS_ERROR, ICECAM_MDNS_ERROR_NAME,
                              "'%s' is not a <uuid>.local name", name);
     g_object_unref (task);
@@ -441,7 +446,7 @@ icecam_mdns_resolve_async (const gchar *name, const gchar *interface_address, gu
   if (cancellable != NULL)
     lookup->cancel_source = attach (g_cancellable_source_new (cancellable),
                                     (GSourceFunc) (void (*) (void)) on_cancelled, task);
-  send_query (lookup);
+  send_query (lookup, lookup->query);
 }
 
 /**

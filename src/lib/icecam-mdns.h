@@ -23,7 +23,7 @@ typedef enum {
 gboolean icecam_mdns_is_local_name (const gchar *name);
 gchar *icecam_mdns_candidate_name (const gchar *candidate);
 gchar *icecam_mdns_candidate_with_address (const gchar *candidate, const gchar *address);
-GBytes *icecam_mdns_build_query (const gchar *name, guint16 id);
+GBytes *icecam_mdns_build_query (const gchar *name, guint16 id, gboolean unicast_response);
 gboolean icecam_mdns_parse_answer (const guint8 *data, gsize length, const gchar *name,
                                    guint8 address[4]);
 

@@ -173,6 +173,9 @@ keys = [kv.split("=")[0] for kv in text.split(": ", 1)[1].split()]
 assert list(o) == keys, (list(o), keys)
 assert o["result"] == "ok" and o["frames"] >= 10 and isinstance(o["ttff_ms"], float), o
 assert o["pair"] == "host/host" and isinstance(o["retries"], int), o
+# Numbers as the line writes them (95.2), not as a double prints (95.200000000000003).
+import re
+assert re.search(r'"ttff_ms":[0-9]+\.[0-9][,}]', lines[0]), lines[0]
 print(lines[0])
 PY
 )

@@ -62,32 +62,54 @@ icecam_tool_summary_add_ms (IcecamToolSummary *summary, const gchar *key, gint64
   icecam_tool_summary_add (summary, key, text, TRUE);
 }
 
+/* Whether @text is a JSON number as the summary writes them: -?digits(.digits)?, so that it
+ * goes into the object as written (95.2, not the double's 95.200000000000003). */
+static gboolean
+is_plain_number (const gchar *text)
+{
+  const gchar *p = text;
+
+  if (*p == '-')
+    p++;
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  while (g_ascii_isdigit (*p))
+    p++;
+  if (*p == '.') {
+    p++;
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+    while (g_ascii_isdigit (*p))
+      p++;
+  }
+  return *p == '\0';
+}
+
 static void
 summary_print_json (IcecamToolSummary *summary)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree gchar *text = NULL;
+  g_autoptr (GString) out = g_string_new ("{");
 
-  json_builder_begin_object (builder);
   for (guint i = 0; i < summary->keys->len; i++) {
     const gchar *value = g_ptr_array_index (summary->values, i);
-    gchar *end = NULL;
-    gdouble number = value != NULL ? g_ascii_strtod (value, &end) : 0;
+    g_autoptr (JsonNode) key = json_node_init_string (json_node_alloc (),
+                                                      g_ptr_array_index (summary->keys, i));
+    g_autofree gchar *key_text = json_to_string (key, FALSE);
 
-    json_builder_set_member_name (builder, g_ptr_array_index (summary->keys, i));
-    if (value == NULL)
-      json_builder_add_null_value (builder);
-    else if (g_array_index (summary->numbers, gboolean, i) && end != value && *end == '\0')
-      strchr (value, '.') != NULL ? json_builder_add_double_value (builder, number)
-                                  : json_builder_add_int_value (builder, (gint64) number);
-    else
-      json_builder_add_string_value (builder, value);
+    g_string_append_printf (out, "%s%s:", i > 0 ? "," : "", key_text);
+    if (value == NULL) {
+      g_string_append (out, "null");
+    } else if (g_array_index (summary->numbers, gboolean, i) && is_plain_number (value)) {
+      g_string_append (out, value);
+    } else {
+      g_autoptr (JsonNode) node = json_node_init_string (json_node_alloc (), value);
+      g_autofree gchar *text = json_to_string (node, FALSE);
+
+      g_string_append (out, text);
+    }
   }
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  text = json_to_string (root, FALSE);
-  g_print ("%s\n", text);
+  g_string_append_c (out, '}');
+  g_print ("%s\n", out->str);
 }
 
 void

@@ -1,25 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The camera side of icecam: one signalling client, one peer session per viewer, one fan-out. */
 
-#include "icecam-camera-endpoint.h"
+#include "icecam-camera-endpoint-private.h"
 
-#include "icecam-fanout.h"
-#include "icecam-h264.h"
-#include "icecam-peer-session.h"
-#include "icecam-bitrate-controller.h"
-#include "icecam-retransmitter.h"
-#include "icecam-rtcp-feedback.h"
-#include "icecam-rtcp.h"
-#include "icecam-rtp-history.h"
 #include "icecam-srtp.h"
-#include "icecam-sdp.h"
-
-#include <string.h>
 
 #define DEFAULT_MAX_VIEWERS 16
-/* Keyframe requests closer together than this are merged into one, deferred, never lost:
- * with one shared encoder a request serves every viewer. */
-#define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
 /* A viewer asks for a restart until an offer reaches it, so a `restart` this soon after the
  * camera's latest offer crossed that offer on the way (a round trip through the rendezvous).
  * One that comes later means the offer was lost: sent to a connection of the viewer's that had
@@ -45,84 +31,13 @@ static const IcecamPeerPolicy camera_policy = {
  * connection is replaced (with its sessions) at once. */
 #define SIGNALLING_CHECK_TIMEOUT_S 2
 
-/**
- * IcecamCameraEndpoint:
- *
- * Registers a camera with the rendezvous and serves every viewer that asks for it, each
- * over its own #IcecamPeerSession (the camera offers, controls ICE and is the DTLS server).
- * Packets handed to icecam_camera_endpoint_send() go to every viewer whose session is
- * CONNECTED (pair selected, fingerprint proved): encode once, protect per viewer, fan out.
- * Keyframe requests of all viewers are merged into "keyframe-requested".
- *
- * Signals are emitted, and all functions except _set_media(), _send(), _get_stats() and
- * _get_n_viewers() (which are thread-safe) must be called, in the GMainContext that was
- * thread-default when the endpoint was created.
- */
-struct _IcecamCameraEndpoint {
-  GObject parent;
-
-  gchar *camera_id;
-  IcecamIceConfig *user_config;
-  GPtrArray *welcome_servers; /* IcecamIceServer from `welcome` */
-  IcecamSignallingClient *client;
-  GMainContext *context;
-  guint max_viewers;
-  IcecamCertificate *certificate; /* the camera's DTLS identity */
-
-  IcecamFanout *fanout; /* the CONNECTED sessions */
-  IcecamRtpHistory *history; /* what was sent, for retransmissions; thread-safe */
-  guint32 rtx_ssrc;          /* RFC 4588 retransmission stream, the same for every viewer */
-  IcecamBitrateController *controller; /* the encoder's target from the viewers' reports */
-
-  GMutex lock;        /* protects the fields below */
-  GHashTable *sessions; /* id -> ViewerSession */
-  IcecamSdp *media;   /* the sections the offers describe; NULL until the caps are known */
-  gchar *cname;       /* RTCP CNAME of the camera's sources (RFC 3550 6.5.1), random */
-  gboolean start_on_keyframe; /* the media is H.264: a new viewer's stream starts at a
-                               * keyframe (icecam_rtp_h264_starts_keyframe()) */
-  guint rtx_payload_type;     /* of the media described */
-
-  IcecamSdpMedia *audio; /* (nullable): the Opus section offered after the video one */
-  gint audio_pending;   /* atomic: audio is expected; the offers wait for its description */
-  gint profile_pending; /* atomic: H.264 whose profile-level-id is not known yet; the offers
-                         * wait for the first SPS that icecam_camera_endpoint_send() sees */
-  gint64 last_keyframe_request;
-  GSource *keyframe_source;
-  guint pending_closes;
-  GTask *close_task;
-};
-
-typedef struct {
-  IcecamCameraEndpoint *endpoint; /* not a reference: the endpoint owns the session */
-  gchar *id;
-  gchar *viewer;
-  IcecamPeerSession *peer;
-  gboolean offer_due;     /* an offer must go out as soon as media and signalling allow */
-  gboolean active;        /* in the fan-out */
-  gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
-  gint64 last_offer;      /* monotonic µs of the latest offer sent */
-  IcecamRetransmitter *rtx; /* answers its NACKs */
-  gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
-} ViewerSession;
-
 G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
 
 /* Until icecam_camera_endpoint_set_bitrate_limits(). */
 #define DEFAULT_MIN_BITRATE_KBPS 150
 #define DEFAULT_MAX_BITRATE_KBPS 1500
 
-enum {
-  SIGNAL_SESSION_STARTED,
-  SIGNAL_PAIR_SELECTED,
-  SIGNAL_SESSION_ENDED,
-  SIGNAL_SESSION_RESTARTED,
-  SIGNAL_KEYFRAME_REQUESTED,
-  SIGNAL_SIGNALLING_STATE_CHANGED,
-  SIGNAL_GOP_CACHE_START,
-  N_SIGNALS
-};
-
-static guint signals[N_SIGNALS];
+guint icecam_camera_endpoint_signals[N_SIGNALS];
 
 static void session_close_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
@@ -147,46 +62,6 @@ viewer_session_free (ViewerSession *vs)
   g_free (vs);
 }
 
-static gboolean
-emit_keyframe_request (gpointer data)
-{
-  IcecamCameraEndpoint *self = data;
-
-  g_clear_pointer (&self->keyframe_source, g_source_unref);
-  self->last_keyframe_request = g_get_monotonic_time ();
-  g_debug ("camera %s: keyframe requested", self->camera_id);
-  g_signal_emit (self, signals[SIGNAL_KEYFRAME_REQUESTED], 0);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-cancel_keyframe_request (IcecamCameraEndpoint *self)
-{
-  if (self->keyframe_source == NULL)
-    return;
-  /* Destroyed where it was attached (the endpoint's context), not looked up by id in
-   * whatever context is the default where this runs. */
-  g_source_destroy (self->keyframe_source);
-  g_clear_pointer (&self->keyframe_source, g_source_unref);
-}
-
-static void
-request_keyframe (IcecamCameraEndpoint *self)
-{
-  gint64 since = g_get_monotonic_time () - self->last_keyframe_request;
-
-  if (self->keyframe_source != NULL)
-    return; /* one is already scheduled */
-  if (since >= KEYFRAME_MIN_INTERVAL_US) {
-    emit_keyframe_request (self);
-    return;
-  }
-  self->keyframe_source =
-    g_timeout_source_new ((guint) ((KEYFRAME_MIN_INTERVAL_US - since) / 1000) + 1);
-  g_source_set_callback (self->keyframe_source, emit_keyframe_request, self, NULL);
-  g_source_attach (self->keyframe_source, self->context);
-}
-
 static void
 set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
 {
@@ -208,7 +83,7 @@ set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
   icecam_fanout_add (self->fanout, vs->peer, from_keyframe);
   /* A joining viewer can decode nothing before a keyframe: ask for one now. */
   if (active)
-    request_keyframe (self);
+    icecam_camera_endpoint_request_keyframe (self);
 }
 
 static void
@@ -241,7 +116,7 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
   self->pending_closes++;
   icecam_peer_session_close_async (vs->peer, session_close_cb, g_object_ref (self));
   viewer_session_free (vs);
-  g_signal_emit (self, signals[SIGNAL_SESSION_ENDED], 0, session_id, reason);
+  g_signal_emit (self, icecam_camera_endpoint_signals[SIGNAL_SESSION_ENDED], 0, session_id, reason);
 }
 
 /* What a failed session's bye tells the viewer's code. */
@@ -275,7 +150,8 @@ on_peer_gathering_done (IcecamPeerSession *peer, ViewerSession *vs)
 static void
 on_peer_pair_selected (IcecamPeerSession *peer, IcecamPairInfo *info, ViewerSession *vs)
 {
-  g_signal_emit (vs->endpoint, signals[SIGNAL_PAIR_SELECTED], 0, vs->id, info);
+  g_signal_emit (vs->endpoint, icecam_camera_endpoint_signals[SIGNAL_PAIR_SELECTED], 0, vs->id,
+                 info);
 }
 
 static void
@@ -300,102 +176,6 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
       set_active (self, vs, FALSE);
       break;
   }
-}
-
-static gboolean
-send_retransmission (const guint8 *packet, gsize length, gpointer user_data)
-{
-  guint8 scratch[ICECAM_RTP_HISTORY_MAX_PACKET + 2 + ICECAM_SRTP_MAX_OVERHEAD];
-  const guint8 *packets[1] = { packet };
-
-  if (length + ICECAM_SRTP_MAX_OVERHEAD > sizeof scratch)
-    return FALSE;
-  return icecam_peer_session_send_rtp (user_data, packets, &length, 1, scratch,
-                                       sizeof scratch) == 1;
-}
-
-/* Generic NACKs are answered from the shared history, as RTX (see IcecamRetransmitter). */
-static void
-answer_nacks (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
-{
-  guint rtx_payload_type;
-  guint16 seq_offset;
-
-  g_mutex_lock (&self->lock);
-  rtx_payload_type = self->rtx_payload_type;
-  g_mutex_unlock (&self->lock);
-  /* A viewer on the reduced stream is too slow for repairs. */
-  if (rtx_payload_type != 0 &&
-      !icecam_fanout_get_renumbering (self->fanout, vs->peer, &seq_offset))
-    icecam_retransmitter_answer (vs->rtx, self->history, rtx_payload_type, self->rtx_ssrc,
-                                 seq_offset, data, length, send_retransmission, vs->peer);
-}
-
-/* Viewers far below the others get keyframes only, the others the full stream again. */
-static void
-update_reduced (IcecamCameraEndpoint *self)
-{
-  GHashTableIter iter;
-  ViewerSession *vs;
-  IcecamViewerRate rate;
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
-    if (!vs->active || !icecam_bitrate_controller_get_viewer (self->controller, vs, &rate) ||
-        rate.reduced == vs->reduced)
-      continue;
-    vs->reduced = rate.reduced;
-    icecam_fanout_set_reduced (self->fanout, vs->peer, rate.reduced);
-    g_message ("camera %s: session %s %s (its estimate %u kbit/s, the encoder's %u)",
-               self->camera_id, vs->id,
-               rate.reduced ? "is far below the others: keyframes only"
-                            : "gets the full stream again",
-               rate.estimate_kbps, icecam_bitrate_controller_get_target_kbps (self->controller));
-  }
-}
-
-/* A receiver report: the viewer's estimate, the encoder's target, who is reduced. */
-static void
-note_report (IcecamCameraEndpoint *self, ViewerSession *vs, const guint8 *data, gsize length)
-{
-  IcecamRtcpReportBlock block;
-  IcecamIceStats ice = { 0 };
-  IcecamRetransmitStats rtx;
-  IcecamViewerRate rate;
-  const IcecamSdpMedia *video;
-  guint32 ssrc = 0;
-
-  g_mutex_lock (&self->lock);
-  video = self->media != NULL ? icecam_sdp_get_media (self->media, 0) : NULL;
-  if (video != NULL)
-    ssrc = video->ssrc;
-  g_mutex_unlock (&self->lock);
-  if (!vs->active || !icecam_rtcp_find_report_block (data, length, ssrc, &block))
-    return;
-  icecam_peer_session_get_stats (vs->peer, &ice, NULL);
-  icecam_retransmitter_get_stats (vs->rtx, &rtx);
-  icecam_bitrate_controller_report (self->controller, vs, &block,
-                                    ice.bytes_sent - MIN (rtx.bytes, ice.bytes_sent),
-                                    icecam_rtcp_ntp_from_unix_us (g_get_real_time ()),
-                                    g_get_monotonic_time ());
-  /* Repairs must not deepen the congestion they follow: a quarter of the estimate at most. */
-  if (icecam_bitrate_controller_get_viewer (self->controller, vs, &rate))
-    icecam_retransmitter_set_ceiling (vs->rtx, (guint64) rate.estimate_kbps * 1000 / 8 / 4);
-  update_reduced (self);
-}
-
-static void
-on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
-{
-  ViewerSession *vs = user_data;
-
-  if (icecam_rtcp_starts_with_report (data, length)) {
-    vs->reports = TRUE;
-    note_report (vs->endpoint, vs, data, length);
-  }
-  if (icecam_rtcp_has_keyframe_request (data, length))
-    request_keyframe (vs->endpoint);
-  answer_nacks (vs->endpoint, vs, data, length);
 }
 
 /* A viewer that reported regularly fell silent: its path (or ours) probably died with a NAT
@@ -500,7 +280,7 @@ static void
 on_peer_negotiation_needed (IcecamPeerSession *peer, ViewerSession *vs)
 {
   vs->offer_due = TRUE;
-  g_signal_emit (vs->endpoint, signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
+  g_signal_emit (vs->endpoint, icecam_camera_endpoint_signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
   send_offer (vs->endpoint, vs);
 }
 
@@ -527,8 +307,8 @@ send_due_offers (IcecamCameraEndpoint *self)
   }
 }
 
-static gboolean
-send_due_offers_cb (gpointer data)
+gboolean
+icecam_camera_endpoint_send_due_offers_cb (gpointer data)
 {
   send_due_offers (data);
   return G_SOURCE_REMOVE;
@@ -579,7 +359,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   g_signal_connect (vs->peer, "state-changed", G_CALLBACK (on_peer_state_changed), vs);
   g_signal_connect (vs->peer, "negotiation-needed", G_CALLBACK (on_peer_negotiation_needed), vs);
   g_signal_connect (vs->peer, "media-stalled", G_CALLBACK (on_peer_media_stalled), vs);
-  icecam_peer_session_set_receive_func (vs->peer, on_peer_receive, vs, NULL);
+  icecam_peer_session_set_receive_func (vs->peer, icecam_camera_endpoint_on_peer_receive, vs, NULL);
   vs->offer_due = TRUE;
 
   g_mutex_lock (&self->lock);
@@ -587,7 +367,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   g_mutex_unlock (&self->lock);
 
   g_info ("camera %s: session %s for %s", self->camera_id, vs->id, vs->viewer);
-  g_signal_emit (self, signals[SIGNAL_SESSION_STARTED], 0, vs->id, vs->viewer);
+  g_signal_emit (self, icecam_camera_endpoint_signals[SIGNAL_SESSION_STARTED], 0, vs->id,
+                 vs->viewer);
   send_offer (self, vs);
 }
 
@@ -704,7 +485,7 @@ static void
 on_client_state_changed (IcecamSignallingClient *client, guint state,
                          IcecamCameraEndpoint *self)
 {
-  g_signal_emit (self, signals[SIGNAL_SIGNALLING_STATE_CHANGED], 0, state);
+  g_signal_emit (self, icecam_camera_endpoint_signals[SIGNAL_SIGNALLING_STATE_CHANGED], 0, state);
 }
 
 /**
@@ -820,230 +601,6 @@ icecam_camera_endpoint_set_max_viewers (IcecamCameraEndpoint *self, guint max_vi
 }
 
 /**
- * icecam_camera_endpoint_set_media:
- * @media: "video" or "audio"
- * @payload_type: RTP payload type
- * @rtpmap: e.g. "H264/90000"
- * @fmtp: (nullable): format parameters
- * @ssrc: the stream's RTP SSRC (the payloader's), or 0 if not known: then the offer names none
- *
- * Describes the RTP stream; sessions waiting for it get their offer. The offer's section has
- * a=mid:0, an a=msid and the source's cname, rtcp-fb "nack" and "nack pli" (the camera
- * answers PLI and FIR with a keyframe, and generic NACKs with retransmissions from its
- * history), and an RTX payload type (RFC 4588, the next one up) with its own SSRC in an
- * a=ssrc-group:FID. For H.264 the fmtp states
- * the profile-level-id of the stream sent, from @fmtp's profile-level-id or
- * sprop-parameter-sets; if neither is there, offers wait for the first SPS the camera sends.
- * Thread-safe.
- */
-void
-icecam_camera_endpoint_set_media (IcecamCameraEndpoint *self, const gchar *media,
-                                  guint payload_type, const gchar *rtpmap, const gchar *fmtp,
-                                  guint32 ssrc)
-{
-  gboolean h264 = g_ascii_strncasecmp (rtpmap, "H264/", 5) == 0;
-  g_autofree gchar *h264_fmtp = h264 ? icecam_h264_fmtp_for_offer (fmtp, NULL) : NULL;
-  IcecamSdp *sdp = icecam_sdp_new ();
-  IcecamSdpMedia *section = icecam_sdp_add_media (
-      sdp, icecam_sdp_media_new (media, payload_type, rtpmap, h264_fmtp ? h264_fmtp : fmtp));
-
-  section->mid = g_strdup ("0");
-  section->direction = ICECAM_SDP_DIRECTION_SENDONLY;
-  section->msid = g_strdup_printf ("icecam %s0", media);
-  section->ssrc = ssrc;
-  section->cname = g_strdup (self->cname);
-  g_ptr_array_add (section->rtcp_fb, g_strdup ("nack"));
-  g_ptr_array_add (section->rtcp_fb, g_strdup ("nack pli"));
-  section->rtx_payload_type = payload_type == 127 ? 96 : MAX (payload_type + 1, 96);
-  section->rtx_ssrc = ssrc != 0 ? self->rtx_ssrc : 0;
-
-  g_mutex_lock (&self->lock);
-  icecam_sdp_free (self->media);
-  self->media = sdp;
-  self->start_on_keyframe = h264;
-  self->rtx_payload_type = section->rtx_payload_type;
-  g_atomic_int_set (&self->profile_pending, h264 && h264_fmtp == NULL);
-  g_mutex_unlock (&self->lock);
-  if (h264 && h264_fmtp == NULL)
-    g_info ("camera %s: H.264 profile not in the caps; offers wait for the stream's SPS",
-            self->camera_id);
-
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
-                              g_object_ref (self), g_object_unref);
-}
-
-/**
- * icecam_camera_endpoint_expect_audio:
- *
- * Audio will be described (icecam_camera_endpoint_set_audio()): offers wait for it, so that
- * no viewer gets an offer without the audio section. Thread-safe.
- */
-void
-icecam_camera_endpoint_expect_audio (IcecamCameraEndpoint *self)
-{
-  g_mutex_lock (&self->lock);
-  if (self->audio == NULL)
-    g_atomic_int_set (&self->audio_pending, TRUE);
-  g_mutex_unlock (&self->lock);
-}
-
-/**
- * icecam_camera_endpoint_set_audio:
- * @payload_type: the RTP payload type of the Opus stream (111 in browsers' offers)
- * @fmtp: (nullable): format parameters, e.g. "minptime=10;useinbandfec=1"
- * @ssrc: the stream's RTP SSRC, or 0 if not known
- *
- * Describes the camera's audio, Opus (RFC 7587: "opus/48000/2"): offers carry a second,
- * bundled section, m=audio with a=mid:1, its own msid and the camera's cname. Thread-safe.
- */
-void
-icecam_camera_endpoint_set_audio (IcecamCameraEndpoint *self, guint payload_type,
-                                  const gchar *fmtp, guint32 ssrc)
-{
-  IcecamSdpMedia *section = icecam_sdp_media_new ("audio", payload_type, "opus/48000/2", fmtp);
-
-  section->mid = g_strdup ("1");
-  section->direction = ICECAM_SDP_DIRECTION_SENDONLY;
-  section->msid = g_strdup ("icecam audio0");
-  section->ssrc = ssrc;
-  section->cname = g_strdup (self->cname);
-  g_mutex_lock (&self->lock);
-  icecam_sdp_media_free (self->audio);
-  self->audio = section;
-  g_atomic_int_set (&self->audio_pending, FALSE);
-  g_mutex_unlock (&self->lock);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
-                              g_object_ref (self), g_object_unref);
-}
-
-/**
- * icecam_camera_endpoint_clear_audio:
- *
- * There is no audio after all (or no more): offers go without the audio section and wait for
- * it no longer. Thread-safe.
- */
-void
-icecam_camera_endpoint_clear_audio (IcecamCameraEndpoint *self)
-{
-  g_mutex_lock (&self->lock);
-  g_clear_pointer (&self->audio, icecam_sdp_media_free);
-  g_atomic_int_set (&self->audio_pending, FALSE);
-  g_mutex_unlock (&self->lock);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
-                              g_object_ref (self), g_object_unref);
-}
-
-/**
- * icecam_camera_endpoint_send_audio:
- * @messages: (array length=n_messages): RTP packets of the stream icecam_camera_endpoint_set_audio()
- *   describes
- *
- * Like icecam_camera_endpoint_send(), but every CONNECTED viewer gets them at once: audio
- * waits for no keyframe and is not kept in the GOP cache. Thread-safe; never blocks.
- *
- * Returns: the number of viewers the packets were handed to
- */
-guint
-icecam_camera_endpoint_send_audio (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
-                                   guint n_messages)
-{
-  return icecam_fanout_send_ungated (self->fanout, messages, n_messages);
-}
-
-/* Reads the profile-level-id from the first SPS sent, when the caps did not say it. Runs on
- * the streaming thread while the profile is pending. */
-static void
-find_profile (IcecamCameraEndpoint *self, const NiceOutputMessage *messages, guint n_messages)
-{
-  gchar profile[ICECAM_H264_PROFILE_LEVEL_ID_LENGTH];
-  gboolean found = FALSE;
-
-  for (guint i = 0; i < n_messages && !found; i++) {
-    guint8 head[256];
-    gsize length = 0;
-
-    /* A payloader writes the header and the payload in separate memories: join the start. */
-    for (guint j = 0; j < (guint) messages[i].n_buffers && length < sizeof (head); j++) {
-      gsize n = MIN (messages[i].buffers[j].size, sizeof (head) - length);
-
-      memcpy (head + length, messages[i].buffers[j].buffer, n);
-      length += n;
-    }
-    found = icecam_rtp_h264_find_profile_level_id (head, length, profile);
-  }
-  if (!found)
-    return;
-  g_mutex_lock (&self->lock);
-  if (self->media != NULL && g_atomic_int_get (&self->profile_pending)) {
-    IcecamSdpMedia *section = g_ptr_array_index (self->media->media, 0);
-    gchar *fmtp = icecam_h264_fmtp_for_offer (section->fmtp, profile);
-
-    g_free (section->fmtp);
-    section->fmtp = fmtp;
-    g_atomic_int_set (&self->profile_pending, FALSE);
-  }
-  g_mutex_unlock (&self->lock);
-  g_info ("camera %s: H.264 profile-level-id %s, from the stream", self->camera_id, profile);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, send_due_offers_cb,
-                              g_object_ref (self), g_object_unref);
-}
-
-typedef struct {
-  IcecamCameraEndpoint *endpoint;
-  gchar *session_id;
-  guint n_packets, span_ms;
-} CacheStart;
-
-static void
-cache_start_free (CacheStart *start)
-{
-  g_object_unref (start->endpoint);
-  g_free (start->session_id);
-  g_free (start);
-}
-
-static gboolean
-emit_gop_cache_start (gpointer data)
-{
-  CacheStart *start = data;
-
-  g_debug ("camera %s: session %s starts from the GOP cache (%u packets, %u ms)",
-           start->endpoint->camera_id, start->session_id, start->n_packets, start->span_ms);
-  g_signal_emit (start->endpoint, signals[SIGNAL_GOP_CACHE_START], 0, start->session_id,
-                 start->n_packets, start->span_ms);
-  return G_SOURCE_REMOVE;
-}
-
-/* Streaming thread: the signal goes out in the endpoint's context. */
-static void
-on_fanout_cache_start (IcecamPeerSession *peer, guint n_packets, guint span_ms, gpointer data)
-{
-  IcecamCameraEndpoint *self = data;
-  CacheStart *start = g_new0 (CacheStart, 1);
-
-  start->endpoint = g_object_ref (self);
-  start->session_id = g_strdup (icecam_peer_session_get_id (peer));
-  start->n_packets = n_packets;
-  start->span_ms = span_ms;
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_gop_cache_start, start,
-                              (GDestroyNotify) cache_start_free);
-}
-
-/**
- * icecam_camera_endpoint_set_gop_cache:
- * @enabled: keep the stream's packets since its last keyframe and start each new viewer with
- *   them (for sources that cannot make a keyframe on demand; see #IcecamGopCache)
- *
- * Call before the first icecam_camera_endpoint_send(). "gop-cache-start" tells when a viewer
- * starts from the cache.
- */
-void
-icecam_camera_endpoint_set_gop_cache (IcecamCameraEndpoint *self, gboolean enabled)
-{
-  icecam_fanout_set_gop_cache (self->fanout, enabled, on_fanout_cache_start, self);
-}
-
-/**
  * icecam_camera_endpoint_set_certificate:
  * @certificate: the camera's DTLS identity, e.g. from icecam_certificate_load_or_create()
  *
@@ -1088,99 +645,6 @@ icecam_camera_endpoint_start (IcecamCameraEndpoint *self, GError **error)
   }
   icecam_signalling_client_start (self->client);
   return TRUE;
-}
-
-/**
- * icecam_camera_endpoint_send:
- * @messages: (array length=n_messages): RTP packets
- *
- * Protects the packets with each viewer's SRTP keys and sends them to every viewer whose
- * pair is selected and whose DTLS is connected. Thread-safe; never blocks.
- *
- * Returns: the number of viewers the packets were handed to
- */
-guint
-icecam_camera_endpoint_send (IcecamCameraEndpoint *self, const NiceOutputMessage *messages,
-                             guint n_messages)
-{
-  if (G_UNLIKELY (g_atomic_int_get (&self->profile_pending)))
-    find_profile (self, messages, n_messages);
-  icecam_rtp_history_push (self->history, messages, n_messages, g_get_monotonic_time ());
-  return icecam_fanout_send (self->fanout, messages, n_messages);
-}
-
-/**
- * icecam_camera_endpoint_get_stats:
- *
- * Thread-safe.
- *
- * Returns: (transfer container) (element-type IcecamSessionStats): one entry per session
- */
-GPtrArray *
-icecam_camera_endpoint_get_stats (IcecamCameraEndpoint *self)
-{
-  GPtrArray *all = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_session_stats_free);
-  GHashTableIter iter;
-  ViewerSession *vs;
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
-    IcecamSessionStats *stats = g_new0 (IcecamSessionStats, 1);
-
-    stats->session = g_strdup (vs->id);
-    stats->viewer = g_strdup (vs->viewer);
-    stats->state = icecam_peer_session_get_ice_state (vs->peer);
-    stats->pair = icecam_peer_session_get_pair_info (vs->peer);
-    icecam_peer_session_get_stats (vs->peer, &stats->ice, NULL);
-    icecam_retransmitter_get_stats (vs->rtx, &stats->retransmit);
-    if (!icecam_bitrate_controller_get_viewer (self->controller, vs, &stats->rate))
-      stats->rate.rtt_ms = -1;
-    g_ptr_array_add (all, stats);
-  }
-  g_mutex_unlock (&self->lock);
-  return all;
-}
-
-/**
- * icecam_camera_endpoint_set_bitrate_limits:
- * @min_kbps: the encoder's target never goes under this
- * @max_kbps: nor over this (the encoder's configured bitrate)
- *
- * Thread-safe.
- */
-void
-icecam_camera_endpoint_set_bitrate_limits (IcecamCameraEndpoint *self, guint min_kbps,
-                                           guint max_kbps)
-{
-  icecam_bitrate_controller_set_limits (self->controller, min_kbps, max_kbps);
-}
-
-/**
- * icecam_camera_endpoint_set_congestion_control:
- * @enabled: FALSE: the target stays at the maximum and every viewer gets the full stream
- *
- * Thread-safe.
- */
-void
-icecam_camera_endpoint_set_congestion_control (IcecamCameraEndpoint *self, gboolean enabled)
-{
-  icecam_bitrate_controller_set_enabled (self->controller, enabled);
-}
-
-/**
- * icecam_camera_endpoint_get_target_bitrate:
- *
- * What the encoder should make now: the smallest estimate of the viewers that are not far
- * below the others, within the limits (IcecamBitrateController). Thread-safe and cheap: the
- * streaming thread may ask for every buffer.
- *
- * Returns: kbit/s
- */
-guint
-icecam_camera_endpoint_get_target_bitrate (IcecamCameraEndpoint *self)
-{
-  return icecam_bitrate_controller_get_target_kbps (self->controller);
 }
 
 guint
@@ -1232,7 +696,7 @@ icecam_camera_endpoint_close_async (IcecamCameraEndpoint *self, GAsyncReadyCallb
 
     remove_session (self, id, ICECAM_BYE_CODE_CLOSED, "camera stopped", TRUE);
   }
-  cancel_keyframe_request (self);
+  icecam_camera_endpoint_cancel_keyframe_request (self);
   icecam_signalling_client_stop (self->client);
   maybe_finish_close (self);
 }
@@ -1255,7 +719,7 @@ icecam_camera_endpoint_dispose (GObject *object)
   if (self->client != NULL)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
-  cancel_keyframe_request (self);
+  icecam_camera_endpoint_cancel_keyframe_request (self);
   /* Not closed first: the peer sessions close their transports as they go. */
   icecam_fanout_clear (self->fanout);
   g_mutex_lock (&self->lock);
@@ -1304,7 +768,7 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * @session: the session id
    * @viewer: the viewer's id
    */
-  signals[SIGNAL_SESSION_STARTED] =
+  icecam_camera_endpoint_signals[SIGNAL_SESSION_STARTED] =
     g_signal_new ("session-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   /**
@@ -1312,7 +776,7 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * @session: the session id
    * @info: the selected #IcecamPairInfo
    */
-  signals[SIGNAL_PAIR_SELECTED] =
+  icecam_camera_endpoint_signals[SIGNAL_PAIR_SELECTED] =
     g_signal_new ("pair-selected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, ICECAM_TYPE_PAIR_INFO);
   /**
@@ -1320,7 +784,7 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * @session: the session id
    * @reason: why
    */
-  signals[SIGNAL_SESSION_ENDED] =
+  icecam_camera_endpoint_signals[SIGNAL_SESSION_ENDED] =
     g_signal_new ("session-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   /**
@@ -1330,7 +794,7 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * The session's path died; a new ICE negotiation (new credentials, new candidates) runs
    * within the same session.
    */
-  signals[SIGNAL_SESSION_RESTARTED] =
+  icecam_camera_endpoint_signals[SIGNAL_SESSION_RESTARTED] =
     g_signal_new ("session-restarted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
   /**
@@ -1339,7 +803,7 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * A viewer joined or asked for a keyframe; merged so that at most one is emitted per
    * 200 ms, and none is lost.
    */
-  signals[SIGNAL_KEYFRAME_REQUESTED] =
+  icecam_camera_endpoint_signals[SIGNAL_KEYFRAME_REQUESTED] =
     g_signal_new ("keyframe-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
   /**
@@ -1354,10 +818,10 @@ icecam_camera_endpoint_class_init (IcecamCameraEndpointClass *klass)
    * @n_packets: the cached packets it is sent first
    * @span_ms: the video they hold
    */
-  signals[SIGNAL_GOP_CACHE_START] =
+  icecam_camera_endpoint_signals[SIGNAL_GOP_CACHE_START] =
     g_signal_new ("gop-cache-start", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_UINT);
-  signals[SIGNAL_SIGNALLING_STATE_CHANGED] =
+  icecam_camera_endpoint_signals[SIGNAL_SIGNALLING_STATE_CHANGED] =
     g_signal_new ("signalling-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }

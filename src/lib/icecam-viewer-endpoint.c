@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The viewer side of icecam: watch one camera, answer its offer, receive its RTP over ICE. */
 
-#include "icecam-viewer-endpoint.h"
+#include "icecam-viewer-endpoint-private.h"
 
 #include <string.h>
 
-#include "icecam-peer-session.h"
-#include "icecam-rtcp.h"
-#include "icecam-rtcp-feedback.h"
-#include "icecam-receive-stats.h"
 #include "icecam-srtp.h"
 
 /* The viewer's session policy: no deadline of its own for the first pair (ICE's failure
@@ -20,8 +16,6 @@ static const IcecamPeerPolicy viewer_policy = {
   .recovery_timeout_s = 30,
   .media_timeout_ms = 1500,
 };
-/* Room for one retransmitted packet. */
-#define RTX_BUFFER_SIZE 2048
 
 /* A receiver report this often tells the camera the path back works and what it lost (the
  * camera's congestion control reacts within a report or two): 32 bytes (about 70 with SRTCP,
@@ -34,60 +28,6 @@ static const IcecamPeerPolicy viewer_policy = {
  * restart this often: a request sent while either end's rendezvous connection was dead is
  * lost, and the ends come back at different times. */
 #define RESTART_REQUEST_INTERVAL_S 2
-
-/**
- * IcecamViewerEndpoint:
- *
- * Connects to the rendezvous, asks for one camera and runs one #IcecamPeerSession with it
- * as the answerer: controlled ICE agent, DTLS client proving the camera's certificate
- * fingerprint (from the offer, or pinned with icecam_viewer_endpoint_set_camera_fingerprint()).
- * Every decrypted RTP packet goes to the receive function.
- *
- * Signals ("state-changed", "media", "pair-selected") and the receive function run in the
- * GMainContext that was thread-default when the endpoint was created, where all functions
- * must be called except _request_keyframe(), _get_stats() and _get_pair_info(), which are
- * thread-safe.
- */
-struct _IcecamViewerEndpoint {
-  GObject parent;
-
-  gchar *camera_id;
-  IcecamIceConfig *user_config;
-  IcecamMessage *welcome;  /* its ice_servers */
-  IcecamSignallingClient *client;
-  IcecamViewerState state;
-  GError *error;
-  gchar *session_id;
-
-  IcecamIceReceiveFunc receive_func;
-  gpointer receive_data;
-  GDestroyNotify receive_notify;
-
-  IcecamCertificate *certificate; /* ephemeral: the camera learns it from each answer */
-  gchar *pinned_fingerprint;      /* as the user gave it; NULL: trust the offer's */
-  guint32 own_ssrc;
-  guint32 media_ssrc;    /* atomic: the camera's video SSRC, learnt from its packets */
-  gint video_pt;         /* atomic: the payload type of the offer's first (video) section */
-  gint payload_type;     /* atomic: the offer's, and its RTX payload type (0: none) */
-  gint rtx_payload_type;
-  guint64 nacks_sent;    /* atomic: sequence numbers asked for again */
-  guint64 recovered;     /* atomic: retransmissions received */
-  IcecamReceiveStats receive_stats; /* of the camera's video, for the receiver reports */
-  guint clock_rate;      /* of the offer's rtpmap */
-  gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
-                          * send the offer of an ICE restart */
-  gboolean wait;         /* an unknown camera is waited for, not an error */
-  gboolean watch_pending; /* the camera was unknown: watch again once presence lists it */
-  gchar **online;        /* the last presence list: the cameras this viewer may see */
-
-  GMainContext *context;
-  GSource *report_source; /* receiver reports while PLAYING */
-  GSource *restart_source; /* asks for an ICE restart while the media is stopped */
-  gboolean played;        /* the session was PLAYING once: errors are no longer fatal */
-
-  GMutex lock;           /* protects peer against the thread-safe functions */
-  IcecamPeerSession *peer;
-};
 
 G_DEFINE_TYPE (IcecamViewerEndpoint, icecam_viewer_endpoint, G_TYPE_OBJECT)
 G_DEFINE_QUARK (icecam-viewer-error-quark, icecam_viewer_error)
@@ -110,29 +50,6 @@ icecam_viewer_state_to_string (IcecamViewerState state)
   return state < G_N_ELEMENTS (names) ? names[state] : "unknown";
 }
 
-static gboolean
-send_receiver_report (gpointer data)
-{
-  IcecamViewerEndpoint *self = data;
-  guint8 rr[ICECAM_RTCP_RR_SIZE];
-  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
-  IcecamRtcpReportBlock block;
-  gsize length = ICECAM_RTCP_EMPTY_RR_SIZE;
-
-  /* Loss and jitter of the camera's stream once it flows (the camera's bitrate follows them),
-   * else just "alive". */
-  if (media_ssrc != 0 && self->receive_stats.started) {
-    icecam_receive_stats_report (&self->receive_stats, media_ssrc, g_get_monotonic_time (),
-                                 &block);
-    length = icecam_rtcp_build_receiver_report (rr, sizeof rr, self->own_ssrc, &block);
-  } else {
-    icecam_rtcp_build_empty_rr (rr, self->own_ssrc);
-  }
-  if (self->peer != NULL)
-    icecam_peer_session_send_rtcp (self->peer, rr, length);
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
 {
@@ -140,9 +57,10 @@ set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
     return;
   if (state == ICECAM_VIEWER_STATE_PLAYING && self->report_source == NULL) {
     self->report_source = g_timeout_source_new (RECEIVER_REPORT_INTERVAL_MS);
-    g_source_set_callback (self->report_source, send_receiver_report, self, NULL);
+    g_source_set_callback (self->report_source, icecam_viewer_endpoint_send_receiver_report,
+                           self, NULL);
     g_source_attach (self->report_source, self->context);
-    send_receiver_report (self);
+    icecam_viewer_endpoint_send_receiver_report (self);
   } else if (state != ICECAM_VIEWER_STATE_PLAYING && self->report_source != NULL) {
     g_source_destroy (self->report_source);
     g_clear_pointer (&self->report_source, g_source_unref);
@@ -153,8 +71,8 @@ set_state (IcecamViewerEndpoint *self, IcecamViewerState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
-static void
-stop_restart_requests (IcecamViewerEndpoint *self)
+void
+icecam_viewer_endpoint_stop_restart_requests (IcecamViewerEndpoint *self)
 {
   if (self->restart_source == NULL)
     return;
@@ -193,7 +111,7 @@ fail (IcecamViewerEndpoint *self, GError *error, IcecamByeCode code)
   }
   g_message ("viewer %s: %s", self->camera_id, error->message);
   self->error = error;
-  stop_restart_requests (self);
+  icecam_viewer_endpoint_stop_restart_requests (self);
   if (code != ICECAM_BYE_CODE_NONE && self->session_id != NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (self->session_id, code,
                                                              error->message);
@@ -336,59 +254,6 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
   }
 }
 
-/* An RTX packet (RFC 4588) goes on as the packet it repairs: downstream sees one stream. */
-static void
-receive_retransmission (IcecamViewerEndpoint *self, const guint8 *data, gsize length)
-{
-  guint8 original[RTX_BUFFER_SIZE];
-  gsize original_length = sizeof original;
-  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
-
-  if (media_ssrc == 0 ||
-      !icecam_rtx_unwrap (data, length, (guint) g_atomic_int_get (&self->payload_type),
-                          media_ssrc, original, &original_length))
-    return;
-  __atomic_add_fetch (&self->recovered, 1, __ATOMIC_RELAXED);
-  if (self->receive_func != NULL)
-    self->receive_func (original, original_length, self->receive_data);
-}
-
-static void
-on_peer_receive (const guint8 *data, gsize length, gpointer user_data)
-{
-  IcecamViewerEndpoint *self = user_data;
-  guint32 ssrc;
-  gint rtx_payload_type;
-
-  if (icecam_rtp_is_rtcp (data, length)) {
-    IcecamRtcpSenderInfo info;
-
-    /* Echoed in the receiver reports: the camera measures the round trip with it. */
-    if (icecam_rtcp_find_sender_report (data, length, &info) &&
-        info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
-      icecam_receive_stats_sender_report (&self->receive_stats, info.ntp_time,
-                                          info.rtp_timestamp, g_get_monotonic_time ());
-    return;
-  }
-  stop_restart_requests (self); /* media again: whatever was asked worked */
-  rtx_payload_type = g_atomic_int_get (&self->rtx_payload_type);
-  if (rtx_payload_type != 0 && length >= 12 && (data[1] & 0x7f) == rtx_payload_type) {
-    receive_retransmission (self, data, length);
-    return;
-  }
-  /* Keyframe requests and receiver reports name the video source, not the audio one. */
-  if (length >= 12 && (data[1] & 0x7f) == g_atomic_int_get (&self->video_pt) &&
-      icecam_rtp_get_ssrc (data, length, &ssrc)) {
-    if (ssrc != (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
-      icecam_receive_stats_restart (&self->receive_stats);
-    g_atomic_int_set ((gint *) &self->media_ssrc, (gint) ssrc);
-    icecam_receive_stats_packet (&self->receive_stats, data, length, self->clock_rate,
-                                 g_get_monotonic_time (), g_get_real_time ());
-  }
-  if (self->receive_func != NULL)
-    self->receive_func (data, length, self->receive_data);
-}
-
 /* The session exists at the rendezvous: make its peer session, so that candidates can
  * arrive even before the offer. */
 static void
@@ -417,7 +282,7 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);
   g_signal_connect (peer, "state-changed", G_CALLBACK (on_peer_state_changed), self);
   g_signal_connect (peer, "media-stalled", G_CALLBACK (on_peer_media_stalled), self);
-  icecam_peer_session_set_receive_func (peer, on_peer_receive, self, NULL);
+  icecam_peer_session_set_receive_func (peer, icecam_viewer_endpoint_on_peer_receive, self, NULL);
   g_mutex_lock (&self->lock);
   self->peer = peer;
   g_mutex_unlock (&self->lock);
@@ -449,7 +314,7 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   if (answer == NULL)
     return; /* a repeat */
   self->camera_left = FALSE; /* it is in touch again */
-  stop_restart_requests (self); /* the restart is under way */
+  icecam_viewer_endpoint_stop_restart_requests (self); /* the restart is under way */
   if (restart)
     g_message ("viewer %s: the camera restarts ICE", self->camera_id);
   /* The caps must be known before the first packet is handed on: one "media" per section,
@@ -803,105 +668,6 @@ icecam_viewer_endpoint_start (IcecamViewerEndpoint *self)
   icecam_signalling_client_start (self->client);
 }
 
-/**
- * icecam_viewer_endpoint_request_keyframe:
- *
- * Sends an RTCP PLI to the camera over the media path. Thread-safe; does nothing before
- * the first packet (there is nothing to refer to yet, and the camera sends a keyframe to
- * every viewer that joins anyway).
- */
-void
-icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self)
-{
-  guint8 pli[ICECAM_RTCP_PLI_SIZE];
-  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
-  IcecamPeerSession *peer = NULL;
-
-  if (media_ssrc == 0)
-    return;
-  g_mutex_lock (&self->lock);
-  if (self->peer != NULL)
-    peer = g_object_ref (self->peer);
-  g_mutex_unlock (&self->lock);
-  if (peer == NULL)
-    return;
-  icecam_rtcp_build_pli (pli, self->own_ssrc, media_ssrc);
-  icecam_peer_session_send_rtcp (peer, pli, sizeof pli);
-  g_object_unref (peer);
-}
-
-/**
- * icecam_viewer_endpoint_request_retransmission:
- * @seqs: (array length=n_seqs): sequence numbers of the camera's stream not received
- *
- * Sends a generic NACK (RFC 4585) for them, if the camera's offer has a retransmission
- * payload type (it resends as RTX, which the endpoint hands on as the original packets).
- * Thread-safe.
- *
- * Returns: whether a NACK went out
- */
-gboolean
-icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self, const guint16 *seqs,
-                                               guint n_seqs)
-{
-  guint8 nack[4 * 64];
-  guint32 media_ssrc = (guint32) g_atomic_int_get ((gint *) &self->media_ssrc);
-  IcecamPeerSession *peer = NULL;
-  gsize length;
-  gboolean sent = FALSE;
-
-  if (media_ssrc == 0 || g_atomic_int_get (&self->rtx_payload_type) == 0)
-    return FALSE;
-  length = icecam_rtcp_build_nack (nack, sizeof nack, self->own_ssrc, media_ssrc, seqs, n_seqs);
-  g_mutex_lock (&self->lock);
-  if (self->peer != NULL)
-    peer = g_object_ref (self->peer);
-  g_mutex_unlock (&self->lock);
-  if (peer != NULL && length > 0)
-    sent = icecam_peer_session_send_rtcp (peer, nack, length);
-  if (sent)
-    __atomic_add_fetch (&self->nacks_sent, n_seqs, __ATOMIC_RELAXED);
-  g_clear_object (&peer);
-  return sent;
-}
-
-/**
- * icecam_viewer_endpoint_get_repair_stats:
- * @nacked: (out) (optional): sequence numbers asked for again
- * @recovered: (out) (optional): retransmissions received
- *
- * Thread-safe.
- */
-void
-icecam_viewer_endpoint_get_repair_stats (IcecamViewerEndpoint *self, guint64 *nacked,
-                                         guint64 *recovered)
-{
-  if (nacked != NULL)
-    *nacked = __atomic_load_n (&self->nacks_sent, __ATOMIC_RELAXED);
-  if (recovered != NULL)
-    *recovered = __atomic_load_n (&self->recovered, __ATOMIC_RELAXED);
-}
-
-/**
- * icecam_viewer_endpoint_get_delay:
- * @sum_us: (out): the sum of the delays of the camera's packets measured so far
- * @samples: (out): their number
- *
- * A packet's delay is the wall clock at its arrival minus the wall clock when the camera
- * sent it, by the camera's last sender report: meaningful when both clocks agree (one host,
- * or NTP). Thread-safe.
- *
- * Returns: the last packet's delay in µs, -1 before the first sender report
- */
-gint64
-icecam_viewer_endpoint_get_delay (IcecamViewerEndpoint *self, guint64 *sum_us,
-                                  guint64 *samples)
-{
-  *sum_us = __atomic_load_n (&self->receive_stats.delay_sum_us, __ATOMIC_RELAXED);
-  *samples = __atomic_load_n (&self->receive_stats.delay_samples, __ATOMIC_RELAXED);
-  return *samples > 0 ? g_atomic_int_get (&self->receive_stats.delay_us) : -1;
-}
-
 IcecamViewerState
 icecam_viewer_endpoint_get_state (IcecamViewerEndpoint *self)
 {
@@ -987,7 +753,7 @@ icecam_viewer_endpoint_close_async (IcecamViewerEndpoint *self, GAsyncReadyCallb
   }
   g_signal_handlers_disconnect_by_data (self->client, self);
   icecam_signalling_client_stop (self->client);
-  stop_restart_requests (self);
+  icecam_viewer_endpoint_stop_restart_requests (self);
   set_state (self, ICECAM_VIEWER_STATE_CLOSED);
   close_peer (self, peer_closed_cb, task);
 }
@@ -1010,7 +776,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
     g_source_destroy (self->report_source);
     g_clear_pointer (&self->report_source, g_source_unref);
   }
-  stop_restart_requests (self);
+  icecam_viewer_endpoint_stop_restart_requests (self);
   close_peer (self, NULL, NULL);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);

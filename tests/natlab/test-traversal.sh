@@ -27,9 +27,10 @@ TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
 # The oracle: the viewer summary's pair=LOCAL/REMOTE (candidate types as the viewer sees them).
 # Where two pairs are listed, the first is where ICE settles and the second one it may still
 # be on when 30 frames are done, measured in the lab (see docs/traversal.md):
-#  - open-prc: the answer to the viewer's check from the public camera can arrive before its
-#    TURN allocation reports the same mapping, and libnice then names that address prflx
-#    (14 of 21 runs). Same address, same path.
+#  - open-prc, fullcone-prc: the answer to the viewer's check from the camera (public, or
+#    behind a full cone that lets it in) can arrive before its TURN allocation reports the same
+#    mapping, and libnice then names that address prflx (open-prc 14 of 21 runs; fullcone-prc
+#    1 of 4 full CI runs with regular nomination). Same address, same path.
 #  - the camera nominates with regular nomination (RFC 8445; docs/design.md): libnice 0.1.21's
 #    controlling agent nominates once, when a host-host pair is valid or as soon as two pairs
 #    are, the better of those two, and both ends keep that pair. So where a direct pair needs
@@ -61,7 +62,7 @@ relay-policy-cone        restricted-cone  restricted-cone  relay/relay          
 udpblocked-prc           udp-blocked      port-restricted  srflx/relay              turn-tcp
 prc-udpblocked           port-restricted  udp-blocked      relay/srflx              turn-tcp
 symmetric-udpblocked     symmetric        udp-blocked      relay/prflx|relay/relay  turn-tcp
-fullcone-prc             full-cone        port-restricted  srflx/srflx              -
+fullcone-prc             full-cone        port-restricted  srflx/srflx|prflx/srflx  -
 restricted-restricted    restricted-cone  restricted-cone  srflx/srflx              -
 open-symmetric           open             symmetric        prflx/host               -
 open-prc                 open             port-restricted  srflx/host|prflx/host    -

@@ -228,7 +228,7 @@ icecam_proxy_header_parse (const guint8 *data, gsize len, gsize *header_len,
 
 /* ---- Forwarded and X-Forwarded-For ------------------------------------------------------ */
 
-/* "192.0.2.1", "192.0.2.1:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80"; a hop a
+/* "203.0.113.1", "203.0.113.1:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80"; a hop a
  * proxy did not name ("unknown", RFC 7239's "_hidden" identifiers) is a %NULL entry. */
 static gboolean
 parse_node (const gchar *text, GPtrArray *hops, GError **error)

@@ -393,8 +393,6 @@ icecam_fanout_send (IcecamFanout *self, const NiceOutputMessage *messages, guint
         continue;
       g_atomic_int_set (&receiver->started, TRUE);
     }
-    if (first == n_messages)
-      continue;
     if (icecam_reduced_stream_needed (&receiver->reduced)) {
       send_reduced (receiver, packets + first, lengths + first, n_messages - first, scratch,
                     room);

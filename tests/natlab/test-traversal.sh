@@ -41,8 +41,9 @@ TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
 #    symmetric-symmetric on either of their pairs.
 # The symmetric-sequential rows (a NAT that counts ports up, lab.sh) behave for ICE as their
 # random symmetric twins: a predictable port does not help a srflx candidate; they are the
-# "before" of port prediction (docs/traversal.md, issue 18); symseq-symseq also settled on
-# prflx/relay (the camera's relay, the viewer's check learned as prflx; 1 of 4 runs).
+# "before" of port prediction (docs/traversal.md, issue 18); symseq-symseq and
+# symmetric-symmetric also settle on prflx/relay (the camera's relay, the viewer's check
+# learned as prflx: relayed all the same; 1 of 4 runs, and 1 full CI run of 5).
 # symmetric-udpblocked: the camera (controlling) nominated its own relay to the viewer's
 # TURN-TCP relay (relay/relay) in 2 of 3 full runs at load average 8-9 on 2 CPUs (relay/prflx
 # when run alone); both are TURN-TCP on the blocked side, which the counters check.
@@ -57,7 +58,7 @@ fullcone-symmetric       full-cone        symmetric        prflx/srflx          
 restricted-symmetric     restricted-cone  symmetric        prflx/srflx|relay/srflx|prflx/relay -
 symmetric-fullcone       symmetric        full-cone        srflx/prflx              -
 prc-symmetric            port-restricted  symmetric        prflx/relay|relay/srflx  -
-symmetric-symmetric      symmetric        symmetric        relay/prflx|relay/relay  -
+symmetric-symmetric      symmetric        symmetric        relay/prflx|relay/relay|prflx/relay -
 relay-policy-cone        restricted-cone  restricted-cone  relay/relay              relay-policy
 udpblocked-prc           udp-blocked      port-restricted  srflx/relay              turn-tcp
 prc-udpblocked           port-restricted  udp-blocked      relay/srflx              turn-tcp

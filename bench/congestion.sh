@@ -7,6 +7,12 @@
 #        with --no-congestion-control;
 #     2. the uplink drops from 5 Mbit/s to 800 kbit/s after 15 s: seconds until the link's
 #        queue stops overflowing for good (the emulator's drop counter, polled every 250 ms);
+#   CASES="uplink drop" (the default) picks the lab cases; BASE_BUILD=DIR adds a third run of
+#   each case, with control, by another build's camera (its library and plugin), e.g. the
+#   commit before a controller change, in the same run:
+#     BASE_BUILD=/tmp/base/build CASES=drop bench/congestion.sh lab 3
+#   MODES="yes no" (the default): with control, without (--no-congestion-control).
+#   KEEP_LOGS=DIR keeps each run's camera, viewer and link logs there.
 #   bench/congestion.sh cpu [REPS]  (loopback)
 #     3. camera CPU with 16 headless viewers (bench-viewers: icecamsrc ! fakesink, which send
 #        receiver reports), with control on and with --no-congestion-control; the packet
@@ -18,15 +24,18 @@ REPS=${2:-1}
 . "$(dirname "$0")/common.sh"
 
 lab_case () {
-  # lab_case NAME CC(yes|no) SWITCH(yes|no): prints one result line
-  local name=$1 cc=$2 switch=$3 i=0 dir="$LAB_TMP/$1" first fps freezes delay worst kbps
+  # lab_case NAME CC(yes|no|base) SWITCH(yes|no): prints one result line
+  local name=$1 cc=$2 switch=$3 i=0 dir="$LAB_TMP/$1-$2" first fps freezes delay worst kbps
   local opts=() emu=(--ba-rate 800 --ba-delay 20 --ab-delay 20) dropped adapt later
+  local camera=("$CAMERA")
   mkdir -p "$dir"
   [ "$cc" = no ] && opts=(--no-congestion-control)
+  [ "$cc" = base ] && camera=(env "GST_PLUGIN_PATH_1_0=$BASE_BUILD/plugins"
+    "GST_REGISTRY_1_0=$BASE_BUILD/bench-registry.bin" "$BASE_BUILD/src/tools/icecam-camera")
   [ "$switch" = yes ] && emu=(--ba-rate 5000 --ba-delay 20 --ab-delay 20 --on-usr1 "ba rate 800")
   lab_site c $i port-restricted && lab_site v $i port-restricted &&
     lab_site_emulate c $i "${emu[@]}" || { echo "$name: lab failed"; return; }
-  lab_spawn "c$i" "$dir/camera.log" "$CAMERA" --server "$URL" --id "cam$i" --source test \
+  lab_spawn "c$i" "$dir/camera.log" "${camera[@]}" --verbose --server "$URL" --id "cam$i" --source test \
     --pattern snow --bitrate 2500 --keyframe-interval 2 "${opts[@]}"
   CAMERA_PID=$LAB_LAST_PID
   lab_wait_line "$dir/camera.log" 'registered with the rendezvous' 15
@@ -74,7 +83,8 @@ lab_case () {
   else
     echo "$name: control=$cc fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
   fi
-  cp -r "$dir" "$WORK/" 2>/dev/null
+  cp "$LAB_TMP/c${i}link.log" "$dir/" 2>/dev/null
+  [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp -r "$dir" "$KEEP_LOGS/"
   lab_site_remove c $i
   lab_site_remove v $i
 }
@@ -89,13 +99,16 @@ run_lab () {
   . "$(dirname "$0")/../tests/natlab/stream.sh"
   lab_init
   setup_lab >/dev/null || { echo "lab failed"; exit 1; }
+  local modes
+  read -r -a modes <<<"${MODES:-yes no}"
+  [ -n "${BASE_BUILD:-}" ] && modes+=(base)
   for rep in $(seq "$REPS"); do
-    for cc in yes no; do
-      lab_case "uplink800-$rep" "$cc" no
-    done
-    for cc in yes no; do
-      lab_case "drop5000to800-$rep" "$cc" yes
-    done
+    case " ${CASES:-uplink drop} " in *" uplink "*)
+      for cc in "${modes[@]}"; do lab_case "uplink800-$rep" "$cc" no; done ;;
+    esac
+    case " ${CASES:-uplink drop} " in *" drop "*)
+      for cc in "${modes[@]}"; do lab_case "drop5000to800-$rep" "$cc" yes; done ;;
+    esac
   done
 }
 

@@ -108,7 +108,8 @@ test_controller_one_viewer (void)
   IcecamViewerRate rate;
   guint v = 1;
 
-  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500); /* nobody */
+  /* nobody: the rate a viewer starts at */
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 600);
   icecam_bitrate_controller_add_viewer (c, &v);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 600);  /* start low */
   for (guint i = 0; i < 30; i++) /* 15 s of a clean path */
@@ -118,11 +119,14 @@ test_controller_one_viewer (void)
   report (c, &v, t, 0, 40, &bytes, 2500);
   for (guint i = 1; i <= 4; i++)
     report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40 + 150 * i, &bytes, 2500);
-  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 2200);
-  /* heavy loss: at most halved at once, then again a round trip later */
+  /* a queue that lasts two round trips: cut by its share (to drain it), once per round trip */
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1400);
+  g_assert_true (icecam_bitrate_controller_is_congested (c, t + 2 * G_USEC_PER_SEC));
+  /* heavy loss: down to what gets through (not under 30 % at once), a round trip after the
+   * last cut */
   report (c, &v, t + 5 * G_USEC_PER_SEC / 2, 80, 400, &bytes,
           icecam_bitrate_controller_get_target_kbps (c));
-  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1300);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1400);
   for (guint i = 1; i <= 2; i++)
     report (c, &v, t + (5 + i) * G_USEC_PER_SEC / 2, 80, 400 + 10 * i, &bytes,
             icecam_bitrate_controller_get_target_kbps (c));
@@ -138,6 +142,7 @@ test_controller_one_viewer (void)
     report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40,
             &bytes, icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
+  g_assert_false (icecam_bitrate_controller_is_congested (c, t + 50 * G_USEC_PER_SEC));
   /* off: the maximum whatever the reports */
   icecam_bitrate_controller_set_enabled (c, FALSE);
   report (c, &v, t + 60 * G_USEC_PER_SEC, 255, 900, &bytes, 2500);

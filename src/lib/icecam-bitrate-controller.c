@@ -14,15 +14,22 @@
 #define QUEUE_DELAY_LOW_MS 40
 #define BACKOFF 0.85
 /* A decrease never goes below this share of the estimate at once: reports lag the path by a
- * queue and a report interval, and the loss they show may already be over. */
-#define MAX_CUT 0.5
+ * queue and a report interval, and the loss they show may already be over. Not a half: a
+ * 5 -> 0.8 Mbit/s drop then needs two cuts a round trip apart, while the first report's
+ * loss already says what gets through (docs/benchmarks.md section 12). */
+#define MAX_CUT 0.3
+/* Below what got through by the queue's share of this: the queue then drains in about this
+ * long instead of the seconds a 15 % margin takes (300 ms of queue: 2 s). */
+#define DRAIN_US (1000 * 1000)
 /* Growth on a clean path: +16 % a second (compounded per report), so 5x takes about 11 s. */
 #define INCREASE_PER_S 0.16
 /* ... but +4 % a second above 85 % of the estimate the last cut was made at. */
 #define INCREASE_NEAR_PER_S 0.04
 #define NEAR_LAST_CUT 0.85
 /* ... and not above 95 % of it at all for this long after the cut: each probe past what the
- * path carried costs a burst of loss (a keyframe in a full queue is a freeze). */
+ * path carried costs a burst of loss (a keyframe in a full queue is a freeze). "It" is what
+ * got through when the cut was made, not the estimate then (which was already past the
+ * path's rate: a ceiling under that one still probes past the path). */
 #define CEILING_US (15 * G_USEC_PER_SEC)
 #define CEILING 0.95
 /* After a decrease, no increase for this long (the queue needs a round trip to drain), and
@@ -61,10 +68,11 @@ typedef struct {
   gint64 hold_until;
   gint64 next_decrease;
   gint64 last_estimate;    /* monotonic µs of the last update */
-  gdouble last_cut_kbps;   /* the estimate when it was last cut; 0 before */
+  gdouble last_cut_kbps;   /* what got through when it was last cut; 0 before */
   gint64 last_cut_time;
   gint min_rtt_ms;
   gint64 min_rtt_time;
+  gint prev_rtt_ms;        /* the fresh round trip before the last one; -1 if none */
   guint32 last_lsr;        /* a round trip is measured once per sender report echoed */
   gboolean rtt_fresh;      /* this report measured one */
 } Viewer;
@@ -89,7 +97,7 @@ icecam_bitrate_controller_new (guint min_kbps, guint max_kbps)
   self->enabled = TRUE;
   self->min_kbps = MIN (min_kbps, max_kbps);
   self->max_kbps = max_kbps;
-  self->target_kbps = max_kbps;
+  update_target (self);
   return self;
 }
 
@@ -138,6 +146,7 @@ icecam_bitrate_controller_add_viewer (IcecamBitrateController *self, gconstpoint
   /* A new path is unknown: start low and grow (WebRTC stacks start at 0.3-1 Mbit/s). */
   v->estimate_kbps = CLAMP (START_KBPS, self->min_kbps, self->max_kbps);
   v->rtt_ms = -1;
+  v->prev_rtt_ms = -1;
   v->min_rtt_ms = -1;
   g_hash_table_replace (self->viewers, (gpointer) viewer, v);
   update_target (self);
@@ -179,7 +188,12 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
   /* The last round trip measured says whether a queue is there; only a fresh one may cut
    * (a stale one would cut again for the queue the last cut answered). */
   gint queue_ms = v->rtt_ms >= 0 && v->min_rtt_ms >= 0 ? v->rtt_ms - v->min_rtt_ms : 0;
-  gboolean queue_building = v->rtt_fresh && queue_ms > QUEUE_DELAY_HIGH_MS;
+  /* A queue is one that lasts: the smaller of the last two round trips (250 ms apart) says
+   * so, where one alone also sees the burst of a keyframe (a 250 ms VBV buffer's worth at
+   * once: 150 ms on a path just under the stream's rate), which drains by itself. */
+  gint lasting_ms = v->prev_rtt_ms >= 0 && v->min_rtt_ms >= 0
+                      ? MIN (v->rtt_ms, v->prev_rtt_ms) - v->min_rtt_ms : 0;
+  gboolean queue_building = v->rtt_fresh && lasting_ms > QUEUE_DELAY_HIGH_MS;
   /* Sending well under the estimate (the encoder is behind, or the picture is simple), what
    * got through says little about the path: then back off from the estimate itself. */
   gdouble base = v->sent_kbps >= 0.7 * v->estimate_kbps ? received_kbps : v->estimate_kbps;
@@ -189,10 +203,12 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
   v->last_estimate = now;
   if (v->loss > LOSS_HIGH || queue_building) {
     if (now >= v->next_decrease) {
-      v->last_cut_kbps = v->estimate_kbps;
+      gdouble drain = queue_building ? 1 - lasting_ms * 1000.0 / DRAIN_US : 1;
+
+      v->last_cut_kbps = MIN (base, v->estimate_kbps);
       v->last_cut_time = now;
       v->estimate_kbps = MIN (v->estimate_kbps,
-                              MAX (base * BACKOFF, v->estimate_kbps * MAX_CUT));
+                              MAX (base * MIN (BACKOFF, drain), v->estimate_kbps * MAX_CUT));
       v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
     }
     v->hold_until = now + HOLD_US;
@@ -242,8 +258,12 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
   v->loss = block->fraction_lost / 256.0;
   v->rtt_fresh = block->lsr != 0 && block->lsr != v->last_lsr;
   v->last_lsr = block->lsr;
-  if (v->rtt_fresh)
+  if (v->rtt_fresh) {
+    v->prev_rtt_ms = v->rtt_ms;
     v->rtt_ms = round_trip_ms (block, ntp_now);
+    if (v->rtt_ms < 0)
+      v->prev_rtt_ms = -1;
+  }
   if (v->rtt_ms >= 0 && (v->min_rtt_ms < 0 || v->rtt_ms <= v->min_rtt_ms ||
                          now - v->min_rtt_time > MIN_RTT_WINDOW_US)) {
     v->min_rtt_ms = v->rtt_ms;
@@ -277,6 +297,11 @@ update_target (IcecamBitrateController *self)
     if (!v->reduced)
       target = MIN (target, v->estimate_kbps);
   }
+  /* Nobody watching: the rate a new viewer starts at, so that the first frames a viewer
+   * gets (its keyframe comes at once, the encoder's rate buffer still filled at the old
+   * rate) are not those of the maximum sent into a path not measured yet. */
+  if (self->enabled && g_hash_table_size (self->viewers) == 0)
+    target = START_KBPS;
   if (!self->enabled || target == G_MAXDOUBLE)
     target = self->max_kbps;
   self->target_kbps = (guint) CLAMP (target, self->min_kbps, self->max_kbps);
@@ -291,6 +316,33 @@ icecam_bitrate_controller_get_target_kbps (IcecamBitrateController *self)
   target = self->target_kbps;
   g_mutex_unlock (&self->lock);
   return target;
+}
+
+/**
+ * icecam_bitrate_controller_is_congested:
+ * @now: monotonic µs
+ *
+ * Whether a viewer not on the reduced stream (whose congestion the shared encoder answers)
+ * had its estimate cut within the hold after a cut, or reported heavy loss last. Keyframe
+ * requests are then spaced further apart: a keyframe costs several P frames' share of a
+ * bitrate just cut, and on a lossy path each one lost is asked for again (a keyframe every
+ * 200 ms is then all the encoder makes).
+ */
+gboolean
+icecam_bitrate_controller_is_congested (IcecamBitrateController *self, gint64 now)
+{
+  GHashTableIter iter;
+  Viewer *v;
+  gboolean congested = FALSE;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->viewers);
+  while (!congested && g_hash_table_iter_next (&iter, NULL, (gpointer *) &v))
+    congested = self->enabled && !v->reduced &&
+                ((v->last_cut_time != 0 && now - v->last_cut_time < HOLD_US) ||
+                 v->loss > LOSS_HIGH);
+  g_mutex_unlock (&self->lock);
+  return congested;
 }
 
 gboolean

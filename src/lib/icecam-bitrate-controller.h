@@ -41,6 +41,7 @@ void icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpoin
                                        const IcecamRtcpReportBlock *block, guint64 bytes_sent,
                                        guint64 ntp_now, gint64 now);
 guint icecam_bitrate_controller_get_target_kbps (IcecamBitrateController *self);
+gboolean icecam_bitrate_controller_is_congested (IcecamBitrateController *self, gint64 now);
 gboolean icecam_bitrate_controller_get_viewer (IcecamBitrateController *self,
                                                gconstpointer viewer, IcecamViewerRate *rate);
 

@@ -12,6 +12,9 @@
 /* Keyframe requests closer together than this are merged into one, deferred, never lost:
  * with one shared encoder a request serves every viewer. */
 #define KEYFRAME_MIN_INTERVAL_US (200 * G_TIME_SPAN_MILLISECOND)
+/* ... and than this while the path of a viewer is congested (see
+ * icecam_bitrate_controller_is_congested()). */
+#define KEYFRAME_CONGESTED_INTERVAL_US (750 * G_TIME_SPAN_MILLISECOND)
 
 static gboolean
 emit_keyframe_request (gpointer data)
@@ -39,16 +42,17 @@ icecam_camera_endpoint_cancel_keyframe_request (IcecamCameraEndpoint *self)
 void
 icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self)
 {
-  gint64 since = g_get_monotonic_time () - self->last_keyframe_request;
+  gint64 now = g_get_monotonic_time (), since = now - self->last_keyframe_request;
+  gint64 interval = icecam_bitrate_controller_is_congested (self->controller, now)
+                      ? KEYFRAME_CONGESTED_INTERVAL_US : KEYFRAME_MIN_INTERVAL_US;
 
   if (self->keyframe_source != NULL)
     return; /* one is already scheduled */
-  if (since >= KEYFRAME_MIN_INTERVAL_US) {
+  if (since >= interval) {
     emit_keyframe_request (self);
     return;
   }
-  self->keyframe_source =
-    g_timeout_source_new ((guint) ((KEYFRAME_MIN_INTERVAL_US - since) / 1000) + 1);
+  self->keyframe_source = g_timeout_source_new ((guint) ((interval - since) / 1000) + 1);
   g_source_set_callback (self->keyframe_source, emit_keyframe_request, self, NULL);
   g_source_attach (self->keyframe_source, self->context);
 }

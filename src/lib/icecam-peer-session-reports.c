@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* IcecamPeerSession's RTCP sender reports (RFC 3550 6.4.1): what the offerer sent this peer,
- * source by source, and a report about once a second while it sends. */
+ * source by source, and a report four times a second while it sends (each receiver report
+ * then echoes a fresh one: the round trip, which is how the camera sees a queue building on
+ * the path, is measured every 250 ms, not once a second). */
 
 #include "icecam-peer-session-private.h"
 
@@ -8,7 +10,7 @@
 
 #include <string.h>
 
-#define REPORT_INTERVAL_MS 1000
+#define REPORT_INTERVAL_MS 250
 
 /* Called with the lock held, for the packets just handed to the transport. */
 void

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "icecam-camera-source.h"
+#include "icecam-camera-stats.h"
 #include "icecam-tool.h"
 
 typedef struct {
@@ -14,6 +15,7 @@ typedef struct {
   gchar *id;
   IcecamCameraSourceOptions src;
   gint max_viewers;
+  gint stats_interval_s;
   gint min_bitrate_kbps;  /* --min-bitrate: congestion control's floor */
   gboolean no_congestion_control;
   gchar *secret_file;
@@ -190,6 +192,7 @@ check_options (CameraApp *app, GError **error)
       !icecam_tool_check_range ("--min-bitrate", app->min_bitrate_kbps, 16,
                                 app->src.bitrate_kbps, error) ||
       !icecam_tool_check_range ("--max-viewers", app->max_viewers, 1, 1024, error) ||
+      !icecam_tool_check_range ("--stats-interval", app->stats_interval_s, 0, 3600, error) ||
       !icecam_camera_source_check_pattern (&app->src, error))
     return FALSE;
   return icecam_tool_check_server (app->server, error) &&
@@ -238,6 +241,9 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
     { "keyframe-interval", 0, 0, G_OPTION_ARG_INT, &app->src.keyframe_interval_s,
       "Seconds between scheduled keyframes (default 10; joining viewers get one at once)",
       "SECONDS" },
+    { "stats-interval", 0, 0, G_OPTION_ARG_INT, &app->stats_interval_s,
+      "Every N seconds, a line of stats per viewer session: bandwidth estimate, rate sent, "
+      "NACKs and retransmissions (default 0: none)", "N" },
     { "max-viewers", 0, 0, G_OPTION_ARG_INT, &app->max_viewers,
       "Viewers served at once (default 16)", "N" },
     { "secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->secret_file,
@@ -335,6 +341,7 @@ run (CameraApp *app, int argc, char **argv)
   } else {
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (app->pipeline), "sink");
     g_autofree gchar *fingerprint = NULL;
+    guint stats;
 
     g_object_get (sink, "fingerprint", &fingerprint, NULL);
     g_print ("icecam-camera: fingerprint %s\n", fingerprint);
@@ -342,7 +349,10 @@ run (CameraApp *app, int argc, char **argv)
              app->rtsp != NULL ? "rtsp" : app->src.source, app->server);
     if (app->rtsp != NULL)
       icecam_camera_rtsp_start (app->rtsp);
+    stats = icecam_camera_stats_start (sink, (guint) app->stats_interval_s);
     g_main_loop_run (app->loop);
+    if (stats != 0)
+      g_source_remove (stats);
   }
   /* NULL closes every session: viewers get a bye, TURN allocations are released. */
   gst_element_set_state (app->pipeline, GST_STATE_NULL);

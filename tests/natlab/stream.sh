@@ -120,10 +120,11 @@ fps_between() {
 
 # ---- one case's endpoints -------------------------------------------------------------------
 
-# Camera "cam$1" in namespace $2, log in dir $3; waits until it registered.
+# Camera "cam$1" in namespace $2, log in dir $3, extra options "${@:4}"; waits until it
+# registered.
 start_camera() {
   lab_spawn "$2" "$3/camera.log" "$build/src/tools/icecam-camera" --server "$URL" \
-    --id "cam$1" --source test --keyframe-interval 10 --verbose
+    --id "cam$1" --source test --keyframe-interval 10 --verbose "${@:4}"
   CAMERA_PID=$LAB_LAST_PID
   lab_wait_line "$3/camera.log" 'registered with the rendezvous' 15
 }

@@ -7,6 +7,7 @@
 # page's relay-only policy (#relay=only) on a pair whose browser end is a relay. Asserts on the
 # pair types getStats() reports and that the camera selected the same pair (its addresses).
 # Then the browser's NAT reboots under the playing page, which must play again by itself.
+# Last, the browser behind a lossy link: its NACKs answered by the camera (nack_case).
 # Prints TAP.
 set -u
 
@@ -110,6 +111,67 @@ reboot_case() {
   stop_case 0 "$name" "$dir" "$before"
 }
 reboot_case
+
+# Browsers' NACKs answered (issue 16): Chromium behind a link that loses 4 % of the packets on
+# the way to it (icecam-link-emulator on its site's WAN link, 20 ms each way). Its getStats()
+# must count NACKs sent and repairs received, its freezes stay few, and the camera's stats
+# (--stats-interval) show the NACKs it got from the browser and the retransmissions (RTX)
+# that answered them. The emulator's own count of what it dropped is the control.
+nack_case() {
+  local name=browser-nack dir="$LAB_TMP/browser-nack" before=$failures out stats dropped
+  local frames nacks freezes repaired lost nacked retransmitted
+  mkdir -p "$dir"
+  if ! lab_site c 0 port-restricted || ! lab_site v 0 port-restricted ||
+    ! lab_site_emulate v 0 --ab-loss 4 --ab-delay 20 --ba-delay 20; then
+    tap_not_ok "$name: lab sites with the link emulator"
+    return
+  fi
+  start_camera 0 c0 "$dir" --stats-interval 1 ||
+    { tap_not_ok "$name: camera cam0 registers"; stop_case 0 "$name" "$dir" "$before"; return; }
+  lab_exec v0 /usr/bin/python3 "$src/tests/browser/play-page.py" "$web/view/cam0" \
+    --seconds 12 --timeout 40 >"$dir/page.json" 2>"$dir/page.err"
+  sleep 1.2 # one more stats line from the camera
+  out=$(/usr/bin/python3 - "$dir/page.json" <<'PY'
+import json, sys
+try:
+    s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+except Exception:
+    print('0 0 9 0 0')
+    sys.exit()
+st = (s.get('watch') or {}).get('stats') or {}
+print(st.get('framesDecoded', 0), st.get('nackCount', 0), st.get('freezeCount', 9),
+      st.get('retransmittedPacketsReceived', '-'), st.get('packetsLost', '-'))
+PY
+)
+  read -r frames nacks freezes repaired lost <<<"$out"
+  stats=$(grep -E '^icecam-camera: stats session=' "$dir/camera.log" | tail -1)
+  nacked=$(sed -nE 's/.* nacked=([0-9]+).*/\1/p' <<<"$stats")
+  retransmitted=$(sed -nE 's/.* retransmitted=([0-9]+).*/\1/p' <<<"$stats")
+  kill -TERM "$LAB_EMULATOR_PID" 2>/dev/null
+  lab_wait_pid_gone "$LAB_EMULATOR_PID" 5
+  dropped=$(sed -nE 's/^link-emulator: ab passed=[0-9]+ lost=([0-9]+).*/\1/p' \
+    "$LAB_TMP/v0link.log" | tail -1)
+  cp "$LAB_TMP/v0link.log" "$dir/" 2>/dev/null
+  echo "# $name: browser frames=$frames nackCount=$nacks freezeCount=$freezes" \
+    "retransmittedPacketsReceived=$repaired packetsLost=$lost; link dropped ${dropped:-?}"
+  echo "# $name: camera ${stats#icecam-camera: }"
+  tap_check "$name: the browser plays through the lossy link (frames $frames)" \
+    test "${frames:-0}" -ge 200
+  tap_check "$name: the link lost packets (${dropped:-none})" [ "${dropped:-0}" -gt 0 ]
+  tap_check "$name: the browser sent NACKs (nackCount $nacks)" test "${nacks:-0}" -gt 0
+  tap_check "$name: the camera got them (nacked=${nacked:-none})" test "${nacked:-0}" -gt 0
+  tap_check "$name: the camera answered with retransmissions (retransmitted=${retransmitted:-none})" \
+    test "${retransmitted:-0}" -gt 0
+  if [ "$repaired" != - ]; then
+    tap_check "$name: the browser received repairs (retransmittedPacketsReceived $repaired)" \
+      test "${repaired:-0}" -gt 0
+  fi
+  tap_check "$name: at most one freeze in the browser (freezeCount $freezes)" \
+    test "${freezes:-9}" -le 1
+  [ "$failures" != "$before" ] && { sed 's/^/# page: /' "$dir/page.err" | tail -5; }
+  stop_case 0 "$name" "$dir" "$before"
+}
+nack_case
 
 echo "1..$tests"
 [ "$failures" -eq 0 ]

@@ -584,7 +584,8 @@
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         for (const n of ['packetsReceived', 'packetsLost', 'bytesReceived', 'framesDecoded',
           'keyFramesDecoded', 'framesPerSecond', 'frameWidth', 'frameHeight', 'pliCount',
-          'nackCount', 'firCount', 'framesDropped'])
+          'nackCount', 'firCount', 'framesDropped', 'freezeCount', 'totalFreezesDuration',
+          'retransmittedPacketsReceived'])
           if (s[n] !== undefined)
             stats[n] = s[n];
         const codec = report.get(s.codecId);

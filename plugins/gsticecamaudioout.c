@@ -11,26 +11,30 @@
  * The "sometimes" pad `audio` of icecamsrc. It appears (in the streaming thread, before the
  * first audio packet) when the camera's offer has an audio section and its packets arrive;
  * it outputs RTP with the caps of that section (application/x-rtp,media=audio,
- * encoding-name=OPUS), timestamped on arrival like the video, so the two share one time line.
+ * encoding-name=OPUS), timestamped on arrival like the video, so the two share one time line,
+ * then moved on it to the arrival of the video captured at the same time (gsticecamlipsync.c).
  * The set_caps() call comes from the worker thread; the rest runs in icecamsrc's streaming
  * thread.
  */
 struct _GstIcecamAudioOut {
   GstElement *element;     /* not a reference: the element owns this */
+  GstIcecamLipSync *lip_sync; /* not owned */
   GstPadTemplate *templ;
   GMutex lock;             /* protects caps and payload_type */
   GstCaps *caps;           /* (nullable): from the offer */
   gint payload_type;       /* -1: no audio in the offer */
+  gint clock_rate;         /* of the offer's audio */
   GstPad *pad;             /* (nullable): streaming thread only */
   GstCaps *pad_caps;       /* the caps the pad has sent */
   gboolean eos;
 };
 
 GstIcecamAudioOut *
-gst_icecam_audio_out_new (GstElement *element, GstPadTemplate *templ)
+gst_icecam_audio_out_new (GstElement *element, GstPadTemplate *templ, GstIcecamLipSync *lip_sync)
 {
   GstIcecamAudioOut *self = g_new0 (GstIcecamAudioOut, 1);
 
+  self->lip_sync = lip_sync;
   self->element = element;
   self->templ = templ;
   self->payload_type = -1;
@@ -66,8 +70,9 @@ void
 gst_icecam_audio_out_set_caps (GstIcecamAudioOut *self, GstCaps *caps)
 {
   GstStructure *s = gst_caps_get_structure (caps, 0);
-  gint pt = -1;
+  gint pt = -1, clock_rate = 0;
 
+  gst_structure_get_int (s, "clock-rate", &clock_rate);
   if (g_strcmp0 (gst_structure_get_string (s, "encoding-name"), "OPUS") != 0 ||
       !gst_structure_get_int (s, "payload", &pt)) {
     GST_WARNING_OBJECT (self->element, "audio that is not Opus ignored: %" GST_PTR_FORMAT, caps);
@@ -76,6 +81,7 @@ gst_icecam_audio_out_set_caps (GstIcecamAudioOut *self, GstCaps *caps)
   g_mutex_lock (&self->lock);
   gst_caps_replace (&self->caps, caps);
   self->payload_type = pt;
+  self->clock_rate = clock_rate;
   g_mutex_unlock (&self->lock);
 }
 
@@ -104,10 +110,11 @@ gst_icecam_audio_out_claims (GstIcecamAudioOut *self, GstBuffer *buf)
 {
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   g_autoptr (GstCaps) caps = NULL;
-  gint pt;
+  gint pt, clock_rate;
 
   g_mutex_lock (&self->lock);
   pt = self->payload_type;
+  clock_rate = self->clock_rate;
   if (self->caps != NULL)
     caps = gst_caps_ref (self->caps);
   g_mutex_unlock (&self->lock);
@@ -124,6 +131,7 @@ gst_icecam_audio_out_claims (GstIcecamAudioOut *self, GstBuffer *buf)
     gst_caps_replace (&self->pad_caps, caps);
     gst_pad_push_event (self->pad, gst_event_new_caps (caps));
   }
+  gst_icecam_lip_sync_audio (self->lip_sync, buf, (guint) MAX (clock_rate, 0));
   /* A branch that is not linked, or that stopped, does not stop the video. */
   gst_pad_push (self->pad, buf);
   return TRUE;

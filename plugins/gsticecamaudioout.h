@@ -5,11 +5,14 @@
 
 #include <gst/gst.h>
 
+#include "gsticecamlipsync.h"
+
 G_BEGIN_DECLS
 
 typedef struct _GstIcecamAudioOut GstIcecamAudioOut;
 
-GstIcecamAudioOut *gst_icecam_audio_out_new (GstElement *element, GstPadTemplate *templ);
+GstIcecamAudioOut *gst_icecam_audio_out_new (GstElement *element, GstPadTemplate *templ,
+                                             GstIcecamLipSync *lip_sync);
 void gst_icecam_audio_out_free (GstIcecamAudioOut *self);
 void gst_icecam_audio_out_set_caps (GstIcecamAudioOut *self, GstCaps *caps);
 gboolean gst_icecam_audio_out_claims (GstIcecamAudioOut *self, GstBuffer *buf);

@@ -90,6 +90,7 @@
 #include <gst/video/video.h>
 #include <string.h>
 
+#include "gsticecamcapture.h"
 #include "gsticecamcommon.h"
 #include "gsticecamencoder.h"
 #include "icecam-camera-endpoint.h"
@@ -135,6 +136,8 @@ struct _GstIcecamSink {
   gboolean encoder_searched;
   GstElement *encoder;            /* upstream, NULL if none was found */
   guint applied_bitrate;          /* kbit/s, the last target given to the encoder */
+  GstIcecamCaptureNote video_capture;
+  GstIcecamCaptureNote audio_capture; /* the audio pad's streaming thread */
 
   IcecamWorker *worker;
   IcecamCameraEndpoint *endpoint; /* created and used in the worker; send() from streaming */
@@ -580,6 +583,9 @@ gst_icecam_sink_render_list (GstBaseSink *bsink, GstBufferList *list)
     used++;
     at += k;
   }
+  if (n > 0)
+    gst_icecam_note_capture (GST_ELEMENT (sink), sink->endpoint, &bsink->segment,
+                             gst_buffer_list_get (list, 0), &sink->video_capture);
   if (used > 0)
     icecam_camera_endpoint_send (sink->endpoint, messages, used);
   adapt_encoder (sink);
@@ -602,6 +608,8 @@ gst_icecam_sink_render (GstBaseSink *bsink, GstBuffer *buf)
   }
   message.buffers = vecs;
   message.n_buffers = (gint) k;
+  gst_icecam_note_capture (GST_ELEMENT (sink), sink->endpoint, &bsink->segment, buf,
+                           &sink->video_capture);
   icecam_camera_endpoint_send (sink->endpoint, &message, 1);
   unmap_buffer (maps, k);
   adapt_encoder (sink);
@@ -762,10 +770,19 @@ gst_icecam_sink_audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstMapInfo map;
   GOutputVector vec;
   NiceOutputMessage message = { &vec, 1 };
+  g_autoptr (GstEvent) segment_event = NULL;
 
   if (sink->endpoint == NULL) {
     gst_buffer_unref (buf);
     return GST_FLOW_FLUSHING;
+  }
+  segment_event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (segment_event != NULL) {
+    const GstSegment *segment;
+
+    gst_event_parse_segment (segment_event, &segment);
+    gst_icecam_note_capture (GST_ELEMENT (sink), sink->endpoint, segment, buf,
+                             &sink->audio_capture);
   }
   if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
     vec.buffer = map.data;

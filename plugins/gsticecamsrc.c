@@ -40,8 +40,10 @@
  *
  * When the camera's offer has an Opus audio section (icecamsink's `audio` pad), a sometimes pad
  * `audio` appears before its first packet and outputs its RTP (application/x-rtp,media=audio,
- * encoding-name=OPUS), stamped on arrival like the video, so both share one time line. Put a
- * queue after it: the pad is pushed from the same streaming thread as the video.
+ * encoding-name=OPUS), stamped on the video's time line: with lip-sync=true (the default) an
+ * audio packet is stamped with the arrival of the video captured with it (from the camera's
+ * RTCP sender reports), so sinks that sync on the stamps play the two together. Put a queue
+ * after it: the pad is pushed from the same streaming thread as the video.
  * |[
  * gst-launch-1.0 icecamsrc name=src server=ws://127.0.0.1:8080 camera-id=frontdoor \
  *   ! rtph264depay ! avdec_h264 ! videoconvert ! autovideosink \
@@ -78,6 +80,7 @@
 #include <gst/video/video.h>
 
 #include "gsticecamaudioout.h"
+#include "gsticecamlipsync.h"
 #include "gsticecamcommon.h"
 #include "gsticecamuri.h"
 #include "icecam-viewer-endpoint.h"
@@ -97,6 +100,7 @@ enum {
   PROP_CAMERA_FINGERPRINT,
   PROP_WAIT_FOR_CAMERA,
   PROP_RESUME,
+  PROP_LIP_SYNC,
 };
 
 struct _GstIcecamSrc {
@@ -112,6 +116,7 @@ struct _GstIcecamSrc {
   IcecamWorker *worker;
   IcecamViewerEndpoint *endpoint; /* worker thread; set/cleared under the object lock */
   GstIcecamAudioOut *audio;       /* the `audio` pad */
+  GstIcecamLipSync *lip_sync;     /* the audio's stamps from the camera's sender reports */
 
   GMutex lock;                    /* protects the fields below */
   GCond cond;
@@ -355,6 +360,7 @@ open_endpoint (GstIcecamSrc *src)
     return FALSE;
   }
   icecam_viewer_endpoint_set_receive_func (endpoint, on_endpoint_receive, src, NULL);
+  gst_icecam_lip_sync_set_clock (src->lip_sync, icecam_viewer_endpoint_get_sender_clock (endpoint));
   g_signal_connect (endpoint, "media", G_CALLBACK (on_endpoint_media), src);
   g_signal_connect (endpoint, "pair-selected", G_CALLBACK (on_endpoint_pair_selected), src);
   g_signal_connect (endpoint, "state-changed", G_CALLBACK (on_endpoint_state_changed), src);
@@ -430,6 +436,7 @@ gst_icecam_src_start (GstBaseSrc *bsrc)
   g_mutex_unlock (&src->lock);
   src->played = src->session_played = FALSE;
   src->last_pts = GST_CLOCK_TIME_NONE;
+  gst_icecam_lip_sync_reset (src->lip_sync);
   src->resume_delay_ms = RESUME_FIRST_DELAY_MS;
   src->resumes = 0;
 
@@ -598,8 +605,10 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
 
     if (ret != GST_FLOW_OK)
       return ret;
-    if (!gst_icecam_audio_out_claims (src->audio, *outbuf))
+    if (!gst_icecam_audio_out_claims (src->audio, *outbuf)) {
+      gst_icecam_lip_sync_video (src->lip_sync, *outbuf);
       return GST_FLOW_OK;
+    }
   }
 }
 
@@ -722,6 +731,8 @@ build_stats (GstIcecamSrc *src)
   g_mutex_lock (&src->lock);
   gst_structure_set (stats, "packets-queue-dropped", G_TYPE_UINT64, src->packets_queue_dropped,
                      NULL);
+  gst_structure_set (stats, "audio-offset-ms", G_TYPE_INT64,
+                     gst_icecam_lip_sync_get_offset_ms (src->lip_sync), NULL);
 
   g_mutex_unlock (&src->lock);
   gst_structure_set (stats,
@@ -757,6 +768,8 @@ gst_icecam_src_set_property (GObject *object, guint prop_id, const GValue *value
     src->wait_for_camera = g_value_get_boolean (value);
   } else if (prop_id == PROP_RESUME) {
     src->resume = g_value_get_boolean (value);
+  } else if (prop_id == PROP_LIP_SYNC) {
+    gst_icecam_lip_sync_set_enabled (src->lip_sync, g_value_get_boolean (value));
   } else if (!gst_icecam_settings_set_property (&src->settings, prop_id, value)) {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -781,6 +794,8 @@ gst_icecam_src_get_property (GObject *object, guint prop_id, GValue *value, GPar
     g_value_set_boolean (value, src->wait_for_camera);
   else if (prop_id == PROP_RESUME)
     g_value_set_boolean (value, src->resume);
+  else if (prop_id == PROP_LIP_SYNC)
+    g_value_set_boolean (value, gst_icecam_lip_sync_get_enabled (src->lip_sync));
   else if (!gst_icecam_settings_get_property (&src->settings, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (src);
@@ -792,6 +807,7 @@ gst_icecam_src_finalize (GObject *object)
   GstIcecamSrc *src = GST_ICECAM_SRC (object);
 
   gst_icecam_audio_out_free (src->audio);
+  gst_icecam_lip_sync_free (src->lip_sync);
   gst_icecam_settings_clear (&src->settings);
   g_free (src->token);
   g_free (src->camera_fingerprint);
@@ -923,7 +939,8 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
       "packets-recovered (retransmissions received), delay-ms (the last packet's delay "
       "from the camera by its sender reports, -1 before the first; meaningful when both "
       "clocks agree), delay-sum-ms and delay-samples (for means), resumes (resume=true: "
-      "times the camera was asked for again) and, once selected, the pair's local-type, "
+      "times the camera was asked for again), audio-offset-ms (lip-sync: how much later than "
+      "it arrived the latest audio packet is stamped) and, once selected, the pair's local-type, "
       "remote-type, transport, local-address, remote-address");
 
   g_object_class_install_property (gobject_class, PROP_TOKEN,
@@ -954,6 +971,13 @@ gst_icecam_src_class_init (GstIcecamSrcClass *klass)
           "leaving ends the stream with EOS, other failures with an error", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
+  g_object_class_install_property (gobject_class, PROP_LIP_SYNC,
+      g_param_spec_boolean ("lip-sync", "Lip sync",
+          "Stamp the audio with the arrival of the video captured with it, from the camera's "
+          "RTCP sender reports, so that audio and video played as stamped are in sync however "
+          "differently the camera's encoders delay them. Off: the audio is stamped on arrival",
+          TRUE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_icecam_src_change_state);
@@ -975,8 +999,9 @@ gst_icecam_src_init (GstIcecamSrc *src)
 {
   g_mutex_init (&src->lock);
   g_cond_init (&src->cond);
+  src->lip_sync = gst_icecam_lip_sync_new ();
   src->audio = gst_icecam_audio_out_new (GST_ELEMENT (src),
-      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (src), "audio"));
+      gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (src), "audio"), src->lip_sync);
   gst_pad_add_probe (GST_BASE_SRC_PAD (src), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_src_eos, src,
                      NULL);
   g_queue_init (&src->packets);

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Opus audio in the same session, on loopback with a real rendezvous and cameras: a camera with
 # --audio test is heard by icecam-view (audio_ms) while its video plays; a camera without audio
-# and a pipeline that leaves icecamsrc's audio pad unlinked still play video; a mistyped --audio
-# is one line and exit status 2.
+# and a pipeline that leaves icecamsrc's audio pad unlinked still play video; audio and video play
+# in sync from the camera's sender reports; a mistyped --audio is one line and exit status 2.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 TEST_KILL_SIGNAL=INT
@@ -67,6 +67,38 @@ n=$(echo "$out" | grep -cE '\(a:sink\) \([0-9]+ bytes')
 [ $rc -eq 0 ] && [ "$n" -gt 0 ] && echo "$out" | grep -qE "queue0.GstPad:sink: caps = application/x-rtp, media=\(string\)audio.*OPUS" \
   && pass "icecamsrc's audio pad: Opus RTP, $n decoded buffers" \
   || fail "icecamsrc's audio pad (rc=$rc, $n buffers): $(echo "$out" | grep -v last-message | tail -5)"
+
+# Lip sync: a camera whose video reaches icecamsink 250 ms after its audio (an encoder that holds
+# frames), both RTP clocks starting at unrelated values; it flashes white and ticks on the same
+# instants. Two viewers built like icecam-view measure the audio's skew: stamped on arrival
+# (lip-sync=false) the sound runs ahead by about the delay; lined up from the sender reports it
+# is within ITU-R BT.1359's bounds (at most 45 ms early, 125 ms late).
+gst-launch-1.0 -e videotestsrc is-live=true pattern=blink \
+  ! video/x-raw,width=320,height=240,framerate=1/1 \
+  ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=4 ! identity sleep-time=250000 \
+  ! video/x-h264,stream-format=byte-stream,alignment=au \
+  ! rtph264pay aggregate-mode=zero-latency timestamp-offset=1000 \
+  ! icecamsink name=sink server="$url" camera-id=flash \
+  audiotestsrc is-live=true wave=ticks volume=0.8 ! audioconvert ! audioresample ! opusenc \
+  ! rtpopuspay pt=111 timestamp-offset=3000000000 ! sink.audio >"$tmp/flash.log" 2>&1 &
+pids+=($!)
+if wait_for_cameras "$port" 3 $((20 * slow)); then
+  timeout $((60 * slow)) "$build/tests/av-skew" "$url" flash $((10 * slow)) >"$tmp/synced.log" 2>&1 &
+  synced=$!
+  timeout $((60 * slow)) "$build/tests/av-skew" "$url" flash $((10 * slow)) lip-sync=false \
+    >"$tmp/arrival.log" 2>&1; rc_arrival=$?
+  wait $synced; rc_synced=$?
+  skew_synced=$(grep -oE 'median=-?[0-9]+' "$tmp/synced.log" | cut -d= -f2)
+  skew_arrival=$(grep -oE 'median=-?[0-9]+' "$tmp/arrival.log" | cut -d= -f2)
+  [ $rc_arrival -eq 0 ] && [ "${skew_arrival:-0}" -lt -150 ] \
+    && pass "lip-sync=false: audio ${skew_arrival} ms from the video (the camera's 250 ms)" \
+    || fail "lip-sync=false (rc=$rc_arrival): $(cat "$tmp/arrival.log")"
+  [ $rc_synced -eq 0 ] && [ "${skew_synced:-999}" -ge -45 ] && [ "${skew_synced:-999}" -le 125 ] \
+    && pass "lip sync from the sender reports: audio ${skew_synced} ms from the video ($(grep -E '^skew_ms|stamped' "$tmp/synced.log" | tr '\n' ' '))" \
+    || fail "lip sync (rc=$rc_synced): $(cat "$tmp/synced.log")"
+else
+  fail "the flashing camera registered: $(cat "$tmp/flash.log")"
+fi
 
 # A mistyped --audio: one line, exit 2.
 out=$("$build/src/tools/icecam-camera" --server "$url" --id bad --audio alsa 2>&1); rc=$?

@@ -3,6 +3,7 @@
 
 #include "icecam-h264.h"
 #include "icecam-rtcp.h"
+#include "icecam-rtp-clock.h"
 #include "icecam-sdp.h"
 #include "icecam-turn-credentials.h"
 
@@ -622,11 +623,50 @@ test_turn_credentials_vectors (void)
   g_assert_cmpstr (server->urls[0], ==, "turn:198.51.100.3:3478");
 }
 
+/* RTP time to a clock and back, across the 32-bit wrap, and a sender report's NTP time. */
+static void
+test_rtp_clock (void)
+{
+  g_autoptr (IcecamRtpClock) clock = icecam_rtp_clock_new ();
+  guint32 timestamp = 0;
+  gint64 time_us = 0;
+
+  /* 90 kHz: 9000 ticks are 100 ms, before or after, also where the timestamp wraps. */
+  g_assert_cmpint (icecam_rtp_clock_time_of (1000, 5000000, 10000, 90000), ==, 5100000);
+  g_assert_cmpint (icecam_rtp_clock_time_of (1000, 5000000, 0xffffffffu - 7999, 90000), ==,
+                   4900000);
+  g_assert_cmpint (icecam_rtp_clock_time_of (0xffffff00u, 0, 0x00001f00u, 48000), ==, 170666);
+  g_assert_cmpuint (icecam_rtp_clock_timestamp_at (0xffffffffu, 1000000, 1100000, 90000), ==,
+                    8999);
+  g_assert_cmpuint (icecam_rtp_clock_timestamp_at (100, 1000000, 900000, 90000), ==,
+                    (guint32) (100 - 9000));
+  g_assert_cmpint (icecam_rtp_clock_unix_us_from_ntp (icecam_rtcp_ntp_from_unix_us (
+                     G_GINT64_CONSTANT (1765000000123456))), >=, G_GINT64_CONSTANT (1765000000123455));
+  g_assert_cmpint (icecam_rtp_clock_unix_us_from_ntp (icecam_rtcp_ntp_from_unix_us (
+                     G_GINT64_CONSTANT (1765000000123456))), <=, G_GINT64_CONSTANT (1765000000123456));
+
+  /* Sources by SSRC; a full table forgets one to make room, and never grows. */
+  g_assert_false (icecam_rtp_clock_lookup (clock, 7, &timestamp, &time_us));
+  icecam_rtp_clock_note (clock, 7, 1234, 42);
+  icecam_rtp_clock_note (clock, 8, 99, 43);
+  icecam_rtp_clock_note (clock, 7, 1300, 44);
+  g_assert_true (icecam_rtp_clock_lookup (clock, 7, &timestamp, &time_us));
+  g_assert_cmpuint (timestamp, ==, 1300);
+  g_assert_cmpint (time_us, ==, 44);
+  for (guint32 ssrc = 100; ssrc < 100 + 2 * ICECAM_RTP_CLOCK_MAX_SOURCES; ssrc++)
+    icecam_rtp_clock_note (clock, ssrc, ssrc, ssrc);
+  g_assert_true (icecam_rtp_clock_lookup (clock, 100 + 2 * ICECAM_RTP_CLOCK_MAX_SOURCES - 1,
+                                          &timestamp, &time_us));
+  icecam_rtp_clock_clear (clock);
+  g_assert_false (icecam_rtp_clock_lookup (clock, 8, &timestamp, &time_us));
+}
+
 int
 main (int argc, char **argv)
 {
   g_log_writer_default_set_use_stderr (TRUE);
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/rtcp/rtp-clock", test_rtp_clock);
 
   g_test_add_func ("/sdp/parse/offer", test_sdp_parse_offer);
   g_test_add_func ("/sdp/roundtrip", test_sdp_roundtrip);

@@ -191,6 +191,23 @@ icecam_camera_endpoint_send_audio (IcecamCameraEndpoint *self, const NiceOutputM
   return icecam_fanout_send_ungated (self->fanout, messages, n_messages);
 }
 
+/**
+ * icecam_camera_endpoint_note_capture:
+ * @ssrc: the source (video or audio)
+ * @rtp_timestamp: of content captured at @captured_us
+ * @captured_us: monotonic time (g_get_monotonic_time()) of the capture
+ *
+ * The sessions' RTCP sender reports then tie @ssrc's RTP time to the time of capture, so that
+ * a viewer plays audio and video captured together at the same time, however long each took
+ * to encode. Without it the reports tie RTP time to the time of sending. Thread-safe.
+ */
+void
+icecam_camera_endpoint_note_capture (IcecamCameraEndpoint *self, guint32 ssrc,
+                                     guint32 rtp_timestamp, gint64 captured_us)
+{
+  icecam_rtp_clock_note (self->capture_clock, ssrc, rtp_timestamp, captured_us);
+}
+
 /* Reads the profile-level-id from the first SPS sent, when the caps did not say it. Runs on
  * the streaming thread while the profile is pending. */
 static void

@@ -43,6 +43,7 @@ struct _IcecamCameraEndpoint {
   IcecamRtpHistory *history; /* what was sent, for retransmissions; thread-safe */
   guint32 rtx_ssrc;          /* RFC 4588 retransmission stream, the same for every viewer */
   IcecamBitrateController *controller; /* the encoder's target from the viewers' reports */
+  IcecamRtpClock *capture_clock; /* when each source's content was captured; thread-safe */
 
   GMutex lock;        /* protects the fields below */
   GHashTable *sessions; /* id -> ViewerSession */

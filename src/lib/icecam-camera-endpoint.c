@@ -353,6 +353,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     return;
   }
   icecam_peer_session_set_policy (vs->peer, &camera_policy);
+  icecam_peer_session_set_capture_clock (vs->peer, self->capture_clock);
   g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
   g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
@@ -743,6 +744,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   icecam_fanout_free (self->fanout);
   icecam_rtp_history_free (self->history);
   icecam_bitrate_controller_free (self->controller);
+  icecam_rtp_clock_unref (self->capture_clock);
   icecam_sdp_free (self->media);
   icecam_sdp_media_free (self->audio);
   g_free (self->cname);
@@ -841,4 +843,5 @@ icecam_camera_endpoint_init (IcecamCameraEndpoint *self)
   self->max_viewers = DEFAULT_MAX_VIEWERS;
   self->last_keyframe_request = G_MININT64 / 2;
   self->cname = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+  self->capture_clock = icecam_rtp_clock_new ();
 }

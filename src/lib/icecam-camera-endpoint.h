@@ -62,6 +62,8 @@ void icecam_camera_endpoint_set_audio (IcecamCameraEndpoint *self, guint payload
 void icecam_camera_endpoint_clear_audio (IcecamCameraEndpoint *self);
 guint icecam_camera_endpoint_send_audio (IcecamCameraEndpoint *self,
                                          const NiceOutputMessage *messages, guint n_messages);
+void icecam_camera_endpoint_note_capture (IcecamCameraEndpoint *self, guint32 ssrc,
+                                          guint32 rtp_timestamp, gint64 captured_us);
 void icecam_camera_endpoint_set_certificate (IcecamCameraEndpoint *self,
                                              IcecamCertificate *certificate);
 IcecamCertificate *icecam_camera_endpoint_get_certificate (IcecamCameraEndpoint *self);

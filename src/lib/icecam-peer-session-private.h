@@ -45,6 +45,7 @@ struct _IcecamPeerSession {
   GSource *report_timer;          /* offerer, while CONNECTED: RTCP sender reports */
   guint32 clock_rates[128];       /* RTP clock rate by payload type, from the offered media */
   gchar *cname;                   /* of the offered sources */
+  IcecamRtpClock *capture_clock;  /* (nullable): when each source's content was captured */
 
   IcecamPeerReceiveFunc receive_func;
   gpointer receive_data;

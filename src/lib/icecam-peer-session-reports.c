@@ -74,7 +74,8 @@ make_sender_info (IcecamPeerSession *self, const IcecamRtpSource *source, gint64
                   gint64 now_real, IcecamRtcpSenderInfo *info)
 {
   guint32 rate = self->clock_rates[source->payload_type];
-  gint64 elapsed = now_monotonic - source->last_sent;
+  gint64 elapsed = now_monotonic - source->last_sent, captured_us;
+  guint32 captured_timestamp;
 
   if (rate == 0)
     return FALSE;
@@ -82,6 +83,13 @@ make_sender_info (IcecamPeerSession *self, const IcecamRtpSource *source, gint64
   info->ntp_time = icecam_rtcp_ntp_from_unix_us (now_real);
   info->rtp_timestamp = source->last_timestamp +
                         (guint32) ((guint64) MAX (elapsed, 0) * rate / G_USEC_PER_SEC);
+  /* Known, the capture time of a recent packet is the better reference: receivers line audio
+   * up with video from these reports, and the streams' encoders delay them differently. */
+  if (self->capture_clock != NULL &&
+      icecam_rtp_clock_lookup (self->capture_clock, source->ssrc, &captured_timestamp,
+                               &captured_us))
+    info->rtp_timestamp = icecam_rtp_clock_timestamp_at (captured_timestamp, captured_us,
+                                                         now_monotonic, rate);
   info->packet_count = source->packets;
   info->octet_count = source->octets;
   return TRUE;
@@ -118,6 +126,21 @@ on_report_timer (gpointer user_data)
       icecam_peer_session_send_rtcp (self, packet, length);
   }
   return G_SOURCE_CONTINUE;
+}
+
+/**
+ * icecam_peer_session_set_capture_clock:
+ * @clock: (nullable): for each SSRC, the RTP timestamp of content captured at a monotonic time
+ *
+ * The sender reports then map RTP time to the time of capture rather than of sending. Call
+ * before the session connects.
+ */
+void
+icecam_peer_session_set_capture_clock (IcecamPeerSession *self, IcecamRtpClock *clock)
+{
+  g_clear_pointer (&self->capture_clock, icecam_rtp_clock_unref);
+  if (clock != NULL)
+    self->capture_clock = icecam_rtp_clock_ref (clock);
 }
 
 /* Offerer, on becoming CONNECTED: reports start, the first after a random part of the

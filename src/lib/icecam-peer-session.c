@@ -821,6 +821,7 @@ icecam_peer_session_finalize (GObject *object)
   g_free (self->remote_fingerprint);
   g_free (self->remote_ufrag);
   g_free (self->cname);
+  g_clear_pointer (&self->capture_clock, icecam_rtp_clock_unref);
   g_clear_error (&self->error);
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->config);

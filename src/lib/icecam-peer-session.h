@@ -9,6 +9,7 @@
 #include "icecam-dtls-srtp.h"
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
+#include "icecam-rtp-clock.h"
 #include "icecam-sdp.h"
 
 G_BEGIN_DECLS
@@ -96,6 +97,7 @@ IcecamPeerSession *icecam_peer_session_new (const gchar *id, IcecamPeerRole role
                                             IcecamCertificate *certificate,
                                             const IcecamIceConfig *config, GError **error);
 void icecam_peer_session_set_policy (IcecamPeerSession *self, const IcecamPeerPolicy *policy);
+void icecam_peer_session_set_capture_clock (IcecamPeerSession *self, IcecamRtpClock *clock);
 void icecam_peer_session_set_ice_config (IcecamPeerSession *self, const IcecamIceConfig *config);
 gboolean icecam_peer_session_set_pinned_fingerprint (IcecamPeerSession *self,
                                                      const gchar *fingerprint, GError **error);

@@ -60,11 +60,15 @@ icecam_viewer_endpoint_on_peer_receive (const guint8 *data, gsize length, gpoint
   if (icecam_rtp_is_rtcp (data, length)) {
     IcecamRtcpSenderInfo info;
 
+    if (!icecam_rtcp_find_sender_report (data, length, &info))
+      return;
     /* Echoed in the receiver reports: the camera measures the round trip with it. */
-    if (icecam_rtcp_find_sender_report (data, length, &info) &&
-        info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
+    if (info.ssrc == (guint32) g_atomic_int_get ((gint *) &self->media_ssrc))
       icecam_receive_stats_sender_report (&self->receive_stats, info.ntp_time,
                                           info.rtp_timestamp, g_get_monotonic_time ());
+    /* Each source's RTP time on the camera's clock: what lines audio up with video. */
+    icecam_rtp_clock_note (self->sender_clock, info.ssrc, info.rtp_timestamp,
+                           icecam_rtp_clock_unix_us_from_ntp (info.ntp_time));
     return;
   }
   icecam_viewer_endpoint_stop_restart_requests (self); /* media again: whatever was asked worked */
@@ -84,6 +88,21 @@ icecam_viewer_endpoint_on_peer_receive (const guint8 *data, gsize length, gpoint
   }
   if (self->receive_func != NULL)
     self->receive_func (data, length, self->receive_data);
+}
+
+/**
+ * icecam_viewer_endpoint_get_sender_clock:
+ *
+ * The camera's sender reports, source by source: the latest RTP timestamp reported and the
+ * camera's wall-clock time (µs since 1970) it stands for. Audio and video lined up on that
+ * clock play in sync (RFC 3550 6.4.1).
+ *
+ * Returns: (transfer none): the reports so far; thread-safe
+ */
+IcecamRtpClock *
+icecam_viewer_endpoint_get_sender_clock (IcecamViewerEndpoint *self)
+{
+  return self->sender_clock;
 }
 
 /**

@@ -48,6 +48,7 @@ struct _IcecamViewerEndpoint {
   guint64 nacks_sent;    /* atomic: sequence numbers asked for again */
   guint64 recovered;     /* atomic: retransmissions received */
   IcecamReceiveStats receive_stats; /* of the camera's video, for the receiver reports */
+  IcecamRtpClock *sender_clock;   /* the camera's sender reports: RTP time to its wall clock */
   guint clock_rate;      /* of the offer's rtpmap */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */

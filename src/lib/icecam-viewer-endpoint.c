@@ -796,6 +796,7 @@ icecam_viewer_endpoint_finalize (GObject *object)
   icecam_ice_config_free (self->user_config);
   icecam_message_free (self->welcome);
   g_clear_error (&self->error);
+  icecam_rtp_clock_unref (self->sender_clock);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (icecam_viewer_endpoint_parent_class)->finalize (object);
@@ -845,4 +846,5 @@ icecam_viewer_endpoint_init (IcecamViewerEndpoint *self)
   self->context = g_main_context_ref_thread_default ();
   self->state = ICECAM_VIEWER_STATE_IDLE;
   self->own_ssrc = g_random_int ();
+  self->sender_clock = icecam_rtp_clock_new ();
 }

@@ -7,6 +7,7 @@
 
 #include "icecam-ice-config.h"
 #include "icecam-ice-session.h"
+#include "icecam-rtp-clock.h"
 #include "icecam-sdp.h"
 #include "icecam-signalling-client.h"
 
@@ -53,6 +54,7 @@ void icecam_viewer_endpoint_set_receive_func (IcecamViewerEndpoint *self,
                                               IcecamIceReceiveFunc func, gpointer user_data,
                                               GDestroyNotify notify);
 void icecam_viewer_endpoint_set_wait (IcecamViewerEndpoint *self, gboolean wait);
+IcecamRtpClock *icecam_viewer_endpoint_get_sender_clock (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_start (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_request_keyframe (IcecamViewerEndpoint *self);
 gboolean icecam_viewer_endpoint_request_retransmission (IcecamViewerEndpoint *self,

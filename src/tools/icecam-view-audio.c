@@ -9,9 +9,12 @@
  * When icecamsrc adds its `audio` pad (the camera's offer has Opus), a chain
  * "queue ! rtpopusdepay ! opusdec ! audioconvert ! audioresample ! autoaudiosink" joins the
  * pipeline (headless: a fakesink) and the decoded audio is counted. The chain is made once
- * and linked again to the pad of each new session. Like the video, the audio is played as it
- * is decoded (sync=false): both are stamped on arrival by icecamsrc, so they stay together
- * within the network's jitter. pad-added and the probe run in the streaming thread.
+ * and linked again to the pad of each new session. The video is shown as soon as it is
+ * decoded; the audio is played on its stamps (sync=true), which icecamsrc sets from the
+ * camera's sender reports to the arrival of the video captured with it (lip-sync), plus
+ * ICECAM_VIEW_AUDIO_DELAY_MS: so the two play together however differently the camera's
+ * encoders delay them (tests/test-audio.sh measures it). pad-added and the probe run in the
+ * streaming thread.
  */
 struct _IcecamViewAudio {
   GstElement *pipeline;   /* not references: the pipeline outlives this */
@@ -38,9 +41,8 @@ static GstElement *
 make_chain (IcecamViewAudio *self, GError **error)
 {
   g_autofree gchar *description = g_strdup_printf (
-      "queue max-size-time=500000000 leaky=downstream ! rtpopusdepay ! opusdec name=adec plc=true "
-      "! audioconvert ! audioresample ! %s",
-      self->headless ? "fakesink sync=false" : "autoaudiosink sync=false");
+      ICECAM_VIEW_AUDIO_DECODER " ! %s " ICECAM_VIEW_AUDIO_SINK_SETTINGS,
+      self->headless ? "fakesink" : "autoaudiosink", ICECAM_VIEW_AUDIO_DELAY_MS * 1000000);
   GstElement *chain = gst_parse_bin_from_description (description, TRUE, error);
   g_autoptr (GstElement) dec = NULL;
   g_autoptr (GstPad) pad = NULL;

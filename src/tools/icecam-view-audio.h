@@ -7,6 +7,20 @@
 
 G_BEGIN_DECLS
 
+/* The audio plays this much after the instant icecamsrc stamps it with (lip-sync=true: the
+ * arrival of the video captured with it): the video's decoding, and room for the audio's
+ * jitter on the side that ITU-R BT.1359 tolerates more (sound late up to 125 ms, early only
+ * up to 45 ms). */
+#define ICECAM_VIEW_AUDIO_DELAY_MS 60
+
+/* Decoding, before the sink; tests/av-skew.c builds its viewer with it. */
+#define ICECAM_VIEW_AUDIO_DECODER \
+  "queue max-size-time=500000000 leaky=downstream ! rtpopusdepay ! opusdec name=adec plc=true " \
+  "! audioconvert ! audioresample"
+/* The sink's settings: played on icecamsrc's stamps; added while the pipeline plays, so no
+ * preroll (async=false). */
+#define ICECAM_VIEW_AUDIO_SINK_SETTINGS "sync=true async=false ts-offset=%d"
+
 typedef struct _IcecamViewAudio IcecamViewAudio;
 
 IcecamViewAudio *icecam_view_audio_new (GstElement *pipeline, GstElement *src, gboolean headless);

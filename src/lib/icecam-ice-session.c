@@ -7,6 +7,7 @@
 
 #include "icecam-ice-config-resolve.h"
 #include "icecam-mdns.h"
+#include "icecam-port-prediction.h"
 
 #define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
 #define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
@@ -71,6 +72,7 @@ struct _IcecamIceSession {
   guint remote_types; /* bit per NiceCandidateType received */
   gboolean local_done, remote_done;
   gboolean relay_only;
+  gint port_step; /* non-zero: predicted srflx candidates follow the real one */
   gboolean have_turn;
   guint turn_unresolved; /* TURN relays left out because their names did not resolve */
   GSource *no_pair_source;
@@ -196,6 +198,21 @@ set_state (IcecamIceSession *self, IcecamIceState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
+/* A sequential symmetric NAT gives the mapping towards the peer a port a few steps past the
+ * one towards the relay (the srflx candidate): the peer checks those too (docs/design.md). */
+static void
+emit_predicted_candidates (IcecamIceSession *self, const gchar *srflx)
+{
+  g_auto (GStrv) predicted = icecam_port_prediction_candidates (srflx, self->port_step,
+                                                                ICECAM_PORT_PREDICTION_COUNT);
+
+  if (predicted[0] != NULL)
+    g_debug ("ice-session %p: %u predicted srflx candidates, port step %d", self,
+             g_strv_length (predicted), self->port_step);
+  for (guint i = 0; predicted[i] != NULL; i++)
+    g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, predicted[i]);
+}
+
 static void
 on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSession *self)
 {
@@ -209,6 +226,8 @@ on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSes
     return;
   g_debug ("ice-session %p: local %s", self, sdp + 2);
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, sdp + 2);
+  if (self->port_step != 0 && candidate->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+    emit_predicted_candidates (self, sdp + 2);
 }
 
 static gboolean
@@ -417,6 +436,7 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
 
   self->controlling = controlling;
   self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
+  self->port_step = self->relay_only ? 0 : config->port_step;
   /* mDNS lookups ask where the candidates are: on the pinned address's interface (loopback
    * in tests: nothing leaves the machine), else on the system's default. */
   for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++) {

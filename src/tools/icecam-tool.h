@@ -22,6 +22,7 @@ typedef struct {
   gchar *ca_file;
   gboolean insecure_tls;
   gboolean verbose;
+  gint port_step; /* not an option: --nat-probe's finding (port-step), 0 when none */
 } IcecamToolIceOptions;
 
 GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);
@@ -31,7 +32,7 @@ void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
 void icecam_tool_use_build_tree_plugin (void);
 gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
-                              const gchar *stun_server, gchar **nat_type);
+                              const gchar *stun_server, gchar **nat_type, gint *port_step);
 
 void icecam_tool_init (const gboolean *verbose);
 GOptionEntry icecam_tool_version_entry (gboolean *version);

@@ -8,6 +8,16 @@
 #    viewer over IPv6. The pair must be host <-> host over IPv6.
 #  - tcp-udpblocked-open: the camera's NAT drops all UDP, the viewer has a public address, no
 #    TURN anywhere, both ends with --ice-tcp: a direct TCP pair (RFC 6544 active -> passive).
+#  - predict-prc-symseq: port prediction. The camera behind a port-restricted cone, the viewer
+#    behind the lab's sequential symmetric NAT (relayed without prediction: natlab-traversal's
+#    prc-symseq), TURN offered, both ends with --nat-probe against a rendezvous that serves
+#    RFC 5780 (--stun-alternate): the viewer's probe finds ports=sequential, so its sessions
+#    also signal the srflx ports that step predicts, and the camera's ICE finds the direct
+#    pair among them. The pair must not be relayed and the media must cross between the two
+#    NATs. ICECAM_PREDICT_RUNS=N repeats it N times (each run a fresh pair of sites) and
+#    prints how many ended direct; ICECAM_PREDICT_BASELINE=1 also runs each time the same
+#    layout without --nat-probe (no prediction), for the before/after counts
+#    (docs/benchmarks.md); neither counts as a test failure beyond the first run.
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and
@@ -175,6 +185,81 @@ case_tcp() {
   lab_site_remove v 1
 }
 
+STUN_ALTERNATE_IP=203.0.113.5
+
+# A rendezvous with TURN over UDP whose STUN responder also serves RFC 5780 (the probe's
+# mapping tests need a second address); sets URL_PREDICT.
+start_predict_rendezvous() {
+  lab_addr srv up0 "$STUN_ALTERNATE_IP/24" || return 1
+  lab_rendezvous_start "$LAB_TMP/rendezvous-predict.log" --verbose \
+    --stun-alternate "$STUN_ALTERNATE_IP" \
+    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
+    --turn-secret-file "$LAB_TMP/turn-secret" --turn-ttl 600 --allow-anonymous-relay || return 1
+  URL_PREDICT=$LAB_RENDEZVOUS_URL
+}
+
+# One run ($3) of the port prediction layout in slot $1; "$2" is "predict" (both ends
+# --nat-probe) or "baseline". Sets PREDICT_PAIR (the viewer's pair), PREDICT_TTFF and
+# PREDICT_DIRECT_BYTES (UDP between the two NATs, counted at the viewer's). Each run has its
+# own camera id: a stopped camera's id stays taken at the rendezvous for a while.
+predict_run() {
+  local i=$1 mode=$2 id="cam$2$3" dir="$LAB_TMP/predict-$3-$2" cam_nat probe=()
+  PREDICT_PAIR='' PREDICT_DIRECT_BYTES=0 PREDICT_TTFF='' SUMMARY='' VIEW_RC=''
+  mkdir -p "$dir"
+  [ "$mode" = predict ] && probe=(--nat-probe)
+  if ! { lab_site c "$i" port-restricted && cam_nat=$SITE_NAT_IP &&
+    lab_site v "$i" symmetric-sequential; }; then
+    tap_not_ok "predict-prc-symseq: lab sites"
+    return 1
+  fi
+  lab_exec "v${i}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+  lab_exec "v${i}nat" nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
+    comment '"from-camera-nat"'
+  if start_camera "c$i" "$id" "$URL_PREDICT" "$dir" "${probe[@]}"; then
+    run_viewer "v$i" "$id" "$URL_PREDICT" "$dir" "${probe[@]}"
+    PREDICT_PAIR=$(summary_field "$SUMMARY" pair)
+    PREDICT_TTFF=$(summary_field "$SUMMARY" ttff_ms)
+    PREDICT_DIRECT_BYTES=$(nft_count "v${i}nat" from-camera-nat 'ip lab' bytes)
+    lab_stop "$CAMERA_PID"
+  else
+    tap_not_ok "predict-prc-symseq: camera registers ($mode)"
+  fi
+  PREDICT_DIR=$dir
+  lab_site_remove c "$i"
+  lab_site_remove v "$i"
+}
+
+is_direct() { [[ $1 =~ ^(host|srflx|prflx)/(host|srflx|prflx)$ ]]; }
+
+case_predict() {
+  local name=predict-prc-symseq before=$failures runs=${ICECAM_PREDICT_RUNS:-1} r
+  local direct=0 base_direct=0 base_runs=0 pairs='' base_pairs=''
+  if ! start_predict_rendezvous; then tap_not_ok "$name: the rendezvous with RFC 5780"; return; fi
+  for ((r = 1; r <= runs; r++)); do
+    if [ "${ICECAM_PREDICT_BASELINE:-0}" = 1 ]; then
+      predict_run 2 baseline "$r"
+      base_runs=$((base_runs + 1))
+      is_direct "$PREDICT_PAIR" && base_direct=$((base_direct + 1))
+      base_pairs="$base_pairs ${PREDICT_PAIR:-none}(ttff ${PREDICT_TTFF:-none})"
+    fi
+    predict_run 2 predict "$r" || continue
+    is_direct "$PREDICT_PAIR" && [ "$PREDICT_DIRECT_BYTES" -gt 10000 ] && direct=$((direct + 1))
+    pairs="$pairs ${PREDICT_PAIR:-none}(ttff ${PREDICT_TTFF:-none}, $PREDICT_DIRECT_BYTES B)"
+    [ "$r" -gt 1 ] && continue
+    tap_check "$name: the viewer's probe found its NAT sequential" \
+      grep -qE '^icecam-view: nat=symmetric .*ports=sequential port-step=' "$PREDICT_DIR/view.log"
+    tap_check "$name: the viewer signalled predicted srflx candidates" \
+      grep -qE 'predicted srflx candidates, port step' "$PREDICT_DIR/view.log"
+    assert_view "$name" "prflx/srflx|prflx/prflx|host/srflx|host/prflx|srflx/srflx|srflx/prflx"
+    tap_check "$name: the media crossed from the camera's NAT to the viewer's ($PREDICT_DIRECT_BYTES bytes)" \
+      [ "$PREDICT_DIRECT_BYTES" -gt 10000 ]
+    [ "$failures" = "$before" ] || keep_logs "$name" "$PREDICT_DIR"
+  done
+  echo "# $name: direct in $direct of $runs runs with prediction:$pairs"
+  [ "$base_runs" -gt 0 ] &&
+    echo "# $name: direct in $base_direct of $base_runs runs without (baseline):$base_pairs"
+}
+
 main() {
   local start=$SECONDS filter=${ICECAM_NATLAB_CASES:-.}
   lab_init
@@ -185,6 +270,7 @@ main() {
   fi
   [[ ipv6-symmetric =~ $filter ]] && case_ipv6
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
+  [[ predict-prc-symseq =~ $filter ]] && case_predict
   echo "1..$tests"
   echo "# $failures failure(s) in $((SECONDS - start)) s"
   [ "$failures" = 0 ] && [ "$tests" -gt 0 ]

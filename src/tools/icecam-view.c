@@ -535,8 +535,9 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "(Matroska); it plays even if the viewer is killed, and goes on when the camera comes "
       "back", "FILE" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
-      "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
-      NULL },
+      "First find which NAT this host is behind (as icecam-natprobe); the summary says it; "
+      "behind a NAT that counts ports (ports=sequential) the session also signals predicted "
+      "ports", NULL },
     { "wait", 0, 0, G_OPTION_ARG_NONE, &app->wait,
       "Wait for a camera that is not online yet, and for a rendezvous not up yet (services "
       "started together), up to --timeout", NULL },

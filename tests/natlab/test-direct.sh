@@ -18,6 +18,8 @@
 #    prints how many ended direct; ICECAM_PREDICT_BASELINE=1 also runs each time the same
 #    layout without --nat-probe (no prediction), for the before/after counts
 #    (docs/benchmarks.md); neither counts as a test failure beyond the first run.
+#    ICECAM_PREDICT_LAYOUT="CAMERA-NAT VIEWER-NAT" measures another layout the same way
+#    (restricted-cone symmetric-sequential, symmetric-sequential symmetric-sequential).
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and
@@ -203,12 +205,13 @@ start_predict_rendezvous() {
 # PREDICT_DIRECT_BYTES (UDP between the two NATs, counted at the viewer's). Each run has its
 # own camera id: a stopped camera's id stays taken at the rendezvous for a while.
 predict_run() {
-  local i=$1 mode=$2 id="cam$2$3" dir="$LAB_TMP/predict-$3-$2" cam_nat probe=()
+  local i=$1 mode=$2 id="cam$2$3" dir="$LAB_TMP/predict-$3-$2" cam_nat probe=() cam_type view_type
+  read -r cam_type view_type <<<"${ICECAM_PREDICT_LAYOUT:-port-restricted symmetric-sequential}"
   PREDICT_PAIR='' PREDICT_DIRECT_BYTES=0 PREDICT_TTFF='' SUMMARY='' VIEW_RC=''
   mkdir -p "$dir"
   [ "$mode" = predict ] && probe=(--nat-probe)
-  if ! { lab_site c "$i" port-restricted && cam_nat=$SITE_NAT_IP &&
-    lab_site v "$i" symmetric-sequential; }; then
+  if ! { lab_site c "$i" "$cam_type" && cam_nat=$SITE_NAT_IP &&
+    lab_site v "$i" "$view_type"; }; then
     tap_not_ok "predict-prc-symseq: lab sites"
     return 1
   fi
@@ -245,7 +248,7 @@ case_predict() {
     predict_run 2 predict "$r" || continue
     is_direct "$PREDICT_PAIR" && [ "$PREDICT_DIRECT_BYTES" -gt 10000 ] && direct=$((direct + 1))
     pairs="$pairs ${PREDICT_PAIR:-none}(ttff ${PREDICT_TTFF:-none}, $PREDICT_DIRECT_BYTES B)"
-    [ "$r" -gt 1 ] && continue
+    [ "$r" -gt 1 ] || [ -n "${ICECAM_PREDICT_LAYOUT:-}" ] && continue
     tap_check "$name: the viewer's probe found its NAT sequential" \
       grep -qE '^icecam-view: nat=symmetric .*ports=sequential port-step=' "$PREDICT_DIR/view.log"
     tap_check "$name: the viewer signalled predicted srflx candidates" \
@@ -255,6 +258,7 @@ case_predict() {
       [ "$PREDICT_DIRECT_BYTES" -gt 10000 ]
     [ "$failures" = "$before" ] || keep_logs "$name" "$PREDICT_DIR"
   done
+  [ -n "${ICECAM_PREDICT_LAYOUT:-}" ] && name="$name ($ICECAM_PREDICT_LAYOUT)"
   echo "# $name: direct in $direct of $runs runs with prediction:$pairs"
   [ "$base_runs" -gt 0 ] &&
     echo "# $name: direct in $base_direct of $base_runs runs without (baseline):$base_pairs"

@@ -70,6 +70,12 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
           "ports past the previous one (icecam-natprobe's port-step): each session then also "
           "signals the server-reflexive ports that step predicts, for the peer to check; 0 "
           "(default): no prediction", -32, 32, 0, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_RELAY_GRACE,
+      g_param_spec_uint ("relay-grace", "Relay grace",
+          "Milliseconds the controlling side (the camera) keeps relayed candidates out of "
+          "ICE once the peer's are known, so that a direct pair needing the peer's second "
+          "check (a restricted cone opposite a symmetric NAT) is nominated instead of the "
+          "relay; relayed sessions start this much later. 0 (default): none", 0, 5000, 0, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -127,6 +133,9 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_PORT_STEP:
       settings->port_step = g_value_get_int (value);
       return TRUE;
+    case GST_ICECAM_PROP_RELAY_GRACE:
+      settings->relay_grace = g_value_get_uint (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -166,6 +175,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_PORT_STEP:
       g_value_set_int (value, settings->port_step);
       return TRUE;
+    case GST_ICECAM_PROP_RELAY_GRACE:
+      g_value_set_uint (value, settings->relay_grace);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -187,6 +199,7 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
   config->policy = settings->policy;
   config->ice_tcp = settings->ice_tcp;
   config->port_step = settings->port_step;
+  config->relay_grace_ms = settings->relay_grace;
   if (settings->stun_server != NULL &&
       !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
     return NULL;

@@ -315,7 +315,7 @@ run (CameraApp *app, int argc, char **argv)
     g_autofree gchar *nat_type = NULL;
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app->server,
                                                    app->ice.stun_server, &nat_type,
-                                                   &app->ice.port_step);
+                                                   &app->ice);
 
     g_print ("icecam-camera: %s\n", nat);
   }

@@ -658,7 +658,7 @@ run (ViewApp *app, int argc, char **argv)
   if (app->nat_probe) {
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-view", app->server,
                                                    app->ice.stun_server, &app->nat_type,
-                                                   &app->ice.port_step);
+                                                   &app->ice);
 
     g_print ("icecam-view: %s\n", nat);
     /* ttff_ms and elapsed_ms measure the session, not the probe before it. */

@@ -64,6 +64,18 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
       g_param_spec_boolean ("insecure-tls", "Insecure TLS",
           "Accept any certificate from a wss:// server. For tests only: anyone on the path "
           "can then impersonate the rendezvous", FALSE, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_PORT_STEP,
+      g_param_spec_int ("port-step", "Port step",
+          "This host's NAT is symmetric and gives each new mapping the public port this many "
+          "ports past the previous one (icecam-natprobe's port-step): each session then also "
+          "signals the server-reflexive ports that step predicts, for the peer to check; 0 "
+          "(default): no prediction", -32, 32, 0, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_RELAY_GRACE,
+      g_param_spec_uint ("relay-grace", "Relay grace",
+          "Milliseconds the controlling side (the camera) keeps relayed candidates out of "
+          "ICE once the peer's are known, so that a direct pair needing the peer's second "
+          "check (a restricted cone opposite a symmetric NAT) is nominated instead of the "
+          "relay; relayed sessions start this much later. 0 (default): none", 0, 5000, 0, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -118,6 +130,12 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_INSECURE_TLS:
       settings->insecure_tls = g_value_get_boolean (value);
       return TRUE;
+    case GST_ICECAM_PROP_PORT_STEP:
+      settings->port_step = g_value_get_int (value);
+      return TRUE;
+    case GST_ICECAM_PROP_RELAY_GRACE:
+      settings->relay_grace = g_value_get_uint (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -154,6 +172,12 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_INSECURE_TLS:
       g_value_set_boolean (value, settings->insecure_tls);
       return TRUE;
+    case GST_ICECAM_PROP_PORT_STEP:
+      g_value_set_int (value, settings->port_step);
+      return TRUE;
+    case GST_ICECAM_PROP_RELAY_GRACE:
+      g_value_set_uint (value, settings->relay_grace);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -174,6 +198,8 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
 
   config->policy = settings->policy;
   config->ice_tcp = settings->ice_tcp;
+  config->port_step = settings->port_step;
+  config->relay_grace_ms = settings->relay_grace;
   if (settings->stun_server != NULL &&
       !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
     return NULL;

@@ -28,6 +28,8 @@ typedef enum {
   GST_ICECAM_PROP_STATS,
   GST_ICECAM_PROP_CA_FILE,
   GST_ICECAM_PROP_INSECURE_TLS,
+  GST_ICECAM_PROP_PORT_STEP,
+  GST_ICECAM_PROP_RELAY_GRACE,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -46,6 +48,8 @@ typedef struct {
   gboolean ice_tcp;
   gchar *ca_file;
   gboolean insecure_tls;
+  gint port_step;
+  guint relay_grace;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

@@ -54,6 +54,8 @@ icecam_ice_config_copy (const IcecamIceConfig *config)
                      icecam_ice_server_address_copy (g_ptr_array_index (config->turn, i)));
   copy->policy = config->policy;
   copy->ice_tcp = config->ice_tcp;
+  copy->port_step = config->port_step;
+  copy->relay_grace_ms = config->relay_grace_ms;
   copy->local_addresses = g_strdupv (config->local_addresses);
   return copy;
 }

@@ -83,6 +83,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @ice_tcp: whether to gather and use ICE-TCP candidates (RFC 6544)
  * @local_addresses: (nullable) (array zero-terminated=1): if set, gather only on these
  *   addresses instead of every interface
+ * @port_step: this host's NAT is symmetric and counts its public ports by this step
+ *   (icecam_nat_ports_classify()); non-zero signals predicted server-reflexive candidates
+ *   after the real one (icecam_port_prediction_candidates()); 0: none
+ * @relay_grace_ms: the controlling side keeps relayed candidates (its own and the peer's) out
+ *   of ICE this long after the peer's credentials arrive, so that a direct pair that needs
+ *   the peer's second check can still be nominated (#IcecamRelayGrace); 0: none
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -90,6 +96,8 @@ typedef struct {
   IcecamIcePolicy policy;
   gboolean ice_tcp;
   gchar **local_addresses;
+  gint port_step;
+  guint relay_grace_ms;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

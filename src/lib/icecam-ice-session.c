@@ -7,6 +7,8 @@
 
 #include "icecam-ice-config-resolve.h"
 #include "icecam-mdns.h"
+#include "icecam-port-prediction.h"
+#include "icecam-relay-grace.h"
 
 #define COMPONENT_ID 1            /* RTP and RTCP are muxed on one component */
 #define MAX_PENDING_CANDIDATES 64 /* remote candidates held until the credentials arrive */
@@ -71,6 +73,8 @@ struct _IcecamIceSession {
   guint remote_types; /* bit per NiceCandidateType received */
   gboolean local_done, remote_done;
   gboolean relay_only;
+  gint port_step; /* non-zero: predicted srflx candidates follow the real one */
+  IcecamRelayGrace *grace; /* controlling only, when configured: relayed candidates wait */
   gboolean have_turn;
   guint turn_unresolved; /* TURN relays left out because their names did not resolve */
   GSource *no_pair_source;
@@ -196,6 +200,21 @@ set_state (IcecamIceSession *self, IcecamIceState state)
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
 }
 
+/* A sequential symmetric NAT gives the mapping towards the peer a port a few steps past the
+ * one towards the relay (the srflx candidate): the peer checks those too (docs/design.md). */
+static void
+emit_predicted_candidates (IcecamIceSession *self, const gchar *srflx)
+{
+  g_auto (GStrv) predicted = icecam_port_prediction_candidates (srflx, self->port_step,
+                                                                ICECAM_PORT_PREDICTION_COUNT);
+
+  if (predicted[0] != NULL)
+    g_debug ("ice-session %p: %u predicted srflx candidates, port step %d", self,
+             g_strv_length (predicted), self->port_step);
+  for (guint i = 0; predicted[i] != NULL; i++)
+    g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, predicted[i]);
+}
+
 static void
 on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSession *self)
 {
@@ -207,8 +226,12 @@ on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSes
   sdp = nice_agent_generate_local_candidate_sdp (agent, candidate);
   if (sdp == NULL || !g_str_has_prefix (sdp, "a="))
     return;
+  if (self->grace != NULL && icecam_relay_grace_hold (self->grace, sdp + 2, TRUE))
+    return;
   g_debug ("ice-session %p: local %s", self, sdp + 2);
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, sdp + 2);
+  if (self->port_step != 0 && candidate->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+    emit_predicted_candidates (self, sdp + 2);
 }
 
 static gboolean
@@ -248,7 +271,8 @@ check_hopeless (IcecamIceSession *self)
 static void
 on_agent_gathering_done (NiceAgent *agent, guint stream_id, IcecamIceSession *self)
 {
-  if (stream_id != self->stream_id)
+  if (stream_id != self->stream_id ||
+      (self->grace != NULL && icecam_relay_grace_hold_gathering_done (self->grace)))
     return;
   g_debug ("ice-session %p: gathering done", self);
   self->local_done = TRUE;
@@ -410,6 +434,27 @@ configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GErro
  *
  * Returns: (transfer full) (nullable): the session
  */
+static gboolean add_candidate_now (IcecamIceSession *self, const gchar *candidate,
+                                   GError **error);
+
+/* The relay grace is over: our relayed candidates go to the peer, the peer's into ICE, and
+ * then our end of gathering. */
+static void
+on_relay_grace_over (const gchar *candidate, gboolean local, gpointer user_data)
+{
+  IcecamIceSession *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (candidate == NULL) {
+    on_agent_gathering_done (self->agent, self->stream_id, self);
+  } else if (local) {
+    g_debug ("ice-session %p: local %s (after the relay grace)", self, candidate);
+    g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, candidate);
+  } else if (!add_candidate_now (self, candidate, &error)) {
+    g_debug ("ice-session %p: %s", self, error->message);
+  }
+}
+
 IcecamIceSession *
 icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GError **error)
 {
@@ -417,6 +462,7 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
 
   self->controlling = controlling;
   self->relay_only = config->policy == ICECAM_ICE_POLICY_RELAY;
+  self->port_step = self->relay_only ? 0 : config->port_step;
   /* mDNS lookups ask where the candidates are: on the pinned address's interface (loopback
    * in tests: nothing leaves the machine), else on the system's default. */
   for (guint i = 0; config->local_addresses && config->local_addresses[i]; i++) {
@@ -426,6 +472,9 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
     }
   }
   self->context = g_main_context_ref_thread_default ();
+  if (controlling && !self->relay_only && config->relay_grace_ms > 0)
+    self->grace = icecam_relay_grace_new (config->relay_grace_ms, self->context,
+                                          on_relay_grace_over, self);
   /* Consent freshness (RFC 7675) detects a dead peer in ~10 s; libnice's default keepalive
    * indications never do. Regular nomination (RFC 8445 8.1.1, the only kind it keeps): the
    * controlling camera nominates one pair, once, and both ends use that one. With aggressive
@@ -570,9 +619,6 @@ candidate_is_safe_for_libnice (const gchar *candidate)
   return FALSE;
 }
 
-static gboolean add_candidate_now (IcecamIceSession *self, const gchar *candidate,
-                                   GError **error);
-
 typedef struct {
   IcecamIceSession *self; /* a reference */
   gchar *name;
@@ -659,6 +705,10 @@ add_candidate_now (IcecamIceSession *self, const gchar *candidate, GError **erro
     add_mdns_candidate (self, candidate, mdns_name);
     return TRUE;
   }
+  if (self->grace != NULL && icecam_relay_grace_hold (self->grace, candidate, FALSE)) {
+    self->remote_types |= 1u << NICE_CANDIDATE_TYPE_RELAYED;
+    return TRUE;
+  }
   if (candidate_is_safe_for_libnice (candidate))
     cand = nice_agent_parse_remote_candidate_sdp (self->agent, self->stream_id, attr);
   if (cand == NULL) {
@@ -694,6 +744,8 @@ icecam_ice_session_set_remote_credentials (IcecamIceSession *self, const gchar *
     return FALSE;
   }
   self->have_remote_credentials = TRUE;
+  if (self->grace != NULL)
+    icecam_relay_grace_start (self->grace);
   for (guint i = 0; i < self->pending_candidates->len; i++) {
     g_autoptr (GError) local_error = NULL;
 
@@ -927,6 +979,7 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
     g_source_destroy (self->no_pair_source);
     g_clear_pointer (&self->no_pair_source, g_source_unref);
   }
+  g_clear_pointer (&self->grace, icecam_relay_grace_free);
   g_signal_handlers_disconnect_by_data (self->agent, self);
   /* The receiver stays attached until libnice has closed: without one libnice reads nothing,
    * so the answers to its TURN deallocations (Refresh, lifetime 0) were never seen and it
@@ -970,6 +1023,7 @@ icecam_ice_session_finalize (GObject *object)
   IcecamIceSession *self = ICECAM_ICE_SESSION (object);
 
   g_ptr_array_unref (self->pending_candidates);
+  icecam_relay_grace_free (self->grace);
   g_hash_table_unref (self->mdns_names);
   g_free (self->mdns_interface);
   g_clear_object (&self->mdns_cancellable);

@@ -252,7 +252,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "The camera's DTLS key and certificate, created if missing (default "
       "$XDG_DATA_HOME/icecam/ID.pem); viewers pin its fingerprint", "PATH" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
-      "First print which NAT this host is behind, as icecam-natprobe finds it", NULL },
+      "First print which NAT this host is behind, as icecam-natprobe finds it; behind a NAT "
+      "that counts ports (ports=sequential) sessions also signal predicted ports", NULL },
     icecam_tool_version_entry (&app->version),
     { NULL }
   };
@@ -319,7 +320,8 @@ run (CameraApp *app, int argc, char **argv)
   if (app->nat_probe) {
     g_autofree gchar *nat_type = NULL;
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-camera", app->server,
-                                                   app->ice.stun_server, &nat_type);
+                                                   app->ice.stun_server, &nat_type,
+                                                   &app->ice);
 
     g_print ("icecam-camera: %s\n", nat);
   }

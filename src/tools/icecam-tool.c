@@ -77,6 +77,10 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
     g_object_set (element, "stun-server", options->stun_server, NULL);
   if (options->turn_servers != NULL)
     g_object_set (element, "turn-servers", options->turn_servers, NULL);
+  if (options->port_step != 0)
+    g_object_set (element, "port-step", options->port_step, NULL);
+  if (options->relay_grace_ms != 0)
+    g_object_set (element, "relay-grace", options->relay_grace_ms, NULL);
   g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
                 "insecure-tls", options->insecure_tls, NULL);
   return TRUE;
@@ -162,21 +166,27 @@ run_nat_probe (const gchar *url, GError **error)
  * @rendezvous: the rendezvous URL (its STUN service answers on the same port number)
  * @stun_server: (nullable): the --stun-server option, probed instead when given
  * @nat_type: (out) (transfer full): the classic NAT type, "unknown" if the probe failed
+ * @ice: where the findings go: @ice->port_step, for a NAT that maps each destination to a
+ *   new port counting by a steady step (sequential symmetric), that step, else 0 (the
+ *   element's port-step); @ice->relay_grace_ms, behind a NAT that filters by address only (a
+ *   restricted cone), %ICECAM_TOOL_RELAY_GRACE_MS, else 0 (the element's relay-grace)
  *
  * Tells what NAT this host is behind (icecam-natprobe's verdict, a few seconds at most), so a
- * session that fails can be explained.
+ * session that fails can be explained, and a sequential symmetric NAT's ports predicted.
  *
  * Returns: (transfer full): "nat=TYPE mapping=BEHAVIOUR filtering=BEHAVIOUR"
  */
 gchar *
 icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *stun_server,
-                       gchar **nat_type)
+                       gchar **nat_type, IcecamToolIceOptions *ice)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamNatVerdict) verdict = run_nat_probe (stun_server != NULL ? stun_server :
                                                         rendezvous, &error);
   IcecamNatType type;
 
+  ice->port_step = 0;
+  ice->relay_grace_ms = 0;
   if (verdict == NULL) {
     g_printerr ("%s: NAT probe failed: %s\n", tool, error->message);
     *nat_type = g_strdup ("unknown");
@@ -184,6 +194,14 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   }
   type = icecam_nat_verdict_get_nat_type (verdict);
   *nat_type = g_strdup (icecam_nat_type_to_string (type));
+  if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
+    ice->port_step = verdict->port_delta; /* distinct ports per destination: not a cone */
+  /* Only behind a restricted cone does a direct pair wait for the peer's second check
+   * (docs/design.md, "Relay grace"); a port-restricted one lets no symmetric peer in at
+   * all, and waiting there would only delay the relay. */
+  if (verdict->mapping == ICECAM_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT &&
+      verdict->filtering == ICECAM_NAT_BEHAVIOUR_ADDRESS_DEPENDENT)
+    ice->relay_grace_ms = ICECAM_TOOL_RELAY_GRACE_MS;
   if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
     return g_strdup_printf ("nat=%s mapping=%s filtering=%s ports=sequential port-step=%d",
                             *nat_type, icecam_nat_behaviour_to_string (verdict->mapping),

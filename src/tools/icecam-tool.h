@@ -9,6 +9,10 @@
 
 G_BEGIN_DECLS
 
+/* The relay grace --nat-probe gives a camera behind a restricted cone: the peer's dropped
+ * first check is retransmitted 500 ms later (libnice's RTO), answered a round trip after. */
+#define ICECAM_TOOL_RELAY_GRACE_MS 1000
+
 /**
  * IcecamToolIceOptions:
  *
@@ -22,6 +26,8 @@ typedef struct {
   gchar *ca_file;
   gboolean insecure_tls;
   gboolean verbose;
+  gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */
+  guint relay_grace_ms;
 } IcecamToolIceOptions;
 
 GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);
@@ -31,7 +37,8 @@ void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
 void icecam_tool_use_build_tree_plugin (void);
 gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
-                              const gchar *stun_server, gchar **nat_type);
+                              const gchar *stun_server, gchar **nat_type,
+                              IcecamToolIceOptions *ice);
 
 void icecam_tool_init (const gboolean *verbose);
 GOptionEntry icecam_tool_version_entry (gboolean *version);

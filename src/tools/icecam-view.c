@@ -535,8 +535,9 @@ parse_options (ViewApp *app, int *argc, char ***argv, GError **error)
       "(Matroska); it plays even if the viewer is killed, and goes on when the camera comes "
       "back", "FILE" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
-      "First find which NAT this host is behind (as icecam-natprobe); the summary says it",
-      NULL },
+      "First find which NAT this host is behind (as icecam-natprobe); the summary says it; "
+      "behind a NAT that counts ports (ports=sequential) the session also signals predicted "
+      "ports", NULL },
     { "wait", 0, 0, G_OPTION_ARG_NONE, &app->wait,
       "Wait for a camera that is not online yet, and for a rendezvous not up yet (services "
       "started together), up to --timeout", NULL },
@@ -656,7 +657,8 @@ run (ViewApp *app, int argc, char **argv)
   }
   if (app->nat_probe) {
     g_autofree gchar *nat = icecam_tool_probe_nat ("icecam-view", app->server,
-                                                   app->ice.stun_server, &app->nat_type);
+                                                   app->ice.stun_server, &app->nat_type,
+                                                   &app->ice);
 
     g_print ("icecam-view: %s\n", nat);
     /* ttff_ms and elapsed_ms measure the session, not the probe before it. */

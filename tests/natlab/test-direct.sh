@@ -8,6 +8,23 @@
 #    viewer over IPv6. The pair must be host <-> host over IPv6.
 #  - tcp-udpblocked-open: the camera's NAT drops all UDP, the viewer has a public address, no
 #    TURN anywhere, both ends with --ice-tcp: a direct TCP pair (RFC 6544 active -> passive).
+#  - predict-prc-symseq: port prediction. The camera behind a port-restricted cone, the viewer
+#    behind the lab's sequential symmetric NAT (relayed without prediction: natlab-traversal's
+#    prc-symseq), TURN offered, both ends with --nat-probe against a rendezvous that serves
+#    RFC 5780 (--stun-alternate): the viewer's probe finds ports=sequential, so its sessions
+#    also signal the srflx ports that step predicts, and the camera's ICE finds the direct
+#    pair among them. The pair must not be relayed and the media must cross between the two
+#    NATs. ICECAM_PREDICT_RUNS=N repeats it N times (each run a fresh pair of sites) and
+#    prints how many ended direct; ICECAM_PREDICT_BASELINE=1 also runs each time the same
+#    layout without --nat-probe (no prediction), for the before/after counts
+#    (docs/benchmarks.md); neither counts as a test failure beyond the first run.
+#    ICECAM_PREDICT_LAYOUT="CAMERA-NAT VIEWER-NAT" measures another layout the same way
+#    (restricted-cone symmetric-sequential, symmetric-sequential symmetric-sequential).
+#  - grace-restricted-symmetric: the relay grace. The camera behind a restricted cone, the
+#    viewer behind a (random) symmetric NAT, TURN offered, both with --nat-probe: the camera's
+#    probe finds address-dependent filtering, so it keeps relayed candidates out of ICE for
+#    1 s and regular nomination sees the direct pair (relayed in most runs without:
+#    natlab-traversal's restricted-symmetric). Same checks and variables as above.
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and
@@ -175,6 +192,100 @@ case_tcp() {
   lab_site_remove v 1
 }
 
+STUN_ALTERNATE_IP=203.0.113.5
+
+# A rendezvous with TURN over UDP whose STUN responder also serves RFC 5780 (the probe's
+# mapping tests need a second address); sets URL_PREDICT.
+start_predict_rendezvous() {
+  lab_addr srv up0 "$STUN_ALTERNATE_IP/24" || return 1
+  lab_rendezvous_start "$LAB_TMP/rendezvous-predict.log" --verbose \
+    --stun-alternate "$STUN_ALTERNATE_IP" \
+    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
+    --turn-secret-file "$LAB_TMP/turn-secret" --turn-ttl 600 --allow-anonymous-relay || return 1
+  URL_PREDICT=$LAB_RENDEZVOUS_URL
+}
+
+# One run ($3) of the port prediction layout in slot $1; "$2" is "predict" (both ends
+# --nat-probe) or "baseline". Sets PREDICT_PAIR (the viewer's pair), PREDICT_TTFF and
+# PREDICT_DIRECT_BYTES (UDP between the two NATs, counted at the viewer's). Each run has its
+# own camera id: a stopped camera's id stays taken at the rendezvous for a while.
+predict_run() {
+  local i=$1 mode=$2 id="cam$1$2$3" dir="$LAB_TMP/predict-$1-$3-$2" cam_nat probe=() cam_type view_type
+  read -r cam_type view_type <<<"$PREDICT_LAYOUT"
+  PREDICT_PAIR='' PREDICT_DIRECT_BYTES=0 PREDICT_TTFF='' SUMMARY='' VIEW_RC=''
+  mkdir -p "$dir"
+  [ "$mode" = predict ] && probe=(--nat-probe)
+  if ! { lab_site c "$i" "$cam_type" && cam_nat=$SITE_NAT_IP &&
+    lab_site v "$i" "$view_type"; }; then
+    tap_not_ok "$PREDICT_LAYOUT: lab sites"
+    return 1
+  fi
+  lab_exec "v${i}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+  lab_exec "v${i}nat" nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
+    comment '"from-camera-nat"'
+  if start_camera "c$i" "$id" "$URL_PREDICT" "$dir" "${probe[@]}"; then
+    run_viewer "v$i" "$id" "$URL_PREDICT" "$dir" "${probe[@]}"
+    PREDICT_PAIR=$(summary_field "$SUMMARY" pair)
+    PREDICT_TTFF=$(summary_field "$SUMMARY" ttff_ms)
+    PREDICT_DIRECT_BYTES=$(nft_count "v${i}nat" from-camera-nat 'ip lab' bytes)
+    lab_stop "$CAMERA_PID"
+  else
+    tap_not_ok "$PREDICT_LAYOUT: camera registers ($mode)"
+  fi
+  PREDICT_DIR=$dir
+  [ "${ICECAM_NATLAB_KEEP_LOGS:-0}" = 1 ] && keep_logs "probe-$1-$3-$mode" "$dir"
+  lab_site_remove c "$i"
+  lab_site_remove v "$i"
+}
+
+is_direct() { [[ $1 =~ ^(host|srflx|prflx)/(host|srflx|prflx)$ ]]; }
+
+# What the first run of case $1 must show beyond a direct pair: port prediction (the viewer's
+# probe found the counting NAT and signalled the ports it predicts) or the relay grace (the
+# camera's probe found a restricted cone and held its relayed candidates back).
+checks_predict() {
+  tap_check "$1: the viewer's probe found its NAT sequential" \
+    grep -qE '^icecam-view: nat=symmetric .*ports=sequential port-step=' "$PREDICT_DIR/view.log"
+  tap_check "$1: the viewer signalled predicted srflx candidates" \
+    grep -qE 'predicted srflx candidates, port step' "$PREDICT_DIR/view.log"
+}
+
+checks_grace() {
+  tap_check "$1: the camera's probe found a restricted cone" \
+    grep -qE '^icecam-camera: nat=restricted-cone .*filtering=address-dependent' \
+    "$PREDICT_DIR/camera.log"
+  tap_check "$1: the camera held its relayed candidates for the relay grace" \
+    grep -qE 'local candidate:.* typ relay .*\(after the relay grace\)' "$PREDICT_DIR/camera.log"
+}
+
+# Case $1 on layout $2 ("CAMERA-NAT VIEWER-NAT") in slot $3, both ends with --nat-probe;
+# $4 the extra checks of its first run.
+case_probe() {
+  local name=$1 slot=$3 checks=$4 before=$failures runs=${ICECAM_PREDICT_RUNS:-1} r
+  local direct=0 base_direct=0 base_runs=0 pairs='' base_pairs=''
+  PREDICT_LAYOUT=${ICECAM_PREDICT_LAYOUT:-$2}
+  for ((r = 1; r <= runs; r++)); do
+    if [ "${ICECAM_PREDICT_BASELINE:-0}" = 1 ]; then
+      predict_run "$slot" baseline "$r"
+      base_runs=$((base_runs + 1))
+      is_direct "$PREDICT_PAIR" && base_direct=$((base_direct + 1))
+      base_pairs="$base_pairs ${PREDICT_PAIR:-none}(ttff ${PREDICT_TTFF:-none})"
+    fi
+    predict_run "$slot" predict "$r" || continue
+    is_direct "$PREDICT_PAIR" && [ "$PREDICT_DIRECT_BYTES" -gt 10000 ] && direct=$((direct + 1))
+    pairs="$pairs ${PREDICT_PAIR:-none}(ttff ${PREDICT_TTFF:-none}, $PREDICT_DIRECT_BYTES B)"
+    [ "$r" -gt 1 ] || [ -n "${ICECAM_PREDICT_LAYOUT:-}" ] && continue
+    "$checks" "$name"
+    assert_view "$name" "prflx/srflx|prflx/prflx|host/srflx|host/prflx|srflx/srflx|srflx/prflx"
+    tap_check "$name: the media crossed from the camera's NAT to the viewer's ($PREDICT_DIRECT_BYTES bytes)" \
+      [ "$PREDICT_DIRECT_BYTES" -gt 10000 ]
+    [ "$failures" = "$before" ] || keep_logs "$name" "$PREDICT_DIR"
+  done
+  echo "# $name ($PREDICT_LAYOUT): direct in $direct of $runs runs with --nat-probe:$pairs"
+  [ "$base_runs" -gt 0 ] &&
+    echo "# $name ($PREDICT_LAYOUT): direct in $base_direct of $base_runs runs without (baseline):$base_pairs"
+}
+
 main() {
   local start=$SECONDS filter=${ICECAM_NATLAB_CASES:-.}
   lab_init
@@ -185,6 +296,16 @@ main() {
   fi
   [[ ipv6-symmetric =~ $filter ]] && case_ipv6
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
+  if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]]; then
+    if start_predict_rendezvous; then
+      [[ predict-prc-symseq =~ $filter ]] &&
+        case_probe predict-prc-symseq "port-restricted symmetric-sequential" 2 checks_predict
+      [[ grace-restricted-symmetric =~ $filter ]] &&
+        case_probe grace-restricted-symmetric "restricted-cone symmetric" 3 checks_grace
+    else
+      tap_not_ok "the rendezvous with RFC 5780 (--stun-alternate)"
+    fi
+  fi
   echo "1..$tests"
   echo "# $failures failure(s) in $((SECONDS - start)) s"
   [ "$failures" = 0 ] && [ "$tests" -gt 0 ]

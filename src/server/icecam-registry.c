@@ -82,6 +82,7 @@ registry_peer_free (Peer *peer)
   g_free (peer->label);
   g_free (peer->address);
   g_free (peer->node);
+  icecam_message_free (peer->claiming);
   g_free (peer);
 }
 

@@ -64,6 +64,11 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
       g_param_spec_boolean ("insecure-tls", "Insecure TLS",
           "Accept any certificate from a wss:// server. For tests only: anyone on the path "
           "can then impersonate the rendezvous", FALSE, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_REGION,
+      g_param_spec_string ("region", "Region",
+          "A region hint for the rendezvous: it assigns sessions a relay tagged with this "
+          "region (--turn-server URL,region=NAME) first; 1..64 characters of "
+          "A-Z a-z 0-9 . _ -", NULL, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -78,6 +83,7 @@ gst_icecam_settings_clear (GstIcecamSettings *settings)
   g_clear_pointer (&settings->turn_server, g_free);
   g_clear_pointer (&settings->turn_servers, g_strfreev);
   g_clear_pointer (&settings->ca_file, g_free);
+  g_clear_pointer (&settings->region, g_free);
 }
 
 gboolean
@@ -118,6 +124,10 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_INSECURE_TLS:
       settings->insecure_tls = g_value_get_boolean (value);
       return TRUE;
+    case GST_ICECAM_PROP_REGION:
+      g_free (settings->region);
+      settings->region = g_value_dup_string (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -153,6 +163,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
       return TRUE;
     case GST_ICECAM_PROP_INSECURE_TLS:
       g_value_set_boolean (value, settings->insecure_tls);
+      return TRUE;
+    case GST_ICECAM_PROP_REGION:
+      g_value_set_string (value, settings->region);
       return TRUE;
     default:
       return FALSE;

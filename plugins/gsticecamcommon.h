@@ -28,6 +28,7 @@ typedef enum {
   GST_ICECAM_PROP_STATS,
   GST_ICECAM_PROP_CA_FILE,
   GST_ICECAM_PROP_INSECURE_TLS,
+  GST_ICECAM_PROP_REGION,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -46,6 +47,7 @@ typedef struct {
   gboolean ice_tcp;
   gchar *ca_file;
   gboolean insecure_tls;
+  gchar *region;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

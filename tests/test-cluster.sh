@@ -145,6 +145,12 @@ fi
 rcli PUBLISH icecam:0:presence 'not json' >/dev/null
 rcli PUBLISH icecam:0:presence '{"node":5,"cameras":"x"}' >/dev/null
 rcli PUBLISH icecam:0:presence '[1,2]' >/dev/null
+rcli PUBLISH icecam:0:presence '{"node":"node-x","cameras":[],"relays":"many"}' >/dev/null
+rcli PUBLISH icecam:0:presence '{"node":"node-y","cameras":[],"relays":{"turn:x":-4,"turn:y":"z"}}' >/dev/null
+rcli PUBLISH icecam:0:node:node-c '{"from":"node-x","taken":5}' >/dev/null
+rcli PUBLISH icecam:0:node:node-a '{"from":"node-x","taken":"shelf"}' >/dev/null
+rcli SET icecam:0:camera:ghost 'no-space' >/dev/null
+rcli LPUSH icecam:0:camera:ghost2 wrong-type >/dev/null
 rcli PUBLISH icecam:0:node:node-c '{"from":"node-x","message":"{\"type\":\"offer\"}"}' >/dev/null
 rcli PUBLISH icecam:0:node:node-c '{"from":"node-a","message":"garbage"}' >/dev/null
 rcli PUBLISH icecam:0:node:node-a '{"from":"node-c","message":"{\"type\":\"session\",\"session\":\"x\",\"camera\":\"shelf\",\"role\":\"camera\"}"}' >/dev/null

@@ -7,6 +7,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -44,6 +45,10 @@ struct _IcecamCluster {
 };
 
 void cluster_send_heartbeat (IcecamCluster *self);
+
+/* icecam-cluster-relays.c: relay sessions counted across the cluster, in the heartbeats. */
+void cluster_add_relay_sessions (IcecamCluster *self, JsonBuilder *builder);
+void cluster_read_relay_sessions (IcecamCluster *self, const gchar *node, JsonObject *object);
 
 /* icecam-cluster-claims.c: camera ids claimed in Redis (docs/design.md, "Cluster"). */
 void cluster_claims_init (IcecamCluster *self);

@@ -204,6 +204,7 @@ handle_presence (IcecamCluster *self, const gchar *text, gsize length)
     g_hash_table_insert (self->nodes, g_strdup (node), last);
   }
   *last = g_get_monotonic_time ();
+  cluster_read_relay_sessions (self, node, object);
   icecam_registry_set_remote_cameras (self->registry, node, (const gchar * const *) cameras);
 }
 
@@ -313,6 +314,7 @@ cluster_send_heartbeat (IcecamCluster *self)
   for (guint i = 0; cameras[i] != NULL; i++)
     json_builder_add_string_value (builder, cameras[i]);
   json_builder_end_array (builder);
+  cluster_add_relay_sessions (self, builder);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
@@ -435,6 +437,7 @@ on_tick (gpointer user_data)
     g_warning ("cluster: node '%s' silent for %d s: dropping its cameras and sessions", name,
                ICECAM_CLUSTER_NODE_TIMEOUT_S);
     g_hash_table_remove (self->nodes, name);
+    icecam_registry_set_remote_relay_sessions (self->registry, name, NULL);
     icecam_registry_remote_node_gone (self->registry, name);
   }
   g_ptr_array_unref (gone);

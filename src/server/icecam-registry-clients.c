@@ -397,6 +397,8 @@ registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *he
                           "'hello' was already sent on this connection");
     return;
   }
+  g_free (peer->region);
+  peer->region = g_strdup (hello->region);
   if (hello->role == ICECAM_ROLE_CAMERA)
     register_camera (self, peer, hello);
   else

@@ -46,6 +46,7 @@ typedef struct {
   gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
   GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
   gchar *node;           /* a stand-in for a client of this other cluster node, or NULL */
+  gchar *region;         /* the region hint of its hello, or NULL */
   IcecamMessage *claiming; /* CONNECTED camera: its hello, waiting for the cluster's claim on
                             * its id (icecam-registry-claim.c) */
 } Peer;
@@ -76,6 +77,8 @@ struct _IcecamRegistry {
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
   GHashTable *relay_down;     /* URL → itself: relays the pool found dead (withdrawn) */
   GHashTable *relay_assigned; /* URL → GUINT_TO_POINTER (sessions assigned to it) */
+  GHashTable *relay_regions;  /* URL → its region tag (both owned), relays that have one */
+  GHashTable *relay_remote;   /* cluster node → (URL → GUINT_TO_POINTER (its sessions)) */
   gchar *turn_secret;
   guint turn_ttl;
   GQueue relay_renewals; /* Sessions (borrowed) by relay_renew_at, the first due first */

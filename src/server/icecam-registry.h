@@ -82,11 +82,15 @@ typedef struct {
  * @url: the relay's URL as given (borrowed from the registry until its relays change)
  * @up: whether it is offered (the relay pool found it answering, or never checked it)
  * @sessions: open sessions it was assigned (listed first to their ends)
+ * @region: (nullable): its region tag (icecam_registry_set_relay_regions())
+ * @cluster_sessions: @sessions plus those the other cluster nodes say they assigned it
  */
 typedef struct {
   const gchar *url;
   gboolean up;
   guint sessions;
+  const gchar *region;
+  guint cluster_sessions;
 } IcecamRegistryRelay;
 
 #define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())
@@ -133,6 +137,12 @@ void icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key);
 void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
 void icecam_registry_set_relay_up (IcecamRegistry *self, const gchar *url, gboolean up);
+void icecam_registry_set_relay_regions (IcecamRegistry *self, const gchar * const *urls,
+                                        const gchar * const *regions);
+void icecam_registry_set_remote_relay_sessions (IcecamRegistry *self, const gchar *node,
+                                                GHashTable *sessions);
+gboolean icecam_relay_entry_split (const gchar *entry, gchar **url, gchar **region,
+                                   GError **error);
 GArray *icecam_registry_get_relays (IcecamRegistry *self);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
 void icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions);

@@ -20,6 +20,7 @@ typedef struct {
   gchar *policy;
   gboolean ice_tcp;
   gchar *ca_file;
+  gchar *region;
   gboolean insecure_tls;
   gboolean verbose;
 } IcecamToolIceOptions;

@@ -76,6 +76,11 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
           "ICE once the peer's are known, so that a direct pair needing the peer's second "
           "check (a restricted cone opposite a symmetric NAT) is nominated instead of the "
           "relay; relayed sessions start this much later. 0 (default): none", 0, 5000, 0, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_REGION,
+      g_param_spec_string ("region", "Region",
+          "A region hint for the rendezvous: it assigns sessions a relay tagged with this "
+          "region (--turn-server URL,region=NAME) first; 1..64 characters of "
+          "A-Z a-z 0-9 . _ -", NULL, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -90,6 +95,7 @@ gst_icecam_settings_clear (GstIcecamSettings *settings)
   g_clear_pointer (&settings->turn_server, g_free);
   g_clear_pointer (&settings->turn_servers, g_strfreev);
   g_clear_pointer (&settings->ca_file, g_free);
+  g_clear_pointer (&settings->region, g_free);
 }
 
 gboolean
@@ -136,6 +142,10 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_RELAY_GRACE:
       settings->relay_grace = g_value_get_uint (value);
       return TRUE;
+    case GST_ICECAM_PROP_REGION:
+      g_free (settings->region);
+      settings->region = g_value_dup_string (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -177,6 +187,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
       return TRUE;
     case GST_ICECAM_PROP_RELAY_GRACE:
       g_value_set_uint (value, settings->relay_grace);
+      return TRUE;
+    case GST_ICECAM_PROP_REGION:
+      g_value_set_string (value, settings->region);
       return TRUE;
     default:
       return FALSE;

@@ -277,6 +277,7 @@ typedef struct {
   gchar *camera_id;
   gchar *ca_file;
   gboolean insecure_tls;
+  gchar *region;
   gchar *secret_file;
   gchar *certificate_path;
   guint max_viewers;
@@ -291,6 +292,7 @@ sink_start_clear (SinkStart *start)
   g_free (start->server);
   g_free (start->camera_id);
   g_free (start->ca_file);
+  g_free (start->region);
   g_free (start->secret_file);
   g_free (start->certificate_path);
 }
@@ -309,6 +311,7 @@ copy_settings (GstIcecamSink *sink, SinkStart *start)
   start->camera_id = g_strdup (sink->settings.camera_id);
   start->ca_file = g_strdup (sink->settings.ca_file);
   start->insecure_tls = sink->settings.insecure_tls;
+  start->region = g_strdup (sink->settings.region);
   start->secret_file = g_strdup (sink->secret_file);
   start->certificate_path = g_strdup (sink->certificate);
   start->max_viewers = sink->max_viewers;
@@ -350,6 +353,10 @@ create_endpoint (GstIcecamSink *sink, const SinkStart *start)
   endpoint = icecam_camera_endpoint_new (start->server, start->camera_id, start->config, &error);
   if (endpoint == NULL) {
     GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
+    return NULL;
+  }
+  if (!icecam_camera_endpoint_set_region (endpoint, start->region, &error)) {
+    GST_ELEMENT_ERROR (sink, RESOURCE, SETTINGS, ("Bad region."), ("%s", error->message));
     return NULL;
   }
   if (!icecam_camera_endpoint_set_tls (endpoint, start->ca_file, start->insecure_tls, &error)) {

@@ -310,6 +310,7 @@ open_endpoint (GstIcecamSrc *src)
   g_autofree gchar *server = NULL;
   g_autofree gchar *camera_id = NULL;
   g_autofree gchar *ca_file = NULL;
+  g_autofree gchar *region = NULL;
   gboolean insecure_tls;
   g_autofree gchar *token = NULL;
   g_autofree gchar *camera_fingerprint = NULL;
@@ -318,6 +319,7 @@ open_endpoint (GstIcecamSrc *src)
 
   GST_OBJECT_LOCK (src);
   ca_file = g_strdup (src->settings.ca_file);
+  region = g_strdup (src->settings.region);
   insecure_tls = src->settings.insecure_tls;
   token = g_strdup (src->token);
   camera_fingerprint = g_strdup (src->camera_fingerprint);
@@ -351,6 +353,11 @@ open_endpoint (GstIcecamSrc *src)
   if (!icecam_viewer_endpoint_set_camera_fingerprint (endpoint, camera_fingerprint, &error)) {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad camera-fingerprint."), ("%s",
                        error->message));
+    g_object_unref (endpoint);
+    return FALSE;
+  }
+  if (!icecam_viewer_endpoint_set_region (endpoint, region, &error)) {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Bad region."), ("%s", error->message));
     g_object_unref (endpoint);
     return FALSE;
   }

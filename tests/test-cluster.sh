@@ -101,10 +101,56 @@ wait_for_line "$tmp/cam2.log" 'id-in-use' 10 && pass "same camera id on node b r
   || fail "second camera 'shelf' on node b: $(cat "$tmp/cam2.log")"
 kill "$twin" 2>/dev/null; wait "$twin" 2>/dev/null
 
+# 2b. Two cameras with one id on two nodes at the same moment: the claim in Redis is atomic,
+# exactly one gets in (three rounds).
+for round in 1 2 3; do
+  "$build/src/tools/icecam-camera" --server "${url[a]}" --id "twin$round" --source test \
+    >"$tmp/twin-a$round.log" 2>&1 &
+  twin_a=$!
+  "$build/src/tools/icecam-camera" --server "${url[b]}" --id "twin$round" --source test \
+    >"$tmp/twin-b$round.log" 2>&1 &
+  twin_b=$!
+  deadline=$((SECONDS + 15))
+  while [ $SECONDS -lt $deadline ] && \
+        [ "$(cat "$tmp/twin-a$round.log" "$tmp/twin-b$round.log" | grep -c 'registered with')" = 0 \
+          -o "$(cat "$tmp/twin-a$round.log" "$tmp/twin-b$round.log" | grep -c 'id-in-use')" = 0 ]; do
+    sleep 0.1
+  done
+  sleep 1.5  # the loser retries meanwhile: it must stay out
+  in_a=$(grep -c 'registered with' "$tmp/twin-a$round.log")
+  in_b=$(grep -c 'registered with' "$tmp/twin-b$round.log")
+  holder=$(rcli GET "icecam:0:camera:twin$round" | cut -d' ' -f1)
+  winner=none
+  [ "$in_a" = 1 ] && winner=node-a
+  [ "$in_b" = 1 ] && winner=node-b
+  if [ $((in_a + in_b)) = 1 ] && [ "$holder" = "$winner" ]; then
+    pass "round $round: one of two simultaneous cameras 'twin$round' got in (Redis: $holder)"
+  else
+    fail "round $round: registered on a: $in_a, on b: $in_b, Redis holder '$holder'"
+  fi
+  kill "$twin_a" "$twin_b" 2>/dev/null; wait "$twin_a" "$twin_b" 2>/dev/null
+done
+
+# 2c. A camera held on live node A comes to node B: only its resume secret gets it in, and A
+# drops its old connection.
+out=$(timeout 40 /usr/bin/python3 "$ICECAM_SOURCE_DIR/tests/cluster-claim.py" "${url[a]}" "${url[b]}" mover 2>&1)
+echo "$out" | grep -E '^(ok|not ok)' | sed 's/^/# claim: /'
+if [ "$(echo "$out" | grep -c '^ok')" = 5 ] && ! echo "$out" | grep -q '^not ok'; then
+  pass "a camera proves on node b with its resume secret that it is node a's camera"
+else
+  fail "resume takeover across nodes: $out"
+fi
+
 # 3. Garbage on Redis: wrong JSON, wrong types, a key of the wrong type. Nothing crashes.
 rcli PUBLISH icecam:0:presence 'not json' >/dev/null
 rcli PUBLISH icecam:0:presence '{"node":5,"cameras":"x"}' >/dev/null
 rcli PUBLISH icecam:0:presence '[1,2]' >/dev/null
+rcli PUBLISH icecam:0:presence '{"node":"node-x","cameras":[],"relays":"many"}' >/dev/null
+rcli PUBLISH icecam:0:presence '{"node":"node-y","cameras":[],"relays":{"turn:x":-4,"turn:y":"z"}}' >/dev/null
+rcli PUBLISH icecam:0:node:node-c '{"from":"node-x","taken":5}' >/dev/null
+rcli PUBLISH icecam:0:node:node-a '{"from":"node-x","taken":"shelf"}' >/dev/null
+rcli SET icecam:0:camera:ghost 'no-space' >/dev/null
+rcli LPUSH icecam:0:camera:ghost2 wrong-type >/dev/null
 rcli PUBLISH icecam:0:node:node-c '{"from":"node-x","message":"{\"type\":\"offer\"}"}' >/dev/null
 rcli PUBLISH icecam:0:node:node-c '{"from":"node-a","message":"garbage"}' >/dev/null
 rcli PUBLISH icecam:0:node:node-a '{"from":"node-c","message":"{\"type\":\"session\",\"session\":\"x\",\"camera\":\"shelf\",\"role\":\"camera\"}"}' >/dev/null

@@ -259,6 +259,223 @@ test_id_in_use (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->text, "node-a"));
 }
 
+typedef struct {
+  guint calls;
+  guint64 peer;
+  gchar *camera_id;
+  gchar *resume;
+  gboolean answer;  /* what the claim function returns: a claim started */
+} Claims;
+
+static gboolean
+claim_func (IcecamRegistry *registry, guint64 peer, const gchar *camera_id, const gchar *resume,
+            gboolean proven, gpointer user_data)
+{
+  Claims *claims = user_data;
+
+  claims->calls++;
+  claims->peer = peer;
+  g_free (claims->camera_id);
+  claims->camera_id = g_strdup (camera_id);
+  g_free (claims->resume);
+  claims->resume = g_strdup (resume);
+  return claims->answer;
+}
+
+/* With a claim function (the cluster up), a camera is welcomed only once its claim is granted,
+ * refused when the cluster says another node holds the id; without an answer (degraded), the
+ * node's own view decides. A camera whose id another node took is dropped. */
+static void
+test_claims (Fixture *f, gconstpointer data)
+{
+  Claims claims = { .answer = TRUE };
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) error = NULL;
+  g_autoptr (IcecamMessage) error2 = NULL;
+  g_autoptr (IcecamMessage) presence = NULL;
+  g_auto (GStrv) resumes = NULL;
+  g_auto (GStrv) ids = NULL;
+  IcecamRegistryStats stats;
+
+  icecam_registry_set_claim_func (f->c.registry, claim_func, &claims);
+  connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  drain (&f->c);
+
+  /* Granted: welcomed then, not before. */
+  connect_peer (&f->c, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\"}");
+  g_assert_cmpuint (claims.calls, ==, 1);
+  g_assert_cmpuint (claims.peer, ==, CAMERA);
+  g_assert_cmpstr (claims.camera_id, ==, "cam");
+  g_assert_null (claims.resume);
+  sent_free (g_queue_pop_head (&f->c.sent));  /* the challenge */
+  expect_nothing (&f->c);
+  /* A second hello while the claim runs is refused, the claim goes on. */
+  feed (&f->c, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\"}");
+  error2 = expect_msg (&f->c, CAMERA, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpint (error2->error_code, ==, ICECAM_ERROR_CODE_NOT_ALLOWED);
+  icecam_registry_claim_done (f->c.registry, CAMERA, ICECAM_REGISTRY_CLAIM_GRANTED, NULL);
+  welcome = expect_msg (&f->c, CAMERA, ICECAM_MESSAGE_WELCOME);
+  presence = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_PRESENCE);
+  g_assert_cmpstrv (presence->cameras, ((const gchar * const[]) { "cam", NULL }));
+  ids = icecam_registry_dup_claimed_cameras (f->c.registry, &resumes);
+  g_assert_cmpstrv (ids, ((const gchar * const[]) { "cam", NULL }));
+  g_assert_cmpstr (resumes[0], ==, welcome->resume);
+  /* An answer for a connection that is not waiting changes nothing. */
+  icecam_registry_claim_done (f->c.registry, CAMERA, ICECAM_REGISTRY_CLAIM_REFUSED, "node-a");
+  icecam_registry_claim_done (f->c.registry, 99, ICECAM_REGISTRY_CLAIM_GRANTED, NULL);
+  expect_nothing (&f->c);
+
+  /* Refused: id-in-use naming the node. */
+  connect_peer (&f->c, 3, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"door\"}");
+  drain (&f->c);
+  icecam_registry_claim_done (f->c.registry, 3, ICECAM_REGISTRY_CLAIM_REFUSED, "node-a");
+  error = expect_msg (&f->c, 3, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_ID_IN_USE);
+  g_assert_nonnull (strstr (error->text, "node-a"));
+  drain (&f->c);
+
+  /* No answer: another node listing the id refuses it; otherwise it is in. */
+  icecam_registry_set_remote_cameras (f->c.registry, "node-a",
+                                      (const gchar * const[]) { "porch", NULL });
+  drain (&f->c);
+  connect_peer (&f->c, 4, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"porch\"}");
+  drain (&f->c);
+  icecam_registry_claim_done (f->c.registry, 4, ICECAM_REGISTRY_CLAIM_UNKNOWN, NULL);
+  g_clear_pointer (&error, icecam_message_free);
+  error = expect_msg (&f->c, 4, ICECAM_MESSAGE_ERROR);
+  g_assert_cmpint (error->error_code, ==, ICECAM_ERROR_CODE_ID_IN_USE);
+  drain (&f->c);
+  claims.answer = FALSE;  /* degraded: decided at once */
+  connect_peer (&f->c, 5, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"yard\"}");
+  sent_free (g_queue_pop_head (&f->c.sent));  /* the challenge */
+  g_clear_pointer (&welcome, icecam_message_free);
+  welcome = expect_msg (&f->c, 5, ICECAM_MESSAGE_WELCOME);
+  drain (&f->c);
+
+  /* Another node took "cam": its connection here is closed as replaced, presence updated. */
+  g_assert_true (icecam_registry_camera_taken (f->c.registry, "cam", "node-a"));
+  g_assert_false (icecam_registry_camera_taken (f->c.registry, "cam", "node-a"));
+  icecam_registry_get_stats (f->c.registry, &stats);
+  g_assert_cmpuint (stats.cameras, ==, 1);
+  g_clear_pointer (&presence, icecam_message_free);
+  while (!g_queue_is_empty (&f->c.sent)) {
+    Sent *sent = g_queue_pop_head (&f->c.sent);
+
+    if (sent->peer == VIEWER && sent->msg != NULL &&
+        sent->msg->type == ICECAM_MESSAGE_PRESENCE)
+      presence = g_steal_pointer (&sent->msg);
+    sent_free (sent);
+  }
+  g_assert_nonnull (presence);
+  g_assert_false (g_strv_contains ((const gchar * const *) presence->cameras, "cam"));
+  icecam_registry_set_claim_func (f->c.registry, NULL, NULL);
+  g_free (claims.camera_id);
+  g_free (claims.resume);
+}
+
+/* The relay of the session @viewer (a local peer of @node) opens on @camera: the first URL
+ * its session message lists. */
+static gchar *
+watch_relay (Node *node, guint64 viewer, guint64 camera, const gchar *camera_id)
+{
+  g_autofree gchar *watch = g_strdup_printf ("{\"type\":\"watch\",\"camera\":\"%s\"}",
+                                             camera_id);
+  g_autoptr (IcecamMessage) to_viewer = NULL;
+  g_autoptr (IcecamMessage) to_camera = NULL;
+  IcecamIceServer *server;
+
+  feed (node, viewer, watch);
+  if (((Sent *) g_queue_peek_head (&node->sent))->peer == camera) {
+    to_camera = expect_msg (node, camera, ICECAM_MESSAGE_SESSION);
+    to_viewer = expect_msg (node, viewer, ICECAM_MESSAGE_SESSION);
+  } else {
+    to_viewer = expect_msg (node, viewer, ICECAM_MESSAGE_SESSION);
+    to_camera = expect_msg (node, camera, ICECAM_MESSAGE_SESSION);
+  }
+  g_assert_cmpstr (to_camera->session, ==, to_viewer->session);
+  g_assert_nonnull (to_camera->ice_servers);
+  g_assert_cmpuint (to_camera->ice_servers->len, >=, 1);
+  server = g_ptr_array_index (to_camera->ice_servers, 0);
+  return g_strdup (server->urls[0]);
+}
+
+/* Relays: a healthy one, then one of the camera's region, then the fewest sessions counted
+ * across the cluster (this node's and what the others' heartbeats said). */
+static void
+test_relay_policy (Fixture *f, gconstpointer data)
+{
+  const gchar *urls[] = { "turn:198.51.100.1:3478?transport=udp",
+                          "turn:198.51.100.2:3478?transport=udp", NULL };
+  const gchar *regions[] = { "", "eu", NULL };
+  g_autoptr (GHashTable) remote = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GArray) relays = NULL;
+  gchar *relay;
+
+  icecam_registry_set_turn (f->c.registry, urls, "secret", 600);
+  icecam_registry_set_relay_regions (f->c.registry, urls, regions);
+  connect_peer (&f->c, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\",\"region\":\"eu\"}");
+  connect_peer (&f->c, 3, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"door\"}");
+  connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  drain (&f->c);
+
+  /* The camera in "eu" gets the eu relay although the other has fewer sessions. */
+  for (guint i = 0; i < 2; i++) {
+    relay = watch_relay (&f->c, VIEWER, CAMERA, "cam");
+    g_assert_cmpstr (relay, ==, urls[1]);
+    g_free (relay);
+  }
+  /* Without a region: the fewest sessions, here relay 1 (0 against 2). */
+  relay = watch_relay (&f->c, VIEWER, 3, "door");
+  g_assert_cmpstr (relay, ==, urls[0]);
+  g_free (relay);
+  /* Another node assigned relay 1 five sessions: across the cluster relay 2 has fewer. */
+  g_hash_table_insert (remote, (gpointer) urls[0], GUINT_TO_POINTER (5));
+  icecam_registry_set_remote_relay_sessions (f->c.registry, "node-a", remote);
+  relay = watch_relay (&f->c, VIEWER, 3, "door");
+  g_assert_cmpstr (relay, ==, urls[1]);
+  g_free (relay);
+  relays = icecam_registry_get_relays (f->c.registry);
+  g_assert_cmpuint (relays->len, ==, 2);
+  g_assert_cmpuint (g_array_index (relays, IcecamRegistryRelay, 0).sessions, ==, 1);
+  g_assert_cmpuint (g_array_index (relays, IcecamRegistryRelay, 0).cluster_sessions, ==, 6);
+  g_assert_cmpuint (g_array_index (relays, IcecamRegistryRelay, 1).sessions, ==, 3);
+  g_assert_cmpuint (g_array_index (relays, IcecamRegistryRelay, 1).cluster_sessions, ==, 3);
+  g_assert_cmpstr (g_array_index (relays, IcecamRegistryRelay, 1).region, ==, "eu");
+  g_assert_null (g_array_index (relays, IcecamRegistryRelay, 0).region);
+  /* The node gone, its sessions no longer count; a withdrawn relay is skipped whatever its
+   * region. */
+  icecam_registry_set_remote_relay_sessions (f->c.registry, "node-a", NULL);
+  icecam_registry_set_relay_up (f->c.registry, urls[1], FALSE);
+  relay = watch_relay (&f->c, VIEWER, CAMERA, "cam");
+  g_assert_cmpstr (relay, ==, urls[0]);
+  g_free (relay);
+}
+
+/* A --turn-server entry's region tag. */
+static void
+test_relay_entry (void)
+{
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *region = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (icecam_relay_entry_split ("turn:198.51.100.1:3478", &url, &region, &error));
+  g_assert_cmpstr (url, ==, "turn:198.51.100.1:3478");
+  g_assert_null (region);
+  g_free (url);
+  g_assert_true (icecam_relay_entry_split ("turns:198.51.100.1:443?transport=tcp,region=eu-west",
+                                           &url, &region, &error));
+  g_assert_cmpstr (url, ==, "turns:198.51.100.1:443?transport=tcp");
+  g_assert_cmpstr (region, ==, "eu-west");
+  g_assert_false (icecam_relay_entry_split ("turn:198.51.100.1:3478,zone=eu", &url, &region,
+                                            &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_false (icecam_relay_entry_split ("turn:198.51.100.1:3478,region=", &url, &region,
+                                            &error));
+  g_assert_nonnull (error);
+}
+
 /* Messages from Redis that make no sense are refused and change nothing. */
 static void
 test_garbage (Fixture *f, gconstpointer data)
@@ -318,5 +535,8 @@ main (int argc, char **argv)
   ADD ("/registry-cluster/node/gone", test_node_gone);
   ADD ("/registry-cluster/hello/id-in-use", test_id_in_use);
   ADD ("/registry-cluster/input/garbage", test_garbage);
+  ADD ("/registry-cluster/hello/claims", test_claims);
+  ADD ("/registry-cluster/relay/policy", test_relay_policy);
+  g_test_add_func ("/registry-cluster/relay/entry", test_relay_entry);
   return g_test_run ();
 }

@@ -129,5 +129,35 @@ grep -q 'relay pool: .* does not answer: withdrawn' "$tmp/rv.log" \
   && grep -q 'relay pool: .* answers again' "$tmp/rv.log" \
   && pass "the rendezvous logged both changes" || fail "no relay pool lines in the log"
 
+# Region tags: relay 2 tagged eu; a camera giving --region eu has its sessions on relay 2
+# although relay 1 has fewer, and /metrics labels the relay with its region.
+"$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none --verbose \
+  --turn-server "$relay1" --turn-server "$relay2,region=eu" --turn-secret "$secret" \
+  --allow-anonymous-relay >"$tmp/rv-region.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/rv-region.log" 'listening on ws://' 10 || { cat "$tmp/rv-region.log"; exit 1; }
+url=$(grep -oE 'ws://[0-9.]+:[0-9]+/ws' "$tmp/rv-region.log" | head -1)
+port=$(echo "$url" | grep -oE '[0-9]+/ws$' | grep -oE '^[0-9]+')
+"$build/src/tools/icecam-camera" --server "$url" --id porch --source test --region eu \
+  >"$tmp/cam-region.log" 2>&1 &
+pids+=($!)
+wait_for_line "$tmp/cam-region.log" 'registered with' 10 || fail "camera with --region registers"
+for v in 5 6; do
+  timeout 20 "$build/src/tools/icecam-view" --server "$url" --camera porch --headless \
+    --stats-interval 1 >"$tmp/view$v.log" 2>&1 &
+  pids+=($!)
+  wait_for_line "$tmp/view$v.log" 'progress frames=' 20 || fail "viewer $v of the eu camera plays"
+done
+[ "$(metric relay_sessions "$relay2")" = 2 ] && [ "$(metric relay_sessions "$relay1")" = 0 ] \
+  && pass "the eu camera's sessions get the eu relay" \
+  || fail "sessions per relay with regions: $(metrics | grep relay_sessions)"
+metrics | grep -qF "icecam_rendezvous_relay_cluster_sessions{url=\"$relay2\",region=\"eu\"} 2" \
+  && pass "/metrics labels the relay's region and counts its sessions" \
+  || fail "cluster sessions: $(metrics | grep cluster_sessions)"
+"$build/src/server/icecam-rendezvous" --turn-server "$relay1,zone=eu" --turn-secret x \
+  >"$tmp/bad.out" 2>&1
+[ $? = 2 ] && [ "$(wc -l <"$tmp/bad.out")" = 1 ] && pass "a bad tag: $(cat "$tmp/bad.out")" \
+  || fail "bad region tag: $(cat "$tmp/bad.out")"
+
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

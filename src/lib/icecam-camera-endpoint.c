@@ -545,6 +545,21 @@ icecam_camera_endpoint_set_secret (IcecamCameraEndpoint *self, const gchar *secr
 }
 
 /**
+ * icecam_camera_endpoint_set_region:
+ * @region: (nullable): a region hint for the rendezvous's relay policy; %NULL or "": none
+ * @error: what is wrong with @region
+ *
+ * Call before icecam_camera_endpoint_start().
+ *
+ * Returns: %TRUE if @region is usable
+ */
+gboolean
+icecam_camera_endpoint_set_region (IcecamCameraEndpoint *self, const gchar *region, GError **error)
+{
+  return icecam_signalling_client_set_region (self->client, region, error);
+}
+
+/**
  * icecam_camera_endpoint_set_tls:
  * @ca_file: (nullable): PEM file of the authorities a wss:// rendezvous is checked against;
  *   %NULL: the system's trust store

@@ -47,6 +47,8 @@ IcecamCameraEndpoint *icecam_camera_endpoint_new (const gchar *server_url,
                                                   GError **error);
 IcecamSignallingClient *icecam_camera_endpoint_get_client (IcecamCameraEndpoint *self);
 void icecam_camera_endpoint_set_secret (IcecamCameraEndpoint *self, const gchar *secret);
+gboolean icecam_camera_endpoint_set_region (IcecamCameraEndpoint *self, const gchar *region,
+                                            GError **error);
 gboolean icecam_camera_endpoint_set_tls (IcecamCameraEndpoint *self, const gchar *ca_file,
                                          gboolean accept_invalid, GError **error);
 IcecamSignallingState icecam_camera_endpoint_get_signalling_state (IcecamCameraEndpoint *self);

@@ -59,6 +59,7 @@ static const FieldSpec message_fields[][8] = {
     STRING_FIELD ("token", FIELD_TOKEN, FALSE, token),
     STRING_FIELD ("resume", FIELD_SECRET, FALSE, resume),
     OTHER_FIELD ("features", FIELD_FEATURES, FALSE),
+    STRING_FIELD ("region", FIELD_ID, FALSE, region),
   },
   [ICECAM_MESSAGE_WELCOME] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),

@@ -193,6 +193,7 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->proof = g_strdup (msg->proof);
   copy->token = g_strdup (msg->token);
   copy->resume = g_strdup (msg->resume);
+  copy->region = g_strdup (msg->region);
   copy->resumed = msg->resumed;
   copy->features = msg->features;
   return copy;
@@ -222,6 +223,7 @@ icecam_message_free (IcecamMessage *msg)
   g_free (msg->proof);
   g_free (msg->token);
   g_free (msg->resume);
+  g_free (msg->region);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
   g_strfreev (msg->cameras);
   g_free (msg);

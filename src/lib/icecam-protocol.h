@@ -206,6 +206,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  * @token: hello (viewer): a grant minted by the rendezvous (icecam_token_mint())
  * @resume: welcome: a secret with which a later connection of this client takes the place of
  *   this one; hello: the secret of the client's latest welcome, to get its id and sessions back
+ * @region: hello: the client's region hint, matched to the relays' region tags
  * @resumed: welcome: the client took the place of an earlier connection and its sessions kept
  *   their ids (the server sends `true` only)
  * @features: hello, welcome: the later additions to version 1 the sender understands
@@ -235,6 +236,7 @@ typedef struct {
   gchar *token;
   gchar *resume;
   gboolean resumed;
+  gchar *region;
   IcecamFeatures features;
 } IcecamMessage;
 

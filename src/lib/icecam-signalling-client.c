@@ -42,6 +42,7 @@ struct _IcecamSignallingClient {
   gchar *id;
   gchar *secret;   /* camera: proves its id against the challenge */
   gchar *token;    /* viewer: its grant */
+  gchar *region;   /* the region hint of its hello, or NULL */
   gboolean accept_invalid_certificates;
   gboolean hello_sent;
 
@@ -270,6 +271,7 @@ send_hello (IcecamSignallingClient *self, const gchar *nonce)
   if (self->secret != NULL && nonce != NULL)
     hello->proof = icecam_camera_proof (self->secret, self->id, nonce);
   hello->token = g_strdup (self->token);
+  hello->region = g_strdup (self->region);
   hello->resume = resume ? g_strdup (last->resume) : NULL;
   /* What the endpoints act on: both answer pings and take fresh relay credentials; the
    * camera also restarts ICE when asked. */
@@ -561,6 +563,29 @@ icecam_signalling_client_set_credentials (IcecamSignallingClient *self, const gc
 }
 
 /**
+ * icecam_signalling_client_set_region:
+ * @region: (nullable): a region hint for the rendezvous's relay policy (the `region` of
+ *   `hello`), 1..64 characters of A-Z a-z 0-9 . _ -; %NULL or "": none
+ * @error: what is wrong with @region
+ *
+ * Returns: %TRUE if @region is usable (the client then sends it with every hello)
+ */
+gboolean
+icecam_signalling_client_set_region (IcecamSignallingClient *self, const gchar *region,
+                                     GError **error)
+{
+  if (region != NULL && *region != '\0' && !icecam_protocol_id_is_valid (region)) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+                 "region '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", region,
+                 ICECAM_PROTOCOL_MAX_ID_LENGTH);
+    return FALSE;
+  }
+  g_free (self->region);
+  self->region = region != NULL && *region != '\0' ? g_strdup (region) : NULL;
+  return TRUE;
+}
+
+/**
  * icecam_signalling_client_set_tls:
  * @ca_file: (nullable): PEM file of the CAs to trust for wss://; %NULL: the system's
  * @accept_invalid: accept any certificate: for tests against a self-signed server only
@@ -787,6 +812,7 @@ icecam_signalling_client_finalize (GObject *object)
   self->uri = NULL;
   g_clear_pointer (&self->uris, g_ptr_array_unref);
   g_free (self->id);
+  g_free (self->region);
   g_free (self->token);
   if (self->secret != NULL)
     memset (self->secret, 0, strlen (self->secret));

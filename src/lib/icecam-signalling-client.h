@@ -63,6 +63,8 @@ void icecam_signalling_client_set_credentials (IcecamSignallingClient *self,
 gboolean icecam_signalling_client_set_tls (IcecamSignallingClient *self, const gchar *ca_file,
                                            gboolean accept_invalid, GError **error);
 void icecam_signalling_client_set_reconnect (IcecamSignallingClient *self, gboolean reconnect);
+gboolean icecam_signalling_client_set_region (IcecamSignallingClient *self, const gchar *region,
+                                              GError **error);
 void icecam_signalling_client_set_keepalive (IcecamSignallingClient *self, guint interval_s,
                                              guint timeout_s);
 void icecam_signalling_client_start (IcecamSignallingClient *self);

@@ -575,6 +575,21 @@ icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token
 }
 
 /**
+ * icecam_viewer_endpoint_set_region:
+ * @region: (nullable): a region hint for the rendezvous's relay policy; %NULL or "": none
+ * @error: what is wrong with @region
+ *
+ * Call before icecam_viewer_endpoint_start().
+ *
+ * Returns: %TRUE if @region is usable
+ */
+gboolean
+icecam_viewer_endpoint_set_region (IcecamViewerEndpoint *self, const gchar *region, GError **error)
+{
+  return icecam_signalling_client_set_region (self->client, region, error);
+}
+
+/**
  * icecam_viewer_endpoint_set_tls:
  * @ca_file: (nullable): PEM file of the authorities a wss:// rendezvous is checked against;
  *   %NULL: the system's trust store

@@ -45,6 +45,8 @@ IcecamViewerEndpoint *icecam_viewer_endpoint_new (const gchar *server_url,
                                                   GError **error);
 IcecamSignallingClient *icecam_viewer_endpoint_get_client (IcecamViewerEndpoint *self);
 void icecam_viewer_endpoint_set_token (IcecamViewerEndpoint *self, const gchar *token);
+gboolean icecam_viewer_endpoint_set_region (IcecamViewerEndpoint *self, const gchar *region,
+                                            GError **error);
 gboolean icecam_viewer_endpoint_set_tls (IcecamViewerEndpoint *self, const gchar *ca_file,
                                          gboolean accept_invalid, GError **error);
 gboolean icecam_viewer_endpoint_set_camera_fingerprint (IcecamViewerEndpoint *self,

@@ -2,11 +2,9 @@
 /* A rendezvous node's link to the others of its cluster, through Redis: presence heartbeats,
  * liveness keys, and the messages of sessions whose ends are on different nodes. */
 
-#include "icecam-cluster.h"
+#include "icecam-cluster-private.h"
 
 #include <errno.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -27,27 +25,6 @@
  * thread-default when it was created.
  */
 
-struct _IcecamCluster {
-  GObject parent_instance;
-
-  IcecamRegistry *registry;
-  gchar *host;
-  guint port;
-  guint db;
-  gchar *node_id;
-  gchar *advertise;
-  gchar *presence_channel;
-  gchar *own_channel;
-  gchar *channel_prefix;
-  GMainContext *context;
-  struct _ClusterLink *publisher;
-  struct _ClusterLink *subscriber;
-  GSource *tick;
-  GHashTable *nodes;     /* node id → gint64* last heard, monotonic µs */
-  gboolean degraded;
-  gboolean disposed;
-};
-
 enum { PROP_0, PROP_DEGRADED, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
@@ -55,19 +32,12 @@ G_DEFINE_FINAL_TYPE (IcecamCluster, icecam_cluster, G_TYPE_OBJECT)
 
 /* ---- a Redis connection in a GMainContext ------------------------------------------------- */
 
-typedef struct {
+struct _RedisSource {
   GSource source;
   redisAsyncContext *ac;
   GPollFD poll_fd;
-} RedisSource;
+};
 
-typedef struct _ClusterLink {
-  IcecamCluster *cluster;
-  const gchar *name;
-  redisAsyncContext *ac;  /* NULL while down */
-  RedisSource *source;
-  gboolean up;            /* connected */
-} ClusterLink;
 
 static void
 redis_source_set_events (gpointer data, gushort add, gushort remove)
@@ -234,6 +204,7 @@ handle_presence (IcecamCluster *self, const gchar *text, gsize length)
     g_hash_table_insert (self->nodes, g_strdup (node), last);
   }
   *last = g_get_monotonic_time ();
+  cluster_read_relay_sessions (self, node, object);
   icecam_registry_set_remote_cameras (self->registry, node, (const gchar * const *) cameras);
 }
 
@@ -255,6 +226,15 @@ handle_routed (IcecamCluster *self, const gchar *text, gsize length)
   object = json_node_get_object (json_parser_get_root (parser));
   from = json_object_get_string_member_with_default (object, "from", NULL);
   message = json_object_get_string_member_with_default (object, "message", NULL);
+  if (from != NULL && json_object_has_member (object, "taken")) {
+    const gchar *taken = json_object_get_string_member_with_default (object, "taken", NULL);
+
+    if (taken == NULL)
+      g_warning ("cluster: ignoring a 'taken' that is not a camera id");
+    else
+      cluster_claims_taken (self, from, taken);
+    return;
+  }
   if (from == NULL || message == NULL) {
     g_warning ("cluster: ignoring a routed message without 'from' or 'message'");
     return;
@@ -314,8 +294,8 @@ publish (IcecamCluster *self, const gchar *channel, const gchar *payload)
                      payload);
 }
 
-static void
-send_heartbeat (IcecamCluster *self)
+void
+cluster_send_heartbeat (IcecamCluster *self)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr (JsonGenerator) generator = json_generator_new ();
@@ -334,6 +314,7 @@ send_heartbeat (IcecamCluster *self)
   for (guint i = 0; cameras[i] != NULL; i++)
     json_builder_add_string_value (builder, cameras[i]);
   json_builder_end_array (builder);
+  cluster_add_relay_sessions (self, builder);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
@@ -344,6 +325,7 @@ send_heartbeat (IcecamCluster *self)
     redisAsyncCommand (self->publisher->ac, on_command_reply, NULL, "SET %s %s EX %u", key,
                        self->advertise != NULL ? self->advertise : self->node_id,
                        ICECAM_CLUSTER_NODE_TIMEOUT_S);
+  cluster_claims_refresh (self);
 }
 
 static void
@@ -393,7 +375,7 @@ on_connect (const redisAsyncContext *ac, int status)
                        self->presence_channel, self->own_channel);
   } else {
     redisAsyncCommand (link->ac, on_command_reply, NULL, "SELECT %u", self->db);
-    send_heartbeat (self);
+    cluster_send_heartbeat (self);
   }
   update_degraded (self);
 }
@@ -442,7 +424,7 @@ on_tick (gpointer user_data)
   if (self->subscriber->ac == NULL)
     link_connect (self, self->subscriber);
   if (!self->degraded) {
-    send_heartbeat (self);
+    cluster_send_heartbeat (self);
     g_hash_table_iter_init (&iter, self->nodes);
     while (g_hash_table_iter_next (&iter, &node, &last)) {
       if (now - *(gint64 *) last > ICECAM_CLUSTER_NODE_TIMEOUT_S * G_USEC_PER_SEC)
@@ -455,6 +437,7 @@ on_tick (gpointer user_data)
     g_warning ("cluster: node '%s' silent for %d s: dropping its cameras and sessions", name,
                ICECAM_CLUSTER_NODE_TIMEOUT_S);
     g_hash_table_remove (self->nodes, name);
+    icecam_registry_set_remote_relay_sessions (self->registry, name, NULL);
     icecam_registry_remote_node_gone (self->registry, name);
   }
   g_ptr_array_unref (gone);
@@ -565,6 +548,7 @@ icecam_cluster_new (IcecamRegistry *registry, const gchar *url, const gchar *nod
   self->own_channel = g_strconcat (self->channel_prefix, "node:", node_id, NULL);
   self->context = g_main_context_ref_thread_default ();
   g_signal_connect (registry, "route", G_CALLBACK (on_registry_route), self);
+  cluster_claims_init (self);
   link_connect (self, self->publisher);
   link_connect (self, self->subscriber);
   self->tick = g_timeout_source_new (ICECAM_CLUSTER_HEARTBEAT_MS);
@@ -624,6 +608,7 @@ icecam_cluster_dispose (GObject *object)
   self->disposed = TRUE;
   if (self->registry != NULL)
     g_signal_handlers_disconnect_by_data (self->registry, self);
+  cluster_claims_clear (self);
   if (self->tick != NULL) {
     g_source_destroy (self->tick);
     g_clear_pointer (&self->tick, g_source_unref);
@@ -640,6 +625,7 @@ icecam_cluster_finalize (GObject *object)
   IcecamCluster *self = ICECAM_CLUSTER (object);
 
   g_hash_table_unref (self->nodes);
+  g_hash_table_unref (self->claimed);
   g_free (self->host);
   g_free (self->node_id);
   g_free (self->advertise);
@@ -689,6 +675,7 @@ static void
 icecam_cluster_init (IcecamCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->claimed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->publisher = g_new0 (ClusterLink, 1);
   self->publisher->cluster = self;
   self->publisher->name = "publisher";

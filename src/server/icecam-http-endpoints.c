@@ -156,6 +156,20 @@ append_relays (GString *text, GArray *relays)
     g_string_append_printf (text, "icecam_rendezvous_relay_sessions{url=\"%s\"} %u\n", url,
                             relay->sessions);
   }
+  g_string_append (text, "# HELP icecam_rendezvous_relay_cluster_sessions Open sessions "
+                   "assigned the relay by this node and, as their heartbeats say, the other "
+                   "cluster nodes; what the relay policy balances. The region label is the "
+                   "relay's region tag.\n"
+                   "# TYPE icecam_rendezvous_relay_cluster_sessions gauge\n");
+  for (guint i = 0; i < relays->len; i++) {
+    const IcecamRegistryRelay *relay = &g_array_index (relays, IcecamRegistryRelay, i);
+    g_autofree gchar *url = g_strescape (relay->url, NULL);
+
+    g_string_append_printf (text,
+                            "icecam_rendezvous_relay_cluster_sessions{url=\"%s\",region=\"%s\"} %u\n",
+                            url, relay->region != NULL ? relay->region : "",
+                            relay->cluster_sessions);
+  }
 }
 
 /* TURN credentials handed out, one series per role. */

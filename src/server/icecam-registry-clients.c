@@ -185,8 +185,8 @@ registry_peer_detach (IcecamRegistry *self, Peer *peer)
   g_queue_push_tail (&self->detached, peer);
 }
 
-static void
-detached_free (IcecamRegistry *self, Peer *peer)
+void
+registry_detached_free (IcecamRegistry *self, Peer *peer)
 {
   g_hash_table_remove (detached_table (self, peer->role), peer->name);
   g_queue_remove (&self->detached, peer);
@@ -205,7 +205,7 @@ registry_expire_detached (IcecamRegistry *self, gint64 now_us)
     g_info ("%s: did not come back in time, its sessions are over", peer->label);
     registry_sessions_end (self, peer, ICECAM_BYE_CODE_PEER_LEFT, ICECAM_BYE_REASON_PEER_LEFT,
                            FALSE);
-    detached_free (self, peer);
+    registry_detached_free (self, peer);
   }
 }
 
@@ -254,7 +254,7 @@ peer_reattach (IcecamRegistry *self, Peer *peer, Peer *detached)
 
   registry_peer_set_identity (peer, detached->role, g_strdup (detached->name));
   sessions_move (detached, peer);
-  detached_free (self, detached);
+  registry_detached_free (self, detached);
   if (peer->role == ICECAM_ROLE_CAMERA) {
     g_hash_table_insert (self->cameras, peer->name, peer);
     registry_cameras_changed (self);
@@ -292,25 +292,13 @@ register_camera_online (IcecamRegistry *self, Peer *peer, Peer *online,
   peer_replace (self, peer, online, resumes);
 }
 
+/* @peer registers as @hello's camera id, which no camera holds here and the cluster (if any)
+ * granted: it takes back its detached sessions, or starts anew. */
 static void
-register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+register_camera_free_id (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
-  Peer *online = g_hash_table_lookup (self->cameras, hello->id);
   Peer *detached;
 
-  if (online != NULL) {
-    register_camera_online (self, peer, online, hello);
-    return;
-  }
-  if (g_hash_table_contains (self->remote_cameras, hello->id)) {
-    registry_queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
-                          "camera id '%s' is already online on cluster node '%s'", hello->id,
-                          (const gchar *) g_hash_table_lookup (self->remote_cameras, hello->id));
-    registry_queue_close (self, peer, "camera id already online on another node");
-    return;
-  }
-  if (!camera_proves_identity (self, peer, hello))
-    return;
   peer->features = hello->features;
   detached = g_hash_table_lookup (self->detached_cameras, hello->id);
   if (detached != NULL && resume_matches (detached, hello->resume)) {
@@ -321,7 +309,7 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
   if (detached != NULL) {
     registry_sessions_end (self, detached, ICECAM_BYE_CODE_CLOSED,
                            "the camera reconnected without them", TRUE);
-    detached_free (self, detached);
+    registry_detached_free (self, detached);
   }
   registry_peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
   g_hash_table_insert (self->cameras, peer->name, peer);
@@ -331,6 +319,44 @@ register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
                         "camera '%s' online from %s", peer->name, peer->address);
   queue_welcome (self, peer, FALSE);
   registry_queue_presence_to_viewers (self);
+}
+
+/* The cluster granted @hello's id to this node (or could not say: then the node's own view
+ * of the other nodes decides); a camera may have taken it here meanwhile. */
+void
+registry_register_camera_claimed (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  Peer *online = g_hash_table_lookup (self->cameras, hello->id);
+
+  if (online != NULL)
+    register_camera_online (self, peer, online, hello);
+  else
+    register_camera_free_id (self, peer, hello);
+}
+
+static void
+register_camera (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
+{
+  Peer *online = g_hash_table_lookup (self->cameras, hello->id);
+
+  if (online != NULL) {
+    register_camera_online (self, peer, online, hello);
+    return;
+  }
+  if (!camera_proves_identity (self, peer, hello))
+    return;
+  /* In a cluster, Redis says atomically whether another node's camera holds the id. */
+  if (registry_claim_start (self, peer, hello,
+                            self->camera_secrets != NULL && hello->proof != NULL))
+    return;
+  if (g_hash_table_contains (self->remote_cameras, hello->id)) {
+    registry_queue_error (self, peer, ICECAM_ERROR_CODE_ID_IN_USE, NULL,
+                          "camera id '%s' is already online on cluster node '%s'", hello->id,
+                          (const gchar *) g_hash_table_lookup (self->remote_cameras, hello->id));
+    registry_queue_close (self, peer, "camera id already online on another node");
+    return;
+  }
+  register_camera_free_id (self, peer, hello);
 }
 
 /* A viewer comes back as the id it had, with its sessions, by the resume secret of that id's
@@ -366,11 +392,13 @@ register_viewer (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 void
 registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello)
 {
-  if (peer->state != PEER_STATE_CONNECTED) {
+  if (peer->state != PEER_STATE_CONNECTED || peer->claiming != NULL) {
     registry_queue_error (self, peer, ICECAM_ERROR_CODE_NOT_ALLOWED, NULL,
                           "'hello' was already sent on this connection");
     return;
   }
+  g_free (peer->region);
+  peer->region = g_strdup (hello->region);
   if (hello->role == ICECAM_ROLE_CAMERA)
     register_camera (self, peer, hello);
   else

@@ -46,6 +46,9 @@ typedef struct {
   gint64 detached_until; /* DETACHED: when its sessions are forgotten, monotonic */
   GPtrArray *held_byes;  /* DETACHED: how sessions ended meanwhile, told when it is back */
   gchar *node;           /* a stand-in for a client of this other cluster node, or NULL */
+  gchar *region;         /* the region hint of its hello, or NULL */
+  IcecamMessage *claiming; /* CONNECTED camera: its hello, waiting for the cluster's claim on
+                            * its id (icecam-registry-claim.c) */
 } Peer;
 
 struct _Session {
@@ -74,6 +77,8 @@ struct _IcecamRegistry {
   gchar **turn_urls;     /* TURN relays to mint credentials for, or NULL */
   GHashTable *relay_down;     /* URL → itself: relays the pool found dead (withdrawn) */
   GHashTable *relay_assigned; /* URL → GUINT_TO_POINTER (sessions assigned to it) */
+  GHashTable *relay_regions;  /* URL → its region tag (both owned), relays that have one */
+  GHashTable *relay_remote;   /* cluster node → (URL → GUINT_TO_POINTER (its sessions)) */
   gchar *turn_secret;
   guint turn_ttl;
   GQueue relay_renewals; /* Sessions (borrowed) by relay_renew_at, the first due first */
@@ -91,6 +96,8 @@ struct _IcecamRegistry {
   GHashTable *remote_cameras; /* camera id → the cluster node holding it (both owned) */
   GHashTable *proxies;   /* "node/role/name" → stand-in Peer of another node's client (owned) */
   guint64 next_proxy_id;
+  IcecamRegistryClaimFunc claim_func; /* the cluster's claim on a camera id, or NULL */
+  gpointer claim_data;
 };
 
 /* icecam-registry.c: peers, sessions and the outbox; icecam-registry-presence.c: presence. */
@@ -130,8 +137,15 @@ void registry_proxy_release (IcecamRegistry *self, Peer *proxy);
 void registry_queue_route (IcecamRegistry *self, Peer *proxy, IcecamMessage *msg);
 void registry_cluster_clear (IcecamRegistry *self);
 
+/* icecam-registry-claim.c: a camera id claimed across the cluster before it is registered. */
+gboolean registry_claim_start (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello,
+                               gboolean proven);
+
 /* icecam-registry-clients.c: hello, and clients leaving and coming back. */
 void registry_handle_hello (IcecamRegistry *self, Peer *peer, const IcecamMessage *hello);
+void registry_register_camera_claimed (IcecamRegistry *self, Peer *peer,
+                                       const IcecamMessage *hello);
+void registry_detached_free (IcecamRegistry *self, Peer *peer);
 void registry_peer_detach (IcecamRegistry *self, Peer *peer);
 void registry_expire_detached (IcecamRegistry *self, gint64 now_us);
 

@@ -6,6 +6,9 @@
 
 #include "icecam-turn-credentials.h"
 
+#include <gio/gio.h>
+#include <string.h>
+
 /* Renewed when half their lifetime is gone: a client always holds credentials with at least
  * half a lifetime left, for the allocation of a new transport (an ICE restart). */
 static gint64
@@ -51,25 +54,138 @@ relay_assigned (IcecamRegistry *self, const gchar *url)
   return GPOINTER_TO_UINT (g_hash_table_lookup (self->relay_assigned, url));
 }
 
-/* The relay a new session gets: a healthy one (any if none is), the fewest sessions first,
- * the order given among equals. */
-static const gchar *
-relay_choose (IcecamRegistry *self)
+/* The sessions @url was assigned here and, as they last said, on the other cluster nodes. */
+static guint
+relay_assigned_cluster (IcecamRegistry *self, const gchar *url)
 {
+  guint total = relay_assigned (self, url);
+  GHashTableIter iter;
+  gpointer counts;
+
+  g_hash_table_iter_init (&iter, self->relay_remote);
+  while (g_hash_table_iter_next (&iter, NULL, &counts))
+    total += GPOINTER_TO_UINT (g_hash_table_lookup (counts, url));
+  return total;
+}
+
+/* The region a session's relay should be in: its camera's hint if the camera is a client of
+ * this node, else its viewer's (each node chooses the relay of its own client's end). */
+static const gchar *
+session_region (Session *session)
+{
+  if (session->camera->node == NULL && session->camera->region != NULL)
+    return session->camera->region;
+  if (session->viewer->node == NULL)
+    return session->viewer->region;
+  return NULL;
+}
+
+/* The relay a new session gets: a healthy one (any if none is), then one in the region of the
+ * session's end here, then the fewest sessions across the cluster, the order given among
+ * equals. */
+static const gchar *
+relay_choose (IcecamRegistry *self, Session *session)
+{
+  const gchar *region = session_region (session);
   const gchar *best = NULL;
   gboolean best_up = FALSE;
+  gboolean best_near = FALSE;
+  guint best_count = 0;
 
   for (guint i = 0; self->turn_urls[i] != NULL; i++) {
     const gchar *url = self->turn_urls[i];
     gboolean up = !g_hash_table_contains (self->relay_down, url);
+    gboolean near = region != NULL &&
+                    g_strcmp0 (g_hash_table_lookup (self->relay_regions, url), region) == 0;
+    guint count = relay_assigned_cluster (self, url);
 
     if (best == NULL || (up && !best_up) ||
-        (up == best_up && relay_assigned (self, url) < relay_assigned (self, best))) {
+        (up == best_up && near && !best_near) ||
+        (up == best_up && near == best_near && count < best_count)) {
       best = url;
       best_up = up;
+      best_near = near;
+      best_count = count;
     }
   }
   return best;
+}
+
+/**
+ * icecam_relay_entry_split:
+ * @entry: a `--turn-server` entry: a `turn:` or `turns:` URL, optionally followed by
+ *   `,region=NAME`
+ * @url: (out): the URL
+ * @region: (out) (nullable): the region tag, %NULL if none
+ * @error: where to say what is wrong with the tag
+ *
+ * Returns: %TRUE if the tag (if any) is 1 to 64 characters of A-Z a-z 0-9 . _ -
+ */
+gboolean
+icecam_relay_entry_split (const gchar *entry, gchar **url, gchar **region, GError **error)
+{
+  const gchar *comma = strchr (entry, ',');
+
+  *url = NULL;
+  *region = NULL;
+  if (comma == NULL) {
+    *url = g_strdup (entry);
+    return TRUE;
+  }
+  if (!g_str_has_prefix (comma + 1, "region=") ||
+      !icecam_protocol_id_is_valid (comma + 1 + strlen ("region="))) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "'%s': after the URL only ',region=NAME' (1 to %d characters of "
+                 "A-Z a-z 0-9 . _ -)", entry, ICECAM_PROTOCOL_MAX_ID_LENGTH);
+    return FALSE;
+  }
+  *url = g_strndup (entry, comma - entry);
+  *region = g_strdup (comma + 1 + strlen ("region="));
+  return TRUE;
+}
+
+/**
+ * icecam_registry_set_relay_regions:
+ * @self: a registry
+ * @urls: (array zero-terminated=1): relay URLs given to icecam_registry_set_turn()
+ * @regions: (array zero-terminated=1): for each, its region tag, "" for none
+ *
+ * A session is assigned a relay whose tag is its client's `region` hint (docs/protocol.md,
+ * `hello`) before one with fewer sessions.
+ */
+void
+icecam_registry_set_relay_regions (IcecamRegistry *self, const gchar * const *urls,
+                                   const gchar * const *regions)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+
+  g_hash_table_remove_all (self->relay_regions);
+  for (guint i = 0; urls != NULL && urls[i] != NULL && regions[i] != NULL; i++) {
+    if (*regions[i] != '\0')
+      g_hash_table_insert (self->relay_regions, g_strdup (urls[i]), g_strdup (regions[i]));
+  }
+}
+
+/**
+ * icecam_registry_set_remote_relay_sessions:
+ * @self: a registry
+ * @node: another cluster node
+ * @sessions: (nullable) (element-type utf8 guint): relay URL → the sessions @node assigned it
+ *   (GUINT_TO_POINTER), as its heartbeat said; %NULL when @node is gone
+ *
+ * Relays are chosen by their sessions across the cluster: this node's and these.
+ */
+void
+icecam_registry_set_remote_relay_sessions (IcecamRegistry *self, const gchar *node,
+                                           GHashTable *sessions)
+{
+  g_return_if_fail (ICECAM_IS_REGISTRY (self));
+  g_return_if_fail (node != NULL);
+
+  if (sessions == NULL)
+    g_hash_table_remove (self->relay_remote, node);
+  else
+    g_hash_table_insert (self->relay_remote, g_strdup (node), g_hash_table_ref (sessions));
 }
 
 /* What a session's end is told: its relay first, then the other healthy ones; a withdrawn
@@ -135,6 +251,8 @@ icecam_registry_get_relays (IcecamRegistry *self)
       .url = self->turn_urls[i],
       .up = !g_hash_table_contains (self->relay_down, self->turn_urls[i]),
       .sessions = relay_assigned (self, self->turn_urls[i]),
+      .region = g_hash_table_lookup (self->relay_regions, self->turn_urls[i]),
+      .cluster_sessions = relay_assigned_cluster (self, self->turn_urls[i]),
     };
 
     g_array_append_val (relays, relay);
@@ -162,7 +280,7 @@ registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now
   if (self->turn_urls == NULL)
     return;
   if (session->relay_url == NULL) {
-    session->relay_url = g_strdup (relay_choose (self));
+    session->relay_url = g_strdup (relay_choose (self, session));
     g_hash_table_insert (self->relay_assigned, g_strdup (session->relay_url),
                          GUINT_TO_POINTER (relay_assigned (self, session->relay_url) + 1));
   }

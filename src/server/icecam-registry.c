@@ -82,6 +82,8 @@ registry_peer_free (Peer *peer)
   g_free (peer->label);
   g_free (peer->address);
   g_free (peer->node);
+  icecam_message_free (peer->claiming);
+  g_free (peer->region);
   g_free (peer);
 }
 
@@ -810,6 +812,8 @@ icecam_registry_finalize (GObject *object)
   registry_cluster_clear (self);
   g_hash_table_unref (self->relay_down);
   g_hash_table_unref (self->relay_assigned);
+  g_hash_table_unref (self->relay_regions);
+  g_hash_table_unref (self->relay_remote);
   g_hash_table_unref (self->cameras);
   g_strfreev (self->online);
   g_hash_table_unref (self->viewers);
@@ -910,6 +914,9 @@ icecam_registry_init (IcecamRegistry *self)
   self->next_proxy_id = G_MAXUINT64;
   self->relay_down = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->relay_assigned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->relay_regions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->relay_remote = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) g_hash_table_unref);
 }
 
 /**

@@ -82,15 +82,52 @@ typedef struct {
  * @url: the relay's URL as given (borrowed from the registry until its relays change)
  * @up: whether it is offered (the relay pool found it answering, or never checked it)
  * @sessions: open sessions it was assigned (listed first to their ends)
+ * @region: (nullable): its region tag (icecam_registry_set_relay_regions())
+ * @cluster_sessions: @sessions plus those the other cluster nodes say they assigned it
  */
 typedef struct {
   const gchar *url;
   gboolean up;
   guint sessions;
+  const gchar *region;
+  guint cluster_sessions;
 } IcecamRegistryRelay;
 
 #define ICECAM_TYPE_REGISTRY (icecam_registry_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamRegistry, icecam_registry, ICECAM, REGISTRY, GObject)
+
+/**
+ * IcecamRegistryClaim:
+ * @ICECAM_REGISTRY_CLAIM_GRANTED: the id is this node's now
+ * @ICECAM_REGISTRY_CLAIM_REFUSED: a camera on another live node holds it
+ * @ICECAM_REGISTRY_CLAIM_UNKNOWN: no answer (Redis lost): the node decides on its own view
+ *
+ * The answer to a claim on a camera id across a cluster (#IcecamRegistryClaimFunc).
+ */
+typedef enum {
+  ICECAM_REGISTRY_CLAIM_GRANTED,
+  ICECAM_REGISTRY_CLAIM_REFUSED,
+  ICECAM_REGISTRY_CLAIM_UNKNOWN,
+} IcecamRegistryClaim;
+
+/**
+ * IcecamRegistryClaimFunc:
+ * @registry: the registry
+ * @peer_id: the connection whose `hello` asks for @camera_id
+ * @camera_id: the id
+ * @resume: (nullable): the `resume` secret the hello carried (of its latest welcome, on
+ *   whichever node)
+ * @proven: whether the camera proved its id with its provisioned secret
+ * @user_data: as given to icecam_registry_set_claim_func()
+ *
+ * Starts claiming @camera_id for this node; the answer comes later through
+ * icecam_registry_claim_done().
+ *
+ * Returns: %TRUE if a claim was started, %FALSE to decide at once on the node's own view
+ */
+typedef gboolean (*IcecamRegistryClaimFunc) (IcecamRegistry *registry, guint64 peer_id,
+                                             const gchar *camera_id, const gchar *resume,
+                                             gboolean proven, gpointer user_data);
 
 IcecamRegistry *icecam_registry_new (void);
 
@@ -100,6 +137,12 @@ void icecam_registry_set_token_key (IcecamRegistry *self, const gchar *key);
 void icecam_registry_set_turn (IcecamRegistry *self, const gchar * const *urls,
                                const gchar *secret, guint ttl_seconds);
 void icecam_registry_set_relay_up (IcecamRegistry *self, const gchar *url, gboolean up);
+void icecam_registry_set_relay_regions (IcecamRegistry *self, const gchar * const *urls,
+                                        const gchar * const *regions);
+void icecam_registry_set_remote_relay_sessions (IcecamRegistry *self, const gchar *node,
+                                                GHashTable *sessions);
+gboolean icecam_relay_entry_split (const gchar *entry, gchar **url, gchar **region,
+                                   GError **error);
 GArray *icecam_registry_get_relays (IcecamRegistry *self);
 void icecam_registry_set_max_sessions_per_viewer (IcecamRegistry *self, guint max_sessions);
 void icecam_registry_set_max_sessions_per_camera (IcecamRegistry *self, guint max_sessions);
@@ -125,5 +168,14 @@ void icecam_registry_set_remote_cameras (IcecamRegistry *self, const gchar *node
 void icecam_registry_remote_node_gone (IcecamRegistry *self, const gchar *node);
 gboolean icecam_registry_remote_message (IcecamRegistry *self, const gchar *node,
                                          const gchar *text, gsize length, GError **error);
+
+/* Camera ids claimed across the cluster (icecam-registry-claim.c). */
+void icecam_registry_set_claim_func (IcecamRegistry *self, IcecamRegistryClaimFunc func,
+                                     gpointer user_data);
+void icecam_registry_claim_done (IcecamRegistry *self, guint64 peer_id,
+                                 IcecamRegistryClaim result, const gchar *holder);
+gchar **icecam_registry_dup_claimed_cameras (IcecamRegistry *self, gchar ***resumes);
+gboolean icecam_registry_camera_taken (IcecamRegistry *self, const gchar *camera_id,
+                                       const gchar *node);
 
 G_END_DECLS

@@ -35,6 +35,7 @@ typedef struct {
   gchar *stun_listen;
   gchar *stun_alternate;
   gchar **turn_servers;
+  gchar **turn_regions;  /* for each of turn_servers, its ",region=" tag or "" */
   gchar *turn_secret;
   gchar *turn_secret_file;
   gint turn_ttl;
@@ -103,6 +104,7 @@ app_clear (App *app)
   g_free (app->stun_listen);
   g_free (app->stun_alternate);
   g_strfreev (app->turn_servers);
+  g_strfreev (app->turn_regions);
   g_free (app->turn_secret);
   g_free (app->turn_secret_file);
   g_free (app->tls_certificate);
@@ -152,6 +154,20 @@ app_check_turn_options (App *app, GError **error)
 {
   if (app->turn_servers == NULL)
     return TRUE;
+  /* A ",region=NAME" tag is the registry's business; the URL alone goes to clients. */
+  app->turn_regions = g_new0 (gchar *, g_strv_length (app->turn_servers) + 1);
+  for (guint i = 0; app->turn_servers[i] != NULL; i++) {
+    gchar *url;
+    gchar *region;
+
+    if (!icecam_relay_entry_split (app->turn_servers[i], &url, &region, error)) {
+      g_prefix_error (error, "--turn-server: ");
+      return FALSE;
+    }
+    g_free (app->turn_servers[i]);
+    app->turn_servers[i] = url;
+    app->turn_regions[i] = region != NULL ? region : g_strdup ("");
+  }
   for (guint i = 0; app->turn_servers[i] != NULL; i++) {
     g_autoptr (IcecamIceServerAddress) relay =
       icecam_ice_server_address_parse (app->turn_servers[i], "user", "password", error);
@@ -376,7 +392,8 @@ app_option_entries (App *app)
       "discovery (icecam-natprobe); needs a specific, not wildcard, STUN address", "IP" },
     { "turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &app->turn_servers,
       "A coturn relay to hand out, with credentials minted per client and per session "
-      "(repeatable)", "turn:HOST:PORT?transport=udp|tcp" },
+      "(repeatable); ',region=NAME' tags it for clients giving that --region",
+      "turn:HOST:PORT?transport=udp|tcp[,region=NAME]" },
     { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &app->turn_secret,
       "The relays' shared secret (coturn use-auth-secret/static-auth-secret)", "SECRET" },
     { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &app->turn_secret_file,
@@ -865,6 +882,9 @@ app_run (App *app)
   icecam_registry_set_turn (icecam_rendezvous_get_registry (app->rendezvous),
                             (const gchar * const *) app->turn_servers, app->turn_secret,
                             (guint) app->turn_ttl);
+  icecam_registry_set_relay_regions (icecam_rendezvous_get_registry (app->rendezvous),
+                                     (const gchar * const *) app->turn_servers,
+                                     (const gchar * const *) app->turn_regions);
   if (app->turn_servers != NULL)
     app->relay_pool = icecam_relay_pool_new (icecam_rendezvous_get_registry (app->rendezvous),
                                              (const gchar * const *) app->turn_servers);

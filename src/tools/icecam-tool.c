@@ -49,6 +49,9 @@ icecam_tool_ice_option_group (IcecamToolIceOptions *options)
       "Trust these CAs (PEM) for a wss:// rendezvous (default: the system's)", "PATH" },
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &options->insecure_tls,
       "Accept any wss:// certificate (tests only: anyone can impersonate the rendezvous)", NULL },
+    { "region", 0, 0, G_OPTION_ARG_STRING, &options->region,
+      "A region hint for the rendezvous: sessions get a relay of this region first",
+      "NAME" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose,
       "Log what icecam does (on stderr; GST_DEBUG for GStreamer's logs)", NULL },
     { NULL }
@@ -82,7 +85,7 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
   if (options->relay_grace_ms != 0)
     g_object_set (element, "relay-grace", options->relay_grace_ms, NULL);
   g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
-                "insecure-tls", options->insecure_tls, NULL);
+                "insecure-tls", options->insecure_tls, "region", options->region, NULL);
   return TRUE;
 }
 
@@ -93,6 +96,7 @@ icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
   g_clear_pointer (&options->turn_servers, g_strfreev);
   g_clear_pointer (&options->policy, g_free);
   g_clear_pointer (&options->ca_file, g_free);
+  g_clear_pointer (&options->region, g_free);
 }
 
 /* Whether this process's executable lies in the build tree it was built in (not an installed
@@ -337,6 +341,12 @@ icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GError **err
                    local_error->message);
       return FALSE;
     }
+  }
+  if (options->region != NULL && !icecam_protocol_id_is_valid (options->region)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--region must be 1..%d characters of A-Z a-z 0-9 . _ -, not '%s'",
+                 ICECAM_PROTOCOL_MAX_ID_LENGTH, options->region);
+    return FALSE;
   }
   return icecam_tool_check_readable ("--ca-file", options->ca_file, error);
 }

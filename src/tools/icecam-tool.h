@@ -24,6 +24,7 @@ typedef struct {
   gchar *policy;
   gboolean ice_tcp;
   gchar *ca_file;
+  gchar *region;
   gboolean insecure_tls;
   gboolean verbose;
   gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */

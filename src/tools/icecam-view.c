@@ -150,7 +150,9 @@ choose_decoder (ViewApp *app, GError **error)
 
 /* rtpjitterbuffer: puts retransmitted packets back in order and asks for missing ones
  * (icecamsrc sends NACKs), waiting at most ICECAM_VIEW_REPAIR_LATENCY_MS; in-order packets
- * pass at once.
+ * pass at once. faststart-min-packets=1: the first packet passes at once too (by default the
+ * jitterbuffer holds it for the whole latency, 200 ms more to the first frame); packets older
+ * than the first are never asked for anyway.
  * request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
  * avdec_h264 with slice threads only: frame threads hold frames back. Other decoders take
  * byte-stream access units, which h264parse makes. sync=false: show each frame as soon as it
@@ -165,7 +167,7 @@ make_chain (ViewApp *app, GError **error)
   GstElement *chain;
 
   description = g_strdup_printf (
-      "rtpjitterbuffer name=jb latency=%d do-retransmission=true ! "
+      "rtpjitterbuffer name=jb latency=%d do-retransmission=true faststart-min-packets=1 ! "
       "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s", ICECAM_VIEW_REPAIR_LATENCY_MS,
       g_str_equal (app->decoder, "avdec_h264") ? "" : "h264parse ! ", app->decoder,
       g_str_equal (app->decoder, "avdec_h264") ? " thread-type=slice" : "",

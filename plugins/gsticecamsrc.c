@@ -597,6 +597,12 @@ take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
     if (!ok)
       return GST_FLOW_NOT_NEGOTIATED;
   }
+  /* Caps come from the offer and packets from the endpoint, never from a pool: a downstream
+   * chain linked after the start (icecam-view links its decoder while signalling runs) has
+   * nothing to renegotiate. Left set, the flag makes GstBaseSrc send an ALLOCATION query after
+   * the first packet, and a serialized query waits in rtpjitterbuffer behind that packet for
+   * its whole latency. */
+  gst_pad_check_reconfigure (GST_BASE_SRC_PAD (src));
   *outbuf = g_queue_pop_head (&src->ready);
   return GST_FLOW_OK;
 }

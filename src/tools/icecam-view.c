@@ -8,6 +8,7 @@
 
 #include "icecam-tool.h"
 #include "icecam-view-audio.h"
+#include "icecam-view-faststart.h"
 #include "icecam-view-record.h"
 #include "icecam-view-quality.h"
 
@@ -150,7 +151,9 @@ choose_decoder (ViewApp *app, GError **error)
 
 /* rtpjitterbuffer: puts retransmitted packets back in order and asks for missing ones
  * (icecamsrc sends NACKs), waiting at most ICECAM_VIEW_REPAIR_LATENCY_MS; in-order packets
- * pass at once.
+ * pass at once. faststart-min-packets=1: the first packet passes at once too (by default the
+ * jitterbuffer holds it for the whole latency, 200 ms more to the first frame; see
+ * icecam-view-faststart.c); packets older than the first are never asked for anyway.
  * request-keyframe: after loss, the depayloader asks; icecamsrc turns that into RTCP PLI.
  * avdec_h264 with slice threads only: frame threads hold frames back. Other decoders take
  * byte-stream access units, which h264parse makes. sync=false: show each frame as soon as it
@@ -165,7 +168,7 @@ make_chain (ViewApp *app, GError **error)
   GstElement *chain;
 
   description = g_strdup_printf (
-      "rtpjitterbuffer name=jb latency=%d do-retransmission=true ! "
+      "rtpjitterbuffer name=jb latency=%d do-retransmission=true faststart-min-packets=1 ! "
       "rtph264depay request-keyframe=true ! %s%s name=dec%s ! %s", ICECAM_VIEW_REPAIR_LATENCY_MS,
       g_str_equal (app->decoder, "avdec_h264") ? "" : "h264parse ! ", app->decoder,
       g_str_equal (app->decoder, "avdec_h264") ? " thread-type=slice" : "",
@@ -177,6 +180,7 @@ make_chain (ViewApp *app, GError **error)
   pad = gst_element_get_static_pad (dec, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_decoded_frame, app, NULL);
   jitterbuffer = gst_bin_get_by_name (GST_BIN (chain), "jb");
+  icecam_view_faststart_arm (jitterbuffer);
   icecam_view_quality_set_elements (app->quality, app->src, jitterbuffer);
   return chain;
 }

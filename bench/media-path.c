@@ -10,7 +10,10 @@
 #include "bench-util.h"
 #include "bench-gst.h"
 
-#define RTP_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+/* The profile is in the caps, as rtph264pay puts it there: the stream carries no SPS, and
+ * without it the camera's offers would wait for one. */
+#define RTP_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96," \
+                 "profile-level-id=(string)42c01f,packetization-mode=(string)1"
 #define SETTLE_MS 500        /* default --settle-ms */
 #define DEADLINE_S 60
 

@@ -11,6 +11,7 @@
 #endif
 
 #include "icecam-rtcp.h"
+#include "icecam-srtp-gcm.h"
 
 /* A keyframe at 1200 bytes a packet is hundreds of packets sent in a burst; reordering
  * inside one must not be mistaken for a replay (libsrtp's default window is 128). */
@@ -31,14 +32,16 @@
 struct _IcecamSrtp {
   IcecamSrtpProfile profile;
 
-  GMutex out_lock; /* protects out and the outbound counters */
+  GMutex out_lock; /* protects out, gcm_out and the outbound counters */
   srtp_t out;
+  IcecamSrtpGcm *gcm_out; /* (nullable): RTP with AES-GCM, in place of libsrtp */
   guint64 rtp_protected;
   guint64 rtcp_protected;
   guint64 protect_failed;
 
-  GMutex in_lock;  /* protects in, the SSRC list and the inbound counters */
+  GMutex in_lock;  /* protects in, gcm_in, the SSRC list and the inbound counters */
   srtp_t in;
+  IcecamSrtpGcm *gcm_in;
   guint32 in_ssrcs[MAX_INBOUND_SSRCS];
   guint n_in_ssrcs;
   guint64 rtp_unprotected;
@@ -254,6 +257,16 @@ icecam_srtp_new (IcecamSrtpProfile profile, const guint8 *local_key, const guint
   srtp->profile = profile;
   srtp->out = out;
   srtp->in = in;
+  /* libsrtp keeps SRTCP; RTP, nearly every packet, goes through OpenSSL (see IcecamSrtpGcm). */
+  if (profile == ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM && icecam_srtp_gcm_enabled ()) {
+    srtp->gcm_out = icecam_srtp_gcm_new (local_key, local_salt, TRUE);
+    srtp->gcm_in = icecam_srtp_gcm_new (remote_key, remote_salt, FALSE);
+    if (srtp->gcm_out == NULL || srtp->gcm_in == NULL) {
+      g_debug ("srtp: OpenSSL's AES-GCM unavailable; RTP through libsrtp");
+      g_clear_pointer (&srtp->gcm_out, icecam_srtp_gcm_free);
+      g_clear_pointer (&srtp->gcm_in, icecam_srtp_gcm_free);
+    }
+  }
   g_mutex_init (&srtp->out_lock);
   g_mutex_init (&srtp->in_lock);
   return srtp;
@@ -266,6 +279,8 @@ icecam_srtp_free (IcecamSrtp *srtp)
     return;
   srtp_dealloc (srtp->out);
   srtp_dealloc (srtp->in);
+  icecam_srtp_gcm_free (srtp->gcm_out);
+  icecam_srtp_gcm_free (srtp->gcm_in);
   g_mutex_clear (&srtp->out_lock);
   g_mutex_clear (&srtp->in_lock);
   g_free (srtp);
@@ -300,6 +315,28 @@ read_u32 (const guint8 *p)
   return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
 }
 
+/* IcecamSrtpGcm's results as libsrtp's, for the counters and errors both share. */
+static srtp_err_status_t
+gcm_status (IcecamSrtpGcmResult result)
+{
+  switch (result) {
+    case ICECAM_SRTP_GCM_OK:
+      return srtp_err_status_ok;
+    case ICECAM_SRTP_GCM_AUTH:
+      return srtp_err_status_auth_fail;
+    case ICECAM_SRTP_GCM_REPLAY:
+      return srtp_err_status_replay_fail;
+    case ICECAM_SRTP_GCM_REPLAY_OLD:
+      return srtp_err_status_replay_old;
+    case ICECAM_SRTP_GCM_MALFORMED:
+      return srtp_err_status_bad_param;
+    case ICECAM_SRTP_GCM_LIMIT:
+    case ICECAM_SRTP_GCM_INTERNAL:
+    default:
+      return srtp_err_status_fail;
+  }
+}
+
 /**
  * icecam_srtp_protect:
  * @rtcp: whether @in is an RTCP packet (else RTP)
@@ -317,6 +354,7 @@ icecam_srtp_protect (IcecamSrtp *srtp, gboolean rtcp, const guint8 *in, gsize le
 {
   srtp_err_status_t status;
   int len = (int) length;
+  gsize done = 0;
 
   if (length > MAX_PACKET_LENGTH || *out_length < length + ICECAM_SRTP_MAX_OVERHEAD ||
       (rtcp ? !icecam_rtp_is_rtcp (in, length) : !rtp_header_fits (in, length))) {
@@ -331,7 +369,12 @@ icecam_srtp_protect (IcecamSrtp *srtp, gboolean rtcp, const guint8 *in, gsize le
   if (out != in)
     memcpy (out, in, length);
   g_mutex_lock (&srtp->out_lock);
-  status = rtcp ? srtp_protect_rtcp (srtp->out, out, &len) : srtp_protect (srtp->out, out, &len);
+  if (!rtcp && srtp->gcm_out != NULL)
+    status = gcm_status (icecam_srtp_gcm_protect (srtp->gcm_out, out, length, *out_length, &done));
+  else
+    status = rtcp ? srtp_protect_rtcp (srtp->out, out, &len) : srtp_protect (srtp->out, out, &len);
+  if (!rtcp && srtp->gcm_out != NULL && status == srtp_err_status_ok)
+    len = (int) done;
   if (status == srtp_err_status_ok) {
     if (rtcp)
       srtp->rtcp_protected++;
@@ -421,7 +464,14 @@ icecam_srtp_unprotect (IcecamSrtp *srtp, const guint8 *in, gsize length, guint8 
   }
   if (out != in)
     memcpy (out, in, length);
-  status = rtcp ? srtp_unprotect_rtcp (srtp->in, out, &len) : srtp_unprotect (srtp->in, out, &len);
+  if (!rtcp && srtp->gcm_in != NULL) {
+    gsize done = 0;
+
+    status = gcm_status (icecam_srtp_gcm_unprotect (srtp->gcm_in, out, length, &done));
+    len = (int) done;
+  } else {
+    status = rtcp ? srtp_unprotect_rtcp (srtp->in, out, &len) : srtp_unprotect (srtp->in, out, &len);
+  }
   code = unprotect_error_code (status);
   if (status == srtp_err_status_ok) {
     if (!ssrc_is_known (srtp, ssrc))

@@ -25,6 +25,8 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  if (conn->ping != NULL)
+    icecam_ping_wheel_remove (conn->self->pings, g_steal_pointer (&conn->ping));
   if (conn->stream != NULL) {
     g_clear_signal_handler (&conn->oversized_handler, conn->stream);
     g_object_unref (conn->stream);
@@ -276,6 +278,11 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
       conn->stream = G_OBJECT (g_object_ref (wrapped));
       conn->oversized_handler = g_signal_connect (wrapped, "oversized",
                                                   G_CALLBACK (on_ws_stream_oversized), conn);
+      /* Its pings come from the wheel, spread over the interval, not from libsoup's seconds
+       * timer (which fires for every connection of the same second at once). */
+      soup_websocket_connection_set_keepalive_interval (ws, 0);
+      conn->ping = icecam_ping_wheel_add (
+        self->pings, ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped)));
     }
   }
 }

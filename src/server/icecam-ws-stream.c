@@ -3,6 +3,7 @@
 
 #include "icecam-ws-stream.h"
 #include "icecam-ws-frame-limit.h"
+#include "icecam-ws-output.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -44,6 +45,7 @@ struct _IcecamWsStream {
   GIOStream parent;
   GIOStream *base;
   IcecamWsInput *input;
+  IcecamWsOutput *output;  /* the base's output, with pings of our own (icecam-ws-output.c) */
   gint fd;
   gboolean watched;  /* the socket is in the poller's epoll set with READABLE */
   gboolean closed;   /* out of the set for good */
@@ -390,7 +392,7 @@ icecam_ws_stream_get_input_stream (GIOStream *stream)
 static GOutputStream *
 icecam_ws_stream_get_output_stream (GIOStream *stream)
 {
-  return g_io_stream_get_output_stream (ICECAM_WS_STREAM (stream)->base);
+  return G_OUTPUT_STREAM (ICECAM_WS_STREAM (stream)->output);
 }
 
 static gboolean
@@ -450,6 +452,7 @@ icecam_ws_stream_finalize (GObject *object)
   IcecamWsStream *self = ICECAM_WS_STREAM (object);
 
   g_object_unref (self->input);
+  g_object_unref (self->output);
   g_object_unref (self->base);
   G_OBJECT_CLASS (icecam_ws_stream_parent_class)->finalize (object);
 }
@@ -508,6 +511,7 @@ icecam_ws_stream_new (GIOStream *base, GSocket *socket)
   self->input = g_object_new (ICECAM_TYPE_WS_INPUT, NULL);
   self->input->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base_input));
   self->input->owner = self;
+  self->output = icecam_ws_output_new (g_io_stream_get_output_stream (base));
   self->fd = g_socket_get_fd (socket);
   self->closed = TRUE; /* until it is in the set; if it cannot be: GLib's own sources */
   self->poller = poller_ref (g_main_context_get_thread_default ());

@@ -9,7 +9,10 @@
  *   bench-connect-churn --port PORT --connections N [--threads T] [--tag NAME]
  *
  * Blocking sockets, one per thread at a time: simple, and several processes of it keep a
- * rendezvous busy on one core. Prints the connections made, failures and the rate. */
+ * rendezvous busy on one core. Prints the connections made, failures and the rate.
+ *
+ * With --hold the connections stay: once all said hello it prints "holding N" and answers
+ * the server's pings until it is killed (idle cameras for bench-rendezvous-load --hold). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -27,6 +31,9 @@ typedef struct {
   gint connections;
   gint threads;
   gchar *tag;
+  gboolean hold;
+  GMutex lock;
+  GArray *held; /* fds, under lock */
   gint next;   /* atomic: the next connection's number */
   gint done;   /* atomic */
   gint failed; /* atomic */
@@ -97,7 +104,7 @@ one_connection (Churn *churn, gint number)
   setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   if (connect (fd, (struct sockaddr *) &address, sizeof address) != 0)
     goto out;
-  if (number % 16 == 15) {
+  if (number % 16 == 15 && !churn->hold) {
     static const gchar request[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
     ok = send_all (fd, request, sizeof request - 1) && read_until (fd, in, "\r\n\r\n") &&
@@ -115,7 +122,7 @@ one_connection (Churn *churn, gint number)
     if (!send_all (fd, request, strlen (request)) || !read_until (fd, in, "\r\n\r\n") ||
         strncmp (in->str, "HTTP/1.1 101", 12) != 0)
       goto out;
-    if (way == 3) {
+    if (way == 3 && !churn->hold) {
       ok = TRUE; /* gone right after the upgrade */
       goto out;
     }
@@ -123,7 +130,9 @@ one_connection (Churn *churn, gint number)
     if (!read_until (fd, in, "\"welcome\""))
       goto out;
     ok = TRUE;
-    if (way == 1) {
+    if (churn->hold) {
+      /* stays */
+    } else if (way == 1) {
       send_frame (fd, 0x8, "\x03\xe8", 2);
     } else if (way == 2) {
       struct linger linger = { .l_onoff = 1, .l_linger = 0 };
@@ -132,6 +141,15 @@ one_connection (Churn *churn, gint number)
     }
   }
 out:
+  if (ok && churn->hold) {
+    struct timeval none = { 0 };
+
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    g_mutex_lock (&churn->lock);
+    g_array_append_val (churn->held, fd);
+    g_mutex_unlock (&churn->lock);
+    return TRUE;
+  }
   close (fd);
   return ok;
 }
@@ -154,6 +172,64 @@ run_thread (gpointer data)
   return NULL;
 }
 
+/* Answers pings (and only reads otherwise) on the held connections, for ever. */
+static void
+hold_connections (Churn *churn)
+{
+  gint epfd = epoll_create1 (EPOLL_CLOEXEC);
+  GByteArray **in = g_new0 (GByteArray *, 1 << 20);
+
+  for (guint i = 0; i < churn->held->len; i++) {
+    gint fd = g_array_index (churn->held, gint, i);
+    struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
+
+    epoll_ctl (epfd, EPOLL_CTL_ADD, fd, &event);
+  }
+  for (;;) {
+    struct epoll_event events[256];
+    gint n = epoll_wait (epfd, events, G_N_ELEMENTS (events), -1);
+
+    for (gint e = 0; e < n; e++) {
+      gint fd = events[e].data.fd;
+      guint8 buffer[4096];
+      gssize got = recv (fd, buffer, sizeof buffer, 0);
+      GByteArray *data;
+
+      if (got <= 0 || fd >= (1 << 20)) {
+        close (fd);
+        continue;
+      }
+      if (in[fd] == NULL)
+        in[fd] = g_byte_array_new ();
+      data = g_byte_array_append (in[fd], buffer, got);
+      /* Whole frames from the server (unmasked; short: pings, small messages). */
+      while (data->len >= 2) {
+        guint64 length = data->data[1] & 0x7f;
+        gsize header = 2;
+
+        if (length == 126) {
+          if (data->len < 4)
+            break;
+          length = ((guint64) data->data[2] << 8) | data->data[3];
+          header = 4;
+        } else if (length == 127) {
+          if (data->len < 10)
+            break;
+          length = 0;
+          for (guint i = 0; i < 8; i++)
+            length = (length << 8) | data->data[2 + i];
+          header = 10;
+        }
+        if (data->len < header + length)
+          break;
+        if ((data->data[0] & 0x0f) == 0x9 && length < 126)
+          send_frame (fd, 0xA, (const gchar *) data->data + header, (gsize) length);
+        g_byte_array_remove_range (data, 0, (guint) (header + length));
+      }
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -166,6 +242,8 @@ main (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &churn.threads, "Connections at once (4)", "T" },
     { "tag", 0, 0, G_OPTION_ARG_STRING, &churn.tag, "Camera ids are TAG-<n> (churn-<pid>)",
       "NAME" },
+    { "hold", 0, 0, G_OPTION_ARG_NONE, &churn.hold,
+      "Keep the connections, answer pings until killed", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- connect and disconnect");
@@ -184,6 +262,7 @@ main (int argc, char **argv)
     return 2;
   }
   churn.port = (guint16) port;
+  churn.held = g_array_new (FALSE, FALSE, sizeof (gint));
   if (churn.tag == NULL)
     churn.tag = g_strdup_printf ("churn-%d", (gint) getpid ());
   start = g_get_monotonic_time ();
@@ -194,6 +273,11 @@ main (int argc, char **argv)
   seconds = (g_get_monotonic_time () - start) / 1e6;
   printf ("connect-churn %s: %d connections, %d failed, %.1f s, %.0f/s\n", churn.tag,
           churn.done, churn.failed, seconds, churn.connections / seconds);
+  if (churn.hold) {
+    printf ("holding %u\n", churn.held->len);
+    fflush (stdout);
+    hold_connections (&churn);
+  }
   g_free (churn.tag);
   return churn.failed > 0 ? 1 : 0;
 }

@@ -6,7 +6,11 @@
  * The clients are raw non-blocking sockets with a minimal RFC 6455 client, driven by one epoll
  * descriptor inside a GLib main loop: the machine has two cores and the load generator must not
  * take the server's. `--client soup` measures what a libsoup client would have cost instead
- * (connect and hello only). */
+ * (connect and hello only).
+ *
+ * `--hold N --hold-processes P` first has P processes of bench-connect-churn --hold open N idle
+ * camera connections in all (they answer pings), so that the node holds more connections
+ * than one process could (this machine caps every process at 20,000 descriptors). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,7 +53,8 @@ typedef struct {
 } Conn;
 
 struct _App {
-  gint cameras, viewers, in_flight, churn;
+  gint cameras, viewers, in_flight, churn, hold, hold_processes;
+  GPtrArray *holders;   /* GSubprocess: bench-connect-churn --hold */
   gdouble window_s;
   gchar *rates;
   gchar *rendezvous;
@@ -703,6 +708,70 @@ start_server (App *app, GError **error)
   return TRUE;
 }
 
+/* --hold: idle cameras in other processes, before this one's clients. */
+static gboolean
+start_holders (App *app, GError **error)
+{
+  Snapshot before, after;
+
+  snapshot (app, &before);
+  app->holders = g_ptr_array_new_with_free_func (g_object_unref);
+  for (gint i = 0; i < app->hold_processes; i++) {
+    g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    g_autofree gchar *port = g_strdup_printf ("%u", app->port);
+    g_autofree gchar *count = g_strdup_printf ("%d", app->hold / app->hold_processes);
+    g_autofree gchar *tag = g_strdup_printf ("hold%d", i);
+    GSubprocess *holder;
+
+    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+    holder = g_subprocess_launcher_spawn (launcher, error, CHURN_PATH, "--port", port,
+                                          "--connections", count, "--threads", "4", "--hold",
+                                          "--tag", tag, NULL);
+    if (holder == NULL)
+      return FALSE;
+    g_ptr_array_add (app->holders, holder);
+  }
+  for (guint i = 0; i < app->holders->len; i++) {
+    g_autoptr (GDataInputStream) out =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (app->holders->pdata[i]));
+    gchar *line;
+
+    while ((line = g_data_input_stream_read_line (out, NULL, NULL, error)) != NULL) {
+      gboolean holding = g_str_has_prefix (line, "holding ");
+
+      g_print ("rendezvous-load: %s\n", line);
+      g_free (line);
+      if (holding)
+        break;
+    }
+    if (line == NULL) {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "a holder ended early");
+      return FALSE;
+    }
+  }
+  snapshot (app, &after);
+  printf ("rendezvous-load: %d idle cameras held by %d processes in %.2f s; server rss %.1f -> "
+          "%.1f MiB (%.2f KiB per connection), server cpu %.2f s (%.0f us per connection)\n",
+          app->hold, app->hold_processes, (after.time_us - before.time_us) / 1e6,
+          before.server_rss_kib / 1024.0, after.server_rss_kib / 1024.0,
+          ((gdouble) after.server_rss_kib - before.server_rss_kib) / app->hold,
+          after.server_cpu - before.server_cpu,
+          (after.server_cpu - before.server_cpu) * 1e6 / app->hold);
+  /* What holding costs when nothing happens but pings: 10 s idle. */
+  snapshot (app, &before);
+  g_usleep (10 * G_USEC_PER_SEC);
+  snapshot (app, &after);
+  printf ("rendezvous-load: idle with %d held: server cpu %.1f %% of a core over 10 s "
+          "(%.2f us/s per connection), rss %.1f MiB\n", app->hold,
+          (after.server_cpu - before.server_cpu) * 100 / 10.0,
+          (after.server_cpu - before.server_cpu) * 1e6 / 10.0 / app->hold,
+          after.server_rss_kib / 1024.0);
+  fflush (stdout);
+  return TRUE;
+}
+
 static gboolean
 parse_options (App *app, int *argc, char ***argv, GError **error)
 {
@@ -721,6 +790,10 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
       "The icecam-rendezvous to start", "PATH" },
     { "client", 0, 0, G_OPTION_ARG_STRING, &app->client,
       "raw (default), or soup: libsoup clients, cameras only, to compare their cost", "KIND" },
+    { "hold", 0, 0, G_OPTION_ARG_INT, &app->hold,
+      "Idle camera connections held by other processes first (0)", "N" },
+    { "hold-processes", 0, 0, G_OPTION_ARG_INT, &app->hold_processes,
+      "Processes that hold them (4)", "P" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- load on icecam-rendezvous");
@@ -729,7 +802,8 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (app->cameras < 1 || app->viewers < 0 || app->viewers > app->cameras ||
-      app->in_flight < 1 || app->churn < 0 || app->churn > app->cameras - app->viewers) {
+      app->in_flight < 1 || app->churn < 0 || app->churn > app->cameras - app->viewers ||
+      app->hold < 0 || app->hold_processes < 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "need 0 <= viewers <= cameras, churn <= cameras - viewers");
     return FALSE;
@@ -740,7 +814,8 @@ parse_options (App *app, int *argc, char ***argv, GError **error)
 int
 main (int argc, char **argv)
 {
-  App app = { .cameras = 9000, .viewers = 1000, .in_flight = 8, .window_s = 5, .churn = 5 };
+  App app = { .cameras = 9000, .viewers = 1000, .in_flight = 8, .window_s = 5, .churn = 5,
+              .hold_processes = 4 };
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) rates = NULL;
 
@@ -753,6 +828,11 @@ main (int argc, char **argv)
   bench_raise_fd_limit ();
   if (!start_server (&app, &error)) {
     g_printerr ("bench-rendezvous-load: %s\n", error->message);
+    return 1;
+  }
+  if (app.hold > 0 && !start_holders (&app, &error)) {
+    g_printerr ("bench-rendezvous-load: %s\n", error->message);
+    g_subprocess_force_exit (app.server);
     return 1;
   }
   app.loop = g_main_loop_new (NULL, FALSE);
@@ -779,6 +859,9 @@ main (int argc, char **argv)
   /* Killed before the clients go: thousands of cameras leaving at once would keep it busy
    * (see the churn figure) and SIGTERM waits for its main loop. */
   g_subprocess_force_exit (app.server);
+  for (guint i = 0; app.holders != NULL && i < app.holders->len; i++)
+    g_subprocess_force_exit (app.holders->pdata[i]);
+  g_clear_pointer (&app.holders, g_ptr_array_unref);
   g_ptr_array_unref (app.conns);
   g_clear_object (&app.soup);
   g_subprocess_wait (app.server, NULL, NULL);

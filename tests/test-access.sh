@@ -22,6 +22,7 @@ echo "guessed" >"$tmp/wrong.secret"
 # A TLS handshake under the sanitizers on a loaded machine can outlast the 5 s default.
 "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
   --handshake-timeout $((5 * ${ICECAM_TEST_SLOWDOWN:-1})) --tls-certificate "$tmp/cert.pem" --tls-key "$tmp/key.pem" \
+  --keepalive-interval 1 --silence-limit $((6 * ${ICECAM_TEST_SLOWDOWN:-1})) \
   --camera-secrets "$tmp/secrets" --token-key-file "$tmp/token.key" >"$tmp/rv.out" 2>"$tmp/rv.log" &
 pids+=($!)
 wait_for_line "$tmp/rv.out" 'listening on wss://' 10 || { cat "$tmp/rv.out" "$tmp/rv.log"; exit 1; }
@@ -37,6 +38,7 @@ out=$(timeout 20 "$build/src/tools/icecam-camera" --server "$url" --id frontdoor
 "$build/src/tools/icecam-camera" --server "$url" --id frontdoor --source test \
   --ca-file "$tmp/cert.pem" --secret-file "$tmp/door.secret" >"$tmp/cam.log" 2>&1 &
 pids+=($!)
+started=$SECONDS
 wait_for_line "$tmp/rv.log" "camera 'frontdoor'.*online" 10 && pass "provisioned camera registers" \
   || fail "provisioned camera registers: $(cat "$tmp/cam.log")"
 
@@ -106,6 +108,15 @@ out=$(timeout 30 "$build/src/tools/icecam-view" --server "$url" --ca-file "$tmp/
 echo "$out" | grep -q "camera 'attic' is not online; no camera this viewer may see is online" \
   && ! echo "$out" | grep -qE "frontdoor|garage" && pass "unknown camera: nothing about cameras not granted" \
   || fail "unknown camera with a token for it only: $out"
+
+# Over TLS too the keepalive pings come from the rendezvous's ping wheel, slipped between
+# libsoup's frames: with a ping a second and a silence limit of 6 s, the cameras (which send
+# nothing of their own meanwhile) stayed online by answering them, and none was closed as silent.
+[ $SECONDS -lt $((started + 8)) ] && sleep $((started + 8 - SECONDS))
+out=$(curl -sk "${url/wss:/https:}/healthz")
+echo "$out" | grep -q '"cameras":2,' && echo "$out" | grep -q '"silent_closed":0,' \
+  && pass "wss:// cameras answer the wheel's pings and stay online" \
+  || fail "wss:// keepalive: $out"
 
 echo "# $failures failure(s)"
 [ $failures -eq 0 ]

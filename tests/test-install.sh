@@ -74,8 +74,8 @@ for unit in icecam-rendezvous.service icecam-camera@.service; do
     grep -qx "$key" "$file" || fail "$unit lacks $key"
   done
 done
-grep -qx 'LimitNOFILE=65536' "$dest$unitdir/icecam-rendezvous.service" \
-  && pass "the rendezvous may hold 65536 descriptors" || fail "rendezvous LimitNOFILE"
+grep -qx 'LimitNOFILE=262144' "$dest$unitdir/icecam-rendezvous.service" \
+  && pass "the rendezvous may hold 262144 descriptors" || fail "rendezvous LimitNOFILE"
 camera_unit=$dest$unitdir/icecam-camera@.service
 grep -qx 'SupplementaryGroups=video icecam' "$camera_unit" && grep -qx 'DeviceAllow=char-video4linux rw' "$camera_unit" \
   && pass "the camera unit may open /dev/videoN" || fail "camera unit video access"

@@ -141,8 +141,9 @@ icecam_rendezvous_start_silence_check (IcecamRendezvous *self)
  * @silence_limit_s: a connection that neither sent a message nor answered a ping for this
  *   long is closed and its peer removed (more than @interval_s)
  *
- * Defaults: a ping every 20 s, closed after 60 s of silence. Applies to connections opened
- * afterwards.
+ * Defaults: a ping every 20 s, closed after 60 s of silence. The interval applies to every
+ * ws:// connection at once (their pings are spread over it), to wss:// connections opened
+ * afterwards (libsoup pings those).
  */
 void
 icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint silence_limit_s)
@@ -151,6 +152,7 @@ icecam_rendezvous_set_keepalive (IcecamRendezvous *self, guint interval_s, guint
   g_return_if_fail (interval_s >= 1 && silence_limit_s > interval_s);
 
   icecam_admission_set_keepalive (self->admission, interval_s, silence_limit_s);
+  icecam_ping_wheel_set_interval (self->pings, interval_s);
   icecam_rendezvous_start_silence_check (self);
 }
 

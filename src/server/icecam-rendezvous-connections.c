@@ -25,6 +25,8 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  if (conn->ping != NULL)
+    icecam_ping_wheel_remove (conn->self->pings, g_steal_pointer (&conn->ping));
   if (conn->stream != NULL) {
     g_clear_signal_handler (&conn->oversized_handler, conn->stream);
     g_object_unref (conn->stream);
@@ -231,8 +233,9 @@ on_ws_stream_oversized (IcecamWsStream *stream, guint64 length, Connection *conn
 }
 
 /* The 101 is written: the connection becomes a WebSocket, as in libsoup's own handler
- * (soup-server.c, complete_websocket_upgrade()), except that a plain TCP connection's stream is
- * wrapped in an IcecamWsStream, whose input sources cost O(1) instead of O(connections). */
+ * (soup-server.c, complete_websocket_upgrade()), except that the stream is wrapped in an
+ * IcecamWsStream: on plain TCP its input sources cost O(1) instead of O(connections), and on
+ * both its output lets the ping wheel send the keepalive pings. */
 static void
 on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
 {
@@ -253,8 +256,11 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
   if (socket != NULL &&
       !icecam_tcp_set_dead_peer_timeout (socket, ICECAM_TCP_DEAD_PEER_TIMEOUT_S, &error))
     g_debug ("cannot set the dead peer timeout: %s", error->message);
-  if (self->tls || socket == NULL) {
+  if (socket == NULL) {
     wrapped = g_object_ref (stream);
+  } else if (self->tls) {
+    /* libsoup reads TLS as it is (and enforces the frame limit itself); the output is ours. */
+    wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, NULL));
   } else {
     wrapped = G_IO_STREAM (icecam_ws_stream_new (stream, socket));
     icecam_ws_stream_set_max_payload (ICECAM_WS_STREAM (wrapped), MAX_INCOMING_PAYLOAD_SIZE);
@@ -276,6 +282,11 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
       conn->stream = G_OBJECT (g_object_ref (wrapped));
       conn->oversized_handler = g_signal_connect (wrapped, "oversized",
                                                   G_CALLBACK (on_ws_stream_oversized), conn);
+      /* Its pings come from the wheel, spread over the interval, not from libsoup's seconds
+       * timer (which fires for every connection of the same second at once). */
+      soup_websocket_connection_set_keepalive_interval (ws, 0);
+      conn->ping = icecam_ping_wheel_add (
+        self->pings, ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped)));
     }
   }
 }

@@ -7,6 +7,7 @@
 
 #include "icecam-acceptor.h"
 #include "icecam-admission.h"
+#include "icecam-ping-wheel.h"
 #include "icecam-rendezvous.h"
 #include "icecam-stun-responder.h"
 
@@ -23,6 +24,7 @@ typedef struct {
   gboolean refused;         /* before admission (a malformed forwarding header): drop input */
   GObject *stream;          /* the IcecamWsStream under ws (a reference), or NULL */
   gulong oversized_handler;
+  IcecamPingEntry *ping;    /* in pings: the stream's output, pinged by us, not libsoup */
 } Connection;
 
 struct _IcecamRendezvous {
@@ -35,6 +37,7 @@ struct _IcecamRendezvous {
   IcecamRegistry *registry;
   const gchar *cluster_state;       /* NULL alone, else "ok" or "degraded" (static strings) */
   GHashTable *connections;          /* &Connection.id → Connection (owned) */
+  IcecamPingWheel *pings;           /* keepalive pings of the ws:// connections, spread out */
   IcecamAcceptor *acceptor;         /* connection ids are its ids */
   IcecamAdmission *admission;
   gchar **presence_cameras;         /* the last presence list sent, and its JSON text */

@@ -586,6 +586,7 @@ icecam_rendezvous_finalize (GObject *object)
   g_clear_pointer (&self->websocket_extension_types, g_ptr_array_unref);
   g_strfreev (self->presence_cameras);
   g_free (self->presence_json);
+  g_clear_pointer (&self->pings, icecam_ping_wheel_free);
   g_main_context_unref (self->context);
 
   G_OBJECT_CLASS (icecam_rendezvous_parent_class)->finalize (object);
@@ -611,6 +612,8 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   self->admission = icecam_admission_new ();
   icecam_admission_set_max_connections (self->admission,
                                         icecam_rendezvous_default_max_connections ());
+  self->pings = icecam_ping_wheel_new (
+    self->context, icecam_admission_get_keepalive_interval (self->admission));
   icecam_rendezvous_start_silence_check (self);
   icecam_rendezvous_start_deadline_check (self);
   self->registry_tick = g_timeout_source_new_seconds (1);

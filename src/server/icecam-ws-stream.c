@@ -3,6 +3,7 @@
 
 #include "icecam-ws-stream.h"
 #include "icecam-ws-frame-limit.h"
+#include "icecam-ws-output.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -44,6 +45,7 @@ struct _IcecamWsStream {
   GIOStream parent;
   GIOStream *base;
   IcecamWsInput *input;
+  IcecamWsOutput *output;  /* the base's output, with pings of our own (icecam-ws-output.c) */
   gint fd;
   gboolean watched;  /* the socket is in the poller's epoll set with READABLE */
   gboolean closed;   /* out of the set for good */
@@ -384,13 +386,17 @@ stop_watching (IcecamWsStream *self)
 static GInputStream *
 icecam_ws_stream_get_input_stream (GIOStream *stream)
 {
-  return G_INPUT_STREAM (ICECAM_WS_STREAM (stream)->input);
+  IcecamWsStream *self = ICECAM_WS_STREAM (stream);
+
+  /* Without a socket (TLS): the base's own input, whose sources know its buffered bytes. */
+  return self->input != NULL ? G_INPUT_STREAM (self->input)
+                             : g_io_stream_get_input_stream (self->base);
 }
 
 static GOutputStream *
 icecam_ws_stream_get_output_stream (GIOStream *stream)
 {
-  return g_io_stream_get_output_stream (ICECAM_WS_STREAM (stream)->base);
+  return G_OUTPUT_STREAM (ICECAM_WS_STREAM (stream)->output);
 }
 
 static gboolean
@@ -449,7 +455,8 @@ icecam_ws_stream_finalize (GObject *object)
 {
   IcecamWsStream *self = ICECAM_WS_STREAM (object);
 
-  g_object_unref (self->input);
+  g_clear_object (&self->input);
+  g_object_unref (self->output);
   g_object_unref (self->base);
   G_OBJECT_CLASS (icecam_ws_stream_parent_class)->finalize (object);
 }
@@ -489,10 +496,12 @@ icecam_ws_stream_init (IcecamWsStream *self)
 
 /**
  * icecam_ws_stream_new:
- * @base: the connection a WebSocket upgrade took over; its input must be pollable
- * @socket: @base's socket
+ * @base: the connection a WebSocket upgrade took over; its input and output must be pollable
+ * @socket: (nullable): @base's socket, watched in the thread-default main context's epoll set
+ *   until the stream is closed; %NULL (a TLS connection, whose input may hold decrypted bytes
+ *   the socket no longer shows): @base's input as it is
  *
- * Watches @socket in the thread-default main context until the stream is closed.
+ * The output is an #IcecamWsOutput either way (keepalive pings of our own).
  *
  * Returns: (transfer full): the stream to give soup_websocket_connection_new()
  */
@@ -505,11 +514,14 @@ icecam_ws_stream_new (GIOStream *base, GSocket *socket)
   g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (base_input), NULL);
   self = g_object_new (ICECAM_TYPE_WS_STREAM, NULL);
   self->base = g_object_ref (base);
+  self->output = icecam_ws_output_new (g_io_stream_get_output_stream (base));
+  self->closed = TRUE; /* until it is in the set; if it cannot be: GLib's own sources */
+  if (socket == NULL)
+    return self;
   self->input = g_object_new (ICECAM_TYPE_WS_INPUT, NULL);
   self->input->base = G_POLLABLE_INPUT_STREAM (g_object_ref (base_input));
   self->input->owner = self;
   self->fd = g_socket_get_fd (socket);
-  self->closed = TRUE; /* until it is in the set; if it cannot be: GLib's own sources */
   self->poller = poller_ref (g_main_context_get_thread_default ());
   if (self->poller != NULL) {
     struct epoll_event event = { .events = 0, .data.ptr = self };

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The WebSocket output's own pings land between frames, never inside one; the ping wheel
+ * pings every output once per interval, spread over it. */
+
+#include <string.h>
+
+#include "icecam-ping-wheel.h"
+#include "icecam-ws-output.h"
+
+/* A server frame (unmasked) with @len bytes of payload, all @fill. */
+static GByteArray *
+make_frame (guint8 opcode, gsize len, guint8 fill)
+{
+  GByteArray *frame = g_byte_array_new ();
+  guint8 header[10] = { 0x80 | opcode };
+  gsize n = 2;
+
+  if (len < 126) {
+    header[1] = (guint8) len;
+  } else if (len < 65536) {
+    header[1] = 126;
+    header[2] = (guint8) (len >> 8);
+    header[3] = (guint8) len;
+    n = 4;
+  } else {
+    header[1] = 127;
+    for (guint i = 0; i < 8; i++)
+      header[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
+    n = 10;
+  }
+  g_byte_array_append (frame, header, n);
+  for (gsize i = 0; i < len; i++)
+    g_byte_array_append (frame, &fill, 1);
+  return frame;
+}
+
+/* Splits @data into frames; fails the test on a frame cut short. Returns "opcode:length" per
+ * frame, space-separated. */
+static gchar *
+parse_frames (const guint8 *data, gsize len)
+{
+  GString *out = g_string_new (NULL);
+  gsize at = 0;
+
+  while (at < len) {
+    guint64 length;
+    gsize header = 2;
+
+    g_assert_cmpuint (len - at, >=, 2);
+    length = data[at + 1] & 0x7f;
+    if (length == 126) {
+      g_assert_cmpuint (len - at, >=, 4);
+      length = ((guint64) data[at + 2] << 8) | data[at + 3];
+      header = 4;
+    } else if (length == 127) {
+      g_assert_cmpuint (len - at, >=, 10);
+      length = 0;
+      for (guint i = 0; i < 8; i++)
+        length = (length << 8) | data[at + 2 + i];
+      header = 10;
+    }
+    g_assert_cmpuint (len - at - header, >=, length);
+    g_string_append_printf (out, "%s%x:%" G_GUINT64_FORMAT, out->len ? " " : "",
+                            data[at] & 0x0f, length);
+    at += header + (gsize) length;
+  }
+  return g_string_free (out, FALSE);
+}
+
+static void
+write_part (IcecamWsOutput *output, const guint8 *data, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (
+                     G_POLLABLE_OUTPUT_STREAM (output), data, len, NULL, &error),
+                   ==, (gssize) len);
+  g_assert_no_error (error);
+}
+
+static gchar *
+written (GOutputStream *memory)
+{
+  return parse_frames (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (memory)),
+                       g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (memory)));
+}
+
+/* A ping asked for in the middle of a frame (header, 16-bit and 64-bit lengths, each cut at
+ * every kind of place) goes out right after the frame, once. */
+static void
+test_ping_between_frames (void)
+{
+  const gsize lengths[] = { 0, 5, 125, 126, 300, 65535, 65536, 70000 };
+
+  for (guint l = 0; l < G_N_ELEMENTS (lengths); l++) {
+    g_autoptr (GByteArray) frame = make_frame (0x1, lengths[l], 'a');
+    guint cuts[] = { 1, 2, 3, frame->len / 2, frame->len - 1 };
+
+    for (guint c = 0; c < G_N_ELEMENTS (cuts); c++) {
+      g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+      g_autoptr (IcecamWsOutput) output = icecam_ws_output_new (memory);
+      g_autoptr (GByteArray) second = make_frame (0x2, 3, 'b');
+      g_autofree gchar *frames = NULL;
+      g_autofree gchar *expected = NULL;
+      guint cut = MIN (cuts[c], frame->len - 1);
+
+      if (cut == 0)
+        continue;
+      write_part (output, frame->data, cut);
+      g_assert_false (icecam_ws_output_at_boundary (output));
+      icecam_ws_output_ping (output);
+      icecam_ws_output_ping (output); /* the same ping */
+      g_assert_cmpuint (g_memory_output_stream_get_data_size (
+                          G_MEMORY_OUTPUT_STREAM (memory)), ==, cut);
+      write_part (output, frame->data + cut, frame->len - cut);
+      g_assert_true (icecam_ws_output_at_boundary (output));
+      write_part (output, second->data, second->len);
+      frames = written (memory);
+      expected = g_strdup_printf ("1:%" G_GSIZE_FORMAT " 9:0 2:3", lengths[l]);
+      g_assert_cmpstr (frames, ==, expected);
+    }
+  }
+}
+
+/* Between frames a ping goes out at once; several frames in one write are followed exactly. */
+static void
+test_ping_at_once (void)
+{
+  g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr (IcecamWsOutput) output = icecam_ws_output_new (memory);
+  g_autoptr (GByteArray) both = make_frame (0x1, 200, 'a');
+  g_autoptr (GByteArray) close = make_frame (0x8, 2, 0x03);
+  g_autofree gchar *frames = NULL;
+
+  icecam_ws_output_ping (output);
+  g_byte_array_append (both, close->data, close->len);
+  write_part (output, both->data, both->len);
+  icecam_ws_output_ping (output);
+  frames = written (memory);
+  g_assert_cmpstr (frames, ==, "9:0 1:200 8:2 9:0");
+
+  /* Closed: no more pings. */
+  g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (output), NULL, NULL));
+  icecam_ws_output_ping (output);
+}
+
+typedef struct {
+  GOutputStream *memory;
+  IcecamWsOutput *output;
+  gint64 first_ping_us;
+} Pinged;
+
+static gboolean
+check_outputs (gpointer data)
+{
+  Pinged *pinged = data;
+
+  for (guint i = 0; pinged[i].memory != NULL; i++) {
+    if (pinged[i].first_ping_us == 0 &&
+        g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (pinged[i].memory)) > 0)
+      pinged[i].first_ping_us = g_get_monotonic_time ();
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* 60 outputs added at once, interval 1 s: after 2.5 s each was pinged 1 to 3 times, and the
+ * first pings did not all come together (60 random slots of 1,000 over 1 s). */
+static void
+test_wheel_spreads (void)
+{
+  enum { N = 60 };
+  Pinged pinged[N + 1] = { { 0 } };
+  g_autoptr (IcecamPingWheel) wheel = icecam_ping_wheel_new (NULL, 1);
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  gint64 earliest = G_MAXINT64, latest = 0;
+  guint check;
+
+  for (guint i = 0; i < N; i++) {
+    pinged[i].memory = g_memory_output_stream_new_resizable ();
+    pinged[i].output = icecam_ws_output_new (pinged[i].memory);
+    icecam_ping_wheel_add (wheel, pinged[i].output);
+  }
+  g_assert_cmpuint (icecam_ping_wheel_get_size (wheel), ==, N);
+  check = g_timeout_add (2, check_outputs, pinged);
+  g_timeout_add (2500, quit_loop, loop);
+  g_main_loop_run (loop);
+  g_source_remove (check);
+
+  for (guint i = 0; i < N; i++) {
+    gsize size = g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (pinged[i].memory));
+    g_autofree gchar *frames = written (pinged[i].memory);
+
+    g_assert_cmpuint (size, >=, 2);
+    g_assert_cmpuint (size, <=, 6);
+    g_assert_true (g_str_has_prefix (frames, "9:0"));
+    earliest = MIN (earliest, pinged[i].first_ping_us);
+    latest = MAX (latest, pinged[i].first_ping_us);
+  }
+  g_test_message ("first pings spread over %.0f ms", (latest - earliest) / 1000.0);
+  g_assert_cmpint (latest - earliest, >=, 300 * 1000);
+
+  /* Removed outputs are pinged no more; the wheel forgets the rest when freed. */
+  g_clear_pointer (&wheel, icecam_ping_wheel_free);
+  for (guint i = 0; i < N; i++) {
+    g_object_unref (pinged[i].output);
+    g_object_unref (pinged[i].memory);
+  }
+}
+
+static void
+test_wheel_remove (void)
+{
+  g_autoptr (IcecamPingWheel) wheel = icecam_ping_wheel_new (NULL, 1);
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr (IcecamWsOutput) output = icecam_ws_output_new (memory);
+  IcecamPingEntry *entry = icecam_ping_wheel_add (wheel, output);
+
+  icecam_ping_wheel_remove (wheel, entry);
+  g_assert_cmpuint (icecam_ping_wheel_get_size (wheel), ==, 0);
+  g_timeout_add (1200, quit_loop, loop);
+  g_main_loop_run (loop);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (memory)),
+                    ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ws-output/ping-between-frames", test_ping_between_frames);
+  g_test_add_func ("/ws-output/ping-at-once", test_ping_at_once);
+  g_test_add_func ("/ws-output/wheel-spreads", test_wheel_spreads);
+  g_test_add_func ("/ws-output/wheel-remove", test_wheel_remove);
+  return g_test_run ();
+}

@@ -10,7 +10,7 @@
 #define LOSS_LOW 0.02
 /* Delay-based part: a round trip this far over the path's smallest one means a queue is
  * building: back off below what is getting through, before the queue overflows. */
-#define QUEUE_DELAY_HIGH_MS 100
+#define QUEUE_DELAY_HIGH_MS 60
 #define QUEUE_DELAY_LOW_MS 40
 #define BACKOFF 0.85
 /* A decrease never goes below this share of the estimate at once: reports lag the path by a
@@ -73,6 +73,7 @@ typedef struct {
   gint min_rtt_ms;
   gint64 min_rtt_time;
   gint prev_rtt_ms;        /* the fresh round trip before the last one; -1 if none */
+  gint64 rtt_time, prev_rtt_time; /* when they were measured */
   guint32 last_lsr;        /* a round trip is measured once per sender report echoed */
   gboolean rtt_fresh;      /* this report measured one */
 } Viewer;
@@ -201,6 +202,14 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
                                             : 0;
 
   v->last_estimate = now;
+  /* A queue growing by G ms in T ms of sending at S: the path carries S * T / (T + G). While
+   * it grows (no loss yet), what was sent is more than what got through. */
+  if (queue_building && v->loss <= LOSS_HIGH && received_kbps > 0 &&
+      v->rtt_ms > v->prev_rtt_ms && v->rtt_time > v->prev_rtt_time) {
+    gdouble t_ms = (v->rtt_time - v->prev_rtt_time) / 1000.0;
+
+    base = MIN (base, received_kbps * t_ms / (t_ms + v->rtt_ms - v->prev_rtt_ms));
+  }
   if (v->loss > LOSS_HIGH || queue_building) {
     if (now >= v->next_decrease) {
       gdouble drain = queue_building ? 1 - lasting_ms * 1000.0 / DRAIN_US : 1;
@@ -260,7 +269,9 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
   v->last_lsr = block->lsr;
   if (v->rtt_fresh) {
     v->prev_rtt_ms = v->rtt_ms;
+    v->prev_rtt_time = v->rtt_time;
     v->rtt_ms = round_trip_ms (block, ntp_now);
+    v->rtt_time = now;
     if (v->rtt_ms < 0)
       v->prev_rtt_ms = -1;
   }

@@ -67,7 +67,7 @@ for i in 1 2 3; do
     ! rtph264depay request-keyframe=true ! avdec_h264 ! fakesink sync=true async=true num-buffers=60 \
     src.audio ! queue ! rtpopusdepay ! opusdec ! fakesink name=a sync=true async=true silent=false 2>&1); rc=$?
   n=$(echo "$out" | grep -cE '\(a:sink\) \([0-9]+ bytes')
-  [ $rc -eq 0 ] && [ "$n" -gt 0 ] && echo "$out" | grep -qE "queue0.GstPad:sink: caps = application/x-rtp, media=\(string\)audio.*OPUS" \
+  [ $rc -eq 0 ] && [ "$n" -gt 0 ] && echo "$out" | grep -qE "caps = application/x-rtp, media=\(string\)audio.*OPUS" \
     && pass "icecamsrc's audio pad, async sinks (run $i): Opus RTP, $n decoded buffers" \
     || fail "icecamsrc's audio pad, async sinks (run $i, rc=$rc, $n buffers): $(echo "$out" | grep -v last-message | tail -5)"
 done
@@ -110,6 +110,17 @@ if wait_for_cameras "$port" 3 $((20 * slow)); then
     || fail "lip sync (rc=$rc_synced): $(cat "$tmp/synced.log")"
 else
   fail "the flashing camera registered: $(cat "$tmp/flash.log")"
+fi
+
+# A microphone that is not there: one line naming the device, exit 2, no crash.
+if gst-inspect-1.0 alsasrc >/dev/null 2>&1; then
+  out=$(timeout $((20 * slow)) "$build/src/tools/icecam-camera" --server "$url" --id mic \
+    --source test --audio alsa:hw:9,9 2>&1); rc=$?
+  line=$(echo "$out" | grep 'does not start')
+  [ $rc -eq 2 ] && echo "$line" | grep -q "hw:9,9" && [ "$(echo "$line" | wc -l)" -eq 1 ] \
+    && pass "--audio alsa:hw:9,9 (no such device): $line" || fail "--audio alsa:hw:9,9 (rc=$rc): $out"
+else
+  echo "ok - # SKIP --audio alsa:DEVICE: no alsasrc (gstreamer1.0-alsa)"
 fi
 
 # A mistyped --audio: one line, exit 2.

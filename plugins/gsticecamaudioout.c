@@ -8,9 +8,9 @@
 /**
  * GstIcecamAudioOut:
  *
- * The "sometimes" pad `audio` of icecamsrc. It appears (in the streaming thread, before the
- * first audio packet) when the camera's offer has an audio section and its packets arrive;
- * it outputs RTP with the caps of that section (application/x-rtp,media=audio,
+ * The "sometimes" pad `audio` of icecamsrc. It appears in the streaming thread before the
+ * first video buffer (or the first audio packet, if that comes first); when the camera's offer
+ * has no audio section it ends at once (EOS). It outputs RTP with the caps of that section (application/x-rtp,media=audio,
  * encoding-name=OPUS), timestamped on arrival like the video, so the two share one time line,
  * then moved on it to the arrival of the video captured at the same time (gsticecamlipsync.c).
  * The set_caps() call comes from the worker thread; the rest runs in icecamsrc's streaming
@@ -85,6 +85,7 @@ gst_icecam_audio_out_set_caps (GstIcecamAudioOut *self, GstCaps *caps)
   g_mutex_unlock (&self->lock);
 }
 
+/* @caps: (nullable): NULL for a pad that only ends (a camera without audio) */
 static void
 add_pad (GstIcecamAudioOut *self, GstCaps *caps)
 {
@@ -96,7 +97,8 @@ add_pad (GstIcecamAudioOut *self, GstCaps *caps)
   gst_pad_set_active (self->pad, TRUE);
   stream_id = gst_pad_create_stream_id (self->pad, self->element, "audio");
   gst_pad_push_event (self->pad, gst_event_new_stream_start (stream_id));
-  gst_pad_push_event (self->pad, gst_event_new_caps (caps));
+  if (caps != NULL)
+    gst_pad_push_event (self->pad, gst_event_new_caps (caps));
   gst_caps_replace (&self->pad_caps, caps);
   gst_element_add_pad (self->element, self->pad);
   gst_segment_init (&segment, GST_FORMAT_TIME);
@@ -135,6 +137,32 @@ gst_icecam_audio_out_claims (GstIcecamAudioOut *self, GstBuffer *buf)
   /* A branch that is not linked, or that stopped, does not stop the video. */
   gst_pad_push (self->pad, buf);
   return TRUE;
+}
+
+/* Streaming thread, before the first video buffer (stamped @pts) is pushed: the pad appears
+ * now, not at the first audio packet, with a gap event that lets a sink linked to it preroll;
+ * a camera without audio gets a pad that ends at once (EOS). Otherwise the video sink of a
+ * pipeline with sinks on both pads (gst-launch's `src.audio ! ... ! autoaudiosink`) would
+ * preroll on the first frame and hold this thread, the only one that pushes audio, waiting for
+ * PLAYING, which waits for the audio sink to preroll: a deadlock. */
+void
+gst_icecam_audio_out_prepare (GstIcecamAudioOut *self, GstClockTime pts)
+{
+  g_autoptr (GstCaps) caps = NULL;
+
+  if (self->pad != NULL)
+    return;
+  g_mutex_lock (&self->lock);
+  if (self->caps != NULL)
+    caps = gst_caps_ref (self->caps);
+  g_mutex_unlock (&self->lock);
+  add_pad (self, caps);
+  if (caps == NULL) {
+    self->eos = TRUE;
+    gst_pad_push_event (self->pad, gst_event_new_eos ());
+    return;
+  }
+  gst_pad_push_event (self->pad, gst_event_new_gap (GST_CLOCK_TIME_IS_VALID (pts) ? pts : 0, 0));
 }
 
 void

@@ -16,6 +16,7 @@ GstIcecamAudioOut *gst_icecam_audio_out_new (GstElement *element, GstPadTemplate
 void gst_icecam_audio_out_free (GstIcecamAudioOut *self);
 void gst_icecam_audio_out_set_caps (GstIcecamAudioOut *self, GstCaps *caps);
 gboolean gst_icecam_audio_out_claims (GstIcecamAudioOut *self, GstBuffer *buf);
+void gst_icecam_audio_out_prepare (GstIcecamAudioOut *self, GstClockTime pts);
 void gst_icecam_audio_out_push_eos (GstIcecamAudioOut *self);
 void gst_icecam_audio_out_reset (GstIcecamAudioOut *self);
 

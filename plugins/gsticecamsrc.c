@@ -38,12 +38,15 @@
  *
  * ## Audio
  *
- * When the camera's offer has an Opus audio section (icecamsink's `audio` pad), a sometimes pad
- * `audio` appears before its first packet and outputs its RTP (application/x-rtp,media=audio,
+ * A sometimes pad `audio` appears before the first video buffer. When the camera's offer has an
+ * Opus audio section (icecamsink's `audio` pad) it starts with a gap event (a sink linked to it
+ * prerolls, so sinks that preroll on both pads do not wait for each other) and outputs the
+ * camera's audio RTP (application/x-rtp,media=audio,
  * encoding-name=OPUS), stamped on the video's time line: with lip-sync=true (the default) an
  * audio packet is stamped with the arrival of the video captured with it (from the camera's
  * RTCP sender reports), so sinks that sync on the stamps play the two together. Put a queue
- * after it: the pad is pushed from the same streaming thread as the video.
+ * after it: the pad is pushed from the same streaming thread as the video. For a camera without
+ * audio the pad ends at once (EOS), so a pipeline with an audio branch plays its video.
  * |[
  * gst-launch-1.0 icecamsrc name=src server=ws://127.0.0.1:8080 camera-id=frontdoor \
  *   ! rtph264depay ! avdec_h264 ! videoconvert ! autovideosink \
@@ -619,6 +622,7 @@ gst_icecam_src_create (GstPushSrc *psrc, GstBuffer **outbuf)
     if (ret != GST_FLOW_OK)
       return ret;
     if (!gst_icecam_audio_out_claims (src->audio, *outbuf)) {
+      gst_icecam_audio_out_prepare (src->audio, GST_BUFFER_PTS (*outbuf));
       gst_icecam_lip_sync_video (src->lip_sync, *outbuf);
       return GST_FLOW_OK;
     }

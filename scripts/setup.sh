@@ -29,6 +29,7 @@ if [ "$what" != demo ]; then
     coturn nftables iproute2 conntrack openssl python3 util-linux nginx-light
     gstreamer1.0-plugins-base-apps # gst-play-1.0, gst-discoverer-1.0 (tests/test-playback.sh)
     libgstrtspserver-1.0-dev
+    gstreamer1.0-alsa # alsasrc: tests/test-audio.sh, --audio alsa:DEVICE with no such device
     clang libclang-rt-14-dev llvm
     # tests/browser/: the web viewer in headless Chromium (DevTools protocol) and Firefox
     # (WebDriver BiDi; it has no H.264 without Mozilla's downloaded plugin: the page must say so)

@@ -10,6 +10,7 @@ typedef struct {
   gchar *video, *pattern;
   gint port, width, height, fps, gop_s, bitrate_kbps;
   gboolean audio, no_inband_params;
+  gchar *audio_codec; /* aac (default), pcma or pcmu */
   gchar *user, *password_file, *auth;
 } ServerOptions;
 
@@ -86,6 +87,8 @@ main (int argc, char **argv)
     { "gop", 0, 0, G_OPTION_ARG_INT, &o.gop_s, "Seconds between keyframes (default 4)", "S" },
     { "bitrate", 0, 0, G_OPTION_ARG_INT, &o.bitrate_kbps, "H.264 bitrate", "KBIT/S" },
     { "audio", 0, 0, G_OPTION_ARG_NONE, &o.audio, "Add AAC audio to the stream", NULL },
+    { "audio-codec", 0, 0, G_OPTION_ARG_STRING, &o.audio_codec,
+      "Add audio in this codec: aac, pcma or pcmu (G.711, 8 kHz, as most IP cameras)", "CODEC" },
     { "no-inband-params", 0, 0, G_OPTION_ARG_NONE, &o.no_inband_params,
       "SPS/PPS only in the SDP, never before an IDR", NULL },
     { "user", 0, 0, G_OPTION_ARG_STRING, &o.user, "Require this user", "NAME" },
@@ -99,6 +102,7 @@ main (int argc, char **argv)
   g_autoptr (GstRTSPServer) server = NULL;
   g_autofree gchar *service = NULL;
   g_autofree gchar *launch = NULL;
+  const gchar *audio = NULL;
   g_autofree gchar *video = NULL;
   GstRTSPMediaFactory *factory;
   GstRTSPMountPoints *mounts;
@@ -114,9 +118,25 @@ main (int argc, char **argv)
   if (o.pattern == NULL)
     o.pattern = g_strdup ("ball");
   video = video_chain (&o);
-  launch = g_strdup_printf ("( %s%s )", video, o.audio ?
-      " audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample "
-      "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97" : "");
+  if (o.audio_codec != NULL)
+    o.audio = TRUE;
+  else
+    o.audio_codec = g_strdup ("aac");
+  if (g_str_equal (o.audio_codec, "aac")) {
+    audio = " audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample "
+            "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97";
+  } else if (g_str_equal (o.audio_codec, "pcma")) {
+    audio = " audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample "
+            "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8";
+  } else if (g_str_equal (o.audio_codec, "pcmu")) {
+    audio = " audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample "
+            "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0";
+  } else {
+    g_printerr ("rtsp-test-server: --audio-codec '%s': expected aac, pcma or pcmu\n",
+                o.audio_codec);
+    return 2;
+  }
+  launch = g_strdup_printf ("( %s%s )", video, o.audio ? audio : "");
   server = gst_rtsp_server_new ();
   service = g_strdup_printf ("%d", o.port);
   gst_rtsp_server_set_address (server, "127.0.0.1");

@@ -6,7 +6,7 @@
 # digest authentication; a late viewer starts from the GOP cache; the RTSP server restarted
 # mid-stream and the viewer continues; wrong credentials, an unreachable camera, MJPEG and
 # H.265 each give their one clear line. The camera's AAC is transcoded to Opus (--audio auto)
-# and heard by the viewer; a camera without audio says so and plays.
+# and heard by the viewer, as is G.711 (PCMA); a camera without audio says so and plays.
 set -u
 build=${ICECAM_BUILD_DIR:?}
 TEST_KILL_SIGNAL=KILL
@@ -91,6 +91,22 @@ audio_ms=$(echo "$out" | grep -oE 'audio_ms=[0-9]+' | cut -d= -f2)
   || fail "RTSP audio: $(echo "$out" | tail -2)"
 grep -q 'audio none' "$tmp/cam.log" && fail "camera with AAC said 'audio none'" \
   || pass "camera with AAC takes its audio"
+
+# 2c. G.711, as most IP cameras send it: PCMA (8 kHz) transcoded to Opus, heard by the viewer.
+main_rtsp_pid=$rtsp_pid main_rtsp_port=$rtsp_port
+start_rtsp rtsp-pcma.log --gop 2 --audio-codec pcma
+pcma_rtsp=$rtsp_pid
+start_camera cam-pcma.log pcma --source "rtsp://127.0.0.1:$rtsp_port/cam"
+pcma_cam=$camera_pid
+out=$("$view_bin" --server "$url" --camera pcma --wait --headless --frames 60 \
+  --timeout $((20 * slowdown)) 2>&1)
+audio_ms=$(echo "$out" | grep -oE 'audio_ms=[0-9]+' | cut -d= -f2)
+grep -q 'audio PCMA, transcoded to Opus' "$tmp/cam-pcma.log" && [ "${audio_ms:-0}" -gt 0 ] \
+  && echo "$out" | grep -q 'result=ok' \
+  && pass "the RTSP camera's PCMA is heard as Opus: audio_ms=$audio_ms" \
+  || fail "RTSP PCMA audio: $(echo "$out" | tail -2); camera: $(tail -3 "$tmp/cam-pcma.log")"
+kill "$pcma_cam" "$pcma_rtsp" 2>/dev/null
+rtsp_pid=$main_rtsp_pid rtsp_port=$main_rtsp_port
 
 # 3. The RTSP server dies mid-stream and comes back on its port: the camera connects again
 # and the viewer, still in its session, decodes again.

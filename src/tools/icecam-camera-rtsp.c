@@ -278,6 +278,9 @@ on_rtspsrc_pad_added (GstElement *rtspsrc, GstPad *pad, gpointer data)
   if (link != GST_PAD_LINK_OK)
     g_warning ("rtsp %s: cannot link the audio stream: %s", self->display,
                gst_pad_link_get_name (link));
+  else
+    g_print ("icecam-camera: rtsp %s: audio %s, transcoded to Opus\n", self->display,
+             gst_structure_get_string (s, "encoding-name"));
 }
 
 /* The audio encodings an IP camera sends that icecam transcodes to Opus. */

@@ -63,7 +63,9 @@ on_src_pad_added (GstElement *src, GstPad *pad, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstPad) sink = NULL;
 
-  if (g_strcmp0 (GST_PAD_NAME (pad), "audio") != 0)
+  /* A camera without audio: icecamsrc's pad has no caps and ends at once; linked alone (before
+   * the video's chain) its EOS would end the pipeline. */
+  if (g_strcmp0 (GST_PAD_NAME (pad), "audio") != 0 || !gst_pad_has_current_caps (pad))
     return;
   if (self->chain == NULL) {
     self->chain = make_chain (self, &error);

@@ -451,17 +451,6 @@ configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GErro
   return TRUE;
 }
 
-/**
- * icecam_ice_session_new:
- * @config: servers, policy and addresses
- * @controlling: whether this side is the controlling agent (the camera is)
- * @error: an %ICECAM_ICE_SESSION_ERROR
- *
- * Creates the agent in the thread-default GMainContext. Nothing is sent, and no host name
- * is looked up, until icecam_ice_session_gather(); the local credentials are known at once.
- *
- * Returns: (transfer full) (nullable): the session
- */
 static gboolean add_candidate_now (IcecamIceSession *self, const gchar *candidate,
                                    GError **error);
 
@@ -483,6 +472,17 @@ on_relay_grace_over (const gchar *candidate, gboolean local, gpointer user_data)
   }
 }
 
+/**
+ * icecam_ice_session_new:
+ * @config: servers, policy and addresses
+ * @controlling: whether this side is the controlling agent (the camera is)
+ * @error: an %ICECAM_ICE_SESSION_ERROR
+ *
+ * Creates the agent in the thread-default GMainContext. Nothing is sent, and no host name
+ * is looked up, until icecam_ice_session_gather(); the local credentials are known at once.
+ *
+ * Returns: (transfer full) (nullable): the session
+ */
 IcecamIceSession *
 icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GError **error)
 {

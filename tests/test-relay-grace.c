@@ -104,6 +104,22 @@ test_end_soon (void)
 }
 
 static void
+test_bounded (void)
+{
+  Fixture f = { g_ptr_array_new_with_free_func (g_free) };
+  IcecamRelayGrace *grace = icecam_relay_grace_new (60000, g_main_context_default (), release_cb,
+                                                    &f);
+  guint held = 0;
+
+  /* A peer flooding relayed candidates gets them passed on once the grace holds 32. */
+  for (guint i = 0; i < 100; i++)
+    held += icecam_relay_grace_hold (grace, RELAY, FALSE);
+  g_assert_cmpuint (held, ==, 32);
+  icecam_relay_grace_free (grace);
+  g_ptr_array_unref (f.released);
+}
+
+static void
 test_free_while_holding (void)
 {
   Fixture f = { g_ptr_array_new_with_free_func (g_free) };
@@ -128,6 +144,7 @@ main (int argc, char **argv)
   g_test_add_func ("/relay-grace/is-relay", test_is_relay);
   g_test_add_func ("/relay-grace/hold-and-release", test_hold_and_release);
   g_test_add_func ("/relay-grace/end-soon", test_end_soon);
+  g_test_add_func ("/relay-grace/bounded", test_bounded);
   g_test_add_func ("/relay-grace/free-while-holding", test_free_while_holding);
   return g_test_run ();
 }

@@ -12,6 +12,10 @@
  * peer's address; the peer's first one comes too early and is dropped, its retransmission
  * comes 500 ms later (libnice's RTO), and by then two relayed pairs are valid. */
 
+/* More than libnice takes per component (25 remote candidates) is never worth holding: a
+ * peer that sends more gets them passed on at once, for libnice to refuse. */
+#define MAX_HELD 32
+
 typedef struct {
   gchar *candidate;
   gboolean local;
@@ -81,14 +85,14 @@ icecam_relay_grace_is_relay (const gchar *candidate)
  * @local: whether it is ours
  *
  * Returns: %TRUE when @candidate is relayed and the grace is not over: it is kept (a copy)
- *   and released later; %FALSE: use it now
+ *   and released later; %FALSE: use it now (also once %MAX_HELD are held)
  */
 gboolean
 icecam_relay_grace_hold (IcecamRelayGrace *grace, const gchar *candidate, gboolean local)
 {
   Held held;
 
-  if (grace->over || !icecam_relay_grace_is_relay (candidate))
+  if (grace->over || grace->held->len >= MAX_HELD || !icecam_relay_grace_is_relay (candidate))
     return FALSE;
   held.candidate = g_strdup (candidate);
   held.local = local;

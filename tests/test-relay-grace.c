@@ -81,6 +81,45 @@ test_hold_and_release (void)
 }
 
 static void
+test_end_soon (void)
+{
+  Fixture f = { g_ptr_array_new_with_free_func (g_free) };
+  IcecamRelayGrace *grace = icecam_relay_grace_new (60000, g_main_context_default (), release_cb,
+                                                    &f);
+
+  g_assert_true (icecam_relay_grace_hold (grace, RELAY, FALSE));
+  g_assert_true (icecam_relay_grace_holds_address (grace, "198.51.100.2", 50000));
+  g_assert_false (icecam_relay_grace_holds_address (grace, "198.51.100.2", 50001));
+  g_assert_false (icecam_relay_grace_holds_address (grace, "203.0.113.7", 50000));
+  icecam_relay_grace_end_soon (grace, 10); /* not started: nothing to shorten */
+  icecam_relay_grace_start (grace);
+  icecam_relay_grace_end_soon (grace, 10);
+  icecam_relay_grace_end_soon (grace, 50000); /* never lengthens */
+  while (f.released->len < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (g_ptr_array_index (f.released, 0), ==, "remote " RELAY);
+  g_assert_false (icecam_relay_grace_holds_address (grace, "198.51.100.2", 50000));
+  icecam_relay_grace_free (grace);
+  g_ptr_array_unref (f.released);
+}
+
+static void
+test_bounded (void)
+{
+  Fixture f = { g_ptr_array_new_with_free_func (g_free) };
+  IcecamRelayGrace *grace = icecam_relay_grace_new (60000, g_main_context_default (), release_cb,
+                                                    &f);
+  guint held = 0;
+
+  /* A peer flooding relayed candidates gets them passed on once the grace holds 32. */
+  for (guint i = 0; i < 100; i++)
+    held += icecam_relay_grace_hold (grace, RELAY, FALSE);
+  g_assert_cmpuint (held, ==, 32);
+  icecam_relay_grace_free (grace);
+  g_ptr_array_unref (f.released);
+}
+
+static void
 test_free_while_holding (void)
 {
   Fixture f = { g_ptr_array_new_with_free_func (g_free) };
@@ -104,6 +143,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/relay-grace/is-relay", test_is_relay);
   g_test_add_func ("/relay-grace/hold-and-release", test_hold_and_release);
+  g_test_add_func ("/relay-grace/end-soon", test_end_soon);
+  g_test_add_func ("/relay-grace/bounded", test_bounded);
   g_test_add_func ("/relay-grace/free-while-holding", test_free_while_holding);
   return g_test_run ();
 }

@@ -20,6 +20,9 @@
 /* Both sides have gathered everything and no pair works yet: libnice gives a pair that never
  * answers ~7 s (LIBNICE-NOTES.md), so after this long nothing will. */
 #define NO_PAIR_TIMEOUT_S 12
+/* How long the relay grace still lasts once a direct check arrived: the check that answers it
+ * (triggered, sent first) must make the direct pair valid before relayed pairs are checked. */
+#define RELAY_GRACE_AFTER_DIRECT_MS 100u
 
 /* Ta, the pacing of STUN transactions (RFC 8445 14.2): libnice's default is 20 ms, and the
  * first check and the first STUN binding of gathering both wait one Ta. A camera session
@@ -74,6 +77,7 @@ struct _IcecamIceSession {
   gboolean local_done, remote_done;
   gboolean relay_only;
   gint port_step; /* non-zero: predicted srflx candidates follow the real one */
+  gboolean predicted; /* they did (after the first UDP srflx only) */
   IcecamRelayGrace *grace; /* controlling only, when configured: relayed candidates wait */
   gboolean have_turn;
   guint turn_unresolved; /* TURN relays left out because their names did not resolve */
@@ -230,8 +234,32 @@ on_agent_new_candidate (NiceAgent *agent, NiceCandidate *candidate, IcecamIceSes
     return;
   g_debug ("ice-session %p: local %s", self, sdp + 2);
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, sdp + 2);
-  if (self->port_step != 0 && candidate->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE)
+  /* Once: a symmetric NAT shows one srflx per STUN/TURN server, and the peer's libnice takes
+   * 25 remote candidates in all (its relayed ones must still fit). */
+  if (self->port_step != 0 && candidate->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE &&
+      candidate->transport == NICE_CANDIDATE_TRANSPORT_UDP && !self->predicted) {
+    self->predicted = TRUE;
     emit_predicted_candidates (self, sdp + 2);
+  }
+}
+
+/* A peer-reflexive candidate from an address that is none of the held relayed ones: the
+ * peer's check came straight from its NAT, so the direct pair is about to be valid and the
+ * relay grace may end (RELAY_GRACE_AFTER_DIRECT_MS later, once the answering check is back). */
+static void
+on_agent_new_remote_candidate (NiceAgent *agent, NiceCandidate *candidate,
+                               IcecamIceSession *self)
+{
+  gchar ip[INET6_ADDRSTRLEN];
+
+  if (self->grace == NULL || candidate->stream_id != self->stream_id ||
+      candidate->type != NICE_CANDIDATE_TYPE_PEER_REFLEXIVE)
+    return;
+  nice_address_to_string (&candidate->addr, ip);
+  if (icecam_relay_grace_holds_address (self->grace, ip, nice_address_get_port (&candidate->addr)))
+    return;
+  g_debug ("ice-session %p: a direct check from %s: the relay grace ends", self, ip);
+  icecam_relay_grace_end_soon (self->grace, RELAY_GRACE_AFTER_DIRECT_MS);
 }
 
 static gboolean
@@ -423,17 +451,6 @@ configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GErro
   return TRUE;
 }
 
-/**
- * icecam_ice_session_new:
- * @config: servers, policy and addresses
- * @controlling: whether this side is the controlling agent (the camera is)
- * @error: an %ICECAM_ICE_SESSION_ERROR
- *
- * Creates the agent in the thread-default GMainContext. Nothing is sent, and no host name
- * is looked up, until icecam_ice_session_gather(); the local credentials are known at once.
- *
- * Returns: (transfer full) (nullable): the session
- */
 static gboolean add_candidate_now (IcecamIceSession *self, const gchar *candidate,
                                    GError **error);
 
@@ -455,6 +472,17 @@ on_relay_grace_over (const gchar *candidate, gboolean local, gpointer user_data)
   }
 }
 
+/**
+ * icecam_ice_session_new:
+ * @config: servers, policy and addresses
+ * @controlling: whether this side is the controlling agent (the camera is)
+ * @error: an %ICECAM_ICE_SESSION_ERROR
+ *
+ * Creates the agent in the thread-default GMainContext. Nothing is sent, and no host name
+ * is looked up, until icecam_ice_session_gather(); the local credentials are known at once.
+ *
+ * Returns: (transfer full) (nullable): the session
+ */
 IcecamIceSession *
 icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GError **error)
 {
@@ -500,6 +528,8 @@ icecam_ice_session_new (const IcecamIceConfig *config, gboolean controlling, GEr
                     G_CALLBACK (on_agent_component_state_changed), self);
   g_signal_connect (self->agent, "new-selected-pair-full",
                     G_CALLBACK (on_agent_new_selected_pair), self);
+  g_signal_connect (self->agent, "new-remote-candidate-full",
+                    G_CALLBACK (on_agent_new_remote_candidate), self);
   /* A receiver must be attached on both sides or connectivity checks go unanswered. */
   nice_agent_attach_recv (self->agent, self->stream_id, COMPONENT_ID, self->context,
                           agent_recv_cb, self);

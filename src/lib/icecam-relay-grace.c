@@ -12,6 +12,10 @@
  * peer's address; the peer's first one comes too early and is dropped, its retransmission
  * comes 500 ms later (libnice's RTO), and by then two relayed pairs are valid. */
 
+/* More than libnice takes per component (25 remote candidates) is never worth holding: a
+ * peer that sends more gets them passed on at once, for libnice to refuse. */
+#define MAX_HELD 32
+
 typedef struct {
   gchar *candidate;
   gboolean local;
@@ -26,6 +30,7 @@ struct _IcecamRelayGrace {
   gboolean gathering_done_held;
   gboolean over;
   GSource *timer;
+  gint64 due_us; /* when the timer fires, monotonic */
 };
 
 static void
@@ -80,14 +85,14 @@ icecam_relay_grace_is_relay (const gchar *candidate)
  * @local: whether it is ours
  *
  * Returns: %TRUE when @candidate is relayed and the grace is not over: it is kept (a copy)
- *   and released later; %FALSE: use it now
+ *   and released later; %FALSE: use it now (also once %MAX_HELD are held)
  */
 gboolean
 icecam_relay_grace_hold (IcecamRelayGrace *grace, const gchar *candidate, gboolean local)
 {
   Held held;
 
-  if (grace->over || !icecam_relay_grace_is_relay (candidate))
+  if (grace->over || grace->held->len >= MAX_HELD || !icecam_relay_grace_is_relay (candidate))
     return FALSE;
   held.candidate = g_strdup (candidate);
   held.local = local;
@@ -148,7 +153,55 @@ icecam_relay_grace_start (IcecamRelayGrace *grace)
 {
   if (grace->timer != NULL || grace->over)
     return;
+  grace->due_us = g_get_monotonic_time () + (gint64) grace->grace_ms * 1000;
   grace->timer = g_timeout_source_new (grace->grace_ms);
+  g_source_set_callback (grace->timer, on_grace_over, grace, NULL);
+  g_source_attach (grace->timer, grace->context);
+}
+
+/**
+ * icecam_relay_grace_holds_address:
+ * @address: an IP address as text
+ * @port: a port
+ *
+ * Returns: whether a held candidate is at @address:@port (a check from there came through a
+ *   relay, not directly)
+ */
+gboolean
+icecam_relay_grace_holds_address (IcecamRelayGrace *grace, const gchar *address, guint port)
+{
+  for (guint i = 0; i < grace->held->len; i++) {
+    g_auto (GStrv) fields = g_strsplit (g_array_index (grace->held, Held, i).candidate, " ", 7);
+    guint64 held_port;
+
+    if (g_strv_length (fields) >= 6 && g_str_equal (fields[4], address) &&
+        g_ascii_string_to_unsigned (fields[5], 10, 0, G_MAXUINT16, &held_port, NULL) &&
+        held_port == port)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/**
+ * icecam_relay_grace_end_soon:
+ * @ms: the most the grace may still last
+ *
+ * A direct path showed up (a peer's check arrived straight from its NAT): the relayed
+ * candidates need not wait the whole grace any more, only long enough for the check that
+ * answers it to make the direct pair valid first. Does nothing before
+ * icecam_relay_grace_start() or after the grace.
+ */
+void
+icecam_relay_grace_end_soon (IcecamRelayGrace *grace, guint ms)
+{
+  gint64 due_us = g_get_monotonic_time () + (gint64) ms * 1000;
+
+  if (grace->timer == NULL || grace->over || grace->due_us <= due_us)
+    return;
+  grace->due_us = due_us;
+  g_source_destroy (grace->timer);
+  g_source_unref (grace->timer);
+  grace->timer = g_timeout_source_new (ms);
   g_source_set_callback (grace->timer, on_grace_over, grace, NULL);
   g_source_attach (grace->timer, grace->context);
 }

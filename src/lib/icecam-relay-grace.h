@@ -27,6 +27,9 @@ gboolean icecam_relay_grace_hold (IcecamRelayGrace *grace, const gchar *candidat
                                   gboolean local);
 gboolean icecam_relay_grace_hold_gathering_done (IcecamRelayGrace *grace);
 void icecam_relay_grace_start (IcecamRelayGrace *grace);
+gboolean icecam_relay_grace_holds_address (IcecamRelayGrace *grace, const gchar *address,
+                                           guint port);
+void icecam_relay_grace_end_soon (IcecamRelayGrace *grace, guint ms);
 void icecam_relay_grace_free (IcecamRelayGrace *grace);
 gboolean icecam_relay_grace_is_relay (const gchar *candidate);
 

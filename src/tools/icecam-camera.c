@@ -253,7 +253,8 @@ parse_options (CameraApp *app, int *argc, char ***argv, GError **error)
       "$XDG_DATA_HOME/icecam/ID.pem); viewers pin its fingerprint", "PATH" },
     { "nat-probe", 0, 0, G_OPTION_ARG_NONE, &app->nat_probe,
       "First print which NAT this host is behind, as icecam-natprobe finds it; behind a NAT "
-      "that counts ports (ports=sequential) sessions also signal predicted ports", NULL },
+      "that counts ports (ports=sequential) sessions also signal predicted ports, behind a "
+      "restricted cone they wait 1 s for a direct pair before using the relay", NULL },
     icecam_tool_version_entry (&app->version),
     { NULL }
   };

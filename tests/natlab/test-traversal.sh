@@ -38,7 +38,9 @@ TURN_SECRET="natlab-$$-$RANDOM$RANDOM"
 #    already be one of the first two: restricted-symmetric settled on a relayed pair (through
 #    either side's relay) in 6 of 7 runs (aggressive nomination switched to the direct pair
 #    later; a browser did not follow such switches, which is why it went), prc-symmetric and
-#    symmetric-symmetric on either of their pairs.
+#    symmetric-symmetric on either of their pairs. These cases run without --nat-probe: with
+#    it, the relay grace and port prediction make restricted-symmetric and prc-symseq direct
+#    (tests/natlab/test-direct.sh).
 # The symmetric-sequential rows (a NAT that counts ports up, lab.sh) behave for ICE as their
 # random symmetric twins: a predictable port does not help a srflx candidate; they are the
 # "before" of port prediction (docs/traversal.md, issue 18); symseq-symseq and

@@ -29,6 +29,7 @@ typedef enum {
   GST_ICECAM_PROP_CA_FILE,
   GST_ICECAM_PROP_INSECURE_TLS,
   GST_ICECAM_PROP_REGION,
+  GST_ICECAM_PROP_TURN_CA_FILE,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -48,6 +49,7 @@ typedef struct {
   gchar *ca_file;
   gboolean insecure_tls;
   gchar *region;
+  gchar *turn_ca_file;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

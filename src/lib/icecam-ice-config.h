@@ -56,6 +56,8 @@ typedef enum {
  * @username: (nullable): TURN username (%NULL for STUN)
  * @password: (nullable): TURN password (%NULL for STUN)
  * @transport: TURN client↔relay transport (%ICECAM_TURN_TRANSPORT_UDP for STUN)
+ * @tls_name: (nullable): a `turns:` relay's host name once @host is its looked-up address:
+ *   what its certificate must name
  */
 typedef struct {
   IcecamIceServerKind kind;
@@ -64,6 +66,7 @@ typedef struct {
   gchar *username;
   gchar *password;
   IcecamTurnTransport transport;
+  gchar *tls_name;
 } IcecamIceServerAddress;
 
 IcecamIceServerAddress *icecam_ice_server_address_parse (const gchar *url,
@@ -83,6 +86,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @ice_tcp: whether to gather and use ICE-TCP candidates (RFC 6544)
  * @local_addresses: (nullable) (array zero-terminated=1): if set, gather only on these
  *   addresses instead of every interface
+ * @turn_ca_file: (nullable): PEM file of the authorities `turns:` relays are checked
+ *   against; %NULL: the system's
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -90,6 +95,7 @@ typedef struct {
   IcecamIcePolicy policy;
   gboolean ice_tcp;
   gchar **local_addresses;
+  gchar *turn_ca_file;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

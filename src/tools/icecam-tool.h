@@ -21,6 +21,7 @@ typedef struct {
   gboolean ice_tcp;
   gchar *ca_file;
   gchar *region;
+  gchar *turn_ca_file;
   gboolean insecure_tls;
   gboolean verbose;
 } IcecamToolIceOptions;

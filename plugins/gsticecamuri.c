@@ -16,7 +16,7 @@
  * read-only stats, not turn-servers (a list: use turn-server, or the property). */
 static const gchar * const param_names[] = {
   "token", "camera-fingerprint", "resume", "stun-server", "turn-server",
-  "ice-transport-policy", "ice-tcp", "ca-file", "insecure-tls", NULL
+  "ice-transport-policy", "ice-tcp", "ca-file", "insecure-tls", "region", "turn-ca-file", NULL
 };
 
 /**

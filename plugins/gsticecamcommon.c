@@ -81,6 +81,10 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
           "A region hint for the rendezvous: it assigns sessions a relay tagged with this "
           "region (--turn-server URL,region=NAME) first; 1..64 characters of "
           "A-Z a-z 0-9 . _ -", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_TURN_CA_FILE,
+      g_param_spec_string ("turn-ca-file", "TURN CA file",
+          "PEM file of the certificate authorities to trust for turns: relays, reached over "
+          "real TLS (default: the system's)", NULL, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -96,6 +100,7 @@ gst_icecam_settings_clear (GstIcecamSettings *settings)
   g_clear_pointer (&settings->turn_servers, g_strfreev);
   g_clear_pointer (&settings->ca_file, g_free);
   g_clear_pointer (&settings->region, g_free);
+  g_clear_pointer (&settings->turn_ca_file, g_free);
 }
 
 gboolean
@@ -146,6 +151,10 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
       g_free (settings->region);
       settings->region = g_value_dup_string (value);
       return TRUE;
+    case GST_ICECAM_PROP_TURN_CA_FILE:
+      g_free (settings->turn_ca_file);
+      settings->turn_ca_file = g_value_dup_string (value);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -191,6 +200,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_REGION:
       g_value_set_string (value, settings->region);
       return TRUE;
+    case GST_ICECAM_PROP_TURN_CA_FILE:
+      g_value_set_string (value, settings->turn_ca_file);
+      return TRUE;
     default:
       return FALSE;
   }
@@ -213,6 +225,7 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
   config->ice_tcp = settings->ice_tcp;
   config->port_step = settings->port_step;
   config->relay_grace_ms = settings->relay_grace;
+  config->turn_ca_file = g_strdup (settings->turn_ca_file);
   if (settings->stun_server != NULL &&
       !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
     return NULL;

@@ -31,6 +31,7 @@ typedef enum {
   GST_ICECAM_PROP_PORT_STEP,
   GST_ICECAM_PROP_RELAY_GRACE,
   GST_ICECAM_PROP_REGION,
+  GST_ICECAM_PROP_TURN_CA_FILE,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -52,6 +53,7 @@ typedef struct {
   gint port_step;
   guint relay_grace;
   gchar *region;
+  gchar *turn_ca_file;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

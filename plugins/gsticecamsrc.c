@@ -32,9 +32,9 @@
  * when omitted) and icecams://HOST[:PORT]/CAMERA (wss://, port 443), so playbin and
  * gst-play-1.0 open a camera. Properties may follow as query parameters: token,
  * camera-fingerprint, resume, stun-server, turn-server, ice-transport-policy, ice-tcp, port-step,
- * ca-file, insecure-tls (percent-encode reserved characters). Without a token property or
- * parameter, the element uses the ICECAM_TOKEN environment variable when it is set. A URI
- * that is not one of these is refused with the reason (GST_URI_ERROR_BAD_URI).
+ * ca-file, insecure-tls, region, turn-ca-file (percent-encode reserved characters). Without a
+ * token property or parameter, the element uses the ICECAM_TOKEN environment variable when it
+ * is set. A URI that is not one of these is refused with the reason (GST_URI_ERROR_BAD_URI).
  *
  * ## Audio
  *

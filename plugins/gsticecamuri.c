@@ -16,7 +16,8 @@
  * read-only stats, not turn-servers (a list: use turn-server, or the property). */
 static const gchar * const param_names[] = {
   "token", "camera-fingerprint", "resume", "stun-server", "turn-server",
-  "ice-transport-policy", "ice-tcp", "port-step", "ca-file", "insecure-tls", NULL
+  "ice-transport-policy", "ice-tcp", "port-step", "ca-file", "insecure-tls", "region",
+  "turn-ca-file", NULL
 };
 
 /**

@@ -87,6 +87,9 @@ lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     gchar *address = pick_address (addresses);
 
     g_debug ("%s server %s is %s", kind_name (server), server->host, address);
+    /* A TLS relay's certificate names the host, not the address. */
+    if (server->transport == ICECAM_TURN_TRANSPORT_TLS && server->tls_name == NULL)
+      server->tls_name = g_strdup (server->host);
     g_free (server->host);
     server->host = address;
     g_resolver_free_addresses (addresses);

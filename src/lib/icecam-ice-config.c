@@ -15,6 +15,7 @@ icecam_ice_server_address_free (IcecamIceServerAddress *addr)
   g_free (addr->host);
   g_free (addr->username);
   g_free (addr->password);
+  g_free (addr->tls_name);
   g_free (addr);
 }
 
@@ -29,6 +30,7 @@ icecam_ice_server_address_copy (const IcecamIceServerAddress *addr)
   copy->username = g_strdup (addr->username);
   copy->password = g_strdup (addr->password);
   copy->transport = addr->transport;
+  copy->tls_name = g_strdup (addr->tls_name);
   return copy;
 }
 
@@ -57,6 +59,7 @@ icecam_ice_config_copy (const IcecamIceConfig *config)
   copy->port_step = config->port_step;
   copy->relay_grace_ms = config->relay_grace_ms;
   copy->local_addresses = g_strdupv (config->local_addresses);
+  copy->turn_ca_file = g_strdup (config->turn_ca_file);
   return copy;
 }
 
@@ -68,6 +71,7 @@ icecam_ice_config_free (IcecamIceConfig *config)
   icecam_ice_server_address_free (config->stun);
   g_ptr_array_unref (config->turn);
   g_strfreev (config->local_addresses);
+  g_free (config->turn_ca_file);
   g_free (config);
 }
 

@@ -56,6 +56,8 @@ typedef enum {
  * @username: (nullable): TURN username (%NULL for STUN)
  * @password: (nullable): TURN password (%NULL for STUN)
  * @transport: TURN client↔relay transport (%ICECAM_TURN_TRANSPORT_UDP for STUN)
+ * @tls_name: (nullable): a `turns:` relay's host name once @host is its looked-up address:
+ *   what its certificate must name
  */
 typedef struct {
   IcecamIceServerKind kind;
@@ -64,6 +66,7 @@ typedef struct {
   gchar *username;
   gchar *password;
   IcecamTurnTransport transport;
+  gchar *tls_name;
 } IcecamIceServerAddress;
 
 IcecamIceServerAddress *icecam_ice_server_address_parse (const gchar *url,
@@ -89,6 +92,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @relay_grace_ms: the controlling side keeps relayed candidates (its own and the peer's) out
  *   of ICE this long after the peer's credentials arrive, so that a direct pair that needs
  *   the peer's second check can still be nominated (#IcecamRelayGrace); 0: none
+ * @turn_ca_file: (nullable): PEM file of the authorities `turns:` relays are checked
+ *   against; %NULL: the system's
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -98,6 +103,7 @@ typedef struct {
   gchar **local_addresses;
   gint port_step;
   guint relay_grace_ms;
+  gchar *turn_ca_file;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

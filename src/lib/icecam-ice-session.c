@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "icecam-ice-config-resolve.h"
+#include "icecam-turn-tls-bridge.h"
 #include "icecam-mdns.h"
 #include "icecam-port-prediction.h"
 #include "icecam-relay-grace.h"
@@ -93,6 +94,7 @@ struct _IcecamIceSession {
   gboolean agent_closed;
 
   guint64 packets_sent, bytes_sent, packets_dropped, packets_received, bytes_received;
+  GPtrArray *tls_bridges; /* IcecamTurnTlsBridge: the turns: relays, carried over real TLS */
 };
 
 G_DEFINE_TYPE (IcecamIceSession, icecam_ice_session, G_TYPE_OBJECT)
@@ -392,6 +394,13 @@ agent_recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len,
     self->receive_func ((const guint8 *) buf, len, self->receive_data);
 }
 
+static void
+stop_tls_bridges (IcecamIceSession *self)
+{
+  for (guint i = 0; self->tls_bridges != NULL && i < self->tls_bridges->len; i++)
+    icecam_turn_tls_bridge_stop (g_ptr_array_index (self->tls_bridges, i));
+}
+
 static gboolean
 configure_agent (IcecamIceSession *self, const IcecamIceConfig *config, GError **error)
 {
@@ -438,11 +447,27 @@ configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GErro
   for (guint i = 0; i < servers->turn->len; i++) {
     const IcecamIceServerAddress *turn = g_ptr_array_index (servers->turn, i);
     NiceRelayType type = turn->transport == ICECAM_TURN_TRANSPORT_UDP ? NICE_RELAY_TYPE_TURN_UDP
-                         : turn->transport == ICECAM_TURN_TRANSPORT_TCP ? NICE_RELAY_TYPE_TURN_TCP
-                         : NICE_RELAY_TYPE_TURN_TLS;
+                         : NICE_RELAY_TYPE_TURN_TCP;
+    const gchar *host = turn->host;
+    guint port = turn->port;
 
-    if (!nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, turn->host,
-                                    turn->port, turn->username, turn->password, type)) {
+    /* libnice's own "TLS" is no real TLS: it gets a loopback TCP relay that is carried over
+     * TLS to this one (icecam-turn-tls-bridge.c). */
+    if (turn->transport == ICECAM_TURN_TRANSPORT_TLS) {
+      IcecamTurnTlsBridge *bridge = icecam_turn_tls_bridge_new (turn->host, turn->port,
+                                                                turn->tls_name,
+                                                                servers->turn_ca_file, error);
+
+      if (bridge == NULL)
+        return FALSE;
+      if (self->tls_bridges == NULL)
+        self->tls_bridges = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (self->tls_bridges, bridge);
+      host = "127.0.0.1";
+      port = icecam_turn_tls_bridge_get_port (bridge);
+    }
+    if (!nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, host,
+                                    port, turn->username, turn->password, type)) {
       g_set_error (error, ICECAM_ICE_SESSION_ERROR, ICECAM_ICE_SESSION_ERROR_AGENT,
                    "libnice refused TURN server %s:%u", turn->host, turn->port);
       return FALSE;
@@ -973,6 +998,9 @@ agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   nice_agent_attach_recv (NICE_AGENT (source), self->stream_id, COMPONENT_ID, self->context,
                           NULL, NULL);
   g_object_unref (source); /* the reference taken in icecam_ice_session_close_async() */
+  /* The allocations are released (through the bridges): their TLS connections can go. */
+  if (self->tls_bridges != NULL)
+    stop_tls_bridges (self);
   self->agent_closed = TRUE;
   close_finish_if_done (self);
 }
@@ -1054,6 +1082,10 @@ icecam_ice_session_finalize (GObject *object)
 
   g_ptr_array_unref (self->pending_candidates);
   icecam_relay_grace_free (self->grace);
+  if (self->tls_bridges != NULL) {
+    stop_tls_bridges (self);
+    g_ptr_array_unref (self->tls_bridges);
+  }
   g_hash_table_unref (self->mdns_names);
   g_free (self->mdns_interface);
   g_clear_object (&self->mdns_cancellable);

@@ -284,6 +284,7 @@ cluster_claims_refresh (IcecamCluster *self)
   g_auto (GStrv) resumes = NULL;
   g_auto (GStrv) ids = NULL;
   g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) now = NULL;
   GHashTableIter iter;
   gpointer id;
   guint n;
@@ -292,9 +293,12 @@ cluster_claims_refresh (IcecamCluster *self)
     return;
   ids = icecam_registry_dup_claimed_cameras (self->registry, &resumes);
   n = g_strv_length (ids);
+  now = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    g_hash_table_add (now, ids[i]);
   g_hash_table_iter_init (&iter, self->claimed);
   while (g_hash_table_iter_next (&iter, &id, NULL)) {
-    if (!g_strv_contains ((const gchar * const *) ids, id)) {
+    if (!g_hash_table_contains (now, id)) {
       g_ptr_array_add (gone, id);
       g_hash_table_iter_steal (&iter);
     }
@@ -303,8 +307,10 @@ cluster_claims_refresh (IcecamCluster *self)
     send_release (self, gone);
   for (guint i = 0; i < n; i += REFRESH_CHUNK)
     send_refresh (self, ids, resumes, i, MIN (REFRESH_CHUNK, n - i));
-  for (guint i = 0; i < n; i++)
-    g_hash_table_add (self->claimed, g_strdup (ids[i]));
+  for (guint i = 0; i < n; i++) {
+    if (!g_hash_table_contains (self->claimed, ids[i]))
+      g_hash_table_add (self->claimed, g_strdup (ids[i]));
+  }
 }
 
 static gboolean

@@ -49,6 +49,9 @@ icecam_tool_ice_option_group (IcecamToolIceOptions *options)
       "Trust these CAs (PEM) for a wss:// rendezvous (default: the system's)", "PATH" },
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &options->insecure_tls,
       "Accept any wss:// certificate (tests only: anyone can impersonate the rendezvous)", NULL },
+    { "turn-ca", 0, 0, G_OPTION_ARG_FILENAME, &options->turn_ca_file,
+      "Trust these CAs (PEM) for turns: relays, reached over real TLS (default: the system's)",
+      "PATH" },
     { "region", 0, 0, G_OPTION_ARG_STRING, &options->region,
       "A region hint for the rendezvous: sessions get a relay of this region first",
       "NAME" },
@@ -85,7 +88,8 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
   if (options->relay_grace_ms != 0)
     g_object_set (element, "relay-grace", options->relay_grace_ms, NULL);
   g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
-                "insecure-tls", options->insecure_tls, "region", options->region, NULL);
+                "insecure-tls", options->insecure_tls, "region", options->region,
+                "turn-ca-file", options->turn_ca_file, NULL);
   return TRUE;
 }
 
@@ -97,6 +101,7 @@ icecam_tool_ice_options_clear (IcecamToolIceOptions *options)
   g_clear_pointer (&options->policy, g_free);
   g_clear_pointer (&options->ca_file, g_free);
   g_clear_pointer (&options->region, g_free);
+  g_clear_pointer (&options->turn_ca_file, g_free);
 }
 
 /* Whether this process's executable lies in the build tree it was built in (not an installed
@@ -348,7 +353,8 @@ icecam_tool_check_ice_options (const IcecamToolIceOptions *options, GError **err
                  ICECAM_PROTOCOL_MAX_ID_LENGTH, options->region);
     return FALSE;
   }
-  return icecam_tool_check_readable ("--ca-file", options->ca_file, error);
+  return icecam_tool_check_readable ("--ca-file", options->ca_file, error) &&
+         icecam_tool_check_readable ("--turn-ca", options->turn_ca_file, error);
 }
 
 gboolean

@@ -25,6 +25,7 @@ typedef struct {
   gboolean ice_tcp;
   gchar *ca_file;
   gchar *region;
+  gchar *turn_ca_file;
   gboolean insecure_tls;
   gboolean verbose;
   gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */

@@ -6,6 +6,9 @@
 # ClientHello first, and a camera that drops its answer waits for the 400 ms retransmission)
 # shows beside the whole time to first frame.
 # Usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]   (default 20; BUILD as in common.sh)
+#   GOP_CACHE=1: also an RTSP camera of each build (tests/rtsp-test-server, 4 s GOP, as in
+#     bench/rtsp.sh: the GOP cache on) and RUNS viewers of each build joining it at a random
+#     moment of the GOP, --frames 5, not logged.
 #   e.g. git worktree add ../before COMMIT && meson setup ../before/build-bench ../before \
 #          -Dbuildtype=debugoptimized && ninja -C ../before/build-bench
 #        bench/ttff-compare.sh ../before/build-bench 20
@@ -20,6 +23,19 @@ echo "this build: $BUILD; other build: $OTHER"
 bench_start_rendezvous
 bench_start_camera this --keyframe-interval 10
 CAMERA=$OTHER/src/tools/icecam-camera bench_in_build "$OTHER" bench_start_camera other --keyframe-interval 10
+if [ -n "${GOP_CACHE:-}" ]; then
+  "$BUILD/tests/rtsp-test-server" --gop 4 --fps 25 >"$WORK/rtsp.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do
+    RTSP_PORT=$(sed -n 's/.*port \([0-9]*\)$/\1/p' "$WORK/rtsp.log")
+    [ -n "$RTSP_PORT" ] && break
+    sleep 0.05
+  done
+  bench_start_camera this-rtsp --source "rtsp://127.0.0.1:$RTSP_PORT/cam"
+  CAMERA=$OTHER/src/tools/icecam-camera bench_in_build "$OTHER" bench_start_camera other-rtsp \
+    --source "rtsp://127.0.0.1:$RTSP_PORT/cam"
+  sleep 2 # both cameras receiving H.264
+fi
 sleep 1
 
 logged () { # build camera-id
@@ -29,6 +45,12 @@ logged () { # build camera-id
   awk -f "$(dirname "$0")/ttff-phases.awk" "$WORK/log" >>"$WORK/phases-$2" || cp "$WORK/log" "$WORK/bad.log"
 }
 
+cached () { # build camera-id: a viewer joining at a random moment of the 4 s GOP
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", r / 32768 * 4 }')"
+  bench_in_build "$1" "$1/src/tools/icecam-view" --server "$URL" --camera "$2" --headless --frames 5 \
+    --timeout 20 2>/dev/null | sed -n 's/.*result=ok.* ttff_ms=\([0-9.]*\).*/\1/p' >>"$WORK/ttff-$2"
+}
+
 for i in $(seq "$RUNS"); do
   if [ $((i % 2)) = 1 ]; then
     logged "$BUILD" this; sleep "$PAUSE"; logged "$OTHER" other
@@ -36,6 +58,10 @@ for i in $(seq "$RUNS"); do
     logged "$OTHER" other; sleep "$PAUSE"; logged "$BUILD" this
   fi
   sleep "$PAUSE"
+  if [ -n "${GOP_CACHE:-}" ]; then
+    if [ $((i % 2)) = 1 ]; then cached "$BUILD" this-rtsp; cached "$OTHER" other-rtsp
+    else cached "$OTHER" other-rtsp; cached "$BUILD" this-rtsp; fi
+  fi
 done
 
 # Columns of ttff-phases.awk: 5 offer, 7 pair, 8 dtls, 11 ttff.
@@ -50,5 +76,13 @@ echo "| build | time to first frame | pair selected, from the offer | DTLS conne
 echo "|---|---|---|---|"
 echo "| this ($BUILD) | $(column this 11 0) | $(column this 7 5) | $(column this 8 7) |"
 echo "| other ($OTHER) | $(column other 11 0) | $(column other 7 5) | $(column other 8 7) |"
+if [ -n "${GOP_CACHE:-}" ]; then
+  echo
+  echo "## RTSP camera, 4 s GOP, GOP cache: time to first frame of a viewer joining at a random moment (ms; median | p90 | min | max | n)"
+  echo "| build | time to first frame |"
+  echo "|---|---|"
+  echo "| this | $(bench_stats "$WORK/ttff-this-rtsp" | sed 's/ / | /g') |"
+  echo "| other | $(bench_stats "$WORK/ttff-other-rtsp" | sed 's/ / | /g') |"
+fi
 [ -f "$WORK/bad.log" ] && echo "(some logged runs were incomplete)"
 exit 0

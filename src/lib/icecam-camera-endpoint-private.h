@@ -34,6 +34,7 @@ struct _IcecamCameraEndpoint {
   gchar *camera_id;
   IcecamIceConfig *user_config;
   GPtrArray *welcome_servers; /* IcecamIceServer from `welcome` */
+  gchar *public_ipv4;         /* where `welcome` saw the camera, for predicted candidates */
   IcecamSignallingClient *client;
   GMainContext *context;
   guint max_viewers;

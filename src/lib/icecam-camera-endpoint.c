@@ -4,6 +4,7 @@
 #include "icecam-camera-endpoint-private.h"
 
 #include "icecam-srtp.h"
+#include "icecam-predicted-candidate.h"
 
 #define DEFAULT_MAX_VIEWERS 16
 /* A viewer asks for a restart until an offer reaches it, so a `restart` this soon after the
@@ -135,8 +136,16 @@ static void
 on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
+  g_autofree gchar *predicted =
+    icecam_predicted_candidate_from_host (candidate, vs->endpoint->public_ipv4);
 
   icecam_signalling_client_send (vs->endpoint->client, msg);
+  /* The srflx candidate, round trips before the TURN allocation confirms it. */
+  if (predicted != NULL) {
+    g_autoptr (IcecamMessage) guess = icecam_message_new_candidate (vs->id, predicted);
+
+    icecam_signalling_client_send (vs->endpoint->client, guess);
+  }
 }
 
 static void
@@ -382,6 +391,8 @@ on_welcome (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                      icecam_ice_server_copy (g_ptr_array_index (msg->ice_servers, i)));
   g_info ("camera %s: registered with the rendezvous (seen at %s)%s", self->camera_id,
           msg->address, msg->resumed ? ", sessions kept" : "");
+  g_free (self->public_ipv4);
+  self->public_ipv4 = icecam_predicted_public_ipv4 (msg->address);
   if (msg->resumed)
     resend_lost_offers (self);
   /* Restarts that waited for the rendezvous go out now. */
@@ -766,6 +777,7 @@ icecam_camera_endpoint_finalize (GObject *object)
   g_clear_object (&self->certificate);
   icecam_ice_config_free (self->user_config);
   g_ptr_array_unref (self->welcome_servers);
+  g_free (self->public_ipv4);
   g_free (self->camera_id);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);

@@ -8,6 +8,8 @@
 #   synth:  bench-media-path send, SYNTH_PPS packets/s of 1200 bytes in 30 bursts/s, no
 #           encoder: what the fan-out itself costs.
 # Usage: bench/fanout.sh [REPS] [COUNTS...]
+#        VIAS="icecam icecam-libsrtp udp" bench/fanout.sh ...   (icecam-libsrtp: camera and
+#        viewers with ICECAM_SRTP=libsrtp, RTP through libsrtp instead of OpenSSL, for comparison)
 set -u
 . "$(dirname "$0")/common.sh"
 REPS=${1:-2}
@@ -16,6 +18,7 @@ COUNTS=${*:-1 4 16 32}
 WINDOW=${WINDOW:-3}
 SYNTH_PPS=${SYNTH_PPS:-300}
 MP=$BUILD/bench/bench-media-path
+VIAS=${VIAS:-icecam udp}
 # icecam-camera's own pipeline (src/tools/icecam-camera.c), up to the sink
 ENCODE="videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1
   ! queue max-size-buffers=2 leaky=downstream ! videoconvert
@@ -36,9 +39,9 @@ wait_ready () {
 # start_camera KIND VIA COUNT PORT: sets camera
 start_camera () {
   local kind=$1 via=$2 count=$3 port=$4 clients="" i
-  if [ "$via" = icecam ] && [ "$kind" = camera ]; then
+  if [ "$via" != udp ] && [ "$kind" = camera ]; then
     "$CAMERA" --server "$URL" --id "fan$n" --source test --max-viewers 64 >/dev/null 2>&1 &
-  elif [ "$via" = icecam ]; then
+  elif [ "$via" != udp ]; then
     "$MP" send --via icecam --server "$URL" --camera "fan$n" --rate "$SYNTH_PPS" --seconds 600 \
       >/dev/null 2>&1 &
   elif [ "$kind" = camera ]; then
@@ -56,12 +59,14 @@ start_camera () {
 measure () {
   local kind=$1 via=$2 count=$3 port=$((20000 + RANDOM % 30000)) viewers c0 c1 rss
   n=$((n + 1))
-  if [ "$via" = icecam ]; then
+  if [ "$via" != udp ]; then
+    [ "$via" = icecam-libsrtp ] && export ICECAM_SRTP=libsrtp
     start_camera "$kind" icecam "$count" 0
     bench_wait_health cameras 1 >/dev/null
     "$BUILD/bench/bench-viewers" --via icecam --server "$URL" --camera "fan$n" --count "$count" \
       >"$WORK/viewers" 2>&1 &
     viewers=$!
+    unset ICECAM_SRTP
   else
     "$BUILD/bench/bench-viewers" --via udp --base-port "$port" --count "$count" \
       >"$WORK/viewers" 2>&1 &
@@ -89,7 +94,7 @@ for rep in $(seq "$REPS"); do
   order=$COUNTS; [ $((rep % 2)) = 0 ] && order=$(echo "$COUNTS" | tr ' ' '\n' | tac | tr '\n' ' ')
   for count in $order; do
     for kind in camera synth; do
-      for via in icecam udp; do
+      for via in $VIAS; do
         read -r cpu rss pps <<<"$(measure "$kind" "$via" "$count")"
         echo "$cpu" >>"$WORK/cpu-$kind-$via-$count"; echo "$rss" >>"$WORK/rss-$kind-$via-$count"
         echo "$pps" >>"$WORK/pps-$kind-$via-$count"
@@ -101,22 +106,25 @@ for rep in $(seq "$REPS"); do
 done
 
 for kind in camera synth; do
-  echo
-  echo "## $kind: sender process CPU over ${WINDOW} s windows and RSS, medians of $REPS"
-  echo "| viewers | pkt/s per viewer | icecam CPU % of a core | vs 1 viewer | icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | icecam/raw CPU |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  first=${COUNTS%% *}
-  read -r one_i _ <<<"$(bench_stats "$WORK/cpu-$kind-icecam-$first" %.6f)"
-  read -r one_u _ <<<"$(bench_stats "$WORK/cpu-$kind-udp-$first" %.6f)"
-  for count in $COUNTS; do
-    read -r ci _ <<<"$(bench_stats "$WORK/cpu-$kind-icecam-$count" %.6f)"
-    read -r cu _ <<<"$(bench_stats "$WORK/cpu-$kind-udp-$count" %.6f)"
-    read -r ri _ <<<"$(bench_stats "$WORK/rss-$kind-icecam-$count")"
-    read -r ru _ <<<"$(bench_stats "$WORK/rss-$kind-udp-$count")"
-    read -r pp _ <<<"$(bench_stats "$WORK/pps-$kind-icecam-$count" %.0f)"
-    printf "| %s | %s | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f |\n" "$count" "$pp" \
-      "$(echo "$ci * 100 / $WINDOW" | bc -l)" "$(echo "$ci / $one_i" | bc -l)" \
-      "$(echo "$ri / 1024" | bc -l)" "$(echo "$cu * 100 / $WINDOW" | bc -l)" \
-      "$(echo "$cu / $one_u" | bc -l)" "$(echo "$ru / 1024" | bc -l)" "$(echo "$ci / $cu" | bc -l)"
+  for icecam in $VIAS; do
+    [ "$icecam" = udp ] && continue
+    echo
+    echo "## $kind, $icecam: sender process CPU over ${WINDOW} s windows and RSS, medians of $REPS"
+    echo "| viewers | pkt/s per viewer | $icecam CPU % of a core | vs 1 viewer | $icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | $icecam/raw CPU |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    first=${COUNTS%% *}
+    read -r one_i _ <<<"$(bench_stats "$WORK/cpu-$kind-$icecam-$first" %.6f)"
+    read -r one_u _ <<<"$(bench_stats "$WORK/cpu-$kind-udp-$first" %.6f)"
+    for count in $COUNTS; do
+      read -r ci _ <<<"$(bench_stats "$WORK/cpu-$kind-$icecam-$count" %.6f)"
+      read -r cu _ <<<"$(bench_stats "$WORK/cpu-$kind-udp-$count" %.6f)"
+      read -r ri _ <<<"$(bench_stats "$WORK/rss-$kind-$icecam-$count")"
+      read -r ru _ <<<"$(bench_stats "$WORK/rss-$kind-udp-$count")"
+      read -r pp _ <<<"$(bench_stats "$WORK/pps-$kind-$icecam-$count" %.0f)"
+      printf "| %s | %s | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f |\n" "$count" "$pp" \
+        "$(echo "$ci * 100 / $WINDOW" | bc -l)" "$(echo "$ci / $one_i" | bc -l)" \
+        "$(echo "$ri / 1024" | bc -l)" "$(echo "$cu * 100 / $WINDOW" | bc -l)" \
+        "$(echo "$cu / $one_u" | bc -l)" "$(echo "$ru / 1024" | bc -l)" "$(echo "$ci / $cu" | bc -l)"
+    done
   done
 done

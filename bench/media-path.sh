@@ -5,7 +5,10 @@
 # taking turns in one run. CPU per packet of sender and receiver at one rate, then the highest
 # loss-free rate. "null" (appsrc ! fakesink) is what generating the packets costs the sender.
 # Usage: bench/media-path.sh [REPS] [CPU_RATE] [RATES...]
+#        PATHS="icecam icecam-libsrtp udp" bench/media-path.sh ...   (icecam-libsrtp: both ends
+#        with ICECAM_SRTP=libsrtp, RTP through libsrtp instead of OpenSSL, for comparison)
 set -u
+# shellcheck disable=SC2154 # send_udp, total_VIA ... are set with eval per path
 . "$(dirname "$0")/common.sh"
 REPS=${1:-7}
 CPU_RATE=${2:-2000}
@@ -15,21 +18,29 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
 SETTLE_MS=${SETTLE_MS:-500} # sender: after the pair, before the window (6000: after libnice's check timer stopped)
 SWEEP_FPS=${SWEEP_FPS:-1000}  # bursts per second in the rate sweep: 1 ms apart, nearly smooth
 MP=$BUILD/bench/bench-media-path
+PATHS=${PATHS:-icecam udp}
 
 bench_machine
 bench_start_rendezvous
 PORT=$((20000 + RANDOM % 20000))
-n=0
 
 # run VIA RATE [FPS]: prints "sent received queue_dropped send_us_per_pkt recv_us_per_pkt"
 run () {
-  local via=$1 rate=$2 fps=${3:-30} cam="mp$((n += 1))"
-  if [ "$via" = icecam ]; then
-    "$MP" send --via icecam --server "$URL" --camera "$cam" --rate "$rate" --fps "$fps" \
+  local via=$1 rate=$2 fps=${3:-30} cam="mp$RANDOM$RANDOM" srtp=
+  [ "$via" = icecam-libsrtp ] && srtp=libsrtp
+  if [ "$via" != udp ]; then
+    ICECAM_SRTP=$srtp "$MP" send --via icecam --server "$URL" --camera "$cam" --rate "$rate" --fps "$fps" \
       --seconds "$SECONDS_PER_RUN" --settle-ms "$SETTLE_MS" >"$WORK/send" 2>"$WORK/send.err" &
     local sender=$!
     bench_wait_health cameras 1 || return
-    "$MP" recv --via icecam --server "$URL" --camera "$cam" >"$WORK/recv" 2>"$WORK/recv.err"
+    # /healthz may still count the previous run's camera: ask again until this one is there
+    local try
+    for try in $(seq 50); do
+      ICECAM_SRTP=$srtp "$MP" recv --via icecam --server "$URL" --camera "$cam" \
+        >"$WORK/recv" 2>"$WORK/recv.err" && break
+      grep -q unknown-camera "$WORK/recv.err" || break
+      sleep 0.1
+    done
     wait "$sender"
   else
     "$MP" recv --via udp --port "$PORT" >"$WORK/recv" 2>"$WORK/recv.err" &
@@ -51,7 +62,7 @@ echo "## CPU per packet at $CPU_RATE pkt/s in 30 bursts/s, ${SECONDS_PER_RUN} s 
 for rep in $(seq "$REPS"); do
   "$MP" send --via null --rate "$CPU_RATE" --seconds "$SECONDS_PER_RUN" |
     sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' >>"$WORK/send-null"
-  order="icecam udp"; [ $((rep % 2)) = 0 ] && order="udp icecam"
+  order=$PATHS; [ $((rep % 2)) = 0 ] && order=$(echo "$PATHS" | tr ' ' '\n' | tac | tr '\n' ' ')
   for via in $order; do
     read -r sent recvd qdrop s_us r_us _ <<<"$(run "$via" "$CPU_RATE")"
     if [ "$sent" -eq 0 ] || [ "$recvd" -eq 0 ]; then
@@ -65,29 +76,36 @@ for rep in $(seq "$REPS"); do
 done
 echo "| path | sender median | receiver median | sender+receiver median | p90 |"
 echo "|---|---|---|---|---|"
-for via in icecam udp; do
+for via in $PATHS; do
+  v=${via//-/_}
   read -r s _ <<<"$(bench_stats "$WORK/send-$via" %.2f)"
   read -r r _ <<<"$(bench_stats "$WORK/recv-$via" %.2f)"
   read -r t t90 _ <<<"$(bench_stats "$WORK/total-$via" %.2f)"
-  eval "total_$via=$t; send_$via=$s; recv_$via=$r"
+  eval "total_$v=$t; send_$v=$s; recv_$v=$r"
   echo "| $via | $s | $r | $t | $t90 |"
 done
 read -r null _ <<<"$(bench_stats "$WORK/send-null" %.2f)"
 echo "| generator alone (appsrc ! fakesink) | $null | | | |"
-echo "| **ratio icecam/udp** | $(echo "scale=2; $send_icecam / $send_udp" | bc) |" \
-     "$(echo "scale=2; $recv_icecam / $recv_udp" | bc) | $(echo "scale=2; $total_icecam / $total_udp" | bc) | |"
-echo "| **ratio net of the generator** | $(echo "scale=2; ($send_icecam - $null) / ($send_udp - $null)" | bc) |" \
-     "$(echo "scale=2; $recv_icecam / $recv_udp" | bc) |" \
-     "$(echo "scale=2; ($total_icecam - $null) / ($total_udp - $null)" | bc) | |"
+for via in $PATHS; do
+  [ "$via" = udp ] && continue
+  v=${via//-/_}
+  eval "ts=\$send_$v tr=\$recv_$v tt=\$total_$v"
+  echo "| **ratio $via/udp** | $(echo "scale=2; $ts / $send_udp" | bc) |" \
+       "$(echo "scale=2; $tr / $recv_udp" | bc) | $(echo "scale=2; $tt / $total_udp" | bc) | |"
+  echo "| ratio $via/udp net of the generator | $(echo "scale=2; ($ts - $null) / ($send_udp - $null)" | bc) |" \
+       "$(echo "scale=2; $tr / $recv_udp" | bc) |" \
+       "$(echo "scale=2; ($tt - $null) / ($total_udp - $null)" | bc) | |"
+done
 
 echo
 echo "## loss by rate ($SWEEP_FPS bursts/s, ${SECONDS_PER_RUN} s per run; lost = sent - received)"
-echo "| pkt/s | icecam sent | icecam lost | udp sent | udp lost |"
-echo "|---|---|---|---|---|"
-best_icecam=0 best_udp=0
+head="| pkt/s |"; sep="|---|"
+for via in $PATHS; do head="$head $via sent | $via lost |"; sep="$sep---|---|"; done
+echo "$head"; echo "$sep"
+for via in $PATHS; do eval "best_${via//-/_}=0"; done
 for rate in $RATES; do
   row="| $rate |"
-  for via in icecam udp; do
+  for via in $PATHS; do
     read -r sent recvd _ _ _ achieved <<<"$(run "$via" "$rate" "$SWEEP_FPS")"
     if [ "$sent" -eq 0 ]; then
       # a run that did not happen is no loss figure (it printed "sent=0 lost=-N" before)
@@ -99,10 +117,12 @@ for rate in $RATES; do
     row="$row $sent | $lost |"
     # loss-free, and the sender kept up with the rate asked for
     if [ "$lost" -eq 0 ] && [ "$sent" -gt 0 ] && [ "${achieved%.*}" -ge $((rate * 95 / 100)) ]; then
-      eval "best_$via=$rate"
+      eval "best_${via//-/_}=$rate"
     fi
   done
   echo "$row"
 done
 echo
-echo "highest loss-free rate: icecam $best_icecam pkt/s, udp $best_udp pkt/s"
+line="highest loss-free rate:"
+for via in $PATHS; do eval "line=\"\$line $via \$best_${via//-/_} pkt/s\""; done
+echo "$line"

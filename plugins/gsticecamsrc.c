@@ -79,6 +79,7 @@
 
 #include "gsticecamsrc.h"
 
+#include <gst/base/gstqueuearray.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 
@@ -123,8 +124,9 @@ struct _GstIcecamSrc {
 
   GMutex lock;                    /* protects the fields below */
   GCond cond;
-  GQueue packets;                 /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
-  GQueue ready;                   /* taken from packets by create(); streaming thread only */
+  /* Ring buffers, not lists: no list node allocated and freed per packet. */
+  GstQueueArray *packets;         /* GstBuffer, GST_BUFFER_OFFSET: arrival, monotonic µs */
+  GstQueueArray *ready;           /* taken from packets by create(); streaming thread only */
   GstClockTime last_pts;          /* streaming thread: the latest stamp, which none precedes */
   gboolean waiting;               /* create() sleeps on cond until a packet comes */
   gboolean wake_pending;          /* wake_create() is attached to the worker's context */
@@ -178,15 +180,17 @@ static void
 on_endpoint_receive (const guint8 *data, gsize length, gpointer user_data)
 {
   GstIcecamSrc *src = user_data;
-  GstBuffer *buf = gst_buffer_new_memdup (data, length);
+  /* The memory and its data in one allocation (gst_buffer_new_memdup() makes two). */
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, length, NULL);
 
+  gst_buffer_fill (buf, 0, data, length);
   GST_BUFFER_OFFSET (buf) = (guint64) g_get_monotonic_time ();
   g_mutex_lock (&src->lock);
-  if (src->packets.length >= MAX_QUEUED_PACKETS) {
-    gst_buffer_unref (g_queue_pop_head (&src->packets));
+  if (gst_queue_array_get_length (src->packets) >= MAX_QUEUED_PACKETS) {
+    gst_buffer_unref (gst_queue_array_pop_head (src->packets));
     src->packets_queue_dropped++;
   }
-  g_queue_push_tail (&src->packets, buf);
+  gst_queue_array_push_tail (src->packets, buf);
   /* create() is woken once the worker has read everything that is there now, and takes the
    * whole burst (a video frame) at once: waking it for every packet made the two threads take
    * turns, a context switch per packet. */
@@ -487,12 +491,12 @@ gst_icecam_src_stop (GstBaseSrc *bsrc)
                                  close_endpoint))
     GST_WARNING_OBJECT (src, "ICE session did not close in time");
   g_mutex_lock (&src->lock);
-  g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
+  gst_queue_array_clear (src->packets);
   gst_caps_replace (&src->pending_caps, NULL);
   /* A wake_create() still attached went with the worker's context. */
   src->wake_pending = FALSE;
   g_mutex_unlock (&src->lock);
-  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
+  gst_queue_array_clear (src->ready);
   return TRUE;
 }
 
@@ -534,8 +538,8 @@ stamp_ready (GstIcecamSrc *src)
   GstClockTime now = clock != NULL ? gst_clock_get_time (clock) : GST_CLOCK_TIME_NONE;
   gint64 now_us = g_get_monotonic_time ();
 
-  for (GList *l = src->ready.head; l != NULL; l = l->next) {
-    GstBuffer *buf = l->data;
+  for (guint i = 0; i < gst_queue_array_get_length (src->ready); i++) {
+    GstBuffer *buf = gst_queue_array_peek_nth (src->ready, i);
 
     if (clock == NULL) {
       GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
@@ -562,8 +566,8 @@ take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
   g_autoptr (GError) error = NULL;
 
   g_mutex_lock (&src->lock);
-  while (src->ready.length == 0 && !src->flushing && src->error == NULL &&
-         src->packets.length == 0) {
+  while (gst_queue_array_is_empty (src->ready) && !src->flushing && src->error == NULL &&
+         gst_queue_array_is_empty (src->packets)) {
     src->waiting = TRUE;
     g_cond_wait (&src->cond, &src->lock);
   }
@@ -572,7 +576,7 @@ take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
     g_mutex_unlock (&src->lock);
     return GST_FLOW_FLUSHING;
   }
-  if (src->ready.length == 0 && src->packets.length == 0) {
+  if (gst_queue_array_is_empty (src->ready) && gst_queue_array_is_empty (src->packets)) {
     error = g_error_copy (src->error);
     g_mutex_unlock (&src->lock);
     /* The camera left: the end of its stream, which a muxer downstream finalises. */
@@ -583,9 +587,11 @@ take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
     post_error (src, error);
     return GST_FLOW_ERROR;
   }
-  if (src->ready.length == 0) {
+  if (gst_queue_array_is_empty (src->ready)) {
+    GstQueueArray *empty = src->ready;
+
     src->ready = src->packets;
-    g_queue_init (&src->packets);
+    src->packets = empty;
     took = TRUE;
   }
   caps = g_steal_pointer (&src->pending_caps);
@@ -606,7 +612,7 @@ take_packet (GstIcecamSrc *src, GstBuffer **outbuf)
    * the first packet, and a serialized query waits in rtpjitterbuffer behind that packet for
    * its whole latency. */
   gst_pad_check_reconfigure (GST_BASE_SRC_PAD (src));
-  *outbuf = g_queue_pop_head (&src->ready);
+  *outbuf = gst_queue_array_pop_head (src->ready);
   return GST_FLOW_OK;
 }
 
@@ -720,7 +726,7 @@ gst_icecam_src_unlock_stop (GstBaseSrc *bsrc)
   src->flushing = FALSE;
   g_mutex_unlock (&src->lock);
   /* The streaming thread is stopped: what it had taken goes with the flush. */
-  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
+  gst_queue_array_clear (src->ready);
   return TRUE;
 }
 
@@ -829,8 +835,8 @@ gst_icecam_src_finalize (GObject *object)
   g_free (src->token);
   g_free (src->camera_fingerprint);
   g_free (src->uri);
-  g_queue_clear_full (&src->packets, (GDestroyNotify) gst_buffer_unref);
-  g_queue_clear_full (&src->ready, (GDestroyNotify) gst_buffer_unref);
+  gst_queue_array_free (src->packets); /* unrefs what is left (the clear function) */
+  gst_queue_array_free (src->ready);
   gst_caps_replace (&src->pending_caps, NULL);
   g_clear_error (&src->error);
   g_mutex_clear (&src->lock);
@@ -1021,8 +1027,10 @@ gst_icecam_src_init (GstIcecamSrc *src)
       gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (src), "audio"), src->lip_sync);
   gst_pad_add_probe (GST_BASE_SRC_PAD (src), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_src_eos, src,
                      NULL);
-  g_queue_init (&src->packets);
-  g_queue_init (&src->ready);
+  src->packets = gst_queue_array_new (MAX_QUEUED_PACKETS / 8);
+  gst_queue_array_set_clear_func (src->packets, (GDestroyNotify) gst_buffer_unref);
+  src->ready = gst_queue_array_new (MAX_QUEUED_PACKETS / 8);
+  gst_queue_array_set_clear_func (src->ready, (GDestroyNotify) gst_buffer_unref);
   gst_base_src_set_live (GST_BASE_SRC (src), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_TIME);
   gst_base_src_set_do_timestamp (GST_BASE_SRC (src), TRUE);

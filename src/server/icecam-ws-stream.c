@@ -153,6 +153,16 @@ poller_collect (Poller *poller)
   }
 }
 
+/* The epoll descriptor back in the poll after an iteration without it. */
+static void
+end_yield (Poller *poller)
+{
+  if (!poller->yielding)
+    return;
+  poller->yielding = FALSE;
+  g_source_modify_unix_fd (&poller->source, poller->tag, G_IO_IN);
+}
+
 /* Ready at once when a socket is readable, unless it is time to let the others be seen. */
 static gboolean
 poller_prepare (GSource *source, gint *timeout)
@@ -161,6 +171,9 @@ poller_prepare (GSource *source, gint *timeout)
   gint64 now = g_source_get_time (source);
 
   *timeout = -1;
+  /* GLib skips every check of an iteration in which descriptors were added or removed: the
+   * last yield may not have been ended by poller_check(). */
+  end_yield (poller);
   if (poller->dispatching)
     return FALSE;
   if (poller->express && now - poller->last_yield_us >= YIELD_US) {
@@ -184,8 +197,7 @@ poller_check (GSource *source)
   if (poller->dispatching)
     return FALSE;
   if (poller->yielding) {
-    poller->yielding = FALSE;
-    g_source_modify_unix_fd (source, poller->tag, G_IO_IN);
+    end_yield (poller);
     return FALSE;
   }
   poller_collect (poller);
@@ -301,10 +313,7 @@ poller_unref (Poller *poller)
   g_mutex_lock (&pollers_lock);
   if (--poller->streams < express_min () / 2 && poller->express) {
     poller->express = FALSE;
-    if (poller->yielding) {
-      poller->yielding = FALSE;
-      g_source_modify_unix_fd (&poller->source, poller->tag, G_IO_IN);
-    }
+    end_yield (poller);
     g_source_set_priority (&poller->source, G_PRIORITY_DEFAULT);
   }
   if (poller->streams == 0) {

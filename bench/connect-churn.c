@@ -32,6 +32,7 @@ typedef struct {
   gint threads;
   gchar *tag;
   gboolean hold;
+  gint hold_seconds;  /* 0: for ever */
   GMutex lock;
   GArray *held; /* fds, under lock */
   gint next;   /* atomic: the next connection's number */
@@ -172,12 +173,38 @@ run_thread (gpointer data)
   return NULL;
 }
 
-/* Answers pings (and only reads otherwise) on the held connections, for ever. */
+/* The most of @times (sorted, µs) that fall within any @window_us. */
+static guint
+most_within (GArray *times, gint64 window_us)
+{
+  guint most = 0;
+
+  for (guint first = 0, last = 0; last < times->len; last++) {
+    while (g_array_index (times, gint64, last) - g_array_index (times, gint64, first) >= window_us)
+      first++;
+    most = MAX (most, last - first + 1);
+  }
+  return most;
+}
+
+static gint
+compare_times (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Answers pings (and only reads otherwise) on the held connections, for ever or
+ * --hold-seconds; then says how the pings came: how many at most within 10 ms and 1 s. */
 static void
 hold_connections (Churn *churn)
 {
   gint epfd = epoll_create1 (EPOLL_CLOEXEC);
   GByteArray **in = g_new0 (GByteArray *, 1 << 20);
+  g_autoptr (GArray) pings = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 end = churn->hold_seconds > 0
+    ? g_get_monotonic_time () + churn->hold_seconds * G_USEC_PER_SEC : G_MAXINT64;
 
   for (guint i = 0; i < churn->held->len; i++) {
     gint fd = g_array_index (churn->held, gint, i);
@@ -187,7 +214,13 @@ hold_connections (Churn *churn)
   }
   for (;;) {
     struct epoll_event events[256];
-    gint n = epoll_wait (epfd, events, G_N_ELEMENTS (events), -1);
+    gint64 now = g_get_monotonic_time ();
+    gint n;
+
+    if (now >= end)
+      break;
+    n = epoll_wait (epfd, events, G_N_ELEMENTS (events),
+                    end == G_MAXINT64 ? -1 : (gint) ((end - now) / 1000 + 1));
 
     for (gint e = 0; e < n; e++) {
       gint fd = events[e].data.fd;
@@ -222,12 +255,21 @@ hold_connections (Churn *churn)
         }
         if (data->len < header + length)
           break;
-        if ((data->data[0] & 0x0f) == 0x9 && length < 126)
+        if ((data->data[0] & 0x0f) == 0x9 && length < 126) {
+          gint64 at = g_get_monotonic_time ();
+
+          g_array_append_val (pings, at);
           send_frame (fd, 0xA, (const gchar *) data->data + header, (gsize) length);
+        }
         g_byte_array_remove_range (data, 0, (guint) (header + length));
       }
     }
   }
+  g_array_sort (pings, compare_times);
+  printf ("connect-churn %s: %u connections held %d s: %u pings, at most %u within 10 ms, "
+          "%u within 100 ms, %u within 1 s\n", churn->tag, churn->held->len,
+          churn->hold_seconds, pings->len, most_within (pings, 10000),
+          most_within (pings, 100000), most_within (pings, 1000000));
 }
 
 int
@@ -244,6 +286,8 @@ main (int argc, char **argv)
       "NAME" },
     { "hold", 0, 0, G_OPTION_ARG_NONE, &churn.hold,
       "Keep the connections, answer pings until killed", NULL },
+    { "hold-seconds", 0, 0, G_OPTION_ARG_INT, &churn.hold_seconds,
+      "With --hold: stop after S seconds and report how the pings came", "S" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- connect and disconnect");

@@ -683,10 +683,13 @@ start_server (App *app, GError **error)
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   /* Every client comes from 127.0.0.1 and relays as fast as asked: no per-client limits. */
+  /* With --hold, thousands of holders connect before they answer any ping: on a loaded
+   * machine that can take longer than the default silence limit (60 s). */
   app->server = g_subprocess_launcher_spawn (launcher, error, app->rendezvous, "--listen",
                                              "127.0.0.1:0", "--stun-listen", "none",
                                              "--max-connections-per-address", "0",
-                                             "--message-rate", "0", NULL);
+                                             "--message-rate", "0", "--silence-limit",
+                                             app->hold > 0 ? "600" : "60", NULL);
   if (app->server == NULL)
     return FALSE;
   app->server_pid = atoi (g_subprocess_get_identifier (app->server));
@@ -726,7 +729,7 @@ start_holders (App *app, GError **error)
 
     g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
     holder = g_subprocess_launcher_spawn (launcher, error, CHURN_PATH, "--port", port,
-                                          "--connections", count, "--threads", "4", "--hold",
+                                          "--connections", count, "--threads", "8", "--hold",
                                           "--tag", tag, NULL);
     if (holder == NULL)
       return FALSE;

@@ -171,7 +171,7 @@ quit_loop (gpointer data)
 }
 
 /* 60 outputs added at once, interval 1 s: after 2.5 s each was pinged 1 to 3 times, and the
- * first pings did not all come together (60 random slots of 1,000 over 1 s). */
+ * first pings did not all come together (60 random slots of 250 over 1 s). */
 static void
 test_wheel_spreads (void)
 {

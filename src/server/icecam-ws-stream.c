@@ -21,16 +21,36 @@
  * Here the connections' sockets are not in GLib's poll at all: they are in one epoll set per
  * main context (the "poller"), whose descriptor is the only one GLib polls for them. libsoup gets
  * input sources without a descriptor of their own, so attaching, dispatching and destroying
- * one is O(1). In the check phase of each main-loop iteration the poller, attached before any
- * input source, reads which sockets are readable (epoll_wait() without waiting); an input
- * source is ready when its socket was among them, or at once when the stream already holds
- * data (bytes libsoup read past the HTTP request).
+ * one is O(1).
+ *
+ * GLib still visits every source of the context twice per main-loop iteration (prepare and
+ * check: a reference taken and dropped, and the source's own function called, for each), one
+ * input source per connection: at 10,000 connections that walk was half of the server's CPU
+ * at 10,000 messages/s (perf: g_source_ref, g_main_context_prepare/check, the readers' check).
+ * So the input sources have no prepare or check function, and the poller does their work: its
+ * prepare and check read which sockets are readable (epoll_wait() without waiting), and when
+ * any is, it is ready; its dispatch calls the callback of each readable socket's input source
+ * (libsoup's read) itself. With many streams (EXPRESS_MIN, or ICECAM_WS_EXPRESS_MIN in the
+ * environment, for tests and benchmarks) the poller also runs one priority above everything
+ * else of the default priority: when it is ready, GLib stops both walks at its priority (it
+ * never dispatches below the first ready source's priority), so while sockets keep being
+ * readable an iteration costs O(readable sockets), not O(connections). So that the other
+ * sources (timers, the listening socket, writers waiting for room, idle callbacks) are served
+ * too, the poller then stands back for one iteration at least every YIELD_US: it claims
+ * nothing, GLib's walk goes through every source, and they run. With few streams it keeps the
+ * default priority and nothing waits behind it. An input source is also ready by itself when
+ * the stream already holds data (bytes libsoup read past the HTTP request): its ready time,
+ * dispatched by GLib.
  *
  * Everything runs in the thread that iterates the main context the stream was made in.
  */
 
 #define READABLE (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)
 #define MAX_EVENTS 256
+/* The longest the poller keeps the rest of the main context waiting under load. */
+#define YIELD_US (10 * 1000)
+/* Streams from which on the poller runs above the default priority, and below which again. */
+#define EXPRESS_MIN 1000
 
 #define ICECAM_TYPE_WS_INPUT (icecam_ws_input_get_type ())
 G_DECLARE_FINAL_TYPE (IcecamWsInput, icecam_ws_input, ICECAM, WS_INPUT, GInputStream)
@@ -50,7 +70,6 @@ struct _IcecamWsStream {
   gboolean watched;  /* the socket is in the poller's epoll set with READABLE */
   gboolean closed;   /* out of the set for good */
   gboolean asked_buffer; /* whether the base stream already held bytes, for the first reader */
-  guint64 readable;  /* the poller's round in which the socket was last readable */
   GSource *reader;   /* libsoup's input source of the moment, not a reference */
   struct _Poller *poller;
   IcecamWsFrameLimit limit; /* max_payload 0: no limit */
@@ -70,8 +89,13 @@ typedef struct _Poller {
   GSource source;
   GMainContext *context; /* the key in pollers */
   gint epfd;
-  guint64 round;         /* epoll_wait() calls so far */
   guint streams;         /* protected by pollers_lock */
+  GPtrArray *ready;      /* IcecamWsStream (references) found readable, to dispatch */
+  gint64 last_yield_us;  /* when the poller last let every source be looked at */
+  gboolean yielding;     /* this iteration: claim nothing */
+  gboolean dispatching;  /* in its dispatch (a nested loop's poller stays out) */
+  gpointer tag;          /* epfd's in the source */
+  gboolean express;      /* above the default priority */
 } Poller;
 
 typedef struct {
@@ -107,47 +131,150 @@ set_watched (IcecamWsStream *self, gboolean watched)
   self->watched = watched;
 }
 
-/* The poller's descriptor polled readable: which sockets are? Runs in the check phase,
- * before the input sources' checks (it was attached before any of them). A readable socket
+/* Which sockets are readable (without waiting), each held until dispatched. A readable socket
  * without an input source (libsoup stopped reading: the connection closes) leaves the set
  * until one comes, or level-triggered epoll would wake the loop for ever. */
-static gboolean
-poller_check (GSource *source)
+static void
+poller_collect (Poller *poller)
 {
-  Poller *poller = (Poller *) source;
   struct epoll_event events[MAX_EVENTS];
   gint n;
 
-  poller->round++;
+  if (poller->ready->len > 0)
+    return;
   n = epoll_wait (poller->epfd, events, MAX_EVENTS, 0);
   for (gint i = 0; i < n; i++) {
     IcecamWsStream *stream = events[i].data.ptr;
 
-    if (events[i].events & READABLE)
-      stream->readable = poller->round;
-    if (!reader_alive (stream))
+    if (reader_alive (stream))
+      g_ptr_array_add (poller->ready, g_object_ref (stream));
+    else
       set_watched (stream, FALSE);
   }
-  return FALSE;
+}
+
+/* The epoll descriptor back in the poll after an iteration without it. */
+static void
+end_yield (Poller *poller)
+{
+  if (!poller->yielding)
+    return;
+  poller->yielding = FALSE;
+  g_source_modify_unix_fd (&poller->source, poller->tag, G_IO_IN);
+}
+
+/* Ready at once when a socket is readable, unless it is time to let the others be seen. */
+static gboolean
+poller_prepare (GSource *source, gint *timeout)
+{
+  Poller *poller = (Poller *) source;
+  gint64 now = g_source_get_time (source);
+
+  *timeout = -1;
+  /* GLib skips every check of an iteration in which descriptors were added or removed: the
+   * last yield may not have been ended by poller_check(). */
+  end_yield (poller);
+  if (poller->dispatching)
+    return FALSE;
+  if (poller->express && now - poller->last_yield_us >= YIELD_US) {
+    /* GLib would find the source ready by its descriptor alone: out of this iteration's
+     * poll, which must then not wait (sockets may be readable). */
+    poller->yielding = TRUE;
+    poller->last_yield_us = now;
+    g_source_modify_unix_fd (source, poller->tag, 0);
+    *timeout = 0;
+    return FALSE;
+  }
+  poller_collect (poller);
+  return poller->ready->len > 0;
+}
+
+static gboolean
+poller_check (GSource *source)
+{
+  Poller *poller = (Poller *) source;
+
+  if (poller->dispatching)
+    return FALSE;
+  if (poller->yielding) {
+    end_yield (poller);
+    return FALSE;
+  }
+  poller_collect (poller);
+  return poller->ready->len > 0;
+}
+
+/* Runs an input source's callback as GLib's dispatch would (the callback of
+ * g_source_set_callback(), held while it runs); destroys the source if it says so. */
+static void
+dispatch_reader (IcecamWsStream *stream)
+{
+  GSource *source = stream->reader;
+  GSourceFunc callback = NULL;
+  gpointer user_data = NULL;
+  GSourceCallbackFuncs *callback_funcs;
+  gpointer callback_data;
+
+  if (stream->closed || !reader_alive (stream) || source->callback_funcs == NULL)
+    return;
+  g_source_ref (source);
+  /* Kept here: destroying the source clears them (and drops its hold on the data). */
+  callback_funcs = source->callback_funcs;
+  callback_data = source->callback_data;
+  callback_funcs->ref (callback_data);
+  callback_funcs->get (callback_data, source, &callback, &user_data);
+  g_source_set_ready_time (source, -1);
+  if (callback != NULL &&
+      !((GPollableSourceFunc) (void (*) (void)) callback) (G_OBJECT (stream->input), user_data) &&
+      !g_source_is_destroyed (source))
+    g_source_destroy (source);
+  callback_funcs->unref (callback_data);
+  g_source_unref (source);
 }
 
 static gboolean
 poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
+  Poller *poller = (Poller *) source;
+  g_autoptr (GPtrArray) ready = poller->ready;
+
+  poller->ready = g_ptr_array_new_with_free_func (g_object_unref);
+  poller->dispatching = TRUE;
+  for (guint i = 0; i < ready->len; i++)
+    dispatch_reader (ready->pdata[i]);
+  poller->dispatching = FALSE;
   return G_SOURCE_CONTINUE;
 }
 
 static void
 poller_finalize (GSource *source)
 {
-  close (((Poller *) source)->epfd);
+  Poller *poller = (Poller *) source;
+
+  g_ptr_array_unref (poller->ready);
+  close (poller->epfd);
 }
 
 static GSourceFuncs poller_funcs = {
+  .prepare = poller_prepare,
   .check = poller_check,
   .dispatch = poller_dispatch,
   .finalize = poller_finalize,
 };
+
+static guint
+express_min (void)
+{
+  static gsize value;
+
+  if (g_once_init_enter (&value)) {
+    const gchar *env = g_getenv ("ICECAM_WS_EXPRESS_MIN");
+    guint64 min = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+    g_once_init_leave (&value, min > 0 && min < G_MAXUINT ? (gsize) min : EXPRESS_MIN);
+  }
+  return (guint) value;
+}
 
 static Poller *
 poller_ref (GMainContext *context)
@@ -163,14 +290,19 @@ poller_ref (GMainContext *context)
     poller = (Poller *) g_source_new (&poller_funcs, sizeof (Poller));
     poller->context = context;
     poller->epfd = epfd;
+    poller->ready = g_ptr_array_new_with_free_func (g_object_unref);
     g_source_set_static_name (&poller->source, "icecam-ws-poller");
-    g_source_add_unix_fd (&poller->source, epfd, G_IO_IN);
+    poller->tag = g_source_add_unix_fd (&poller->source, epfd, G_IO_IN);
     g_source_set_can_recurse (&poller->source, TRUE);
     g_source_attach (&poller->source, context);
     g_hash_table_insert (pollers, context, poller);
   }
-  if (poller != NULL)
-    poller->streams++;
+  if (poller != NULL && ++poller->streams >= express_min () && !poller->express) {
+    /* Above the input sources (libsoup's, at the default priority) and everything else of
+     * the default priority: see the top of the file. */
+    poller->express = TRUE;
+    g_source_set_priority (&poller->source, G_PRIORITY_DEFAULT - 1);
+  }
   g_mutex_unlock (&pollers_lock);
   return poller;
 }
@@ -179,27 +311,17 @@ static void
 poller_unref (Poller *poller)
 {
   g_mutex_lock (&pollers_lock);
-  if (--poller->streams == 0) {
+  if (--poller->streams < express_min () / 2 && poller->express) {
+    poller->express = FALSE;
+    end_yield (poller);
+    g_source_set_priority (&poller->source, G_PRIORITY_DEFAULT);
+  }
+  if (poller->streams == 0) {
     g_hash_table_remove (pollers, poller->context);
     g_source_destroy (&poller->source);
     g_source_unref (&poller->source);
   }
   g_mutex_unlock (&pollers_lock);
-}
-
-static gboolean
-reader_prepare (GSource *source, gint *timeout)
-{
-  *timeout = -1;
-  return FALSE;
-}
-
-static gboolean
-reader_check (GSource *source)
-{
-  IcecamWsStream *self = ((ReaderSource *) source)->stream;
-
-  return !self->closed && self->readable == self->poller->round;
 }
 
 static gboolean
@@ -222,9 +344,9 @@ reader_finalize (GSource *source)
   g_object_unref (reader->stream);
 }
 
+/* No prepare or check: the poller dispatches a reader whose socket is readable; GLib only when
+ * its ready time came (bytes already in the base stream). */
 static GSourceFuncs reader_funcs = {
-  .prepare = reader_prepare,
-  .check = reader_check,
   .dispatch = reader_dispatch,
   .finalize = reader_finalize,
 };

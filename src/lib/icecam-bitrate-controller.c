@@ -18,6 +18,10 @@
  * 5 -> 0.8 Mbit/s drop then needs two cuts a round trip apart, while the first report's
  * loss already says what gets through (docs/benchmarks.md section 12). */
 #define MAX_CUT 0.3
+/* ... and a cut on a queue alone (under 10 % lost) not below this share: a round trip also
+ * grows when a host is too busy to answer at once (a late report reads as a queue), and the
+ * queue's growth over a quarter second is a coarse measure of the path. */
+#define MAX_DELAY_CUT 0.7
 /* Below what got through by the queue's share of this: the queue then drains in about this
  * long instead of the seconds a 15 % margin takes (300 ms of queue: 2 s). */
 #define DRAIN_US (1000 * 1000)
@@ -213,11 +217,12 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
   if (v->loss > LOSS_HIGH || queue_building) {
     if (now >= v->next_decrease) {
       gdouble drain = queue_building ? 1 - lasting_ms * 1000.0 / DRAIN_US : 1;
+      gdouble floor = v->estimate_kbps * (v->loss > LOSS_HIGH ? MAX_CUT : MAX_DELAY_CUT);
+      gdouble cut = MIN (v->estimate_kbps, MAX (base * MIN (BACKOFF, drain), floor));
 
-      v->last_cut_kbps = MIN (base, v->estimate_kbps);
+      v->last_cut_kbps = MAX (MIN (base, v->estimate_kbps), cut);
       v->last_cut_time = now;
-      v->estimate_kbps = MIN (v->estimate_kbps,
-                              MAX (base * MIN (BACKOFF, drain), v->estimate_kbps * MAX_CUT));
+      v->estimate_kbps = cut;
       v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
     }
     v->hold_until = now + HOLD_US;

@@ -78,6 +78,68 @@ test_gop_cache_from_keyframe (void)
   icecam_gop_cursor_clear (&cursor);
 }
 
+/* A packet with @payload after the RTP header; @marker ends the access unit. */
+static GBytes *
+make_payload_packet (guint16 seq, guint32 ts, gboolean marker, const guint8 *payload, gsize size)
+{
+  guint8 *data = g_malloc0 (12 + size);
+
+  data[0] = 0x80;
+  data[1] = (marker ? 0x80 : 0) | 96;
+  data[2] = seq >> 8;
+  data[3] = seq & 0xff;
+  data[4] = ts >> 24;
+  data[5] = (ts >> 16) & 0xff;
+  data[6] = (ts >> 8) & 0xff;
+  data[7] = ts & 0xff;
+  memcpy (data + 12, payload, size);
+  return g_bytes_new_take (data, 12 + size);
+}
+
+static void
+push_bytes (IcecamGopCache *cache, GBytes *packet)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (packet, &length);
+
+  icecam_gop_cache_push (cache, &data, &length, 1);
+  g_bytes_unref (packet);
+}
+
+/* A keyframe too big for one packet, as rtph264pay sends it: a STAP-A of the parameter sets,
+ * then the IDR slice in FU-A fragments, all with the keyframe's timestamp. Its group starts at
+ * the STAP-A (Chromium cannot decode the IDR without it), not at the IDR's first fragment; the
+ * next keyframe, whose first packet looks the same, starts the next group. */
+static void
+test_gop_cache_parameter_sets (void)
+{
+  static const guint8 stap_a[] = { 0x78, 0, 4, 0x67, 0x42, 0xc0, 0x1e, 0, 2, 0x68, 0xce };
+  static const guint8 fu_start[] = { 0x7c, 0x85, 0xaa, 0xbb };
+  static const guint8 fu_end[] = { 0x7c, 0x45, 0xcc };
+  static const guint8 slice[] = { 0x41, 0x9a };
+  g_autoptr (IcecamGopCache) cache = icecam_gop_cache_new (1 << 20);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  IcecamGopCursor cursor = { 0 };
+  guint n = 0;
+
+  for (guint k = 0; k < 2; k++) {
+    guint16 base = (guint16) (10 * k + 1);
+    guint32 ts = 90000u * (k + 1);
+
+    push_bytes (cache, make_payload_packet (base, ts, FALSE, stap_a, sizeof stap_a));
+    push_bytes (cache, make_payload_packet (base + 1, ts, FALSE, fu_start, sizeof fu_start));
+    push_bytes (cache, make_payload_packet (base + 2, ts, TRUE, fu_end, sizeof fu_end));
+    push_bytes (cache, make_payload_packet (base + 3, ts + 3600, TRUE, slice, sizeof slice));
+  }
+  g_assert_true (icecam_gop_cache_start (cache, &cursor, 0, &n, NULL));
+  g_assert_cmpuint (n, ==, 4);
+  g_assert_cmpint (icecam_gop_cache_take (cache, &cursor, 0, out), ==, ICECAM_GOP_CURSOR_LIVE);
+  g_assert_cmpuint (out->len, ==, 4);
+  for (guint i = 0; i < out->len; i++)
+    g_assert_cmpuint (seq_of (g_ptr_array_index (out, i)), ==, 11 + i);
+  icecam_gop_cursor_clear (&cursor);
+}
+
 /* Paced: the burst at once, then the rate; packets pushed meanwhile come after, and a new
  * keyframe while it catches up does not make it skip any. */
 static void
@@ -159,6 +221,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/gop-cache/empty", test_gop_cache_empty);
   g_test_add_func ("/gop-cache/from-keyframe", test_gop_cache_from_keyframe);
+  g_test_add_func ("/gop-cache/parameter-sets", test_gop_cache_parameter_sets);
   g_test_add_func ("/gop-cache/paced", test_gop_cache_paced);
   g_test_add_func ("/gop-cache/too-big", test_gop_cache_too_big);
   g_test_add_func ("/gop-cache/garbage", test_gop_cache_garbage);

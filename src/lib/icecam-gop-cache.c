@@ -47,6 +47,31 @@ icecam_gop_cache_free (IcecamGopCache *self)
   g_free (self);
 }
 
+static guint32
+rtp_timestamp (GBytes *packet)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (packet, &length);
+
+  return length >= 12 ? (guint32) data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7] : 0;
+}
+
+/* Whether @packet is more of the access unit the group opened with: the group holds only
+ * packets of its keyframe's RTP timestamp so far, and @packet has it too. */
+static gboolean
+continues_keyframe (IcecamGopCache *self, const guint8 *packet, gsize length)
+{
+  GBytes *first, *last;
+
+  if (self->gop == NULL || self->gop->len == 0 || length < 12)
+    return FALSE;
+  first = g_ptr_array_index (self->gop, 0);
+  last = g_ptr_array_index (self->gop, self->gop->len - 1);
+  return rtp_timestamp (first) == rtp_timestamp (last) &&
+         rtp_timestamp (first) == ((guint32) packet[4] << 24 | packet[5] << 16 | packet[6] << 8 |
+                                   packet[7]);
+}
+
 /**
  * icecam_gop_cache_push:
  * @packets: (array length=n_packets): RTP packets of the stream, in order
@@ -58,7 +83,12 @@ icecam_gop_cache_push (IcecamGopCache *self, const guint8 * const *packets,
                        const gsize *lengths, guint n_packets)
 {
   for (guint i = 0; i < n_packets; i++) {
-    if (icecam_rtp_h264_starts_keyframe (packets[i], lengths[i])) {
+    /* A keyframe's access unit can hold several packets that each look like a start: the
+     * parameter sets (a STAP-A, as rtph264pay sends them before a large IDR) and then the
+     * first fragment of the IDR slice. The group starts at the first of them: without the
+     * parameter sets Chromium cannot decode the IDR, and waited for the next one (issue 15). */
+    if (icecam_rtp_h264_starts_keyframe (packets[i], lengths[i]) &&
+        !continues_keyframe (self, packets[i], lengths[i])) {
       g_clear_pointer (&self->gop, g_ptr_array_unref);
       self->gop = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
       self->gop_bytes = 0;
@@ -76,14 +106,6 @@ icecam_gop_cache_push (IcecamGopCache *self, const guint8 * const *packets,
   }
 }
 
-static guint32
-rtp_timestamp (GBytes *packet)
-{
-  gsize length;
-  const guint8 *data = g_bytes_get_data (packet, &length);
-
-  return length >= 12 ? (guint32) data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7] : 0;
-}
 
 /**
  * icecam_gop_cache_start:

@@ -30,6 +30,7 @@ typedef enum {
   GST_ICECAM_PROP_INSECURE_TLS,
   GST_ICECAM_PROP_PORT_STEP,
   GST_ICECAM_PROP_RELAY_GRACE,
+  GST_ICECAM_PROP_PUNCH,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -50,6 +51,7 @@ typedef struct {
   gboolean insecure_tls;
   gint port_step;
   guint relay_grace;
+  gint punch;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

@@ -89,6 +89,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @relay_grace_ms: the controlling side keeps relayed candidates (its own and the peer's) out
  *   of ICE this long after the peer's credentials arrive, so that a direct pair that needs
  *   the peer's second check can still be nominated (#IcecamRelayGrace); 0: none
+ * @punch: this host's NAT for birthday punching (an #IcecamPunchMapping: 0 none, 1 random
+ *   symmetric, 2 cone): the endpoints then punch a direct path beside the session's
+ *   (#IcecamPunchSession)
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -98,6 +101,7 @@ typedef struct {
   gchar **local_addresses;
   gint port_step;
   guint relay_grace_ms;
+  gint punch;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

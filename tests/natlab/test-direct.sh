@@ -338,6 +338,55 @@ case_punch() {
   echo "# $name: punched in $ok of $runs runs, ms from start:$times"
 }
 
+# Birthday punching in a session: the camera behind a port-restricted cone, the viewer behind
+# the random symmetric NAT, TURN offered, both with --nat-probe (camera: punch=cone, viewer:
+# punch=random). The session starts on the relay; once connected the viewer sends `punch`,
+# the camera answers from a socket of its own and both punch. Both must log the punched
+# path, from the other NAT's public address; frames decode (the media stays on the relay:
+# moving it to the punched path is not done). ICECAM_PUNCH_RUNS=N repeats it and counts.
+case_punch_session() {
+  local name=punch-session-prc-sym runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
+  local dir id cam_nat view_nat FRAMES=150 times=''
+  for ((r = 1; r <= runs; r++)); do
+    dir="$LAB_TMP/punch-session-$r" id="campunch$r"
+    mkdir -p "$dir"
+    if ! { lab_site c 5 port-restricted && cam_nat=$SITE_NAT_IP &&
+      lab_site v 5 symmetric && view_nat=$SITE_NAT_IP; }; then
+      tap_not_ok "$name: lab sites"
+      return
+    fi
+    if start_camera c5 "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+      run_viewer v5 "$id" "$URL_PREDICT" "$dir" --nat-probe
+      lab_stop "$CAMERA_PID"
+    else
+      tap_not_ok "$name: camera registers"
+    fi
+    if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
+      grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"; then
+      ok=$((ok + 1))
+      times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
+        grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
+    fi
+    if [ "$r" = 1 ]; then
+      tap_check "$name: the camera's probe found a port-restricted cone" \
+        grep -qE '^icecam-camera: nat=port-restricted-cone ' "$dir/camera.log"
+      tap_check "$name: the viewer's probe found random ports" \
+        grep -qE '^icecam-view: nat=symmetric .*ports=random' "$dir/view.log"
+      tap_check "$name: the camera punched a path to the viewer's NAT" \
+        grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"
+      tap_check "$name: the viewer punched a path to the camera's NAT" \
+        grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"
+      tap_check "$name: icecam-view exits 0 (rc=$VIEW_RC)" [ "$VIEW_RC" = 0 ]
+      tap_check "$name: $FRAMES frames decoded" \
+        [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
+      [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+    fi
+    lab_site_remove c 5
+    lab_site_remove v 5
+  done
+  echo "# $name: punched in $ok of $runs sessions, ms from the viewer's start of punching:$times"
+}
+
 main() {
   local start=$SECONDS filter=${ICECAM_NATLAB_CASES:-.}
   lab_init
@@ -349,12 +398,14 @@ main() {
   [[ ipv6-symmetric =~ $filter ]] && case_ipv6
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
   [[ punch-prc-sym =~ $filter ]] && case_punch
-  if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]]; then
+  if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]] ||
+    [[ punch-session-prc-sym =~ $filter ]]; then
     if start_predict_rendezvous; then
       [[ predict-prc-symseq =~ $filter ]] &&
         case_probe predict-prc-symseq "port-restricted symmetric-sequential" 2 checks_predict
       [[ grace-restricted-symmetric =~ $filter ]] &&
         case_probe grace-restricted-symmetric "restricted-cone symmetric" 3 checks_grace
+      [[ punch-session-prc-sym =~ $filter ]] && case_punch_session
     else
       tap_not_ok "the rendezvous with RFC 5780 (--stun-alternate)"
     fi

@@ -85,6 +85,13 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
       g_param_spec_string ("turn-ca-file", "TURN CA file",
           "PEM file of the certificate authorities to trust for turns: relays, reached over "
           "real TLS (default: the system's)", NULL, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_PUNCH,
+      g_param_spec_int ("punch", "Birthday punching",
+          "This host's NAT for birthday punching (icecam-natprobe's verdict): 1 symmetric with "
+          "random ports, 2 one mapping for all destinations (a cone). Each session whose two "
+          "ends set it (one 1, the other 2) punches a direct UDP path beside its own after it "
+          "connects (logged; the media stays on the session's pair). 0 (default): no "
+          "punching", 0, 2, 0, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -144,6 +151,9 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_PORT_STEP:
       settings->port_step = g_value_get_int (value);
       return TRUE;
+    case GST_ICECAM_PROP_PUNCH:
+      settings->punch = g_value_get_int (value);
+      return TRUE;
     case GST_ICECAM_PROP_RELAY_GRACE:
       settings->relay_grace = g_value_get_uint (value);
       return TRUE;
@@ -194,6 +204,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_PORT_STEP:
       g_value_set_int (value, settings->port_step);
       return TRUE;
+    case GST_ICECAM_PROP_PUNCH:
+      g_value_set_int (value, settings->punch);
+      return TRUE;
     case GST_ICECAM_PROP_RELAY_GRACE:
       g_value_set_uint (value, settings->relay_grace);
       return TRUE;
@@ -226,6 +239,7 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
   config->port_step = settings->port_step;
   config->relay_grace_ms = settings->relay_grace;
   config->turn_ca_file = g_strdup (settings->turn_ca_file);
+  config->punch = settings->punch;
   if (settings->stun_server != NULL &&
       !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
     return NULL;

@@ -32,6 +32,7 @@ typedef enum {
   GST_ICECAM_PROP_RELAY_GRACE,
   GST_ICECAM_PROP_REGION,
   GST_ICECAM_PROP_TURN_CA_FILE,
+  GST_ICECAM_PROP_PUNCH,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -54,6 +55,7 @@ typedef struct {
   guint relay_grace;
   gchar *region;
   gchar *turn_ca_file;
+  gint punch;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

@@ -67,6 +67,7 @@ assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
   g_assert_cmpstr (a->nonce, ==, b->nonce);
   g_assert_cmpstr (a->proof, ==, b->proof);
   g_assert_cmpstr (a->token, ==, b->token);
+  g_assert_cmpstr (a->mapping, ==, b->mapping);
   g_assert_cmpstr (a->resume, ==, b->resume);
   g_assert_cmpint (a->resumed, ==, b->resumed);
   g_assert_cmpint (a->features, ==, b->features);
@@ -261,6 +262,32 @@ test_roundtrip_ping_pong_restart (void)
   assert_roundtrip (msg);
   assert_roundtrip (icecam_message_new_pong ());
   assert_roundtrip (icecam_message_new_restart ("9f2c4e7a01b3d5c6"));
+}
+
+static void
+test_punch (void)
+{
+  g_autoptr (IcecamMessage) parsed = NULL;
+  g_autoptr (GError) error = NULL;
+  const gchar *text = "{\"type\":\"punch\",\"session\":\"9f2c4e7a01b3d5c6\","
+                      "\"mapping\":\"cone\",\"address\":\"203.0.113.7:40000\","
+                      "\"token\":\"00112233445566778899aabbccddeeff\",\"later\":1}";
+
+  assert_roundtrip (icecam_message_new_punch ("9f2c4e7a01b3d5c6", "random", "198.51.100.9:1",
+                                              "00112233445566778899aabbccddeeff"));
+  parsed = icecam_message_parse (text, strlen (text), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (parsed->type, ==, ICECAM_MESSAGE_PUNCH);
+  g_assert_cmpstr (parsed->mapping, ==, "cone");
+  g_assert_cmpstr (parsed->address, ==, "203.0.113.7:40000");
+  g_assert_cmpstr (parsed->token, ==, "00112233445566778899aabbccddeeff");
+  assert_parse_fails ("{\"type\":\"punch\",\"session\":\"9f2c4e7a01b3d5c6\","
+                      "\"mapping\":\"cone\",\"address\":\"203.0.113.7:40000\"}",
+                      ICECAM_PROTOCOL_ERROR_MISSING_FIELD, "field 'token' is missing in 'punch'");
+  assert_parse_fails ("{\"type\":\"punch\",\"session\":\"9f2c4e7a01b3d5c6\","
+                      "\"mapping\":\"cone\",\"address\":\"x\",\"token\":\"a b\"}",
+                      ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "'token' in 'punch'");
+  g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_PUNCH), ==, "punch");
 }
 
 static void
@@ -964,6 +991,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/challenge", test_roundtrip_challenge);
   g_test_add_func ("/protocol/roundtrip/resume", test_roundtrip_resume);
   g_test_add_func ("/protocol/roundtrip/ping-pong-restart", test_roundtrip_ping_pong_restart);
+  g_test_add_func ("/protocol/punch", test_punch);
   g_test_add_func ("/protocol/roundtrip/ice-servers", test_roundtrip_ice_servers);
   g_test_add_func ("/protocol/parse/features", test_parse_features);
   g_test_add_func ("/protocol/parse/resume", test_parse_resume);

@@ -1175,7 +1175,8 @@ expect_welcome (Fixture *f, guint64 peer, const gchar *id, gboolean resumed)
   g_assert_cmpint (welcome->resumed, ==, resumed);
   g_assert_cmpuint (strlen (welcome->resume), ==, 32);
   g_assert_cmpint (welcome->features, ==,
-                   ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS);
+                   ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS |
+                   ICECAM_FEATURE_PUNCH);
   return welcome;
 }
 
@@ -1617,6 +1618,40 @@ test_restart (Fixture *f, gconstpointer data)
   expect_nothing (f);
 }
 
+/* `punch` goes either way, only to an end that listed it; otherwise it is dropped. */
+static void
+test_punch (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *alice = connect_viewer (f, VIEWER_1, "alice");
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) old_welcome = connect_camera (f, CAMERA_2, "old-cam");
+  g_autoptr (IcecamMessage) punch = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *old_session = NULL;
+  const gchar *both[] = { "cam1", "old-cam", NULL };
+  const gchar *fields = "\"mapping\":\"cone\",\"address\":\"203.0.113.7:4000\","
+                        "\"token\":\"00112233445566778899aabbccddeeff\"";
+
+  expect_presence (f, VIEWER_1, (const gchar *[]) { "old-cam", NULL });
+  hello_as (f, CAMERA_1, "camera", ",\"id\":\"cam1\",\"features\":[\"punch\"]");
+  welcome = expect_welcome (f, CAMERA_1, "cam1", FALSE);
+  expect_presence (f, VIEWER_1, both);
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  old_session = open_session (f, CAMERA_2, "old-cam", VIEWER_1, "alice");
+
+  feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, fields);
+  punch = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_PUNCH);
+  g_assert_cmpstr (punch->session, ==, session);
+  g_assert_cmpstr (punch->address, ==, "203.0.113.7:4000");
+  expect_nothing (f);
+  /* The viewer did not list `punch`: the camera's is dropped, and so is one to old-cam. */
+  feedf (f, CAMERA_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, fields);
+  feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", old_session, fields);
+  expect_nothing (f);
+  feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"0000000000000000\",%s}", fields);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, "unknown session");
+}
+
 /* Any peer is answered at once, whatever it has said so far; a pong needs no answer. */
 static void
 test_ping (Fixture *f, gconstpointer data)
@@ -1680,6 +1715,7 @@ main (int argc, char **argv)
   ADD ("/registry/resume/no-grace", test_resume_no_grace);
   ADD ("/registry/resume/evicted", test_resume_evicted);
   ADD ("/registry/restart/relay", test_restart);
+  ADD ("/registry/punch/relay", test_punch);
   ADD ("/registry/ping/pong", test_ping);
 
 #undef ADD

@@ -686,7 +686,8 @@ test_resume_replaced (Fixture *f, gconstpointer data)
   client_expect_presence (viewer, cam1);
   g_assert_false (welcome->resumed);
   g_assert_cmpint (welcome->features, ==,
-                   ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS);
+                   ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS |
+                   ICECAM_FEATURE_PUNCH);
   session = watch (viewer, old, "cam1");
 
   camera = client_connect (f);

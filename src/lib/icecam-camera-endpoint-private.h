@@ -9,6 +9,7 @@
 #include "icecam-bitrate-controller.h"
 #include "icecam-fanout.h"
 #include "icecam-peer-session.h"
+#include "icecam-punch-session.h"
 #include "icecam-retransmitter.h"
 #include "icecam-rtp-history.h"
 #include "icecam-sdp.h"
@@ -75,6 +76,7 @@ typedef struct {
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
   IcecamRetransmitter *rtx; /* answers its NACKs */
   gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
+  IcecamPunchSession *punch; /* (nullable): birthday punching beside the session's path */
 } ViewerSession;
 
 enum {

@@ -60,7 +60,17 @@ viewer_session_free (ViewerSession *vs)
   g_free (vs->viewer);
   g_clear_object (&vs->peer);
   icecam_retransmitter_free (vs->rtx);
+  icecam_punch_session_free (vs->punch);
   g_free (vs);
+}
+
+static void
+send_punch_cb (IcecamMessage *msg, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_signalling_client_send (vs->endpoint->client, msg);
+  icecam_message_free (msg);
 }
 
 static void
@@ -174,6 +184,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
     case ICECAM_PEER_STATE_CONNECTED:
       g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
       set_active (self, vs, TRUE);
+      if (vs->punch != NULL)
+        icecam_punch_session_start (vs->punch);
       break;
     case ICECAM_PEER_STATE_FAILED:
       reason = g_strdup (error != NULL ? error->message : "the session failed");
@@ -363,6 +375,9 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   }
   icecam_peer_session_set_policy (vs->peer, &camera_policy);
   icecam_peer_session_set_capture_clock (vs->peer, self->capture_clock);
+  vs->punch = icecam_punch_session_new_for_config (
+    "icecam-camera", vs->id, config, icecam_signalling_client_get_welcome (self->client),
+    send_punch_cb, vs);
   g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
   g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
@@ -484,6 +499,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (vs != NULL)
         renew_ice_servers (self, vs, msg);
       break;
+    case ICECAM_MESSAGE_PUNCH:
+      if (vs != NULL && vs->punch != NULL)
+        icecam_punch_session_handle (vs->punch, msg);
+      break;
     case ICECAM_MESSAGE_ERROR:
       on_error (self, msg);
       break;
@@ -531,6 +550,8 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
+  if (config->punch != 0)
+    icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
   /* A camera waits for its rendezvous, however long it takes. */
   icecam_signalling_client_set_reconnect (client, TRUE);
   icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,

@@ -57,6 +57,7 @@ icecam_ice_config_copy (const IcecamIceConfig *config)
   copy->policy = config->policy;
   copy->ice_tcp = config->ice_tcp;
   copy->port_step = config->port_step;
+  copy->punch = config->punch;
   copy->relay_grace_ms = config->relay_grace_ms;
   copy->local_addresses = g_strdupv (config->local_addresses);
   copy->turn_ca_file = g_strdup (config->turn_ca_file);

@@ -94,6 +94,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  *   the peer's second check can still be nominated (#IcecamRelayGrace); 0: none
  * @turn_ca_file: (nullable): PEM file of the authorities `turns:` relays are checked
  *   against; %NULL: the system's
+ * @punch: this host's NAT for birthday punching (an #IcecamPunchMapping: 0 none, 1 random
+ *   symmetric, 2 cone): the endpoints then punch a direct path beside the session's
+ *   (#IcecamPunchSession)
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -104,6 +107,7 @@ typedef struct {
   gint port_step;
   guint relay_grace_ms;
   gchar *turn_ca_file;
+  gint punch;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

@@ -120,6 +120,12 @@ static const FieldSpec message_fields[][8] = {
     STRING_FIELD ("session", FIELD_ID, TRUE, session),
     OTHER_FIELD ("ice_servers", FIELD_ICE_SERVERS, TRUE),
   },
+  [ICECAM_MESSAGE_PUNCH] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("mapping", FIELD_ID, TRUE, mapping),
+    STRING_FIELD ("address", FIELD_TEXT, TRUE, address),
+    STRING_FIELD ("token", FIELD_SECRET, TRUE, token),
+  },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
 

@@ -26,6 +26,7 @@ static const gchar * const message_type_names[] = {
   [ICECAM_MESSAGE_PONG] = "pong",
   [ICECAM_MESSAGE_RESTART] = "restart",
   [ICECAM_MESSAGE_ICE_SERVERS] = "ice-servers",
+  [ICECAM_MESSAGE_PUNCH] = "punch",
 };
 
 static const gchar * const role_names[] = {
@@ -65,10 +66,11 @@ static const gchar * const feature_names[] = {
   "ping",
   "restart",
   "ice-servers",
+  "punch",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
-G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_ICE_SERVERS << 1));
+G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_PUNCH << 1));
 G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
 /* ---- ICE servers ---------------------------------------------------------------------- */
@@ -192,6 +194,7 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->nonce = g_strdup (msg->nonce);
   copy->proof = g_strdup (msg->proof);
   copy->token = g_strdup (msg->token);
+  copy->mapping = g_strdup (msg->mapping);
   copy->resume = g_strdup (msg->resume);
   copy->region = g_strdup (msg->region);
   copy->resumed = msg->resumed;
@@ -222,6 +225,7 @@ icecam_message_free (IcecamMessage *msg)
   g_free (msg->nonce);
   g_free (msg->proof);
   g_free (msg->token);
+  g_free (msg->mapping);
   g_free (msg->resume);
   g_free (msg->region);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
@@ -370,6 +374,30 @@ icecam_message_new_restart (const gchar *session)
   IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_RESTART);
 
   msg->session = g_strdup (session);
+  return msg;
+}
+
+/**
+ * icecam_message_new_punch:
+ * @session: the session whose peers punch
+ * @mapping: "random" or "cone" (the sender's NAT)
+ * @address: the sender's public "ip:port" (random) or its punching socket's mapping (cone)
+ * @token: the probes' token, 32 hex digits
+ *
+ * Send only to a server whose `welcome` listed %ICECAM_FEATURE_PUNCH.
+ *
+ * Returns: (transfer full): a `punch` message
+ */
+IcecamMessage *
+icecam_message_new_punch (const gchar *session, const gchar *mapping, const gchar *address,
+                          const gchar *token)
+{
+  IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_PUNCH);
+
+  msg->session = g_strdup (session);
+  msg->mapping = g_strdup (mapping);
+  msg->address = g_strdup (address);
+  msg->token = g_strdup (token);
   return msg;
 }
 

@@ -107,6 +107,8 @@ typedef enum {
   ICECAM_MESSAGE_RESTART,           /* "restart": viewer → camera (relayed), restart ICE please */
   ICECAM_MESSAGE_ICE_SERVERS,       /* "ice-servers": server → camera and viewer, fresh relay
                                      * credentials for a session */
+  ICECAM_MESSAGE_PUNCH,             /* "punch": either way (relayed), birthday punching: the
+                                     * sender's mapping and the probes' token */
 } IcecamMessageType;
 
 /**
@@ -116,6 +118,8 @@ typedef enum {
  * @ICECAM_FEATURE_RESTART: "restart": the server relays `restart`; a camera acts on it
  * @ICECAM_FEATURE_ICE_SERVERS: "ice-servers": the server renews a session's relay credentials
  *   with `ice-servers` before they expire; a client uses them for the session's next transport
+ * @ICECAM_FEATURE_PUNCH: "punch": the server relays `punch` to a client that listed it; a
+ *   client takes part in birthday punching
  *
  * The `features` of `hello` and `welcome`: message types added to version 1 that the sender
  * understands. Nobody sends such a message to a peer that did not list it, so peers written
@@ -126,6 +130,7 @@ typedef enum {
   ICECAM_FEATURE_PING = 1 << 0,
   ICECAM_FEATURE_RESTART = 1 << 1,
   ICECAM_FEATURE_ICE_SERVERS = 1 << 2,
+  ICECAM_FEATURE_PUNCH = 1 << 3,
 } IcecamFeatures;
 
 /**
@@ -210,6 +215,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  * @resumed: welcome: the client took the place of an earlier connection and its sessions kept
  *   their ids (the server sends `true` only)
  * @features: hello, welcome: the later additions to version 1 the sender understands
+ * @mapping: punch: the sender's NAT, "random" (symmetric, random ports) or "cone"
+ *   (endpoint-independent mapping); also uses @session, @token (the probes' token, 32 hex
+ *   digits) and @address (random: the sender's public "ip:port", its port meaningless;
+ *   cone: the server-reflexive "ip:port" of the socket it punches from)
  *
  * A signalling message. One flat struct: parse fills, and build reads, only the fields
  * of @type; the others stay NULL/0.
@@ -238,6 +247,7 @@ typedef struct {
   gboolean resumed;
   gchar *region;
   IcecamFeatures features;
+  gchar *mapping;
 } IcecamMessage;
 
 #define ICECAM_TYPE_MESSAGE (icecam_message_get_type ())
@@ -268,6 +278,8 @@ IcecamMessage *icecam_message_new_challenge (const gchar *nonce);
 IcecamMessage *icecam_message_new_ping (void);
 IcecamMessage *icecam_message_new_pong (void);
 IcecamMessage *icecam_message_new_restart (const gchar *session);
+IcecamMessage *icecam_message_new_punch (const gchar *session, const gchar *mapping,
+                                         const gchar *address, const gchar *token);
 IcecamMessage *icecam_message_new_ice_servers (const gchar *session, GPtrArray *ice_servers);
 
 /**

@@ -45,6 +45,7 @@ struct _IcecamSignallingClient {
   gchar *region;   /* the region hint of its hello, or NULL */
   gboolean accept_invalid_certificates;
   gboolean hello_sent;
+  IcecamFeatures extra_features; /* listed in hello beside those every client acts on */
 
   SoupSession *session;
   SoupWebsocketConnection *ws;
@@ -276,7 +277,8 @@ send_hello (IcecamSignallingClient *self, const gchar *nonce)
   /* What the endpoints act on: both answer pings and take fresh relay credentials; the
    * camera also restarts ICE when asked. */
   hello->features = ICECAM_FEATURE_PING | ICECAM_FEATURE_ICE_SERVERS |
-                    (self->role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0);
+                    (self->role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0) |
+                    self->extra_features;
   self->hello_sent = TRUE;
   icecam_signalling_client_send (self, hello);
 }
@@ -879,4 +881,17 @@ icecam_signalling_client_init (IcecamSignallingClient *self)
   self->state = ICECAM_SIGNALLING_STATE_IDLE;
   self->keepalive_interval_s = ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S;
   self->keepalive_timeout_s = ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_TIMEOUT_S;
+}
+
+/**
+ * icecam_signalling_client_add_features:
+ * @features: what the user of the client also acts on (e.g. %ICECAM_FEATURE_PUNCH)
+ *
+ * Listed in every later `hello`: call before the client connects.
+ */
+void
+icecam_signalling_client_add_features (IcecamSignallingClient *self, IcecamFeatures features)
+{
+  g_return_if_fail (ICECAM_IS_SIGNALLING_CLIENT (self));
+  self->extra_features |= features;
 }

@@ -69,6 +69,8 @@ void icecam_signalling_client_set_keepalive (IcecamSignallingClient *self, guint
                                              guint timeout_s);
 void icecam_signalling_client_start (IcecamSignallingClient *self);
 void icecam_signalling_client_send (IcecamSignallingClient *self, const IcecamMessage *msg);
+void icecam_signalling_client_add_features (IcecamSignallingClient *self,
+                                            IcecamFeatures features);
 void icecam_signalling_client_stop (IcecamSignallingClient *self);
 void icecam_signalling_client_check (IcecamSignallingClient *self);
 IcecamSignallingState icecam_signalling_client_get_state (IcecamSignallingClient *self);

@@ -6,6 +6,7 @@
 #include "icecam-viewer-endpoint.h"
 
 #include "icecam-peer-session.h"
+#include "icecam-punch-session.h"
 #include "icecam-receive-stats.h"
 
 G_BEGIN_DECLS
@@ -33,6 +34,7 @@ struct _IcecamViewerEndpoint {
   IcecamViewerState state;
   GError *error;
   gchar *session_id;
+  IcecamPunchSession *punch; /* (nullable): birthday punching beside the session's path */
 
   IcecamIceReceiveFunc receive_func;
   gpointer receive_data;

@@ -227,6 +227,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
               icecam_peer_session_get_remote_fingerprint (peer));
       set_state (self, ICECAM_VIEWER_STATE_PLAYING);
       self->played = TRUE;
+      if (self->punch != NULL)
+        icecam_punch_session_start (self->punch);
       /* From now on the rendezvous is not needed for the media; stay reachable through it. */
       icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;
@@ -254,6 +256,15 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
   }
 }
 
+static void
+send_punch_cb (IcecamMessage *msg, gpointer user_data)
+{
+  IcecamViewerEndpoint *self = user_data;
+
+  icecam_signalling_client_send (self->client, msg);
+  icecam_message_free (msg);
+}
+
 /* The session exists at the rendezvous: make its peer session, so that candidates can
  * arrive even before the offer. */
 static void
@@ -277,6 +288,9 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
     return;
   }
   icecam_peer_session_set_policy (peer, &viewer_policy);
+  g_clear_pointer (&self->punch, icecam_punch_session_free);
+  self->punch = icecam_punch_session_new_for_config ("icecam-view", msg->session, config,
+                                                     self->welcome, send_punch_cb, self);
   g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), self);
   g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);
@@ -487,6 +501,10 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (ours)
         renew_ice_servers (self, msg);
       break;
+    case ICECAM_MESSAGE_PUNCH:
+      if (ours && self->punch != NULL)
+        icecam_punch_session_handle (self->punch, msg);
+      break;
     case ICECAM_MESSAGE_PRESENCE:
       handle_presence (self, msg);
       break;
@@ -555,6 +573,8 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
+  if (config->punch != 0)
+    icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
   icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
                                           SIGNALLING_CHECK_TIMEOUT_S);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);
@@ -792,6 +812,7 @@ icecam_viewer_endpoint_dispose (GObject *object)
     g_clear_pointer (&self->report_source, g_source_unref);
   }
   icecam_viewer_endpoint_stop_restart_requests (self);
+  g_clear_pointer (&self->punch, icecam_punch_session_free);
   close_peer (self, NULL, NULL);
   g_clear_object (&self->client);
   icecam_viewer_endpoint_set_receive_func (self, NULL, NULL, NULL);

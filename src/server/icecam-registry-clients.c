@@ -7,7 +7,8 @@
 #include "icecam-token.h"
 
 /* What this server understands beyond the first release of version 1, told in `welcome`. */
-#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS)
+#define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS | \
+                         ICECAM_FEATURE_PUNCH)
 
 /* ---- hello ------------------------------------------------------------------------------ */
 

@@ -451,6 +451,23 @@ handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   relay (self, peer, msg, ICECAM_ROLE_VIEWER);
 }
 
+/* Relayed either way, only to an end that listed `punch`: for any other (an older client, a
+ * browser, an end on another node of a cluster) it is dropped, and the sender, which gets no
+ * `punch` back, simply does not punch. */
+static void
+handle_punch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+
+  if (session != NULL &&
+      !(registry_session_other_end (session, peer)->features & ICECAM_FEATURE_PUNCH)) {
+    g_debug ("%s: 'punch' dropped: the other end of session %s did not list it", peer->label,
+             msg->session);
+    return;
+  }
+  relay (self, peer, msg, ICECAM_ROLE_NONE);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 static void
@@ -493,6 +510,9 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
     break;
   case ICECAM_MESSAGE_RESTART:
     handle_restart (self, peer, msg);
+    break;
+  case ICECAM_MESSAGE_PUNCH:
+    handle_punch (self, peer, msg);
     break;
   case ICECAM_MESSAGE_ERROR:
     /* Answering would risk an error loop; the log is where it can help. */

@@ -11,6 +11,7 @@
 #include "icecam-log.h"
 #include "icecam-nat-probe.h"
 #include "icecam-protocol.h"
+#include "icecam-punch-session.h"
 #include "icecam-signalling-client.h"
 
 /* --verbose takes effect while the options are parsed, before the GStreamer option group
@@ -87,6 +88,8 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
     g_object_set (element, "port-step", options->port_step, NULL);
   if (options->relay_grace_ms != 0)
     g_object_set (element, "relay-grace", options->relay_grace_ms, NULL);
+  if (options->punch != 0)
+    g_object_set (element, "punch", options->punch, NULL);
   g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
                 "insecure-tls", options->insecure_tls, "region", options->region,
                 "turn-ca-file", options->turn_ca_file, NULL);
@@ -178,7 +181,9 @@ run_nat_probe (const gchar *url, GError **error)
  * @ice: where the findings go: @ice->port_step, for a NAT that maps each destination to a
  *   new port counting by a steady step (sequential symmetric), that step, else 0 (the
  *   element's port-step); @ice->relay_grace_ms, behind a NAT that filters by address only (a
- *   restricted cone), %ICECAM_TOOL_RELAY_GRACE_MS, else 0 (the element's relay-grace)
+ *   restricted cone), %ICECAM_TOOL_RELAY_GRACE_MS, else 0 (the element's relay-grace);
+ *   @ice->punch: random behind a symmetric NAT with random ports, cone behind one with an
+ *   endpoint-independent mapping, else none (the element's punch)
  *
  * Tells what NAT this host is behind (icecam-natprobe's verdict, a few seconds at most), so a
  * session that fails can be explained, and a sequential symmetric NAT's ports predicted.
@@ -196,6 +201,7 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
 
   ice->port_step = 0;
   ice->relay_grace_ms = 0;
+  ice->punch = ICECAM_PUNCH_MAPPING_NONE;
   if (verdict == NULL) {
     g_printerr ("%s: NAT probe failed: %s\n", tool, error->message);
     *nat_type = g_strdup ("unknown");
@@ -211,6 +217,12 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   if (verdict->mapping == ICECAM_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT &&
       verdict->filtering == ICECAM_NAT_BEHAVIOUR_ADDRESS_DEPENDENT)
     ice->relay_grace_ms = ICECAM_TOOL_RELAY_GRACE_MS;
+  if (verdict->port_allocation == ICECAM_NAT_PORTS_RANDOM &&
+      verdict->mapping != ICECAM_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT)
+    ice->punch = ICECAM_PUNCH_MAPPING_RANDOM;
+  else if (verdict->mapping == ICECAM_NAT_BEHAVIOUR_ENDPOINT_INDEPENDENT &&
+           type != ICECAM_NAT_TYPE_OPEN)
+    ice->punch = ICECAM_PUNCH_MAPPING_CONE;
   if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
     return g_strdup_printf ("nat=%s mapping=%s filtering=%s ports=sequential port-step=%d",
                             *nat_type, icecam_nat_behaviour_to_string (verdict->mapping),

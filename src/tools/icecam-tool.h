@@ -30,6 +30,7 @@ typedef struct {
   gboolean verbose;
   gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */
   guint relay_grace_ms;
+  gint punch; /* not an option: --nat-probe's finding (an IcecamPunchMapping), 0 when none */
 } IcecamToolIceOptions;
 
 GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);

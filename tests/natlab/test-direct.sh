@@ -25,6 +25,8 @@
 #    probe finds address-dependent filtering, so it keeps relayed candidates out of ICE for
 #    1 s and regular nomination sees the direct pair (relayed in most runs without:
 #    natlab-traversal's restricted-symmetric). Same checks and variables as above.
+#  - punch-prc-sym: birthday punching (src/lib/icecam-punch.c) between a port-restricted cone
+#    and a random symmetric NAT, outside sessions (see case_punch).
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and
@@ -286,6 +288,105 @@ case_probe() {
     echo "# $name ($PREDICT_LAYOUT): direct in $base_direct of $base_runs runs without (baseline):$base_pairs"
 }
 
+# Birthday punching with src/lib/icecam-punch.c, outside sessions (tests/natlab/punch-peer.c on
+# each side, addresses exchanged through files): the cone side behind a port-restricted cone,
+# the other behind the lab's random symmetric NAT, each learning its mapping from the
+# rendezvous's STUN responder. Both sides must see an answer carrying the token, from the
+# other NAT's public address, and UDP must cross from one NAT to the other.
+# ICECAM_PUNCH_RUNS=N repeats it and prints the count (only the first run is asserted).
+case_punch() {
+  local name=punch-prc-sym dir="$LAB_TMP/punch" stun cone_nat sym_nat token r ok=0 times=''
+  local runs=${ICECAM_PUNCH_RUNS:-1} before=$failures crossed cone sym
+  stun=$(grep -oE 'stun udp [0-9.]+:[0-9]+' "$LAB_TMP/rendezvous-plain.log" | head -1 | awk '{print $3}')
+  for ((r = 1; r <= runs; r++)); do
+    rm -rf "$dir" && mkdir -p "$dir"
+    if ! { lab_site c 4 port-restricted && cone_nat=$SITE_NAT_IP &&
+      lab_site v 4 symmetric && sym_nat=$SITE_NAT_IP; }; then
+      tap_not_ok "$name: lab sites"
+      return
+    fi
+    lab_exec v4nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec v4nat nft add rule ip lab tally ip saddr "$cone_nat" meta l4proto udp counter \
+      comment '"from-cone-nat"'
+    token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    lab_exec c4 timeout 20 "$build/tests/icecam-punch-peer" cone --stun "$stun" \
+      --out "$dir/cone" --peer "$dir/sym" --token "$token" >"$dir/cone.out" 2>&1 &
+    cone=$!
+    lab_exec v4 timeout 20 "$build/tests/icecam-punch-peer" symmetric --stun "$stun" \
+      --out "$dir/sym" --peer "$dir/cone" --token "$token" >"$dir/sym.out" 2>&1 &
+    sym=$!
+    wait "$cone" "$sym"
+    crossed=$(nft_count v4nat from-cone-nat 'ip lab' packets)
+    if grep -q result=ok "$dir/cone.out" && grep -q result=ok "$dir/sym.out"; then
+      ok=$((ok + 1))
+      times="$times $(grep -oE 'ms=[0-9]+' "$dir/cone.out" | cut -d= -f2)"
+    fi
+    if [ "$r" = 1 ]; then
+      echo "# cone: $(cat "$dir/cone.out")"
+      echo "# symmetric: $(cat "$dir/sym.out")"
+      tap_check "$name: the cone side got an answer from the symmetric NAT's address" \
+        grep -qE "^result=ok .*remote=$sym_nat:" "$dir/cone.out"
+      tap_check "$name: the symmetric side got an answer from the cone side's mapping" \
+        grep -qE "^result=ok .*remote=$cone_nat:" "$dir/sym.out"
+      tap_check "$name: UDP crossed from the cone NAT to the symmetric one ($crossed packets)" \
+        [ "$crossed" -gt 0 ]
+      [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+    fi
+    lab_site_remove c 4
+    lab_site_remove v 4
+  done
+  echo "# $name: punched in $ok of $runs runs, ms from start:$times"
+}
+
+# Birthday punching in a session: the camera behind a port-restricted cone, the viewer behind
+# the random symmetric NAT, TURN offered, both with --nat-probe (camera: punch=cone, viewer:
+# punch=random). The session starts on the relay; once connected the viewer sends `punch`,
+# the camera answers from a socket of its own and both punch. Both must log the punched
+# path, from the other NAT's public address; frames decode (the media stays on the relay:
+# moving it to the punched path is not done). ICECAM_PUNCH_RUNS=N repeats it and counts.
+case_punch_session() {
+  local name=punch-session-prc-sym runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
+  local dir id cam_nat view_nat FRAMES=150 times=''
+  for ((r = 1; r <= runs; r++)); do
+    dir="$LAB_TMP/punch-session-$r" id="campunch$r"
+    mkdir -p "$dir"
+    if ! { lab_site c 5 port-restricted && cam_nat=$SITE_NAT_IP &&
+      lab_site v 5 symmetric && view_nat=$SITE_NAT_IP; }; then
+      tap_not_ok "$name: lab sites"
+      return
+    fi
+    if start_camera c5 "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+      run_viewer v5 "$id" "$URL_PREDICT" "$dir" --nat-probe
+      lab_stop "$CAMERA_PID"
+    else
+      tap_not_ok "$name: camera registers"
+    fi
+    if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
+      grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"; then
+      ok=$((ok + 1))
+      times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
+        grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
+    fi
+    if [ "$r" = 1 ]; then
+      tap_check "$name: the camera's probe found a port-restricted cone" \
+        grep -qE '^icecam-camera: nat=port-restricted-cone ' "$dir/camera.log"
+      tap_check "$name: the viewer's probe found random ports" \
+        grep -qE '^icecam-view: nat=symmetric .*ports=random' "$dir/view.log"
+      tap_check "$name: the camera punched a path to the viewer's NAT" \
+        grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"
+      tap_check "$name: the viewer punched a path to the camera's NAT" \
+        grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"
+      tap_check "$name: icecam-view exits 0 (rc=$VIEW_RC)" [ "$VIEW_RC" = 0 ]
+      tap_check "$name: $FRAMES frames decoded" \
+        [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
+      [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+    fi
+    lab_site_remove c 5
+    lab_site_remove v 5
+  done
+  echo "# $name: punched in $ok of $runs sessions, ms from the viewer's start of punching:$times"
+}
+
 main() {
   local start=$SECONDS filter=${ICECAM_NATLAB_CASES:-.}
   lab_init
@@ -296,12 +397,15 @@ main() {
   fi
   [[ ipv6-symmetric =~ $filter ]] && case_ipv6
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
-  if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]]; then
+  [[ punch-prc-sym =~ $filter ]] && case_punch
+  if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]] ||
+    [[ punch-session-prc-sym =~ $filter ]]; then
     if start_predict_rendezvous; then
       [[ predict-prc-symseq =~ $filter ]] &&
         case_probe predict-prc-symseq "port-restricted symmetric-sequential" 2 checks_predict
       [[ grace-restricted-symmetric =~ $filter ]] &&
         case_probe grace-restricted-symmetric "restricted-cone symmetric" 3 checks_grace
+      [[ punch-session-prc-sym =~ $filter ]] && case_punch_session
     else
       tap_not_ok "the rendezvous with RFC 5780 (--stun-alternate)"
     fi

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Birthday punching inside a peer session (docs/design.md, "Birthday punching in sessions").
+ *
+ * The end behind a random symmetric NAT starts once its session has a path (any, usually
+ * the relay): it sends `punch` with mapping "random", its public address and a fresh token.
+ * The end behind a cone answers: it opens a UDP socket of its own, learns that socket's
+ * mapping from the STUN server (the rendezvous's), sends `punch` with mapping "cone", that
+ * address and the same token, and starts spraying; the random end starts its 256 sockets on
+ * that answer. Nothing else of the session waits for any of it. Runs in the GMainContext
+ * that was thread-default at icecam_punch_session_new(). */
+
+#include "icecam-punch-session.h"
+
+#include <string.h>
+
+#include "icecam-random.h"
+#include "icecam-stun-message.h"
+
+#define STUN_INTERVAL_MS 200
+#define STUN_TRIES 15
+
+struct _IcecamPunchSession {
+  gchar *log_id;
+  gchar *session_id;
+  IcecamPunchMapping mapping;
+  GInetSocketAddress *stun;
+  gchar *public_address;
+  IcecamPunchSendFunc send;
+  gpointer user_data;
+  GMainContext *context;
+
+  gboolean started;             /* a `punch` went out (random) or came in (cone) */
+  gchar token_hex[2 * ICECAM_PUNCH_TOKEN_LENGTH + 1];
+  guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
+  GInetSocketAddress *peer;     /* cone: the random end's public address */
+
+  /* cone: learning the punching socket's mapping */
+  GSocket *sock;
+  GSource *sock_source;
+  GSource *stun_timer;
+  guint stun_tries;
+  guint8 stun_id[ICECAM_STUN_TRANSACTION_ID_LENGTH];
+
+  IcecamPunch *punch;
+  gboolean finished;
+  gboolean succeeded;
+};
+
+/* "ip:port" or "[ip]:port"; NULL if it is neither. */
+static GInetSocketAddress *
+parse_address (const gchar *text)
+{
+  g_autofree gchar *host = NULL;
+  g_autoptr (GInetAddress) ip = NULL;
+  const gchar *colon = text != NULL ? strrchr (text, ':') : NULL;
+  gchar *end;
+  guint64 port;
+
+  if (colon == NULL || colon == text)
+    return NULL;
+  if (text[0] == '[' && colon[-1] == ']')
+    host = g_strndup (text + 1, colon - text - 2);
+  else
+    host = g_strndup (text, colon - text);
+  port = g_ascii_strtoull (colon + 1, &end, 10);
+  if (*end != '\0' || end == colon + 1 || port > 65535 ||
+      (ip = g_inet_address_new_from_string (host)) == NULL)
+    return NULL;
+  return G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) port));
+}
+
+static gchar *
+address_to_string (GInetSocketAddress *address)
+{
+  g_autofree gchar *ip = g_inet_address_to_string (g_inet_socket_address_get_address (address));
+
+  return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (address));
+}
+
+static gboolean
+token_from_hex (const gchar *hex, guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])
+{
+  if (hex == NULL || strlen (hex) != 2 * ICECAM_PUNCH_TOKEN_LENGTH)
+    return FALSE;
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++) {
+    gint high = g_ascii_xdigit_value (hex[2 * i]), low = g_ascii_xdigit_value (hex[2 * i + 1]);
+
+    if (high < 0 || low < 0)
+      return FALSE;
+    token[i] = (guint8) (high << 4 | low);
+  }
+  return TRUE;
+}
+
+/**
+ * icecam_punch_session_new:
+ * @log_id: how logs name the end ("camera front-door", "viewer")
+ * @mapping: this end's NAT (nothing happens for %ICECAM_PUNCH_MAPPING_NONE)
+ * @stun_host: (nullable): cone: the STUN server (an IP address) the punching socket asks
+ * @public_address: (nullable): random: "ip:port" the rendezvous sees this end at
+ * @send: sends a `punch` to the peer
+ *
+ * Returns: (transfer full): the session's punch, idle until _start() or _handle()
+ */
+IcecamPunchSession *
+icecam_punch_session_new (const gchar *log_id, const gchar *session_id,
+                          IcecamPunchMapping mapping, const gchar *stun_host, guint stun_port,
+                          const gchar *public_address, IcecamPunchSendFunc send,
+                          gpointer user_data)
+{
+  IcecamPunchSession *self = g_new0 (IcecamPunchSession, 1);
+  g_autoptr (GInetAddress) stun_ip = stun_host != NULL ? g_inet_address_new_from_string (stun_host)
+                                                       : NULL;
+
+  self->log_id = g_strdup (log_id);
+  self->session_id = g_strdup (session_id);
+  self->mapping = mapping;
+  if (stun_ip != NULL && stun_port > 0 && stun_port <= 65535)
+    self->stun = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (stun_ip, (guint16) stun_port));
+  self->public_address = g_strdup (public_address);
+  self->send = send;
+  self->user_data = user_data;
+  self->context = g_main_context_ref_thread_default ();
+  return self;
+}
+
+/**
+ * icecam_punch_session_new_for_config:
+ * @config: the session's ICE settings: its punch (none: no punching) and STUN server
+ * @welcome: (nullable): the rendezvous's welcome (where it sees this end)
+ *
+ * Returns: (transfer full) (nullable): a punch for the session, or %NULL when this end does
+ *   not punch
+ */
+IcecamPunchSession *
+icecam_punch_session_new_for_config (const gchar *log_id, const gchar *session_id,
+                                     const IcecamIceConfig *config,
+                                     const IcecamMessage *welcome, IcecamPunchSendFunc send,
+                                     gpointer user_data)
+{
+  if (config->punch != ICECAM_PUNCH_MAPPING_RANDOM && config->punch != ICECAM_PUNCH_MAPPING_CONE)
+    return NULL;
+  return icecam_punch_session_new (log_id, session_id, config->punch,
+                                   config->stun != NULL ? config->stun->host : NULL,
+                                   config->stun != NULL ? config->stun->port : 0,
+                                   welcome != NULL ? welcome->address : NULL, send, user_data);
+}
+
+static void
+on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
+{
+  IcecamPunchSession *self = user_data;
+
+  self->finished = TRUE;
+  self->succeeded = success;
+  if (success) {
+    g_autofree gchar *remote = address_to_string (icecam_punch_get_remote (punch));
+
+    g_message ("%s: session %s: punched a direct path to %s in %" G_GINT64_FORMAT
+               " ms (%u probes and answers sent)", self->log_id, self->session_id, remote,
+               icecam_punch_get_elapsed_ms (punch), icecam_punch_get_probes_sent (punch));
+  } else {
+    g_message ("%s: session %s: punching found no path in %" G_GINT64_FORMAT " ms (%u sent)",
+               self->log_id, self->session_id, icecam_punch_get_elapsed_ms (punch),
+               icecam_punch_get_probes_sent (punch));
+  }
+}
+
+static void
+run_punch (IcecamPunchSession *self, IcecamPunchRole role, GInetSocketAddress *peer)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *peer_text = NULL;
+  IcecamPunchConfig config;
+
+  icecam_punch_config_init (&config, role);
+  memcpy (config.token, self->token, sizeof config.token);
+  config.peer = peer;
+  self->punch = icecam_punch_new (&config, self->sock, self->context, on_punch_done, self,
+                                  &error);
+  if (self->punch == NULL) {
+    g_warning ("%s: session %s: cannot punch: %s", self->log_id, self->session_id,
+               error->message);
+    return;
+  }
+  peer_text = address_to_string (peer);
+  g_info ("%s: session %s: punching (%s) towards %s", self->log_id, self->session_id,
+          role == ICECAM_PUNCH_ROLE_CONE ? "spraying random ports" : "256 mappings", peer_text);
+  icecam_punch_start (self->punch);
+}
+
+/**
+ * icecam_punch_session_start:
+ *
+ * The random end, once its session has a path: sends its `punch`. Once per session.
+ */
+void
+icecam_punch_session_start (IcecamPunchSession *self)
+{
+  g_autoptr (IcecamMessage) msg = NULL;
+
+  if (self->mapping != ICECAM_PUNCH_MAPPING_RANDOM || self->started)
+    return;
+  self->started = TRUE;
+  if (self->public_address == NULL || parse_address (self->public_address) == NULL) {
+    g_info ("%s: session %s: no public address known, not punching", self->log_id,
+            self->session_id);
+    return;
+  }
+  icecam_random_bytes (self->token, sizeof self->token);
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++)
+    g_snprintf (self->token_hex + 2 * i, 3, "%02x", self->token[i]);
+  self->send (icecam_message_new_punch (self->session_id, "random", self->public_address,
+                                        self->token_hex), self->user_data);
+}
+
+static void
+stop_stun (IcecamPunchSession *self)
+{
+  if (self->stun_timer != NULL) {
+    g_source_destroy (self->stun_timer);
+    g_clear_pointer (&self->stun_timer, g_source_unref);
+  }
+  if (self->sock_source != NULL) {
+    g_source_destroy (self->sock_source);
+    g_clear_pointer (&self->sock_source, g_source_unref);
+  }
+}
+
+static gboolean
+on_stun_timer (gpointer user_data)
+{
+  IcecamPunchSession *self = user_data;
+  guint8 request[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
+  gsize length;
+
+  if (self->stun_tries++ >= STUN_TRIES) {
+    g_message ("%s: session %s: not punching: no STUN answer for the punching socket",
+               self->log_id, self->session_id);
+    g_clear_pointer (&self->stun_timer, g_source_unref);
+    stop_stun (self);
+    return G_SOURCE_REMOVE;
+  }
+  length = icecam_stun_message_write_binding_request (self->stun_id, FALSE, 0, request,
+                                                      sizeof request, NULL);
+  if (length > 0)
+    g_socket_send_to (self->sock, G_SOCKET_ADDRESS (self->stun), (const gchar *) request, length,
+                      NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stun_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
+{
+  IcecamPunchSession *self = user_data;
+  guint8 answer[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
+  IcecamStunResponse response;
+  g_autoptr (GInetSocketAddress) mapped = NULL;
+  g_autofree gchar *mapped_text = NULL;
+  gssize got;
+
+  got = g_socket_receive (sock, (gchar *) answer, sizeof answer, NULL, NULL);
+  if (got <= 0 || !icecam_stun_message_parse_response (answer, got, &response, NULL) ||
+      memcmp (response.transaction_id, self->stun_id, sizeof self->stun_id) != 0 ||
+      response.is_error || !response.has_mapped_address ||
+      (mapped = icecam_stun_address_to_socket_address (&response.mapped_address)) == NULL)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->sock_source, g_source_unref);
+  stop_stun (self);
+  mapped_text = address_to_string (mapped);
+  self->send (icecam_message_new_punch (self->session_id, "cone", mapped_text, self->token_hex),
+              self->user_data);
+  run_punch (self, ICECAM_PUNCH_ROLE_CONE, self->peer);
+  return G_SOURCE_REMOVE;
+}
+
+/* The cone end: a socket of its own, and its mapping from the STUN server. */
+static void
+answer_random_peer (IcecamPunchSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) any = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+  GSocketFamily family;
+
+  if (self->stun == NULL) {
+    g_info ("%s: session %s: no STUN server address to learn a mapping from, not punching",
+            self->log_id, self->session_id);
+    return;
+  }
+  family = g_inet_address_get_family (g_inet_socket_address_get_address (self->stun));
+  any = g_inet_address_new_any (family);
+  local = g_inet_socket_address_new (any, 0);
+  self->sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  if (self->sock == NULL || !g_socket_bind (self->sock, local, FALSE, &error)) {
+    g_warning ("%s: session %s: cannot punch: %s", self->log_id, self->session_id,
+               error->message);
+    g_clear_object (&self->sock);
+    return;
+  }
+  g_socket_set_blocking (self->sock, FALSE);
+  icecam_random_bytes (self->stun_id, sizeof self->stun_id);
+  self->sock_source = g_socket_create_source (self->sock, G_IO_IN, NULL);
+  g_source_set_callback (self->sock_source, G_SOURCE_FUNC (on_stun_readable), self, NULL);
+  g_source_attach (self->sock_source, self->context);
+  self->stun_timer = g_timeout_source_new (STUN_INTERVAL_MS);
+  g_source_set_callback (self->stun_timer, on_stun_timer, self, NULL);
+  g_source_attach (self->stun_timer, self->context);
+  on_stun_timer (self);
+}
+
+/**
+ * icecam_punch_session_handle:
+ * @msg: a `punch` of this session from the peer (untrusted: checked here)
+ */
+void
+icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
+{
+  g_autoptr (GInetSocketAddress) address = parse_address (msg->address);
+  guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
+
+  if (address == NULL || !token_from_hex (msg->token, token)) {
+    g_debug ("%s: session %s: unusable punch (address '%s')", self->log_id, self->session_id,
+             msg->address);
+    return;
+  }
+  if (self->mapping == ICECAM_PUNCH_MAPPING_CONE && g_strcmp0 (msg->mapping, "random") == 0 &&
+      !self->started) {
+    self->started = TRUE;
+    memcpy (self->token, token, sizeof token);
+    g_strlcpy (self->token_hex, msg->token, sizeof self->token_hex);
+    self->peer = g_steal_pointer (&address);
+    answer_random_peer (self);
+  } else if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM &&
+             g_strcmp0 (msg->mapping, "cone") == 0 && self->started && self->punch == NULL &&
+             memcmp (token, self->token, sizeof token) == 0) {
+    run_punch (self, ICECAM_PUNCH_ROLE_SYMMETRIC, address);
+  } else {
+    g_debug ("%s: session %s: punch (%s) ignored", self->log_id, self->session_id,
+             msg->mapping);
+  }
+}
+
+gboolean
+icecam_punch_session_succeeded (IcecamPunchSession *self)
+{
+  return self->succeeded;
+}
+
+IcecamPunch *
+icecam_punch_session_get_punch (IcecamPunchSession *self)
+{
+  return self->punch;
+}
+
+void
+icecam_punch_session_free (IcecamPunchSession *self)
+{
+  if (self == NULL)
+    return;
+  stop_stun (self);
+  icecam_punch_free (self->punch);
+  g_clear_object (&self->sock);
+  g_clear_object (&self->peer);
+  g_clear_object (&self->stun);
+  g_main_context_unref (self->context);
+  g_free (self->public_address);
+  g_free (self->session_id);
+  g_free (self->log_id);
+  g_free (self);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Birthday punching inside a peer session: the `punch` exchange over signalling, the cone
+ * side's own mapping (learned by STUN), and the #IcecamPunch it then runs (docs/design.md). */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "icecam-ice-config.h"
+#include "icecam-protocol.h"
+#include "icecam-punch.h"
+
+G_BEGIN_DECLS
+
+/**
+ * IcecamPunchMapping:
+ * @ICECAM_PUNCH_MAPPING_NONE: this end does not punch
+ * @ICECAM_PUNCH_MAPPING_RANDOM: behind a symmetric NAT with random ports: starts the exchange
+ *   once a session has a path, and opens the many mappings
+ * @ICECAM_PUNCH_MAPPING_CONE: behind a NAT with one mapping for every destination: answers a
+ *   `random` peer's `punch` and sprays random ports from one socket
+ *
+ * What --nat-probe found, as far as punching goes (the element property "punch").
+ */
+typedef enum {
+  ICECAM_PUNCH_MAPPING_NONE = 0,
+  ICECAM_PUNCH_MAPPING_RANDOM = 1,
+  ICECAM_PUNCH_MAPPING_CONE = 2,
+} IcecamPunchMapping;
+
+typedef struct _IcecamPunchSession IcecamPunchSession;
+
+/* Sends @msg (transfer full) to the peer over signalling. */
+typedef void (*IcecamPunchSendFunc) (IcecamMessage *msg, gpointer user_data);
+
+IcecamPunchSession *icecam_punch_session_new (const gchar *log_id, const gchar *session_id,
+                                              IcecamPunchMapping mapping,
+                                              const gchar *stun_host, guint stun_port,
+                                              const gchar *public_address,
+                                              IcecamPunchSendFunc send, gpointer user_data);
+IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
+                                                         const gchar *session_id,
+                                                         const IcecamIceConfig *config,
+                                                         const IcecamMessage *welcome,
+                                                         IcecamPunchSendFunc send,
+                                                         gpointer user_data);
+void icecam_punch_session_start (IcecamPunchSession *self);
+void icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg);
+gboolean icecam_punch_session_succeeded (IcecamPunchSession *self);
+IcecamPunch *icecam_punch_session_get_punch (IcecamPunchSession *self);
+void icecam_punch_session_free (IcecamPunchSession *self);
+
+G_END_DECLS

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Birthday punching (docs/design.md). The symmetric side opens up to 256 sockets, each of
+ * which keeps sending tokened probes to the cone side's server-reflexive address: every socket
+ * gets its own mapping on the symmetric NAT, at a port the NAT picks at random. The cone side
+ * sends up to 1000 probes from the one socket whose mapping the peer targets to random ports
+ * of the symmetric side's public IP: each opens its port-restricted NAT to that IP:port. When
+ * one of them is a port where the symmetric NAT holds a mapping towards the cone side (the
+ * birthday bound: 256 of ~64,500 ports and 1000 tries give ~98 %), the next probe of that
+ * socket gets through, is answered (and probed back, like ICE's triggered check), and both
+ * sides see an answer carrying the token: the path works both ways. Probes go only to the
+ * address learned from signalling and stop at the first success or when the time is over.
+ *
+ * Runs in the GMainContext given to icecam_punch_new(); not thread-safe. */
+
+#include "icecam-punch.h"
+
+#include <string.h>
+
+#include "icecam-random.h"
+
+/* The symmetric side sends a round (one probe per socket) this often; the cone side sprays
+ * SPRAY_PER_TICK probes per tick until it has sent max_probes. */
+#define SYMMETRIC_ROUND_MS 100
+#define SPRAY_TICK_MS 50
+#define SPRAY_PER_TICK 100
+/* After success, the losing sockets stay this long to answer probes still on their way. */
+#define LINGER_MS 1000
+
+struct _IcecamPunch {
+  IcecamPunchConfig config;
+  GMainContext *context;
+  IcecamPunchDoneFunc done;
+  gpointer user_data;
+
+  GPtrArray *sockets;  /* GSocket */
+  GPtrArray *sources;  /* GSource, one per socket */
+  GSource *tick;
+  GSource *deadline;
+  GSource *linger;
+  GInetAddress *peer_ip;
+
+  guint n_sprayed;     /* cone role: random ports probed */
+  guint n_sent;        /* every probe and answer sent */
+  gint64 start_us;
+  gint64 done_us;
+  gboolean finished;
+  gboolean success;
+  guint winner;        /* index into sockets */
+  GInetSocketAddress *remote;
+};
+
+void
+icecam_punch_config_init (IcecamPunchConfig *config, IcecamPunchRole role)
+{
+  memset (config, 0, sizeof *config);
+  config->role = role;
+  config->n_sockets = ICECAM_PUNCH_MAX_SOCKETS;
+  config->max_probes = ICECAM_PUNCH_MAX_PROBES;
+  config->timeout_ms = ICECAM_PUNCH_MAX_TIMEOUT_MS;
+  config->port_min = 1024;
+  config->port_max = 65535;
+}
+
+gsize
+icecam_punch_build_packet (IcecamPunchPacket kind, const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH],
+                           guint8 out[ICECAM_PUNCH_PACKET_LENGTH])
+{
+  memset (out, 0, ICECAM_PUNCH_PACKET_LENGTH);
+  memcpy (out, "icpb", 4);
+  out[4] = (guint8) kind;
+  memcpy (out + 8, token, ICECAM_PUNCH_TOKEN_LENGTH);
+  return ICECAM_PUNCH_PACKET_LENGTH;
+}
+
+IcecamPunchPacket
+icecam_punch_parse_packet (const guint8 *data, gsize length,
+                           const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])
+{
+  guint8 diff = 0;
+
+  if (length != ICECAM_PUNCH_PACKET_LENGTH || memcmp (data, "icpb", 4) != 0 ||
+      data[5] != 0 || data[6] != 0 || data[7] != 0)
+    return ICECAM_PUNCH_PACKET_NONE;
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++)
+    diff |= data[8 + i] ^ token[i];
+  if (diff != 0)
+    return ICECAM_PUNCH_PACKET_NONE;
+  if (data[4] == ICECAM_PUNCH_PACKET_PROBE)
+    return ICECAM_PUNCH_PACKET_PROBE;
+  if (data[4] == ICECAM_PUNCH_PACKET_ANSWER)
+    return ICECAM_PUNCH_PACKET_ANSWER;
+  return ICECAM_PUNCH_PACKET_NONE;
+}
+
+static void
+send_packet (IcecamPunch *self, GSocket *sock, IcecamPunchPacket kind, GSocketAddress *to)
+{
+  guint8 packet[ICECAM_PUNCH_PACKET_LENGTH];
+  gsize length = icecam_punch_build_packet (kind, self->config.token, packet);
+
+  /* A full send buffer or an unreachable port loses one probe: the rounds go on. */
+  if (g_socket_send_to (sock, to, (const gchar *) packet, length, NULL, NULL) > 0)
+    self->n_sent++;
+}
+
+static guint16
+random_port (IcecamPunch *self)
+{
+  guint8 bytes[4];
+  guint32 span = (guint32) self->config.port_max - self->config.port_min + 1;
+
+  icecam_random_bytes (bytes, sizeof bytes);
+  return (guint16) (self->config.port_min +
+                    ((guint32) bytes[0] << 24 | (guint32) bytes[1] << 16 |
+                     (guint32) bytes[2] << 8 | bytes[3]) % span);
+}
+
+static void
+stop_sending (IcecamPunch *self)
+{
+  if (self->tick != NULL) {
+    g_source_destroy (self->tick);
+    g_clear_pointer (&self->tick, g_source_unref);
+  }
+  if (self->deadline != NULL) {
+    g_source_destroy (self->deadline);
+    g_clear_pointer (&self->deadline, g_source_unref);
+  }
+}
+
+static gboolean
+on_linger_over (gpointer user_data)
+{
+  IcecamPunch *self = user_data;
+
+  /* Keep only the socket that worked (it stays open for the caller and answers probes). */
+  for (guint i = 0; i < self->sockets->len; i++) {
+    if (i == self->winner)
+      continue;
+    g_source_destroy (self->sources->pdata[i]);
+    g_socket_close (self->sockets->pdata[i], NULL);
+  }
+  g_clear_pointer (&self->linger, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+finish (IcecamPunch *self, gboolean success)
+{
+  if (self->finished)
+    return;
+  self->finished = TRUE;
+  self->success = success;
+  self->done_us = g_get_monotonic_time ();
+  stop_sending (self);
+  if (success) {
+    self->linger = g_timeout_source_new (LINGER_MS);
+    g_source_set_callback (self->linger, on_linger_over, self, NULL);
+    g_source_attach (self->linger, self->context);
+  } else {
+    for (guint i = 0; i < self->sources->len; i++)
+      g_source_destroy (self->sources->pdata[i]);
+  }
+  g_debug ("punch (%s): %s after %" G_GINT64_FORMAT " ms, %u packets sent",
+           self->config.role == ICECAM_PUNCH_ROLE_CONE ? "cone" : "symmetric",
+           success ? "path works" : "no path", icecam_punch_get_elapsed_ms (self),
+           self->n_sent);
+  if (self->done != NULL)
+    self->done (self, success, self->user_data);
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  IcecamPunch *self = user_data;
+
+  if (self->config.role == ICECAM_PUNCH_ROLE_SYMMETRIC) {
+    for (guint i = 0; i < self->sockets->len; i++)
+      send_packet (self, self->sockets->pdata[i], ICECAM_PUNCH_PACKET_PROBE,
+                   G_SOCKET_ADDRESS (self->config.peer));
+    return G_SOURCE_CONTINUE;
+  }
+  for (guint i = 0; i < SPRAY_PER_TICK && self->n_sprayed < self->config.max_probes; i++) {
+    g_autoptr (GSocketAddress) to = g_inet_socket_address_new (self->peer_ip,
+                                                               random_port (self));
+    send_packet (self, self->sockets->pdata[0], ICECAM_PUNCH_PACKET_PROBE, to);
+    self->n_sprayed++;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  IcecamPunch *self = user_data;
+
+  g_clear_pointer (&self->deadline, g_source_unref);
+  finish (self, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
+               GSocketAddress *from)
+{
+  GInetSocketAddress *inet;
+  IcecamPunchPacket kind;
+
+  /* Only the address learned from signalling is ever answered. */
+  if (!G_IS_INET_SOCKET_ADDRESS (from))
+    return;
+  inet = G_INET_SOCKET_ADDRESS (from);
+  if (!g_inet_address_equal (g_inet_socket_address_get_address (inet), self->peer_ip))
+    return;
+  kind = icecam_punch_parse_packet (data, length, self->config.token);
+  if (kind == ICECAM_PUNCH_PACKET_PROBE) {
+    send_packet (self, self->sockets->pdata[index], ICECAM_PUNCH_PACKET_ANSWER, from);
+    if (!self->finished)
+      send_packet (self, self->sockets->pdata[index], ICECAM_PUNCH_PACKET_PROBE, from);
+  } else if (kind == ICECAM_PUNCH_PACKET_ANSWER && !self->finished) {
+    self->winner = index;
+    self->remote = g_object_ref (inet);
+    finish (self, TRUE);
+  }
+}
+
+typedef struct {
+  IcecamPunch *punch;
+  guint index;
+} SocketWatch;
+
+static gboolean
+on_socket_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
+{
+  SocketWatch *watch = user_data;
+  IcecamPunch *self = watch->punch;
+  guint index = watch->index;
+
+  for (guint n = 0; n < 64; n++) {
+    guint8 buffer[64];
+    g_autoptr (GSocketAddress) from = NULL;
+    gssize got = g_socket_receive_from (sock, &from, (gchar *) buffer, sizeof buffer, NULL,
+                                        NULL);
+
+    if (got < 0)
+      break;
+    handle_packet (self, index, buffer, (gsize) got, from);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSocket *
+open_socket (GSocketFamily family, GInetAddress *bind_ip, GError **error)
+{
+  g_autoptr (GSocket) sock = NULL;
+  g_autoptr (GInetAddress) any = bind_ip != NULL ? g_object_ref (bind_ip)
+                                                 : g_inet_address_new_any (family);
+  g_autoptr (GSocketAddress) local = g_inet_socket_address_new (any, 0);
+
+  sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+  if (sock == NULL || !g_socket_bind (sock, local, FALSE, error))
+    return NULL;
+  g_socket_set_blocking (sock, FALSE);
+  return g_steal_pointer (&sock);
+}
+
+/**
+ * icecam_punch_new:
+ * @config: the role, token, peer address and bounds (checked here)
+ * @cone_socket: (nullable): cone role: the bound UDP socket whose server-reflexive address was
+ *   signalled (NULL opens one, for tests); ignored by the symmetric role
+ * @context: (nullable): where sending, receiving and @done run (NULL: the global default)
+ *
+ * Returns: a punch to start, or %NULL with @error set (bad bounds, no sockets)
+ */
+IcecamPunch *
+icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainContext *context,
+                  IcecamPunchDoneFunc done, gpointer user_data, GError **error)
+{
+  g_autoptr (GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  GSocketFamily family;
+  IcecamPunch *self;
+  guint n;
+
+  if (config->peer == NULL ||
+      (config->role != ICECAM_PUNCH_ROLE_CONE && config->role != ICECAM_PUNCH_ROLE_SYMMETRIC)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "punch: no peer address or no role");
+    return NULL;
+  }
+  if (config->timeout_ms == 0 || config->timeout_ms > ICECAM_PUNCH_MAX_TIMEOUT_MS ||
+      (config->role == ICECAM_PUNCH_ROLE_SYMMETRIC &&
+       (config->n_sockets == 0 || config->n_sockets > ICECAM_PUNCH_MAX_SOCKETS)) ||
+      (config->role == ICECAM_PUNCH_ROLE_CONE &&
+       (config->max_probes == 0 || config->max_probes > ICECAM_PUNCH_MAX_PROBES ||
+        config->port_min == 0 || config->port_min > config->port_max))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "punch: bounds out of range (at most 256 sockets, 1000 probes, 10 s)");
+    return NULL;
+  }
+  family = g_inet_address_get_family (g_inet_socket_address_get_address (config->peer));
+  n = config->role == ICECAM_PUNCH_ROLE_SYMMETRIC ? config->n_sockets : 1;
+  for (guint i = 0; i < n; i++) {
+    GSocket *sock;
+
+    if (config->role == ICECAM_PUNCH_ROLE_CONE && cone_socket != NULL) {
+      sock = g_object_ref (cone_socket);
+      g_socket_set_blocking (sock, FALSE);
+    } else if ((sock = open_socket (family, config->bind_ip, error)) == NULL) {
+      g_prefix_error (error, "punch: socket %u of %u: ", i + 1, n);
+      return NULL;
+    }
+    g_ptr_array_add (sockets, sock);
+  }
+
+  self = g_new0 (IcecamPunch, 1);
+  self->config = *config;
+  self->config.peer = g_object_ref (config->peer);
+  if (config->bind_ip != NULL)
+    self->config.bind_ip = g_object_ref (config->bind_ip);
+  self->peer_ip = g_object_ref (g_inet_socket_address_get_address (config->peer));
+  self->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+  self->done = done;
+  self->user_data = user_data;
+  self->sockets = g_steal_pointer (&sockets);
+  self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  return self;
+}
+
+/**
+ * icecam_punch_start:
+ *
+ * Starts receiving, sending and the clock. Call once.
+ */
+void
+icecam_punch_start (IcecamPunch *self)
+{
+  guint period;
+
+  if (self->start_us != 0)
+    return;
+  self->start_us = g_get_monotonic_time ();
+  for (guint i = 0; i < self->sockets->len; i++) {
+    GSource *source = g_socket_create_source (self->sockets->pdata[i], G_IO_IN, NULL);
+    SocketWatch *watch = g_new (SocketWatch, 1);
+
+    watch->punch = self;
+    watch->index = i;
+    g_source_set_callback (source, G_SOURCE_FUNC (on_socket_readable), watch, g_free);
+    g_source_attach (source, self->context);
+    g_ptr_array_add (self->sources, source);
+  }
+  period = self->config.role == ICECAM_PUNCH_ROLE_SYMMETRIC ? SYMMETRIC_ROUND_MS : SPRAY_TICK_MS;
+  on_tick (self);
+  self->tick = g_timeout_source_new (period);
+  g_source_set_callback (self->tick, on_tick, self, NULL);
+  g_source_attach (self->tick, self->context);
+  self->deadline = g_timeout_source_new (self->config.timeout_ms);
+  g_source_set_callback (self->deadline, on_deadline, self, NULL);
+  g_source_attach (self->deadline, self->context);
+}
+
+/* The socket of the path that worked (owned by the punch), or NULL before success. */
+GSocket *
+icecam_punch_get_socket (IcecamPunch *self)
+{
+  return self->success ? self->sockets->pdata[self->winner] : NULL;
+}
+
+/* Where the peer's answer came from on that socket, or NULL before success. */
+GInetSocketAddress *
+icecam_punch_get_remote (IcecamPunch *self)
+{
+  return self->remote;
+}
+
+guint
+icecam_punch_get_probes_sent (IcecamPunch *self)
+{
+  return self->n_sent;
+}
+
+/* Milliseconds from start to the end (success or timeout), or to now while punching. */
+gint64
+icecam_punch_get_elapsed_ms (IcecamPunch *self)
+{
+  if (self->start_us == 0)
+    return 0;
+  return ((self->finished ? self->done_us : g_get_monotonic_time ()) - self->start_us) / 1000;
+}
+
+/* The local address of socket @index (0 for the cone role), a new reference, or NULL. */
+GInetSocketAddress *
+icecam_punch_get_local_address (IcecamPunch *self, guint index)
+{
+  GSocketAddress *local;
+
+  if (index >= self->sockets->len)
+    return NULL;
+  local = g_socket_get_local_address (self->sockets->pdata[index], NULL);
+  return local != NULL ? G_INET_SOCKET_ADDRESS (local) : NULL;
+}
+
+void
+icecam_punch_free (IcecamPunch *self)
+{
+  if (self == NULL)
+    return;
+  stop_sending (self);
+  if (self->linger != NULL) {
+    g_source_destroy (self->linger);
+    g_clear_pointer (&self->linger, g_source_unref);
+  }
+  for (guint i = 0; i < self->sources->len; i++)
+    g_source_destroy (self->sources->pdata[i]);
+  g_ptr_array_unref (self->sources);
+  g_ptr_array_unref (self->sockets);
+  g_clear_object (&self->remote);
+  g_clear_object (&self->peer_ip);
+  g_clear_object (&self->config.peer);
+  g_clear_object (&self->config.bind_ip);
+  g_main_context_unref (self->context);
+  g_free (self);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests for birthday punching on loopback: the packet format, the bounds, the exchange of
+ * tokened probes and answers between a cone side and a symmetric side of 256 sockets (with
+ * no NAT in between, the first round of the symmetric side's probes already gets through:
+ * the birthday odds themselves are measured in the NAT lab, bench/natlab-punch.sh), and a
+ * wrong token that finds nothing. The symmetric side binds its sockets to an address of its
+ * own (127.46.0.2), so the spray reaches nothing bound to 127.0.0.1 only. */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "icecam-punch.h"
+#include "icecam-random.h"
+
+#define SYM_IP "127.46.0.2"
+#define CONE_IP "127.46.0.1"
+
+typedef struct {
+  gint done;
+  gboolean success[2];
+} Outcome;
+
+static void
+done_cb (IcecamPunch *punch, gboolean success, gpointer user_data)
+{
+  Outcome *outcome = user_data;
+
+  outcome->success[outcome->done++] = success;
+}
+
+static void
+test_packet (void)
+{
+  guint8 token[ICECAM_PUNCH_TOKEN_LENGTH], other[ICECAM_PUNCH_TOKEN_LENGTH];
+  guint8 packet[ICECAM_PUNCH_PACKET_LENGTH];
+
+  icecam_random_bytes (token, sizeof token);
+  memcpy (other, token, sizeof other);
+  other[15] ^= 1;
+  g_assert_cmpuint (icecam_punch_build_packet (ICECAM_PUNCH_PACKET_PROBE, token, packet), ==,
+                    ICECAM_PUNCH_PACKET_LENGTH);
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet, token), ==,
+                   ICECAM_PUNCH_PACKET_PROBE);
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet, other), ==,
+                   ICECAM_PUNCH_PACKET_NONE);
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet - 1, token), ==,
+                   ICECAM_PUNCH_PACKET_NONE);
+  icecam_punch_build_packet (ICECAM_PUNCH_PACKET_ANSWER, token, packet);
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet, token), ==,
+                   ICECAM_PUNCH_PACKET_ANSWER);
+  packet[4] = 3;
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet, token), ==,
+                   ICECAM_PUNCH_PACKET_NONE);
+  packet[4] = 1;
+  packet[0] = 'I';
+  g_assert_cmpint (icecam_punch_parse_packet (packet, sizeof packet, token), ==,
+                   ICECAM_PUNCH_PACKET_NONE);
+  /* Not RTP, RTCP, STUN, DTLS or a TURN channel (RFC 7983): the first byte is 'i' (105). */
+  icecam_punch_build_packet (ICECAM_PUNCH_PACKET_PROBE, token, packet);
+  g_assert_cmpuint (packet[0], ==, 105);
+}
+
+static void
+test_bounds (void)
+{
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (SYM_IP);
+  g_autoptr (GSocketAddress) peer = g_inet_socket_address_new (ip, 4000);
+  g_autoptr (GError) error = NULL;
+  IcecamPunchConfig config;
+
+  icecam_punch_config_init (&config, ICECAM_PUNCH_ROLE_SYMMETRIC);
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  config.peer = G_INET_SOCKET_ADDRESS (peer);
+  config.n_sockets = ICECAM_PUNCH_MAX_SOCKETS + 1;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  icecam_punch_config_init (&config, ICECAM_PUNCH_ROLE_CONE);
+  config.peer = G_INET_SOCKET_ADDRESS (peer);
+  config.max_probes = ICECAM_PUNCH_MAX_PROBES + 1;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  config.max_probes = 10;
+  config.timeout_ms = ICECAM_PUNCH_MAX_TIMEOUT_MS + 1;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+/* Both sides on loopback; @cone_token_flip: the cone side has another token. */
+static void
+run_pair (guint n_sockets, gboolean cone_token_flip, guint timeout_ms, Outcome *outcome,
+          guint *probes)
+{
+  g_autoptr (GInetAddress) sym_ip = g_inet_address_new_from_string (SYM_IP);
+  g_autoptr (GInetAddress) cone_ip = g_inet_address_new_from_string (CONE_IP);
+  g_autoptr (GSocketAddress) sym_public = g_inet_socket_address_new (sym_ip, 9);
+  g_autoptr (GInetSocketAddress) cone_local = NULL;
+  g_autoptr (GError) error = NULL;
+  IcecamPunchConfig cone_config, sym_config;
+  IcecamPunch *cone, *sym;
+  guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
+  gint64 deadline;
+  gchar *range;
+  guint low = 32768, high = 60999;
+
+  /* The sockets get ports of the ephemeral range: spray that. */
+  if (g_file_get_contents ("/proc/sys/net/ipv4/ip_local_port_range", &range, NULL, NULL)) {
+    if (sscanf (range, "%u %u", &low, &high) != 2 || low == 0 || high > 65535 || low > high)
+      low = 32768, high = 60999;
+    g_free (range);
+  }
+  icecam_random_bytes (token, sizeof token);
+  icecam_punch_config_init (&cone_config, ICECAM_PUNCH_ROLE_CONE);
+  memcpy (cone_config.token, token, sizeof token);
+  if (cone_token_flip)
+    cone_config.token[0] ^= 0x80;
+  cone_config.peer = G_INET_SOCKET_ADDRESS (sym_public);
+  cone_config.port_min = (guint16) low;
+  cone_config.port_max = (guint16) high;
+  cone_config.timeout_ms = timeout_ms;
+  cone_config.bind_ip = cone_ip;
+  cone = icecam_punch_new (&cone_config, NULL, NULL, done_cb, outcome, &error);
+  g_assert_no_error (error);
+  cone_local = icecam_punch_get_local_address (cone, 0);
+
+  icecam_punch_config_init (&sym_config, ICECAM_PUNCH_ROLE_SYMMETRIC);
+  memcpy (sym_config.token, token, sizeof token);
+  sym_config.peer = cone_local;
+  sym_config.n_sockets = n_sockets;
+  sym_config.timeout_ms = timeout_ms;
+  sym_config.bind_ip = sym_ip;
+  sym = icecam_punch_new (&sym_config, NULL, NULL, done_cb, outcome, &error);
+  g_assert_no_error (error);
+
+  icecam_punch_start (sym);
+  icecam_punch_start (cone);
+  deadline = g_get_monotonic_time () + (gint64) (timeout_ms + 5000) * 1000;
+  while (outcome->done < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (outcome->done, ==, 2);
+  if (outcome->success[0] && outcome->success[1]) {
+    g_autoptr (GInetSocketAddress) sym_winner = NULL;
+    GInetSocketAddress *cone_remote = icecam_punch_get_remote (cone);
+    GInetSocketAddress *sym_remote = icecam_punch_get_remote (sym);
+
+    g_assert_nonnull (icecam_punch_get_socket (cone));
+    g_assert_nonnull (icecam_punch_get_socket (sym));
+    /* The symmetric side's answer came from the cone side's one socket. */
+    g_assert_cmpuint (g_inet_socket_address_get_port (sym_remote), ==,
+                      g_inet_socket_address_get_port (cone_local));
+    g_assert_true (g_inet_address_equal (g_inet_socket_address_get_address (cone_remote),
+                                         sym_ip));
+  } else {
+    g_assert_null (icecam_punch_get_socket (cone));
+    g_assert_null (icecam_punch_get_remote (cone));
+  }
+  *probes = icecam_punch_get_probes_sent (cone) + icecam_punch_get_probes_sent (sym);
+  icecam_punch_free (cone);
+  icecam_punch_free (sym);
+}
+
+static void
+test_birthday (void)
+{
+  Outcome outcome = { 0 };
+  guint probes = 0;
+
+  run_pair (ICECAM_PUNCH_MAX_SOCKETS, FALSE, 5000, &outcome, &probes);
+  g_assert_true (outcome.success[0]);
+  g_assert_true (outcome.success[1]);
+  g_assert_cmpuint (probes, >, 0);
+  g_test_message ("punched with %u packets sent", probes);
+}
+
+static void
+test_wrong_token (void)
+{
+  Outcome outcome = { 0 };
+  guint probes = 0;
+
+  run_pair (64, TRUE, 600, &outcome, &probes);
+  g_assert_false (outcome.success[0]);
+  g_assert_false (outcome.success[1]);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/punch/packet", test_packet);
+  g_test_add_func ("/punch/bounds", test_bounds);
+  g_test_add_func ("/punch/exchange/loopback", test_birthday);
+  g_test_add_func ("/punch/exchange/wrong-token", test_wrong_token);
+  return g_test_run ();
+}

@@ -160,8 +160,8 @@ on_claim_reply (redisAsyncContext *ac, void *data, void *privdata)
     }
     icecam_registry_claim_done (self->registry, request->peer_id,
                                 ICECAM_REGISTRY_CLAIM_GRANTED, NULL);
-    /* The others learn the camera and its new resume hash now, not at the next heartbeat. */
-    cluster_claims_soon (self);
+    /* Its claim gets the hash of its new resume secret now, not at the next heartbeat. */
+    cluster_claims_soon (self, request->camera_id);
   }
   claim_request_free (request);
 }
@@ -317,18 +317,46 @@ static gboolean
 on_claims_soon (gpointer user_data)
 {
   IcecamCluster *self = user_data;
+  g_autoptr (GStrvBuilder) ids = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) resumes = g_strv_builder_new ();
+  g_auto (GStrv) id_list = NULL;
+  g_auto (GStrv) resume_list = NULL;
+  GHashTableIter iter;
+  gpointer id;
+  guint n = 0;
 
   g_clear_pointer (&self->claims_soon, g_source_unref);
-  if (!self->degraded)
-    cluster_send_heartbeat (self);
+  g_hash_table_iter_init (&iter, self->fresh_claims);
+  while (g_hash_table_iter_next (&iter, &id, NULL)) {
+    const gchar *resume = icecam_registry_get_camera_resume (self->registry, id);
+
+    if (resume != NULL) {
+      g_strv_builder_add (ids, id);
+      g_strv_builder_add (resumes, resume);
+      n++;
+    }
+  }
+  g_hash_table_remove_all (self->fresh_claims);
+  if (n == 0 || self->degraded || !self->publisher->up)
+    return G_SOURCE_REMOVE;
+  id_list = g_strv_builder_end (ids);
+  resume_list = g_strv_builder_end (resumes);
+  for (guint i = 0; i < n; i += REFRESH_CHUNK)
+    send_refresh (self, id_list, resume_list, i, MIN (REFRESH_CHUNK, n - i));
   return G_SOURCE_REMOVE;
 }
 
-/* A heartbeat (presence and claims) as soon as the main loop is idle. */
+/* The claim of @camera_id, just granted, is refreshed with its camera's new resume hash as
+ * soon as the main loop is idle (those granted meanwhile together): a camera that moves on
+ * right after its welcome proves itself with that secret. Presence waits for the heartbeat:
+ * a full one per camera would cost every node O(cameras) per camera that comes. */
 void
-cluster_claims_soon (IcecamCluster *self)
+cluster_claims_soon (IcecamCluster *self, const gchar *camera_id)
 {
-  if (self->claims_soon != NULL || self->disposed)
+  if (self->disposed)
+    return;
+  g_hash_table_add (self->fresh_claims, g_strdup (camera_id));
+  if (self->claims_soon != NULL)
     return;
   self->claims_soon = g_idle_source_new ();
   g_source_set_callback (self->claims_soon, on_claims_soon, self, NULL);

@@ -39,7 +39,8 @@ struct _IcecamCluster {
   GSource *tick;
   GHashTable *nodes;     /* node id → gint64* last heard, monotonic µs */
   GHashTable *claimed;   /* camera ids this node claimed in Redis (owned keys) */
-  GSource *claims_soon;  /* refresh the claims and presence at once (a camera came) */
+  GSource *claims_soon;  /* refresh the claims of @fresh_claims at once */
+  GHashTable *fresh_claims; /* ids granted since: their claims get the new resume hash */
   gboolean degraded;
   gboolean disposed;
 };
@@ -53,7 +54,7 @@ void cluster_read_relay_sessions (IcecamCluster *self, const gchar *node, JsonOb
 /* icecam-cluster-claims.c: camera ids claimed in Redis (docs/design.md, "Cluster"). */
 void cluster_claims_init (IcecamCluster *self);
 void cluster_claims_refresh (IcecamCluster *self);
-void cluster_claims_soon (IcecamCluster *self);
+void cluster_claims_soon (IcecamCluster *self, const gchar *camera_id);
 void cluster_claims_taken (IcecamCluster *self, const gchar *from, const gchar *camera_id);
 void cluster_claims_clear (IcecamCluster *self);
 

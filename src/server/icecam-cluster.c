@@ -626,6 +626,7 @@ icecam_cluster_finalize (GObject *object)
 
   g_hash_table_unref (self->nodes);
   g_hash_table_unref (self->claimed);
+  g_hash_table_unref (self->fresh_claims);
   g_free (self->host);
   g_free (self->node_id);
   g_free (self->advertise);
@@ -676,6 +677,7 @@ icecam_cluster_init (IcecamCluster *self)
 {
   self->nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->claimed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->fresh_claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->publisher = g_new0 (ClusterLink, 1);
   self->publisher->cluster = self;
   self->publisher->name = "publisher";

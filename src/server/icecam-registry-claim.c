@@ -129,6 +129,29 @@ icecam_registry_dup_claimed_cameras (IcecamRegistry *self, gchar ***resumes)
 }
 
 /**
+ * icecam_registry_get_camera_resume:
+ * @self: a registry
+ * @camera_id: a camera id
+ *
+ * Returns: (nullable): the `resume` secret of the latest welcome of the camera holding
+ *   @camera_id here (online, or detached), "" if it has none; %NULL if no camera holds it
+ */
+const gchar *
+icecam_registry_get_camera_resume (IcecamRegistry *self, const gchar *camera_id)
+{
+  Peer *peer;
+
+  g_return_val_if_fail (ICECAM_IS_REGISTRY (self), NULL);
+
+  peer = g_hash_table_lookup (self->cameras, camera_id);
+  if (peer == NULL)
+    peer = g_hash_table_lookup (self->detached_cameras, camera_id);
+  if (peer == NULL)
+    return NULL;
+  return peer->resume != NULL ? peer->resume : "";
+}
+
+/**
  * icecam_registry_camera_taken:
  * @self: a registry
  * @camera_id: a camera id this node held

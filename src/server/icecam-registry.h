@@ -175,6 +175,7 @@ void icecam_registry_set_claim_func (IcecamRegistry *self, IcecamRegistryClaimFu
 void icecam_registry_claim_done (IcecamRegistry *self, guint64 peer_id,
                                  IcecamRegistryClaim result, const gchar *holder);
 gchar **icecam_registry_dup_claimed_cameras (IcecamRegistry *self, gchar ***resumes);
+const gchar *icecam_registry_get_camera_resume (IcecamRegistry *self, const gchar *camera_id);
 gboolean icecam_registry_camera_taken (IcecamRegistry *self, const gchar *camera_id,
                                        const gchar *node);
 

@@ -504,6 +504,71 @@ test_late_join (Fixture *f, gconstpointer data)
   viewer_free (first);
 }
 
+/* Long enough that a first packet held for it stands out from any slow start. */
+#define JITTERBUFFER_LATENCY_MS 8000
+
+static GstPadProbeReturn
+on_first_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  gint64 *when = data;
+  gint64 none = 0;
+
+  __atomic_compare_exchange_n (when, &none, g_get_monotonic_time (), FALSE, __ATOMIC_SEQ_CST,
+                               __ATOMIC_SEQ_CST);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* The viewer pipeline as icecam-view builds it: icecamsrc started alone, the jitter buffer and
+ * the decoder chain linked while it connects. The first packet passes an rtpjitterbuffer with
+ * faststart within a frame or two: a serialized query after it (GstBaseSrc renegotiating for
+ * the late link) used to wait in the jitter buffer behind it, stopping the packets that would
+ * let faststart start, and the first frame waited for the whole latency (8 s here). */
+static void
+test_jitterbuffer_start (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *description = g_strdup_printf (
+      "rtpjitterbuffer latency=%d do-retransmission=true faststart-min-packets=1 "
+      "! rtph264depay request-keyframe=true ! avdec_h264 ! fakesink name=sink sync=false",
+      JITTERBUFFER_LATENCY_MS);
+  GstElement *pipeline = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("icecamsrc", NULL);
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstPad) src_pad = NULL;
+  g_autoptr (GstPad) sink_pad = NULL;
+  GstElement *chain;
+  gint64 sent = 0, received = 0;
+
+  g_assert_nonnull (src);
+  g_object_set (src, "server", f->url, "camera-id", "frontdoor", NULL);
+  gst_bin_add (GST_BIN (pipeline), src);
+  src_pad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_buffer, &sent, NULL);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PAUSED), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  chain = gst_parse_bin_from_description (description, TRUE, &error);
+  g_assert_no_error (error);
+  sink = gst_bin_get_by_name (GST_BIN (chain), "sink");
+  sink_pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_buffer, &received, NULL);
+  gst_bin_add (GST_BIN (pipeline), chain);
+  g_assert_true (gst_element_link (src, chain));
+  g_assert_true (gst_element_sync_state_with_parent (chain));
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+
+  g_assert_true (WAIT_UNTIL_FOR (__atomic_load_n (&received, __ATOMIC_SEQ_CST) != 0,
+                                 2 * JITTERBUFFER_LATENCY_MS / 1000));
+  g_test_message ("first packet through the jitter buffer after %.1f ms",
+                  (__atomic_load_n (&received, __ATOMIC_SEQ_CST) -
+                   __atomic_load_n (&sent, __ATOMIC_SEQ_CST)) / 1000.0);
+  g_assert_cmpint (__atomic_load_n (&received, __ATOMIC_SEQ_CST) -
+                   __atomic_load_n (&sent, __ATOMIC_SEQ_CST), <,
+                   JITTERBUFFER_LATENCY_MS * G_TIME_SPAN_MILLISECOND / 2);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -519,5 +584,7 @@ main (int argc, char **argv)
               test_browser_viewer, fixture_teardown);
   g_test_add ("/keyframes/late-join", Fixture, &camera_x264, fixture_setup, test_late_join,
               fixture_teardown);
+  g_test_add ("/keyframes/jitterbuffer-start", Fixture, &camera_x264, fixture_setup,
+              test_jitterbuffer_start, fixture_teardown);
   return g_test_run ();
 }

@@ -27,9 +27,12 @@
 #define DRAIN_US (1000 * 1000)
 /* Growth on a clean path: +16 % a second (compounded per report), so 5x takes about 11 s. */
 #define INCREASE_PER_S 0.16
-/* ... but +4 % a second above 85 % of the estimate the last cut was made at. */
+/* ... but +4 % a second from 85 % to 115 % of what got through at the last cut (near where the
+ * path gave way; further above, the path has changed, or the cut answered a burst: the host
+ * stalled and the encoder sent its backlog at once). */
 #define INCREASE_NEAR_PER_S 0.04
 #define NEAR_LAST_CUT 0.85
+#define FAR_ABOVE_LAST_CUT 1.15
 /* ... and not above 95 % of it at all for this long after the cut: each probe past what the
  * path carried costs a burst of loss (a keyframe in a full queue is a freeze). "It" is what
  * got through when the cut was made, not the estimate then (which was already past the
@@ -236,7 +239,8 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
     v->hold_until = now + HOLD_US;
   } else if (v->loss < LOSS_LOW && queue_ms < QUEUE_DELAY_LOW_MS && now >= v->hold_until) {
     /* Near where the path gave way last time: slowly, so as to get there less often. */
-    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps
+    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps &&
+                       v->estimate_kbps < FAR_ABOVE_LAST_CUT * v->last_cut_kbps
                      ? INCREASE_NEAR_PER_S : INCREASE_PER_S;
 
     gdouble ceiling = v->last_cut_kbps > 0 && now - v->last_cut_time < CEILING_US

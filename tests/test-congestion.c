@@ -82,19 +82,24 @@ ntp_at (gint64 us)
 }
 
 /* A report from viewer @key at @t: @loss in 1/256, round trip @rtt_ms, @kbps sent to it in the
- * half second before. */
+ * half second before, in packets of 1000 bytes; @counts: the bytes sent to it and the packets it
+ * lost so far. */
 static void
 report (IcecamBitrateController *c, gconstpointer key, gint64 t, guint8 loss, guint rtt_ms,
-        guint64 *bytes, guint kbps)
+        guint64 *counts, guint kbps)
 {
   IcecamRtcpReportBlock block = { 0 };
   guint64 ntp_now = ntp_at (t);
+  guint64 sent = (guint64) kbps * 1000 / 8 / 2;
 
-  *bytes += (guint64) kbps * 1000 / 8 / 2;
+  counts[0] += sent;
+  counts[1] += sent / 1000 * loss / 256;
   block.fraction_lost = loss;
+  block.cumulative_lost = (gint32) counts[1];
+  block.highest_seq = (guint32) (counts[0] / 1000);
   block.lsr = (guint32) ((ntp_at (t - rtt_ms * 1000) >> 16));
   block.dlsr = 0;
-  icecam_bitrate_controller_report (c, key, &block, *bytes, ntp_now, t);
+  icecam_bitrate_controller_report (c, key, &block, counts[0], ntp_now, t);
 }
 
 /* One viewer behind 800 kbit/s: a queue builds (the round trip grows), then loss; the target
@@ -104,7 +109,7 @@ test_controller_one_viewer (void)
 {
   g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 2500);
   gint64 t = 100 * G_USEC_PER_SEC;
-  guint64 bytes = 0;
+  guint64 bytes[2] = { 0 };
   IcecamViewerRate rate;
   guint v = 1;
 
@@ -113,22 +118,22 @@ test_controller_one_viewer (void)
   icecam_bitrate_controller_add_viewer (c, &v);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 600);  /* start low */
   for (guint i = 0; i < 30; i++) /* 15 s of a clean path */
-    report (c, &v, t - 20 * G_USEC_PER_SEC + i * G_USEC_PER_SEC / 2, 0, 40, &bytes,
+    report (c, &v, t - 20 * G_USEC_PER_SEC + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
             icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
-  report (c, &v, t, 0, 40, &bytes, 2500);
+  report (c, &v, t, 0, 40, bytes, 2500);
   for (guint i = 1; i <= 4; i++)
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40 + 150 * i, &bytes, 2500);
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40 + 150 * i, bytes, 2500);
   /* a queue that lasts two round trips: cut by its share (to drain it), once per round trip */
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1400);
   g_assert_true (icecam_bitrate_controller_is_congested (c, t + 2 * G_USEC_PER_SEC));
   /* heavy loss: down to what gets through (not under 30 % at once), a round trip after the
    * last cut */
-  report (c, &v, t + 5 * G_USEC_PER_SEC / 2, 80, 400, &bytes,
+  report (c, &v, t + 5 * G_USEC_PER_SEC / 2, 80, 400, bytes,
           icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 1400);
   for (guint i = 1; i <= 2; i++)
-    report (c, &v, t + (5 + i) * G_USEC_PER_SEC / 2, 80, 400 + 10 * i, &bytes,
+    report (c, &v, t + (5 + i) * G_USEC_PER_SEC / 2, 80, 400 + 10 * i, bytes,
             icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, 900);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), >=, 150);
@@ -140,12 +145,12 @@ test_controller_one_viewer (void)
   t += 10 * G_USEC_PER_SEC;
   for (guint i = 0; i < 100; i++)
     report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40,
-            &bytes, icecam_bitrate_controller_get_target_kbps (c));
+            bytes, icecam_bitrate_controller_get_target_kbps (c));
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
   g_assert_false (icecam_bitrate_controller_is_congested (c, t + 50 * G_USEC_PER_SEC));
   /* off: the maximum whatever the reports */
   icecam_bitrate_controller_set_enabled (c, FALSE);
-  report (c, &v, t + 60 * G_USEC_PER_SEC, 255, 900, &bytes, 2500);
+  report (c, &v, t + 60 * G_USEC_PER_SEC, 255, 900, bytes, 2500);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
 }
 
@@ -155,15 +160,15 @@ test_controller_slow_viewer (void)
 {
   g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 2500);
   gint64 t = 100 * G_USEC_PER_SEC;
-  guint64 fast_bytes = 0, slow_bytes = 0;
+  guint64 fast_bytes[2] = { 0 }, slow_bytes[2] = { 0 };
   IcecamViewerRate rate;
   guint fast = 1, slow = 2;
 
   icecam_bitrate_controller_add_viewer (c, &fast);
   icecam_bitrate_controller_add_viewer (c, &slow);
   for (guint i = 0; i < 30; i++) {
-    report (c, &fast, t + i * G_USEC_PER_SEC / 2, 0, 40, &fast_bytes, 2500);
-    report (c, &slow, t + i * G_USEC_PER_SEC / 2, 200, 600, &slow_bytes, 300);
+    report (c, &fast, t + i * G_USEC_PER_SEC / 2, 0, 40, fast_bytes, 2500);
+    report (c, &slow, t + i * G_USEC_PER_SEC / 2, 200, 600, slow_bytes, 300);
   }
   g_assert_true (icecam_bitrate_controller_get_viewer (c, &slow, &rate));
   g_assert_true (rate.reduced);
@@ -173,6 +178,31 @@ test_controller_slow_viewer (void)
   /* the slow one leaves: nothing changes for the fast one */
   icecam_bitrate_controller_remove_viewer (c, &slow);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
+}
+
+/* A thin stream with random loss: a report reading 12.5 % from one packet in eight is no
+ * reason to cut; the same fraction of a stream ten times thicker is. */
+static void
+test_controller_sparse_loss (void)
+{
+  g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (50, 2500);
+  gint64 t = 100 * G_USEC_PER_SEC;
+  guint64 counts[2] = { 0 };
+  IcecamViewerRate rate;
+  guint before, v = 1;
+
+  icecam_bitrate_controller_add_viewer (c, &v);
+  for (guint i = 0; i < 4; i++)
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, counts, 170);
+  g_assert_true (icecam_bitrate_controller_get_viewer (c, &v, &rate));
+  before = rate.estimate_kbps;
+  for (guint i = 4; i < 12; i++) /* 170 kbit/s: 10 packets a report, 1 lost */
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 32, 40, counts, 170);
+  g_assert_true (icecam_bitrate_controller_get_viewer (c, &v, &rate));
+  g_assert_cmpuint (rate.estimate_kbps, >=, before);
+  g_assert_false (icecam_bitrate_controller_is_congested (c, t + 6 * G_USEC_PER_SEC));
+  report (c, &v, t + 6 * G_USEC_PER_SEC, 32, 40, counts, 1700); /* 106 packets, 13 lost */
+  g_assert_true (icecam_bitrate_controller_is_congested (c, t + 6 * G_USEC_PER_SEC));
 }
 
 /* Keyframes only, renumbered without gaps; back to full at the next keyframe. */
@@ -228,6 +258,7 @@ main (int argc, char **argv)
   g_test_add_func ("/congestion/receiver-report", test_receiver_report);
   g_test_add_func ("/congestion/controller/one-viewer", test_controller_one_viewer);
   g_test_add_func ("/congestion/controller/slow-viewer", test_controller_slow_viewer);
+  g_test_add_func ("/congestion/controller/sparse-loss", test_controller_sparse_loss);
   g_test_add_func ("/congestion/reduced-stream", test_reduced_stream);
   return g_test_run ();
 }

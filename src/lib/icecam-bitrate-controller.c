@@ -27,9 +27,12 @@
 #define DRAIN_US (1000 * 1000)
 /* Growth on a clean path: +16 % a second (compounded per report), so 5x takes about 11 s. */
 #define INCREASE_PER_S 0.16
-/* ... but +4 % a second above 85 % of the estimate the last cut was made at. */
+/* ... but +4 % a second from 85 % to 115 % of what got through at the last cut (near where the
+ * path gave way; further above, the path has changed, or the cut answered a burst: the host
+ * stalled and the encoder sent its backlog at once). */
 #define INCREASE_NEAR_PER_S 0.04
 #define NEAR_LAST_CUT 0.85
+#define FAR_ABOVE_LAST_CUT 1.15
 /* ... and not above 95 % of it at all for this long after the cut: each probe past what the
  * path carried costs a burst of loss (a keyframe in a full queue is a freeze). "It" is what
  * got through when the cut was made, not the estimate then (which was already past the
@@ -43,6 +46,11 @@
 #define DECREASE_GAP_US (500 * 1000)
 /* The smallest round trip is forgotten after this long (a route may change). */
 #define MIN_RTT_WINDOW_US (30 * G_USEC_PER_SEC)
+/* Loss over LOSS_HIGH cuts only when at least this many packets were lost since the last
+ * report: a quarter second of a 170 kbit/s stream is 16 packets, and 5 % random loss reads
+ * over 10 % (two lost) in one report of five, each a cut the path did not ask for; four lost
+ * of 16 happens in under one report of a hundred. */
+#define LOSS_MIN_PACKETS 4
 /* A new viewer's estimate. */
 #define START_KBPS 600
 /* A viewer whose estimate is under this share of the best one's is "far below the others". */
@@ -78,6 +86,9 @@ typedef struct {
   gint64 min_rtt_time;
   gint prev_rtt_ms;        /* the fresh round trip before the last one; -1 if none */
   gint64 rtt_time, prev_rtt_time; /* when they were measured */
+  gboolean loss_counts;    /* this report's loss is enough to cut for */
+  gboolean have_lost;      /* last_lost is set */
+  gint32 last_lost;        /* the previous report's cumulative lost */
   guint32 last_lsr;        /* a round trip is measured once per sender report echoed */
   gboolean rtt_fresh;      /* this report measured one */
 } Viewer;
@@ -214,10 +225,10 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
 
     base = MIN (base, received_kbps * t_ms / (t_ms + v->rtt_ms - v->prev_rtt_ms));
   }
-  if (v->loss > LOSS_HIGH || queue_building) {
+  if (v->loss_counts || queue_building) {
     if (now >= v->next_decrease) {
       gdouble drain = queue_building ? 1 - lasting_ms * 1000.0 / DRAIN_US : 1;
-      gdouble floor = v->estimate_kbps * (v->loss > LOSS_HIGH ? MAX_CUT : MAX_DELAY_CUT);
+      gdouble floor = v->estimate_kbps * (v->loss_counts ? MAX_CUT : MAX_DELAY_CUT);
       gdouble cut = MIN (v->estimate_kbps, MAX (base * MIN (BACKOFF, drain), floor));
 
       v->last_cut_kbps = MAX (MIN (base, v->estimate_kbps), cut);
@@ -228,7 +239,8 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
     v->hold_until = now + HOLD_US;
   } else if (v->loss < LOSS_LOW && queue_ms < QUEUE_DELAY_LOW_MS && now >= v->hold_until) {
     /* Near where the path gave way last time: slowly, so as to get there less often. */
-    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps
+    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps &&
+                       v->estimate_kbps < FAR_ABOVE_LAST_CUT * v->last_cut_kbps
                      ? INCREASE_NEAR_PER_S : INCREASE_PER_S;
 
     gdouble ceiling = v->last_cut_kbps > 0 && now - v->last_cut_time < CEILING_US
@@ -238,6 +250,20 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
       v->estimate_kbps = MIN (v->estimate_kbps * (1 + rate * MIN (elapsed_s, 1.0)), ceiling);
   }
   v->estimate_kbps = CLAMP (v->estimate_kbps, 16, self->max_kbps);
+}
+
+/* The report's fraction lost, and whether it counts: over LOSS_HIGH with at least
+ * LOSS_MIN_PACKETS lost since the previous report (by the cumulative count; a first report, or
+ * a count that went back, is taken at its fraction). */
+static void
+note_loss (Viewer *v, const IcecamRtcpReportBlock *block)
+{
+  gint64 lost = v->have_lost ? (gint64) block->cumulative_lost - v->last_lost : -1;
+
+  v->loss = block->fraction_lost / 256.0;
+  v->loss_counts = v->loss > LOSS_HIGH && (lost < 0 || lost >= LOSS_MIN_PACKETS);
+  v->last_lost = block->cumulative_lost;
+  v->have_lost = TRUE;
 }
 
 /**
@@ -269,7 +295,7 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
     goto out; /* too soon after the previous one to say anything */
   v->last_bytes = bytes_sent;
   v->last_report = now;
-  v->loss = block->fraction_lost / 256.0;
+  note_loss (v, block);
   v->rtt_fresh = block->lsr != 0 && block->lsr != v->last_lsr;
   v->last_lsr = block->lsr;
   if (v->rtt_fresh) {
@@ -356,7 +382,7 @@ icecam_bitrate_controller_is_congested (IcecamBitrateController *self, gint64 no
   while (!congested && g_hash_table_iter_next (&iter, NULL, (gpointer *) &v))
     congested = self->enabled && !v->reduced &&
                 ((v->last_cut_time != 0 && now - v->last_cut_time < HOLD_US) ||
-                 v->loss > LOSS_HIGH);
+                 v->loss_counts);
   g_mutex_unlock (&self->lock);
   return congested;
 }

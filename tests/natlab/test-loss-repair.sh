@@ -28,14 +28,15 @@ FRAMES=${ICECAM_NATLAB_LOSS_FRAMES:-450}
 # One viewer of 15 s through a lossy downlink; $1 slot, $2 case name, $3 loss %.
 check_lossy_link() {
   local i=$1 name=$2 loss=$3 dir="$LAB_TMP/$2" before=$failures summary lost recovered gap
-  local freezes dropped
+  local freezes dropped stats resent
   mkdir -p "$dir"
   if ! lab_site c "$i" port-restricted || ! lab_site v "$i" port-restricted ||
     ! lab_site_emulate v "$i" --ab-loss "$loss" --ab-delay 30 --ba-delay 30; then
     tap_not_ok "$name: lab sites with the link emulator"
     return
   fi
-  start_camera "$i" "c$i" "$dir" || { tap_not_ok "$name: camera registers"; return; }
+  start_camera "$i" "c$i" "$dir" --stats-interval 1 ||
+    { tap_not_ok "$name: camera registers"; return; }
   start_viewer "$i" "v$i" "$dir" "$FRAMES"
   lab_wait_pid_gone "$VIEWER_PID" $((FRAMES / 10 + 60))
   wait "$VIEWER_PID" 2>/dev/null
@@ -52,10 +53,15 @@ check_lossy_link() {
     "$LAB_TMP/v${i}link.log" | tail -1)
   cp "$LAB_TMP/v${i}link.log" "$dir/" 2>/dev/null
   echo "# $name: the link dropped ${dropped:-?} packets on the way to the viewer"
+  stats=$(grep -E '^icecam-camera: stats session=' "$dir/camera.log" | tail -1)
+  echo "# $name: camera ${stats#icecam-camera: }"
   tap_check "$name: the viewer decoded $FRAMES frames" grep -q 'result=ok' <<<"$summary"
   tap_check "$name: the link lost packets (${dropped:-none})" [ "${dropped:-0}" -gt 0 ]
   tap_check "$name: retransmissions repaired losses (recovered=$recovered)" \
     [ "${recovered:-0}" -gt 0 ]
+  resent=$(sed -nE 's/.* retransmitted=([0-9]+).*/\1/p' <<<"$stats")
+  tap_check "$name: the camera's stats show retransmissions (retransmitted=${resent:-none})" \
+    [ "${resent:-0}" -gt 0 ]
   tap_check "$name: at most 2 packets still lost after repair (lost=$lost)" \
     [ -n "$lost" ] && [ "$lost" -le 2 ]
   tap_check "$name: no freeze (freezes=$freezes, max_gap_ms=$gap)" [ "${freezes:-1}" = 0 ]

@@ -104,7 +104,7 @@ on_pad_added (GstElement *src, GstPad *pad, Skew *skew)
     return;
   /* icecam-view's audio chain (src/tools/icecam-view-audio.c), into a sink that listens. */
   description = g_strdup_printf (
-      ICECAM_VIEW_AUDIO_DECODER " ! audio/x-raw,format=S16LE,channels=1 ! fakesink name=a "
+      ICECAM_VIEW_AUDIO_DECODER " ! audio/x-raw,format=S16LE,channels=1 ! fakesink name=a async=false "
       ICECAM_VIEW_AUDIO_SINK_SETTINGS " signal-handoffs=true", ICECAM_VIEW_AUDIO_DELAY_MS * 1000000);
   chain = gst_parse_bin_from_description (description, TRUE, &error);
   if (chain == NULL) {

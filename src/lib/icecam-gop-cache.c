@@ -56,20 +56,26 @@ rtp_timestamp (GBytes *packet)
   return length >= 12 ? (guint32) data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7] : 0;
 }
 
-/* Whether @packet is more of the access unit the group opened with: the group holds only
- * packets of its keyframe's RTP timestamp so far, and @packet has it too. */
+/* Whether @packet is the slice after the parameter sets the group opened with: the group holds
+ * only packets of parameter sets so far, with @packet's timestamp. */
 static gboolean
 continues_keyframe (IcecamGopCache *self, const guint8 *packet, gsize length)
 {
-  GBytes *first, *last;
+  guint32 timestamp;
 
   if (self->gop == NULL || self->gop->len == 0 || length < 12)
     return FALSE;
-  first = g_ptr_array_index (self->gop, 0);
-  last = g_ptr_array_index (self->gop, self->gop->len - 1);
-  return rtp_timestamp (first) == rtp_timestamp (last) &&
-         rtp_timestamp (first) == ((guint32) packet[4] << 24 | packet[5] << 16 | packet[6] << 8 |
-                                   packet[7]);
+  timestamp = (guint32) packet[4] << 24 | packet[5] << 16 | packet[6] << 8 | packet[7];
+  for (guint i = 0; i < self->gop->len; i++) {
+    GBytes *cached = g_ptr_array_index (self->gop, i);
+    gsize cached_length;
+    const guint8 *data = g_bytes_get_data (cached, &cached_length);
+
+    if (rtp_timestamp (cached) != timestamp ||
+        !icecam_rtp_h264_is_parameter_sets (data, cached_length))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /**

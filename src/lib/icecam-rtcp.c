@@ -120,6 +120,24 @@ icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length)
 }
 
 /**
+ * icecam_rtp_h264_is_parameter_sets:
+ *
+ * Returns: whether an H.264 RTP packet carries a sequence parameter set and no coded slice
+ *   (a STAP-A of SPS and PPS, or a lone SPS), as payloaders send before a keyframe's slices
+ */
+gboolean
+icecam_rtp_h264_is_parameter_sets (const guint8 *data, gsize length)
+{
+  H264Contents contents = { FALSE, FALSE, FALSE };
+  const guint8 *payload;
+  gsize payload_length;
+
+  return icecam_rtp_get_payload (data, length, &payload, &payload_length) &&
+         h264_read_payload (payload, payload_length, &contents) && contents.sps &&
+         !contents.slice;
+}
+
+/**
  * icecam_rtp_get_payload:
  * @payload: (out): where the payload starts in @data
  * @payload_length: (out): its length, without padding

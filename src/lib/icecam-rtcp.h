@@ -44,6 +44,7 @@ gboolean icecam_rtp_get_ssrc (const guint8 *data, gsize length, guint32 *ssrc);
 gboolean icecam_rtp_get_payload (const guint8 *data, gsize length, const guint8 **payload,
                                  gsize *payload_length);
 gboolean icecam_rtp_h264_starts_keyframe (const guint8 *data, gsize length);
+gboolean icecam_rtp_h264_is_parameter_sets (const guint8 *data, gsize length);
 gboolean icecam_rtcp_has_keyframe_request (const guint8 *data, gsize length);
 gboolean icecam_rtcp_starts_with_report (const guint8 *data, gsize length);
 void icecam_rtcp_build_pli (guint8 out[ICECAM_RTCP_PLI_SIZE], guint32 sender_ssrc,

@@ -42,7 +42,7 @@ make_chain (IcecamViewAudio *self, GError **error)
 {
   g_autofree gchar *description = g_strdup_printf (
       ICECAM_VIEW_AUDIO_DECODER " ! %s " ICECAM_VIEW_AUDIO_SINK_SETTINGS,
-      self->headless ? "fakesink" : "autoaudiosink", ICECAM_VIEW_AUDIO_DELAY_MS * 1000000);
+      self->headless ? "fakesink async=false" : "autoaudiosink", ICECAM_VIEW_AUDIO_DELAY_MS * 1000000);
   GstElement *chain = gst_parse_bin_from_description (description, TRUE, error);
   g_autoptr (GstElement) dec = NULL;
   g_autoptr (GstPad) pad = NULL;

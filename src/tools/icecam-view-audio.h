@@ -17,9 +17,9 @@ G_BEGIN_DECLS
 #define ICECAM_VIEW_AUDIO_DECODER \
   "queue max-size-time=500000000 leaky=downstream ! rtpopusdepay ! opusdec name=adec plc=true " \
   "! audioconvert ! audioresample"
-/* The sink's settings: played on icecamsrc's stamps; added while the pipeline plays, so no
- * preroll (async=false). */
-#define ICECAM_VIEW_AUDIO_SINK_SETTINGS "sync=true async=false ts-offset=%d"
+/* The sink's settings: played on icecamsrc's stamps (autoaudiosink has no async property; the
+ * headless fakesink adds async=false: it joins a playing pipeline, nothing to preroll). */
+#define ICECAM_VIEW_AUDIO_SINK_SETTINGS "sync=true ts-offset=%d"
 
 typedef struct _IcecamViewAudio IcecamViewAudio;
 

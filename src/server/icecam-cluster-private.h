@@ -41,6 +41,9 @@ struct _IcecamCluster {
   GHashTable *claimed;   /* camera ids this node claimed in Redis (owned keys) */
   GSource *claims_soon;  /* refresh the claims of @fresh_claims at once */
   GHashTable *fresh_claims; /* ids granted since: their claims get the new resume hash */
+  guint beats;
+  guint presence_fingerprint; /* of the camera list last published */
+  gboolean full_presence_due;
   gboolean degraded;
   gboolean disposed;
 };

@@ -146,11 +146,13 @@ static void
 on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
-  g_autofree gchar *predicted =
+  gboolean relay_only = vs->endpoint->user_config->policy == ICECAM_ICE_POLICY_RELAY;
+  g_autofree gchar *predicted = relay_only ? NULL :
     icecam_predicted_candidate_from_host (candidate, vs->endpoint->public_ipv4);
 
   icecam_signalling_client_send (vs->endpoint->client, msg);
-  /* The srflx candidate, round trips before the TURN allocation confirms it. */
+  /* The srflx candidate, round trips before the TURN allocation confirms it; never with the
+   * relay policy, which reveals no address of the camera's. */
   if (predicted != NULL) {
     g_autoptr (IcecamMessage) guess = icecam_message_new_candidate (vs->id, predicted);
 

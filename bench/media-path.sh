@@ -7,6 +7,8 @@
 # Usage: bench/media-path.sh [REPS] [CPU_RATE] [RATES...]
 #        PATHS="icecam icecam-libsrtp udp" bench/media-path.sh ...   (icecam-libsrtp: both ends
 #        with ICECAM_SRTP=libsrtp, RTP through libsrtp instead of OpenSSL, for comparison)
+#        OTHER=../before/build-bench PATHS="icecam other udp" ...   (other: icecamsink and
+#        icecamsrc of another build, driven by this build's bench-media-path)
 set -u
 # shellcheck disable=SC2154 # send_udp, total_VIA ... are set with eval per path
 . "$(dirname "$0")/common.sh"
@@ -26,17 +28,18 @@ PORT=$((20000 + RANDOM % 20000))
 
 # run VIA RATE [FPS]: prints "sent received queue_dropped send_us_per_pkt recv_us_per_pkt"
 run () {
-  local via=$1 rate=$2 fps=${3:-30} cam="mp$RANDOM$RANDOM" srtp=
+  local via=$1 rate=$2 fps=${3:-30} cam="mp$RANDOM$RANDOM" srtp= plugin=$BUILD
   [ "$via" = icecam-libsrtp ] && srtp=libsrtp
+  [ "$via" = other ] && plugin=${OTHER:?OTHER=build directory for the path other}
   if [ "$via" != udp ]; then
-    ICECAM_SRTP=$srtp "$MP" send --via icecam --server "$URL" --camera "$cam" --rate "$rate" --fps "$fps" \
+    ICECAM_SRTP=$srtp bench_in_build "$plugin" "$MP" send --via icecam --server "$URL" --camera "$cam" --rate "$rate" --fps "$fps" \
       --seconds "$SECONDS_PER_RUN" --settle-ms "$SETTLE_MS" >"$WORK/send" 2>"$WORK/send.err" &
     local sender=$!
     bench_wait_health cameras 1 || return
     # /healthz may still count the previous run's camera: ask again until this one is there
     local try
     for try in $(seq 50); do
-      ICECAM_SRTP=$srtp "$MP" recv --via icecam --server "$URL" --camera "$cam" \
+      ICECAM_SRTP=$srtp bench_in_build "$plugin" "$MP" recv --via icecam --server "$URL" --camera "$cam" \
         >"$WORK/recv" 2>"$WORK/recv.err" && break
       grep -q unknown-camera "$WORK/recv.err" || break
       sleep 0.1

@@ -11,6 +11,7 @@
 #   bench/churn.sh 1000000 4
 #   bench/churn.sh 100000 4 build-bench/src/server/icecam-rendezvous /tmp/rdv-before
 set -u
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 total=${1:?usage: bench/churn.sh TOTAL PROCS [RENDEZVOUS...]}
@@ -22,7 +23,7 @@ CHURN=$BUILD/bench/bench-connect-churn
 rounds=10
 
 rss_kib () { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-fds () { ls "/proc/$1/fd" | wc -l; }
+fds () { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 # churn_round N: N connections over $procs processes; fails if any connection failed.
 churn_round () {
@@ -50,7 +51,7 @@ for server in "${servers[@]}"; do
   echo "connections rss_kib fds"
   done_n=0
   failed=0
-  for r in $(seq "$rounds"); do
+  for _ in $(seq "$rounds"); do
     churn_round $((total / rounds)) || failed=1
     done_n=$((done_n + total / rounds))
     echo "$done_n $(rss_kib "$RV_PID") $(fds "$RV_PID")"

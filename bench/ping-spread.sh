@@ -8,6 +8,7 @@
 #   bench/ping-spread.sh N S RENDEZVOUS...
 #   bench/ping-spread.sh 10000 45 /tmp/rdv-before build-bench/src/server/icecam-rendezvous
 set -u
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 n=${1:?usage: bench/ping-spread.sh N SECONDS RENDEZVOUS...}

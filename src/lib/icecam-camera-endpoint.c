@@ -64,6 +64,14 @@ viewer_session_free (ViewerSession *vs)
 }
 
 static void
+use_punched_path_cb (IcecamPunch *punch, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_peer_session_use_punched_path (vs->peer, punch);
+}
+
+static void
 send_punch_cb (IcecamMessage *msg, gpointer user_data)
 {
   ViewerSession *vs = user_data;
@@ -368,6 +376,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   vs->punch = icecam_punch_session_new_for_config (
     "icecam-camera", vs->id, config, icecam_signalling_client_get_welcome (self->client),
     send_punch_cb, vs);
+  if (vs->punch != NULL)
+    icecam_punch_session_set_path_func (vs->punch, use_punched_path_cb);
   g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
   g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);

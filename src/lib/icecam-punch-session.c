@@ -26,6 +26,7 @@ struct _IcecamPunchSession {
   GInetSocketAddress *stun;
   gchar *public_address;
   IcecamPunchSendFunc send;
+  IcecamPunchPathFunc path;
   gpointer user_data;
   GMainContext *context;
 
@@ -146,6 +147,13 @@ icecam_punch_session_new_for_config (const gchar *log_id, const gchar *session_i
                                    welcome != NULL ? welcome->address : NULL, send, user_data);
 }
 
+/* Where a punch that succeeded goes (the media moves to it); unset: it stays here, logged. */
+void
+icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func)
+{
+  self->path = func;
+}
+
 static void
 on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
 {
@@ -159,6 +167,9 @@ on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
     g_message ("%s: session %s: punched a direct path to %s in %" G_GINT64_FORMAT
                " ms (%u probes and answers sent)", self->log_id, self->session_id, remote,
                icecam_punch_get_elapsed_ms (punch), icecam_punch_get_probes_sent (punch));
+    /* The session's transport owns it from now on (and frees it). */
+    if (self->path != NULL && self->punch == punch)
+      self->path (g_steal_pointer (&self->punch), self->user_data);
   } else {
     g_message ("%s: session %s: punching found no path in %" G_GINT64_FORMAT " ms (%u sent)",
                self->log_id, self->session_id, icecam_punch_get_elapsed_ms (punch),

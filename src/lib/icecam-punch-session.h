@@ -32,6 +32,8 @@ typedef struct _IcecamPunchSession IcecamPunchSession;
 
 /* Sends @msg (transfer full) to the peer over signalling. */
 typedef void (*IcecamPunchSendFunc) (IcecamMessage *msg, gpointer user_data);
+/* A punch that succeeded (transfer full), for the session's media to move to. */
+typedef void (*IcecamPunchPathFunc) (IcecamPunch *punch, gpointer user_data);
 
 IcecamPunchSession *icecam_punch_session_new (const gchar *log_id, const gchar *session_id,
                                               IcecamPunchMapping mapping,
@@ -44,6 +46,7 @@ IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
                                                          const IcecamMessage *welcome,
                                                          IcecamPunchSendFunc send,
                                                          gpointer user_data);
+void icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func);
 void icecam_punch_session_start (IcecamPunchSession *self);
 void icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg);
 gboolean icecam_punch_session_succeeded (IcecamPunchSession *self);

@@ -257,6 +257,17 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
 }
 
 static void
+use_punched_path_cb (IcecamPunch *punch, gpointer user_data)
+{
+  IcecamViewerEndpoint *self = user_data;
+
+  if (self->peer != NULL)
+    icecam_peer_session_use_punched_path (self->peer, punch);
+  else
+    icecam_punch_free (punch);
+}
+
+static void
 send_punch_cb (IcecamMessage *msg, gpointer user_data)
 {
   IcecamViewerEndpoint *self = user_data;
@@ -291,6 +302,8 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_clear_pointer (&self->punch, icecam_punch_session_free);
   self->punch = icecam_punch_session_new_for_config ("icecam-view", msg->session, config,
                                                      self->welcome, send_punch_cb, self);
+  if (self->punch != NULL)
+    icecam_punch_session_set_path_func (self->punch, use_punched_path_cb);
   g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), self);
   g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);

@@ -184,7 +184,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
       g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
       set_active (self, vs, TRUE);
       if (vs->punch != NULL)
-        icecam_punch_session_start (vs->punch);
+        icecam_punch_session_start_if_relayed (vs->punch,
+                                               icecam_peer_session_get_pair_info (peer));
       break;
     case ICECAM_PEER_STATE_FAILED:
       reason = g_strdup (error != NULL ? error->message : "the session failed");

@@ -225,6 +225,28 @@ icecam_punch_session_start (IcecamPunchSession *self)
                                         self->token_hex), self->user_data);
 }
 
+/**
+ * icecam_punch_session_start_if_relayed:
+ * @pair: (transfer full) (nullable): the session's selected pair
+ *
+ * Starts (icecam_punch_session_start()) only when ICE settled on a relayed pair: a direct
+ * pair needs no punching.
+ */
+void
+icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair)
+{
+  g_autoptr (IcecamPairInfo) owned = pair;
+
+  if (pair == NULL || (g_strcmp0 (pair->local_type, "relay") != 0 &&
+                       g_strcmp0 (pair->remote_type, "relay") != 0)) {
+    if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM && !self->started)
+      g_info ("%s: session %s: not punching: the pair is %s/%s", self->log_id, self->session_id,
+              pair != NULL ? pair->local_type : "none", pair != NULL ? pair->remote_type : "none");
+    return;
+  }
+  icecam_punch_session_start (self);
+}
+
 static void
 stop_stun (IcecamPunchSession *self)
 {

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "icecam-ice-config.h"
+#include "icecam-ice-session.h"
 #include "icecam-protocol.h"
 #include "icecam-punch.h"
 
@@ -48,6 +49,7 @@ IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
                                                          gpointer user_data);
 void icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func);
 void icecam_punch_session_start (IcecamPunchSession *self);
+void icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair);
 void icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg);
 gboolean icecam_punch_session_succeeded (IcecamPunchSession *self);
 IcecamPunch *icecam_punch_session_get_punch (IcecamPunchSession *self);

@@ -228,7 +228,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
       set_state (self, ICECAM_VIEWER_STATE_PLAYING);
       self->played = TRUE;
       if (self->punch != NULL)
-        icecam_punch_session_start (self->punch);
+        icecam_punch_session_start_if_relayed (self->punch,
+                                               icecam_peer_session_get_pair_info (peer));
       /* From now on the rendezvous is not needed for the media; stay reachable through it. */
       icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;

@@ -43,6 +43,7 @@ struct _IcecamPunchSession {
   guint8 stun_id[ICECAM_STUN_TRANSACTION_ID_LENGTH];
 
   IcecamPunch *punch;
+  gboolean ran;                 /* a punch ran (it may since belong to the transport) */
   gboolean finished;
   gboolean succeeded;
 };
@@ -184,6 +185,7 @@ run_punch (IcecamPunchSession *self, IcecamPunchRole role, GInetSocketAddress *p
   g_autofree gchar *peer_text = NULL;
   IcecamPunchConfig config;
 
+  self->ran = TRUE;
   icecam_punch_config_init (&config, role);
   memcpy (config.token, self->token, sizeof config.token);
   config.peer = peer;
@@ -365,7 +367,7 @@ icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
     self->peer = g_steal_pointer (&address);
     answer_random_peer (self);
   } else if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM &&
-             g_strcmp0 (msg->mapping, "cone") == 0 && self->started && self->punch == NULL &&
+             g_strcmp0 (msg->mapping, "cone") == 0 && self->started && !self->ran &&
              memcmp (token, self->token, sizeof token) == 0) {
     run_punch (self, ICECAM_PUNCH_ROLE_SYMMETRIC, address);
   } else {

@@ -175,6 +175,95 @@ test_birthday (void)
   g_test_message ("punched with %u packets sent", probes);
 }
 
+typedef struct {
+  GByteArray *got;
+  gint alive_changes;
+  gboolean alive;
+} PathOutcome;
+
+static void
+path_data_cb (const guint8 *data, gsize length, gpointer user_data)
+{
+  PathOutcome *path = user_data;
+
+  g_byte_array_append (path->got, data, (guint) length);
+}
+
+static void
+path_alive_cb (IcecamPunch *punch, gboolean alive, gpointer user_data)
+{
+  PathOutcome *path = user_data;
+
+  path->alive_changes++;
+  path->alive = alive;
+}
+
+/* After success the path carries datagrams both ways (not punch packets: media), and goes
+ * silent (alive FALSE) once the peer is gone for ICECAM_PUNCH_SILENCE_MS. */
+static void
+test_path (void)
+{
+  g_autoptr (GInetAddress) sym_ip = g_inet_address_new_from_string (SYM_IP);
+  g_autoptr (GInetAddress) cone_ip = g_inet_address_new_from_string (CONE_IP);
+  g_autoptr (GSocketAddress) sym_public = g_inet_socket_address_new (sym_ip, 9);
+  g_autoptr (GInetSocketAddress) cone_local = NULL;
+  IcecamPunchConfig cone_config, sym_config;
+  PathOutcome at_cone = { g_byte_array_new (), 0, FALSE }, at_sym = { g_byte_array_new (), 0, FALSE };
+  Outcome outcome = { 0 };
+  IcecamPunch *cone, *sym;
+  guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
+  const gchar *media = "\x80\x60 not a punch packet";
+  GOutputVector vec = { media, strlen (media) };
+  gint64 deadline;
+
+  icecam_random_bytes (token, sizeof token);
+  icecam_punch_config_init (&cone_config, ICECAM_PUNCH_ROLE_CONE);
+  memcpy (cone_config.token, token, sizeof token);
+  cone_config.peer = G_INET_SOCKET_ADDRESS (sym_public);
+  cone_config.bind_ip = cone_ip;
+  cone_config.max_probes = 1; /* no NAT here: the symmetric side's first round gets through */
+  cone = icecam_punch_new (&cone_config, NULL, NULL, done_cb, &outcome, NULL);
+  g_assert_nonnull (cone);
+  cone_local = icecam_punch_get_local_address (cone, 0);
+  icecam_punch_config_init (&sym_config, ICECAM_PUNCH_ROLE_SYMMETRIC);
+  memcpy (sym_config.token, token, sizeof token);
+  sym_config.peer = cone_local;
+  sym_config.n_sockets = 4;
+  sym_config.bind_ip = sym_ip;
+  sym = icecam_punch_new (&sym_config, NULL, NULL, done_cb, &outcome, NULL);
+  g_assert_nonnull (sym);
+  g_assert_false (icecam_punch_send (sym, &vec, 1)); /* nothing before success */
+  icecam_punch_set_path_funcs (cone, path_data_cb, path_alive_cb, &at_cone);
+  icecam_punch_set_path_funcs (sym, path_data_cb, path_alive_cb, &at_sym);
+  icecam_punch_start (sym);
+  icecam_punch_start (cone);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (outcome.done < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (outcome.success[0] && outcome.success[1]);
+  g_assert_true (icecam_punch_is_alive (cone) && icecam_punch_is_alive (sym));
+
+  g_assert_true (icecam_punch_send (sym, &vec, 1));
+  g_assert_true (icecam_punch_send (cone, &vec, 1));
+  while ((at_cone.got->len == 0 || at_sym.got->len == 0) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpmem (at_cone.got->data, at_cone.got->len, media, strlen (media));
+  g_assert_cmpmem (at_sym.got->data, at_sym.got->len, media, strlen (media));
+
+  /* The symmetric side goes away: the cone side hears nothing more and calls the path dead. */
+  icecam_punch_free (sym);
+  deadline = g_get_monotonic_time () + (ICECAM_PUNCH_SILENCE_MS + 3000) * G_TIME_SPAN_MILLISECOND;
+  while (icecam_punch_is_alive (cone) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (icecam_punch_is_alive (cone));
+  g_assert_false (at_cone.alive);
+  g_assert_cmpint (at_cone.alive_changes, ==, 1);
+  g_assert_false (icecam_punch_send (cone, &vec, 1));
+  icecam_punch_free (cone);
+  g_byte_array_unref (at_cone.got);
+  g_byte_array_unref (at_sym.got);
+}
+
 static void
 test_wrong_token (void)
 {
@@ -194,5 +283,6 @@ main (int argc, char **argv)
   g_test_add_func ("/punch/bounds", test_bounds);
   g_test_add_func ("/punch/exchange/loopback", test_birthday);
   g_test_add_func ("/punch/exchange/wrong-token", test_wrong_token);
+  g_test_add_func ("/punch/path/data-and-silence", test_path);
   return g_test_run ();
 }

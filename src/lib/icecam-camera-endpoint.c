@@ -65,6 +65,14 @@ viewer_session_free (ViewerSession *vs)
 }
 
 static void
+use_punched_path_cb (IcecamPunch *punch, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_peer_session_use_punched_path (vs->peer, punch);
+}
+
+static void
 send_punch_cb (IcecamMessage *msg, gpointer user_data)
 {
   ViewerSession *vs = user_data;
@@ -187,7 +195,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
       g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
       set_active (self, vs, TRUE);
       if (vs->punch != NULL)
-        icecam_punch_session_start (vs->punch);
+        icecam_punch_session_start_if_relayed (vs->punch,
+                                               icecam_peer_session_get_pair_info (peer));
       break;
     case ICECAM_PEER_STATE_FAILED:
       reason = g_strdup (error != NULL ? error->message : "the session failed");
@@ -380,6 +389,8 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
   vs->punch = icecam_punch_session_new_for_config (
     "icecam-camera", vs->id, config, icecam_signalling_client_get_welcome (self->client),
     send_punch_cb, vs);
+  if (vs->punch != NULL)
+    icecam_punch_session_set_path_func (vs->punch, use_punched_path_cb);
   g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
   g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);

@@ -95,6 +95,10 @@ struct _IcecamIceSession {
 
   guint64 packets_sent, bytes_sent, packets_dropped, packets_received, bytes_received;
   GPtrArray *tls_bridges; /* IcecamTurnTlsBridge: the turns: relays, carried over real TLS */
+
+  /* (nullable): a punched path beside ICE's pair (icecam_ice_session_use_punched_path());
+   * set once, freed at finalize; sends take it while it is alive. */
+  IcecamPunch *punched;
 };
 
 G_DEFINE_TYPE (IcecamIceSession, icecam_ice_session, G_TYPE_OBJECT)
@@ -417,6 +421,84 @@ stop_tls_bridges (IcecamIceSession *self)
 {
   for (guint i = 0; self->tls_bridges != NULL && i < self->tls_bridges->len; i++)
     icecam_turn_tls_bridge_stop (g_ptr_array_index (self->tls_bridges, i));
+}
+
+/* ---- The punched path (docs/design.md, "Birthday punching in sessions") ---------------- */
+
+static gint
+send_punched (IcecamIceSession *self, const NiceOutputMessage *messages, guint n_messages)
+{
+  gint sent = 0;
+
+  for (guint i = 0; i < n_messages; i++) {
+    if (!icecam_punch_send (self->punched, messages[i].buffers, (guint) messages[i].n_buffers))
+      break;
+    sent++;
+  }
+  return sent;
+}
+
+static void
+on_punched_data (const guint8 *data, gsize length, gpointer user_data)
+{
+  agent_recv_cb (NULL, 0, 0, (guint) length, (gchar *) data, user_data);
+}
+
+/* Tells the peer session (and through it the endpoint, the element, the tools) which path
+ * carries the media now: the punched one, or ICE's pair again. */
+static void
+on_punched_alive (IcecamPunch *punch, gboolean alive, gpointer user_data)
+{
+  IcecamIceSession *self = user_data;
+  g_autoptr (IcecamPairInfo) info = NULL;
+
+  if (g_atomic_int_get (&self->closed))
+    return;
+  if (alive) {
+    GInetSocketAddress *remote = icecam_punch_get_remote (punch);
+    g_autoptr (GInetSocketAddress) local = icecam_punch_get_local_address (punch, 0);
+    g_autofree gchar *remote_ip =
+      g_inet_address_to_string (g_inet_socket_address_get_address (remote));
+
+    info = g_new0 (IcecamPairInfo, 1);
+    info->local_type = g_strdup ("punched");
+    info->remote_type = g_strdup ("punched");
+    info->transport = g_strdup ("udp");
+    info->local_address = g_strdup_printf ("port %u", local != NULL ?
+                                           g_inet_socket_address_get_port (local) : 0);
+    info->remote_address = g_strdup_printf ("%s:%u", remote_ip,
+                                            g_inet_socket_address_get_port (remote));
+  } else {
+    g_mutex_lock (&self->lock);
+    info = self->pair != NULL ? icecam_pair_info_copy (self->pair) : NULL;
+    g_mutex_unlock (&self->lock);
+  }
+  g_message ("ice-session %p: media %s", self, alive ? "on the punched path"
+                                                       : "back on ICE's pair (punched path silent)");
+  if (info != NULL)
+    g_signal_emit (self, signals[SIGNAL_PAIR_SELECTED], 0, info);
+}
+
+/**
+ * icecam_ice_session_use_punched_path:
+ * @punch: (transfer full): a punch that succeeded, towards this session's peer
+ *
+ * From now on, while the punched path is alive, packets go out on it instead of ICE's pair,
+ * and what arrives on it is received like what arrives on the pair (the same DTLS-SRTP
+ * association); "pair-selected" says which path carries them ("punched"/"punched"). ICE's
+ * pair stays up (consent freshness, TURN refreshes) as the fallback. Once per session.
+ */
+void
+icecam_ice_session_use_punched_path (IcecamIceSession *self, IcecamPunch *punch)
+{
+  if (self->punched != NULL || g_atomic_int_get (&self->closed)) {
+    icecam_punch_free (punch);
+    return;
+  }
+  icecam_punch_set_path_funcs (punch, on_punched_data, on_punched_alive, self);
+  g_atomic_pointer_set (&self->punched, punch);
+  if (icecam_punch_is_alive (punch))
+    on_punched_alive (punch, TRUE, self);
 }
 
 static gboolean
@@ -900,8 +982,11 @@ icecam_ice_session_send_messages (IcecamIceSession *self, const NiceOutputMessag
     COUNT (packets_dropped, n_messages);
     return 0;
   }
-  sent = nice_agent_send_messages_nonblocking (self->agent, self->stream_id, COMPONENT_ID,
-                                               messages, n_messages, NULL, NULL);
+  if (g_atomic_pointer_get (&self->punched) != NULL && icecam_punch_is_alive (self->punched))
+    sent = send_punched (self, messages, n_messages);
+  else
+    sent = nice_agent_send_messages_nonblocking (self->agent, self->stream_id, COMPONENT_ID,
+                                                 messages, n_messages, NULL, NULL);
   if (sent < 0)
     sent = 0;
   for (gint i = 0; i < sent; i++) {
@@ -1047,6 +1132,8 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
     return;
   }
   set_state (self, ICECAM_ICE_STATE_CLOSED);
+  if (self->punched != NULL)
+    icecam_punch_stop (self->punched);
   self->close_task = task;
   if (self->resolve_cancellable != NULL)
     g_cancellable_cancel (self->resolve_cancellable);
@@ -1108,6 +1195,7 @@ icecam_ice_session_finalize (GObject *object)
   g_free (self->mdns_interface);
   g_clear_object (&self->mdns_cancellable);
   icecam_pair_info_free (self->pair);
+  icecam_punch_free (self->punched);
   icecam_ice_config_free (self->servers);
   g_clear_object (&self->resolve_cancellable);
   g_clear_pointer (&self->context, g_main_context_unref);

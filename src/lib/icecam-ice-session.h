@@ -7,6 +7,7 @@
 #include <nice/agent.h>
 
 #include "icecam-ice-config.h"
+#include "icecam-punch.h"
 
 G_BEGIN_DECLS
 
@@ -109,5 +110,7 @@ gboolean icecam_ice_session_close_finish (IcecamIceSession *self, GAsyncResult *
 void icecam_ice_session_close (IcecamIceSession *self);
 
 const gchar *icecam_ice_state_to_string (IcecamIceState state);
+
+void icecam_ice_session_use_punched_path (IcecamIceSession *self, IcecamPunch *punch);
 
 G_END_DECLS

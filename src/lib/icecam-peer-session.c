@@ -898,3 +898,24 @@ icecam_peer_session_init (IcecamPeerSession *self)
   self->context = g_main_context_ref_thread_default ();
   self->state = ICECAM_PEER_STATE_NEW;
 }
+
+/**
+ * icecam_peer_session_use_punched_path:
+ * @punch: (transfer full): a punch towards this session's peer that succeeded
+ *
+ * Moves the media of the current transport to the punched path while it lives
+ * (icecam_ice_session_use_punched_path()); without a transport the punch is dropped.
+ */
+void
+icecam_peer_session_use_punched_path (IcecamPeerSession *self, IcecamPunch *punch)
+{
+  g_autoptr (IcecamIceSession) ice = NULL;
+
+  g_mutex_lock (&self->lock);
+  ice = self->ice != NULL ? g_object_ref (self->ice) : NULL;
+  g_mutex_unlock (&self->lock);
+  if (ice != NULL)
+    icecam_ice_session_use_punched_path (ice, punch);
+  else
+    icecam_punch_free (punch);
+}

@@ -140,4 +140,6 @@ guint icecam_peer_session_get_restarts (IcecamPeerSession *self);
 
 const gchar *icecam_peer_state_to_string (IcecamPeerState state);
 
+void icecam_peer_session_use_punched_path (IcecamPeerSession *self, IcecamPunch *punch);
+
 G_END_DECLS

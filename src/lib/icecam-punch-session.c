@@ -26,6 +26,7 @@ struct _IcecamPunchSession {
   GInetSocketAddress *stun;
   gchar *public_address;
   IcecamPunchSendFunc send;
+  IcecamPunchPathFunc path;
   gpointer user_data;
   GMainContext *context;
 
@@ -42,6 +43,7 @@ struct _IcecamPunchSession {
   guint8 stun_id[ICECAM_STUN_TRANSACTION_ID_LENGTH];
 
   IcecamPunch *punch;
+  gboolean ran;                 /* a punch ran (it may since belong to the transport) */
   gboolean finished;
   gboolean succeeded;
 };
@@ -146,6 +148,13 @@ icecam_punch_session_new_for_config (const gchar *log_id, const gchar *session_i
                                    welcome != NULL ? welcome->address : NULL, send, user_data);
 }
 
+/* Where a punch that succeeded goes (the media moves to it); unset: it stays here, logged. */
+void
+icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func)
+{
+  self->path = func;
+}
+
 static void
 on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
 {
@@ -159,6 +168,9 @@ on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
     g_message ("%s: session %s: punched a direct path to %s in %" G_GINT64_FORMAT
                " ms (%u probes and answers sent)", self->log_id, self->session_id, remote,
                icecam_punch_get_elapsed_ms (punch), icecam_punch_get_probes_sent (punch));
+    /* The session's transport owns it from now on (and frees it). */
+    if (self->path != NULL && self->punch == punch)
+      self->path (g_steal_pointer (&self->punch), self->user_data);
   } else {
     g_message ("%s: session %s: punching found no path in %" G_GINT64_FORMAT " ms (%u sent)",
                self->log_id, self->session_id, icecam_punch_get_elapsed_ms (punch),
@@ -173,6 +185,7 @@ run_punch (IcecamPunchSession *self, IcecamPunchRole role, GInetSocketAddress *p
   g_autofree gchar *peer_text = NULL;
   IcecamPunchConfig config;
 
+  self->ran = TRUE;
   icecam_punch_config_init (&config, role);
   memcpy (config.token, self->token, sizeof config.token);
   config.peer = peer;
@@ -212,6 +225,28 @@ icecam_punch_session_start (IcecamPunchSession *self)
     g_snprintf (self->token_hex + 2 * i, 3, "%02x", self->token[i]);
   self->send (icecam_message_new_punch (self->session_id, "random", self->public_address,
                                         self->token_hex), self->user_data);
+}
+
+/**
+ * icecam_punch_session_start_if_relayed:
+ * @pair: (transfer full) (nullable): the session's selected pair
+ *
+ * Starts (icecam_punch_session_start()) only when ICE settled on a relayed pair: a direct
+ * pair needs no punching.
+ */
+void
+icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair)
+{
+  g_autoptr (IcecamPairInfo) owned = pair;
+
+  if (pair == NULL || (g_strcmp0 (pair->local_type, "relay") != 0 &&
+                       g_strcmp0 (pair->remote_type, "relay") != 0)) {
+    if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM && !self->started)
+      g_info ("%s: session %s: not punching: the pair is %s/%s", self->log_id, self->session_id,
+              pair != NULL ? pair->local_type : "none", pair != NULL ? pair->remote_type : "none");
+    return;
+  }
+  icecam_punch_session_start (self);
 }
 
 static void
@@ -332,7 +367,7 @@ icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
     self->peer = g_steal_pointer (&address);
     answer_random_peer (self);
   } else if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM &&
-             g_strcmp0 (msg->mapping, "cone") == 0 && self->started && self->punch == NULL &&
+             g_strcmp0 (msg->mapping, "cone") == 0 && self->started && !self->ran &&
              memcmp (token, self->token, sizeof token) == 0) {
     run_punch (self, ICECAM_PUNCH_ROLE_SYMMETRIC, address);
   } else {

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "icecam-ice-config.h"
+#include "icecam-ice-session.h"
 #include "icecam-protocol.h"
 #include "icecam-punch.h"
 
@@ -32,6 +33,8 @@ typedef struct _IcecamPunchSession IcecamPunchSession;
 
 /* Sends @msg (transfer full) to the peer over signalling. */
 typedef void (*IcecamPunchSendFunc) (IcecamMessage *msg, gpointer user_data);
+/* A punch that succeeded (transfer full), for the session's media to move to. */
+typedef void (*IcecamPunchPathFunc) (IcecamPunch *punch, gpointer user_data);
 
 IcecamPunchSession *icecam_punch_session_new (const gchar *log_id, const gchar *session_id,
                                               IcecamPunchMapping mapping,
@@ -44,7 +47,9 @@ IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
                                                          const IcecamMessage *welcome,
                                                          IcecamPunchSendFunc send,
                                                          gpointer user_data);
+void icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func);
 void icecam_punch_session_start (IcecamPunchSession *self);
+void icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair);
 void icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg);
 gboolean icecam_punch_session_succeeded (IcecamPunchSession *self);
 IcecamPunch *icecam_punch_session_get_punch (IcecamPunchSession *self);

@@ -25,6 +25,7 @@
 #define SPRAY_PER_TICK 100
 /* After success, the losing sockets stay this long to answer probes still on their way. */
 #define LINGER_MS 1000
+#define RECEIVE_BUFFER_SIZE 65536
 
 struct _IcecamPunch {
   IcecamPunchConfig config;
@@ -46,7 +47,18 @@ struct _IcecamPunch {
   gboolean finished;
   gboolean success;
   guint winner;        /* index into sockets */
-  GInetSocketAddress *remote;
+  GInetSocketAddress *remote; /* guarded by lock after success: the cone side follows the
+                               * peer's latest source */
+  GMutex lock;
+
+  /* After success: the path (icecam_punch_set_path_funcs()). */
+  GSource *keepalive;
+  gint alive;          /* atomic */
+  gint64 last_heard_us;
+  guint8 *buffer;       /* RECEIVE_BUFFER_SIZE bytes: a whole datagram, media included */
+  IcecamPunchDataFunc data_func;
+  IcecamPunchAliveFunc alive_func;
+  gpointer path_data;
 };
 
 void
@@ -145,6 +157,33 @@ on_linger_over (gpointer user_data)
 }
 
 static void
+set_alive (IcecamPunch *self, gboolean alive)
+{
+  if (g_atomic_int_get (&self->alive) == alive)
+    return;
+  g_atomic_int_set (&self->alive, alive);
+  g_debug ("punch: the punched path is %s", alive ? "alive again" : "silent");
+  if (self->alive_func != NULL)
+    self->alive_func (self, alive, self->path_data);
+}
+
+static gboolean
+on_keepalive (gpointer user_data)
+{
+  IcecamPunch *self = user_data;
+  g_autoptr (GInetSocketAddress) remote = NULL;
+
+  g_mutex_lock (&self->lock);
+  remote = g_object_ref (self->remote);
+  g_mutex_unlock (&self->lock);
+  send_packet (self, self->sockets->pdata[self->winner], ICECAM_PUNCH_PACKET_PROBE,
+               G_SOCKET_ADDRESS (remote));
+  if (g_get_monotonic_time () - self->last_heard_us > ICECAM_PUNCH_SILENCE_MS * 1000)
+    set_alive (self, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
 finish (IcecamPunch *self, gboolean success)
 {
   if (self->finished)
@@ -157,6 +196,11 @@ finish (IcecamPunch *self, gboolean success)
     self->linger = g_timeout_source_new (LINGER_MS);
     g_source_set_callback (self->linger, on_linger_over, self, NULL);
     g_source_attach (self->linger, self->context);
+    self->last_heard_us = self->done_us;
+    g_atomic_int_set (&self->alive, TRUE);
+    self->keepalive = g_timeout_source_new (ICECAM_PUNCH_KEEPALIVE_MS);
+    g_source_set_callback (self->keepalive, on_keepalive, self, NULL);
+    g_source_attach (self->keepalive, self->context);
   } else {
     for (guint i = 0; i < self->sources->len; i++)
       g_source_destroy (self->sources->pdata[i]);
@@ -199,6 +243,14 @@ on_deadline (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+same_address (GInetSocketAddress *a, GInetSocketAddress *b)
+{
+  return g_inet_socket_address_get_port (a) == g_inet_socket_address_get_port (b) &&
+         g_inet_address_equal (g_inet_socket_address_get_address (a),
+                               g_inet_socket_address_get_address (b));
+}
+
 static void
 handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
                GSocketAddress *from)
@@ -213,6 +265,23 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
   if (!g_inet_address_equal (g_inet_socket_address_get_address (inet), self->peer_ip))
     return;
   kind = icecam_punch_parse_packet (data, length, self->config.token);
+  if (self->finished && self->success) {
+    self->last_heard_us = g_get_monotonic_time ();
+    /* The cone side answers wherever the symmetric side now sends from (one of its sockets
+     * may have won on each side); the symmetric side keeps the cone side's one mapping. */
+    if (self->config.role == ICECAM_PUNCH_ROLE_CONE && kind != ICECAM_PUNCH_PACKET_ANSWER &&
+        !same_address (inet, self->remote)) {
+      g_mutex_lock (&self->lock);
+      g_set_object (&self->remote, inet);
+      g_mutex_unlock (&self->lock);
+    }
+    set_alive (self, TRUE);
+    if (kind == ICECAM_PUNCH_PACKET_NONE) {
+      if (self->data_func != NULL)
+        self->data_func (data, length, self->path_data);
+      return;
+    }
+  }
   if (kind == ICECAM_PUNCH_PACKET_PROBE) {
     send_packet (self, self->sockets->pdata[index], ICECAM_PUNCH_PACKET_ANSWER, from);
     if (!self->finished)
@@ -229,6 +298,64 @@ typedef struct {
   guint index;
 } SocketWatch;
 
+/**
+ * icecam_punch_set_path_funcs:
+ *
+ * Where the punched path's datagrams and its liveness go (in the punch's context).
+ */
+void
+icecam_punch_set_path_funcs (IcecamPunch *self, IcecamPunchDataFunc data,
+                             IcecamPunchAliveFunc alive, gpointer user_data)
+{
+  self->data_func = data;
+  self->alive_func = alive;
+  self->path_data = user_data;
+}
+
+/* Whether the punch succeeded and the peer was heard lately; from any thread. */
+gboolean
+icecam_punch_is_alive (IcecamPunch *self)
+{
+  return g_atomic_int_get (&self->alive);
+}
+
+/**
+ * icecam_punch_send:
+ *
+ * Sends one datagram on the punched path, without blocking, from any thread.
+ *
+ * Returns: whether it was sent
+ */
+gboolean
+icecam_punch_send (IcecamPunch *self, const GOutputVector *vectors, guint n_vectors)
+{
+  g_autoptr (GInetSocketAddress) remote = NULL;
+
+  if (!g_atomic_int_get (&self->alive))
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  remote = g_object_ref (self->remote);
+  g_mutex_unlock (&self->lock);
+  return g_socket_send_message (self->sockets->pdata[self->winner], G_SOCKET_ADDRESS (remote),
+                                (GOutputVector *) vectors, n_vectors, NULL, 0, 0, NULL,
+                                NULL) >= 0;
+}
+
+/* Stops keepalives and receiving (the path goes silent for good); the sockets stay. */
+void
+icecam_punch_stop (IcecamPunch *self)
+{
+  g_atomic_int_set (&self->alive, FALSE);
+  if (self->keepalive != NULL) {
+    g_source_destroy (self->keepalive);
+    g_clear_pointer (&self->keepalive, g_source_unref);
+  }
+  for (guint i = 0; i < self->sources->len; i++)
+    g_source_destroy (self->sources->pdata[i]);
+  self->data_func = NULL;
+  self->alive_func = NULL;
+}
+
 static gboolean
 on_socket_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
 {
@@ -237,14 +364,13 @@ on_socket_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
   guint index = watch->index;
 
   for (guint n = 0; n < 64; n++) {
-    guint8 buffer[64];
     g_autoptr (GSocketAddress) from = NULL;
-    gssize got = g_socket_receive_from (sock, &from, (gchar *) buffer, sizeof buffer, NULL,
-                                        NULL);
+    gssize got = g_socket_receive_from (sock, &from, (gchar *) self->buffer, RECEIVE_BUFFER_SIZE,
+                                        NULL, NULL);
 
     if (got < 0)
       break;
-    handle_packet (self, index, buffer, (gsize) got, from);
+    handle_packet (self, index, self->buffer, (gsize) got, from);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -324,6 +450,8 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   self->user_data = user_data;
   self->sockets = g_steal_pointer (&sockets);
   self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  g_mutex_init (&self->lock);
+  self->buffer = g_malloc (RECEIVE_BUFFER_SIZE);
   return self;
 }
 
@@ -407,6 +535,7 @@ icecam_punch_free (IcecamPunch *self)
   if (self == NULL)
     return;
   stop_sending (self);
+  icecam_punch_stop (self);
   if (self->linger != NULL) {
     g_source_destroy (self->linger);
     g_clear_pointer (&self->linger, g_source_unref);
@@ -420,5 +549,7 @@ icecam_punch_free (IcecamPunch *self)
   g_clear_object (&self->config.peer);
   g_clear_object (&self->config.bind_ip);
   g_main_context_unref (self->context);
+  g_mutex_clear (&self->lock);
+  g_free (self->buffer);
   g_free (self);
 }

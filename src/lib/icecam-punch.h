@@ -65,6 +65,27 @@ typedef struct _IcecamPunch IcecamPunch;
  */
 typedef void (*IcecamPunchDoneFunc) (IcecamPunch *punch, gboolean success, gpointer user_data);
 
+/**
+ * IcecamPunchDataFunc:
+ *
+ * After success: a datagram from the peer that is not a punch packet (media of the session
+ * that moved to the punched path), in the punch's context.
+ */
+typedef void (*IcecamPunchDataFunc) (const guint8 *data, gsize length, gpointer user_data);
+
+/**
+ * IcecamPunchAliveFunc:
+ * @alive: FALSE once nothing came from the peer for %ICECAM_PUNCH_SILENCE_MS, TRUE when
+ *   something does again
+ *
+ * After success, in the punch's context, at each change.
+ */
+typedef void (*IcecamPunchAliveFunc) (IcecamPunch *punch, gboolean alive, gpointer user_data);
+
+/* After success: a keepalive probe this often; the path is dead after this much silence. */
+#define ICECAM_PUNCH_KEEPALIVE_MS 500
+#define ICECAM_PUNCH_SILENCE_MS 2000
+
 void icecam_punch_config_init (IcecamPunchConfig *config, IcecamPunchRole role);
 IcecamPunch *icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket,
                                GMainContext *context, IcecamPunchDoneFunc done,
@@ -75,6 +96,11 @@ GInetSocketAddress *icecam_punch_get_remote (IcecamPunch *punch);
 guint icecam_punch_get_probes_sent (IcecamPunch *punch);
 gint64 icecam_punch_get_elapsed_ms (IcecamPunch *punch);
 GInetSocketAddress *icecam_punch_get_local_address (IcecamPunch *punch, guint index);
+void icecam_punch_set_path_funcs (IcecamPunch *punch, IcecamPunchDataFunc data,
+                                  IcecamPunchAliveFunc alive, gpointer user_data);
+gboolean icecam_punch_is_alive (IcecamPunch *punch);
+gboolean icecam_punch_send (IcecamPunch *punch, const GOutputVector *vectors, guint n_vectors);
+void icecam_punch_stop (IcecamPunch *punch);
 void icecam_punch_free (IcecamPunch *punch);
 
 gsize icecam_punch_build_packet (IcecamPunchPacket kind,

@@ -228,7 +228,8 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
       set_state (self, ICECAM_VIEWER_STATE_PLAYING);
       self->played = TRUE;
       if (self->punch != NULL)
-        icecam_punch_session_start (self->punch);
+        icecam_punch_session_start_if_relayed (self->punch,
+                                               icecam_peer_session_get_pair_info (peer));
       /* From now on the rendezvous is not needed for the media; stay reachable through it. */
       icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;
@@ -254,6 +255,17 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
     default:
       break;
   }
+}
+
+static void
+use_punched_path_cb (IcecamPunch *punch, gpointer user_data)
+{
+  IcecamViewerEndpoint *self = user_data;
+
+  if (self->peer != NULL)
+    icecam_peer_session_use_punched_path (self->peer, punch);
+  else
+    icecam_punch_free (punch);
 }
 
 static void
@@ -291,6 +303,8 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
   g_clear_pointer (&self->punch, icecam_punch_session_free);
   self->punch = icecam_punch_session_new_for_config ("icecam-view", msg->session, config,
                                                      self->welcome, send_punch_cb, self);
+  if (self->punch != NULL)
+    icecam_punch_session_set_path_func (self->punch, use_punched_path_cb);
   g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), self);
   g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);

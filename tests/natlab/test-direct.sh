@@ -341,12 +341,15 @@ case_punch() {
 # Birthday punching in a session: the camera behind a port-restricted cone, the viewer behind
 # the random symmetric NAT, TURN offered, both with --nat-probe (camera: punch=cone, viewer:
 # punch=random). The session starts on the relay; once connected the viewer sends `punch`,
-# the camera answers from a socket of its own and both punch. Both must log the punched
-# path, from the other NAT's public address; frames decode (the media stays on the relay:
-# moving it to the punched path is not done). ICECAM_PUNCH_RUNS=N repeats it and counts.
+# the camera answers from a socket of its own, both punch, and the media moves to the
+# punched path (same DTLS-SRTP). Both must log the punched path, from the other NAT's
+# public address; the viewer's final pair is punched/punched; frames decode; media bytes
+# cross from the camera's NAT to the viewer's directly while the camera's UDP to the TURN
+# server stops growing (counted 1 s after the viewer's media moved and at its end: consent
+# checks and refreshes only). ICECAM_PUNCH_RUNS=N repeats it and counts.
 case_punch_session() {
   local name=punch-session-prc-sym runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
-  local dir id cam_nat view_nat FRAMES=150 times=''
+  local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
   for ((r = 1; r <= runs; r++)); do
     dir="$LAB_TMP/punch-session-$r" id="campunch$r"
     mkdir -p "$dir"
@@ -355,14 +358,34 @@ case_punch_session() {
       tap_not_ok "$name: lab sites"
       return
     fi
+    lab_exec v5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec v5nat nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
+      comment '"from-camera-nat"'
+    lab_exec c5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec c5nat nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
+      comment '"to-turn"'
     if start_camera c5 "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+      # 1 s after the viewer's media moved (or 20 s): what the camera sent the TURN server.
+      (for _ in $(seq 200); do
+        grep -q 'media on the punched path' "$dir/view.log" 2>/dev/null && break
+        sleep 0.1
+      done
+      sleep 1
+      nft_count c5nat to-turn 'ip lab' bytes >"$dir/turn-mid") &
+      sampler=$!
       run_viewer v5 "$id" "$URL_PREDICT" "$dir" --nat-probe
+      wait "$sampler"
+      turn_end=$(nft_count c5nat to-turn 'ip lab' bytes)
+      turn_mid=$(cat "$dir/turn-mid" 2>/dev/null || echo 0)
+      direct=$(nft_count v5nat from-camera-nat 'ip lab' bytes)
+      echo "# camera to TURN: $turn_mid B 1 s after the move, $turn_end B at the end; camera NAT to viewer NAT: $direct B"
       lab_stop "$CAMERA_PID"
     else
       tap_not_ok "$name: camera registers"
     fi
     if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
-      grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"; then
+      grep -qE "punched a direct path to $cam_nat:" "$dir/view.log" &&
+      [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]; then
       ok=$((ok + 1))
       times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
         grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
@@ -376,6 +399,12 @@ case_punch_session() {
         grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"
       tap_check "$name: the viewer punched a path to the camera's NAT" \
         grep -qE "punched a direct path to $cam_nat:" "$dir/view.log"
+      tap_check "$name: the viewer's final pair is punched/punched (got $(summary_field "$SUMMARY" pair))" \
+        [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]
+      tap_check "$name: the media crossed from the camera's NAT to the viewer's ($direct B)" \
+        [ "${direct:-0}" -gt 50000 ]
+      tap_check "$name: the camera's UDP to TURN stopped growing (+$((turn_end - turn_mid)) B after the move)" \
+        [ $((turn_end - turn_mid)) -lt 5000 ]
       tap_check "$name: icecam-view exits 0 (rc=$VIEW_RC)" [ "$VIEW_RC" = 0 ]
       tap_check "$name: $FRAMES frames decoded" \
         [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]

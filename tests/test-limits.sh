@@ -26,6 +26,7 @@ peak_kb() { grep -E '^VmHWM' "/proc/$1/status" | grep -oE '[0-9]+'; }
 
 for stream in epoll libsoup; do
   read -r pid port < <(start_rendezvous "$stream" --ws-stream $stream --message-rate 0)
+  pids+=("$pid")  # start_rendezvous ran in a subshell: its pids+= is lost
   before=$(peak_kb "$pid")
   hello --port "$port" --count 5 --big-frame $((5 * MIB)) >"$tmp/$stream-5m.json"
   after=$(peak_kb "$pid")
@@ -54,6 +55,7 @@ done
 
 # With the default message rate a 2 MiB frame is refused for its size, not for the rate.
 read -r pid port < <(start_rendezvous default)
+pids+=("$pid")  # start_rendezvous ran in a subshell: its pids+= is lost
 out=$(hello --port "$port" --big-frame $((2 * MIB)))
 echo "$out" | grep -q '"code": 1009' && grep -q "message too big from 127.0.0.1" "$tmp/default.log" \
   && pass "a 2 MiB frame is closed with 1009 and logged as too big" \
@@ -63,6 +65,7 @@ echo "$out" | grep -q '"welcome"' && pass "the server serves the next client" ||
 
 # The connection cap in the operator's log: 5 refusals, 2 lines (--log-limit 2).
 read -r pid port < <(start_rendezvous cap --max-connections 3 --log-limit 2)
+pids+=("$pid")  # start_rendezvous ran in a subshell: its pids+= is lost
 hello --port "$port" --count 8 >"$tmp/cap.json"
 welcomed=$(grep -c '"welcome"' "$tmp/cap.json")
 lines=$(grep -c "connection cap from 127.0.0.1:[0-9]* (connection [0-9]*): 3 connections open, the maximum" "$tmp/cap.log")

@@ -467,6 +467,8 @@ test_relay_entry (void)
                                            &url, &region, &error));
   g_assert_cmpstr (url, ==, "turns:198.51.100.1:443?transport=tcp");
   g_assert_cmpstr (region, ==, "eu-west");
+  g_clear_pointer (&url, g_free);
+  g_clear_pointer (&region, g_free);
   g_assert_false (icecam_relay_entry_split ("turn:198.51.100.1:3478,zone=eu", &url, &region,
                                             &error));
   g_assert_nonnull (error);

@@ -384,30 +384,12 @@ on_agent_new_selected_pair (NiceAgent *agent, guint stream_id, guint component_i
   set_state (self, ICECAM_ICE_STATE_CONNECTED);
 }
 
-/* GLib 2.74's g_main_dispatch() blocks a source that may not recurse for as long as it
- * dispatches: for a socket source that is removing its descriptor from the context and adding
- * it back, each an eventfd write that wakes the loop for one more iteration over every source
- * and descriptor of the context. A camera's worker runs every viewer's agent: each receiver
- * report cost two writes and one more pass over all viewers' sockets (bench/fanout.sh, docs/
- * benchmarks.md section 13). libnice's socket source, which calls this, is only dispatched by
- * its context's loop and nothing here iterates that context from inside a callback, so it may
- * as well be left unblocked. */
-static void
-let_current_source_recurse (void)
-{
-  GSource *source = g_main_current_source ();
-
-  if (G_UNLIKELY (source != NULL && !g_source_get_can_recurse (source)))
-    g_source_set_can_recurse (source, TRUE);
-}
-
 static void
 agent_recv_cb (NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar *buf,
                gpointer user_data)
 {
   IcecamIceSession *self = user_data;
 
-  let_current_source_recurse ();
   if (g_atomic_int_get (&self->closed))
     return; /* still attached while closing, for the TURN answers; media is not wanted */
   COUNT (packets_received, 1);

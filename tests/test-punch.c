@@ -212,6 +212,8 @@ test_path (void)
   Outcome outcome = { 0 };
   IcecamPunch *cone, *sym;
   guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
+  g_autoptr (GSocket) forger = NULL;
+  g_autoptr (GSocketAddress) forger_local = NULL;
   const gchar *media = "\x80\x60 not a punch packet";
   GOutputVector vec = { media, strlen (media) };
   gint64 deadline;
@@ -250,11 +252,24 @@ test_path (void)
   g_assert_cmpmem (at_cone.got->data, at_cone.got->len, media, strlen (media));
   g_assert_cmpmem (at_sym.got->data, at_sym.got->len, media, strlen (media));
 
-  /* The symmetric side goes away: the cone side hears nothing more and calls the path dead. */
+  /* The symmetric side goes away: the cone side hears no more probes and calls the path dead,
+   * even while datagrams that are not the token's keep coming from the peer's address (anyone
+   * can forge those; SRTP, not the path, judges them). */
   icecam_punch_free (sym);
+  forger = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_assert_nonnull (forger);
+  forger_local = g_inet_socket_address_new (sym_ip, 0);
+  g_assert_true (g_socket_bind (forger, forger_local, FALSE, NULL));
   deadline = g_get_monotonic_time () + (ICECAM_PUNCH_SILENCE_MS + 3000) * G_TIME_SPAN_MILLISECOND;
-  while (icecam_punch_is_alive (cone) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
+  while (icecam_punch_is_alive (cone) && g_get_monotonic_time () < deadline) {
+    gint64 next = g_get_monotonic_time () + 50 * G_TIME_SPAN_MILLISECOND;
+
+    g_socket_send_to (forger, G_SOCKET_ADDRESS (cone_local), media, strlen (media), NULL, NULL);
+    while (g_get_monotonic_time () < next && icecam_punch_is_alive (cone)) {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  }
   g_assert_false (icecam_punch_is_alive (cone));
   g_assert_false (at_cone.alive);
   g_assert_cmpint (at_cone.alive_changes, ==, 1);

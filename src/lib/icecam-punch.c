@@ -266,6 +266,14 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
     return;
   kind = icecam_punch_parse_packet (data, length, self->config.token);
   if (self->finished && self->success) {
+    /* Media is handed on (SRTP authenticates it) but neither keeps the path alive nor moves
+     * it: only the token's probes and answers do, so that datagrams forged with the peer's
+     * address can neither hold up a dead path (no fallback) nor redirect the media. */
+    if (kind == ICECAM_PUNCH_PACKET_NONE) {
+      if (self->data_func != NULL)
+        self->data_func (data, length, self->path_data);
+      return;
+    }
     self->last_heard_us = g_get_monotonic_time ();
     /* The cone side answers wherever the symmetric side now sends from (one of its sockets
      * may have won on each side); the symmetric side keeps the cone side's one mapping. */
@@ -276,11 +284,6 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
       g_mutex_unlock (&self->lock);
     }
     set_alive (self, TRUE);
-    if (kind == ICECAM_PUNCH_PACKET_NONE) {
-      if (self->data_func != NULL)
-        self->data_func (data, length, self->path_data);
-      return;
-    }
   }
   if (kind == ICECAM_PUNCH_PACKET_PROBE) {
     send_packet (self, self->sockets->pdata[index], ICECAM_PUNCH_PACKET_ANSWER, from);

@@ -27,6 +27,10 @@ wait_for_line "$tmp/camera.log" "^icecam-camera: camera 'frontdoor' registered w
 
 # A camera that cannot reach its rendezvous does not claim to be registered, and says so once
 # a retry: one line each, no place in the source, no GLib message line.
+# The log exists before the camera does: a background command's redirection happens in its own
+# process, and a grep of a file not there yet ended the wait at once (then SIGINT came before
+# the camera's handler: killed, or ignored as background jobs ignore it, and the wait hung).
+: >"$tmp/camera-nowhere.log"
 LC_ALL=C.UTF-8 "$build/src/tools/icecam-camera" --server ws://127.0.0.1:1 --id nowhere --source test \
   >"$tmp/camera-nowhere.log" 2>&1 &
 nowhere=$!

@@ -17,7 +17,21 @@ command -v redis-server >/dev/null || { echo "1..0 # SKIP redis-server is not in
 "$build/src/server/icecam-rendezvous" --node-id probe 2>&1 | grep -q 'no cluster support' \
   && { echo "1..0 # SKIP built without hiredis (no --cluster)"; exit 77; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A free port below the ephemeral range: the servers start seconds after the pick, and an
+# outgoing connection (the replica's, a node's) could take an ephemeral one meanwhile.
+free_port() {
+  python3 -c '
+import random, socket
+while True:
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break'
+}
 healthz() {  # PORT: the /healthz body
   exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
   printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
@@ -77,7 +91,7 @@ pids+=($!)
 redis_opts=(--bind 127.0.0.1 --save '' --appendonly no --dir "$tmp")
 redis-server --port "$master_port" "${redis_opts[@]}" >"$tmp/master.log" 2>&1 &
 master=$!
-pids+=($master)
+pids+=("$master")
 redis-server --port "$replica_port" "${redis_opts[@]}" --replicaof 127.0.0.1 "$master_port" \
   >"$tmp/replica.log" 2>&1 &
 pids+=($!)
@@ -108,7 +122,7 @@ for n in a b c d; do
   "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --verbose \
     --cluster "redis-sentinel://${sentinels[$n]}/m" --node-id "node-$n" >"$tmp/rv-$n.log" 2>&1 &
   node_pid[$n]=$!
-  pids+=(${node_pid[$n]})
+  pids+=("${node_pid[$n]}")
 done
 for n in a b c d; do
   wait_for_line "$tmp/rv-$n.log" 'listening on ws://' 10 || { cat "$tmp/rv-$n.log"; exit 1; }

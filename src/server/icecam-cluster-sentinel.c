@@ -149,7 +149,8 @@ on_sentinel_reply (redisAsyncContext *ac, void *data, void *privdata)
   } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
              reply->element[0]->type != REDIS_REPLY_STRING ||
              reply->element[1]->type != REDIS_REPLY_STRING ||
-             reply->element[0]->len == 0 || strlen (reply->element[0]->str) != reply->element[0]->len ||
+             reply->element[0]->len == 0 ||
+             strlen (reply->element[0]->str) != reply->element[0]->len ||
              !g_ascii_string_to_unsigned (reply->element[1]->str, 10, 1, 65535, &number, NULL)) {
     g_warning ("cluster: ignoring sentinel %s:%u: its answer is not [host, port]", host, port);
   } else {
@@ -181,13 +182,14 @@ static void
 on_sentinel_disconnect (const redisAsyncContext *ac, int status)
 {
   ClusterLink *link = ac->data;
+  IcecamCluster *self = link != NULL ? link->cluster : NULL;
 
-  if (link == NULL)
+  if (self == NULL)
     return;
   if (status != REDIS_OK)
-    g_warning ("cluster: sentinel %s:%u: %s", link->cluster->sentinel_hosts[link->cluster->sentinel_next],
-               link->cluster->sentinel_ports[link->cluster->sentinel_next], ac->errstr);
-  sentinel_finish (link->cluster);
+    g_warning ("cluster: sentinel %s:%u: %s", self->sentinel_hosts[self->sentinel_next],
+               self->sentinel_ports[self->sentinel_next], ac->errstr);
+  sentinel_finish (self);
 }
 
 static void

@@ -25,8 +25,16 @@ struct _IcecamCluster {
   GObject parent_instance;
 
   IcecamRegistry *registry;
-  gchar *host;
+  gchar *host;           /* the master's (through Sentinel: as a sentinel last said) */
   guint port;
+  GStrv sentinel_hosts;  /* redis-sentinel://: the sentinels, in turn; else NULL */
+  guint *sentinel_ports;
+  gchar *master_name;    /* the name they monitor the master by; NULL without Sentinel */
+  struct _ClusterLink *sentinel; /* the query under way, if any */
+  guint sentinel_next;   /* the sentinel to ask next */
+  guint sentinel_tries;  /* sentinels tried in this round */
+  gint64 sentinel_asked_at;
+  gboolean sentinel_answered;
   guint db;
   gchar *node_id;
   gchar *advertise;
@@ -49,6 +57,15 @@ struct _IcecamCluster {
 };
 
 void cluster_send_heartbeat (IcecamCluster *self);
+void cluster_connect_master (IcecamCluster *self);
+void cluster_link_attach (IcecamCluster *self, ClusterLink *link, redisAsyncContext *ac);
+void cluster_link_forget (ClusterLink *link);
+void cluster_link_close (ClusterLink *link);
+
+/* icecam-cluster-sentinel.c: the master found through Redis Sentinel. */
+gboolean cluster_parse_sentinel_url (const gchar *url, GStrv *hosts, guint **ports,
+                                     gchar **master, guint *db, GError **error);
+void cluster_sentinel_connect (IcecamCluster *self);
 
 /* icecam-cluster-relays.c: relay sessions counted across the cluster, in the heartbeats. */
 void cluster_add_relay_sessions (IcecamCluster *self, JsonBuilder *builder);

@@ -148,8 +148,9 @@ update_degraded (IcecamCluster *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEGRADED]);
 }
 
-static void
-link_down (ClusterLink *link, const gchar *why)
+/* In its disconnect callback: hiredis frees the connection. */
+void
+cluster_link_forget (ClusterLink *link)
 {
   if (link->source != NULL) {
     g_source_destroy (&link->source->source);
@@ -157,6 +158,34 @@ link_down (ClusterLink *link, const gchar *why)
     link->source = NULL;
   }
   link->ac = NULL;
+}
+
+/* Outside hiredis's callbacks: ends and frees the connection, no callback sees it. */
+void
+cluster_link_close (ClusterLink *link)
+{
+  redisAsyncContext *ac = link->ac;
+
+  if (ac != NULL) {
+    ac->data = NULL;
+    link->ac = NULL;
+    redisAsyncFree (ac);
+  }
+  cluster_link_forget (link);
+}
+
+void
+cluster_link_attach (IcecamCluster *self, ClusterLink *link, redisAsyncContext *ac)
+{
+  ac->data = link;
+  link->ac = ac;
+  link->source = redis_source_new (ac, self->context);
+}
+
+static void
+link_down (ClusterLink *link, const gchar *why)
+{
+  cluster_link_forget (link);
   if (link->up || !link->cluster->degraded)
     g_info ("cluster: %s connection down: %s", link->name, why);
   link->up = FALSE;
@@ -386,16 +415,12 @@ on_registry_route (IcecamRegistry *registry, const gchar *node, IcecamMessage *m
 
 /* ---- connecting --------------------------------------------------------------------------- */
 
+/* Connected (and, through Sentinel, to the master): the link is up. */
 static void
-on_connect (const redisAsyncContext *ac, int status)
+link_ready (ClusterLink *link)
 {
-  ClusterLink *link = ac->data;
   IcecamCluster *self = link->cluster;
 
-  if (status != REDIS_OK) {
-    link_down (link, ac->errstr);
-    return;
-  }
   link->up = TRUE;
   g_info ("cluster: %s connection to %s:%u up", link->name, self->host, self->port);
   if (link == self->subscriber) {
@@ -406,6 +431,45 @@ on_connect (const redisAsyncContext *ac, int status)
     cluster_send_heartbeat (self);
   }
   update_degraded (self);
+}
+
+/* Through Sentinel: the address it gave must be the master (not a replica it has not yet
+ * reconfigured, nor an old master back from the dead). */
+static void
+on_role_reply (redisAsyncContext *ac, void *data, void *privdata)
+{
+  ClusterLink *link = privdata;
+  redisReply *reply = data;
+
+  if (reply == NULL || ac->data == NULL || link->cluster->disposed)
+    return;
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+      reply->element[0]->type == REDIS_REPLY_STRING &&
+      strcmp (reply->element[0]->str, "master") == 0) {
+    link_ready (link);
+    return;
+  }
+  g_warning ("cluster: %s:%u is not the master (ROLE says %s): asking the sentinels again",
+             link->cluster->host, link->cluster->port,
+             reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+             reply->element[0]->type == REDIS_REPLY_STRING ? reply->element[0]->str
+             : reply->type == REDIS_REPLY_ERROR ? reply->str : "something else");
+  redisAsyncDisconnect (ac);
+}
+
+static void
+on_connect (const redisAsyncContext *ac, int status)
+{
+  ClusterLink *link = ac->data;
+
+  if (status != REDIS_OK) {
+    link_down (link, ac->errstr);
+    return;
+  }
+  if (link->cluster->master_name != NULL)
+    redisAsyncCommand (link->ac, on_role_reply, link, "ROLE");
+  else
+    link_ready (link);
 }
 
 static void
@@ -430,11 +494,19 @@ link_connect (IcecamCluster *self, ClusterLink *link)
       redisAsyncFree (ac);
     return;
   }
-  ac->data = link;
-  link->ac = ac;
-  link->source = redis_source_new (ac, self->context);
+  cluster_link_attach (self, link, ac);
   redisAsyncSetConnectCallback (ac, on_connect);
   redisAsyncSetDisconnectCallback (ac, on_disconnect);
+}
+
+/* Connects the links to the master that are down. */
+void
+cluster_connect_master (IcecamCluster *self)
+{
+  if (self->publisher->ac == NULL)
+    link_connect (self, self->publisher);
+  if (self->subscriber->ac == NULL)
+    link_connect (self, self->subscriber);
 }
 
 static gboolean
@@ -447,10 +519,12 @@ on_tick (gpointer user_data)
   gpointer last;
   GPtrArray *gone = g_ptr_array_new_with_free_func (g_free);
 
-  if (self->publisher->ac == NULL)
-    link_connect (self, self->publisher);
-  if (self->subscriber->ac == NULL)
-    link_connect (self, self->subscriber);
+  if (self->publisher->ac == NULL || self->subscriber->ac == NULL) {
+    if (self->master_name != NULL)
+      cluster_sentinel_connect (self);
+    else
+      cluster_connect_master (self);
+  }
   if (!self->degraded) {
     cluster_send_heartbeat (self);
     g_hash_table_iter_init (&iter, self->nodes);
@@ -476,9 +550,9 @@ on_tick (gpointer user_data)
 
 /**
  * icecam_cluster_parse_url:
- * @url: `redis://HOST:PORT[/DB]`
- * @host: (out): the host
- * @port: (out): the port
+ * @url: `redis://HOST:PORT[/DB]`, or `redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]`
+ * @host: (out): the host (the first sentinel's for a Sentinel URL)
+ * @port: (out): the port (the first sentinel's)
  * @db: (out): the database number, 0 if none
  * @error: where to say what is wrong with it
  *
@@ -492,6 +566,16 @@ icecam_cluster_parse_url (const gchar *url, gchar **host, guint *port, guint *db
   const gchar *path;
   guint64 number = 0;
 
+  if (g_str_has_prefix (url, "redis-sentinel:")) {
+    g_auto (GStrv) hosts = NULL;
+    g_autofree guint *ports = NULL;
+
+    if (!cluster_parse_sentinel_url (url, &hosts, &ports, NULL, db, error))
+      return FALSE;
+    *host = g_strdup (hosts[0]);
+    *port = ports[0];
+    return TRUE;
+  }
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
   if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "redis") != 0 ||
       g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
@@ -538,7 +622,8 @@ icecam_cluster_check_node_id (const gchar *node_id, GError **error)
 /**
  * icecam_cluster_new:
  * @registry: the node's registry
- * @url: the Redis server, `redis://HOST:PORT[/DB]`
+ * @url: the Redis server, `redis://HOST:PORT[/DB]`, or its sentinels,
+ *   `redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB]`
  * @node_id: this node's name, unique in the cluster
  * @advertise: (nullable): the URL clients reach this node at, published for operators
  * @error: where to say what is wrong with @url or @node_id
@@ -560,11 +645,25 @@ icecam_cluster_new (IcecamRegistry *registry, const gchar *url, const gchar *nod
   g_return_val_if_fail (ICECAM_IS_REGISTRY (registry), NULL);
   g_return_val_if_fail (url != NULL && node_id != NULL, NULL);
 
-  if (!icecam_cluster_parse_url (url, &host, &port, &db, error))
+  g_auto (GStrv) sentinel_hosts = NULL;
+  g_autofree guint *sentinel_ports = NULL;
+  g_autofree gchar *master_name = NULL;
+
+  if (g_str_has_prefix (url, "redis-sentinel:")) {
+    if (!cluster_parse_sentinel_url (url, &sentinel_hosts, &sentinel_ports, &master_name, &db,
+                                     error))
+      return NULL;
+    host = g_strdup (sentinel_hosts[0]);  /* until a sentinel says where the master is */
+    port = sentinel_ports[0];
+  } else if (!icecam_cluster_parse_url (url, &host, &port, &db, error)) {
     return NULL;
+  }
   if (!icecam_cluster_check_node_id (node_id, error))
     return NULL;
   self = g_object_new (ICECAM_TYPE_CLUSTER, NULL);
+  self->sentinel_hosts = g_steal_pointer (&sentinel_hosts);
+  self->sentinel_ports = g_steal_pointer (&sentinel_ports);
+  self->master_name = g_steal_pointer (&master_name);
   self->registry = g_object_ref (registry);
   self->host = g_steal_pointer (&host);
   self->port = port;
@@ -577,8 +676,10 @@ icecam_cluster_new (IcecamRegistry *registry, const gchar *url, const gchar *nod
   self->context = g_main_context_ref_thread_default ();
   g_signal_connect (registry, "route", G_CALLBACK (on_registry_route), self);
   cluster_claims_init (self);
-  link_connect (self, self->publisher);
-  link_connect (self, self->subscriber);
+  if (self->master_name != NULL)
+    cluster_sentinel_connect (self);
+  else
+    cluster_connect_master (self);
   self->tick = g_timeout_source_new (ICECAM_CLUSTER_HEARTBEAT_MS);
   g_source_set_callback (self->tick, on_tick, self, NULL);
   g_source_attach (self->tick, self->context);
@@ -614,17 +715,7 @@ icecam_cluster_get_nodes (IcecamCluster *self)
 static void
 link_free (ClusterLink *link)
 {
-  redisAsyncContext *ac = link->ac;
-
-  if (ac != NULL) {
-    ac->data = NULL;
-    link->ac = NULL;
-    redisAsyncFree (ac);
-  }
-  if (link->source != NULL) {
-    g_source_destroy (&link->source->source);
-    g_source_unref (&link->source->source);
-  }
+  cluster_link_close (link);
   g_free (link);
 }
 
@@ -643,6 +734,7 @@ icecam_cluster_dispose (GObject *object)
   }
   g_clear_pointer (&self->publisher, link_free);
   g_clear_pointer (&self->subscriber, link_free);
+  g_clear_pointer (&self->sentinel, link_free);
   g_clear_object (&self->registry);
   G_OBJECT_CLASS (icecam_cluster_parent_class)->dispose (object);
 }
@@ -656,6 +748,9 @@ icecam_cluster_finalize (GObject *object)
   g_hash_table_unref (self->claimed);
   g_hash_table_unref (self->fresh_claims);
   g_free (self->host);
+  g_strfreev (self->sentinel_hosts);
+  g_free (self->sentinel_ports);
+  g_free (self->master_name);
   g_free (self->node_id);
   g_free (self->advertise);
   g_free (self->channel_prefix);
@@ -712,5 +807,8 @@ icecam_cluster_init (IcecamCluster *self)
   self->subscriber = g_new0 (ClusterLink, 1);
   self->subscriber->cluster = self;
   self->subscriber->name = "subscriber";
+  self->sentinel = g_new0 (ClusterLink, 1);
+  self->sentinel->cluster = self;
+  self->sentinel->name = "sentinel";
   self->degraded = TRUE;
 }

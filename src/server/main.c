@@ -474,7 +474,8 @@ app_option_entries (App *app)
       "ignored", "ADDRESS[/LENGTH]" },
     { "cluster", 0, 0, G_OPTION_ARG_STRING, &app->cluster_url,
       "Join the cluster of rendezvous nodes that share this Redis server: cameras of every "
-      "node are listed and watchable on each (docs/cluster.md)", "redis://HOST:PORT[/DB]" },
+      "node are listed and watchable on each; redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTERNAME[/DB] "
+      "finds the Redis master through Redis Sentinel (docs/cluster.md)", "redis://HOST:PORT[/DB]" },
     { "node-id", 0, 0, G_OPTION_ARG_STRING, &app->node_id,
       "This node's name in the cluster, unique; default HOSTNAME-PID", "NAME" },
     { "advertise", 0, 0, G_OPTION_ARG_STRING, &app->advertise,

@@ -154,6 +154,46 @@ test_controller_one_viewer (void)
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
 }
 
+/* The start-up probe ends at the first round trip over the smallest by a queue's worth (near
+ * the path's rate a keyframe's burst is the first sign); under where the path last gave way,
+ * one such round trip alone is a burst that drains by itself, and only two in a row cut; past
+ * it (a probe again), one is enough. */
+static void
+test_controller_startup_probe (void)
+{
+  g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 2500);
+  gint64 t = 100 * G_USEC_PER_SEC;
+  guint64 bytes[2] = { 0 };
+  guint v = 1, before, i;
+
+  icecam_bitrate_controller_add_viewer (c, &v);
+  for (i = 0; i < 4; i++)
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
+  before = icecam_bitrate_controller_get_target_kbps (c);
+  g_assert_cmpuint (before, >, 600); /* grew on the clean path */
+  report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
+  g_assert_true (icecam_bitrate_controller_is_congested (c, t + i * G_USEC_PER_SEC / 2));
+  /* clean for 10 s (held under the last cut), then one round trip over: no cut */
+  for (; i < 24; i++)
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
+  before = icecam_bitrate_controller_get_target_kbps (c);
+  report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, before);
+  /* ... and a second in a row: a cut */
+  report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 150, bytes, before);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
+  /* clean for 30 s: past that cut again, and one round trip over cuts */
+  for (guint end = i + 60; i < end; i++)
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
+  before = icecam_bitrate_controller_get_target_kbps (c);
+  report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
+}
+
 /* A slow viewer (or one reporting absurd loss) is set apart: the fast one keeps the encoder. */
 static void
 test_controller_slow_viewer (void)
@@ -257,6 +297,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/congestion/receiver-report", test_receiver_report);
   g_test_add_func ("/congestion/controller/one-viewer", test_controller_one_viewer);
+  g_test_add_func ("/congestion/controller/startup-probe", test_controller_startup_probe);
   g_test_add_func ("/congestion/controller/slow-viewer", test_controller_slow_viewer);
   g_test_add_func ("/congestion/controller/sparse-loss", test_controller_sparse_loss);
   g_test_add_func ("/congestion/reduced-stream", test_reduced_stream);

@@ -209,7 +209,15 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
    * once: 150 ms on a path just under the stream's rate), which drains by itself. */
   gint lasting_ms = v->prev_rtt_ms >= 0 && v->min_rtt_ms >= 0
                       ? MIN (v->rtt_ms, v->prev_rtt_ms) - v->min_rtt_ms : 0;
-  gboolean queue_building = v->rtt_fresh && lasting_ms > QUEUE_DELAY_HIGH_MS;
+  /* While probing past where the path last gave way (or before any cut: the start-up probe
+   * from START_KBPS), one round trip over is enough: near the path's rate a keyframe's burst is
+   * the first sign of it, and waiting for a second one let the next keyframe into a queue
+   * already full (the freezes of docs/benchmarks.md 12.1); and 40 ms over is enough (60 ms was
+   * seen 250 ms before the queue filled). */
+  gboolean probing = v->last_cut_kbps <= 0 || v->estimate_kbps > v->last_cut_kbps;
+  gint over_ms = probing ? queue_ms : lasting_ms;
+  gboolean queue_building = v->rtt_fresh && over_ms > (probing ? QUEUE_DELAY_LOW_MS
+                                                               : QUEUE_DELAY_HIGH_MS);
   /* Sending well under the estimate (the encoder is behind, or the picture is simple), what
    * got through says little about the path: then back off from the estimate itself. */
   gdouble base = v->sent_kbps >= 0.7 * v->estimate_kbps ? received_kbps : v->estimate_kbps;
@@ -227,7 +235,7 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
   }
   if (v->loss_counts || queue_building) {
     if (now >= v->next_decrease) {
-      gdouble drain = queue_building ? 1 - lasting_ms * 1000.0 / DRAIN_US : 1;
+      gdouble drain = queue_building ? 1 - over_ms * 1000.0 / DRAIN_US : 1;
       gdouble floor = v->estimate_kbps * (v->loss_counts ? MAX_CUT : MAX_DELAY_CUT);
       gdouble cut = MIN (v->estimate_kbps, MAX (base * MIN (BACKOFF, drain), floor));
 

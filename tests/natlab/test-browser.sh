@@ -144,7 +144,11 @@ print(st.get('framesDecoded', 0), st.get('nackCount', 0), st.get('freezeCount', 
 PY
 )
   read -r frames nacks freezes repaired lost <<<"$out"
-  stats=$(grep -E '^icecam-camera: stats session=' "$dir/camera.log" | tail -1)
+  # The session that carried the stream: its latest line has the most packets (the page may
+  # start another session as it closes, whose lines come last with none).
+  stats=$(grep -E '^icecam-camera: stats session=' "$dir/camera.log" |
+    awk '{ n = 0; if (match($0, / packets=[0-9]+/)) n = substr($0, RSTART + 9, RLENGTH - 9) + 0;
+           if (n >= best) { best = n; line = $0 } } END { print line }')
   nacked=$(sed -nE 's/.* nacked=([0-9]+).*/\1/p' <<<"$stats")
   retransmitted=$(sed -nE 's/.* retransmitted=([0-9]+).*/\1/p' <<<"$stats")
   kill -TERM "$LAB_EMULATOR_PID" 2>/dev/null

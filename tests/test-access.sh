@@ -109,13 +109,13 @@ echo "$out" | grep -q "camera 'attic' is not online; no camera this viewer may s
   && ! echo "$out" | grep -qE "frontdoor|garage" && pass "unknown camera: nothing about cameras not granted" \
   || fail "unknown camera with a token for it only: $out"
 
-# Over TLS too the keepalive pings come from the rendezvous's ping wheel, slipped between
+# Over TLS the keepalive pings are libsoup's own (the ping wheel serves ws:// only), sent between
 # libsoup's frames: with a ping a second and a silence limit of 6 s, the cameras (which send
 # nothing of their own meanwhile) stayed online by answering them, and none was closed as silent.
 [ $SECONDS -lt $((started + 8)) ] && sleep $((started + 8 - SECONDS))
 out=$(curl -sk "${url/wss:/https:}/healthz")
 echo "$out" | grep -q '"cameras":2,' && echo "$out" | grep -q '"silent_closed":0,' \
-  && pass "wss:// cameras answer the wheel's pings and stay online" \
+  && pass "wss:// cameras answer the keepalive pings and stay online" \
   || fail "wss:// keepalive: $out"
 
 echo "# $failures failure(s)"

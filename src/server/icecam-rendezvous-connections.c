@@ -283,10 +283,15 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
       conn->oversized_handler = g_signal_connect (wrapped, "oversized",
                                                   G_CALLBACK (on_ws_stream_oversized), conn);
       /* Its pings come from the wheel, spread over the interval, not from libsoup's seconds
-       * timer (which fires for every connection of the same second at once). */
-      soup_websocket_connection_set_keepalive_interval (ws, 0);
-      conn->ping = icecam_ping_wheel_add (
-        self->pings, ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped)));
+       * timer (which fires for every connection of the same second at once). Not over TLS:
+       * GnuTLS keeps a record libsoup's write was refused for (would block) and sends it with
+       * the next write, ours, so the frames' boundaries cannot be followed there; wss://
+       * connections keep libsoup's own pings. */
+      if (!self->tls) {
+        soup_websocket_connection_set_keepalive_interval (ws, 0);
+        conn->ping = icecam_ping_wheel_add (
+          self->pings, ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped)));
+      }
     }
   }
 }

@@ -117,7 +117,9 @@ flush_pings (IcecamWsOutput *self)
                                                     &error);
     if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
       return FALSE;  /* later */
-    if (n <= 0) {
+    /* More than was asked means a layer below sent something else of its own (a TLS record
+     * it held from an earlier write): the frames' boundaries are lost, so is the stream. */
+    if (n <= 0 || (gsize) n > self->pending_len) {
       self->broken = TRUE;
       self->pending_len = 0;
       return TRUE;

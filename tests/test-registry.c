@@ -1629,8 +1629,11 @@ test_punch (Fixture *f, gconstpointer data)
   g_autofree gchar *session = NULL;
   g_autofree gchar *old_session = NULL;
   const gchar *both[] = { "cam1", "old-cam", NULL };
-  const gchar *fields = "\"mapping\":\"cone\",\"address\":\"203.0.113.7:4000\","
+  /* On the IP each end connects from (203.0.113.PEER, add_peer_nonce()). */
+  const gchar *fields = "\"mapping\":\"cone\",\"address\":\"203.0.113.11:4000\","
                         "\"token\":\"00112233445566778899aabbccddeeff\"";
+  const gchar *elsewhere = "\"mapping\":\"random\",\"address\":\"198.51.100.99:4000\","
+                           "\"token\":\"00112233445566778899aabbccddeeff\"";
 
   expect_presence (f, VIEWER_1, (const gchar *[]) { "old-cam", NULL });
   hello_as (f, CAMERA_1, "camera", ",\"id\":\"cam1\",\"features\":[\"punch\"]");
@@ -1642,7 +1645,11 @@ test_punch (Fixture *f, gconstpointer data)
   feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, fields);
   punch = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_PUNCH);
   g_assert_cmpstr (punch->session, ==, session);
-  g_assert_cmpstr (punch->address, ==, "203.0.113.7:4000");
+  g_assert_cmpstr (punch->address, ==, "203.0.113.11:4000");
+  expect_nothing (f);
+  /* An address that is not the sender's own IP would aim the other end's probes at a third
+   * party: dropped. */
+  feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, elsewhere);
   expect_nothing (f);
   /* The viewer did not list `punch`: the camera's is dropped, and so is one to old-cam. */
   feedf (f, CAMERA_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, fields);

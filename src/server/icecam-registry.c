@@ -5,6 +5,7 @@
 
 #include "icecam-token.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 /**
@@ -451,14 +452,42 @@ handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   relay (self, peer, msg, ICECAM_ROLE_VIEWER);
 }
 
+/* The IP of "IP:PORT" or "[IPv6]:PORT", parsed; %NULL if it is neither. */
+static GInetAddress *
+address_host (const gchar *address)
+{
+  g_autofree gchar *host = NULL;
+  const gchar *end;
+
+  if (address == NULL)
+    return NULL;
+  if (address[0] == '[') {
+    end = strchr (address, ']');
+    host = end != NULL ? g_strndup (address + 1, end - address - 1) : NULL;
+  } else {
+    end = strrchr (address, ':');
+    host = end != NULL ? g_strndup (address, end - address) : g_strdup (address);
+  }
+  return host != NULL ? g_inet_address_new_from_string (host) : NULL;
+}
+
 /* Relayed either way, only to an end that listed `punch`: for any other (an older client, a
  * browser, an end on another node of a cluster) it is dropped, and the sender, which gets no
- * `punch` back, simply does not punch. */
+ * `punch` back, simply does not punch. Its address must be on the IP the sender connects from
+ * (its NAT's, which its punching socket's mapping shares): otherwise a client could aim the
+ * other end's probes (up to 256 sockets for 10 s, or 1000 probes) at a third party. */
 static void
 handle_punch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
 {
   Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+  g_autoptr (GInetAddress) from = address_host (peer->address);
+  g_autoptr (GInetAddress) claimed = address_host (msg->address);
 
+  if (from == NULL || claimed == NULL || !g_inet_address_equal (from, claimed)) {
+    g_info ("%s: 'punch' dropped: %s is not where it connects from (%s)", peer->label,
+            msg->address != NULL ? msg->address : "no address", peer->address);
+    return;
+  }
   if (session != NULL &&
       !(registry_session_other_end (session, peer)->features & ICECAM_FEATURE_PUNCH)) {
     g_debug ("%s: 'punch' dropped: the other end of session %s did not list it", peer->label,

@@ -211,11 +211,14 @@ void
 icecam_punch_session_start (IcecamPunchSession *self)
 {
   g_autoptr (IcecamMessage) msg = NULL;
+  g_autoptr (GInetSocketAddress) public_address = NULL;
 
   if (self->mapping != ICECAM_PUNCH_MAPPING_RANDOM || self->started)
     return;
   self->started = TRUE;
-  if (self->public_address == NULL || parse_address (self->public_address) == NULL) {
+  if (self->public_address != NULL)
+    public_address = parse_address (self->public_address);
+  if (public_address == NULL) {
     g_info ("%s: session %s: no public address known, not punching", self->log_id,
             self->session_id);
     return;

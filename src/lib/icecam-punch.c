@@ -353,6 +353,12 @@ icecam_punch_stop (IcecamPunch *self)
     g_source_destroy (self->keepalive);
     g_clear_pointer (&self->keepalive, g_source_unref);
   }
+  /* Also the linger (it closes the losing sockets), so that nothing of the punch runs in its
+   * context once the session is closed: the free may come later, on another thread. */
+  if (self->linger != NULL) {
+    g_source_destroy (self->linger);
+    g_clear_pointer (&self->linger, g_source_unref);
+  }
   for (guint i = 0; i < self->sources->len; i++)
     g_source_destroy (self->sources->pdata[i]);
   self->data_func = NULL;

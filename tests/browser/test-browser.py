@@ -173,7 +173,12 @@ async def case_loopback(browser, lab, rv, camera):
         sent = await tab.evaluate('window.__sent')
         note('the page sent: ' + '; '.join(m['candidate'] for m in sent if m.get('type') == 'candidate'))
         hosts = [m['candidate'] for m in sent if m.get('type') == 'candidate' and ' typ host' in m['candidate']]
-        check(hosts and all(re.search(r' [0-9a-f-]{36}\.local ', c) for c in hosts),
+        # Chromium sends a host candidate only once its mDNS name is registered, which in one CI
+        # run never happened in 20 s (the page played on its srflx candidate): none is a note; a
+        # host candidate with a bare address is the failure.
+        if not hosts:
+            note('Chromium sent no host candidate this time (its mDNS name was not registered)')
+        check(all(re.search(r' [0-9a-f-]{36}\.local ', c) for c in hosts),
               'Chromium hides its host candidates as mDNS names', '; '.join(hosts) or 'none sent')
         hello = next((m for m in sent if m.get('type') == 'hello'), {})
         check(set(hello.get('features', [])) >= {'ping', 'restart'} and hello.get('role') == 'viewer',

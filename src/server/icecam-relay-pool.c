@@ -15,7 +15,8 @@
  * A relay over UDP is sent an Allocate request without credentials (RFC 8656): a TURN server
  * answers it with a 401 error, which proves it is alive without allocating anything. A relay
  * over TCP or TLS is alive when it accepts a TCP connection. Each relay is checked every
- * %ICECAM_RELAY_POOL_INTERVAL_MS; after two checks in a row without an answer it is withdrawn.
+ * %ICECAM_RELAY_POOL_INTERVAL_MS; after three checks in a row without an answer it is withdrawn
+ * (an answer to the check before the last still counts: on a busy host it may come late).
  *
  * Threading: create and use it in one thread; it runs in the thread-default #GMainContext.
  */
@@ -25,7 +26,7 @@
 #define STUN_ALLOCATE_SUCCESS 0x0103u
 #define STUN_ALLOCATE_ERROR 0x0113u
 #define STUN_ATTR_REQUESTED_TRANSPORT 0x0019u
-#define MISSES_TO_WITHDRAW 2
+#define MISSES_TO_WITHDRAW 3
 
 typedef struct {
   IcecamRelayPool *pool;
@@ -34,6 +35,7 @@ typedef struct {
   GSocket *socket;             /* UDP */
   GSource *source;
   guint8 transaction[12];
+  guint8 previous[12];          /* the check before: its answer may come late on a busy host */
   gboolean waiting;            /* a check is out and not answered */
   guint misses;
   gboolean up;
@@ -98,7 +100,8 @@ on_udp_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
                      (guint32) buffer[6] << 8 | buffer[7];
 
     if (n < 20 || cookie != STUN_MAGIC_COOKIE ||
-        memcmp (buffer + 8, relay->transaction, 12) != 0 ||
+        (memcmp (buffer + 8, relay->transaction, 12) != 0 &&
+         memcmp (buffer + 8, relay->previous, 12) != 0) ||
         (type != STUN_ALLOCATE_ERROR && type != STUN_ALLOCATE_SUCCESS))
       continue;
     relay_set_up (relay, TRUE);
@@ -136,6 +139,7 @@ udp_check (Relay *relay)
   request[5] = 0x12;
   request[6] = 0xA4;
   request[7] = 0x42;
+  memcpy (relay->previous, relay->transaction, 12);
   for (guint i = 0; i < 12; i++)
     relay->transaction[i] = (guint8) g_random_int_range (0, 256);
   memcpy (request + 8, relay->transaction, 12);

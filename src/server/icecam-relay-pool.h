@@ -12,8 +12,8 @@ G_BEGIN_DECLS
 /**
  * ICECAM_RELAY_POOL_INTERVAL_MS:
  *
- * How often each relay is checked. A relay that missed two checks in a row is withdrawn: at
- * most three intervals (6 s) after it stopped answering.
+ * How often each relay is checked. A relay that missed three checks in a row is withdrawn: at
+ * most four intervals (8 s) after it stopped answering.
  */
 #define ICECAM_RELAY_POOL_INTERVAL_MS 2000
 

@@ -79,21 +79,6 @@ address_to_string (GInetSocketAddress *address)
   return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (address));
 }
 
-static gboolean
-token_from_hex (const gchar *hex, guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])
-{
-  if (hex == NULL || strlen (hex) != 2 * ICECAM_PUNCH_TOKEN_LENGTH)
-    return FALSE;
-  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++) {
-    gint high = g_ascii_xdigit_value (hex[2 * i]), low = g_ascii_xdigit_value (hex[2 * i + 1]);
-
-    if (high < 0 || low < 0)
-      return FALSE;
-    token[i] = (guint8) (high << 4 | low);
-  }
-  return TRUE;
-}
-
 /**
  * icecam_punch_session_new:
  * @log_id: how logs name the end ("camera front-door", "viewer")
@@ -357,7 +342,7 @@ icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
   g_autoptr (GInetSocketAddress) address = parse_address (msg->address);
   guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
 
-  if (address == NULL || !token_from_hex (msg->token, token)) {
+  if (address == NULL || !icecam_punch_token_from_hex (msg->token, token)) {
     g_debug ("%s: session %s: unusable punch (address '%s')", self->log_id, self->session_id,
              msg->address);
     return;

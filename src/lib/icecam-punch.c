@@ -84,6 +84,27 @@ icecam_punch_build_packet (IcecamPunchPacket kind, const guint8 token[ICECAM_PUN
   return ICECAM_PUNCH_PACKET_LENGTH;
 }
 
+/**
+ * icecam_punch_token_from_hex:
+ * @hex: the token as the `punch` message carries it (32 hex digits)
+ *
+ * Returns: %FALSE if @hex is not exactly that
+ */
+gboolean
+icecam_punch_token_from_hex (const gchar *hex, guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])
+{
+  if (hex == NULL || strlen (hex) != 2 * ICECAM_PUNCH_TOKEN_LENGTH)
+    return FALSE;
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++) {
+    gint high = g_ascii_xdigit_value (hex[2 * i]), low = g_ascii_xdigit_value (hex[2 * i + 1]);
+
+    if (high < 0 || low < 0)
+      return FALSE;
+    token[i] = (guint8) (high << 4 | low);
+  }
+  return TRUE;
+}
+
 IcecamPunchPacket
 icecam_punch_parse_packet (const guint8 *data, gsize length,
                            const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])

@@ -106,6 +106,8 @@ void icecam_punch_free (IcecamPunch *punch);
 gsize icecam_punch_build_packet (IcecamPunchPacket kind,
                                  const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH],
                                  guint8 out[ICECAM_PUNCH_PACKET_LENGTH]);
+gboolean icecam_punch_token_from_hex (const gchar *hex,
+                                      guint8 token[ICECAM_PUNCH_TOKEN_LENGTH]);
 IcecamPunchPacket icecam_punch_parse_packet (const guint8 *data, gsize length,
                                              const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH]);
 

@@ -82,21 +82,6 @@ learn_mapping (GSocket *sock, GInetSocketAddress *server)
   return NULL;
 }
 
-static gboolean
-parse_token (const gchar *hex, guint8 token[ICECAM_PUNCH_TOKEN_LENGTH])
-{
-  if (hex == NULL || strlen (hex) != 2 * ICECAM_PUNCH_TOKEN_LENGTH)
-    return FALSE;
-  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++) {
-    gint high = g_ascii_xdigit_value (hex[2 * i]), low = g_ascii_xdigit_value (hex[2 * i + 1]);
-
-    if (high < 0 || low < 0)
-      return FALSE;
-    token[i] = (guint8) (high << 4 | low);
-  }
-  return TRUE;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -136,7 +121,7 @@ main (int argc, char **argv)
   }
   cone = strcmp (argv[1], "cone") == 0;
   icecam_punch_config_init (&config, cone ? ICECAM_PUNCH_ROLE_CONE : ICECAM_PUNCH_ROLE_SYMMETRIC);
-  if (!parse_token (token_hex, config.token)) {
+  if (!icecam_punch_token_from_hex (token_hex, config.token)) {
     g_printerr ("punch-peer: --token needs 32 hex digits\n");
     return 2;
   }

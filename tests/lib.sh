@@ -46,6 +46,36 @@ wait_for_line() {
   return 1
 }
 
+# Whether process $1 still runs (a zombie, exited but not yet waited for, does not).
+pid_running() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
+# Stops process $1 as a user's Ctrl-C does (SIGINT) and waits for it; returns its exit status.
+# One that has not exited within $2 seconds (default 15) fails the script with a line saying
+# so, its threads' state (and stacks where gdb is installed) for the log, and is killed (then
+# 124): a hang names itself instead of running into the suite's timeout.
+stop_pid() {
+  local pid=$1 deadline=$((SECONDS + ${2:-15})) name
+  kill -INT "$pid" 2>/dev/null
+  while pid_running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+  if pid_running "$pid"; then
+    name=$(cat "/proc/$pid/comm" 2>/dev/null)
+    fail "$name ($pid) did not exit within ${2:-15} s of SIGINT"
+    for t in /proc/"$pid"/task/*; do
+      echo "# $name thread ${t##*/}: $(awk '{ print $3 }' "$t/stat") $(cat "$t/wchan" 2>/dev/null)"
+    done
+    command -v gdb >/dev/null &&
+      gdb -batch -p "$pid" -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(Thread|#)' | cut -c1-200 |
+        sed 's/^/# /'
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 124
+  fi
+  wait "$pid" 2>/dev/null
+}
+
 # The cameras online at the rendezvous on 127.0.0.1 port $1, from its /healthz.
 healthz_cameras() {
   local body

@@ -68,7 +68,7 @@ for extra in --allow-anonymous-relay "--token-key-file $tmp/token.key"; do
   rv=$!
   wait_for_line "$tmp/start.log" 'listening on ws://' 10 \
     && pass "TURN with ${extra%% *} starts" || fail "TURN with $extra: $(cat "$tmp/start.log")"
-  kill -INT "$rv"; wait "$rv" 2>/dev/null
+  stop_pid "$rv"
 done
 
 # $1: name, $2: rendezvous secret, $3: transport, $4: the relay's host (default 127.0.0.1);
@@ -89,8 +89,9 @@ run_case() {
   "$build/src/tools/icecam-view" --server "$url" --camera cam --headless --frames 30 \
     --timeout 15 --ice-transport-policy relay >"$log.view" 2>&1
   rc=$?
-  kill -INT "$cam"; wait "$cam" 2>/dev/null
-  kill -INT "$rv"; wait "$rv" 2>/dev/null
+  # (in a command substitution: a process that hung makes the case fail by its status)
+  stop_pid "$cam" >&2 || [ $? -ne 124 ] || rc=98
+  stop_pid "$rv" >&2 || [ $? -ne 124 ] || rc=98
   cat "$log.view"
   return $rc
 }

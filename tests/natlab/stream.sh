@@ -57,8 +57,9 @@ summary_field() {
   grep -E '^icecam-view: result=' "$1" 2>/dev/null | tail -1 | grep -oE " $2=[^ ]+" | cut -d= -f2
 }
 
-last_frames() { progress "$1" | tail -1 | awk '{ print $1 + 0 }'; }
-last_elapsed() { progress "$1" | tail -1 | awk '{ print $2 + 0 }'; }
+# (0 before the first progress line)
+last_frames() { progress "$1" | tail -1 | awk '{ n = $1 } END { print n + 0 }'; }
+last_elapsed() { progress "$1" | tail -1 | awk '{ n = $2 } END { print n + 0 }'; }
 
 # Waits until the viewer (log $1) decoded at least $2 frames and its last $3 progress lines
 # all increased; at most $4 s.

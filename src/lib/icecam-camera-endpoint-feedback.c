@@ -100,7 +100,7 @@ icecam_camera_endpoint_on_peer_receive (const guint8 *data, gsize length, gpoint
     note_report (vs->endpoint, vs, data, length);
   }
   if (icecam_rtcp_has_keyframe_request (data, length))
-    icecam_camera_endpoint_request_keyframe (vs->endpoint);
+    icecam_camera_endpoint_request_keyframe (vs->endpoint, vs->reduced);
   answer_nacks (vs->endpoint, vs, data, length);
 }
 

@@ -15,6 +15,11 @@
 /* ... and than this while the path of a viewer is congested (see
  * icecam_bitrate_controller_is_congested()). */
 #define KEYFRAME_CONGESTED_INTERVAL_US (750 * G_TIME_SPAN_MILLISECOND)
+/* ... and than this when a viewer on the reduced stream asks: it gets keyframes only, on a
+ * path far below the stream, so one takes it seconds to receive, and it asks again meanwhile;
+ * each one asked costs every other viewer a keyframe (five a second were made for one viewer
+ * behind 300 kbit/s, while the fast viewer's bursts read as queues). */
+#define KEYFRAME_REDUCED_INTERVAL_US (2 * G_TIME_SPAN_SECOND)
 
 static gboolean
 emit_keyframe_request (gpointer data)
@@ -39,11 +44,13 @@ icecam_camera_endpoint_cancel_keyframe_request (IcecamCameraEndpoint *self)
   g_clear_pointer (&self->keyframe_source, g_source_unref);
 }
 
+/* @reduced: asked for by a viewer on the reduced stream. */
 void
-icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self)
+icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self, gboolean reduced)
 {
   gint64 now = g_get_monotonic_time (), since = now - self->last_keyframe_request;
-  gint64 interval = icecam_bitrate_controller_is_congested (self->controller, now)
+  gint64 interval = reduced ? KEYFRAME_REDUCED_INTERVAL_US
+                    : icecam_bitrate_controller_is_congested (self->controller, now)
                       ? KEYFRAME_CONGESTED_INTERVAL_US : KEYFRAME_MIN_INTERVAL_US;
 
   if (self->keyframe_source != NULL)

@@ -94,7 +94,7 @@ extern guint icecam_camera_endpoint_signals[N_SIGNALS];
 
 /* Keyframes and media input (icecam-camera-endpoint-media.c). */
 void icecam_camera_endpoint_cancel_keyframe_request (IcecamCameraEndpoint *self);
-void icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self);
+void icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self, gboolean reduced);
 
 /* Receiver reports and retransmissions (icecam-camera-endpoint-feedback.c). */
 void icecam_camera_endpoint_on_peer_receive (const guint8 *data, gsize length,

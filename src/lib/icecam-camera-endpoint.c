@@ -102,7 +102,7 @@ set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
   icecam_fanout_add (self->fanout, vs->peer, from_keyframe);
   /* A joining viewer can decode nothing before a keyframe: ask for one now. */
   if (active)
-    icecam_camera_endpoint_request_keyframe (self);
+    icecam_camera_endpoint_request_keyframe (self, FALSE);
 }
 
 static void

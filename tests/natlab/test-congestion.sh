@@ -8,8 +8,9 @@
 #     progress line (packets' delay from the camera, by its sender reports: camera and viewer
 #     share this host's clock) stays under 500 ms after the first 5 s;
 #  2. two viewers of one camera at --bitrate 2500 --pattern snow, one behind a 300 kbit/s
-#     downlink, one behind 5 Mbit/s: the fast one keeps >= 25 fps at >= 1500 kbit/s, and the
-#     camera put the slow one on the reduced stream.
+#     downlink, one behind 5 Mbit/s: the fast one keeps >= 25 fps at >= 1500 kbit/s, the
+#     camera put the slow one on the reduced stream, and from then on the slow one's keyframe
+#     requests made at most one keyframe a second (the camera's debug log).
 # The same links without control (--no-congestion-control) are measured by
 # bench/congestion.sh, side by side, for docs/benchmarks.md. Prints TAP.
 set -u
@@ -94,7 +95,7 @@ check_uplink() {
 
 check_two_viewers() {
   local i=1 name=two-viewers dir="$LAB_TMP/two-viewers" before=$failures fast_pid slow_pid
-  local first fps kbps
+  local first fps kbps requests
   mkdir -p "$dir"
   if ! lab_site c "$i" port-restricted || ! lab_site v "$i" port-restricted 2 ||
     ! lab_site v $((i + 1)) port-restricted ||
@@ -129,6 +130,12 @@ check_two_viewers() {
   tap_check "$name: the fast viewer gets >= 1500 kbit/s ($kbps)" [ "${kbps:-0}" -ge 1500 ]
   tap_check "$name: the slow viewer was put on the reduced stream" \
     grep -q 'far below the others' "$dir/camera.log"
+  # Each keyframe the slow viewer asks for is one every viewer gets: once on the reduced
+  # stream, at most one a second (it asked for five a second, which the encoder made).
+  requests=$(awk '/far below the others/ { on = 1; next } on && /keyframe requested/ { n++ }
+    END { print n + 0 }' "$dir/camera.log")
+  tap_check "$name: keyframes asked for after that: $requests in about $SECONDS_PER_CASE s" \
+    [ "$requests" -le "$SECONDS_PER_CASE" ]
   stop_case "$i" "$name" "$dir" "$before"
   lab_site_remove v $((i + 1))
 }

@@ -220,6 +220,36 @@ test_controller_slow_viewer (void)
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
 }
 
+/* A viewer that joins while another watches starts at the encoder's target: not set apart
+ * (keyframes only) before its path has said anything, and the target stays; one back after an
+ * ICE restart starts where it was. */
+static void
+test_controller_late_viewer (void)
+{
+  g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 2500);
+  gint64 t = 100 * G_USEC_PER_SEC;
+  guint64 bytes[2] = { 0 };
+  IcecamViewerRate rate;
+  guint first = 1, late = 2, i;
+
+  icecam_bitrate_controller_add_viewer (c, &first);
+  for (i = 0; i < 30; i++)
+    report (c, &first, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
+  icecam_bitrate_controller_add_viewer (c, &late);
+  g_assert_true (icecam_bitrate_controller_get_viewer (c, &late, &rate));
+  g_assert_false (rate.reduced);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
+  /* back after an ICE restart at the estimate it had: set apart again at once */
+  icecam_bitrate_controller_remove_viewer (c, &late);
+  icecam_bitrate_controller_add_viewer_at (c, &late, 200);
+  g_assert_true (icecam_bitrate_controller_get_viewer (c, &late, &rate));
+  g_assert_cmpuint (rate.estimate_kbps, ==, 200);
+  g_assert_true (rate.reduced);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, 2500);
+}
+
 /* A thin stream with random loss: a report reading 12.5 % from one packet in eight is no
  * reason to cut; the same fraction of a stream ten times thicker is. */
 static void
@@ -299,6 +329,7 @@ main (int argc, char **argv)
   g_test_add_func ("/congestion/controller/one-viewer", test_controller_one_viewer);
   g_test_add_func ("/congestion/controller/startup-probe", test_controller_startup_probe);
   g_test_add_func ("/congestion/controller/slow-viewer", test_controller_slow_viewer);
+  g_test_add_func ("/congestion/controller/late-viewer", test_controller_late_viewer);
   g_test_add_func ("/congestion/controller/sparse-loss", test_controller_sparse_loss);
   g_test_add_func ("/congestion/reduced-stream", test_reduced_stream);
   return g_test_run ();

@@ -153,20 +153,41 @@ icecam_bitrate_controller_set_enabled (IcecamBitrateController *self, gboolean e
   g_mutex_unlock (&self->lock);
 }
 
+/**
+ * icecam_bitrate_controller_add_viewer_at:
+ * @start_kbps: its estimate to start from (what it had before an ICE restart of its session:
+ *   a new path to the same peer, behind the same access link); 0: as a new viewer
+ *
+ * A new viewer: its path is unknown, so it starts low and grows (WebRTC stacks start at
+ * 0.3-1 Mbit/s). But while others watch, the encoder already runs at their target, which the
+ * new viewer is sent whatever its estimate says: it starts there, until its reports say
+ * otherwise. Started low, it was "far below" them at once: keyframes only for the seconds its
+ * estimate took to grow, and the gaps between them read as a lost path.
+ */
 void
-icecam_bitrate_controller_add_viewer (IcecamBitrateController *self, gconstpointer viewer)
+icecam_bitrate_controller_add_viewer_at (IcecamBitrateController *self, gconstpointer viewer,
+                                         guint start_kbps)
 {
   Viewer *v = g_new0 (Viewer, 1);
 
   g_mutex_lock (&self->lock);
-  /* A new path is unknown: start low and grow (WebRTC stacks start at 0.3-1 Mbit/s). */
   v->estimate_kbps = CLAMP (START_KBPS, self->min_kbps, self->max_kbps);
+  if (self->enabled && g_hash_table_size (self->viewers) > 0)
+    v->estimate_kbps = MAX (v->estimate_kbps, self->target_kbps);
+  if (start_kbps > 0)
+    v->estimate_kbps = CLAMP (start_kbps, self->min_kbps, self->max_kbps);
   v->rtt_ms = -1;
   v->prev_rtt_ms = -1;
   v->min_rtt_ms = -1;
   g_hash_table_replace (self->viewers, (gpointer) viewer, v);
   update_target (self);
   g_mutex_unlock (&self->lock);
+}
+
+void
+icecam_bitrate_controller_add_viewer (IcecamBitrateController *self, gconstpointer viewer)
+{
+  icecam_bitrate_controller_add_viewer_at (self, viewer, 0);
 }
 
 void

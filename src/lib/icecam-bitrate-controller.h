@@ -35,6 +35,8 @@ void icecam_bitrate_controller_set_limits (IcecamBitrateController *self, guint 
                                            guint max_kbps);
 void icecam_bitrate_controller_set_enabled (IcecamBitrateController *self, gboolean enabled);
 void icecam_bitrate_controller_add_viewer (IcecamBitrateController *self, gconstpointer viewer);
+void icecam_bitrate_controller_add_viewer_at (IcecamBitrateController *self, gconstpointer viewer,
+                                              guint start_kbps);
 void icecam_bitrate_controller_remove_viewer (IcecamBitrateController *self,
                                               gconstpointer viewer);
 void icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer viewer,

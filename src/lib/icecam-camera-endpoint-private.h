@@ -76,6 +76,7 @@ typedef struct {
   gint64 last_offer;      /* monotonic µs of the latest offer sent */
   IcecamRetransmitter *rtx; /* answers its NACKs */
   gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
+  guint resume_kbps;      /* its estimate when it last left the fan-out (an ICE restart); 0 */
   IcecamPunchSession *punch; /* (nullable): birthday punching beside the session's path */
 } ViewerSession;
 

@@ -90,12 +90,18 @@ set_active (IcecamCameraEndpoint *self, ViewerSession *vs, gboolean active)
     return;
   vs->active = active;
   if (!active) {
+    IcecamViewerRate rate;
+
     icecam_fanout_remove (self->fanout, vs->peer);
+    if (icecam_bitrate_controller_get_viewer (self->controller, vs, &rate))
+      vs->resume_kbps = rate.estimate_kbps;
     icecam_bitrate_controller_remove_viewer (self->controller, vs);
     vs->reduced = FALSE;
     return;
   }
-  icecam_bitrate_controller_add_viewer (self->controller, vs);
+  /* Back after an ICE restart: where its estimate was, not where a new viewer starts (a
+   * viewer too slow for the stream was given it all again at each restart). */
+  icecam_bitrate_controller_add_viewer_at (self->controller, vs, vs->resume_kbps);
   g_mutex_lock (&self->lock);
   from_keyframe = self->start_on_keyframe;
   g_mutex_unlock (&self->lock);

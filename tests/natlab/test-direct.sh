@@ -338,6 +338,20 @@ case_punch() {
   echo "# $name: punched in $ok of $runs runs, ms from start:$times"
 }
 
+verdicts_prc_sym() {
+  tap_check "$1: the camera's probe found a port-restricted cone" \
+    grep -qE '^icecam-camera: nat=port-restricted-cone ' "$2/camera.log"
+  tap_check "$1: the viewer's probe found random ports" \
+    grep -qE '^icecam-view: nat=symmetric .*ports=random' "$2/view.log"
+}
+
+verdicts_symseq_symseq() {
+  tap_check "$1: the camera's probe found sequential ports" \
+    grep -qE '^icecam-camera: nat=symmetric .*ports=sequential port-step=' "$2/camera.log"
+  tap_check "$1: the viewer's probe found sequential ports" \
+    grep -qE '^icecam-view: nat=symmetric .*ports=sequential port-step=' "$2/view.log"
+}
+
 # Birthday punching in a session: the camera behind a port-restricted cone, the viewer behind
 # the random symmetric NAT, TURN offered, both with --nat-probe (camera: punch=cone, viewer:
 # punch=random). The session starts on the relay; once connected the viewer sends `punch`,
@@ -347,37 +361,45 @@ case_punch() {
 # cross from the camera's NAT to the viewer's directly while the camera's UDP to the TURN
 # server stops growing (counted 1 s after the viewer's media moved and at its end: consent
 # checks and refreshes only). ICECAM_PUNCH_RUNS=N repeats it and counts.
+#
+# punch-session-symseq-symseq: the same with both ends behind the lab's sequential symmetric
+# NAT (both punch=sequential): each learns its punching socket's mapping, the two `punch`
+# messages cross, the lower token leads, and both probe the other NAT's next ports in order.
+#
+# Arguments: the case's name, the camera's and the viewer's NAT types, the slot, and the
+# function checking the probes' verdicts.
 case_punch_session() {
-  local name=punch-session-prc-sym runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
+  local name=$1 cam_type=$2 view_type=$3 s=$4 verdicts=$5
+  local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
   local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
   for ((r = 1; r <= runs; r++)); do
-    dir="$LAB_TMP/punch-session-$r" id="campunch$r"
+    dir="$LAB_TMP/$name-$r" id="campunch$s$r"
     mkdir -p "$dir"
-    if ! { lab_site c 5 port-restricted && cam_nat=$SITE_NAT_IP &&
-      lab_site v 5 symmetric && view_nat=$SITE_NAT_IP; }; then
+    if ! { lab_site c "$s" "$cam_type" && cam_nat=$SITE_NAT_IP &&
+      lab_site v "$s" "$view_type" && view_nat=$SITE_NAT_IP; }; then
       tap_not_ok "$name: lab sites"
       return
     fi
-    lab_exec v5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
-    lab_exec v5nat nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
+    lab_exec "v${s}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec "v${s}nat" nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
       comment '"from-camera-nat"'
-    lab_exec c5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
-    lab_exec c5nat nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
+    lab_exec "c${s}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec "c${s}nat" nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
       comment '"to-turn"'
-    if start_camera c5 "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+    if start_camera "c$s" "$id" "$URL_PREDICT" "$dir" --nat-probe; then
       # 1 s after the viewer's media moved (or 20 s): what the camera sent the TURN server.
       (for _ in $(seq 200); do
         grep -q 'media on the punched path' "$dir/view.log" 2>/dev/null && break
         sleep 0.1
       done
       sleep 1
-      nft_count c5nat to-turn 'ip lab' bytes >"$dir/turn-mid") &
+      nft_count "c${s}nat" to-turn 'ip lab' bytes >"$dir/turn-mid") &
       sampler=$!
-      run_viewer v5 "$id" "$URL_PREDICT" "$dir" --nat-probe
+      run_viewer "v$s" "$id" "$URL_PREDICT" "$dir" --nat-probe
       wait "$sampler"
-      turn_end=$(nft_count c5nat to-turn 'ip lab' bytes)
+      turn_end=$(nft_count "c${s}nat" to-turn 'ip lab' bytes)
       turn_mid=$(cat "$dir/turn-mid" 2>/dev/null || echo 0)
-      direct=$(nft_count v5nat from-camera-nat 'ip lab' bytes)
+      direct=$(nft_count "v${s}nat" from-camera-nat 'ip lab' bytes)
       echo "# camera to TURN: $turn_mid B 1 s after the move, $turn_end B at the end; camera NAT to viewer NAT: $direct B"
       lab_stop "$CAMERA_PID"
     else
@@ -391,10 +413,7 @@ case_punch_session() {
         grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
     fi
     if [ "$r" = 1 ]; then
-      tap_check "$name: the camera's probe found a port-restricted cone" \
-        grep -qE '^icecam-camera: nat=port-restricted-cone ' "$dir/camera.log"
-      tap_check "$name: the viewer's probe found random ports" \
-        grep -qE '^icecam-view: nat=symmetric .*ports=random' "$dir/view.log"
+      "$verdicts" "$name" "$dir"
       tap_check "$name: the camera punched a path to the viewer's NAT" \
         grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"
       tap_check "$name: the viewer punched a path to the camera's NAT" \
@@ -410,8 +429,8 @@ case_punch_session() {
         [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
       [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
     fi
-    lab_site_remove c 5
-    lab_site_remove v 5
+    lab_site_remove c "$s"
+    lab_site_remove v "$s"
   done
   echo "# $name: punched in $ok of $runs sessions, ms from the viewer's start of punching:$times"
 }
@@ -428,13 +447,17 @@ main() {
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
   [[ punch-prc-sym =~ $filter ]] && case_punch
   if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]] ||
-    [[ punch-session-prc-sym =~ $filter ]]; then
+    [[ punch-session-prc-sym =~ $filter ]] || [[ punch-session-symseq-symseq =~ $filter ]]; then
     if start_predict_rendezvous; then
       [[ predict-prc-symseq =~ $filter ]] &&
         case_probe predict-prc-symseq "port-restricted symmetric-sequential" 2 checks_predict
       [[ grace-restricted-symmetric =~ $filter ]] &&
         case_probe grace-restricted-symmetric "restricted-cone symmetric" 3 checks_grace
-      [[ punch-session-prc-sym =~ $filter ]] && case_punch_session
+      [[ punch-session-prc-sym =~ $filter ]] &&
+        case_punch_session punch-session-prc-sym port-restricted symmetric 5 verdicts_prc_sym
+      [[ punch-session-symseq-symseq =~ $filter ]] &&
+        case_punch_session punch-session-symseq-symseq symmetric-sequential \
+          symmetric-sequential 6 verdicts_symseq_symseq
     else
       tap_not_ok "the rendezvous with RFC 5780 (--stun-alternate)"
     fi

@@ -372,6 +372,7 @@ case_punch_session() {
   local name=$1 cam_type=$2 view_type=$3 s=$4 verdicts=$5
   local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
   local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
+  local from_start='' sent=''
   for ((r = 1; r <= runs; r++)); do
     dir="$LAB_TMP/$name-$r" id="campunch$s$r"
     mkdir -p "$dir"
@@ -411,6 +412,9 @@ case_punch_session() {
       ok=$((ok + 1))
       times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
         grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
+      from_start="$from_start $(view_ms_to_punched "$dir/view.log")"
+      sent="$sent $(grep -ohE 'punched a direct path .*\(([0-9]+) probes' "$dir/camera.log" "$dir/view.log" |
+        grep -oE '\([0-9]+' | tr -d '(' | paste -sd+)"
     fi
     if [ "$r" = 1 ]; then
       "$verdicts" "$name" "$dir"
@@ -429,10 +433,25 @@ case_punch_session() {
         [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
       [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
     fi
+    [ "${ICECAM_NATLAB_KEEP_LOGS:-0}" = 1 ] && keep_logs "$name-$r" "$dir"
     lab_site_remove c "$s"
     lab_site_remove v "$s"
   done
   echo "# $name: punched in $ok of $runs sessions, ms from the viewer's start of punching:$times"
+  echo "# $name: ms from the viewer's start to its media on the punched path:$from_start"
+  echo "# $name: probes and answers sent by camera+viewer:$sent"
+}
+
+# Milliseconds from the viewer's first state change to its media moving to the punched path,
+# from the HH:MM:SS.mmm stamps of its --verbose log.
+view_ms_to_punched() {
+  local t0 t1
+  t0=$(grep -m1 -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}: viewer .*idle -> connecting' "$1" | cut -d' ' -f1)
+  t1=$(grep -m1 -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}: ice-session .*: media on the punched path' "$1" |
+    cut -d' ' -f1)
+  [ -n "$t0" ] && [ -n "$t1" ] || { echo none; return; }
+  awk -v a="${t0%:}" -v b="${t1%:}" 'function ms(t, p) { split(t, p, ":"); return (p[1] * 3600 + p[2] * 60 + p[3]) * 1000 }
+    BEGIN { d = ms(b) - ms(a); if (d < 0) d += 86400000; printf "%d", d }'
 }
 
 main() {

@@ -372,7 +372,7 @@ case_punch_session() {
   local name=$1 cam_type=$2 view_type=$3 s=$4 verdicts=$5
   local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
   local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
-  local from_start='' sent=''
+  local from_start='' sent='' noise
   for ((r = 1; r <= runs; r++)); do
     dir="$LAB_TMP/$name-$r" id="campunch$s$r"
     mkdir -p "$dir"
@@ -387,7 +387,21 @@ case_punch_session() {
     lab_exec "c${s}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
     lab_exec "c${s}nat" nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
       comment '"to-turn"'
+    noise=''
     if start_camera "c$s" "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+      if [ -n "${ICECAM_PUNCH_NOISE_MS:-}" ]; then
+        # Measurement only: once the camera (and its probe) is up, another host behind its
+        # NAT opens a new UDP flow every ICECAM_PUNCH_NOISE_MS ms (to the rendezvous's
+        # second address, not the TURN server's), moving a counting NAT's next port.
+        lab_spawn "c$s" "$dir/noise.log" python3 -c '
+import socket, sys, time
+while True:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"noise", (sys.argv[1], 9))
+    s.close()
+    time.sleep(float(sys.argv[2]) / 1000)' "$STUN_ALTERNATE_IP" "$ICECAM_PUNCH_NOISE_MS"
+        noise=$LAB_LAST_PID
+      fi
       # 1 s after the viewer's media moved (or 20 s): what the camera sent the TURN server.
       (for _ in $(seq 200); do
         grep -q 'media on the punched path' "$dir/view.log" 2>/dev/null && break
@@ -406,6 +420,7 @@ case_punch_session() {
     else
       tap_not_ok "$name: camera registers"
     fi
+    [ -n "$noise" ] && lab_stop "$noise"
     if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
       grep -qE "punched a direct path to $cam_nat:" "$dir/view.log" &&
       [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]; then

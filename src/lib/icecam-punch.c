@@ -26,9 +26,12 @@
 #define SYMMETRIC_ROUND_MS 100
 #define SPRAY_TICK_MS 50
 #define SPRAY_PER_TICK 100
-/* The sequential role opens one new destination (one new mapping on its NAT) per tick and
- * sends again to all it opened every SEQUENTIAL_RESEND_TICKS (a lost probe is not the end). */
+/* The sequential role opens up to SEQUENTIAL_PER_TICK new destinations (new mappings on its
+ * NAT) per tick, back to back so that other flows through a busy NAT fall between as few of
+ * them as possible, and sends again to all it opened every SEQUENTIAL_RESEND_TICKS (a lost
+ * probe is not the end). */
 #define SEQUENTIAL_TICK_MS 20
+#define SEQUENTIAL_PER_TICK 100
 #define SEQUENTIAL_RESEND_TICKS 25
 /* After success, the losing sockets stay this long to answer probes still on their way. */
 #define LINGER_MS 1000
@@ -269,7 +272,7 @@ sequential_tick (IcecamPunch *self)
       send_packet (self, self->sockets->pdata[0], ICECAM_PUNCH_PACKET_PROBE,
                    self->targets->pdata[i]);
   }
-  while (self->n_sprayed < self->config.max_probes) {
+  for (guint n = 0; n < SEQUENTIAL_PER_TICK && self->n_sprayed < self->config.max_probes; n++) {
     guint16 port = sequential_port (self, ++self->n_sprayed);
     GSocketAddress *to;
 
@@ -278,7 +281,6 @@ sequential_tick (IcecamPunch *self)
     to = g_inet_socket_address_new (self->peer_ip, port);
     g_ptr_array_add (self->targets, to);
     send_packet (self, self->sockets->pdata[0], ICECAM_PUNCH_PACKET_PROBE, to);
-    break;
   }
 }
 

@@ -39,7 +39,7 @@ struct _IcecamPunchSession {
   gpointer user_data;
   GMainContext *context;
 
-  gboolean started;             /* a `punch` went out (random) or came in (cone) */
+  gboolean started;             /* a `punch` went out (random, sequential) or came in */
   gchar token_hex[2 * ICECAM_PUNCH_TOKEN_LENGTH + 1];
   guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
   GInetSocketAddress *peer;     /* cone: the random end's public address; sequential: the

@@ -27,6 +27,11 @@
 #    natlab-traversal's restricted-symmetric). Same checks and variables as above.
 #  - punch-prc-sym: birthday punching (src/lib/icecam-punch.c) between a port-restricted cone
 #    and a random symmetric NAT, outside sessions (see case_punch).
+#  - punch-session-prc-sym, punch-session-symseq-symseq: punching in real sessions, birthday
+#    (port-restricted cone <-> random symmetric) and sequential (both ends behind the counting
+#    NAT); see case_punch_session. ICECAM_PUNCH_RUNS=N repeats them and counts;
+#    ICECAM_PUNCH_NOISE_MS=N adds another host behind the camera's NAT opening a new UDP flow
+#    every N ms (measurement only).
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and

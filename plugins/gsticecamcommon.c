@@ -88,10 +88,10 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
   g_object_class_install_property (klass, GST_ICECAM_PROP_PUNCH,
       g_param_spec_int ("punch", "Birthday punching",
           "This host's NAT for birthday punching (icecam-natprobe's verdict): 1 symmetric with "
-          "random ports, 2 one mapping for all destinations (a cone). Each session whose two "
-          "ends set it (one 1, the other 2) punches a direct UDP path beside its own after it "
-          "connects (logged; the media stays on the session's pair). 0 (default): no "
-          "punching", 0, 2, 0, rw));
+          "random ports, 2 one mapping for all destinations (a cone), 3 symmetric counting its "
+          "ports by port-step. Each relayed session whose two ends set it (one 1, the other 2; "
+          "or both 3) punches a direct UDP path beside its own after it connects and moves its "
+          "media there. 0 (default): no punching", 0, 3, 0, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));

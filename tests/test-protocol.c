@@ -68,6 +68,7 @@ assert_messages_equal (const IcecamMessage *a, const IcecamMessage *b)
   g_assert_cmpstr (a->proof, ==, b->proof);
   g_assert_cmpstr (a->token, ==, b->token);
   g_assert_cmpstr (a->mapping, ==, b->mapping);
+  g_assert_cmpint (a->port_step, ==, b->port_step);
   g_assert_cmpstr (a->resume, ==, b->resume);
   g_assert_cmpint (a->resumed, ==, b->resumed);
   g_assert_cmpint (a->features, ==, b->features);
@@ -288,6 +289,40 @@ test_punch (void)
                       "\"mapping\":\"cone\",\"address\":\"x\",\"token\":\"a b\"}",
                       ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "'token' in 'punch'");
   g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_PUNCH), ==, "punch");
+  g_assert_cmpint (parsed->port_step, ==, 0); /* absent */
+}
+
+/* The sequential punch's "step": an integer, -32..-1 or 1..32, sent only when set. */
+static void
+test_punch_step (void)
+{
+  g_autoptr (IcecamMessage) msg = icecam_message_new_punch ("9f2c4e7a01b3d5c6", "sequential",
+                                                            "198.51.100.9:20000",
+                                                            "00112233445566778899aabbccddeeff");
+  g_autoptr (IcecamMessage) parsed = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *json = NULL;
+  const gchar *head = "{\"type\":\"punch\",\"session\":\"9f2c4e7a01b3d5c6\","
+                      "\"mapping\":\"sequential\",\"address\":\"203.0.113.7:20000\","
+                      "\"token\":\"00112233445566778899aabbccddeeff\",";
+  const gchar *bad[] = { "\"step\":0}", "\"step\":33}", "\"step\":-33}", "\"step\":\"1\"}",
+                         "\"step\":1.5}", "\"step\":4294967297}" };
+
+  msg->port_step = -3;
+  json = icecam_message_to_json (msg);
+  g_assert_nonnull (strstr (json, "\"step\":-3"));
+  parsed = icecam_message_parse (json, strlen (json), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (parsed->port_step, ==, -3);
+  g_assert_cmpstr (parsed->mapping, ==, "sequential");
+  g_clear_pointer (&parsed, icecam_message_free);
+  msg->port_step = 32;
+  assert_roundtrip (icecam_message_copy (msg));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree gchar *text = g_strconcat (head, bad[i], NULL);
+
+    assert_parse_fails (text, ICECAM_PROTOCOL_ERROR_MALFORMED, "'step' in 'punch'");
+  }
 }
 
 static void
@@ -992,6 +1027,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/resume", test_roundtrip_resume);
   g_test_add_func ("/protocol/roundtrip/ping-pong-restart", test_roundtrip_ping_pong_restart);
   g_test_add_func ("/protocol/punch", test_punch);
+  g_test_add_func ("/protocol/punch-step", test_punch_step);
   g_test_add_func ("/protocol/roundtrip/ice-servers", test_roundtrip_ice_servers);
   g_test_add_func ("/protocol/parse/features", test_parse_features);
   g_test_add_func ("/protocol/parse/resume", test_parse_resume);

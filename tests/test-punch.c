@@ -4,7 +4,8 @@
  * no NAT in between, the first round of the symmetric side's probes already gets through:
  * the birthday odds themselves are measured in the NAT lab, bench/natlab-punch.sh), and a
  * wrong token that finds nothing. The symmetric side binds its sockets to an address of its
- * own (127.46.0.2), so the spray reaches nothing bound to 127.0.0.1 only. */
+ * own (127.46.0.2), so the spray reaches nothing bound to 127.0.0.1 only. Two sequential
+ * sides step through each other's ports in order (test_sequential). */
 
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,101 @@ test_bounds (void)
   config.timeout_ms = ICECAM_PUNCH_MAX_TIMEOUT_MS + 1;
   g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* Sequential: a step of 1 to 32 either way, a stride of 1 or 2. */
+  icecam_punch_config_init (&config, ICECAM_PUNCH_ROLE_SEQUENTIAL);
+  config.peer = G_INET_SOCKET_ADDRESS (peer);
+  config.stride = 1;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  config.port_step = ICECAM_PUNCH_MAX_PORT_STEP + 1;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  config.port_step = -2;
+  config.stride = 3;
+  g_assert_null (icecam_punch_new (&config, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+/* Two sequential sides on loopback, where no NAT moves a port: each side's peer port is put
+ * so many steps below the other's socket that the k-th destination of the leader (stride 2:
+ * P + S·(2k − 1)) and of the other side (stride 1: P + S·k) is the other's socket only at
+ * k = 3: the ports are stepped through in order, and the answers carry the token. */
+static GSocket *
+bound_socket (GInetAddress *ip, guint16 *port)
+{
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (ip, 0);
+  g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GError) error = NULL;
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                G_SOCKET_PROTOCOL_UDP, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  local = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return sock;
+}
+
+/* Two sequential sides on loopback, where no NAT moves a port: each side's peer port is put
+ * so many steps below the other's socket that the k-th destination of the leader (stride 2:
+ * P + S·(2k − 1)) and of the other side (stride 1: P + S·k) is the other's socket only at
+ * k = 3: the ports are stepped through in order, and the answers carry the token. */
+static void
+test_sequential (void)
+{
+  g_autoptr (GInetAddress) lead_ip = g_inet_address_new_from_string (SYM_IP);
+  g_autoptr (GInetAddress) follow_ip = g_inet_address_new_from_string (CONE_IP);
+  g_autoptr (GSocketAddress) lead_peer = NULL, follow_peer = NULL;
+  g_autoptr (GSocket) lead_sock = NULL, follow_sock = NULL;
+  g_autoptr (GError) error = NULL;
+  IcecamPunchConfig lead_config, follow_config;
+  IcecamPunch *lead, *follow;
+  Outcome outcome = { 0 };
+  gint64 deadline;
+  guint16 lead_port, follow_port;
+
+  lead_sock = bound_socket (lead_ip, &lead_port);
+  follow_sock = bound_socket (follow_ip, &follow_port);
+  if (lead_port < 1024 || follow_port < 1024) {
+    g_test_skip ("ephemeral ports too low to step below");
+    return;
+  }
+  lead_peer = g_inet_socket_address_new (follow_ip, follow_port - 1 * 5);
+  follow_peer = g_inet_socket_address_new (lead_ip, lead_port - 2 * 3);
+  icecam_punch_config_init (&lead_config, ICECAM_PUNCH_ROLE_SEQUENTIAL);
+  icecam_random_bytes (lead_config.token, sizeof lead_config.token);
+  lead_config.timeout_ms = 3000;
+  lead_config.max_probes = 8;
+  follow_config = lead_config;
+  lead_config.peer = G_INET_SOCKET_ADDRESS (lead_peer);
+  lead_config.stride = 2;
+  lead_config.port_step = 1;
+  follow_config.peer = G_INET_SOCKET_ADDRESS (follow_peer);
+  follow_config.stride = 1;
+  follow_config.port_step = 2;
+  lead = icecam_punch_new (&lead_config, lead_sock, NULL, done_cb, &outcome, &error);
+  g_assert_no_error (error);
+  follow = icecam_punch_new (&follow_config, follow_sock, NULL, done_cb, &outcome, &error);
+  g_assert_no_error (error);
+  icecam_punch_start (lead);
+  icecam_punch_start (follow);
+  deadline = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  while (outcome.done < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (outcome.done, ==, 2);
+  g_assert_true (outcome.success[0]);
+  g_assert_true (outcome.success[1]);
+  g_assert_cmpuint (g_inet_socket_address_get_port (icecam_punch_get_remote (lead)), ==,
+                    follow_port);
+  g_assert_cmpuint (g_inet_socket_address_get_port (icecam_punch_get_remote (follow)), ==,
+                    lead_port);
+  g_assert_true (icecam_punch_get_socket (lead) == lead_sock);
+  icecam_punch_free (lead);
+  icecam_punch_free (follow);
 }
 
 /* Both sides on loopback; @cone_token_flip: the cone side has another token. */
@@ -298,6 +394,7 @@ main (int argc, char **argv)
   g_test_add_func ("/punch/bounds", test_bounds);
   g_test_add_func ("/punch/exchange/loopback", test_birthday);
   g_test_add_func ("/punch/exchange/wrong-token", test_wrong_token);
+  g_test_add_func ("/punch/exchange/sequential", test_sequential);
   g_test_add_func ("/punch/path/data-and-silence", test_path);
   return g_test_run ();
 }

@@ -1647,6 +1647,15 @@ test_punch (Fixture *f, gconstpointer data)
   g_assert_cmpstr (punch->session, ==, session);
   g_assert_cmpstr (punch->address, ==, "203.0.113.11:4000");
   expect_nothing (f);
+  g_clear_pointer (&punch, icecam_message_free);
+  /* A sequential punch's step goes along. */
+  feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",\"mapping\":\"sequential\","
+         "\"address\":\"203.0.113.11:20000\",\"step\":-2,"
+         "\"token\":\"00112233445566778899aabbccddeeff\"}", session);
+  punch = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_PUNCH);
+  g_assert_cmpstr (punch->mapping, ==, "sequential");
+  g_assert_cmpint (punch->port_step, ==, -2);
+  expect_nothing (f);
   /* An address that is not the sender's own IP would aim the other end's probes at a third
    * party: dropped. */
   feedf (f, VIEWER_1, "{\"type\":\"punch\",\"session\":\"%s\",%s}", session, elsewhere);

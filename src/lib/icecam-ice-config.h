@@ -95,7 +95,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @turn_ca_file: (nullable): PEM file of the authorities `turns:` relays are checked
  *   against; %NULL: the system's
  * @punch: this host's NAT for birthday punching (an #IcecamPunchMapping: 0 none, 1 random
- *   symmetric, 2 cone): the endpoints then punch a direct path beside the session's
+ *   symmetric, 2 cone, 3 sequential symmetric, with @port_step): the endpoints then punch a direct path beside the session's
  *   (#IcecamPunchSession)
  */
 typedef struct {

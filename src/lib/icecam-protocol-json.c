@@ -33,6 +33,7 @@ typedef enum {
   FIELD_BYE_CODE,
   FIELD_ICE_SERVERS,
   FIELD_CAMERAS,
+  FIELD_PORT_STEP,
 } FieldKind;
 
 typedef struct {
@@ -125,6 +126,7 @@ static const FieldSpec message_fields[][8] = {
     STRING_FIELD ("mapping", FIELD_ID, TRUE, mapping),
     STRING_FIELD ("address", FIELD_TEXT, TRUE, address),
     STRING_FIELD ("token", FIELD_SECRET, TRUE, token),
+    OTHER_FIELD ("step", FIELD_PORT_STEP, FALSE),
   },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
@@ -681,6 +683,27 @@ parse_features (const gchar *where, JsonNode *node, IcecamMessage *msg, GError *
   return TRUE;
 }
 
+/* punch's "step": an integer, ±1 to ±32 (a counting NAT's step). */
+static gboolean
+parse_port_step (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMessage *msg,
+                 GError **error)
+{
+  gint64 step;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return wrong_kind (where, spec->name, "an integer", node, error);
+  step = json_node_get_int (node);
+  if (step == 0 || step < -ICECAM_PROTOCOL_MAX_PORT_STEP || step > ICECAM_PROTOCOL_MAX_PORT_STEP) {
+    g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,
+                 "field '%s' in '%s' must be -%d to -1 or 1 to %d, not %" G_GINT64_FORMAT,
+                 spec->name, where, ICECAM_PROTOCOL_MAX_PORT_STEP,
+                 ICECAM_PROTOCOL_MAX_PORT_STEP, step);
+    return FALSE;
+  }
+  msg->port_step = (gint) step;
+  return TRUE;
+}
+
 static gboolean
 parse_field (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMessage *msg,
              GError **error)
@@ -713,6 +736,8 @@ parse_field (const gchar *where, const FieldSpec *spec, JsonNode *node, IcecamMe
     return parse_cameras (where, node, msg, error);
   case FIELD_FEATURES:
     return parse_features (where, node, msg, error);
+  case FIELD_PORT_STEP:
+    return parse_port_step (where, spec, node, msg, error);
   case FIELD_BOOLEAN:
     if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
       return wrong_kind (where, spec->name, "a boolean", node, error);
@@ -964,6 +989,12 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
       break;
     json_builder_set_member_name (builder, spec->name);
     build_features (builder, msg->features);
+    break;
+  case FIELD_PORT_STEP:
+    if (msg->port_step == 0)
+      break;
+    json_builder_set_member_name (builder, spec->name);
+    json_builder_add_int_value (builder, msg->port_step);
     break;
   case FIELD_BOOLEAN:
     /* Only true is sent: absent means false to peers that predate the field anyway. */

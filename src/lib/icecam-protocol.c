@@ -194,6 +194,7 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->nonce = g_strdup (msg->nonce);
   copy->proof = g_strdup (msg->proof);
   copy->token = g_strdup (msg->token);
+  copy->port_step = msg->port_step;
   copy->mapping = g_strdup (msg->mapping);
   copy->resume = g_strdup (msg->resume);
   copy->region = g_strdup (msg->region);

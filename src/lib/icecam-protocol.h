@@ -25,6 +25,8 @@ G_BEGIN_DECLS
 #define ICECAM_PROTOCOL_MAX_ICE_SERVERS 8
 #define ICECAM_PROTOCOL_MAX_FEATURES 16
 #define ICECAM_PROTOCOL_MAX_FEATURE_LENGTH 32
+/* punch's "step": a counting NAT's port step, at most this far either way. */
+#define ICECAM_PROTOCOL_MAX_PORT_STEP 32
 
 /**
  * ICECAM_PROTOCOL_CLOSE_REPLACED:
@@ -218,7 +220,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  * @mapping: punch: the sender's NAT, "random" (symmetric, random ports) or "cone"
  *   (endpoint-independent mapping); also uses @session, @token (the probes' token, 32 hex
  *   digits) and @address (random: the sender's public "ip:port", its port meaningless;
- *   cone: the server-reflexive "ip:port" of the socket it punches from)
+ *   cone: the server-reflexive "ip:port" of the socket it punches from); "sequential"
+ *   (a counting symmetric NAT: @address is the punching socket's mapping, @port_step the step)
+ * @port_step: punch (sequential): the step by which the sender's NAT counts its ports, ±1 to
+ *   ±32 (0: absent)
  *
  * A signalling message. One flat struct: parse fills, and build reads, only the fields
  * of @type; the others stay NULL/0.
@@ -248,6 +253,7 @@ typedef struct {
   gchar *region;
   IcecamFeatures features;
   gchar *mapping;
+  gint port_step;
 } IcecamMessage;
 
 #define ICECAM_TYPE_MESSAGE (icecam_message_get_type ())

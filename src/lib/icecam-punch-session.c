@@ -7,7 +7,12 @@
  * mapping from the STUN server (the rendezvous's), sends `punch` with mapping "cone", that
  * address and the same token, and starts spraying; the random end starts its 256 sockets on
  * that answer. Nothing else of the session waits for any of it. Runs in the GMainContext
- * that was thread-default at icecam_punch_session_new(). */
+ * that was thread-default at icecam_punch_session_new().
+ *
+ * Two ends behind counting NATs (sequential) both start once relayed: each opens a socket,
+ * learns its mapping, and sends `punch` with mapping "sequential", that address, its step
+ * and a token. The end whose token is the lower one leads (steps by 2); the other adopts its
+ * token, answers (if it had not sent one, or again with that token) and steps by 1. */
 
 #include "icecam-punch-session.h"
 
@@ -18,6 +23,10 @@
 
 #define STUN_INTERVAL_MS 200
 #define STUN_TRIES 15
+/* Sequential punching: the total of other new flows the two NATs may make between the
+ * mappings signalled and the probes (docs/design.md, "Sequential punching"); the leader
+ * opens WINDOW + 1 destinations, the other end 2 WINDOW + 1. */
+#define SEQUENTIAL_WINDOW 48
 
 struct _IcecamPunchSession {
   gchar *log_id;
@@ -30,10 +39,15 @@ struct _IcecamPunchSession {
   gpointer user_data;
   GMainContext *context;
 
-  gboolean started;             /* a `punch` went out (random) or came in (cone) */
+  gboolean started;             /* a `punch` went out (random, sequential) or came in */
   gchar token_hex[2 * ICECAM_PUNCH_TOKEN_LENGTH + 1];
   guint8 token[ICECAM_PUNCH_TOKEN_LENGTH];
-  GInetSocketAddress *peer;     /* cone: the random end's public address */
+  GInetSocketAddress *peer;     /* cone: the random end's public address; sequential: the
+                                 * peer's punching socket's mapping */
+  gint port_step;               /* sequential: this end's NAT's step */
+  gint peer_port_step;          /* sequential: the peer's */
+  gboolean leader;              /* sequential: this end's token is the one in use */
+  gchar *mapped;                /* cone, sequential: the punching socket's mapping, once known */
 
   /* cone: learning the punching socket's mapping */
   GSocket *sock;
@@ -125,12 +139,25 @@ icecam_punch_session_new_for_config (const gchar *log_id, const gchar *session_i
                                      const IcecamMessage *welcome, IcecamPunchSendFunc send,
                                      gpointer user_data)
 {
-  if (config->punch != ICECAM_PUNCH_MAPPING_RANDOM && config->punch != ICECAM_PUNCH_MAPPING_CONE)
+  IcecamPunchSession *self;
+
+  if (config->punch != ICECAM_PUNCH_MAPPING_RANDOM && config->punch != ICECAM_PUNCH_MAPPING_CONE &&
+      (config->punch != ICECAM_PUNCH_MAPPING_SEQUENTIAL || config->port_step == 0 ||
+       ABS (config->port_step) > ICECAM_PUNCH_MAX_PORT_STEP))
     return NULL;
-  return icecam_punch_session_new (log_id, session_id, config->punch,
+  self = icecam_punch_session_new (log_id, session_id, config->punch,
                                    config->stun != NULL ? config->stun->host : NULL,
                                    config->stun != NULL ? config->stun->port : 0,
                                    welcome != NULL ? welcome->address : NULL, send, user_data);
+  icecam_punch_session_set_port_step (self, config->port_step);
+  return self;
+}
+
+/* Sequential: the step by which this end's NAT counts (what --nat-probe found). */
+void
+icecam_punch_session_set_port_step (IcecamPunchSession *self, gint port_step)
+{
+  self->port_step = port_step;
 }
 
 /* Where a punch that succeeded goes (the media moves to it); unset: it stays here, logged. */
@@ -174,6 +201,11 @@ run_punch (IcecamPunchSession *self, IcecamPunchRole role, GInetSocketAddress *p
   icecam_punch_config_init (&config, role);
   memcpy (config.token, self->token, sizeof config.token);
   config.peer = peer;
+  if (role == ICECAM_PUNCH_ROLE_SEQUENTIAL) {
+    config.port_step = self->peer_port_step;
+    config.stride = self->leader ? 2 : 1;
+    config.max_probes = self->leader ? SEQUENTIAL_WINDOW + 1 : 2 * SEQUENTIAL_WINDOW + 1;
+  }
   self->punch = icecam_punch_new (&config, self->sock, self->context, on_punch_done, self,
                                   &error);
   if (self->punch == NULL) {
@@ -183,14 +215,36 @@ run_punch (IcecamPunchSession *self, IcecamPunchRole role, GInetSocketAddress *p
   }
   peer_text = address_to_string (peer);
   g_info ("%s: session %s: punching (%s) towards %s", self->log_id, self->session_id,
-          role == ICECAM_PUNCH_ROLE_CONE ? "spraying random ports" : "256 mappings", peer_text);
+          role == ICECAM_PUNCH_ROLE_CONE ? "spraying random ports"
+          : role == ICECAM_PUNCH_ROLE_SEQUENTIAL ? (self->leader ? "next ports, by 2"
+                                                                 : "next ports, by 1")
+          : "256 mappings", peer_text);
   icecam_punch_start (self->punch);
 }
+
+static void
+new_token (IcecamPunchSession *self)
+{
+  icecam_random_bytes (self->token, sizeof self->token);
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++)
+    g_snprintf (self->token_hex + 2 * i, 3, "%02x", self->token[i]);
+}
+
+static void
+adopt_token (IcecamPunchSession *self, const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH],
+             const gchar *token_hex)
+{
+  memcpy (self->token, token, ICECAM_PUNCH_TOKEN_LENGTH);
+  g_strlcpy (self->token_hex, token_hex, sizeof self->token_hex);
+}
+
+static void open_punch_socket (IcecamPunchSession *self);
 
 /**
  * icecam_punch_session_start:
  *
- * The random end, once its session has a path: sends its `punch`. Once per session.
+ * The random end, once its session has a path: sends its `punch`; a sequential end first
+ * learns its punching socket's mapping. Once per session.
  */
 void
 icecam_punch_session_start (IcecamPunchSession *self)
@@ -198,7 +252,16 @@ icecam_punch_session_start (IcecamPunchSession *self)
   g_autoptr (IcecamMessage) msg = NULL;
   g_autoptr (GInetSocketAddress) public_address = NULL;
 
-  if (self->mapping != ICECAM_PUNCH_MAPPING_RANDOM || self->started)
+  if (self->started)
+    return;
+  if (self->mapping == ICECAM_PUNCH_MAPPING_SEQUENTIAL) {
+    self->started = TRUE;
+    self->leader = TRUE;
+    new_token (self);
+    open_punch_socket (self);
+    return;
+  }
+  if (self->mapping != ICECAM_PUNCH_MAPPING_RANDOM)
     return;
   self->started = TRUE;
   if (self->public_address != NULL)
@@ -208,9 +271,7 @@ icecam_punch_session_start (IcecamPunchSession *self)
             self->session_id);
     return;
   }
-  icecam_random_bytes (self->token, sizeof self->token);
-  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++)
-    g_snprintf (self->token_hex + 2 * i, 3, "%02x", self->token[i]);
+  new_token (self);
   self->send (icecam_message_new_punch (self->session_id, "random", self->public_address,
                                         self->token_hex), self->user_data);
 }
@@ -229,7 +290,8 @@ icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo 
 
   if (pair == NULL || (g_strcmp0 (pair->local_type, "relay") != 0 &&
                        g_strcmp0 (pair->remote_type, "relay") != 0)) {
-    if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM && !self->started)
+    if ((self->mapping == ICECAM_PUNCH_MAPPING_RANDOM ||
+         self->mapping == ICECAM_PUNCH_MAPPING_SEQUENTIAL) && !self->started)
       g_info ("%s: session %s: not punching: the pair is %s/%s", self->log_id, self->session_id,
               pair != NULL ? pair->local_type : "none", pair != NULL ? pair->remote_type : "none");
     return;
@@ -272,6 +334,16 @@ on_stun_timer (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+send_sequential (IcecamPunchSession *self)
+{
+  IcecamMessage *msg = icecam_message_new_punch (self->session_id, "sequential", self->mapped,
+                                                 self->token_hex);
+
+  msg->port_step = self->port_step;
+  self->send (msg, self->user_data);
+}
+
 static gboolean
 on_stun_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
 {
@@ -279,7 +351,6 @@ on_stun_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
   guint8 answer[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
   IcecamStunResponse response;
   g_autoptr (GInetSocketAddress) mapped = NULL;
-  g_autofree gchar *mapped_text = NULL;
   gssize got;
 
   got = g_socket_receive (sock, (gchar *) answer, sizeof answer, NULL, NULL);
@@ -290,16 +361,23 @@ on_stun_readable (GSocket *sock, GIOCondition condition, gpointer user_data)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&self->sock_source, g_source_unref);
   stop_stun (self);
-  mapped_text = address_to_string (mapped);
-  self->send (icecam_message_new_punch (self->session_id, "cone", mapped_text, self->token_hex),
-              self->user_data);
-  run_punch (self, ICECAM_PUNCH_ROLE_CONE, self->peer);
+  self->mapped = address_to_string (mapped);
+  if (self->mapping == ICECAM_PUNCH_MAPPING_CONE) {
+    self->send (icecam_message_new_punch (self->session_id, "cone", self->mapped,
+                                          self->token_hex), self->user_data);
+    run_punch (self, ICECAM_PUNCH_ROLE_CONE, self->peer);
+  } else {
+    send_sequential (self);
+    /* The leader starts on the answer with its token; the other end at once. */
+    if (!self->leader && self->peer != NULL)
+      run_punch (self, ICECAM_PUNCH_ROLE_SEQUENTIAL, self->peer);
+  }
   return G_SOURCE_REMOVE;
 }
 
-/* The cone end: a socket of its own, and its mapping from the STUN server. */
+/* The cone or sequential end: a socket of its own, and its mapping from the STUN server. */
 static void
-answer_random_peer (IcecamPunchSession *self)
+open_punch_socket (IcecamPunchSession *self)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GInetAddress) any = NULL;
@@ -332,6 +410,41 @@ answer_random_peer (IcecamPunchSession *self)
   on_stun_timer (self);
 }
 
+/* A peer behind a counting NAT: the first `punch` of a session makes this end follow it;
+ * the answer to ours starts the leader; of two sent at once, the lower token leads. */
+static void
+handle_sequential (IcecamPunchSession *self, const IcecamMessage *msg,
+                   const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH], GInetSocketAddress *address)
+{
+  gint order = memcmp (token, self->token, ICECAM_PUNCH_TOKEN_LENGTH);
+
+  if (self->started && order == 0 && !self->leader) {
+    return; /* ours again */
+  } else if (self->started && order == 0) {
+    g_set_object (&self->peer, address);
+    self->peer_port_step = msg->port_step;
+    if (self->mapped != NULL)
+      run_punch (self, ICECAM_PUNCH_ROLE_SEQUENTIAL, self->peer);
+    return;
+  } else if (self->started && (!self->leader || order > 0)) {
+    g_debug ("%s: session %s: sequential punch with another token ignored", self->log_id,
+             self->session_id);
+    return;
+  }
+  /* Follow: not started yet, or both sent at once and the peer's token is the lower one. */
+  adopt_token (self, token, msg->token);
+  g_set_object (&self->peer, address);
+  self->peer_port_step = msg->port_step;
+  self->leader = FALSE;
+  if (!self->started) {
+    self->started = TRUE;
+    open_punch_socket (self);
+  } else if (self->mapped != NULL) {
+    send_sequential (self);
+    run_punch (self, ICECAM_PUNCH_ROLE_SEQUENTIAL, self->peer);
+  }
+}
+
 /**
  * icecam_punch_session_handle:
  * @msg: a `punch` of this session from the peer (untrusted: checked here)
@@ -353,7 +466,10 @@ icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
     memcpy (self->token, token, sizeof token);
     g_strlcpy (self->token_hex, msg->token, sizeof self->token_hex);
     self->peer = g_steal_pointer (&address);
-    answer_random_peer (self);
+    open_punch_socket (self);
+  } else if (self->mapping == ICECAM_PUNCH_MAPPING_SEQUENTIAL &&
+             g_strcmp0 (msg->mapping, "sequential") == 0 && msg->port_step != 0 && !self->ran) {
+    handle_sequential (self, msg, token, address);
   } else if (self->mapping == ICECAM_PUNCH_MAPPING_RANDOM &&
              g_strcmp0 (msg->mapping, "cone") == 0 && self->started && !self->ran &&
              memcmp (token, self->token, sizeof token) == 0) {
@@ -386,6 +502,7 @@ icecam_punch_session_free (IcecamPunchSession *self)
   g_clear_object (&self->sock);
   g_clear_object (&self->peer);
   g_clear_object (&self->stun);
+  g_free (self->mapped);
   g_main_context_unref (self->context);
   g_free (self->public_address);
   g_free (self->session_id);

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
  *   once a session has a path, and opens the many mappings
  * @ICECAM_PUNCH_MAPPING_CONE: behind a NAT with one mapping for every destination: answers a
  *   `random` peer's `punch` and sprays random ports from one socket
+ * @ICECAM_PUNCH_MAPPING_SEQUENTIAL: behind a symmetric NAT that counts its ports by a steady
+ *   step (the ICE config's port_step): with a peer behind another, both probe each other's
+ *   next ports in order from one socket each
  *
  * What --nat-probe found, as far as punching goes (the element property "punch").
  */
@@ -27,6 +30,7 @@ typedef enum {
   ICECAM_PUNCH_MAPPING_NONE = 0,
   ICECAM_PUNCH_MAPPING_RANDOM = 1,
   ICECAM_PUNCH_MAPPING_CONE = 2,
+  ICECAM_PUNCH_MAPPING_SEQUENTIAL = 3,
 } IcecamPunchMapping;
 
 typedef struct _IcecamPunchSession IcecamPunchSession;
@@ -47,6 +51,7 @@ IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
                                                          const IcecamMessage *welcome,
                                                          IcecamPunchSendFunc send,
                                                          gpointer user_data);
+void icecam_punch_session_set_port_step (IcecamPunchSession *self, gint port_step);
 void icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func);
 void icecam_punch_session_start (IcecamPunchSession *self);
 void icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair);

@@ -10,6 +10,9 @@
  * sides see an answer carrying the token: the path works both ways. Probes go only to the
  * address learned from signalling and stop at the first success or when the time is over.
  *
+ * Two sequential (counting) NATs need no birthday: the sequential role probes the other NAT's
+ * next ports in order from one socket (sequential_tick()).
+ *
  * Runs in the GMainContext given to icecam_punch_new(); not thread-safe. */
 
 #include "icecam-punch.h"
@@ -23,6 +26,13 @@
 #define SYMMETRIC_ROUND_MS 100
 #define SPRAY_TICK_MS 50
 #define SPRAY_PER_TICK 100
+/* The sequential role opens up to SEQUENTIAL_PER_TICK new destinations (new mappings on its
+ * NAT) per tick, back to back so that other flows through a busy NAT fall between as few of
+ * them as possible, and sends again to all it opened every SEQUENTIAL_RESEND_TICKS (a lost
+ * probe is not the end). */
+#define SEQUENTIAL_TICK_MS 20
+#define SEQUENTIAL_PER_TICK 100
+#define SEQUENTIAL_RESEND_TICKS 25
 /* After success, the losing sockets stay this long to answer probes still on their way. */
 #define LINGER_MS 1000
 #define RECEIVE_BUFFER_SIZE 65536
@@ -40,7 +50,9 @@ struct _IcecamPunch {
   GSource *linger;
   GInetAddress *peer_ip;
 
-  guint n_sprayed;     /* cone role: random ports probed */
+  guint n_sprayed;     /* cone role: random ports probed; sequential: destinations opened */
+  guint n_ticks;
+  GPtrArray *targets;  /* sequential role: GInetSocketAddress, in the order opened */
   guint n_sent;        /* every probe and answer sent */
   gint64 start_us;
   gint64 done_us;
@@ -227,11 +239,49 @@ finish (IcecamPunch *self, gboolean success)
       g_source_destroy (self->sources->pdata[i]);
   }
   g_debug ("punch (%s): %s after %" G_GINT64_FORMAT " ms, %u packets sent",
-           self->config.role == ICECAM_PUNCH_ROLE_CONE ? "cone" : "symmetric",
+           self->config.role == ICECAM_PUNCH_ROLE_CONE ? "cone"
+           : self->config.role == ICECAM_PUNCH_ROLE_SEQUENTIAL ? "sequential" : "symmetric",
            success ? "path works" : "no path", icecam_punch_get_elapsed_ms (self),
            self->n_sent);
   if (self->done != NULL)
     self->done (self, success, self->user_data);
+}
+
+/* The k-th port (k from 1) the sequential role probes, or 0 when it is out of range. */
+static guint16
+sequential_port (IcecamPunch *self, guint k)
+{
+  gint64 base = g_inet_socket_address_get_port (self->config.peer);
+  gint64 index = (gint64) self->config.stride * k - self->config.stride + 1;
+  gint64 port = base + (gint64) self->config.port_step * index;
+
+  return port >= 1 && port <= 65535 ? (guint16) port : 0;
+}
+
+/* Both NATs give each new destination the next port: if this side's k-th new destination is
+ * the peer's k'-th port and the peer's k'-th new destination is this side's k-th port, the
+ * two mappings face each other and the later probe gets through. One side steps by 2, the
+ * other by 1, so that such a pair exists whatever other flows each NAT made between the
+ * mapping signalled and the first probe (docs/design.md, "Sequential punching"). */
+static void
+sequential_tick (IcecamPunch *self)
+{
+  self->n_ticks++;
+  if (self->n_ticks % SEQUENTIAL_RESEND_TICKS == 0) {
+    for (guint i = 0; i < self->targets->len; i++)
+      send_packet (self, self->sockets->pdata[0], ICECAM_PUNCH_PACKET_PROBE,
+                   self->targets->pdata[i]);
+  }
+  for (guint n = 0; n < SEQUENTIAL_PER_TICK && self->n_sprayed < self->config.max_probes; n++) {
+    guint16 port = sequential_port (self, ++self->n_sprayed);
+    GSocketAddress *to;
+
+    if (port == 0)
+      continue;
+    to = g_inet_socket_address_new (self->peer_ip, port);
+    g_ptr_array_add (self->targets, to);
+    send_packet (self, self->sockets->pdata[0], ICECAM_PUNCH_PACKET_PROBE, to);
+  }
 }
 
 static gboolean
@@ -243,6 +293,10 @@ on_tick (gpointer user_data)
     for (guint i = 0; i < self->sockets->len; i++)
       send_packet (self, self->sockets->pdata[i], ICECAM_PUNCH_PACKET_PROBE,
                    G_SOCKET_ADDRESS (self->config.peer));
+    return G_SOURCE_CONTINUE;
+  }
+  if (self->config.role == ICECAM_PUNCH_ROLE_SEQUENTIAL) {
+    sequential_tick (self);
     return G_SOURCE_CONTINUE;
   }
   for (guint i = 0; i < SPRAY_PER_TICK && self->n_sprayed < self->config.max_probes; i++) {
@@ -297,8 +351,9 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
     }
     self->last_heard_us = g_get_monotonic_time ();
     /* The cone side answers wherever the symmetric side now sends from (one of its sockets
-     * may have won on each side); the symmetric side keeps the cone side's one mapping. */
-    if (self->config.role == ICECAM_PUNCH_ROLE_CONE && kind != ICECAM_PUNCH_PACKET_ANSWER &&
+     * may have won on each side); the symmetric side keeps the cone side's one mapping. Two
+     * sequential sides may each have won on another pair of mappings: both follow. */
+    if (self->config.role != ICECAM_PUNCH_ROLE_SYMMETRIC && kind != ICECAM_PUNCH_PACKET_ANSWER &&
         !same_address (inet, self->remote)) {
       g_mutex_lock (&self->lock);
       g_set_object (&self->remote, inet);
@@ -423,7 +478,7 @@ open_socket (GSocketFamily family, GInetAddress *bind_ip, GError **error)
 /**
  * icecam_punch_new:
  * @config: the role, token, peer address and bounds (checked here)
- * @cone_socket: (nullable): cone role: the bound UDP socket whose server-reflexive address was
+ * @cone_socket: (nullable): cone and sequential roles: the bound UDP socket whose mapping was
  *   signalled (NULL opens one, for tests); ignored by the symmetric role
  * @context: (nullable): where sending, receiving and @done run (NULL: the global default)
  *
@@ -439,7 +494,8 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   guint n;
 
   if (config->peer == NULL ||
-      (config->role != ICECAM_PUNCH_ROLE_CONE && config->role != ICECAM_PUNCH_ROLE_SYMMETRIC)) {
+      (config->role != ICECAM_PUNCH_ROLE_CONE && config->role != ICECAM_PUNCH_ROLE_SYMMETRIC &&
+       config->role != ICECAM_PUNCH_ROLE_SEQUENTIAL)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                          "punch: no peer address or no role");
     return NULL;
@@ -449,9 +505,14 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
        (config->n_sockets == 0 || config->n_sockets > ICECAM_PUNCH_MAX_SOCKETS)) ||
       (config->role == ICECAM_PUNCH_ROLE_CONE &&
        (config->max_probes == 0 || config->max_probes > ICECAM_PUNCH_MAX_PROBES ||
-        config->port_min == 0 || config->port_min > config->port_max))) {
+        config->port_min == 0 || config->port_min > config->port_max)) ||
+      (config->role == ICECAM_PUNCH_ROLE_SEQUENTIAL &&
+       (config->max_probes == 0 || config->max_probes > ICECAM_PUNCH_MAX_PROBES ||
+        config->port_step == 0 || ABS (config->port_step) > ICECAM_PUNCH_MAX_PORT_STEP ||
+        (config->stride != 1 && config->stride != 2)))) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "punch: bounds out of range (at most 256 sockets, 1000 probes, 10 s)");
+                         "punch: bounds out of range (at most 256 sockets, 1000 probes, 10 s, "
+                         "a port step of 1 to 32, a stride of 1 or 2)");
     return NULL;
   }
   family = g_inet_address_get_family (g_inet_socket_address_get_address (config->peer));
@@ -459,7 +520,7 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   for (guint i = 0; i < n; i++) {
     GSocket *sock;
 
-    if (config->role == ICECAM_PUNCH_ROLE_CONE && cone_socket != NULL) {
+    if (config->role != ICECAM_PUNCH_ROLE_SYMMETRIC && cone_socket != NULL) {
       sock = g_object_ref (cone_socket);
       g_socket_set_blocking (sock, FALSE);
     } else if ((sock = open_socket (family, config->bind_ip, error)) == NULL) {
@@ -480,6 +541,7 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   self->user_data = user_data;
   self->sockets = g_steal_pointer (&sockets);
   self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  self->targets = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->lock);
   self->buffer = g_malloc (RECEIVE_BUFFER_SIZE);
   return self;
@@ -508,7 +570,9 @@ icecam_punch_start (IcecamPunch *self)
     g_source_attach (source, self->context);
     g_ptr_array_add (self->sources, source);
   }
-  period = self->config.role == ICECAM_PUNCH_ROLE_SYMMETRIC ? SYMMETRIC_ROUND_MS : SPRAY_TICK_MS;
+  period = self->config.role == ICECAM_PUNCH_ROLE_SYMMETRIC ? SYMMETRIC_ROUND_MS
+         : self->config.role == ICECAM_PUNCH_ROLE_SEQUENTIAL ? SEQUENTIAL_TICK_MS
+         : SPRAY_TICK_MS;
   on_tick (self);
   self->tick = g_timeout_source_new (period);
   g_source_set_callback (self->tick, on_tick, self, NULL);
@@ -574,6 +638,7 @@ icecam_punch_free (IcecamPunch *self)
     g_source_destroy (self->sources->pdata[i]);
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
+  g_ptr_array_unref (self->targets);
   g_clear_object (&self->remote);
   g_clear_object (&self->peer_ip);
   g_clear_object (&self->config.peer);

@@ -16,10 +16,14 @@ G_BEGIN_DECLS
 #define ICECAM_PUNCH_MAX_SOCKETS 256
 #define ICECAM_PUNCH_MAX_PROBES 1000
 #define ICECAM_PUNCH_MAX_TIMEOUT_MS 10000
+/* The largest port step of a counting NAT the sequential role follows. */
+#define ICECAM_PUNCH_MAX_PORT_STEP 32
 
 typedef enum {
   ICECAM_PUNCH_ROLE_CONE,      /* one socket whose mapping the peer knows; sprays random ports */
   ICECAM_PUNCH_ROLE_SYMMETRIC, /* many sockets, each sending to the cone side's mapping */
+  ICECAM_PUNCH_ROLE_SEQUENTIAL, /* one socket behind a counting NAT, probing the other counting
+                                 * NAT's next ports in order (docs/design.md) */
 } IcecamPunchRole;
 
 typedef enum {
@@ -40,6 +44,11 @@ typedef enum {
  * @timeout_ms: when to give up, at most 10 s
  * @port_min: @port_max: cone role: the range of ports sprayed (1024-65535 for a real NAT)
  * @bind_ip: (nullable): the address the sockets the punch opens are bound to (NULL: any)
+ *
+ * The sequential role uses @peer (the other end's punching socket's mapping, P), @port_step
+ * (the other NAT's step, S, ±1 to ±%ICECAM_PUNCH_MAX_PORT_STEP), @stride (1 or 2) and
+ * @max_probes (how many ports): its k-th new destination (k = 1, 2, ...) is
+ * P + S·(@stride·k − @stride + 1), one every few ms, in that order.
  */
 typedef struct {
   IcecamPunchRole role;
@@ -51,6 +60,8 @@ typedef struct {
   guint16 port_min;
   guint16 port_max;
   GInetAddress *bind_ip;
+  gint port_step;
+  guint stride;
 } IcecamPunchConfig;
 
 typedef struct _IcecamPunch IcecamPunch;

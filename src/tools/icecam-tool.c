@@ -182,8 +182,9 @@ run_nat_probe (const gchar *url, GError **error)
  *   new port counting by a steady step (sequential symmetric), that step, else 0 (the
  *   element's port-step); @ice->relay_grace_ms, behind a NAT that filters by address only (a
  *   restricted cone), %ICECAM_TOOL_RELAY_GRACE_MS, else 0 (the element's relay-grace);
- *   @ice->punch: random behind a symmetric NAT with random ports, cone behind one with an
- *   endpoint-independent mapping, else none (the element's punch)
+ *   @ice->punch: random behind a symmetric NAT with random ports, sequential behind one that
+ *   counts, cone behind one with an endpoint-independent mapping, else none (the element's
+ *   punch)
  *
  * Tells what NAT this host is behind (icecam-natprobe's verdict, a few seconds at most), so a
  * session that fails can be explained, and a sequential symmetric NAT's ports predicted.
@@ -209,8 +210,10 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   }
   type = icecam_nat_verdict_get_nat_type (verdict);
   *nat_type = g_strdup (icecam_nat_type_to_string (type));
-  if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL)
+  if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL) {
     ice->port_step = verdict->port_delta; /* distinct ports per destination: not a cone */
+    ice->punch = ICECAM_PUNCH_MAPPING_SEQUENTIAL;
+  }
   /* Only behind a restricted cone does a direct pair wait for the peer's second check
    * (docs/design.md, "Relay grace"); a port-restricted one lets no symmetric peer in at
    * all, and waiting there would only delay the relay. */

@@ -27,6 +27,11 @@
 #    natlab-traversal's restricted-symmetric). Same checks and variables as above.
 #  - punch-prc-sym: birthday punching (src/lib/icecam-punch.c) between a port-restricted cone
 #    and a random symmetric NAT, outside sessions (see case_punch).
+#  - punch-session-prc-sym, punch-session-symseq-symseq: punching in real sessions, birthday
+#    (port-restricted cone <-> random symmetric) and sequential (both ends behind the counting
+#    NAT); see case_punch_session. ICECAM_PUNCH_RUNS=N repeats them and counts;
+#    ICECAM_PUNCH_NOISE_MS=N adds another host behind the camera's NAT opening a new UDP flow
+#    every N ms (measurement only).
 # Media counters: 30 frames of the test source are ~25 kB; ICE checks and the DTLS handshake
 # alone stay under 10 kB.
 # Each case asserts the exit status, the frames decoded, the pair's candidate types and
@@ -338,6 +343,20 @@ case_punch() {
   echo "# $name: punched in $ok of $runs runs, ms from start:$times"
 }
 
+verdicts_prc_sym() {
+  tap_check "$1: the camera's probe found a port-restricted cone" \
+    grep -qE '^icecam-camera: nat=port-restricted-cone ' "$2/camera.log"
+  tap_check "$1: the viewer's probe found random ports" \
+    grep -qE '^icecam-view: nat=symmetric .*ports=random' "$2/view.log"
+}
+
+verdicts_symseq_symseq() {
+  tap_check "$1: the camera's probe found sequential ports" \
+    grep -qE '^icecam-camera: nat=symmetric .*ports=sequential port-step=' "$2/camera.log"
+  tap_check "$1: the viewer's probe found sequential ports" \
+    grep -qE '^icecam-view: nat=symmetric .*ports=sequential port-step=' "$2/view.log"
+}
+
 # Birthday punching in a session: the camera behind a port-restricted cone, the viewer behind
 # the random symmetric NAT, TURN offered, both with --nat-probe (camera: punch=cone, viewer:
 # punch=random). The session starts on the relay; once connected the viewer sends `punch`,
@@ -347,54 +366,78 @@ case_punch() {
 # cross from the camera's NAT to the viewer's directly while the camera's UDP to the TURN
 # server stops growing (counted 1 s after the viewer's media moved and at its end: consent
 # checks and refreshes only). ICECAM_PUNCH_RUNS=N repeats it and counts.
+#
+# punch-session-symseq-symseq: the same with both ends behind the lab's sequential symmetric
+# NAT (both punch=sequential): each learns its punching socket's mapping, the two `punch`
+# messages cross, the lower token leads, and both probe the other NAT's next ports in order.
+#
+# Arguments: the case's name, the camera's and the viewer's NAT types, the slot, and the
+# function checking the probes' verdicts.
 case_punch_session() {
-  local name=punch-session-prc-sym runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
+  local name=$1 cam_type=$2 view_type=$3 s=$4 verdicts=$5
+  local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
   local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
+  local from_start='' sent='' noise
   for ((r = 1; r <= runs; r++)); do
-    dir="$LAB_TMP/punch-session-$r" id="campunch$r"
+    dir="$LAB_TMP/$name-$r" id="campunch$s$r"
     mkdir -p "$dir"
-    if ! { lab_site c 5 port-restricted && cam_nat=$SITE_NAT_IP &&
-      lab_site v 5 symmetric && view_nat=$SITE_NAT_IP; }; then
+    if ! { lab_site c "$s" "$cam_type" && cam_nat=$SITE_NAT_IP &&
+      lab_site v "$s" "$view_type" && view_nat=$SITE_NAT_IP; }; then
       tap_not_ok "$name: lab sites"
       return
     fi
-    lab_exec v5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
-    lab_exec v5nat nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
+    lab_exec "v${s}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec "v${s}nat" nft add rule ip lab tally ip saddr "$cam_nat" meta l4proto udp counter \
       comment '"from-camera-nat"'
-    lab_exec c5nat nft add chain ip lab tally '{ type filter hook forward priority filter; }'
-    lab_exec c5nat nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
+    lab_exec "c${s}nat" nft add chain ip lab tally '{ type filter hook forward priority filter; }'
+    lab_exec "c${s}nat" nft add rule ip lab tally ip daddr "$LAB_TURN_IP1" meta l4proto udp counter \
       comment '"to-turn"'
-    if start_camera c5 "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+    noise=''
+    if start_camera "c$s" "$id" "$URL_PREDICT" "$dir" --nat-probe; then
+      if [ -n "${ICECAM_PUNCH_NOISE_MS:-}" ]; then
+        # Measurement only: once the camera (and its probe) is up, another host behind its
+        # NAT opens a new UDP flow every ICECAM_PUNCH_NOISE_MS ms (to the rendezvous's
+        # second address, not the TURN server's), moving a counting NAT's next port.
+        lab_spawn "c$s" "$dir/noise.log" python3 -c '
+import socket, sys, time
+while True:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"noise", (sys.argv[1], 9))
+    s.close()
+    time.sleep(float(sys.argv[2]) / 1000)' "$STUN_ALTERNATE_IP" "$ICECAM_PUNCH_NOISE_MS"
+        noise=$LAB_LAST_PID
+      fi
       # 1 s after the viewer's media moved (or 20 s): what the camera sent the TURN server.
       (for _ in $(seq 200); do
         grep -q 'media on the punched path' "$dir/view.log" 2>/dev/null && break
         sleep 0.1
       done
       sleep 1
-      nft_count c5nat to-turn 'ip lab' bytes >"$dir/turn-mid") &
+      nft_count "c${s}nat" to-turn 'ip lab' bytes >"$dir/turn-mid") &
       sampler=$!
-      run_viewer v5 "$id" "$URL_PREDICT" "$dir" --nat-probe
+      run_viewer "v$s" "$id" "$URL_PREDICT" "$dir" --nat-probe
       wait "$sampler"
-      turn_end=$(nft_count c5nat to-turn 'ip lab' bytes)
+      turn_end=$(nft_count "c${s}nat" to-turn 'ip lab' bytes)
       turn_mid=$(cat "$dir/turn-mid" 2>/dev/null || echo 0)
-      direct=$(nft_count v5nat from-camera-nat 'ip lab' bytes)
+      direct=$(nft_count "v${s}nat" from-camera-nat 'ip lab' bytes)
       echo "# camera to TURN: $turn_mid B 1 s after the move, $turn_end B at the end; camera NAT to viewer NAT: $direct B"
       lab_stop "$CAMERA_PID"
     else
       tap_not_ok "$name: camera registers"
     fi
+    [ -n "$noise" ] && lab_stop "$noise"
     if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
       grep -qE "punched a direct path to $cam_nat:" "$dir/view.log" &&
       [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]; then
       ok=$((ok + 1))
       times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
         grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
+      from_start="$from_start $(view_ms_to_punched "$dir/view.log")"
+      sent="$sent $(grep -ohE 'punched a direct path .*\(([0-9]+) probes' "$dir/camera.log" "$dir/view.log" |
+        grep -oE '\([0-9]+' | tr -d '(' | paste -sd+)"
     fi
     if [ "$r" = 1 ]; then
-      tap_check "$name: the camera's probe found a port-restricted cone" \
-        grep -qE '^icecam-camera: nat=port-restricted-cone ' "$dir/camera.log"
-      tap_check "$name: the viewer's probe found random ports" \
-        grep -qE '^icecam-view: nat=symmetric .*ports=random' "$dir/view.log"
+      "$verdicts" "$name" "$dir"
       tap_check "$name: the camera punched a path to the viewer's NAT" \
         grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"
       tap_check "$name: the viewer punched a path to the camera's NAT" \
@@ -410,10 +453,25 @@ case_punch_session() {
         [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
       [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
     fi
-    lab_site_remove c 5
-    lab_site_remove v 5
+    [ "${ICECAM_NATLAB_KEEP_LOGS:-0}" = 1 ] && keep_logs "$name-$r" "$dir"
+    lab_site_remove c "$s"
+    lab_site_remove v "$s"
   done
   echo "# $name: punched in $ok of $runs sessions, ms from the viewer's start of punching:$times"
+  echo "# $name: ms from the viewer's start to its media on the punched path:$from_start"
+  echo "# $name: probes and answers sent by camera+viewer:$sent"
+}
+
+# Milliseconds from the viewer's first state change to its media moving to the punched path,
+# from the HH:MM:SS.mmm stamps of its --verbose log.
+view_ms_to_punched() {
+  local t0 t1
+  t0=$(grep -m1 -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}: viewer .*idle -> connecting' "$1" | cut -d' ' -f1)
+  t1=$(grep -m1 -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}: ice-session .*: media on the punched path' "$1" |
+    cut -d' ' -f1)
+  [ -n "$t0" ] && [ -n "$t1" ] || { echo none; return; }
+  awk -v a="${t0%:}" -v b="${t1%:}" 'function ms(t, p) { split(t, p, ":"); return (p[1] * 3600 + p[2] * 60 + p[3]) * 1000 }
+    BEGIN { d = ms(b) - ms(a); if (d < 0) d += 86400000; printf "%d", d }'
 }
 
 main() {
@@ -428,13 +486,17 @@ main() {
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
   [[ punch-prc-sym =~ $filter ]] && case_punch
   if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]] ||
-    [[ punch-session-prc-sym =~ $filter ]]; then
+    [[ punch-session-prc-sym =~ $filter ]] || [[ punch-session-symseq-symseq =~ $filter ]]; then
     if start_predict_rendezvous; then
       [[ predict-prc-symseq =~ $filter ]] &&
         case_probe predict-prc-symseq "port-restricted symmetric-sequential" 2 checks_predict
       [[ grace-restricted-symmetric =~ $filter ]] &&
         case_probe grace-restricted-symmetric "restricted-cone symmetric" 3 checks_grace
-      [[ punch-session-prc-sym =~ $filter ]] && case_punch_session
+      [[ punch-session-prc-sym =~ $filter ]] &&
+        case_punch_session punch-session-prc-sym port-restricted symmetric 5 verdicts_prc_sym
+      [[ punch-session-symseq-symseq =~ $filter ]] &&
+        case_punch_session punch-session-symseq-symseq symmetric-sequential \
+          symmetric-sequential 6 verdicts_symseq_symseq
     else
       tap_not_ok "the rendezvous with RFC 5780 (--stun-alternate)"
     fi

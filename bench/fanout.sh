@@ -46,14 +46,16 @@ wait_ready () {
 # start_camera KIND VIA COUNT PORT: sets camera
 start_camera () {
   local kind=$1 via=$2 count=$3 port=$4 clients="" i
-  local build=$BUILD   # env, not a function, in the background: $! is the camera itself
-  [ "$via" = other ] && build=${OTHER:?OTHER=build directory for the via other}
+  local camera_build=$BUILD   # env, not a function, in the background: $! is the camera itself
+  [ "$via" = other ] && camera_build=${OTHER:?OTHER=build directory for the via other}
   if [ "$via" != udp ] && [ "$kind" = camera ]; then
-    env GST_PLUGIN_PATH_1_0="$build/plugins" GST_REGISTRY_1_0="$build/bench-registry.bin" \
-      "$build/src/tools/icecam-camera" --server "$URL" --id "fan$n" --source test \
+    env GST_PLUGIN_PATH_1_0="$camera_build/plugins" \
+      GST_REGISTRY_1_0="$camera_build/bench-registry.bin" \
+      "$camera_build/src/tools/icecam-camera" --server "$URL" --id "fan$n" --source test \
       --max-viewers 64 >/dev/null 2>&1 &
   elif [ "$via" != udp ]; then
-    env GST_PLUGIN_PATH_1_0="$build/plugins" GST_REGISTRY_1_0="$build/bench-registry.bin" \
+    env GST_PLUGIN_PATH_1_0="$camera_build/plugins" \
+      GST_REGISTRY_1_0="$camera_build/bench-registry.bin" \
       "$MP" send --via icecam --server "$URL" --camera "fan$n" --rate "$SYNTH_PPS" \
       --seconds 600 >/dev/null 2>&1 &
   elif [ "$kind" = camera ]; then

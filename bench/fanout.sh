@@ -9,7 +9,13 @@
 #           encoder: what the fan-out itself costs.
 # Usage: bench/fanout.sh [REPS] [COUNTS...]
 #        VIAS="icecam icecam-libsrtp udp" bench/fanout.sh ...   (icecam-libsrtp: camera and
-#        viewers with ICECAM_SRTP=libsrtp, RTP through libsrtp instead of OpenSSL, for comparison)
+#        viewers with ICECAM_SRTP=libsrtp, RTP and RTCP through libsrtp instead of OpenSSL)
+#        OTHER=/tmp/before/build-bench VIAS="icecam other udp" bench/fanout.sh ...   (other: the
+#        camera, icecam-camera or bench-media-path's icecamsink, of another build; the viewers
+#        are this build's in every row)
+#        KINDS=camera WINDOW=5 bench/fanout.sh ...   (the camera rows only, 5 s windows)
+# Each table also gives the CPU of the camera's icecamsink thread (the element's worker: every
+# viewer's ICE, DTLS and RTCP; the media goes out from the streaming thread).
 set -u
 . "$(dirname "$0")/common.sh"
 REPS=${1:-2}
@@ -19,6 +25,7 @@ WINDOW=${WINDOW:-3}
 SYNTH_PPS=${SYNTH_PPS:-300}
 MP=$BUILD/bench/bench-media-path
 VIAS=${VIAS:-icecam udp}
+KINDS=${KINDS:-camera synth}
 # icecam-camera's own pipeline (src/tools/icecam-camera.c), up to the sink
 ENCODE="videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=480,framerate=30/1
   ! queue max-size-buffers=2 leaky=downstream ! videoconvert
@@ -39,11 +46,18 @@ wait_ready () {
 # start_camera KIND VIA COUNT PORT: sets camera
 start_camera () {
   local kind=$1 via=$2 count=$3 port=$4 clients="" i
+  local camera_build=$BUILD   # env, not a function, in the background: $! is the camera itself
+  [ "$via" = other ] && camera_build=${OTHER:?OTHER=build directory for the via other}
   if [ "$via" != udp ] && [ "$kind" = camera ]; then
-    "$CAMERA" --server "$URL" --id "fan$n" --source test --max-viewers 64 >/dev/null 2>&1 &
+    env GST_PLUGIN_PATH_1_0="$camera_build/plugins" \
+      GST_REGISTRY_1_0="$camera_build/bench-registry.bin" \
+      "$camera_build/src/tools/icecam-camera" --server "$URL" --id "fan$n" --source test \
+      --max-viewers 64 >/dev/null 2>&1 &
   elif [ "$via" != udp ]; then
-    "$MP" send --via icecam --server "$URL" --camera "fan$n" --rate "$SYNTH_PPS" --seconds 600 \
-      >/dev/null 2>&1 &
+    env GST_PLUGIN_PATH_1_0="$camera_build/plugins" \
+      GST_REGISTRY_1_0="$camera_build/bench-registry.bin" \
+      "$MP" send --via icecam --server "$URL" --camera "fan$n" --rate "$SYNTH_PPS" \
+      --seconds 600 >/dev/null 2>&1 &
   elif [ "$kind" = camera ]; then
     for i in $(seq 0 $((count - 1))); do clients="$clients,127.0.0.1:$((port + i))"; done
     # shellcheck disable=SC2086
@@ -55,13 +69,23 @@ start_camera () {
   camera=$!
 }
 
-# measure KIND VIA COUNT: prints "cpu_seconds_in_window rss_kib pkt/s_per_viewer"
+# CPU seconds of the threads of process $1 named $2 (icecamsink's worker: every viewer's ICE,
+# DTLS and RTCP), 0 if it has none
+thread_cpu () {
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && cut -d' ' -f1 "$t/schedstat" 2>/dev/null
+  done | awk '{ ns += $1 } END { printf "%.6f\n", ns / 1e9 }'
+}
+
+# measure KIND VIA COUNT: prints "cpu_seconds_in_window rss_kib pkt/s_per_viewer
+# worker_cpu_seconds_in_window"
 measure () {
-  local kind=$1 via=$2 count=$3 port=$((20000 + RANDOM % 30000)) viewers c0 c1 rss
+  local kind=$1 via=$2 count=$3 port=$((20000 + RANDOM % 30000)) viewers c0 c1 w0 w1 rss
   n=$((n + 1))
   if [ "$via" != udp ]; then
     [ "$via" = icecam-libsrtp ] && export ICECAM_SRTP=libsrtp
-    start_camera "$kind" icecam "$count" 0
+    start_camera "$kind" "$via" "$count" 0
     bench_wait_health cameras 1 >/dev/null
     "$BUILD/bench/bench-viewers" --via icecam --server "$URL" --camera "fan$n" --count "$count" \
       >"$WORK/viewers" 2>&1 &
@@ -76,12 +100,16 @@ measure () {
   fi
   wait_ready
   sleep 1   # joins are over: keyframes asked for by joining viewers are encoded
-  c0=$(bench_cpu "$camera"); sleep "$WINDOW"; c1=$(bench_cpu "$camera")
+  w0=$(thread_cpu "$camera" icecamsink); c0=$(bench_cpu "$camera")
+  sleep "$WINDOW"
+  c1=$(bench_cpu "$camera"); w1=$(thread_cpu "$camera" icecamsink)
   rss=$(bench_rss_kib "$camera")
   bench_stop "$viewers"
   bench_stop "$camera"
   bench_wait_gone
-  echo "$(echo "$c1 - $c0" | bc -l) $rss $(sed -n 's/.*pps_per_viewer=\([0-9]*\).*/\1/p' "$WORK/viewers")"
+  echo "$(echo "$c1 - $c0" | bc -l) $rss" \
+       "$(sed -n 's/.*pps_per_viewer=\([0-9]*\).*/\1/p' "$WORK/viewers")" \
+       "$(echo "$w1 - $w0" | bc -l)"
 }
 
 # The rendezvous forgets a camera when its WebSocket closes: wait for that before the next one.
@@ -93,25 +121,26 @@ bench_wait_gone () {
 for rep in $(seq "$REPS"); do
   order=$COUNTS; [ $((rep % 2)) = 0 ] && order=$(echo "$COUNTS" | tr ' ' '\n' | tac | tr '\n' ' ')
   for count in $order; do
-    for kind in camera synth; do
+    for kind in $KINDS; do
       for via in $VIAS; do
-        read -r cpu rss pps <<<"$(measure "$kind" "$via" "$count")"
+        read -r cpu rss pps worker <<<"$(measure "$kind" "$via" "$count")"
         echo "$cpu" >>"$WORK/cpu-$kind-$via-$count"; echo "$rss" >>"$WORK/rss-$kind-$via-$count"
         echo "$pps" >>"$WORK/pps-$kind-$via-$count"
-        echo "  rep $rep $kind $via $count viewers: cpu ${cpu}s in ${WINDOW}s, rss $rss KiB," \
-             "${pps:-?} pkt/s per viewer" >&2
+        echo "$worker" >>"$WORK/worker-$kind-$via-$count"
+        echo "  rep $rep $kind $via $count viewers: cpu ${cpu}s in ${WINDOW}s" \
+             "(icecamsink worker ${worker}s), rss $rss KiB, ${pps:-?} pkt/s per viewer" >&2
       done
     done
   done
 done
 
-for kind in camera synth; do
+for kind in $KINDS; do
   for icecam in $VIAS; do
     [ "$icecam" = udp ] && continue
     echo
     echo "## $kind, $icecam: sender process CPU over ${WINDOW} s windows and RSS, medians of $REPS"
-    echo "| viewers | pkt/s per viewer | $icecam CPU % of a core | vs 1 viewer | $icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | $icecam/raw CPU |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| viewers | pkt/s per viewer | $icecam CPU % of a core | vs 1 viewer | $icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | $icecam/raw CPU | $icecam worker thread % |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
     first=${COUNTS%% *}
     read -r one_i _ <<<"$(bench_stats "$WORK/cpu-$kind-$icecam-$first" %.6f)"
     read -r one_u _ <<<"$(bench_stats "$WORK/cpu-$kind-udp-$first" %.6f)"
@@ -121,10 +150,12 @@ for kind in camera synth; do
       read -r ri _ <<<"$(bench_stats "$WORK/rss-$kind-$icecam-$count")"
       read -r ru _ <<<"$(bench_stats "$WORK/rss-$kind-udp-$count")"
       read -r pp _ <<<"$(bench_stats "$WORK/pps-$kind-$icecam-$count" %.0f)"
-      printf "| %s | %s | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f |\n" "$count" "$pp" \
+      read -r wi _ <<<"$(bench_stats "$WORK/worker-$kind-$icecam-$count" %.6f)"
+      printf "| %s | %s | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f | %.1f |\n" "$count" "$pp" \
         "$(echo "$ci * 100 / $WINDOW" | bc -l)" "$(echo "$ci / $one_i" | bc -l)" \
         "$(echo "$ri / 1024" | bc -l)" "$(echo "$cu * 100 / $WINDOW" | bc -l)" \
-        "$(echo "$cu / $one_u" | bc -l)" "$(echo "$ru / 1024" | bc -l)" "$(echo "$ci / $cu" | bc -l)"
+        "$(echo "$cu / $one_u" | bc -l)" "$(echo "$ru / 1024" | bc -l)" "$(echo "$ci / $cu" | bc -l)" \
+        "$(echo "$wi * 100 / $WINDOW" | bc -l)"
     done
   done
 done

@@ -328,19 +328,22 @@ static void
 test_media_both_ways (Fixture *f, gconstpointer data)
 {
   IcecamIceStats before, after;
-  IcecamDtlsSrtpStats dtls_b;
+  IcecamDtlsSrtpStats dtls_before, dtls_after, dtls_b;
   guint received;
 
   connect_and_check_media (f);
   /* Each packet goes out once: the wire carries what was sent, nothing twice (the viewer's
-   * SRTP would drop a second copy as a replay, silently to the application). */
+   * SRTP would drop a second copy as a replay, silently to the application). A sender report
+   * due goes out with the media: the datagrams are the RTP packets and the reports. */
   PUMP_UNTIL (f, FALSE, 0.2); /* the packets of connect_and_check_media () arrive */
   received = f->rtp_to_b;
-  icecam_peer_session_get_stats (f->a, &before, NULL);
+  icecam_peer_session_get_stats (f->a, &before, &dtls_before);
   for (guint16 seq = 1000; seq < 1010; seq++)
     send_rtp (f, seq);
-  icecam_peer_session_get_stats (f->a, &after, NULL);
-  g_assert_cmpuint (after.packets_sent - before.packets_sent, ==, 10);
+  icecam_peer_session_get_stats (f->a, &after, &dtls_after);
+  g_assert_cmpuint (dtls_after.srtp.rtp_protected - dtls_before.srtp.rtp_protected, ==, 10);
+  g_assert_cmpuint (after.packets_sent - before.packets_sent, ==,
+                    10 + dtls_after.srtp.rtcp_protected - dtls_before.srtp.rtcp_protected);
   g_assert_true (PUMP_UNTIL (f, f->rtp_to_b == received + 10, 5));
   PUMP_UNTIL (f, FALSE, 0.2);
   icecam_peer_session_get_stats (f->b, NULL, &dtls_b);

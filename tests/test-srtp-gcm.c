@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* IcecamSrtpGcm: RFC 3711's key derivation vectors, byte-for-byte agreement with libsrtp both
- * ways (ROC roll-over, CSRCs, header extensions), libsrtp's replay semantics. */
+ * ways (ROC roll-over, CSRCs, header extensions; SRTCP), libsrtp's replay semantics. */
 
 #include <srtp2/srtp.h>
 #include <string.h>
@@ -40,10 +40,11 @@ typedef struct {
   guint8 salt[12];
   srtp_t libsrtp_out, libsrtp_in;
   IcecamSrtpGcm *out, *in;
+  IcecamSrtpGcm *rtcp_out, *rtcp_in;
 } Pair;
 
 static srtp_t
-libsrtp_session (Pair *pair, srtp_ssrc_type_t type)
+libsrtp_session_full (Pair *pair, srtp_ssrc_type_t type, srtp_sec_serv_t rtcp_services)
 {
   guint8 key_salt[28];
   srtp_policy_t policy;
@@ -54,11 +55,18 @@ libsrtp_session (Pair *pair, srtp_ssrc_type_t type)
   memset (&policy, 0, sizeof policy);
   srtp_crypto_policy_set_aes_gcm_128_16_auth (&policy.rtp);
   srtp_crypto_policy_set_aes_gcm_128_16_auth (&policy.rtcp);
+  policy.rtcp.sec_serv = rtcp_services;
   policy.ssrc.type = type;
   policy.key = key_salt;
   policy.window_size = ICECAM_SRTP_GCM_WINDOW;
   g_assert_cmpint (srtp_create (&session, &policy), ==, srtp_err_status_ok);
   return session;
+}
+
+static srtp_t
+libsrtp_session (Pair *pair, srtp_ssrc_type_t type)
+{
+  return libsrtp_session_full (pair, type, sec_serv_conf_and_auth);
 }
 
 static gboolean
@@ -74,8 +82,12 @@ pair_init (Pair *pair)
   pair->libsrtp_in = libsrtp_session (pair, ssrc_any_inbound);
   pair->out = icecam_srtp_gcm_new (pair->key, pair->salt, TRUE);
   pair->in = icecam_srtp_gcm_new (pair->key, pair->salt, FALSE);
+  pair->rtcp_out = icecam_srtp_gcm_new_rtcp (pair->key, pair->salt, TRUE);
+  pair->rtcp_in = icecam_srtp_gcm_new_rtcp (pair->key, pair->salt, FALSE);
   g_assert_nonnull (pair->out);
   g_assert_nonnull (pair->in);
+  g_assert_nonnull (pair->rtcp_out);
+  g_assert_nonnull (pair->rtcp_in);
   return TRUE;
 }
 
@@ -86,6 +98,8 @@ pair_clear (Pair *pair)
   srtp_dealloc (pair->libsrtp_in);
   icecam_srtp_gcm_free (pair->out);
   icecam_srtp_gcm_free (pair->in);
+  icecam_srtp_gcm_free (pair->rtcp_out);
+  icecam_srtp_gcm_free (pair->rtcp_in);
 }
 
 /* An RTP packet: @csrcs CSRCs, a one-byte header extension of @ext_words words if nonzero. */
@@ -240,6 +254,126 @@ test_stream_limit (void)
   pair_clear (&pair);
 }
 
+/* An RTCP packet from @ssrc: a sender report (with a receiver block when @blocks) and @extra
+ * more words, as one compound packet. */
+static gsize
+make_rtcp (guint8 *p, guint32 ssrc, guint blocks, guint extra)
+{
+  gsize words = 6 + 6 * blocks, at;
+
+  p[0] = 0x80 | blocks;
+  p[1] = 200;
+  p[2] = (words >> 8) & 0xff;
+  p[3] = words & 0xff;
+  p[4] = ssrc >> 24; p[5] = ssrc >> 16; p[6] = ssrc >> 8; p[7] = ssrc;
+  for (at = 8; at < 4 * (words + 1); at++)
+    p[at] = (guint8) (at * 7 + ssrc);
+  if (extra > 0) {
+    p[at++] = 0x81; p[at++] = 202; p[at++] = 0; p[at++] = (guint8) (extra - 1);
+    for (guint i = 4; i < 4 * extra; i++)
+      p[at++] = (guint8) i;
+  }
+  return at;
+}
+
+/* SRTCP: the same bytes as libsrtp (its index counts from 1 per SSRC), each side opens the
+ * other's packets, two SSRCs interleaved. */
+static void
+test_rtcp_matches_libsrtp (void)
+{
+  Pair pair;
+  guint8 plain[1600], ours[1600], theirs[1600];
+
+  if (!pair_init (&pair)) {
+    g_test_skip ("this libsrtp has no AES-GCM");
+    return;
+  }
+  for (guint i = 0; i < 200; i++) {
+    guint32 ssrc = i % 3 == 0 ? 0x0badcafe : 0x12345678;
+    gsize length = make_rtcp (plain, ssrc, i % 2, i % 5 == 0 ? 0 : 1 + i % 40);
+    gsize our_length = 0, opened = 0;
+    int their_length = (int) length;
+
+    memcpy (ours, plain, length);
+    memcpy (theirs, plain, length);
+    g_assert_cmpint (icecam_srtp_gcm_protect_rtcp (pair.rtcp_out, ours, length, sizeof ours,
+                                                   &our_length), ==, ICECAM_SRTP_GCM_OK);
+    g_assert_cmpint (srtp_protect_rtcp (pair.libsrtp_out, theirs, &their_length), ==,
+                     srtp_err_status_ok);
+    g_assert_cmpmem (ours, our_length, theirs, (gsize) their_length);
+
+    g_assert_cmpint (srtp_unprotect_rtcp (pair.libsrtp_in, ours, &their_length), ==,
+                     srtp_err_status_ok);
+    g_assert_cmpmem (ours, (gsize) their_length, plain, length);
+    g_assert_cmpint (icecam_srtp_gcm_unprotect_rtcp (pair.rtcp_in, theirs, our_length, &opened),
+                     ==, ICECAM_SRTP_GCM_OK);
+    g_assert_cmpmem (theirs, opened, plain, length);
+  }
+  pair_clear (&pair);
+}
+
+static IcecamSrtpGcmResult
+unprotect_rtcp_copy (Pair *pair, const guint8 *packet, gsize length)
+{
+  guint8 copy[1600];
+  gsize opened = 0;
+
+  memcpy (copy, packet, length);
+  return icecam_srtp_gcm_unprotect_rtcp (pair->rtcp_in, copy, length, &opened);
+}
+
+/* SRTCP replays dropped, reordering accepted, a forgery (in the payload or in the index the
+ * AAD covers) changes nothing, short packets are malformed; authenticated-only SRTCP (E flag
+ * clear, from libsrtp) opens. */
+static void
+test_rtcp_replay (void)
+{
+  Pair pair;
+  guint8 packets[3][1600], forged[1600], plain[1600];
+  gsize lengths[3], plain_length, opened = 0;
+  srtp_t auth_only;
+  int length;
+
+  if (!pair_init (&pair)) {
+    g_test_skip ("this libsrtp has no AES-GCM");
+    return;
+  }
+  for (guint i = 0; i < 3; i++) {
+    gsize n = make_rtcp (packets[i], 0x55667788, 1, 2);
+
+    g_assert_cmpint (icecam_srtp_gcm_protect_rtcp (pair.rtcp_out, packets[i], n,
+                                                   sizeof packets[i], &lengths[i]), ==,
+                     ICECAM_SRTP_GCM_OK);
+  }
+  memcpy (forged, packets[0], lengths[0]);
+  forged[12] ^= 1;
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, forged, lengths[0]), ==, ICECAM_SRTP_GCM_AUTH);
+  memcpy (forged, packets[0], lengths[0]);
+  forged[lengths[0] - 1] ^= 2; /* index 1 -> 3: the tag does not verify */
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, forged, lengths[0]), ==, ICECAM_SRTP_GCM_AUTH);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[1], lengths[1]), ==, ICECAM_SRTP_GCM_OK);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[0], lengths[0]), ==, ICECAM_SRTP_GCM_OK);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[0], lengths[0]), ==,
+                   ICECAM_SRTP_GCM_REPLAY);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[2], lengths[2]), ==, ICECAM_SRTP_GCM_OK);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[1], lengths[1]), ==,
+                   ICECAM_SRTP_GCM_REPLAY);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[2], 27), ==, ICECAM_SRTP_GCM_MALFORMED);
+  g_assert_cmpint (unprotect_rtcp_copy (&pair, packets[2], 3), ==, ICECAM_SRTP_GCM_MALFORMED);
+
+  auth_only = libsrtp_session_full (&pair, ssrc_any_outbound, sec_serv_auth);
+  plain_length = make_rtcp (plain, 0x01020304, 0, 3);
+  memcpy (forged, plain, plain_length);
+  length = (int) plain_length;
+  g_assert_cmpint (srtp_protect_rtcp (auth_only, forged, &length), ==, srtp_err_status_ok);
+  g_assert_cmpint (forged[length - 4] & 0x80, ==, 0);
+  g_assert_cmpint (icecam_srtp_gcm_unprotect_rtcp (pair.rtcp_in, forged, (gsize) length,
+                                                   &opened), ==, ICECAM_SRTP_GCM_OK);
+  g_assert_cmpmem (forged, opened, plain, plain_length);
+  srtp_dealloc (auth_only);
+  pair_clear (&pair);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -248,5 +382,7 @@ main (int argc, char **argv)
   g_test_add_func ("/srtp-gcm/matches-libsrtp", test_matches_libsrtp);
   g_test_add_func ("/srtp-gcm/replay", test_replay);
   g_test_add_func ("/srtp-gcm/stream-limit", test_stream_limit);
+  g_test_add_func ("/srtp-gcm/rtcp/matches-libsrtp", test_rtcp_matches_libsrtp);
+  g_test_add_func ("/srtp-gcm/rtcp/replay", test_rtcp_replay);
   return g_test_run ();
 }

@@ -100,6 +100,34 @@ icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer u
   }
 }
 
+/* The sender reports that were due with the media just sent, protected and sent in one batch
+ * after it. */
+static void
+send_reports (IcecamPeerSession *self, IcecamIceSession *ice, IcecamDtlsSrtp *dtls,
+              const guint8 *reports, const gsize *lengths, guint n_reports)
+{
+  guint8 srtcp[ICECAM_PEER_SESSION_MAX_SOURCES]
+              [ICECAM_RTCP_SENDER_REPORT_MAX_SIZE + ICECAM_SRTP_MAX_OVERHEAD];
+  GOutputVector vectors[ICECAM_PEER_SESSION_MAX_SOURCES];
+  NiceOutputMessage out[ICECAM_PEER_SESSION_MAX_SOURCES];
+  guint n_out = 0;
+
+  for (guint i = 0; i < n_reports; i++) {
+    gsize length = sizeof srtcp[n_out];
+
+    if (!icecam_dtls_srtp_protect_rtcp (dtls, reports + i * ICECAM_RTCP_SENDER_REPORT_MAX_SIZE,
+                                        lengths[i], srtcp[n_out], &length))
+      continue;
+    vectors[n_out].buffer = srtcp[n_out];
+    vectors[n_out].size = length;
+    out[n_out].buffers = &vectors[n_out];
+    out[n_out].n_buffers = 1;
+    n_out++;
+  }
+  if (n_out > 0 && icecam_ice_session_send_messages (ice, out, n_out) < (gint) n_out)
+    g_debug ("peer-session %s: a sender report was not sent", self->id);
+}
+
 /**
  * icecam_peer_session_send_rtp:
  * @packets: (array length=n_packets): plain RTP packets
@@ -168,9 +196,16 @@ icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *pac
     n_out = sent > 0 ? (guint) sent : 0;
   }
   if (n_out > 0 && self->role == ICECAM_PEER_ROLE_OFFERER) {
+    guint8 reports[ICECAM_PEER_SESSION_MAX_SOURCES * ICECAM_RTCP_SENDER_REPORT_MAX_SIZE];
+    gsize report_lengths[ICECAM_PEER_SESSION_MAX_SOURCES];
+    guint n_reports;
+
     g_mutex_lock (&self->lock);
     icecam_peer_session_note_sent_locked (self, plain, plain_lengths, n_out);
+    n_reports = icecam_peer_session_take_reports_locked (self, reports, report_lengths);
     g_mutex_unlock (&self->lock);
+    if (n_reports > 0)
+      send_reports (self, ice, dtls, reports, report_lengths, n_reports);
   }
 out:
   g_clear_object (&ice);

@@ -42,9 +42,6 @@ struct _IcecamPeerSession {
   gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
                                    * since the session last became CONNECTED */
   gboolean stalled;               /* "media-stalled" was emitted for the current silence */
-  GSource *report_timer;          /* offerer, while CONNECTED: RTCP sender reports */
-  guint32 clock_rates[128];       /* RTP clock rate by payload type, from the offered media */
-  gchar *cname;                   /* of the offered sources */
   IcecamRtpClock *capture_clock;  /* (nullable): when each source's content was captured */
 
   IcecamPeerReceiveFunc receive_func;
@@ -62,6 +59,10 @@ struct _IcecamPeerSession {
   GQueue pending_dtls;            /* GBytes: DTLS records waiting for a selected pair */
   IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
   guint n_sources;
+  gint64 next_report;             /* offerer, while CONNECTED: monotonic µs when the next RTCP
+                                   * sender reports are due (with the media); 0: none */
+  guint32 clock_rates[128];       /* RTP clock rate by payload type, from the offered media */
+  gchar *cname;                   /* of the offered sources; set once */
 };
 
 gboolean icecam_peer_session_state_is_final (IcecamPeerState state);
@@ -81,6 +82,9 @@ void icecam_peer_session_note_sent_locked (IcecamPeerSession *self,
                                            const guint8 * const *packets, const gsize *lengths,
                                            guint n_packets);
 void icecam_peer_session_set_report_media (IcecamPeerSession *self, const IcecamSdp *media);
+guint icecam_peer_session_take_reports_locked (IcecamPeerSession *self, guint8 *reports,
+                                               gsize *lengths);
 void icecam_peer_session_start_reports (IcecamPeerSession *self);
+void icecam_peer_session_stop_reports (IcecamPeerSession *self);
 
 G_END_DECLS

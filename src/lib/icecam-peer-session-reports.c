@@ -2,7 +2,10 @@
 /* IcecamPeerSession's RTCP sender reports (RFC 3550 6.4.1): what the offerer sent this peer,
  * source by source, and a report four times a second while it sends (each receiver report
  * then echoes a fresh one: the round trip, which is how the camera sees a queue building on
- * the path, is measured every 250 ms, not once a second). */
+ * the path, is measured every 250 ms, not once a second). A report goes out with the media,
+ * from the thread that sends it, when one is due: no timer per session wakes the context
+ * (a camera's worker runs every viewer's session: 32 viewers were 128 wake-ups a second, each
+ * a pass over every viewer's sources and sockets; docs/benchmarks.md section 19). */
 
 #include "icecam-peer-session-private.h"
 
@@ -10,7 +13,7 @@
 
 #include <string.h>
 
-#define REPORT_INTERVAL_MS 250
+#define REPORT_INTERVAL_US (250 * G_TIME_SPAN_MILLISECOND)
 
 /* Called with the lock held, for the packets just handed to the transport. */
 void
@@ -52,6 +55,7 @@ icecam_peer_session_note_sent_locked (IcecamPeerSession *self, const guint8 * co
 void
 icecam_peer_session_set_report_media (IcecamPeerSession *self, const IcecamSdp *media)
 {
+  g_mutex_lock (&self->lock); /* the thread that sends media reads them */
   memset (self->clock_rates, 0, sizeof self->clock_rates);
   for (guint i = 0; i < media->media->len; i++) {
     const IcecamSdpMedia *section = g_ptr_array_index (media->media, i);
@@ -65,6 +69,7 @@ icecam_peer_session_set_report_media (IcecamPeerSession *self, const IcecamSdp *
   }
   if (self->cname == NULL)
     self->cname = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+  g_mutex_unlock (&self->lock);
 }
 
 /* The sender info of @source now: the RTP timestamp extrapolated from its last packet with the
@@ -95,37 +100,46 @@ make_sender_info (IcecamPeerSession *self, const IcecamRtpSource *source, gint64
   return TRUE;
 }
 
-/* One report per source that sent since the last one: a source that stopped stops reporting
- * (RFC 3550 6.4: only active senders send SR), so reports never keep a dead stream alive. */
-static gboolean
-on_report_timer (gpointer user_data)
+/**
+ * icecam_peer_session_take_reports_locked:
+ * @reports: room for %ICECAM_PEER_SESSION_MAX_SOURCES reports of
+ *   %ICECAM_RTCP_SENDER_REPORT_MAX_SIZE bytes each
+ * @lengths: (out caller-allocates) (array fixed-size=4): their lengths
+ *
+ * Called with the lock held, after icecam_peer_session_note_sent_locked(): if a report is due,
+ * one per source that sent since the last one (RFC 3550 6.4: only active senders send SR, so
+ * a source that stopped stops reporting and reports never keep a dead stream alive).
+ *
+ * Returns: the number of reports in @reports
+ */
+guint
+icecam_peer_session_take_reports_locked (IcecamPeerSession *self, guint8 *reports,
+                                         gsize *lengths)
 {
-  IcecamPeerSession *self = user_data;
-  IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
-  gint64 now = g_get_monotonic_time (), real = g_get_real_time ();
+  gint64 now = g_get_monotonic_time (), real;
   guint n = 0;
 
-  g_mutex_lock (&self->lock);
+  if (self->next_report == 0 || now < self->next_report)
+    return 0;
+  self->next_report = now + REPORT_INTERVAL_US;
+  real = g_get_real_time ();
   for (guint i = 0; i < self->n_sources; i++) {
-    if (self->sources[i].last_sent > self->sources[i].last_reported) {
-      self->sources[i].last_reported = self->sources[i].last_sent;
-      sources[n++] = self->sources[i];
-    }
-  }
-  g_mutex_unlock (&self->lock);
-
-  for (guint i = 0; i < n; i++) {
-    guint8 packet[ICECAM_RTCP_SENDER_REPORT_MAX_SIZE];
+    IcecamRtpSource *source = &self->sources[i];
     IcecamRtcpSenderInfo info;
     gsize length;
 
-    if (!make_sender_info (self, &sources[i], now, real, &info))
+    if (source->last_sent <= source->last_reported)
       continue;
-    length = icecam_rtcp_build_sender_report (packet, sizeof packet, &info, self->cname);
+    source->last_reported = source->last_sent;
+    if (!make_sender_info (self, source, now, real, &info))
+      continue;
+    length = icecam_rtcp_build_sender_report (reports + n * ICECAM_RTCP_SENDER_REPORT_MAX_SIZE,
+                                              ICECAM_RTCP_SENDER_REPORT_MAX_SIZE, &info,
+                                              self->cname);
     if (length > 0)
-      icecam_peer_session_send_rtcp (self, packet, length);
+      lengths[n++] = length;
   }
-  return G_SOURCE_CONTINUE;
+  return n;
 }
 
 /**
@@ -144,17 +158,24 @@ icecam_peer_session_set_capture_clock (IcecamPeerSession *self, IcecamRtpClock *
 }
 
 /* Offerer, on becoming CONNECTED: reports start, the first after a random part of the
- * interval so that a camera's viewers do not all report in the same tick. */
+ * interval so that a camera's viewers do not all report with the same packet. */
 void
 icecam_peer_session_start_reports (IcecamPeerSession *self)
 {
-  if (self->role != ICECAM_PEER_ROLE_OFFERER || self->report_timer != NULL)
+  if (self->role != ICECAM_PEER_ROLE_OFFERER)
     return;
-  self->report_timer = g_timeout_source_new (REPORT_INTERVAL_MS);
-  g_source_set_ready_time (self->report_timer,
-                           g_get_monotonic_time () +
-                             g_random_int_range (REPORT_INTERVAL_MS / 2, REPORT_INTERVAL_MS) *
-                               G_TIME_SPAN_MILLISECOND);
-  g_source_set_callback (self->report_timer, on_report_timer, self, NULL);
-  g_source_attach (self->report_timer, self->context);
+  g_mutex_lock (&self->lock);
+  if (self->next_report == 0)
+    self->next_report = g_get_monotonic_time () +
+                        g_random_int_range (REPORT_INTERVAL_US / 2, REPORT_INTERVAL_US);
+  g_mutex_unlock (&self->lock);
+}
+
+/* On leaving CONNECTED. */
+void
+icecam_peer_session_stop_reports (IcecamPeerSession *self)
+{
+  g_mutex_lock (&self->lock);
+  self->next_report = 0;
+  g_mutex_unlock (&self->lock);
 }

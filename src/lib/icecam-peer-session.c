@@ -88,7 +88,7 @@ icecam_peer_session_set_state (IcecamPeerSession *self, IcecamPeerState state)
 
   if (state != ICECAM_PEER_STATE_CONNECTED) {
     icecam_peer_session_clear_source (&self->stall_check);
-    icecam_peer_session_clear_source (&self->report_timer);
+    icecam_peer_session_stop_reports (self);
   }
   g_debug ("peer-session %s: %s -> %s", self->id, icecam_peer_state_to_string (old),
            icecam_peer_state_to_string (state));
@@ -798,7 +798,6 @@ icecam_peer_session_dispose (GObject *object)
   icecam_peer_session_clear_source (&self->connect_timeout);
   icecam_peer_session_clear_source (&self->recovery_timeout);
   icecam_peer_session_clear_source (&self->stall_check);
-  icecam_peer_session_clear_source (&self->report_timer);
   close_dtls (self);
   if (self->ice != NULL) {
     g_signal_handlers_disconnect_by_data (self->ice, self);

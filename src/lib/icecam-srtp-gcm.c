@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* SRTP AEAD_AES_128_GCM (RFC 7714) for RTP through OpenSSL's EVP: the per-packet fast path. */
+/* SRTP AEAD_AES_128_GCM (RFC 7714) for RTP and RTCP through OpenSSL's EVP: the per-packet fast
+ * path. */
 
 #include "icecam-srtp-gcm.h"
 
@@ -12,13 +13,17 @@
 #define KDF_SALT_LENGTH 14  /* the AES-CM PRF's x: the 12-byte salt, zero-padded */
 #define LABEL_RTP_KEY 0x00  /* RFC 3711 section 4.3.1 */
 #define LABEL_RTP_SALT 0x02
+#define LABEL_RTCP_KEY 0x03
+#define LABEL_RTCP_SALT 0x05
+#define RTCP_HEADER_LENGTH 8  /* RFC 7714 section 9.3: what the AAD takes of an RTCP packet */
+#define RTCP_MAX_INDEX 0x7fffffff
 #define WINDOW_WORDS (ICECAM_SRTP_GCM_WINDOW / 64)
 #define MEDIAN 32768        /* half the sequence number space */
 
 /**
  * IcecamSrtpGcm:
  *
- * One direction of SRTP (RTP only; SRTCP stays with libsrtp) with the AEAD_AES_128_GCM
+ * One direction of SRTP or of SRTCP (icecam_srtp_gcm_new_rtcp()) with the AEAD_AES_128_GCM
  * profile, its cipher an OpenSSL EVP context keyed once: per packet only the IV changes.
  * Debian's libsrtp2 does its AES-GCM through NSS's PKCS#11 layer, ~5x the CPU of this on a
  * 1200-byte packet (docs/benchmarks.md, section 2).
@@ -29,7 +34,10 @@
  * %ICECAM_SRTP_GCM_WINDOW indices; the outbound side refuses to protect an index twice (a
  * repeated IV would reveal the keystream) or one older than its window, the inbound side
  * drops replays and indices older than the window, and records an index only once its tag
- * verified. Not thread-safe: IcecamSrtp holds its direction's lock around every call.
+ * verified. SRTCP (RFC 7714 section 9) carries its 31-bit index in the packet: the outbound
+ * side counts it per SSRC from 1 as libsrtp does and stops at 2^31 - 1 (the keys are spent),
+ * the inbound side keeps the same window over it. Not thread-safe: IcecamSrtp holds its
+ * direction's lock around every call.
  */
 typedef struct {
   guint32 ssrc;
@@ -40,6 +48,7 @@ typedef struct {
 struct _IcecamSrtpGcm {
   EVP_CIPHER_CTX *ctx;
   gboolean outbound;
+  gboolean rtcp;
   guint8 salt[SALT_LENGTH];
   Stream streams[ICECAM_SRTP_GCM_MAX_STREAMS];
   guint n_streams;
@@ -94,33 +103,58 @@ icecam_srtp_gcm_derive (const guint8 *master_key, const guint8 *master_salt, gsi
   return ok;
 }
 
-/**
- * icecam_srtp_gcm_new:
- * @master_key: (array fixed-size=16): the direction's master key, from DTLS-SRTP
- * @master_salt: (array fixed-size=12): its master salt
- * @outbound: protect (else unprotect)
- *
- * Returns: (transfer full) (nullable): the context, or %NULL if OpenSSL failed
- */
-IcecamSrtpGcm *
-icecam_srtp_gcm_new (const guint8 *master_key, const guint8 *master_salt, gboolean outbound)
+static IcecamSrtpGcm *
+gcm_new (const guint8 *master_key, const guint8 *master_salt, gboolean outbound, gboolean rtcp)
 {
   g_autoptr (IcecamSrtpGcm) self = g_new0 (IcecamSrtpGcm, 1);
   guint8 session_key[KEY_LENGTH];
   gboolean ok;
 
   self->outbound = outbound;
+  self->rtcp = rtcp;
   self->ctx = EVP_CIPHER_CTX_new ();
   ok = self->ctx != NULL &&
-       icecam_srtp_gcm_derive (master_key, master_salt, SALT_LENGTH, LABEL_RTP_KEY, session_key,
+       icecam_srtp_gcm_derive (master_key, master_salt, SALT_LENGTH,
+                               rtcp ? LABEL_RTCP_KEY : LABEL_RTP_KEY, session_key,
                                sizeof session_key) &&
-       icecam_srtp_gcm_derive (master_key, master_salt, SALT_LENGTH, LABEL_RTP_SALT, self->salt,
+       icecam_srtp_gcm_derive (master_key, master_salt, SALT_LENGTH,
+                               rtcp ? LABEL_RTCP_SALT : LABEL_RTP_SALT, self->salt,
                                sizeof self->salt) &&
        (outbound ? EVP_EncryptInit_ex (self->ctx, EVP_aes_128_gcm (), NULL, session_key, NULL)
                  : EVP_DecryptInit_ex (self->ctx, EVP_aes_128_gcm (), NULL, session_key,
                                        NULL)) == 1;
   OPENSSL_cleanse (session_key, sizeof session_key);
   return ok ? g_steal_pointer (&self) : NULL;
+}
+
+/**
+ * icecam_srtp_gcm_new:
+ * @master_key: (array fixed-size=16): the direction's master key, from DTLS-SRTP
+ * @master_salt: (array fixed-size=12): its master salt
+ * @outbound: protect (else unprotect)
+ *
+ * Returns: (transfer full) (nullable): the context for RTP, or %NULL if OpenSSL failed
+ */
+IcecamSrtpGcm *
+icecam_srtp_gcm_new (const guint8 *master_key, const guint8 *master_salt, gboolean outbound)
+{
+  return gcm_new (master_key, master_salt, outbound, FALSE);
+}
+
+/**
+ * icecam_srtp_gcm_new_rtcp:
+ * @master_key: (array fixed-size=16): the direction's master key, from DTLS-SRTP
+ * @master_salt: (array fixed-size=12): its master salt
+ * @outbound: protect (else unprotect)
+ *
+ * Returns: (transfer full) (nullable): the context for RTCP (SRTCP's session keys), or %NULL
+ *   if OpenSSL failed
+ */
+IcecamSrtpGcm *
+icecam_srtp_gcm_new_rtcp (const guint8 *master_key, const guint8 *master_salt,
+                          gboolean outbound)
+{
+  return gcm_new (master_key, master_salt, outbound, TRUE);
 }
 
 void
@@ -261,7 +295,7 @@ icecam_srtp_gcm_protect (IcecamSrtpGcm *self, guint8 *packet, gsize length, gsiz
   guint8 iv[12];
   int n = 0;
 
-  g_return_val_if_fail (self->outbound, ICECAM_SRTP_GCM_INTERNAL);
+  g_return_val_if_fail (self->outbound && !self->rtcp, ICECAM_SRTP_GCM_INTERNAL);
   if (header == 0 || length > G_MAXINT || room < length + ICECAM_SRTP_GCM_TAG_LENGTH)
     return ICECAM_SRTP_GCM_MALFORMED;
   ssrc = read_ssrc (packet);
@@ -319,7 +353,7 @@ icecam_srtp_gcm_unprotect (IcecamSrtpGcm *self, guint8 *packet, gsize length,
   guint8 iv[12];
   int n = 0;
 
-  g_return_val_if_fail (!self->outbound, ICECAM_SRTP_GCM_INTERNAL);
+  g_return_val_if_fail (!self->outbound && !self->rtcp, ICECAM_SRTP_GCM_INTERNAL);
   if (length < ICECAM_SRTP_GCM_TAG_LENGTH || length > G_MAXINT)
     return ICECAM_SRTP_GCM_MALFORMED;
   plain = length - ICECAM_SRTP_GCM_TAG_LENGTH;
@@ -351,6 +385,146 @@ icecam_srtp_gcm_unprotect (IcecamSrtpGcm *self, guint8 *packet, gsize length,
     return ICECAM_SRTP_GCM_AUTH; /* the payload is garbage now; the caller drops it */
 
   /* Only an authenticated packet makes a stream or moves its window. */
+  if (stream == &fresh) {
+    stream = &self->streams[self->n_streams++];
+    *stream = fresh;
+  }
+  add_index (stream, delta, index);
+  *out_length = plain;
+  return ICECAM_SRTP_GCM_OK;
+}
+
+/* RFC 7714 section 9.1: 00 00 || SSRC || 00 00 || 0 + SRTCP index, XOR the session salt. */
+static void
+make_rtcp_iv (const IcecamSrtpGcm *self, guint32 ssrc, guint32 index, guint8 iv[12])
+{
+  iv[0] = iv[1] = 0;
+  iv[2] = ssrc >> 24; iv[3] = ssrc >> 16; iv[4] = ssrc >> 8; iv[5] = ssrc;
+  iv[6] = iv[7] = 0;
+  iv[8] = index >> 24; iv[9] = index >> 16; iv[10] = index >> 8; iv[11] = index;
+  for (guint i = 0; i < SALT_LENGTH; i++)
+    iv[i] ^= self->salt[i];
+}
+
+static guint32
+read_u32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+}
+
+static void
+write_u32 (guint8 *p, guint32 value)
+{
+  p[0] = value >> 24; p[1] = value >> 16; p[2] = value >> 8; p[3] = value;
+}
+
+/**
+ * icecam_srtp_gcm_protect_rtcp:
+ * @packet: (array length=length): a plain RTCP packet (compound allowed), encrypted in place
+ *   after its first 8 bytes
+ * @room: the bytes at @packet (at least @length + %ICECAM_SRTP_GCM_TAG_LENGTH + 4)
+ * @out_length: (out): the SRTCP packet's length: the tag and the E flag with the index follow
+ */
+IcecamSrtpGcmResult
+icecam_srtp_gcm_protect_rtcp (IcecamSrtpGcm *self, guint8 *packet, gsize length, gsize room,
+                              gsize *out_length)
+{
+  guint32 ssrc, trailer;
+  Stream *stream;
+  guint8 iv[12], aad_trailer[4];
+  int n = 0;
+
+  g_return_val_if_fail (self->outbound && self->rtcp, ICECAM_SRTP_GCM_INTERNAL);
+  if (length < RTCP_HEADER_LENGTH || length > G_MAXINT ||
+      room < length + ICECAM_SRTP_GCM_TAG_LENGTH + 4)
+    return ICECAM_SRTP_GCM_MALFORMED;
+  ssrc = read_u32 (packet + 4);
+  stream = find_stream (self, ssrc);
+  if (stream == NULL) {
+    if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
+      return ICECAM_SRTP_GCM_LIMIT;
+    stream = &self->streams[self->n_streams++];
+    memset (stream, 0, sizeof *stream);
+    stream->ssrc = ssrc;
+  }
+  if (stream->index >= RTCP_MAX_INDEX)
+    return ICECAM_SRTP_GCM_LIMIT; /* every index used: an IV would repeat */
+  /* Counted before the cipher runs: an index is never used twice. */
+  stream->index++;
+  trailer = 0x80000000u | (guint32) stream->index; /* E: encrypted */
+  write_u32 (aad_trailer, trailer);
+
+  make_rtcp_iv (self, ssrc, (guint32) stream->index, iv);
+  if (EVP_EncryptInit_ex (self->ctx, NULL, NULL, NULL, iv) != 1 ||
+      EVP_EncryptUpdate (self->ctx, NULL, &n, packet, RTCP_HEADER_LENGTH) != 1 ||
+      EVP_EncryptUpdate (self->ctx, NULL, &n, aad_trailer, sizeof aad_trailer) != 1 ||
+      EVP_EncryptUpdate (self->ctx, packet + RTCP_HEADER_LENGTH, &n,
+                         packet + RTCP_HEADER_LENGTH, (int) (length - RTCP_HEADER_LENGTH)) != 1 ||
+      EVP_EncryptFinal_ex (self->ctx, packet + RTCP_HEADER_LENGTH + n, &n) != 1 ||
+      EVP_CIPHER_CTX_ctrl (self->ctx, EVP_CTRL_GCM_GET_TAG, ICECAM_SRTP_GCM_TAG_LENGTH,
+                           packet + length) != 1)
+    return ICECAM_SRTP_GCM_INTERNAL;
+  write_u32 (packet + length + ICECAM_SRTP_GCM_TAG_LENGTH, trailer);
+  *out_length = length + ICECAM_SRTP_GCM_TAG_LENGTH + 4;
+  return ICECAM_SRTP_GCM_OK;
+}
+
+/**
+ * icecam_srtp_gcm_unprotect_rtcp:
+ * @packet: (array length=length): an SRTCP packet from the network, decrypted in place
+ * @out_length: (out): the plain RTCP packet's length
+ *
+ * Takes encrypted packets and, as RFC 7714 section 9.2 allows, authenticated-only ones (E
+ * flag clear: the whole packet is the AAD).
+ */
+IcecamSrtpGcmResult
+icecam_srtp_gcm_unprotect_rtcp (IcecamSrtpGcm *self, guint8 *packet, gsize length,
+                                gsize *out_length)
+{
+  gsize plain, aad;
+  guint32 ssrc, trailer;
+  guint64 index;
+  gboolean encrypted;
+  Stream *stream;
+  Stream fresh = { 0 };
+  gint64 delta;
+  IcecamSrtpGcmResult result;
+  guint8 iv[12];
+  int n = 0;
+
+  g_return_val_if_fail (!self->outbound && self->rtcp, ICECAM_SRTP_GCM_INTERNAL);
+  if (length < RTCP_HEADER_LENGTH + ICECAM_SRTP_GCM_TAG_LENGTH + 4 || length > G_MAXINT)
+    return ICECAM_SRTP_GCM_MALFORMED;
+  plain = length - ICECAM_SRTP_GCM_TAG_LENGTH - 4;
+  trailer = read_u32 (packet + length - 4);
+  encrypted = (trailer & 0x80000000u) != 0;
+  index = trailer & RTCP_MAX_INDEX;
+  ssrc = read_u32 (packet + 4);
+  stream = find_stream (self, ssrc);
+  if (stream == NULL) {
+    if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
+      return ICECAM_SRTP_GCM_LIMIT;
+    fresh.ssrc = ssrc;
+    stream = &fresh;
+  }
+  delta = (gint64) index - (gint64) stream->index;
+  result = check_replay (stream, delta, index);
+  if (result != ICECAM_SRTP_GCM_OK)
+    return result;
+
+  aad = encrypted ? RTCP_HEADER_LENGTH : plain;
+  make_rtcp_iv (self, ssrc, (guint32) index, iv);
+  if (EVP_DecryptInit_ex (self->ctx, NULL, NULL, NULL, iv) != 1 ||
+      EVP_DecryptUpdate (self->ctx, NULL, &n, packet, (int) aad) != 1 ||
+      EVP_DecryptUpdate (self->ctx, NULL, &n, packet + length - 4, 4) != 1 ||
+      (plain > aad && EVP_DecryptUpdate (self->ctx, packet + aad, &n, packet + aad,
+                                         (int) (plain - aad)) != 1) ||
+      EVP_CIPHER_CTX_ctrl (self->ctx, EVP_CTRL_GCM_SET_TAG, ICECAM_SRTP_GCM_TAG_LENGTH,
+                           packet + plain) != 1)
+    return ICECAM_SRTP_GCM_INTERNAL;
+  if (EVP_DecryptFinal_ex (self->ctx, packet + plain, &n) != 1)
+    return ICECAM_SRTP_GCM_AUTH; /* the payload is garbage now; the caller drops it */
+
   if (stream == &fresh) {
     stream = &self->streams[self->n_streams++];
     *stream = fresh;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* SRTP AEAD_AES_128_GCM (RFC 7714) for RTP through OpenSSL's EVP: the per-packet fast path. */
+/* SRTP AEAD_AES_128_GCM (RFC 7714) for RTP and RTCP through OpenSSL's EVP: the per-packet fast
+ * path. */
 
 #pragma once
 
@@ -28,6 +29,8 @@ typedef struct _IcecamSrtpGcm IcecamSrtpGcm;
 
 IcecamSrtpGcm *icecam_srtp_gcm_new (const guint8 *master_key, const guint8 *master_salt,
                                     gboolean outbound);
+IcecamSrtpGcm *icecam_srtp_gcm_new_rtcp (const guint8 *master_key, const guint8 *master_salt,
+                                         gboolean outbound);
 void icecam_srtp_gcm_free (IcecamSrtpGcm *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamSrtpGcm, icecam_srtp_gcm_free)
 
@@ -35,6 +38,10 @@ IcecamSrtpGcmResult icecam_srtp_gcm_protect (IcecamSrtpGcm *self, guint8 *packet
                                              gsize room, gsize *out_length);
 IcecamSrtpGcmResult icecam_srtp_gcm_unprotect (IcecamSrtpGcm *self, guint8 *packet, gsize length,
                                                gsize *out_length);
+IcecamSrtpGcmResult icecam_srtp_gcm_protect_rtcp (IcecamSrtpGcm *self, guint8 *packet,
+                                                  gsize length, gsize room, gsize *out_length);
+IcecamSrtpGcmResult icecam_srtp_gcm_unprotect_rtcp (IcecamSrtpGcm *self, guint8 *packet,
+                                                    gsize length, gsize *out_length);
 
 gboolean icecam_srtp_gcm_derive (const guint8 *master_key, const guint8 *master_salt,
                                  gsize salt_length, guint8 label, guint8 *out, gsize out_length);

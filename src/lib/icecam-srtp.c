@@ -35,6 +35,7 @@ struct _IcecamSrtp {
   GMutex out_lock; /* protects out, gcm_out and the outbound counters */
   srtp_t out;
   IcecamSrtpGcm *gcm_out; /* (nullable): RTP with AES-GCM, in place of libsrtp */
+  IcecamSrtpGcm *gcm_rtcp_out; /* (nullable): RTCP with AES-GCM, likewise */
   guint64 rtp_protected;
   guint64 rtcp_protected;
   guint64 protect_failed;
@@ -42,6 +43,7 @@ struct _IcecamSrtp {
   GMutex in_lock;  /* protects in, gcm_in, the SSRC list and the inbound counters */
   srtp_t in;
   IcecamSrtpGcm *gcm_in;
+  IcecamSrtpGcm *gcm_rtcp_in;
   guint32 in_ssrcs[MAX_INBOUND_SSRCS];
   guint n_in_ssrcs;
   guint64 rtp_unprotected;
@@ -257,14 +259,20 @@ icecam_srtp_new (IcecamSrtpProfile profile, const guint8 *local_key, const guint
   srtp->profile = profile;
   srtp->out = out;
   srtp->in = in;
-  /* libsrtp keeps SRTCP; RTP, nearly every packet, goes through OpenSSL (see IcecamSrtpGcm). */
+  /* With AES-GCM, RTP and RTCP go through OpenSSL (see IcecamSrtpGcm); libsrtp keeps the
+   * AES-CM profile. */
   if (profile == ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM && icecam_srtp_gcm_enabled ()) {
     srtp->gcm_out = icecam_srtp_gcm_new (local_key, local_salt, TRUE);
     srtp->gcm_in = icecam_srtp_gcm_new (remote_key, remote_salt, FALSE);
-    if (srtp->gcm_out == NULL || srtp->gcm_in == NULL) {
-      g_debug ("srtp: OpenSSL's AES-GCM unavailable; RTP through libsrtp");
+    srtp->gcm_rtcp_out = icecam_srtp_gcm_new_rtcp (local_key, local_salt, TRUE);
+    srtp->gcm_rtcp_in = icecam_srtp_gcm_new_rtcp (remote_key, remote_salt, FALSE);
+    if (srtp->gcm_out == NULL || srtp->gcm_in == NULL || srtp->gcm_rtcp_out == NULL ||
+        srtp->gcm_rtcp_in == NULL) {
+      g_debug ("srtp: OpenSSL's AES-GCM unavailable; RTP and RTCP through libsrtp");
       g_clear_pointer (&srtp->gcm_out, icecam_srtp_gcm_free);
       g_clear_pointer (&srtp->gcm_in, icecam_srtp_gcm_free);
+      g_clear_pointer (&srtp->gcm_rtcp_out, icecam_srtp_gcm_free);
+      g_clear_pointer (&srtp->gcm_rtcp_in, icecam_srtp_gcm_free);
     }
   }
   g_mutex_init (&srtp->out_lock);
@@ -281,6 +289,8 @@ icecam_srtp_free (IcecamSrtp *srtp)
   srtp_dealloc (srtp->in);
   icecam_srtp_gcm_free (srtp->gcm_out);
   icecam_srtp_gcm_free (srtp->gcm_in);
+  icecam_srtp_gcm_free (srtp->gcm_rtcp_out);
+  icecam_srtp_gcm_free (srtp->gcm_rtcp_in);
   g_mutex_clear (&srtp->out_lock);
   g_mutex_clear (&srtp->in_lock);
   g_free (srtp);
@@ -369,12 +379,15 @@ icecam_srtp_protect (IcecamSrtp *srtp, gboolean rtcp, const guint8 *in, gsize le
   if (out != in)
     memcpy (out, in, length);
   g_mutex_lock (&srtp->out_lock);
-  if (!rtcp && srtp->gcm_out != NULL)
-    status = gcm_status (icecam_srtp_gcm_protect (srtp->gcm_out, out, length, *out_length, &done));
-  else
-    status = rtcp ? srtp_protect_rtcp (srtp->out, out, &len) : srtp_protect (srtp->out, out, &len);
-  if (!rtcp && srtp->gcm_out != NULL && status == srtp_err_status_ok)
+  if (srtp->gcm_out != NULL) {
+    status = gcm_status (rtcp ? icecam_srtp_gcm_protect_rtcp (srtp->gcm_rtcp_out, out, length,
+                                                              *out_length, &done)
+                              : icecam_srtp_gcm_protect (srtp->gcm_out, out, length,
+                                                         *out_length, &done));
     len = (int) done;
+  } else {
+    status = rtcp ? srtp_protect_rtcp (srtp->out, out, &len) : srtp_protect (srtp->out, out, &len);
+  }
   if (status == srtp_err_status_ok) {
     if (rtcp)
       srtp->rtcp_protected++;
@@ -464,10 +477,12 @@ icecam_srtp_unprotect (IcecamSrtp *srtp, const guint8 *in, gsize length, guint8 
   }
   if (out != in)
     memcpy (out, in, length);
-  if (!rtcp && srtp->gcm_in != NULL) {
+  if (srtp->gcm_in != NULL) {
     gsize done = 0;
 
-    status = gcm_status (icecam_srtp_gcm_unprotect (srtp->gcm_in, out, length, &done));
+    status = gcm_status (rtcp ? icecam_srtp_gcm_unprotect_rtcp (srtp->gcm_rtcp_in, out, length,
+                                                                &done)
+                              : icecam_srtp_gcm_unprotect (srtp->gcm_in, out, length, &done));
     len = (int) done;
   } else {
     status = rtcp ? srtp_unprotect_rtcp (srtp->in, out, &len) : srtp_unprotect (srtp->in, out, &len);

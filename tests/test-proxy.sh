@@ -24,18 +24,20 @@ LIMIT=10 # --max-connections-per-address, well under the 100 viewers
 PROXY=127.0.0.2 # nginx connects from here (proxy_bind); direct clients from 127.0.0.1
 
 # $1: name, then options
-start_rendezvous() {
+start_rendezvous() { # sets rv_port; not in a command substitution, whose pids+= would be lost
   local name=$1
   shift
   "$build/src/server/icecam-rendezvous" --listen 127.0.0.1:0 --stun-listen none \
     --max-connections-per-address $LIMIT "$@" >"$tmp/$name.out" 2>"$tmp/$name.log" &
   pids+=($!)
   wait_for_line "$tmp/$name.out" 'listening on ws://' 10 || { cat "$tmp/$name.log"; exit 1; }
-  grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/$name.out" | head -1 | grep -oE '[0-9]+$'
+  rv_port=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$tmp/$name.out" | head -1 | grep -oE '[0-9]+$')
 }
 
-trusted_port=$(start_rendezvous trusted --trusted-proxy $PROXY/32 --log-limit 3)
-untrusted_port=$(start_rendezvous untrusted)
+start_rendezvous trusted --trusted-proxy $PROXY/32 --log-limit 3
+trusted_port=$rv_port
+start_rendezvous untrusted
+untrusted_port=$rv_port
 nginx_port=$(free_port)
 nginx_untrusted_port=$(free_port)
 

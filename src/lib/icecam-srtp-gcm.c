@@ -255,6 +255,31 @@ find_stream (IcecamSrtpGcm *self, guint32 ssrc)
   return NULL;
 }
 
+/* The stream of @ssrc, or @fresh set up for it if it is new (kept by keep_stream() only once
+ * its first packet passed the replay check); NULL if there is no room for another. */
+static Stream *
+lookup_stream (IcecamSrtpGcm *self, guint32 ssrc, Stream *fresh)
+{
+  Stream *stream = find_stream (self, ssrc);
+
+  if (stream != NULL)
+    return stream;
+  if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
+    return NULL;
+  memset (fresh, 0, sizeof *fresh);
+  fresh->ssrc = ssrc;
+  return fresh;
+}
+
+static Stream *
+keep_stream (IcecamSrtpGcm *self, Stream *stream, const Stream *fresh)
+{
+  if (stream != fresh)
+    return stream;
+  self->streams[self->n_streams] = *fresh;
+  return &self->streams[self->n_streams++];
+}
+
 /* RFC 7714 section 8.1: 00 00 || SSRC || ROC || SEQ, XOR the session salt. */
 static void
 make_iv (const IcecamSrtpGcm *self, guint32 ssrc, guint64 index, guint8 iv[12])
@@ -299,22 +324,15 @@ icecam_srtp_gcm_protect (IcecamSrtpGcm *self, guint8 *packet, gsize length, gsiz
   if (header == 0 || length > G_MAXINT || room < length + ICECAM_SRTP_GCM_TAG_LENGTH)
     return ICECAM_SRTP_GCM_MALFORMED;
   ssrc = read_ssrc (packet);
-  stream = find_stream (self, ssrc);
-  if (stream == NULL) {
-    if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
-      return ICECAM_SRTP_GCM_LIMIT;
-    fresh.ssrc = ssrc;
-    stream = &fresh;
-  }
+  stream = lookup_stream (self, ssrc, &fresh);
+  if (stream == NULL)
+    return ICECAM_SRTP_GCM_LIMIT;
   delta = estimate_index (stream, ((guint16) packet[2] << 8) | packet[3], &index);
   result = check_replay (stream, delta, index);
   if (result != ICECAM_SRTP_GCM_OK)
     return result;
   /* Counted before the cipher runs, as libsrtp does: an index is never used twice. */
-  if (stream == &fresh) {
-    stream = &self->streams[self->n_streams++];
-    *stream = fresh;
-  }
+  stream = keep_stream (self, stream, &fresh);
   add_index (stream, delta, index);
 
   make_iv (self, ssrc, index, iv);
@@ -361,13 +379,9 @@ icecam_srtp_gcm_unprotect (IcecamSrtpGcm *self, guint8 *packet, gsize length,
   if (header == 0)
     return ICECAM_SRTP_GCM_MALFORMED;
   ssrc = read_ssrc (packet);
-  stream = find_stream (self, ssrc);
-  if (stream == NULL) {
-    if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
-      return ICECAM_SRTP_GCM_LIMIT;
-    fresh.ssrc = ssrc;
-    stream = &fresh;
-  }
+  stream = lookup_stream (self, ssrc, &fresh);
+  if (stream == NULL)
+    return ICECAM_SRTP_GCM_LIMIT;
   delta = estimate_index (stream, ((guint16) packet[2] << 8) | packet[3], &index);
   result = check_replay (stream, delta, index);
   if (result != ICECAM_SRTP_GCM_OK)
@@ -385,10 +399,7 @@ icecam_srtp_gcm_unprotect (IcecamSrtpGcm *self, guint8 *packet, gsize length,
     return ICECAM_SRTP_GCM_AUTH; /* the payload is garbage now; the caller drops it */
 
   /* Only an authenticated packet makes a stream or moves its window. */
-  if (stream == &fresh) {
-    stream = &self->streams[self->n_streams++];
-    *stream = fresh;
-  }
+  stream = keep_stream (self, stream, &fresh);
   add_index (stream, delta, index);
   *out_length = plain;
   return ICECAM_SRTP_GCM_OK;
@@ -500,13 +511,9 @@ icecam_srtp_gcm_unprotect_rtcp (IcecamSrtpGcm *self, guint8 *packet, gsize lengt
   encrypted = (trailer & 0x80000000u) != 0;
   index = trailer & RTCP_MAX_INDEX;
   ssrc = read_u32 (packet + 4);
-  stream = find_stream (self, ssrc);
-  if (stream == NULL) {
-    if (self->n_streams == ICECAM_SRTP_GCM_MAX_STREAMS)
-      return ICECAM_SRTP_GCM_LIMIT;
-    fresh.ssrc = ssrc;
-    stream = &fresh;
-  }
+  stream = lookup_stream (self, ssrc, &fresh);
+  if (stream == NULL)
+    return ICECAM_SRTP_GCM_LIMIT;
   delta = (gint64) index - (gint64) stream->index;
   result = check_replay (stream, delta, index);
   if (result != ICECAM_SRTP_GCM_OK)
@@ -525,10 +532,7 @@ icecam_srtp_gcm_unprotect_rtcp (IcecamSrtpGcm *self, guint8 *packet, gsize lengt
   if (EVP_DecryptFinal_ex (self->ctx, packet + plain, &n) != 1)
     return ICECAM_SRTP_GCM_AUTH; /* the payload is garbage now; the caller drops it */
 
-  if (stream == &fresh) {
-    stream = &self->streams[self->n_streams++];
-    *stream = fresh;
-  }
+  stream = keep_stream (self, stream, &fresh);
   add_index (stream, delta, index);
   *out_length = plain;
   return ICECAM_SRTP_GCM_OK;

@@ -53,8 +53,15 @@ icecam_camera_endpoint_request_keyframe (IcecamCameraEndpoint *self, gboolean re
                     : icecam_bitrate_controller_is_congested (self->controller, now)
                       ? KEYFRAME_CONGESTED_INTERVAL_US : KEYFRAME_MIN_INTERVAL_US;
 
-  if (self->keyframe_source != NULL)
-    return; /* one is already scheduled */
+  if (self->keyframe_source != NULL) {
+    /* One is already scheduled: it serves this request too, unless it was a reduced
+     * viewer's, due later than this one may be (the full stream's viewers' requests must not
+     * wait the reduced stream's 2 s). */
+    if (g_source_get_ready_time (self->keyframe_source) <=
+        self->last_keyframe_request + interval + 10 * G_TIME_SPAN_MILLISECOND)
+      return;
+    icecam_camera_endpoint_cancel_keyframe_request (self);
+  }
   if (since >= interval) {
     emit_keyframe_request (self);
     return;

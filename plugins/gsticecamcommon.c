@@ -92,6 +92,12 @@ gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb)
           "ports by port-step. Each relayed session whose two ends set it (one 1, the other 2; "
           "or both 3) punches a direct UDP path beside its own after it connects and moves its "
           "media there. 0 (default): no punching", 0, 3, 0, rw));
+  g_object_class_install_property (klass, GST_ICECAM_PROP_PUNCH_TCP,
+      g_param_spec_boolean ("punch-tcp", "TCP punching",
+          "Once a session is relayed, open a direct TCP connection to the peer through both "
+          "NATs (simultaneous open from ports whose mappings the rendezvous's STUN server saw "
+          "over TCP) and move its media there: for a host whose UDP is blocked. The peer must "
+          "set punch or punch-tcp (it then answers)", FALSE, rw));
   g_object_class_install_property (klass, GST_ICECAM_PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -154,6 +160,9 @@ gst_icecam_settings_set_property (GstIcecamSettings *settings, guint prop_id,
     case GST_ICECAM_PROP_PUNCH:
       settings->punch = g_value_get_int (value);
       return TRUE;
+    case GST_ICECAM_PROP_PUNCH_TCP:
+      settings->punch_tcp = g_value_get_boolean (value);
+      return TRUE;
     case GST_ICECAM_PROP_RELAY_GRACE:
       settings->relay_grace = g_value_get_uint (value);
       return TRUE;
@@ -207,6 +216,9 @@ gst_icecam_settings_get_property (GstIcecamSettings *settings, guint prop_id, GV
     case GST_ICECAM_PROP_PUNCH:
       g_value_set_int (value, settings->punch);
       return TRUE;
+    case GST_ICECAM_PROP_PUNCH_TCP:
+      g_value_set_boolean (value, settings->punch_tcp);
+      return TRUE;
     case GST_ICECAM_PROP_RELAY_GRACE:
       g_value_set_uint (value, settings->relay_grace);
       return TRUE;
@@ -240,6 +252,7 @@ gst_icecam_settings_to_ice_config (const GstIcecamSettings *settings, GError **e
   config->relay_grace_ms = settings->relay_grace;
   config->turn_ca_file = g_strdup (settings->turn_ca_file);
   config->punch = settings->punch;
+  config->punch_tcp = settings->punch_tcp;
   if (settings->stun_server != NULL &&
       !icecam_ice_config_add_url (config, settings->stun_server, NULL, NULL, error))
     return NULL;

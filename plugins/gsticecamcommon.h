@@ -33,6 +33,7 @@ typedef enum {
   GST_ICECAM_PROP_REGION,
   GST_ICECAM_PROP_TURN_CA_FILE,
   GST_ICECAM_PROP_PUNCH,
+  GST_ICECAM_PROP_PUNCH_TCP,
   GST_ICECAM_PROP_LAST,
 } GstIcecamProp;
 
@@ -56,6 +57,7 @@ typedef struct {
   gchar *region;
   gchar *turn_ca_file;
   gint punch;
+  gboolean punch_tcp;
 } GstIcecamSettings;
 
 void gst_icecam_install_properties (GObjectClass *klass, const gchar *stats_blurb);

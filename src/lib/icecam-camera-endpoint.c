@@ -569,7 +569,7 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
-  if (config->punch != 0)
+  if (config->punch != 0 || config->punch_tcp)
     icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
   /* A camera waits for its rendezvous, however long it takes. */
   icecam_signalling_client_set_reconnect (client, TRUE);

@@ -58,6 +58,7 @@ icecam_ice_config_copy (const IcecamIceConfig *config)
   copy->ice_tcp = config->ice_tcp;
   copy->port_step = config->port_step;
   copy->punch = config->punch;
+  copy->punch_tcp = config->punch_tcp;
   copy->relay_grace_ms = config->relay_grace_ms;
   copy->local_addresses = g_strdupv (config->local_addresses);
   copy->turn_ca_file = g_strdup (config->turn_ca_file);

@@ -97,6 +97,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServerAddress, icecam_ice_server_address
  * @punch: this host's NAT for birthday punching (an #IcecamPunchMapping: 0 none, 1 random
  *   symmetric, 2 cone, 3 sequential symmetric, with @port_step): the endpoints then punch a direct path beside the session's
  *   (#IcecamPunchSession)
+ * @punch_tcp: once a session is relayed, try a direct TCP path (simultaneous open through
+ *   both NATs) beside it and move the media there (for a host whose UDP is blocked); an end
+ *   with @punch or @punch_tcp answers a peer's TCP punch
  */
 typedef struct {
   IcecamIceServerAddress *stun;
@@ -108,6 +111,7 @@ typedef struct {
   guint relay_grace_ms;
   gchar *turn_ca_file;
   gint punch;
+  gboolean punch_tcp;
 } IcecamIceConfig;
 
 IcecamIceConfig *icecam_ice_config_new (void);

@@ -445,7 +445,7 @@ on_punched_alive (IcecamPunch *punch, gboolean alive, gpointer user_data)
     info = g_new0 (IcecamPairInfo, 1);
     info->local_type = g_strdup ("punched");
     info->remote_type = g_strdup ("punched");
-    info->transport = g_strdup ("udp");
+    info->transport = g_strdup (icecam_punch_is_tcp (punch) ? "tcp" : "udp");
     info->local_address = g_strdup_printf ("port %u", local != NULL ?
                                            g_inet_socket_address_get_port (local) : 0);
     info->remote_address = g_strdup_printf ("%s:%u", remote_ip,

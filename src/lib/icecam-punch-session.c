@@ -12,7 +12,12 @@
  * Two ends behind counting NATs (sequential) both start once relayed: each opens a socket,
  * learns its mapping, and sends `punch` with mapping "sequential", that address, its step
  * and a token. The end whose token is the lower one leads (steps by 2); the other adopts its
- * token, answers (if it had not sent one, or again with that token) and steps by 1. */
+ * token, answers (if it had not sent one, or again with that token) and steps by 1.
+ *
+ * TCP (docs/design.md, "TCP simultaneous open"), beside either: an end with --punch-tcp, once
+ * relayed, learns a TCP socket's mapping from the STUN server over TCP and sends `punch` with
+ * mapping "tcp"; any end that punches at all answers with its own; both then connect to each
+ * other from those ports. Of two sent at once, the lower token leads, as for sequential. */
 
 #include "icecam-punch-session.h"
 
@@ -20,6 +25,7 @@
 
 #include "icecam-random.h"
 #include "icecam-stun-message.h"
+#include "icecam-tcp-mapping.h"
 
 #define STUN_INTERVAL_MS 200
 #define STUN_TRIES 15
@@ -60,6 +66,19 @@ struct _IcecamPunchSession {
   gboolean ran;                 /* a punch ran (it may since belong to the transport) */
   gboolean finished;
   gboolean succeeded;
+
+  /* TCP: the same exchange over its own token, mapping and punch */
+  gboolean tcp;                 /* this end starts one once relayed */
+  gboolean tcp_started;         /* a tcp `punch` went out or came in */
+  gboolean tcp_leader;
+  gboolean tcp_ran;
+  guint8 tcp_token[ICECAM_PUNCH_TOKEN_LENGTH];
+  gchar tcp_token_hex[2 * ICECAM_PUNCH_TOKEN_LENGTH + 1];
+  GInetSocketAddress *tcp_peer;
+  gchar *tcp_mapped;
+  GSocket *tcp_sock;            /* connected to the STUN server: its mapping was signalled */
+  IcecamTcpMapping *tcp_mapping;
+  IcecamPunch *tcp_punch;
 };
 
 /* "ip:port" or "[ip]:port"; NULL if it is neither. */
@@ -140,17 +159,28 @@ icecam_punch_session_new_for_config (const gchar *log_id, const gchar *session_i
                                      gpointer user_data)
 {
   IcecamPunchSession *self;
+  gboolean udp = config->punch == ICECAM_PUNCH_MAPPING_RANDOM ||
+                 config->punch == ICECAM_PUNCH_MAPPING_CONE ||
+                 (config->punch == ICECAM_PUNCH_MAPPING_SEQUENTIAL && config->port_step != 0 &&
+                  ABS (config->port_step) <= ICECAM_PUNCH_MAX_PORT_STEP);
 
-  if (config->punch != ICECAM_PUNCH_MAPPING_RANDOM && config->punch != ICECAM_PUNCH_MAPPING_CONE &&
-      (config->punch != ICECAM_PUNCH_MAPPING_SEQUENTIAL || config->port_step == 0 ||
-       ABS (config->port_step) > ICECAM_PUNCH_MAX_PORT_STEP))
+  if (!udp && !config->punch_tcp)
     return NULL;
-  self = icecam_punch_session_new (log_id, session_id, config->punch,
+  self = icecam_punch_session_new (log_id, session_id,
+                                   udp ? config->punch : ICECAM_PUNCH_MAPPING_NONE,
                                    config->stun != NULL ? config->stun->host : NULL,
                                    config->stun != NULL ? config->stun->port : 0,
                                    welcome != NULL ? welcome->address : NULL, send, user_data);
   icecam_punch_session_set_port_step (self, config->port_step);
+  icecam_punch_session_set_tcp (self, config->punch_tcp);
   return self;
+}
+
+/* TCP: whether this end starts a TCP punch once relayed (it answers one in any case). */
+void
+icecam_punch_session_set_tcp (IcecamPunchSession *self, gboolean tcp)
+{
+  self->tcp = tcp;
 }
 
 /* Sequential: the step by which this end's NAT counts (what --nat-probe found). */
@@ -173,19 +203,23 @@ on_punch_done (IcecamPunch *punch, gboolean success, gpointer user_data)
   IcecamPunchSession *self = user_data;
 
   self->finished = TRUE;
-  self->succeeded = success;
+  self->succeeded |= success;
   if (success) {
     g_autofree gchar *remote = address_to_string (icecam_punch_get_remote (punch));
 
     g_message ("%s: session %s: punched a direct path to %s in %" G_GINT64_FORMAT
-               " ms (%u probes and answers sent)", self->log_id, self->session_id, remote,
-               icecam_punch_get_elapsed_ms (punch), icecam_punch_get_probes_sent (punch));
+               " ms (%u probes and answers sent)%s", self->log_id, self->session_id, remote,
+               icecam_punch_get_elapsed_ms (punch), icecam_punch_get_probes_sent (punch),
+               icecam_punch_is_tcp (punch) ? ", over TCP" : "");
     /* The session's transport owns it from now on (and frees it). */
     if (self->path != NULL && self->punch == punch)
       self->path (g_steal_pointer (&self->punch), self->user_data);
+    else if (self->path != NULL && self->tcp_punch == punch)
+      self->path (g_steal_pointer (&self->tcp_punch), self->user_data);
   } else {
-    g_message ("%s: session %s: punching found no path in %" G_GINT64_FORMAT " ms (%u sent)",
-               self->log_id, self->session_id, icecam_punch_get_elapsed_ms (punch),
+    g_message ("%s: session %s: punching (%s) found no path in %" G_GINT64_FORMAT
+               " ms (%u sent)", self->log_id, self->session_id,
+               icecam_punch_is_tcp (punch) ? "TCP" : "UDP", icecam_punch_get_elapsed_ms (punch),
                icecam_punch_get_probes_sent (punch));
   }
 }
@@ -276,6 +310,126 @@ icecam_punch_session_start (IcecamPunchSession *self)
                                         self->token_hex), self->user_data);
 }
 
+/* ---- TCP (docs/design.md, "TCP simultaneous open") ------------------------------------- */
+
+static void
+tcp_new_token (IcecamPunchSession *self)
+{
+  icecam_random_bytes (self->tcp_token, sizeof self->tcp_token);
+  for (guint i = 0; i < ICECAM_PUNCH_TOKEN_LENGTH; i++)
+    g_snprintf (self->tcp_token_hex + 2 * i, 3, "%02x", self->tcp_token[i]);
+}
+
+static void
+tcp_send (IcecamPunchSession *self)
+{
+  self->send (icecam_message_new_punch (self->session_id, "tcp", self->tcp_mapped,
+                                        self->tcp_token_hex), self->user_data);
+}
+
+static void
+tcp_run (IcecamPunchSession *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *peer_text = NULL;
+  IcecamPunchConfig config;
+
+  if (self->tcp_ran)
+    return;
+  self->tcp_ran = TRUE;
+  icecam_punch_config_init (&config, ICECAM_PUNCH_ROLE_TCP);
+  memcpy (config.token, self->tcp_token, sizeof config.token);
+  config.peer = self->tcp_peer;
+  config.leader = self->tcp_leader;
+  self->tcp_punch = icecam_punch_new (&config, self->tcp_sock, self->context, on_punch_done,
+                                      self, &error);
+  if (self->tcp_punch == NULL) {
+    g_warning ("%s: session %s: cannot punch over TCP: %s", self->log_id, self->session_id,
+               error->message);
+    return;
+  }
+  peer_text = address_to_string (self->tcp_peer);
+  g_info ("%s: session %s: punching (TCP simultaneous open) towards %s", self->log_id,
+          self->session_id, peer_text);
+  icecam_punch_start (self->tcp_punch);
+}
+
+static void
+on_tcp_mapping (GSocket *sock, GInetSocketAddress *mapped, gpointer user_data)
+{
+  IcecamPunchSession *self = user_data;
+
+  if (sock == NULL) {
+    g_message ("%s: session %s: not punching over TCP: no mapping from the STUN server over "
+               "TCP", self->log_id, self->session_id);
+    return;
+  }
+  self->tcp_sock = g_object_ref (sock);
+  self->tcp_mapped = address_to_string (mapped);
+  tcp_send (self);
+  /* The leader starts on the answer with its token; the other end at once. */
+  if (!self->tcp_leader && self->tcp_peer != NULL)
+    tcp_run (self);
+}
+
+static void
+tcp_learn_mapping (IcecamPunchSession *self)
+{
+  if (self->stun == NULL) {
+    g_info ("%s: session %s: no STUN server address to learn a TCP mapping from",
+            self->log_id, self->session_id);
+    return;
+  }
+  g_main_context_push_thread_default (self->context);
+  self->tcp_mapping = icecam_tcp_mapping_new (self->stun, on_tcp_mapping, self);
+  g_main_context_pop_thread_default (self->context);
+}
+
+static void
+tcp_start (IcecamPunchSession *self)
+{
+  if (self->tcp_started)
+    return;
+  self->tcp_started = TRUE;
+  self->tcp_leader = TRUE;
+  tcp_new_token (self);
+  tcp_learn_mapping (self);
+}
+
+/* A peer's tcp `punch`: the first of a session makes this end follow it (whether or not it
+ * starts TCP punches itself); the answer to ours starts the leader; of two sent at once, the
+ * lower token leads. */
+static void
+tcp_handle (IcecamPunchSession *self, const guint8 token[ICECAM_PUNCH_TOKEN_LENGTH],
+            const gchar *token_hex, GInetSocketAddress *address)
+{
+  gint order = memcmp (token, self->tcp_token, ICECAM_PUNCH_TOKEN_LENGTH);
+
+  if (self->tcp_started && order == 0 && !self->tcp_leader) {
+    return; /* ours again */
+  } else if (self->tcp_started && order == 0) {
+    g_set_object (&self->tcp_peer, address);
+    if (self->tcp_sock != NULL)
+      tcp_run (self);
+    return;
+  } else if (self->tcp_started && (!self->tcp_leader || order > 0)) {
+    g_debug ("%s: session %s: tcp punch with another token ignored", self->log_id,
+             self->session_id);
+    return;
+  }
+  memcpy (self->tcp_token, token, ICECAM_PUNCH_TOKEN_LENGTH);
+  g_strlcpy (self->tcp_token_hex, token_hex, sizeof self->tcp_token_hex);
+  g_set_object (&self->tcp_peer, address);
+  self->tcp_leader = FALSE;
+  if (!self->tcp_started) {
+    self->tcp_started = TRUE;
+    tcp_learn_mapping (self);
+  } else if (self->tcp_sock != NULL) {
+    tcp_send (self);
+    tcp_run (self);
+  }
+}
+
 /**
  * icecam_punch_session_start_if_relayed:
  * @pair: (transfer full) (nullable): the session's selected pair
@@ -291,12 +445,15 @@ icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo 
   if (pair == NULL || (g_strcmp0 (pair->local_type, "relay") != 0 &&
                        g_strcmp0 (pair->remote_type, "relay") != 0)) {
     if ((self->mapping == ICECAM_PUNCH_MAPPING_RANDOM ||
-         self->mapping == ICECAM_PUNCH_MAPPING_SEQUENTIAL) && !self->started)
+         self->mapping == ICECAM_PUNCH_MAPPING_SEQUENTIAL || self->tcp) && !self->started &&
+        !self->tcp_started)
       g_info ("%s: session %s: not punching: the pair is %s/%s", self->log_id, self->session_id,
               pair != NULL ? pair->local_type : "none", pair != NULL ? pair->remote_type : "none");
     return;
   }
   icecam_punch_session_start (self);
+  if (self->tcp)
+    tcp_start (self);
 }
 
 static void
@@ -460,7 +617,10 @@ icecam_punch_session_handle (IcecamPunchSession *self, const IcecamMessage *msg)
              msg->address);
     return;
   }
-  if (self->mapping == ICECAM_PUNCH_MAPPING_CONE && g_strcmp0 (msg->mapping, "random") == 0 &&
+  if (g_strcmp0 (msg->mapping, "tcp") == 0) {
+    if (!self->tcp_ran)
+      tcp_handle (self, token, msg->token, address);
+  } else if (self->mapping == ICECAM_PUNCH_MAPPING_CONE && g_strcmp0 (msg->mapping, "random") == 0 &&
       !self->started) {
     self->started = TRUE;
     memcpy (self->token, token, sizeof token);
@@ -486,10 +646,11 @@ icecam_punch_session_succeeded (IcecamPunchSession *self)
   return self->succeeded;
 }
 
+/* The punch under way or done that the transport did not take (UDP first, else TCP). */
 IcecamPunch *
 icecam_punch_session_get_punch (IcecamPunchSession *self)
 {
-  return self->punch;
+  return self->punch != NULL ? self->punch : self->tcp_punch;
 }
 
 void
@@ -499,6 +660,11 @@ icecam_punch_session_free (IcecamPunchSession *self)
     return;
   stop_stun (self);
   icecam_punch_free (self->punch);
+  icecam_punch_free (self->tcp_punch);
+  icecam_tcp_mapping_free (self->tcp_mapping);
+  g_clear_object (&self->tcp_sock);
+  g_clear_object (&self->tcp_peer);
+  g_free (self->tcp_mapped);
   g_clear_object (&self->sock);
   g_clear_object (&self->peer);
   g_clear_object (&self->stun);

@@ -13,12 +13,15 @@
  * Two sequential (counting) NATs need no birthday: the sequential role probes the other NAT's
  * next ports in order from one socket (sequential_tick()).
  *
+ * The TCP role (icecam-punch-tcp.c) opens one TCP connection through two NATs instead.
+ *
  * Runs in the GMainContext given to icecam_punch_new(); not thread-safe. */
 
-#include "icecam-punch.h"
+#include "icecam-punch-private.h"
 
 #include <string.h>
 
+#include "icecam-framed-tcp.h"
 #include "icecam-random.h"
 
 /* The symmetric side sends a round (one probe per socket) this often; the cone side sprays
@@ -37,41 +40,9 @@
 #define LINGER_MS 1000
 #define RECEIVE_BUFFER_SIZE 65536
 
-struct _IcecamPunch {
-  IcecamPunchConfig config;
-  GMainContext *context;
-  IcecamPunchDoneFunc done;
-  gpointer user_data;
 
-  GPtrArray *sockets;  /* GSocket */
-  GPtrArray *sources;  /* GSource, one per socket */
-  GSource *tick;
-  GSource *deadline;
-  GSource *linger;
-  GInetAddress *peer_ip;
 
-  guint n_sprayed;     /* cone role: random ports probed; sequential: destinations opened */
-  guint n_ticks;
-  GPtrArray *targets;  /* sequential role: GInetSocketAddress, in the order opened */
-  guint n_sent;        /* every probe and answer sent */
-  gint64 start_us;
-  gint64 done_us;
-  gboolean finished;
-  gboolean success;
-  guint winner;        /* index into sockets */
-  GInetSocketAddress *remote; /* guarded by lock after success: the cone side follows the
-                               * peer's latest source */
-  GMutex lock;
 
-  /* After success: the path (icecam_punch_set_path_funcs()). */
-  GSource *keepalive;
-  gint alive;          /* atomic */
-  gint64 last_heard_us;
-  guint8 *buffer;       /* RECEIVE_BUFFER_SIZE bytes: a whole datagram, media included */
-  IcecamPunchDataFunc data_func;
-  IcecamPunchAliveFunc alive_func;
-  gpointer path_data;
-};
 
 void
 icecam_punch_config_init (IcecamPunchConfig *config, IcecamPunchRole role)
@@ -178,6 +149,11 @@ on_linger_over (gpointer user_data)
 {
   IcecamPunch *self = user_data;
 
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP) {
+    icecam_punch_tcp_close_others (self);
+    g_clear_pointer (&self->linger, g_source_unref);
+    return G_SOURCE_REMOVE;
+  }
   /* Keep only the socket that worked (it stays open for the caller and answers probes). */
   for (guint i = 0; i < self->sockets->len; i++) {
     if (i == self->winner)
@@ -189,8 +165,8 @@ on_linger_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-set_alive (IcecamPunch *self, gboolean alive)
+void
+icecam_punch_set_alive (IcecamPunch *self, gboolean alive)
 {
   if (g_atomic_int_get (&self->alive) == alive)
     return;
@@ -206,18 +182,23 @@ on_keepalive (gpointer user_data)
   IcecamPunch *self = user_data;
   g_autoptr (GInetSocketAddress) remote = NULL;
 
-  g_mutex_lock (&self->lock);
-  remote = g_object_ref (self->remote);
-  g_mutex_unlock (&self->lock);
-  send_packet (self, self->sockets->pdata[self->winner], ICECAM_PUNCH_PACKET_PROBE,
-               G_SOCKET_ADDRESS (remote));
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP) {
+    if (self->current != NULL)
+      icecam_punch_tcp_send_packet (self, self->current, ICECAM_PUNCH_PACKET_PROBE);
+  } else {
+    g_mutex_lock (&self->lock);
+    remote = g_object_ref (self->remote);
+    g_mutex_unlock (&self->lock);
+    send_packet (self, self->sockets->pdata[self->winner], ICECAM_PUNCH_PACKET_PROBE,
+                 G_SOCKET_ADDRESS (remote));
+  }
   if (g_get_monotonic_time () - self->last_heard_us > ICECAM_PUNCH_SILENCE_MS * 1000)
-    set_alive (self, FALSE);
+    icecam_punch_set_alive (self, FALSE);
   return G_SOURCE_CONTINUE;
 }
 
-static void
-finish (IcecamPunch *self, gboolean success)
+void
+icecam_punch_finish (IcecamPunch *self, gboolean success)
 {
   if (self->finished)
     return;
@@ -225,6 +206,8 @@ finish (IcecamPunch *self, gboolean success)
   self->success = success;
   self->done_us = g_get_monotonic_time ();
   stop_sending (self);
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP)
+    icecam_punch_tcp_finish (self, success);
   if (success) {
     self->linger = g_timeout_source_new (LINGER_MS);
     g_source_set_callback (self->linger, on_linger_over, self, NULL);
@@ -240,7 +223,8 @@ finish (IcecamPunch *self, gboolean success)
   }
   g_debug ("punch (%s): %s after %" G_GINT64_FORMAT " ms, %u packets sent",
            self->config.role == ICECAM_PUNCH_ROLE_CONE ? "cone"
-           : self->config.role == ICECAM_PUNCH_ROLE_SEQUENTIAL ? "sequential" : "symmetric",
+           : self->config.role == ICECAM_PUNCH_ROLE_SEQUENTIAL ? "sequential"
+           : self->config.role == ICECAM_PUNCH_ROLE_TCP ? "tcp" : "symmetric",
            success ? "path works" : "no path", icecam_punch_get_elapsed_ms (self),
            self->n_sent);
   if (self->done != NULL)
@@ -314,7 +298,7 @@ on_deadline (gpointer user_data)
   IcecamPunch *self = user_data;
 
   g_clear_pointer (&self->deadline, g_source_unref);
-  finish (self, FALSE);
+  icecam_punch_finish (self, FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -359,7 +343,7 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
       g_set_object (&self->remote, inet);
       g_mutex_unlock (&self->lock);
     }
-    set_alive (self, TRUE);
+    icecam_punch_set_alive (self, TRUE);
   }
   if (kind == ICECAM_PUNCH_PACKET_PROBE) {
     send_packet (self, self->sockets->pdata[index], ICECAM_PUNCH_PACKET_ANSWER, from);
@@ -368,7 +352,7 @@ handle_packet (IcecamPunch *self, guint index, const guint8 *data, gsize length,
   } else if (kind == ICECAM_PUNCH_PACKET_ANSWER && !self->finished) {
     self->winner = index;
     self->remote = g_object_ref (inet);
-    finish (self, TRUE);
+    icecam_punch_finish (self, TRUE);
   }
 }
 
@@ -389,6 +373,13 @@ icecam_punch_set_path_funcs (IcecamPunch *self, IcecamPunchDataFunc data,
   self->data_func = data;
   self->alive_func = alive;
   self->path_data = user_data;
+}
+
+/* Whether the path is a TCP connection (framed datagrams) rather than UDP. */
+gboolean
+icecam_punch_is_tcp (IcecamPunch *self)
+{
+  return self->config.role == ICECAM_PUNCH_ROLE_TCP;
 }
 
 /* Whether the punch succeeded and the peer was heard lately; from any thread. */
@@ -412,6 +403,14 @@ icecam_punch_send (IcecamPunch *self, const GOutputVector *vectors, guint n_vect
 
   if (!g_atomic_int_get (&self->alive))
     return FALSE;
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP) {
+    gboolean sent;
+
+    g_mutex_lock (&self->lock);
+    sent = self->current != NULL && icecam_framed_tcp_send (self->current, vectors, n_vectors);
+    g_mutex_unlock (&self->lock);
+    return sent;
+  }
   g_mutex_lock (&self->lock);
   remote = g_object_ref (self->remote);
   g_mutex_unlock (&self->lock);
@@ -437,6 +436,17 @@ icecam_punch_stop (IcecamPunch *self)
   }
   for (guint i = 0; i < self->sources->len; i++)
     g_source_destroy (self->sources->pdata[i]);
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP) {
+    if (!self->finished) {
+      self->finished = TRUE;
+      stop_sending (self);
+      icecam_punch_tcp_finish (self, FALSE);
+    }
+    icecam_punch_tcp_set_current (self, NULL);
+    for (guint i = 0; i < self->conns->len; i++)
+      icecam_framed_tcp_free (self->conns->pdata[i]);
+    g_ptr_array_set_size (self->conns, 0);
+  }
   self->data_func = NULL;
   self->alive_func = NULL;
 }
@@ -489,13 +499,15 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
                   IcecamPunchDoneFunc done, gpointer user_data, GError **error)
 {
   g_autoptr (GPtrArray) sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GInetSocketAddress) tcp_local = NULL;
   GSocketFamily family;
   IcecamPunch *self;
   guint n;
 
   if (config->peer == NULL ||
       (config->role != ICECAM_PUNCH_ROLE_CONE && config->role != ICECAM_PUNCH_ROLE_SYMMETRIC &&
-       config->role != ICECAM_PUNCH_ROLE_SEQUENTIAL)) {
+       config->role != ICECAM_PUNCH_ROLE_SEQUENTIAL && config->role != ICECAM_PUNCH_ROLE_TCP) ||
+      (config->role == ICECAM_PUNCH_ROLE_TCP && cone_socket == NULL)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                          "punch: no peer address or no role");
     return NULL;
@@ -520,7 +532,16 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   for (guint i = 0; i < n; i++) {
     GSocket *sock;
 
-    if (config->role != ICECAM_PUNCH_ROLE_SYMMETRIC && cone_socket != NULL) {
+    if (config->role == ICECAM_PUNCH_ROLE_TCP) {
+      GSocketAddress *local = g_socket_get_local_address (cone_socket, error);
+
+      if (local == NULL) {
+        g_prefix_error (error, "punch: the TCP socket: ");
+        return NULL;
+      }
+      tcp_local = G_INET_SOCKET_ADDRESS (local);
+      sock = g_object_ref (cone_socket);
+    } else if (config->role != ICECAM_PUNCH_ROLE_SYMMETRIC && cone_socket != NULL) {
       sock = g_object_ref (cone_socket);
       g_socket_set_blocking (sock, FALSE);
     } else if ((sock = open_socket (family, config->bind_ip, error)) == NULL) {
@@ -544,6 +565,8 @@ icecam_punch_new (const IcecamPunchConfig *config, GSocket *cone_socket, GMainCo
   self->targets = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->lock);
   self->buffer = g_malloc (RECEIVE_BUFFER_SIZE);
+  self->tcp_local = g_steal_pointer (&tcp_local);
+  self->conns = g_ptr_array_new ();
   return self;
 }
 
@@ -560,6 +583,18 @@ icecam_punch_start (IcecamPunch *self)
   if (self->start_us != 0)
     return;
   self->start_us = g_get_monotonic_time ();
+  self->deadline = g_timeout_source_new (self->config.timeout_ms);
+  g_source_set_callback (self->deadline, on_deadline, self, NULL);
+  g_source_attach (self->deadline, self->context);
+  if (self->config.role == ICECAM_PUNCH_ROLE_TCP) {
+    g_autoptr (GError) error = NULL;
+
+    if (!icecam_punch_tcp_start (self, &error)) {
+      g_debug ("punch (tcp): cannot listen: %s", error->message);
+      icecam_punch_finish (self, FALSE);
+    }
+    return;
+  }
   for (guint i = 0; i < self->sockets->len; i++) {
     GSource *source = g_socket_create_source (self->sockets->pdata[i], G_IO_IN, NULL);
     SocketWatch *watch = g_new (SocketWatch, 1);
@@ -577,9 +612,6 @@ icecam_punch_start (IcecamPunch *self)
   self->tick = g_timeout_source_new (period);
   g_source_set_callback (self->tick, on_tick, self, NULL);
   g_source_attach (self->tick, self->context);
-  self->deadline = g_timeout_source_new (self->config.timeout_ms);
-  g_source_set_callback (self->deadline, on_deadline, self, NULL);
-  g_source_attach (self->deadline, self->context);
 }
 
 /* The socket of the path that worked (owned by the punch), or NULL before success. */
@@ -617,6 +649,8 @@ icecam_punch_get_local_address (IcecamPunch *self, guint index)
 {
   GSocketAddress *local;
 
+  if (self->tcp_local != NULL)
+    return index == 0 ? g_object_ref (self->tcp_local) : NULL;
   if (index >= self->sockets->len)
     return NULL;
   local = g_socket_get_local_address (self->sockets->pdata[index], NULL);
@@ -639,6 +673,9 @@ icecam_punch_free (IcecamPunch *self)
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_ptr_array_unref (self->targets);
+  g_ptr_array_unref (self->conns);
+  g_clear_object (&self->listener);
+  g_clear_object (&self->tcp_local);
   g_clear_object (&self->remote);
   g_clear_object (&self->peer_ip);
   g_clear_object (&self->config.peer);

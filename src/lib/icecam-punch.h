@@ -24,6 +24,8 @@ typedef enum {
   ICECAM_PUNCH_ROLE_SYMMETRIC, /* many sockets, each sending to the cone side's mapping */
   ICECAM_PUNCH_ROLE_SEQUENTIAL, /* one socket behind a counting NAT, probing the other counting
                                  * NAT's next ports in order (docs/design.md) */
+  ICECAM_PUNCH_ROLE_TCP,       /* TCP simultaneous open from the port whose mapping the peer
+                                * knows, towards the peer's; the path is a framed TCP stream */
 } IcecamPunchRole;
 
 typedef enum {
@@ -49,6 +51,11 @@ typedef enum {
  * (the other NAT's step, S, ±1 to ±%ICECAM_PUNCH_MAX_PORT_STEP), @stride (1 or 2) and
  * @max_probes (how many ports): its k-th new destination (k = 1, 2, ...) is
  * P + S·(@stride·k − @stride + 1), one every few ms, in that order.
+ *
+ * The TCP role uses @peer (the other end's TCP mapping), @timeout_ms and @leader (this end's
+ * token is the one in use: it keeps the first connection that worked, the other end follows
+ * it); the socket given to icecam_punch_new() is the TCP socket whose mapping was signalled,
+ * bound with SO_REUSEADDR and SO_REUSEPORT (icecam_punch_tcp_socket_new()).
  */
 typedef struct {
   IcecamPunchRole role;
@@ -62,6 +69,7 @@ typedef struct {
   GInetAddress *bind_ip;
   gint port_step;
   guint stride;
+  gboolean leader;
 } IcecamPunchConfig;
 
 typedef struct _IcecamPunch IcecamPunch;
@@ -110,6 +118,9 @@ GInetSocketAddress *icecam_punch_get_local_address (IcecamPunch *punch, guint in
 void icecam_punch_set_path_funcs (IcecamPunch *punch, IcecamPunchDataFunc data,
                                   IcecamPunchAliveFunc alive, gpointer user_data);
 gboolean icecam_punch_is_alive (IcecamPunch *punch);
+gboolean icecam_punch_is_tcp (IcecamPunch *punch);
+GSocket *icecam_punch_tcp_socket_new (GSocketFamily family, GInetSocketAddress *bind_to,
+                                      GError **error);
 gboolean icecam_punch_send (IcecamPunch *punch, const GOutputVector *vectors, guint n_vectors);
 void icecam_punch_stop (IcecamPunch *punch);
 void icecam_punch_free (IcecamPunch *punch);

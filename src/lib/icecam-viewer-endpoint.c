@@ -587,7 +587,7 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->camera_id = g_strdup (camera_id);
   self->user_config = icecam_ice_config_copy (config);
   self->client = client;
-  if (config->punch != 0)
+  if (config->punch != 0 || config->punch_tcp)
     icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
   icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
                                           SIGNALLING_CHECK_TIMEOUT_S);

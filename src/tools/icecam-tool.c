@@ -46,6 +46,9 @@ icecam_tool_ice_option_group (IcecamToolIceOptions *options)
       "all (default) or relay (TURN only)", "POLICY" },
     { "ice-tcp", 0, 0, G_OPTION_ARG_NONE, &options->ice_tcp,
       "Also use ICE-TCP candidates (RFC 6544)", NULL },
+    { "punch-tcp", 0, 0, G_OPTION_ARG_NONE, &options->punch_tcp,
+      "Once relayed, open a direct TCP path through both NATs (TCP simultaneous open) and "
+      "move the media there (--nat-probe sets it when UDP is blocked)", NULL },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &options->ca_file,
       "Trust these CAs (PEM) for a wss:// rendezvous (default: the system's)", "PATH" },
     { "insecure-tls", 0, 0, G_OPTION_ARG_NONE, &options->insecure_tls,
@@ -90,6 +93,8 @@ icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, GstElement *
     g_object_set (element, "relay-grace", options->relay_grace_ms, NULL);
   if (options->punch != 0)
     g_object_set (element, "punch", options->punch, NULL);
+  if (options->punch_tcp)
+    g_object_set (element, "punch-tcp", TRUE, NULL);
   g_object_set (element, "ice-tcp", options->ice_tcp, "ca-file", options->ca_file,
                 "insecure-tls", options->insecure_tls, "region", options->region,
                 "turn-ca-file", options->turn_ca_file, NULL);
@@ -184,7 +189,7 @@ run_nat_probe (const gchar *url, GError **error)
  *   restricted cone), %ICECAM_TOOL_RELAY_GRACE_MS, else 0 (the element's relay-grace);
  *   @ice->punch: random behind a symmetric NAT with random ports, sequential behind one that
  *   counts, cone behind one with an endpoint-independent mapping, else none (the element's
- *   punch)
+ *   punch); @ice->punch_tcp set when UDP is blocked (the element's punch-tcp; never cleared)
  *
  * Tells what NAT this host is behind (icecam-natprobe's verdict, a few seconds at most), so a
  * session that fails can be explained, and a sequential symmetric NAT's ports predicted.
@@ -210,6 +215,9 @@ icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous, const gchar *
   }
   type = icecam_nat_verdict_get_nat_type (verdict);
   *nat_type = g_strdup (icecam_nat_type_to_string (type));
+  /* Only TCP leaves this host: a direct TCP path beats TURN over TCP. */
+  if (type == ICECAM_NAT_TYPE_UDP_BLOCKED)
+    ice->punch_tcp = TRUE;
   if (verdict->port_allocation == ICECAM_NAT_PORTS_SEQUENTIAL) {
     ice->port_step = verdict->port_delta; /* distinct ports per destination: not a cone */
     ice->punch = ICECAM_PUNCH_MAPPING_SEQUENTIAL;

@@ -23,6 +23,7 @@ typedef struct {
   gchar **turn_servers;
   gchar *policy;
   gboolean ice_tcp;
+  gboolean punch_tcp;
   gchar *ca_file;
   gchar *region;
   gchar *turn_ca_file;

@@ -7,8 +7,8 @@
 # `icecam-view --headless --frames FRAMES --nat-probe`. RUNS runs per layout, the layouts
 # interleaved (run 1 of every layout, then run 2, ...) so that all see the same load, PARALLEL
 # runs at a time (each on its own lab slot: its own namespaces and NATs). Prints per layout:
-#  - direct: runs whose viewer's final pair has no relayed end and where > 10 kB of UDP
-#    crossed from the camera's NAT to the viewer's (nftables counter in the viewer's NAT);
+#  - direct: runs whose viewer's final pair has no relayed end and where > 10 kB of UDP (or
+#    TCP) crossed from the camera's NAT to the viewer's (nftables counter in the viewer's NAT);
 #  - time to direct (median, p90 over the direct runs): from the viewer's session start (its
 #    log line "viewer ID: idle -> connecting", after its NAT probe) to the first time its path
 #    had no relayed end ("ice-session ...: selected L ... <-> R ..." with neither end relay, or
@@ -17,7 +17,7 @@
 #    tests go unanswered);
 #  - probes: both ends' "punched a direct path ... (N probes and answers sent)", per success
 #    (median), in the runs that punched;
-#  - relay bytes: UDP between either NAT and coturn (both directions, both NATs: relayed
+#  - relay bytes: UDP and TCP between either NAT and coturn (both directions, both NATs: relayed
 #    media counts twice), per run (median), and how much of it came after the direct path
 #    (from 1 s after the direct moment to the end: consent checks and refreshes only when the
 #    relay carries no media);
@@ -26,6 +26,10 @@
 # removed at the end unless set) for the record.
 #   sudo bench/natlab-direct.sh                            (RUNS=50, FRAMES=150, PARALLEL=2)
 #   sudo RUNS=5 LAYOUTS="port-restricted:symmetric symmetric:symmetric" bench/natlab-direct.sh
+# A layout with a udp-blocked end also offers TURN over TCP (the only relay such an end
+# reaches), for every layout of the run; --nat-probe there finds UDP blocked and sets
+# --punch-tcp (a TCP punch, docs/design.md "TCP simultaneous open"); NOPUNCH_TCP=1 runs both
+# ends without --nat-probe (no punching of any kind: the before).
 # KEEP=DIR copies the logs of each run that did not end direct to DIR/<layout>-<run>/
 # (KEEP_ALL=1: of every run).
 set -u
@@ -42,28 +46,33 @@ LAYOUTS=${LAYOUTS:-"port-restricted:symmetric port-restricted:symmetric-sequenti
 symmetric-sequential:port-restricted restricted-cone:symmetric \
 restricted-cone:symmetric-sequential port-restricted:port-restricted symmetric:symmetric"}
 read -r -a layouts <<<"$LAYOUTS"
+turn_tcp=()
+[[ $LAYOUTS == *udp-blocked* ]] &&
+  turn_tcp=(--turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=tcp")
+probe=(--nat-probe)
+[ "${NOPUNCH_TCP:-0}" = 1 ] && probe=()
 STUN_ALTERNATE_IP=203.0.113.5
 TURN_SECRET="bench-$$-$RANDOM$RANDOM"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 p90() { sort -n | awk '{ a[NR] = $1 } END { if (NR) { i = int(NR * 0.9 + 0.999); print a[i] } else print "-" }'; }
 
-# UDP bytes counted by the rules of chain "tally" with comment $2 in NAT namespace $1.
+# Bytes counted by the rules of chain "tally" with comment $2 in NAT namespace $1.
 tally() {
   lab_exec "$1" nft list chain ip lab tally 2>/dev/null | grep -F "comment \"$2\"" |
     grep -oE 'bytes [0-9]+' | awk '{ sum += $2 } END { print sum + 0 }'
 }
 
-# Counters in NAT namespace $1: UDP to and from coturn; $2 (optional): UDP from that address
-# (the other site's NAT).
+# Counters in NAT namespace $1: UDP and TCP to and from coturn; $2 (optional): UDP and TCP
+# from that address (the other site's NAT).
 tally_rules() {
   local t="{ $LAB_TURN_IP1, $LAB_TURN_IP2 }"
   lab_exec "$1" nft add chain ip lab tally '{ type filter hook forward priority filter; }' &&
-    lab_exec "$1" nft add rule ip lab tally ip daddr "$t" meta l4proto udp counter comment '"turn"' &&
-    lab_exec "$1" nft add rule ip lab tally ip saddr "$t" meta l4proto udp counter comment '"turn"' ||
+    lab_exec "$1" nft add rule ip lab tally ip daddr "$t" meta l4proto '{ udp, tcp }' counter comment '"turn"' &&
+    lab_exec "$1" nft add rule ip lab tally ip saddr "$t" meta l4proto '{ udp, tcp }' counter comment '"turn"' ||
     return 1
   [ -z "${2:-}" ] ||
-    lab_exec "$1" nft add rule ip lab tally ip saddr "$2" meta l4proto udp counter comment '"peer"'
+    lab_exec "$1" nft add rule ip lab tally ip saddr "$2" meta l4proto '{ udp, tcp }' counter comment '"peer"'
 }
 
 # Milliseconds since midnight of a GLib log line's "HH:MM:SS.mmm" stamp (stdin: lines).
@@ -86,7 +95,7 @@ one_run() {
   if lab_site c "$slot" "$cam_type" && cam_nat=$SITE_NAT_IP && lab_site v "$slot" "$view_type" &&
     tally_rules "c${slot}nat" && tally_rules "v${slot}nat" "$cam_nat"; then
     ip netns exec "$(lab_ns_name "c$slot")" "$build/src/tools/icecam-camera" --server "$URL" \
-      --id "$id" --source test --keyframe-interval 10 --verbose --nat-probe >"$dir/camera.log" 2>&1 &
+      --id "$id" --source test --keyframe-interval 10 --verbose "${probe[@]}" >"$dir/camera.log" 2>&1 &
     cam_pid=$!
     if lab_wait_line "$dir/camera.log" 'registered with the rendezvous' 15; then
       # The relay's counters every 200 ms while the viewer runs: "ms-of-day bytes".
@@ -97,7 +106,7 @@ one_run() {
       sampler=$!
       t0=$(now_ms_of_day)
       lab_exec "v$slot" timeout 30 "$build/src/tools/icecam-view" --server "$URL" --camera "$id" \
-        --headless --frames "$FRAMES" --verbose --nat-probe >"$dir/view.log" 2>&1
+        --headless --frames "$FRAMES" --verbose "${probe[@]}" >"$dir/view.log" 2>&1
       rc=$?
       touch "$dir/done"
       wait "$sampler"
@@ -173,7 +182,7 @@ RESULTS=${RESULTS:-$LAB_TMP/results.txt}
 printf '%s\n' "$TURN_SECRET" >"$LAB_TMP/turn-secret"
 if ! { lab_internet && lab_coturn_start "$TURN_SECRET" && lab_addr srv up0 "$STUN_ALTERNATE_IP/24" &&
   lab_rendezvous_start "$LAB_TMP/rendezvous.log" --stun-alternate "$STUN_ALTERNATE_IP" \
-    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" \
+    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=udp" "${turn_tcp[@]}" \
     --turn-secret-file "$LAB_TMP/turn-secret" --turn-ttl 600 --allow-anonymous-relay; }; then
   echo "the lab did not come up"
   exit 1

@@ -133,9 +133,11 @@ on_tcp_packet (IcecamFramedTcp *conn, const guint8 *data, gsize length, gpointer
 static void
 tcp_drop (IcecamPunch *self, IcecamFramedTcp *conn)
 {
-  if (self->current == conn)
-    icecam_punch_tcp_set_current (self, NULL);
   g_ptr_array_remove_fast (self->conns, conn);
+  /* Another connection to the peer may carry on (the leader's probes then confirm it). */
+  if (self->current == conn)
+    icecam_punch_tcp_set_current (self, self->success && self->conns->len > 0 ?
+                                          self->conns->pdata[0] : NULL);
   icecam_framed_tcp_free (conn);
 }
 

@@ -25,6 +25,7 @@ typedef struct {
   gint64 last_sr_arrival;      /* monotonic µs */
   guint negotiation_a, negotiation_b;
   guint stalled_a, stalled_b;
+  guint connected_b, restarting_b;
   gboolean hold_candidates;   /* drop trickled candidates instead of passing them on */
   gchar *tamper_fingerprint;  /* replaces a=fingerprint in a's offers */
   guint closed;
@@ -108,6 +109,15 @@ on_stalled_b (IcecamPeerSession *b, Fixture *f)
 }
 
 static void
+on_state_b (IcecamPeerSession *b, guint state, Fixture *f)
+{
+  if (state == ICECAM_PEER_STATE_CONNECTED)
+    f->connected_b++;
+  else if (state == ICECAM_PEER_STATE_RESTARTING)
+    f->restarting_b++;
+}
+
+static void
 receive_b (const guint8 *data, gsize length, gpointer user_data)
 {
   Fixture *f = user_data;
@@ -172,6 +182,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_signal_connect (f->b, "negotiation-needed", G_CALLBACK (on_negotiation_needed_b), f);
   g_signal_connect (f->a, "media-stalled", G_CALLBACK (on_stalled_a), f);
   g_signal_connect (f->b, "media-stalled", G_CALLBACK (on_stalled_b), f);
+  g_signal_connect (f->b, "state-changed", G_CALLBACK (on_state_b), f);
   icecam_peer_session_set_receive_func (f->a, receive_a, f, NULL);
   icecam_peer_session_set_receive_func (f->b, receive_b, f, NULL);
 
@@ -491,11 +502,16 @@ test_restart_keeps_dtls (Fixture *f, gconstpointer data)
   g_assert_true (icecam_peer_session_restart (f->a, &error));
   g_assert_cmpuint (f->negotiation_a, ==, 1);
 
+  g_assert_cmpuint (f->connected_b, ==, 1);
   g_assert_true (negotiate (f, NULL));
   g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
   received = f->rtp_to_b;
   g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= received + 5), 5));
   g_assert_cmpuint (f->last_seq_b, >=, 100);
+  /* The answerer's path went too: it said so, and "connected" again on the new one (its
+   * owner restarts what lives with a path: receiver reports, punching). */
+  g_assert_cmpuint (f->restarting_b, ==, 1);
+  g_assert_cmpuint (f->connected_b, ==, 2);
 
   icecam_peer_session_get_stats (f->a, NULL, &after_a);
   icecam_peer_session_get_stats (f->b, NULL, &after_b);

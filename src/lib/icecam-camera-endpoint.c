@@ -200,9 +200,12 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
     case ICECAM_PEER_STATE_CONNECTED:
       g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
       set_active (self, vs, TRUE);
-      if (vs->punch != NULL)
+      if (vs->punch != NULL) {
+        icecam_punch_session_set_transport (vs->punch,
+                                            icecam_peer_session_get_transport_number (peer));
         icecam_punch_session_start_if_relayed (vs->punch,
                                                icecam_peer_session_get_pair_info (peer));
+      }
       break;
     case ICECAM_PEER_STATE_FAILED:
       reason = g_strdup (error != NULL ? error->message : "the session failed");
@@ -519,8 +522,11 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         renew_ice_servers (self, vs, msg);
       break;
     case ICECAM_MESSAGE_PUNCH:
-      if (vs != NULL && vs->punch != NULL)
+      if (vs != NULL && vs->punch != NULL) {
+        icecam_punch_session_set_transport (vs->punch,
+                                            icecam_peer_session_get_transport_number (vs->peer));
         icecam_punch_session_handle (vs->punch, msg);
+      }
       break;
     case ICECAM_MESSAGE_ERROR:
       on_error (self, msg);

@@ -35,6 +35,7 @@ struct _IcecamPeerSession {
   gchar *remote_ufrag;            /* of the remote description the transport uses */
   GError *error;
   guint restarts;                 /* in a row, since the last selected pair */
+  guint transports;               /* ICE transports made so far (1 + restarts in all) */
   gboolean transport_needed;      /* offerer: the next offer makes a new ICE transport */
   GSource *connect_timeout;
   GSource *recovery_timeout;

@@ -200,6 +200,10 @@ apply_offer (IcecamPeerSession *self, const IcecamSdp *sdp, gchar **answer, GErr
       return FALSE;
     self->restarts++;
     icecam_peer_session_clear_source (&self->recovery_timeout);
+    /* The media stops until the new path works, as when this end saw its path die; its
+     * owner hears "connected" again then (and can start what belongs to a path anew). */
+    if (icecam_peer_session_get_state (self) == ICECAM_PEER_STATE_CONNECTED)
+      icecam_peer_session_set_state (self, ICECAM_PEER_STATE_RESTARTING);
   }
   if (!icecam_ice_session_set_remote_credentials (self->ice, sdp->ice_ufrag, sdp->ice_pwd, error))
     return FALSE;

@@ -370,6 +370,7 @@ icecam_peer_session_make_transport (IcecamPeerSession *self, GError **error)
 
   if (ice == NULL)
     return FALSE;
+  self->transports++;
   g_signal_connect (ice, "local-candidate", G_CALLBACK (on_ice_local_candidate), self);
   g_signal_connect (ice, "gathering-done", G_CALLBACK (on_ice_gathering_done), self);
   g_signal_connect (ice, "pair-selected", G_CALLBACK (on_ice_pair_selected), self);
@@ -788,6 +789,19 @@ guint
 icecam_peer_session_get_restarts (IcecamPeerSession *self)
 {
   return self->restarts;
+}
+
+/**
+ * icecam_peer_session_get_transport_number:
+ *
+ * Returns: which ICE transport the session is on: 1 for the first, one more for each made by
+ *   an ICE restart (0 before the first); what lives with a transport (a punched path) can tell
+ *   a new one by it
+ */
+guint
+icecam_peer_session_get_transport_number (IcecamPeerSession *self)
+{
+  return self->transports;
 }
 
 static void

@@ -137,6 +137,7 @@ void icecam_peer_session_get_stats (IcecamPeerSession *self, IcecamIceStats *ice
                                     IcecamDtlsSrtpStats *dtls);
 gchar *icecam_peer_session_describe_candidates (IcecamPeerSession *self);
 guint icecam_peer_session_get_restarts (IcecamPeerSession *self);
+guint icecam_peer_session_get_transport_number (IcecamPeerSession *self);
 
 const gchar *icecam_peer_state_to_string (IcecamPeerState state);
 

@@ -79,6 +79,8 @@ struct _IcecamPunchSession {
   GSocket *tcp_sock;            /* connected to the STUN server: its mapping was signalled */
   IcecamTcpMapping *tcp_mapping;
   IcecamPunch *tcp_punch;
+
+  guint transport;              /* the session's ICE transport this state belongs to */
 };
 
 /* "ip:port" or "[ip]:port"; NULL if it is neither. */
@@ -273,6 +275,7 @@ adopt_token (IcecamPunchSession *self, const guint8 token[ICECAM_PUNCH_TOKEN_LEN
 }
 
 static void open_punch_socket (IcecamPunchSession *self);
+static void stop_stun (IcecamPunchSession *self);
 
 /**
  * icecam_punch_session_start:
@@ -428,6 +431,44 @@ tcp_handle (IcecamPunchSession *self, const guint8 token[ICECAM_PUNCH_TOKEN_LENG
     tcp_send (self);
     tcp_run (self);
   }
+}
+
+/* Back to the state of a new session: what ran for the transport before is gone with it. */
+static void
+reset (IcecamPunchSession *self)
+{
+  stop_stun (self);
+  g_clear_pointer (&self->punch, icecam_punch_free);
+  g_clear_pointer (&self->tcp_punch, icecam_punch_free);
+  g_clear_pointer (&self->tcp_mapping, icecam_tcp_mapping_free);
+  g_clear_object (&self->sock);
+  g_clear_object (&self->peer);
+  g_clear_object (&self->tcp_sock);
+  g_clear_object (&self->tcp_peer);
+  g_clear_pointer (&self->mapped, g_free);
+  g_clear_pointer (&self->tcp_mapped, g_free);
+  self->started = self->ran = self->finished = self->succeeded = self->leader = FALSE;
+  self->tcp_started = self->tcp_ran = self->tcp_leader = FALSE;
+  self->stun_tries = 0;
+}
+
+/**
+ * icecam_punch_session_set_transport:
+ * @number: the session's current ICE transport (icecam_peer_session_get_transport_number())
+ *
+ * Call before _start_if_relayed() and _handle(). After an ICE restart (a new @number) the
+ * punches start over: the punched path went with the old transport, and the new one may be
+ * relayed again (a rebooted NAT maps anew).
+ */
+void
+icecam_punch_session_set_transport (IcecamPunchSession *self, guint number)
+{
+  if (self->transport != 0 && number != self->transport) {
+    g_info ("%s: session %s: a new ICE transport (%u): punching starts over", self->log_id,
+            self->session_id, number);
+    reset (self);
+  }
+  self->transport = number;
 }
 
 /**

@@ -53,6 +53,7 @@ IcecamPunchSession *icecam_punch_session_new_for_config (const gchar *log_id,
                                                          gpointer user_data);
 void icecam_punch_session_set_port_step (IcecamPunchSession *self, gint port_step);
 void icecam_punch_session_set_tcp (IcecamPunchSession *self, gboolean tcp);
+void icecam_punch_session_set_transport (IcecamPunchSession *self, guint number);
 void icecam_punch_session_set_path_func (IcecamPunchSession *self, IcecamPunchPathFunc func);
 void icecam_punch_session_start (IcecamPunchSession *self);
 void icecam_punch_session_start_if_relayed (IcecamPunchSession *self, IcecamPairInfo *pair);

@@ -52,6 +52,7 @@ struct _IcecamViewerEndpoint {
   IcecamReceiveStats receive_stats; /* of the camera's video, for the receiver reports */
   IcecamRtpClock *sender_clock;   /* the camera's sender reports: RTP time to its wall clock */
   guint clock_rate;      /* of the offer's rtpmap */
+  gboolean taking_offer;  /* applying the camera's offer: a restart it started, not a death */
   gboolean camera_left;  /* the camera's signalling went away while media flowed: it cannot
                           * send the offer of an ICE restart */
   gboolean wait;         /* an unknown camera is waited for, not an error */

@@ -227,13 +227,22 @@ on_peer_state_changed (IcecamPeerSession *peer, guint state, IcecamViewerEndpoin
               icecam_peer_session_get_remote_fingerprint (peer));
       set_state (self, ICECAM_VIEWER_STATE_PLAYING);
       self->played = TRUE;
-      if (self->punch != NULL)
+      if (self->punch != NULL) {
+        icecam_punch_session_set_transport (self->punch,
+                                            icecam_peer_session_get_transport_number (peer));
         icecam_punch_session_start_if_relayed (self->punch,
                                                icecam_peer_session_get_pair_info (peer));
+      }
       /* From now on the rendezvous is not needed for the media; stay reachable through it. */
       icecam_signalling_client_set_reconnect (self->client, TRUE);
       break;
     case ICECAM_PEER_STATE_RESTARTING:
+      /* The camera's offer of a new path (it saw ours die first): media again once it
+       * connects ("connected" again: receiver reports and punching start anew). */
+      if (self->taking_offer) {
+        set_state (self, ICECAM_VIEWER_STATE_CHECKING);
+        break;
+      }
       /* A path that worked and died: the camera (controlling) restarts ICE with a new offer,
        * unless it has left the rendezvous too, i.e. it is gone. */
       if (self->camera_left) {
@@ -337,8 +346,12 @@ handle_offer (IcecamViewerEndpoint *self, const IcecamMessage *msg)
                      self->state == ICECAM_VIEWER_STATE_CHECKING;
 
   /* An unusable offer fails the session: the state-changed handler says why and ends. */
-  if (!icecam_peer_session_apply_remote_description (self->peer, msg->sdp, &answer, NULL))
+  self->taking_offer = TRUE;
+  if (!icecam_peer_session_apply_remote_description (self->peer, msg->sdp, &answer, NULL)) {
+    self->taking_offer = FALSE;
     return;
+  }
+  self->taking_offer = FALSE;
   if (answer == NULL)
     return; /* a repeat */
   self->camera_left = FALSE; /* it is in touch again */
@@ -516,8 +529,11 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         renew_ice_servers (self, msg);
       break;
     case ICECAM_MESSAGE_PUNCH:
-      if (ours && self->punch != NULL)
+      if (ours && self->punch != NULL && self->peer != NULL) {
+        icecam_punch_session_set_transport (
+          self->punch, icecam_peer_session_get_transport_number (self->peer));
         icecam_punch_session_handle (self->punch, msg);
+      }
       break;
     case ICECAM_MESSAGE_PRESENCE:
       handle_presence (self, msg);

@@ -416,6 +416,41 @@ test_handshake_deadline (Fixture *f, gconstpointer data)
   expect_binding_success (stun, id);
 }
 
+/* From a trusted proxy, after its PROXY header: the mapping is the client's address the header
+ * names, not the proxy's. */
+static void
+test_after_proxy_header (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autofree gchar *header = NULL;
+  guint8 message[ICECAM_STUN_MESSAGE_BUFFER_SIZE];
+  guint8 id[ICECAM_STUN_TRANSACTION_ID_LENGTH];
+  IcecamStunResponse response;
+  gsize body;
+
+  g_assert_true (icecam_rendezvous_add_trusted_proxy (f->rendezvous, "127.0.0.1", &error));
+  fixture_listen (f);
+  if (!stun_on_signalling_port (f))
+    return;
+  socket = tcp_connect (icecam_rendezvous_get_port (f->rendezvous));
+  header = g_strdup_printf ("PROXY TCP4 203.0.113.9 127.0.0.1 40000 %u\r\n",
+                            icecam_rendezvous_get_port (f->rendezvous));
+  tcp_send (socket, (const guint8 *) header, strlen (header));
+  tcp_send (socket, message, binding_request (message, id));
+
+  g_assert_true (tcp_read (socket, message, 20));
+  body = ((gsize) message[2] << 8) | message[3];
+  g_assert_true (tcp_read (socket, message + 20, body));
+  g_assert_true (icecam_stun_message_parse_response (message, 20 + body, &response, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (response.transaction_id, sizeof id, id, sizeof id);
+  g_assert_true (response.has_mapped_address);
+  g_assert_cmpint (response.mapped_address.family, ==, ICECAM_STUN_FAMILY_IPV4);
+  g_assert_cmpuint (response.mapped_address.port, ==, 40000);
+  g_assert_cmpmem (response.mapped_address.address, 4, ((const guint8[]) { 203, 0, 113, 9 }), 4);
+}
+
 /* --stun-listen on a port of its own: Binding over TCP there too. */
 static void
 test_own_port (Fixture *f, gconstpointer data)
@@ -480,6 +515,7 @@ main (int argc, char **argv)
   ADD ("/stun-tcp/signalling-port/tls", test_signalling_port_tls);
   ADD ("/stun-tcp/signalling-port/malformed-closed", test_malformed_closed);
   ADD ("/stun-tcp/signalling-port/handshake-deadline", test_handshake_deadline);
+  ADD ("/stun-tcp/signalling-port/after-proxy-header", test_after_proxy_header);
   ADD ("/stun-tcp/own-port/binding", test_own_port);
   ADD ("/stun-tcp/connection/timeout", test_timeout);
 #undef ADD

@@ -468,6 +468,51 @@ test_own_port (Fixture *f, gconstpointer data)
   expect_websocket_served (f);
 }
 
+/* The one warning test_own_port_tcp_taken() expects is counted, not fatal; any other fails. */
+static void
+count_tcp_taken_warning (const gchar *domain, GLogLevelFlags level, const gchar *message,
+                         gpointer user_data)
+{
+  g_log_default_handler (domain, level, message, NULL);
+  if (g_str_has_prefix (message, "STUN over TCP on port ") &&
+      strstr (message, "(STUN on UDP only") != NULL)
+    (*(guint *) user_data)++;
+  else
+    g_test_fail ();
+}
+
+/* --stun-listen on a port whose TCP twin is taken: a warning, and STUN on UDP as before. */
+static void
+test_own_port_tcp_taken (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GSocketListener) holder = g_socket_listener_new ();
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) wanted = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) taken = NULL;
+  g_autoptr (GSocketAddress) stun_address = NULL;
+  g_autoptr (GError) error = NULL;
+  GLogLevelFlags fatal_mask;
+  guint warnings = 0;
+  guint handler;
+  guint port;
+
+  g_assert_true (g_socket_listener_add_address (holder, wanted, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &taken, &error));
+  g_assert_no_error (error);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (taken));
+  stun_address = g_inet_socket_address_new (loopback, port);
+  icecam_rendezvous_set_stun_address (f->rendezvous, G_INET_SOCKET_ADDRESS (stun_address));
+  fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  handler = g_log_set_handler ("icecam-rendezvous", G_LOG_LEVEL_WARNING, count_tcp_taken_warning,
+                               &warnings);
+  fixture_listen (f);
+  g_log_remove_handler ("icecam-rendezvous", handler);
+  g_log_set_always_fatal (fatal_mask);
+  g_assert_cmpuint (warnings, ==, 1);
+  g_assert_cmpuint (icecam_rendezvous_get_stun_port (f->rendezvous), ==, port);
+  g_assert_cmpint (tcp_answers (f), ==, 0);
+}
+
 /* The generic connection: closed at its timeout, with IcecamStunTcp::closed. */
 static void
 test_timeout (Fixture *f, gconstpointer data)
@@ -517,6 +562,7 @@ main (int argc, char **argv)
   ADD ("/stun-tcp/signalling-port/handshake-deadline", test_handshake_deadline);
   ADD ("/stun-tcp/signalling-port/after-proxy-header", test_after_proxy_header);
   ADD ("/stun-tcp/own-port/binding", test_own_port);
+  ADD ("/stun-tcp/own-port/tcp-taken", test_own_port_tcp_taken);
   ADD ("/stun-tcp/connection/timeout", test_timeout);
 #undef ADD
   return g_test_run ();

@@ -258,6 +258,7 @@ icecam_stun_tcp_new (GSocket *socket, GInetSocketAddress *remote)
   self->socket = g_object_ref (socket);
   self->mapped_valid = icecam_stun_address_from_socket_address (remote, &self->mapped);
   peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+  g_free (self->log_id);
   self->log_id = g_strdup_printf ("stun-tcp %s", peer);
   return self;
 }

@@ -517,6 +517,33 @@ test_deadlines (Fixture *f, gconstpointer data)
   g_assert_cmpint (message (f, 2, 1, T0), ==, ICECAM_ADMISSION_CLOSING);
 }
 
+/* A connection that is no HTTP (STUN over TCP) leaves the handshake deadline, not the global
+ * count; one past its handshake, or unknown, is not affected. */
+static void
+test_deadlines_not_http (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GArray) overdue = NULL;
+
+  icecam_admission_set_deadlines (f->admission, 2, 3);
+  icecam_admission_set_max_connections (f->admission, 3);
+  icecam_admission_accept (f->admission, 1, T0);
+  icecam_admission_accept (f->admission, 2, T0);
+  icecam_admission_accept (f->admission, 3, T0);
+  assert_open (f, 3, HOME, T0, ICECAM_ADMISSION_ALLOW);
+  icecam_admission_not_http (f->admission, 1);
+  icecam_admission_not_http (f->admission, 3);   /* upgraded: its hello deadline stays */
+  icecam_admission_not_http (f->admission, 99);
+  overdue = take_overdue (f, T0 + HOUR);
+  g_assert_cmpuint (overdue->len, ==, 2);
+  g_assert_true (array_has_id (overdue, 2));
+  g_assert_true (array_has_id (overdue, 3));
+  g_assert_cmpuint (get_stats (f).deadline_closed, ==, 2);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 4, T0), ==,
+                   ICECAM_ADMISSION_AT_CAPACITY);
+  icecam_admission_close (f->admission, 1);
+  g_assert_cmpint (icecam_admission_accept (f->admission, 4, T0), ==, ICECAM_ADMISSION_ALLOW);
+}
+
 /* Defaults 5 s and 10 s; a connection closed before its deadline is forgotten; 0 means no
  * deadline; the check interval follows the shorter one. */
 static void
@@ -581,6 +608,7 @@ main (int argc, char **argv)
   g_test_add_func ("/admission/capacity/from-descriptors", test_global_cap_from_descriptors);
   ADD ("/admission/deadlines/handshake-and-hello", test_deadlines);
   ADD ("/admission/deadlines/defaults-and-off", test_deadlines_defaults_and_off);
+  ADD ("/admission/deadlines/not-http", test_deadlines_not_http);
 
 #undef ADD
   return g_test_run ();

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "icecam-proxy-header.h"
+#include "icecam-stun-tcp.h"
 
 /**
  * SECTION:icecam-acceptor
@@ -38,6 +39,16 @@
  * for the server. Connections from other peers are never looked at: their bytes could claim
  * anything.
  *
+ * With icecam_acceptor_set_stun_over_tcp() (the STUN responder shares the signalling port's
+ * number), the acceptor also looks at the first byte of every connection (after a PROXY
+ * header): 0x00 or 0x01 cannot start HTTP, TLS or a PROXY header but does start a STUN
+ * Binding message, and such a connection is STUN over TCP: an #IcecamStunTcp answers it
+ * (XOR-MAPPED-ADDRESS: its remote address) and closes it when the client does, at a malformed
+ * message, or after %ICECAM_STUN_TCP_TIMEOUT_S seconds; #IcecamAcceptor::stun tells the owner,
+ * whose handshake deadline no longer concerns it. Any other first byte hands the connection
+ * over at once: HTTP and TLS wait for nothing more than their first byte. A connection that
+ * sends nothing stays within the owner's handshake deadline (icecam_acceptor_shutdown()).
+ *
  * Setting a timeout on each GSocket (g_socket_set_timeout()) was the other way libsoup leaves
  * open; it is not used because it restarts with every read: a client sending one byte a
  * second would never meet it, and it would have to be taken off again after the upgrade.
@@ -64,8 +75,10 @@ typedef struct {
   GSocket *socket;
   GSocketAddress *remote;  /* the key of by_remote */
   GObject *connection;     /* weak: the GSocketConnection handed on; NULL once finalized */
-  GSource *proxy_wait;     /* reading a trusted proxy's PROXY header, not handed over yet */
-  gboolean shut;           /* shut down while reading it: dropped at the next look */
+  GSource *first_wait;     /* waiting for its first bytes, not handed over yet */
+  gboolean proxy_header;   /* a trusted proxy's: its PROXY header (if any) is still due */
+  gboolean shut;           /* shut down while waiting: dropped at the next look */
+  IcecamStunTcp *stun;     /* STUN over TCP, answered here; never handed over */
 } Accepted;
 
 struct _IcecamAcceptor {
@@ -80,12 +93,14 @@ struct _IcecamAcceptor {
   GHashTable *by_id;              /* &Accepted.id → Accepted (owned) */
   GHashTable *by_remote;          /* GSocketAddress * → Accepted */
   GPtrArray *trusted_proxies;     /* GInetAddressMask: peers whose PROXY header is read */
+  gboolean stun_over_tcp;         /* look for STUN in every connection's first byte */
 };
 
 enum {
   SIGNAL_ACCEPTED,
   SIGNAL_CLOSED,
   SIGNAL_PROXY_REFUSED,
+  SIGNAL_STUN,
   N_SIGNALS,
 };
 
@@ -94,7 +109,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (IcecamAcceptor, icecam_acceptor, G_TYPE_OBJECT)
 
 static void start_accepting (IcecamAcceptor *self);
-static void wait_for_proxy_header (Accepted *accepted, GIOCondition condition, guint delay_ms);
+static void wait_for_first_bytes (Accepted *accepted, guint delay_ms);
 static void on_connection_finalized (gpointer data, GObject *where_the_object_was);
 
 /* Also when the acceptor goes first: its connections are closed under their holders, whose
@@ -102,9 +117,13 @@ static void on_connection_finalized (gpointer data, GObject *where_the_object_wa
 static void
 accepted_free (Accepted *accepted)
 {
-  if (accepted->proxy_wait != NULL) {
-    g_source_destroy (accepted->proxy_wait);
-    g_clear_pointer (&accepted->proxy_wait, g_source_unref);
+  if (accepted->first_wait != NULL) {
+    g_source_destroy (accepted->first_wait);
+    g_clear_pointer (&accepted->first_wait, g_source_unref);
+  }
+  if (accepted->stun != NULL) {
+    g_signal_handlers_disconnect_by_data (accepted->stun, accepted);
+    g_clear_object (&accepted->stun);
   }
   if (accepted->connection != NULL)
     g_object_weak_unref (accepted->connection, on_connection_finalized, accepted);
@@ -163,6 +182,8 @@ hand_over (IcecamAcceptor *self, Accepted *accepted, GSocketAddress *local)
     g_warning ("acceptor: the server took no connection: %s", error->message);
 }
 
+static gboolean on_first_bytes (gpointer user_data);
+
 static void
 accept_one (IcecamAcceptor *self, GSocket *socket)
 {
@@ -190,11 +211,13 @@ accept_one (IcecamAcceptor *self, GSocket *socket)
   accepted->socket = g_object_ref (socket);
   accepted->remote = g_object_ref (remote);
   g_hash_table_insert (self->by_id, &accepted->id, accepted);
-  if (G_IS_INET_SOCKET_ADDRESS (remote) &&
-      icecam_proxy_is_trusted (self->trusted_proxies,
-                               g_inet_socket_address_get_address (
-                                 G_INET_SOCKET_ADDRESS (remote)))) {
-    wait_for_proxy_header (accepted, G_IO_IN, 0);
+  accepted->proxy_header =
+    G_IS_INET_SOCKET_ADDRESS (remote) &&
+    icecam_proxy_is_trusted (self->trusted_proxies,
+                             g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  if (accepted->proxy_header || self->stun_over_tcp) {
+    /* Often there already: a look now saves a turn of the main loop. */
+    on_first_bytes (accepted);
     return;
   }
   hand_over (self, accepted, local);
@@ -210,79 +233,75 @@ accepted_drop (IcecamAcceptor *self, Accepted *accepted)
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0, id);
 }
 
-static gboolean on_proxy_wait (gpointer user_data);
-
 static gboolean
-on_proxy_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+on_first_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
-  return on_proxy_wait (user_data);
+  return on_first_bytes (user_data);
 }
 
 /* Waits for the socket to be readable, or @delay_ms first. */
 static void
-wait_for_proxy_header (Accepted *accepted, GIOCondition condition, guint delay_ms)
+wait_for_first_bytes (Accepted *accepted, guint delay_ms)
 {
-  if (accepted->proxy_wait != NULL) {
-    g_source_destroy (accepted->proxy_wait);
-    g_source_unref (accepted->proxy_wait);
+  if (accepted->first_wait != NULL) {
+    g_source_destroy (accepted->first_wait);
+    g_source_unref (accepted->first_wait);
   }
   if (delay_ms > 0) {
-    accepted->proxy_wait = g_timeout_source_new (delay_ms);
-    g_source_set_callback (accepted->proxy_wait, on_proxy_wait, accepted, NULL);
+    accepted->first_wait = g_timeout_source_new (delay_ms);
+    g_source_set_callback (accepted->first_wait, on_first_bytes, accepted, NULL);
   } else {
-    accepted->proxy_wait = g_socket_create_source (accepted->socket, condition, NULL);
-    g_source_set_callback (accepted->proxy_wait, G_SOURCE_FUNC (on_proxy_readable), accepted,
+    accepted->first_wait = g_socket_create_source (accepted->socket, G_IO_IN, NULL);
+    g_source_set_callback (accepted->first_wait, G_SOURCE_FUNC (on_first_readable), accepted,
                            NULL);
   }
-  g_source_attach (accepted->proxy_wait, g_main_context_get_thread_default ());
+  g_source_attach (accepted->first_wait, g_main_context_get_thread_default ());
 }
+
+typedef enum {
+  LOOK_DONE,      /* the header is read (or there was none): go on */
+  LOOK_WAIT,      /* waiting again */
+  LOOK_DROPPED,   /* gone, or kept here (STUN): not for the server */
+} LookResult;
 
 /* What a trusted peer sent first: a PROXY header to consume, or the request itself. Peeks, so
  * that bytes that are no header stay in the socket for the server. */
-static gboolean
-on_proxy_wait (gpointer user_data)
+static LookResult
+read_proxy_header (IcecamAcceptor *self, Accepted *accepted)
 {
-  Accepted *accepted = user_data;
-  IcecamAcceptor *self = accepted->acceptor;
   guint8 buffer[ICECAM_PROXY_HEADER_MAX];
   g_autoptr (GInetSocketAddress) source = NULL;
-  g_autoptr (GSocketAddress) local = NULL;
   g_autoptr (GError) error = NULL;
   gsize header_len = 0;
   gssize n;
 
-  g_clear_pointer (&accepted->proxy_wait, g_source_unref);
-  if (accepted->shut) {
-    accepted_drop (self, accepted);
-    return G_SOURCE_REMOVE;
-  }
   n = recv (g_socket_get_fd (accepted->socket), buffer, sizeof buffer, MSG_PEEK);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    wait_for_proxy_header (accepted, G_IO_IN, 0);
-    return G_SOURCE_REMOVE;
+    wait_for_first_bytes (accepted, 0);
+    return LOOK_WAIT;
   }
   if (n <= 0) {
     accepted_drop (self, accepted);
-    return G_SOURCE_REMOVE;
+    return LOOK_DROPPED;
   }
   switch (icecam_proxy_header_parse (buffer, (gsize) n, &header_len, &source, &error)) {
   case ICECAM_PROXY_HEADER_NEED_MORE:
     if ((gsize) n == sizeof buffer) {
       accepted_drop (self, accepted);
-      return G_SOURCE_REMOVE;
+      return LOOK_DROPPED;
     }
-    wait_for_proxy_header (accepted, G_IO_IN, PROXY_RETRY_MS);
-    return G_SOURCE_REMOVE;
+    wait_for_first_bytes (accepted, PROXY_RETRY_MS);
+    return LOOK_WAIT;
   case ICECAM_PROXY_HEADER_INVALID:
     g_signal_emit (self, signals[SIGNAL_PROXY_REFUSED], 0, accepted->id, accepted->remote,
                    error->message);
     accepted_drop (self, accepted);
-    return G_SOURCE_REMOVE;
+    return LOOK_DROPPED;
   case ICECAM_PROXY_HEADER_DONE:
     /* Consumed for good: the header is all there (peeked), so this cannot block. */
     if (recv (g_socket_get_fd (accepted->socket), buffer, header_len, 0) != (gssize) header_len) {
       accepted_drop (self, accepted);
-      return G_SOURCE_REMOVE;
+      return LOOK_DROPPED;
     }
     if (source != NULL) {
       g_object_unref (accepted->remote);
@@ -293,6 +312,74 @@ on_proxy_wait (gpointer user_data)
   default:
     break;
   }
+  accepted->proxy_header = FALSE;
+  return LOOK_DONE;
+}
+
+static void
+on_stun_closed (IcecamStunTcp *stun, const gchar *reason, gpointer user_data)
+{
+  Accepted *accepted = user_data;
+
+  accepted_drop (accepted->acceptor, accepted);
+}
+
+/* The connection is STUN over TCP: answered here until it goes. */
+static void
+serve_stun (IcecamAcceptor *self, Accepted *accepted)
+{
+  if (!G_IS_INET_SOCKET_ADDRESS (accepted->remote)) {
+    accepted_drop (self, accepted);
+    return;
+  }
+  accepted->stun = icecam_stun_tcp_new (accepted->socket,
+                                        G_INET_SOCKET_ADDRESS (accepted->remote));
+  g_signal_connect (accepted->stun, "closed", G_CALLBACK (on_stun_closed), accepted);
+  g_signal_emit (self, signals[SIGNAL_STUN], 0, accepted->id, accepted->stun);
+  icecam_stun_tcp_start (accepted->stun, ICECAM_STUN_TCP_TIMEOUT_S * 1000);
+}
+
+/* The first byte decides: STUN stays here, anything else goes to the server at once. */
+static LookResult
+look_for_stun (IcecamAcceptor *self, Accepted *accepted)
+{
+  guint8 first;
+  gssize n;
+
+  n = recv (g_socket_get_fd (accepted->socket), &first, 1, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    wait_for_first_bytes (accepted, 0);
+    return LOOK_WAIT;
+  }
+  if (n <= 0) {
+    accepted_drop (self, accepted);
+    return LOOK_DROPPED;
+  }
+  if (icecam_stun_tcp_may_start_with (first)) {
+    serve_stun (self, accepted);
+    return LOOK_DROPPED;
+  }
+  return LOOK_DONE;
+}
+
+/* A connection's first bytes, while it is not handed over: a trusted proxy's PROXY header,
+ * then (with STUN over TCP) whether it is STUN. */
+static gboolean
+on_first_bytes (gpointer user_data)
+{
+  Accepted *accepted = user_data;
+  IcecamAcceptor *self = accepted->acceptor;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  g_clear_pointer (&accepted->first_wait, g_source_unref);
+  if (accepted->shut) {
+    accepted_drop (self, accepted);
+    return G_SOURCE_REMOVE;
+  }
+  if (accepted->proxy_header && read_proxy_header (self, accepted) != LOOK_DONE)
+    return G_SOURCE_REMOVE;
+  if (self->stun_over_tcp && look_for_stun (self, accepted) != LOOK_DONE)
+    return G_SOURCE_REMOVE;
   local = g_socket_get_local_address (accepted->socket, NULL);
   if (local == NULL) {
     accepted_drop (self, accepted);
@@ -409,6 +496,22 @@ icecam_acceptor_set_trusted_proxies (IcecamAcceptor *self, GPtrArray *trusted)
 }
 
 /**
+ * icecam_acceptor_set_stun_over_tcp:
+ * @self: an acceptor
+ * @enabled: whether to answer STUN over TCP on the connections themselves
+ *
+ * For a STUN server on the same port number as this listener. Applies to connections
+ * accepted afterwards.
+ */
+void
+icecam_acceptor_set_stun_over_tcp (IcecamAcceptor *self, gboolean enabled)
+{
+  g_return_if_fail (ICECAM_IS_ACCEPTOR (self));
+
+  self->stun_over_tcp = enabled;
+}
+
+/**
  * icecam_acceptor_listen:
  * @self: an acceptor, not listening yet
  * @socket: a listening TCP socket; the acceptor makes it non-blocking and closes it when it
@@ -479,8 +582,9 @@ icecam_acceptor_lookup (IcecamAcceptor *self, GSocketAddress *remote, guint64 *i
  * @self: an acceptor
  * @id: an open connection
  *
- * Shuts the connection down both ways: whoever reads it (libsoup, a WebSocket) reads
- * end-of-file, closes it, and #IcecamAcceptor::closed follows. Unknown ids are ignored.
+ * Shuts the connection down both ways: whoever reads it (libsoup, a WebSocket, the STUN
+ * answerer) reads end-of-file, closes it, and #IcecamAcceptor::closed follows. Unknown ids are
+ * ignored.
  */
 void
 icecam_acceptor_shutdown (IcecamAcceptor *self, guint64 id)
@@ -490,11 +594,11 @@ icecam_acceptor_shutdown (IcecamAcceptor *self, guint64 id)
   g_return_if_fail (ICECAM_IS_ACCEPTOR (self));
 
   accepted = g_hash_table_lookup (self->by_id, &id);
-  if (accepted != NULL && accepted->proxy_wait != NULL) {
+  if (accepted != NULL && accepted->first_wait != NULL) {
     /* Not handed over: nobody reads it but us; drop it from the main loop, not under the
      * caller. */
     accepted->shut = TRUE;
-    wait_for_proxy_header (accepted, G_IO_IN, 1);
+    wait_for_first_bytes (accepted, 1);
     return;
   }
   if (accepted != NULL && !g_socket_is_closed (accepted->socket))
@@ -577,6 +681,20 @@ icecam_acceptor_class_init (IcecamAcceptorClass *klass)
   signals[SIGNAL_PROXY_REFUSED] =
     g_signal_new ("proxy-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 3, G_TYPE_UINT64, G_TYPE_SOCKET_ADDRESS, G_TYPE_STRING);
+
+  /**
+   * IcecamAcceptor::stun:
+   * @acceptor: the acceptor
+   * @id: the connection
+   * @stun_tcp: what answers it, about to start
+   *
+   * The connection speaks STUN over TCP (icecam_acceptor_set_stun_over_tcp()): it is never
+   * handed to the server, it is closed within %ICECAM_STUN_TCP_TIMEOUT_S seconds, and
+   * #IcecamAcceptor::closed follows as for any other.
+   */
+  signals[SIGNAL_STUN] =
+    g_signal_new ("stun", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT64, ICECAM_TYPE_STUN_TCP);
 }
 
 static void

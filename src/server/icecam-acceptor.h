@@ -14,6 +14,7 @@ IcecamAcceptor *icecam_acceptor_new (SoupServer *server);
 
 void icecam_acceptor_set_tls_certificate (IcecamAcceptor *self, GTlsCertificate *certificate);
 void icecam_acceptor_set_trusted_proxies (IcecamAcceptor *self, GPtrArray *trusted);
+void icecam_acceptor_set_stun_over_tcp (IcecamAcceptor *self, gboolean enabled);
 void icecam_acceptor_listen (IcecamAcceptor *self, GSocket *socket);
 void icecam_acceptor_stop (IcecamAcceptor *self);
 

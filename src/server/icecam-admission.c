@@ -573,6 +573,29 @@ icecam_admission_welcomed (IcecamAdmission *self, guint64 id)
 }
 
 /**
+ * icecam_admission_not_http:
+ * @self: an admission policy
+ * @id: a connection still waiting for its handshake
+ *
+ * The connection turned out to be no HTTP at all (STUN over TCP, which has a time bound of
+ * its own): it has no handshake deadline any more, and still counts toward the maximum of
+ * connections until icecam_admission_close(). Unknown ids, and connections past their
+ * handshake, are ignored.
+ */
+void
+icecam_admission_not_http (IcecamAdmission *self, guint64 id)
+{
+  Connection *conn;
+
+  g_return_if_fail (ICECAM_IS_ADMISSION (self));
+
+  conn = g_hash_table_lookup (self->connections, &id);
+  if (conn == NULL || conn->state != CONNECTION_STATE_HANDSHAKE)
+    return;
+  g_hash_table_remove (self->pending, &id);
+}
+
+/**
  * icecam_admission_message:
  * @self: an admission policy
  * @id: the connection that sent a message

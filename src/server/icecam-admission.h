@@ -168,6 +168,7 @@ IcecamAdmissionVerdict icecam_admission_message (IcecamAdmission *self, guint64 
                                                  gint64 now_us, gchar **refusal);
 void icecam_admission_heard (IcecamAdmission *self, guint64 id, gint64 now_us);
 void icecam_admission_welcomed (IcecamAdmission *self, guint64 id);
+void icecam_admission_not_http (IcecamAdmission *self, guint64 id);
 GArray *icecam_admission_take_silent (IcecamAdmission *self, gint64 now_us);
 GArray *icecam_admission_take_overdue (IcecamAdmission *self, gint64 now_us);
 void icecam_admission_close (IcecamAdmission *self, guint64 id);

@@ -110,6 +110,7 @@ stats_to_json (const IcecamHttpEndpointsStats *stats)
     add_count (builder, "packets_received", stats->stun.packets_received);
     add_count (builder, "requests_answered", stats->stun.requests_answered);
     add_count (builder, "errors_answered", stats->stun.errors_answered);
+    add_count (builder, "tcp_requests_answered", stats->stun.tcp_requests_answered);
     json_builder_end_object (builder);
   }
   json_builder_end_object (builder);
@@ -234,6 +235,9 @@ stats_to_metrics (const IcecamHttpEndpointsStats *stats)
   if (stats->stun_running)
     append_metric (text, "stun_requests_answered_total", "counter",
                    "STUN Binding requests answered.", stats->stun.requests_answered);
+  if (stats->stun_running)
+    append_metric (text, "stun_tcp_requests_answered_total", "counter",
+                   "STUN Binding requests answered over TCP.", stats->stun.tcp_requests_answered);
   return g_string_free (text, FALSE);
 }
 

@@ -423,6 +423,16 @@ icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
   icecam_admission_close (self->admission, id);
 }
 
+/* STUN over TCP on the signalling port: bounded by its own timeout, counted as STUN. */
+void
+icecam_rendezvous_on_acceptor_stun (IcecamAcceptor *acceptor, guint64 id,
+                                    IcecamStunTcp *stun_tcp, IcecamRendezvous *self)
+{
+  icecam_admission_not_http (self->admission, id);
+  if (self->stun != NULL)
+    icecam_stun_responder_add_tcp (self->stun, stun_tcp);
+}
+
 void
 icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
                                              GSocketAddress *remote, const gchar *reason,

@@ -79,6 +79,8 @@ gboolean icecam_rendezvous_on_acceptor_accepted (IcecamAcceptor *acceptor, guint
                                                  GSocketAddress *remote, IcecamRendezvous *self);
 void icecam_rendezvous_on_acceptor_closed (IcecamAcceptor *acceptor, guint64 id,
                                            IcecamRendezvous *self);
+void icecam_rendezvous_on_acceptor_stun (IcecamAcceptor *acceptor, guint64 id,
+                                         IcecamStunTcp *stun_tcp, IcecamRendezvous *self);
 void icecam_rendezvous_on_acceptor_proxy_refused (IcecamAcceptor *acceptor, guint64 id,
                                                   GSocketAddress *remote, const gchar *reason,
                                                   IcecamRendezvous *self);

@@ -35,6 +35,10 @@
  * works on 127.0.0.1, on a LAN address or on 0.0.0.0.
  * Given a second IP address of the host (icecam_rendezvous_set_stun_alternate()), the responder
  * also serves RFC 5780 NAT behaviour discovery, which icecam-natprobe uses.
+ * STUN Binding is answered over TCP too, at the same host and port (for TCP hole punching: a
+ * client learns the public mapping of a TCP socket of its own): on the signalling port the
+ * acceptor tells STUN from HTTP by a connection's first byte; on a STUN port of its own the
+ * responder listens on TCP as well (a warning, and UDP only, if that TCP port is taken).
  *
  * Threading: create and use the object in one thread. Its sockets, callbacks and the registry's
  * signals run in the #GMainContext that was thread-default when the object was created, which
@@ -197,6 +201,24 @@ try_listen_stun (IcecamRendezvous *self, GInetSocketAddress *address, GError **e
   return TRUE;
 }
 
+/* STUN over TCP at the responder's host and port: the signalling listener's own connections
+ * when it receives them, else a TCP listener of the responder's. */
+static void
+listen_stun_tcp (IcecamRendezvous *self)
+{
+  guint16 port = icecam_stun_responder_get_port (self->stun);
+  g_autoptr (GError) error = NULL;
+
+  if (port == self->port && (g_inet_address_get_is_any (self->listen_address) ||
+                             g_inet_address_equal (self->listen_address, self->stun_host))) {
+    icecam_acceptor_set_stun_over_tcp (self->acceptor, TRUE);
+    return;
+  }
+  if (!icecam_stun_responder_listen_tcp (self->stun, &error))
+    g_warning ("STUN over TCP on port %u: %s (STUN on UDP only; TCP hole punching finds no "
+               "mapping here)", port, error->message);
+}
+
 /* The STUN responder's address rule; see the class documentation. */
 static gboolean
 listen_stun (IcecamRendezvous *self, gboolean ws_port_was_ephemeral, GError **error)
@@ -240,6 +262,8 @@ listen_all (IcecamRendezvous *self, GInetAddress *address, guint port, GError **
     self->port = 0;
     return FALSE;
   }
+  if (self->stun != NULL)
+    listen_stun_tcp (self);
   return TRUE;
 }
 
@@ -634,6 +658,8 @@ icecam_rendezvous_init (IcecamRendezvous *self)
   g_signal_connect (self->acceptor, "accepted",
                     G_CALLBACK (icecam_rendezvous_on_acceptor_accepted), self);
   g_signal_connect (self->acceptor, "closed", G_CALLBACK (icecam_rendezvous_on_acceptor_closed),
+                    self);
+  g_signal_connect (self->acceptor, "stun", G_CALLBACK (icecam_rendezvous_on_acceptor_stun),
                     self);
   /* No permessage-deflate: the message size limit counts what is read, and a compressed
    * frame within it could inflate a thousandfold (libsoup 3.2 inflates with no bound). Neither

@@ -13,6 +13,12 @@
 #define MAX_PACKETS_PER_DISPATCH 32
 /* Ephemeral ports chosen for one RFC 5780 socket can be taken on the other address. */
 #define MAX_BIND_ATTEMPTS 8
+/* STUN-over-TCP connections of the responder's own TCP listener open at once; each lasts
+ * ICECAM_STUN_TCP_TIMEOUT_S at most. More are closed at once. */
+#define MAX_TCP_CONNECTIONS 256
+/* After accept() failed (no descriptor left): wait this long, then try again. */
+#define TCP_ACCEPT_RETRY_MS 100
+#define TCP_LISTEN_BACKLOG 128
 
 /* Index bits of the four RFC 5780 sockets: endpoints[0] is the primary ip:port. */
 #define ENDPOINT_CHANGE_PORT 1u
@@ -58,6 +64,11 @@ typedef struct {
  * their CHANGE-REQUEST is malformed. Nothing from the network is trusted and memory use is
  * fixed: one 1536-byte receive buffer per responder.
  *
+ * With icecam_stun_responder_listen_tcp() it also answers Binding requests over TCP on the
+ * primary address and port (#IcecamStunTcp; at most 256 such connections at once, each for
+ * %ICECAM_STUN_TCP_TIMEOUT_S seconds at most), so that a client learns the public mapping of
+ * a TCP socket of its own for TCP hole punching.
+ *
  * Threading: sockets are read, and answered, in the #GMainContext that was thread-default
  * when icecam_stun_responder_new() was called; that context must be iterated. Call listen and
  * drop the last reference in that context's thread; icecam_stun_responder_get_stats() may be
@@ -72,6 +83,11 @@ struct _IcecamStunResponder {
 
   Endpoint endpoints[N_ENDPOINTS];
   guint n_endpoints;
+
+  GSocket *tcp_listening;          /* NULL unless icecam_stun_responder_listen_tcp() */
+  GSource *tcp_source;
+  GSource *tcp_retry;
+  GPtrArray *tcp_connections;       /* IcecamStunTcp (owned) of tcp_listening */
 
   GMutex stats_lock;
   IcecamStunResponderStats stats;
@@ -283,6 +299,120 @@ endpoint_close (Endpoint *endpoint)
   }
   g_clear_object (&endpoint->local_address);
   memset (endpoint, 0, sizeof *endpoint);
+}
+
+/* ---- TCP ------------------------------------------------------------------------------ */
+
+static void
+on_tcp_answered (IcecamStunTcp *connection, gpointer user_data)
+{
+  IcecamStunResponder *self = user_data;
+
+  g_mutex_lock (&self->stats_lock);
+  self->stats.tcp_requests_answered++;
+  g_mutex_unlock (&self->stats_lock);
+}
+
+static void
+on_tcp_closed (IcecamStunTcp *connection, const gchar *reason, gpointer user_data)
+{
+  IcecamStunResponder *self = user_data;
+
+  /* Emitted with a reference held: dropping ours here is safe. */
+  g_ptr_array_remove_fast (self->tcp_connections, connection);
+}
+
+static void start_tcp_accepting (IcecamStunResponder *self);
+
+static gboolean
+on_tcp_retry (gpointer user_data)
+{
+  IcecamStunResponder *self = user_data;
+
+  g_clear_pointer (&self->tcp_retry, g_source_unref);
+  start_tcp_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tcp_accept_one (IcecamStunResponder *self, GSocket *socket)
+{
+  g_autoptr (GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+  IcecamStunTcp *connection;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote) || self->tcp_connections->len >= MAX_TCP_CONNECTIONS) {
+    g_debug ("%s: TCP connection closed at once (%s)", self->log_id,
+             remote == NULL ? "gone" : "too many open");
+    g_socket_close (socket, NULL);
+    return;
+  }
+  connection = icecam_stun_tcp_new (socket, G_INET_SOCKET_ADDRESS (remote));
+  g_ptr_array_add (self->tcp_connections, connection);
+  icecam_stun_responder_add_tcp (self, connection);
+  g_signal_connect_object (connection, "closed", G_CALLBACK (on_tcp_closed), self, 0);
+  g_main_context_push_thread_default (self->context);
+  icecam_stun_tcp_start (connection, ICECAM_STUN_TCP_TIMEOUT_S * 1000);
+  g_main_context_pop_thread_default (self->context);
+}
+
+static gboolean
+on_tcp_listening_readable (GSocket *listening, GIOCondition condition, gpointer user_data)
+{
+  IcecamStunResponder *self = user_data;
+
+  for (guint i = 0; i < MAX_PACKETS_PER_DISPATCH; i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GSocket) socket = g_socket_accept (listening, NULL, &error);
+
+    if (socket != NULL) {
+      tcp_accept_one (self, socket);
+      continue;
+    }
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      break;
+    /* Most likely no descriptor left; the queue stays readable, so pause instead of spinning. */
+    g_warning ("%s: TCP accept failed (%s), trying again in %d ms", self->log_id,
+               error->message, TCP_ACCEPT_RETRY_MS);
+    self->tcp_retry = g_timeout_source_new (TCP_ACCEPT_RETRY_MS);
+    g_source_set_callback (self->tcp_retry, on_tcp_retry, self, NULL);
+    g_source_attach (self->tcp_retry, self->context);
+    g_clear_pointer (&self->tcp_source, g_source_unref);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_tcp_accepting (IcecamStunResponder *self)
+{
+  self->tcp_source = g_socket_create_source (self->tcp_listening, G_IO_IN, NULL);
+  g_source_set_callback (self->tcp_source, G_SOURCE_FUNC (on_tcp_listening_readable), self,
+                         NULL);
+  g_source_set_static_name (self->tcp_source, "icecam-stun-responder-tcp");
+  g_source_attach (self->tcp_source, self->context);
+}
+
+static void
+close_tcp (IcecamStunResponder *self)
+{
+  g_autoptr (GPtrArray) connections = NULL;
+
+  if (self->tcp_source != NULL) {
+    g_source_destroy (self->tcp_source);
+    g_clear_pointer (&self->tcp_source, g_source_unref);
+  }
+  if (self->tcp_retry != NULL) {
+    g_source_destroy (self->tcp_retry);
+    g_clear_pointer (&self->tcp_retry, g_source_unref);
+  }
+  if (self->tcp_listening != NULL)
+    g_socket_close (self->tcp_listening, NULL);
+  g_clear_object (&self->tcp_listening);
+  /* Dropped, not closed: their signals would reach a responder going away. */
+  connections = g_steal_pointer (&self->tcp_connections);
+  self->tcp_connections = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; connections != NULL && i < connections->len; i++)
+    g_signal_handlers_disconnect_by_data (g_ptr_array_index (connections, i), self);
 }
 
 static void
@@ -516,6 +646,81 @@ icecam_stun_responder_listen_rfc5780 (IcecamStunResponder *self, GInetSocketAddr
 }
 
 /**
+ * icecam_stun_responder_listen_tcp:
+ * @self: a listening responder
+ * @error: return location for the bind or listen error
+ *
+ * Also answers STUN Binding requests over TCP (#IcecamStunTcp) on the primary address and
+ * port: a TCP listener of its own.
+ *
+ * Returns: %TRUE if listening on TCP too, %FALSE with @error set otherwise
+ */
+gboolean
+icecam_stun_responder_listen_tcp (IcecamStunResponder *self, GError **error)
+{
+  GInetSocketAddress *primary;
+  g_autoptr (GSocket) socket = NULL;
+
+  g_return_val_if_fail (ICECAM_IS_STUN_RESPONDER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_return_val_if_fail (self->state == STATE_LISTENING, FALSE);
+  g_return_val_if_fail (self->tcp_listening == NULL, FALSE);
+
+  primary = self->endpoints[0].local_address;
+  socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (primary)),
+                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_listen_backlog (socket, TCP_LISTEN_BACKLOG);
+  /* On TCP, reuse only lets a restarted server bind past its old connections' TIME_WAIT. */
+  if (!g_socket_bind (socket, G_SOCKET_ADDRESS (primary), TRUE, error) ||
+      !g_socket_listen (socket, error))
+    return FALSE;
+  self->tcp_listening = g_steal_pointer (&socket);
+  start_tcp_accepting (self);
+  g_info ("%s: listening on TCP too", self->log_id);
+  return TRUE;
+}
+
+/**
+ * icecam_stun_responder_add_tcp:
+ * @self: a responder
+ * @connection: a STUN-over-TCP connection served by someone else (the signalling port's
+ *   acceptor)
+ *
+ * Counts @connection's answers in this responder's tcp_requests_answered, as long as both
+ * exist.
+ */
+void
+icecam_stun_responder_add_tcp (IcecamStunResponder *self, IcecamStunTcp *connection)
+{
+  g_return_if_fail (ICECAM_IS_STUN_RESPONDER (self));
+  g_return_if_fail (ICECAM_IS_STUN_TCP (connection));
+
+  g_signal_connect_object (connection, "answered", G_CALLBACK (on_tcp_answered), self, 0);
+}
+
+/**
+ * icecam_stun_responder_get_tcp_port:
+ * @self: a responder
+ *
+ * Returns: the port of icecam_stun_responder_listen_tcp()'s listener, or 0 if there is none
+ */
+guint16
+icecam_stun_responder_get_tcp_port (IcecamStunResponder *self)
+{
+  g_autoptr (GSocketAddress) local = NULL;
+
+  g_return_val_if_fail (ICECAM_IS_STUN_RESPONDER (self), 0);
+
+  if (self->tcp_listening == NULL)
+    return 0;
+  local = g_socket_get_local_address (self->tcp_listening, NULL);
+  return local != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : 0;
+}
+
+/**
  * icecam_stun_responder_get_port:
  * @self: a responder
  *
@@ -580,6 +785,7 @@ icecam_stun_responder_dispose (GObject *object)
 {
   IcecamStunResponder *self = ICECAM_STUN_RESPONDER (object);
 
+  close_tcp (self);
   close_endpoints (self);
   set_state (self, STATE_CLOSED);
 
@@ -592,6 +798,7 @@ icecam_stun_responder_finalize (GObject *object)
   IcecamStunResponder *self = ICECAM_STUN_RESPONDER (object);
 
   g_main_context_unref (self->context);
+  g_ptr_array_unref (self->tcp_connections);
   g_mutex_clear (&self->stats_lock);
   g_free (self->log_id);
 
@@ -612,5 +819,6 @@ icecam_stun_responder_init (IcecamStunResponder *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->log_id = g_strdup ("stun-responder (not listening)");
+  self->tcp_connections = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->stats_lock);
 }

@@ -5,6 +5,8 @@
 
 #include <gio/gio.h>
 
+#include "icecam-stun-tcp.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -16,8 +18,11 @@ G_BEGIN_DECLS
  *   FINGERPRINT, a response, an indication or a method other than Binding
  * @send_failures: answers the socket refused to send (a full socket buffer, an unreachable
  *   address); they are not counted as answered
+ * @tcp_requests_answered: Binding success responses sent over TCP (icecam_stun_responder_listen_tcp(),
+ *   icecam_stun_responder_add_tcp()); not part of the UDP counters above
  *
- * Counters for health and metrics endpoints. @packets_received is the sum of the four others.
+ * Counters for health and metrics endpoints. @packets_received is the sum of the four UDP
+ * counters after it.
  */
 typedef struct {
   guint64 packets_received;
@@ -25,6 +30,7 @@ typedef struct {
   guint64 errors_answered;
   guint64 packets_ignored;
   guint64 send_failures;
+  guint64 tcp_requests_answered;
 } IcecamStunResponderStats;
 
 #define ICECAM_TYPE_STUN_RESPONDER (icecam_stun_responder_get_type ())
@@ -39,7 +45,11 @@ gboolean icecam_stun_responder_listen_rfc5780 (IcecamStunResponder *self,
                                                GInetSocketAddress *alternate,
                                                GError **error);
 
+gboolean icecam_stun_responder_listen_tcp (IcecamStunResponder *self, GError **error);
+void icecam_stun_responder_add_tcp (IcecamStunResponder *self, IcecamStunTcp *connection);
+
 guint16 icecam_stun_responder_get_port (IcecamStunResponder *self);
+guint16 icecam_stun_responder_get_tcp_port (IcecamStunResponder *self);
 GInetSocketAddress *icecam_stun_responder_get_local_address (IcecamStunResponder *self,
                                                              gboolean change_ip,
                                                              gboolean change_port);

@@ -38,6 +38,7 @@ gboolean icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, Gst
                                         GError **error);
 void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
 void icecam_tool_use_build_tree_plugin (void);
+void icecam_tool_preload_plugin (void);
 gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
                               const gchar *stun_server, gchar **nat_type,

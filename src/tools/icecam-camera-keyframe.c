@@ -10,7 +10,9 @@
  * last raw frame (the same memory, a new timestamp between the last frame's and the next
  * one's), put into the queue before the encoder, whose thread encodes it at once. The picture
  * is the one viewers already have; the stream gets one frame more, as if the camera had
- * captured it. Without a raw frame yet, the request goes on to the encoder as before. */
+ * captured it. The request still goes on to the encoder, as before: it is met by the same
+ * frame, or by the next one should the queue have dropped the repeated one. Without a raw
+ * frame yet, or with one already queued for the encoder, nothing else is done. */
 
 #include "icecam-camera-keyframe.h"
 
@@ -119,7 +121,7 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   g_autoptr (GstBuffer) repeat = NULL;
   GstClockTime running_time, last;
   gboolean all_headers;
-  guint count;
+  guint count, queued = 0;
 
   if (!gst_video_event_is_force_key_unit (event) ||
       !gst_video_event_parse_upstream_force_key_unit (event, &running_time, &all_headers,
@@ -128,6 +130,10 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   queue = g_weak_ref_get (&self->queue);
   if (queue == NULL || GST_STATE (queue) != GST_STATE_PLAYING)
+    return GST_PAD_PROBE_OK;
+  /* A frame already waits for the encoder: it will be the keyframe. */
+  g_object_get (queue, "current-level-buffers", &queued, NULL);
+  if (queued > 0)
     return GST_PAD_PROBE_OK;
   sink = gst_element_get_static_pad (queue, "sink");
 
@@ -144,15 +150,17 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (repeat == NULL)
     return GST_PAD_PROBE_OK;
 
-  /* Both serialized: the encoder takes the request, then the frame it applies to. */
+  /* Both serialized: the encoder takes the request, then the frame it applies to. The
+   * request itself goes on to the encoder too: should the leaky queue drop the two (a busy
+   * encoder), the next frame is still a keyframe; otherwise the encoder's pending requests
+   * are all met by the repeated frame, one keyframe. */
   GST_DEBUG_OBJECT (queue, "keyframe requested: repeating the last frame at %" GST_TIME_FORMAT,
                     GST_TIME_ARGS (GST_BUFFER_PTS (repeat)));
-  if (!gst_pad_send_event (sink, gst_video_event_new_downstream_force_key_unit (
-                               GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
-                               all_headers, count)))
-    return GST_PAD_PROBE_OK;
-  gst_pad_chain (sink, g_steal_pointer (&repeat));
-  return GST_PAD_PROBE_DROP;
+  if (gst_pad_send_event (sink, gst_video_event_new_downstream_force_key_unit (
+                              GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+                              all_headers, count)))
+    gst_pad_chain (sink, g_steal_pointer (&repeat));
+  return GST_PAD_PROBE_OK;
 }
 
 /**
@@ -162,9 +170,9 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
  * @payloader: the RTP payloader after the encoder, where keyframe requests come up
  *
  * From now on an upstream force-key-unit event for the next frame that reaches @payloader's
- * sink pad is answered with the last raw frame, repeated into @raw_queue behind a downstream
- * force-key-unit event, instead of waiting for the source's next frame. Holds one reference
- * to the last raw frame; nothing keeps the elements alive.
+ * sink pad is also answered with the last raw frame, repeated into an empty @raw_queue behind
+ * a downstream force-key-unit event, so that the keyframe does not wait for the source's next
+ * frame. Holds one reference to the last raw frame; nothing keeps the elements alive.
  */
 void
 icecam_camera_keyframe_arm (GstElement *raw_queue, GstElement *payloader)

@@ -24,6 +24,10 @@ ice_options_parsed (GOptionContext *context, GOptionGroup *group, gpointer data,
   const IcecamToolIceOptions *options = data;
 
   icecam_log_set_verbose (options->verbose);
+  /* The first thread of the process: the logs' setup above must come before any. The
+   * GStreamer group after this one calls gst_init() next. */
+  if (options->preload_plugin)
+    icecam_tool_preload_plugin ();
   return TRUE;
 }
 
@@ -169,8 +173,10 @@ preload_plugin_thread (gpointer data)
  * (libnice with GnuTLS and gupnp-igd, OpenSSL, libsrtp2 with NSS, ...), in a thread of its
  * own: ~13 ms that then overlap gst_init()'s reading of the registry (~10 ms) instead of
  * following it when the first icecam element is made. Nothing of the plugin runs (no
- * plugin_init, no type registered) until GStreamer loads it itself. Call after
- * icecam_tool_use_build_tree_plugin() and before gst_init().
+ * plugin_init, no type registered) until GStreamer loads it itself. Runs when the ICE
+ * options are parsed if #IcecamToolIceOptions.preload_plugin is set: after
+ * icecam_tool_use_build_tree_plugin() and the logs' setup (which must precede any thread),
+ * before gst_init().
  */
 void
 icecam_tool_preload_plugin (void)

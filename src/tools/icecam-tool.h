@@ -31,6 +31,7 @@ typedef struct {
   gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */
   guint relay_grace_ms;
   gint punch; /* not an option: --nat-probe's finding (an IcecamPunchMapping), 0 when none */
+  gboolean preload_plugin; /* not an option: icecam_tool_preload_plugin() once parsed */
 } IcecamToolIceOptions;
 
 GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);

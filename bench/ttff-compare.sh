@@ -5,6 +5,8 @@
 # logged, so that the DTLS phase (pair selected -> DTLS connected: the viewer sends its
 # ClientHello first, and a camera that drops its answer waits for the 400 ms retransmission)
 # shows beside the whole time to first frame.
+# Then every phase of bench/ttff-phases.awk for both builds (medians of per-run durations) and
+# the ratio of the medians.
 # Usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]   (default 20; BUILD as in common.sh)
 #   GOP_CACHE=1: also an RTSP camera of each build (tests/rtsp-test-server, 4 s GOP, as in
 #     bench/rtsp.sh: the GOP cache on) and RUNS viewers of each build joining it at a random

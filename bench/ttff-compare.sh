@@ -5,6 +5,8 @@
 # logged, so that the DTLS phase (pair selected -> DTLS connected: the viewer sends its
 # ClientHello first, and a camera that drops its answer waits for the 400 ms retransmission)
 # shows beside the whole time to first frame.
+# Then every phase of bench/ttff-phases.awk for both builds (medians of per-run durations) and
+# the ratio of the medians.
 # Usage: bench/ttff-compare.sh OTHER_BUILD [RUNS]   (default 20; BUILD as in common.sh)
 #   GOP_CACHE=1: also an RTSP camera of each build (tests/rtsp-test-server, 4 s GOP, as in
 #     bench/rtsp.sh: the GOP cache on) and RUNS viewers of each build joining it at a random
@@ -76,6 +78,30 @@ echo "| build | time to first frame | pair selected, from the offer | DTLS conne
 echo "|---|---|---|---|"
 echo "| this ($BUILD) | $(column this 11 0) | $(column this 7 5) | $(column this 8 7) |"
 echo "| other ($OTHER) | $(column other 11 0) | $(column other 7 5) | $(column other 8 7) |"
+median () { # camera-id, end column, start column (0: the value itself)
+  awk -v e="$2" -v s="$3" '$1 != "incomplete" && $e >= 0 && (s == 0 || $s >= 0) { print $e - (s ? $s : 0) }' \
+    "$WORK/phases-$1" >"$WORK/col"
+  bench_stats "$WORK/col" | cut -d' ' -f1
+}
+ratio () { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "## phases, medians of per-run durations (ms), $RUNS runs each"
+echo "| phase | this | other | ratio |"
+echo "|---|---|---|---|"
+# columns: 3 connect, 4 ready, 5 offer, 7 pair, 8 dtls, 9 rtp, 10 decoded, 11 ttff
+while read -r name e s; do
+  a=$(median this "$e" "$s"); b=$(median other "$e" "$s")
+  echo "| $name | $a | $b | $(ratio "$a" "$b") |"
+done <<'PHASES'
+start->signalling-connect 3 0
+signalling-connected 4 3
+offer-received 5 4
+pair-selected 7 5
+dtls-connected 8 7
+first-rtp-packet 9 8
+first-decoded-frame 10 9
+time-to-first-frame 11 0
+PHASES
 if [ -n "${GOP_CACHE:-}" ]; then
   echo
   echo "## RTSP camera, 4 s GOP, GOP cache: time to first frame of a viewer joining at a random moment (ms; median | p90 | min | max | n)"

@@ -5,9 +5,11 @@
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/rtp/rtp.h>
+#include <gst/video/video.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "icecam-camera-keyframe.h"
 #include "icecam-rendezvous.h"
 #include "icecam-rtcp.h"
 #include "icecam-viewer-endpoint.h"
@@ -569,6 +571,80 @@ test_jitterbuffer_start (Fixture *f, gconstpointer data)
   gst_object_unref (pipeline);
 }
 
+/* icecam-camera's encoder chain (src/tools/icecam-camera-source.c) at 2 fps, so that the
+ * source's next frame is half a second away, ending in an appsink that sees the encoded
+ * frames (the "payloader" is an identity: keyframe requests come up through it). */
+#define REPEAT_FRAME_INTERVAL (GST_SECOND / 2)
+#define REPEAT_PIPELINE                                                                       \
+  "videotestsrc is-live=true pattern=ball ! video/x-raw,width=160,height=120,framerate=2/1 "  \
+  "! queue name=" ICECAM_CAMERA_RAW_QUEUE " max-size-buffers=2 leaky=downstream "             \
+  "! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=300 "         \
+  "! video/x-h264,stream-format=byte-stream,alignment=au "                                    \
+  "! identity name=" ICECAM_CAMERA_PAYLOADER " ! appsink name=out sync=false"
+
+static GstBuffer *
+pull_frame (GstElement *appsink)
+{
+  g_autoptr (GstSample) sample = NULL;
+
+  g_signal_emit_by_name (appsink, "try-pull-sample", 5 * GST_SECOND * icecam_test_slowdown (),
+                         &sample);
+  g_assert_nonnull (sample);
+  return gst_buffer_ref (gst_sample_get_buffer (sample));
+}
+
+/* A keyframe request (what icecamsink sends up for a new viewer) is answered with a keyframe
+ * of the last raw frame, timestamped between it and the source's next frame, and that next
+ * frame is not a second keyframe. Without icecam_camera_keyframe_arm() (@data) the keyframe
+ * is the source's next frame, half a second later. */
+static void
+test_repeat_last_frame (gconstpointer data)
+{
+  gboolean armed = GPOINTER_TO_INT (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (REPEAT_PIPELINE, &error);
+  g_autoptr (GstElement) queue = NULL;
+  g_autoptr (GstElement) identity = NULL;
+  g_autoptr (GstElement) appsink = NULL;
+  g_autoptr (GstBuffer) first = NULL;
+  g_autoptr (GstBuffer) second = NULL;
+  g_autoptr (GstBuffer) keyframe = NULL;
+  g_autoptr (GstBuffer) after = NULL;
+
+  g_assert_no_error (error);
+  queue = gst_bin_get_by_name (GST_BIN (pipeline), ICECAM_CAMERA_RAW_QUEUE);
+  identity = gst_bin_get_by_name (GST_BIN (pipeline), ICECAM_CAMERA_PAYLOADER);
+  appsink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  if (armed)
+    icecam_camera_keyframe_arm (queue, identity);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+
+  first = pull_frame (appsink);
+  g_assert_false (GST_BUFFER_FLAG_IS_SET (first, GST_BUFFER_FLAG_DELTA_UNIT));
+  second = pull_frame (appsink);
+  g_assert_true (GST_BUFFER_FLAG_IS_SET (second, GST_BUFFER_FLAG_DELTA_UNIT));
+
+  g_assert_true (gst_element_send_event (
+      appsink, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE, FALSE, 1)));
+  keyframe = pull_frame (appsink);
+  g_assert_false (GST_BUFFER_FLAG_IS_SET (keyframe, GST_BUFFER_FLAG_DELTA_UNIT));
+  g_test_message ("keyframe %" GST_TIME_FORMAT " after the frame of %" GST_TIME_FORMAT,
+                  GST_TIME_ARGS (GST_BUFFER_PTS (keyframe)), GST_TIME_ARGS (GST_BUFFER_PTS (second)));
+  g_assert_cmpuint (GST_BUFFER_PTS (keyframe), >, GST_BUFFER_PTS (second));
+  if (armed) {
+    g_assert_cmpuint (GST_BUFFER_PTS (keyframe), <,
+                      GST_BUFFER_PTS (second) + REPEAT_FRAME_INTERVAL);
+    after = pull_frame (appsink);
+    g_assert_cmpuint (GST_BUFFER_PTS (after), ==, GST_BUFFER_PTS (second) + REPEAT_FRAME_INTERVAL);
+    g_assert_true (GST_BUFFER_FLAG_IS_SET (after, GST_BUFFER_FLAG_DELTA_UNIT));
+  } else {
+    g_assert_cmpuint (GST_BUFFER_PTS (keyframe), ==,
+                      GST_BUFFER_PTS (second) + REPEAT_FRAME_INTERVAL);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -586,5 +662,9 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/keyframes/jitterbuffer-start", Fixture, &camera_x264, fixture_setup,
               test_jitterbuffer_start, fixture_teardown);
+  g_test_add_data_func ("/keyframes/repeat-last-frame/armed", GINT_TO_POINTER (TRUE),
+                        test_repeat_last_frame);
+  g_test_add_data_func ("/keyframes/repeat-last-frame/not-armed", GINT_TO_POINTER (FALSE),
+                        test_repeat_last_frame);
   return g_test_run ();
 }

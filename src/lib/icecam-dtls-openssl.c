@@ -224,7 +224,7 @@ icecam_dtls_ssl_new (IcecamCertificate *local, gboolean is_client,
       SSL_CTX_check_private_key (ctx) != 1 || SSL_CTX_set_cipher_list (ctx, CIPHER_LIST) != 1 ||
       SSL_CTX_set1_groups_list (ctx, "X25519:P-256") != 1 ||
       SSL_CTX_set_tlsext_use_srtp (
-        ctx, icecam_dtls_profile_list (icecam_srtp_get_supported_profiles ())) != 0)
+        ctx, icecam_dtls_profile_list (icecam_srtp_get_handshake_profiles ())) != 0)
     goto failed;
   SSL_CTX_set_security_level (ctx, 2);
   SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);

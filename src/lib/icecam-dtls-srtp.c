@@ -422,7 +422,7 @@ icecam_dtls_srtp_new (IcecamCertificate *local, gboolean is_client,
 
   g_return_val_if_fail (ICECAM_IS_CERTIFICATE (local), NULL);
 
-  if (icecam_srtp_get_supported_profiles () == ICECAM_SRTP_PROFILE_NONE) {
+  if (icecam_srtp_get_handshake_profiles () == ICECAM_SRTP_PROFILE_NONE) {
     g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_INTERNAL,
                  "libsrtp could not be initialised");
     return NULL;
@@ -472,7 +472,7 @@ gboolean
 icecam_dtls_srtp_set_profiles (IcecamDtlsSrtp *self, IcecamSrtpProfile profiles,
                                GError **error)
 {
-  IcecamSrtpProfile usable = profiles & icecam_srtp_get_supported_profiles ();
+  IcecamSrtpProfile usable = profiles & icecam_srtp_get_handshake_profiles ();
   gboolean ok;
 
   g_return_val_if_fail (ICECAM_IS_DTLS_SRTP (self), FALSE);
@@ -485,7 +485,7 @@ icecam_dtls_srtp_set_profiles (IcecamDtlsSrtp *self, IcecamSrtpProfile profiles,
   if (!ok)
     g_set_error (error, ICECAM_DTLS_SRTP_ERROR, ICECAM_DTLS_SRTP_ERROR_INTERNAL,
                  "cannot restrict SRTP profiles to 0x%x (available: 0x%x, or already started)",
-                 profiles, icecam_srtp_get_supported_profiles ());
+                 profiles, icecam_srtp_get_handshake_profiles ());
   return ok;
 }
 

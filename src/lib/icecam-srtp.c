@@ -136,6 +136,25 @@ icecam_srtp_get_supported_profiles (void)
   return GPOINTER_TO_INT (g_once (&once, init_libsrtp, NULL)) - 1;
 }
 
+/**
+ * icecam_srtp_get_handshake_profiles:
+ *
+ * The profiles a DTLS handshake may offer or accept. With AES-GCM done by OpenSSL (the
+ * default, see icecam_srtp_gcm_enabled()) that is both profiles, known at once: a viewer's
+ * offer then does not wait for libsrtp's initialisation (its self-tests take 5-13 ms, run in
+ * a thread since the endpoint was made), which is only needed once the keys exist, for
+ * AES-CM. Otherwise it is icecam_srtp_get_supported_profiles() (which may wait).
+ *
+ * Returns: the profiles to negotiate
+ */
+IcecamSrtpProfile
+icecam_srtp_get_handshake_profiles (void)
+{
+  if (icecam_srtp_gcm_enabled ())
+    return ICECAM_SRTP_PROFILE_AES128_CM_SHA1_80 | ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM;
+  return icecam_srtp_get_supported_profiles ();
+}
+
 static gpointer
 prepare_thread (gpointer data)
 {
@@ -237,28 +256,18 @@ icecam_srtp_new (IcecamSrtpProfile profile, const guint8 *local_key, const guint
                  const guint8 *remote_key, const guint8 *remote_salt, GError **error)
 {
   IcecamSrtp *srtp;
-  srtp_t out;
-  srtp_t in;
+  gboolean with_libsrtp;
 
-  if ((icecam_srtp_get_supported_profiles () & profile) == 0 ||
-      (profile != ICECAM_SRTP_PROFILE_AES128_CM_SHA1_80 &&
-       profile != ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM)) {
+  if (profile != ICECAM_SRTP_PROFILE_AES128_CM_SHA1_80 &&
+      profile != ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM) {
     g_set_error (error, ICECAM_SRTP_ERROR, ICECAM_SRTP_ERROR_INTERNAL,
                  "SRTP profile %s is not available", icecam_srtp_profile_to_string (profile));
     return NULL;
   }
-  out = create_session (profile, local_key, local_salt, ssrc_any_outbound, error);
-  if (out == NULL)
-    return NULL;
-  in = create_session (profile, remote_key, remote_salt, ssrc_any_inbound, error);
-  if (in == NULL) {
-    srtp_dealloc (out);
-    return NULL;
-  }
   srtp = g_new0 (IcecamSrtp, 1);
   srtp->profile = profile;
-  srtp->out = out;
-  srtp->in = in;
+  g_mutex_init (&srtp->out_lock);
+  g_mutex_init (&srtp->in_lock);
   /* With AES-GCM, RTP and RTCP go through OpenSSL (see IcecamSrtpGcm); libsrtp keeps the
    * AES-CM profile. */
   if (profile == ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM && icecam_srtp_gcm_enabled ()) {
@@ -275,8 +284,24 @@ icecam_srtp_new (IcecamSrtpProfile profile, const guint8 *local_key, const guint
       g_clear_pointer (&srtp->gcm_rtcp_in, icecam_srtp_gcm_free);
     }
   }
-  g_mutex_init (&srtp->out_lock);
-  g_mutex_init (&srtp->in_lock);
+  /* libsrtp's sessions: needed unless OpenSSL does it all; made as before when this libsrtp
+   * can do the profile (which waits for its initialisation, long over by now). */
+  with_libsrtp = (icecam_srtp_get_supported_profiles () & profile) != 0;
+  if (srtp->gcm_out == NULL && !with_libsrtp) {
+    g_set_error (error, ICECAM_SRTP_ERROR, ICECAM_SRTP_ERROR_INTERNAL,
+                 "SRTP profile %s is not available", icecam_srtp_profile_to_string (profile));
+    icecam_srtp_free (srtp);
+    return NULL;
+  }
+  if (with_libsrtp) {
+    srtp->out = create_session (profile, local_key, local_salt, ssrc_any_outbound, error);
+    srtp->in = srtp->out == NULL ? NULL
+               : create_session (profile, remote_key, remote_salt, ssrc_any_inbound, error);
+    if (srtp->in == NULL) {
+      icecam_srtp_free (srtp);
+      return NULL;
+    }
+  }
   return srtp;
 }
 
@@ -285,8 +310,10 @@ icecam_srtp_free (IcecamSrtp *srtp)
 {
   if (srtp == NULL)
     return;
-  srtp_dealloc (srtp->out);
-  srtp_dealloc (srtp->in);
+  if (srtp->out != NULL)
+    srtp_dealloc (srtp->out);
+  if (srtp->in != NULL)
+    srtp_dealloc (srtp->in);
   icecam_srtp_gcm_free (srtp->gcm_out);
   icecam_srtp_gcm_free (srtp->gcm_in);
   icecam_srtp_gcm_free (srtp->gcm_rtcp_out);

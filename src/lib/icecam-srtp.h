@@ -54,6 +54,7 @@ typedef struct {
 } IcecamSrtpStats;
 
 IcecamSrtpProfile icecam_srtp_get_supported_profiles (void);
+IcecamSrtpProfile icecam_srtp_get_handshake_profiles (void);
 void icecam_srtp_prepare (void);
 const gchar *icecam_srtp_profile_to_string (IcecamSrtpProfile profile);
 gsize icecam_srtp_profile_get_key_length (IcecamSrtpProfile profile);

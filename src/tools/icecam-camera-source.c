@@ -2,6 +2,7 @@
 /* icecam-camera's sources: the pipeline up to icecamsink, and an IP camera's RTSP stream. */
 
 #include "icecam-camera-source.h"
+#include "icecam-camera-keyframe.h"
 
 #include <gst/app/app.h>
 #include <string.h>
@@ -227,7 +228,8 @@ icecam_camera_source_describe (IcecamCameraSourceOptions *o, GError **error)
   if (encoder == NULL)
     return NULL;
   return g_strdup_printf (
-      "%s ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! %s "
-      "! rtph264pay pt=96 mtu=1200 aggregate-mode=zero-latency "
+      "%s ! queue name=" ICECAM_CAMERA_RAW_QUEUE " max-size-buffers=2 leaky=downstream "
+      "! videoconvert ! %s "
+      "! rtph264pay name=" ICECAM_CAMERA_PAYLOADER " pt=96 mtu=1200 aggregate-mode=zero-latency "
       "! icecamsink name=sink %s", source, encoder, audio ? audio : "");
 }

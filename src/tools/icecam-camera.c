@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <stdio.h>
 
+#include "icecam-camera-keyframe.h"
 #include "icecam-camera-source.h"
 #include "icecam-camera-stats.h"
 #include "icecam-tool.h"
@@ -95,8 +96,18 @@ build_pipeline (CameraApp *app, GError **error)
     g_object_set (sink, "certificate", app->certificate, NULL);
   if (!icecam_tool_apply_ice_options (&app->ice, sink, error))
     return NULL;
-  if (icecam_camera_source_is_rtsp (&app->src) && !create_rtsp_source (app, pipeline, error))
-    return NULL;
+  if (icecam_camera_source_is_rtsp (&app->src)) {
+    if (!create_rtsp_source (app, pipeline, error))
+      return NULL;
+  } else {
+    g_autoptr (GstElement) queue = gst_bin_get_by_name (GST_BIN (pipeline),
+                                                        ICECAM_CAMERA_RAW_QUEUE);
+    g_autoptr (GstElement) payloader = gst_bin_get_by_name (GST_BIN (pipeline),
+                                                            ICECAM_CAMERA_PAYLOADER);
+
+    /* A new viewer's keyframe is encoded from the last frame, not the source's next one. */
+    icecam_camera_keyframe_arm (queue, payloader);
+  }
   return g_steal_pointer (&pipeline);
 }
 

@@ -32,6 +32,7 @@ typedef struct {
   gint port_step;      /* not options: --nat-probe's findings (port-step, relay-grace) */
   guint relay_grace_ms;
   gint punch; /* not an option: --nat-probe's finding (an IcecamPunchMapping), 0 when none */
+  gboolean preload_plugin; /* not an option: icecam_tool_preload_plugin() once parsed */
 } IcecamToolIceOptions;
 
 GOptionGroup *icecam_tool_ice_option_group (IcecamToolIceOptions *options);
@@ -39,6 +40,7 @@ gboolean icecam_tool_apply_ice_options (const IcecamToolIceOptions *options, Gst
                                         GError **error);
 void icecam_tool_ice_options_clear (IcecamToolIceOptions *options);
 void icecam_tool_use_build_tree_plugin (void);
+void icecam_tool_preload_plugin (void);
 gboolean icecam_tool_check_plugin (GError **error);
 gchar *icecam_tool_probe_nat (const gchar *tool, const gchar *rendezvous,
                               const gchar *stun_server, gchar **nat_type,

@@ -645,6 +645,7 @@ run (ViewApp *app, int argc, char **argv)
   app->start_us = g_get_monotonic_time ();
   icecam_tool_init (&app->ice.verbose);
   icecam_tool_use_build_tree_plugin ();
+  app->ice.preload_plugin = TRUE; /* while the options' gst_init() reads the registry */
   if (!parse_options (app, &argc, &argv, &error)) {
     g_printerr ("icecam-view: %s\n", error->message);
     return 2;

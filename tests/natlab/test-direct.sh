@@ -8,6 +8,10 @@
 #    viewer over IPv6. The pair must be host <-> host over IPv6.
 #  - tcp-udpblocked-open: the camera's NAT drops all UDP, the viewer has a public address, no
 #    TURN anywhere, both ends with --ice-tcp: a direct TCP pair (RFC 6544 active -> passive).
+#  - tcp-punch-udpblocked: both ends' NATs drop all UDP, TURN over TCP offered, both with
+#    --punch-tcp: the session starts relayed and moves to a TCP connection opened through both
+#    NATs at once; then the camera's NAT reboots and the session punches again (see
+#    case_punch_tcp).
 #  - predict-prc-symseq: port prediction. The camera behind a port-restricted cone, the viewer
 #    behind the lab's sequential symmetric NAT (relayed without prediction: natlab-traversal's
 #    prc-symseq), TURN offered, both ends with --nat-probe against a rendezvous that serves
@@ -61,6 +65,7 @@ tap_check() {
   if "$@"; then tap_ok "$what"; else tap_not_ok "$what"; fi
 }
 
+in_range() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 summary_field() { echo "$1" | grep -oE "(^| )$2=[^ ]*" | head -1 | sed -E "s/^ ?$2=//"; }
 pair_matches() { [ -n "$1" ] && [[ "|$2|" == *"|$1|"* ]]; }
 
@@ -197,6 +202,105 @@ case_tcp() {
   [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
   lab_site_remove c 1
   lab_site_remove v 1
+}
+
+# TCP simultaneous open (docs/design.md, "TCP simultaneous open"): both ends behind NATs that
+# drop all UDP (masquerade: one mapping per TCP socket for every destination), TURN offered
+# over TCP only, both with --punch-tcp. The session starts relayed (TURN over TCP at both
+# ends); once connected each end learns a TCP socket's mapping from the rendezvous's STUN
+# over TCP, the `punch` messages cross (the lower token leads), both connect to the other's
+# mapping from that port, and the media moves to the framed TCP connection with the same
+# DTLS-SRTP. Checks: both ends log the TCP path to the other NAT's address; the camera's
+# pair line is punched/punched over TCP; TCP bytes cross from the camera's NAT to the
+# viewer's NAT directly, while the camera's TCP to the TURN server stops growing; UDP was
+# dropped; frames decode.
+# Then the camera's NAT reboots (lab_nat_reboot: new ports, old flows die silently): the
+# punched path and the relay die with it, the camera restarts ICE once, and on the new
+# transport the ends punch again (to the camera NAT's new port); the session ends on the
+# punched path, without a restart loop.
+case_punch_tcp() {
+  local name=tcp-punch-udpblocked dir="$LAB_TMP/tcp-punch" before=$failures FRAMES=450
+  local cam_nat view_nat line sampler turn_mid turn_end direct direct_reboot dropped url n restarts
+  local playing
+  mkdir -p "$dir"
+  if ! lab_rendezvous_start "$LAB_TMP/rendezvous-tcp.log" --verbose \
+    --turn-server "turn:$LAB_TURN_IP1:$LAB_TURN_PORT?transport=tcp" \
+    --turn-secret-file "$LAB_TMP/turn-secret" --turn-ttl 600 --allow-anonymous-relay; then
+    tap_not_ok "$name: a rendezvous offering TURN over TCP"
+    return
+  fi
+  url=$LAB_RENDEZVOUS_URL
+  if ! { lab_site c 7 udp-blocked && cam_nat=$SITE_NAT_IP &&
+    lab_site v 7 udp-blocked && view_nat=$SITE_NAT_IP; }; then
+    tap_not_ok "$name: lab sites"
+    return
+  fi
+  lab_exec v7nat nft add rule ip lab forward ip saddr "$cam_nat" meta l4proto tcp counter \
+    comment '"tcp-from-camera-nat"'
+  lab_exec c7nat nft add rule ip lab forward ip daddr "$LAB_TURN_IP1" meta l4proto tcp counter \
+    comment '"tcp-to-turn"'
+  if ! start_camera c7 camtcpp "$url" "$dir" --punch-tcp; then
+    tap_not_ok "$name: camera registers"
+    keep_logs "$name" "$dir"
+    lab_site_remove c 7
+    lab_site_remove v 7
+    return
+  fi
+  # 1 s after the viewer's media moved: the relay's count; 3 s after: the reboot.
+  (for _ in $(seq 200); do
+    grep -q 'media on the punched path' "$dir/view.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  sleep 1
+  nft_count c7nat tcp-to-turn 'ip lab' bytes >"$dir/turn-mid"
+  sleep 2
+  nft_count c7nat tcp-to-turn 'ip lab' bytes >"$dir/turn-reboot"
+  nft_count v7nat tcp-from-camera-nat 'ip lab' bytes >"$dir/direct-reboot"
+  lab_nat_reboot c7nat all 2>>"$dir/reboot.log") &
+  sampler=$!
+  run_viewer v7 camtcpp "$url" "$dir" --punch-tcp
+  wait "$sampler"
+  turn_end=$(cat "$dir/turn-reboot" 2>/dev/null || echo 0)
+  turn_mid=$(cat "$dir/turn-mid" 2>/dev/null || echo 0)
+  direct=$(nft_count v7nat tcp-from-camera-nat 'ip lab' bytes)
+  direct_reboot=$(cat "$dir/direct-reboot" 2>/dev/null || echo 0)
+  dropped=$(lab_exec c7nat nft list chain ip lab forward | grep -F 'meta l4proto udp counter' |
+    grep -oE 'packets [0-9]+' | awk '{ sum += $2 } END { print sum + 0 }')
+  line=$(grep -E '^icecam-camera: session .* pair=punched/' "$dir/camera.log" | head -1)
+  n=$(grep -cE "punched a direct path to $cam_nat:[0-9]+ .*, over TCP" "$dir/view.log")
+  # One restart for the reboot, and one more when the camera's signalling (its TCP flow died
+  # too) comes back and re-sends the offer the rendezvous may have lost; a viewer that never
+  # plays again after a restart the camera started made one every 1.5-4 s (5-7 here).
+  restarts=$(grep -c '^icecam-camera: session .* path lost, restarting ICE' "$dir/camera.log")
+  echo "# $name: ${line:-no pair line}; camera to TURN over TCP: $turn_mid B 1 s after the move, $turn_end B 2 s later; camera NAT to viewer NAT over TCP: $direct_reboot B before the reboot, $direct B at the end; $n TCP punches, $restarts ICE restarts by the camera"
+  tap_check "$name: the camera punched a TCP path to the viewer's NAT" \
+    grep -qE "punched a direct path to $view_nat:[0-9]+ .*, over TCP" "$dir/camera.log"
+  tap_check "$name: the viewer punched a TCP path to the camera's NAT" [ "$n" -ge 1 ]
+  tap_check "$name: the camera's pair was punched/punched over TCP" \
+    grep -qE "pair=punched/punched transport=tcp remote=$view_nat:" <<<"$line"
+  tap_check "$name: the media crossed over TCP from the camera's NAT to the viewer's ($direct_reboot B)" \
+    [ "${direct_reboot:-0}" -gt 50000 ]
+  tap_check "$name: the camera's TCP to TURN stopped growing (+$((turn_end - turn_mid)) B in 2 s)" \
+    [ $((turn_end - turn_mid)) -lt 3000 ]
+  tap_check "$name: the camera's NAT dropped UDP ($dropped packets)" [ "$dropped" -gt 0 ]
+  tap_check "$name: after the camera's NAT rebooted, the viewer punched again ($n punches)" \
+    [ "$n" -ge 2 ]
+  tap_check "$name: ... and the media crossed directly again (+$((direct - direct_reboot)) B)" \
+    [ $((direct - direct_reboot)) -gt 50000 ]
+  tap_check "$name: ... after one ICE restart, not a loop of them ($restarts)" \
+    in_range "$restarts" 1 3
+  playing=$(grep -c 'viewer camtcpp: checking -> playing' "$dir/view.log")
+  tap_check "$name: ... and the viewer played (and reported) again after it ($playing times playing)" \
+    [ "$playing" -ge 2 ]
+  tap_check "$name: the viewer's final pair is punched/punched (got $(summary_field "$SUMMARY" pair))" \
+    [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]
+  tap_check "$name: icecam-view exits 0 (rc=$VIEW_RC)" [ "$VIEW_RC" = 0 ]
+  tap_check "$name: $FRAMES frames decoded" [ "$(summary_field "$SUMMARY" frames)" -ge "$FRAMES" ]
+  lab_stop "$CAMERA_PID"
+  [ "$failures" = "$before" ] || keep_logs "$name" "$dir"
+  [ "${ICECAM_NATLAB_KEEP_LOGS:-0}" = 1 ] && keep_logs "$name" "$dir"
+  lab_site_remove c 7
+  lab_site_remove v 7
 }
 
 STUN_ALTERNATE_IP=203.0.113.5
@@ -484,6 +588,7 @@ main() {
   fi
   [[ ipv6-symmetric =~ $filter ]] && case_ipv6
   [[ tcp-udpblocked-open =~ $filter ]] && case_tcp
+  [[ tcp-punch-udpblocked =~ $filter ]] && case_punch_tcp
   [[ punch-prc-sym =~ $filter ]] && case_punch
   if [[ predict-prc-symseq =~ $filter ]] || [[ grace-restricted-symmetric =~ $filter ]] ||
     [[ punch-session-prc-sym =~ $filter ]] || [[ punch-session-symseq-symseq =~ $filter ]]; then

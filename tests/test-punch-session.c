@@ -4,7 +4,9 @@
  * punching socket's mapping and signals it with its step; of two `punch` messages sent at
  * once the lower token leads and the other end answers with that token; an end that gets the
  * peer's `punch` first follows it. Both ends then probe (the probes themselves, which need a
- * counting NAT to meet, are tested in test-punch.c and the NAT lab). */
+ * counting NAT to meet, are tested in test-punch.c and the NAT lab). The TCP exchange
+ * (mapping tcp) likewise, with the responder's STUN over TCP, and on loopback each end's
+ * listener takes the other's connect, so both punches succeed (test_tcp_*()). */
 
 #include "icecam-punch-session.h"
 #include "icecam-stun-responder.h"
@@ -227,6 +229,163 @@ test_ignored (void)
   end_clear (&b);
 }
 
+
+/* ---- TCP ------------------------------------------------------------------------------ */
+
+static IcecamStunResponder *
+start_stun_tcp (guint *port)
+{
+  IcecamStunResponder *stun = start_stun (port);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (icecam_stun_responder_listen_tcp (stun, &error));
+  g_assert_no_error (error);
+  return stun;
+}
+
+static void
+end_init_tcp (End *end, End *peer, const gchar *name, guint stun_port, IcecamPunchMapping mapping,
+              gboolean tcp)
+{
+  end->punch = icecam_punch_session_new (name, "9f2c4e7a01b3d5c6", mapping, "127.0.0.1",
+                                         stun_port, NULL, send_cb, end);
+  icecam_punch_session_set_tcp (end->punch, tcp);
+  icecam_punch_session_set_transport (end->punch, 1);
+  end->sent = g_ptr_array_new_with_free_func ((GDestroyNotify) icecam_message_free);
+  end->inbox = g_queue_new ();
+  end->peer = peer;
+}
+
+static IcecamPairInfo *
+pair_of (const gchar *local, const gchar *remote)
+{
+  IcecamPairInfo *pair = g_new0 (IcecamPairInfo, 1);
+
+  pair->local_type = g_strdup (local);
+  pair->remote_type = g_strdup (remote);
+  pair->transport = g_strdup ("udp");
+  return pair;
+}
+
+static void
+assert_tcp (const IcecamMessage *msg)
+{
+  g_assert_cmpint (msg->type, ==, ICECAM_MESSAGE_PUNCH);
+  g_assert_cmpstr (msg->mapping, ==, "tcp");
+  g_assert_cmpint (msg->port_step, ==, 0);
+  g_assert_true (g_str_has_prefix (msg->address, "127.0.0.1:"));
+  g_assert_cmpuint (strlen (msg->token), ==, 2 * ICECAM_PUNCH_TOKEN_LENGTH);
+}
+
+/* Hands each end what the other sent until both punches found their path (on loopback each
+ * end's listener takes the other's connect). */
+static void
+run_until_both_succeed (End *a, End *b)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_MS * 1000;
+
+  while ((!icecam_punch_session_succeeded (a->punch) ||
+          !icecam_punch_session_succeeded (b->punch)) && g_get_monotonic_time () < deadline) {
+    g_main_context_iteration (NULL, FALSE);
+    while (!g_queue_is_empty (a->inbox))
+      icecam_punch_session_handle (a->punch, g_queue_pop_head (a->inbox));
+    while (!g_queue_is_empty (b->inbox))
+      icecam_punch_session_handle (b->punch, g_queue_pop_head (b->inbox));
+    g_usleep (1000);
+  }
+  g_assert_true (icecam_punch_session_succeeded (a->punch));
+  g_assert_true (icecam_punch_session_succeeded (b->punch));
+}
+
+/* Both ends have --punch-tcp and start once relayed: each learns its TCP mapping over STUN
+ * over TCP, the two `punch` messages (mapping tcp) cross, the higher token answers with the
+ * lower one, and both connect: a path at both ends, with no UDP punch. */
+static void
+test_tcp_both_start (void)
+{
+  End a, b;
+  guint port;
+  g_autoptr (IcecamStunResponder) stun = start_stun_tcp (&port);
+  const IcecamMessage *first_a, *first_b, *answer;
+  End *follower;
+
+  end_init_tcp (&a, &b, "a", port, ICECAM_PUNCH_MAPPING_NONE, TRUE);
+  end_init_tcp (&b, &a, "b", port, ICECAM_PUNCH_MAPPING_NONE, TRUE);
+  icecam_punch_session_start_if_relayed (a.punch, pair_of ("relay", "relay"));
+  icecam_punch_session_start_if_relayed (b.punch, pair_of ("relay", "relay"));
+  /* Let both mappings be known and both messages sent before either is handed over. */
+  for (gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_MS * 1000;
+       (a.sent->len == 0 || b.sent->len == 0) && g_get_monotonic_time () < deadline;)
+    g_main_context_iteration (NULL, TRUE);
+  run_until_both_succeed (&a, &b);
+
+  first_a = a.sent->pdata[0];
+  first_b = b.sent->pdata[0];
+  assert_tcp (first_a);
+  assert_tcp (first_b);
+  g_assert_cmpstr (first_a->token, !=, first_b->token);
+  g_assert_cmpstr (first_a->address, !=, first_b->address);
+  follower = strcmp (first_a->token, first_b->token) > 0 ? &a : &b;
+  g_assert_cmpuint (follower->sent->len, ==, 2);
+  g_assert_cmpuint (follower->peer->sent->len, ==, 1);
+  answer = follower->sent->pdata[1];
+  assert_tcp (answer);
+  g_assert_cmpstr (answer->address, ==, ((IcecamMessage *) follower->sent->pdata[0])->address);
+  g_assert_cmpstr (answer->token, ==, ((IcecamMessage *) follower->peer->sent->pdata[0])->token);
+  g_assert_true (icecam_punch_is_tcp (icecam_punch_session_get_punch (a.punch)));
+  g_assert_true (icecam_punch_is_alive (icecam_punch_session_get_punch (a.punch)));
+  g_assert_true (icecam_punch_is_alive (icecam_punch_session_get_punch (b.punch)));
+
+  end_clear (&a);
+  end_clear (&b);
+}
+
+/* An end that punches UDP only (a cone here) answers a TCP punch; a direct pair starts none;
+ * a new ICE transport starts over with a new token. */
+static void
+test_tcp_answer_and_restart (void)
+{
+  End a, b;
+  guint port;
+  g_autoptr (IcecamStunResponder) stun = start_stun_tcp (&port);
+  gint64 deadline;
+  guint sent_before;
+
+  end_init_tcp (&a, &b, "a", port, ICECAM_PUNCH_MAPPING_NONE, TRUE);
+  end_init_tcp (&b, &a, "b", port, ICECAM_PUNCH_MAPPING_CONE, FALSE);
+  icecam_punch_session_start_if_relayed (a.punch, pair_of ("srflx", "prflx"));
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (a.sent->len, ==, 0);
+  icecam_punch_session_start_if_relayed (b.punch, pair_of ("relay", "srflx"));
+  icecam_punch_session_start_if_relayed (a.punch, pair_of ("srflx", "relay"));
+  run_until_both_succeed (&a, &b);
+  g_assert_cmpuint (a.sent->len, ==, 1);
+  g_assert_cmpuint (b.sent->len, ==, 1);
+  assert_tcp (b.sent->pdata[0]);
+  g_assert_cmpstr (((IcecamMessage *) b.sent->pdata[0])->token, ==,
+                   ((IcecamMessage *) a.sent->pdata[0])->token);
+
+  /* The same transport again: nothing new. A new one (an ICE restart): a new punch. */
+  icecam_punch_session_set_transport (a.punch, 1);
+  icecam_punch_session_start_if_relayed (a.punch, pair_of ("relay", "relay"));
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (a.sent->len, ==, 1);
+  sent_before = a.sent->len;
+  icecam_punch_session_set_transport (a.punch, 2);
+  g_assert_false (icecam_punch_session_succeeded (a.punch));
+  icecam_punch_session_start_if_relayed (a.punch, pair_of ("relay", "relay"));
+  deadline = g_get_monotonic_time () + WAIT_TIMEOUT_MS * 1000;
+  while (a.sent->len == sent_before && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (a.sent->len, ==, sent_before + 1);
+  assert_tcp (a.sent->pdata[sent_before]);
+  g_assert_cmpstr (((IcecamMessage *) a.sent->pdata[sent_before])->token, !=,
+                   ((IcecamMessage *) a.sent->pdata[0])->token);
+
+  end_clear (&a);
+  end_clear (&b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -235,5 +394,7 @@ main (int argc, char **argv)
   g_test_add_func ("/punch-session/sequential/one-starts", test_one_starts);
   g_test_add_func ("/punch-session/sequential/late-start", test_late_start);
   g_test_add_func ("/punch-session/sequential/ignored", test_ignored);
+  g_test_add_func ("/punch-session/tcp/both-start", test_tcp_both_start);
+  g_test_add_func ("/punch-session/tcp/answer-and-restart", test_tcp_answer_and_restart);
   return g_test_run ();
 }

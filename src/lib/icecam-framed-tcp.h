@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 
 /* Bytes waiting to be sent beyond which whole new datagrams are dropped (media is real-time:
  * a queue behind a slow link is worse than a loss that the receiver reports). */
-#define ICECAM_FRAMED_TCP_MAX_QUEUED (256 * 1024)
+#define ICECAM_FRAMED_TCP_MAX_QUEUED (128 * 1024)
 
 typedef struct _IcecamFramedTcp IcecamFramedTcp;
 

@@ -218,7 +218,9 @@ lab_site_host() {
 lab_site_remove() {
   local ns
   for ns in "$1$2" "$1$2b" "$1$2nat" "$1$2link"; do
-    ip netns list | awk '{print $1}' | grep -qx "$(lab_ns_name "$ns")" || continue
+    # (errors hidden: listing while another lab deletes a namespace says "Peer netns
+    # reference is invalid" for the dying one)
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$(lab_ns_name "$ns")" || continue
     lab_kill_ns_pids "$(lab_ns_name "$ns")"
     ip netns delete "$(lab_ns_name "$ns")"
   done

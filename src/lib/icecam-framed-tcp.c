@@ -49,23 +49,34 @@ struct _IcecamFramedTcp {
 static void start_reading (IcecamFramedTcp *self);
 
 static void
-set_gone (IcecamFramedTcp *self)
+clear_source (GSource **source)
 {
-  if (self->gone)
-    return;
+  if (*source != NULL) {
+    g_source_destroy (*source);
+    g_clear_pointer (source, g_source_unref);
+  }
+}
+
+/* Nothing is sent, read or waited for any more. */
+static void
+stop (IcecamFramedTcp *self)
+{
   self->gone = TRUE;
   g_atomic_int_set (&self->up, FALSE);
   g_mutex_lock (&self->lock);
   self->closed = TRUE;
-  if (self->out_source != NULL) {
-    g_source_destroy (self->out_source);
-    g_clear_pointer (&self->out_source, g_source_unref);
-  }
+  clear_source (&self->out_source);
   g_mutex_unlock (&self->lock);
-  if (self->in_source != NULL) {
-    g_source_destroy (self->in_source);
-    g_clear_pointer (&self->in_source, g_source_unref);
-  }
+  clear_source (&self->connect_source);
+  clear_source (&self->in_source);
+}
+
+static void
+set_gone (IcecamFramedTcp *self)
+{
+  if (self->gone)
+    return;
+  stop (self);
   g_socket_shutdown (self->socket, TRUE, TRUE, NULL);
   /* Last: the callback may free us. */
   if (self->state_func != NULL)
@@ -335,25 +346,9 @@ icecam_framed_tcp_free (IcecamFramedTcp *self)
 {
   if (self == NULL)
     return;
-  self->gone = TRUE;
   self->state_func = NULL;
   self->packet_func = NULL;
-  g_atomic_int_set (&self->up, FALSE);
-  g_mutex_lock (&self->lock);
-  self->closed = TRUE;
-  if (self->out_source != NULL) {
-    g_source_destroy (self->out_source);
-    g_clear_pointer (&self->out_source, g_source_unref);
-  }
-  g_mutex_unlock (&self->lock);
-  if (self->connect_source != NULL) {
-    g_source_destroy (self->connect_source);
-    g_clear_pointer (&self->connect_source, g_source_unref);
-  }
-  if (self->in_source != NULL) {
-    g_source_destroy (self->in_source);
-    g_clear_pointer (&self->in_source, g_source_unref);
-  }
+  stop (self);
   g_socket_close (self->socket, NULL);
   g_object_unref (self->socket);
   g_clear_object (&self->remote);

@@ -201,6 +201,31 @@ try_listen_stun (IcecamRendezvous *self, GInetSocketAddress *address, GError **e
   return TRUE;
 }
 
+/* How many ports the system may choose for the STUN responder before one is free for TCP too. */
+#define STUN_PORT_ATTEMPTS 8
+
+/* @address with port 0: a port the system chooses for UDP may be taken for TCP; choose again,
+ * a few times, so that STUN over TCP shares it (else TCP punching would find no mapping). The
+ * last choice stays without TCP if need be (listen_stun_tcp() then warns). */
+static gboolean
+listen_stun_any_port (IcecamRendezvous *self, GInetSocketAddress *address, GError **error)
+{
+  for (guint attempt = 0; attempt < STUN_PORT_ATTEMPTS; attempt++) {
+    g_autoptr (GError) tcp_error = NULL;
+
+    if (!try_listen_stun (self, address, error))
+      return FALSE;
+    if (attempt + 1 == STUN_PORT_ATTEMPTS ||
+        icecam_stun_responder_listen_tcp (self->stun, &tcp_error))
+      return TRUE;
+    g_debug ("STUN port %u is taken for TCP (%s), choosing another",
+             icecam_stun_responder_get_port (self->stun), tcp_error->message);
+    g_clear_object (&self->stun);
+    g_clear_object (&self->stun_host);
+  }
+  return TRUE;
+}
+
 /* STUN over TCP at the responder's host and port: the signalling listener's own connections
  * when it receives them, else a TCP listener of the responder's. */
 static void
@@ -214,6 +239,8 @@ listen_stun_tcp (IcecamRendezvous *self)
     icecam_acceptor_set_stun_over_tcp (self->acceptor, TRUE);
     return;
   }
+  if (icecam_stun_responder_get_tcp_port (self->stun) != 0)
+    return; /* a port the system chose, free for both (listen_stun()) */
   if (!icecam_stun_responder_listen_tcp (self->stun, &error))
     g_warning ("STUN over TCP on port %u: %s (STUN on UDP only; TCP hole punching finds no "
                "mapping here)", port, error->message);
@@ -228,7 +255,9 @@ listen_stun (IcecamRendezvous *self, gboolean ws_port_was_ephemeral, GError **er
   g_autoptr (GError) local_error = NULL;
 
   if (self->stun_address != NULL) {
-    if (try_listen_stun (self, self->stun_address, error))
+    if (g_inet_socket_address_get_port (self->stun_address) == 0 ?
+          listen_stun_any_port (self, self->stun_address, error) :
+          try_listen_stun (self, self->stun_address, error))
       return TRUE;
     g_prefix_error (error, "STUN responder: ");
     return FALSE;
@@ -245,7 +274,7 @@ listen_stun (IcecamRendezvous *self, gboolean ws_port_was_ephemeral, GError **er
   g_debug ("UDP port %u is not free (%s), STUN responder on a port the system chooses",
            self->port, local_error->message);
   any_port = g_inet_socket_address_new (self->listen_address, 0);
-  if (try_listen_stun (self, G_INET_SOCKET_ADDRESS (any_port), error))
+  if (listen_stun_any_port (self, G_INET_SOCKET_ADDRESS (any_port), error))
     return TRUE;
   g_prefix_error (error, "STUN responder: ");
   return FALSE;

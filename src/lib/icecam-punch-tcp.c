@@ -134,8 +134,10 @@ on_tcp_packet (IcecamFramedTcp *conn, const guint8 *data, gsize length, gpointer
   if (kind == ICECAM_PUNCH_PACKET_PROBE) {
     icecam_punch_tcp_send_packet (self, conn, ICECAM_PUNCH_PACKET_ANSWER);
   } else if (kind == ICECAM_PUNCH_PACKET_ANSWER && !self->finished) {
+    GInetSocketAddress *remote = icecam_framed_tcp_get_remote (conn);
+
     icecam_punch_tcp_set_current (self, conn);
-    self->remote = g_object_ref (icecam_framed_tcp_get_remote (conn));
+    self->remote = g_object_ref (remote != NULL ? remote : self->config.peer);
     icecam_punch_finish (self, TRUE);
   }
 }

@@ -806,10 +806,33 @@ parse_type (JsonObject *object, IcecamMessageType *type, GError **error)
   return FALSE;
 }
 
+/* One parser per thread, kept: a new one per message (two GObjects made and finalized) was
+ * a sixth of what parsing a relayed candidate cost the rendezvous. Loading a text drops what
+ * the previous one left. */
+static void
+parser_free (gpointer parser)
+{
+  g_object_unref (parser);
+}
+
+static GPrivate thread_parser = G_PRIVATE_INIT (parser_free);
+
+static JsonParser *
+get_parser (void)
+{
+  JsonParser *parser = g_private_get (&thread_parser);
+
+  if (parser == NULL) {
+    parser = json_parser_new_immutable ();
+    g_private_set (&thread_parser, parser);
+  }
+  return parser;
+}
+
 static JsonObject *
 parse_object (const gchar *text, gsize length, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  JsonParser *parser = get_parser ();
   g_autoptr (GError) json_error = NULL;
   JsonNode *root;
 
@@ -896,119 +919,184 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
 
 /* ---- Building ------------------------------------------------------------------------- */
 
+/* The text is written directly, not through json-glib's builder and generator: a relayed
+ * candidate is built once per message, and the builder's nodes, objects and two GObjects took
+ * a fifth of the rendezvous's time per message (docs/benchmarks.md, section 16b). The output
+ * is what json-glib 1.6 writes, byte for byte (test-protocol checks it against json-glib for
+ * every message type and every ASCII character), except for U+001F, which json-glib leaves
+ * raw, invalid JSON, and which is escaped here like the other control characters. */
+
 static void
-build_ice_servers (JsonBuilder *builder, GPtrArray *servers)
+append_string (GString *out, const gchar *value)
 {
-  json_builder_begin_array (builder);
+  static const gchar hex[] = "0123456789abcdef";
+  const gchar *run = value;
+  const gchar *p;
+
+  g_string_append_c (out, '"');
+  for (p = value; *p != '\0'; p++) {
+    guchar c = (guchar) *p;
+    const gchar *escape;
+
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+      continue;
+    g_string_append_len (out, run, p - run);
+    run = p + 1;
+    switch (c) {
+    case '"': escape = "\\\""; break;
+    case '\\': escape = "\\\\"; break;
+    case '\b': escape = "\\b"; break;
+    case '\f': escape = "\\f"; break;
+    case '\n': escape = "\\n"; break;
+    case '\r': escape = "\\r"; break;
+    case '\t': escape = "\\t"; break;
+    default: escape = NULL; break;
+    }
+    if (escape != NULL) {
+      g_string_append (out, escape);
+    } else {
+      g_string_append (out, "\\u00");
+      g_string_append_c (out, hex[c >> 4]);
+      g_string_append_c (out, hex[c & 0xf]);
+    }
+  }
+  g_string_append_len (out, run, p - run);
+  g_string_append_c (out, '"');
+}
+
+/* ,"name": (no comma before the first member) */
+static void
+append_name (GString *out, const gchar *name)
+{
+  if (out->str[out->len - 1] != '{')
+    g_string_append_c (out, ',');
+  append_string (out, name);
+  g_string_append_c (out, ':');
+}
+
+static void
+append_ice_servers (GString *out, GPtrArray *servers)
+{
+  g_string_append_c (out, '[');
   for (guint i = 0; servers != NULL && i < servers->len; i++) {
     const IcecamIceServer *server = g_ptr_array_index (servers, i);
 
-    json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "urls");
-    json_builder_begin_array (builder);
-    for (guint j = 0; server->urls != NULL && server->urls[j] != NULL; j++)
-      json_builder_add_string_value (builder, server->urls[j]);
-    json_builder_end_array (builder);
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, "{\"urls\":[");
+    for (guint j = 0; server->urls != NULL && server->urls[j] != NULL; j++) {
+      if (j > 0)
+        g_string_append_c (out, ',');
+      append_string (out, server->urls[j]);
+    }
+    g_string_append_c (out, ']');
     if (server->username != NULL) {
-      json_builder_set_member_name (builder, "username");
-      json_builder_add_string_value (builder, server->username);
+      append_name (out, "username");
+      append_string (out, server->username);
     }
     if (server->credential != NULL) {
-      json_builder_set_member_name (builder, "credential");
-      json_builder_add_string_value (builder, server->credential);
+      append_name (out, "credential");
+      append_string (out, server->credential);
     }
-    json_builder_end_object (builder);
+    g_string_append_c (out, '}');
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_cameras (JsonBuilder *builder, gchar **cameras)
+append_cameras (GString *out, gchar **cameras)
 {
-  json_builder_begin_array (builder);
+  g_string_append_c (out, '[');
   for (guint i = 0; cameras != NULL && cameras[i] != NULL; i++) {
-    json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "id");
-    json_builder_add_string_value (builder, cameras[i]);
-    json_builder_end_object (builder);
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, "{\"id\":");
+    append_string (out, cameras[i]);
+    g_string_append_c (out, '}');
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_features (JsonBuilder *builder, IcecamFeatures features)
+append_features (GString *out, IcecamFeatures features)
 {
-  json_builder_begin_array (builder);
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '[');
   for (guint bit = 0; bit < 8 * sizeof features; bit++) {
     const gchar *name = (features & (1u << bit)) ? icecam_feature_to_string (1u << bit) : NULL;
 
-    if (name != NULL)
-      json_builder_add_string_value (builder, name);
+    if (name == NULL)
+      continue;
+    if (!first)
+      g_string_append_c (out, ',');
+    append_string (out, name);
+    first = FALSE;
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *msg)
+append_field (GString *out, const FieldSpec *spec, const IcecamMessage *msg)
 {
   const gchar *value;
 
   switch (spec->kind) {
   case FIELD_VERSION:
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_int_value (builder, msg->version);
+    append_name (out, spec->name);
+    g_string_append_printf (out, "%u", msg->version);
     break;
   case FIELD_ROLE:
     if (msg->role != ICECAM_ROLE_CAMERA && msg->role != ICECAM_ROLE_VIEWER)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_role_to_string (msg->role));
+    append_name (out, spec->name);
+    append_string (out, icecam_role_to_string (msg->role));
     break;
   case FIELD_CODE:
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_error_code_to_string (msg->error_code));
+    append_name (out, spec->name);
+    append_string (out, icecam_error_code_to_string (msg->error_code));
     break;
   case FIELD_BYE_CODE:
     if (msg->bye_code == ICECAM_BYE_CODE_NONE)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_bye_code_to_string (msg->bye_code));
+    append_name (out, spec->name);
+    append_string (out, icecam_bye_code_to_string (msg->bye_code));
     break;
   case FIELD_ICE_SERVERS:
     if (!spec->required && msg->ice_servers == NULL)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    build_ice_servers (builder, msg->ice_servers);
+    append_name (out, spec->name);
+    append_ice_servers (out, msg->ice_servers);
     break;
   case FIELD_CAMERAS:
-    json_builder_set_member_name (builder, spec->name);
-    build_cameras (builder, msg->cameras);
+    append_name (out, spec->name);
+    append_cameras (out, msg->cameras);
     break;
   case FIELD_FEATURES:
     if (msg->features == ICECAM_FEATURE_NONE)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    build_features (builder, msg->features);
+    append_name (out, spec->name);
+    append_features (out, msg->features);
     break;
   case FIELD_PORT_STEP:
     if (msg->port_step == 0)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_int_value (builder, msg->port_step);
+    append_name (out, spec->name);
+    g_string_append_printf (out, "%d", msg->port_step);
     break;
   case FIELD_BOOLEAN:
     /* Only true is sent: absent means false to peers that predate the field anyway. */
     if (!G_STRUCT_MEMBER (gboolean, msg, spec->offset))
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_boolean_value (builder, TRUE);
+    append_name (out, spec->name);
+    g_string_append (out, "true");
     break;
   default:
     value = G_STRUCT_MEMBER (const gchar *, msg, spec->offset);
     if (value == NULL)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, value);
+    append_name (out, spec->name);
+    append_string (out, value);
     break;
   }
 }
@@ -1016,27 +1104,18 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
 gchar *
 icecam_message_to_json (const IcecamMessage *msg)
 {
-  g_autoptr (JsonBuilder) builder = NULL;
-  g_autoptr (JsonGenerator) generator = NULL;
-  g_autoptr (JsonNode) root = NULL;
   const FieldSpec *fields;
+  GString *out;
 
   g_return_val_if_fail (msg != NULL, NULL);
   g_return_val_if_fail ((guint) msg->type < ICECAM_N_MESSAGE_TYPES, NULL);
 
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, icecam_message_type_to_string (msg->type));
+  out = g_string_sized_new (256);
+  g_string_append (out, "{\"type\":");
+  append_string (out, icecam_message_type_to_string (msg->type));
   fields = message_fields[msg->type];
   for (guint i = 0; i < G_N_ELEMENTS (message_fields[0]) && fields[i].name != NULL; i++)
-    build_field (builder, &fields[i], msg);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
+    append_field (out, &fields[i], msg);
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
 }
-
-

@@ -504,7 +504,8 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
 {
   const gchar *type = icecam_message_type_to_string (msg->type);
 
-  g_debug ("%s: received '%s'", peer->label, type);
+  if (self->debug)
+    g_debug ("%s: received '%s'", peer->label, type);
   if (msg->type == ICECAM_MESSAGE_HELLO) {
     registry_handle_hello (self, peer, msg);
     return;
@@ -942,6 +943,7 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
 static void
 icecam_registry_init (IcecamRegistry *self)
 {
+  self->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   self->peers = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                        (GDestroyNotify) registry_peer_free);
   self->cameras = g_hash_table_new (g_str_hash, g_str_equal);

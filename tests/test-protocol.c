@@ -2,6 +2,7 @@
 /* Unit tests for the signalling protocol: round trips of every message and every way to fail. */
 
 #include "icecam-protocol.h"
+#include "icecam-protocol-private.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -1066,6 +1067,106 @@ test_build_escapes (void)
   }
 }
 
+/* The parse of @text, or its error, as one line. */
+static gchar *
+parse_outcome (const gchar *text, gsize length)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamMessage) msg = icecam_message_parse (text, length, &error);
+
+  if (msg == NULL)
+    return g_strdup_printf ("error %d: %s", error->code, error->message);
+  return icecam_message_to_json (msg);
+}
+
+static void
+assert_same_as_json_glib (const gchar *text, gsize length)
+{
+  g_autofree gchar *flat = parse_outcome (text, length);
+  g_autofree gchar *reference = NULL;
+
+  icecam_message_parse_set_json_glib_only (TRUE);
+  reference = parse_outcome (text, length);
+  icecam_message_parse_set_json_glib_only (FALSE);
+  if (g_strcmp0 (flat, reference) != 0)
+    g_error ("'%.*s': '%s', json-glib alone: '%s'", (gint) length, text, flat, reference);
+}
+
+/* Flat objects of plain strings are read without json-glib: whatever the text, the message
+ * or the error is the same as json-glib's (a few hand-picked texts, then random ones made of
+ * the pieces messages are made of, right and wrong). */
+static void
+test_parse_flat_same_as_json_glib (void)
+{
+  const gchar *texts[] = {
+    "{\"type\":\"candidate\",\"session\":\"s1\",\"candidate\":\"candidate:1 1 UDP 1 "
+    "203.0.113.1 9 typ host\"}",
+    " {\"type\" : \"ping\"}\r\n",
+    "{\"type\":\"watch\",\"camera\":\"cam-1\",\"camera\":\"cam-2\"}",
+    "{\"type\":\"watch\",\"\":\"x\",\"camera\":\"cam-1\"}",
+    "{\"type\":\"watch\",\"camera\":\"caméra\"}",
+    "{\"type\":\"bye\",\"session\":\"s1\",\"reason\":\"gone \u00e9\"}",
+    "{\"type\":\"bye\",\"session\":\"s1\",}",
+    "{\"type\":\"bye\" \"session\":\"s1\"}",
+    "{\"type\":\"bye\",\"session\":\"s1\"}}",
+    "{\"type\":\"end-of-candidates\",\"session\":\"\"}",
+    "{\"type\":\"nope\"}",
+    "{\"type\":\"hello\",\"role\":\"camera\",\"id\":\"c\",\"version\":\"1\"}",
+    "{}",
+    "{\"type\":\"ping\",\"extra\":\"\x7f\"}",
+  };
+  const gchar *names[] = { "type", "session", "candidate", "camera", "reason", "code", "id",
+                           "role", "version", "x", "" };
+  const gchar *values[] = { "candidate", "watch", "bye", "ping", "end-of-candidates", "hello",
+                            "s1", "cam-1", "camera", "viewer", "peer-left", "candidate:1 1 UDP "
+                            "2013266431 127.0.0.1 9 typ host", "a b", "é€", "bad id!", "" };
+  const gchar *spaces[] = { "", "", "", " ", "\t", "\r\n " };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (19);
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    assert_same_as_json_glib (texts[i], strlen (texts[i]));
+
+  for (guint n = 0; n < 20000; n++) {
+    g_autoptr (GString) text = g_string_new (NULL);
+    guint members = g_rand_int_range (rand, 0, 5);
+
+#define SPACE() g_string_append (text, spaces[g_rand_int_range (rand, 0, G_N_ELEMENTS (spaces))])
+    SPACE ();
+    g_string_append_c (text, '{');
+    for (guint m = 0; m < members; m++) {
+      guint odd = g_rand_int_range (rand, 0, 40);
+
+      SPACE ();
+      g_string_append_printf (text, "\"%s\"",
+                              m == 0 && odd > 3 ? "type"
+                                                : names[g_rand_int_range (rand, 0, G_N_ELEMENTS (names))]);
+      SPACE ();
+      g_string_append_c (text, odd == 1 ? ' ' : ':');
+      SPACE ();
+      if (odd == 2)
+        g_string_append (text, "1");
+      else if (odd == 3)
+        g_string_append (text, "[\"a\"]");
+      else if (odd == 4)
+        g_string_append (text, "\"a\\nb\"");
+      else if (odd == 5)
+        g_string_append (text, "true");
+      else
+        g_string_append_printf (text, "\"%s\"",
+                                values[g_rand_int_range (rand, 0, G_N_ELEMENTS (values))]);
+      SPACE ();
+      if (m + 1 < members || odd == 6)
+        g_string_append_c (text, odd == 7 ? ';' : ',');
+    }
+    SPACE ();
+    if (g_rand_int_range (rand, 0, 30) > 0)
+      g_string_append_c (text, '}');
+    SPACE ();
+#undef SPACE
+    assert_same_as_json_glib (text->str, text->len);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1117,6 +1218,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/id-is-valid", test_id_is_valid);
   g_test_add_func ("/protocol/boxed", test_boxed);
   g_test_add_func ("/protocol/build/escapes", test_build_escapes);
+  g_test_add_func ("/protocol/parse/flat-same-as-json-glib", test_parse_flat_same_as_json_glib);
 
   return g_test_run ();
 }

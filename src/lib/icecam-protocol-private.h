@@ -15,5 +15,7 @@ gboolean icecam_role_from_string (const gchar *name, IcecamRole *role);
 gboolean icecam_error_code_from_string (const gchar *name, IcecamErrorCode *code);
 IcecamByeCode icecam_bye_code_from_string (const gchar *name);
 IcecamFeatures icecam_feature_from_string (const gchar *name);
+/* For tests: parse every text through json-glib, not the flat reader first. */
+void icecam_message_parse_set_json_glib_only (gboolean only);
 
 G_END_DECLS

@@ -72,9 +72,8 @@ check_same_as_json_glib (const uint8_t *data, size_t size, const IcecamMessage *
   g_autofree gchar *json = NULL;
   g_autofree gchar *reference_json = NULL;
 
-  icecam_message_parse_set_json_glib_only (TRUE);
-  reference = icecam_message_parse ((const gchar *) data, size, &reference_error);
-  icecam_message_parse_set_json_glib_only (FALSE);
+  reference = icecam_message_parse_with_json_glib ((const gchar *) data, size,
+                                                   &reference_error);
   if ((msg == NULL) != (reference == NULL))
     icecam_fuzz_fail ("accepted by %s only", msg != NULL ? "the flat reader" : "json-glib");
   if (msg == NULL) {

@@ -806,38 +806,6 @@ parse_type (JsonObject *object, IcecamMessageType *type, GError **error)
   return FALSE;
 }
 
-/* One parser per thread, kept: a new one per message (two GObjects made and finalized) was
- * a sixth of what parsing a relayed candidate cost the rendezvous. Loading a text drops what
- * the previous one left. */
-static void
-parser_free (gpointer parser)
-{
-  g_object_unref (parser);
-}
-
-static GPrivate thread_parser = G_PRIVATE_INIT (parser_free);
-
-static JsonParser *
-get_parser (void)
-{
-  JsonParser *parser = g_private_get (&thread_parser);
-
-  if (parser == NULL) {
-    parser = json_parser_new_immutable ();
-    g_private_set (&thread_parser, parser);
-  }
-  return parser;
-}
-
-static gboolean json_glib_only;
-
-/* For tests: every text through json-glib, as before the flat reader. */
-void
-icecam_message_parse_set_json_glib_only (gboolean only)
-{
-  json_glib_only = only;
-}
-
 /* A JSON string at @text[*i] with no escape and no control character (the common case: ids,
  * candidates), its contents copied; NULL (nothing consumed) for any other. */
 static gchar *
@@ -911,16 +879,16 @@ parse_flat_object (const gchar *text, gsize length)
 }
 
 static JsonObject *
-parse_object (const gchar *text, gsize length, GError **error)
+parse_object (const gchar *text, gsize length, gboolean flat_first, GError **error)
 {
-  JsonObject *flat = json_glib_only ? NULL : parse_flat_object (text, length);
+  JsonObject *flat = flat_first ? parse_flat_object (text, length) : NULL;
+  g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) json_error = NULL;
-  JsonParser *parser;
   JsonNode *root;
 
   if (flat != NULL)
     return flat;
-  parser = get_parser ();
+  parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, length, &json_error)) {
     /* json-glib's text can quote the peer's input; keep it short like our own quotes. */
     g_autofree gchar *head = truncate_utf8 (json_error->message, 4 * MAX_QUOTED_CHARS);
@@ -968,8 +936,8 @@ message_strings_valid (const IcecamMessage *msg, GError **error)
   return valid;
 }
 
-IcecamMessage *
-icecam_message_parse (const gchar *text, gsize length, GError **error)
+static IcecamMessage *
+message_parse (const gchar *text, gsize length, gboolean flat_first, GError **error)
 {
   g_autoptr (JsonObject) object = NULL;
   g_autoptr (IcecamMessage) msg = NULL;
@@ -991,7 +959,7 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
   }
   if (!check_raw_text (text, length, error))
     return NULL;
-  object = parse_object (text, length, error);
+  object = parse_object (text, length, flat_first, error);
   if (object == NULL || !parse_type (object, &type, error))
     return NULL;
 
@@ -1000,6 +968,19 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
   if (!parse_fields (object, msg, error) || !message_strings_valid (msg, error))
     return NULL;
   return g_steal_pointer (&msg);
+}
+
+IcecamMessage *
+icecam_message_parse (const gchar *text, gsize length, GError **error)
+{
+  return message_parse (text, length, TRUE, error);
+}
+
+/* For tests: every text through json-glib, as before the flat reader. */
+IcecamMessage *
+icecam_message_parse_with_json_glib (const gchar *text, gsize length, GError **error)
+{
+  return message_parse (text, length, FALSE, error);
 }
 
 /* ---- Building ------------------------------------------------------------------------- */

@@ -50,8 +50,10 @@ struct _IcecamWsOutput {
   guint64 payload_left;  /* payload bytes still to come */
   /* our frames */
   gboolean ping_due;     /* asked for while a frame was being written */
-  GByteArray *due;       /* our text frames, waiting for the end of libsoup's frame */
-  GByteArray *pending;   /* our bytes being written: libsoup's wait until they are */
+  GByteArray *due;       /* our text frames, waiting for the end of libsoup's frame; NULL:
+                          * none (not kept empty: a connection would keep its largest
+                          * message's worth of memory) */
+  GByteArray *pending;   /* our bytes being written: libsoup's wait until they are; NULL: none */
   GSource *writable;     /* while pending waits for the socket */
   gboolean broken;       /* writing failed: libsoup hears it from its own writes */
 };
@@ -128,21 +130,18 @@ flush_ours (IcecamWsOutput *self)
 {
   for (;;) {
     g_autoptr (GError) error = NULL;
-    GByteArray *swap;
     gssize n;
 
     if (self->broken) {
-      g_byte_array_set_size (self->pending, 0);
-      g_byte_array_set_size (self->due, 0);
+      g_clear_pointer (&self->pending, g_byte_array_unref);
+      g_clear_pointer (&self->due, g_byte_array_unref);
       return TRUE;  /* nothing more goes out from us; libsoup's own write fails */
     }
-    if (self->pending->len == 0) {
-      if (!at_boundary (self) || (!self->ping_due && self->due->len == 0))
+    if (self->pending == NULL) {
+      if (!at_boundary (self) || (!self->ping_due && self->due == NULL))
         return TRUE;
-      /* Swapped, not copied: pending is empty. */
-      swap = self->pending;
-      self->pending = self->due;
-      self->due = swap;
+      /* Moved, not copied. */
+      self->pending = self->due != NULL ? g_steal_pointer (&self->due) : g_byte_array_new ();
       if (self->ping_due)
         g_byte_array_append (self->pending, (const guint8 *) PING_FRAME, 2);
       self->ping_due = FALSE;
@@ -165,7 +164,10 @@ flush_ours (IcecamWsOutput *self)
       self->broken = TRUE;
       continue;
     }
-    g_byte_array_remove_range (self->pending, 0, (guint) n);
+    if ((gsize) n == self->pending->len)
+      g_clear_pointer (&self->pending, g_byte_array_unref);
+    else
+      g_byte_array_remove_range (self->pending, 0, (guint) n);
   }
 }
 
@@ -213,7 +215,7 @@ icecam_ws_output_write_nonblocking (GPollableOutputStream *pollable, const void 
                                                   buffer, count, NULL, error);
   if (n > 0) {
     track (self, buffer, (gsize) n);
-    if ((self->ping_due || self->due->len > 0) && at_boundary (self))
+    if ((self->ping_due || self->due != NULL) && at_boundary (self))
       flush_ours (self);
   }
   return n;
@@ -236,14 +238,14 @@ write_pending_blocking (IcecamWsOutput *self, GCancellable *cancellable, GError 
 {
   gsize written = 0;
 
-  if (self->pending->len == 0)
+  if (self->pending == NULL)
     return TRUE;
   if (!g_output_stream_write_all (self->base, self->pending->data, self->pending->len, &written,
                                   cancellable, error)) {
     self->broken = TRUE;
     return FALSE;
   }
-  g_byte_array_set_size (self->pending, 0);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
   return TRUE;
 }
 
@@ -259,7 +261,7 @@ icecam_ws_output_write (GOutputStream *stream, const void *buffer, gsize count,
   n = g_output_stream_write (self->base, buffer, count, cancellable, error);
   if (n > 0) {
     track (self, buffer, (gsize) n);
-    if ((self->ping_due || self->due->len > 0) && at_boundary (self))
+    if ((self->ping_due || self->due != NULL) && at_boundary (self))
       flush_ours (self);
   }
   return n;
@@ -297,8 +299,8 @@ icecam_ws_output_finalize (GObject *object)
     g_source_destroy (self->writable);
     g_source_unref (self->writable);
   }
-  g_byte_array_unref (self->due);
-  g_byte_array_unref (self->pending);
+  g_clear_pointer (&self->due, g_byte_array_unref);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
   g_main_context_unref (self->context);
   g_object_unref (self->base);
   G_OBJECT_CLASS (icecam_ws_output_parent_class)->finalize (object);
@@ -319,8 +321,6 @@ icecam_ws_output_class_init (IcecamWsOutputClass *klass)
 static void
 icecam_ws_output_init (IcecamWsOutput *self)
 {
-  self->due = g_byte_array_new ();
-  self->pending = g_byte_array_new ();
   self->context = g_main_context_ref_thread_default ();
 }
 
@@ -398,6 +398,34 @@ icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize lengt
       header[2 + i] = (guint8) ((guint64) length >> (56 - 8 * i));
     header_len = 10;
   }
+  /* Between frames with nothing of ours waiting (nearly always): written straight from @text,
+   * header and text in one call; only what the socket does not take is copied. */
+  if (self->pending == NULL && self->due == NULL && at_boundary (self)) {
+    GOutputVector vectors[] = { { header, header_len }, { text, length } };
+    gsize written = 0;
+    GPollableReturn ret;
+
+    ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                       vectors, G_N_ELEMENTS (vectors),
+                                                       &written, NULL, NULL);
+    if (ret == G_POLLABLE_RETURN_FAILED || written > header_len + length) {
+      self->broken = TRUE;
+      flush_ours (self);
+      return;
+    }
+    if (written == header_len + length)
+      return;
+    self->pending = g_byte_array_sized_new ((guint) (header_len + length - written));
+    if (written < header_len)
+      g_byte_array_append (self->pending, header + written, (guint) (header_len - written));
+    g_byte_array_append (self->pending,
+                         (const guint8 *) text + MAX (written, header_len) - header_len,
+                         (guint) (length - (MAX (written, header_len) - header_len)));
+    flush_ours (self);  /* the socket is full: arms the writable source */
+    return;
+  }
+  if (self->due == NULL)
+    self->due = g_byte_array_new ();
   g_byte_array_append (self->due, header, header_len);
   g_byte_array_append (self->due, (const guint8 *) text, (guint) length);
   flush_ours (self);
@@ -414,5 +442,5 @@ icecam_ws_output_at_boundary (IcecamWsOutput *self)
 {
   g_return_val_if_fail (ICECAM_IS_WS_OUTPUT (self), FALSE);
 
-  return at_boundary (self) && self->pending->len == 0;
+  return at_boundary (self) && self->pending == NULL;
 }

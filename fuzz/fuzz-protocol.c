@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libFuzzer target: icecam_message_parse() on one WebSocket frame, and the build -> parse round
- * trip of every message it accepts. */
+/* libFuzzer target: icecam_message_parse() on one WebSocket frame, the build -> parse round
+ * trip of every message it accepts, and the same outcome as json-glib alone (the flat reader
+ * takes plain-string objects first). */
 
 #include "icecam-fuzz.h"
 #include "icecam-protocol.h"
+#include "icecam-protocol-private.h"
 
 #include <string.h>
 
@@ -60,6 +62,33 @@ check_round_trip (const IcecamMessage *msg)
     icecam_fuzz_fail ("icecam_message_copy() lost something:\n%s\n%s", json, json_of_copy);
 }
 
+/* The message, or the error, exactly as when every text went through json-glib. */
+static void
+check_same_as_json_glib (const uint8_t *data, size_t size, const IcecamMessage *msg,
+                         const GError *error)
+{
+  g_autoptr (IcecamMessage) reference = NULL;
+  g_autoptr (GError) reference_error = NULL;
+  g_autofree gchar *json = NULL;
+  g_autofree gchar *reference_json = NULL;
+
+  reference = icecam_message_parse_with_json_glib ((const gchar *) data, size,
+                                                   &reference_error);
+  if ((msg == NULL) != (reference == NULL))
+    icecam_fuzz_fail ("accepted by %s only", msg != NULL ? "the flat reader" : "json-glib");
+  if (msg == NULL) {
+    if (error->code != reference_error->code ||
+        g_strcmp0 (error->message, reference_error->message) != 0)
+      icecam_fuzz_fail ("error '%s', json-glib alone: '%s'", error->message,
+                        reference_error->message);
+    return;
+  }
+  json = icecam_message_to_json (msg);
+  reference_json = icecam_message_to_json (reference);
+  if (g_strcmp0 (json, reference_json) != 0)
+    icecam_fuzz_fail ("parsed as %s, by json-glib alone as %s", json, reference_json);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -71,5 +100,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     check_parse_error (error);
   else
     check_round_trip (msg);
+  check_same_as_json_glib (data, size, msg, error);
   return 0;
 }

@@ -7,7 +7,7 @@
 #          Chromium, Firefox and python3-websockets (the web viewer's suite), the fuzzing and
 #          sanitizer toolchain, the packaging checks (systemd-analyze, man, debhelper) and the arm64
 #          cross-build (scripts/cross-arm64.sh) (scripts/test.sh, CI); the default
-#   bench: test + what only the benchmarks use: curl, jq
+#   bench: test + what only the benchmarks use: curl, jq, valgrind (bench/relay-instructions.sh)
 set -euo pipefail
 
 what=${1:-test}
@@ -40,7 +40,7 @@ if [ "$what" != demo ]; then
   )
 fi
 if [ "$what" = bench ]; then
-  packages+=(curl jq)
+  packages+=(curl jq valgrind)
 fi
 
 missing=()

@@ -3,6 +3,8 @@
  * pings every output once per interval, spread over it. */
 
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "icecam-ping-wheel.h"
 #include "icecam-ws-output.h"
@@ -144,6 +146,95 @@ test_ping_at_once (void)
   icecam_ws_output_ping (output);
 }
 
+/* Our texts: at once between libsoup's frames, else right after libsoup's frame, in order,
+ * with a ping asked for meanwhile; lengths with 7-, 16- and 64-bit length fields. */
+static void
+test_text_between_frames (void)
+{
+  g_autoptr (GOutputStream) memory = g_memory_output_stream_new_resizable ();
+  g_autoptr (IcecamWsOutput) output = icecam_ws_output_new (memory);
+  g_autoptr (GByteArray) frame = make_frame (0x2, 300, 'a');
+  g_autoptr (GByteArray) close = make_frame (0x8, 2, 0x03);
+  g_autofree gchar *big = g_strnfill (70000, 'x');
+  g_autofree gchar *frames = NULL;
+  gsize size;
+  const guint8 *data;
+
+  icecam_ws_output_send_text (output, "{\"a\":1}", 7);
+  write_part (output, frame->data, 10);
+  icecam_ws_output_send_text (output, big, 125);
+  icecam_ws_output_ping (output);
+  icecam_ws_output_send_text (output, big, 126);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (memory)),
+                    ==, 2 + 7 + 10);
+  write_part (output, frame->data + 10, frame->len - 10);
+  icecam_ws_output_send_text (output, big, 70000);
+  write_part (output, close->data, close->len);
+  frames = written (memory);
+  g_assert_cmpstr (frames, ==, "1:7 2:300 1:125 1:126 9:0 1:70000 8:2");
+  data = g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (memory));
+  g_assert_cmpmem (data + 2, 7, "{\"a\":1}", 7);
+  g_assert_cmpuint (data[0], ==, 0x81);
+
+  /* Closed: nothing more of ours. */
+  size = g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (memory));
+  g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (output), NULL, NULL));
+  icecam_ws_output_send_text (output, "{}", 2);
+  g_assert_cmpuint (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (memory)),
+                    ==, size);
+}
+
+/* A text larger than the socket takes: the rest goes when the socket is writable again, with
+ * no write of libsoup's to carry it, and libsoup's next frame waits behind it. */
+static void
+test_text_socket_full (void)
+{
+  enum { BIG = 4 * 1024 * 1024 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) ours = NULL;
+  g_autoptr (GSocket) peer = NULL;
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (IcecamWsOutput) output = NULL;
+  g_autoptr (GByteArray) frame = make_frame (0x2, 3, 'b');
+  g_autoptr (GByteArray) received = g_byte_array_new ();
+  g_autofree gchar *big = g_strnfill (BIG, 'x');
+  g_autofree gchar *frames = NULL;
+  guint8 buffer[65536];
+  gssize n;
+  gint fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  ours = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  peer = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (peer, FALSE);
+  connection = g_socket_connection_factory_create_connection (ours);
+  output = icecam_ws_output_new (g_io_stream_get_output_stream (G_IO_STREAM (connection)));
+
+  icecam_ws_output_send_text (output, big, BIG);
+  /* libsoup's frame may not go before ours is out. */
+  n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (output),
+                                                  frame->data, frame->len, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+
+  /* The peer reads; only our source writes the rest. */
+  while (received->len < BIG + 10) {
+    n = g_socket_receive (peer, (gchar *) buffer, sizeof buffer, NULL, NULL);
+    if (n > 0)
+      g_byte_array_append (received, buffer, (guint) n);
+    g_main_context_iteration (NULL, n <= 0);
+  }
+  g_assert_true (icecam_ws_output_at_boundary (output));
+  write_part (output, frame->data, frame->len);
+  while ((n = g_socket_receive (peer, (gchar *) buffer, sizeof buffer, NULL, NULL)) > 0)
+    g_byte_array_append (received, buffer, (guint) n);
+  frames = parse_frames (received->data, received->len);
+  g_assert_cmpstr (frames, ==, "1:4194304 2:3");
+}
+
 typedef struct {
   GOutputStream *memory;
   IcecamWsOutput *output;
@@ -237,6 +328,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ws-output/ping-between-frames", test_ping_between_frames);
   g_test_add_func ("/ws-output/ping-at-once", test_ping_at_once);
+  g_test_add_func ("/ws-output/text-between-frames", test_text_between_frames);
+  g_test_add_func ("/ws-output/text-socket-full", test_text_socket_full);
   g_test_add_func ("/ws-output/wheel-spreads", test_wheel_spreads);
   g_test_add_func ("/ws-output/wheel-remove", test_wheel_remove);
   return g_test_run ();

@@ -806,13 +806,89 @@ parse_type (JsonObject *object, IcecamMessageType *type, GError **error)
   return FALSE;
 }
 
-static JsonObject *
-parse_object (const gchar *text, gsize length, GError **error)
+/* A JSON string at @text[*i] with no escape and no control character (the common case: ids,
+ * candidates), its contents copied; NULL (nothing consumed) for any other. */
+static gchar *
+flat_string (const gchar *text, gsize length, gsize *i)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize start = *i + 1;
+
+  if (*i >= length || text[*i] != '"')
+    return NULL;
+  for (gsize j = start; j < length; j++) {
+    guchar c = (guchar) text[j];
+
+    if (c == '"') {
+      *i = j + 1;
+      return g_strndup (text + start, j - start);
+    }
+    if (c == '\\' || c < 0x20)
+      return NULL;
+  }
+  return NULL;
+}
+
+static void
+skip_space (const gchar *text, gsize length, gsize *i)
+{
+  while (*i < length && is_json_space (text[*i]))
+    (*i)++;
+}
+
+/* Most messages (candidate, end-of-candidates, watch, bye, ping) are one flat object of plain
+ * strings: read here in one pass into the object json-glib would have made, the same members
+ * in the same order, without its scanner (which was a fifth of the rendezvous's time per
+ * relayed message). Anything else (a number, an array, an escape, a repeated or empty name,
+ * another character) returns NULL and goes to json-glib as before, so what is accepted and
+ * every error text stay json-glib's. @text passed check_raw_text(). */
+static JsonObject *
+parse_flat_object (const gchar *text, gsize length)
+{
+  g_autoptr (JsonObject) object = json_object_new ();
+  gsize i = 0;
+
+  skip_space (text, length, &i);
+  if (i >= length || text[i++] != '{')
+    return NULL;
+  for (;;) {
+    g_autofree gchar *name = NULL;
+    g_autofree gchar *value = NULL;
+
+    skip_space (text, length, &i);
+    name = flat_string (text, length, &i);
+    if (name == NULL || *name == '\0' || json_object_has_member (object, name))
+      return NULL;
+    skip_space (text, length, &i);
+    if (i >= length || text[i++] != ':')
+      return NULL;
+    skip_space (text, length, &i);
+    value = flat_string (text, length, &i);
+    if (value == NULL)
+      return NULL;
+    json_object_set_string_member (object, name, value);
+    skip_space (text, length, &i);
+    if (i < length && text[i] == ',') {
+      i++;
+      continue;
+    }
+    if (i >= length || text[i++] != '}')
+      return NULL;
+    skip_space (text, length, &i);
+    return i == length ? g_steal_pointer (&object) : NULL;
+  }
+}
+
+static JsonObject *
+parse_object (const gchar *text, gsize length, gboolean flat_first, GError **error)
+{
+  JsonObject *flat = flat_first ? parse_flat_object (text, length) : NULL;
+  g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) json_error = NULL;
   JsonNode *root;
 
+  if (flat != NULL)
+    return flat;
+  parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, length, &json_error)) {
     /* json-glib's text can quote the peer's input; keep it short like our own quotes. */
     g_autofree gchar *head = truncate_utf8 (json_error->message, 4 * MAX_QUOTED_CHARS);
@@ -860,8 +936,8 @@ message_strings_valid (const IcecamMessage *msg, GError **error)
   return valid;
 }
 
-IcecamMessage *
-icecam_message_parse (const gchar *text, gsize length, GError **error)
+static IcecamMessage *
+message_parse (const gchar *text, gsize length, gboolean flat_first, GError **error)
 {
   g_autoptr (JsonObject) object = NULL;
   g_autoptr (IcecamMessage) msg = NULL;
@@ -883,7 +959,7 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
   }
   if (!check_raw_text (text, length, error))
     return NULL;
-  object = parse_object (text, length, error);
+  object = parse_object (text, length, flat_first, error);
   if (object == NULL || !parse_type (object, &type, error))
     return NULL;
 
@@ -894,121 +970,199 @@ icecam_message_parse (const gchar *text, gsize length, GError **error)
   return g_steal_pointer (&msg);
 }
 
+IcecamMessage *
+icecam_message_parse (const gchar *text, gsize length, GError **error)
+{
+  return message_parse (text, length, TRUE, error);
+}
+
+/* For tests: every text through json-glib, as before the flat reader. */
+IcecamMessage *
+icecam_message_parse_with_json_glib (const gchar *text, gsize length, GError **error)
+{
+  return message_parse (text, length, FALSE, error);
+}
+
 /* ---- Building ------------------------------------------------------------------------- */
 
+/* The text is written directly, not through json-glib's builder and generator: a relayed
+ * candidate is built once per message, and the builder's nodes, objects and two GObjects took
+ * a fifth of the rendezvous's time per message (docs/benchmarks.md, section 16b). The output
+ * is what json-glib 1.6 writes, byte for byte (test-protocol checks it against json-glib for
+ * every message type and every ASCII character), except for U+001F, which json-glib leaves
+ * raw, invalid JSON, and which is escaped here like the other control characters. */
+
 static void
-build_ice_servers (JsonBuilder *builder, GPtrArray *servers)
+append_string (GString *out, const gchar *value)
 {
-  json_builder_begin_array (builder);
+  static const gchar hex[] = "0123456789abcdef";
+  const gchar *run = value;
+  const gchar *p;
+
+  g_string_append_c (out, '"');
+  for (p = value; *p != '\0'; p++) {
+    guchar c = (guchar) *p;
+    const gchar *escape;
+
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+      continue;
+    g_string_append_len (out, run, p - run);
+    run = p + 1;
+    switch (c) {
+    case '"': escape = "\\\""; break;
+    case '\\': escape = "\\\\"; break;
+    case '\b': escape = "\\b"; break;
+    case '\f': escape = "\\f"; break;
+    case '\n': escape = "\\n"; break;
+    case '\r': escape = "\\r"; break;
+    case '\t': escape = "\\t"; break;
+    default: escape = NULL; break;
+    }
+    if (escape != NULL) {
+      g_string_append (out, escape);
+    } else {
+      g_string_append (out, "\\u00");
+      g_string_append_c (out, hex[c >> 4]);
+      g_string_append_c (out, hex[c & 0xf]);
+    }
+  }
+  g_string_append_len (out, run, p - run);
+  g_string_append_c (out, '"');
+}
+
+/* ,"name": (no comma before the first member) */
+static void
+append_name (GString *out, const gchar *name)
+{
+  if (out->str[out->len - 1] != '{')
+    g_string_append_c (out, ',');
+  append_string (out, name);
+  g_string_append_c (out, ':');
+}
+
+static void
+append_ice_servers (GString *out, GPtrArray *servers)
+{
+  g_string_append_c (out, '[');
   for (guint i = 0; servers != NULL && i < servers->len; i++) {
     const IcecamIceServer *server = g_ptr_array_index (servers, i);
 
-    json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "urls");
-    json_builder_begin_array (builder);
-    for (guint j = 0; server->urls != NULL && server->urls[j] != NULL; j++)
-      json_builder_add_string_value (builder, server->urls[j]);
-    json_builder_end_array (builder);
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, "{\"urls\":[");
+    for (guint j = 0; server->urls != NULL && server->urls[j] != NULL; j++) {
+      if (j > 0)
+        g_string_append_c (out, ',');
+      append_string (out, server->urls[j]);
+    }
+    g_string_append_c (out, ']');
     if (server->username != NULL) {
-      json_builder_set_member_name (builder, "username");
-      json_builder_add_string_value (builder, server->username);
+      append_name (out, "username");
+      append_string (out, server->username);
     }
     if (server->credential != NULL) {
-      json_builder_set_member_name (builder, "credential");
-      json_builder_add_string_value (builder, server->credential);
+      append_name (out, "credential");
+      append_string (out, server->credential);
     }
-    json_builder_end_object (builder);
+    g_string_append_c (out, '}');
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_cameras (JsonBuilder *builder, gchar **cameras)
+append_cameras (GString *out, gchar **cameras)
 {
-  json_builder_begin_array (builder);
+  g_string_append_c (out, '[');
   for (guint i = 0; cameras != NULL && cameras[i] != NULL; i++) {
-    json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "id");
-    json_builder_add_string_value (builder, cameras[i]);
-    json_builder_end_object (builder);
+    if (i > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, "{\"id\":");
+    append_string (out, cameras[i]);
+    g_string_append_c (out, '}');
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_features (JsonBuilder *builder, IcecamFeatures features)
+append_features (GString *out, IcecamFeatures features)
 {
-  json_builder_begin_array (builder);
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '[');
   for (guint bit = 0; bit < 8 * sizeof features; bit++) {
     const gchar *name = (features & (1u << bit)) ? icecam_feature_to_string (1u << bit) : NULL;
 
-    if (name != NULL)
-      json_builder_add_string_value (builder, name);
+    if (name == NULL)
+      continue;
+    if (!first)
+      g_string_append_c (out, ',');
+    append_string (out, name);
+    first = FALSE;
   }
-  json_builder_end_array (builder);
+  g_string_append_c (out, ']');
 }
 
 static void
-build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *msg)
+append_field (GString *out, const FieldSpec *spec, const IcecamMessage *msg)
 {
   const gchar *value;
 
   switch (spec->kind) {
   case FIELD_VERSION:
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_int_value (builder, msg->version);
+    append_name (out, spec->name);
+    g_string_append_printf (out, "%u", msg->version);
     break;
   case FIELD_ROLE:
     if (msg->role != ICECAM_ROLE_CAMERA && msg->role != ICECAM_ROLE_VIEWER)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_role_to_string (msg->role));
+    append_name (out, spec->name);
+    append_string (out, icecam_role_to_string (msg->role));
     break;
   case FIELD_CODE:
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_error_code_to_string (msg->error_code));
+    append_name (out, spec->name);
+    append_string (out, icecam_error_code_to_string (msg->error_code));
     break;
   case FIELD_BYE_CODE:
     if (msg->bye_code == ICECAM_BYE_CODE_NONE)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, icecam_bye_code_to_string (msg->bye_code));
+    append_name (out, spec->name);
+    append_string (out, icecam_bye_code_to_string (msg->bye_code));
     break;
   case FIELD_ICE_SERVERS:
     if (!spec->required && msg->ice_servers == NULL)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    build_ice_servers (builder, msg->ice_servers);
+    append_name (out, spec->name);
+    append_ice_servers (out, msg->ice_servers);
     break;
   case FIELD_CAMERAS:
-    json_builder_set_member_name (builder, spec->name);
-    build_cameras (builder, msg->cameras);
+    append_name (out, spec->name);
+    append_cameras (out, msg->cameras);
     break;
   case FIELD_FEATURES:
     if (msg->features == ICECAM_FEATURE_NONE)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    build_features (builder, msg->features);
+    append_name (out, spec->name);
+    append_features (out, msg->features);
     break;
   case FIELD_PORT_STEP:
     if (msg->port_step == 0)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_int_value (builder, msg->port_step);
+    append_name (out, spec->name);
+    g_string_append_printf (out, "%d", msg->port_step);
     break;
   case FIELD_BOOLEAN:
     /* Only true is sent: absent means false to peers that predate the field anyway. */
     if (!G_STRUCT_MEMBER (gboolean, msg, spec->offset))
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_boolean_value (builder, TRUE);
+    append_name (out, spec->name);
+    g_string_append (out, "true");
     break;
   default:
     value = G_STRUCT_MEMBER (const gchar *, msg, spec->offset);
     if (value == NULL)
       break;
-    json_builder_set_member_name (builder, spec->name);
-    json_builder_add_string_value (builder, value);
+    append_name (out, spec->name);
+    append_string (out, value);
     break;
   }
 }
@@ -1016,27 +1170,18 @@ build_field (JsonBuilder *builder, const FieldSpec *spec, const IcecamMessage *m
 gchar *
 icecam_message_to_json (const IcecamMessage *msg)
 {
-  g_autoptr (JsonBuilder) builder = NULL;
-  g_autoptr (JsonGenerator) generator = NULL;
-  g_autoptr (JsonNode) root = NULL;
   const FieldSpec *fields;
+  GString *out;
 
   g_return_val_if_fail (msg != NULL, NULL);
   g_return_val_if_fail ((guint) msg->type < ICECAM_N_MESSAGE_TYPES, NULL);
 
-  builder = json_builder_new_immutable ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, icecam_message_type_to_string (msg->type));
+  out = g_string_sized_new (256);
+  g_string_append (out, "{\"type\":");
+  append_string (out, icecam_message_type_to_string (msg->type));
   fields = message_fields[msg->type];
   for (guint i = 0; i < G_N_ELEMENTS (message_fields[0]) && fields[i].name != NULL; i++)
-    build_field (builder, &fields[i], msg);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
+    append_field (out, &fields[i], msg);
+  g_string_append_c (out, '}');
+  return g_string_free (out, FALSE);
 }
-
-

@@ -15,5 +15,8 @@ gboolean icecam_role_from_string (const gchar *name, IcecamRole *role);
 gboolean icecam_error_code_from_string (const gchar *name, IcecamErrorCode *code);
 IcecamByeCode icecam_bye_code_from_string (const gchar *name);
 IcecamFeatures icecam_feature_from_string (const gchar *name);
+/* For tests: icecam_message_parse() with every text through json-glib, not the flat reader. */
+IcecamMessage *icecam_message_parse_with_json_glib (const gchar *text, gsize length,
+                                                    GError **error);
 
 G_END_DECLS

@@ -64,6 +64,9 @@ struct _IcecamRegistry {
   GObject parent_instance;
 
   GHashTable *peers;     /* &Peer.id → Peer (owned) */
+  /* debug messages are written (G_MESSAGES_DEBUG), as it was when the registry was made:
+   * g_debug() formats its text even when it is dropped, on every message relayed */
+  gboolean debug;
   GHashTable *cameras;   /* camera id → Peer (borrowed) */
   gchar **online;        /* the presence list: sorted ids, capped; NULL when cameras changed */
   GHashTable *viewers;   /* viewer id → Peer (borrowed) */

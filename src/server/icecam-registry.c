@@ -504,7 +504,8 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
 {
   const gchar *type = icecam_message_type_to_string (msg->type);
 
-  g_debug ("%s: received '%s'", peer->label, type);
+  if (self->debug)
+    g_debug ("%s: received '%s'", peer->label, type);
   if (msg->type == ICECAM_MESSAGE_HELLO) {
     registry_handle_hello (self, peer, msg);
     return;
@@ -877,6 +878,49 @@ icecam_registry_finalize (GObject *object)
   G_OBJECT_CLASS (icecam_registry_parent_class)->finalize (object);
 }
 
+/* "send" is emitted once per message relayed: its own marshallers instead of the generic
+ * one, which goes through GValues and libffi. VOID:UINT64,BOXED, the message in static scope
+ * (never copied). */
+typedef void (*SendHandler) (gpointer instance, guint64 peer_id, gpointer message,
+                             gpointer data);
+
+static void
+marshal_send (GClosure *closure, GValue *return_value, guint n_param_values,
+              const GValue *param_values, gpointer invocation_hint, gpointer marshal_data)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  gpointer instance = g_value_peek_pointer (&param_values[0]);
+  SendHandler handler = (SendHandler) (marshal_data != NULL ? marshal_data : cc->callback);
+
+  g_return_if_fail (n_param_values == 3);
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    handler (closure->data, g_value_get_uint64 (&param_values[1]),
+             g_value_get_boxed (&param_values[2]), instance);
+  else
+    handler (instance, g_value_get_uint64 (&param_values[1]),
+             g_value_get_boxed (&param_values[2]), closure->data);
+}
+
+static void
+marshal_send_va (GClosure *closure, GValue *return_value, gpointer instance, va_list args,
+                 gpointer marshal_data, int n_params, GType *param_types)
+{
+  GCClosure *cc = (GCClosure *) closure;
+  SendHandler handler = (SendHandler) (marshal_data != NULL ? marshal_data : cc->callback);
+  guint64 peer_id;
+  gpointer message;
+  va_list copy;
+
+  G_VA_COPY (copy, args);
+  peer_id = va_arg (copy, guint64);
+  message = va_arg (copy, gpointer);
+  va_end (copy);
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    handler (closure->data, peer_id, message, instance);
+  else
+    handler (instance, peer_id, message, closure->data);
+}
+
 static void
 icecam_registry_class_init (IcecamRegistryClass *klass)
 {
@@ -894,9 +938,10 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
    * note of #IcecamRegistry.
    */
   signals[SIGNAL_SEND] =
-    g_signal_new ("send", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_UINT64,
+    g_signal_new ("send", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  marshal_send, G_TYPE_NONE, 2, G_TYPE_UINT64,
                   ICECAM_TYPE_MESSAGE | G_SIGNAL_TYPE_STATIC_SCOPE);
+  g_signal_set_va_marshaller (signals[SIGNAL_SEND], G_TYPE_FROM_CLASS (klass), marshal_send_va);
 
   /**
    * IcecamRegistry::close:
@@ -942,6 +987,7 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
 static void
 icecam_registry_init (IcecamRegistry *self)
 {
+  self->debug = !g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
   self->peers = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
                                        (GDestroyNotify) registry_peer_free);
   self->cameras = g_hash_table_new (g_str_hash, g_str_equal);

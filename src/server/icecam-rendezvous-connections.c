@@ -36,6 +36,17 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_free (conn);
 }
 
+/* Our messages: through the stream's output when it is ours (libsoup's send copies the text
+ * twice and formats two debug lines per frame), else through libsoup. */
+static void
+connection_send_text (Connection *conn, const gchar *json)
+{
+  if (conn->output != NULL)
+    icecam_ws_output_send_text (conn->output, json, strlen (json));
+  else
+    soup_websocket_connection_send_text (conn->ws, json);
+}
+
 /* One line for the operator: which client (@host, connection @id) hit which limit. */
 void
 icecam_rendezvous_log_refusal (IcecamRendezvous *self, IcecamOpsLogKind kind, guint64 id,
@@ -58,7 +69,7 @@ refuse_connection_with (Connection *conn, IcecamOpsLogKind kind, IcecamErrorCode
   icecam_rendezvous_log_refusal (conn->self, kind, conn->id, conn->host, text);
   error = icecam_message_new_error (code, NULL, text);
   json = icecam_message_to_json (error);
-  soup_websocket_connection_send_text (conn->ws, json);
+  connection_send_text (conn, json);
   soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
 }
 
@@ -289,8 +300,8 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
        * connections keep libsoup's own pings. */
       if (!self->tls) {
         soup_websocket_connection_set_keepalive_interval (ws, 0);
-        conn->ping = icecam_ping_wheel_add (
-          self->pings, ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped)));
+        conn->output = ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped));
+        conn->ping = icecam_ping_wheel_add (self->pings, conn->output);
       }
     }
   }
@@ -324,14 +335,14 @@ icecam_rendezvous_add_websocket_handler (IcecamRendezvous *self)
     soup_server_add_handler (self->server, "/ws", on_server_websocket_request, self, NULL);
 }
 
-static SoupWebsocketConnection *
+static Connection *
 lookup_open_websocket (IcecamRendezvous *self, guint64 peer_id)
 {
   Connection *conn = g_hash_table_lookup (self->connections, &peer_id);
 
   if (conn == NULL || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return NULL;
-  return conn->ws;
+  return conn;
 }
 
 /* A camera coming or going sends every viewer the same list: written once, not per viewer
@@ -354,10 +365,10 @@ void
 icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
                                     IcecamMessage *msg, IcecamRendezvous *self)
 {
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+  Connection *conn = lookup_open_websocket (self, peer_id);
   g_autofree gchar *json = NULL;
 
-  if (ws == NULL) {
+  if (conn == NULL) {
     g_debug ("peer %" G_GUINT64_FORMAT ": not open, dropping '%s'", peer_id,
              icecam_message_type_to_string (msg->type));
     return;
@@ -366,32 +377,33 @@ icecam_rendezvous_on_registry_send (IcecamRegistry *registry, guint64 peer_id,
   if (msg->type == ICECAM_MESSAGE_WELCOME)
     icecam_admission_welcomed (self->admission, peer_id);
   if (msg->type == ICECAM_MESSAGE_PRESENCE) {
-    soup_websocket_connection_send_text (ws, presence_to_json (self, msg));
+    connection_send_text (conn, presence_to_json (self, msg));
     return;
   }
   json = icecam_message_to_json (msg);
-  soup_websocket_connection_send_text (ws, json);
+  connection_send_text (conn, json);
 }
 
 void
 icecam_rendezvous_on_registry_close (IcecamRegistry *registry, guint64 peer_id,
                                      const gchar *reason, IcecamRendezvous *self)
 {
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+  Connection *conn = lookup_open_websocket (self, peer_id);
 
-  /* Queued after what was sent before, so the peer reads the error first. */
-  if (ws != NULL)
-    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
+  /* Queued after what was sent before, so the peer reads the error first (libsoup's close
+   * frame waits for our texts: icecam_ws_output_send_text()). */
+  if (conn != NULL)
+    soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason);
 }
 
 void
 icecam_rendezvous_on_registry_replaced (IcecamRegistry *registry, guint64 peer_id,
                                         IcecamRendezvous *self)
 {
-  SoupWebsocketConnection *ws = lookup_open_websocket (self, peer_id);
+  Connection *conn = lookup_open_websocket (self, peer_id);
 
-  if (ws != NULL)
-    soup_websocket_connection_close (ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
+  if (conn != NULL)
+    soup_websocket_connection_close (conn->ws, ICECAM_PROTOCOL_CLOSE_REPLACED,
                                      ICECAM_PROTOCOL_CLOSE_REPLACED_REASON);
 }
 

@@ -25,6 +25,8 @@ typedef struct {
   GObject *stream;          /* the IcecamWsStream under ws (a reference), or NULL */
   gulong oversized_handler;
   IcecamPingEntry *ping;    /* in pings: the stream's output, pinged by us, not libsoup */
+  IcecamWsOutput *output;   /* with ping: that output (borrowed from stream), which sends our
+                             * texts too; NULL: libsoup sends them */
 } Connection;
 
 struct _IcecamRendezvous {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The output under a server WebSocket: libsoup's frames, and pings slipped in between them. */
+/* The output under a server WebSocket: libsoup's frames, and pings and text frames of our own
+ * slipped in between them. */
 
 #include "icecam-ws-output.h"
 
@@ -24,6 +25,15 @@
  * not take is written before libsoup's next bytes; until it is, libsoup's writes would block.
  * The client answers with a pong, which libsoup reports as for its own pings.
  *
+ * icecam_ws_output_send_text() writes a text frame the same way, for the rendezvous's
+ * messages: libsoup's soup_websocket_connection_send_text() copies the text twice, formats two
+ * debug lines (GLib formats them even when they are dropped) and queues the frame, a fifth of
+ * what relaying a message cost (docs/benchmarks.md, section 16b). Once the caller sends its text
+ * here, libsoup sends only its own control frames (pong, close). Our frames wait, in order, for
+ * the end of a frame of libsoup's; what the socket did not take is written when it is writable
+ * again (a source of our own), and before any more of libsoup's bytes: a close frame libsoup
+ * queues after our texts goes after them.
+ *
  * Everything runs in the thread of the WebSocket's main context.
  */
 
@@ -32,15 +42,19 @@
 struct _IcecamWsOutput {
   GOutputStream parent;
   GOutputStream *base;
+  GMainContext *context; /* where the writable source goes */
   /* the frame being written by libsoup */
   guint8 header[14];
   guint header_len;      /* header bytes seen so far of the frame being written */
   guint header_need;     /* its whole header's length, once two bytes were seen */
   guint64 payload_left;  /* payload bytes still to come */
-  /* our pings */
+  /* our frames */
   gboolean ping_due;     /* asked for while a frame was being written */
-  guint8 pending[2];     /* a ping's bytes the socket did not take yet */
-  guint pending_len;
+  GByteArray *due;       /* our text frames, waiting for the end of libsoup's frame; NULL:
+                          * none (not kept empty: a connection would keep its largest
+                          * message's worth of memory) */
+  GByteArray *pending;   /* our bytes being written: libsoup's wait until they are; NULL: none */
+  GSource *writable;     /* while pending waits for the socket */
   gboolean broken;       /* writing failed: libsoup hears it from its own writes */
 };
 
@@ -94,38 +108,66 @@ track (IcecamWsOutput *self, const guint8 *data, gsize n)
   }
 }
 
-/* Writes what is pending of a ping, then a ping that is due if between frames, without
- * blocking. Returns TRUE when nothing of ours is pending afterwards. */
+static gboolean flush_ours (IcecamWsOutput *self);
+
 static gboolean
-flush_pings (IcecamWsOutput *self)
+on_writable (GObject *stream, gpointer data)
+{
+  IcecamWsOutput *self = data;
+
+  if (flush_ours (self)) {
+    g_clear_pointer (&self->writable, g_source_unref);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Writes our pending bytes, then (between libsoup's frames) our due frames and a due ping,
+ * without blocking. Returns TRUE when nothing of ours is pending afterwards; if something is,
+ * it is written when the socket is writable, or before libsoup's next bytes. */
+static gboolean
+flush_ours (IcecamWsOutput *self)
 {
   for (;;) {
     g_autoptr (GError) error = NULL;
     gssize n;
 
-    if (self->broken)
+    if (self->broken) {
+      g_clear_pointer (&self->pending, g_byte_array_unref);
+      g_clear_pointer (&self->due, g_byte_array_unref);
       return TRUE;  /* nothing more goes out from us; libsoup's own write fails */
-    if (self->pending_len == 0) {
-      if (!self->ping_due || !at_boundary (self))
+    }
+    if (self->pending == NULL) {
+      if (!at_boundary (self) || (!self->ping_due && self->due == NULL))
         return TRUE;
-      memcpy (self->pending, PING_FRAME, 2);
-      self->pending_len = 2;
+      /* Moved, not copied. */
+      self->pending = self->due != NULL ? g_steal_pointer (&self->due) : g_byte_array_new ();
+      if (self->ping_due)
+        g_byte_array_append (self->pending, (const guint8 *) PING_FRAME, 2);
       self->ping_due = FALSE;
     }
     n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
-                                                    self->pending, self->pending_len, NULL,
-                                                    &error);
-    if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+                                                    self->pending->data, self->pending->len,
+                                                    NULL, &error);
+    if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+      if (self->writable == NULL) {
+        self->writable = g_pollable_output_stream_create_source (
+          G_POLLABLE_OUTPUT_STREAM (self->base), NULL);
+        g_source_set_callback (self->writable, G_SOURCE_FUNC (on_writable), self, NULL);
+        g_source_attach (self->writable, self->context);
+      }
       return FALSE;  /* later */
+    }
     /* More than was asked means a layer below sent something else of its own (a TLS record
      * it held from an earlier write): the frames' boundaries are lost, so is the stream. */
-    if (n <= 0 || (gsize) n > self->pending_len) {
+    if (n <= 0 || (gsize) n > self->pending->len) {
       self->broken = TRUE;
-      self->pending_len = 0;
-      return TRUE;
+      continue;
     }
-    memmove (self->pending, self->pending + n, self->pending_len - (gsize) n);
-    self->pending_len -= (guint) n;
+    if ((gsize) n == self->pending->len)
+      g_clear_pointer (&self->pending, g_byte_array_unref);
+    else
+      g_byte_array_remove_range (self->pending, 0, (guint) n);
   }
 }
 
@@ -164,17 +206,17 @@ icecam_ws_output_write_nonblocking (GPollableOutputStream *pollable, const void 
   IcecamWsOutput *self = ICECAM_WS_OUTPUT (pollable);
   gssize n;
 
-  if (!flush_pings (self)) {
+  if (!flush_ours (self)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                         "a ping is still being written");
+                         "a frame of ours is still being written");
     return -1;
   }
   n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
                                                   buffer, count, NULL, error);
   if (n > 0) {
     track (self, buffer, (gsize) n);
-    if (self->ping_due && at_boundary (self))
-      flush_pings (self);
+    if ((self->ping_due || self->due != NULL) && at_boundary (self))
+      flush_ours (self);
   }
   return n;
 }
@@ -190,20 +232,20 @@ icecam_ws_output_pollable_init (GPollableOutputStreamInterface *iface)
 
 /* ---- GOutputStream -------------------------------------------------------------------- */
 
-/* Blocking: what is pending of a ping first. */
+/* Blocking: what is pending of ours first. */
 static gboolean
 write_pending_blocking (IcecamWsOutput *self, GCancellable *cancellable, GError **error)
 {
   gsize written = 0;
 
-  if (self->pending_len == 0)
+  if (self->pending == NULL)
     return TRUE;
-  if (!g_output_stream_write_all (self->base, self->pending, self->pending_len, &written,
+  if (!g_output_stream_write_all (self->base, self->pending->data, self->pending->len, &written,
                                   cancellable, error)) {
     self->broken = TRUE;
     return FALSE;
   }
-  self->pending_len = 0;
+  g_clear_pointer (&self->pending, g_byte_array_unref);
   return TRUE;
 }
 
@@ -219,8 +261,8 @@ icecam_ws_output_write (GOutputStream *stream, const void *buffer, gsize count,
   n = g_output_stream_write (self->base, buffer, count, cancellable, error);
   if (n > 0) {
     track (self, buffer, (gsize) n);
-    if (self->ping_due && at_boundary (self))
-      flush_pings (self);
+    if ((self->ping_due || self->due != NULL) && at_boundary (self))
+      flush_ours (self);
   }
   return n;
 }
@@ -240,6 +282,11 @@ icecam_ws_output_close (GOutputStream *stream, GCancellable *cancellable, GError
   IcecamWsOutput *self = ICECAM_WS_OUTPUT (stream);
 
   self->broken = TRUE;
+  flush_ours (self);  /* drops what is ours */
+  if (self->writable != NULL) {
+    g_source_destroy (self->writable);
+    g_clear_pointer (&self->writable, g_source_unref);
+  }
   return g_output_stream_close (self->base, cancellable, error);
 }
 
@@ -248,6 +295,13 @@ icecam_ws_output_finalize (GObject *object)
 {
   IcecamWsOutput *self = ICECAM_WS_OUTPUT (object);
 
+  if (self->writable != NULL) {
+    g_source_destroy (self->writable);
+    g_source_unref (self->writable);
+  }
+  g_clear_pointer (&self->due, g_byte_array_unref);
+  g_clear_pointer (&self->pending, g_byte_array_unref);
+  g_main_context_unref (self->context);
   g_object_unref (self->base);
   G_OBJECT_CLASS (icecam_ws_output_parent_class)->finalize (object);
 }
@@ -267,11 +321,14 @@ icecam_ws_output_class_init (IcecamWsOutputClass *klass)
 static void
 icecam_ws_output_init (IcecamWsOutput *self)
 {
+  self->context = g_main_context_ref_thread_default ();
 }
 
 /**
  * icecam_ws_output_new:
  * @base: the connection's output, pollable, no WebSocket byte written to it yet
+ *
+ * Made in the thread whose main context runs the WebSocket (the thread-default one).
  *
  * Returns: (transfer full): the output to give libsoup's WebSocket
  */
@@ -303,7 +360,75 @@ icecam_ws_output_ping (IcecamWsOutput *self)
   if (self->broken || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
     return;
   self->ping_due = TRUE;
-  flush_pings (self);
+  flush_ours (self);
+}
+
+/**
+ * icecam_ws_output_send_text:
+ * @self: a WebSocket's output
+ * @text: the text, UTF-8
+ * @length: its length in bytes
+ *
+ * Sends @text in one text frame (FIN, opcode 0x1, unmasked: a server's): now if no frame is
+ * half written, else as soon as libsoup's frame is complete; after every text sent before.
+ * Never blocks; does nothing once the stream is closed or a write failed. The caller sends
+ * all its text here, not through libsoup: libsoup's queue and ours are not ordered.
+ */
+void
+icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize length)
+{
+  guint8 header[10] = { 0x81 };
+  guint header_len = 2;
+
+  g_return_if_fail (ICECAM_IS_WS_OUTPUT (self));
+  g_return_if_fail (text != NULL || length == 0);
+
+  if (self->broken || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
+    return;
+  if (length < 126) {
+    header[1] = (guint8) length;
+  } else if (length < 65536) {
+    header[1] = 126;
+    header[2] = (guint8) (length >> 8);
+    header[3] = (guint8) length;
+    header_len = 4;
+  } else {
+    header[1] = 127;
+    for (guint i = 0; i < 8; i++)
+      header[2 + i] = (guint8) ((guint64) length >> (56 - 8 * i));
+    header_len = 10;
+  }
+  /* Between frames with nothing of ours waiting (nearly always): written straight from @text,
+   * header and text in one call; only what the socket does not take is copied. */
+  if (self->pending == NULL && self->due == NULL && at_boundary (self)) {
+    GOutputVector vectors[] = { { header, header_len }, { text, length } };
+    gsize written = 0;
+    GPollableReturn ret;
+
+    ret = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->base),
+                                                       vectors, G_N_ELEMENTS (vectors),
+                                                       &written, NULL, NULL);
+    if (ret == G_POLLABLE_RETURN_FAILED || written > header_len + length) {
+      self->broken = TRUE;
+      flush_ours (self);
+      return;
+    }
+    if (written == header_len + length)
+      return;
+    self->pending = g_byte_array_sized_new ((guint) (header_len + length - written));
+    if (written < header_len)
+      g_byte_array_append (self->pending, header + written, (guint) (header_len - written));
+    g_byte_array_append (self->pending,
+                         (const guint8 *) text + MAX (written, header_len) - header_len,
+                         (guint) (length - (MAX (written, header_len) - header_len)));
+    flush_ours (self);  /* the socket is full: arms the writable source */
+    return;
+  }
+  if (self->due == NULL)
+    self->due = g_byte_array_new ();
+  g_byte_array_append (self->due, header, header_len);
+  g_byte_array_append (self->due, (const guint8 *) text, (guint) length);
+  flush_ours (self);
 }
 
 /**
@@ -317,5 +442,5 @@ icecam_ws_output_at_boundary (IcecamWsOutput *self)
 {
   g_return_val_if_fail (ICECAM_IS_WS_OUTPUT (self), FALSE);
 
-  return at_boundary (self) && self->pending_len == 0;
+  return at_boundary (self) && self->pending == NULL;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The output under a server WebSocket: libsoup's frames, and pings slipped in between them. */
+/* The output under a server WebSocket: libsoup's frames, and our pings and texts between them. */
 
 #pragma once
 
@@ -12,6 +12,7 @@ G_DECLARE_FINAL_TYPE (IcecamWsOutput, icecam_ws_output, ICECAM, WS_OUTPUT, GOutp
 
 IcecamWsOutput *icecam_ws_output_new (GOutputStream *base);
 void icecam_ws_output_ping (IcecamWsOutput *self);
+void icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize length);
 
 /* For tests: whether the bytes written so far end on a frame boundary. */
 gboolean icecam_ws_output_at_boundary (IcecamWsOutput *self);

@@ -10,8 +10,8 @@
  * last raw frame (the same memory, a new timestamp between the last frame's and the next
  * one's), put into the queue before the encoder, whose thread encodes it at once. The picture
  * is the one viewers already have; the stream gets one frame more, as if the camera had
- * captured it. The request still goes on to the encoder, as before: it is met by the same
- * frame, or by the next one should the queue have dropped the repeated one. Without a raw
+ * captured it. The request still goes on to the encoder, before the frame: it is met by the
+ * same frame, or by the next one should the queue have dropped the repeated one. Without a raw
  * frame yet, or with one already queued for the encoder, nothing else is done. */
 
 #include "icecam-camera-keyframe.h"
@@ -119,6 +119,7 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   g_autoptr (GstElement) queue = NULL;
   g_autoptr (GstPad) sink = NULL;
   g_autoptr (GstBuffer) repeat = NULL;
+  g_autoptr (GstPad) peer = NULL;
   GstClockTime running_time, last;
   gboolean all_headers;
   guint count, queued = 0;
@@ -150,17 +151,23 @@ on_payloader_event_up (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (repeat == NULL)
     return GST_PAD_PROBE_OK;
 
-  /* Both serialized: the encoder takes the request, then the frame it applies to. The
-   * request itself goes on to the encoder too: should the leaky queue drop the two (a busy
-   * encoder), the next frame is still a keyframe; otherwise the encoder's pending requests
-   * are all met by the repeated frame, one keyframe. */
+  /* The request itself goes to the encoder first, from here (its source pad's event function
+   * runs in this thread), so that the encoder holds it before the repeated frame can reach it
+   * through the queue's thread: then all its pending requests are met by that one frame, one
+   * keyframe. Should the leaky queue drop the repeated frame (a busy encoder), the next frame
+   * is still a keyframe. Passed on from the probe instead, the request raced the frame and,
+   * arriving after it, made the next frame a second keyframe. */
+  peer = gst_pad_get_peer (pad);
+  if (peer == NULL)
+    return GST_PAD_PROBE_OK;
+  gst_pad_send_event (peer, gst_event_ref (event));
   GST_DEBUG_OBJECT (queue, "keyframe requested: repeating the last frame at %" GST_TIME_FORMAT,
                     GST_TIME_ARGS (GST_BUFFER_PTS (repeat)));
   if (gst_pad_send_event (sink, gst_video_event_new_downstream_force_key_unit (
                               GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
                               all_headers, count)))
     gst_pad_chain (sink, g_steal_pointer (&repeat));
-  return GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_DROP; /* delivered above */
 }
 
 /**

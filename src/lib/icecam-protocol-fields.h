@@ -43,6 +43,6 @@ typedef struct {
   { name, FIELD_BOOLEAN, required, G_STRUCT_OFFSET (IcecamMessage, member) }
 #define OTHER_FIELD(name, kind, required) { name, kind, required, 0 }
 
-extern const FieldSpec icecam_message_fields[ICECAM_N_MESSAGE_TYPES][ICECAM_MESSAGE_MAX_FIELDS];
+const FieldSpec *icecam_message_fields (IcecamMessageType type);
 
 G_END_DECLS

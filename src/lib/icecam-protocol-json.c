@@ -19,7 +19,7 @@
 
 /* The fields of each message, in the order they are checked: the version comes first so that
  * a peer speaking another version gets "version" rather than a complaint about its fields. */
-const FieldSpec icecam_message_fields[ICECAM_N_MESSAGE_TYPES][ICECAM_MESSAGE_MAX_FIELDS] = {
+static const FieldSpec message_fields[ICECAM_N_MESSAGE_TYPES][ICECAM_MESSAGE_MAX_FIELDS] = {
   [ICECAM_MESSAGE_HELLO] = {
     OTHER_FIELD ("version", FIELD_VERSION, TRUE),
     OTHER_FIELD ("role", FIELD_ROLE, TRUE),
@@ -97,7 +97,16 @@ const FieldSpec icecam_message_fields[ICECAM_N_MESSAGE_TYPES][ICECAM_MESSAGE_MAX
     OTHER_FIELD ("step", FIELD_PORT_STEP, FALSE),
   },
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (icecam_message_fields) == ICECAM_N_MESSAGE_TYPES);
+G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
+
+/* The fields of a message type, at most ICECAM_MESSAGE_MAX_FIELDS, ended by a NULL name when
+ * fewer. A function, not a shared table: the library is linked into programs and into the
+ * plugin they load, and a global defined in both is one variable twice (ASan's ODR check). */
+const FieldSpec *
+icecam_message_fields (IcecamMessageType type)
+{
+  return message_fields[type];
+}
 
 /* ---- Parsing -------------------------------------------------------------------------- */
 
@@ -725,9 +734,9 @@ static gboolean
 parse_fields (JsonObject *object, IcecamMessage *msg, GError **error)
 {
   const gchar *where = icecam_message_type_to_string (msg->type);
-  const FieldSpec *fields = icecam_message_fields[msg->type];
+  const FieldSpec *fields = message_fields[msg->type];
 
-  for (guint i = 0; i < G_N_ELEMENTS (icecam_message_fields[0]) && fields[i].name != NULL; i++) {
+  for (guint i = 0; i < ICECAM_MESSAGE_MAX_FIELDS && fields[i].name != NULL; i++) {
     JsonNode *node = json_object_get_member (object, fields[i].name);
 
     if (node == NULL) {

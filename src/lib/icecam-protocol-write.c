@@ -199,8 +199,8 @@ icecam_message_to_json (const IcecamMessage *msg)
   out = g_string_sized_new (256);
   g_string_append (out, "{\"type\":");
   append_string (out, icecam_message_type_to_string (msg->type));
-  fields = icecam_message_fields[msg->type];
-  for (guint i = 0; i < G_N_ELEMENTS (icecam_message_fields[0]) && fields[i].name != NULL; i++)
+  fields = icecam_message_fields (msg->type);
+  for (guint i = 0; i < ICECAM_MESSAGE_MAX_FIELDS && fields[i].name != NULL; i++)
     append_field (out, &fields[i], msg);
   g_string_append_c (out, '}');
   return g_string_free (out, FALSE);

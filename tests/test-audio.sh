@@ -102,9 +102,13 @@ if wait_for_cameras "$port" 3 $((20 * slow)); then
     >"$tmp/arrival.log" 2>&1; rc_arrival=$?
   skew_synced=$(grep -oE 'median=-?[0-9]+' "$tmp/synced.log" | cut -d= -f2)
   skew_arrival=$(grep -oE 'median=-?[0-9]+' "$tmp/arrival.log" | cut -d= -f2)
-  [ $rc_arrival -eq 0 ] && [ "${skew_arrival:-0}" -lt -150 ] \
-    && pass "lip-sync=false: audio ${skew_arrival} ms from the video (the camera's 250 ms)" \
-    || fail "lip-sync=false (rc=$rc_arrival): $(cat "$tmp/arrival.log")"
+  # Stamped on arrival, the sound plays the camera's 250 ms earlier than when lined up. Both
+  # viewers share the rest of the delay (decoding, the jitter buffer), which grows with the load
+  # (-136 to -291 ms under AddressSanitizer), so the check is on the difference.
+  [ $rc_arrival -eq 0 ] && [ $rc_synced -eq 0 ] \
+    && [ $(( ${skew_synced:-0} - ${skew_arrival:-0} )) -ge 150 ] \
+    && pass "lip-sync=false: audio ${skew_arrival} ms from the video, $(( skew_synced - skew_arrival )) ms before the synced viewer's (the camera's 250 ms)" \
+    || fail "lip-sync=false (rc=$rc_arrival, synced rc=$rc_synced skew ${skew_synced:-none}): $(cat "$tmp/arrival.log")"
   load=$(cut -d' ' -f1 /proc/loadavg)
   if [ $rc_synced -eq 0 ] && awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 4 * n) }'; then
     # A starved CPU decodes late, and the audio follows the video's arrival, not its decoding.

@@ -27,6 +27,9 @@ typedef struct {
   guint stalled_a, stalled_b;
   guint connected_b, restarting_b;
   gboolean hold_candidates;   /* drop trickled candidates instead of passing them on */
+  GPtrArray *held_a, *held_b; /* or keep them here, when set */
+  guint signalled_a, signalled_b; /* "signalled-dtls" datagrams each emitted */
+  gboolean drop_signalled;    /* a rendezvous that does not relay `dtls` */
   gchar *tamper_fingerprint;  /* replaces a=fingerprint in a's offers */
   guint closed;
 } Fixture;
@@ -53,6 +56,8 @@ on_candidate_a (IcecamPeerSession *a, const gchar *candidate, Fixture *f)
 {
   g_autoptr (GError) error = NULL;
 
+  if (f->held_a != NULL)
+    g_ptr_array_add (f->held_a, g_strdup (candidate));
   if (f->hold_candidates)
     return;
   g_assert_true (icecam_peer_session_add_remote_candidate (f->b, candidate, &error));
@@ -64,10 +69,39 @@ on_candidate_b (IcecamPeerSession *b, const gchar *candidate, Fixture *f)
 {
   g_autoptr (GError) error = NULL;
 
+  if (f->held_b != NULL)
+    g_ptr_array_add (f->held_b, g_strdup (candidate));
   if (f->hold_candidates)
     return;
   g_assert_true (icecam_peer_session_add_remote_candidate (f->a, candidate, &error));
   g_assert_no_error (error);
+}
+
+/* The rendezvous relaying `dtls`: in order, after the description that preceded it. */
+static void
+on_signalled_a (IcecamPeerSession *a, GBytes *datagram, Fixture *f)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (datagram, &length);
+
+  g_assert_cmpuint (length, <=, ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS);
+  f->signalled_a++;
+  if (f->drop_signalled)
+    return;
+  g_main_context_push_thread_default (f->context_b);
+  icecam_peer_session_receive_signalled_dtls (f->b, data, length);
+  g_main_context_pop_thread_default (f->context_b);
+}
+
+static void
+on_signalled_b (IcecamPeerSession *b, GBytes *datagram, Fixture *f)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (datagram, &length);
+
+  f->signalled_b++;
+  if (!f->drop_signalled)
+    icecam_peer_session_receive_signalled_dtls (f->a, data, length);
 }
 
 static void
@@ -183,6 +217,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_signal_connect (f->a, "media-stalled", G_CALLBACK (on_stalled_a), f);
   g_signal_connect (f->b, "media-stalled", G_CALLBACK (on_stalled_b), f);
   g_signal_connect (f->b, "state-changed", G_CALLBACK (on_state_b), f);
+  g_signal_connect (f->a, "signalled-dtls", G_CALLBACK (on_signalled_a), f);
+  g_signal_connect (f->b, "signalled-dtls", G_CALLBACK (on_signalled_b), f);
   icecam_peer_session_set_receive_func (f->a, receive_a, f, NULL);
   icecam_peer_session_set_receive_func (f->b, receive_b, f, NULL);
 
@@ -222,6 +258,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_assert_finalize_object (f->cert_b);
   icecam_sdp_free (f->media);
   g_free (f->tamper_fingerprint);
+  g_clear_pointer (&f->held_a, g_ptr_array_unref);
+  g_clear_pointer (&f->held_b, g_ptr_array_unref);
 }
 
 static gchar *
@@ -660,6 +698,89 @@ test_bad_descriptions (Fixture *f, gconstpointer data)
   g_assert_cmpint (icecam_peer_session_get_state (f->a), ==, ICECAM_PEER_STATE_FAILED);
 }
 
+static gboolean
+dtls_datagrams_received (Fixture *f, guint64 at_a, guint64 at_b)
+{
+  IcecamDtlsSrtpStats a, b;
+
+  icecam_peer_session_get_stats (f->a, NULL, &a);
+  icecam_peer_session_get_stats (f->b, NULL, &b);
+  return a.dtls_received >= at_a && b.dtls_received >= at_b;
+}
+
+/* Both descriptions offer DTLS through signalling: the whole handshake runs there while ICE
+ * has no candidates at all, and the session is CONNECTED the moment a pair is selected, with
+ * no DTLS datagram on the path. */
+static void
+test_signalled_dtls_before_pair (Fixture *f, gconstpointer data)
+{
+  IcecamDtlsSrtpStats a_before, b_before, a_after, b_after;
+  guint16 seq = 1;
+
+  icecam_peer_session_set_signalled_dtls (f->a, TRUE);
+  icecam_peer_session_set_signalled_dtls (f->b, TRUE);
+  f->hold_candidates = TRUE;
+  f->held_a = g_ptr_array_new_with_free_func (g_free);
+  f->held_b = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (negotiate (f, NULL));
+  /* ClientHello; the server's flight; the client's Finished flight; the server's Finished. */
+  g_assert_true (PUMP_UNTIL (f, dtls_datagrams_received (f, 2, 2), 5));
+  /* Past the client's first retransmission (400 ms): none came, the handshake is done. */
+  PUMP_UNTIL (f, FALSE, 0.7);
+  g_assert_cmpuint (f->signalled_b, ==, 2);
+  g_assert_cmpuint (f->signalled_a, ==, 2);
+  g_assert_cmpint (icecam_peer_session_get_state (f->a), !=, ICECAM_PEER_STATE_CONNECTED);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), !=, ICECAM_PEER_STATE_CONNECTED);
+  icecam_peer_session_get_stats (f->a, NULL, &a_before);
+  icecam_peer_session_get_stats (f->b, NULL, &b_before);
+
+  /* The candidates, late: a pair, and media at once. */
+  f->hold_candidates = FALSE;
+  for (guint i = 0; i < f->held_a->len; i++)
+    g_assert_true (icecam_peer_session_add_remote_candidate (f->b, f->held_a->pdata[i], NULL));
+  for (guint i = 0; i < f->held_b->len; i++)
+    g_assert_true (icecam_peer_session_add_remote_candidate (f->a, f->held_b->pdata[i], NULL));
+  g_assert_true (PUMP_UNTIL (f, both_connected (f), 10));
+  g_assert_true (PUMP_UNTIL (f, (send_rtp (f, seq++), f->rtp_to_b >= 5), 5));
+  icecam_peer_session_get_stats (f->a, NULL, &a_after);
+  icecam_peer_session_get_stats (f->b, NULL, &b_after);
+  g_assert_cmpuint (a_after.dtls_sent, ==, a_before.dtls_sent);
+  g_assert_cmpuint (b_after.dtls_sent, ==, b_before.dtls_sent);
+  g_assert_cmpuint (a_after.dtls_received, ==, a_before.dtls_received);
+  g_assert_cmpuint (b_after.dtls_received, ==, b_before.dtls_received);
+  g_assert_cmpuint (f->signalled_a + f->signalled_b, ==, 4);
+}
+
+/* A peer whose description does not offer it (a browser, an older viewer) never gets one. */
+static void
+test_signalled_dtls_one_side (Fixture *f, gconstpointer data)
+{
+  icecam_peer_session_set_signalled_dtls (f->a, TRUE);
+  connect_and_check_media (f);
+  g_assert_cmpuint (f->signalled_a, ==, 0);
+  g_assert_cmpuint (f->signalled_b, ==, 0);
+}
+
+/* Offered by both, but nothing arrives that way (a rendezvous that drops `dtls`): what was
+ * queued goes on the path once the pair is selected, without waiting for a retransmission. */
+static void
+test_signalled_dtls_lost (Fixture *f, gconstpointer data)
+{
+  IcecamDtlsSrtpStats b;
+  gint64 started = g_get_monotonic_time ();
+
+  icecam_peer_session_set_signalled_dtls (f->a, TRUE);
+  icecam_peer_session_set_signalled_dtls (f->b, TRUE);
+  f->drop_signalled = TRUE;
+  connect_and_check_media (f);
+  g_assert_cmpuint (f->signalled_b, >=, 1);
+  icecam_peer_session_get_stats (f->b, NULL, &b);
+  g_test_message ("connected in %" G_GINT64_FORMAT " ms, the client sent %" G_GUINT64_FORMAT
+                  " DTLS datagrams", (g_get_monotonic_time () - started) / 1000, b.dtls_sent);
+  /* The ClientHello and the Finished flight, once each: no retransmission was needed. */
+  g_assert_cmpuint (b.dtls_sent, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -681,6 +802,9 @@ main (int argc, char **argv)
   ADD ("timeout/connect", test_connect_timeout);
   ADD ("timeout/media-stalled", test_media_stalled);
   ADD ("bad-input/descriptions", test_bad_descriptions);
+  ADD ("signalled-dtls/before-pair", test_signalled_dtls_before_pair);
+  ADD ("signalled-dtls/one-side", test_signalled_dtls_one_side);
+  ADD ("signalled-dtls/lost", test_signalled_dtls_lost);
 #undef ADD
   return g_test_run ();
 }

@@ -312,6 +312,40 @@ test_punch (void)
   g_assert_cmpint (parsed->port_step, ==, 0); /* absent */
 }
 
+/* `dtls`: one datagram in base64, checked as base64 and bounded. */
+static void
+test_dtls (void)
+{
+  const guint8 datagram[] = { 22, 0xfe, 0xfd, 0, 0, 0xff };
+  g_autoptr (IcecamMessage) msg = icecam_message_new_dtls ("9f2c4e7a01b3d5c6", datagram,
+                                                           sizeof datagram);
+  g_autofree gchar *text = icecam_message_to_json (msg);
+  g_autofree gchar *big = NULL;
+  g_autofree guint8 *bytes = g_malloc0 (2051);
+  g_autoptr (IcecamMessage) biggest = NULL;
+
+  g_assert_cmpstr (text, ==, "{\"type\":\"dtls\",\"session\":\"9f2c4e7a01b3d5c6\","
+                             "\"data\":\"Fv79AAD/\"}");
+  assert_roundtrip (icecam_message_copy (msg));
+  g_assert_cmpstr (icecam_feature_to_string (ICECAM_FEATURE_DTLS), ==, "dtls");
+  /* 2048 bytes fit (2732 characters); 2051 do not. */
+  biggest = icecam_message_new_dtls ("9f2c4e7a01b3d5c6", bytes, 2048);
+  assert_roundtrip (g_steal_pointer (&biggest));
+  g_clear_pointer (&msg, icecam_message_free);
+  msg = icecam_message_new_dtls ("9f2c4e7a01b3d5c6", bytes, 2051);
+  big = icecam_message_to_json (msg);
+  assert_parse_fails (big, ICECAM_PROTOCOL_ERROR_TOO_LARGE, "'data' in 'dtls' is 2736 bytes");
+  for (guint i = 0; i < 5; i++) {
+    const gchar *bad[] = { "", "FgP", "Fg=P", "Fg===", "Fg P" };
+    g_autofree gchar *t = g_strdup_printf ("{\"type\":\"dtls\",\"session\":\"s\","
+                                           "\"data\":\"%s\"}", bad[i]);
+
+    assert_parse_fails (t, ICECAM_PROTOCOL_ERROR_INVALID_FIELD, "'data' in 'dtls'");
+  }
+  assert_parse_fails ("{\"type\":\"dtls\",\"session\":\"s\"}",
+                      ICECAM_PROTOCOL_ERROR_MISSING_FIELD, "field 'data' is missing in 'dtls'");
+}
+
 /* The sequential punch's "step": an integer, -32..-1 or 1..32, sent only when set. */
 static void
 test_punch_step (void)
@@ -1182,6 +1216,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/roundtrip/ping-pong-restart", test_roundtrip_ping_pong_restart);
   g_test_add_func ("/protocol/punch", test_punch);
   g_test_add_func ("/protocol/punch-step", test_punch_step);
+  g_test_add_func ("/protocol/dtls", test_dtls);
   g_test_add_func ("/protocol/roundtrip/ice-servers", test_roundtrip_ice_servers);
   g_test_add_func ("/protocol/parse/features", test_parse_features);
   g_test_add_func ("/protocol/parse/resume", test_parse_resume);

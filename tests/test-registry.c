@@ -1176,7 +1176,7 @@ expect_welcome (Fixture *f, guint64 peer, const gchar *id, gboolean resumed)
   g_assert_cmpuint (strlen (welcome->resume), ==, 32);
   g_assert_cmpint (welcome->features, ==,
                    ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS |
-                   ICECAM_FEATURE_PUNCH);
+                   ICECAM_FEATURE_PUNCH | ICECAM_FEATURE_DTLS);
   return welcome;
 }
 
@@ -1668,6 +1668,48 @@ test_punch (Fixture *f, gconstpointer data)
   expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, "unknown session");
 }
 
+/* `dtls` goes either way, unchanged, only to an end that listed it; otherwise it is dropped. */
+static void
+test_dtls (Fixture *f, gconstpointer data)
+{
+  g_autoptr (IcecamMessage) welcome = NULL;
+  g_autoptr (IcecamMessage) old_welcome = connect_camera (f, CAMERA_2, "old-cam");
+  g_autoptr (IcecamMessage) dtls = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *old_session = NULL;
+  const gchar *both[] = { "cam1", "old-cam", NULL };
+
+  hello_with_features (f, VIEWER_1, "viewer", "alice", "\"dtls\"");
+  icecam_message_free (expect_msg (f, VIEWER_1, ICECAM_MESSAGE_WELCOME));
+  expect_presence (f, VIEWER_1, (const gchar *[]) { "old-cam", NULL });
+  hello_as (f, CAMERA_1, "camera", ",\"id\":\"cam1\",\"features\":[\"dtls\"]");
+  welcome = expect_welcome (f, CAMERA_1, "cam1", FALSE);
+  expect_presence (f, VIEWER_1, both);
+  session = open_session (f, CAMERA_1, "cam1", VIEWER_1, "alice");
+  old_session = open_session (f, CAMERA_2, "old-cam", VIEWER_1, "alice");
+
+  feedf (f, VIEWER_1, "{\"type\":\"dtls\",\"session\":\"%s\",\"data\":\"FgP+AAA=\"}", session);
+  dtls = expect_msg (f, CAMERA_1, ICECAM_MESSAGE_DTLS);
+  g_assert_cmpstr (dtls->session, ==, session);
+  g_assert_cmpstr (dtls->data, ==, "FgP+AAA=");
+  expect_nothing (f);
+  g_clear_pointer (&dtls, icecam_message_free);
+  feedf (f, CAMERA_1, "{\"type\":\"dtls\",\"session\":\"%s\",\"data\":\"FP7/\"}", session);
+  dtls = expect_msg (f, VIEWER_1, ICECAM_MESSAGE_DTLS);
+  g_assert_cmpstr (dtls->data, ==, "FP7/");
+  expect_nothing (f);
+  /* old-cam did not list `dtls`: the viewer's is dropped, not an error. */
+  feedf (f, VIEWER_1, "{\"type\":\"dtls\",\"session\":\"%s\",\"data\":\"FgP+AAA=\"}",
+         old_session);
+  expect_nothing (f);
+  /* Not base64: an error to the sender, nothing relayed. */
+  feedf (f, VIEWER_1, "{\"type\":\"dtls\",\"session\":\"%s\",\"data\":\"not base64\"}",
+         session);
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_INVALID_FIELD, "'data' in 'dtls'");
+  feedf (f, VIEWER_1, "{\"type\":\"dtls\",\"session\":\"0000000000000000\",\"data\":\"FgP+\"}");
+  expect_error (f, VIEWER_1, ICECAM_ERROR_CODE_UNKNOWN_SESSION, "unknown session");
+}
+
 /* Any peer is answered at once, whatever it has said so far; a pong needs no answer. */
 static void
 test_ping (Fixture *f, gconstpointer data)
@@ -1732,6 +1774,7 @@ main (int argc, char **argv)
   ADD ("/registry/resume/evicted", test_resume_evicted);
   ADD ("/registry/restart/relay", test_restart);
   ADD ("/registry/punch/relay", test_punch);
+  ADD ("/registry/dtls/relay", test_dtls);
   ADD ("/registry/ping/pong", test_ping);
 
 #undef ADD

@@ -162,6 +162,37 @@ test_sdp_dtls_roundtrip (void)
   g_assert_no_error (error);
   g_assert_cmpstr (back->fingerprint, ==, FP_SHA256);
   g_assert_cmpstr (back->setup, ==, "actpass");
+  g_assert_false (back->signalled_dtls);
+  g_assert_null (strstr (text, "x-icecam-signalled-dtls"));
+}
+
+/* a=x-icecam-signalled-dtls: at session level only (in a media section it means nothing). */
+static void
+test_sdp_dtls_signalled (void)
+{
+  g_autoptr (IcecamSdp) sdp = new_media_sdp ();
+  g_autoptr (IcecamSdp) back = NULL;
+  g_autoptr (IcecamSdp) in_media = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *moved = NULL;
+  g_auto (GStrv) halves = NULL;
+
+  sdp->fingerprint = g_strdup (FP_SHA256);
+  sdp->setup = g_strdup ("active");
+  sdp->signalled_dtls = TRUE;
+  text = icecam_sdp_to_string (sdp, 7);
+  g_assert_nonnull (strstr (text, "a=ice-options:trickle\r\na=x-icecam-signalled-dtls\r\n"));
+  g_assert_cmpuint (strstr (text, "a=x-icecam-signalled-dtls") - text, <, strstr (text, "m=") - text);
+  back = icecam_sdp_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_true (back->signalled_dtls);
+
+  halves = g_strsplit (text, "a=x-icecam-signalled-dtls\r\n", 2);
+  moved = g_strconcat (halves[0], halves[1], "a=x-icecam-signalled-dtls\r\n", NULL);
+  in_media = icecam_sdp_parse (moved, &error);
+  g_assert_no_error (error);
+  g_assert_false (in_media->signalled_dtls);
 }
 
 static void
@@ -679,6 +710,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rtcp/sender-report", test_rtcp_sender_report);
   g_test_add_func ("/sdp/dtls/roundtrip", test_sdp_dtls_roundtrip);
   g_test_add_func ("/sdp/dtls/plain", test_sdp_dtls_plain);
+  g_test_add_func ("/sdp/dtls/signalled", test_sdp_dtls_signalled);
   g_test_add_func ("/sdp/dtls/precedence", test_sdp_dtls_precedence);
   g_test_add_func ("/sdp/dtls/bad", test_sdp_dtls_bad);
   g_test_add_func ("/rtcp/pli", test_rtcp_pli);

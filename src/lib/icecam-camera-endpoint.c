@@ -157,6 +157,16 @@ bye_code_for (const GError *error)
 }
 
 static void
+on_peer_signalled_dtls (IcecamPeerSession *peer, GBytes *datagram, ViewerSession *vs)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (datagram, &length);
+  g_autoptr (IcecamMessage) msg = icecam_message_new_dtls (vs->id, data, length);
+
+  icecam_signalling_client_send (vs->endpoint->client, msg);
+}
+
+static void
 on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
@@ -360,6 +370,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamIceConfig) config = NULL;
+  const IcecamMessage *welcome;
   ViewerSession *vs;
 
   if (g_hash_table_size (self->sessions) >= self->max_viewers) {
@@ -400,7 +411,12 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
     send_punch_cb, vs);
   if (vs->punch != NULL)
     icecam_punch_session_set_path_func (vs->punch, use_punched_path_cb);
+  /* The DTLS handshake beside ICE, through the rendezvous, when it relays `dtls`. */
+  welcome = icecam_signalling_client_get_welcome (self->client);
+  icecam_peer_session_set_signalled_dtls (
+    vs->peer, welcome != NULL && (welcome->features & ICECAM_FEATURE_DTLS));
   g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
+  g_signal_connect (vs->peer, "signalled-dtls", G_CALLBACK (on_peer_signalled_dtls), vs);
   g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
   g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
   g_signal_connect (vs->peer, "state-changed", G_CALLBACK (on_peer_state_changed), vs);
@@ -510,6 +526,14 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (vs != NULL)
         icecam_peer_session_set_remote_gathering_done (vs->peer);
       break;
+    case ICECAM_MESSAGE_DTLS:
+      if (vs != NULL) {
+        gsize length = 0;
+        g_autofree guint8 *datagram = g_base64_decode (msg->data, &length);
+
+        icecam_peer_session_receive_signalled_dtls (vs->peer, datagram, length);
+      }
+      break;
     case ICECAM_MESSAGE_BYE:
       on_bye (self, vs, msg);
       break;
@@ -577,6 +601,7 @@ icecam_camera_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->client = client;
   if (config->punch != 0 || config->punch_tcp)
     icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
+  icecam_signalling_client_add_features (client, ICECAM_FEATURE_DTLS);
   /* A camera waits for its rendezvous, however long it takes. */
   icecam_signalling_client_set_reconnect (client, TRUE);
   icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,

@@ -11,51 +11,94 @@
 /* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
 #define MAX_PENDING_DTLS 16
 
-/* Records go out over whichever transport the session has now, or wait for its pair. Any
- * thread (see IcecamDtlsSendFunc). */
+typedef struct {
+  IcecamPeerSession *self;
+  GBytes *datagram;
+} SignalledDtls;
+
+static gboolean
+emit_signalled_dtls (gpointer data)
+{
+  SignalledDtls *out = data;
+
+  icecam_peer_session_emit_signalled_dtls (out->self, out->datagram);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+signalled_dtls_free (gpointer data)
+{
+  SignalledDtls *out = data;
+
+  g_object_unref (out->self);
+  g_bytes_unref (out->datagram);
+  g_free (out);
+}
+
+/* Records go out over whichever transport the session has now, or wait for its pair; before
+ * the pair, handshake records also go through signalling when both ends offered that. Any
+ * thread (see IcecamDtlsSendFunc); the signal is emitted in the session's context. */
 void
 icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer user_data)
 {
   IcecamPeerSession *self = user_data;
   IcecamIceSession *ice = NULL;
-  gboolean dropped = FALSE;
+  gboolean dropped = FALSE, signalled = FALSE;
   guint waiting;
 
   g_mutex_lock (&self->lock);
-  if (self->selected && self->ice != NULL)
+  if (self->selected && self->ice != NULL) {
     ice = g_object_ref (self->ice);
-  else if (g_queue_get_length (&self->pending_dtls) < MAX_PENDING_DTLS)
-    g_queue_push_tail (&self->pending_dtls, g_bytes_new (data, length));
-  else
-    dropped = TRUE;
+  } else {
+    if (g_queue_get_length (&self->pending_dtls) < MAX_PENDING_DTLS)
+      g_queue_push_tail (&self->pending_dtls, g_bytes_new (data, length));
+    else
+      dropped = TRUE;
+    /* Handshake, change-cipher-spec and alert records only (RFC 6347 content types). */
+    signalled = self->signalled_dtls && self->remote_signalled_dtls && length > 0 &&
+                length <= ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS && data[0] >= 20 && data[0] <= 22;
+  }
   waiting = g_queue_get_length (&self->pending_dtls);
   g_mutex_unlock (&self->lock);
+  if (signalled) {
+    SignalledDtls *out = g_new (SignalledDtls, 1);
+
+    out->self = g_object_ref (self);
+    out->datagram = g_bytes_new (data, length);
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_signalled_dtls, out,
+                                signalled_dtls_free);
+  }
   if (ice == NULL) {
     g_debug ("peer-session %s: no pair yet: %" G_GSIZE_FORMAT "-byte DTLS datagram %s "
-             "(%u waiting)", self->id, length, dropped ? "dropped" : "queued", waiting);
+             "(%u waiting)%s", self->id, length, dropped ? "dropped" : "queued", waiting,
+             signalled ? ", sent through signalling" : "");
     return;
   }
   icecam_ice_session_send (ice, data, length);
   g_object_unref (ice);
 }
 
+/* At the selected pair. What went through signalling arrived there when the peer's came back
+ * that way (signalling is reliable); otherwise it is sent on the path too. */
 void
 icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
 {
   GQueue pending = G_QUEUE_INIT;
   IcecamIceSession *ice = NULL;
   GBytes *bytes;
+  gboolean delivered;
 
   g_mutex_lock (&self->lock);
   pending = self->pending_dtls;
   g_queue_init (&self->pending_dtls);
-  if (self->ice != NULL)
+  delivered = self->signalled_dtls_received;
+  if (self->ice != NULL && !delivered)
     ice = g_object_ref (self->ice);
   g_mutex_unlock (&self->lock);
 
   if (pending.length > 0)
-    g_debug ("peer-session %s: pair selected: %u queued DTLS datagrams sent", self->id,
-             pending.length);
+    g_debug ("peer-session %s: pair selected: %u queued DTLS datagrams %s", self->id,
+             pending.length, delivered ? "went through signalling" : "sent");
   while ((bytes = g_queue_pop_head (&pending)) != NULL) {
     gsize length;
     const guint8 *data = g_bytes_get_data (bytes, &length);
@@ -65,6 +108,47 @@ icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
     g_bytes_unref (bytes);
   }
   g_clear_object (&ice);
+}
+
+/**
+ * icecam_peer_session_receive_signalled_dtls:
+ * @datagram: (array length=length): the data of the peer's `dtls` message
+ * @length: its length in bytes
+ *
+ * A DTLS handshake datagram the peer sent through signalling. Ignored unless this end offered
+ * that (icecam_peer_session_set_signalled_dtls()) and the session has its DTLS association;
+ * SRTP never comes this way. Untrusted input: DTLS checks it as it checks the path's.
+ */
+void
+icecam_peer_session_receive_signalled_dtls (IcecamPeerSession *self, const guint8 *datagram,
+                                            gsize length)
+{
+  guint8 plain[RECEIVE_BUFFER_SIZE];
+  gsize plain_length = sizeof plain;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (IcecamPeerSession) hold = NULL;
+  IcecamDtlsSrtp *dtls;
+
+  g_return_if_fail (ICECAM_IS_PEER_SESSION (self));
+
+  if (length == 0 || length > ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS || datagram[0] < 20 ||
+      datagram[0] > 22)
+    return;
+  hold = g_object_ref (self);
+  g_mutex_lock (&self->lock);
+  dtls = self->signalled_dtls && self->dtls != NULL ? g_object_ref (self->dtls) : NULL;
+  if (dtls != NULL)
+    self->signalled_dtls_received = TRUE;
+  g_mutex_unlock (&self->lock);
+  if (dtls == NULL) {
+    g_debug ("peer-session %s: a DTLS datagram through signalling, not taken", self->id);
+    return;
+  }
+  if (icecam_dtls_srtp_handle_incoming (dtls, datagram, length, plain, &plain_length, &error) ==
+      ICECAM_DTLS_SRTP_RESULT_DROPPED)
+    g_debug ("peer-session %s: a DTLS datagram through signalling dropped: %s", self->id,
+             error != NULL ? error->message : "unknown");
+  g_object_unref (dtls);
 }
 
 void

@@ -58,6 +58,9 @@ struct _IcecamPeerSession {
   IcecamDtlsSrtp *dtls;           /* from the first remote description on */
   gboolean selected;              /* the current transport has a selected pair */
   GQueue pending_dtls;            /* GBytes: DTLS records waiting for a selected pair */
+  gboolean signalled_dtls;        /* this end's descriptions offer DTLS through signalling */
+  gboolean remote_signalled_dtls; /* and the peer's first description did */
+  gboolean signalled_dtls_received; /* a DTLS datagram came that way: it delivers */
   IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
   guint n_sources;
   gint64 next_report;             /* offerer, while CONNECTED: monotonic µs when the next RTCP
@@ -75,6 +78,7 @@ gboolean icecam_peer_session_make_transport (IcecamPeerSession *self, GError **e
 void icecam_peer_session_update_connected (IcecamPeerSession *self);
 void icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer user_data);
 void icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self);
+void icecam_peer_session_emit_signalled_dtls (IcecamPeerSession *self, GBytes *datagram);
 void icecam_peer_session_on_ice_receive (const guint8 *data, gsize length, gpointer user_data);
 void icecam_peer_session_on_dtls_state_changed (IcecamDtlsSrtp *dtls, guint state,
                                                 IcecamPeerSession *self);

@@ -62,6 +62,7 @@ setup_dtls (IcecamPeerSession *self, const IcecamSdp *sdp, GError **error)
   g_signal_connect (dtls, "state-changed", G_CALLBACK (icecam_peer_session_on_dtls_state_changed), self);
   g_mutex_lock (&self->lock);
   self->dtls = dtls;
+  self->remote_signalled_dtls = sdp->signalled_dtls;
   g_mutex_unlock (&self->lock);
   /* The server waits for the ClientHello at once; the client speaks once a path exists. */
   if (offerer)
@@ -90,6 +91,7 @@ build_description (IcecamPeerSession *self, const IcecamSdp *media, IcecamSdpDir
   }
   sdp->fingerprint = g_strdup (icecam_certificate_get_fingerprint (self->certificate));
   sdp->setup = g_strdup (setup);
+  sdp->signalled_dtls = self->signalled_dtls;
   icecam_ice_session_get_local_credentials (self->ice, &sdp->ice_ufrag, &sdp->ice_pwd);
   return icecam_sdp_to_string (sdp, g_random_int ());
 }

@@ -22,7 +22,10 @@
  *
  * DTLS records that the handshake produces before any pair is selected (a ClientHello
  * answered before the agent has picked a pair) are queued and sent when it is, not left to
- * the DTLS retransmission timer.
+ * the DTLS retransmission timer. When both ends' descriptions offer it
+ * (icecam_peer_session_set_signalled_dtls()), they also go out at once as
+ * "signalled-dtls" for the signalling channel, and the handshake runs beside ICE instead of
+ * after it: the answerer's ClientHello leaves right after its answer.
  *
  * Signals and the receive function run in the GMainContext that was thread-default when the
  * session was created; all functions must be called there, except _send_rtp(),
@@ -40,6 +43,7 @@ enum {
   SIGNAL_STATE_CHANGED,
   SIGNAL_NEGOTIATION_NEEDED,
   SIGNAL_MEDIA_STALLED,
+  SIGNAL_SIGNALLED_DTLS,
   N_SIGNALS
 };
 
@@ -526,12 +530,43 @@ icecam_peer_session_gather (IcecamPeerSession *self, GError **error)
                  "session %s has no ICE transport to gather on", self->id);
     return FALSE;
   }
-  if (icecam_ice_session_gather (self->ice, &local_error))
+  if (icecam_ice_session_gather (self->ice, &local_error)) {
+    /* The answer is out (the peer has its DTLS association): the client may speak now. */
+    if (self->role == ICECAM_PEER_ROLE_ANSWERER && self->dtls != NULL && self->signalled_dtls &&
+        self->remote_signalled_dtls)
+      icecam_dtls_srtp_start (self->dtls);
     return TRUE;
+  }
   if (error != NULL)
     *error = g_error_copy (local_error);
   icecam_peer_session_fail (self, g_steal_pointer (&local_error));
   return FALSE;
+}
+
+/**
+ * icecam_peer_session_set_signalled_dtls:
+ * @enabled: whether the signalling channel relays `dtls` messages (its `welcome` listed
+ *   %ICECAM_FEATURE_DTLS)
+ *
+ * Before the first description: this end's descriptions then offer DTLS handshake datagrams
+ * through signalling (a=x-icecam-signalled-dtls). Where the peer's offers it too, records
+ * sent before a pair is selected are emitted as "signalled-dtls" as well; feed the peer's in
+ * with icecam_peer_session_receive_signalled_dtls().
+ */
+void
+icecam_peer_session_set_signalled_dtls (IcecamPeerSession *self, gboolean enabled)
+{
+  g_return_if_fail (ICECAM_IS_PEER_SESSION (self));
+
+  g_mutex_lock (&self->lock);
+  self->signalled_dtls = enabled;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+icecam_peer_session_emit_signalled_dtls (IcecamPeerSession *self, GBytes *datagram)
+{
+  g_signal_emit (self, signals[SIGNAL_SIGNALLED_DTLS], 0, datagram);
 }
 
 /**
@@ -901,6 +936,16 @@ icecam_peer_session_class_init (IcecamPeerSessionClass *klass)
   signals[SIGNAL_MEDIA_STALLED] =
     g_signal_new ("media-stalled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                   NULL, NULL, G_TYPE_NONE, 0);
+  /**
+   * IcecamPeerSession::signalled-dtls:
+   * @datagram: a #GBytes: one DTLS handshake datagram, at most 2048 bytes
+   *
+   * Send it to the peer as `dtls` (icecam_message_new_dtls()). Emitted only while no pair is
+   * selected and only when both ends' descriptions offered DTLS through signalling.
+   */
+  signals[SIGNAL_SIGNALLED_DTLS] =
+    g_signal_new ("signalled-dtls", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
 }
 
 static void

@@ -15,6 +15,9 @@
 G_BEGIN_DECLS
 
 #define ICECAM_PEER_SESSION_ERROR (icecam_peer_session_error_quark ())
+
+/* The largest DTLS datagram that goes through signalling (the `dtls` message's limit). */
+#define ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS 2048
 GQuark icecam_peer_session_error_quark (void);
 
 typedef enum {
@@ -113,6 +116,9 @@ gboolean icecam_peer_session_gather (IcecamPeerSession *self, GError **error);
 gboolean icecam_peer_session_add_remote_candidate (IcecamPeerSession *self,
                                                    const gchar *candidate, GError **error);
 void icecam_peer_session_set_remote_gathering_done (IcecamPeerSession *self);
+void icecam_peer_session_set_signalled_dtls (IcecamPeerSession *self, gboolean enabled);
+void icecam_peer_session_receive_signalled_dtls (IcecamPeerSession *self,
+                                                 const guint8 *datagram, gsize length);
 gboolean icecam_peer_session_restart (IcecamPeerSession *self, GError **error);
 
 guint icecam_peer_session_send_rtp (IcecamPeerSession *self, const guint8 * const *packets,

@@ -28,6 +28,7 @@ typedef enum {
   FIELD_ICE_SERVERS,
   FIELD_CAMERAS,
   FIELD_PORT_STEP,
+  FIELD_DATA,
 } FieldKind;
 
 typedef struct {

@@ -96,6 +96,10 @@ static const FieldSpec message_fields[ICECAM_N_MESSAGE_TYPES][ICECAM_MESSAGE_MAX
     STRING_FIELD ("token", FIELD_SECRET, TRUE, token),
     OTHER_FIELD ("step", FIELD_PORT_STEP, FALSE),
   },
+  [ICECAM_MESSAGE_DTLS] = {
+    STRING_FIELD ("session", FIELD_ID, TRUE, session),
+    STRING_FIELD ("data", FIELD_DATA, TRUE, data),
+  },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (message_fields) == ICECAM_N_MESSAGE_TYPES);
 
@@ -392,6 +396,24 @@ check_secret (const gchar *where, const gchar *field, const gchar *value, GError
   return FALSE;
 }
 
+/* Base64: whole 4-character groups of the RFC 4648 alphabet, at most two '=' at the end. */
+static gboolean
+check_data (const gchar *where, const gchar *field, const gchar *value, GError **error)
+{
+  gsize length, letters;
+
+  if (!check_length (where, field, value, ICECAM_PROTOCOL_MAX_DATA_LENGTH, error))
+    return FALSE;
+  length = strlen (value);
+  letters = strspn (value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+  if (length > 0 && length % 4 == 0 && length - letters <= 2 &&
+      strspn (value + letters, "=") == length - letters)
+    return TRUE;
+  g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_INVALID_FIELD,
+               "field '%s' in '%s' must be base64 of 1 to 2048 bytes", field, where);
+  return FALSE;
+}
+
 static gboolean
 check_candidate (const gchar *where, const gchar *field, const gchar *value, GError **error)
 {
@@ -437,6 +459,8 @@ check_string (const gchar *where, const FieldSpec *spec, const gchar *value, GEr
     return TRUE;
   case FIELD_TOKEN:
     return check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_TOKEN_LENGTH, error);
+  case FIELD_DATA:
+    return check_data (where, spec->name, value, error);
   default:
     return check_length (where, spec->name, value, ICECAM_PROTOCOL_MAX_TEXT_LENGTH, error);
   }

@@ -7,7 +7,7 @@
 
 G_BEGIN_DECLS
 
-#define ICECAM_N_MESSAGE_TYPES (ICECAM_MESSAGE_PUNCH + 1)
+#define ICECAM_N_MESSAGE_TYPES (ICECAM_MESSAGE_DTLS + 1)
 #define ICECAM_N_ERROR_CODES (ICECAM_ERROR_CODE_LIMIT_EXCEEDED + 1)
 
 gboolean icecam_message_type_from_string (const gchar *name, IcecamMessageType *type);

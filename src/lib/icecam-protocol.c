@@ -27,6 +27,7 @@ static const gchar * const message_type_names[] = {
   [ICECAM_MESSAGE_RESTART] = "restart",
   [ICECAM_MESSAGE_ICE_SERVERS] = "ice-servers",
   [ICECAM_MESSAGE_PUNCH] = "punch",
+  [ICECAM_MESSAGE_DTLS] = "dtls",
 };
 
 static const gchar * const role_names[] = {
@@ -67,10 +68,11 @@ static const gchar * const feature_names[] = {
   "restart",
   "ice-servers",
   "punch",
+  "dtls",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (message_type_names) == ICECAM_N_MESSAGE_TYPES);
-G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_PUNCH << 1));
+G_STATIC_ASSERT (1 << G_N_ELEMENTS (feature_names) == (ICECAM_FEATURE_DTLS << 1));
 G_STATIC_ASSERT (G_N_ELEMENTS (error_code_names) == ICECAM_N_ERROR_CODES);
 
 /* ---- ICE servers ---------------------------------------------------------------------- */
@@ -196,6 +198,7 @@ icecam_message_copy (const IcecamMessage *msg)
   copy->token = g_strdup (msg->token);
   copy->port_step = msg->port_step;
   copy->mapping = g_strdup (msg->mapping);
+  copy->data = g_strdup (msg->data);
   copy->resume = g_strdup (msg->resume);
   copy->region = g_strdup (msg->region);
   copy->resumed = msg->resumed;
@@ -227,6 +230,7 @@ icecam_message_free (IcecamMessage *msg)
   g_free (msg->proof);
   g_free (msg->token);
   g_free (msg->mapping);
+  g_free (msg->data);
   g_free (msg->resume);
   g_free (msg->region);
   g_clear_pointer (&msg->ice_servers, g_ptr_array_unref);
@@ -399,6 +403,27 @@ icecam_message_new_punch (const gchar *session, const gchar *mapping, const gcha
   msg->mapping = g_strdup (mapping);
   msg->address = g_strdup (address);
   msg->token = g_strdup (token);
+  return msg;
+}
+
+/**
+ * icecam_message_new_dtls:
+ * @session: the session whose DTLS association the datagram belongs to
+ * @datagram: (array length=length): one DTLS datagram, at most 2048 bytes
+ * @length: its length in bytes
+ *
+ * Send only to a server whose `welcome` listed %ICECAM_FEATURE_DTLS, and only to a peer whose
+ * description offered DTLS through signalling.
+ *
+ * Returns: (transfer full): a `dtls` message
+ */
+IcecamMessage *
+icecam_message_new_dtls (const gchar *session, const guint8 *datagram, gsize length)
+{
+  IcecamMessage *msg = icecam_message_new (ICECAM_MESSAGE_DTLS);
+
+  msg->session = g_strdup (session);
+  msg->data = g_base64_encode (datagram, length);
   return msg;
 }
 

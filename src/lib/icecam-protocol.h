@@ -25,6 +25,8 @@ G_BEGIN_DECLS
 #define ICECAM_PROTOCOL_MAX_ICE_SERVERS 8
 #define ICECAM_PROTOCOL_MAX_FEATURES 16
 #define ICECAM_PROTOCOL_MAX_FEATURE_LENGTH 32
+/* dtls's "data": one DTLS datagram of at most 2048 bytes, in base64. */
+#define ICECAM_PROTOCOL_MAX_DATA_LENGTH 2732
 /* punch's "step": a counting NAT's port step, at most this far either way. */
 #define ICECAM_PROTOCOL_MAX_PORT_STEP 32
 
@@ -111,6 +113,8 @@ typedef enum {
                                      * credentials for a session */
   ICECAM_MESSAGE_PUNCH,             /* "punch": either way (relayed), birthday punching: the
                                      * sender's mapping and the probes' token */
+  ICECAM_MESSAGE_DTLS,              /* "dtls": either way (relayed), one DTLS handshake datagram
+                                     * sent before the session has an ICE pair */
 } IcecamMessageType;
 
 /**
@@ -122,6 +126,8 @@ typedef enum {
  *   with `ice-servers` before they expire; a client uses them for the session's next transport
  * @ICECAM_FEATURE_PUNCH: "punch": the server relays `punch` to a client that listed it; a
  *   client takes part in birthday punching
+ * @ICECAM_FEATURE_DTLS: "dtls": the server relays `dtls` to a client that listed it; a client
+ *   takes DTLS handshake datagrams from it (when its description offered them)
  *
  * The `features` of `hello` and `welcome`: message types added to version 1 that the sender
  * understands. Nobody sends such a message to a peer that did not list it, so peers written
@@ -133,6 +139,7 @@ typedef enum {
   ICECAM_FEATURE_RESTART = 1 << 1,
   ICECAM_FEATURE_ICE_SERVERS = 1 << 2,
   ICECAM_FEATURE_PUNCH = 1 << 3,
+  ICECAM_FEATURE_DTLS = 1 << 4,
 } IcecamFeatures;
 
 /**
@@ -224,6 +231,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamIceServer, icecam_ice_server_free)
  *   (a counting symmetric NAT: @address is the punching socket's mapping, @port_step the step)
  * @port_step: punch (sequential): the step by which the sender's NAT counts its ports, ±1 to
  *   ±32 (0: absent)
+ * @data: dtls: one DTLS datagram in base64 (RFC 4648 section 4), at most
+ *   %ICECAM_PROTOCOL_MAX_DATA_LENGTH characters
  *
  * A signalling message. One flat struct: parse fills, and build reads, only the fields
  * of @type; the others stay NULL/0.
@@ -254,6 +263,7 @@ typedef struct {
   IcecamFeatures features;
   gchar *mapping;
   gint port_step;
+  gchar *data;
 } IcecamMessage;
 
 #define ICECAM_TYPE_MESSAGE (icecam_message_get_type ())
@@ -287,6 +297,8 @@ IcecamMessage *icecam_message_new_restart (const gchar *session);
 IcecamMessage *icecam_message_new_punch (const gchar *session, const gchar *mapping,
                                          const gchar *address, const gchar *token);
 IcecamMessage *icecam_message_new_ice_servers (const gchar *session, GPtrArray *ice_servers);
+IcecamMessage *icecam_message_new_dtls (const gchar *session, const guint8 *datagram,
+                                        gsize length);
 
 /**
  * icecam_message_parse:

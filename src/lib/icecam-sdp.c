@@ -456,6 +456,8 @@ parse_attribute (ParseState *state, const gchar *attr, GError **error)
       return TRUE; /* bundled: the first section's transport is the one */
     return parse_transport_attribute (state, name, attr, value, error);
   }
+  if (state->section == 0 && g_str_equal (name, "x-icecam-signalled-dtls"))
+    state->sdp->signalled_dtls = TRUE;
   if (media == NULL)
     return TRUE; /* session level (group, msid-semantic, ...) or a skipped section */
 
@@ -667,6 +669,8 @@ icecam_sdp_to_string (const IcecamSdp *sdp, guint64 session_id)
     msid |= media->msid != NULL;
   }
   g_string_append (s, "\r\na=ice-options:trickle\r\n");
+  if (sdp->signalled_dtls)
+    g_string_append (s, "a=x-icecam-signalled-dtls\r\n");
   if (msid)
     g_string_append (s, "a=msid-semantic: WMS *\r\n");
   for (guint i = 0; i < sdp->media->len; i++)

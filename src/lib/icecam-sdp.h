@@ -78,6 +78,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (IcecamSdpMedia, icecam_sdp_media_free)
  *   over session-level, sha-256 over other hashes. When set, the m= lines' profile is
  *   UDP/TLS/RTP/SAVPF (DTLS-SRTP, RFC 5764), else RTP/AVPF
  * @setup: (nullable): a=setup (RFC 4145): "actpass", "active" or "passive"
+ * @signalled_dtls: a=x-icecam-signalled-dtls at session level: the sender takes DTLS handshake
+ *   datagrams through signalling (`dtls` messages) until its ICE pair is selected
  *
  * A session description: media sections and the one transport they share, with the ICE
  * attributes of RFC 8839. Parse and build are pure.
@@ -90,6 +92,7 @@ typedef struct {
   gboolean end_of_candidates;
   gchar *fingerprint;
   gchar *setup;
+  gboolean signalled_dtls;
 } IcecamSdp;
 
 IcecamSdp *icecam_sdp_new (void);

@@ -132,6 +132,16 @@ on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate,
 }
 
 static void
+on_peer_signalled_dtls (IcecamPeerSession *peer, GBytes *datagram, IcecamViewerEndpoint *self)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (datagram, &length);
+  g_autoptr (IcecamMessage) msg = icecam_message_new_dtls (self->session_id, data, length);
+
+  icecam_signalling_client_send (self->client, msg);
+}
+
+static void
 on_peer_gathering_done (IcecamPeerSession *peer, IcecamViewerEndpoint *self)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_end_of_candidates (self->session_id);
@@ -314,7 +324,11 @@ start_session (IcecamViewerEndpoint *self, const IcecamMessage *msg)
                                                      self->welcome, send_punch_cb, self);
   if (self->punch != NULL)
     icecam_punch_session_set_path_func (self->punch, use_punched_path_cb);
+  /* The DTLS handshake beside ICE, through the rendezvous, when it relays `dtls`. */
+  icecam_peer_session_set_signalled_dtls (
+    peer, self->welcome != NULL && (self->welcome->features & ICECAM_FEATURE_DTLS));
   g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), self);
+  g_signal_connect (peer, "signalled-dtls", G_CALLBACK (on_peer_signalled_dtls), self);
   g_signal_connect (peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), self);
   g_signal_connect (peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), self);
   g_signal_connect (peer, "state-changed", G_CALLBACK (on_peer_state_changed), self);
@@ -524,6 +538,14 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
       if (ours)
         icecam_peer_session_set_remote_gathering_done (self->peer);
       break;
+    case ICECAM_MESSAGE_DTLS:
+      if (ours && self->peer != NULL) {
+        gsize length = 0;
+        g_autofree guint8 *datagram = g_base64_decode (msg->data, &length);
+
+        icecam_peer_session_receive_signalled_dtls (self->peer, datagram, length);
+      }
+      break;
     case ICECAM_MESSAGE_ICE_SERVERS:
       if (ours)
         renew_ice_servers (self, msg);
@@ -605,6 +627,7 @@ icecam_viewer_endpoint_new (const gchar *server_url, const gchar *camera_id,
   self->client = client;
   if (config->punch != 0 || config->punch_tcp)
     icecam_signalling_client_add_features (client, ICECAM_FEATURE_PUNCH);
+  icecam_signalling_client_add_features (client, ICECAM_FEATURE_DTLS);
   icecam_signalling_client_set_keepalive (client, ICECAM_SIGNALLING_DEFAULT_KEEPALIVE_INTERVAL_S,
                                           SIGNALLING_CHECK_TIMEOUT_S);
   g_signal_connect (client, "message", G_CALLBACK (on_client_message), self);

@@ -8,7 +8,7 @@
 
 /* What this server understands beyond the first release of version 1, told in `welcome`. */
 #define SERVER_FEATURES (ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS | \
-                         ICECAM_FEATURE_PUNCH)
+                         ICECAM_FEATURE_PUNCH | ICECAM_FEATURE_DTLS)
 
 /* ---- hello ------------------------------------------------------------------------------ */
 

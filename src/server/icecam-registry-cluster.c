@@ -34,8 +34,9 @@ registry_proxy_lookup (IcecamRegistry *self, const gchar *node, IcecamRole role,
   proxy->label = g_strdup_printf ("%s '%s' on node '%s'", icecam_role_to_string (role), name,
                                   node);
   proxy->node = g_strdup (node);
-  /* Its own node checks what the client understands; renewals are that node's business. */
-  proxy->features = role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0;
+  /* Its own node checks what the client understands (restart and dtls: when it relays them
+   * on); renewals are that node's business. */
+  proxy->features = (role == ICECAM_ROLE_CAMERA ? ICECAM_FEATURE_RESTART : 0) | ICECAM_FEATURE_DTLS;
   registry_peer_set_state (proxy, PEER_STATE_READY);
   g_hash_table_insert (self->proxies, g_steal_pointer (&key), proxy);
   return proxy;
@@ -264,6 +265,8 @@ remote_relay (IcecamRegistry *self, const gchar *node, const IcecamMessage *msg,
                  "session '%s' has no end on node '%s'", msg->session, node);
     return FALSE;
   }
+  if (msg->type == ICECAM_MESSAGE_DTLS && !(local->features & ICECAM_FEATURE_DTLS))
+    return TRUE; /* the other node could not know; its sender falls back to the path */
   if (local->state != PEER_STATE_DETACHED)
     self->messages_relayed++;
   registry_queue_send (self, local, icecam_message_copy (msg));
@@ -309,6 +312,7 @@ icecam_registry_remote_message (IcecamRegistry *self, const gchar *node, const g
   case ICECAM_MESSAGE_CANDIDATE:
   case ICECAM_MESSAGE_END_OF_CANDIDATES:
   case ICECAM_MESSAGE_RESTART:
+  case ICECAM_MESSAGE_DTLS:
   case ICECAM_MESSAGE_BYE:
     ok = remote_relay (self, node, msg, error);
     break;

@@ -497,6 +497,22 @@ handle_punch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
   relay (self, peer, msg, ICECAM_ROLE_NONE);
 }
 
+/* A DTLS handshake datagram before the session has a path: only to an end that takes them
+ * (its description offered them, which it does only when it listed the feature). */
+static void
+handle_dtls (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
+{
+  Session *session = g_hash_table_lookup (peer->sessions, msg->session);
+
+  if (session != NULL &&
+      !(registry_session_other_end (session, peer)->features & ICECAM_FEATURE_DTLS)) {
+    g_debug ("%s: 'dtls' dropped: the other end of session %s did not list it", peer->label,
+             msg->session);
+    return;
+  }
+  relay (self, peer, msg, ICECAM_ROLE_NONE);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
 static void
@@ -543,6 +559,9 @@ dispatch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg)
     break;
   case ICECAM_MESSAGE_PUNCH:
     handle_punch (self, peer, msg);
+    break;
+  case ICECAM_MESSAGE_DTLS:
+    handle_dtls (self, peer, msg);
     break;
   case ICECAM_MESSAGE_ERROR:
     /* Answering would risk an error loop; the log is where it can help. */

@@ -792,10 +792,12 @@ test_wire_encrypted (Fixture *f, gconstpointer data)
     }
   }
   g_mutex_unlock (&capture.lock);
-  g_test_message ("%u UDP datagrams captured, %u plaintext sequences recorded",
-                  capture.datagrams->len, capture.plaintext->len);
+  /* The DTLS handshake goes through the rendezvous while no pair is selected (`dtls`), on
+   * the path only when the pair came first: any number here, 0 usually. */
+  g_test_message ("%u UDP datagrams captured (%u DTLS), %u plaintext sequences recorded",
+                  capture.datagrams->len, count_first_bytes (&capture, 20, 63),
+                  capture.plaintext->len);
   g_assert_cmpuint (leaks, ==, 0);
-  g_assert_cmpuint (count_first_bytes (&capture, 20, 63), >=, 2);   /* DTLS */
   g_assert_cmpuint (count_first_bytes (&capture, 128, 191), >=, 30); /* SRTP */
   g_mutex_clear (&capture.lock);
   g_ptr_array_unref (capture.datagrams);

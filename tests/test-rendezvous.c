@@ -687,7 +687,7 @@ test_resume_replaced (Fixture *f, gconstpointer data)
   g_assert_false (welcome->resumed);
   g_assert_cmpint (welcome->features, ==,
                    ICECAM_FEATURE_PING | ICECAM_FEATURE_RESTART | ICECAM_FEATURE_ICE_SERVERS |
-                   ICECAM_FEATURE_PUNCH);
+                   ICECAM_FEATURE_PUNCH | ICECAM_FEATURE_DTLS);
   session = watch (viewer, old, "cam1");
 
   camera = client_connect (f);

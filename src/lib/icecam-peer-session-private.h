@@ -43,6 +43,8 @@ struct _IcecamPeerSession {
   gint64 last_receive;            /* monotonic µs of the last packet from the peer; 0: none
                                    * since the session last became CONNECTED */
   gboolean stalled;               /* "media-stalled" was emitted for the current silence */
+  gboolean connected_once;        /* the session was CONNECTED: a pair and the peer proved (a
+                                   * handshake through signalling alone proves no path) */
   IcecamRtpClock *capture_clock;  /* (nullable): when each source's content was captured */
 
   IcecamPeerReceiveFunc receive_func;

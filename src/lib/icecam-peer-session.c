@@ -212,6 +212,7 @@ icecam_peer_session_update_connected (IcecamPeerSession *self)
   if (!self->selected || !dtls_connected (self))
     return;
   self->restarts = 0;
+  self->connected_once = TRUE;
   icecam_peer_session_clear_source (&self->recovery_timeout);
   /* Silence counts only after the peer has sent something on this path: a peer that never
    * sends (a viewer without RTCP) is not stalled. */
@@ -327,7 +328,7 @@ on_ice_state_changed (IcecamIceSession *ice, guint state, IcecamPeerSession *sel
 {
   g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
   g_autofree gchar *candidates = NULL;
-  gboolean had_media = dtls_connected (self);
+  gboolean had_media = self->connected_once;
 
   if (state != ICECAM_ICE_STATE_FAILED)
     return;

@@ -165,7 +165,8 @@ setup_remote_session (Fixture *f)
 
   connect_peer (&f->a, CAMERA, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"cam\"}");
   drain (&f->a);
-  connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"id\":\"alice\"}");
+  connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\",\"id\":\"alice\","
+                               "\"features\":[\"dtls\"]}");
   drain (&f->c);
 
   /* A's heartbeat reaches C: its viewer is told. */
@@ -212,6 +213,22 @@ test_remote_session (Fixture *f, gconstpointer data)
     feed (&f->c, VIEWER, restart);
     carry (&f->c, &f->a, ICECAM_MESSAGE_RESTART);
     asked = expect_msg (&f->a, CAMERA, ICECAM_MESSAGE_RESTART);
+  }
+
+  /* `dtls` crosses nodes; the node of the receiving end drops it for an end that did not list
+   * it (the camera here), and delivers it to one that did (alice). */
+  {
+    g_autofree gchar *dtls = g_strdup_printf ("{\"type\":\"dtls\",\"session\":\"%s\","
+                                              "\"data\":\"FgP+\"}", session);
+    g_autoptr (IcecamMessage) handshake = NULL;
+
+    feed (&f->c, VIEWER, dtls);
+    carry (&f->c, &f->a, ICECAM_MESSAGE_DTLS);
+    expect_nothing (&f->a);
+    feed (&f->a, CAMERA, dtls);
+    carry (&f->a, &f->c, ICECAM_MESSAGE_DTLS);
+    handshake = expect_msg (&f->c, VIEWER, ICECAM_MESSAGE_DTLS);
+    g_assert_cmpstr (handshake->data, ==, "FgP+");
   }
 
   feed (&f->c, VIEWER, bye);

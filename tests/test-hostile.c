@@ -540,6 +540,63 @@ test_oversized_fragments (Fixture *f, gconstpointer data)
   hostile_clear (&hostile);
 }
 
+/* A masked client text frame (zero mask: the payload as it is). */
+static void
+hostile_send_text (Hostile *hostile, const gchar *text)
+{
+  guint8 header[14];
+  gsize header_len = frame_header (header, 0x1, TRUE, strlen (text));
+
+  hostile_send_all (hostile, header, header_len);
+  hostile_send_all (hostile, (const guint8 *) text, strlen (text));
+}
+
+/* A viewer that watches, then never reads again, while its camera sends: once over 4 MiB of
+ * messages wait for it beyond what the kernel holds, it is closed and its session ends (the
+ * camera hears peer-left) instead of the server holding all it is sent until the keepalive
+ * gives up; the camera's session with the other viewer carries on. */
+static void
+test_slow_reader (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GByteArray) received = g_byte_array_new ();
+  g_autoptr (IcecamMessage) session = NULL;
+  g_autoptr (GString) sdp = g_string_new ("v=0\r\n");
+  Hostile hostile;
+  gboolean ended = FALSE;
+  guint sent = 0;
+
+  icecam_rendezvous_set_message_rate (f->rendezvous, 0, 1);
+  icecam_rendezvous_set_deadlines (f->rendezvous, 60, 60);
+  hostile = hostile_upgraded (f, received);
+  hostile_send_text (&hostile, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  hostile_send_text (&hostile, "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+  session = peer_expect (f->camera, ICECAM_MESSAGE_SESSION);
+  while (sdp->len < 30000)
+    g_string_append (sdp, "a=x-padding:0123456789012345678901234567890123456789012345\r\n");
+
+  /* 30 KB offers until the session ends: 2,000 are 60 MB, far past any socket buffer. */
+  while (!ended && sent < 2000) {
+    peer_send (f->camera, icecam_message_new_offer (session->session, sdp->str));
+    sent++;
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    for (GList *l = f->camera->messages.head; l != NULL; l = l->next) {
+      IcecamMessage *msg = l->data;
+
+      ended |= msg->type == ICECAM_MESSAGE_BYE && g_strcmp0 (msg->session, session->session) == 0;
+    }
+  }
+  if (!ended) {
+    g_autoptr (IcecamMessage) bye = peer_expect (f->camera, ICECAM_MESSAGE_BYE);
+
+    g_assert_cmpstr (bye->session, ==, session->session);
+  }
+  g_test_message ("the session ended after %u offers (%u KB)", sent, sent * 30);
+  g_assert_cmpuint (sent, <, 2000);
+  assert_session_works (f);
+  hostile_clear (&hostile);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -563,6 +620,7 @@ main (int argc, char **argv)
   ADD ("/hostile/capacity/global-cap", test_global_cap);
   ADD ("/hostile/frames/oversized", test_oversized_frame);
   ADD ("/hostile/frames/oversized-fragments", test_oversized_fragments);
+  ADD ("/hostile/output/slow-reader", test_slow_reader);
 #undef ADD
   return g_test_run ();
 }

@@ -235,6 +235,49 @@ test_text_socket_full (void)
   g_assert_cmpstr (frames, ==, "1:4194304 2:3");
 }
 
+/* What waits for a peer that does not read is counted; abort drops it, and from then on every
+ * write (libsoup's close frame too) fails at once instead of waiting for the peer. */
+static void
+test_abort (void)
+{
+  enum { BIG = 4 * 1024 * 1024 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) ours = NULL;
+  g_autoptr (GSocket) peer = NULL;
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (IcecamWsOutput) output = NULL;
+  g_autoptr (GByteArray) frame = make_frame (0x8, 2, 'c');
+  g_autofree gchar *big = g_strnfill (BIG, 'x');
+  gint fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+  ours = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  peer = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  connection = g_socket_connection_factory_create_connection (ours);
+  output = icecam_ws_output_new (g_io_stream_get_output_stream (G_IO_STREAM (connection)));
+
+  g_assert_cmpuint (icecam_ws_output_get_queued (output), ==, 0);
+  icecam_ws_output_send_text (output, big, BIG);
+  icecam_ws_output_send_text (output, "{}", 2);
+  /* The socket took some; the rest of the first frame and all of the second wait. */
+  g_assert_cmpuint (icecam_ws_output_get_queued (output), >, 4);
+  g_assert_cmpuint (icecam_ws_output_get_queued (output), <, BIG + 14);
+  icecam_ws_output_abort (output);
+  g_assert_cmpuint (icecam_ws_output_get_queued (output), ==, 0);
+  icecam_ws_output_send_text (output, "{}", 2);
+  g_assert_cmpuint (icecam_ws_output_get_queued (output), ==, 0);
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (output),
+                                                               frame->data, frame->len, NULL,
+                                                               &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+  g_assert_cmpint (g_output_stream_write (G_OUTPUT_STREAM (output), frame->data, frame->len,
+                                          NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+}
+
 typedef struct {
   GOutputStream *memory;
   IcecamWsOutput *output;
@@ -330,6 +373,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ws-output/ping-at-once", test_ping_at_once);
   g_test_add_func ("/ws-output/text-between-frames", test_text_between_frames);
   g_test_add_func ("/ws-output/text-socket-full", test_text_socket_full);
+  g_test_add_func ("/ws-output/abort", test_abort);
   g_test_add_func ("/ws-output/wheel-spreads", test_wheel_spreads);
   g_test_add_func ("/ws-output/wheel-remove", test_wheel_remove);
   return g_test_run ();

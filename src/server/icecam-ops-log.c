@@ -32,6 +32,7 @@ static const gchar *const kind_names[ICECAM_OPS_LOG_N_KINDS] = {
   [ICECAM_OPS_LOG_FRAME_TOO_BIG] = "message too big",
   [ICECAM_OPS_LOG_PROXY_REFUSED] = "proxy header refused",
   [ICECAM_OPS_LOG_RELOAD] = "reload",
+  [ICECAM_OPS_LOG_SLOW_READER] = "client not reading",
 };
 
 typedef struct {

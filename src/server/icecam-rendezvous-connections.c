@@ -16,6 +16,11 @@
  * read: on ws:// by the IcecamWsStream (close 1009), on wss:// and the libsoup stream by libsoup
  * itself (it drops the connection without a close frame). */
 #define MAX_INCOMING_PAYLOAD_SIZE (1024 * 1024)
+/* Our messages waiting for a client that does not read them (beyond what the kernel holds):
+ * past this it is closed. An honest client on a slow link has a few presence lists waiting
+ * (4096 cameras: ~300 KB each); one that stops reading while its peers send would otherwise
+ * hold up to the message rate's worth a second until the keepalive gives up on it. */
+#define MAX_QUEUED_OUTPUT (4 * 1024 * 1024)
 
 /* ---- connections ---------------------------------------------------------------------- */
 
@@ -25,6 +30,10 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_clear_signal_handler (&conn->message_handler, conn->ws);
   g_clear_signal_handler (&conn->closed_handler, conn->ws);
   g_clear_signal_handler (&conn->pong_handler, conn->ws);
+  if (conn->slow_close != NULL) {
+    g_source_destroy (conn->slow_close);
+    g_clear_pointer (&conn->slow_close, g_source_unref);
+  }
   if (conn->ping != NULL)
     icecam_ping_wheel_remove (conn->self->pings, g_steal_pointer (&conn->ping));
   if (conn->stream != NULL) {
@@ -36,15 +45,41 @@ icecam_rendezvous_connection_free (Connection *conn)
   g_free (conn);
 }
 
+/* Out of the send that found it (the registry may be walking its peers then). */
+static gboolean
+close_slow_reader (gpointer data)
+{
+  Connection *conn = data;
+  IcecamRendezvous *self = conn->self;
+  guint64 id = conn->id;
+  g_autofree gchar *text = g_strdup_printf ("over %d bytes of messages waiting, unread",
+                                            MAX_QUEUED_OUTPUT);
+
+  g_clear_pointer (&conn->slow_close, g_source_unref);
+  icecam_rendezvous_log_refusal (self, ICECAM_OPS_LOG_SLOW_READER, id, conn->host, text);
+  /* The output fails libsoup's close frame: the connection closes at once (may free conn). */
+  soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                   "not reading");
+  icecam_registry_evict_peer (self->registry, id);
+  return G_SOURCE_REMOVE;
+}
+
 /* Our messages: through the stream's output when it is ours (libsoup's send copies the text
  * twice and formats two debug lines per frame), else through libsoup. */
 static void
 connection_send_text (Connection *conn, const gchar *json)
 {
-  if (conn->output != NULL)
-    icecam_ws_output_send_text (conn->output, json, strlen (json));
-  else
+  if (conn->output == NULL) {
     soup_websocket_connection_send_text (conn->ws, json);
+    return;
+  }
+  icecam_ws_output_send_text (conn->output, json, strlen (json));
+  if (conn->slow_close == NULL && icecam_ws_output_get_queued (conn->output) > MAX_QUEUED_OUTPUT) {
+    icecam_ws_output_abort (conn->output); /* nothing more is queued for it */
+    conn->slow_close = g_idle_source_new ();
+    g_source_set_callback (conn->slow_close, close_slow_reader, conn, NULL);
+    g_source_attach (conn->slow_close, conn->self->context);
+  }
 }
 
 /* One line for the operator: which client (@host, connection @id) hit which limit. */

@@ -27,6 +27,7 @@ typedef struct {
   IcecamPingEntry *ping;    /* in pings: the stream's output, pinged by us, not libsoup */
   IcecamWsOutput *output;   /* with ping: that output (borrowed from stream), which sends our
                              * texts too; NULL: libsoup sends them */
+  GSource *slow_close;      /* the client stopped reading: closed from here, out of the send */
 } Connection;
 
 struct _IcecamRendezvous {

@@ -56,6 +56,7 @@ struct _IcecamWsOutput {
   GByteArray *pending;   /* our bytes being written: libsoup's wait until they are; NULL: none */
   GSource *writable;     /* while pending waits for the socket */
   gboolean broken;       /* writing failed: libsoup hears it from its own writes */
+  gboolean aborted;      /* icecam_ws_output_abort(): libsoup's writes fail too */
 };
 
 static void icecam_ws_output_pollable_init (GPollableOutputStreamInterface *iface);
@@ -206,6 +207,10 @@ icecam_ws_output_write_nonblocking (GPollableOutputStream *pollable, const void 
   IcecamWsOutput *self = ICECAM_WS_OUTPUT (pollable);
   gssize n;
 
+  if (self->aborted) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "output aborted");
+    return -1;
+  }
   if (!flush_ours (self)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
                          "a frame of ours is still being written");
@@ -256,6 +261,10 @@ icecam_ws_output_write (GOutputStream *stream, const void *buffer, gsize count,
   IcecamWsOutput *self = ICECAM_WS_OUTPUT (stream);
   gssize n;
 
+  if (self->aborted) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "output aborted");
+    return -1;
+  }
   if (!write_pending_blocking (self, cancellable, error))
     return -1;
   n = g_output_stream_write (self->base, buffer, count, cancellable, error);
@@ -429,6 +438,43 @@ icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize lengt
   g_byte_array_append (self->due, header, header_len);
   g_byte_array_append (self->due, (const guint8 *) text, (guint) length);
   flush_ours (self);
+}
+
+/**
+ * icecam_ws_output_get_queued:
+ * @self: a WebSocket's output
+ *
+ * Returns: the bytes of our frames the socket has not taken yet (a client that stops reading
+ * makes this grow)
+ */
+gsize
+icecam_ws_output_get_queued (IcecamWsOutput *self)
+{
+  g_return_val_if_fail (ICECAM_IS_WS_OUTPUT (self), 0);
+
+  return (self->pending != NULL ? self->pending->len : 0) + (self->due != NULL ? self->due->len : 0);
+}
+
+/**
+ * icecam_ws_output_abort:
+ * @self: a WebSocket's output
+ *
+ * Gives up on the client: what is queued is dropped, nothing more of ours is sent, and every
+ * later write (libsoup's close frame too) fails, so that libsoup closes the connection at
+ * once instead of waiting to write to a client that does not read.
+ */
+void
+icecam_ws_output_abort (IcecamWsOutput *self)
+{
+  g_return_if_fail (ICECAM_IS_WS_OUTPUT (self));
+
+  self->aborted = TRUE;
+  self->broken = TRUE;
+  flush_ours (self); /* drops what is ours */
+  if (self->writable != NULL) {
+    g_source_destroy (self->writable);
+    g_clear_pointer (&self->writable, g_source_unref);
+  }
 }
 
 /**

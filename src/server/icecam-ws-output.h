@@ -13,6 +13,8 @@ G_DECLARE_FINAL_TYPE (IcecamWsOutput, icecam_ws_output, ICECAM, WS_OUTPUT, GOutp
 IcecamWsOutput *icecam_ws_output_new (GOutputStream *base);
 void icecam_ws_output_ping (IcecamWsOutput *self);
 void icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize length);
+gsize icecam_ws_output_get_queued (IcecamWsOutput *self);
+void icecam_ws_output_abort (IcecamWsOutput *self);
 
 /* For tests: whether the bytes written so far end on a frame boundary. */
 gboolean icecam_ws_output_at_boundary (IcecamWsOutput *self);

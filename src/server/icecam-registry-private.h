@@ -126,6 +126,13 @@ void registry_cameras_changed (IcecamRegistry *self);
 void registry_queue_presence (IcecamRegistry *self, Peer *viewer);
 void registry_queue_presence_to_viewers (IcecamRegistry *self);
 
+/* icecam-registry-forward.c */
+void registry_forward (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg,
+                       IcecamRole from_role);
+void registry_handle_restart (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg);
+void registry_handle_punch (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg);
+void registry_handle_dtls (IcecamRegistry *self, Peer *peer, const IcecamMessage *msg);
+
 /* icecam-registry-relay.c: relay credentials, minted per session and renewed while it lasts. */
 IcecamIceServer *registry_relay_mint (IcecamRegistry *self, Session *session, IcecamRole role);
 void registry_relay_session_added (IcecamRegistry *self, Session *session, gint64 now_us);

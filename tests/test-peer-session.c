@@ -751,6 +751,27 @@ test_signalled_dtls_before_pair (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->signalled_a + f->signalled_b, ==, 4);
 }
 
+/* The camera's session ends before any pair (its ICE failed): its close_notify does not go
+ * through signalling, so the viewer ends on its own reason (and the bye's), not on "the peer
+ * closed DTLS". */
+static void
+test_signalled_dtls_close_before_pair (Fixture *f, gconstpointer data)
+{
+  icecam_peer_session_set_signalled_dtls (f->a, TRUE);
+  icecam_peer_session_set_signalled_dtls (f->b, TRUE);
+  f->hold_candidates = TRUE;
+  g_assert_true (negotiate (f, NULL));
+  g_assert_true (PUMP_UNTIL (f, dtls_datagrams_received (f, 2, 2), 5));
+  PUMP_UNTIL (f, FALSE, 0.2);
+  g_assert_cmpuint (f->signalled_a, ==, 2);
+  icecam_peer_session_close_async (f->a, close_cb, f);
+  g_assert_true (PUMP_UNTIL (f, f->closed == 1, 5));
+  PUMP_UNTIL (f, FALSE, 0.3);
+  g_assert_cmpuint (f->signalled_a, ==, 2);
+  g_assert_cmpint (icecam_peer_session_get_state (f->b), !=, ICECAM_PEER_STATE_FAILED);
+  f->closed = 0; /* the teardown closes both again */
+}
+
 /* A peer whose description does not offer it (a browser, an older viewer) never gets one. */
 static void
 test_signalled_dtls_one_side (Fixture *f, gconstpointer data)
@@ -805,6 +826,7 @@ main (int argc, char **argv)
   ADD ("signalled-dtls/before-pair", test_signalled_dtls_before_pair);
   ADD ("signalled-dtls/one-side", test_signalled_dtls_one_side);
   ADD ("signalled-dtls/lost", test_signalled_dtls_lost);
+  ADD ("signalled-dtls/close-before-pair", test_signalled_dtls_close_before_pair);
 #undef ADD
   return g_test_run ();
 }

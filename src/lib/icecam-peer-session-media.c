@@ -43,6 +43,7 @@ icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer use
 {
   IcecamPeerSession *self = user_data;
   IcecamIceSession *ice = NULL;
+  IcecamDtlsSrtp *alerting = NULL;
   gboolean dropped = FALSE, signalled = FALSE;
   guint waiting;
 
@@ -57,9 +58,23 @@ icecam_peer_session_dtls_send_cb (const guint8 *data, gsize length, gpointer use
     /* Handshake, change-cipher-spec and alert records only (RFC 6347 content types). */
     signalled = self->signalled_dtls && self->remote_signalled_dtls && length > 0 &&
                 length <= ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS && data[0] >= 20 && data[0] <= 22;
+    if (signalled && data[0] == 21) {
+      if (self->dtls != NULL)
+        alerting = g_object_ref (self->dtls);
+      else
+        signalled = FALSE; /* the association is being closed (close_dtls()) */
+    }
   }
   waiting = g_queue_get_length (&self->pending_dtls);
   g_mutex_unlock (&self->lock);
+  /* An alert goes that way during the handshake (a refused certificate), not after it: the
+   * close_notify of a session ending before it had a path would end the peer's with "the
+   * peer closed DTLS" instead of its own reason (the bye says why). */
+  if (alerting != NULL) {
+    signalled = icecam_dtls_srtp_get_state (alerting) != ICECAM_DTLS_STATE_CONNECTED &&
+                icecam_dtls_srtp_get_state (alerting) != ICECAM_DTLS_STATE_CLOSED;
+    g_object_unref (alerting);
+  }
   if (signalled) {
     SignalledDtls *out = g_new (SignalledDtls, 1);
 

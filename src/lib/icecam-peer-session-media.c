@@ -125,6 +125,40 @@ icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
   g_clear_object (&ice);
 }
 
+/* What came through signalling is fed to DTLS at idle priority: a flight's crypto takes a few
+ * ms, and the session's first connectivity checks, due then too, must not wait for it. Behind
+ * stateful firewalls the first check that leaves opens its own side for the peer's; a check
+ * held back by the handshake let the peer's arrive first and be dropped, and ICE took the
+ * relay (natlab-direct ipv6-symmetric, CI run 23). */
+static gboolean
+on_signalled_dtls_idle (gpointer data)
+{
+  IcecamPeerSession *self = data;
+  g_autoptr (IcecamPeerSession) hold = g_object_ref (self);
+  GBytes *datagram;
+
+  g_clear_pointer (&self->signalled_idle, g_source_unref);
+  while ((datagram = g_queue_pop_head (&self->signalled_in)) != NULL) {
+    guint8 plain[RECEIVE_BUFFER_SIZE];
+    gsize plain_length = sizeof plain, length;
+    const guint8 *data_in = g_bytes_get_data (datagram, &length);
+    g_autoptr (GError) error = NULL;
+    IcecamDtlsSrtp *dtls;
+
+    g_mutex_lock (&self->lock);
+    dtls = self->dtls != NULL ? g_object_ref (self->dtls) : NULL;
+    g_mutex_unlock (&self->lock);
+    if (dtls != NULL &&
+        icecam_dtls_srtp_handle_incoming (dtls, data_in, length, plain, &plain_length, &error) ==
+          ICECAM_DTLS_SRTP_RESULT_DROPPED)
+      g_debug ("peer-session %s: a DTLS datagram through signalling dropped: %s", self->id,
+               error != NULL ? error->message : "unknown");
+    g_clear_object (&dtls);
+    g_bytes_unref (datagram);
+  }
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * icecam_peer_session_receive_signalled_dtls:
  * @datagram: (array length=length): the data of the peer's `dtls` message
@@ -132,38 +166,36 @@ icecam_peer_session_flush_pending_dtls (IcecamPeerSession *self)
  *
  * A DTLS handshake datagram the peer sent through signalling. Ignored unless this end offered
  * that (icecam_peer_session_set_signalled_dtls()) and the session has its DTLS association;
- * SRTP never comes this way. Untrusted input: DTLS checks it as it checks the path's.
+ * SRTP never comes this way. Untrusted input: DTLS checks it as it checks the path's, once
+ * the session's context is idle (datagrams in the order they came).
  */
 void
 icecam_peer_session_receive_signalled_dtls (IcecamPeerSession *self, const guint8 *datagram,
                                             gsize length)
 {
-  guint8 plain[RECEIVE_BUFFER_SIZE];
-  gsize plain_length = sizeof plain;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (IcecamPeerSession) hold = NULL;
-  IcecamDtlsSrtp *dtls;
+  gboolean taken;
 
   g_return_if_fail (ICECAM_IS_PEER_SESSION (self));
 
   if (length == 0 || length > ICECAM_PEER_SESSION_MAX_SIGNALLED_DTLS || datagram[0] < 20 ||
       datagram[0] > 22)
     return;
-  hold = g_object_ref (self);
   g_mutex_lock (&self->lock);
-  dtls = self->signalled_dtls && self->dtls != NULL ? g_object_ref (self->dtls) : NULL;
-  if (dtls != NULL)
+  taken = self->signalled_dtls && self->dtls != NULL;
+  if (taken)
     self->signalled_dtls_received = TRUE;
   g_mutex_unlock (&self->lock);
-  if (dtls == NULL) {
+  if (!taken) {
     g_debug ("peer-session %s: a DTLS datagram through signalling, not taken", self->id);
     return;
   }
-  if (icecam_dtls_srtp_handle_incoming (dtls, datagram, length, plain, &plain_length, &error) ==
-      ICECAM_DTLS_SRTP_RESULT_DROPPED)
-    g_debug ("peer-session %s: a DTLS datagram through signalling dropped: %s", self->id,
-             error != NULL ? error->message : "unknown");
-  g_object_unref (dtls);
+  g_queue_push_tail (&self->signalled_in, g_bytes_new (datagram, length));
+  if (self->signalled_idle == NULL) {
+    self->signalled_idle = g_idle_source_new ();
+    g_source_set_priority (self->signalled_idle, G_PRIORITY_DEFAULT_IDLE);
+    g_source_set_callback (self->signalled_idle, on_signalled_dtls_idle, self, NULL);
+    g_source_attach (self->signalled_idle, self->context);
+  }
 }
 
 void

@@ -63,6 +63,8 @@ struct _IcecamPeerSession {
   gboolean signalled_dtls;        /* this end's descriptions offer DTLS through signalling */
   gboolean remote_signalled_dtls; /* and the peer's first description did */
   gboolean signalled_dtls_received; /* a DTLS datagram came that way: it delivers */
+  GQueue signalled_in;            /* GBytes: those datagrams, for signalled_idle */
+  GSource *signalled_idle;        /* feeds them to DTLS at idle priority */
   IcecamRtpSource sources[ICECAM_PEER_SESSION_MAX_SOURCES];
   guint n_sources;
   gint64 next_report;             /* offerer, while CONNECTED: monotonic µs when the next RTCP

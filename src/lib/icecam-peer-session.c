@@ -848,6 +848,8 @@ icecam_peer_session_dispose (GObject *object)
   icecam_peer_session_clear_source (&self->connect_timeout);
   icecam_peer_session_clear_source (&self->recovery_timeout);
   icecam_peer_session_clear_source (&self->stall_check);
+  icecam_peer_session_clear_source (&self->signalled_idle);
+  g_queue_clear_full (&self->signalled_in, (GDestroyNotify) g_bytes_unref);
   close_dtls (self);
   if (self->ice != NULL) {
     g_signal_handlers_disconnect_by_data (self->ice, self);
@@ -954,6 +956,7 @@ icecam_peer_session_init (IcecamPeerSession *self)
 {
   g_mutex_init (&self->lock);
   g_queue_init (&self->pending_dtls);
+  g_queue_init (&self->signalled_in);
   self->context = g_main_context_ref_thread_default ();
   self->state = ICECAM_PEER_STATE_NEW;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 static inline gboolean
 icecam_test_tick (gpointer data)
@@ -50,4 +51,53 @@ static inline void
 icecam_test_store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* A self-signed certificate for 127.0.0.1, its own CA: cert.pem and key.pem in a new
+ * temporary directory, whose path it returns (icecam_test_remove_dir() removes it). */
+static inline gchar *
+icecam_test_make_certificate (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("icecam-tls-XXXXXX", &error);
+  g_autofree gchar *cert = NULL;
+  g_autofree gchar *key = NULL;
+  gint status = 0;
+
+  g_assert_no_error (error);
+  cert = g_build_filename (dir, "cert.pem", NULL);
+  key = g_build_filename (dir, "key.pem", NULL);
+  {
+    const gchar *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", cert, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL,
+                                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                   G_SPAWN_STDERR_TO_DEV_NULL,
+                                 NULL, NULL, NULL, NULL, &status, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, &error));
+    g_assert_no_error (error);
+  }
+  return g_steal_pointer (&dir);
+}
+
+/* Removes @dir and the files in it. */
+static inline void
+icecam_test_remove_dir (const gchar *dir)
+{
+  GDir *listing = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL) {
+    gchar *path = g_build_filename (dir, name, NULL);
+
+    (void) g_unlink (path);
+    g_free (path);
+  }
+  if (listing != NULL)
+    g_dir_close (listing);
+  (void) g_rmdir (dir);
 }

@@ -474,32 +474,11 @@ test_auth_camera_wrong_secret (AuthFixture *f, gconstpointer data)
 
 /* ---- wss:// -------------------------------------------------------------------------------- */
 
-/* A self-signed certificate for 127.0.0.1 that also serves as its own CA. */
-static gchar *
-make_certificate (const gchar *dir)
-{
-  g_autofree gchar *cert = g_build_filename (dir, "cert.pem", NULL);
-  g_autofree gchar *key = g_build_filename (dir, "key.pem", NULL);
-  const gchar *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                          "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                          "subjectAltName=IP:127.0.0.1", NULL };
-  g_autoptr (GError) error = NULL;
-  gint status = 0;
-
-  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH |
-                               G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
-                               NULL, NULL, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  return g_steal_pointer (&cert);
-}
-
 static void
 test_wss (void)
 {
-  g_autofree gchar *dir = g_dir_make_tmp ("icecam-tls-XXXXXX", NULL);
-  g_autofree gchar *cert = make_certificate (dir);
+  g_autofree gchar *dir = icecam_test_make_certificate ();
+  g_autofree gchar *cert = g_build_filename (dir, "cert.pem", NULL);
   g_autofree gchar *key = g_build_filename (dir, "key.pem", NULL);
   g_autoptr (IcecamRendezvous) rendezvous = icecam_rendezvous_new ();
   g_autoptr (GError) error = NULL;
@@ -547,9 +526,7 @@ test_wss (void)
     run_stop (&viewer);
   }
   run_stop (&cam);
-  g_unlink (cert);
-  g_unlink (key);
-  g_rmdir (dir);
+  icecam_test_remove_dir (dir);
 }
 
 /* The camera's fingerprint, known once its sink has started. */

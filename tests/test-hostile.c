@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <libsoup/soup.h>
 
 #include "icecam-signalling-client.h"
@@ -44,6 +45,7 @@ typedef struct {
   Peer *viewer;
   gchar *session;
   GArray *hostile;
+  gchar *tls_dir;      /* wss://: the certificate's directory; NULL: ws:// */
 } Fixture;
 
 /* ---- hostile connections -------------------------------------------------------------- */
@@ -161,6 +163,9 @@ peer_start (Fixture *f, IcecamRole role, const gchar *id)
 
   peer->client = icecam_signalling_client_new (f->url, role, id, &error);
   g_assert_no_error (error);
+  if (f->tls_dir != NULL)
+    g_assert_true (icecam_signalling_client_set_tls (peer->client, NULL, TRUE, &error));
+  g_assert_no_error (error);
   icecam_signalling_client_set_reconnect (peer->client, FALSE);
   g_queue_init (&peer->messages);
   g_signal_connect (peer->client, "message", G_CALLBACK (on_peer_message), peer);
@@ -251,16 +256,13 @@ assert_contains (const gchar *text, const gchar *needle)
 
 /* ---- fixture -------------------------------------------------------------------------- */
 
+/* The camera cam1 and a viewer watching it, on the rendezvous at f->url. */
 static void
-fixture_setup (Fixture *f, gconstpointer data)
+fixture_start_session (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (IcecamMessage) to_camera = NULL;
   g_autoptr (IcecamMessage) to_viewer = NULL;
 
-  f->rendezvous = icecam_test_rendezvous_new (0, FALSE, &error);
-  g_assert_no_error (error);
-  icecam_rendezvous_set_deadlines (f->rendezvous, HANDSHAKE_S, HELLO_S);
   f->url = icecam_rendezvous_get_uri (f->rendezvous);
   f->hostile = g_array_new (FALSE, FALSE, sizeof (Hostile));
   g_array_set_clear_func (f->hostile, (GDestroyNotify) hostile_clear);
@@ -276,6 +278,39 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->rendezvous = icecam_test_rendezvous_new (0, FALSE, &error);
+  g_assert_no_error (error);
+  icecam_rendezvous_set_deadlines (f->rendezvous, HANDSHAKE_S, HELLO_S);
+  fixture_start_session (f);
+}
+
+/* The same on wss:// (a self-signed certificate the clients accept), with deadlines a TLS
+ * handshake under the sanitizers meets. */
+static void
+fixture_setup_tls (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *cert = NULL;
+  g_autofree gchar *key = NULL;
+
+  f->tls_dir = icecam_test_make_certificate ();
+  cert = g_build_filename (f->tls_dir, "cert.pem", NULL);
+  key = g_build_filename (f->tls_dir, "key.pem", NULL);
+  f->rendezvous = icecam_rendezvous_new ();
+  icecam_rendezvous_set_stun_enabled (f->rendezvous, FALSE);
+  g_assert_true (icecam_rendezvous_set_tls_files (f->rendezvous, cert, key, &error));
+  g_assert_no_error (error);
+  icecam_rendezvous_set_deadlines (f->rendezvous, 60, 60);
+  g_assert_true (icecam_rendezvous_listen (f->rendezvous, "127.0.0.1", 0, &error));
+  g_assert_no_error (error);
+  fixture_start_session (f);
+}
+
+static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_array_unref (f->hostile);
@@ -284,6 +319,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
   icecam_test_rendezvous_finalize (f->rendezvous);
   g_free (f->session);
   g_free (f->url);
+  if (f->tls_dir != NULL)
+    icecam_test_remove_dir (f->tls_dir);
+  g_free (f->tls_dir);
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -597,6 +635,145 @@ test_slow_reader (Fixture *f, gconstpointer data)
   hostile_clear (&hostile);
 }
 
+/* ---- a wss:// client that stops reading ---------------------------------------------- */
+
+/* It runs in a thread of its own, with blocking calls: the server runs in this one. */
+typedef struct {
+  guint port;
+  GMutex lock;
+  GCond cond;
+  gboolean release;   /* under lock: it may read again, to see whether the server closed it */
+  gint watching;      /* atomic: it has sent its watch and reads no more */
+  gint done;          /* atomic: it has finished; then closed says how */
+  gboolean closed;    /* it found the connection closed by the server */
+} TlsReader;
+
+static gboolean
+accept_any_certificate (GTlsConnection *connection, GTlsCertificate *certificate,
+                        GTlsCertificateFlags errors, gpointer data)
+{
+  return TRUE;
+}
+
+static void
+tls_write_text (GOutputStream *out, const gchar *text)
+{
+  guint8 header[14];
+  gsize header_len = frame_header (header, 0x1, TRUE, strlen (text));
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_output_stream_write_all (out, header, header_len, NULL, NULL, &error));
+  g_assert_true (g_output_stream_write_all (out, text, strlen (text), NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static gpointer
+tls_reader_thread (gpointer data)
+{
+  TlsReader *reader = data;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GIOStream) tls = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GByteArray) head = g_byte_array_new ();
+  GInputStream *in;
+  gssize n;
+  guint8 buffer[4096];
+
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", reader->port, NULL, &error);
+  g_assert_no_error (error);
+  /* Not reading shows sooner with a small receive buffer. */
+  g_socket_set_option (g_socket_connection_get_socket (connection), SOL_SOCKET, SO_RCVBUF,
+                       64 * 1024, NULL);
+  tls = g_tls_client_connection_new (G_IO_STREAM (connection), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  g_assert_true (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (tls), upgrade_request,
+                                            strlen (upgrade_request), NULL, NULL, &error));
+  in = g_io_stream_get_input_stream (tls);
+  while (!has_http_head (head)) {
+    n = g_input_stream_read (in, buffer, sizeof buffer, NULL, &error);
+    g_assert_cmpint (n, >, 0);
+    g_byte_array_append (head, buffer, (guint) n);
+  }
+  g_assert_nonnull (g_strstr_len ((const gchar *) head->data, head->len, " 101 "));
+  tls_write_text (g_io_stream_get_output_stream (tls),
+                  "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
+  tls_write_text (g_io_stream_get_output_stream (tls), "{\"type\":\"watch\",\"camera\":\"cam1\"}");
+
+  g_atomic_int_set (&reader->watching, TRUE);
+  g_mutex_lock (&reader->lock);
+  while (!reader->release)
+    g_cond_wait (&reader->cond, &reader->lock);
+  g_mutex_unlock (&reader->lock);
+
+  /* What the kernel held, then the end: a server that kept the connection would keep it
+   * past the timeout. */
+  g_socket_set_timeout (g_socket_connection_get_socket (connection), 10 * icecam_test_slowdown ());
+  do {
+    g_clear_error (&error);
+    n = g_input_stream_read (in, buffer, sizeof buffer, NULL, &error);
+  } while (n > 0);
+  reader->closed = n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_atomic_int_set (&reader->done, TRUE);
+  return NULL;
+}
+
+/* On wss:// libsoup, not the stream under it, queues the messages for a client: the same
+ * limit holds, counted as what libsoup was handed less what went into TLS. */
+static void
+test_slow_reader_tls (Fixture *f, gconstpointer data)
+{
+  TlsReader reader = { .port = icecam_rendezvous_get_port (f->rendezvous) };
+  g_autoptr (IcecamMessage) session = NULL;
+  g_autoptr (GString) sdp = g_string_new ("v=0\r\n");
+  GThread *thread;
+  gboolean ended = FALSE;
+  guint sent = 0;
+
+  icecam_rendezvous_set_message_rate (f->rendezvous, 0, 1);
+  g_mutex_init (&reader.lock);
+  g_cond_init (&reader.cond);
+  thread = g_thread_new ("tls-reader", tls_reader_thread, &reader);
+  session = peer_expect (f->camera, ICECAM_MESSAGE_SESSION);
+  g_assert_true (WAIT_UNTIL (g_atomic_int_get (&reader.watching)));
+  while (sdp->len < 30000)
+    g_string_append (sdp, "a=x-padding:0123456789012345678901234567890123456789012345\r\n");
+
+  while (!ended && sent < 2000) {
+    peer_send (f->camera, icecam_message_new_offer (session->session, sdp->str));
+    sent++;
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    for (GList *l = f->camera->messages.head; l != NULL; l = l->next) {
+      IcecamMessage *msg = l->data;
+
+      ended |= msg->type == ICECAM_MESSAGE_BYE && g_strcmp0 (msg->session, session->session) == 0;
+    }
+  }
+  if (!ended) {
+    g_autoptr (IcecamMessage) bye = peer_expect (f->camera, ICECAM_MESSAGE_BYE);
+
+    g_assert_cmpstr (bye->session, ==, session->session);
+  }
+  g_test_message ("the session ended after %u offers (%u KB)", sent, sent * 30);
+  g_assert_cmpuint (sent, <, 2000);
+  assert_session_works (f);
+
+  g_mutex_lock (&reader.lock);
+  reader.release = TRUE;
+  g_cond_signal (&reader.cond);
+  g_mutex_unlock (&reader.lock);
+  /* The server runs here: it must keep running while the client reads to the end. */
+  g_assert_true (WAIT_UNTIL_FOR (g_atomic_int_get (&reader.done), 20 * icecam_test_slowdown ()));
+  g_thread_join (thread);
+  g_assert_true (reader.closed);
+  g_mutex_clear (&reader.lock);
+  g_cond_clear (&reader.cond);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -622,5 +799,7 @@ main (int argc, char **argv)
   ADD ("/hostile/frames/oversized-fragments", test_oversized_fragments);
   ADD ("/hostile/output/slow-reader", test_slow_reader);
 #undef ADD
+  g_test_add ("/hostile/output/slow-reader-tls", Fixture, NULL, fixture_setup_tls,
+              test_slow_reader_tls, fixture_teardown);
   return g_test_run ();
 }

@@ -246,25 +246,10 @@ make_tls_files (Fixture *f)
   g_autoptr (GError) error = NULL;
   g_autofree gchar *cert = NULL;
   g_autofree gchar *key = NULL;
-  gint status = 0;
 
-  f->tls_dir = g_dir_make_tmp ("icecam-stun-tcp-XXXXXX", &error);
-  g_assert_no_error (error);
+  f->tls_dir = icecam_test_make_certificate ();
   cert = g_build_filename (f->tls_dir, "cert.pem", NULL);
   key = g_build_filename (f->tls_dir, "key.pem", NULL);
-  {
-    const gchar *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                            "-keyout", key, "-out", cert, NULL };
-
-    g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                   G_SPAWN_STDERR_TO_DEV_NULL,
-                                 NULL, NULL, NULL, NULL, &status, &error));
-    g_assert_no_error (error);
-    g_assert_true (g_spawn_check_wait_status (status, &error));
-  }
   g_assert_true (icecam_rendezvous_set_tls_files (f->rendezvous, cert, key, &error));
   g_assert_no_error (error);
   g_free (f->scheme);
@@ -290,26 +275,12 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tls_dir (const gchar *dir)
-{
-  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  while (listing != NULL && (name = g_dir_read_name (listing)) != NULL) {
-    g_autofree gchar *path = g_build_filename (dir, name, NULL);
-
-    g_unlink (path);
-  }
-  g_rmdir (dir);
-}
-
-static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_object_unref (f->session);
   g_assert_finalize_object (f->rendezvous);
   if (f->tls_dir != NULL)
-    remove_tls_dir (f->tls_dir);
+    icecam_test_remove_dir (f->tls_dir);
   g_free (f->tls_dir);
   g_free (f->scheme);
 }

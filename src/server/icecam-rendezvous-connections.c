@@ -64,18 +64,39 @@ close_slow_reader (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The bytes of a server's (unmasked) text frame of @length payload bytes. */
+static guint64
+frame_size (gsize length)
+{
+  return length + (length < 126 ? 2 : length <= G_MAXUINT16 ? 4 : 10);
+}
+
 /* Our messages: through the stream's output when it is ours (libsoup's send copies the text
- * twice and formats two debug lines per frame), else through libsoup. */
+ * twice and formats two debug lines per frame), else through libsoup. Either way, a client
+ * with more than MAX_QUEUED_OUTPUT of them waiting is closed: on wss:// libsoup holds them,
+ * and what it holds is what it was handed less what the output under it took (its own few
+ * control frames make that a little less than it is). */
 static void
 connection_send_text (Connection *conn, const gchar *json)
 {
-  if (conn->output == NULL) {
+  gsize length = strlen (json);
+  IcecamWsOutput *output = conn->output != NULL ? conn->output : conn->tls_output;
+  guint64 queued = 0;
+
+  if (conn->output != NULL) {
+    icecam_ws_output_send_text (conn->output, json, length);
+    queued = icecam_ws_output_get_queued (conn->output);
+  } else {
     soup_websocket_connection_send_text (conn->ws, json);
-    return;
+    if (conn->tls_output != NULL) {
+      guint64 passed = icecam_ws_output_get_passed (conn->tls_output);
+
+      conn->handed += frame_size (length);
+      queued = conn->handed > passed ? conn->handed - passed : 0;
+    }
   }
-  icecam_ws_output_send_text (conn->output, json, strlen (json));
-  if (conn->slow_close == NULL && icecam_ws_output_get_queued (conn->output) > MAX_QUEUED_OUTPUT) {
-    icecam_ws_output_abort (conn->output); /* nothing more is queued for it */
+  if (conn->slow_close == NULL && output != NULL && queued > MAX_QUEUED_OUTPUT) {
+    icecam_ws_output_abort (output); /* nothing more is queued for it */
     conn->slow_close = g_idle_source_new ();
     g_source_set_callback (conn->slow_close, close_slow_reader, conn, NULL);
     g_source_attach (conn->slow_close, conn->self->context);
@@ -337,6 +358,8 @@ on_websocket_upgraded (SoupServerMessage *msg, IcecamRendezvous *self)
         soup_websocket_connection_set_keepalive_interval (ws, 0);
         conn->output = ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped));
         conn->ping = icecam_ping_wheel_add (self->pings, conn->output);
+      } else {
+        conn->tls_output = ICECAM_WS_OUTPUT (g_io_stream_get_output_stream (wrapped));
       }
     }
   }

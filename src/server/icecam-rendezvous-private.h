@@ -27,6 +27,9 @@ typedef struct {
   IcecamPingEntry *ping;    /* in pings: the stream's output, pinged by us, not libsoup */
   IcecamWsOutput *output;   /* with ping: that output (borrowed from stream), which sends our
                              * texts too; NULL: libsoup sends them */
+  IcecamWsOutput *tls_output; /* on wss://: the output under libsoup's TLS writes (borrowed
+                               * from stream), which libsoup sends our texts through */
+  guint64 handed;           /* on wss://: the bytes of the frames handed to libsoup */
   GSource *slow_close;      /* the client stopped reading: closed from here, out of the send */
 } Connection;
 

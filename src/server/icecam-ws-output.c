@@ -57,6 +57,7 @@ struct _IcecamWsOutput {
   GSource *writable;     /* while pending waits for the socket */
   gboolean broken;       /* writing failed: libsoup hears it from its own writes */
   gboolean aborted;      /* icecam_ws_output_abort(): libsoup's writes fail too */
+  guint64 passed;        /* libsoup's bytes the base took, since the start */
 };
 
 static void icecam_ws_output_pollable_init (GPollableOutputStreamInterface *iface);
@@ -75,6 +76,7 @@ at_boundary (IcecamWsOutput *self)
 static void
 track (IcecamWsOutput *self, const guint8 *data, gsize n)
 {
+  self->passed += n;
   while (n > 0) {
     if (self->payload_left > 0) {
       guint64 take = MIN ((guint64) n, self->payload_left);
@@ -453,6 +455,22 @@ icecam_ws_output_get_queued (IcecamWsOutput *self)
   g_return_val_if_fail (ICECAM_IS_WS_OUTPUT (self), 0);
 
   return (self->pending != NULL ? self->pending->len : 0) + (self->due != NULL ? self->due->len : 0);
+}
+
+/**
+ * icecam_ws_output_get_passed:
+ * @self: a WebSocket's output
+ *
+ * Returns: the bytes of libsoup's frames the connection's output has taken since it was made
+ * (over TLS: what GnuTLS took, encrypted or not): with what was handed to libsoup, how much
+ * libsoup still holds for a client
+ */
+guint64
+icecam_ws_output_get_passed (IcecamWsOutput *self)
+{
+  g_return_val_if_fail (ICECAM_IS_WS_OUTPUT (self), 0);
+
+  return self->passed;
 }
 
 /**

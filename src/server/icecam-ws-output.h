@@ -14,6 +14,7 @@ IcecamWsOutput *icecam_ws_output_new (GOutputStream *base);
 void icecam_ws_output_ping (IcecamWsOutput *self);
 void icecam_ws_output_send_text (IcecamWsOutput *self, const gchar *text, gsize length);
 gsize icecam_ws_output_get_queued (IcecamWsOutput *self);
+guint64 icecam_ws_output_get_passed (IcecamWsOutput *self);
 void icecam_ws_output_abort (IcecamWsOutput *self);
 
 /* For tests: whether the bytes written so far end on a frame boundary. */

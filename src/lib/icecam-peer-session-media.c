@@ -10,6 +10,9 @@
 #define RECEIVE_BUFFER_SIZE 2048
 /* DTLS datagrams kept while no pair is selected: a handshake flight is a few. */
 #define MAX_PENDING_DTLS 16
+/* DTLS datagrams through signalling waiting for the idle feed: a flight is a few; past this
+ * the peer (or the rendezvous) floods, and the rest are dropped as a lossy path would. */
+#define MAX_SIGNALLED_IN 32
 
 typedef struct {
   IcecamPeerSession *self;
@@ -185,7 +188,7 @@ icecam_peer_session_receive_signalled_dtls (IcecamPeerSession *self, const guint
   if (taken)
     self->signalled_dtls_received = TRUE;
   g_mutex_unlock (&self->lock);
-  if (!taken) {
+  if (!taken || self->signalled_in.length >= MAX_SIGNALLED_IN) {
     g_debug ("peer-session %s: a DTLS datagram through signalling, not taken", self->id);
     return;
   }

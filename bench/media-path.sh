@@ -3,7 +3,8 @@
 # Media path: the same synthetic RTP stream (1200-byte packets in 30 bursts a second, no
 # encoder) through icecamsink -> icecamsrc (ICE + DTLS-SRTP) and through udpsink -> udpsrc,
 # taking turns in one run. CPU per packet of sender and receiver at one rate, then the highest
-# loss-free rate. "null" (appsrc ! fakesink) is what generating the packets costs the sender.
+# loss-free rate. "null" (appsrc ! fakesink) is what generating the packets costs the sender;
+# bench-srtp-cost what SRTP alone costs a packet (both ends), so raw + that is the floor.
 # Usage: bench/media-path.sh [REPS] [CPU_RATE] [RATES...]
 #        PATHS="icecam icecam-libsrtp udp" bench/media-path.sh ...   (icecam-libsrtp: both ends
 #        with ICECAM_SRTP=libsrtp, RTP through libsrtp instead of OpenSSL, for comparison)
@@ -65,6 +66,10 @@ echo "## CPU per packet at $CPU_RATE pkt/s in 30 bursts/s, ${SECONDS_PER_RUN} s 
 for rep in $(seq "$REPS"); do
   "$MP" send --via null --rate "$CPU_RATE" --seconds "$SECONDS_PER_RUN" |
     sed -n 's/.*cpu_us_per_pkt=\([0-9.]*\).*/\1/p' >>"$WORK/send-null"
+  # SRTP alone (protect + unprotect of the same packets), in the same round
+  "$BUILD/bench/bench-srtp-cost" 100000 |
+    awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); c[kv[1]] = kv[2] } }
+         END { print c["protect_us"] + c["unprotect_us"] }' >>"$WORK/srtp"
   order=$PATHS; [ $((rep % 2)) = 0 ] && order=$(echo "$PATHS" | tr ' ' '\n' | tac | tr '\n' ' ')
   for via in $order; do
     read -r sent recvd qdrop s_us r_us _ <<<"$(run "$via" "$CPU_RATE")"
@@ -89,6 +94,9 @@ for via in $PATHS; do
 done
 read -r null _ <<<"$(bench_stats "$WORK/send-null" %.2f)"
 echo "| generator alone (appsrc ! fakesink) | $null | | | |"
+read -r srtp _ <<<"$(bench_stats "$WORK/srtp" %.2f)"
+echo "| SRTP alone (bench-srtp-cost: protect + unprotect) | | | $srtp | |"
+echo "| **floor: raw + SRTP alone, ratio to raw** | | | $(echo "scale=2; ($total_udp + $srtp) / $total_udp" | bc) | |"
 for via in $PATHS; do
   [ "$via" = udp ] && continue
   v=${via//-/_}

@@ -461,9 +461,9 @@ icecam_ws_output_get_queued (IcecamWsOutput *self)
  * icecam_ws_output_get_passed:
  * @self: a WebSocket's output
  *
- * Returns: the bytes of libsoup's frames the connection's output has taken since it was made
- * (over TLS: what GnuTLS took, encrypted or not): with what was handed to libsoup, how much
- * libsoup still holds for a client
+ * Returns: the bytes of libsoup's frames the stream under this one has taken since it was made
+ * (on wss://, the plain bytes TLS took): with what was handed to libsoup, how much libsoup
+ * still holds for a client
  */
 guint64
 icecam_ws_output_get_passed (IcecamWsOutput *self)

@@ -554,15 +554,6 @@ configure_servers (IcecamIceSession *self, const IcecamIceConfig *servers, GErro
                    "libnice refused TURN server %s:%u", turn->host, turn->port);
       return FALSE;
     }
-    /* An end whose UDP is blocked (it punches over TCP) may have one working pair: relay to
-     * relay. libnice 0.1.21's regular nomination nominates at once only a host pair or the
-     * better of two valid ones, else once every other pair has failed: 2 s of unanswered
-     * retransmissions where NATs drop UDP silently (docs/benchmarks.md, 18b). The controlling
-     * side's second allocation on the same relay gives it a second valid pair. */
-    if (self->controlling && servers->punch_tcp && turn->transport == ICECAM_TURN_TRANSPORT_TCP &&
-        !nice_agent_set_relay_info (self->agent, self->stream_id, COMPONENT_ID, host, port,
-                                    turn->username, turn->password, type))
-      g_debug ("ice-session %p: libnice refused a second allocation on %s:%u", self, host, port);
   }
   return TRUE;
 }

@@ -221,7 +221,6 @@ case_tcp() {
 case_punch_tcp() {
   local name=tcp-punch-udpblocked dir="$LAB_TMP/tcp-punch" before=$failures FRAMES=450
   local cam_nat view_nat line sampler turn_mid turn_end direct direct_reboot dropped url n restarts
-  local relays
   local playing
   mkdir -p "$dir"
   if ! lab_rendezvous_start "$LAB_TMP/rendezvous-tcp.log" --verbose \
@@ -273,13 +272,7 @@ case_punch_tcp() {
   # too) comes back and re-sends the offer the rendezvous may have lost; a viewer that never
   # plays again after a restart the camera started made one every 1.5-4 s (5-7 here).
   restarts=$(grep -c '^icecam-camera: session .* path lost, restarting ICE' "$dir/camera.log")
-  # Its relay is its only working pair: a second allocation makes two valid pairs, which
-  # libnice nominates at once instead of after its silent pairs' 2 s of retransmissions.
-  relays=$(awk '/ice-session .*: selected / { exit } /local candidate:.* typ relay/ { n++ }
-                END { print n + 0 }' "$dir/camera.log")
   echo "# $name: ${line:-no pair line}; camera to TURN over TCP: $turn_mid B 1 s after the move, $turn_end B 2 s later; camera NAT to viewer NAT over TCP: $direct_reboot B before the reboot, $direct B at the end; $n TCP punches, $restarts ICE restarts by the camera"
-  tap_check "$name: the camera had two relayed candidates before its first pair ($relays)" \
-    [ "$relays" -ge 2 ]
   tap_check "$name: the camera punched a TCP path to the viewer's NAT" \
     grep -qE "punched a direct path to $view_nat:[0-9]+ .*, over TCP" "$dir/camera.log"
   tap_check "$name: the viewer punched a TCP path to the camera's NAT" [ "$n" -ge 1 ]

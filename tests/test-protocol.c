@@ -693,12 +693,14 @@ test_parse_one_object_strict_escapes (void)
   assert_parse_fails ("{\"type\":\"\\ude00 hello\"}", ICECAM_PROTOCOL_ERROR_MALFORMED,
                       "unpaired UTF-16 surrogate");
   /* Outside any string as RFC 8259 reads it, but json-glib scans a string there and leaks it
-   * at the broken pair (LeakSanitizer fails this test in the sanitized run if it gets that
-   * far); an escaped backslash before "ud83d" is no escape. */
+   * at the broken pair, also where it reads a short escape as a surrogate (LeakSanitizer
+   * fails this test in the sanitized run if it gets that far); a paired one is taken. */
   assert_parse_fails ("{/\"b3d/\"b3d/\\u\\ud83d\\u0041", ICECAM_PROTOCOL_ERROR_MALFORMED,
                       "unpaired UTF-16 surrogate at offset 14");
-  pair = parse_ok ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\\\ud83d\\\\u0041\"}");
-  g_assert_cmpstr (pair->reason, ==, "\\ud83d\\u0041");
+  assert_parse_fails ("{/\"b3d/\"b3d/\\u\\ud8u\\u00e90041", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "unpaired UTF-16 surrogate at offset 14");
+  pair = parse_ok ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud83d\\ude00\"}");
+  g_assert_cmpstr (pair->reason, ==, "\xf0\x9f\x98\x80");
   g_clear_pointer (&pair, icecam_message_free);
   assert_parse_fails ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\u12\"}",
                       ICECAM_PROTOCOL_ERROR_MALFORMED, "bad escape at offset 38");

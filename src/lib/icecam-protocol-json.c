@@ -245,29 +245,49 @@ check_escape (const gchar *text, gsize length, gsize i, GError **error)
   return 12;
 }
 
+/* The code unit json-glib 1.6 reads for the escape whose "u" is at @text: up to four hex
+ * digits, the missing ones taken as zeros ("\ud8" is 0xD800), or -1 when the first is no hex
+ * digit (json_scanner_get_unichar()). */
+static gint
+json_glib_escape_unit (const gchar *text, gsize length)
+{
+  gint value = 0;
+
+  if (length < 2 || g_ascii_xdigit_value (text[1]) < 0)
+    return -1;
+  for (guint i = 0; i < 4 && i + 1 < length; i++) {
+    gint digit = g_ascii_xdigit_value (text[i + 1]);
+
+    if (digit < 0)
+      break;
+    value += digit << ((3 - i) * 4);
+  }
+  return value;
+}
+
 /* json-glib 1.6's scanner, at an escaped surrogate not followed at once by its escaped pair,
  * drops the string it was reading without freeing it: up to a whole message leaked per
- * message. check_escape() refuses that inside strings, but in text that is not JSON
- * json-glib may scan a string where RFC 8259 sees none: it leaks on `{/"a/"b\ud83d\u0041`,
- * whose escapes are outside any string (fuzz/regressions/protocol). So every escape of the
- * text is checked here, in a string or not; a valid message is judged as check_escape()
- * judges it. */
+ * message. check_escape() refuses that inside strings, but in text that is not JSON json-glib
+ * may scan a string where RFC 8259 sees none (it leaks on `{/"a/"b\ud83d\u0041`, whose escapes
+ * are outside any string), and it reads short escapes as surrogates ("\ud8u\u00e9" leaks too;
+ * fuzz/regressions/protocol). So every "\u" of the text is read as json-glib reads it, in a
+ * string or not, after any number of backslashes: one that is a surrogate must be a whole
+ * high surrogate directly before a whole low one. A valid message is refused only where
+ * check_escape() refuses it too, or where a string holds an escaped backslash followed by
+ * such text (a literal "\\ud83d"), which no field of the protocol carries. */
 static gboolean
 check_surrogate_escapes (const gchar *text, gsize length, GError **error)
 {
   for (gsize i = 0; i + 1 < length; i++) {
-    gint unit, low;
+    gint unit, high, low;
 
-    if (text[i] != '\\')
+    if (text[i] != '\\' || text[i + 1] != 'u')
       continue;
-    if (text[i + 1] != 'u') {
-      i++; /* an escaped character, a backslash too: not the start of another escape */
-      continue;
-    }
-    unit = unicode_escape_value (text + i + 1, length - i - 1);
+    unit = json_glib_escape_unit (text + i + 1, length - i - 1);
     if (unit < 0xD800 || unit > 0xDFFF)
       continue;
-    low = unit <= 0xDBFF && length - i >= 12 && text[i + 6] == '\\'
+    high = unicode_escape_value (text + i + 1, length - i - 1);
+    low = high >= 0xD800 && high <= 0xDBFF && length - i >= 12 && text[i + 6] == '\\'
           ? unicode_escape_value (text + i + 7, length - i - 7) : -1;
     if (low < 0xDC00 || low > 0xDFFF) {
       g_set_error (error, ICECAM_PROTOCOL_ERROR, ICECAM_PROTOCOL_ERROR_MALFORMED,

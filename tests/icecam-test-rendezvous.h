@@ -22,6 +22,21 @@ icecam_test_rendezvous_new (guint port, gboolean stun, GError **error)
   return rendezvous;
 }
 
+/* Serves wss:// with a new self-signed certificate for 127.0.0.1 (before listening); returns
+ * its directory, for icecam_test_remove_dir(). */
+static inline gchar *
+icecam_test_rendezvous_use_certificate (IcecamRendezvous *rendezvous)
+{
+  gchar *dir = icecam_test_make_certificate ();
+  g_autofree gchar *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree gchar *key = g_build_filename (dir, "key.pem", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (icecam_rendezvous_set_tls_files (rendezvous, cert, key, &error));
+  g_assert_no_error (error);
+  return dir;
+}
+
 static inline IcecamRegistryStats
 icecam_test_rendezvous_get_stats (IcecamRendezvous *rendezvous)
 {

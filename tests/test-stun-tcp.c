@@ -9,7 +9,7 @@
 #include "icecam-rendezvous.h"
 #include "icecam-stun-message.h"
 #include "icecam-stun-tcp.h"
-#include "icecam-test-util.h"
+#include "icecam-test-rendezvous.h"
 
 typedef struct {
   IcecamRendezvous *rendezvous;
@@ -243,15 +243,7 @@ expect_websocket_served (Fixture *f)
 static void
 make_tls_files (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *cert = NULL;
-  g_autofree gchar *key = NULL;
-
-  f->tls_dir = icecam_test_make_certificate ();
-  cert = g_build_filename (f->tls_dir, "cert.pem", NULL);
-  key = g_build_filename (f->tls_dir, "key.pem", NULL);
-  g_assert_true (icecam_rendezvous_set_tls_files (f->rendezvous, cert, key, &error));
-  g_assert_no_error (error);
+  f->tls_dir = icecam_test_rendezvous_use_certificate (f->rendezvous);
   g_free (f->scheme);
   f->scheme = g_strdup ("https");
 }

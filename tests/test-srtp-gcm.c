@@ -374,6 +374,43 @@ test_rtcp_replay (void)
   pair_clear (&pair);
 }
 
+/* An RTP packet whose marker and payload type read as an RTCP packet type (marker set, payload
+ * type 64-95: RFC 5761 section 4) would be taken for SRTCP by the receiver of a muxed session
+ * and refused: icecam_srtp_protect() refuses it, with either profile, and still protects the
+ * same packet with payload type 96 (fuzz/regressions/srtp/rtp-payload-type-reads-as-rtcp.bin). */
+static void
+test_rtp_reading_as_rtcp (void)
+{
+  static const IcecamSrtpProfile profiles[] = { ICECAM_SRTP_PROFILE_AEAD_AES_128_GCM,
+                                                ICECAM_SRTP_PROFILE_AES128_CM_SHA1_80 };
+  guint8 key[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+  guint8 salt[14] = { 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34 };
+  guint8 packet[12 + 20] = { 0x80, 0x80 | 77, 0x12, 0x34, 0, 0, 0x5f, 0x90, 0xca, 0xfe, 0, 1 };
+  guint8 out[sizeof packet + ICECAM_SRTP_MAX_OVERHEAD];
+
+  icecam_srtp_prepare ();
+  for (guint i = 0; i < G_N_ELEMENTS (profiles); i++) {
+    g_autoptr (IcecamSrtp) out_end = icecam_srtp_new (profiles[i], key, salt, key, salt, NULL);
+    g_autoptr (IcecamSrtp) in_end = icecam_srtp_new (profiles[i], key, salt, key, salt, NULL);
+    g_autoptr (GError) error = NULL;
+    gsize length = sizeof out;
+    gboolean is_rtcp = TRUE;
+
+    g_assert_nonnull (out_end);
+    packet[1] = 0x80 | 77;
+    g_assert_false (icecam_srtp_protect (out_end, FALSE, packet, sizeof packet, out, &length,
+                                         &error));
+    g_assert_error (error, ICECAM_SRTP_ERROR, ICECAM_SRTP_ERROR_MALFORMED);
+    packet[1] = 0x80 | 96;
+    length = sizeof out;
+    g_assert_true (icecam_srtp_protect (out_end, FALSE, packet, sizeof packet, out, &length,
+                                        NULL));
+    g_assert_true (icecam_srtp_unprotect (in_end, out, length, out, &length, &is_rtcp, NULL));
+    g_assert_false (is_rtcp);
+    g_assert_cmpmem (out, length, packet, sizeof packet);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -384,5 +421,6 @@ main (int argc, char **argv)
   g_test_add_func ("/srtp-gcm/stream-limit", test_stream_limit);
   g_test_add_func ("/srtp-gcm/rtcp/matches-libsrtp", test_rtcp_matches_libsrtp);
   g_test_add_func ("/srtp-gcm/rtcp/replay", test_rtcp_replay);
+  g_test_add_func ("/srtp/protect/rtp-reading-as-rtcp", test_rtp_reading_as_rtcp);
   return g_test_run ();
 }

@@ -393,8 +393,12 @@ icecam_srtp_protect (IcecamSrtp *srtp, gboolean rtcp, const guint8 *in, gsize le
   int len = (int) length;
   gsize done = 0;
 
+  /* An RTP packet whose second byte (marker and payload type) reads as RTCP's (payload types
+   * 64-95 with the marker, RFC 5761 section 4) would be taken for RTCP by the receiver of a
+   * muxed session and refused there: not sent (found by fuzz/fuzz-srtp.c). */
   if (length > MAX_PACKET_LENGTH || *out_length < length + ICECAM_SRTP_MAX_OVERHEAD ||
-      (rtcp ? !icecam_rtp_is_rtcp (in, length) : !rtp_header_fits (in, length))) {
+      (rtcp ? !icecam_rtp_is_rtcp (in, length)
+            : !rtp_header_fits (in, length) || icecam_rtp_is_rtcp (in, length))) {
     g_mutex_lock (&srtp->out_lock);
     srtp->protect_failed++;
     g_mutex_unlock (&srtp->out_lock);

@@ -96,9 +96,11 @@ read -r null _ <<<"$(bench_stats "$WORK/send-null" %.2f)"
 echo "| generator alone (appsrc ! fakesink) | $null | | | |"
 read -r srtp _ <<<"$(bench_stats "$WORK/srtp" %.2f)"
 echo "| SRTP alone (bench-srtp-cost: protect + unprotect) | | | $srtp | |"
-echo "| **floor: raw + SRTP alone, ratio to raw** | | | $(echo "scale=2; ($total_udp + $srtp) / $total_udp" | bc) | |"
+# the ratios are to raw UDP: only when it ran
+[ -n "${total_udp:-}" ] &&
+  echo "| **floor: raw + SRTP alone, ratio to raw** | | | $(echo "scale=2; ($total_udp + $srtp) / $total_udp" | bc) | |"
 for via in $PATHS; do
-  [ "$via" = udp ] && continue
+  { [ "$via" = udp ] || [ -z "${total_udp:-}" ]; } && continue
   v=${via//-/_}
   eval "ts=\$send_$v tr=\$recv_$v tt=\$total_$v"
   echo "| **ratio $via/udp** | $(echo "scale=2; $ts / $send_udp" | bc) |" \

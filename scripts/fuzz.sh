@@ -10,7 +10,7 @@ build=${ICECAM_FUZZ_BUILD_DIR:-$top/build-fuzz}
 seconds=${1:-30}
 shift $(($# > 0 ? 1 : 0))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(protocol sdp ice-candidate stun-message rtcp proxy-header rtcp-feedback srtp mdns h264)
+[ ${#targets[@]} -gt 0 ] || targets=(protocol sdp ice-candidate stun-message rtcp proxy-header rtcp-feedback srtp mdns h264 dtls)
 run=$build/fuzz-run # corpus copies, crash/leak reproducers and logs of the last run
 
 case $seconds in

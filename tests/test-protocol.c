@@ -694,11 +694,21 @@ test_parse_one_object_strict_escapes (void)
                       "unpaired UTF-16 surrogate");
   /* Outside any string as RFC 8259 reads it, but json-glib scans a string there and leaks it
    * at the broken pair, also where it reads a short escape as a surrogate (LeakSanitizer
-   * fails this test in the sanitized run if it gets that far); a paired one is taken. */
+   * fails this test in the sanitized run if it gets that far): refused at the '/', which JSON
+   * has only in strings (json-glib's scanner reads comments and single-quoted strings, and
+   * where strings start and end it then sees differently from the raw checks: with a second
+   * value after the object, CI run 32's fuzzing got past them into a leak). A paired one in a
+   * string is taken. */
   assert_parse_fails ("{/\"b3d/\"b3d/\\u\\ud83d\\u0041", ICECAM_PROTOCOL_ERROR_MALFORMED,
-                      "unpaired UTF-16 surrogate at offset 14");
+                      "only in strings at offset 1");
   assert_parse_fails ("{/\"b3d/\"b3d/\\u\\ud8u\\u00e90041", ICECAM_PROTOCOL_ERROR_MALFORMED,
-                      "unpaired UTF-16 surrogate at offset 14");
+                      "only in strings at offset 1");
+  assert_parse_fails ("{\"\":\"\",\"\":[{\"\":[\"\"],/\"/\"\":\"\",\"\":\"\"}]}{\"\":\"\"}",
+                      ICECAM_PROTOCOL_ERROR_MALFORMED, "only in strings at offset 20");
+  assert_parse_fails ("{'type':'bye'}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "only in strings at offset 1");
+  assert_parse_fails ("{\"type\":\"bye\" # a comment\n}", ICECAM_PROTOCOL_ERROR_MALFORMED,
+                      "only in strings at offset 14");
   pair = parse_ok ("{\"type\":\"bye\",\"session\":\"s\",\"reason\":\"\\ud83d\\ude00\"}");
   g_assert_cmpstr (pair->reason, ==, "\xf0\x9f\x98\x80");
   g_clear_pointer (&pair, icecam_message_free);

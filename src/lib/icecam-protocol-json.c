@@ -300,12 +300,12 @@ check_surrogate_escapes (const gchar *text, gsize length, GError **error)
   return TRUE;
 }
 
-/* What json-glib does not check, done on the raw bytes: exactly one top-level object, no NUL
- * (raw or escaped as \u0000, which json-glib would silently cut a string at), escapes as
- * RFC 8259 has them, bounded nesting, valid UTF-8. */
 /* What JSON has outside strings: structure, whitespace, numbers, true, false and null. */
 #define OUTSIDE_STRINGS "{}[]:, \t\n\r-+.0123456789eEtruefalsn"
 
+/* What json-glib does not check, done on the raw bytes: exactly one top-level object, no NUL
+ * (raw or escaped as \u0000, which json-glib would silently cut a string at), escapes as
+ * RFC 8259 has them, bounded nesting, valid UTF-8. */
 static gboolean
 check_raw_text (const gchar *text, gsize length, GError **error)
 {

@@ -530,7 +530,10 @@ test_keyframe_requests (Fixture *f, gconstpointer data)
   at = &g_array_index (f->keyframe_requests, gint64, 0);
   g_test_message ("keyframe requests at +%" G_GINT64_FORMAT " ms, +%" G_GINT64_FORMAT " ms",
                   (at[1] - at[0]) / 1000, (at[2] - at[0]) / 1000);
-  g_assert_cmpint (at[2] - at[1], >=, KEYFRAME_MIN_INTERVAL_US);
+  /* The handler reads its clock after the emission: a thread preempted between the two (a
+   * busy machine) shortens the gap measured here by as much. Merged requests come 200 ms
+   * apart, unmerged ones at once. */
+  g_assert_cmpint (at[2] - at[1], >=, KEYFRAME_MIN_INTERVAL_US - 2 * G_TIME_SPAN_MILLISECOND);
   g_assert_false (WAIT_UNTIL_FOR (f->keyframe_requests->len > 3, 0.4));
 }
 

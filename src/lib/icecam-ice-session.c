@@ -1090,6 +1090,60 @@ agent_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   close_finish_if_done (self);
 }
 
+typedef struct {
+  IcecamIceSession *self; /* alive: the close task holds it */
+  NiceAgent *agent;       /* released in agent_closed_cb() once closing */
+  guint queued;           /* idles that hold this */
+  gboolean queued_again;
+  gboolean closing;
+} AgentClosing;
+
+static void close_agent_later (GMainContext *context, AgentClosing *closing);
+
+/* libnice 0.1.21 looks its STUN server's address up (a numeric one too) in two turns of its
+ * context after gathering starts: a timeout starts the lookup, whose answer comes in an idle
+ * of its own. Closed before the answer, it warns "Can't resolve STUN server: Operation was
+ * cancelled". The close goes behind both: queued once more after the turn that may have
+ * started the lookup, at the same priority (a lower one could wait behind a busy socket). */
+static gboolean
+close_agent_cb (gpointer data)
+{
+  AgentClosing *closing = data;
+
+  if (!closing->queued_again) {
+    closing->queued_again = TRUE;
+    close_agent_later (closing->self->context, closing);
+    return G_SOURCE_REMOVE;
+  }
+  closing->closing = TRUE;
+  nice_agent_close_async (closing->agent, agent_closed_cb, closing->self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+close_agent_done (gpointer data)
+{
+  AgentClosing *closing = data;
+
+  if (--closing->queued > 0)
+    return;
+  if (!closing->closing)
+    g_object_unref (closing->agent); /* the context went away first */
+  g_free (closing);
+}
+
+static void
+close_agent_later (GMainContext *context, AgentClosing *closing)
+{
+  GSource *source = g_idle_source_new ();
+
+  closing->queued++;
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, close_agent_cb, closing, close_agent_done);
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
 /**
  * icecam_ice_session_close_async:
  * @callback: (nullable): called in the session's context once libnice has closed (and a
@@ -1102,6 +1156,7 @@ void
 icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback callback,
                                 gpointer user_data)
 {
+  AgentClosing *closing;
   GTask *task;
 
   g_return_if_fail (ICECAM_IS_ICE_SESSION (self));
@@ -1129,8 +1184,10 @@ icecam_ice_session_close_async (IcecamIceSession *self, GAsyncReadyCallback call
   /* The receiver stays attached until libnice has closed: without one libnice reads nothing,
    * so the answers to its TURN deallocations (Refresh, lifetime 0) were never seen and it
    * retransmitted them until it gave up, seconds later. agent_recv_cb() drops media now. */
-  g_object_ref (self->agent);
-  nice_agent_close_async (self->agent, agent_closed_cb, self);
+  closing = g_new0 (AgentClosing, 1);
+  closing->self = self;
+  closing->agent = g_object_ref (self->agent);
+  close_agent_later (self->context, closing);
 }
 
 gboolean

@@ -14,12 +14,10 @@
 #        camera, icecam-camera or bench-media-path's icecamsink, of another build; the viewers
 #        are this build's in every row)
 #        KINDS=camera WINDOW=5 bench/fanout.sh ...   (the camera rows only, 5 s windows)
-# Each table also gives the CPU of the camera's threads for its viewers' ICE, DTLS and RTCP:
-# icecamsink's worker (signalling) and one icecam-viewer thread per viewer (builds before
-# 7 Dec: the worker alone did all of it); the media goes out from the streaming thread.
+# Each table also gives the CPU of the camera's icecamsink thread (the element's worker: every
+# viewer's ICE, DTLS and RTCP; the media goes out from the streaming thread).
 set -u
 . "$(dirname "$0")/common.sh"
-SESSION_THREADS='icecamsink|icecam-viewer'
 REPS=${1:-2}
 shift 2>/dev/null
 COUNTS=${*:-1 4 16 32}
@@ -71,12 +69,12 @@ start_camera () {
   camera=$!
 }
 
-# CPU seconds of the threads of process $1 whose names match the extended regex $2, 0 if it
-# has none
+# CPU seconds of the threads of process $1 named $2 (icecamsink's worker: every viewer's ICE,
+# DTLS and RTCP), 0 if it has none
 thread_cpu () {
   local t
   for t in /proc/"$1"/task/*; do
-    grep -Eqx "$2" "$t/comm" 2>/dev/null && cut -d' ' -f1 "$t/schedstat" 2>/dev/null
+    [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ] && cut -d' ' -f1 "$t/schedstat" 2>/dev/null
   done | awk '{ ns += $1 } END { printf "%.6f\n", ns / 1e9 }'
 }
 
@@ -102,9 +100,9 @@ measure () {
   fi
   wait_ready
   sleep 1   # joins are over: keyframes asked for by joining viewers are encoded
-  w0=$(thread_cpu "$camera" "$SESSION_THREADS"); c0=$(bench_cpu "$camera")
+  w0=$(thread_cpu "$camera" icecamsink); c0=$(bench_cpu "$camera")
   sleep "$WINDOW"
-  c1=$(bench_cpu "$camera"); w1=$(thread_cpu "$camera" "$SESSION_THREADS")
+  c1=$(bench_cpu "$camera"); w1=$(thread_cpu "$camera" icecamsink)
   rss=$(bench_rss_kib "$camera")
   bench_stop "$viewers"
   bench_stop "$camera"
@@ -141,7 +139,7 @@ for kind in $KINDS; do
     [ "$icecam" = udp ] && continue
     echo
     echo "## $kind, $icecam: sender process CPU over ${WINDOW} s windows and RSS, medians of $REPS"
-    echo "| viewers | pkt/s per viewer | $icecam CPU % of a core | vs 1 viewer | $icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | $icecam/raw CPU | $icecam session threads % |"
+    echo "| viewers | pkt/s per viewer | $icecam CPU % of a core | vs 1 viewer | $icecam RSS MiB | raw CPU % | vs 1 viewer | raw RSS MiB | $icecam/raw CPU | $icecam worker thread % |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     first=${COUNTS%% *}
     read -r one_i _ <<<"$(bench_stats "$WORK/cpu-$kind-$icecam-$first" %.6f)"

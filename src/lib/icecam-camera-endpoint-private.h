@@ -13,7 +13,6 @@
 #include "icecam-retransmitter.h"
 #include "icecam-rtp-history.h"
 #include "icecam-sdp.h"
-#include "icecam-worker.h"
 
 G_BEGIN_DECLS
 
@@ -66,21 +65,11 @@ struct _IcecamCameraEndpoint {
   GTask *close_task;
 };
 
-/* A viewer's session. Its peer session and punching live in a thread of its own (@worker),
- * so that a viewer's timers, packets and reports wake that thread alone and not a loop over
- * every viewer's sources; the rest is the endpoint's and is touched in its context only.
- * icecam-camera-endpoint-session.c is the one boundary: it calls into the session thread
- * synchronously and brings what comes out of it back as #IcecamPeerEvent. */
 typedef struct {
   IcecamCameraEndpoint *endpoint; /* not a reference: the endpoint owns the session */
   gchar *id;
-  guint serial;           /* tells an event of this session from one of an earlier namesake */
   gchar *viewer;
-  IcecamWorker *worker;   /* the session's thread */
-  IcecamPeerSession *peer; /* set and cleared in @worker; only its thread-safe functions
-                            * are called elsewhere */
-  IcecamPunchSession *punch; /* (nullable): birthday punching beside the session's path;
-                              * lives in @worker */
+  IcecamPeerSession *peer;
   gboolean offer_due;     /* an offer must go out as soon as media and signalling allow */
   gboolean active;        /* in the fan-out */
   gboolean reports;       /* the viewer sends RTCP reports: its silence means something */
@@ -88,31 +77,8 @@ typedef struct {
   IcecamRetransmitter *rtx; /* answers its NACKs */
   gboolean reduced;       /* on the reduced stream (IcecamBitrateController) */
   guint resume_kbps;      /* its estimate when it last left the fan-out (an ICE restart); 0 */
+  IcecamPunchSession *punch; /* (nullable): birthday punching beside the session's path */
 } ViewerSession;
-
-/* What a session's thread hands to the endpoint's context: its peer session's signals, the
- * packets it received, its punching's messages. */
-typedef enum {
-  ICECAM_PEER_EVENT_LOCAL_CANDIDATE, /* text */
-  ICECAM_PEER_EVENT_SIGNALLED_DTLS,  /* bytes */
-  ICECAM_PEER_EVENT_GATHERING_DONE,
-  ICECAM_PEER_EVENT_PAIR_SELECTED,   /* pair */
-  ICECAM_PEER_EVENT_STATE_CHANGED,   /* state; error when FAILED */
-  ICECAM_PEER_EVENT_NEGOTIATION_NEEDED,
-  ICECAM_PEER_EVENT_MEDIA_STALLED,
-  ICECAM_PEER_EVENT_RECEIVED,        /* bytes: a decrypted RTCP or RTP packet */
-  ICECAM_PEER_EVENT_PUNCH_MESSAGE,   /* message, to the rendezvous */
-} IcecamPeerEventKind;
-
-typedef struct {
-  IcecamPeerEventKind kind;
-  guint state;
-  gchar *text;
-  GBytes *bytes;
-  IcecamPairInfo *pair;
-  GError *error;
-  IcecamMessage *message;
-} IcecamPeerEvent;
 
 enum {
   SIGNAL_SESSION_STARTED,
@@ -137,28 +103,5 @@ void icecam_camera_endpoint_on_peer_receive (const guint8 *data, gsize length,
 
 /* Signalling and the sessions table (icecam-camera-endpoint.c). */
 gboolean icecam_camera_endpoint_send_due_offers_cb (gpointer data);
-void icecam_camera_endpoint_on_peer_event (IcecamCameraEndpoint *self, ViewerSession *vs,
-                                           const IcecamPeerEvent *event);
-
-/* A viewer's session and its thread (icecam-camera-endpoint-session.c). Called in the
- * endpoint's context; each waits for the session's thread. */
-ViewerSession *icecam_viewer_session_new (IcecamCameraEndpoint *self, const gchar *id,
-                                          const gchar *viewer, const IcecamIceConfig *config,
-                                          GError **error);
-void icecam_viewer_session_close (ViewerSession *vs, GSourceFunc closed, gpointer data);
-void icecam_viewer_session_free (ViewerSession *vs);
-gchar *icecam_viewer_session_create_offer (ViewerSession *vs, const IcecamSdp *media,
-                                           GError **error);
-void icecam_viewer_session_gather (ViewerSession *vs);
-void icecam_viewer_session_restart (ViewerSession *vs);
-void icecam_viewer_session_apply_answer (ViewerSession *vs, const gchar *sdp);
-gboolean icecam_viewer_session_add_remote_candidate (ViewerSession *vs, const gchar *candidate,
-                                                     GError **error);
-void icecam_viewer_session_set_remote_gathering_done (ViewerSession *vs);
-void icecam_viewer_session_receive_signalled_dtls (ViewerSession *vs, const guint8 *datagram,
-                                                   gsize length);
-void icecam_viewer_session_set_ice_config (ViewerSession *vs, const IcecamIceConfig *config);
-void icecam_viewer_session_handle_punch (ViewerSession *vs, const IcecamMessage *msg);
-void icecam_viewer_session_punch_if_relayed (ViewerSession *vs);
 
 G_END_DECLS

@@ -17,6 +17,17 @@
  * are configured), so a viewer that asks all the time gets one every 5 s at most. */
 #define RESTART_CONNECTED_MIN_INTERVAL_US (5 * G_TIME_SPAN_SECOND)
 
+/* The camera's session policy: a transport (first or restarted) without a pair after 30 s is
+ * given up, so is a path that three restarts in a row could not bring back, or one that is
+ * still dead a minute later (signalling may be down meanwhile: the restart waits for it). A
+ * viewer that sends receiver reports (two a second) and then nothing for 1.5 s has lost its
+ * path back, long before consent freshness (~10 s) would say so. */
+static const IcecamPeerPolicy camera_policy = {
+  .connect_timeout_s = 30,
+  .max_restarts = 3,
+  .recovery_timeout_s = 60,
+  .media_timeout_ms = 1500,
+};
 /* A camera pings its rendezvous when a viewer falls silent: no pong within this long and the
  * connection is replaced (with its sessions) at once. */
 #define SIGNALLING_CHECK_TIMEOUT_S 2
@@ -29,7 +40,7 @@ G_DEFINE_TYPE (IcecamCameraEndpoint, icecam_camera_endpoint, G_TYPE_OBJECT)
 
 guint icecam_camera_endpoint_signals[N_SIGNALS];
 
-static gboolean session_closed (gpointer data);
+static void session_close_cb (GObject *source, GAsyncResult *result, gpointer user_data);
 
 void
 icecam_session_stats_free (IcecamSessionStats *stats)
@@ -40,6 +51,34 @@ icecam_session_stats_free (IcecamSessionStats *stats)
   g_free (stats->viewer);
   icecam_pair_info_free (stats->pair);
   g_free (stats);
+}
+
+static void
+viewer_session_free (ViewerSession *vs)
+{
+  g_free (vs->id);
+  g_free (vs->viewer);
+  g_clear_object (&vs->peer);
+  icecam_retransmitter_free (vs->rtx);
+  icecam_punch_session_free (vs->punch);
+  g_free (vs);
+}
+
+static void
+use_punched_path_cb (IcecamPunch *punch, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_peer_session_use_punched_path (vs->peer, punch);
+}
+
+static void
+send_punch_cb (IcecamMessage *msg, gpointer user_data)
+{
+  ViewerSession *vs = user_data;
+
+  icecam_signalling_client_send (vs->endpoint->client, msg);
+  icecam_message_free (msg);
 }
 
 static void
@@ -97,8 +136,11 @@ remove_session (IcecamCameraEndpoint *self, const gchar *id, IcecamByeCode code,
 
     icecam_signalling_client_send (self->client, bye);
   }
+  g_signal_handlers_disconnect_by_data (vs->peer, vs);
+  icecam_peer_session_set_receive_func (vs->peer, NULL, NULL, NULL);
   self->pending_closes++;
-  icecam_viewer_session_close (vs, session_closed, self);
+  icecam_peer_session_close_async (vs->peer, session_close_cb, g_object_ref (self));
+  viewer_session_free (vs);
   g_signal_emit (self, icecam_camera_endpoint_signals[SIGNAL_SESSION_ENDED], 0, session_id, reason);
 }
 
@@ -115,7 +157,7 @@ bye_code_for (const GError *error)
 }
 
 static void
-on_peer_signalled_dtls (ViewerSession *vs, GBytes *datagram)
+on_peer_signalled_dtls (IcecamPeerSession *peer, GBytes *datagram, ViewerSession *vs)
 {
   gsize length;
   const guint8 *data = g_bytes_get_data (datagram, &length);
@@ -125,7 +167,7 @@ on_peer_signalled_dtls (ViewerSession *vs, GBytes *datagram)
 }
 
 static void
-on_peer_local_candidate (ViewerSession *vs, const gchar *candidate)
+on_peer_local_candidate (IcecamPeerSession *peer, const gchar *candidate, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_candidate (vs->id, candidate);
   gboolean relay_only = vs->endpoint->user_config->policy == ICECAM_ICE_POLICY_RELAY;
@@ -143,7 +185,7 @@ on_peer_local_candidate (ViewerSession *vs, const gchar *candidate)
 }
 
 static void
-on_peer_gathering_done (ViewerSession *vs)
+on_peer_gathering_done (IcecamPeerSession *peer, ViewerSession *vs)
 {
   g_autoptr (IcecamMessage) msg = icecam_message_new_end_of_candidates (vs->id);
 
@@ -151,16 +193,29 @@ on_peer_gathering_done (ViewerSession *vs)
 }
 
 static void
-on_peer_state_changed (ViewerSession *vs, guint state, const GError *error)
+on_peer_pair_selected (IcecamPeerSession *peer, IcecamPairInfo *info, ViewerSession *vs)
+{
+  g_signal_emit (vs->endpoint, icecam_camera_endpoint_signals[SIGNAL_PAIR_SELECTED], 0, vs->id,
+                 info);
+}
+
+static void
+on_peer_state_changed (IcecamPeerSession *peer, guint state, ViewerSession *vs)
 {
   IcecamCameraEndpoint *self = vs->endpoint;
+  const GError *error = icecam_peer_session_get_error (peer);
   g_autofree gchar *reason = NULL;
 
   switch (state) {
     case ICECAM_PEER_STATE_CONNECTED:
       g_info ("camera %s: session %s: media to %s flows", self->camera_id, vs->id, vs->viewer);
       set_active (self, vs, TRUE);
-      icecam_viewer_session_punch_if_relayed (vs);
+      if (vs->punch != NULL) {
+        icecam_punch_session_set_transport (vs->punch,
+                                            icecam_peer_session_get_transport_number (peer));
+        icecam_punch_session_start_if_relayed (vs->punch,
+                                               icecam_peer_session_get_pair_info (peer));
+      }
       break;
     case ICECAM_PEER_STATE_FAILED:
       reason = g_strdup (error != NULL ? error->message : "the session failed");
@@ -177,7 +232,7 @@ on_peer_state_changed (ViewerSession *vs, guint state, const GError *error)
 /* A viewer that reported regularly fell silent: its path (or ours) probably died with a NAT
  * that forgot its mappings. Restart ICE now rather than after consent freshness. */
 static void
-on_peer_media_stalled (ViewerSession *vs)
+on_peer_media_stalled (IcecamPeerSession *peer, ViewerSession *vs)
 {
   if (!vs->reports)
     return; /* a viewer that never reports is silent by nature */
@@ -186,7 +241,7 @@ on_peer_media_stalled (ViewerSession *vs)
   /* If our own network changed, the rendezvous connection may be as dead as the path: the
    * offer waits for the new connection, which takes the old one's place and sessions. */
   icecam_signalling_client_check (vs->endpoint->client);
-  icecam_viewer_session_restart (vs);
+  icecam_peer_session_restart (peer, NULL);
 }
 
 /* The viewer's media stopped and it asks for a new path (`restart`). */
@@ -204,7 +259,7 @@ on_restart_request (IcecamCameraEndpoint *self, ViewerSession *vs)
   }
   g_message ("camera %s: session %s: %s asks for an ICE restart", self->camera_id, vs->id,
              vs->viewer);
-  icecam_viewer_session_restart (vs);
+  icecam_peer_session_restart (vs->peer, NULL);
 }
 
 /* Back at the rendezvous in the place of the old connection, with our sessions: an offer
@@ -227,7 +282,7 @@ resend_lost_offers (IcecamCameraEndpoint *self)
   for (guint i = 0; i < pending->len; i++) {
     vs = g_hash_table_lookup (self->sessions, g_ptr_array_index (pending, i));
     if (vs != NULL)
-      icecam_viewer_session_restart (vs);
+      icecam_peer_session_restart (vs->peer, NULL);
   }
 }
 
@@ -258,7 +313,7 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
   if (media == NULL)
     return;
 
-  text = icecam_viewer_session_create_offer (vs, media, &error);
+  text = icecam_peer_session_create_offer (vs->peer, media, &error);
   if (text == NULL) {
     remove_session (self, id, ICECAM_BYE_CODE_FAILED, error->message, TRUE);
     return;
@@ -269,58 +324,15 @@ send_offer (IcecamCameraEndpoint *self, ViewerSession *vs)
   icecam_signalling_client_send (self->client, offer);
   /* Candidates trickle after the offer, so the viewer always has the credentials first. A
    * failure fails the session, which removes it. */
-  icecam_viewer_session_gather (vs);
+  icecam_peer_session_gather (vs->peer, NULL);
 }
 
 static void
-on_peer_negotiation_needed (ViewerSession *vs)
+on_peer_negotiation_needed (IcecamPeerSession *peer, ViewerSession *vs)
 {
   vs->offer_due = TRUE;
   g_signal_emit (vs->endpoint, icecam_camera_endpoint_signals[SIGNAL_SESSION_RESTARTED], 0, vs->id);
   send_offer (vs->endpoint, vs);
-}
-
-/**
- * icecam_camera_endpoint_on_peer_event:
- *
- * What @vs's thread posted, in the endpoint's context, in the order it was posted; never for
- * a session that has left the table.
- */
-void
-icecam_camera_endpoint_on_peer_event (IcecamCameraEndpoint *self, ViewerSession *vs,
-                                      const IcecamPeerEvent *event)
-{
-  switch (event->kind) {
-    case ICECAM_PEER_EVENT_LOCAL_CANDIDATE:
-      on_peer_local_candidate (vs, event->text);
-      break;
-    case ICECAM_PEER_EVENT_SIGNALLED_DTLS:
-      on_peer_signalled_dtls (vs, event->bytes);
-      break;
-    case ICECAM_PEER_EVENT_GATHERING_DONE:
-      on_peer_gathering_done (vs);
-      break;
-    case ICECAM_PEER_EVENT_PAIR_SELECTED:
-      g_signal_emit (self, icecam_camera_endpoint_signals[SIGNAL_PAIR_SELECTED], 0, vs->id,
-                     event->pair);
-      break;
-    case ICECAM_PEER_EVENT_STATE_CHANGED:
-      on_peer_state_changed (vs, event->state, event->error);
-      break;
-    case ICECAM_PEER_EVENT_NEGOTIATION_NEEDED:
-      on_peer_negotiation_needed (vs);
-      break;
-    case ICECAM_PEER_EVENT_MEDIA_STALLED:
-      on_peer_media_stalled (vs);
-      break;
-    case ICECAM_PEER_EVENT_RECEIVED:
-      icecam_camera_endpoint_on_peer_receive (g_bytes_get_data (event->bytes, NULL),
-                                              g_bytes_get_size (event->bytes), vs);
-      break;
-    case ICECAM_PEER_EVENT_PUNCH_MESSAGE:
-      icecam_signalling_client_send (self->client, event->message);
-      break;
-  }
 }
 
 static void
@@ -358,6 +370,7 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (IcecamIceConfig) config = NULL;
+  const IcecamMessage *welcome;
   ViewerSession *vs;
 
   if (g_hash_table_size (self->sessions) >= self->max_viewers) {
@@ -375,16 +388,41 @@ start_session (IcecamCameraEndpoint *self, const IcecamMessage *msg)
                                           self->welcome_servers,
                                           icecam_signalling_client_server_is_loopback (
                                             self->client));
-  vs = icecam_viewer_session_new (self, msg->session, msg->peer ? msg->peer : "viewer", config,
-                                  &error);
-  if (vs == NULL) {
+  vs = g_new0 (ViewerSession, 1);
+  vs->rtx = icecam_retransmitter_new ();
+  vs->endpoint = self;
+  vs->id = g_strdup (msg->session);
+  vs->viewer = g_strdup (msg->peer ? msg->peer : "viewer");
+  vs->peer = icecam_peer_session_new (vs->id, ICECAM_PEER_ROLE_OFFERER, self->certificate,
+                                      config, &error);
+  if (vs->peer == NULL) {
     g_autoptr (IcecamMessage) bye = icecam_message_new_bye (msg->session, ICECAM_BYE_CODE_FAILED,
                                                              error->message);
 
     g_warning ("camera %s: cannot start a session: %s", self->camera_id, error->message);
     icecam_signalling_client_send (self->client, bye);
+    viewer_session_free (vs);
     return;
   }
+  icecam_peer_session_set_policy (vs->peer, &camera_policy);
+  icecam_peer_session_set_capture_clock (vs->peer, self->capture_clock);
+  vs->punch = icecam_punch_session_new_for_config (
+    "icecam-camera", vs->id, config, icecam_signalling_client_get_welcome (self->client),
+    send_punch_cb, vs);
+  if (vs->punch != NULL)
+    icecam_punch_session_set_path_func (vs->punch, use_punched_path_cb);
+  /* The DTLS handshake beside ICE, through the rendezvous, when it relays `dtls`. */
+  welcome = icecam_signalling_client_get_welcome (self->client);
+  icecam_peer_session_set_signalled_dtls (
+    vs->peer, welcome != NULL && (welcome->features & ICECAM_FEATURE_DTLS));
+  g_signal_connect (vs->peer, "local-candidate", G_CALLBACK (on_peer_local_candidate), vs);
+  g_signal_connect (vs->peer, "signalled-dtls", G_CALLBACK (on_peer_signalled_dtls), vs);
+  g_signal_connect (vs->peer, "gathering-done", G_CALLBACK (on_peer_gathering_done), vs);
+  g_signal_connect (vs->peer, "pair-selected", G_CALLBACK (on_peer_pair_selected), vs);
+  g_signal_connect (vs->peer, "state-changed", G_CALLBACK (on_peer_state_changed), vs);
+  g_signal_connect (vs->peer, "negotiation-needed", G_CALLBACK (on_peer_negotiation_needed), vs);
+  g_signal_connect (vs->peer, "media-stalled", G_CALLBACK (on_peer_media_stalled), vs);
+  icecam_peer_session_set_receive_func (vs->peer, icecam_camera_endpoint_on_peer_receive, vs, NULL);
   vs->offer_due = TRUE;
 
   g_mutex_lock (&self->lock);
@@ -457,7 +495,7 @@ renew_ice_servers (IcecamCameraEndpoint *self, ViewerSession *vs, const IcecamMe
     icecam_signalling_client_server_is_loopback (self->client));
 
   g_debug ("camera %s: session %s: fresh relay credentials", self->camera_id, vs->id);
-  icecam_viewer_session_set_ice_config (vs, config);
+  icecam_peer_session_set_ice_config (vs->peer, config);
 }
 
 static void
@@ -477,22 +515,23 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
     case ICECAM_MESSAGE_ANSWER:
       /* An unusable answer fails the session, which removes it with a bye. */
       if (vs != NULL)
-        icecam_viewer_session_apply_answer (vs, msg->sdp);
+        icecam_peer_session_apply_remote_description (vs->peer, msg->sdp, NULL, NULL);
       break;
     case ICECAM_MESSAGE_CANDIDATE:
-      if (vs != NULL && !icecam_viewer_session_add_remote_candidate (vs, msg->candidate, &error))
+      if (vs != NULL && !icecam_peer_session_add_remote_candidate (vs->peer, msg->candidate,
+                                                                   &error))
         g_debug ("camera %s: session %s: %s", self->camera_id, vs->id, error->message);
       break;
     case ICECAM_MESSAGE_END_OF_CANDIDATES:
       if (vs != NULL)
-        icecam_viewer_session_set_remote_gathering_done (vs);
+        icecam_peer_session_set_remote_gathering_done (vs->peer);
       break;
     case ICECAM_MESSAGE_DTLS:
       if (vs != NULL) {
         gsize length = 0;
         g_autofree guint8 *datagram = g_base64_decode (msg->data, &length);
 
-        icecam_viewer_session_receive_signalled_dtls (vs, datagram, length);
+        icecam_peer_session_receive_signalled_dtls (vs->peer, datagram, length);
       }
       break;
     case ICECAM_MESSAGE_BYE:
@@ -507,8 +546,11 @@ on_client_message (IcecamSignallingClient *client, IcecamMessage *msg,
         renew_ice_servers (self, vs, msg);
       break;
     case ICECAM_MESSAGE_PUNCH:
-      if (vs != NULL)
-        icecam_viewer_session_handle_punch (vs, msg);
+      if (vs != NULL && vs->punch != NULL) {
+        icecam_punch_session_set_transport (vs->punch,
+                                            icecam_peer_session_get_transport_number (vs->peer));
+        icecam_punch_session_handle (vs->punch, msg);
+      }
       break;
     case ICECAM_MESSAGE_ERROR:
       on_error (self, msg);
@@ -721,14 +763,14 @@ maybe_finish_close (IcecamCameraEndpoint *self)
   g_object_unref (task);
 }
 
-static gboolean
-session_closed (gpointer data)
+static void
+session_close_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  IcecamCameraEndpoint *self = data;
+  IcecamCameraEndpoint *self = user_data;
 
   self->pending_closes--;
   maybe_finish_close (self);
-  return G_SOURCE_REMOVE;
+  g_object_unref (self);
 }
 
 /**
@@ -769,7 +811,6 @@ icecam_camera_endpoint_dispose (GObject *object)
 {
   IcecamCameraEndpoint *self = ICECAM_CAMERA_ENDPOINT (object);
 
-  g_autoptr (GPtrArray) sessions = g_ptr_array_new ();
   GHashTableIter iter;
   ViewerSession *vs;
 
@@ -782,13 +823,12 @@ icecam_camera_endpoint_dispose (GObject *object)
   g_mutex_lock (&self->lock);
   g_hash_table_iter_init (&iter, self->sessions);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &vs)) {
+    g_signal_handlers_disconnect_by_data (vs->peer, vs);
+    icecam_peer_session_set_receive_func (vs->peer, NULL, NULL, NULL);
     g_hash_table_iter_steal (&iter);
-    g_ptr_array_add (sessions, vs);
+    viewer_session_free (vs);
   }
   g_mutex_unlock (&self->lock);
-  /* Each waits for its session's thread to drop the peer session and end. */
-  for (guint i = 0; i < sessions->len; i++)
-    icecam_viewer_session_free (g_ptr_array_index (sessions, i));
   G_OBJECT_CLASS (icecam_camera_endpoint_parent_class)->dispose (object);
 }
 

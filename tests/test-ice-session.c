@@ -521,14 +521,22 @@ test_close_while_resolving (Fixture *f, gconstpointer data)
   f->closed = 0;
 }
 
-/* A STUN server at a numeric address: the agent gets it at once, no lookup of icecam's. */
+/* A STUN server at a numeric address (the test's own, on a free port): the agent gets it at
+ * once, no lookup of icecam's. */
 static void
 fixture_setup_numeric_stun (Fixture *f, gconstpointer data)
 {
   g_autoptr (IcecamIceConfig) config = loopback_config ();
+  g_autoptr (GSocketAddress) any_port = loopback_any_port ();
   g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = NULL;
 
-  g_assert_true (icecam_ice_config_add_url (config, "stun:127.0.0.1:3478", NULL, NULL, &error));
+  f->stun = icecam_stun_responder_new ();
+  g_assert_true (icecam_stun_responder_listen (f->stun, G_INET_SOCKET_ADDRESS (any_port),
+                                               &error));
+  g_assert_no_error (error);
+  url = g_strdup_printf ("stun:127.0.0.1:%u", icecam_stun_responder_get_port (f->stun));
+  g_assert_true (icecam_ice_config_add_url (config, url, NULL, NULL, &error));
   g_assert_no_error (error);
   fixture_init (f, config);
 }

@@ -40,6 +40,11 @@ wait_for_status() {  # PORT STATUS SECONDS
   done
   return 1
 }
+# Milliseconds since midnight of the first line of log $1 containing $2 (GLib's HH:MM:SS.mmm).
+log_ms() {
+  grep -F -m1 -- "$2" "$1" | grep -oE '[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}' | head -1 |
+    awk -F'[:.]' '{ print (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'
+}
 list() { timeout 10 "$build/src/tools/icecam-view" --server "$1" --list 2>/dev/null | sort | tr '\n' ' '; }
 wait_for_list() {  # URL EXPECTED SECONDS
   local deadline=$((SECONDS + $3))
@@ -176,12 +181,20 @@ if [ "$(healthz_cameras "${port[b]}")" = "1" ]; then
 else
   fail "camera not on node b 40 s after node a died"
 fi
-# Node c still lists node a's entry for the camera until node b's heartbeat (or node a's
-# silence) replaces it: a watch there before that goes to the dead node and ends with peer-left
-# when node a is declared silent (CI run 21, under load). Wait for the entry to be node b's.
+# Node c lists node a's entry for the camera until node b's presence (or node a's silence)
+# replaces it: a watch there before that goes to the dead node and ends with peer-left when
+# node a is declared silent (CI run 21, under load). Node b says it at once, not at its next
+# heartbeat (up to 1 s later). Wait for the entry to be node b's.
 deadline=$((SECONDS + 15))
 until grep -qE "camera 'shelf' is listed by node 'node-a' and node 'node-b'|node 'node-a' silent for" \
   "$tmp/rv-c.log" || [ $SECONDS -ge $deadline ]; do sleep 0.1; done
+moved=$(log_ms "$tmp/rv-b.log" "camera 'shelf' was another node's: announcing it here now")
+relisted=$(log_ms "$tmp/rv-c.log" "camera 'shelf' is listed by node 'node-a' and node 'node-b'")
+if [ -n "$moved" ] && [ -n "$relisted" ] && [ "$relisted" -ge "$moved" ]; then
+  pass "node b announced the camera that moved to it at once: node c had its entry $((relisted - moved)) ms later"
+else
+  fail "node b did not announce the camera that moved to it (b: '${moved:-no line}', c: '${relisted:-no line}')"
+fi
 wait_for_list "${url[c]}" "shelf " 10 && pass "node c lists the camera again" \
   || fail "node c lists '$(list "${url[c]}")'"
 wait_for_frames "$tmp/view.log" $((at_kill + 60)) 15 \

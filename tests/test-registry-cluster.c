@@ -303,6 +303,12 @@ claim_func (IcecamRegistry *registry, guint64 peer, const gchar *camera_id, cons
  * refused when the cluster says another node holds the id; without an answer (degraded), the
  * node's own view decides. A camera whose id another node took is dropped. */
 static void
+on_moved_here (IcecamRegistry *registry, const gchar *camera_id, GPtrArray *moved)
+{
+  g_ptr_array_add (moved, g_strdup (camera_id));
+}
+
+static void
 test_claims (Fixture *f, gconstpointer data)
 {
   Claims claims = { .answer = TRUE };
@@ -313,8 +319,10 @@ test_claims (Fixture *f, gconstpointer data)
   g_auto (GStrv) resumes = NULL;
   g_auto (GStrv) ids = NULL;
   IcecamRegistryStats stats;
+  g_autoptr (GPtrArray) moved = g_ptr_array_new_with_free_func (g_free);
 
   icecam_registry_set_claim_func (f->c.registry, claim_func, &claims);
+  g_signal_connect (f->c.registry, "moved-here", G_CALLBACK (on_moved_here), moved);
   connect_peer (&f->c, VIEWER, "{\"type\":\"hello\",\"version\":1,\"role\":\"viewer\"}");
   drain (&f->c);
 
@@ -368,12 +376,23 @@ test_claims (Fixture *f, gconstpointer data)
   g_clear_pointer (&welcome, icecam_message_free);
   welcome = expect_msg (&f->c, 5, ICECAM_MESSAGE_WELCOME);
   drain (&f->c);
+  claims.answer = TRUE;
+
+  /* Granted an id node-a lists (the camera failed over here): ::moved-here, for it alone
+   * ("cam" and "yard" were listed by nobody else). */
+  g_assert_cmpuint (moved->len, ==, 0);
+  connect_peer (&f->c, 6, "{\"type\":\"hello\",\"version\":1,\"role\":\"camera\",\"id\":\"porch\"}");
+  drain (&f->c);
+  icecam_registry_claim_done (f->c.registry, 6, ICECAM_REGISTRY_CLAIM_GRANTED, NULL);
+  g_assert_cmpuint (moved->len, ==, 1);
+  g_assert_cmpstr (moved->pdata[0], ==, "porch");
+  drain (&f->c);
 
   /* Another node took "cam": its connection here is closed as replaced, presence updated. */
   g_assert_true (icecam_registry_camera_taken (f->c.registry, "cam", "node-a"));
   g_assert_false (icecam_registry_camera_taken (f->c.registry, "cam", "node-a"));
   icecam_registry_get_stats (f->c.registry, &stats);
-  g_assert_cmpuint (stats.cameras, ==, 1);
+  g_assert_cmpuint (stats.cameras, ==, 2);
   g_clear_pointer (&presence, icecam_message_free);
   while (!g_queue_is_empty (&f->c.sent)) {
     Sent *sent = g_queue_pop_head (&f->c.sent);
@@ -385,6 +404,7 @@ test_claims (Fixture *f, gconstpointer data)
   }
   g_assert_nonnull (presence);
   g_assert_false (g_strv_contains ((const gchar * const *) presence->cameras, "cam"));
+  g_signal_handlers_disconnect_by_data (f->c.registry, moved);
   icecam_registry_set_claim_func (f->c.registry, NULL, NULL);
   g_free (claims.camera_id);
   g_free (claims.resume);

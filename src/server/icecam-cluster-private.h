@@ -45,6 +45,7 @@ struct _IcecamCluster {
   struct _ClusterLink *publisher;
   struct _ClusterLink *subscriber;
   GSource *tick;
+  GSource *presence_soon; /* publish_presence() for a camera that moved here */
   GHashTable *nodes;     /* node id → gint64* last heard, monotonic µs */
   GHashTable *claimed;   /* camera ids this node claimed in Redis (owned keys) */
   GSource *claims_soon;  /* refresh the claims of @fresh_claims at once */

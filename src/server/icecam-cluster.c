@@ -27,6 +27,9 @@
 
 /* A heartbeat carries the full camera list at least this often (beats). */
 #define FULL_PRESENCE_EVERY 5
+/* A camera that came here from another node is announced this soon, not at the next beat
+ * (which merges what else moved meanwhile: a node's failover moves all of its cameras). */
+#define MOVED_PRESENCE_DELAY_MS 100
 
 enum { PROP_0, PROP_DEGRADED, N_PROPS };
 static GParamSpec *properties[N_PROPS];
@@ -331,15 +334,16 @@ publish (IcecamCluster *self, const gchar *channel, const gchar *payload)
                      payload);
 }
 
-void
-cluster_send_heartbeat (IcecamCluster *self)
+/* Publishes the node's presence: its camera list when it changed (or a full one is due), and
+ * its relay sessions. */
+static void
+publish_presence (IcecamCluster *self)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new_immutable ();
   g_autoptr (JsonGenerator) generator = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   g_auto (GStrv) cameras = icecam_registry_dup_local_cameras (self->registry);
   g_autofree gchar *text = NULL;
-  g_autofree gchar *key = g_strconcat (self->channel_prefix, "node:", self->node_id, NULL);
   guint fingerprint = 0;
   guint n = 0;
 
@@ -349,7 +353,6 @@ cluster_send_heartbeat (IcecamCluster *self)
   for (; cameras[n] != NULL; n++)
     fingerprint ^= g_str_hash (cameras[n]);
   fingerprint ^= n * 2654435761u;
-  self->beats++;
   if (fingerprint != self->presence_fingerprint || self->full_presence_due ||
       self->beats % FULL_PRESENCE_EVERY == 0) {
     self->presence_fingerprint = fingerprint;
@@ -376,6 +379,15 @@ cluster_send_heartbeat (IcecamCluster *self)
   text = json_generator_to_data (generator, NULL);
 
   publish (self, self->presence_channel, text);
+}
+
+void
+cluster_send_heartbeat (IcecamCluster *self)
+{
+  g_autofree gchar *key = g_strconcat (self->channel_prefix, "node:", self->node_id, NULL);
+
+  self->beats++;
+  publish_presence (self);
   if (self->publisher->up)
     redisAsyncCommand (self->publisher->ac, on_command_reply, NULL, "SET %s %s EX %u", key,
                        self->advertise != NULL ? self->advertise : self->node_id,
@@ -383,6 +395,32 @@ cluster_send_heartbeat (IcecamCluster *self)
   /* Every other beat: the claims' TTL is three such periods. */
   if (self->beats % 2 == 0)
     cluster_claims_refresh (self);
+}
+
+static gboolean
+on_presence_soon (gpointer user_data)
+{
+  IcecamCluster *self = user_data;
+
+  g_clear_pointer (&self->presence_soon, g_source_unref);
+  if (!self->degraded)
+    publish_presence (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The other nodes list @camera_id as another node's, and route its viewers there (to a node
+ * that died, after a failover) until they hear otherwise: tell them now. */
+static void
+on_registry_moved_here (IcecamRegistry *registry, const gchar *camera_id, gpointer user_data)
+{
+  IcecamCluster *self = user_data;
+
+  g_info ("cluster: camera '%s' was another node's: announcing it here now", camera_id);
+  if (self->presence_soon != NULL)
+    return;
+  self->presence_soon = g_timeout_source_new (MOVED_PRESENCE_DELAY_MS);
+  g_source_set_callback (self->presence_soon, on_presence_soon, self, NULL);
+  g_source_attach (self->presence_soon, self->context);
 }
 
 static void
@@ -675,6 +713,7 @@ icecam_cluster_new (IcecamRegistry *registry, const gchar *url, const gchar *nod
   self->own_channel = g_strconcat (self->channel_prefix, "node:", node_id, NULL);
   self->context = g_main_context_ref_thread_default ();
   g_signal_connect (registry, "route", G_CALLBACK (on_registry_route), self);
+  g_signal_connect (registry, "moved-here", G_CALLBACK (on_registry_moved_here), self);
   cluster_claims_init (self);
   if (self->master_name != NULL)
     cluster_sentinel_connect (self);
@@ -731,6 +770,10 @@ icecam_cluster_dispose (GObject *object)
   if (self->tick != NULL) {
     g_source_destroy (self->tick);
     g_clear_pointer (&self->tick, g_source_unref);
+  }
+  if (self->presence_soon != NULL) {
+    g_source_destroy (self->presence_soon);
+    g_clear_pointer (&self->presence_soon, g_source_unref);
   }
   g_clear_pointer (&self->publisher, link_free);
   g_clear_pointer (&self->subscriber, link_free);

@@ -315,6 +315,8 @@ register_camera_free_id (IcecamRegistry *self, Peer *peer, const IcecamMessage *
   registry_peer_set_identity (peer, ICECAM_ROLE_CAMERA, g_strdup (hello->id));
   g_hash_table_insert (self->cameras, peer->name, peer);
   registry_cameras_changed (self);
+  if (g_hash_table_contains (self->remote_cameras, peer->name))
+    registry_queue_moved_here (self, peer->name);
   registry_peer_set_state (peer, PEER_STATE_READY);
   icecam_ops_log_event (self->ops_log, ICECAM_OPS_LOG_CAMERA_ONLINE,
                         "camera '%s' online from %s", peer->name, peer->address);

@@ -55,6 +55,16 @@ registry_proxy_release (IcecamRegistry *self, Peer *proxy)
     g_hash_table_remove (self->proxies, key);
 }
 
+/* Queues ::moved-here for @camera_id, which came online here while another node listed it. */
+void
+registry_queue_moved_here (IcecamRegistry *self, const gchar *camera_id)
+{
+  Outgoing *out = g_new0 (Outgoing, 1);
+
+  out->moved_here = g_strdup (camera_id);
+  g_queue_push_tail (&self->outbox, out);
+}
+
 /* Queues @msg (taken) for the node that holds the client @proxy stands in for. */
 void
 registry_queue_route (IcecamRegistry *self, Peer *proxy, IcecamMessage *msg)

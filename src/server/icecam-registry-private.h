@@ -24,6 +24,7 @@ typedef struct {
   gchar *close_reason;
   gboolean replaced;
   gchar *route_node;     /* for a client of this other cluster node (msg set) */
+  gchar *moved_here;     /* a camera id other nodes list as another node's (nothing else set) */
 } Outgoing;
 
 typedef struct _Session Session;
@@ -144,6 +145,7 @@ void registry_relay_clear (IcecamRegistry *self);
 Peer *registry_proxy_lookup (IcecamRegistry *self, const gchar *node, IcecamRole role,
                              const gchar *name, gboolean create);
 void registry_proxy_release (IcecamRegistry *self, Peer *proxy);
+void registry_queue_moved_here (IcecamRegistry *self, const gchar *camera_id);
 void registry_queue_route (IcecamRegistry *self, Peer *proxy, IcecamMessage *msg);
 void registry_cluster_clear (IcecamRegistry *self);
 

@@ -44,6 +44,7 @@ enum {
   SIGNAL_CLOSE,
   SIGNAL_REPLACED,
   SIGNAL_ROUTE,
+  SIGNAL_MOVED_HERE,
   N_SIGNALS
 };
 
@@ -207,6 +208,7 @@ outgoing_free (Outgoing *out)
   icecam_message_free (out->msg);
   g_free (out->close_reason);
   g_free (out->route_node);
+  g_free (out->moved_here);
   g_free (out);
 }
 
@@ -305,7 +307,9 @@ registry_flush_outbox (IcecamRegistry *self)
   Outgoing *out;
 
   while ((out = g_queue_pop_head (&self->outbox)) != NULL) {
-    if (out->route_node != NULL)
+    if (out->moved_here != NULL)
+      g_signal_emit (self, signals[SIGNAL_MOVED_HERE], 0, out->moved_here);
+    else if (out->route_node != NULL)
       g_signal_emit (self, signals[SIGNAL_ROUTE], 0, out->route_node, out->msg);
     else if (out->msg != NULL)
       g_signal_emit (self, signals[SIGNAL_SEND], 0, out->peer_id, out->msg);
@@ -886,6 +890,19 @@ icecam_registry_class_init (IcecamRegistryClass *klass)
   signals[SIGNAL_REPLACED] =
     g_signal_new ("replaced", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_UINT64);
+
+  /**
+   * IcecamRegistry::moved-here:
+   * @registry: the registry
+   * @camera_id: a camera that just came online here
+   *
+   * The camera was last listed by another cluster node (it failed over, or moved): the other
+   * nodes still route its viewers there until they hear this node lists it. Tells the cluster
+   * (#IcecamCluster) to say so now rather than at its next heartbeat.
+   */
+  signals[SIGNAL_MOVED_HERE] =
+    g_signal_new ("moved-here", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -12,7 +12,8 @@
 #   commit before a controller change, in the same run:
 #     BASE_BUILD=/tmp/base/build CASES=drop bench/congestion.sh lab 3
 #   MODES="yes no" (the default): with control, without (--no-congestion-control).
-#   KEEP_LOGS=DIR keeps each run's camera, viewer and link logs there.
+#   KEEP_LOGS=DIR keeps each run's camera, viewer and link logs there. RUN_SECONDS=N: the
+#   800 kbit/s case's viewer watches N s (default 30; longer runs see more probes past the link).
 #   bench/congestion.sh cpu [REPS]  (loopback)
 #     3. camera CPU with 16 headless viewers (bench-viewers: icecamsrc ! fakesink, which send
 #        receiver reports), with control on and with --no-congestion-control; the packet
@@ -20,6 +21,7 @@
 # Results go to docs/benchmarks.md by hand.
 set -u
 MODE=${1:-lab}
+RUN_SECONDS=${RUN_SECONDS:-30}
 REPS=${2:-1}
 . "$(dirname "$0")/common.sh"
 
@@ -28,6 +30,9 @@ lab_case () {
   local name=$1 cc=$2 switch=$3 i=0 dir="$LAB_TMP/$1-$2" first fps freezes delay worst kbps
   local opts=() emu=(--ba-rate 800 --ba-delay 20 --ab-delay 20) dropped adapt later
   local camera=("$CAMERA")
+  # An id of its own: the last case's camera may still hold its id at the rendezvous (its lab
+  # site went, and its close with it), and this one would wait out the id-in-use retries.
+  local id="cam-$1-$2"
   mkdir -p "$dir"
   [ "$cc" = no ] && opts=(--no-congestion-control)
   [ "$cc" = base ] && camera=(env "GST_PLUGIN_PATH_1_0=$BASE_BUILD/plugins"
@@ -35,11 +40,11 @@ lab_case () {
   [ "$switch" = yes ] && emu=(--ba-rate 5000 --ba-delay 20 --ab-delay 20 --on-usr1 "ba rate 800")
   lab_site c $i port-restricted && lab_site v $i port-restricted &&
     lab_site_emulate c $i "${emu[@]}" || { echo "$name: lab failed"; return; }
-  lab_spawn "c$i" "$dir/camera.log" "${camera[@]}" --verbose --server "$URL" --id "cam$i" --source test \
+  lab_spawn "c$i" "$dir/camera.log" "${camera[@]}" --verbose --server "$URL" --id "$id" --source test \
     --pattern snow --bitrate 2500 --keyframe-interval 2 "${opts[@]}"
   CAMERA_PID=$LAB_LAST_PID
   lab_wait_line "$dir/camera.log" 'registered with the rendezvous' 15
-  lab_spawn "v$i" "$dir/view.log" stdbuf -oL "$VIEW" --server "$URL" --camera "cam$i" \
+  lab_spawn "v$i" "$dir/view.log" stdbuf -oL "$VIEW" --server "$URL" --camera "$id" \
     --headless --frames 0 --timeout 30 --stats-interval 1
   VIEWER_PID=$LAB_LAST_PID
   wait_frames_above "$dir/view.log" 0 30 2>/dev/null
@@ -49,12 +54,14 @@ lab_case () {
     kill -USR1 "$LAB_EMULATOR_PID"
     for _ in $(seq 120); do kill -USR2 "$LAB_EMULATOR_PID"; sleep 0.25; done
   else
-    sleep 30
+    sleep "$RUN_SECONDS"
+    kill -USR2 "$LAB_EMULATOR_PID"
+    sleep 0.2
   fi
   lab_stop "$VIEWER_PID"
   lab_stop "$CAMERA_PID"
   kill -TERM "$LAB_EMULATOR_PID"; lab_wait_pid_gone "$LAB_EMULATOR_PID" 5
-  fps=$(fps_between "$dir/view.log" "$first" $((first + 30000)))
+  fps=$(fps_between "$dir/view.log" "$first" $((first + RUN_SECONDS * 1000)))
   freezes=$(summary_field "$dir/view.log" freezes)
   delay=$(summary_field "$dir/view.log" delay_ms)
   worst=$(summary_field "$dir/view.log" max_delay_ms)
@@ -81,7 +88,9 @@ lab_case () {
       "$LAB_TMP/c${i}link.log" | tail -1)
     echo "$name: control=$cc adapt_s=$adapt overflows_after=$later overflowed_total=$dropped fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
   else
-    echo "$name: control=$cc fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps"
+    dropped=$(sed -nE 's/^link-emulator: ba .*overflowed=([0-9]+).*/\1/p' \
+      "$LAB_TMP/c${i}link.log" | tail -1)
+    echo "$name: control=$cc fps=$fps freezes=$freezes delay_ms=$delay max_delay_ms=$worst kbps=$kbps overflowed_total=${dropped:-none}"
   fi
   cp "$LAB_TMP/c${i}link.log" "$dir/" 2>/dev/null
   [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp -r "$dir" "$KEEP_LOGS/"

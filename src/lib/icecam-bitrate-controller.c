@@ -12,6 +12,13 @@
  * building: back off below what is getting through, before the queue overflows. */
 #define QUEUE_DELAY_HIGH_MS 60
 #define QUEUE_DELAY_LOW_MS 40
+/* While probing past where the path last gave way, a round trip this far over the smallest
+ * holds the estimate where it is: a queue is forming, too small yet to cut for. Growing on
+ * through it took the estimate 20 % past an 800 kbit/s link in 4 s (the encoder sends about
+ * three quarters of its target, so the queue shows late) and the next keyframe overflowed it
+ * (docs/benchmarks.md 22 and 24). On a clean path the round trip stays within 4-14 ms of the
+ * smallest, a keyframe's burst apart. */
+#define QUEUE_DELAY_HOLD_MS 20
 #define BACKOFF 0.85
 /* A decrease never goes below this share of the estimate at once: reports lag the path by a
  * queue and a report interval, and the loss they show may already be over. Not a half: a
@@ -29,8 +36,14 @@
 #define INCREASE_PER_S 0.16
 /* ... but +4 % a second from 85 % to 115 % of what got through at the last cut (near where the
  * path gave way; further above, the path has changed, or the cut answered a burst: the host
- * stalled and the encoder sent its backlog at once). */
+ * stalled and the encoder sent its backlog at once) ... */
 #define INCREASE_NEAR_PER_S 0.04
+/* ... and +8 % a second above that (draft-ietf-rmcat-gcc's growth): a probe past a path that
+ * did give way. The encoder sends about three quarters of its target between keyframes, so
+ * the next keyframe is the first to show where the path is; at 16 % a second the estimate was
+ * 35 % higher at each, and the one that found the path's rate overflowed its queue (the second
+ * freeze of the 800 kbit/s case, docs/benchmarks.md 22 and 24). */
+#define INCREASE_ABOVE_PER_S 0.08
 #define NEAR_LAST_CUT 0.85
 #define FAR_ABOVE_LAST_CUT 1.15
 /* ... and not above 95 % of it at all for this long after the cut: each probe past what the
@@ -266,11 +279,13 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
       v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
     }
     v->hold_until = now + HOLD_US;
-  } else if (v->loss < LOSS_LOW && queue_ms < QUEUE_DELAY_LOW_MS && now >= v->hold_until) {
+  } else if (v->loss < LOSS_LOW && queue_ms < (probing ? QUEUE_DELAY_HOLD_MS : QUEUE_DELAY_LOW_MS) &&
+             now >= v->hold_until) {
     /* Near where the path gave way last time: slowly, so as to get there less often. */
-    gdouble rate = v->last_cut_kbps > 0 && v->estimate_kbps > NEAR_LAST_CUT * v->last_cut_kbps &&
-                       v->estimate_kbps < FAR_ABOVE_LAST_CUT * v->last_cut_kbps
-                     ? INCREASE_NEAR_PER_S : INCREASE_PER_S;
+    gdouble rate = v->last_cut_kbps <= 0 || v->estimate_kbps <= NEAR_LAST_CUT * v->last_cut_kbps
+                     ? INCREASE_PER_S
+                     : v->estimate_kbps < FAR_ABOVE_LAST_CUT * v->last_cut_kbps
+                     ? INCREASE_NEAR_PER_S : INCREASE_ABOVE_PER_S;
 
     gdouble ceiling = v->last_cut_kbps > 0 && now - v->last_cut_time < CEILING_US
                         ? CEILING * v->last_cut_kbps : G_MAXDOUBLE;

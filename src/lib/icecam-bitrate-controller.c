@@ -12,13 +12,6 @@
  * building: back off below what is getting through, before the queue overflows. */
 #define QUEUE_DELAY_HIGH_MS 60
 #define QUEUE_DELAY_LOW_MS 40
-/* While probing past where the path last gave way, a round trip this far over the smallest
- * holds the estimate where it is: a queue is forming, too small yet to cut for. Growing on
- * through it took the estimate 20 % past an 800 kbit/s link in 4 s (the encoder sends about
- * three quarters of its target, so the queue shows late) and the next keyframe overflowed it
- * (docs/benchmarks.md 22 and 24). On a clean path the round trip stays within 4-14 ms of the
- * smallest, a keyframe's burst apart. */
-#define QUEUE_DELAY_HOLD_MS 20
 #define BACKOFF 0.85
 /* A decrease never goes below this share of the estimate at once: reports lag the path by a
  * queue and a report interval, and the loss they show may already be over. Not a half: a
@@ -279,8 +272,7 @@ estimate (IcecamBitrateController *self, Viewer *v, gint64 now)
       v->next_decrease = now + (gint64) MAX (v->rtt_ms, 0) * 1000 + DECREASE_GAP_US;
     }
     v->hold_until = now + HOLD_US;
-  } else if (v->loss < LOSS_LOW && queue_ms < (probing ? QUEUE_DELAY_HOLD_MS : QUEUE_DELAY_LOW_MS) &&
-             now >= v->hold_until) {
+  } else if (v->loss < LOSS_LOW && queue_ms < QUEUE_DELAY_LOW_MS && now >= v->hold_until) {
     /* Near where the path gave way last time: slowly, so as to get there less often. */
     gdouble rate = v->last_cut_kbps <= 0 || v->estimate_kbps <= NEAR_LAST_CUT * v->last_cut_kbps
                      ? INCREASE_PER_S

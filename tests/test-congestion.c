@@ -226,6 +226,28 @@ test_controller_probe_growth (void)
   g_assert_cmpfloat (rate.estimate_kbps / before, <, 1.2);   /* 1.16^2 = 1.346 */
 }
 
+/* The smallest round trip is forgotten after a while (a route may change), but never replaced
+ * by one full queue's round trip because 30 s passed since the smallest was seen: that read a
+ * full queue as none. */
+static void
+test_controller_min_rtt_window (void)
+{
+  g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 20000);
+  gint64 t = 100 * G_USEC_PER_SEC;
+  guint64 bytes[2] = { 0 };
+  guint v = 1, before, i;
+
+  icecam_bitrate_controller_add_viewer (c, &v);
+  report (c, &v, t, 0, 40, bytes, 600);
+  for (i = 1; i < 60; i++) /* 29.5 s at 50 ms: the smallest, 40 ms, is not seen again */
+    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 50, bytes,
+            icecam_bitrate_controller_get_target_kbps (c));
+  before = icecam_bitrate_controller_get_target_kbps (c);
+  /* a full queue, the first round trip more than 30 s after the smallest */
+  report (c, &v, t + 61 * G_USEC_PER_SEC / 2, 0, 300, bytes, before);
+  g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
+}
+
 /* A slow viewer (or one reporting absurd loss) is set apart: the fast one keeps the encoder. */
 static void
 test_controller_slow_viewer (void)
@@ -361,6 +383,7 @@ main (int argc, char **argv)
   g_test_add_func ("/congestion/controller/one-viewer", test_controller_one_viewer);
   g_test_add_func ("/congestion/controller/startup-probe", test_controller_startup_probe);
   g_test_add_func ("/congestion/controller/probe-growth", test_controller_probe_growth);
+  g_test_add_func ("/congestion/controller/min-rtt-window", test_controller_min_rtt_window);
   g_test_add_func ("/congestion/controller/slow-viewer", test_controller_slow_viewer);
   g_test_add_func ("/congestion/controller/late-viewer", test_controller_late_viewer);
   g_test_add_func ("/congestion/controller/sparse-loss", test_controller_sparse_loss);

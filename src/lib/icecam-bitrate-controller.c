@@ -50,8 +50,11 @@
  * the first decrease answered). */
 #define HOLD_US (1500 * 1000)
 #define DECREASE_GAP_US (500 * 1000)
-/* The smallest round trip is forgotten after this long (a route may change). */
-#define MIN_RTT_WINDOW_US (30 * G_USEC_PER_SEC)
+/* The smallest round trip is forgotten after 15-30 s (a route may change): the smallest of
+ * two windows of this length, the current one and the one before. Not "the last sample once
+ * 30 s passed": that took a round trip of 313 ms, a full queue's, for the smallest, and with
+ * no queue to see the next keyframe overflowed it (docs/benchmarks.md 24). */
+#define MIN_RTT_WINDOW_US (15 * G_USEC_PER_SEC)
 /* Loss over LOSS_HIGH cuts only when at least this many packets were lost since the last
  * report: a quarter second of a 170 kbit/s stream is 16 packets, and 5 % random loss reads
  * over 10 % (two lost) in one report of five, each a cut the path did not ask for; four lost
@@ -88,8 +91,10 @@ typedef struct {
   gint64 last_estimate;    /* monotonic µs of the last update */
   gdouble last_cut_kbps;   /* what got through when it was last cut; 0 before */
   gint64 last_cut_time;
-  gint min_rtt_ms;
-  gint64 min_rtt_time;
+  gint min_rtt_ms;          /* the smaller of the two windows' */
+  gint window_min_rtt_ms;   /* the current window's smallest, -1 before one */
+  gint last_window_min_rtt_ms; /* the window before's, -1 if none */
+  gint64 min_rtt_time;      /* when the current window began */
   gint prev_rtt_ms;        /* the fresh round trip before the last one; -1 if none */
   gint64 rtt_time, prev_rtt_time; /* when they were measured */
   gboolean loss_counts;    /* this report's loss is enough to cut for */
@@ -185,6 +190,8 @@ icecam_bitrate_controller_add_viewer_at (IcecamBitrateController *self, gconstpo
   v->rtt_ms = -1;
   v->prev_rtt_ms = -1;
   v->min_rtt_ms = -1;
+  v->window_min_rtt_ms = -1;
+  v->last_window_min_rtt_ms = -1;
   g_hash_table_replace (self->viewers, (gpointer) viewer, v);
   update_target (self);
   g_mutex_unlock (&self->lock);
@@ -342,10 +349,17 @@ icecam_bitrate_controller_report (IcecamBitrateController *self, gconstpointer v
     if (v->rtt_ms < 0)
       v->prev_rtt_ms = -1;
   }
-  if (v->rtt_ms >= 0 && (v->min_rtt_ms < 0 || v->rtt_ms <= v->min_rtt_ms ||
-                         now - v->min_rtt_time > MIN_RTT_WINDOW_US)) {
-    v->min_rtt_ms = v->rtt_ms;
-    v->min_rtt_time = now;
+  if (v->rtt_ms >= 0) {
+    if (v->window_min_rtt_ms < 0 || now - v->min_rtt_time > MIN_RTT_WINDOW_US) {
+      v->last_window_min_rtt_ms = v->window_min_rtt_ms;
+      v->window_min_rtt_ms = -1;
+      v->min_rtt_time = now;
+    }
+    if (v->window_min_rtt_ms < 0 || v->rtt_ms < v->window_min_rtt_ms)
+      v->window_min_rtt_ms = v->rtt_ms;
+    v->min_rtt_ms = v->last_window_min_rtt_ms >= 0
+                      ? MIN (v->window_min_rtt_ms, v->last_window_min_rtt_ms)
+                      : v->window_min_rtt_ms;
   }
   if (v->sent_kbps > 0)
     estimate (self, v, now);

@@ -102,6 +102,18 @@ report (IcecamBitrateController *c, gconstpointer key, gint64 t, guint8 loss, gu
   icecam_bitrate_controller_report (c, key, &block, counts[0], ntp_now, t);
 }
 
+/* Reports @from to @end - 1, half a second apart from @t, on a path of round trip @rtt_ms
+ * without loss, each after sending at the target then; returns @end. */
+static guint
+reports_at_target (IcecamBitrateController *c, gconstpointer key, gint64 t, guint from,
+                   guint end, guint rtt_ms, guint64 *counts)
+{
+  for (guint i = from; i < end; i++)
+    report (c, key, t + i * G_USEC_PER_SEC / 2, 0, rtt_ms, counts,
+            icecam_bitrate_controller_get_target_kbps (c));
+  return end;
+}
+
 /* One viewer behind 800 kbit/s: a queue builds (the round trip grows), then loss; the target
  * comes down near what gets through, then grows again on a clean path, never over the max. */
 static void
@@ -167,18 +179,14 @@ test_controller_startup_probe (void)
   guint v = 1, before, i;
 
   icecam_bitrate_controller_add_viewer (c, &v);
-  for (i = 0; i < 4; i++)
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  i = reports_at_target (c, &v, t, 0, 4, 40, bytes);
   before = icecam_bitrate_controller_get_target_kbps (c);
   g_assert_cmpuint (before, >, 600); /* grew on the clean path */
   report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
   g_assert_true (icecam_bitrate_controller_is_congested (c, t + i * G_USEC_PER_SEC / 2));
   /* clean for 10 s (held under the last cut), then one round trip over: no cut */
-  for (; i < 24; i++)
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  i = reports_at_target (c, &v, t, i, 24, 40, bytes);
   before = icecam_bitrate_controller_get_target_kbps (c);
   report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), ==, before);
@@ -186,9 +194,7 @@ test_controller_startup_probe (void)
   report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 150, bytes, before);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
   /* clean for 30 s: past that cut again, and one round trip over cuts */
-  for (guint end = i + 60; i < end; i++)
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  i = reports_at_target (c, &v, t, i, i + 60, 40, bytes);
   before = icecam_bitrate_controller_get_target_kbps (c);
   report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes, before);
   g_assert_cmpuint (icecam_bitrate_controller_get_target_kbps (c), <, before);
@@ -208,19 +214,13 @@ test_controller_probe_growth (void)
   gdouble before;
 
   icecam_bitrate_controller_add_viewer (c, &v);
-  for (i = 0; i < 4; i++)
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  i = reports_at_target (c, &v, t, 0, 4, 40, bytes);
   report (c, &v, t + i++ * G_USEC_PER_SEC / 2, 0, 140, bytes,
           icecam_bitrate_controller_get_target_kbps (c)); /* a cut: the path's rate is known */
-  for (guint end = i + 60; i < end; i++) /* 30 s clean: past the ceiling and past 115 % */
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  i = reports_at_target (c, &v, t, i, i + 60, 40, bytes); /* 30 s: past the ceiling, past 115 % */
   g_assert_true (icecam_bitrate_controller_get_viewer (c, &v, &rate));
   before = rate.estimate_kbps;
-  for (guint end = i + 4; i < end; i++) /* 2 s more */
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 40, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  reports_at_target (c, &v, t, i, i + 4, 40, bytes); /* 2 s more */
   g_assert_true (icecam_bitrate_controller_get_viewer (c, &v, &rate));
   g_assert_cmpfloat (rate.estimate_kbps / before, >, 1.12);  /* 1.08^2 = 1.166 */
   g_assert_cmpfloat (rate.estimate_kbps / before, <, 1.2);   /* 1.16^2 = 1.346 */
@@ -235,13 +235,11 @@ test_controller_min_rtt_window (void)
   g_autoptr (IcecamBitrateController) c = icecam_bitrate_controller_new (150, 20000);
   gint64 t = 100 * G_USEC_PER_SEC;
   guint64 bytes[2] = { 0 };
-  guint v = 1, before, i;
+  guint v = 1, before;
 
   icecam_bitrate_controller_add_viewer (c, &v);
   report (c, &v, t, 0, 40, bytes, 600);
-  for (i = 1; i < 60; i++) /* 29.5 s at 50 ms: the smallest, 40 ms, is not seen again */
-    report (c, &v, t + i * G_USEC_PER_SEC / 2, 0, 50, bytes,
-            icecam_bitrate_controller_get_target_kbps (c));
+  reports_at_target (c, &v, t, 1, 60, 50, bytes); /* 29.5 s at 50 ms: 40 ms not seen again */
   before = icecam_bitrate_controller_get_target_kbps (c);
   /* a full queue, the first round trip more than 30 s after the smallest */
   report (c, &v, t + 61 * G_USEC_PER_SEC / 2, 0, 300, bytes, before);

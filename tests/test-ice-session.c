@@ -295,8 +295,9 @@ loopback_any_port (void)
 
 /* A STUN server given as "localhost": the name is looked up, the agent asks the server at its
  * address, and the sessions connect. */
+/* A session whose STUN server, an IcecamStunResponder on a free port, is named by @host. */
 static void
-fixture_setup_named_stun (Fixture *f, gconstpointer data)
+fixture_setup_stun_at (Fixture *f, const gchar *host)
 {
   g_autoptr (IcecamIceConfig) config = loopback_config ();
   g_autoptr (GSocketAddress) any_port = loopback_any_port ();
@@ -307,10 +308,17 @@ fixture_setup_named_stun (Fixture *f, gconstpointer data)
   g_assert_true (icecam_stun_responder_listen (f->stun, G_INET_SOCKET_ADDRESS (any_port),
                                                &error));
   g_assert_no_error (error);
-  url = g_strdup_printf ("stun:localhost:%u", icecam_stun_responder_get_port (f->stun));
+  url = g_strdup_printf ("stun:%s:%u", host, icecam_stun_responder_get_port (f->stun));
   g_assert_true (icecam_ice_config_add_url (config, url, NULL, NULL, &error));
-  g_assert_cmpstr (config->stun->host, ==, "localhost");
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->stun->host, ==, host);
   fixture_init (f, config);
+}
+
+static void
+fixture_setup_named_stun (Fixture *f, gconstpointer data)
+{
+  fixture_setup_stun_at (f, "localhost");
 }
 
 /* A TURN server given as "localhost": a socket that receives the agent's Allocate requests
@@ -526,19 +534,7 @@ test_close_while_resolving (Fixture *f, gconstpointer data)
 static void
 fixture_setup_numeric_stun (Fixture *f, gconstpointer data)
 {
-  g_autoptr (IcecamIceConfig) config = loopback_config ();
-  g_autoptr (GSocketAddress) any_port = loopback_any_port ();
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *url = NULL;
-
-  f->stun = icecam_stun_responder_new ();
-  g_assert_true (icecam_stun_responder_listen (f->stun, G_INET_SOCKET_ADDRESS (any_port),
-                                               &error));
-  g_assert_no_error (error);
-  url = g_strdup_printf ("stun:127.0.0.1:%u", icecam_stun_responder_get_port (f->stun));
-  g_assert_true (icecam_ice_config_add_url (config, url, NULL, NULL, &error));
-  g_assert_no_error (error);
-  fixture_init (f, config);
+  fixture_setup_stun_at (f, "127.0.0.1");
 }
 
 /* Closed a turn of the loop after gather(), as a camera closes a session whose viewer left at

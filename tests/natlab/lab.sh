@@ -444,19 +444,29 @@ lab_rendezvous_start() {
   LAB_RENDEZVOUS_URL=$(grep -oE 'ws://[0-9.]+:[0-9]+' "$log" | head -1)
 }
 
+# Turns IPv6 on in namespace $1 without duplicate address detection, for the link-local
+# addresses too (the global ones are added with nodad): nothing else on these links claims
+# them. With DAD a link-local address stays tentative for ~1 s, and a router without a usable
+# link-local address sends no neighbour solicitation, so the first packets it forwards wait
+# for it: a viewer's first SYN over IPv6 was lost (its connect took 1.02 s in every run), and
+# under load ICE's first IPv6 checks too, so relayed pairs won (CI run 41).
+lab_ipv6_on() {
+  lab_exec "$1" sh -c 'for f in /proc/sys/net/ipv6/conf/*/accept_dad; do echo 0 >"$f"; done' &&
+    lab_exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+}
+
 # Global IPv6 for site $1$2 (after lab_site), the way a dual-stack ISP gives it: the NAT
 # namespace becomes a plain IPv6 router (no NAT66) with the stateful firewall of a typical home
 # router (from the WAN only established/related), its LAN gets a /64 and its host an address in
 # it; the router routes the /64 to it. IPv4 stays NATed as lab_site made it. Addresses
 # (documentation prefix, x = the slot in hex): WAN 2001:db8:N00x::/64, LAN 2001:db8:N10x::/64
-# with N 1 for a camera site, 2 for a viewer's. Sets SITE_HOST_IP6. DAD is skipped (nodad): nothing else on these links claims the addresses.
+# with N 1 for a camera site, 2 for a viewer's. Sets SITE_HOST_IP6.
 lab_site_ipv6() {
   local side=$1 i=$2 site="$1$2" nat="$1$2nat" n=1 x ns
   [ "$side" = v ] && n=2
   x=$(printf '%x' "$i")
   for ns in inet "$nat" "$site"; do
-    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
-      || return 1
+    lab_ipv6_on "$ns" || return 1
   done
   lab_exec inet sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
   lab_exec "$nat" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
@@ -483,8 +493,7 @@ NFT
 lab_server_ipv6() {
   local ns
   for ns in inet srv; do
-    lab_exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
-      || return 1
+    lab_ipv6_on "$ns" || return 1
   done
   lab_exec inet ip -6 addr add 2001:db8:ffff::1/64 dev srv0 nodad || return 1
   lab_exec srv ip -6 addr add 2001:db8:ffff::2/64 dev up0 nodad || return 1

@@ -516,7 +516,11 @@ post_error (GstIcecamSrc *src, const GError *error)
 }
 
 /* Timestamps @buf with the running time at which it arrived (what do-timestamp would give
- * it, had it been pushed then), from the monotonic time on_endpoint_receive() noted. */
+ * it, had it been pushed then), from the monotonic time on_endpoint_receive() noted. A packet
+ * that came before the pipeline was PLAYING (queued while PAUSED) gets the start of the
+ * running time. Left without a stamp, it got do-timestamp's, the time it was pushed: later
+ * than the arrival stamps of packets that came while the queue was being pushed, so the
+ * times went back (a recording's first frames, in CI run 43's test-recording). */
 static void
 stamp_arrival (GstBuffer *buf, GstClockTime now, gint64 now_us, GstClockTime base_time)
 {
@@ -525,8 +529,7 @@ stamp_arrival (GstBuffer *buf, GstClockTime now, gint64 now_us, GstClockTime bas
   GstClockTime arrived = now - MIN (now, waited);
 
   GST_BUFFER_OFFSET (buf) = GST_BUFFER_OFFSET_NONE;
-  if (arrived >= base_time)
-    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = arrived - base_time;
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = arrived > base_time ? arrived - base_time : 0;
 }
 
 /* Timestamps what create() took from the queue, all at once. */
@@ -548,8 +551,6 @@ stamp_ready (GstIcecamSrc *src)
     stamp_arrival (buf, now, now_us, base_time);
     /* Packets that came microseconds apart, in two wake-ups, can come out reversed (each
      * wake-up reads the clock and the monotonic time at its own instants): never go back. */
-    if (!GST_BUFFER_PTS_IS_VALID (buf))
-      continue;
     if (GST_CLOCK_TIME_IS_VALID (src->last_pts) && GST_BUFFER_PTS (buf) < src->last_pts)
       GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = src->last_pts;
     src->last_pts = GST_BUFFER_PTS (buf);

@@ -781,6 +781,92 @@ test_wire_encrypted (Fixture *f, gconstpointer data)
   g_ptr_array_unref (capture.plaintext);
 }
 
+/* The times icecamsrc gave its packets, in order. */
+typedef struct {
+  GMutex lock;
+  GArray *pts;
+} Stamps;
+
+static GstPadProbeReturn
+on_src_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Stamps *stamps = data;
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  g_mutex_lock (&stamps->lock);
+  g_array_append_val (stamps->pts, pts);
+  g_mutex_unlock (&stamps->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static guint
+stamps_count (Stamps *stamps)
+{
+  guint n;
+
+  g_mutex_lock (&stamps->lock);
+  n = stamps->pts->len;
+  g_mutex_unlock (&stamps->lock);
+  return n;
+}
+
+static guint64
+packets_received (GstElement *src)
+{
+  g_autoptr (GstStructure) stats = NULL;
+  guint64 packets = 0;
+
+  g_object_get (src, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "packets-received", &packets);
+  return packets;
+}
+
+/* A viewer whose pipeline reaches PLAYING only after the first packets came (icecam-view
+ * links its chain in PAUSED; a loaded machine): the times icecamsrc gives its packets never go
+ * back. Those queued before PLAYING got do-timestamp's time, when they were pushed, and the
+ * ones that came meanwhile their earlier arrival: the first frames of a recording went back
+ * (test-recording, `cut.mkv`, CI run 43). identity's 2 ms a packet makes "meanwhile" long. */
+static void
+test_stamps_before_playing (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *description = g_strdup_printf (
+      "icecamsrc name=src server=%s camera-id=frontdoor ! identity sleep-time=2000 "
+      "! fakesink sync=false", f->url);
+  Stamps stamps = { .pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime)) };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
+  g_autoptr (GstElement) src = NULL;
+  g_autoptr (GstPad) pad = NULL;
+  guint64 queued;
+
+  g_assert_no_error (error);
+  g_mutex_init (&stamps.lock);
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  pad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &stamps, NULL);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PAUSED), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  g_assert_true (WAIT_UNTIL (packets_received (src) >= 100));
+  queued = packets_received (src);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  g_assert_true (WAIT_UNTIL (stamps_count (&stamps) >= queued + 30));
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+
+  g_test_message ("%" G_GUINT64_FORMAT " packets came before PLAYING; %u pushed, the first at "
+                  "%" GST_TIME_FORMAT, queued, stamps.pts->len,
+                  GST_TIME_ARGS (g_array_index (stamps.pts, GstClockTime, 0)));
+  for (guint i = 0; i < stamps.pts->len; i++) {
+    GstClockTime pts = g_array_index (stamps.pts, GstClockTime, i);
+
+    g_assert_true (GST_CLOCK_TIME_IS_VALID (pts));
+    if (i > 0)
+      g_assert_cmpuint (pts, >=, g_array_index (stamps.pts, GstClockTime, i - 1));
+  }
+  g_array_unref (stamps.pts);
+  g_mutex_clear (&stamps.lock);
+}
+
 /* Camera certificates default to $XDG_DATA_HOME/icecam: keep them out of the real one. */
 static void
 remove_data_home (const gchar *data_home)
@@ -813,6 +899,8 @@ main (int argc, char **argv)
 
   g_test_add ("/elements/e2e/two-viewers", Fixture, NULL, fixture_setup, test_two_viewers,
               fixture_teardown);
+  g_test_add ("/elements/timestamps/before-playing", Fixture, NULL, fixture_setup,
+              test_stamps_before_playing, fixture_teardown);
   g_test_add ("/elements/keyframe/viewer-request", Fixture, NULL, fixture_setup,
               test_viewer_keyframe_request, fixture_teardown);
   g_test_add ("/elements/error/unknown-camera", Fixture, NULL, fixture_setup,

@@ -550,9 +550,12 @@ stamp_ready (GstIcecamSrc *src)
     }
     stamp_arrival (buf, now, now_us, base_time);
     /* Packets that came microseconds apart, in two wake-ups, can come out reversed (each
-     * wake-up reads the clock and the monotonic time at its own instants): never go back. */
-    if (GST_CLOCK_TIME_IS_VALID (src->last_pts) && GST_BUFFER_PTS (buf) < src->last_pts)
-      GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = src->last_pts;
+     * wake-up reads the clock and the monotonic time at its own instants): never go back.
+     * Nor repeat a time: a parser takes a frame with its predecessor's time for a part of it
+     * and strips the time (h264parse did so to each frame of a queue that came before
+     * PLAYING, all stamped 0, and matroskamux dropped them). A nanosecond apart is enough. */
+    if (GST_CLOCK_TIME_IS_VALID (src->last_pts) && GST_BUFFER_PTS (buf) <= src->last_pts)
+      GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = src->last_pts + 1;
     src->last_pts = GST_BUFFER_PTS (buf);
   }
 }

@@ -821,50 +821,74 @@ packets_received (GstElement *src)
   return packets;
 }
 
+/* Every time in @stamps is valid and none goes back. */
+static void
+assert_stamps_grow (Stamps *stamps, const gchar *what)
+{
+  for (guint i = 0; i < stamps->pts->len; i++) {
+    GstClockTime pts = g_array_index (stamps->pts, GstClockTime, i);
+
+    if (!GST_CLOCK_TIME_IS_VALID (pts))
+      g_error ("%s %u of %u has no time", what, i, stamps->pts->len);
+    if (i > 0 && pts < g_array_index (stamps->pts, GstClockTime, i - 1))
+      g_error ("%s %u of %u goes back: %" GST_TIME_FORMAT " after %" GST_TIME_FORMAT, what, i,
+               stamps->pts->len, GST_TIME_ARGS (pts),
+               GST_TIME_ARGS (g_array_index (stamps->pts, GstClockTime, i - 1)));
+  }
+}
+
 /* A viewer whose pipeline reaches PLAYING only after the first packets came (icecam-view
- * links its chain in PAUSED; a loaded machine): the times icecamsrc gives its packets never go
- * back. Those queued before PLAYING got do-timestamp's time, when they were pushed, and the
- * ones that came meanwhile their earlier arrival: the first frames of a recording went back
- * (test-recording, `cut.mkv`, CI run 43). identity's 2 ms a packet makes "meanwhile" long. */
+ * links its chain in PAUSED; a loaded machine). Those packets once got do-timestamp's time,
+ * when they were pushed, and packets that came meanwhile their earlier arrival: the first
+ * frames of a recording went back (test-recording, `cut.mkv`, CI run 43); identity's 2 ms a
+ * packet makes "meanwhile" long here. Stamped all at 0 instead, every frame of the queue but
+ * the first left h264parse without a time (it strips a repeated one). Now each packet and each
+ * parsed frame has a time, and none goes back. */
 static void
 test_stamps_before_playing (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *description = g_strdup_printf (
       "icecamsrc name=src server=%s camera-id=frontdoor ! identity sleep-time=2000 "
-      "! fakesink sync=false", f->url);
-  Stamps stamps = { .pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime)) };
+      "! rtph264depay ! h264parse name=parse ! fakesink sync=false", f->url);
+  Stamps packets = { .pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime)) };
+  Stamps frames = { .pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime)) };
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
   g_autoptr (GstElement) src = NULL;
-  g_autoptr (GstPad) pad = NULL;
+  g_autoptr (GstElement) parse = NULL;
+  g_autoptr (GstPad) src_pad = NULL;
+  g_autoptr (GstPad) parse_pad = NULL;
   guint64 queued;
 
   g_assert_no_error (error);
-  g_mutex_init (&stamps.lock);
+  g_mutex_init (&packets.lock);
+  g_mutex_init (&frames.lock);
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
-  pad = gst_element_get_static_pad (src, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &stamps, NULL);
+  src_pad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &packets, NULL);
+  parse = gst_bin_get_by_name (GST_BIN (pipeline), "parse");
+  parse_pad = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parse_pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &frames, NULL);
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PAUSED), !=,
                    GST_STATE_CHANGE_FAILURE);
+  /* ~1 s of video: more than the session's STUN and DTLS packets */
   g_assert_true (WAIT_UNTIL (packets_received (src) >= 100));
   queued = packets_received (src);
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
                    GST_STATE_CHANGE_FAILURE);
-  g_assert_true (WAIT_UNTIL (stamps_count (&stamps) >= queued + 30));
+  g_assert_true (WAIT_UNTIL (stamps_count (&packets) >= queued + 30));
   gst_element_set_state (pipeline, GST_STATE_NULL);
 
-  g_test_message ("%" G_GUINT64_FORMAT " packets came before PLAYING; %u pushed, the first at "
-                  "%" GST_TIME_FORMAT, queued, stamps.pts->len,
-                  GST_TIME_ARGS (g_array_index (stamps.pts, GstClockTime, 0)));
-  for (guint i = 0; i < stamps.pts->len; i++) {
-    GstClockTime pts = g_array_index (stamps.pts, GstClockTime, i);
-
-    g_assert_true (GST_CLOCK_TIME_IS_VALID (pts));
-    if (i > 0)
-      g_assert_cmpuint (pts, >=, g_array_index (stamps.pts, GstClockTime, i - 1));
-  }
-  g_array_unref (stamps.pts);
-  g_mutex_clear (&stamps.lock);
+  g_test_message ("%" G_GUINT64_FORMAT " packets came before PLAYING; %u packets and %u frames "
+                  "out, the first at %" GST_TIME_FORMAT, queued, packets.pts->len,
+                  frames.pts->len, GST_TIME_ARGS (g_array_index (packets.pts, GstClockTime, 0)));
+  g_assert_cmpuint (frames.pts->len, >=, 20);
+  assert_stamps_grow (&packets, "packet");
+  assert_stamps_grow (&frames, "frame");
+  g_array_unref (packets.pts);
+  g_array_unref (frames.pts);
+  g_mutex_clear (&packets.lock);
+  g_mutex_clear (&frames.lock);
 }
 
 /* Camera certificates default to $XDG_DATA_HOME/icecam: keep them out of the real one. */

@@ -477,9 +477,14 @@ verdicts_symseq_symseq() {
 #
 # Arguments: the case's name, the camera's and the viewer's NAT types, the slot, and the
 # function checking the probes' verdicts.
+# Birthday punching is a matter of odds: 49 of 50 real sessions punched in docs/benchmarks.md
+# section 18 (the camera's sprayed ports miss the viewer's 256 mappings about 1 time in 50),
+# and CI run 44 met the miss. So with the default single run, a session that played but did
+# not punch gets one more, and the checks apply to that one: a miss twice in a row is ~1 in
+# 2,500, a punch that no longer works fails both. The missed session is said and its logs kept.
 case_punch_session() {
   local name=$1 cam_type=$2 view_type=$3 s=$4 verdicts=$5
-  local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures
+  local runs=${ICECAM_PUNCH_RUNS:-1} r ok=0 before=$failures checked=1 punched
   local dir id cam_nat view_nat FRAMES=240 times='' turn_mid turn_end direct sampler
   local from_start='' sent='' noise
   for ((r = 1; r <= runs; r++)); do
@@ -530,9 +535,11 @@ while True:
       tap_not_ok "$name: camera registers"
     fi
     [ -n "$noise" ] && lab_stop "$noise"
+    punched=0
     if grep -qE "punched a direct path to $view_nat:" "$dir/camera.log" &&
       grep -qE "punched a direct path to $cam_nat:" "$dir/view.log" &&
       [ "$(summary_field "$SUMMARY" pair)" = punched/punched ]; then
+      punched=1
       ok=$((ok + 1))
       times="$times $(grep -oE 'punched a direct path to [0-9.:]+ in [0-9]+ ms' "$dir/view.log" |
         grep -oE '[0-9]+ ms' | head -1 | tr -d ' ms')"
@@ -540,7 +547,12 @@ while True:
       sent="$sent $(grep -ohE 'punched a direct path .*\(([0-9]+) probes' "$dir/camera.log" "$dir/view.log" |
         grep -oE '\([0-9]+' | tr -d '(' | paste -sd+)"
     fi
-    if [ "$r" = 1 ]; then
+    if [ "$r" = 1 ] && [ "$punched" = 0 ] && [ -z "${ICECAM_PUNCH_RUNS:-}" ] &&
+      [ "${VIEW_RC:-1}" = 0 ]; then
+      echo "# $name: session 1 played without punching ($(summary_field "$SUMMARY" pair)); one more"
+      keep_logs "$name-missed" "$dir"
+      runs=2 checked=2
+    elif [ "$r" = "$checked" ]; then
       "$verdicts" "$name" "$dir"
       tap_check "$name: the camera punched a path to the viewer's NAT" \
         grep -qE "punched a direct path to $view_nat:" "$dir/camera.log"

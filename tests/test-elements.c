@@ -781,14 +781,14 @@ test_wire_encrypted (Fixture *f, gconstpointer data)
   g_ptr_array_unref (capture.plaintext);
 }
 
-/* The times icecamsrc gave its packets, in order. */
+/* The times of the buffers that crossed a pad, in order. */
 typedef struct {
   GMutex lock;
   GArray *pts;
 } Stamps;
 
 static GstPadProbeReturn
-on_src_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_stamped_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   Stamps *stamps = data;
   GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
@@ -865,10 +865,10 @@ test_stamps_before_playing (Fixture *f, gconstpointer data)
   g_mutex_init (&frames.lock);
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   src_pad = gst_element_get_static_pad (src, "src");
-  gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &packets, NULL);
+  gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_BUFFER, on_stamped_buffer, &packets, NULL);
   parse = gst_bin_get_by_name (GST_BIN (pipeline), "parse");
   parse_pad = gst_element_get_static_pad (parse, "src");
-  gst_pad_add_probe (parse_pad, GST_PAD_PROBE_TYPE_BUFFER, on_src_buffer, &frames, NULL);
+  gst_pad_add_probe (parse_pad, GST_PAD_PROBE_TYPE_BUFFER, on_stamped_buffer, &frames, NULL);
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PAUSED), !=,
                    GST_STATE_CHANGE_FAILURE);
   /* ~1 s of video: more than the session's STUN and DTLS packets */

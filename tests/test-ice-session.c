@@ -293,8 +293,6 @@ loopback_any_port (void)
   return g_inet_socket_address_new (ip, 0);
 }
 
-/* A STUN server given as "localhost": the name is looked up, the agent asks the server at its
- * address, and the sessions connect. */
 /* A session whose STUN server, an IcecamStunResponder on a free port, is named by @host. */
 static void
 fixture_setup_stun_at (Fixture *f, const gchar *host)
@@ -315,6 +313,8 @@ fixture_setup_stun_at (Fixture *f, const gchar *host)
   fixture_init (f, config);
 }
 
+/* A STUN server given as "localhost": the name is looked up, the agent asks the server at its
+ * address, and the sessions connect. */
 static void
 fixture_setup_named_stun (Fixture *f, gconstpointer data)
 {
